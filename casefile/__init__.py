@@ -1,0 +1,60 @@
+"""Casefile: an evidence vault and case-building tool for international justice."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from casefile.db import Database
+from casefile.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Flask:
+    """Build the app. Settings are validated here: unsafe ones stop the start."""
+    settings = settings or load_settings()
+    settings.validate()
+
+    app = Flask(
+        __name__,
+        instance_path=str(settings.instance_path),
+        static_folder="web/static",
+        template_folder="web/templates",
+    )
+    app.config.update(_flask_config(settings))
+    app.extensions["casefile.settings"] = settings
+    app.extensions["casefile.db"] = database or Database.from_url(settings.database_url)
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.proxy_hops,
+            x_proto=settings.proxy_hops,
+            x_host=settings.proxy_hops,
+        )
+
+    from casefile import api, errors, web  # noqa: PLC0415 - blueprints import the app's pieces
+
+    web.init_app(app)
+    api.init_app(app)
+    errors.init_app(app)
+    return app
+
+
+def _flask_config(settings: Settings) -> dict[str, object]:
+    return {
+        "SECRET_KEY": settings.secret_key,
+        "TESTING": settings.testing,
+        "SESSION_COOKIE_NAME": "casefile_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": settings.https,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": settings.https,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "MAX_CONTENT_LENGTH": settings.max_request_mb * 1024 * 1024,
+        "MAX_FORM_MEMORY_SIZE": settings.max_request_mb * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "WTF_CSRF_SSL_STRICT": True,
+        "BABEL_DEFAULT_LOCALE": settings.default_language,
+        "JSON_SORT_KEYS": False,
+        "PREFERRED_URL_SCHEME": "https" if settings.https else "http",
+    }

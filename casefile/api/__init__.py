@@ -1,0 +1,16 @@
+"""JSON API under /api/v1."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from casefile.api import cases, me, meta
+from casefile.api.blueprint import bp
+from casefile.extensions import csrf
+
+ROUTE_MODULES = (cases, me, meta)  # importing them registers their routes on bp
+
+
+def init_app(app: Flask) -> None:
+    csrf.exempt(bp)  # auth.authenticate_request enforces CSRF for cookie-authenticated calls
+    app.register_blueprint(bp)

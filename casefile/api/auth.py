@@ -1,0 +1,29 @@
+"""Who is calling the API: a bearer token, or the browser session (which then needs CSRF)."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from casefile import request_scope
+from casefile.extensions import csrf
+from casefile.logic import tokens
+from casefile.logic.errors import Unauthenticated
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def authenticate_request() -> None:
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthenticated("use 'Authorization: Bearer <token>'")
+        g.api_user = tokens.user_for_token(
+            request_scope.db_session(),
+            value.strip(),
+            client_address=request_scope.client_address(),
+        )
+        return
+    if request_scope.actor() is not None and request.method not in SAFE_METHODS:
+        # A browser session is a cookie the browser sends on its own: demand the CSRF token.
+        csrf.protect()

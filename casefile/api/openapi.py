@@ -1,0 +1,158 @@
+"""The OpenAPI 3.1 document, generated from the registered routes and their pydantic models.
+
+Each API view is decorated with @operation(...), which records its summary and models on the
+function; `build_document` walks the app's URL map, so a route cannot exist without appearing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from flask import Flask
+from pydantic import BaseModel
+
+F = TypeVar("F", bound=Callable[..., Any])
+API_PREFIX = "/api/v1"
+ERROR_STATUSES = {
+    400: "Malformed request",
+    401: "Not signed in, or the token is not valid",
+    403: "Your role does not allow this",
+    404: "Not found, or not visible to you",
+    409: "Conflicts with the current state",
+    413: "Payload too large",
+    422: "Validation error, with per-field messages",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    query: tuple[tuple[str, str, str], ...] = ()  # (name, json type, description)
+    errors: tuple[int, ...] = field(default=(401, 404))
+    public: bool = False
+
+
+def operation(**kwargs: Any) -> Callable[[F], F]:
+    doc = Operation(**kwargs)
+
+    def attach(view: F) -> F:
+        view.__openapi__ = doc  # type: ignore[attr-defined]
+        return view
+
+    return attach
+
+
+def _path(rule: str) -> tuple[str, list[str]]:
+    names: list[str] = []
+
+    def swap(match: re.Match[str]) -> str:
+        names.append(match.group(2))
+        return "{" + match.group(2) + "}"
+
+    return re.sub(r"<(?:(\w+):)?(\w+)>", swap, rule), names
+
+
+def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, str]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in schema.pop("$defs", {}).items():
+        components[name] = definition
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def build_document(app: Flask) -> dict[str, Any]:
+    components: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                    },
+                }
+            },
+        }
+    }
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.rule.startswith(API_PREFIX):
+            continue
+        doc: Operation | None = getattr(app.view_functions[rule.endpoint], "__openapi__", None)
+        if doc is None:
+            raise RuntimeError(f"API route {rule.rule} has no @operation documentation")
+        path, names = _path(rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            operation_id = rule.endpoint.rsplit(".", 1)[-1] + f"_{method.lower()}"
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                doc, names, components, operation_id
+            )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Casefile API",
+            "version": "1",
+            "description": "Evidence vault and case-building API. Errors are "
+            '{"error": {"code", "message"}}; lists are cursor-paginated.',
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "casefile_session"},
+            },
+        },
+        "security": [{"bearer": []}, {"session": []}],
+    }
+
+
+def _operation(
+    doc: Operation, names: list[str], components: dict[str, Any], operation_id: str
+) -> dict[str, Any]:
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in names
+    ]
+    parameters += [
+        {"name": name, "in": "query", "required": False, "schema": {"type": kind},
+         "description": description}
+        for name, kind, description in doc.query
+    ]
+    success: dict[str, Any] = {"description": doc.summary}
+    if doc.response is not None:
+        success["content"] = {"application/json": {"schema": _schema_ref(doc.response, components)}}
+    responses: dict[str, Any] = {str(doc.status): success}
+    statuses = set(doc.errors) | ({400, 422} if doc.body else set())
+    for status in sorted(statuses):
+        responses[str(status)] = {
+            "description": ERROR_STATUSES[status],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+    result: dict[str, Any] = {
+        "summary": doc.summary,
+        "tags": [doc.tag],
+        "operationId": operation_id,
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if doc.body is not None:
+        result["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _schema_ref(doc.body, components)}},
+        }
+    if doc.public:
+        result["security"] = []
+    return result

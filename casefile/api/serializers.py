@@ -1,0 +1,50 @@
+"""Model → JSON, apart from the models; only what the caller may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from casefile.api import schemas
+from casefile.model import ApiToken, Case, CaseMember, Role, User
+
+
+def user(account: User) -> dict[str, Any]:
+    return schemas.UserOut(
+        id=account.id,
+        email=account.email,
+        display_name=account.display_name,
+        is_admin=account.is_admin,
+        totp_enabled=account.totp_enabled,
+        locale=account.locale,
+    ).model_dump(mode="json")
+
+
+def case(item: Case, my_role: Role | None = None) -> dict[str, Any]:
+    return schemas.CaseOut(
+        id=item.id, created_at=item.created_at, my_role=my_role, **item.as_fields()
+    ).model_dump(mode="json")
+
+
+def member(item: CaseMember) -> dict[str, Any]:
+    return schemas.MemberOut(
+        user_id=item.user_id,
+        email=item.user.email,
+        display_name=item.user.display_name,
+        role=item.role,
+        added_at=item.added_at,
+    ).model_dump(mode="json")
+
+
+def token(item: ApiToken, plaintext: str | None = None) -> dict[str, Any]:
+    fields = {
+        "id": item.id,
+        "name": item.name,
+        "prefix": item.prefix,
+        "created_at": item.created_at,
+        "expires_at": item.expires_at,
+        "revoked_at": item.revoked_at,
+        "last_used_at": item.last_used_at,
+    }
+    if plaintext is None:
+        return schemas.TokenOut(**fields).model_dump(mode="json")
+    return schemas.NewTokenOut(token=plaintext, **fields).model_dump(mode="json")

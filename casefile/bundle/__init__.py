@@ -1,0 +1,1 @@
+"""Court bundle writers and the offline bundle verifier."""

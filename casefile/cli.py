@@ -1,0 +1,322 @@
+"""The `casefile` command. Commands call the logic layer; none touches the database directly."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from casefile.db import Database
+from casefile.logic import accounts, cases, tokens
+from casefile.logic.cases import CaseInput
+from casefile.logic.errors import DomainError, NotFound, ValidationFailed
+from casefile.model import Forum, User
+from casefile.settings import Settings, SettingsError, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CasefileError(click.ClickException):
+    """A one-line reason on stderr and exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"casefile: {self.format_message()}", err=True, file=file)
+
+
+def one_line_errors(command: F) -> F:
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ValidationFailed as error:
+            raise CasefileError("; ".join(f"{k}: {v}" for k, v in error.fields.items())) from None
+        except (DomainError, SettingsError) as error:
+            raise CasefileError(str(error)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
+    ctx.obj = settings
+    return settings
+
+
+def _app(ctx: click.Context) -> Flask:
+    from casefile import create_app  # noqa: PLC0415 - only commands that need the app build it
+
+    return create_app(_settings(ctx))
+
+
+@contextmanager
+def _session(ctx: click.Context) -> Iterator[Session]:
+    app = _app(ctx)
+    database: Database = app.extensions["casefile.db"]
+    with app.app_context(), database.session() as session:
+        yield session
+
+
+def _account(session: Session, email: str) -> User:
+    user = accounts.find_by_email(session, email)
+    if user is None:
+        raise NotFound(f"no account with email {email}")
+    return user
+
+
+class OneLineGroup(click.Group):
+    """Usage mistakes too end in one line on stderr, not a usage screen."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("casefile: aborted", err=True)
+            sys.exit(1)
+        except click.ClickException as error:
+            message = error.format_message().splitlines()[0] if error.format_message() else ""
+            click.echo(f"casefile: {message}", err=True)
+            sys.exit(error.exit_code)
+
+
+@click.group(cls=OneLineGroup)
+@click.version_option(package_name="casefile")
+def main() -> None:
+    """Casefile: evidence vault and case-building tool."""
+
+
+# --- instance -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.pass_context
+@one_line_errors
+def init(ctx: click.Context) -> None:
+    """Create the instance folder and keys, and bring the database schema up to date.
+    Safe to run again: it creates only what is missing."""
+    from casefile import schema  # noqa: PLC0415
+
+    settings = _settings(ctx)
+    instance = settings.instance_path
+    if not instance.exists():
+        instance.mkdir(mode=0o700, parents=True)
+        click.echo(f"created instance folder {instance} (mode 700)")
+    else:
+        click.echo(f"instance folder {instance} exists")
+    os.chmod(instance, 0o700)  # noqa: PTH101 - explicit about the mode it enforces
+    if _write_secret(settings.secret_key_path, secrets.token_urlsafe(48)):
+        click.echo(f"created secret key {settings.secret_key_path} (mode 600)")
+    else:
+        click.echo(f"secret key {settings.secret_key_path} exists")
+    storage = settings.storage_url
+    if storage.startswith("file://"):
+        folder = Path(storage.removeprefix("file://"))
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        click.echo(f"blob store {folder}")
+    database = Database.from_url(settings.database_url)
+    with database.engine.begin() as connection:
+        schema.upgrade(connection)
+    database.engine.dispose()
+    click.echo(f"database schema up to date ({_redact(settings.database_url)})")
+
+
+def _write_secret(path: Path, value: str) -> bool:
+    """Create a 0600 file holding `value`; never overwrite an existing key."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        os.chmod(path, 0o600)  # noqa: PTH101
+        return False
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(value + "\n")
+    return True
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.pass_context
+@one_line_errors
+def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+    """Serve the web UI and API with waitress (multi-threaded WSGI)."""
+    import waitress  # noqa: PLC0415
+
+    from casefile import schema  # noqa: PLC0415
+
+    app = _app(ctx)
+    if schema.pending(app.extensions["casefile.db"].engine):
+        raise CasefileError("the database schema is not up to date: run `casefile init`")
+    click.echo(f"Casefile on http://{host}:{port}/ (Ctrl+C stops it)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="Casefile")
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Accounts (the operator on this host acts as the instance administrator)."""
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CasefileError("no password on standard input")
+        return password
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise CasefileError("the passwords do not match")
+    return first
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="Make the account an instance administrator.")
+@click.option("--name", "display_name", help="Display name (default: from the email).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+@one_line_errors
+def create_user(
+    ctx: click.Context, email: str, admin: bool, display_name: str | None, password_stdin: bool
+) -> None:
+    """Create an account."""
+    password = _read_password(password_stdin)
+    with _session(ctx) as session:
+        data = accounts.parse_account_input(
+            email=email, password=password, display_name=display_name, is_admin=admin
+        )
+        user = accounts.create_account(
+            session, None, data, min_password_length=_settings(ctx).password_min_length
+        )
+        click.echo(f"created {'administrator' if user.is_admin else 'account'} {user.email}")
+
+
+@users.command("list")
+@click.pass_context
+@one_line_errors
+def list_users(ctx: click.Context) -> None:
+    """List accounts."""
+    with _session(ctx) as session:
+        for user in accounts.list_all(session):
+            flags = [f for f, on in (("admin", user.is_admin), ("disabled", user.is_disabled),
+                                     ("2fa", user.totp_enabled)) if on]
+            click.echo(f"{user.email}\t{user.display_name}\t{','.join(flags) or '-'}")
+
+
+def _set_disabled(ctx: click.Context, email: str, *, disabled: bool) -> None:
+    with _session(ctx) as session:
+        user = _account(session, email)
+        accounts.set_disabled(session, None, user, disabled=disabled)
+        click.echo(f"{'disabled' if disabled else 'enabled'} {user.email}")
+
+
+@users.command("disable")
+@click.argument("email")
+@click.pass_context
+@one_line_errors
+def disable_user(ctx: click.Context, email: str) -> None:
+    """Disable an account and end its sessions."""
+    _set_disabled(ctx, email, disabled=True)
+
+
+@users.command("enable")
+@click.argument("email")
+@click.pass_context
+@one_line_errors
+def enable_user(ctx: click.Context, email: str) -> None:
+    """Re-enable a disabled account."""
+    _set_disabled(ctx, email, disabled=False)
+
+
+@users.command("reset-2fa")
+@click.argument("email")
+@click.pass_context
+@one_line_errors
+def reset_2fa(ctx: click.Context, email: str) -> None:
+    """Turn off an account's two-factor sign-in (lost device)."""
+    with _session(ctx) as session:
+        user = _account(session, email)
+        accounts.reset_totp(session, None, user)
+        click.echo(f"two-factor sign-in reset for {user.email}")
+
+
+@users.command("token")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True)
+@click.option("--days", type=int, help="Lifetime in days (default: auth.api_token_days).")
+@click.pass_context
+@one_line_errors
+def user_token(ctx: click.Context, email: str, name: str, days: int | None) -> None:
+    """Create an API token for EMAIL and print it alone on the last line."""
+    with _session(ctx) as session:
+        user = _account(session, email)
+        token, plaintext = tokens.create_token(
+            session, user, name=name, days=days or _settings(ctx).api_token_days
+        )
+        click.echo(f"token {token.prefix}… for {user.email}, expires {token.expires_at:%Y-%m-%d}")
+        click.echo(plaintext)
+
+
+# --- cases ----------------------------------------------------------------------------------
+
+
+@main.group("cases")
+def cases_group() -> None:
+    """Cases."""
+
+
+@cases_group.command("create")
+@click.option("--as", "as_email", required=True, help="Account that creates it (its lead).")
+@click.option("--title", required=True)
+@click.option("--forum", required=True, type=click.Choice([f.value for f in Forum]))
+@click.option("--court")
+@click.option("--reference", help="Court reference, e.g. ICC-01/19.")
+@click.option("--ern-pattern", help="e.g. MMR-OTP-{batch:04d}-{seq:04d}")
+@click.option("--language", "languages", multiple=True, help="Working language (repeatable).")
+@click.option("--description")
+@click.pass_context
+@one_line_errors
+def create_case(ctx: click.Context, as_email: str, **fields: Any) -> None:
+    """Create a case."""
+    fields["languages"] = list(fields["languages"])
+    data = cases.parse_case_input({k: v for k, v in fields.items() if v is not None})
+    with _session(ctx) as session:
+        case = cases.create_case(session, _account(session, as_email), data)
+        click.echo(f"created case {case.id} {case.title!r}")
+
+
+@cases_group.command("list")
+@click.option("--as", "as_email", required=True, help="List the cases this account can see.")
+@click.pass_context
+@one_line_errors
+def list_cases(ctx: click.Context, as_email: str) -> None:
+    """List the cases an account is a member of."""
+    with _session(ctx) as session:
+        actor = _account(session, as_email)
+        cursor = None
+        while True:
+            page = cases.list_cases(session, actor, limit=200, cursor=cursor)
+            for case in page.items:
+                click.echo(f"{case.id}\t{case.forum.value}\t{case.reference or '-'}\t{case.title}")
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor

@@ -1,0 +1,95 @@
+"""Domain exceptions and HTTP errors mapped to responses, in one place: the JSON envelope
+under /api/, an HTML page elsewhere. Nothing here ever shows a stack trace to a client."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response as BaseResponse
+
+from casefile.api.openapi import API_PREFIX
+from casefile.logic.errors import DomainError, Unauthenticated, ValidationFailed
+
+log = logging.getLogger("casefile")
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+}
+
+
+def _is_api() -> bool:
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
+def _rollback() -> None:
+    from casefile import request_scope  # noqa: PLC0415 - avoids an import cycle at start-up
+
+    request_scope.close_db_session()
+
+
+def json_error(status: int, code: str, message: str, **extra: object) -> tuple[Response, int]:
+    body: dict[str, object] = {"code": code, "message": message, **extra}
+    return jsonify({"error": body}), status
+
+
+def _page(status: int, message: str) -> tuple[str, int]:
+    return render_template("error.html", status=status, message=message), status
+
+
+def handle_domain(error: DomainError) -> tuple[Response, int] | tuple[str, int] | BaseResponse:
+    _rollback()
+    if _is_api():
+        extra = {"fields": error.fields} if isinstance(error, ValidationFailed) else {}
+        return json_error(error.status, error.code, error.message, **extra)
+    if isinstance(error, Unauthenticated):
+        return redirect(url_for("web.auth.login", next=request.full_path))
+    return _page(error.status, error.message)
+
+
+def handle_csrf(error: CSRFError) -> tuple[Response, int] | tuple[str, int]:
+    _rollback()
+    message = "the form's security token is missing or expired; reload the page and retry"
+    if _is_api():
+        return json_error(400, "csrf_failed", message)
+    return _page(400, gettext("The form expired or was not sent from this site. Reload the page and try again."))
+
+
+def handle_http(error: HTTPException) -> tuple[Response, int] | tuple[str, int] | BaseResponse:
+    status = error.code or 500
+    if status >= 500:
+        return handle_unexpected(error)
+    _rollback()
+    if _is_api():
+        message = error.description or error.name
+        if status == 404:
+            message = "not found"
+        return json_error(status, HTTP_CODES.get(status, "error"), message)
+    return _page(status, error.name)
+
+
+def handle_unexpected(error: Exception) -> tuple[Response, int] | tuple[str, int]:
+    _rollback()
+    log.exception("unexpected error on %s %s", request.method, request.path, exc_info=error)
+    if _is_api():
+        return json_error(500, "internal_error", "an internal error occurred; it has been logged")
+    return _page(500, InternalServerError.description or "Internal Server Error")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(DomainError, handle_domain)
+    app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(Exception, handle_unexpected)

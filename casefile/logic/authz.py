@@ -1,0 +1,84 @@
+"""Every access decision in Casefile is made here. Views, the API and the CLI call these
+functions; nothing else decides who may see or do what.
+
+Rules:
+- A case exists for an actor only if the actor is a member: anyone else gets NotFound, so a
+  case's existence is never revealed. This holds for instance administrators too.
+- A member whose role lacks the action gets Forbidden.
+- Account administration needs the instance administrator flag; it grants no case access.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from casefile.logic.errors import Forbidden, NotFound, Unauthenticated
+from casefile.model import Case, CaseMember, Role, User
+
+
+class CaseAction(StrEnum):
+    VIEW = "view"  # the case, its details, its members
+    EDIT = "edit"  # the case's details
+    MANAGE_MEMBERS = "manage_members"
+
+
+ROLE_ACTIONS: dict[Role, frozenset[CaseAction]] = {
+    Role.LEAD: frozenset(CaseAction),
+    Role.LAWYER: frozenset({CaseAction.VIEW}),
+    Role.INVESTIGATOR: frozenset({CaseAction.VIEW}),
+    Role.VIEWER: frozenset({CaseAction.VIEW}),
+}
+
+
+def require_active(actor: User | None) -> User:
+    """An authenticated, enabled account; the base of every non-public route."""
+    if actor is None or actor.is_disabled:
+        raise Unauthenticated("sign in first")
+    return actor
+
+
+def require_admin(actor: User | None) -> User:
+    user = require_active(actor)
+    if not user.is_admin:
+        raise Forbidden("only an instance administrator may manage accounts")
+    return user
+
+
+def role_in_case(session: Session, actor: User, case_id: uuid.UUID) -> Role | None:
+    return session.scalar(
+        select(CaseMember.role).where(
+            CaseMember.case_id == case_id, CaseMember.user_id == actor.id
+        )
+    )
+
+
+def can(role: Role | None, action: CaseAction) -> bool:
+    return role is not None and action in ROLE_ACTIONS[role]
+
+
+def authorize_case(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    action: CaseAction,
+    *,
+    for_update: bool = False,
+) -> Case:
+    """The case, if the actor may do `action` on it; NotFound for non-members."""
+    user = require_active(actor)
+    role = role_in_case(session, user, case_id)
+    case = session.get(Case, case_id, with_for_update=for_update) if role else None
+    if role is None or case is None:
+        raise NotFound("case not found")
+    if not can(role, action):
+        raise Forbidden(f"your role ({role.value}) may not {action.value.replace('_', ' ')}")
+    return case
+
+
+def visible_cases(actor: User | None) -> Select[tuple[Case]]:
+    user = require_active(actor)
+    return select(Case).join(CaseMember).where(CaseMember.user_id == user.id)

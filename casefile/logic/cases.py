@@ -1,0 +1,101 @@
+"""Cases: creation, listing, reading. The creator becomes the case's first lead."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+from sqlalchemy.orm import Session
+
+from casefile.logic import authz, ern
+from casefile.logic.authz import CaseAction
+from casefile.logic.errors import ValidationFailed
+from casefile.logic.pagination import Page, paginate
+from casefile.model import Case, CaseMember, Forum, Role, User
+
+LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+
+
+class CaseInput(BaseModel):
+    """A case as a user describes it. Shared by the API, the web form and the CLI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    forum: Forum
+    court: OptionalText | None = None
+    reference: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = (
+        None
+    )
+    ern_pattern: str = ern.DEFAULT_PATTERN
+    languages: list[str] = Field(default_factory=list, max_length=20)
+    description: Annotated[str, StringConstraints(max_length=20000)] | None = None
+
+    @field_validator("ern_pattern")
+    @classmethod
+    def _ern_pattern(cls, value: str) -> str:
+        problem = ern.pattern_problem(value.strip())
+        if problem:
+            raise ValueError(problem)
+        return value.strip()
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        cleaned: list[str] = []
+        for tag in value:
+            tag = tag.strip()
+            if not LANGUAGE_TAG.match(tag):
+                raise ValueError(f"{tag!r} is not a language tag such as 'en', 'my' or 'fr'")
+            if tag not in cleaned:
+                cleaned.append(tag)
+        return cleaned
+
+
+def create_case(session: Session, actor: User | None, data: CaseInput) -> Case:
+    user = authz.require_active(actor)
+    case = Case(created_by_id=user.id, **_blank_to_none(data))
+    session.add(case)
+    session.flush()
+    session.add(CaseMember(case_id=case.id, user_id=user.id, role=Role.LEAD, added_by_id=user.id))
+    session.commit()
+    return case
+
+
+def _blank_to_none(data: CaseInput) -> dict[str, object]:
+    fields = data.model_dump()
+    for name in ("court", "reference", "description"):
+        if isinstance(fields[name], str) and not fields[name].strip():
+            fields[name] = None
+    return fields
+
+
+def get_case(session: Session, actor: User | None, case_id: uuid.UUID) -> Case:
+    return authz.authorize_case(session, actor, case_id, CaseAction.VIEW)
+
+
+def list_cases(
+    session: Session, actor: User | None, *, limit: int = 50, cursor: str | None = None
+) -> Page[Case]:
+    return paginate(
+        session, authz.visible_cases(actor), Case.created_at, Case.id, limit=limit, cursor=cursor
+    )
+
+
+def parse_case_input(fields: dict[str, object]) -> CaseInput:
+    try:
+        return CaseInput.model_validate(fields)
+    except ValidationError as error:
+        raise ValidationFailed.from_pydantic(error) from error

@@ -1,0 +1,40 @@
+"""Evidence Registration Number patterns, e.g. ``MMR-OTP-{batch:04d}-{seq:04d}``."""
+
+from __future__ import annotations
+
+import re
+import string
+
+FIELDS = frozenset({"batch", "seq", "year"})
+LITERAL = re.compile(r"^[A-Za-z0-9\-_/.]*$")
+SPEC = re.compile(r"^0?[1-9]?d$|^$")
+DEFAULT_PATTERN = "CF-{seq:06d}"
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` is unusable, or None. Fields: {seq} (required), {batch}, {year};
+    format specs are zero-padded integers such as :04d; literals are letters, digits, - _ / ."""
+    if not 1 <= len(pattern) <= 100:
+        return "must be 1 to 100 characters"
+    try:
+        parts = list(string.Formatter().parse(pattern))
+    except ValueError as error:
+        return f"is not a valid pattern ({error})"
+    names: set[str] = set()
+    for literal, name, spec, conversion in parts:
+        if not LITERAL.match(literal):
+            return "may hold only letters, digits and - _ / . outside {fields}"
+        if name is None:
+            continue
+        if name not in FIELDS:
+            return f"unknown field {{{name}}}; use {{seq}}, {{batch}} or {{year}}"
+        if conversion or not SPEC.match(spec or ""):
+            return f"field {{{name}}} takes only an integer format such as :04d"
+        names.add(name)
+    if "seq" not in names:
+        return "must contain {seq}"
+    return None
+
+
+def render(pattern: str, *, seq: int, batch: int = 1, year: int = 0) -> str:
+    return pattern.format(seq=seq, batch=batch, year=year)

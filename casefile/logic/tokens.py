@@ -1,0 +1,125 @@
+"""API bearer tokens: random, shown once, stored as SHA-256 (they carry 256 bits of entropy,
+so a fast hash is the right tool; a slow password hash would only slow every request)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casefile.db import utcnow
+from casefile.logic import authz, security_log
+from casefile.logic.errors import NotFound, Unauthenticated, ValidationFailed
+from casefile.model import ApiToken, SecurityEventType, User
+
+TOKEN_PREFIX = "cf_"
+LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(
+    session: Session,
+    actor: User | None,
+    *,
+    name: str,
+    days: int,
+    client_address: str | None = None,
+) -> tuple[ApiToken, str]:
+    """Returns the stored token and the plaintext, which is never available again."""
+    user = authz.require_active(actor)
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        raise ValidationFailed({"name": "give the token a name of 1 to 100 characters"})
+    if not 1 <= days <= 3650:
+        raise ValidationFailed({"days": "must be between 1 and 3650"})
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=_digest(plaintext),
+        prefix=plaintext[:10],
+        expires_at=utcnow() + dt.timedelta(days=days),
+    )
+    session.add(token)
+    session.flush()
+    security_log.record(
+        session,
+        SecurityEventType.TOKEN_CREATED,
+        user=user,
+        client_address=client_address,
+        token_id=str(token.id),
+        name=name,
+    )
+    session.commit()
+    return token, plaintext
+
+
+def list_tokens(session: Session, actor: User | None) -> list[ApiToken]:
+    user = authz.require_active(actor)
+    return list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at)
+        )
+    )
+
+
+def revoke_token(
+    session: Session,
+    actor: User | None,
+    token_id: uuid.UUID,
+    *,
+    client_address: str | None = None,
+) -> ApiToken:
+    user = authz.require_active(actor)
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("token not found")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        security_log.record(
+            session,
+            SecurityEventType.TOKEN_REVOKED,
+            user=user,
+            client_address=client_address,
+            token_id=str(token.id),
+        )
+        session.commit()
+    return token
+
+
+def user_for_token(session: Session, plaintext: str, *, client_address: str | None) -> User:
+    """The account a bearer token speaks for; Unauthenticated if it is unknown, expired,
+    revoked or its account disabled."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(plaintext)))
+    now = utcnow()
+    reason = None
+    if token is None:
+        reason = "unknown"
+    elif token.revoked_at is not None:
+        reason = "revoked"
+    elif token.expires_at is not None and token.expires_at <= now:
+        reason = "expired"
+    elif token.user.is_disabled:
+        reason = "account_disabled"
+    if reason is not None or token is None:
+        security_log.record(
+            session,
+            SecurityEventType.TOKEN_REFUSED,
+            user=token.user if token else None,
+            client_address=client_address,
+            reason=reason,
+            prefix=plaintext[:10],
+        )
+        session.commit()
+        raise Unauthenticated("the API token is not valid")
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        token.last_used_at = now  # coarse, so a busy client does not write on every request
+        session.commit()
+    return token.user

@@ -1,0 +1,17 @@
+"""Enums stored as their string values with a CHECK constraint, the same on every backend."""
+
+from enum import StrEnum
+
+from sqlalchemy import Enum
+
+
+def enum_column(enum: type[StrEnum], name: str) -> Enum:
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )

@@ -1,0 +1,53 @@
+"""What one HTTP request works with: its database session, its actor, its client address.
+Shared by the web UI and the API so both resolve these the same way."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from flask import Flask, current_app, g, request
+from flask_login import current_user
+from sqlalchemy.orm import Session
+
+from casefile.db import Database
+from casefile.model import User
+from casefile.settings import Settings
+
+
+def database(app: Flask | None = None) -> Database:
+    return cast(Database, (app or current_app).extensions["casefile.db"])
+
+
+def settings(app: Flask | None = None) -> Settings:
+    return cast(Settings, (app or current_app).extensions["casefile.settings"])
+
+
+def db_session() -> Session:
+    """One session per request, closed (and rolled back if uncommitted) at teardown."""
+    if "db_session" not in g:
+        g.db_session = database().sessions()
+    return cast(Session, g.db_session)
+
+
+def close_db_session(_error: BaseException | None = None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def actor() -> User | None:
+    """The signed-in account (bearer token or session), or None."""
+    api_user = g.get("api_user")
+    if api_user is not None:
+        return cast(User, api_user)
+    if current_user.is_authenticated:
+        return cast(User, current_user._get_current_object())  # noqa: SLF001
+    return None
+
+
+def client_address() -> str | None:
+    return request.remote_addr
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(close_db_session)

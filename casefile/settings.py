@@ -1,0 +1,166 @@
+"""Frozen, typed settings: config/default.toml, then CASEFILE_CONFIG, then CASEFILE_* env."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
+SECRET_KEY_FILE = "secret_key"
+
+# Known to everyone who reads this file; production refuses to start with it.
+DEVELOPMENT_SECRET_KEY = "casefile-development-secret-never-use-in-production"  # noqa: S105
+
+Environment = Literal["development", "production"]
+
+
+class SettingsError(Exception):
+    """The configuration is unusable or unsafe; the message says why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: Environment = "development"
+    instance_path: Path = PROJECT_ROOT / "instance"
+    database_url_override: str | None = None
+    storage_url: str = (PROJECT_ROOT / "storage").as_uri()
+    secret_key: str | None = None
+    https: bool = False
+    proxy_hops: int = 0
+    session_idle_minutes: int = 30
+    max_request_mb: int = 16
+    password_min_length: int = 12
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+    api_token_days: int = 90
+    languages: tuple[str, ...] = ("en", "my")
+    default_language: str = "en"
+    testing: bool = False
+
+    @property
+    def database_url(self) -> str:
+        if self.database_url_override:
+            return self.database_url_override
+        return f"sqlite:///{self.instance_path / 'casefile.sqlite3'}"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.instance_path / SECRET_KEY_FILE
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def with_secret_from_instance(self) -> Settings:
+        """Read the Flask secret key that `casefile init` wrote, unless one is configured."""
+        if self.secret_key is not None or not self.secret_key_path.exists():
+            return self
+        return replace(self, secret_key=self.secret_key_path.read_text().strip())
+
+    def validate(self) -> None:
+        """Refuse settings that would run insecurely or not at all."""
+        if self.env not in ("development", "production"):
+            raise SettingsError(f"env must be 'development' or 'production', not {self.env!r}")
+        if self.password_min_length < 12:
+            raise SettingsError("auth.password_min_length may not be below 12")
+        if self.session_idle_minutes < 1:
+            raise SettingsError("web.session_idle_minutes must be at least 1")
+        if self.default_language not in self.languages:
+            raise SettingsError("i18n.default_language must be one of i18n.languages")
+        if not self.storage_url.startswith(("file://", "s3://")):
+            raise SettingsError("storage_url must be file:///path or s3://bucket/prefix")
+        if self.secret_key is None:
+            raise SettingsError(
+                f"no secret key in {self.secret_key_path}: run `casefile init` first"
+            )
+        if self.is_production:
+            self._validate_production()
+
+    def _validate_production(self) -> None:
+        if self.secret_key == DEVELOPMENT_SECRET_KEY:
+            raise SettingsError("production refuses the development secret key")
+        if self.secret_key is None or len(self.secret_key) < 32:
+            raise SettingsError("production needs a secret key of at least 32 characters")
+        if not self.instance_path.is_dir():
+            raise SettingsError(f"instance folder {self.instance_path} does not exist")
+        mode = stat.S_IMODE(self.instance_path.stat().st_mode)
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise SettingsError(
+                f"instance folder {self.instance_path} is accessible to other users "
+                f"(mode {mode:o}); chmod 700 it"
+            )
+
+
+def _resolve(path: str) -> Path:
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else PROJECT_ROOT / candidate
+
+
+def _storage_url(value: str) -> str:
+    if value.startswith(("file://", "s3://")):
+        return value
+    return _resolve(value).as_uri()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as error:
+        raise SettingsError(f"configuration file {path} not found") from error
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"configuration file {path} is not valid TOML: {error}") from error
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _typed(raw: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = raw.get(key, default)
+    if kind is int and isinstance(value, bool):
+        raise SettingsError(f"setting {key!r} must be a whole number")
+    if not isinstance(value, kind):
+        raise SettingsError(f"setting {key!r} must be of type {kind.__name__}")
+    return value
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build settings the way a running instance does; validation happens in create_app."""
+    env = dict(os.environ if environ is None else environ)
+    raw = _read_toml(DEFAULT_CONFIG)
+    if env.get("CASEFILE_CONFIG"):
+        raw = _merge(raw, _read_toml(Path(env["CASEFILE_CONFIG"]).expanduser()))
+    web, auth, i18n = raw.get("web", {}), raw.get("auth", {}), raw.get("i18n", {})
+    instance = _resolve(env.get("CASEFILE_INSTANCE") or _typed(raw, "instance", str, "instance"))
+    database_url = env.get("CASEFILE_DATABASE_URL") or raw.get("database_url")
+    storage = env.get("CASEFILE_STORAGE_URL") or _typed(raw, "storage_url", str, "storage")
+    settings = Settings(
+        env=env.get("CASEFILE_ENV") or _typed(raw, "env", str, "development"),
+        instance_path=instance,
+        database_url_override=database_url,
+        storage_url=_storage_url(storage),
+        secret_key=env.get("CASEFILE_SECRET_KEY") or raw.get("secret_key"),
+        https=_typed(web, "https", bool, False),
+        proxy_hops=_typed(web, "proxy_hops", int, 0),
+        session_idle_minutes=_typed(web, "session_idle_minutes", int, 30),
+        max_request_mb=_typed(web, "max_request_mb", int, 16),
+        password_min_length=_typed(auth, "password_min_length", int, 12),
+        max_failed_logins=_typed(auth, "max_failed_logins", int, 5),
+        lockout_minutes=_typed(auth, "lockout_minutes", int, 15),
+        api_token_days=_typed(auth, "api_token_days", int, 90),
+        languages=tuple(_typed(i18n, "languages", list, ["en", "my"])),
+        default_language=_typed(i18n, "default_language", str, "en"),
+    )
+    return settings.with_secret_from_instance()

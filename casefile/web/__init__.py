@@ -1,0 +1,27 @@
+"""Server-rendered HTML UI."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+from flask_babel import get_locale
+
+from casefile import request_scope
+
+from casefile.web import account, admin, auth, cases, sessions
+
+bp = Blueprint("web", __name__)
+for child in (auth.bp, account.bp, cases.bp, admin.bp):
+    bp.register_blueprint(child)
+
+
+def template_helpers() -> dict[str, object]:
+    return {
+        "current_locale": lambda: str(get_locale() or "en"),
+        "config_min_password": lambda: request_scope.settings().password_min_length,
+    }
+
+
+def init_app(app: Flask) -> None:
+    sessions.init_app(app)
+    app.context_processor(template_helpers)
+    app.register_blueprint(bp)

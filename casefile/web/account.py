@@ -1,0 +1,165 @@
+"""My account: password, two-factor sign-in, API tokens."""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+from flask_login import login_user
+from werkzeug.wrappers import Response
+
+from casefile import request_scope
+from casefile.logic import accounts, authz, tokens
+from casefile.logic.errors import ValidationFailed
+from casefile.model import User
+from casefile.web.forms import (
+    EmptyForm,
+    PasswordChangeForm,
+    TokenForm,
+    TotpDisableForm,
+    TotpEnableForm,
+)
+from casefile.web.helpers import show_errors
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+PENDING_SECRET = "totp_enrolment_secret"
+
+
+def _me() -> User:
+    return authz.require_active(request_scope.actor())
+
+
+def _page(**forms: object) -> str:
+    user = _me()
+    defaults: dict[str, object] = {
+        "password_form": PasswordChangeForm(prefix="pw"),
+        "totp_disable_form": TotpDisableForm(prefix="totp"),
+        "token_form": TokenForm(prefix="token"),
+        "revoke_form": EmptyForm(),
+    }
+    defaults.update(forms)
+    token_list = tokens.list_tokens(request_scope.db_session(), user)
+    return render_template("account.html", user=user, tokens=token_list, **defaults)
+
+
+@bp.get("")
+def overview() -> str:
+    return _page()
+
+
+@bp.post("/password")
+def change_password() -> Response | str:
+    user = _me()
+    form = PasswordChangeForm(prefix="pw")
+    if not form.validate_on_submit():
+        return _page(password_form=form)
+    try:
+        accounts.change_password(
+            request_scope.db_session(),
+            user,
+            current_password=form.current_password.data or "",
+            new_password=form.new_password.data or "",
+            min_password_length=request_scope.settings().password_min_length,
+            client_address=request_scope.client_address(),
+        )
+    except ValidationFailed as error:
+        show_errors(form, error)
+        return _page(password_form=form)
+    login_user(user)  # the session version changed: keep this session, end the others
+    flash(_("Password changed. Other sessions have been signed out."), "success")
+    return redirect(url_for("web.account.overview"))
+
+
+def _qr_data_uri(uri: str) -> str:
+    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@bp.route("/totp", methods=["GET", "POST"])
+def enrol_totp() -> Response | str:
+    user = _me()
+    if user.totp_enabled:
+        return redirect(url_for("web.account.overview"))
+    form = TotpEnableForm()
+    secret = session.get(PENDING_SECRET)
+    if not isinstance(secret, str):
+        secret = accounts.new_totp_secret()
+        session[PENDING_SECRET] = secret
+    if form.validate_on_submit():
+        try:
+            accounts.enable_totp(
+                request_scope.db_session(),
+                user,
+                secret=secret,
+                code=form.code.data or "",
+                client_address=request_scope.client_address(),
+            )
+        except ValidationFailed as error:
+            show_errors(form, error)
+        else:
+            session.pop(PENDING_SECRET, None)
+            flash(_("Two-factor sign-in is on."), "success")
+            return redirect(url_for("web.account.overview"))
+    uri = accounts.totp_uri(user, secret)
+    return render_template(
+        "totp_enrol.html", form=form, secret=secret, qr=_qr_data_uri(uri), uri=uri
+    )
+
+
+@bp.post("/totp/disable")
+def disable_totp() -> Response | str:
+    user = _me()
+    form = TotpDisableForm(prefix="totp")
+    if not form.validate_on_submit():
+        return _page(totp_disable_form=form)
+    try:
+        accounts.disable_totp(
+            request_scope.db_session(),
+            user,
+            password=form.password.data or "",
+            client_address=request_scope.client_address(),
+        )
+    except ValidationFailed as error:
+        show_errors(form, error)
+        return _page(totp_disable_form=form)
+    flash(_("Two-factor sign-in is off."), "success")
+    return redirect(url_for("web.account.overview"))
+
+
+@bp.post("/tokens")
+def create_token() -> str:
+    user = _me()
+    form = TokenForm(prefix="token")
+    if not form.validate_on_submit():
+        return _page(token_form=form)
+    try:
+        token, plaintext = tokens.create_token(
+            request_scope.db_session(),
+            user,
+            name=form.name.data or "",
+            days=form.days.data or request_scope.settings().api_token_days,
+            client_address=request_scope.client_address(),
+        )
+    except ValidationFailed as error:
+        show_errors(form, error)
+        return _page(token_form=form)
+    return render_template("token_created.html", token=token, plaintext=plaintext)
+
+
+@bp.post("/tokens/<uuid:token_id>/revoke")
+def revoke_token(token_id: uuid.UUID) -> Response:
+    tokens.revoke_token(
+        request_scope.db_session(),
+        _me(),
+        token_id,
+        client_address=request_scope.client_address(),
+    )
+    flash(_("Token revoked."), "success")
+    return redirect(url_for("web.account.overview"))

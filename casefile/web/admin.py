@@ -1,0 +1,93 @@
+"""Account administration: instance administrators only; no case content here."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from casefile import request_scope
+from casefile.logic import accounts
+from casefile.logic.errors import Conflict, ValidationFailed
+from casefile.web.forms import AccountForm, EmptyForm
+from casefile.web.helpers import show_errors
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _page(form: AccountForm | None = None) -> str:
+    users = accounts.list_accounts(request_scope.db_session(), request_scope.actor())
+    return render_template(
+        "admin_users.html",
+        users=users,
+        form=form or AccountForm(formdata=None),
+        action_form=EmptyForm(),
+    )
+
+
+@bp.get("/users")
+def users() -> str:
+    return _page()
+
+
+@bp.post("/users")
+def create_user() -> Response | str:
+    form = AccountForm()
+    actor = request_scope.actor()
+    accounts.list_accounts(request_scope.db_session(), actor)  # authorizes before anything else
+    if form.validate_on_submit():
+        try:
+            data = accounts.parse_account_input(
+                email=form.email.data or "",
+                password=form.password.data or "",
+                display_name=form.display_name.data or None,
+                is_admin=bool(form.is_admin.data),
+            )
+            accounts.create_account(
+                request_scope.db_session(),
+                actor,
+                data,
+                min_password_length=request_scope.settings().password_min_length,
+                client_address=request_scope.client_address(),
+            )
+        except ValidationFailed as error:
+            show_errors(form, error)
+        else:
+            flash(_("Account created."), "success")
+            return redirect(url_for("web.admin.users"))
+    return _page(form)
+
+
+def _set_disabled(user_id: uuid.UUID, *, disabled: bool) -> Response:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    user = accounts.get_account(session, actor, user_id)
+    try:
+        accounts.set_disabled(
+            session, actor, user, disabled=disabled, client_address=request_scope.client_address()
+        )
+    except Conflict:
+        flash(_("You cannot disable your own account."), "error")
+    else:
+        flash(_("Account disabled.") if disabled else _("Account enabled."), "success")
+    return redirect(url_for("web.admin.users"))
+
+
+@bp.post("/users/<uuid:user_id>/disable")
+def disable_user(user_id: uuid.UUID) -> Response:
+    return _set_disabled(user_id, disabled=True)
+
+
+@bp.post("/users/<uuid:user_id>/enable")
+def enable_user(user_id: uuid.UUID) -> Response:
+    return _set_disabled(user_id, disabled=False)
+
+
+@bp.post("/users/<uuid:user_id>/reset-2fa")
+def reset_totp(user_id: uuid.UUID) -> Response:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    user = accounts.get_account(session, actor, user_id)
+    accounts.reset_totp(session, actor, user, client_address=request_scope.client_address())
+    flash(_("Two-factor sign-in reset; the person can enrol again."), "success")
+    return redirect(url_for("web.admin.users"))

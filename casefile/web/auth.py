@@ -1,0 +1,115 @@
+"""Sign in (password, then TOTP if enrolled), sign out, language choice."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import login_user, logout_user
+from werkzeug.wrappers import Response
+
+from casefile import request_scope
+from casefile.logic import accounts, login
+from casefile.logic.errors import LoginRefused, ValidationFailed
+from casefile.web.forms import LanguageForm, LoginForm, TotpForm
+from casefile.web.helpers import safe_next
+
+bp = Blueprint("auth", __name__)
+PENDING = "pending_totp"
+PENDING_SECONDS = 300
+
+
+def _policy() -> login.LockoutPolicy:
+    settings = request_scope.settings()
+    return login.LockoutPolicy(settings.max_failed_logins, settings.lockout_minutes)
+
+
+def _finish(user_id: uuid.UUID) -> Response:
+    user = request_scope.db_session().get(accounts.User, user_id)
+    if user is None:
+        return redirect(url_for("web.auth.login"))
+    next_url = safe_next(session.pop("next", None), url_for("web.cases.index"))
+    session.clear()
+    login_user(user)
+    session["seen"] = int(time.time())
+    return redirect(next_url)
+
+
+@bp.route("/login", methods=["GET", "POST"], endpoint="login")
+def login_page() -> Response | str:
+    form = LoginForm()
+    if request.method == "GET" and request.args.get("next"):
+        session["next"] = request.args["next"]
+    if session.pop("expired", False):
+        flash(_("You were signed out after a period of inactivity."), "info")
+    if form.validate_on_submit():
+        try:
+            accepted = login.check_password(
+                request_scope.db_session(),
+                form.email.data or "",
+                form.password.data or "",
+                policy=_policy(),
+                client_address=request_scope.client_address(),
+            )
+        except LoginRefused:
+            flash(_("Sign-in refused: check your email and password. After repeated "
+                    "failures the account is locked for a while."), "error")
+        else:
+            if not accepted.needs_totp:
+                return _finish(accepted.user.id)
+            session[PENDING] = {"user": str(accepted.user.id), "at": int(time.time())}
+            return redirect(url_for("web.auth.totp"))
+    return render_template("login.html", form=form)
+
+
+@bp.route("/login/totp", methods=["GET", "POST"])
+def totp() -> Response | str:
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        session.pop(PENDING, None)
+        return redirect(url_for("web.auth.login"))
+    form = TotpForm()
+    if form.validate_on_submit():
+        try:
+            user = login.check_totp(
+                request_scope.db_session(),
+                uuid.UUID(pending["user"]),
+                form.code.data or "",
+                policy=_policy(),
+                client_address=request_scope.client_address(),
+            )
+        except LoginRefused:
+            flash(_("That code was not accepted."), "error")
+        else:
+            return _finish(user.id)
+    return render_template("totp.html", form=form)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    user = request_scope.actor()
+    if user is not None:
+        login.record_logout(request_scope.db_session(), user, request_scope.client_address())
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("web.auth.login"))
+
+
+@bp.post("/language")
+def language() -> Response:
+    form = LanguageForm()
+    locale = form.locale.data or ""
+    user = request_scope.actor()
+    try:
+        if user is not None:
+            accounts.set_locale(request_scope.db_session(), user, locale)
+        elif locale not in accounts.SUPPORTED_LOCALES:
+            raise ValidationFailed({"locale": "unsupported"})
+        session["locale"] = locale
+    except ValidationFailed:
+        flash(_("That language is not available."), "error")
+    # Referrer-Policy is no-referrer, so the form says where it was posted from.
+    return redirect(safe_next(form.next.data, url_for("web.cases.index")))

@@ -1,0 +1,108 @@
+"""WTForms forms (Flask-WTF adds the CSRF token to each). They only carry fields; the rules
+are the logic layer's, whose ValidationFailed errors are shown against the fields."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+
+from casefile.logic.ern import DEFAULT_PATTERN
+from casefile.model import Forum, Role
+
+
+def forum_choices() -> list[tuple[str, str]]:
+    return [
+        (Forum.ICC.value, str(_l("International Criminal Court (ICC)"))),
+        (Forum.ICJ.value, str(_l("International Court of Justice (ICJ)"))),
+        (Forum.UJ.value, str(_l("Universal jurisdiction (national court)"))),
+    ]
+
+
+def role_choices() -> list[tuple[str, str]]:
+    return [
+        (Role.LEAD.value, str(_l("Lead"))),
+        (Role.LAWYER.value, str(_l("Lawyer"))),
+        (Role.INVESTIGATOR.value, str(_l("Investigator"))),
+        (Role.VIEWER.value, str(_l("Viewer"))),
+    ]
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email()])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+
+
+class TotpForm(FlaskForm):
+    code = StringField(
+        _l("Six-digit code"), validators=[DataRequired(), Length(min=6, max=7)]
+    )
+
+
+class EmptyForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class LanguageForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=[("en", "English"), ("my", "မြန်မာ")])
+    next = HiddenField()
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired()])
+
+
+class TotpEnableForm(FlaskForm):
+    code = StringField(_l("Code from your authenticator app"), validators=[DataRequired()])
+
+
+class TotpDisableForm(FlaskForm):
+    password = PasswordField(_l("Current password"), validators=[DataRequired()])
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100)])
+    days = IntegerField(
+        _l("Valid for (days)"), validators=[Optional(), NumberRange(min=1, max=3650)]
+    )
+
+
+class CaseForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
+    forum = SelectField(_l("Forum"), choices=forum_choices, validators=[DataRequired()])
+    court = StringField(_l("Court or jurisdiction"), validators=[Length(max=300)])
+    reference = StringField(_l("Court reference"), validators=[Length(max=100)])
+    ern_pattern = StringField(
+        _l("Evidence Registration Number pattern"),
+        default=DEFAULT_PATTERN,
+        validators=[DataRequired(), Length(max=100)],
+    )
+    languages = StringField(_l("Working languages"))
+    description = TextAreaField(_l("Description"), validators=[Length(max=20000)])
+
+
+class MemberForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email()])
+    role = SelectField(_l("Role"), choices=role_choices, validators=[DataRequired()])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=role_choices, validators=[DataRequired()])
+
+
+class AccountForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email()])
+    display_name = StringField(_l("Name"), validators=[Length(max=200)])
+    password = PasswordField(_l("Initial password"), validators=[DataRequired()])
+    is_admin = BooleanField(_l("Instance administrator"))

@@ -1,0 +1,29 @@
+"""Small pieces the HTML views share."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask_wtf import FlaskForm
+
+from casefile.logic.errors import ValidationFailed
+
+
+def show_errors(form: FlaskForm, error: ValidationFailed) -> None:
+    """Put the logic layer's per-field messages next to the form's fields."""
+    for name, message in error.fields.items():
+        field = getattr(form, name.split(".")[0], None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*list(field.errors), message]
+        else:
+            form.form_errors.append(f"{name}: {message}")
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site paths, so the login page cannot be used to redirect elsewhere."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target

@@ -1,0 +1,99 @@
+"""Browser sessions: flask-login wiring, idle timeout, cookie flags, security headers, locale."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, request, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import logout_user
+
+from casefile import request_scope
+from casefile.extensions import babel, csrf, login_manager
+from casefile.model import User
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Secure cookies whenever the request itself came over https, not only when configured."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(super().get_cookie_secure(app)) or request.is_secure
+
+
+def load_user(login_id: str) -> User | None:
+    parsed = User.parse_login_id(login_id)
+    if parsed is None:
+        return None
+    user_id, version = parsed
+    user = request_scope.db_session().get(User, user_id)
+    if user is None or user.is_disabled or user.session_version != version:
+        return None
+    return user
+
+
+def enforce_idle_timeout() -> None:
+    """Sign a browser session out after the configured idle time (checked server-side, so a
+    copied cookie stops working too)."""
+    if request.endpoint == "static" or "_user_id" not in session:
+        return
+    idle_limit = request_scope.settings().session_idle_minutes * 60
+    now = int(time.time())
+    seen = session.get("seen")
+    if not isinstance(seen, int) or now - seen > idle_limit:
+        logout_user()
+        session.clear()
+        session["expired"] = True
+        return
+    session["seen"] = now
+
+
+def security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if request.endpoint != "static":
+        headers["Cache-Control"] = "no-store"
+    if request.is_secure or request_scope.settings().https:
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    return response
+
+
+def select_locale() -> str:
+    settings = request_scope.settings()
+    user = request_scope.actor()
+    if user is not None and user.locale in settings.languages:
+        return user.locale
+    chosen = session.get("locale")
+    if isinstance(chosen, str) and chosen in settings.languages:
+        return chosen
+    return request.accept_languages.best_match(settings.languages) or settings.default_language
+
+
+def init_app(app: Flask) -> None:
+    request_scope.init_app(app)
+    app.session_interface = CookieSessions()
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "web.auth.login"
+    login_manager.session_protection = "basic"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    app.before_request(enforce_idle_timeout)
+    app.after_request(security_headers)

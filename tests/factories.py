@@ -1,0 +1,59 @@
+"""Builders for settings and records used across the tests."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from casefile.logic import accounts, cases, members, tokens
+from casefile.logic.cases import CaseInput
+from casefile.logic.members import MemberInput
+from casefile.model import Case, Forum, Role, User
+from casefile.settings import DEVELOPMENT_SECRET_KEY, Settings
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    instance = tmp_path / "instance"
+    instance.mkdir(mode=0o700, exist_ok=True)
+    storage = tmp_path / "storage"
+    storage.mkdir(mode=0o700, exist_ok=True)
+    base = Settings(
+        env="development",
+        instance_path=instance,
+        storage_url=storage.as_uri(),
+        secret_key=DEVELOPMENT_SECRET_KEY,
+        testing=True,
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+def make_user(
+    session: Session, email: str, *, admin: bool = False, password: str = PASSWORD
+) -> User:
+    data = accounts.parse_account_input(email=email, password=password, is_admin=admin)
+    return accounts.create_account(session, None, data, min_password_length=12)
+
+
+def make_case(session: Session, lead: User, title: str = "Myanmar clearance operations") -> Case:
+    data = CaseInput(
+        title=title,
+        forum=Forum.ICC,
+        reference="ICC-01/19",
+        ern_pattern="MMR-OTP-{batch:04d}-{seq:04d}",
+        languages=["en", "my"],
+    )
+    return cases.create_case(session, lead, data)
+
+
+def add_member(session: Session, case: Case, lead: User, user: User, role: Role) -> None:
+    members.add_member(session, lead, case.id, MemberInput(email=user.email, role=role))
+
+
+def bearer(session: Session, user: User) -> dict[str, str]:
+    _, plaintext = tokens.create_token(session, user, name="test", days=1)
+    return {"Authorization": f"Bearer {plaintext}"}

@@ -1,0 +1,3 @@
+from casefile import create_app
+
+app = create_app()
