@@ -62,8 +62,11 @@ def _app(ctx: click.Context) -> Flask:
 def _session(ctx: click.Context) -> Iterator[Session]:
     app = _app(ctx)
     database: Database = app.extensions["casefile.db"]
-    with app.app_context(), database.session() as session:
-        yield session
+    try:
+        with app.app_context(), database.session() as session:
+            yield session
+    finally:
+        database.engine.dispose()  # a CLI command is one unit of work: close its connections
 
 
 def _account(session: Session, email: str) -> User:
