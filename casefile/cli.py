@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from casefile.db import Database
 from casefile.logic import accounts, cases, tokens
-from casefile.logic.cases import CaseInput
 from casefile.logic.errors import DomainError, NotFound, ValidationFailed
 from casefile.model import Forum, User
 from casefile.settings import Settings, SettingsError, load_settings
@@ -298,7 +297,7 @@ def cases_group() -> None:
 @click.option("--description")
 @click.pass_context
 @one_line_errors
-def create_case(ctx: click.Context, as_email: str, **fields: Any) -> None:
+def create_case(ctx: click.Context, /, as_email: str, **fields: Any) -> None:
     """Create a case."""
     fields["languages"] = list(fields["languages"])
     data = cases.parse_case_input({k: v for k, v in fields.items() if v is not None})

@@ -24,10 +24,14 @@ def append_only(table: str, dialect: str) -> list[str]:
     if dialect == "postgresql":
         return [
             PG_FUNCTION,
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION casefile_refuse_change()",
-            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION casefile_refuse_change()",
+            (
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION casefile_refuse_change()"
+            ),
+            (
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION casefile_refuse_change()"
+            ),
         ]
     raise ValueError(f"no append-only triggers for the {dialect} dialect")
 

@@ -60,11 +60,17 @@ def handle_domain(error: DomainError) -> tuple[Response, int] | tuple[str, int] 
 
 
 def handle_csrf(error: CSRFError) -> tuple[Response, int] | tuple[str, int]:
+    del error  # its text is Flask-WTF's, in English only; the page says it in the UI language
     _rollback()
     message = "the form's security token is missing or expired; reload the page and retry"
     if _is_api():
         return json_error(400, "csrf_failed", message)
-    return _page(400, gettext("The form expired or was not sent from this site. Reload the page and try again."))
+    return _page(
+        400,
+        gettext(
+            "The form expired or was not sent from this site. Reload the page and try again."
+        ),
+    )
 
 
 def handle_http(error: HTTPException) -> tuple[Response, int] | tuple[str, int] | BaseResponse:
@@ -82,7 +88,9 @@ def handle_http(error: HTTPException) -> tuple[Response, int] | tuple[str, int] 
 
 def handle_unexpected(error: Exception) -> tuple[Response, int] | tuple[str, int]:
     _rollback()
-    log.exception("unexpected error on %s %s", request.method, request.path, exc_info=error)
+    log.error(  # called from Flask's handler, with the exception in hand
+        "unexpected error on %s %s", request.method, request.path, exc_info=error
+    )
     if _is_api():
         return json_error(500, "internal_error", "an internal error occurred; it has been logged")
     return _page(500, InternalServerError.description or "Internal Server Error")

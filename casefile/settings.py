@@ -7,11 +7,11 @@ import stat
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
-SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
 
 # Known to everyone who reads this file; production refuses to start with it.
 DEVELOPMENT_SECRET_KEY = "casefile-development-secret-never-use-in-production"  # noqa: S105
@@ -147,12 +147,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     database_url = env.get("CASEFILE_DATABASE_URL") or raw.get("database_url")
     storage = env.get("CASEFILE_STORAGE_URL") or _typed(raw, "storage_url", str, "storage")
     settings = Settings(
-        env=env.get("CASEFILE_ENV") or _typed(raw, "env", str, "development"),
+        env=cast(Environment, env.get("CASEFILE_ENV") or _typed(raw, "env", str, "development")),
         instance_path=instance,
         database_url_override=database_url,
         storage_url=_storage_url(storage),
         secret_key=env.get("CASEFILE_SECRET_KEY") or raw.get("secret_key"),
-        https=_typed(web, "https", bool, False),
+        https=_typed(web, "https", bool, default=False),
         proxy_hops=_typed(web, "proxy_hops", int, 0),
         session_idle_minutes=_typed(web, "session_idle_minutes", int, 30),
         max_request_mb=_typed(web, "max_request_mb", int, 16),

@@ -66,7 +66,8 @@ def list_cases() -> Response:
 def get_case(case_id: uuid.UUID) -> Response:
     session, actor = request_scope.db_session(), request_scope.actor()
     case = cases.get_case(session, actor, case_id)
-    return jsonify(serializers.case(case, authz.role_in_case(session, authz.require_active(actor), case.id)))
+    role = authz.role_in_case(session, authz.require_active(actor), case.id)
+    return jsonify(serializers.case(case, role))
 
 
 @bp.get("/cases/<uuid:case_id>/members")

@@ -61,8 +61,7 @@ def _path(rule: str) -> tuple[str, list[str]]:
 
 def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, str]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, definition in schema.pop("$defs", {}).items():
-        components[name] = definition
+    components.update(schema.pop("$defs", {}))
     components[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 

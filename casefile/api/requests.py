@@ -32,7 +32,8 @@ def body(model: type[M]) -> M:
     except ValidationError as error:
         if any(problem["type"] == "json_invalid" for problem in error.errors()):
             raise MalformedRequest("the body is not valid JSON") from error
-        if any(problem["type"] == "model_type" and not problem["loc"] for problem in error.errors()):
+        problems = error.errors()
+        if any(problem["type"] == "model_type" and not problem["loc"] for problem in problems):
             raise MalformedRequest("the body must be a JSON object") from error
         raise ValidationFailed.from_pydantic(error) from error
 

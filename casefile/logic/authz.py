@@ -79,6 +79,6 @@ def authorize_case(
     return case
 
 
-def visible_cases(actor: User | None) -> Select[tuple[Case]]:
+def visible_cases(actor: User | None) -> Select[Case]:
     user = require_active(actor)
     return select(Case).join(CaseMember).where(CaseMember.user_id == user.id)

@@ -55,8 +55,8 @@ class CaseInput(BaseModel):
     @classmethod
     def _languages(cls, value: list[str]) -> list[str]:
         cleaned: list[str] = []
-        for tag in value:
-            tag = tag.strip()
+        for raw in value:
+            tag = raw.strip()
             if not LANGUAGE_TAG.match(tag):
                 raise ValueError(f"{tag!r} is not a language tag such as 'en', 'my' or 'fr'")
             if tag not in cleaned:

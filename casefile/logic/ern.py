@@ -11,7 +11,7 @@ SPEC = re.compile(r"^0?[1-9]?d$|^$")
 DEFAULT_PATTERN = "CF-{seq:06d}"
 
 
-def pattern_problem(pattern: str) -> str | None:
+def pattern_problem(pattern: str) -> str | None:  # noqa: PLR0911 - one return per rule
     """Why `pattern` is unusable, or None. Fields: {seq} (required), {batch}, {year};
     format specs are zero-padded integers such as :04d; literals are letters, digits, - _ / ."""
     if not 1 <= len(pattern) <= 100:

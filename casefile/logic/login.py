@@ -86,7 +86,9 @@ def record_logout(session: Session, user: User, client_address: str | None) -> N
     session.commit()
 
 
-def _succeed(session: Session, user: User, password: str | None, client_address: str | None) -> None:
+def _succeed(
+    session: Session, user: User, password: str | None, client_address: str | None
+) -> None:
     user.failed_logins = 0
     user.locked_until = None
     if password is not None and needs_rehash(user.password_hash):
@@ -97,7 +99,7 @@ def _succeed(session: Session, user: User, password: str | None, client_address:
     session.commit()
 
 
-def _count_failure(
+def _count_failure(  # noqa: PLR0917
     session: Session,
     user: User,
     policy: LockoutPolicy,
@@ -106,7 +108,9 @@ def _count_failure(
     reason: str,
 ) -> NoReturn:
     user.failed_logins += 1
-    event = SecurityEventType.TOTP_FAILED if reason == "wrong_code" else SecurityEventType.LOGIN_FAILED
+    event = (
+        SecurityEventType.TOTP_FAILED if reason == "wrong_code" else SecurityEventType.LOGIN_FAILED
+    )
     security_log.record(
         session, event, user=user, client_address=client_address, reason=reason,
         failures=user.failed_logins,

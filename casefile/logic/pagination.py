@@ -48,7 +48,7 @@ def check_limit(limit: int) -> int:
 
 def paginate(
     session: Session,
-    query: Select[tuple[T]],
+    query: Select[T],
     created_at: InstrumentedAttribute[dt.datetime],
     row_id: InstrumentedAttribute[uuid.UUID],
     *,

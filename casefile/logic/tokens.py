@@ -16,7 +16,7 @@ from casefile.logic import authz, security_log
 from casefile.logic.errors import NotFound, Unauthenticated, ValidationFailed
 from casefile.model import ApiToken, SecurityEventType, User
 
-TOKEN_PREFIX = "cf_"
+TOKEN_PREFIX = "cf_"  # noqa: S105 - a public marker, not a secret
 LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
 
 

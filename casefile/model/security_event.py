@@ -17,13 +17,13 @@ class SecurityEventType(StrEnum):
     LOCKED_OUT = "locked_out"
     LOGOUT = "logout"
     TOTP_FAILED = "totp_failed"
-    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - event names, not secrets
     TOTP_ENABLED = "totp_enabled"
     TOTP_DISABLED = "totp_disabled"
     TOTP_RESET = "totp_reset"
-    TOKEN_CREATED = "token_created"
-    TOKEN_REVOKED = "token_revoked"
-    TOKEN_REFUSED = "token_refused"
+    TOKEN_CREATED = "token_created"  # noqa: S105
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105
+    TOKEN_REFUSED = "token_refused"  # noqa: S105
     ACCOUNT_CREATED = "account_created"
     ACCOUNT_DISABLED = "account_disabled"
     ACCOUNT_ENABLED = "account_enabled"

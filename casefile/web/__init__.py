@@ -6,7 +6,6 @@ from flask import Blueprint, Flask
 from flask_babel import get_locale
 
 from casefile import request_scope
-
 from casefile.web import account, admin, auth, cases, sessions
 
 bp = Blueprint("web", __name__)

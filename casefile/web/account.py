@@ -27,7 +27,7 @@ from casefile.web.forms import (
 from casefile.web.helpers import show_errors
 
 bp = Blueprint("account", __name__, url_prefix="/account")
-PENDING_SECRET = "totp_enrolment_secret"
+PENDING_SECRET = "totp_enrolment_secret"  # noqa: S105 - a session key name
 
 
 def _me() -> User:

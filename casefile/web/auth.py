@@ -12,7 +12,8 @@ from werkzeug.wrappers import Response
 
 from casefile import request_scope
 from casefile.logic import accounts, login
-from casefile.logic.errors import LoginRefused, ValidationFailed
+from casefile.logic.errors import LoginRefused
+from casefile.model import User
 from casefile.web.forms import LanguageForm, LoginForm, TotpForm
 from casefile.web.helpers import safe_next
 
@@ -27,7 +28,7 @@ def _policy() -> login.LockoutPolicy:
 
 
 def _finish(user_id: uuid.UUID) -> Response:
-    user = request_scope.db_session().get(accounts.User, user_id)
+    user = request_scope.db_session().get(User, user_id)
     if user is None:
         return redirect(url_for("web.auth.login"))
     next_url = safe_next(session.pop("next", None), url_for("web.cases.index"))
@@ -103,13 +104,11 @@ def language() -> Response:
     form = LanguageForm()
     locale = form.locale.data or ""
     user = request_scope.actor()
-    try:
+    if locale not in accounts.SUPPORTED_LOCALES:
+        flash(_("That language is not available."), "error")
+    else:
         if user is not None:
             accounts.set_locale(request_scope.db_session(), user, locale)
-        elif locale not in accounts.SUPPORTED_LOCALES:
-            raise ValidationFailed({"locale": "unsupported"})
         session["locale"] = locale
-    except ValidationFailed:
-        flash(_("That language is not available."), "error")
     # Referrer-Policy is no-referrer, so the form says where it was posted from.
     return redirect(safe_next(form.next.data, url_for("web.cases.index")))

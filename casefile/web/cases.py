@@ -51,7 +51,7 @@ def new_case() -> Response | str:
                 court=form.court.data,
                 reference=form.reference.data,
                 ern_pattern=form.ern_pattern.data or "",
-                languages=[tag for tag in (form.languages.data or "").replace(",", " ").split()],
+                languages=(form.languages.data or "").replace(",", " ").split(),
                 description=form.description.data,
             )
             case = cases.create_case(request_scope.db_session(), request_scope.actor(), data)

@@ -12,7 +12,7 @@ from casefile import request_scope
 from casefile.extensions import babel, csrf, login_manager
 from casefile.model import User
 
-CSP = "; ".join(
+CSP = "; ".join(  # noqa: FLY002 - one directive a line reads better
     [
         "default-src 'self'",
         "script-src 'self'",
