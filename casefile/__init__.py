@@ -6,7 +6,9 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casefile.db import Database
+from casefile.logic import custody
 from casefile.settings import Settings, load_settings
+from casefile.vault import signing_key
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Flask:
@@ -22,7 +24,20 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.config.update(_flask_config(settings))
     app.extensions["casefile.settings"] = settings
-    app.extensions["casefile.db"] = database or Database.from_url(settings.database_url)
+    database = database or Database.from_url(settings.database_url)
+    app.extensions["casefile.db"] = database
+    private_key = signing_key.load(settings.signing_key_path)
+    keys = custody.CustodyKeys(settings.custody_origin, private_key) if private_key else None
+    app.extensions["casefile.custody_keys"] = keys
+    info: dict[str, object] = {}
+    custody.bind(
+        info,
+        keys,
+        custody.CheckpointPolicy(
+            settings.checkpoint_every_entries, settings.checkpoint_every_minutes
+        ),
+    )
+    database.sessions.configure(info=info)
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app,
@@ -53,7 +68,9 @@ def _flask_config(settings: Settings) -> dict[str, object]:
         "MAX_CONTENT_LENGTH": settings.max_request_mb * 1024 * 1024,
         "MAX_FORM_MEMORY_SIZE": settings.max_request_mb * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
-        "WTF_CSRF_SSL_STRICT": True,
+        # Flask-WTF's strict https check needs a Referer header, which Referrer-Policy
+        # no-referrer withholds; the session-bound CSRF token and SameSite cookies remain.
+        "WTF_CSRF_SSL_STRICT": False,
         "BABEL_DEFAULT_LOCALE": settings.default_language,
         "JSON_SORT_KEYS": False,
         "PREFERRED_URL_SCHEME": "https" if settings.https else "http",

@@ -17,10 +17,12 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from casefile.db import Database
-from casefile.logic import accounts, cases, tokens
+from casefile.logic import accounts, cases, custody, tokens
+from casefile.logic import custody_verify as custody_verify_logic
 from casefile.logic.errors import DomainError, NotFound, ValidationFailed
 from casefile.model import Forum, User
 from casefile.settings import Settings, SettingsError, load_settings
+from casefile.vault import signing_key
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,8 +60,8 @@ def _app(ctx: click.Context) -> Flask:
 
 
 @contextmanager
-def _session(ctx: click.Context) -> Iterator[Session]:
-    app = _app(ctx)
+def _session(ctx: click.Context, app: Flask | None = None) -> Iterator[Session]:
+    app = app or _app(ctx)
     database: Database = app.extensions["casefile.db"]
     try:
         with app.app_context(), database.session() as session:
@@ -120,6 +122,10 @@ def init(ctx: click.Context) -> None:
         click.echo(f"created secret key {settings.secret_key_path} (mode 600)")
     else:
         click.echo(f"secret key {settings.secret_key_path} exists")
+    if signing_key.create(settings.signing_key_path):
+        click.echo(f"created custody signing key {settings.signing_key_path} (mode 600)")
+    else:
+        click.echo(f"custody signing key {settings.signing_key_path} exists")
     storage = settings.storage_url
     if storage.startswith("file://"):
         folder = Path(storage.removeprefix("file://"))
@@ -219,8 +225,15 @@ def list_users(ctx: click.Context) -> None:
     """List accounts."""
     with _session(ctx) as session:
         for user in accounts.list_all(session):
-            flags = [f for f, on in (("admin", user.is_admin), ("disabled", user.is_disabled),
-                                     ("2fa", user.totp_enabled)) if on]
+            flags = [
+                f
+                for f, on in (
+                    ("admin", user.is_admin),
+                    ("disabled", user.is_disabled),
+                    ("2fa", user.totp_enabled),
+                )
+                if on
+            ]
             click.echo(f"{user.email}\t{user.display_name}\t{','.join(flags) or '-'}")
 
 
@@ -322,3 +335,60 @@ def list_cases(ctx: click.Context, as_email: str) -> None:
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
+
+
+# --- custody log ----------------------------------------------------------------------------
+
+
+@main.group("custody")
+def custody_group() -> None:
+    """The tamper-evident custody log."""
+
+
+def _keys(app: Flask) -> custody.CustodyKeys:
+    keys: custody.CustodyKeys | None = app.extensions["casefile.custody_keys"]
+    if keys is None:
+        raise CasefileError("no custody signing key in the instance folder: run `casefile init`")
+    return keys
+
+
+@custody_group.command("checkpoint")
+@click.pass_context
+@one_line_errors
+def custody_checkpoint(ctx: click.Context) -> None:
+    """Sign a checkpoint of the log as it is now and print it."""
+    app = _app(ctx)
+    with _session(ctx, app) as session:
+        checkpoint = custody.make_checkpoint(session, _keys(app))
+        session.commit()
+        click.echo(checkpoint.note, nl=False)
+
+
+@custody_group.command("verify")
+@click.option(
+    "--public-key",
+    help="Verifier key to check signatures with (default: this instance's own).",
+)
+@click.pass_context
+@one_line_errors
+def custody_verify(ctx: click.Context, public_key: str | None) -> None:
+    """Recompute every entry, node and checkpoint; exit 1 naming the first mismatch."""
+    app = _app(ctx)
+    key = public_key or _keys(app).verifier_key
+    with _session(ctx, app) as session:
+        total = custody.log_size(session)
+        with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
+            done = [0]
+
+            def advance(count: int) -> None:
+                bar.update(count - done[0])
+                done[0] = count
+
+            report = custody_verify_logic.verify_log(session, key, progress=advance)
+            bar.update(total - done[0])
+    if report.mismatch is not None:
+        raise CasefileError(f"custody log does not verify: {report.mismatch}")
+    click.echo(
+        f"custody log verified: {report.entries} entries, {report.nodes} tree nodes, "
+        f"{report.checkpoints} signed checkpoints"
+    )

@@ -73,17 +73,24 @@ def handle_csrf(error: CSRFError) -> tuple[Response, int] | tuple[str, int]:
     )
 
 
-def handle_http(error: HTTPException) -> tuple[Response, int] | tuple[str, int] | BaseResponse:
+def handle_http(
+    error: HTTPException,
+) -> tuple[Response, int] | tuple[str, int] | tuple[str, int, list[tuple[str, str]]]:
     status = error.code or 500
     if status >= 500:
         return handle_unexpected(error)
     _rollback()
+    # Keep what the status itself requires, e.g. Allow on a 405 (RFC 9110 §15.5.6).
+    headers = [(name, value) for name, value in error.get_headers() if name != "Content-Type"]
     if _is_api():
         message = error.description or error.name
         if status == 404:
             message = "not found"
-        return json_error(status, HTTP_CODES.get(status, "error"), message)
-    return _page(status, error.name)
+        response, _ = json_error(status, HTTP_CODES.get(status, "error"), message)
+        response.headers.extend(headers)
+        return response, status
+    page, _ = _page(status, error.name)
+    return page, status, headers
 
 
 def handle_unexpected(error: Exception) -> tuple[Response, int] | tuple[str, int]:

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from casefile.db import Database
+from casefile.logic.custody import CustodyKeys
 from casefile.model import User
 from casefile.settings import Settings
 
@@ -20,6 +21,10 @@ def database(app: Flask | None = None) -> Database:
 
 def settings(app: Flask | None = None) -> Settings:
     return cast(Settings, (app or current_app).extensions["casefile.settings"])
+
+
+def custody_keys(app: Flask | None = None) -> CustodyKeys | None:
+    return cast("CustodyKeys | None", (app or current_app).extensions["casefile.custody_keys"])
 
 
 def db_session() -> Session:

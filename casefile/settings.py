@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from casefile.bundle.signed_note import is_valid_key_name
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
@@ -40,6 +42,9 @@ class Settings:
     api_token_days: int = 90
     languages: tuple[str, ...] = ("en", "my")
     default_language: str = "en"
+    custody_origin: str = "casefile.local/custody"
+    checkpoint_every_entries: int = 100
+    checkpoint_every_minutes: int = 10
     testing: bool = False
 
     @property
@@ -51,6 +56,10 @@ class Settings:
     @property
     def secret_key_path(self) -> Path:
         return self.instance_path / SECRET_KEY_FILE
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.instance_path / "custody_signing_key.pem"  # vault.signing_key.FILE_NAME
 
     @property
     def is_production(self) -> bool:
@@ -72,6 +81,10 @@ class Settings:
             raise SettingsError("web.session_idle_minutes must be at least 1")
         if self.default_language not in self.languages:
             raise SettingsError("i18n.default_language must be one of i18n.languages")
+        if not is_valid_key_name(self.custody_origin):
+            raise SettingsError("custody.origin must be non-empty, without spaces or '+'")
+        if self.checkpoint_every_entries < 1 or self.checkpoint_every_minutes < 1:
+            raise SettingsError("custody checkpoint intervals must be at least 1")
         if not self.storage_url.startswith(("file://", "s3://")):
             raise SettingsError("storage_url must be file:///path or s3://bucket/prefix")
         if self.secret_key is None:
@@ -86,6 +99,10 @@ class Settings:
             raise SettingsError("production refuses the development secret key")
         if self.secret_key is None or len(self.secret_key) < 32:
             raise SettingsError("production needs a secret key of at least 32 characters")
+        if not self.signing_key_path.exists():
+            raise SettingsError(
+                f"no custody signing key at {self.signing_key_path}: run `casefile init`"
+            )
         if not self.instance_path.is_dir():
             raise SettingsError(f"instance folder {self.instance_path} does not exist")
         mode = stat.S_IMODE(self.instance_path.stat().st_mode)
@@ -143,6 +160,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if env.get("CASEFILE_CONFIG"):
         raw = _merge(raw, _read_toml(Path(env["CASEFILE_CONFIG"]).expanduser()))
     web, auth, i18n = raw.get("web", {}), raw.get("auth", {}), raw.get("i18n", {})
+    custody = raw.get("custody", {})
     instance = _resolve(env.get("CASEFILE_INSTANCE") or _typed(raw, "instance", str, "instance"))
     database_url = env.get("CASEFILE_DATABASE_URL") or raw.get("database_url")
     storage = env.get("CASEFILE_STORAGE_URL") or _typed(raw, "storage_url", str, "storage")
@@ -162,5 +180,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         api_token_days=_typed(auth, "api_token_days", int, 90),
         languages=tuple(_typed(i18n, "languages", list, ["en", "my"])),
         default_language=_typed(i18n, "default_language", str, "en"),
+        custody_origin=_typed(custody, "origin", str, "casefile.local/custody"),
+        checkpoint_every_entries=_typed(custody, "checkpoint_every_entries", int, 100),
+        checkpoint_every_minutes=_typed(custody, "checkpoint_every_minutes", int, 10),
     )
     return settings.with_secret_from_instance()

@@ -13,6 +13,7 @@ from casefile.logic.cases import CaseInput
 from casefile.logic.members import MemberInput
 from casefile.model import Case, Forum, Role, User
 from casefile.settings import DEVELOPMENT_SECRET_KEY, Settings
+from casefile.vault import signing_key
 
 PASSWORD = "correct horse battery staple"
 
@@ -22,6 +23,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     instance.mkdir(mode=0o700, exist_ok=True)
     storage = tmp_path / "storage"
     storage.mkdir(mode=0o700, exist_ok=True)
+    signing_key.create(instance / signing_key.FILE_NAME)
     base = Settings(
         env="development",
         instance_path=instance,

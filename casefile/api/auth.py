@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import current_app, g, request
 
 from casefile import request_scope
 from casefile.extensions import csrf
@@ -10,6 +10,12 @@ from casefile.logic import tokens
 from casefile.logic.errors import Unauthenticated
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _is_public() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    doc = getattr(view, "__openapi__", None)
+    return bool(getattr(doc, "public", False))
 
 
 def authenticate_request() -> None:
@@ -24,6 +30,11 @@ def authenticate_request() -> None:
             client_address=request_scope.client_address(),
         )
         return
-    if request_scope.actor() is not None and request.method not in SAFE_METHODS:
+    if request_scope.actor() is None:
+        # Before the body is read: an anonymous caller learns nothing about its request.
+        if not _is_public():
+            raise Unauthenticated("sign in first")
+        return
+    if request.method not in SAFE_METHODS:
         # A browser session is a cookie the browser sends on its own: demand the CSRF token.
         csrf.protect()

@@ -42,7 +42,7 @@ def create_my_token() -> tuple[Response, int]:
         request_scope.db_session(),
         request_scope.actor(),
         name=data.name,
-        days=data.days or request_scope.settings().api_token_days,
+        days=request_scope.settings().api_token_days if data.days is None else data.days,
         client_address=request_scope.client_address(),
     )
     return jsonify(serializers.token(token, plaintext)), 201

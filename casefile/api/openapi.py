@@ -23,6 +23,7 @@ ERROR_STATUSES = {
     404: "Not found, or not visible to you",
     409: "Conflicts with the current state",
     413: "Payload too large",
+    415: "The body is not application/json",
     422: "Validation error, with per-field messages",
 }
 
@@ -134,7 +135,7 @@ def _operation(
     if doc.response is not None:
         success["content"] = {"application/json": {"schema": _schema_ref(doc.response, components)}}
     responses: dict[str, Any] = {str(doc.status): success}
-    statuses = set(doc.errors) | ({400, 422} if doc.body else set())
+    statuses = set(doc.errors) | ({400, 415, 422} if doc.body else set())
     for status in sorted(statuses):
         responses[str(status)] = {
             "description": ERROR_STATUSES[status],

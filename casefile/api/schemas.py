@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from casefile.model import Forum, Role
 
@@ -50,6 +50,8 @@ class MemberList(BaseModel):
 
 
 class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     days: int | None = None
 
@@ -70,3 +72,50 @@ class NewTokenOut(TokenOut):
 
 class TokenList(BaseModel):
     items: list[TokenOut]
+
+
+class CheckpointOut(BaseModel):
+    size: int
+    time: dt.datetime
+    origin: str
+    root: str
+    note: str
+
+
+class CheckpointList(BaseModel):
+    items: list[CheckpointOut]
+
+
+class ConsistencyProof(BaseModel):
+    old: int
+    new: int
+    hashes: list[str]
+
+
+class InclusionProof(BaseModel):
+    leaf_index: int
+    tree_size: int
+    hashes: list[str]
+
+
+class CustodyActor(BaseModel):
+    id: uuid.UUID | None
+    label: str
+
+
+class CustodyEntryOut(BaseModel):
+    seq: int
+    time: str
+    actor: CustodyActor
+    action: str
+    case: uuid.UUID | None
+    item: uuid.UUID | None
+    details: dict[str, object]
+    leaf_hash: str
+    inclusion_proof: InclusionProof
+
+
+class CustodyReport(BaseModel):
+    entries: list[CustodyEntryOut]
+    checkpoint: str
+    verifier_key: str | None

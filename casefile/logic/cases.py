@@ -16,11 +16,11 @@ from pydantic import (
 )
 from sqlalchemy.orm import Session
 
-from casefile.logic import authz, ern
+from casefile.logic import authz, custody, ern
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.pagination import Page, paginate
-from casefile.model import Case, CaseMember, Forum, Role, User
+from casefile.model import Case, CaseMember, CustodyAction, Forum, Role, User
 
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
@@ -70,6 +70,13 @@ def create_case(session: Session, actor: User | None, data: CaseInput) -> Case:
     session.add(case)
     session.flush()
     session.add(CaseMember(case_id=case.id, user_id=user.id, role=Role.LEAD, added_by_id=user.id))
+    custody.append(
+        session,
+        user,
+        CustodyAction.CASE_CREATED,
+        case_id=case.id,
+        details={**case.as_fields(), "lead": str(user.id)},
+    )
     session.commit()
     return case
 

@@ -8,11 +8,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casefile.logic import authz
+from casefile.logic import authz, custody
 from casefile.logic.accounts import find_by_email
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
-from casefile.model import CaseMember, Role, User
+from casefile.model import CaseMember, CustodyAction, Role, User
 
 
 class MemberInput(BaseModel):
@@ -48,6 +48,13 @@ def add_member(
         case_id=case.id, user_id=user.id, role=data.role, added_by_id=_id(actor)
     )
     session.add(member)
+    custody.append(
+        session,
+        actor,
+        CustodyAction.MEMBER_ADDED,
+        case_id=case.id,
+        details={"member": str(user.id), "email": user.email, "role": data.role.value},
+    )
     session.commit()
     return member
 
@@ -61,7 +68,15 @@ def change_role(
     member = _existing(session, case.id, user_id)
     if member.role == Role.LEAD and role != Role.LEAD:
         _keep_a_lead(session, case.id)
-    member.role = role
+    if member.role != role:
+        custody.append(
+            session,
+            actor,
+            CustodyAction.MEMBER_ROLE_CHANGED,
+            case_id=case.id,
+            details={"member": str(user_id), "from": member.role.value, "to": role.value},
+        )
+        member.role = role
     session.commit()
     return member
 
@@ -75,6 +90,13 @@ def remove_member(
     member = _existing(session, case.id, user_id)
     if member.role == Role.LEAD:
         _keep_a_lead(session, case.id)
+    custody.append(
+        session,
+        actor,
+        CustodyAction.MEMBER_REMOVED,
+        case_id=case.id,
+        details={"member": str(user_id), "role": member.role.value},
+    )
     session.delete(member)
     session.commit()
 

@@ -35,7 +35,10 @@ def _decode(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, row_id = json.loads(raw)
-        return dt.datetime.fromisoformat(created_at), uuid.UUID(row_id)
+        moment = dt.datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("cursor time without a zone")
+        return moment, uuid.UUID(row_id)
     except (binascii.Error, ValueError, TypeError) as error:
         raise ValidationFailed({"cursor": "not a cursor this server issued"}) from error
 

@@ -32,7 +32,10 @@ def _finish(user_id: uuid.UUID) -> Response:
     if user is None:
         return redirect(url_for("web.auth.login"))
     next_url = safe_next(session.pop("next", None), url_for("web.cases.index"))
+    locale = session.get("locale")
     session.clear()
+    if locale is not None:  # a language chosen before signing in stays chosen
+        session["locale"] = locale
     login_user(user)
     session["seen"] = int(time.time())
     return redirect(next_url)
@@ -93,8 +96,11 @@ def logout() -> Response:
     user = request_scope.actor()
     if user is not None:
         login.record_logout(request_scope.db_session(), user, request_scope.client_address())
+    locale = (user.locale if user is not None else None) or session.get("locale")
     logout_user()
     session.clear()
+    if locale is not None:  # the signed-out pages stay in the language the person uses
+        session["locale"] = locale
     flash(_("You are signed out."), "info")
     return redirect(url_for("web.auth.login"))
 

@@ -53,8 +53,12 @@ class EmptyForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
 
 
+def language_choices() -> list[tuple[str, str]]:
+    return [("en", "English"), ("my", "မြန်မာ")]
+
+
 class LanguageForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[("en", "English"), ("my", "မြန်မာ")])
+    locale = SelectField(_l("Language"), choices=language_choices)
     next = HiddenField()
 
 

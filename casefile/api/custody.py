@@ -1,0 +1,111 @@
+"""The custody log: checkpoints, the public key, consistency proofs, case activity."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Response, jsonify, request
+
+from casefile import request_scope
+from casefile.api import schemas
+from casefile.api.blueprint import bp
+from casefile.api.openapi import operation
+from casefile.logic import authz, custody, custody_reports
+from casefile.logic.errors import NotFound, ValidationFailed
+
+
+def _int_arg(name: str, *, required: bool = True, default: int = 0) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        if required:
+            raise ValidationFailed({name: "required"})
+        return default
+    if not raw.isdigit() or len(raw) > 19:
+        raise ValidationFailed({name: "must be a whole number, 0 or more"})
+    return int(raw)
+
+
+def _text(body: str) -> Response:
+    return Response(body, mimetype="text/plain", headers={"X-Content-Type-Options": "nosniff"})
+
+
+@bp.get("/custody/checkpoint")
+@operation(
+    summary="The latest signed checkpoint (C2SP signed note)", tag="custody", errors=(401, 404)
+)
+def latest_checkpoint() -> Response:
+    authz.require_active(request_scope.actor())
+    checkpoint = custody.latest_checkpoint(request_scope.db_session())
+    if checkpoint is None:
+        raise NotFound("no checkpoint has been signed yet")
+    return _text(checkpoint.note)
+
+
+@bp.get("/custody/public-key")
+@operation(
+    summary="The checkpoint verifier key (name+keyid+base64)",
+    tag="custody",
+    public=True,
+    errors=(404,),
+)
+def public_key() -> Response:
+    keys = request_scope.custody_keys()
+    if keys is None:
+        raise NotFound("this instance has no checkpoint signing key")
+    return _text(keys.verifier_key + "\n")
+
+
+@bp.get("/custody/checkpoints")
+@operation(
+    summary="Signed checkpoints from a tree size on",
+    tag="custody",
+    response=schemas.CheckpointList,
+    query=(("from", "integer", "smallest tree size to list (default 0)"),),
+    errors=(401, 422),
+)
+def list_checkpoints() -> Response:
+    authz.require_active(request_scope.actor())
+    start = _int_arg("from", required=False)
+    rows = custody.list_checkpoints(request_scope.db_session(), start=start)
+    return jsonify(
+        {
+            "items": [
+                {
+                    "size": row.size,
+                    "time": row.time.isoformat(),
+                    "origin": row.origin,
+                    "root": row.root.hex(),
+                    "note": row.note,
+                }
+                for row in rows
+            ]
+        }
+    )
+
+
+@bp.get("/custody/consistency")
+@operation(
+    summary="Consistency proof between two signed checkpoints (RFC 9162 2.1.4)",
+    tag="custody",
+    response=schemas.ConsistencyProof,
+    query=(("old", "integer", "older checkpoint size"), ("new", "integer", "newer size")),
+    errors=(401, 404, 422),
+)
+def consistency() -> Response:
+    authz.require_active(request_scope.actor())
+    old, new = _int_arg("old"), _int_arg("new")
+    proof = custody.consistency_proof(request_scope.db_session(), old, new)
+    return jsonify({"old": old, "new": new, "hashes": [node.hex() for node in proof]})
+
+
+@bp.get("/cases/<uuid:case_id>/custody")
+@operation(
+    summary="A case's custody entries, each with its inclusion proof",
+    tag="custody",
+    response=schemas.CustodyReport,
+)
+def case_custody(case_id: uuid.UUID) -> Response:
+    report = custody_reports.case_report(
+        request_scope.db_session(), request_scope.actor(), case_id, request_scope.custody_keys()
+    )
+    return jsonify(report)

@@ -1,0 +1,1 @@
+"""Keys and blobs: keyring, streaming encryption, blob stores, type sniffing."""
