@@ -7,11 +7,12 @@ import uuid
 from flask import Response, jsonify, request
 
 from casefile import request_scope
-from casefile.api import schemas
+from casefile.api import requests, schemas
 from casefile.api.blueprint import bp
 from casefile.api.openapi import operation
-from casefile.logic import authz, custody, custody_reports
+from casefile.logic import authz, custody, custody_reports, transfers
 from casefile.logic.errors import NotFound, ValidationFailed
+from casefile.logic.transfers import TransferInput
 
 
 def _int_arg(name: str, *, required: bool = True, default: int = 0) -> int:
@@ -109,3 +110,20 @@ def case_custody(case_id: uuid.UUID) -> Response:
         request_scope.db_session(), request_scope.actor(), case_id, request_scope.custody_keys()
     )
     return jsonify(report)
+
+
+@bp.post("/cases/<uuid:case_id>/custody/transfers")
+@operation(
+    summary="Record a transfer of custody of physical media or an original",
+    tag="custody",
+    body=TransferInput,
+    response=schemas.CustodyEntryBase,
+    status=201,
+    errors=(401, 403, 404),
+)
+def record_transfer(case_id: uuid.UUID) -> tuple[Response, int]:
+    data = requests.body(TransferInput)
+    entry = transfers.record_transfer(
+        request_scope.db_session(), request_scope.actor(), case_id, data
+    )
+    return jsonify({**custody.entry_json(entry), "leaf_hash": entry.leaf_hash.hex()}), 201

@@ -103,7 +103,7 @@ class CustodyActor(BaseModel):
     label: str
 
 
-class CustodyEntryOut(BaseModel):
+class CustodyEntryBase(BaseModel):
     seq: int
     time: str
     actor: CustodyActor
@@ -112,6 +112,9 @@ class CustodyEntryOut(BaseModel):
     item: uuid.UUID | None
     details: dict[str, object]
     leaf_hash: str
+
+
+class CustodyEntryOut(CustodyEntryBase):
     inclusion_proof: InclusionProof
 
 

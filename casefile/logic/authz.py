@@ -24,12 +24,13 @@ class CaseAction(StrEnum):
     VIEW = "view"  # the case, its details, its members
     EDIT = "edit"  # the case's details
     MANAGE_MEMBERS = "manage_members"
+    RECORD_TRANSFER = "record_transfer"  # of physical media and originals
 
 
 ROLE_ACTIONS: dict[Role, frozenset[CaseAction]] = {
     Role.LEAD: frozenset(CaseAction),
-    Role.LAWYER: frozenset({CaseAction.VIEW}),
-    Role.INVESTIGATOR: frozenset({CaseAction.VIEW}),
+    Role.LAWYER: frozenset({CaseAction.VIEW, CaseAction.RECORD_TRANSFER}),
+    Role.INVESTIGATOR: frozenset({CaseAction.VIEW, CaseAction.RECORD_TRANSFER}),
     Role.VIEWER: frozenset({CaseAction.VIEW}),
 }
 

@@ -32,15 +32,16 @@ def _encode(created_at: dt.datetime, row_id: uuid.UUID) -> str:
 
 
 def _decode(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    problem = ValidationFailed({"cursor": "not a cursor this server issued"})
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, row_id = json.loads(raw)
-        moment = dt.datetime.fromisoformat(created_at)
-        if moment.tzinfo is None:
-            raise ValueError("cursor time without a zone")
-        return moment, uuid.UUID(row_id)
+        moment, row = dt.datetime.fromisoformat(created_at), uuid.UUID(row_id)
     except (binascii.Error, ValueError, TypeError) as error:
-        raise ValidationFailed({"cursor": "not a cursor this server issued"}) from error
+        raise problem from error
+    if moment.tzinfo is None:
+        raise problem
+    return moment, row
 
 
 def check_limit(limit: int) -> int:

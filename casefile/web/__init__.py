@@ -6,10 +6,10 @@ from flask import Blueprint, Flask
 from flask_babel import get_locale
 
 from casefile import request_scope
-from casefile.web import account, admin, auth, cases, sessions
+from casefile.web import account, admin, auth, cases, custody, sessions
 
 bp = Blueprint("web", __name__)
-for child in (auth.bp, account.bp, cases.bp, admin.bp):
+for child in (auth.bp, account.bp, cases.bp, custody.bp, admin.bp):
     bp.register_blueprint(child)
 
 

@@ -7,6 +7,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
+    DateTimeLocalField,
     EmailField,
     HiddenField,
     IntegerField,
@@ -18,7 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from casefile.logic.ern import DEFAULT_PATTERN
-from casefile.model import Forum, Role
+from casefile.model import CustodyAction, Forum, Role
 
 
 def forum_choices() -> list[tuple[str, str]]:
@@ -110,3 +112,34 @@ class AccountForm(FlaskForm):
     display_name = StringField(_l("Name"), validators=[Length(max=200)])
     password = PasswordField(_l("Initial password"), validators=[DataRequired()])
     is_admin = BooleanField(_l("Instance administrator"))
+
+
+def action_choices() -> list[tuple[str, str]]:
+    return [("", str(_l("All actions")))] + [
+        (action.value, action.value.replace("_", " ")) for action in CustodyAction
+    ]
+
+
+class ActivityFilterForm(FlaskForm):
+    """Read-only filters in the query string: no CSRF token needed for a GET."""
+
+    class Meta:
+        csrf = False
+
+    actor = SelectField(_l("Person"), choices=[], validate_choice=False)
+    action = SelectField(_l("Action"), choices=action_choices, validate_choice=False)
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])
+
+
+class TransferForm(FlaskForm):
+    from_party = StringField(_l("Handed over by"), validators=[DataRequired(), Length(max=300)])
+    to_party = StringField(_l("Received by"), validators=[DataRequired(), Length(max=300)])
+    when = DateTimeLocalField(
+        _l("When (UTC)"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()]
+    )
+    where = StringField(_l("Where"), validators=[Length(max=2000)])
+    media = StringField(_l("What changed hands"), validators=[Length(max=2000)])
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+    condition = StringField(_l("Condition"), validators=[Length(max=2000)])
+    seal_number = StringField(_l("Seal number"), validators=[Length(max=100)])

@@ -21,7 +21,7 @@ def show_errors(form: FlaskForm, error: ValidationFailed) -> None:
 
 def safe_next(target: str | None, default: str) -> str:
     """Only same-site paths, so the login page cannot be used to redirect elsewhere."""
-    if not target:
+    if not target or any(char == "\\" or ord(char) < 0x20 for char in target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

@@ -1,0 +1,161 @@
+"""Custody routes of the JSON API."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from casefile.bundle import merkle
+from casefile.bundle.custody_verifier import verify_report
+from casefile.bundle.signed_note import Checkpoint, open_note
+from casefile.logic import custody
+from casefile.model import Role
+from tests.factories import add_member, bearer, make_case, make_user
+
+
+@pytest.fixture
+def world(session):
+    lead = make_user(session, "lead@example.org")
+    viewer = make_user(session, "viewer@example.org")
+    outsider = make_user(session, "outsider@example.org")
+    case = make_case(session, lead)
+    add_member(session, case, lead, viewer, Role.VIEWER)
+    return {
+        "case": case,
+        "lead": bearer(session, lead),
+        "viewer": bearer(session, viewer),
+        "outsider": bearer(session, outsider),
+    }
+
+
+def test_public_key_is_published_without_signing_in(client, app):
+    response = client.get("/api/v1/custody/public-key")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    key = response.get_data(as_text=True).strip()
+    assert key == app.extensions["casefile.custody_keys"].verifier_key
+    name, key_id, encoded = key.split("+", 2)  # base64 may hold "+" too
+    assert name == "casefile.local/custody" and len(key_id) == 8
+    assert base64.b64decode(encoded)[0] == 1  # Ed25519
+
+
+def test_case_custody_report_verifies_with_the_published_key(client, world):
+    response = client.get(f"/api/v1/cases/{world['case'].id}/custody", headers=world["viewer"])
+    assert response.status_code == 200
+    report = response.get_json()
+    assert [e["action"] for e in report["entries"]] == ["case_created", "member_added"]
+    assert [e["inclusion_proof"]["leaf_index"] for e in report["entries"]] == [
+        e["seq"] for e in report["entries"]
+    ]
+    key = client.get("/api/v1/custody/public-key").get_data(as_text=True).strip()
+    verdict = verify_report(report, key)
+    assert verdict.valid, verdict.problems
+    latest = client.get("/api/v1/custody/checkpoint", headers=world["viewer"])
+    assert latest.status_code == 200
+    assert latest.get_data(as_text=True) == report["checkpoint"]
+    outsider = client.get(f"/api/v1/cases/{world['case'].id}/custody", headers=world["outsider"])
+    assert outsider.status_code == 404
+    assert outsider.get_json()["error"]["code"] == "not_found"
+
+
+def test_checkpoints_history_and_consistency(client, world, app, session):
+    keys = app.extensions["casefile.custody_keys"]
+    first = custody.make_checkpoint(session, keys)
+    custody.append(session, None, custody.CustodyAction.INTEGRITY_CHECKED, details={"n": 1})
+    second = custody.make_checkpoint(session, keys)
+    session.commit()
+    listing = client.get("/api/v1/custody/checkpoints?from=0", headers=world["lead"]).get_json()
+    sizes = [c["size"] for c in listing["items"]]
+    assert sizes[-2:] == [first.size, second.size]
+    assert sizes == sorted(set(sizes))
+    later = client.get(f"/api/v1/custody/checkpoints?from={second.size}", headers=world["lead"])
+    assert [c["size"] for c in later.get_json()["items"]] == [second.size]
+    bad = client.get("/api/v1/custody/checkpoints?from=x", headers=world["lead"])
+    assert bad.status_code == 422
+    body = open_note(listing["items"][-2]["note"], keys.verifier_key)
+    assert Checkpoint.parse(body).size == first.size
+
+    response = client.get(f"/api/v1/custody/consistency?old={first.size}&new={second.size}",
+                          headers=world["lead"])
+    assert response.status_code == 200
+    proof = [bytes.fromhex(h) for h in response.get_json()["hashes"]]
+    merkle.verify_consistency(first.size, second.size, first.root, second.root, proof)
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("old=5&new=3", 422, "validation_error"),
+        ("old=1&new=99999", 404, "not_found"),
+        ("old=abc&new=3", 422, "validation_error"),
+        ("old=-1&new=3", 422, "validation_error"),
+        ("new=3", 422, "validation_error"),
+    ],
+)
+def test_consistency_bad_input(client, world, query, status, code):
+    response = client.get(f"/api/v1/custody/consistency?{query}", headers=world["lead"])
+    assert response.status_code == status
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_custody_routes_need_an_account(client, world):
+    for path in ("/api/v1/custody/checkpoint", "/api/v1/custody/checkpoints",
+                 "/api/v1/custody/consistency?old=0&new=0",
+                 f"/api/v1/cases/{world['case'].id}/custody"):
+        assert client.get(path).status_code == 401
+
+
+def test_transfer_of_custody_is_recorded_by_members_who_may(client, world):
+    case_id = world["case"].id
+    transfer = {
+        "from": "Field investigator A. (Cox's Bazar)",
+        "to": "Evidence unit, The Hague",
+        "when": "2026-11-20T09:30:00+06:30",
+        "where": "Kutupalong camp office",
+        "reason": "original SD card for forensic imaging",
+        "condition": "sealed bag, intact",
+        "seal_number": "CF-SEAL-00042",
+        "media": "SanDisk 64 GB SD card",
+    }
+    response = client.post(f"/api/v1/cases/{case_id}/custody/transfers", json=transfer,
+                           headers=world["lead"])
+    assert response.status_code == 201, response.get_json()
+    entry = response.get_json()
+    assert entry["action"] == "custody_transferred"
+    assert entry["details"]["seal_number"] == "CF-SEAL-00042"
+    assert entry["details"]["when"] == "2026-11-20T03:00:00+00:00"
+    report = client.get(f"/api/v1/cases/{case_id}/custody", headers=world["lead"]).get_json()
+    assert report["entries"][-1]["details"]["to"] == "Evidence unit, The Hague"
+
+    viewer = client.post(f"/api/v1/cases/{case_id}/custody/transfers", json=transfer,
+                         headers=world["viewer"])
+    assert viewer.status_code == 403
+    outsider = client.post(f"/api/v1/cases/{case_id}/custody/transfers", json=transfer,
+                           headers=world["outsider"])
+    assert outsider.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"when": "2026-11-20T09:30:00"}, "when"),  # no zone: ambiguous
+        ({"when": "2999-01-01T00:00:00Z"}, "when"),
+        ({"from": ""}, "from"),
+        ({"reason": None}, "reason"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_transfer_bad_input_changes_nothing(client, world, change, field):
+    case_id = world["case"].id
+    transfer = {"from": "A", "to": "B", "when": "2026-11-20T09:30:00Z", "reason": "r", **change}
+    before = len(client.get(f"/api/v1/cases/{case_id}/custody",
+                            headers=world["lead"]).get_json()["entries"])
+    response = client.post(f"/api/v1/cases/{case_id}/custody/transfers",
+                           data=json.dumps(transfer), content_type="application/json",
+                           headers=world["lead"])
+    assert response.status_code == 422
+    assert field in response.get_json()["error"]["fields"]
+    after = client.get(f"/api/v1/cases/{case_id}/custody", headers=world["lead"]).get_json()
+    assert len(after["entries"]) == before
