@@ -9,6 +9,8 @@ from casefile.db import Database
 from casefile.logic import custody
 from casefile.settings import Settings, load_settings
 from casefile.vault import signing_key
+from casefile.vault.blobstore import open_store
+from casefile.vault.keyring import Keyring
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Flask:
@@ -38,6 +40,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         ),
     )
     database.sessions.configure(info=info)
+    keyring = Keyring.from_text(settings.kek_text) if settings.kek_text else None
+    app.extensions["casefile.keyring"] = keyring or Keyring.load(settings.kek_path)
+    app.extensions["casefile.blobs"] = open_store(settings.storage_url)
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app,
@@ -46,8 +51,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             x_host=settings.proxy_hops,
         )
 
-    from casefile import api, errors, web  # noqa: PLC0415 - blueprints import the app's pieces
+    from casefile import api, errors, uploads, web  # noqa: PLC0415 - blueprints import the app
 
+    uploads.init_app(app)
     web.init_app(app)
     api.init_app(app)
     errors.init_app(app)

@@ -23,6 +23,7 @@ from casefile.logic.errors import DomainError, NotFound, ValidationFailed
 from casefile.model import Forum, User
 from casefile.settings import Settings, SettingsError, load_settings
 from casefile.vault import signing_key
+from casefile.vault.keyring import Keyring
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -122,6 +123,11 @@ def init(ctx: click.Context) -> None:
         click.echo(f"created secret key {settings.secret_key_path} (mode 600)")
     else:
         click.echo(f"secret key {settings.secret_key_path} exists")
+    if settings.kek_text is None:
+        if Keyring.create_file(settings.kek_path):
+            click.echo(f"created key-encryption key {settings.kek_path} (mode 600)")
+        else:
+            click.echo(f"key-encryption key {settings.kek_path} exists")
     if signing_key.create(settings.signing_key_path):
         click.echo(f"created custody signing key {settings.signing_key_path} (mode 600)")
     else:

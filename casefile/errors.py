@@ -67,9 +67,7 @@ def handle_csrf(error: CSRFError) -> tuple[Response, int] | tuple[str, int]:
         return json_error(400, "csrf_failed", message)
     return _page(
         400,
-        gettext(
-            "The form expired or was not sent from this site. Reload the page and try again."
-        ),
+        gettext("The form expired or was not sent from this site. Reload the page and try again."),
     )
 
 

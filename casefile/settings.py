@@ -42,6 +42,9 @@ class Settings:
     api_token_days: int = 90
     languages: tuple[str, ...] = ("en", "my")
     default_language: str = "en"
+    kek_text: str | None = None  # CASEFILE_KEK: the key-encryption keyset, supplied at start
+    kek_file: Path | None = None  # CASEFILE_KEK_FILE or [vault] kek_file
+    evidence_max_mb: int = 8192
     custody_origin: str = "casefile.local/custody"
     checkpoint_every_entries: int = 100
     checkpoint_every_minutes: int = 10
@@ -56,6 +59,10 @@ class Settings:
     @property
     def secret_key_path(self) -> Path:
         return self.instance_path / SECRET_KEY_FILE
+
+    @property
+    def kek_path(self) -> Path:
+        return self.kek_file or self.instance_path / "kek.json"
 
     @property
     def signing_key_path(self) -> Path:
@@ -99,6 +106,12 @@ class Settings:
             raise SettingsError("production refuses the development secret key")
         if self.secret_key is None or len(self.secret_key) < 32:
             raise SettingsError("production needs a secret key of at least 32 characters")
+        if self.kek_text is None and (self.kek_file is None or not self.kek_file.exists()):
+            # Never beside the data: supplied at start, from a secret store or a mounted file.
+            raise SettingsError(
+                "production needs the key-encryption key supplied at start: "
+                "set CASEFILE_KEK or CASEFILE_KEK_FILE"
+            )
         if not self.signing_key_path.exists():
             raise SettingsError(
                 f"no custody signing key at {self.signing_key_path}: run `casefile init`"
@@ -161,6 +174,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raw = _merge(raw, _read_toml(Path(env["CASEFILE_CONFIG"]).expanduser()))
     web, auth, i18n = raw.get("web", {}), raw.get("auth", {}), raw.get("i18n", {})
     custody = raw.get("custody", {})
+    vault = raw.get("vault", {})
+    kek_file = env.get("CASEFILE_KEK_FILE") or vault.get("kek_file")
     instance = _resolve(env.get("CASEFILE_INSTANCE") or _typed(raw, "instance", str, "instance"))
     database_url = env.get("CASEFILE_DATABASE_URL") or raw.get("database_url")
     storage = env.get("CASEFILE_STORAGE_URL") or _typed(raw, "storage_url", str, "storage")
@@ -180,6 +195,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         api_token_days=_typed(auth, "api_token_days", int, 90),
         languages=tuple(_typed(i18n, "languages", list, ["en", "my"])),
         default_language=_typed(i18n, "default_language", str, "en"),
+        kek_text=env.get("CASEFILE_KEK") or None,
+        kek_file=_resolve(kek_file) if kek_file else None,
+        evidence_max_mb=_typed(vault, "evidence_max_mb", int, 8192),
         custody_origin=_typed(custody, "origin", str, "casefile.local/custody"),
         checkpoint_every_entries=_typed(custody, "checkpoint_every_entries", int, 100),
         checkpoint_every_minutes=_typed(custody, "checkpoint_every_minutes", int, 10),

@@ -14,6 +14,7 @@ from casefile.logic.members import MemberInput
 from casefile.model import Case, Forum, Role, User
 from casefile.settings import DEVELOPMENT_SECRET_KEY, Settings
 from casefile.vault import signing_key
+from casefile.vault.keyring import Keyring
 
 PASSWORD = "correct horse battery staple"
 
@@ -24,6 +25,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     storage = tmp_path / "storage"
     storage.mkdir(mode=0o700, exist_ok=True)
     signing_key.create(instance / signing_key.FILE_NAME)
+    Keyring.create_file(instance / "kek.json")
     base = Settings(
         env="development",
         instance_path=instance,

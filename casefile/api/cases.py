@@ -46,9 +46,7 @@ def create_case() -> tuple[Response, int]:
 )
 def list_cases() -> Response:
     session, actor = request_scope.db_session(), request_scope.actor()
-    page = cases.list_cases(
-        session, actor, limit=requests.limit(), cursor=requests.cursor()
-    )
+    page = cases.list_cases(session, actor, limit=requests.limit(), cursor=requests.cursor())
     user = authz.require_active(actor)
     return jsonify(
         {

@@ -127,8 +127,13 @@ def _operation(
         for name in names
     ]
     parameters += [
-        {"name": name, "in": "query", "required": False, "schema": {"type": kind},
-         "description": description}
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": {"type": kind},
+            "description": description,
+        }
         for name, kind, description in doc.query
     ]
     success: dict[str, Any] = {"description": doc.summary}

@@ -122,3 +122,28 @@ class CustodyReport(BaseModel):
     entries: list[CustodyEntryOut]
     checkpoint: str
     verifier_key: str | None
+
+
+class EvidenceOut(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    ern: str
+    title: str
+    description: str | None
+    sha256: str
+    size: int
+    mime: str
+    declared_mime: str | None
+    original_filename: str | None
+    status: str
+    sensitivity: str
+    flags: list[str]
+    declared_hashes: dict[str, str]
+    collector: dict[str, object]
+    extracted: dict[str, object]
+    created_at: dt.datetime
+
+
+class EvidencePage(BaseModel):
+    items: list[EvidenceOut]
+    next: str | None

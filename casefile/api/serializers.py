@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from casefile.api import schemas
-from casefile.model import ApiToken, Case, CaseMember, Role, User
+from casefile.model import ApiToken, Case, CaseMember, Evidence, Role, User
 
 
 def user(account: User) -> dict[str, Any]:
@@ -48,3 +48,25 @@ def token(item: ApiToken, plaintext: str | None = None) -> dict[str, Any]:
     if plaintext is None:
         return schemas.TokenOut(**fields).model_dump(mode="json")
     return schemas.NewTokenOut(token=plaintext, **fields).model_dump(mode="json")
+
+
+def evidence(item: Evidence) -> dict[str, Any]:
+    return schemas.EvidenceOut(
+        id=item.id,
+        case_id=item.case_id,
+        ern=item.ern,
+        title=item.title,
+        description=item.description,
+        sha256=item.sha256,
+        size=item.size,
+        mime=item.mime,
+        declared_mime=item.declared_mime,
+        original_filename=item.original_filename,
+        status=item.status.value,
+        sensitivity=item.sensitivity.value,
+        flags=list(item.flags),
+        declared_hashes=dict(item.declared_hashes),
+        collector=dict(item.collector),
+        extracted=dict(item.extracted),
+        created_at=item.created_at,
+    ).model_dump(mode="json")

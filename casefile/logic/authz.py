@@ -13,11 +13,11 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from casefile.logic.errors import Forbidden, NotFound, Unauthenticated
-from casefile.model import Case, CaseMember, Role, User
+from casefile.model import Case, CaseMember, Evidence, EvidenceGrant, Role, Sensitivity, User
 
 
 class CaseAction(StrEnum):
@@ -25,13 +25,18 @@ class CaseAction(StrEnum):
     EDIT = "edit"  # the case's details
     MANAGE_MEMBERS = "manage_members"
     RECORD_TRANSFER = "record_transfer"  # of physical media and originals
+    VIEW_EVIDENCE = "view_evidence"  # metadata and content of items the actor may see
+    ADD_EVIDENCE = "add_evidence"
 
 
+_CONTRIBUTOR = frozenset(
+    {CaseAction.VIEW, CaseAction.RECORD_TRANSFER, CaseAction.VIEW_EVIDENCE, CaseAction.ADD_EVIDENCE}
+)
 ROLE_ACTIONS: dict[Role, frozenset[CaseAction]] = {
     Role.LEAD: frozenset(CaseAction),
-    Role.LAWYER: frozenset({CaseAction.VIEW, CaseAction.RECORD_TRANSFER}),
-    Role.INVESTIGATOR: frozenset({CaseAction.VIEW, CaseAction.RECORD_TRANSFER}),
-    Role.VIEWER: frozenset({CaseAction.VIEW}),
+    Role.LAWYER: _CONTRIBUTOR,
+    Role.INVESTIGATOR: _CONTRIBUTOR,
+    Role.VIEWER: frozenset({CaseAction.VIEW, CaseAction.VIEW_EVIDENCE}),
 }
 
 
@@ -51,9 +56,7 @@ def require_admin(actor: User | None) -> User:
 
 def role_in_case(session: Session, actor: User, case_id: uuid.UUID) -> Role | None:
     return session.scalar(
-        select(CaseMember.role).where(
-            CaseMember.case_id == case_id, CaseMember.user_id == actor.id
-        )
+        select(CaseMember.role).where(CaseMember.case_id == case_id, CaseMember.user_id == actor.id)
     )
 
 
@@ -78,6 +81,38 @@ def authorize_case(
     if not can(role, action):
         raise Forbidden(f"your role ({role.value}) may not {action.value.replace('_', ' ')}")
     return case
+
+
+def has_grant(session: Session, item: Evidence, user: User) -> bool:
+    return session.get(EvidenceGrant, (item.id, user.id)) is not None
+
+
+def authorize_item(
+    session: Session, actor: User | None, item_id: uuid.UUID, action: CaseAction
+) -> Evidence:
+    """The item, if the actor may do `action` on it. Items of cases the actor is not in, and
+    restricted items the actor holds no grant for, do not exist for the actor (NotFound)."""
+    user = require_active(actor)
+    item = session.get(Evidence, item_id)
+    role = role_in_case(session, user, item.case_id) if item is not None else None
+    if item is None or role is None:
+        raise NotFound("evidence not found")
+    if item.sensitivity == Sensitivity.RESTRICTED and not has_grant(session, item, user):
+        raise NotFound("evidence not found")
+    if not can(role, action):
+        raise Forbidden(f"your role ({role.value}) may not {action.value.replace('_', ' ')}")
+    return item
+
+
+def visible_evidence(session: Session, actor: User | None, case_id: uuid.UUID) -> Select[Evidence]:
+    """Items of a case the actor may see: standard ones, and restricted ones granted to them."""
+    case = authorize_case(session, actor, case_id, CaseAction.VIEW_EVIDENCE)
+    user = require_active(actor)
+    granted = select(EvidenceGrant.evidence_id).where(EvidenceGrant.user_id == user.id)
+    return select(Evidence).where(
+        Evidence.case_id == case.id,
+        or_(Evidence.sensitivity == Sensitivity.STANDARD, Evidence.id.in_(granted)),
+    )
 
 
 def visible_cases(actor: User | None) -> Select[Case]:

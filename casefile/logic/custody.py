@@ -11,24 +11,28 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import and_, func, or_, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, insert, select, text, tuple_
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 
 from casefile.bundle import merkle
 from casefile.bundle.custody_entry import canonical_json, entry_bytes, format_time
 from casefile.bundle.signed_note import Checkpoint, sign_note, verifier_key
-from casefile.db import utcnow
+from casefile.db import Base, utcnow
 from casefile.logic.errors import NotFound, ValidationFailed
 from casefile.model import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode, User
 
 ADVISORY_LOCK_KEY = 0x63617365_66696C65  # "casefile"
 KEYS = "casefile.custody_keys"
 POLICY = "casefile.custody_policy"
+
+T = TypeVar("T")
+Node: TypeAlias = tuple[int, int]  # (level, index) of a perfect subtree
+_PLACEHOLDER = bytes(merkle.HASH_SIZE)
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def actor_label(actor: User | None) -> str:
 
 def _lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        session.connection().execute(_LOCK, {"key": ADVISORY_LOCK_KEY})
 
 
 def log_size(session: Session) -> int:
@@ -71,9 +75,113 @@ def log_size(session: Session) -> int:
     return 0 if last is None else last + 1
 
 
+# Appends run once per action, so their statements are built once, in Core: no ORM
+# bookkeeping for tree nodes, which are written once and read only by position.
+_ENTRIES = Base.metadata.tables[CustodyEntry.__tablename__]
+_NODES = Base.metadata.tables[CustodyNode.__tablename__]
+_CHECKPOINTS = Base.metadata.tables[CustodyCheckpoint.__tablename__]
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_SIZE_AND_LATEST_CHECKPOINT = select(
+    select(func.max(_ENTRIES.c.seq)).scalar_subquery(),
+    *(
+        select(column).order_by(_CHECKPOINTS.c.size.desc()).limit(1).scalar_subquery()
+        for column in (_CHECKPOINTS.c.size, _CHECKPOINTS.c.time)
+    ),
+)
+_NODES_AT = select(_NODES.c.level, _NODES.c.index, _NODES.c.hash).where(
+    tuple_(_NODES.c.level, _NODES.c.index).in_(bindparam("positions", expanding=True))
+)
+_INSERT_ENTRY = insert(_ENTRIES)
+_INSERT_NODES = insert(_NODES)
+_NODES_PER_QUERY = 400
+_STATE = "casefile.custody_state"
+
+
+@dataclass
+class _LogState:
+    """The log's size, frontier and latest checkpoint as the current transaction sees them.
+
+    Appends and checkpoints hold the log's lock until their transaction ends, so only this
+    transaction changes these meanwhile, and it keeps them up to date. The state is kept in
+    session.info for as long as the transaction (or savepoint) that read it is the session's
+    innermost one: a new transaction, or any savepoint begun, released or rolled back since,
+    reads it again.
+    """
+
+    transaction: SessionTransaction
+    tree: merkle.CompactRange
+    checkpoint: tuple[int, dt.datetime] | None  # (size, time) of the latest one
+
+
+def _innermost(session: Session) -> SessionTransaction | None:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _state(session: Session) -> _LogState:
+    """Take the log's lock (if this transaction does not hold it yet) and return its state."""
+    state = session.info.get(_STATE)
+    if isinstance(state, _LogState) and state.transaction is _innermost(session):
+        session.flush()
+        return state
+    _lock(session)
+    session.flush()
+    connection = session.connection()
+    last, checkpoint_size, checkpoint_time = connection.execute(_SIZE_AND_LATEST_CHECKPOINT).one()
+    size = 0 if last is None else last + 1
+    tree = merkle.CompactRange.from_frontier(size, _frontier(session, size))
+    checkpoint = None if checkpoint_size is None else (checkpoint_size, checkpoint_time)
+    transaction = _innermost(session)
+    if transaction is None:  # the queries above began one
+        raise RuntimeError("no transaction after querying the custody log")
+    state = _LogState(transaction, tree, checkpoint)
+    session.info[_STATE] = state
+    return state
+
+
+def _forget_state(session: Session) -> None:
+    session.info.pop(_STATE, None)
+
+
+def _stored_nodes(session: Session, positions: Iterable[tuple[int, int]]) -> dict[Node, bytes]:
+    """The stored hashes at these (level, index) positions, in as few queries as it takes."""
+    wanted = sorted(set(positions))
+    connection = session.connection()
+    found: dict[Node, bytes] = {}
+    for start in range(0, len(wanted), _NODES_PER_QUERY):
+        chunk = wanted[start : start + _NODES_PER_QUERY]
+        for level, index, digest in connection.execute(_NODES_AT, {"positions": chunk}):
+            found[level, index] = digest
+    return found
+
+
+def _with_stored_nodes(session: Session, compute: Callable[[merkle.GetNode], T]) -> T:
+    """`compute(get_node)` over the stored tree, reading every node it needs in one query.
+
+    The merkle functions choose which nodes to read from sizes and positions alone, never
+    from the hashes they get, so a first run with placeholder hashes lists the nodes; the
+    second run gets the stored ones (a missing node raises RuntimeError, as node_getter does).
+    """
+    wanted: list[Node] = []
+
+    def record(level: int, index: int) -> bytes:
+        wanted.append((level, index))
+        return _PLACEHOLDER
+
+    compute(record)
+    found = _stored_nodes(session, wanted)
+
+    def get(level: int, index: int) -> bytes:
+        digest = found.get((level, index))
+        if digest is None:
+            raise RuntimeError(f"custody tree node ({level}, {index}) missing")
+        return digest
+
+    return compute(get)
+
+
 def _frontier(session: Session, size: int) -> list[bytes]:
     """Hashes of the perfect subtrees that make up [0, size), largest first."""
-    wanted: list[tuple[int, int]] = []
+    wanted: list[Node] = []
     start = 0
     for level in range(size.bit_length() - 1, -1, -1):
         if size & (1 << level):
@@ -81,12 +189,7 @@ def _frontier(session: Session, size: int) -> list[bytes]:
             start += 1 << level
     if not wanted:
         return []
-    rows = session.execute(
-        select(CustodyNode.level, CustodyNode.index, CustodyNode.hash).where(
-            or_(*(and_(CustodyNode.level == lv, CustodyNode.index == ix) for lv, ix in wanted))
-        )
-    ).all()
-    found = {(level, index): digest for level, index, digest in rows}
+    found = _stored_nodes(session, wanted)
     missing = [pair for pair in wanted if pair not in found]
     if missing:
         raise RuntimeError(f"custody tree nodes missing: {missing}; run `casefile custody verify`")
@@ -103,10 +206,35 @@ def append(
     details: Mapping[str, Any] | None = None,
 ) -> CustodyEntry:
     """Append one entry in the caller's transaction; the caller commits it with its action."""
-    _lock(session)
-    session.flush()
-    size = log_size(session)
-    tree = merkle.CompactRange.from_frontier(size, _frontier(session, size))
+    state = _state(session)
+    try:
+        entry = _append(
+            session,
+            state.tree,
+            actor,
+            action,
+            case_id=case_id,
+            item_id=item_id,
+            details=details,
+        )
+    except BaseException:
+        _forget_state(session)  # the tree may be ahead of what was written: read it again
+        raise
+    _auto_checkpoint(session, state)
+    return entry
+
+
+def _append(
+    session: Session,
+    tree: merkle.CompactRange,
+    actor: User | None,
+    action: CustodyAction,
+    *,
+    case_id: uuid.UUID | None,
+    item_id: uuid.UUID | None,
+    details: Mapping[str, Any] | None,
+) -> CustodyEntry:
+    size = tree.size
     moment = utcnow()
     details_json = canonical_json(dict(details or {}))
     label = actor_label(actor)
@@ -122,35 +250,41 @@ def append(
             details_json=details_json,
         )
     )
-    entry = CustodyEntry(
-        seq=size,
-        time=moment,
-        actor_id=actor.id if actor else None,
-        actor_label=label,
-        action=action,
-        case_id=case_id,
-        item_id=item_id,
-        details=details_json,
-        leaf_hash=leaf,
+    fields: dict[str, Any] = {
+        "seq": size,
+        "time": moment,
+        "actor_id": actor.id if actor else None,
+        "actor_label": label,
+        "action": action,
+        "case_id": case_id,
+        "item_id": item_id,
+        "details": details_json,
+        "leaf_hash": leaf,
+    }
+    connection = session.connection()
+    connection.execute(_INSERT_ENTRY, fields)
+    connection.execute(
+        _INSERT_NODES,
+        [
+            {"level": level, "index": index, "hash": digest}
+            for level, index, digest in tree.append(leaf)
+        ],
     )
+    # The row is written; hand the caller the entity as if the session had loaded it.
+    entry = CustodyEntry(**fields)
+    make_transient_to_detached(entry)
     session.add(entry)
-    session.add_all(
-        CustodyNode(level=level, index=index, hash=digest)
-        for level, index, digest in tree.append(leaf)
-    )
-    session.flush()
-    _auto_checkpoint(session, tree.size)
     return entry
 
 
-def _auto_checkpoint(session: Session, size: int) -> None:
+def _auto_checkpoint(session: Session, state: _LogState) -> None:
     keys: CustodyKeys | None = session.info.get(KEYS)
     policy: CheckpointPolicy | None = session.info.get(POLICY)
     if keys is None or policy is None:
         return
-    latest = latest_checkpoint(session)
-    behind = size - (latest.size if latest else 0)
-    stale = latest is None or utcnow() - latest.time >= dt.timedelta(minutes=policy.every_minutes)
+    latest = state.checkpoint
+    behind = state.tree.size - (latest[0] if latest else 0)
+    stale = latest is None or utcnow() - latest[1] >= dt.timedelta(minutes=policy.every_minutes)
     if behind >= policy.every_entries or (behind > 0 and stale):
         make_checkpoint(session, keys)
 
@@ -173,22 +307,26 @@ def latest_checkpoint(session: Session) -> CustodyCheckpoint | None:
 
 def make_checkpoint(session: Session, keys: CustodyKeys) -> CustodyCheckpoint:
     """Sign the log as it is now (or return the latest checkpoint if nothing was added)."""
-    _lock(session)
-    session.flush()
-    size = log_size(session)
+    state = _state(session)
+    size = state.tree.size
     latest = latest_checkpoint(session)
     if latest is not None and latest.size == size:
         return latest
-    get = node_getter(session)
-    root = merkle.root_at(size, get) if size else merkle.EMPTY_ROOT
+    old = latest.size if latest is not None else 0
+
+    def root_and_proof(get: merkle.GetNode) -> tuple[bytes, list[bytes]]:
+        root = merkle.root_at(size, get) if size else merkle.EMPTY_ROOT
+        return root, merkle.consistency_proof(old, size, get) if old else []
+
+    root, proof = _with_stored_nodes(session, root_and_proof)
     if latest is not None:
         # Never sign a tree that does not extend what was signed before.
-        proof = merkle.consistency_proof(latest.size, size, get) if latest.size else []
         merkle.verify_consistency(latest.size, size, latest.root, root, proof)
     note = sign_note(Checkpoint(keys.origin, size, root).to_text(), keys.origin, keys.private_key)
     checkpoint = CustodyCheckpoint(size=size, origin=keys.origin, root=root, note=note)
     session.add(checkpoint)
     session.flush()
+    state.checkpoint = (checkpoint.size, checkpoint.time)
     return checkpoint
 
 
@@ -227,7 +365,7 @@ def list_checkpoints(
 
 
 def inclusion_proof(session: Session, seq: int, size: int) -> list[bytes]:
-    return merkle.inclusion_proof(seq, size, node_getter(session))
+    return _with_stored_nodes(session, lambda get: merkle.inclusion_proof(seq, size, get))
 
 
 def consistency_proof(session: Session, old: int, new: int) -> list[bytes]:
@@ -238,7 +376,7 @@ def consistency_proof(session: Session, old: int, new: int) -> list[bytes]:
     get_checkpoint(session, new)
     if old in (0, new):
         return []
-    return merkle.consistency_proof(old, new, node_getter(session))
+    return _with_stored_nodes(session, lambda get: merkle.consistency_proof(old, new, get))
 
 
 def entries_for(

@@ -94,3 +94,16 @@ def verify_case(
         verdict.problems.append("this instance has no checkpoint signing key")
         return verdict
     return verify_report(report, keys.verifier_key)
+
+
+def item_report(
+    session: Session, actor: User | None, item_id: uuid.UUID, keys: CustodyKeys | None
+) -> dict[str, Any]:
+    item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
+    entries = custody.entries_for(session, item_id=item.id, limit=MAX_REPORT_ENTRIES)
+    return {
+        "item": str(item.id),
+        "ern": item.ern,
+        "sha256": item.sha256,
+        **report_for(session, entries, keys),
+    }

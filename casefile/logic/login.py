@@ -112,14 +112,21 @@ def _count_failure(  # noqa: PLR0917
         SecurityEventType.TOTP_FAILED if reason == "wrong_code" else SecurityEventType.LOGIN_FAILED
     )
     security_log.record(
-        session, event, user=user, client_address=client_address, reason=reason,
+        session,
+        event,
+        user=user,
+        client_address=client_address,
+        reason=reason,
         failures=user.failed_logins,
     )
     if user.failed_logins >= policy.max_failures:
         user.locked_until = now + dt.timedelta(minutes=policy.minutes)
         user.failed_logins = 0
         security_log.record(
-            session, SecurityEventType.LOCKED_OUT, user=user, client_address=client_address,
+            session,
+            SecurityEventType.LOCKED_OUT,
+            user=user,
+            client_address=client_address,
             until=user.locked_until.isoformat(),
         )
     session.commit()

@@ -36,17 +36,13 @@ def list_members(session: Session, actor: User | None, case_id: uuid.UUID) -> li
 def add_member(
     session: Session, actor: User | None, case_id: uuid.UUID, data: MemberInput
 ) -> CaseMember:
-    case = authz.authorize_case(
-        session, actor, case_id, CaseAction.MANAGE_MEMBERS, for_update=True
-    )
+    case = authz.authorize_case(session, actor, case_id, CaseAction.MANAGE_MEMBERS, for_update=True)
     user = find_by_email(session, str(data.email))
     if user is None or user.is_disabled:
         raise ValidationFailed({"email": "no active account has this email"})
     if _membership(session, case.id, user.id) is not None:
         raise Conflict(f"{user.email} is already a member of this case")
-    member = CaseMember(
-        case_id=case.id, user_id=user.id, role=data.role, added_by_id=_id(actor)
-    )
+    member = CaseMember(case_id=case.id, user_id=user.id, role=data.role, added_by_id=_id(actor))
     session.add(member)
     custody.append(
         session,
@@ -62,9 +58,7 @@ def add_member(
 def change_role(
     session: Session, actor: User | None, case_id: uuid.UUID, user_id: uuid.UUID, role: Role
 ) -> CaseMember:
-    case = authz.authorize_case(
-        session, actor, case_id, CaseAction.MANAGE_MEMBERS, for_update=True
-    )
+    case = authz.authorize_case(session, actor, case_id, CaseAction.MANAGE_MEMBERS, for_update=True)
     member = _existing(session, case.id, user_id)
     if member.role == Role.LEAD and role != Role.LEAD:
         _keep_a_lead(session, case.id)
@@ -84,9 +78,7 @@ def change_role(
 def remove_member(
     session: Session, actor: User | None, case_id: uuid.UUID, user_id: uuid.UUID
 ) -> None:
-    case = authz.authorize_case(
-        session, actor, case_id, CaseAction.MANAGE_MEMBERS, for_update=True
-    )
+    case = authz.authorize_case(session, actor, case_id, CaseAction.MANAGE_MEMBERS, for_update=True)
     member = _existing(session, case.id, user_id)
     if member.role == Role.LEAD:
         _keep_a_lead(session, case.id)

@@ -3,6 +3,7 @@
 from casefile.model.api_token import ApiToken
 from casefile.model.case import Case, CaseMember, Forum, Role
 from casefile.model.custody import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
+from casefile.model.evidence import Evidence, EvidenceGrant, EvidenceStatus, Sensitivity
 from casefile.model.security_event import SecurityEvent, SecurityEventType
 from casefile.model.user import User
 
@@ -14,9 +15,13 @@ __all__ = [
     "CustodyCheckpoint",
     "CustodyEntry",
     "CustodyNode",
+    "Evidence",
+    "EvidenceGrant",
+    "EvidenceStatus",
     "Forum",
     "Role",
     "SecurityEvent",
     "SecurityEventType",
+    "Sensitivity",
     "User",
 ]

@@ -7,6 +7,7 @@ from flask_babel import get_locale
 
 from casefile import request_scope
 from casefile.web import account, admin, auth, cases, custody, sessions
+from casefile.web.labels import action_label
 
 bp = Blueprint("web", __name__)
 for child in (auth.bp, account.bp, cases.bp, custody.bp, admin.bp):
@@ -17,6 +18,7 @@ def template_helpers() -> dict[str, object]:
     return {
         "current_locale": lambda: str(get_locale() or "en"),
         "config_min_password": lambda: request_scope.settings().password_min_length,
+        "action_label": action_label,
     }
 
 

@@ -58,8 +58,13 @@ def login_page() -> Response | str:
                 client_address=request_scope.client_address(),
             )
         except LoginRefused:
-            flash(_("Sign-in refused: check your email and password. After repeated "
-                    "failures the account is locked for a while."), "error")
+            flash(
+                _(
+                    "Sign-in refused: check your email and password. After repeated "
+                    "failures the account is locked for a while."
+                ),
+                "error",
+            )
         else:
             if not accepted.needs_totp:
                 return _finish(accepted.user.id)

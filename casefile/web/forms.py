@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 
 from casefile.logic.ern import DEFAULT_PATTERN
 from casefile.model import CustodyAction, Forum, Role
+from casefile.web.labels import action_label
 
 
 def forum_choices() -> list[tuple[str, str]]:
@@ -46,9 +47,7 @@ class LoginForm(FlaskForm):
 
 
 class TotpForm(FlaskForm):
-    code = StringField(
-        _l("Six-digit code"), validators=[DataRequired(), Length(min=6, max=7)]
-    )
+    code = StringField(_l("Six-digit code"), validators=[DataRequired(), Length(min=6, max=7)])
 
 
 class EmptyForm(FlaskForm):
@@ -116,7 +115,7 @@ class AccountForm(FlaskForm):
 
 def action_choices() -> list[tuple[str, str]]:
     return [("", str(_l("All actions")))] + [
-        (action.value, action.value.replace("_", " ")) for action in CustodyAction
+        (action.value, action_label(action)) for action in CustodyAction
     ]
 
 

@@ -1,0 +1,135 @@
+"""Evidence: streamed upload, metadata, verified content, the item's custody."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response, jsonify, request, stream_with_context
+
+from casefile import request_scope, uploads
+from casefile.api import requests, schemas, serializers
+from casefile.api.blueprint import bp
+from casefile.api.openapi import operation
+from casefile.logic import authz, custody_reports, evidence
+from casefile.logic.authz import CaseAction
+from casefile.logic.errors import ValidationFailed
+from casefile.logic.evidence import EvidenceInput
+
+UPLOAD_FIELDS = frozenset(EvidenceInput.model_fields)
+
+
+def _keyring() -> Any:
+    from flask import current_app  # noqa: PLC0415
+
+    return current_app.extensions["casefile.keyring"]
+
+
+def _store() -> Any:
+    from flask import current_app  # noqa: PLC0415
+
+    return current_app.extensions["casefile.blobs"]
+
+
+@bp.post("/cases/<uuid:case_id>/evidence")
+@operation(
+    summary="Upload an item (multipart: file + metadata fields), streamed and encrypted",
+    tag="evidence",
+    response=schemas.EvidenceOut,
+    status=201,
+    errors=(401, 403, 404, 413, 422),
+)
+def upload_evidence(case_id: uuid.UUID) -> tuple[Response, int]:
+    # Authorize before reading a byte of the body (reading it streams it into the vault).
+    authz.authorize_case(
+        request_scope.db_session(), request_scope.actor(), case_id, CaseAction.ADD_EVIDENCE
+    )
+    form, files = request.form, request.files
+    parts = files.getlist("file")
+    if len(parts) != 1 or len(files) != 1:
+        raise ValidationFailed({"file": "send exactly one file part named 'file'"})
+    unknown = sorted(set(form) - UPLOAD_FIELDS)
+    if unknown:
+        raise ValidationFailed(dict.fromkeys(unknown, "unknown field"))
+    data = evidence.parse_input({name: form.get(name) for name in form})
+    stream = uploads.streams()[0]
+    received = stream.finish()
+    result = evidence.register(
+        request_scope.db_session(),
+        request_scope.actor(),
+        case_id,
+        received,
+        data,
+        filename=parts[0].filename,
+        declared_mime=parts[0].mimetype or None,
+        store=_store(),
+    )
+    body = serializers.evidence(result.item)
+    if not result.created:
+        body["flags"] = [*body["flags"], "duplicate"]
+    return jsonify(body), 201 if result.created else 200
+
+
+@bp.get("/cases/<uuid:case_id>/evidence")
+@operation(
+    summary="Items of a case that I may see",
+    tag="evidence",
+    response=schemas.EvidencePage,
+    query=(("limit", "integer", "page size"), ("cursor", "string", "from `next`")),
+)
+def list_evidence(case_id: uuid.UUID) -> Response:
+    page = evidence.list_items(
+        request_scope.db_session(),
+        request_scope.actor(),
+        case_id,
+        limit=requests.limit(),
+        cursor=requests.cursor(),
+    )
+    return jsonify(
+        {"items": [serializers.evidence(item) for item in page.items], "next": page.next_cursor}
+    )
+
+
+@bp.get("/evidence/<uuid:evidence_id>")
+@operation(summary="An item's metadata", tag="evidence", response=schemas.EvidenceOut)
+def get_evidence(evidence_id: uuid.UUID) -> Response:
+    item = evidence.get_item(request_scope.db_session(), request_scope.actor(), evidence_id)
+    return jsonify(serializers.evidence(item))
+
+
+@bp.get("/evidence/<uuid:evidence_id>/content")
+@operation(
+    summary="The item's bytes, decrypted and verified as they stream (always an attachment)",
+    tag="evidence",
+)
+def evidence_content(evidence_id: uuid.UUID) -> Response:
+    item, chunks = evidence.read_content(
+        request_scope.db_session(),
+        request_scope.actor(),
+        evidence_id,
+        store=_store(),
+        keyring=_keyring(),
+    )
+    response = Response(stream_with_context(chunks), mimetype="application/octet-stream")
+    response.headers["Content-Length"] = str(item.size)
+    response.headers["Content-Disposition"] = f'attachment; filename="{item.ern}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Casefile-SHA256"] = item.sha256
+    return response
+
+
+@bp.get("/evidence/<uuid:evidence_id>/custody")
+@operation(
+    summary="The item's custody entries, each with an inclusion proof to the latest checkpoint",
+    tag="custody",
+    response=schemas.CustodyReport,
+)
+def evidence_custody(evidence_id: uuid.UUID) -> Response:
+    return jsonify(
+        custody_reports.item_report(
+            request_scope.db_session(),
+            request_scope.actor(),
+            evidence_id,
+            request_scope.custody_keys(),
+        )
+    )

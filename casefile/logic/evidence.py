@@ -1,0 +1,345 @@
+"""Evidence items: registration after intake, reading back verified, listing."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from casefile.db import utcnow
+from casefile.logic import authz, custody, ern
+from casefile.logic.authz import CaseAction
+from casefile.logic.errors import DomainError, ValidationFailed
+from casefile.logic.intake import Received
+from casefile.logic.pagination import Page, paginate
+from casefile.model import (
+    CustodyAction,
+    Evidence,
+    EvidenceGrant,
+    EvidenceStatus,
+    Sensitivity,
+    User,
+)
+from casefile.vault import extract, sniff
+from casefile.vault.blobstore import BlobStore
+from casefile.vault.keyring import Keyring, KeyringError
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+HEX_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64}
+CHUNK = 1 << 20
+
+
+class IntegrityFailure(DomainError):
+    code = "integrity_failure"
+    status = 500
+
+
+class EvidenceInput(BaseModel):
+    """The collector's account of an item, as sent with it (all optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    description: Annotated[str, StringConstraints(max_length=20000)] | None = None
+    collected_at: AwareDatetime | None = None
+    collected_by: Text | None = None
+    location: Text | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    source: Text | None = None
+    original_url: Text | None = None
+    capture_tool: Text | None = None
+    language: Text | None = None
+    sensitivity: Sensitivity = Sensitivity.STANDARD
+    consent_notes: Text | None = None
+    declared_hashes: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("declared_hashes", mode="before")
+    @classmethod
+    def _parse_hashes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_declared_hashes(value)
+        return value
+
+    @field_validator("declared_hashes")
+    @classmethod
+    def _check_hashes(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, digest in value.items():
+            if name not in HEX_LENGTH:
+                raise ValueError(f"unsupported algorithm {name!r}; use md5, sha1 or sha256")
+            if not re.fullmatch(rf"[0-9a-f]{{{HEX_LENGTH[name]}}}", digest):
+                raise ValueError(f"{name} must be {HEX_LENGTH[name]} hex digits")
+        return value
+
+
+def parse_declared_hashes(text: str) -> dict[str, str]:
+    """`md5:9e10…,sha1:…` → {"md5": "9e10…", "sha1": "…"}."""
+    result: dict[str, str] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        name, sep, digest = part.partition(":")
+        if not sep:
+            raise ValueError(f"{part!r} is not algorithm:hex")
+        result[name.strip().lower()] = digest.strip().lower()
+    return result
+
+
+def parse_input(fields: dict[str, object]) -> EvidenceInput:
+    cleaned = {key: value for key, value in fields.items() if value not in (None, "")}
+    try:
+        return EvidenceInput.model_validate(cleaned)
+    except ValidationError as error:
+        raise ValidationFailed.from_pydantic(error) from error
+
+
+def clean_filename(name: str | None) -> str | None:
+    """Kept as metadata only, never used as a path: NULs and lone surrogates made visible."""
+    if not name:
+        return None
+    text = name.replace("\x00", "\ufffd")
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return text[:1000]
+
+
+@dataclass(frozen=True)
+class Registered:
+    item: Evidence
+    created: bool
+
+
+def register(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    received: Received,
+    data: EvidenceInput,
+    *,
+    filename: str | None,
+    declared_mime: str | None,
+    store: BlobStore,
+) -> Registered:
+    """Record a received item. Anything that goes wrong removes its blob: no orphans."""
+    try:
+        return _register(
+            session,
+            actor,
+            case_id,
+            received,
+            data,
+            filename=filename,
+            declared_mime=declared_mime,
+            store=store,
+        )
+    except BaseException:
+        session.rollback()
+        store.delete(received.item_id.hex)
+        raise
+
+
+def _register(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    received: Received,
+    data: EvidenceInput,
+    *,
+    filename: str | None,
+    declared_mime: str | None,
+    store: BlobStore,
+) -> Registered:
+    case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
+    existing = session.scalars(
+        select(Evidence).where(
+            Evidence.case_id == case.id,
+            Evidence.sha256 == received.sha256,
+            Evidence.status == EvidenceStatus.ACTIVE,
+        )
+    ).first()
+    if existing is not None:
+        store.delete(received.item_id.hex)
+        custody.append(
+            session,
+            actor,
+            CustodyAction.SUBMITTED_AGAIN,
+            case_id=case.id,
+            item_id=existing.id,
+            details={"sha256": received.sha256, "filename": clean_filename(filename)},
+        )
+        session.commit()
+        return Registered(existing, created=False)
+
+    name = clean_filename(filename)
+    mime = sniff.detect(received.head)
+    flags = [f"type_mismatch:{which}" for which in sniff.mismatches(mime, name, declared_mime)]
+    if flags:
+        flags.insert(0, "type_mismatch")
+    if received.size == 0:
+        flags.append("zero_bytes")
+    mismatched = {
+        algorithm: digest
+        for algorithm, digest in data.declared_hashes.items()
+        if received.hashes.get(algorithm) != digest
+    }
+    if mismatched:
+        flags.append("declared_hash_mismatch")
+    seq = (
+        session.scalar(select(func.max(Evidence.seq)).where(Evidence.case_id == case.id)) or 0
+    ) + 1
+    now = utcnow()
+    item = Evidence(
+        id=received.item_id,
+        case_id=case.id,
+        seq=seq,
+        batch=1,
+        ern=ern.render(case.ern_pattern, seq=seq, batch=1, year=now.year),
+        title=data.title or name or f"Item {seq}",
+        description=data.description,
+        original_filename=name,
+        declared_mime=declared_mime,
+        mime=mime,
+        size=received.size,
+        sha256=received.sha256,
+        declared_hashes=data.declared_hashes,
+        flags=flags,
+        sensitivity=data.sensitivity,
+        status=EvidenceStatus.ACTIVE,
+        collector=_collector(data),
+        extracted=extract.extract(received.content, received.head, mime, received.size),
+        wrapped_key=received.wrapped_key,
+        created_at=now,
+        created_by_id=actor.id if actor else None,
+    )
+    session.add(item)
+    if data.sensitivity == Sensitivity.RESTRICTED and actor is not None:
+        session.add(EvidenceGrant(evidence_id=item.id, user_id=actor.id, granted_by_id=actor.id))
+    custody.append(
+        session,
+        actor,
+        CustodyAction.INTAKE,
+        case_id=case.id,
+        item_id=item.id,
+        details={
+            "ern": item.ern,
+            "sha256": item.sha256,
+            "md5": received.hashes["md5"],
+            "sha1": received.hashes["sha1"],
+            "size": item.size,
+            "mime": item.mime,
+            "filename": name,
+            "flags": flags,
+            "declared_hashes": data.declared_hashes,
+            "declared_hash_mismatch": sorted(mismatched),
+            "sensitivity": data.sensitivity.value,
+        },
+    )
+    session.commit()
+    return Registered(item, created=True)
+
+
+def _collector(data: EvidenceInput) -> dict[str, Any]:
+    fields = data.model_dump(
+        mode="json", exclude={"title", "description", "declared_hashes", "sensitivity"}
+    )
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def get_item(session: Session, actor: User | None, item_id: uuid.UUID) -> Evidence:
+    return authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
+
+
+def list_items(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[Evidence]:
+    query = authz.visible_evidence(session, actor, case_id)
+    return paginate(session, query, Evidence.created_at, Evidence.id, limit=limit, cursor=cursor)
+
+
+def read_content(
+    session: Session,
+    actor: User | None,
+    item_id: uuid.UUID,
+    *,
+    store: BlobStore,
+    keyring: Keyring,
+    action: CustodyAction = CustodyAction.DOWNLOADED,
+) -> tuple[Evidence, Iterator[bytes]]:
+    """The item and its decrypted bytes, verified as they stream. The download is a custody
+    entry, committed before the first byte leaves. A failed check raises IntegrityFailure
+    mid-stream (the client never sees a clean end) and is recorded as a custody entry."""
+    item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
+    if item.status != EvidenceStatus.ACTIVE:
+        raise ValidationFailed({"item": "this item was deleted; its content no longer exists"})
+    custody.append(
+        session, actor, action, case_id=item.case_id, item_id=item.id, details={"ern": item.ern}
+    )
+    session.commit()
+    return item, _verified_chunks(session, actor, item, store, keyring)
+
+
+def _verified_chunks(
+    session: Session, actor: User | None, item: Evidence, store: BlobStore, keyring: Keyring
+) -> Iterator[bytes]:
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        cipher = keyring.unwrap(item.wrapped_key, item.id.bytes)
+        with store.open(item.blob_id) as blob:
+            plain = cipher.new_decrypting_stream(blob, item.id.bytes)
+            while chunk := plain.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                if size > item.size:
+                    break
+                yield chunk
+        if size != item.size or digest.hexdigest() != item.sha256:
+            raise IntegrityFailure("content does not match its recorded SHA-256")  # noqa: TRY301
+    except IntegrityFailure as error:
+        _record_failure(session, actor, item, str(error))
+        raise
+    except Exception as error:
+        _record_failure(session, actor, item, f"{type(error).__name__}: {error}")
+        raise IntegrityFailure("the stored blob failed authentication") from error
+
+
+def _record_failure(session: Session, actor: User | None, item: Evidence, reason: str) -> None:
+    session.rollback()
+    custody.append(
+        session,
+        actor,
+        CustodyAction.INTEGRITY_FAILURE,
+        case_id=item.case_id,
+        item_id=item.id,
+        details={"ern": item.ern, "reason": reason[:500]},
+    )
+    session.commit()
+
+
+def item_custody(session: Session, actor: User | None, item_id: uuid.UUID) -> list[Any]:
+    item = get_item(session, actor, item_id)
+    return custody.entries_for(session, item_id=item.id, limit=10_000)
+
+
+def check_key(keyring: Keyring, item: Evidence) -> None:
+    try:
+        keyring.unwrap(item.wrapped_key, item.id.bytes)
+    except KeyringError as error:
+        raise IntegrityFailure(str(error)) from error

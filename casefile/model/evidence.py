@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from casefile.db import UUIDPK, Base, OptionalTimestamp, Timestamp
+from casefile.model.case import Case
+from casefile.model.enum_column import enum_column
+
+
+class Sensitivity(StrEnum):
+    STANDARD = "standard"
+    RESTRICTED = "restricted"  # e.g. witness-identifying: needs a per-person grant
+
+
+class EvidenceStatus(StrEnum):
+    ACTIVE = "active"
+    DELETED = "deleted"  # a tombstone: data key destroyed, blob removed
+
+
+class Evidence(Base):
+    """An item of evidence. Its bytes are only ever stored encrypted, in the blob named by
+    its id; `wrapped_key` is its data key wrapped by the KEK (NULL once crypto-shredded)."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[UUIDPK]
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)  # gapless per case; the ERN's {seq}
+    batch: Mapped[int] = mapped_column(Integer, default=1)
+    ern: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    original_filename: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    declared_mime: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    mime: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    declared_hashes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sensitivity: Mapped[Sensitivity] = mapped_column(enum_column(Sensitivity, "sensitivity"))
+    status: Mapped[EvidenceStatus] = mapped_column(enum_column(EvidenceStatus, "evidence_status"))
+    collector: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    extracted: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[Timestamp]
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    deleted_at: Mapped[OptionalTimestamp]
+
+    case: Mapped[Case] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq", name="uq_evidence_case_seq"),
+        Index("ix_evidence_case_sha256", "case_id", "sha256"),
+    )
+
+    @property
+    def blob_id(self) -> str:
+        return self.id.hex
+
+
+class EvidenceGrant(Base):
+    """An explicit permission for one person to see one restricted item."""
+
+    __tablename__ = "evidence_grants"
+
+    evidence_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evidence.id"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    granted_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    granted_at: Mapped[Timestamp]

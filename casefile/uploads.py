@@ -1,0 +1,60 @@
+"""Multipart file parts go straight into the intake pipeline, never to a temporary file.
+
+Werkzeug spools large file parts to disk by default; evidence must never reach disk in
+plaintext, so every file part of every request is handed to an IntakeStream (hashing and
+encrypting as it arrives) if the route accepts evidence, and refused otherwise. Streams a
+request leaves unfinished (a disconnect, a 413, an error) are aborted at teardown."""
+
+from __future__ import annotations
+
+from typing import IO, Any, cast
+
+from flask import Flask, Request, current_app, g
+from werkzeug.exceptions import BadRequest
+
+from casefile.logic.intake import IntakeStream
+
+EVIDENCE_ENDPOINTS = frozenset({"api.upload_evidence", "web.evidence.upload"})
+
+
+class EvidenceRequest(Request):
+    @property
+    def max_content_length(self) -> int | None:
+        if self.endpoint in EVIDENCE_ENDPOINTS:
+            return int(current_app.extensions["casefile.settings"].evidence_max_mb) * 1024 * 1024
+        return super().max_content_length
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        del total_content_length, content_type, filename, content_length
+        if self.endpoint not in EVIDENCE_ENDPOINTS:
+            raise BadRequest("this route takes no files")
+        stream = IntakeStream(
+            current_app.extensions["casefile.blobs"], current_app.extensions["casefile.keyring"]
+        )
+        g.setdefault("intake_streams", []).append(stream)
+        return cast(IO[bytes], stream)
+
+
+def abort_unfinished(_error: BaseException | None = None) -> None:
+    for stream in g.pop("intake_streams", []):
+        if stream.state == "open":
+            stream.abort()
+
+
+def init_app(app: Flask) -> None:
+    app.request_class = EvidenceRequest
+    app.teardown_request(abort_unfinished)
+
+
+def streams() -> list[Any]:
+    return list(g.get("intake_streams", []))

@@ -1,0 +1,108 @@
+"""Metadata embedded in a file, extracted read-only at intake from bytes held in memory:
+EXIF (camera, original time, GPS), PDF document info and page count, audio/video container
+data. A failure never blocks intake; it is noted in the result."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from typing import Any
+
+EXTRACT_LIMIT = 16 * 1024 * 1024  # whole files up to this size are examined in memory
+log = logging.getLogger("casefile.extract")
+
+EXIF_TAGS = {
+    "Image Make": "make",
+    "Image Model": "model",
+    "EXIF DateTimeOriginal": "original_time",
+    "EXIF OffsetTimeOriginal": "original_time_offset",
+    "Image Software": "software",
+    "GPS GPSLatitude": "gps_latitude",
+    "GPS GPSLatitudeRef": "gps_latitude_ref",
+    "GPS GPSLongitude": "gps_longitude",
+    "GPS GPSLongitudeRef": "gps_longitude_ref",
+    "GPS GPSAltitude": "gps_altitude",
+}
+
+
+def _exif(data: bytes) -> dict[str, Any]:
+    import exifread  # noqa: PLC0415 - loaded only for images
+
+    tags = exifread.process_file(io.BytesIO(data), details=False)
+    found: dict[str, Any] = {name: str(tags[tag]) for tag, name in EXIF_TAGS.items() if tag in tags}
+    lat, lon = _gps(tags, "Latitude"), _gps(tags, "Longitude")
+    if lat is not None and lon is not None:
+        found["gps"] = {"lat": lat, "lon": lon}
+    return {"exif": found} if found else {}
+
+
+def _gps(tags: dict[str, Any], axis: str) -> str | None:
+    value, ref = tags.get(f"GPS GPS{axis}"), tags.get(f"GPS GPS{axis}Ref")
+    if value is None:
+        return None
+    try:
+        degrees, minutes, seconds = (float(part) for part in value.values)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    decimal = degrees + minutes / 60 + seconds / 3600
+    if str(ref) in ("S", "W"):
+        decimal = -decimal
+    return f"{decimal:.6f}"  # a string: custody details carry no floats
+
+
+def _pdf(data: bytes) -> dict[str, Any]:
+    from pypdf import PdfReader  # noqa: PLC0415
+
+    reader = PdfReader(io.BytesIO(data))
+    info = {
+        key.lstrip("/").lower(): str(value)
+        for key, value in (reader.metadata or {}).items()
+        if isinstance(value, str | int)
+    }
+    text = "".join(page.extract_text() or "" for page in reader.pages[:50])
+    return {"pdf": {"pages": len(reader.pages), "info": info, "text_excerpt": text[:2000]}}
+
+
+def _media(data: bytes) -> dict[str, Any]:
+    import mutagen  # noqa: PLC0415
+
+    media = mutagen.File(io.BytesIO(data))
+    if media is None:
+        return {}
+    found: dict[str, Any] = {"container": type(media).__name__}
+    if getattr(media, "info", None) is not None:
+        length = getattr(media.info, "length", None)
+        if length is not None:
+            found["duration_seconds"] = f"{float(length):.3f}"
+        for attribute in ("bitrate", "sample_rate", "channels", "codec"):
+            value = getattr(media.info, attribute, None)
+            if value is not None:
+                found[attribute] = str(value)
+    return {"media": found}
+
+
+def _extractor(mime: str) -> Callable[[bytes], dict[str, Any]] | None:
+    if mime in ("image/jpeg", "image/tiff", "image/heic", "image/webp", "image/png"):
+        return _exif
+    if mime == "application/pdf":
+        return _pdf
+    if mime.startswith(("audio/", "video/")):
+        return _media
+    return None
+
+
+def extract(data: bytes | None, head: bytes, mime: str, size: int) -> dict[str, Any]:
+    extractor = _extractor(mime)
+    if extractor is None:
+        return {}
+    whole = data is not None and len(data) == size
+    try:
+        if whole and data is not None:
+            return extractor(data)
+        if extractor is _exif:  # EXIF sits at the start of a file
+            return {**extractor(head), "note": "examined the first 64 KiB only"}
+    except Exception as error:  # noqa: BLE001 - never block intake; say what happened
+        log.info("metadata extraction failed for %s: %s", mime, type(error).__name__)
+        return {"error": f"extraction failed: {type(error).__name__}"}
+    return {"note": f"not extracted: files over {EXTRACT_LIMIT // (1024 * 1024)} MiB"}
