@@ -107,3 +107,14 @@ def item_report(
         "sha256": item.sha256,
         **report_for(session, entries, keys),
     }
+
+
+def verify_item(
+    session: Session, actor: User | None, item_id: uuid.UUID, keys: CustodyKeys | None
+) -> Verdict:
+    report = item_report(session, actor, item_id, keys)
+    if keys is None:
+        verdict = Verdict()
+        verdict.problems.append("this instance has no checkpoint signing key")
+        return verdict
+    return verify_report(report, keys.verifier_key)

@@ -6,11 +6,11 @@ from flask import Blueprint, Flask
 from flask_babel import get_locale
 
 from casefile import request_scope
-from casefile.web import account, admin, auth, cases, custody, sessions
+from casefile.web import account, admin, auth, cases, custody, evidence, sessions
 from casefile.web.labels import action_label
 
 bp = Blueprint("web", __name__)
-for child in (auth.bp, account.bp, cases.bp, custody.bp, admin.bp):
+for child in (auth.bp, account.bp, cases.bp, custody.bp, evidence.bp, admin.bp):
     bp.register_blueprint(child)
 
 

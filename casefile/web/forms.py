@@ -142,3 +142,20 @@ class TransferForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
     condition = StringField(_l("Condition"), validators=[Length(max=2000)])
     seal_number = StringField(_l("Seal number"), validators=[Length(max=100)])
+
+
+def sensitivity_choices() -> list[tuple[str, str]]:
+    return [
+        ("standard", str(_l("Standard"))),
+        ("restricted", str(_l("Restricted (witness-identifying): only people granted access"))),
+    ]
+
+
+class EvidenceUploadForm(FlaskForm):
+    """The file parts are read by the intake pipeline, not by this form."""
+
+    description = TextAreaField(_l("Description"), validators=[Length(max=20000)])
+    collected_by = StringField(_l("Collected by"), validators=[Length(max=2000)])
+    location = StringField(_l("Place of collection"), validators=[Length(max=2000)])
+    source = StringField(_l("Source"), validators=[Length(max=2000)])
+    sensitivity = SelectField(_l("Sensitivity"), choices=sensitivity_choices)

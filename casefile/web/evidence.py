@@ -1,0 +1,170 @@
+"""Evidence in the browser: a case's items, uploading, an item's page, download."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from casefile import request_scope, uploads
+from casefile.bundle import custody_pdf
+from casefile.logic import authz, cases, custody, custody_reports, evidence
+from casefile.logic.authz import CaseAction
+from casefile.logic.errors import ValidationFailed
+from casefile.model import Sensitivity
+from casefile.web.forms import EmptyForm, EvidenceUploadForm
+
+bp = Blueprint("evidence", __name__)
+
+
+def _stores() -> tuple[object, object]:
+    return current_app.extensions["casefile.blobs"], current_app.extensions["casefile.keyring"]
+
+
+@bp.get("/cases/<uuid:case_id>/evidence")
+def list_items(case_id: uuid.UUID) -> str:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    case = cases.get_case(session, actor, case_id)
+    role = authz.role_in_case(session, authz.require_active(actor), case.id)
+    page = evidence.list_items(
+        session, actor, case.id, limit=100, cursor=request.args.get("cursor") or None
+    )
+    return render_template(
+        "evidence_list.html",
+        case=case,
+        page=page,
+        can_upload=authz.can(role, CaseAction.ADD_EVIDENCE),
+        form=EvidenceUploadForm(formdata=None),
+    )
+
+
+@bp.post("/cases/<uuid:case_id>/evidence")
+def upload(case_id: uuid.UUID) -> BaseResponse | str:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE)
+    form = EvidenceUploadForm()  # CSRF was checked before the view (CSRFProtect)
+    parts = request.files.getlist("file")
+    streams = uploads.streams()
+    if not parts or not streams or not any(part.filename for part in parts):
+        flash(_("Choose at least one file."), "error")
+        return redirect(url_for("web.evidence.list_items", case_id=case_id))
+    try:
+        data = evidence.parse_input(
+            {
+                "description": form.description.data or None,
+                "collected_by": form.collected_by.data or None,
+                "location": form.location.data or None,
+                "source": form.source.data or None,
+                "sensitivity": form.sensitivity.data or Sensitivity.STANDARD.value,
+            }
+        )
+    except ValidationFailed as error:
+        for stream in streams:
+            stream.abort()
+        flash("; ".join(error.fields.values()), "error")
+        return redirect(url_for("web.evidence.list_items", case_id=case_id))
+    store = current_app.extensions["casefile.blobs"]
+    added, repeated = 0, 0
+    for part, stream in zip(parts, streams, strict=True):
+        result = evidence.register(
+            session,
+            actor,
+            case_id,
+            stream.finish(),
+            data,
+            filename=part.filename,
+            declared_mime=part.mimetype or None,
+            store=store,
+        )
+        added += result.created
+        repeated += not result.created
+    flash(_("%(added)s item(s) added, %(repeated)s already in the case.", added=added,
+            repeated=repeated), "success")
+    return redirect(url_for("web.evidence.list_items", case_id=case_id))
+
+
+@bp.get("/evidence/<uuid:item_id>")
+def show(item_id: uuid.UUID) -> str:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    item = evidence.get_item(session, actor, item_id)
+    entries = custody.entries_for(session, item_id=item.id, limit=1000)
+    return render_template(
+        "evidence_item.html",
+        item=item,
+        entries=entries,
+        details={entry.seq: json.loads(entry.details) for entry in entries},
+        verify_form=EmptyForm(),
+        verdict=None,
+    )
+
+
+@bp.post("/evidence/<uuid:item_id>/verify")
+def verify(item_id: uuid.UUID) -> str:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    verdict = custody_reports.verify_item(session, actor, item_id, request_scope.custody_keys())
+    item = evidence.get_item(session, actor, item_id)
+    entries = custody.entries_for(session, item_id=item.id, limit=1000)
+    return render_template(
+        "evidence_item.html",
+        item=item,
+        entries=entries,
+        details={entry.seq: json.loads(entry.details) for entry in entries},
+        verify_form=EmptyForm(),
+        verdict=verdict,
+    )
+
+
+@bp.get("/evidence/<uuid:item_id>/download")
+def download(item_id: uuid.UUID) -> Response:
+    store, keyring = _stores()
+    item, chunks = evidence.read_content(
+        request_scope.db_session(),
+        request_scope.actor(),
+        item_id,
+        store=store,  # type: ignore[arg-type]
+        keyring=keyring,  # type: ignore[arg-type]
+    )
+    response = Response(stream_with_context(chunks), mimetype="application/octet-stream")
+    response.headers["Content-Length"] = str(item.size)
+    response.headers["Content-Disposition"] = f'attachment; filename="{item.ern}"'
+    return response
+
+
+def _report(item_id: uuid.UUID) -> dict[str, object]:
+    return custody_reports.item_report(
+        request_scope.db_session(), request_scope.actor(), item_id, request_scope.custody_keys()
+    )
+
+
+@bp.get("/evidence/<uuid:item_id>/custody.json")
+def report_json(item_id: uuid.UUID) -> Response:
+    body = json.dumps(_report(item_id), ensure_ascii=False, indent=2)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="custody-{item_id}.json"'},
+    )
+
+
+@bp.get("/evidence/<uuid:item_id>/custody.pdf")
+def report_pdf(item_id: uuid.UUID) -> Response:
+    report = _report(item_id)
+    pdf = custody_pdf.render(report, f"Custody report: {report['ern']}")
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="custody-{report["ern"]}.pdf"'},
+    )
