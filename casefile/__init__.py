@@ -10,7 +10,7 @@ from casefile.logic import custody
 from casefile.settings import Settings, load_settings
 from casefile.vault import signing_key
 from casefile.vault.blobstore import open_store
-from casefile.vault.keyring import Keyring
+from casefile.vault.keyring import KeyringSource
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Flask:
@@ -40,8 +40,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         ),
     )
     database.sessions.configure(info=info)
-    keyring = Keyring.from_text(settings.kek_text) if settings.kek_text else None
-    app.extensions["casefile.keyring"] = keyring or Keyring.load(settings.kek_path)
+    app.extensions["casefile.keyring"] = KeyringSource(
+        text=settings.kek_text, path=settings.kek_path
+    )
     app.extensions["casefile.blobs"] = open_store(settings.storage_url)
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -398,3 +398,42 @@ def custody_verify(ctx: click.Context, public_key: str | None) -> None:
         f"custody log verified: {report.entries} entries, {report.nodes} tree nodes, "
         f"{report.checkpoints} signed checkpoints"
     )
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """The key-encryption key."""
+
+
+@keys_group.command("rotate")
+@click.pass_context
+@one_line_errors
+def keys_rotate(ctx: click.Context) -> None:
+    """New KEK; rewrap every item's data key under it; retire the old one (resumable)."""
+    from casefile.logic import keys  # noqa: PLC0415
+
+    settings = _settings(ctx)
+    if settings.kek_text is not None:
+        raise CasefileError(
+            "the KEK comes from CASEFILE_KEK: rotate needs it as a file (CASEFILE_KEK_FILE)"
+        )
+    app = _app(ctx)
+    with (
+        _session(ctx, app) as session,
+        click.progressbar(length=1, label="rewrapping data keys", file=sys.stderr) as bar,
+    ):
+
+        def advance(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        result = keys.rotate(session, settings.kek_path, progress=advance)
+    click.echo(
+        f"key-encryption key rotated: new key {result.new_key_id}, "
+        f"{result.rewrapped} data keys rewrapped, {result.already_current} already current, "
+        f"retired {', '.join(map(str, result.retired_key_ids)) or 'none'}"
+    )
+
+
+# Evidence commands (ingest, scrub, keys) live beside this module; importing registers them.
+from casefile import cli_vault  # noqa: E402, F401

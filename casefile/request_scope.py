@@ -13,6 +13,8 @@ from casefile.db import Database
 from casefile.logic.custody import CustodyKeys
 from casefile.model import User
 from casefile.settings import Settings
+from casefile.vault.blobstore import BlobStore
+from casefile.vault.keyring import Keyring, KeyringSource
 
 
 def database(app: Flask | None = None) -> Database:
@@ -25,6 +27,15 @@ def settings(app: Flask | None = None) -> Settings:
 
 def custody_keys(app: Flask | None = None) -> CustodyKeys | None:
     return cast("CustodyKeys | None", (app or current_app).extensions["casefile.custody_keys"])
+
+
+def keyring(app: Flask | None = None) -> Keyring:
+    """The key-encryption key as it is now (reloaded after `casefile keys rotate`)."""
+    return cast(KeyringSource, (app or current_app).extensions["casefile.keyring"]).get()
+
+
+def blobs(app: Flask | None = None) -> BlobStore:
+    return cast(BlobStore, (app or current_app).extensions["casefile.blobs"])
 
 
 def db_session() -> Session:

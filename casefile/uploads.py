@@ -12,9 +12,10 @@ from typing import IO, Any, cast
 from flask import Flask, Request, current_app, g
 from werkzeug.exceptions import BadRequest
 
+from casefile import request_scope
 from casefile.logic.intake import IntakeStream
 
-EVIDENCE_ENDPOINTS = frozenset({"api.upload_evidence", "web.evidence.upload"})
+EVIDENCE_ENDPOINTS = frozenset({"api.upload_evidence", "web.evidence.upload"})  # only these
 
 
 class EvidenceRequest(Request):
@@ -38,9 +39,7 @@ class EvidenceRequest(Request):
         del total_content_length, content_type, filename, content_length
         if self.endpoint not in EVIDENCE_ENDPOINTS:
             raise BadRequest("this route takes no files")
-        stream = IntakeStream(
-            current_app.extensions["casefile.blobs"], current_app.extensions["casefile.keyring"]
-        )
+        stream = IntakeStream(request_scope.blobs(), request_scope.keyring())
         g.setdefault("intake_streams", []).append(stream)
         return cast(IO[bytes], stream)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from flask import Response, jsonify, request, stream_with_context
 
@@ -11,24 +10,13 @@ from casefile import request_scope, uploads
 from casefile.api import requests, schemas, serializers
 from casefile.api.blueprint import bp
 from casefile.api.openapi import operation
-from casefile.logic import authz, custody_reports, evidence
+from casefile.logic import authz, custody_reports, deletion, evidence
 from casefile.logic.authz import CaseAction
+from casefile.logic.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence import EvidenceInput
 
 UPLOAD_FIELDS = frozenset(EvidenceInput.model_fields)
-
-
-def _keyring() -> Any:
-    from flask import current_app  # noqa: PLC0415
-
-    return current_app.extensions["casefile.keyring"]
-
-
-def _store() -> Any:
-    from flask import current_app  # noqa: PLC0415
-
-    return current_app.extensions["casefile.blobs"]
 
 
 @bp.post("/cases/<uuid:case_id>/evidence")
@@ -62,7 +50,7 @@ def upload_evidence(case_id: uuid.UUID) -> tuple[Response, int]:
         data,
         filename=parts[0].filename,
         declared_mime=parts[0].mimetype or None,
-        store=_store(),
+        store=request_scope.blobs(),
     )
     body = serializers.evidence(result.item)
     if not result.created:
@@ -107,8 +95,8 @@ def evidence_content(evidence_id: uuid.UUID) -> Response:
         request_scope.db_session(),
         request_scope.actor(),
         evidence_id,
-        store=_store(),
-        keyring=_keyring(),
+        store=request_scope.blobs(),
+        keyring=request_scope.keyring(),
     )
     response = Response(stream_with_context(chunks), mimetype="application/octet-stream")
     response.headers["Content-Length"] = str(item.size)
@@ -133,3 +121,37 @@ def evidence_custody(evidence_id: uuid.UUID) -> Response:
             request_scope.custody_keys(),
         )
     )
+
+
+@bp.delete("/evidence/<uuid:evidence_id>")
+@operation(
+    summary="Delete an item (leads only; refused under legal hold): destroys its data key",
+    tag="evidence",
+    body=DeletionInput,
+    response=schemas.EvidenceOut,
+    errors=(401, 403, 404, 409),
+)
+def delete_evidence(evidence_id: uuid.UUID) -> Response:
+    data = requests.body(DeletionInput)
+    item = deletion.delete_item(
+        request_scope.db_session(),
+        request_scope.actor(),
+        evidence_id,
+        data,
+        store=request_scope.blobs(),
+    )
+    return jsonify(serializers.evidence(item))
+
+
+@bp.put("/cases/<uuid:case_id>/legal-hold")
+@operation(
+    summary="Put a case under legal hold, or lift it (leads only)",
+    tag="cases",
+    body=LegalHoldInput,
+    response=schemas.CaseOut,
+    errors=(401, 403, 404),
+)
+def set_legal_hold(case_id: uuid.UUID) -> Response:
+    data = requests.body(LegalHoldInput)
+    case = deletion.set_legal_hold(request_scope.db_session(), request_scope.actor(), case_id, data)
+    return jsonify(serializers.case(case))

@@ -29,6 +29,7 @@ class CaseOut(BaseModel):
     languages: list[str]
     description: str | None
     created_at: dt.datetime
+    legal_hold: bool = False
     my_role: Role | None = None
 
 

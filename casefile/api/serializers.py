@@ -21,7 +21,11 @@ def user(account: User) -> dict[str, Any]:
 
 def case(item: Case, my_role: Role | None = None) -> dict[str, Any]:
     return schemas.CaseOut(
-        id=item.id, created_at=item.created_at, my_role=my_role, **item.as_fields()
+        id=item.id,
+        created_at=item.created_at,
+        legal_hold=bool(item.legal_hold),
+        my_role=my_role,
+        **item.as_fields(),
     ).model_dump(mode="json")
 
 

@@ -27,6 +27,8 @@ class CaseAction(StrEnum):
     RECORD_TRANSFER = "record_transfer"  # of physical media and originals
     VIEW_EVIDENCE = "view_evidence"  # metadata and content of items the actor may see
     ADD_EVIDENCE = "add_evidence"
+    DELETE_EVIDENCE = "delete_evidence"
+    SET_LEGAL_HOLD = "set_legal_hold"
 
 
 _CONTRIBUTOR = frozenset(

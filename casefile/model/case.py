@@ -4,7 +4,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casefile.db import UUIDPK, Base, Timestamp
@@ -38,6 +38,8 @@ class Case(Base):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[Timestamp]
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    # While on, no item of the case can be deleted.
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     members: Mapped[list[CaseMember]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseMember.added_at"

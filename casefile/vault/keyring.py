@@ -16,6 +16,7 @@ from pathlib import Path
 
 import tink
 from tink import aead, secret_key_access, streaming_aead
+from tink.proto import tink_pb2
 
 aead.register()
 streaming_aead.register()
@@ -96,3 +97,90 @@ class Keyring:
         except tink.TinkError as error:
             raise KeyringError(f"cannot unwrap the data key: {error}") from None
         return bytes(tink.proto_keyset_format.serialize_encrypted(handle, self._aead, item_id))
+
+
+# --- rotation -------------------------------------------------------------------------------
+
+
+def _keyset(handle: tink.KeysetHandle) -> tink_pb2.Keyset:
+    raw = tink.proto_keyset_format.serialize(handle, secret_key_access.TOKEN)
+    return tink_pb2.Keyset.FromString(raw)
+
+
+def _handle(keyset: tink_pb2.Keyset) -> tink.KeysetHandle:
+    return tink.proto_keyset_format.parse(keyset.SerializeToString(), secret_key_access.TOKEN)
+
+
+def with_new_primary(keyring: Keyring) -> Keyring:
+    """The same KEK keyset plus a fresh key that becomes primary (old keys still unwrap)."""
+    keyset = _keyset(keyring._kek)  # noqa: SLF001 - rotation is the keyring's own business
+    fresh = _keyset(tink.new_keyset_handle(KEK_TEMPLATE)).key[0]
+    while fresh.key_id in {key.key_id for key in keyset.key}:
+        fresh = _keyset(tink.new_keyset_handle(KEK_TEMPLATE)).key[0]
+    keyset.key.add().CopyFrom(fresh)
+    keyset.primary_key_id = fresh.key_id
+    return Keyring(_handle(keyset))
+
+
+def only_primary(keyring: Keyring) -> Keyring:
+    """Retire every key but the primary: what they wrapped can no longer be unwrapped."""
+    keyset = _keyset(keyring._kek)  # noqa: SLF001
+    keep = [key for key in keyset.key if key.key_id == keyset.primary_key_id]
+    del keyset.key[:]
+    keyset.key.extend(keep)
+    return Keyring(_handle(keyset))
+
+
+def key_ids(keyring: Keyring) -> list[int]:
+    return [int(key.key_id) for key in _keyset(keyring._kek).key]  # noqa: SLF001
+
+
+def wrapped_by(wrapped: bytes) -> int | None:
+    """The KEK key id a wrapped data key was encrypted under (Tink's 5-byte prefix)."""
+    ciphertext = tink_pb2.EncryptedKeyset.FromString(wrapped).encrypted_keyset
+    if len(ciphertext) < 5 or ciphertext[0] != 1:
+        return None
+    return int.from_bytes(ciphertext[1:5], "big")
+
+
+def write_file(keyring: Keyring, path: Path) -> None:
+    """Replace the KEK file atomically (mode 0600), so a crash leaves the old or the new."""
+    temp = path.with_name(f".{path.name}.new")
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(keyring.to_text())
+        out.flush()
+        os.fsync(out.fileno())
+    temp.replace(path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+class KeyringSource:
+    """The KEK for a running server: from the environment (fixed) or from a file, reloaded
+    when `casefile keys rotate` replaces it, so servers keep up with a rotation."""
+
+    def __init__(self, *, text: str | None = None, path: Path | None = None) -> None:
+        self._path = path
+        self._fixed = Keyring.from_text(text) if text else None
+        self._loaded: tuple[float, Keyring] | None = None
+
+    @property
+    def path(self) -> Path | None:
+        return None if self._fixed is not None else self._path
+
+    def get(self) -> Keyring:
+        if self._fixed is not None:
+            return self._fixed
+        if self._path is None or not self._path.exists():
+            raise KeyringError("no key-encryption key: run `casefile init`")
+        stamp = self._path.stat().st_mtime
+        if self._loaded is None or self._loaded[0] != stamp:
+            keyring = Keyring.load(self._path)
+            if keyring is None:
+                raise KeyringError("no key-encryption key: run `casefile init`")
+            self._loaded = (stamp, keyring)
+        return self._loaded[1]

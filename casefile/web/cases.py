@@ -16,7 +16,7 @@ from casefile.logic.cases import CaseInput
 from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.logic.members import MemberInput
 from casefile.model import Role
-from casefile.web.forms import CaseForm, EmptyForm, MemberForm, RoleForm
+from casefile.web.forms import CaseForm, EmptyForm, MemberForm, ReasonForm, RoleForm
 from casefile.web.helpers import show_errors
 
 bp = Blueprint("cases", __name__)
@@ -75,6 +75,7 @@ def _case_page(case_id: uuid.UUID, member_form: MemberForm | None = None) -> str
         member_form=member_form or MemberForm(formdata=None, role=Role.VIEWER.value),
         role_form=RoleForm(formdata=None),
         action_form=EmptyForm(),
+        hold_form=ReasonForm(formdata=None),
     )
 
 

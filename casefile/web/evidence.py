@@ -8,7 +8,6 @@ import uuid
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -21,17 +20,14 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import request_scope, uploads
 from casefile.bundle import custody_pdf
-from casefile.logic import authz, cases, custody, custody_reports, evidence
+from casefile.logic import authz, cases, custody, custody_reports, deletion, evidence
 from casefile.logic.authz import CaseAction
-from casefile.logic.errors import ValidationFailed
+from casefile.logic.deletion import DeletionInput, LegalHoldInput
+from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.model import Sensitivity
-from casefile.web.forms import EmptyForm, EvidenceUploadForm
+from casefile.web.forms import EmptyForm, EvidenceUploadForm, ReasonForm
 
 bp = Blueprint("evidence", __name__)
-
-
-def _stores() -> tuple[object, object]:
-    return current_app.extensions["casefile.blobs"], current_app.extensions["casefile.keyring"]
 
 
 @bp.get("/cases/<uuid:case_id>/evidence")
@@ -76,7 +72,7 @@ def upload(case_id: uuid.UUID) -> BaseResponse | str:
             stream.abort()
         flash("; ".join(error.fields.values()), "error")
         return redirect(url_for("web.evidence.list_items", case_id=case_id))
-    store = current_app.extensions["casefile.blobs"]
+    store = request_scope.blobs()
     added, repeated = 0, 0
     for part, stream in zip(parts, streams, strict=True):
         result = evidence.register(
@@ -91,23 +87,35 @@ def upload(case_id: uuid.UUID) -> BaseResponse | str:
         )
         added += result.created
         repeated += not result.created
-    flash(_("%(added)s item(s) added, %(repeated)s already in the case.", added=added,
-            repeated=repeated), "success")
+    flash(
+        _(
+            "%(added)s item(s) added, %(repeated)s already in the case.",
+            added=added,
+            repeated=repeated,
+        ),
+        "success",
+    )
     return redirect(url_for("web.evidence.list_items", case_id=case_id))
 
 
 @bp.get("/evidence/<uuid:item_id>")
 def show(item_id: uuid.UUID) -> str:
+    return _item_page(item_id, verdict=None)
+
+
+def _item_page(item_id: uuid.UUID, verdict: object) -> str:
     session, actor = request_scope.db_session(), request_scope.actor()
     item = evidence.get_item(session, actor, item_id)
+    role = authz.role_in_case(session, authz.require_active(actor), item.case_id)
     entries = custody.entries_for(session, item_id=item.id, limit=1000)
     return render_template(
         "evidence_item.html",
         item=item,
         entries=entries,
-        details={entry.seq: json.loads(entry.details) for entry in entries},
         verify_form=EmptyForm(),
-        verdict=None,
+        delete_form=ReasonForm(formdata=None),
+        can_delete=authz.can(role, CaseAction.DELETE_EVIDENCE) and not item.case.legal_hold,
+        verdict=verdict,
     )
 
 
@@ -115,27 +123,17 @@ def show(item_id: uuid.UUID) -> str:
 def verify(item_id: uuid.UUID) -> str:
     session, actor = request_scope.db_session(), request_scope.actor()
     verdict = custody_reports.verify_item(session, actor, item_id, request_scope.custody_keys())
-    item = evidence.get_item(session, actor, item_id)
-    entries = custody.entries_for(session, item_id=item.id, limit=1000)
-    return render_template(
-        "evidence_item.html",
-        item=item,
-        entries=entries,
-        details={entry.seq: json.loads(entry.details) for entry in entries},
-        verify_form=EmptyForm(),
-        verdict=verdict,
-    )
+    return _item_page(item_id, verdict=verdict)
 
 
 @bp.get("/evidence/<uuid:item_id>/download")
 def download(item_id: uuid.UUID) -> Response:
-    store, keyring = _stores()
     item, chunks = evidence.read_content(
         request_scope.db_session(),
         request_scope.actor(),
         item_id,
-        store=store,  # type: ignore[arg-type]
-        keyring=keyring,  # type: ignore[arg-type]
+        store=request_scope.blobs(),
+        keyring=request_scope.keyring(),
     )
     response = Response(stream_with_context(chunks), mimetype="application/octet-stream")
     response.headers["Content-Length"] = str(item.size)
@@ -168,3 +166,47 @@ def report_pdf(item_id: uuid.UUID) -> Response:
         mimetype="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="custody-{report["ern"]}.pdf"'},
     )
+
+
+@bp.post("/evidence/<uuid:item_id>/delete")
+def delete(item_id: uuid.UUID) -> BaseResponse:
+    form = ReasonForm()
+    session, actor = request_scope.db_session(), request_scope.actor()
+    item = authz.authorize_item(session, actor, item_id, CaseAction.DELETE_EVIDENCE)
+    if not form.validate_on_submit():
+        flash(_("Give a reason for the deletion."), "error")
+        return redirect(url_for("web.evidence.show", item_id=item_id))
+    try:
+        deletion.delete_item(
+            session,
+            actor,
+            item_id,
+            DeletionInput(reason=form.reason.data or ""),
+            store=request_scope.blobs(),
+        )
+    except Conflict as error:
+        flash(error.message, "error")
+        return redirect(url_for("web.evidence.show", item_id=item_id))
+    flash(
+        _("Item deleted: its data key was destroyed; a tombstone and the custody record remain."),
+        "success",
+    )
+    return redirect(url_for("web.evidence.list_items", case_id=item.case_id))
+
+
+@bp.post("/cases/<uuid:case_id>/legal-hold")
+def legal_hold(case_id: uuid.UUID) -> BaseResponse:
+    form = ReasonForm()
+    session, actor = request_scope.db_session(), request_scope.actor()
+    case = authz.authorize_case(session, actor, case_id, CaseAction.SET_LEGAL_HOLD)
+    if not form.validate_on_submit():
+        flash(_("Give a reason for the change."), "error")
+    else:
+        deletion.set_legal_hold(
+            session,
+            actor,
+            case_id,
+            LegalHoldInput(on=not case.legal_hold, reason=form.reason.data or ""),
+        )
+        flash(_("Legal hold is on.") if case.legal_hold else _("Legal hold is off."), "success")
+    return redirect(url_for("web.cases.show_case", case_id=case_id))

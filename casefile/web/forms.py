@@ -159,3 +159,7 @@ class EvidenceUploadForm(FlaskForm):
     location = StringField(_l("Place of collection"), validators=[Length(max=2000)])
     source = StringField(_l("Source"), validators=[Length(max=2000)])
     sensitivity = SelectField(_l("Sensitivity"), choices=sensitivity_choices)
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(min=3, max=2000)])

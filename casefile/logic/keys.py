@@ -1,0 +1,83 @@
+"""KEK rotation: a new key-encryption key, every data key rewrapped under it, the old one
+retired. Blobs are never rewritten. Resumable: rerun after an interruption and it carries on
+with the same new key, skipping data keys already rewrapped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from casefile.logic import custody
+from casefile.model import CustodyAction, Evidence
+from casefile.vault import keyring as kek
+from casefile.vault.keyring import Keyring
+
+BATCH = 200
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Rotation:
+    new_key_id: int
+    retired_key_ids: list[int]
+    rewrapped: int
+    already_current: int
+
+
+def _wrapped_items(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(Evidence).where(Evidence.wrapped_key.is_not(None))
+        )
+        or 0
+    )
+
+
+def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -> Rotation:
+    current = Keyring.load(kek_path)
+    if current is None:
+        raise FileNotFoundError(f"no key-encryption key at {kek_path}")
+    if len(kek.key_ids(current)) == 1:  # no rotation under way: start one
+        current = kek.with_new_primary(current)
+        kek.write_file(current, kek_path)
+    primary = current.primary_key_id
+    total, done, rewrapped, already = _wrapped_items(session), 0, 0, 0
+    last_id = None
+    while True:
+        query = select(Evidence).where(Evidence.wrapped_key.is_not(None)).order_by(Evidence.id)
+        if last_id is not None:
+            query = query.where(Evidence.id > last_id)
+        batch = list(session.scalars(query.limit(BATCH)))
+        if not batch:
+            break
+        for item in batch:
+            wrapped = item.wrapped_key
+            if wrapped is not None and kek.wrapped_by(wrapped) != primary:
+                item.wrapped_key = current.rewrap(wrapped, item.id.bytes)
+                rewrapped += 1
+            else:
+                already += 1
+        session.commit()  # each batch is durable: an interruption loses nothing
+        done += len(batch)
+        last_id = batch[-1].id
+        if progress is not None:
+            progress(done, total)
+    retired = [key_id for key_id in kek.key_ids(current) if key_id != primary]
+    custody.append(
+        session,
+        None,
+        CustodyAction.KEY_ROTATED,
+        details={
+            "new_key_id": primary,
+            "retired_key_ids": retired,
+            "data_keys_rewrapped": rewrapped,
+            "data_keys_already_current": already,
+        },
+    )
+    session.commit()
+    kek.write_file(kek.only_primary(current), kek_path)
+    return Rotation(primary, retired, rewrapped, already)
