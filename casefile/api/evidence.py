@@ -10,11 +10,12 @@ from casefile import request_scope, uploads
 from casefile.api import requests, schemas, serializers
 from casefile.api.blueprint import bp
 from casefile.api.openapi import operation
-from casefile.logic import authz, custody_reports, deletion, evidence
+from casefile.logic import authz, custody_reports, deletion, evidence, grants
 from casefile.logic.authz import CaseAction
 from casefile.logic.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence import EvidenceInput
+from casefile.logic.grants import GrantInput
 
 UPLOAD_FIELDS = frozenset(EvidenceInput.model_fields)
 
@@ -155,3 +156,29 @@ def set_legal_hold(case_id: uuid.UUID) -> Response:
     data = requests.body(LegalHoldInput)
     case = deletion.set_legal_hold(request_scope.db_session(), request_scope.actor(), case_id, data)
     return jsonify(serializers.case(case))
+
+
+@bp.post("/evidence/<uuid:evidence_id>/grants")
+@operation(
+    summary="Give a member access to a restricted item (leads only)",
+    tag="evidence",
+    body=GrantInput,
+    status=201,
+    errors=(401, 403, 404, 409),
+)
+def grant_access(evidence_id: uuid.UUID) -> tuple[Response, int]:
+    data = requests.body(GrantInput)
+    row = grants.grant(request_scope.db_session(), request_scope.actor(), evidence_id, data)
+    return jsonify({"evidence_id": str(row.evidence_id), "user_id": str(row.user_id)}), 201
+
+
+@bp.delete("/evidence/<uuid:evidence_id>/grants/<uuid:user_id>")
+@operation(
+    summary="Withdraw a member's access to a restricted item (leads only)",
+    tag="evidence",
+    status=204,
+    errors=(401, 403, 404, 409),
+)
+def revoke_access(evidence_id: uuid.UUID, user_id: uuid.UUID) -> tuple[str, int]:
+    grants.revoke(request_scope.db_session(), request_scope.actor(), evidence_id, user_id)
+    return "", 204

@@ -29,6 +29,7 @@ class CaseAction(StrEnum):
     ADD_EVIDENCE = "add_evidence"
     DELETE_EVIDENCE = "delete_evidence"
     SET_LEGAL_HOLD = "set_legal_hold"
+    GRANT_ACCESS = "grant_access"  # to restricted items
 
 
 _CONTRIBUTOR = frozenset(

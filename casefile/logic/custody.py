@@ -106,11 +106,15 @@ _INSERT_ENTRY = insert(_ENTRIES).values(
     {column.name: bindparam(column.name, type_=column.type) for column in _ENTRIES.c}
 )
 _INSERT_NODES = insert(_NODES)
-_NEW_NODES = func.unnest(
-    bindparam("levels", type_=ARRAY(Integer)),
-    bindparam("indexes", type_=ARRAY(BigInteger)),
-    bindparam("hashes", type_=ARRAY(LargeBinary)),
-).table_valued("level", "index", "hash").render_derived(name="node")
+_NEW_NODES = (
+    func.unnest(
+        bindparam("levels", type_=ARRAY(Integer)),
+        bindparam("indexes", type_=ARRAY(BigInteger)),
+        bindparam("hashes", type_=ARRAY(LargeBinary)),
+    )
+    .table_valued("level", "index", "hash")
+    .render_derived(name="node")
+)
 # PostgreSQL: the entry and its nodes in one statement, so one round trip instead of two.
 _INSERT_ENTRY_AND_NODES = (
     insert(_NODES)

@@ -32,6 +32,8 @@ class CustodyAction(StrEnum):
     KEY_ROTATED = "key_rotated"
     DELETED = "deleted"
     LEGAL_HOLD_CHANGED = "legal_hold_changed"
+    ACCESS_GRANTED = "access_granted"  # to a restricted item
+    ACCESS_REVOKED = "access_revoked"
 
 
 class CustodyEntry(Base):

@@ -24,7 +24,7 @@ from casefile.logic import authz, cases, custody, custody_reports, deletion, evi
 from casefile.logic.authz import CaseAction
 from casefile.logic.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.errors import Conflict, ValidationFailed
-from casefile.model import Sensitivity
+from casefile.model import CustodyAction, Sensitivity
 from casefile.web.forms import EmptyForm, EvidenceUploadForm, ReasonForm
 
 bp = Blueprint("evidence", __name__)
@@ -115,6 +115,7 @@ def _item_page(item_id: uuid.UUID, verdict: object) -> str:
         verify_form=EmptyForm(),
         delete_form=ReasonForm(formdata=None),
         can_delete=authz.can(role, CaseAction.DELETE_EVIDENCE) and not item.case.legal_hold,
+        can_preview=previewable(item.mime) and item.status.value == "active",
         verdict=verdict,
     )
 
@@ -210,3 +211,39 @@ def legal_hold(case_id: uuid.UUID) -> BaseResponse:
         )
         flash(_("Legal hold is on.") if case.legal_hold else _("Legal hold is off."), "success")
     return redirect(url_for("web.cases.show_case", case_id=case_id))
+
+
+PREVIEWABLE = ("image/", "audio/", "video/", "text/plain", "application/pdf")
+PREVIEW_CSP = (
+    "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; "
+    "sandbox; frame-ancestors 'self'"
+)
+
+
+def previewable(mime: str) -> bool:
+    return mime.startswith(PREVIEWABLE) and mime != "image/svg+xml"  # SVG can carry scripts
+
+
+@bp.get("/evidence/<uuid:item_id>/preview")
+def preview(item_id: uuid.UUID) -> Response:
+    """Inline, in a sandboxed frame of the item page, for types a browser shows safely.
+    Every preview is a custody entry ("viewed")."""
+    session, actor = request_scope.db_session(), request_scope.actor()
+    item = evidence.get_item(session, actor, item_id)
+    if not previewable(item.mime):
+        raise ValidationFailed({"item": "this type is not shown inline; download it instead"})
+    item, chunks = evidence.read_content(
+        session,
+        actor,
+        item_id,
+        store=request_scope.blobs(),
+        keyring=request_scope.keyring(),
+        action=CustodyAction.VIEWED,
+    )
+    mimetype = "text/plain; charset=utf-8" if item.mime == "text/plain" else item.mime
+    response = Response(stream_with_context(chunks), content_type=mimetype)
+    response.headers["Content-Length"] = str(item.size)
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Content-Security-Policy"] = PREVIEW_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response

@@ -27,6 +27,8 @@ ACTION_LABELS: dict[CustodyAction, LazyString] = {
     CustodyAction.KEY_ROTATED: _l("Encryption key rotated"),
     CustodyAction.DELETED: _l("Deleted"),
     CustodyAction.LEGAL_HOLD_CHANGED: _l("Legal hold changed"),
+    CustodyAction.ACCESS_GRANTED: _l("Access granted"),
+    CustodyAction.ACCESS_REVOKED: _l("Access withdrawn"),
 }
 
 

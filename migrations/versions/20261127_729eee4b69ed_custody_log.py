@@ -42,7 +42,7 @@ def upgrade() -> None:
     sa.Column('time', casefile.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor_id', sa.Uuid(), nullable=True),
     sa.Column('actor_label', sa.String(length=400), nullable=False),
-    sa.Column('action', sa.Enum('case_created', 'case_updated', 'member_added', 'member_removed', 'member_role_changed', 'custody_transferred', 'intake', 'submitted_again', 'viewed', 'downloaded', 'metadata_edited', 'tagged', 'linked', 'exported', 'integrity_checked', 'integrity_failure', 'key_rotated', 'deleted', 'legal_hold_changed', name='custody_action', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('action', sa.Enum('case_created', 'case_updated', 'member_added', 'member_removed', 'member_role_changed', 'custody_transferred', 'intake', 'submitted_again', 'viewed', 'downloaded', 'metadata_edited', 'tagged', 'linked', 'exported', 'integrity_checked', 'integrity_failure', 'key_rotated', 'deleted', 'legal_hold_changed', 'access_granted', 'access_revoked', name='custody_action', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('case_id', sa.Uuid(), nullable=True),
     sa.Column('item_id', sa.Uuid(), nullable=True),
     sa.Column('details', sa.Text(), nullable=False),

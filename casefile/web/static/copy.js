@@ -11,3 +11,11 @@ document.querySelectorAll("button.copy").forEach(function (button) {
     });
   });
 });
+
+// Previews load only when opened: opening one is a custody entry ("viewed").
+document.querySelectorAll("details.preview").forEach(function (details) {
+  details.addEventListener("toggle", function () {
+    var frame = details.querySelector("iframe[data-src]");
+    if (details.open && frame && !frame.src) { frame.src = frame.dataset.src; }
+  });
+});

@@ -1,0 +1,440 @@
+"""Bulk intake from folders (`casefile ingest`): each file goes through the same pipeline as an
+upload (IntakeStream → evidence.register), with collector metadata from an optional sidecar.
+
+A file whose SHA-256 is already an active item of the case is skipped before any byte of it is
+encrypted, so rerunning an interrupted ingest only does the rest. An interruption (Ctrl-C)
+while a file streams aborts that file's blob; while a file is being registered it is held back
+until the registration has committed or rolled back, so nothing is left half-registered.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import signal
+import stat
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casefile.logic import authz, evidence
+from casefile.logic.authz import CaseAction
+from casefile.logic.errors import (
+    DomainError,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
+from casefile.logic.evidence import EvidenceInput
+from casefile.logic.intake import IntakeStream
+from casefile.model import Evidence, EvidenceStatus, User
+from casefile.vault.blobstore import BlobStore
+from casefile.vault.keyring import Keyring
+
+CHUNK = 1 << 20
+KEY_COLUMNS = ("path", "filename")
+HASH_COLUMNS = ("md5", "sha1", "sha256")  # shorthand for declared_hashes, as acquisition logs have
+FIELDS = tuple(EvidenceInput.model_fields)
+_FATAL = (Forbidden, NotFound, Unauthenticated)  # the actor may not ingest here: stop at once
+
+
+# --- the sidecar ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """Collector metadata per file, keyed by a path relative to the folder given on the command
+    line (or as given, or absolute) or by a bare file name; validated in full when loaded."""
+
+    name: str
+    entries: dict[str, EvidenceInput]
+
+    def lookup(self, source: SourceFile) -> str | None:
+        for key in source.keys():
+            if key in self.entries:
+                return key
+        return None
+
+
+def _key(text: str) -> str:
+    return PurePosixPath(text.strip().replace("\\", "/")).as_posix()
+
+
+def load_sidecar(path: Path) -> Sidecar:
+    """Read a CSV (header row: `path` or `filename`, then EvidenceInput field names) or a JSON
+    object (key → object of fields). Any unknown column or invalid value is an error here,
+    before anything is ingested."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValidationFailed({"sidecar": f"cannot read {path}: {error}"}) from None
+    if path.suffix.lower() == ".json":
+        rows = _json_rows(text)
+    elif path.suffix.lower() in (".csv", ".tsv", ".txt"):
+        rows = _csv_rows(text, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    else:
+        raise ValidationFailed({"sidecar": "must be a .csv or a .json file"})
+    entries: dict[str, EvidenceInput] = {}
+    for where, key, fields in rows:
+        if not key:
+            raise ValidationFailed({"sidecar": f"{where}: no path or filename"})
+        if key in entries:
+            raise ValidationFailed({"sidecar": f"{where}: {key} is listed twice"})
+        try:
+            entries[key] = evidence.parse_input(_merge_hash_columns(fields))
+        except ValidationFailed as error:
+            problems = "; ".join(f"{name}: {problem}" for name, problem in error.fields.items())
+            raise ValidationFailed({"sidecar": f"{where} ({key}): {problems}"}) from None
+    return Sidecar(path.name, entries)
+
+
+def _check_columns(columns: Sequence[str], where: str) -> None:
+    unknown = [name for name in columns if name not in (*KEY_COLUMNS, *FIELDS, *HASH_COLUMNS)]
+    if unknown:
+        raise ValidationFailed(
+            {
+                "sidecar": f"{where}: unknown column(s) {', '.join(map(repr, unknown))}; "
+                f"allowed: path or filename, {', '.join(FIELDS)}, {', '.join(HASH_COLUMNS)}"
+            }
+        )
+
+
+Row = tuple[str, str, dict[str, object]]  # (where, key, fields)
+
+
+def _csv_rows(text: str, *, delimiter: str) -> list[Row]:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = next(reader, None)
+    if not header:
+        raise ValidationFailed({"sidecar": "the CSV file is empty (it needs a header row)"})
+    columns = [name.strip().lower() for name in header]
+    _check_columns(columns, "header")
+    if not any(name in columns for name in KEY_COLUMNS):
+        raise ValidationFailed({"sidecar": "the header has no path or filename column"})
+    if len(set(columns)) != len(columns):
+        raise ValidationFailed({"sidecar": "the header names a column twice"})
+    rows: list[Row] = []
+    for values in reader:
+        where = f"line {reader.line_num}"
+        if not any(value.strip() for value in values):
+            continue
+        if len(values) > len(columns):
+            raise ValidationFailed({"sidecar": f"{where}: more values than columns"})
+        row: dict[str, object] = dict(zip(columns, values, strict=False))
+        named = [str(row.pop(column, "") or "").strip() for column in KEY_COLUMNS]
+        key = next((name for name in named if name), "")
+        rows.append((where, _key(key) if key else "", row))
+    return rows
+
+
+def _json_rows(text: str) -> list[Row]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValidationFailed({"sidecar": f"not valid JSON: {error}"}) from None
+    if not isinstance(document, dict):
+        raise ValidationFailed({"sidecar": "the JSON must be an object: path or name → fields"})
+    rows: list[Row] = []
+    for key, fields in document.items():
+        if not isinstance(fields, dict):
+            raise ValidationFailed({"sidecar": f"{key}: its value must be an object of fields"})
+        _check_columns(list(fields), f"{key}")
+        rows.append((f"entry {key!r}", _key(key) if key.strip() else "", dict(fields)))
+    return rows
+
+
+def _merge_hash_columns(fields: Mapping[str, object]) -> dict[str, object]:
+    result = {name: value for name, value in fields.items() if name not in HASH_COLUMNS}
+    declared = result.get("declared_hashes")
+    extra = {
+        name: str(fields[name]).strip().lower()
+        for name in HASH_COLUMNS
+        if name in fields and str(fields[name] or "").strip()
+    }
+    if extra:
+        if isinstance(declared, str) and declared.strip():
+            declared = evidence.parse_declared_hashes(declared)
+        merged = dict(declared) if isinstance(declared, dict) else {}
+        result["declared_hashes"] = merged | extra
+    return result
+
+
+# --- what to ingest -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    relative: str  # POSIX path below the folder it was found in (its name if given directly)
+    given: str  # the path as reached from the command line's argument
+    size: int
+    data: EvidenceInput = field(default_factory=EvidenceInput)
+
+    def keys(self) -> Iterator[str]:
+        """Sidecar keys that name this file, the most specific first."""
+        yield self.relative
+        yield _key(self.given)
+        yield self.path.absolute().as_posix()
+        yield self.path.name
+
+
+@dataclass(frozen=True)
+class Plan:
+    files: list[SourceFile]
+    ignored: list[tuple[str, str]]  # (path, why): hidden files, symlinks, special files
+    unmatched: list[str]  # sidecar entries that name no file
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(source.size for source in self.files)
+
+
+def plan(paths: Sequence[Path], sidecar: Sidecar | None = None, *, exclude: Path | None = None) -> Plan:
+    """Every regular file under `paths`, in sorted order, each once; hidden files and folders,
+    symbolic links and special files are left out (and listed). `exclude` (the sidecar file
+    itself) is not ingested."""
+    files: list[SourceFile] = []
+    ignored: list[tuple[str, str]] = []
+    seen: set[tuple[int, int]] = set()
+    if exclude is not None:
+        info = exclude.stat()
+        seen.add((info.st_dev, info.st_ino))
+
+    def add(path: Path, relative: str, given: str, info: os.stat_result) -> None:
+        identity = (info.st_dev, info.st_ino)
+        if identity not in seen:
+            seen.add(identity)
+            files.append(SourceFile(path, relative, given, info.st_size))
+
+    def walk(folder: Path, prefix: str, given: str) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            ignored.append((given, f"cannot list: {error.strerror or error}"))
+            return
+        for entry in entries:
+            relative = f"{prefix}{entry.name}"
+            shown = f"{given.rstrip('/')}/{entry.name}"
+            if entry.name.startswith("."):
+                ignored.append((shown, "hidden"))
+            elif entry.is_symlink():
+                ignored.append((shown, "symbolic link"))
+            elif entry.is_dir(follow_symlinks=False):
+                walk(Path(entry.path), f"{relative}/", shown)
+            elif entry.is_file(follow_symlinks=False):
+                add(Path(entry.path), relative, shown, entry.stat(follow_symlinks=False))
+            else:
+                ignored.append((shown, "not a regular file"))
+
+    for path in paths:
+        given = path.as_posix()
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            ignored.append((given, "symbolic link"))
+        elif stat.S_ISDIR(info.st_mode):
+            walk(path, "", given)
+        elif stat.S_ISREG(info.st_mode):
+            add(path, path.name, given, info)
+        else:
+            ignored.append((given, "not a regular file"))
+
+    unmatched: list[str] = []
+    if sidecar is not None:
+        used: set[str] = set()
+        for number, source in enumerate(files):
+            key = sidecar.lookup(source)
+            if key is not None:
+                used.add(key)
+                files[number] = SourceFile(
+                    source.path, source.relative, source.given, source.size, sidecar.entries[key]
+                )
+        unmatched = sorted(set(sidecar.entries) - used)
+    return Plan(files, ignored, unmatched)
+
+
+# --- ingesting ------------------------------------------------------------------------------
+
+
+def sha256_in_case(session: Session, actor: User | None, case_id: uuid.UUID, sha256: str) -> bool:
+    """Whether an active item of the case has this SHA-256 (the actor must see its evidence)."""
+    case = authz.authorize_case(session, actor, case_id, CaseAction.VIEW_EVIDENCE)
+    found = session.scalar(
+        select(Evidence.id)
+        .where(
+            Evidence.case_id == case.id,
+            Evidence.sha256 == sha256,
+            Evidence.status == EvidenceStatus.ACTIVE,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+@dataclass
+class Summary:
+    added: int = 0
+    present: int = 0  # already in the case (same SHA-256), skipped
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
+    bytes_added: int = 0
+    interrupted: bool = False
+
+    def line(self) -> str:
+        return f"added {self.added}, already in case {self.present}, failed {len(self.failed)}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    source: SourceFile
+    status: str  # "added" | "present" | "failed"
+    ern: str | None = None
+    reason: str | None = None
+
+
+BytesDone = Callable[[int], None]
+FileDone = Callable[[Outcome], None]
+
+
+def ingest(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    files: Sequence[SourceFile],
+    *,
+    store: BlobStore,
+    keyring: Callable[[], Keyring],
+    summary: Summary | None = None,
+    on_bytes: BytesDone | None = None,
+    on_file: FileDone | None = None,
+) -> Summary:
+    """Ingest `files` into the case as `actor`, one transaction per file. `summary` (filled as
+    it goes) tells what was done even when an interruption ends the run early; `keyring` is
+    called per file, so a KEK rotated meanwhile is picked up. A file that cannot be read or
+    stored fails alone; an actor who may not add evidence stops the run before the first."""
+    summary = summary if summary is not None else Summary()
+    authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE)
+    session.commit()  # end the read: SQLite takes its write lock at BEGIN
+    for source in files:
+        try:
+            outcome = _ingest_one(
+                session, actor, case_id, source, store, keyring, summary, on_bytes
+            )
+        except _FATAL:
+            raise
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            raise
+        except Exception as error:  # noqa: BLE001 - one file's failure must not stop the rest
+            session.rollback()
+            outcome = Outcome(source, "failed", reason=_reason(error))
+            summary.failed.append((source.relative, outcome.reason or ""))
+        if on_file is not None:
+            on_file(outcome)
+    return summary
+
+
+def _ingest_one(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    source: SourceFile,
+    store: BlobStore,
+    keyring: Callable[[], Keyring],
+    summary: Summary,
+    on_bytes: BytesDone | None,
+) -> Outcome:
+    digest = _sha256(source.path)
+    present = sha256_in_case(session, actor, case_id, digest)
+    session.commit()
+    if present:
+        summary.present += 1
+        if on_bytes is not None:
+            on_bytes(source.size)
+        return Outcome(source, "present")
+
+    stream = IntakeStream(store, keyring())
+    try:
+        with source.path.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                stream.write(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
+    except BaseException:
+        stream.abort()
+        raise
+    with _interruptions_held():
+        try:
+            received = stream.finish()
+        except BaseException:
+            stream.abort()
+            raise
+        # register() removes the blob itself if anything goes wrong in it
+        result = evidence.register(
+            session,
+            actor,
+            case_id,
+            received,
+            source.data,
+            filename=source.relative,
+            declared_mime=None,
+            store=store,
+        )
+        if result.created:
+            summary.added += 1
+            summary.bytes_added += received.size
+            return Outcome(source, "added", ern=result.item.ern)
+        summary.present += 1  # added by someone else since the check above
+        return Outcome(source, "present", ern=result.item.ern)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ValidationFailed):
+        return "; ".join(f"{name}: {problem}" for name, problem in error.fields.items())
+    if isinstance(error, DomainError):
+        return error.message
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return f"{type(error).__name__}: {error}"
+
+
+@contextmanager
+def _interruptions_held() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back until the block is done, then raise KeyboardInterrupt; a
+    second Ctrl-C does not wait. Only the main thread receives signals, so elsewhere this
+    does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        del frame
+        if caught:
+            raise KeyboardInterrupt
+        caught.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
