@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import uuid
@@ -18,7 +19,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
@@ -261,6 +262,39 @@ def get_item(session: Session, actor: User | None, item_id: uuid.UUID) -> Eviden
     return authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
 
 
+@dataclass(frozen=True)
+class ItemFilter:
+    kind: str | None = None  # a MIME prefix: "image/", "video/", "application/pdf"
+    sensitivity: Sensitivity | None = None
+    collector: str | None = None  # text within "collected by"
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    def apply(self, query: Select[Evidence]) -> Select[Evidence]:
+        if self.kind:
+            query = query.where(Evidence.mime.startswith(self.kind, autoescape=True))
+        if self.sensitivity is not None:
+            query = query.where(Evidence.sensitivity == self.sensitivity)
+        if self.collector:
+            collected_by = Evidence.collector["collected_by"].as_string()
+            query = query.where(
+                func.lower(collected_by).contains(self.collector.lower(), autoescape=True)
+            )
+        if self.since is not None:
+            query = query.where(Evidence.created_at >= self.since)
+        if self.until is not None:
+            query = query.where(Evidence.created_at < self.until)
+        return query
+
+
+SORTS = {
+    "received": (Evidence.created_at, Evidence.id),
+    "ern": (Evidence.seq,),
+    "size": (Evidence.size.desc(), Evidence.seq),
+    "title": (func.lower(Evidence.title), Evidence.seq),
+}
+
+
 def list_items(
     session: Session,
     actor: User | None,
@@ -268,9 +302,26 @@ def list_items(
     *,
     limit: int = 50,
     cursor: str | None = None,
+    where: ItemFilter | None = None,
 ) -> Page[Evidence]:
-    query = authz.visible_evidence(session, actor, case_id)
+    query = (where or ItemFilter()).apply(authz.visible_evidence(session, actor, case_id))
     return paginate(session, query, Evidence.created_at, Evidence.id, limit=limit, cursor=cursor)
+
+
+def sorted_items(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    *,
+    sort: str = "ern",
+    where: ItemFilter | None = None,
+    limit: int = 500,
+) -> list[Evidence]:
+    """For the case's evidence table: filtered, in the chosen order, at most `limit` rows."""
+    if sort not in SORTS:
+        raise ValidationFailed({"sort": f"one of {', '.join(SORTS)}"})
+    query = (where or ItemFilter()).apply(authz.visible_evidence(session, actor, case_id))
+    return list(session.scalars(query.order_by(*SORTS[sort]).limit(limit)))
 
 
 def read_content(

@@ -18,16 +18,9 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.model import CustodyAction
 from casefile.web.forms import ActivityFilterForm, EmptyForm, TransferForm
-from casefile.web.helpers import show_errors
+from casefile.web.helpers import day_bound, show_errors
 
 bp = Blueprint("custody", __name__)
-
-
-def _day(value: dt.date | None, *, end: bool = False) -> dt.datetime | None:
-    if value is None:
-        return None
-    moment = dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
-    return moment + dt.timedelta(days=1) if end else moment
 
 
 def _page(
@@ -56,8 +49,8 @@ def _page(
         case.id,
         actor_id=actor_id,
         action=action,
-        since=_day(filters.since.data),
-        until=_day(filters.until.data, end=True),
+        since=day_bound(filters.since.data),
+        until=day_bound(filters.until.data, end=True),
     )
     return render_template(
         "case_activity.html",

@@ -25,7 +25,8 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.model import CustodyAction, Sensitivity
-from casefile.web.forms import EmptyForm, EvidenceUploadForm, ReasonForm
+from casefile.web.forms import EmptyForm, EvidenceFilterForm, EvidenceUploadForm, ReasonForm
+from casefile.web.helpers import day_bound
 
 bp = Blueprint("evidence", __name__)
 
@@ -35,13 +36,24 @@ def list_items(case_id: uuid.UUID) -> str:
     session, actor = request_scope.db_session(), request_scope.actor()
     case = cases.get_case(session, actor, case_id)
     role = authz.role_in_case(session, authz.require_active(actor), case.id)
-    page = evidence.list_items(
-        session, actor, case.id, limit=100, cursor=request.args.get("cursor") or None
+    filters = EvidenceFilterForm(request.args)
+    filters.validate()
+    sort = filters.sort.data if filters.sort.data in evidence.SORTS else "ern"
+    where = evidence.ItemFilter(
+        kind=filters.kind.data or None,
+        sensitivity=Sensitivity(filters.sensitivity.data)
+        if filters.sensitivity.data in {s.value for s in Sensitivity}
+        else None,
+        collector=filters.collector.data or None,
+        since=day_bound(filters.since.data),
+        until=day_bound(filters.until.data, end=True),
     )
+    items = evidence.sorted_items(session, actor, case.id, sort=sort, where=where)
     return render_template(
         "evidence_list.html",
         case=case,
-        page=page,
+        items=items,
+        filters=filters,
         can_upload=authz.can(role, CaseAction.ADD_EVIDENCE),
         form=EvidenceUploadForm(formdata=None),
     )

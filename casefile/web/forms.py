@@ -163,3 +163,39 @@ class EvidenceUploadForm(FlaskForm):
 
 class ReasonForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(min=3, max=2000)])
+
+
+class EvidenceFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    kind = SelectField(
+        _l("Type"),
+        choices=lambda: [
+            ("", str(_l("All types"))),
+            ("image/", str(_l("Images"))),
+            ("video/", str(_l("Video"))),
+            ("audio/", str(_l("Audio"))),
+            ("application/pdf", "PDF"),
+            ("text/", str(_l("Text"))),
+        ],
+        validate_choice=False,
+    )
+    sensitivity = SelectField(
+        _l("Sensitivity"),
+        choices=lambda: [("", str(_l("Any"))), *sensitivity_choices()],
+        validate_choice=False,
+    )
+    collector = StringField(_l("Collected by"))
+    since = DateField(_l("Received from"), validators=[Optional()])
+    until = DateField(_l("Received until"), validators=[Optional()])
+    sort = SelectField(
+        _l("Sort by"),
+        choices=lambda: [
+            ("ern", "ERN"),
+            ("received", str(_l("Date received"))),
+            ("size", str(_l("Size"))),
+            ("title", str(_l("Title"))),
+        ],
+        validate_choice=False,
+    )

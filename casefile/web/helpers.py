@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
@@ -27,3 +28,11 @@ def safe_next(target: str | None, default: str) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
+
+
+def day_bound(value: dt.date | None, *, end: bool = False) -> dt.datetime | None:
+    """A date filter as a UTC instant: the start of the day, or of the next day for `end`."""
+    if value is None:
+        return None
+    moment = dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
+    return moment + dt.timedelta(days=1) if end else moment

@@ -83,3 +83,18 @@ def test_files_are_refused_on_other_routes(client, world):
     response = client.post("/cases/new", data={**token, "file": (io.BytesIO(b"x"), "x.txt")},
                            content_type="multipart/form-data")
     assert response.status_code == 400
+
+
+def test_evidence_table_filters_and_sorts(client, world):
+    sign_in(client, "lead@example.org")
+    upload(client, world["case"], [("note.txt", b"plain text note\n")], collected_by="Aung")
+    upload(client, world["case"], [("doc.pdf", b"%PDF-1.4\n%%EOF\n")], collected_by="Mya")
+    base = f"/cases/{world['case'].id}/evidence"
+    only_pdf = text(client.get(base + "?kind=application/pdf"))
+    assert "MMR-OTP-0001-0002" in only_pdf and "MMR-OTP-0001-0001" not in only_pdf
+    by_aung = text(client.get(base + "?collector=aun"))
+    assert "MMR-OTP-0001-0001" in by_aung and "MMR-OTP-0001-0002" not in by_aung
+    by_size = text(client.get(base + "?sort=size"))
+    assert by_size.index("MMR-OTP-0001-0001") < by_size.index("MMR-OTP-0001-0002")
+    none = text(client.get(base + "?since=2999-01-01"))
+    assert "No items match." in none
