@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.extensions["casefile.keyring"] = KeyringSource(
         text=settings.kek_text, path=settings.kek_path
     )
-    app.extensions["casefile.blobs"] = open_store(settings.storage_url)
+    app.extensions["casefile.blobs"] = open_store(settings.storage_url, settings)
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app,

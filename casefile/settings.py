@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 from casefile.bundle.signed_note import is_valid_key_name
 
@@ -31,6 +32,10 @@ class Settings:
     instance_path: Path = PROJECT_ROOT / "instance"
     database_url_override: str | None = None
     storage_url: str = (PROJECT_ROOT / "storage").as_uri()
+    s3_endpoint_url: str | None = None  # CASEFILE_S3_ENDPOINT_URL; None: AWS itself
+    s3_region: str | None = None
+    object_lock_days: int = 0  # > 0: S3 Object Lock, compliance mode, for this many days
+    s3_part_mb: int = 8  # multipart part size: the memory one upload in progress holds
     secret_key: str | None = None
     https: bool = False
     proxy_hops: int = 0
@@ -94,12 +99,25 @@ class Settings:
             raise SettingsError("custody checkpoint intervals must be at least 1")
         if not self.storage_url.startswith(("file://", "s3://")):
             raise SettingsError("storage_url must be file:///path or s3://bucket/prefix")
+        self._validate_storage()
         if self.secret_key is None:
             raise SettingsError(
                 f"no secret key in {self.secret_key_path}: run `casefile init` first"
             )
         if self.is_production:
             self._validate_production()
+
+    def _validate_storage(self) -> None:
+        if self.object_lock_days < 0:
+            raise SettingsError("storage.object_lock_days must be 0 (off) or more")
+        if not 5 <= self.s3_part_mb <= 5120:
+            raise SettingsError("storage.s3_part_mb must be between 5 and 5120")
+        if not self.storage_url.startswith("s3://"):
+            return
+        if not urlsplit(self.storage_url).netloc:
+            raise SettingsError("storage_url s3:// needs a bucket: s3://bucket/prefix")
+        if self.s3_part_mb * 10_000 < self.evidence_max_mb * 1.01 + 1:  # S3: 10,000 parts
+            raise SettingsError("storage.s3_part_mb is too small for vault.evidence_max_mb")
 
     def _validate_production(self) -> None:
         if self.secret_key == DEVELOPMENT_SECRET_KEY:
@@ -175,6 +193,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     web, auth, i18n = raw.get("web", {}), raw.get("auth", {}), raw.get("i18n", {})
     custody = raw.get("custody", {})
     vault = raw.get("vault", {})
+    store = raw.get("storage", {})
     kek_file = env.get("CASEFILE_KEK_FILE") or vault.get("kek_file")
     instance = _resolve(env.get("CASEFILE_INSTANCE") or _typed(raw, "instance", str, "instance"))
     database_url = env.get("CASEFILE_DATABASE_URL") or raw.get("database_url")
@@ -184,6 +203,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         instance_path=instance,
         database_url_override=database_url,
         storage_url=_storage_url(storage),
+        s3_endpoint_url=env.get("CASEFILE_S3_ENDPOINT_URL")
+        or _typed(store, "s3_endpoint_url", str, "")
+        or None,
+        s3_region=_typed(store, "s3_region", str, "") or None,
+        object_lock_days=_typed(store, "object_lock_days", int, 0),
+        s3_part_mb=_typed(store, "s3_part_mb", int, 8),
         secret_key=env.get("CASEFILE_SECRET_KEY") or raw.get("secret_key"),
         https=_typed(web, "https", bool, default=False),
         proxy_hops=_typed(web, "proxy_hops", int, 0),

@@ -13,6 +13,8 @@ from flask import Flask, Request, current_app, g
 from werkzeug.exceptions import BadRequest
 
 from casefile import request_scope
+from casefile.logic import authz
+from casefile.logic.authz import CaseAction
 from casefile.logic.intake import IntakeStream
 
 EVIDENCE_ENDPOINTS = frozenset({"api.upload_evidence", "web.evidence.upload"})  # only these
@@ -39,6 +41,14 @@ class EvidenceRequest(Request):
         del total_content_length, content_type, filename, content_length
         if self.endpoint not in EVIDENCE_ENDPOINTS:
             raise BadRequest("this route takes no files")
+        # Nothing is stored for someone who may not add evidence to this case, even
+        # transiently: the body is read (e.g. for the form's CSRF token) before the view runs.
+        authz.authorize_case(
+            request_scope.db_session(),
+            request_scope.actor(),
+            (self.view_args or {})["case_id"],
+            CaseAction.ADD_EVIDENCE,
+        )
         stream = IntakeStream(request_scope.blobs(), request_scope.keyring())
         g.setdefault("intake_streams", []).append(stream)
         return cast(IO[bytes], stream)

@@ -7,7 +7,15 @@ import uuid
 from typing import Annotated
 
 import pyotp
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -15,6 +23,7 @@ from casefile.db import utcnow
 from casefile.logic import authz, security_log
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.logic.passwords import hash_password, verify_password
+from casefile.logic.text import refuse_nul
 from casefile.model import SecurityEventType, User
 
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -23,6 +32,8 @@ SUPPORTED_LOCALES = ("en", "my")
 
 class AccountInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = field_validator("*", mode="after")(refuse_nul)
 
     email: EmailStr
     password: str = Field(repr=False)

@@ -20,6 +20,7 @@ from casefile.logic import authz, custody, ern
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.pagination import Page, paginate
+from casefile.logic.text import refuse_nul
 from casefile.model import Case, CaseMember, CustodyAction, Forum, Role, User
 
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -32,6 +33,8 @@ class CaseInput(BaseModel):
     """A case as a user describes it. Shared by the API, the web form and the CLI."""
 
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = field_validator("*", mode="after")(refuse_nul)
 
     title: Title
     forum: Forum

@@ -9,6 +9,7 @@ numbers are gapless and the Merkle tree is well defined.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -20,12 +21,14 @@ from sqlalchemy import (
     BigInteger,
     Integer,
     LargeBinary,
+    Select,
+    and_,
     bindparam,
     func,
     insert,
+    or_,
     select,
     text,
-    tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
@@ -99,9 +102,6 @@ _SIZE_AND_LATEST_CHECKPOINT = select(
         for column in (_CHECKPOINTS.c.size, _CHECKPOINTS.c.time)
     ),
 )
-_NODES_AT = select(_NODES.c.level, _NODES.c.index, _NODES.c.hash).where(
-    tuple_(_NODES.c.level, _NODES.c.index).in_(bindparam("positions", expanding=True))
-)
 _INSERT_ENTRY = insert(_ENTRIES).values(
     {column.name: bindparam(column.name, type_=column.type) for column in _ENTRIES.c}
 )
@@ -124,7 +124,7 @@ _INSERT_ENTRY_AND_NODES = (
     )
     .add_cte(_INSERT_ENTRY.cte("entry"))
 )
-_NODES_PER_QUERY = 400
+_NODES_PER_QUERY = 64
 _STATE = "casefile.custody_state"
 
 
@@ -169,6 +169,24 @@ def _state(session: Session) -> _LogState:
     return state
 
 
+@functools.cache
+def _nodes_at(count: int) -> Select[int, int, bytes]:
+    """The nodes at `count` positions (parameters level_0, index_0, level_1...). An OR of
+    equalities, which both databases answer from the primary key; SQLite would scan the
+    whole table for a row-value IN list."""
+    return select(_NODES.c.level, _NODES.c.index, _NODES.c.hash).where(
+        or_(
+            *(
+                and_(
+                    _NODES.c.level == bindparam(f"level_{row}", type_=Integer),
+                    _NODES.c.index == bindparam(f"index_{row}", type_=BigInteger),
+                )
+                for row in range(count)
+            )
+        )
+    )
+
+
 def _forget_state(session: Session) -> None:
     session.info.pop(_STATE, None)
 
@@ -180,7 +198,11 @@ def _stored_nodes(session: Session, positions: Iterable[tuple[int, int]]) -> dic
     found: dict[Node, bytes] = {}
     for start in range(0, len(wanted), _NODES_PER_QUERY):
         chunk = wanted[start : start + _NODES_PER_QUERY]
-        for level, index, digest in connection.execute(_NODES_AT, {"positions": chunk}):
+        parameters: dict[str, int] = {}
+        for row, (level, index) in enumerate(chunk):
+            parameters[f"level_{row}"] = level
+            parameters[f"index_{row}"] = index
+        for level, index, digest in connection.execute(_nodes_at(len(chunk)), parameters):
             found[level, index] = digest
     return found
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
 from casefile.logic import authz, custody
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict
+from casefile.logic.text import refuse_nul
 from casefile.model import Case, CustodyAction, Evidence, EvidenceStatus, User
 from casefile.vault.blobstore import BlobStore
 
@@ -28,6 +29,8 @@ class LegalHoldInput(BaseModel):
 
 class DeletionInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = field_validator("*", mode="after")(refuse_nul)
 
     reason: Reason
 

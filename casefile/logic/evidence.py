@@ -28,6 +28,7 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.errors import DomainError, ValidationFailed
 from casefile.logic.intake import Received
 from casefile.logic.pagination import Page, paginate
+from casefile.logic.text import refuse_nul
 from casefile.model import (
     CustodyAction,
     Evidence,
@@ -54,6 +55,8 @@ class EvidenceInput(BaseModel):
     """The collector's account of an item, as sent with it (all optional)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = field_validator("*", mode="after")(refuse_nul)
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     description: Annotated[str, StringConstraints(max_length=20000)] | None = None
@@ -114,6 +117,15 @@ def clean_filename(name: str | None) -> str | None:
     text = name.replace("\x00", "\ufffd")
     text = text.encode("utf-8", "replace").decode("utf-8")
     return text[:1000]
+
+
+MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+
+
+def clean_mime(declared: str | None) -> str | None:
+    """A client's declared type is kept only if it is one (it is compared, never trusted)."""
+    value = (declared or "").split(";")[0].strip().lower()
+    return value if MIME_TYPE.match(value) else None
 
 
 @dataclass(frozen=True)
@@ -207,10 +219,10 @@ def _register(
         seq=seq,
         batch=1,
         ern=ern.render(case.ern_pattern, seq=seq, batch=1, year=now.year),
-        title=data.title or name or f"Item {seq}",
+        title=(data.title or name or f"Item {seq}")[:500],
         description=data.description,
         original_filename=name,
-        declared_mime=declared_mime,
+        declared_mime=clean_mime(declared_mime),
         mime=mime,
         size=received.size,
         sha256=received.sha256,

@@ -10,6 +10,7 @@ until the registration has committed or rolled back, so nothing is left half-reg
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -61,7 +62,7 @@ class Sidecar:
     entries: dict[str, EvidenceInput]
 
     def lookup(self, source: SourceFile) -> str | None:
-        for key in source.keys():
+        for key in source.sidecar_keys():
             if key in self.entries:
                 return key
         return None
@@ -181,7 +182,7 @@ class SourceFile:
     size: int
     data: EvidenceInput = field(default_factory=EvidenceInput)
 
-    def keys(self) -> Iterator[str]:
+    def sidecar_keys(self) -> Iterator[str]:
         """Sidecar keys that name this file, the most specific first."""
         yield self.relative
         yield _key(self.given)
@@ -200,67 +201,73 @@ class Plan:
         return sum(source.size for source in self.files)
 
 
-def plan(paths: Sequence[Path], sidecar: Sidecar | None = None, *, exclude: Path | None = None) -> Plan:
+def plan(
+    paths: Sequence[Path], sidecar: Sidecar | None = None, *, exclude: Path | None = None
+) -> Plan:
     """Every regular file under `paths`, in sorted order, each once; hidden files and folders,
     symbolic links and special files are left out (and listed). `exclude` (the sidecar file
     itself) is not ingested."""
-    files: list[SourceFile] = []
-    ignored: list[tuple[str, str]] = []
-    seen: set[tuple[int, int]] = set()
-    if exclude is not None:
-        info = exclude.stat()
-        seen.add((info.st_dev, info.st_ino))
-
-    def add(path: Path, relative: str, given: str, info: os.stat_result) -> None:
-        identity = (info.st_dev, info.st_ino)
-        if identity not in seen:
-            seen.add(identity)
-            files.append(SourceFile(path, relative, given, info.st_size))
-
-    def walk(folder: Path, prefix: str, given: str) -> None:
-        try:
-            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
-        except OSError as error:
-            ignored.append((given, f"cannot list: {error.strerror or error}"))
-            return
-        for entry in entries:
-            relative = f"{prefix}{entry.name}"
-            shown = f"{given.rstrip('/')}/{entry.name}"
-            if entry.name.startswith("."):
-                ignored.append((shown, "hidden"))
-            elif entry.is_symlink():
-                ignored.append((shown, "symbolic link"))
-            elif entry.is_dir(follow_symlinks=False):
-                walk(Path(entry.path), f"{relative}/", shown)
-            elif entry.is_file(follow_symlinks=False):
-                add(Path(entry.path), relative, shown, entry.stat(follow_symlinks=False))
-            else:
-                ignored.append((shown, "not a regular file"))
-
+    walker = _Walker(exclude)
     for path in paths:
-        given = path.as_posix()
-        info = path.lstat()
-        if stat.S_ISLNK(info.st_mode):
-            ignored.append((given, "symbolic link"))
-        elif stat.S_ISDIR(info.st_mode):
-            walk(path, "", given)
-        elif stat.S_ISREG(info.st_mode):
-            add(path, path.name, given, info)
-        else:
-            ignored.append((given, "not a regular file"))
-
-    unmatched: list[str] = []
+        walker.argument(path)
+    files, unmatched = walker.files, []
     if sidecar is not None:
         used: set[str] = set()
         for number, source in enumerate(files):
             key = sidecar.lookup(source)
             if key is not None:
                 used.add(key)
-                files[number] = SourceFile(
-                    source.path, source.relative, source.given, source.size, sidecar.entries[key]
-                )
+                files[number] = dataclasses.replace(source, data=sidecar.entries[key])
         unmatched = sorted(set(sidecar.entries) - used)
-    return Plan(files, ignored, unmatched)
+    return Plan(files, walker.ignored, unmatched)
+
+
+class _Walker:
+    def __init__(self, exclude: Path | None) -> None:
+        self.files: list[SourceFile] = []
+        self.ignored: list[tuple[str, str]] = []
+        self._seen: set[tuple[int, int]] = set()
+        if exclude is not None:
+            info = exclude.stat()
+            self._seen.add((info.st_dev, info.st_ino))
+
+    def argument(self, path: Path) -> None:
+        given = path.as_posix()
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            self.ignored.append((given, "symbolic link"))
+        elif stat.S_ISDIR(info.st_mode):
+            self._walk(path, "", given)
+        elif stat.S_ISREG(info.st_mode):
+            self._add(path, path.name, given, info)
+        else:
+            self.ignored.append((given, "not a regular file"))
+
+    def _add(self, path: Path, relative: str, given: str, info: os.stat_result) -> None:
+        identity = (info.st_dev, info.st_ino)
+        if identity not in self._seen:  # the same file reached twice is ingested once
+            self._seen.add(identity)
+            self.files.append(SourceFile(path, relative, given, info.st_size))
+
+    def _walk(self, folder: Path, prefix: str, given: str) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            self.ignored.append((given, f"cannot list: {error.strerror or error}"))
+            return
+        for entry in entries:
+            relative = f"{prefix}{entry.name}"
+            shown = f"{given.rstrip('/')}/{entry.name}"
+            if entry.name.startswith("."):
+                self.ignored.append((shown, "hidden"))
+            elif entry.is_symlink():
+                self.ignored.append((shown, "symbolic link"))
+            elif entry.is_dir(follow_symlinks=False):
+                self._walk(Path(entry.path), f"{relative}/", shown)
+            elif entry.is_file(follow_symlinks=False):
+                self._add(Path(entry.path), relative, shown, entry.stat(follow_symlinks=False))
+            else:
+                self.ignored.append((shown, "not a regular file"))
 
 
 # --- ingesting ------------------------------------------------------------------------------
@@ -279,6 +286,12 @@ def sha256_in_case(session: Session, actor: User | None, case_id: uuid.UUID, sha
         .limit(1)
     )
     return found is not None
+
+
+def authorize(session: Session, actor: User | None, case_id: uuid.UUID) -> None:
+    """Refuse at once an actor who may not add evidence to the case."""
+    authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE)
+    session.commit()  # end the read: SQLite takes its write lock at BEGIN
 
 
 @dataclass
@@ -321,80 +334,82 @@ def ingest(
     it goes) tells what was done even when an interruption ends the run early; `keyring` is
     called per file, so a KEK rotated meanwhile is picked up. A file that cannot be read or
     stored fails alone; an actor who may not add evidence stops the run before the first."""
-    summary = summary if summary is not None else Summary()
-    authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE)
-    session.commit()  # end the read: SQLite takes its write lock at BEGIN
+    run = _Run(session, actor, case_id, store, keyring, summary or Summary(), on_bytes)
+    authorize(session, actor, case_id)
     for source in files:
         try:
-            outcome = _ingest_one(
-                session, actor, case_id, source, store, keyring, summary, on_bytes
-            )
+            outcome = run.one(source)
         except _FATAL:
             raise
         except KeyboardInterrupt:
-            summary.interrupted = True
+            run.summary.interrupted = True
             raise
         except Exception as error:  # noqa: BLE001 - one file's failure must not stop the rest
             session.rollback()
             outcome = Outcome(source, "failed", reason=_reason(error))
-            summary.failed.append((source.relative, outcome.reason or ""))
+            run.summary.failed.append((source.relative, outcome.reason or ""))
         if on_file is not None:
             on_file(outcome)
-    return summary
+    return run.summary
 
 
-def _ingest_one(
-    session: Session,
-    actor: User | None,
-    case_id: uuid.UUID,
-    source: SourceFile,
-    store: BlobStore,
-    keyring: Callable[[], Keyring],
-    summary: Summary,
-    on_bytes: BytesDone | None,
-) -> Outcome:
-    digest = _sha256(source.path)
-    present = sha256_in_case(session, actor, case_id, digest)
-    session.commit()
-    if present:
-        summary.present += 1
-        if on_bytes is not None:
-            on_bytes(source.size)
-        return Outcome(source, "present")
+@dataclass
+class _Run:
+    session: Session
+    actor: User | None
+    case_id: uuid.UUID
+    store: BlobStore
+    keyring: Callable[[], Keyring]
+    summary: Summary
+    on_bytes: BytesDone | None
 
-    stream = IntakeStream(store, keyring())
-    try:
-        with source.path.open("rb") as handle:
-            while chunk := handle.read(CHUNK):
-                stream.write(chunk)
-                if on_bytes is not None:
-                    on_bytes(len(chunk))
-    except BaseException:
-        stream.abort()
-        raise
-    with _interruptions_held():
+    def one(self, source: SourceFile) -> Outcome:
+        if sha256_in_case(self.session, self.actor, self.case_id, _sha256(source.path)):
+            self.session.commit()
+            self.summary.present += 1
+            self._advance(source.size)
+            return Outcome(source, "present")
+        self.session.commit()  # end the read before the file streams (SQLite: a write lock)
+
+        stream = IntakeStream(self.store, self.keyring())
         try:
-            received = stream.finish()
+            with source.path.open("rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    stream.write(chunk)
+                    self._advance(len(chunk))
         except BaseException:
             stream.abort()
             raise
-        # register() removes the blob itself if anything goes wrong in it
-        result = evidence.register(
-            session,
-            actor,
-            case_id,
-            received,
-            source.data,
-            filename=source.relative,
-            declared_mime=None,
-            store=store,
-        )
-        if result.created:
-            summary.added += 1
-            summary.bytes_added += received.size
-            return Outcome(source, "added", ern=result.item.ern)
-        summary.present += 1  # added by someone else since the check above
-        return Outcome(source, "present", ern=result.item.ern)
+        with _interruptions_held():
+            try:
+                received = stream.finish()
+            except BaseException:
+                stream.abort()
+                raise
+            try:
+                result = evidence.register(
+                    self.session,
+                    self.actor,
+                    self.case_id,
+                    received,
+                    source.data,
+                    filename=source.relative,
+                    declared_mime=None,
+                    store=self.store,
+                )
+            except BaseException:
+                stream.abort()  # register() removes the blob too; this covers its doorstep
+                raise
+            if result.created:
+                self.summary.added += 1
+                self.summary.bytes_added += received.size
+                return Outcome(source, "added", ern=result.item.ern)
+            self.summary.present += 1  # added by someone else since the check above
+            return Outcome(source, "present", ern=result.item.ern)
+
+    def _advance(self, count: int) -> None:
+        if self.on_bytes is not None:
+            self.on_bytes(count)
 
 
 def _sha256(path: Path) -> str:

@@ -14,12 +14,14 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    field_validator,
 )
 from sqlalchemy.orm import Session
 
 from casefile.logic import authz, custody
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
+from casefile.logic.text import refuse_nul
 from casefile.model import CustodyAction, CustodyEntry, User
 
 Party = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -30,6 +32,8 @@ class TransferInput(BaseModel):
     """JSON names are the plain words (`from`, `to`, `when`, `where`)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    _no_nul = field_validator("*", mode="after")(refuse_nul)
 
     from_party: Party = Field(alias="from")
     to_party: Party = Field(alias="to")

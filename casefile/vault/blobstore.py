@@ -12,8 +12,11 @@ import secrets
 from collections.abc import Iterator
 from io import RawIOBase
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from casefile.settings import Settings
 
 BLOB_ID = re.compile(r"^[0-9a-f]{32}$")
 TEMP_MARK = ".tmp-"
@@ -132,8 +135,21 @@ class LocalBlobStore:
         path.unlink(missing_ok=True)
 
 
-def open_store(url: str) -> BlobStore:
+def open_store(url: str, settings: Settings | None = None) -> BlobStore:
+    """`file:///path` or `s3://bucket/prefix`; the [storage] settings configure S3."""
     parts = urlsplit(url)
     if parts.scheme == "file":
         return LocalBlobStore(Path(parts.path))
+    if parts.scheme == "s3":
+        from casefile.vault.s3store import S3BlobStore  # noqa: PLC0415 - boto3 only when used
+
+        if settings is None:
+            return S3BlobStore.from_url(url)
+        return S3BlobStore.from_url(
+            url,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            object_lock_days=settings.object_lock_days,
+            part_mb=settings.s3_part_mb,
+        )
     raise BlobStoreError(f"storage {parts.scheme}:// is not available in this version")

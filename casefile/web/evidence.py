@@ -87,6 +87,9 @@ def upload(case_id: uuid.UUID) -> BaseResponse | str:
     store = request_scope.blobs()
     added, repeated = 0, 0
     for part, stream in zip(parts, streams, strict=True):
+        if not part.filename:  # an empty file input still sends an empty part
+            stream.abort()
+            continue
         result = evidence.register(
             session,
             actor,

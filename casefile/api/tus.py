@@ -1,0 +1,184 @@
+"""Resumable uploads over tus 1.0.0: core, creation, checksum, termination, expiration.
+
+POST   /cases/{case_id}/uploads   create (Upload-Length, Upload-Metadata) → 201 + Location
+HEAD   /uploads/{upload_id}       Upload-Offset, Upload-Length (and the item once registered)
+PATCH  /uploads/{upload_id}       append at Upload-Offset (409 if it is not the current offset;
+                                  460 if Upload-Checksum does not match: nothing is kept)
+DELETE /uploads/{upload_id}       terminate: the upload and its chunks are removed
+OPTIONS either path               what this server supports (no sign-in needed)
+
+The request that delivers the last byte registers the item; its response (and HEAD after it)
+carries `X-Casefile-Evidence: <item id>`. Only the account that created an upload sees it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Response, request, url_for
+from werkzeug.http import http_date
+
+from casefile import request_scope
+from casefile.api.blueprint import bp
+from casefile.api.openapi import operation
+from casefile.logic import tus
+from casefile.logic.errors import DomainError
+from casefile.model.tus_upload import TusUpload
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,checksum,termination,expiration"
+OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+UPLOAD = "/uploads/<uuid:upload_id>"
+CREATE = "/cases/<uuid:case_id>/uploads"
+DIGITS = re.compile(r"[0-9]{1,19}")
+ENDPOINTS = frozenset(
+    {"api.create_upload", "api.upload_status", "api.append_upload", "api.terminate_upload",
+     "api.tus_options"}
+)  # fmt: skip
+
+
+class UnsupportedTusVersion(DomainError):
+    code = "unsupported_tus_version"
+    status = 412
+
+
+class NotOffsetStream(DomainError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+def _require_tus() -> None:
+    if request.headers.get("Tus-Resumable") != TUS_VERSION:
+        raise UnsupportedTusVersion(f"send 'Tus-Resumable: {TUS_VERSION}'")
+
+
+def _number(name: str) -> int:
+    value = request.headers.get(name, "").strip()
+    if not DIGITS.fullmatch(value):
+        raise tus.MalformedUpload(f"{name} must be a whole number of bytes")
+    return int(value)
+
+
+def _max_size() -> int:
+    return request_scope.settings().evidence_max_mb * 1024 * 1024
+
+
+def _state_headers(response: Response, upload: TusUpload) -> Response:
+    response.headers["Upload-Offset"] = str(upload.received)
+    response.headers["Upload-Expires"] = http_date(upload.expires_at)
+    if upload.evidence_id is not None:
+        response.headers["X-Casefile-Evidence"] = str(upload.evidence_id)
+        if upload.duplicate:
+            response.headers["X-Casefile-Duplicate"] = "true"
+    return response
+
+
+@bp.after_request
+def tus_headers(response: Response) -> Response:
+    """Every tus response, errors included, names the protocol version; none is cached."""
+    if request.endpoint not in ENDPOINTS:
+        return response
+    response.headers["Tus-Resumable"] = TUS_VERSION
+    response.headers["Cache-Control"] = "no-store"
+    if response.status_code == 412:
+        response.headers["Tus-Version"] = TUS_VERSION
+    if response.status_code == 460:
+        response.status = "460 Checksum Mismatch"
+    return response
+
+
+@bp.route(CREATE, methods=["OPTIONS"])
+@bp.route(UPLOAD, methods=["OPTIONS"])
+@operation(summary="tus: what this server supports", tag="uploads", public=True, errors=())
+def tus_options(**_ids: uuid.UUID) -> Response:
+    response = Response(status=204)
+    response.headers["Tus-Version"] = TUS_VERSION
+    response.headers["Tus-Extension"] = TUS_EXTENSIONS
+    response.headers["Tus-Max-Size"] = str(_max_size())
+    response.headers["Tus-Checksum-Algorithm"] = ",".join(tus.CHECKSUM_ALGORITHMS)
+    return response
+
+
+@bp.route(CREATE, methods=["POST"], provide_automatic_options=False)
+@operation(
+    summary="Start a resumable (tus) upload of an item: Upload-Length and Upload-Metadata "
+    "(filename, filetype and the evidence upload's fields, base64) → 201 with Location",
+    tag="uploads",
+    status=201,
+    errors=(400, 401, 403, 404, 413, 422),
+)
+def create_upload(case_id: uuid.UUID) -> Response:
+    _require_tus()
+    if "Upload-Defer-Length" in request.headers:
+        raise tus.MalformedUpload("Upload-Defer-Length is not supported; send Upload-Length")
+    upload = tus.create(
+        request_scope.db_session(),
+        request_scope.actor(),
+        case_id,
+        length=_number("Upload-Length"),
+        metadata=tus.parse_metadata(request.headers.get("Upload-Metadata")),
+        max_size=_max_size(),
+        store=request_scope.blobs(),
+        keyring=request_scope.keyring(),
+    )
+    response = _state_headers(Response(status=201), upload)
+    response.headers["Location"] = url_for("api.append_upload", upload_id=upload.id)
+    if request.max_content_length is not None:  # the largest PATCH body this server takes
+        response.headers["X-Casefile-Max-Chunk-Size"] = str(request.max_content_length)
+    return response
+
+
+@bp.route(UPLOAD, methods=["HEAD"], provide_automatic_options=False)
+@operation(summary="tus: an upload's offset and length", tag="uploads")
+def upload_status(upload_id: uuid.UUID) -> Response:
+    _require_tus()
+    upload = tus.get(request_scope.db_session(), request_scope.actor(), upload_id)
+    response = _state_headers(Response(status=200), upload)
+    response.headers["Upload-Length"] = str(upload.length)
+    if upload.fields:
+        response.headers["Upload-Metadata"] = tus.encode_metadata(upload.fields)
+    return response
+
+
+@bp.route(UPLOAD, methods=["PATCH"], provide_automatic_options=False)
+@operation(
+    summary="tus: append the body (application/offset+octet-stream) at Upload-Offset; "
+    "Upload-Checksum 'sha1|sha256 <base64>' is verified first (460 on mismatch)",
+    tag="uploads",
+    status=204,
+    errors=(400, 401, 403, 404, 409, 413, 415),
+)
+def append_upload(upload_id: uuid.UUID) -> Response:
+    _require_tus()
+    if request.mimetype != OFFSET_CONTENT_TYPE:
+        raise NotOffsetStream(f"send the bytes as {OFFSET_CONTENT_TYPE}")
+    offset = _number("Upload-Offset")
+    checksum = tus.parse_checksum(request.headers.get("Upload-Checksum"))
+    upload = tus.receive(
+        request_scope.db_session(),
+        request_scope.actor(),
+        upload_id,
+        offset=offset,
+        body=request.stream,  # read here, after authentication and the offset check
+        content_length=request.content_length,
+        checksum=checksum,
+        store=request_scope.blobs(),
+        keyring=request_scope.keyring(),
+    )
+    return _state_headers(Response(status=204), upload)
+
+
+@bp.route(UPLOAD, methods=["DELETE"], provide_automatic_options=False)
+@operation(
+    summary="tus termination: remove an unfinished upload and its stored chunks",
+    tag="uploads",
+    status=204,
+    errors=(401, 404, 409),
+)
+def terminate_upload(upload_id: uuid.UUID) -> Response:
+    _require_tus()
+    tus.terminate(
+        request_scope.db_session(), request_scope.actor(), upload_id, request_scope.blobs()
+    )
+    return Response(status=204)

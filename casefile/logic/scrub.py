@@ -1,0 +1,236 @@
+"""`casefile scrub`: read every active item back and check it, and check that the database and
+the blob store agree. Run by the operator on the server (actor None), so no case access is
+decided here; each item checked gets a custody entry either way.
+
+- Every active item's blob is decrypted and its AEAD and SHA-256 checked through the same code
+  as a download (evidence's verified reader), which also records an integrity failure.
+- An active item without a blob is a failure ("missing").
+- A blob that no active item owns is an orphan; a `.tmp-` file is the leftover of a write that
+  was interrupted. Both are reported; `repair` removes them, and nothing else. Files younger
+  than `grace` may belong to an intake in progress (its blob is written before its row is
+  committed): they are listed but neither counted nor removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casefile.db import utcnow
+from casefile.logic import custody, evidence
+from casefile.logic.evidence import IntegrityFailure
+from casefile.model import CustodyAction, Evidence, EvidenceStatus
+from casefile.vault.blobstore import BLOB_ID, BlobStore, LocalBlobStore
+from casefile.vault.keyring import Keyring
+
+BATCH = 200
+MISSING = "blob missing from the store"
+
+
+@dataclass(frozen=True)
+class ItemFailure:
+    item_id: uuid.UUID
+    case_id: uuid.UUID
+    ern: str
+    reason: str
+
+
+@dataclass
+class ScrubReport:
+    checked: int = 0
+    ok: int = 0
+    bytes_checked: int = 0
+    failures: list[ItemFailure] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)  # blob ids no active item owns
+    leftovers: list[str] = field(default_factory=list)  # `.tmp-` files of interrupted writes
+    recent: list[str] = field(default_factory=list)  # younger than the grace period: kept
+    removed: list[str] = field(default_factory=list)  # by repair
+    kept: list[tuple[str, str]] = field(default_factory=list)  # (name, why) not removed by repair
+
+    @property
+    def unrepaired(self) -> list[str]:
+        return [name for name in (*self.orphans, *self.leftovers) if name not in self.removed]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures and not self.unrepaired
+
+
+ItemDone = Callable[[int], None]  # bytes of the item just checked
+
+
+def active_items(session: Session) -> list[tuple[uuid.UUID, int]]:
+    """(id, size) of every active item, in case and ERN order."""
+    rows = session.execute(
+        select(Evidence.id, Evidence.size)
+        .where(Evidence.status == EvidenceStatus.ACTIVE)
+        .order_by(Evidence.case_id, Evidence.seq)
+    ).all()
+    session.commit()  # end the read: SQLite takes its write lock at BEGIN
+    return [(item_id, size) for item_id, size in rows]
+
+
+def scrub(
+    session: Session,
+    *,
+    store: BlobStore,
+    keyring: Callable[[], Keyring],
+    items: Sequence[tuple[uuid.UUID, int]] | None = None,
+    repair: bool = False,
+    grace: dt.timedelta = dt.timedelta(hours=1),
+    on_item: ItemDone | None = None,
+) -> ScrubReport:
+    """Check every active item (or `items`, from `active_items`), then the store's extra files;
+    with `repair`, remove orphans and leftovers older than `grace`."""
+    report = ScrubReport()
+    # The store is listed before the database is read: a blob whose item commits in between
+    # is then known to the database, never taken for an orphan.
+    listed = set(store.blob_ids())
+    leftovers = list(store.leftovers())
+    if items is None:
+        items = active_items(session)
+    for start in range(0, len(items), BATCH):
+        _check_batch(
+            session,
+            [item_id for item_id, _ in items[start : start + BATCH]],
+            store=store,
+            keyring=keyring,
+            listed=listed,
+            report=report,
+            on_item=on_item,
+        )
+
+    owned = {item_id.hex for item_id, _ in items}
+    old_enough = utcnow() - grace
+    for blob_id in sorted(listed - owned):
+        if _still_owned(session, blob_id):
+            continue  # its item was added after the list above was read
+        _sort_extra(store, blob_id, old_enough, report.orphans, report)
+    for name in leftovers:
+        _sort_extra(store, name, old_enough, report.leftovers, report)
+    if repair:
+        _repair(session, store, report)
+    return report
+
+
+def _check_batch(
+    session: Session,
+    ids: list[uuid.UUID],
+    *,
+    store: BlobStore,
+    keyring: Callable[[], Keyring],
+    listed: set[str],
+    report: ScrubReport,
+    on_item: ItemDone | None,
+) -> None:
+    loaded = list(session.scalars(select(Evidence).where(Evidence.id.in_(ids))))
+    session.commit()
+    # Detached, the items keep their loaded fields through the rollback that recording a
+    # failure begins with.
+    session.expunge_all()
+    by_id = {item.id: item for item in loaded}
+    checked: list[Evidence] = []
+    keys = keyring()
+    for item_id in ids:
+        item = by_id.get(item_id)
+        if item is None or item.status != EvidenceStatus.ACTIVE:
+            continue  # deleted since the list was read
+        report.checked += 1
+        reason = _verify(session, item, store, keys, listed)
+        if reason is None:
+            report.ok += 1
+            report.bytes_checked += item.size
+            checked.append(item)
+        else:
+            report.failures.append(ItemFailure(item.id, item.case_id, item.ern, reason))
+        if on_item is not None:
+            on_item(item.size)
+    for item in checked:
+        custody.append(
+            session,
+            None,
+            CustodyAction.INTEGRITY_CHECKED,
+            case_id=item.case_id,
+            item_id=item.id,
+            details={"ern": item.ern, "result": "ok"},
+        )
+    session.commit()
+
+
+def _verify(
+    session: Session, item: Evidence, store: BlobStore, keyring: Keyring, listed: set[str]
+) -> str | None:
+    """None if the item's blob decrypts, authenticates and hashes to its SHA-256; else why not.
+    A failure is recorded in the custody log (and committed) before this returns."""
+    if item.blob_id not in listed and not store.exists(item.blob_id):
+        session.rollback()
+        custody.append(
+            session,
+            None,
+            CustodyAction.INTEGRITY_FAILURE,
+            case_id=item.case_id,
+            item_id=item.id,
+            details={"ern": item.ern, "reason": MISSING},
+        )
+        session.commit()
+        return MISSING
+    try:
+        # The download path's own reader: decrypts, authenticates, hashes, and records a
+        # failure as an INTEGRITY_FAILURE custody entry.
+        for _ in evidence._verified_chunks(session, None, item, store, keyring):  # noqa: SLF001
+            pass
+    except IntegrityFailure as error:
+        cause = error.__cause__
+        return f"{error}: {cause}" if cause is not None else str(error)
+    return None
+
+
+def _still_owned(session: Session, blob_id: str) -> bool:
+    if not BLOB_ID.match(blob_id):
+        return False
+    status = session.scalar(select(Evidence.status).where(Evidence.id == uuid.UUID(hex=blob_id)))
+    session.commit()
+    return status == EvidenceStatus.ACTIVE
+
+
+def _sort_extra(
+    store: BlobStore, name: str, old_enough: dt.datetime, into: list[str], report: ScrubReport
+) -> None:
+    modified = _modified(store, name)
+    if modified is not None and modified > old_enough:
+        report.recent.append(name)
+    else:
+        into.append(name)
+
+
+def _modified(store: BlobStore, name: str) -> dt.datetime | None:
+    """When a blob or leftover was last written, where the store can tell (local folders)."""
+    if not isinstance(store, LocalBlobStore):
+        return None
+    if BLOB_ID.match(name):
+        found = next(iter(sorted(store.root.glob(f"??/??/{name}"))), None)
+    else:
+        found = store.root / name
+    try:
+        stamp = Path(found).stat().st_mtime if found is not None else None
+    except OSError:
+        return None
+    return dt.datetime.fromtimestamp(stamp, tz=dt.UTC) if stamp is not None else None
+
+
+def _repair(session: Session, store: BlobStore, report: ScrubReport) -> None:
+    for blob_id in report.orphans:
+        if _still_owned(session, blob_id):  # never a blob of an active item
+            report.kept.append((blob_id, "it belongs to an active item now"))
+            continue
+        store.delete(blob_id)
+        report.removed.append(blob_id)
+    for name in report.leftovers:
+        store.remove_leftover(name)
+        report.removed.append(name)

@@ -1,0 +1,538 @@
+"""Resumable uploads (tus 1.0.0): upload state, encrypted chunk storage, completion.
+
+Each PATCH body streams, in bounded memory, into a chunk blob of its own, encrypted with the
+upload's data key (Tink streaming AEAD; associated data = upload id + chunk number), so no
+plaintext byte reaches disk and chunks cannot be reordered, truncated or moved between uploads.
+No database transaction is held while a body streams in (SQLite takes its write lock at BEGIN):
+the offset is checked before and again, under a row lock, when the chunk is recorded.
+
+When the last byte has arrived, the request that brought it decrypts the chunks in order into
+the normal intake pipeline (IntakeStream → evidence.register: hashes, type, final encryption,
+ERN, custody entry) and removes the chunks. Adding evidence is authorized when the upload is
+created, on every chunk, and again at completion. An upload exists only for the account that
+created it. Abandoned uploads expire; `purge_expired` removes them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from tink import TinkError, streaming_aead
+
+from casefile.db import utcnow
+from casefile.logic import authz, evidence
+from casefile.logic.authz import CaseAction
+from casefile.logic.errors import Conflict, DomainError, NotFound, ValidationFailed
+from casefile.logic.evidence import IntegrityFailure
+from casefile.logic.intake import IntakeStream, Received
+from casefile.model import User
+from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
+from casefile.vault.blobstore import BlobStore, BlobStoreError
+from casefile.vault.keyring import Keyring, KeyringError
+
+CHECKSUM_ALGORITHMS = {"sha1": 20, "sha256": 32}  # name → digest size
+UPLOAD_TTL = dt.timedelta(days=7)  # since the last chunk: field work is slow and interrupted
+COMPLETED_TTL = dt.timedelta(days=1)  # a finished upload still answers HEAD with its item
+STALE_COMPLETION = dt.timedelta(minutes=30)  # a completion this old died with its process
+READ_SIZE = 1 << 20
+FILENAME_KEYS = ("filename", "name")  # tus-js-client and Uppy use these names
+FILETYPE_KEYS = ("filetype", "type")
+WRAP_PREFIX = b"casefile/tus-upload:"  # keeps upload data keys apart from items' data keys
+
+
+class MalformedUpload(DomainError):
+    code = "bad_request"
+    status = 400
+
+
+class UploadTooLarge(DomainError):
+    code = "payload_too_large"
+    status = 413
+
+
+class OffsetMismatch(Conflict):
+    code = "offset_mismatch"
+
+
+class ChecksumMismatch(DomainError):
+    """tus checksum extension: 460 Checksum Mismatch; the chunk was not stored."""
+
+    code = "checksum_mismatch"
+    status = 460
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Checksum:
+    algorithm: str
+    digest: bytes
+
+
+# --- parsing what the client sends ---------------------------------------------------------
+
+
+def parse_metadata(header: str | None) -> dict[str, str]:
+    """Upload-Metadata: `key base64(value)` pairs, comma-separated; a key may have no value."""
+    result: dict[str, str] = {}
+    for pair in (header or "").split(","):
+        if not pair.strip():
+            continue
+        key, _, encoded = pair.strip().partition(" ")
+        if not key.isascii() or not key.isprintable() or key in result:
+            raise MalformedUpload("Upload-Metadata keys must be unique, printable ASCII")
+        try:
+            raw = base64.b64decode(encoded.strip(), validate=True)
+        except binascii.Error:
+            raise MalformedUpload(f"Upload-Metadata value of {key!r} is not base64") from None
+        result[key] = _text(key, raw)
+    return result
+
+
+def _text(key: str, raw: bytes) -> str:
+    if key in FILENAME_KEYS:  # kept as metadata only: anything goes, made visible
+        return evidence.clean_filename(raw.decode("utf-8", "replace")) or ""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed({key: "must be UTF-8 text"}) from None
+    if "\x00" in text:
+        raise ValidationFailed({key: "may not contain NUL characters"})
+    return text
+
+
+def encode_metadata(fields: dict[str, str]) -> str:
+    return ",".join(
+        f"{key} {base64.b64encode(value.encode()).decode()}" if value else key
+        for key, value in fields.items()
+    )
+
+
+def parse_checksum(header: str | None) -> Checksum | None:
+    """Upload-Checksum: `<algorithm> <base64 digest>`."""
+    if header is None:
+        return None
+    algorithm, _, encoded = header.strip().partition(" ")
+    algorithm = algorithm.lower()
+    if algorithm not in CHECKSUM_ALGORITHMS:
+        raise MalformedUpload(
+            f"unsupported checksum algorithm {algorithm!r}; use " + " or ".join(CHECKSUM_ALGORITHMS)
+        )
+    try:
+        digest = base64.b64decode(encoded.strip(), validate=True)
+    except binascii.Error:
+        raise MalformedUpload("the Upload-Checksum digest is not base64") from None
+    if len(digest) != CHECKSUM_ALGORITHMS[algorithm]:
+        raise MalformedUpload(f"a {algorithm} digest is {CHECKSUM_ALGORITHMS[algorithm]} bytes")
+    return Checksum(algorithm, digest)
+
+
+def _evidence_input(
+    fields: dict[str, str],
+) -> tuple[evidence.EvidenceInput, str | None, str | None]:
+    """The collector's fields, the file name and the declared type, from the metadata."""
+    named = FILENAME_KEYS + FILETYPE_KEYS
+    rest = {key: value for key, value in fields.items() if key not in named}
+    filename = next((fields[key] for key in FILENAME_KEYS if fields.get(key)), None)
+    filetype = next((fields[key] for key in FILETYPE_KEYS if fields.get(key)), None)
+    return evidence.parse_input(dict(rest)), filename, filetype
+
+
+# --- keys and associated data --------------------------------------------------------------
+
+
+def _wrap_ad(upload_id: uuid.UUID) -> bytes:
+    return WRAP_PREFIX + upload_id.bytes
+
+
+def _chunk_ad(upload_id: uuid.UUID, seq: int) -> bytes:
+    return upload_id.bytes + seq.to_bytes(8, "big")
+
+
+def rewrap_keys(session: Session, keyring: Keyring) -> int:
+    """Rewrap every upload's data key under the KEK's primary key (for `keys rotate`, before
+    it retires the old key: in-progress uploads must survive a rotation)."""
+    count = 0
+    pending = select(TusUpload).where(TusUpload.state != TusUploadState.COMPLETED)
+    for upload in session.scalars(pending):
+        upload.wrapped_key = keyring.rewrap(upload.wrapped_key, _wrap_ad(upload.id))
+        count += 1
+    session.commit()
+    return count
+
+
+# --- the upload's life ---------------------------------------------------------------------
+
+
+def create(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    *,
+    length: int,
+    metadata: dict[str, str],
+    max_size: int,
+    store: BlobStore,
+    keyring: Keyring,
+) -> TusUpload:
+    """A new upload of `length` bytes. An empty one is registered at once."""
+    case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE)
+    user = authz.require_active(actor)
+    if length > max_size:
+        raise UploadTooLarge(f"the largest upload accepted is {max_size} bytes")
+    _evidence_input(metadata)  # refuse bad metadata now, not after gigabytes
+    now = utcnow()
+    upload_id = uuid.uuid4()
+    upload = TusUpload(
+        id=upload_id,
+        case_id=case.id,
+        created_by_id=user.id,
+        length=length,
+        received=0,
+        fields=metadata,
+        wrapped_key=keyring.new_data_key(_wrap_ad(upload_id)).wrapped,
+        state=TusUploadState.COMPLETING if length == 0 else TusUploadState.RECEIVING,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + UPLOAD_TTL,
+    )
+    session.add(upload)
+    session.commit()
+    if length == 0:
+        return _complete(session, user, upload_id, store=store, keyring=keyring)
+    return upload
+
+
+def get(session: Session, actor: User | None, upload_id: uuid.UUID) -> TusUpload:
+    """The upload, if the actor created it and it has not expired; NotFound otherwise."""
+    user = authz.require_active(actor)
+    upload = session.get(TusUpload, upload_id, populate_existing=True)
+    if upload is None or upload.created_by_id != user.id or upload.expires_at <= utcnow():
+        session.commit()
+        raise NotFound("upload not found")
+    session.commit()  # end the read: the caller may stream a body next
+    return upload
+
+
+def receive(
+    session: Session,
+    actor: User | None,
+    upload_id: uuid.UUID,
+    *,
+    offset: int,
+    body: Readable,
+    content_length: int | None,
+    checksum: Checksum | None,
+    store: BlobStore,
+    keyring: Keyring,
+) -> TusUpload:
+    """Append the body at `offset` (which must be the upload's current offset). Completes the
+    upload when its last byte arrives, or when a previous completion failed or died."""
+    upload = get(session, actor, upload_id)
+    user = authz.require_active(actor)
+    if upload.state == TusUploadState.COMPLETED or (
+        content_length == 0 and offset == upload.length
+    ):
+        if offset != upload.received:
+            raise OffsetMismatch(f"the upload's offset is {upload.received}, not {offset}")
+        if content_length:
+            raise UploadTooLarge("the upload is complete; it takes no more bytes")
+        if upload.state == TusUploadState.COMPLETED:
+            return upload
+        return _complete(session, user, upload_id, store=store, keyring=keyring, retry=True)
+    authz.authorize_case(session, user, upload.case_id, CaseAction.ADD_EVIDENCE)
+    if upload.state != TusUploadState.RECEIVING or offset != upload.received:
+        raise OffsetMismatch(f"the upload's offset is {upload.received}, not {offset}")
+    room = upload.length - upload.received
+    if content_length is not None and content_length > room:
+        raise UploadTooLarge(f"the body is longer than the {room} bytes the upload still needs")
+    seq = session.scalar(select(func.count()).where(TusChunk.upload_id == upload_id)) or 0
+    wrapped = upload.wrapped_key
+    session.commit()  # no transaction (and no SQLite write lock) while the body streams in
+
+    cipher = _cipher(keyring, wrapped, upload_id)
+    chunk = _store_chunk(
+        body, cipher, _chunk_ad(upload_id, seq), store, room=room, checksum=checksum
+    )
+    if chunk is None:
+        return get(session, user, upload_id)
+    blob_id, size = chunk
+    try:
+        upload = _record(session, upload_id, start=offset, seq=seq, blob_id=blob_id, size=size)
+    except BaseException:
+        session.rollback()
+        store.delete(blob_id)
+        raise
+    if upload.state == TusUploadState.COMPLETING:
+        return _complete(session, user, upload_id, store=store, keyring=keyring)
+    return upload
+
+
+def terminate(session: Session, actor: User | None, upload_id: uuid.UUID, store: BlobStore) -> None:
+    """tus termination: the upload and its chunks are gone (an item it became stays)."""
+    get(session, actor, upload_id)
+    upload = _lock(session, upload_id)
+    if upload is None:
+        session.commit()
+        raise NotFound("upload not found")
+    if upload.state == TusUploadState.COMPLETING and not _stale(upload):
+        session.commit()
+        raise Conflict("the upload is being registered as an item; try again shortly")
+    _remove(session, [upload], store)
+
+
+def purge_expired(session: Session, store: BlobStore, *, now: dt.datetime | None = None) -> int:
+    """Remove uploads past their expiry, with their chunks (for `casefile scrub --repair`).
+    A completion still running is left alone. Returns how many were removed."""
+    now = now or utcnow()
+    expired = list(
+        session.scalars(
+            select(TusUpload)
+            .where(TusUpload.expires_at <= now)
+            .order_by(TusUpload.expires_at)
+            .with_for_update()
+        )
+    )
+    expired = [
+        upload
+        for upload in expired
+        if upload.state != TusUploadState.COMPLETING or _stale(upload, now)
+    ]
+    _remove(session, expired, store)
+    return len(expired)
+
+
+def chunk_blob_ids(session: Session) -> set[str]:
+    """Blobs that belong to uploads in progress (so `casefile scrub` does not call them
+    orphans)."""
+    ids = set(session.scalars(select(TusChunk.blob_id)))
+    session.commit()
+    return ids
+
+
+# --- inside ---------------------------------------------------------------------------------
+
+
+def _lock(session: Session, upload_id: uuid.UUID) -> TusUpload | None:
+    return session.get(TusUpload, upload_id, with_for_update=True, populate_existing=True)
+
+
+def _stale(upload: TusUpload, now: dt.datetime | None = None) -> bool:
+    return upload.updated_at <= (now or utcnow()) - STALE_COMPLETION
+
+
+def _cipher(keyring: Keyring, wrapped: bytes, upload_id: uuid.UUID) -> streaming_aead.StreamingAead:
+    try:
+        return keyring.unwrap(wrapped, _wrap_ad(upload_id))
+    except KeyringError as error:
+        raise IntegrityFailure(f"cannot unwrap the upload's data key: {error}") from error
+
+
+def _store_chunk(
+    body: Readable,
+    cipher: streaming_aead.StreamingAead,
+    associated_data: bytes,
+    store: BlobStore,
+    *,
+    room: int,
+    checksum: Checksum | None,
+) -> tuple[str, int] | None:
+    """Stream the body into a new encrypted chunk blob: (blob id, size), or None if the body
+    was empty. More than `room` bytes, or a checksum that does not match: nothing is kept."""
+    digest = hashlib.new(checksum.algorithm) if checksum else None
+    block = body.read(min(READ_SIZE, room + 1))
+    if not block:
+        _check(digest.digest() if digest else None, checksum)
+        return None
+    blob_id = uuid.uuid4().hex
+    blob = store.writer(blob_id)
+    encrypt = cipher.new_encrypting_stream(blob, associated_data)
+    size = 0
+    try:
+        while block:
+            size += len(block)
+            _within(size, room)
+            if digest is not None:
+                digest.update(block)
+            encrypt.write(block)
+            block = body.read(min(READ_SIZE, room + 1 - size))
+        _check(digest.digest() if digest else None, checksum)
+        encrypt.close()  # the final segment; closes (fsyncs) the blob
+        blob.commit()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            encrypt.close()
+        blob.abort()
+        raise
+    return blob_id, size
+
+
+def _within(size: int, room: int) -> None:
+    if size > room:
+        raise UploadTooLarge(f"the body is longer than the {room} bytes the upload still needs")
+
+
+def _chunk_size(seq: int, got: int, size: int) -> None:
+    if got != size:
+        raise IntegrityFailure(f"chunk {seq} holds {got} bytes, not {size}")
+
+
+def _check(actual: bytes | None, checksum: Checksum | None) -> None:
+    if (
+        actual is not None
+        and checksum is not None
+        and not hmac.compare_digest(actual, checksum.digest)
+    ):
+        raise ChecksumMismatch(f"the body does not match its {checksum.algorithm} checksum")
+
+
+def _record(
+    session: Session, upload_id: uuid.UUID, *, start: int, seq: int, blob_id: str, size: int
+) -> TusUpload:
+    """Add the stored chunk, if nobody else moved the offset meanwhile."""
+    upload = _lock(session, upload_id)
+    if upload is None:
+        raise NotFound("upload not found")  # terminated or purged while the body arrived
+    if upload.state != TusUploadState.RECEIVING or upload.received != start:
+        raise OffsetMismatch(f"the upload's offset is {upload.received}, not {start}")
+    now = utcnow()
+    session.add(TusChunk(upload_id=upload_id, seq=seq, blob_id=blob_id, start=start, size=size))
+    upload.received = start + size
+    upload.updated_at = now
+    upload.expires_at = now + UPLOAD_TTL
+    if upload.received == upload.length:
+        upload.state = TusUploadState.COMPLETING  # this request registers the item
+    session.commit()
+    return upload
+
+
+def _complete(
+    session: Session,
+    actor: User,
+    upload_id: uuid.UUID,
+    *,
+    store: BlobStore,
+    keyring: Keyring,
+    retry: bool = False,
+) -> TusUpload:
+    """Decrypt the chunks in order through the intake pipeline and register the item."""
+    upload = _lock(session, upload_id)
+    if upload is None:
+        raise NotFound("upload not found")
+    if retry:  # a client asking again after a completion that failed or died
+        if upload.state == TusUploadState.COMPLETING and not _stale(upload):
+            session.commit()
+            raise Conflict("the upload is being registered as an item; ask again shortly")
+        upload.state = TusUploadState.COMPLETING
+        upload.updated_at = utcnow()
+    fields, case_id, wrapped = dict(upload.fields), upload.case_id, upload.wrapped_key
+    session.commit()
+    try:
+        data, filename, filetype = _evidence_input(fields)
+        authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE)
+        chunks = list(
+            session.execute(
+                select(TusChunk.seq, TusChunk.blob_id, TusChunk.size)
+                .where(TusChunk.upload_id == upload_id)
+                .order_by(TusChunk.seq)
+            ).tuples()
+        )
+        session.commit()
+        received = _assemble(
+            chunks, _cipher(keyring, wrapped, upload_id), upload_id, store, keyring
+        )
+        result = evidence.register(
+            session,
+            actor,
+            case_id,
+            received,
+            data,
+            filename=filename,
+            declared_mime=filetype,
+            store=store,
+        )
+    except BaseException:
+        session.rollback()
+        _release(session, upload_id)
+        raise
+    upload = _lock(session, upload_id)
+    if upload is None:  # cannot happen while COMPLETING: termination and purge leave it be
+        raise NotFound("upload not found")
+    now = utcnow()
+    blob_ids = _drop_chunks(session, [upload_id])
+    upload.state = TusUploadState.COMPLETED
+    upload.evidence_id = result.item.id
+    upload.duplicate = not result.created
+    upload.completed_at = upload.updated_at = now
+    upload.expires_at = now + COMPLETED_TTL
+    session.commit()
+    for blob_id in blob_ids:
+        store.delete(blob_id)
+    return upload
+
+
+def _assemble(
+    chunks: list[tuple[int, str, int]],
+    cipher: streaming_aead.StreamingAead,
+    upload_id: uuid.UUID,
+    store: BlobStore,
+    keyring: Keyring,
+) -> Received:
+    intake = IntakeStream(store, keyring)
+    try:
+        for seq, blob_id, size in chunks:
+            with store.open(blob_id) as blob:
+                plain = cipher.new_decrypting_stream(blob, _chunk_ad(upload_id, seq))
+                got = 0
+                while block := plain.read(READ_SIZE):
+                    got += len(block)
+                    intake.write(block)
+            _chunk_size(seq, got, size)
+        return intake.finish()
+    except (TinkError, BlobStoreError) as error:
+        intake.abort()
+        raise IntegrityFailure(f"a chunk of the upload cannot be read back: {error}") from error
+    except BaseException:
+        intake.abort()
+        raise
+
+
+def _release(session: Session, upload_id: uuid.UUID) -> None:
+    """After a failed completion: let the client (or a later request) try again."""
+    upload = _lock(session, upload_id)
+    if upload is not None and upload.state == TusUploadState.COMPLETING:
+        upload.state = TusUploadState.RECEIVING
+        upload.updated_at = utcnow()
+    session.commit()
+
+
+def _remove(session: Session, uploads: list[TusUpload], store: BlobStore) -> None:
+    """Rows first, then blobs: a crash in between leaves orphans for scrub, never a row
+    pointing at a missing chunk."""
+    ids = [upload.id for upload in uploads]
+    blob_ids = _drop_chunks(session, ids)
+    session.execute(delete(TusUpload).where(TusUpload.id.in_(ids)))
+    session.commit()
+    for blob_id in blob_ids:
+        store.delete(blob_id)
+
+
+def _drop_chunks(session: Session, upload_ids: list[uuid.UUID]) -> list[str]:
+    """Delete the uploads' chunk rows (in the caller's transaction); their blob ids."""
+    blob_ids = list(
+        session.scalars(select(TusChunk.blob_id).where(TusChunk.upload_id.in_(upload_ids)))
+    )
+    session.execute(delete(TusChunk).where(TusChunk.upload_id.in_(upload_ids)))
+    return blob_ids
