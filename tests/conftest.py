@@ -96,7 +96,9 @@ def create_database(backend: str, folder: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     yield from create_database(request.param, tmp_path_factory.mktemp(request.param))
 
 

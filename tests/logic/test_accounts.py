@@ -156,7 +156,8 @@ def test_totp_enrolment_login_and_replay(session):
     user.totp_last_step = pyotp.TOTP(secret).timecode(utcnow()) - 1
     session.commit()
     code = pyotp.TOTP(secret).at(later - dt.timedelta(seconds=30))
-    assert login.check_totp(session, user.id, code, policy=POLICY, client_address=None).id == user.id
+    signed_in = login.check_totp(session, user.id, code, policy=POLICY, client_address=None)
+    assert signed_in.id == user.id
     with pytest.raises(LoginRefused):  # replay of the accepted code
         login.check_totp(session, user.id, code, policy=POLICY, client_address=None)
     assert SecurityEventType.TOTP_FAILED in events(session, user)

@@ -221,7 +221,7 @@ def test_verify_catches_an_inserted_row(connection, signed_log, keys):
     insert = (
         "INSERT INTO custody_entries (seq, time, actor_id, actor_label, action, case_id, "
         "item_id, details, leaf_hash) SELECT 3, time, actor_id, 'forger', action, case_id, "
-        f"item_id, details, leaf_hash FROM custody_entries WHERE seq = 4"
+        "item_id, details, leaf_hash FROM custody_entries WHERE seq = 4"
     )
     del forged
     report = run_verify(connection, signed_log, keys, *shift, insert)

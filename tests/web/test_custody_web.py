@@ -36,11 +36,11 @@ def activity(case):
 def test_activity_lists_entries_and_filters(client, world):
     sign_in(client, "lead@example.org")
     page = text(client.get(activity(world["case"])))
-    assert "<td>case created</td>" in page and "<td>member added</td>" in page
+    assert "<td>Case created</td>" in page and "<td>Member added</td>" in page
     assert "viewer@example.org" in page
     only_members = text(client.get(activity(world["case"]) + "?action=member_added"))
-    assert "<td>member added</td>" in only_members
-    assert "<td>case created</td>" not in only_members
+    assert "<td>Member added</td>" in only_members
+    assert "<td>Case created</td>" not in only_members
     by_viewer = text(client.get(activity(world["case"]) + f"?actor={world['viewer'].id}"))
     assert "No entries match." in by_viewer
     future = text(client.get(activity(world["case"]) + "?since=2999-01-01"))
@@ -105,7 +105,7 @@ def test_transfer_form_records_an_entry(client, world, session):
     assert len(entries) == 1
     assert json.loads(entries[0].details)["seal_number"] == "S-1"
     page = text(client.get(activity(world["case"])))
-    assert "<td>custody transferred</td>" in page and "Original notebook" in page
+    assert "<td>Physical custody transferred</td>" in page and "Original notebook" in page
 
     bad = submit(client, activity(world["case"]), {**fields, "when": "2999-01-01T00:00"},
                  action=f"/cases/{world['case'].id}/transfers")
