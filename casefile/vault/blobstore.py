@@ -44,7 +44,7 @@ class BlobStore(Protocol):
 
 
 def _check(blob_id: str) -> str:
-    if not BLOB_ID.match(blob_id):
+    if not BLOB_ID.fullmatch(blob_id):
         raise BlobStoreError(f"not a blob id: {blob_id!r}")
     return blob_id
 
@@ -54,7 +54,9 @@ class _LocalWriter(RawIOBase):
 
     def __init__(self, final: Path) -> None:
         super().__init__()
-        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        final.parent.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for folder in (final.parent.parent, final.parent):  # both levels private, not umask's
+            folder.mkdir(mode=0o700, exist_ok=True)
         self._final = final
         self._temp = final.with_name(f"{final.name}{TEMP_MARK}{secrets.token_hex(4)}")
         descriptor = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -121,7 +123,7 @@ class LocalBlobStore:
 
     def blob_ids(self) -> Iterator[str]:
         for path in sorted(self.root.glob("??/??/*")):
-            if BLOB_ID.match(path.name):
+            if BLOB_ID.fullmatch(path.name):
                 yield path.name
 
     def leftovers(self) -> Iterator[str]:

@@ -20,6 +20,10 @@ it, while S3 keeps the retained (and now undecryptable) version until its retent
 lifecycle rule expiring noncurrent versions removes it afterwards. Without Object Lock,
 `delete()` removes every version of the blob.
 
+Permissions the credentials need on the bucket: s3:ListBucket, s3:ListBucketVersions,
+s3:ListBucketMultipartUploads, s3:GetObject, s3:PutObject, s3:AbortMultipartUpload,
+s3:DeleteObject and s3:DeleteObjectVersion (with Object Lock also s3:PutObjectRetention).
+
 Some S3-compatible servers reject the CRC checksums that recent botocore sends by default;
 set AWS_REQUEST_CHECKSUM_CALCULATION=when_required for those.
 """
@@ -63,7 +67,7 @@ def _code(error: ClientError) -> str:
 
 
 def _check(blob_id: str) -> str:
-    if not isinstance(blob_id, str) or not BLOB_ID.match(blob_id):
+    if not isinstance(blob_id, str) or not BLOB_ID.fullmatch(blob_id):
         raise BlobStoreError(f"not a blob id: {blob_id!r}")
     return blob_id
 
@@ -322,7 +326,7 @@ class S3BlobStore:
         if not key.startswith(self._listing):
             return None
         folder, _, name = key[len(self._listing) :].partition("/")
-        if BLOB_ID.match(name) and folder == name[:2]:
+        if BLOB_ID.fullmatch(name) and folder == name[:2]:
             return name
         return None
 
@@ -377,8 +381,9 @@ class S3BlobStore:
         if not any(markers.values()) and not self._delete_version(blob_id, key, None):
             raise BlobStoreError(f"blob {blob_id} could not be hidden by a delete marker")
         log.warning(
-            "blob %s is under Object Lock retention: hidden by a delete marker, its "
-            "ciphertext remains until the retention ends (its data key is destroyed)",
+            "blob %s could not be removed (Object Lock retention, or no "
+            "s3:DeleteObjectVersion permission): hidden by a delete marker, its ciphertext "
+            "remains in the bucket",
             blob_id,
         )
 
@@ -460,7 +465,7 @@ class S3BlobStore:
 
     def modified(self, name: str) -> dt.datetime | None:
         """When a blob was stored or a leftover upload began, for scrub's grace period."""
-        if BLOB_ID.match(name):
+        if BLOB_ID.fullmatch(name):
             try:
                 head = self.client.head_object(Bucket=self.bucket, Key=self.key(name))
             except ClientError:

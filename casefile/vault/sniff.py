@@ -29,6 +29,8 @@ def mismatches(detected: str, filename: str | None, declared: str | None) -> lis
         found.append("declared_type")
     if filename:
         guessed, _ = mimetypes.guess_type(PurePosixPath(filename).name, strict=False)
-        if guessed and _family(guessed) != _family(detected):
+        if guessed not in (None, "application/octet-stream") and _family(guessed) != _family(
+            detected
+        ):
             found.append("extension")
     return found

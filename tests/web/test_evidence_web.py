@@ -44,7 +44,8 @@ def test_upload_several_files_and_open_an_item(client, world):
     assert "MMR-OTP-0001-0001" in listing and "MMR-OTP-0001-0002" in listing
     again = upload(client, world["case"], [("copy.txt", b"first statement\n")])
     assert again.status_code == 302
-    assert "0 item(s) added, 1 already in the case." in text(client.get(f"/cases/{world['case'].id}/evidence"))
+    listing = text(client.get(f"/cases/{world['case'].id}/evidence"))
+    assert "0 item(s) added, 1 already in the case." in listing
 
     api_items = client.get(f"/api/v1/cases/{world['case'].id}/evidence").get_json()["items"]
     first = next(item for item in api_items if item["ern"].endswith("0001"))

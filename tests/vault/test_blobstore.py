@@ -1,0 +1,177 @@
+"""The local blob store: names from ids only, a blob visible only once committed (durably),
+nothing left by an abort, and `scrub --repair` removing only real leftovers."""
+
+from __future__ import annotations
+
+import os
+import stat
+import uuid
+
+import pytest
+
+from casefile.vault import blobstore
+from casefile.vault.blobstore import TEMP_MARK, BlobStoreError, LocalBlobStore, open_store
+
+
+@pytest.fixture
+def store(tmp_path):
+    return LocalBlobStore(tmp_path / "blobs")
+
+
+@pytest.fixture
+def blob_id():
+    return uuid.uuid4().hex
+
+
+def files(root):
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+def put(store, blob_id, data=b"ciphertext"):
+    writer = store.writer(blob_id)
+    writer.write(data)
+    writer.commit()
+
+
+def test_a_blob_appears_under_its_id_only_at_commit(store, blob_id):
+    writer = store.writer(blob_id)
+    writer.write(b"first half, ")
+    writer.write(b"second half")
+    [temp] = files(store.root)
+    assert TEMP_MARK in temp
+    assert list(store.leftovers()) == [temp]
+    assert not store.exists(blob_id)
+    assert list(store.blob_ids()) == []
+
+    writer.commit()
+    final = f"{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
+    assert files(store.root) == [final]
+    assert store.exists(blob_id)
+    assert list(store.blob_ids()) == [blob_id]
+    assert list(store.leftovers()) == []
+    with store.open(blob_id) as handle:
+        assert handle.read() == b"first half, second half"
+    assert stat.S_IMODE((store.root / final).stat().st_mode) == 0o600
+
+
+def test_commit_syncs_the_bytes_before_the_name_and_then_the_folder(store, blob_id, monkeypatch):
+    synced: list[tuple[bool, bool]] = []  # (is a folder, final name exists yet)
+    final = store.root / blob_id[:2] / blob_id[2:4] / blob_id
+    real_fsync = os.fsync
+
+    def spy(descriptor):
+        synced.append((stat.S_ISDIR(os.fstat(descriptor).st_mode), final.exists()))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(blobstore.os, "fsync", spy)
+    put(store, blob_id)
+    assert synced == [(False, False), (True, True)]
+
+
+def test_abort_leaves_nothing(store, blob_id):
+    writer = store.writer(blob_id)
+    writer.write(b"partial")
+    writer.abort()
+    assert files(store.root) == []
+    assert not store.exists(blob_id)
+    with pytest.raises(BlobStoreError, match="not written completely"):
+        writer.commit()
+    assert files(store.root) == []
+
+
+def test_a_blob_is_never_overwritten(store, blob_id):
+    put(store, blob_id, b"original")
+    with pytest.raises(BlobStoreError, match="exists already"):
+        store.writer(blob_id)
+    with store.open(blob_id) as handle:
+        assert handle.read() == b"original"
+
+
+def test_two_writers_for_one_id_use_separate_temporary_files(store, blob_id):
+    first, second = store.writer(blob_id), store.writer(blob_id)
+    assert len(list(store.leftovers())) == 2
+    first.abort()
+    second.abort()
+    assert files(store.root) == []
+
+
+def test_open_and_delete(store, blob_id):
+    with pytest.raises(BlobStoreError, match="missing"):
+        store.open(blob_id)
+    put(store, blob_id)
+    store.delete(blob_id)
+    assert not store.exists(blob_id)
+    store.delete(blob_id)  # idempotent
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "../x",
+        "../../etc/passwd",
+        "/etc/passwd",
+        "",
+        "ab",
+        "A" * 32,
+        "g" * 32,
+        "0" * 31,
+        "0" * 33,
+        "0" * 30 + "/.",
+        pytest.param("0" * 32 + "\n", id="trailing-newline"),
+        str(uuid.uuid4()),  # dashed form: ids are 32 hex digits
+    ],
+)
+def test_ids_are_validated_everywhere(store, bad):
+    for call in (store.writer, store.open, store.delete, store.exists):
+        with pytest.raises(BlobStoreError, match="not a blob id"):
+            call(bad)
+    assert not store.root.exists() or files(store.root) == []
+
+
+def test_blob_ids_lists_committed_blobs_only(store):
+    ids = sorted(uuid.uuid4().hex for _ in range(3))
+    for blob_id in ids:
+        put(store, blob_id)
+    store.writer(uuid.uuid4().hex).write(b"interrupted")
+    stray = store.root / ids[0][:2] / ids[0][2:4] / "notes.txt"
+    stray.write_text("not a blob")
+    assert list(store.blob_ids()) == ids
+
+
+def test_remove_leftover_removes_an_interrupted_write(store, blob_id):
+    store.writer(blob_id).write(b"interrupted by a crash")
+    [leftover] = store.leftovers()
+    store.remove_leftover(leftover)
+    assert files(store.root) == []
+
+
+def test_remove_leftover_refuses_anything_else(store, blob_id, tmp_path):
+    put(store, blob_id)
+    committed = f"{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
+    outside = tmp_path / f"precious{TEMP_MARK}1"
+    outside.write_text("not the store's")
+    for name in (committed, str(outside), f"../{outside.name}", str(store.root / committed)):
+        with pytest.raises(BlobStoreError, match="not a leftover"):
+            store.remove_leftover(name)
+    assert store.exists(blob_id)
+    assert outside.exists()
+
+
+def test_remove_leftover_does_not_follow_a_link_out_of_the_store(store, blob_id, tmp_path):
+    outside = tmp_path / f"precious{TEMP_MARK}2"
+    outside.write_text("not the store's")
+    folder = store.root / blob_id[:2] / blob_id[2:4]
+    folder.mkdir(parents=True)
+    (folder / f"{blob_id}{TEMP_MARK}link").symlink_to(outside)
+    [leftover] = store.leftovers()
+    with pytest.raises(BlobStoreError):
+        store.remove_leftover(leftover)
+    assert outside.exists()
+
+
+def test_open_store(tmp_path):
+    store = open_store((tmp_path / "s").as_uri())
+    assert isinstance(store, LocalBlobStore)
+    assert store.root == tmp_path / "s"
+    with pytest.raises(BlobStoreError, match="not available"):
+        open_store("ftp://example.org/x")
