@@ -9,18 +9,30 @@ from __future__ import annotations
 
 from typing import IO, Any, cast
 
-from flask import Flask, Request, current_app, g
+from flask import Flask, Request, current_app, g, request
 from werkzeug.exceptions import BadRequest
+from werkzeug.formparser import FormDataParser
 
 from casefile import request_scope
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
+from casefile.logic.errors import DomainError
 from casefile.logic.intake import IntakeStream
 
 EVIDENCE_ENDPOINTS = frozenset({"api.upload_evidence", "web.evidence.upload"})  # only these
 
 
+class LoudFormDataParser(FormDataParser):
+    """Werkzeug's parser, but a malformed body is an error rather than an empty form."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["silent"] = False
+        super().__init__(*args, **kwargs)
+
+
 class EvidenceRequest(Request):
+    form_data_parser_class = LoudFormDataParser
+
     @property
     def max_content_length(self) -> int | None:
         if self.endpoint in EVIDENCE_ENDPOINTS:
@@ -63,6 +75,22 @@ def abort_unfinished(_error: BaseException | None = None) -> None:
 def init_app(app: Flask) -> None:
     app.request_class = EvidenceRequest
     app.teardown_request(abort_unfinished)
+
+
+def read_form() -> tuple[Any, Any]:
+    """The request's fields and files; a body that cannot be parsed is a clear 400."""
+    try:
+        return request.form, request.files
+    except ValueError as error:  # includes UnicodeDecodeError in part headers
+        raise MalformedBody(
+            "the multipart body could not be read (are the file names UTF-8?): "
+            f"{type(error).__name__}"
+        ) from None
+
+
+class MalformedBody(DomainError):
+    code = "bad_request"
+    status = 400
 
 
 def streams() -> list[Any]:

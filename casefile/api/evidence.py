@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Response, jsonify, request, stream_with_context
+from flask import Response, jsonify, stream_with_context
 
 from casefile import request_scope, uploads
 from casefile.api import requests, schemas, serializers
@@ -33,7 +33,7 @@ def upload_evidence(case_id: uuid.UUID) -> tuple[Response, int]:
     authz.authorize_case(
         request_scope.db_session(), request_scope.actor(), case_id, CaseAction.ADD_EVIDENCE
     )
-    form, files = request.form, request.files
+    form, files = uploads.read_form()
     parts = files.getlist("file")
     if len(parts) != 1 or len(files) != 1:
         raise ValidationFailed({"file": "send exactly one file part named 'file'"})

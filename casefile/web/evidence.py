@@ -64,7 +64,7 @@ def upload(case_id: uuid.UUID) -> BaseResponse | str:
     session, actor = request_scope.db_session(), request_scope.actor()
     authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE)
     form = EvidenceUploadForm()  # CSRF was checked before the view (CSRFProtect)
-    parts = request.files.getlist("file")
+    parts = uploads.read_form()[1].getlist("file")
     streams = uploads.streams()
     if not parts or not streams or not any(part.filename for part in parts):
         flash(_("Choose at least one file."), "error")
