@@ -26,6 +26,8 @@ from casefile.db import Database, make_engine
 from casefile.settings import PROJECT_ROOT, Settings
 from tests.factories import make_settings
 
+pytest_plugins = ("tests.stores",)  # blob store fixtures: the local folder and S3 (moto)
+
 POSTGRES_ENV = "CASEFILE_TEST_POSTGRES_URL"
 BACKENDS = ("sqlite", "postgresql")
 

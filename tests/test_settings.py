@@ -9,6 +9,7 @@ import pytest
 
 from casefile import create_app
 from casefile.settings import DEVELOPMENT_SECRET_KEY, SettingsError, load_settings
+from casefile.vault.keyring import Keyring
 from tests.factories import make_settings
 
 STRONG = "x" * 48
@@ -83,7 +84,11 @@ def test_production_refuses_weak_or_missing_secret(tmp_path, secret, match):
 
 
 def test_production_refuses_an_instance_folder_others_can_read(tmp_path):
-    settings = dataclasses.replace(make_settings(tmp_path), env="production", secret_key=STRONG)
+    kek = tmp_path / "kek-from-the-secret-store.json"
+    Keyring.create_file(kek)
+    settings = dataclasses.replace(
+        make_settings(tmp_path), env="production", secret_key=STRONG, kek_file=kek
+    )
     settings.validate()  # 0700: fine
     os.chmod(settings.instance_path, 0o750)  # noqa: PTH101
     with pytest.raises(SettingsError, match="accessible to other users"):
@@ -97,3 +102,14 @@ def test_unknown_environment_and_weak_policy_are_refused(tmp_path):
         dataclasses.replace(make_settings(tmp_path), password_min_length=8).validate()
     with pytest.raises(SettingsError, match="storage_url"):
         dataclasses.replace(make_settings(tmp_path), storage_url="ftp://x").validate()
+
+
+def test_production_needs_the_kek_supplied_at_start(tmp_path):
+    settings = dataclasses.replace(make_settings(tmp_path), env="production", secret_key=STRONG)
+    with pytest.raises(SettingsError, match="CASEFILE_KEK"):
+        settings.validate()  # the instance's own kek.json is not enough in production
+    kek = tmp_path / "kek.json"
+    Keyring.create_file(kek)
+    dataclasses.replace(settings, kek_file=kek).validate()
+    text = kek.read_text()
+    dataclasses.replace(settings, kek_text=text).validate()

@@ -67,6 +67,17 @@ def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str,
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+def declared_methods(methods: set[str]) -> set[str]:
+    """A rule's own methods: without the HEAD Flask adds to every GET and the OPTIONS it adds
+    to every rule, but with a HEAD or OPTIONS route declared for itself (as tus has)."""
+    declared = set(methods)
+    if "GET" in declared:
+        declared.discard("HEAD")
+    if declared - {"OPTIONS"}:
+        declared.discard("OPTIONS")
+    return declared
+
+
 def build_document(app: Flask) -> dict[str, Any]:
     components: dict[str, Any] = {
         "Error": {
@@ -86,6 +97,7 @@ def build_document(app: Flask) -> dict[str, Any]:
         }
     }
     paths: dict[str, dict[str, Any]] = {}
+    used_ids: set[str] = set()
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.rule.startswith(API_PREFIX):
             continue
@@ -93,8 +105,11 @@ def build_document(app: Flask) -> dict[str, Any]:
         if doc is None:
             raise RuntimeError(f"API route {rule.rule} has no @operation documentation")
         path, names = _path(rule.rule)
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            operation_id = rule.endpoint.rsplit(".", 1)[-1] + f"_{method.lower()}"
+        for method in sorted(declared_methods(rule.methods or set())):
+            base = operation_id = rule.endpoint.rsplit(".", 1)[-1] + f"_{method.lower()}"
+            while operation_id in used_ids:  # one view serves several rules
+                operation_id = f"{base}{len(used_ids)}"
+            used_ids.add(operation_id)
             paths.setdefault(path, {})[method.lower()] = _operation(
                 doc, names, components, operation_id
             )

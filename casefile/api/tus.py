@@ -64,6 +64,12 @@ def _max_size() -> int:
     return request_scope.settings().evidence_max_mb * 1024 * 1024
 
 
+def _empty(status: int) -> Response:
+    response = Response(status=status)
+    del response.headers["Content-Type"]  # tus answers carry no body
+    return response
+
+
 def _state_headers(response: Response, upload: TusUpload) -> Response:
     response.headers["Upload-Offset"] = str(upload.received)
     response.headers["Upload-Expires"] = http_date(upload.expires_at)
@@ -92,7 +98,7 @@ def tus_headers(response: Response) -> Response:
 @bp.route(UPLOAD, methods=["OPTIONS"])
 @operation(summary="tus: what this server supports", tag="uploads", public=True, errors=())
 def tus_options(**_ids: uuid.UUID) -> Response:
-    response = Response(status=204)
+    response = _empty(204)
     response.headers["Tus-Version"] = TUS_VERSION
     response.headers["Tus-Extension"] = TUS_EXTENSIONS
     response.headers["Tus-Max-Size"] = str(_max_size())
@@ -122,7 +128,7 @@ def create_upload(case_id: uuid.UUID) -> Response:
         store=request_scope.blobs(),
         keyring=request_scope.keyring(),
     )
-    response = _state_headers(Response(status=201), upload)
+    response = _state_headers(_empty(201), upload)
     response.headers["Location"] = url_for("api.append_upload", upload_id=upload.id)
     if request.max_content_length is not None:  # the largest PATCH body this server takes
         response.headers["X-Casefile-Max-Chunk-Size"] = str(request.max_content_length)
@@ -134,7 +140,7 @@ def create_upload(case_id: uuid.UUID) -> Response:
 def upload_status(upload_id: uuid.UUID) -> Response:
     _require_tus()
     upload = tus.get(request_scope.db_session(), request_scope.actor(), upload_id)
-    response = _state_headers(Response(status=200), upload)
+    response = _state_headers(_empty(200), upload)
     response.headers["Upload-Length"] = str(upload.length)
     if upload.fields:
         response.headers["Upload-Metadata"] = tus.encode_metadata(upload.fields)
@@ -166,7 +172,7 @@ def append_upload(upload_id: uuid.UUID) -> Response:
         store=request_scope.blobs(),
         keyring=request_scope.keyring(),
     )
-    return _state_headers(Response(status=204), upload)
+    return _state_headers(_empty(204), upload)
 
 
 @bp.route(UPLOAD, methods=["DELETE"], provide_automatic_options=False)
@@ -181,4 +187,4 @@ def terminate_upload(upload_id: uuid.UUID) -> Response:
     tus.terminate(
         request_scope.db_session(), request_scope.actor(), upload_id, request_scope.blobs()
     )
-    return Response(status=204)
+    return _empty(204)

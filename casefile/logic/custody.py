@@ -124,7 +124,7 @@ _INSERT_ENTRY_AND_NODES = (
     )
     .add_cte(_INSERT_ENTRY.cte("entry"))
 )
-_NODES_PER_QUERY = 64
+_NODE_QUERY_SIZES = (8, 64)  # positions per query, padded: a handful of statements to cache
 _STATE = "casefile.custody_state"
 
 
@@ -196,18 +196,21 @@ def _stored_nodes(session: Session, positions: Iterable[tuple[int, int]]) -> dic
     wanted = sorted(set(positions))
     connection = session.connection()
     found: dict[Node, bytes] = {}
-    for start in range(0, len(wanted), _NODES_PER_QUERY):
-        chunk = wanted[start : start + _NODES_PER_QUERY]
+    largest = _NODE_QUERY_SIZES[-1]
+    for start in range(0, len(wanted), largest):
+        chunk = wanted[start : start + largest]
+        slots = next(size for size in _NODE_QUERY_SIZES if size >= len(chunk))
+        chunk += chunk[-1:] * (slots - len(chunk))  # repeat the last: same statement shape
         parameters: dict[str, int] = {}
         for row, (level, index) in enumerate(chunk):
             parameters[f"level_{row}"] = level
             parameters[f"index_{row}"] = index
-        for level, index, digest in connection.execute(_nodes_at(len(chunk)), parameters):
+        for level, index, digest in connection.execute(_nodes_at(slots), parameters):
             found[level, index] = digest
     return found
 
 
-def _with_stored_nodes(session: Session, compute: Callable[[merkle.GetNode], T]) -> T:
+def with_stored_nodes(session: Session, compute: Callable[[merkle.GetNode], T]) -> T:
     """`compute(get_node)` over the stored tree, reading every node it needs in one query.
 
     The merkle functions choose which nodes to read from sizes and positions alone, never
@@ -376,7 +379,7 @@ def make_checkpoint(session: Session, keys: CustodyKeys) -> CustodyCheckpoint:
         root = merkle.root_at(size, get) if size else merkle.EMPTY_ROOT
         return root, merkle.consistency_proof(old, size, get) if old else []
 
-    root, proof = _with_stored_nodes(session, root_and_proof)
+    root, proof = with_stored_nodes(session, root_and_proof)
     if latest is not None:
         # Never sign a tree that does not extend what was signed before.
         merkle.verify_consistency(latest.size, size, latest.root, root, proof)
@@ -423,7 +426,7 @@ def list_checkpoints(
 
 
 def inclusion_proof(session: Session, seq: int, size: int) -> list[bytes]:
-    return _with_stored_nodes(session, lambda get: merkle.inclusion_proof(seq, size, get))
+    return with_stored_nodes(session, lambda get: merkle.inclusion_proof(seq, size, get))
 
 
 def consistency_proof(session: Session, old: int, new: int) -> list[bytes]:
@@ -434,7 +437,7 @@ def consistency_proof(session: Session, old: int, new: int) -> list[bytes]:
     get_checkpoint(session, new)
     if old in (0, new):
         return []
-    return _with_stored_nodes(session, lambda get: merkle.consistency_proof(old, new, get))
+    return with_stored_nodes(session, lambda get: merkle.consistency_proof(old, new, get))
 
 
 def entries_for(

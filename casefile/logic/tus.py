@@ -242,19 +242,15 @@ def receive(
     upload when its last byte arrives, or when a previous completion failed or died."""
     upload = get(session, actor, upload_id)
     user = authz.require_active(actor)
-    if upload.state == TusUploadState.COMPLETED or (
-        content_length == 0 and offset == upload.length
-    ):
-        if offset != upload.received:
-            raise OffsetMismatch(f"the upload's offset is {upload.received}, not {offset}")
-        if content_length:
-            raise UploadTooLarge("the upload is complete; it takes no more bytes")
+    if offset != upload.received:
+        raise OffsetMismatch(f"the upload's offset is {upload.received}, not {offset}")
+    if upload.received == upload.length:  # every byte is in: register it, or say it was
+        if content_length or (content_length is None and body.read(1)):
+            raise UploadTooLarge("the upload has all its bytes; it takes no more")
         if upload.state == TusUploadState.COMPLETED:
             return upload
         return _complete(session, user, upload_id, store=store, keyring=keyring, retry=True)
     authz.authorize_case(session, user, upload.case_id, CaseAction.ADD_EVIDENCE)
-    if upload.state != TusUploadState.RECEIVING or offset != upload.received:
-        raise OffsetMismatch(f"the upload's offset is {upload.received}, not {offset}")
     room = upload.length - upload.received
     if content_length is not None and content_length > room:
         raise UploadTooLarge(f"the body is longer than the {room} bytes the upload still needs")
@@ -442,27 +438,32 @@ def _complete(
     try:
         data, filename, filetype = _evidence_input(fields)
         authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE)
-        chunks = list(
-            session.execute(
+        chunks = [
+            (seq, blob_id, size)
+            for seq, blob_id, size in session.execute(
                 select(TusChunk.seq, TusChunk.blob_id, TusChunk.size)
                 .where(TusChunk.upload_id == upload_id)
                 .order_by(TusChunk.seq)
-            ).tuples()
-        )
+            )
+        ]
         session.commit()
         received = _assemble(
             chunks, _cipher(keyring, wrapped, upload_id), upload_id, store, keyring
         )
-        result = evidence.register(
-            session,
-            actor,
-            case_id,
-            received,
-            data,
-            filename=filename,
-            declared_mime=filetype,
-            store=store,
-        )
+        try:
+            result = evidence.register(
+                session,
+                actor,
+                case_id,
+                received,
+                data,
+                filename=filename,
+                declared_mime=filetype,
+                store=store,
+            )
+        except BaseException:
+            store.delete(received.item_id.hex)  # register does too; never leave an orphan
+            raise
     except BaseException:
         session.rollback()
         _release(session, upload_id)

@@ -1,0 +1,104 @@
+"""Blob store fixtures: the same tests run on the local folder store and on S3.
+
+S3 is moto's standalone server, started once per test session in this process, listening on
+127.0.0.1 on a free port and nowhere else; its bucket has Object Lock enabled. Each S3 test
+gets a fresh prefix in that bucket. AWS credentials are dummies set for the test only, and
+no AWS configuration file of the machine is read.
+
+Use with `pytest_plugins = ("tests.stores",)` in the root conftest.py, or in a test module
+that does not import this one (pytest would then warn that it cannot rewrite its asserts).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from casefile.vault.blobstore import BlobStore, LocalBlobStore
+from casefile.vault.s3store import S3BlobStore, make_client
+
+STORES = ("local", "s3")
+BUCKET = "casefile-test"
+REGION = "us-east-1"
+PART_MB = 5  # S3's smallest part, so a few MiB already make a multipart upload
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_CONFIG_FILE": "/nonexistent/casefile-test-aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/casefile-test-aws-credentials",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+UNSET = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint_url: str
+    bucket: str
+    client: Any  # an admin client for looking at the bucket directly
+    region: str = REGION
+    part_mb: int = PART_MB
+
+    def fresh_prefix(self) -> str:
+        return f"t-{secrets.token_hex(6)}"
+
+    def url(self, prefix: str) -> str:
+        return f"s3://{self.bucket}/{prefix}"
+
+
+def _set_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in DUMMY_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    for name in UNSET:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only when an S3 test runs
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        assert host == "127.0.0.1"
+        endpoint = f"http://{host}:{port}"
+        with pytest.MonkeyPatch.context() as patch:
+            _set_credentials(patch)
+            client = make_client(endpoint, REGION)
+        client.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+        yield S3Server(endpoint_url=endpoint, bucket=BUCKET, client=client)
+        client.close()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    _set_credentials(monkeypatch)
+
+
+@pytest.fixture
+def s3_store(s3_server: S3Server, aws_credentials: None) -> Iterator[S3BlobStore]:
+    store = S3BlobStore.from_url(
+        s3_server.url(s3_server.fresh_prefix()),
+        endpoint_url=s3_server.endpoint_url,
+        region=REGION,
+        part_mb=PART_MB,
+    )
+    yield store
+    store.client.close()
+
+
+@pytest.fixture(params=STORES)
+def blob_store(request: pytest.FixtureRequest, tmp_path: Any) -> BlobStore:
+    """A fresh, empty store: a folder under tmp_path, or a fresh prefix in the S3 bucket."""
+    if request.param == "local":
+        return LocalBlobStore(tmp_path / "blobs")
+    store: S3BlobStore = request.getfixturevalue("s3_store")
+    return store
