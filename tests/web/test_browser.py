@@ -1,0 +1,187 @@
+"""End to end in a real browser: Debian's Chromium, driven by Playwright, against the app served
+by waitress on a real (committed) database.
+
+Never run `playwright install`: the browser is the system's /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from sqlalchemy import select
+from waitress import create_server, wasyncore
+
+from casefile import create_app
+from casefile.db import Database
+from casefile.model import Case, CaseMember, Role, User
+from tests.factories import PASSWORD, make_settings, make_user
+from tests.web.test_account_web import burmese
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)"
+    if os.environ.get("CASEFILE_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"CASEFILE_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def live_database(fresh_database_url: str) -> Iterator[Database]:
+    """A database of its own: the server's threads commit for real."""
+    database = Database.from_url(fresh_database_url)
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def server(live_database: Database, tmp_path: Path) -> Iterator[str]:
+    """The app served by waitress in a daemon thread; yields its base URL."""
+    app = create_app(make_settings(tmp_path), database=live_database)
+    server = create_server(app, host="127.0.0.1", port=0)
+    stop = threading.Event()
+
+    def serve() -> None:
+        # All socket work stays in this thread, including the shutdown.
+        try:
+            while not stop.is_set():
+                wasyncore.loop(timeout=0.05, map=server._map, count=1)
+        finally:
+            server.close()
+            server.task_dispatcher.shutdown()
+            wasyncore.close_all(server._map)
+
+    thread = threading.Thread(target=serve, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the waitress thread did not stop"
+
+
+class Problems(list[str]):
+    """What the browser reports going wrong: script errors, CSP violations, failed loads."""
+
+    def watch(self, page: Page) -> None:
+        page.on("console", lambda message: self.console(message.type, message.text))
+        page.on("pageerror", lambda error: self.append(str(error)))
+        page.on("response", lambda response: self.response(response.status, response.url))
+
+    def console(self, kind: str, message: str) -> None:
+        # A CSP violation (an inline script or style) is logged as a console error; failed
+        # loads are reported with their address by response().
+        if kind == "error" and not message.startswith("Failed to load resource"):
+            self.append(message)
+
+    def response(self, status: int, url: str) -> None:
+        if status >= 400 and not url.endswith("/favicon.ico"):  # the browser asks on its own
+            self.append(f"{status} {url}")
+
+
+def sign_in(page: Page, server: str, email: str) -> None:
+    page.goto(f"{server}/login")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{server}/cases")
+    expect(page.get_by_role("heading", name="My cases")).to_be_visible()
+
+
+def create_case(page: Page, server: str) -> str:
+    page.get_by_role("link", name="New case").click()
+    expect(page).to_have_url(f"{server}/cases/new")
+    page.fill("#title", "Clearance operations in northern Rakhine")
+    page.select_option("#forum", "icc")
+    page.fill("#reference", "ICC-01/19")
+    page.fill("#ern_pattern", "MMR-OTP-{batch:04d}-{seq:04d}")
+    page.fill("#languages", "en my")
+    page.get_by_role("button", name="Create case").click()
+    expect(page).to_have_url(re.compile(re.escape(server) + r"/cases/[0-9a-f-]{36}$"))
+    expect(page.get_by_text("Case created.")).to_be_visible()
+    return page.url
+
+
+def add_member(page: Page, email: str, role: str) -> None:
+    form = page.locator("form[action$='/members']")
+    form.locator("input[name=email]").fill(email)
+    form.locator("select[name=role]").select_option(role)
+    form.get_by_role("button", name="Add member").click()
+    expect(page.get_by_text("Member added.")).to_be_visible()
+    expect(page.get_by_role("cell", name=email)).to_be_visible()
+
+
+def switch_to_burmese(page: Page) -> None:
+    url = page.url
+    page.select_option("#locale", "my")
+    page.locator("form.language button[type=submit]").click()
+    expect(page).to_have_url(url)
+    expect(page.locator("html")).to_have_attribute("lang", "my")
+
+
+def test_sign_in_create_case_add_member_and_switch_to_burmese(
+    server: str, live_database: Database, tmp_path: Path
+) -> None:
+    require_chromium()
+    with live_database.sessions() as session:
+        make_user(session, "lead@example.org", admin=True)
+        make_user(session, "investigator@example.org")
+    screenshot = tmp_path / "case-in-burmese.png"
+
+    problems = Problems()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB")
+            page.set_default_timeout(TIMEOUT_MS)
+            problems.watch(page)
+            sign_in(page, server, "lead@example.org")
+            create_case(page, server)
+            add_member(page, "investigator@example.org", "investigator")
+            switch_to_burmese(page)
+            expect(page.get_by_role("heading", name=burmese("Members"))).to_be_visible()
+            expect(page.get_by_role("button", name=burmese("Add member"))).to_be_visible()
+            expect(page.get_by_role("link", name=burmese("Cases"), exact=True)).to_be_visible()
+            page.screenshot(path=str(screenshot), full_page=True)
+            page.close()
+        finally:
+            browser.close()
+
+    assert problems == [], problems
+    with live_database.sessions() as session:
+        [case] = session.scalars(select(Case)).all()
+        members = {
+            member.user.email: member.role
+            for member in session.scalars(select(CaseMember).where(CaseMember.case_id == case.id))
+        }
+        assert members == {
+            "lead@example.org": Role.LEAD,
+            "investigator@example.org": Role.INVESTIGATOR,
+        }
+        lead = session.scalars(select(User).where(User.email == "lead@example.org")).one()
+        assert lead.locale == "my"
+    assert screenshot.stat().st_size > 10_000
