@@ -1,0 +1,610 @@
+"""The authorization matrix: every route the app has (HTML and JSON API), every kind of
+caller, one expected outcome each.
+
+Rows are keyed by (method, URL rule). `test_every_route_has_a_matrix_row` fails when a route
+exists without a row (or a row without a route), so a new route cannot ship unreviewed.
+
+Outcomes: OK (2xx, or a redirect that is not to the sign-in page), LOGIN (API: 401 JSON;
+HTML: a redirect to /login), FORBIDDEN (403), NOT_FOUND (404). PUBLIC rows accept anyone and
+only must not answer 403, 404 or 5xx. The API is driven with bearer tokens, the HTML UI with a
+signed-in browser session (CSRF checks are switched off in this module's app: they are tested
+elsewhere and would otherwise hide the authorization answer behind a 400).
+
+Each actor's request runs inside a savepoint that is rolled back afterwards, so one world of
+users and one case serve all actors of a row and no request sees another's changes. One app
+serves the whole module (per backend): building one costs ~0.1 s, mostly Werkzeug compiling
+the URL rules, which would otherwise be most of this module's run time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import pytest
+
+from casefile import create_app
+from casefile.db import Database
+from casefile.logic import accounts, custody, tokens
+from casefile.model import Role
+from tests.factories import PASSWORD, add_member, make_case, make_settings, make_user
+
+OK, LOGIN, FORBIDDEN, NOT_FOUND = "ok", "login", "403", "404"
+PUBLIC = frozenset({OK, LOGIN})  # anyone; a flow may send to /login, never refuse
+
+ANONYMOUS, ADMIN, OUTSIDER = "anonymous", "admin", "outsider"
+VIEWER, INVESTIGATOR, LAWYER, LEAD = "viewer", "investigator", "lawyer", "lead"
+DISABLED = "disabled"  # a disabled instance administrator who is also a lead of the case
+ACTORS = (ANONYMOUS, ADMIN, OUTSIDER, VIEWER, INVESTIGATOR, LAWYER, LEAD, DISABLED)
+SIGNED_IN = (ADMIN, OUTSIDER, VIEWER, INVESTIGATOR, LAWYER, LEAD)
+NON_LEAD_MEMBERS = (VIEWER, INVESTIGATOR, LAWYER)
+
+Expect = Mapping[str, str | frozenset[str]]
+
+
+def _expect(**outcomes: str | frozenset[str]) -> dict[str, str | frozenset[str]]:
+    table = {ANONYMOUS: LOGIN, DISABLED: LOGIN}
+    table.update(outcomes)
+    assert set(table) == set(ACTORS), f"incomplete row: {sorted(set(ACTORS) - set(table))}"
+    return table
+
+
+def signed_in() -> Expect:
+    return _expect(**dict.fromkeys(SIGNED_IN, OK))
+
+
+def case_reader() -> Expect:
+    return _expect(
+        **{ADMIN: NOT_FOUND, OUTSIDER: NOT_FOUND, LEAD: OK}, **dict.fromkeys(NON_LEAD_MEMBERS, OK)
+    )
+
+
+def case_manager() -> Expect:
+    """Leads only: membership, deletion of evidence, legal hold."""
+    return _expect(
+        **{ADMIN: NOT_FOUND, OUTSIDER: NOT_FOUND, LEAD: OK},
+        **dict.fromkeys(NON_LEAD_MEMBERS, FORBIDDEN),
+    )
+
+
+def contributor() -> Expect:
+    """Adding evidence, recording a hand-over of physical media: every member but a viewer."""
+    return _expect(
+        **{ADMIN: NOT_FOUND, OUTSIDER: NOT_FOUND, VIEWER: FORBIDDEN},
+        **dict.fromkeys((INVESTIGATOR, LAWYER, LEAD), OK),
+    )
+
+
+def admin_only() -> Expect:
+    return _expect(**{ADMIN: OK}, **dict.fromkeys(set(SIGNED_IN) - {ADMIN}, FORBIDDEN))
+
+
+def owned_by_lead() -> Expect:
+    """The target (an API token, a resumable upload) is the lead's; to anyone else it does
+    not exist."""
+    return _expect(**{LEAD: OK}, **dict.fromkeys(set(SIGNED_IN) - {LEAD}, NOT_FOUND))
+
+
+def public() -> Expect:
+    return dict.fromkeys(ACTORS, PUBLIC)
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    method: str
+    rule: str
+    expect: Expect
+    body: Mapping[str, object] | None = None  # form fields (HTML) or JSON (API)
+    query: str = ""
+    values: Mapping[str, str] = dataclasses.field(default_factory=dict)  # path param → world key
+    upload: bool = False  # a multipart body with a file part named `file`
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    raw: bytes | None = None  # a body sent as it is, with headers' Content-Type
+
+    @property
+    def api(self) -> bool:
+        return self.rule.startswith("/api/")
+
+    @property
+    def items(self) -> frozenset[str]:
+        """The world's items of evidence this row's URL names."""
+        names = set(PARAM.findall(self.rule)) & {"evidence_id", "item_id"}
+        return frozenset(self.values.get(name, DEFAULT_VALUES[name]) for name in names)
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.rule}"
+
+
+CASE = "/cases/<uuid:case_id>"
+API_CASE = "/api/v1" + CASE
+NEW_CASE_FORM = {"title": "T", "forum": "icc", "ern_pattern": "CF-{seq:06d}", "languages": "en"}
+NEW_MEMBER = {"email": "{outsider_email}", "role": "viewer"}
+TUS = {"Tus-Resumable": "1.0.0"}
+TRANSFER_FORM = {"from_party": "Field team", "to_party": "Registry", "when": "2024-05-01T10:30",
+                 "reason": "secure storage", "media": "SD card"}
+TRANSFER = {"from": "Field team", "to": "Registry", "when": "2024-05-01T10:30:00Z",
+            "reason": "secure storage", "media": "SD card"}
+
+ROWS = (
+    # --- HTML: sign-in and preferences (public) ---
+    Row("GET", "/login", public()),
+    Row("POST", "/login", public(), body={}),
+    Row("GET", "/login/totp", public()),
+    Row("POST", "/login/totp", public(), body={"code": "123456"}),
+    Row("POST", "/logout", public(), body={}),  # ends whatever session there is, if any
+    Row("POST", "/language", public(), body={"locale": "my", "next": "/cases"}),
+    # --- HTML: cases ---
+    Row("GET", "/", signed_in()),
+    Row("GET", "/cases", signed_in()),
+    Row("GET", "/cases/new", signed_in()),
+    Row("POST", "/cases/new", signed_in(), body=NEW_CASE_FORM),
+    Row("GET", CASE, case_reader()),
+    Row("POST", CASE + "/members", case_manager(), body=NEW_MEMBER),
+    Row("POST", CASE + "/members/<uuid:user_id>/role", case_manager(), body={"role": "lawyer"}),
+    Row("POST", CASE + "/members/<uuid:user_id>/remove", case_manager(), body={}),
+    # --- HTML: a case's custody log ---
+    Row("GET", CASE + "/activity", case_reader()),
+    Row("POST", CASE + "/activity/verify", case_reader(), body={}),
+    Row("GET", CASE + "/custody.json", case_reader()),
+    Row("GET", CASE + "/custody.pdf", case_reader()),
+    Row("POST", CASE + "/transfers", contributor(), body=TRANSFER_FORM),
+    # --- HTML: evidence ---
+    Row("GET", CASE + "/evidence", case_reader()),
+    Row("POST", CASE + "/evidence", contributor(), body={"source": "Field team"}, upload=True),
+    Row("GET", "/evidence/<uuid:item_id>", case_reader()),
+    Row("POST", "/evidence/<uuid:item_id>/verify", case_reader(), body={}),
+    Row("GET", "/evidence/<uuid:item_id>/download", case_reader()),
+    Row("GET", "/evidence/<uuid:item_id>/preview", case_reader()),
+    Row("GET", "/evidence/<uuid:item_id>/custody.json", case_reader()),
+    Row("GET", "/evidence/<uuid:item_id>/custody.pdf", case_reader()),
+    Row("POST", "/evidence/<uuid:item_id>/delete", case_manager(), body={"reason": "duplicate"}),
+    Row("POST", CASE + "/legal-hold", case_manager(), body={"reason": "litigation"}),
+    # --- HTML: my account (forms sent empty: only who may reach them is at stake here) ---
+    Row("GET", "/account", signed_in()),
+    Row("POST", "/account/password", signed_in(), body={}),
+    Row("GET", "/account/totp", signed_in()),
+    Row("POST", "/account/totp", signed_in(), body={}),
+    Row("POST", "/account/totp/disable", signed_in(), body={}),
+    Row("POST", "/account/tokens", signed_in(), body={"token-name": "laptop"}),
+    Row("POST", "/account/tokens/<uuid:token_id>/revoke", owned_by_lead(), body={}),
+    # --- HTML: account administration ---
+    Row("GET", "/admin/users", admin_only()),
+    Row("POST", "/admin/users", admin_only(),
+        body={"email": "new@example.org", "password": PASSWORD, "display_name": "New"}),
+    Row("POST", "/admin/users/<uuid:user_id>/disable", admin_only(), body={}),
+    Row("POST", "/admin/users/<uuid:user_id>/enable", admin_only(), body={},
+        values={"user_id": "disabled_id"}),
+    Row("POST", "/admin/users/<uuid:user_id>/reset-2fa", admin_only(), body={}),
+    # --- API ---
+    Row("GET", "/api/v1/openapi.json", public()),
+    Row("GET", "/api/v1/me", signed_in()),
+    Row("GET", "/api/v1/me/tokens", signed_in()),
+    Row("POST", "/api/v1/me/tokens", signed_in(), body={"name": "laptop"}),
+    Row("DELETE", "/api/v1/me/tokens/<uuid:token_id>", owned_by_lead()),
+    Row("GET", "/api/v1/cases", signed_in()),
+    Row("POST", "/api/v1/cases", signed_in(), body={"title": "T", "forum": "icc"}),
+    Row("GET", API_CASE, case_reader()),
+    Row("GET", API_CASE + "/members", case_reader()),
+    Row("POST", API_CASE + "/members", case_manager(), body=NEW_MEMBER),
+    Row("PATCH", API_CASE + "/members/<uuid:user_id>", case_manager(), body={"role": "lawyer"}),
+    Row("DELETE", API_CASE + "/members/<uuid:user_id>", case_manager()),
+    Row("GET", API_CASE + "/custody", case_reader()),
+    Row("POST", API_CASE + "/custody/transfers", contributor(), body=TRANSFER),
+    Row("POST", API_CASE + "/evidence", contributor(), body={"title": "Photo"}, upload=True),
+    Row("GET", API_CASE + "/evidence", case_reader()),
+    Row("GET", "/api/v1/evidence/<uuid:evidence_id>", case_reader()),
+    Row("GET", "/api/v1/evidence/<uuid:evidence_id>/content", case_reader()),
+    Row("GET", "/api/v1/evidence/<uuid:evidence_id>/custody", case_reader()),
+    Row("DELETE", "/api/v1/evidence/<uuid:evidence_id>", case_manager(),
+        body={"reason": "duplicate"}),
+    Row("POST", "/api/v1/evidence/<uuid:evidence_id>/grants", case_manager(),
+        body={"email": "{lawyer_email}"}, values={"evidence_id": "restricted_id"}),
+    Row("DELETE", "/api/v1/evidence/<uuid:evidence_id>/grants/<uuid:user_id>", case_manager(),
+        values={"evidence_id": "restricted_id"}),  # the viewer's grant
+    Row("PUT", API_CASE + "/legal-hold", case_manager(), body={"on": True, "reason": "litigation"}),
+    Row("OPTIONS", API_CASE + "/uploads", public(), headers=TUS),
+    Row("POST", API_CASE + "/uploads", contributor(),
+        headers={**TUS, "Upload-Length": "5", "Upload-Metadata": "filename YS50eHQ="}),
+    Row("OPTIONS", "/api/v1/uploads/<uuid:upload_id>", public(), headers=TUS),
+    Row("HEAD", "/api/v1/uploads/<uuid:upload_id>", owned_by_lead(), headers=TUS),
+    Row("PATCH", "/api/v1/uploads/<uuid:upload_id>", owned_by_lead(), raw=b"hello",
+        headers={**TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}),
+    Row("DELETE", "/api/v1/uploads/<uuid:upload_id>", owned_by_lead(), headers=TUS),
+    Row("GET", "/api/v1/custody/public-key", public()),
+    Row("GET", "/api/v1/custody/checkpoint", signed_in()),
+    Row("GET", "/api/v1/custody/checkpoints", signed_in()),
+    Row("GET", "/api/v1/custody/consistency", signed_in(),
+        query="old={checkpoint_size}&new={checkpoint_size}"),
+)
+MATRIX = {(row.method, row.rule): row for row in ROWS}
+assert len(MATRIX) == len(ROWS), "a route appears twice in the matrix"
+
+NO_ITEMS: frozenset[str] = frozenset()
+DEFAULT_VALUES = {
+    "case_id": "case_id",
+    "user_id": "viewer_id",
+    "token_id": "lead_spare_token",
+    "evidence_id": "evidence_id",
+    "item_id": "evidence_id",
+    "upload_id": "upload_id",
+}
+PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
+_HASHES: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(monkeypatch):
+    """argon2 costs ~0.1 s a hash: hash each distinct password once per run."""
+    real = accounts.hash_password
+
+    def cached(password: str) -> str:
+        if password not in _HASHES:
+            _HASHES[password] = real(password)
+        return _HASHES[password]
+
+    monkeypatch.setattr(accounts, "hash_password", cached)
+
+
+def declared_methods(rule) -> set[str]:
+    """What a rule was declared with: not the HEAD Flask adds to each GET nor the automatic
+    OPTIONS, but a HEAD or OPTIONS route of its own (tus has both)."""
+    methods = set(rule.methods)
+    if "GET" in methods:
+        methods.discard("HEAD")
+    if methods - {"OPTIONS"}:
+        methods.discard("OPTIONS")
+    return methods
+
+
+# --- one app for the module, each test's own transaction ------------------------------------
+
+
+class CurrentTestSessions:
+    """Stands in for the module app's sessionmaker: each test points it at the sessionmaker
+    bound to its own transaction (conftest's `database`), with what create_app configured."""
+
+    def __init__(self) -> None:
+        self.current = None
+        self.configured: dict[str, object] = {}
+
+    def configure(self, **options: object) -> None:
+        self.configured.update(options)
+
+    def use(self, sessions) -> None:
+        if sessions is not None:
+            sessions.configure(**self.configured)
+        self.current = sessions
+
+    def __call__(self, **options: object):
+        assert self.current is not None, "no test is running"
+        return self.current(**options)
+
+
+@pytest.fixture(scope="module")
+def module_app(engine, tmp_path_factory):
+    sessions = CurrentTestSessions()
+    app = create_app(
+        make_settings(tmp_path_factory.mktemp("matrix")),
+        database=Database(engine=engine, sessions=sessions),
+    )
+    app.config["WTF_CSRF_ENABLED"] = False  # see the module's docstring
+    return app, sessions
+
+
+@pytest.fixture
+def app(module_app, database):
+    """Overrides conftest's per-test app for this module."""
+    shared, sessions = module_app
+    sessions.use(database.sessions)
+    yield shared
+    sessions.use(None)
+
+
+@pytest.fixture
+def session(app, database):
+    """Overrides conftest's: opened once the app has configured the test's sessions."""
+    with database.sessions() as session:
+        yield session
+
+
+# --- the world every row runs against -------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class World:
+    values: dict[str, str]  # path values and body placeholders
+    login_ids: dict[str, str]  # actor → flask-login id (user id and session version)
+    bearer: dict[str, str]  # actor → API token
+
+
+def build_world(
+    app,
+    session,
+    *,
+    api: bool = True,
+    checkpoint: bool = True,
+    items: frozenset[str] = NO_ITEMS,
+    upload: bool = False,
+) -> World:
+    """Seven accounts, one case with a member of each role; API tokens, items of evidence
+    and a signed checkpoint only where the row needs them (each write costs every row time)."""
+    users = {
+        ADMIN: make_user(session, "admin@example.org", admin=True),
+        OUTSIDER: make_user(session, "outsider@example.org"),
+        VIEWER: make_user(session, "viewer@example.org"),
+        INVESTIGATOR: make_user(session, "investigator@example.org"),
+        LAWYER: make_user(session, "lawyer@example.org"),
+        LEAD: make_user(session, "lead@example.org"),
+        DISABLED: make_user(session, "disabled@example.org", admin=True),
+    }
+    case = make_case(session, users[LEAD])
+    for role, actor in (
+        (Role.VIEWER, VIEWER),
+        (Role.INVESTIGATOR, INVESTIGATOR),
+        (Role.LAWYER, LAWYER),
+        (Role.LEAD, DISABLED),
+    ):
+        add_member(session, case, users[LEAD], users[actor], role)
+    bearer = {
+        actor: tokens.create_token(session, user, name="matrix", days=1)[1]
+        for actor, user in (users.items() if api or items else ())
+    }
+    spare, _ = tokens.create_token(session, users[LEAD], name="spare", days=1)
+    accounts.set_disabled(session, None, users[DISABLED], disabled=True)
+    values = {
+        "case_id": str(case.id),
+        "viewer_id": str(users[VIEWER].id),
+        "disabled_id": str(users[DISABLED].id),
+        "lead_spare_token": str(spare.id),
+        "outsider_email": users[OUTSIDER].email,
+        "lawyer_email": users[LAWYER].email,
+    }
+    if items:
+        values.update(upload_items(app, values["case_id"], bearer, users[VIEWER].email, items))
+    if upload:  # a resumable upload the lead started: 5 bytes announced, none sent yet
+        response = app.test_client().post(
+            f"/api/v1/cases/{values['case_id']}/uploads",
+            headers={**TUS, "Upload-Length": "5", "Authorization": f"Bearer {bearer[LEAD]}"},
+        )
+        assert response.status_code == 201, response.get_data(as_text=True)
+        values["upload_id"] = response.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    if checkpoint:  # a signed checkpoint over all of the above, for the custody routes to serve
+        keys = app.extensions["casefile.custody_keys"]
+        values["checkpoint_size"] = str(custody.make_checkpoint(session, keys).size)
+    world = World(
+        values=values,
+        login_ids={actor: user.get_id() for actor, user in users.items()},
+        bearer=bearer,
+    )
+    session.commit()
+    return world
+
+
+def upload_items(app, case_id: str, bearer, viewer_email: str, items) -> dict[str, str]:
+    """Items uploaded as a client would: `evidence_id` a standard one, by the lead;
+    `restricted_id` a restricted one, by the investigator (whose upload grants them access),
+    which the lead then granted to the viewer. Nobody else holds a grant, not even the lead."""
+    as_lead = {"Authorization": f"Bearer {bearer[LEAD]}"}
+    client = app.test_client()
+    ids = {}
+    for key, uploader, content, sensitivity in (
+        ("evidence_id", LEAD, b"satellite image", "standard"),
+        ("restricted_id", INVESTIGATOR, b"witness statement", "restricted"),
+    ):
+        if key not in items:
+            continue
+        response = client.post(
+            f"/api/v1/cases/{case_id}/evidence",
+            data={"file": (io.BytesIO(content), "item.txt"), "sensitivity": sensitivity},
+            headers={"Authorization": f"Bearer {bearer[uploader]}"},
+        )
+        assert response.status_code == 201, response.get_data(as_text=True)
+        ids[key] = response.get_json()["id"]
+    if "restricted_id" in ids:
+        granted = client.post(
+            f"/api/v1/evidence/{ids['restricted_id']}/grants",
+            json={"email": viewer_email},
+            headers=as_lead,
+        )
+        assert granted.status_code == 201, granted.get_data(as_text=True)
+    return ids
+
+
+def url_for_row(row: Row, world: World) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return world.values[row.values.get(name, DEFAULT_VALUES[name])]
+
+    path = PARAM.sub(value, row.rule)
+    return f"{path}?{row.query.format(**world.values)}" if row.query else path
+
+
+def fill(body: Mapping[str, object] | None, world: World) -> dict[str, object] | None:
+    if body is None:
+        return None
+    # A value that is exactly "{key}" names one of the world's values.
+    return {
+        name: world.values[value[1:-1]]
+        if isinstance(value, str) and re.fullmatch(r"\{\w+\}", value)
+        else value
+        for name, value in body.items()
+    }
+
+
+def request_as(app, world: World, actor: str, row: Row):
+    client = app.test_client()
+    url, body = url_for_row(row, world), fill(row.body, world)
+    if row.api:
+        headers = {"Authorization": f"Bearer {world.bearer[actor]}"} if actor != ANONYMOUS else {}
+        headers.update(row.headers)
+        if row.raw is not None:
+            return client.open(url, method=row.method, headers=headers, data=row.raw)
+        if row.upload:
+            return client.open(url, method=row.method, headers=headers, data=with_file(body, actor))
+        return client.open(url, method=row.method, headers=headers, json=body)
+    if actor != ANONYMOUS:
+        with client.session_transaction() as cookie:  # what a successful sign-in leaves
+            cookie["_user_id"] = world.login_ids[actor]
+            cookie["_fresh"] = True
+            cookie["seen"] = int(time.time())
+    return client.open(url, method=row.method, data=with_file(body, actor) if row.upload else body)
+
+
+def with_file(body: dict[str, object] | None, actor: str) -> dict[str, object]:
+    return {**(body or {}), "file": (io.BytesIO(f"photo by {actor}".encode()), "photo.txt")}
+
+
+API_ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}
+
+
+def classify(response, *, api: bool) -> str:
+    status = response.status_code
+    if api and status in API_ERROR_CODES and response.request.method != "HEAD":
+        body = response.get_json(silent=True) or {}
+        if body.get("error", {}).get("code") != API_ERROR_CODES[status]:
+            return f"HTTP {status} without the JSON error envelope"
+    if 300 <= status < 400:
+        if api:
+            return f"redirect to {response.headers.get('Location')}"
+        return LOGIN if urlsplit(response.headers["Location"]).path == "/login" else OK
+    if status == 401 and api:
+        return LOGIN
+    if 200 <= status < 300:
+        return OK
+    return {403: FORBIDDEN, 404: NOT_FOUND}.get(status, f"HTTP {status}")
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+
+def test_every_route_has_a_matrix_row(app):
+    routes = {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in declared_methods(rule)
+    }
+    missing = sorted(routes - set(MATRIX))
+    assert not missing, f"routes without an authorization matrix row: {missing}"
+    stale = sorted(set(MATRIX) - routes)
+    assert not stale, f"matrix rows for routes that no longer exist: {stale}"
+
+
+def test_the_public_routes_are_the_expected_few():
+    public_rows = {row.id for row in ROWS if row.expect == public()}
+    assert public_rows == {
+        "GET /login", "POST /login", "GET /login/totp", "POST /login/totp", "POST /logout",
+        "POST /language", "GET /api/v1/openapi.json", "GET /api/v1/custody/public-key",
+        "OPTIONS /api/v1/cases/<uuid:case_id>/uploads", "OPTIONS /api/v1/uploads/<uuid:upload_id>",
+    }
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
+def test_route_authorization(app, connection, session, row):
+    world = build_world(
+        app,
+        session,
+        api=row.api,
+        checkpoint=row.rule.startswith("/api/v1/custody/"),
+        items=row.items,
+        upload="<uuid:upload_id>" in row.rule,
+    )
+
+    got: dict[str, str] = {}
+    for actor in ACTORS:
+        savepoint = connection.begin_nested()
+        try:
+            got[actor] = classify(request_as(app, world, actor, row), api=row.api)
+        finally:
+            savepoint.rollback()
+
+    wrong = {}
+    for actor in ACTORS:
+        expected = row.expect[actor]
+        accepted = expected if isinstance(expected, frozenset) else {expected}
+        if got[actor] not in accepted:
+            wrong[actor] = f"expected {'/'.join(sorted(accepted))}, got {got[actor]}"
+    assert not wrong, f"{row.id}: {wrong}"
+
+
+def test_injected_session_is_what_a_real_sign_in_leaves(app, session):
+    """The matrix signs in by writing the session; check that equals signing in for real."""
+    user = make_user(session, "lawyer@example.org")
+    client = app.test_client()
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302
+    with client.session_transaction() as cookie:
+        assert cookie["_user_id"] == user.get_id()
+        assert isinstance(cookie["seen"], int)
+
+
+def test_disabled_actor_would_otherwise_be_allowed(app, session, connection):
+    """The DISABLED column means something only if the same account, enabled, gets in."""
+    world = build_world(app, session)
+    admin_row = MATRIX[("GET", "/admin/users")]
+    case_row = MATRIX[("GET", API_CASE)]
+    accounts.set_disabled(
+        session, None, accounts.find_by_email(session, "disabled@example.org"), disabled=False
+    )
+    enabled = dataclasses.replace(
+        world,
+        login_ids={
+            **world.login_ids,
+            DISABLED: accounts.find_by_email(session, "disabled@example.org").get_id(),
+        },
+    )
+    assert classify(request_as(app, enabled, DISABLED, admin_row), api=False) == OK
+    assert classify(request_as(app, enabled, DISABLED, case_row), api=True) == OK
+
+
+def test_unknown_case_is_404_for_everyone(app, session):
+    world = build_world(app, session)
+    missing = dataclasses.replace(world, values={**world.values, "case_id": str(uuid.uuid4())})
+    for rule in (API_CASE, API_CASE + "/members"):
+        for actor in (ADMIN, OUTSIDER, VIEWER, LEAD):
+            got = classify(request_as(app, missing, actor, MATRIX[("GET", rule)]), api=True)
+            assert got == NOT_FOUND, (rule, actor)
+
+
+ITEM_VIEWS = (
+    ("GET", "/api/v1/evidence/<uuid:evidence_id>"),
+    ("GET", "/api/v1/evidence/<uuid:evidence_id>/content"),
+    ("GET", "/api/v1/evidence/<uuid:evidence_id>/custody"),
+    ("GET", "/evidence/<uuid:item_id>"),
+    ("GET", "/evidence/<uuid:item_id>/download"),
+    ("GET", "/evidence/<uuid:item_id>/preview"),
+    ("GET", "/evidence/<uuid:item_id>/custody.json"),
+)
+
+
+def test_restricted_item_is_seen_only_with_a_grant(app, connection, session):
+    """Restricted (e.g. witness-identifying) items need a grant, whatever the role: here the
+    investigator (who uploaded it) and the viewer (granted) hold one, the lead does not; to
+    everyone without one the item does not exist."""
+    world = build_world(app, session, items=frozenset({"restricted_id"}))
+    wrong = {}
+    for method, rule in ITEM_VIEWS:
+        param = "evidence_id" if "evidence_id" in rule else "item_id"
+        row = dataclasses.replace(MATRIX[(method, rule)], values={param: "restricted_id"})
+        for actor in SIGNED_IN:
+            savepoint = connection.begin_nested()
+            try:
+                got = classify(request_as(app, world, actor, row), api=row.api)
+            finally:
+                savepoint.rollback()
+            expected = OK if actor in (VIEWER, INVESTIGATOR) else NOT_FOUND
+            if got != expected:
+                wrong[(row.id, actor)] = f"expected {expected}, got {got}"
+    assert not wrong
+
+    listing = f"/api/v1/cases/{world.values['case_id']}/evidence"
+    for actor in (VIEWER, INVESTIGATOR, LAWYER, LEAD):
+        headers = {"Authorization": f"Bearer {world.bearer[actor]}"}
+        ids = [item["id"] for item in app.test_client().get(listing, headers=headers).json["items"]]
+        assert (world.values["restricted_id"] in ids) == (actor in (VIEWER, INVESTIGATOR)), actor
