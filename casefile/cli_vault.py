@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import click
 from flask import Flask
@@ -27,6 +29,9 @@ from casefile.logic import ingest as ingest_logic
 from casefile.logic import scrub as scrub_logic
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.keyring import KeyringError, KeyringSource
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class _CountColumn(ProgressColumn):
@@ -63,6 +68,18 @@ def _vault(app: Flask) -> tuple[BlobStore, KeyringSource]:
     except KeyringError as error:
         raise CasefileError(str(error)) from None
     return app.extensions["casefile.blobs"], source
+
+
+def _keyring_errors_in_one_line(function: Callable[P, T]) -> Callable[P, T]:
+    """The KEK can vanish or change mid-run (a rotation retiring a key): say so in one line."""
+
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return function(*args, **kwargs)
+        except KeyringError as error:
+            raise CasefileError(str(error)) from None
+
+    return wrapper
 
 
 # --- ingest ---------------------------------------------------------------------------------
@@ -125,7 +142,7 @@ def ingest(
                             highlight=False,
                         )
 
-                ingest_logic.ingest(
+                _keyring_errors_in_one_line(ingest_logic.ingest)(
                     session,
                     actor,
                     case_id,
@@ -179,7 +196,7 @@ def scrub(ctx: click.Context, repair: bool, grace_minutes: int) -> None:
             def advance(size: int) -> None:
                 progress.update(task, advance=size, count=progress.tasks[task].fields["count"] + 1)
 
-            report = scrub_logic.scrub(
+            report = _keyring_errors_in_one_line(scrub_logic.scrub)(
                 session,
                 store=store,
                 keyring=source.get,

@@ -2,9 +2,12 @@
 upload (IntakeStream → evidence.register), with collector metadata from an optional sidecar.
 
 A file whose SHA-256 is already an active item of the case is skipped before any byte of it is
-encrypted, so rerunning an interrupted ingest only does the rest. An interruption (Ctrl-C)
-while a file streams aborts that file's blob; while a file is being registered it is held back
-until the registration has committed or rolled back, so nothing is left half-registered.
+encrypted, so rerunning an interrupted ingest only does the rest. Worker threads hash files and
+write their encrypted blobs ahead (the fsyncs overlap); registration stays in order on the
+calling thread, one transaction per file. An interruption (Ctrl-C) stops the workers and
+removes every blob not yet registered; one that arrives while a file is being registered is
+held back until that registration has committed or rolled back, so nothing is left
+half-registered and no orphan blob is left behind.
 """
 
 from __future__ import annotations
@@ -101,6 +104,8 @@ def load_sidecar(path: Path) -> Sidecar:
         except ValidationFailed as error:
             problems = "; ".join(f"{name}: {problem}" for name, problem in error.fields.items())
             raise ValidationFailed({"sidecar": f"{where} ({key}): {problems}"}) from None
+        except ValueError as error:  # a malformed declared_hashes list
+            raise ValidationFailed({"sidecar": f"{where} ({key}): {error}"}) from None
     return Sidecar(path.name, entries)
 
 
@@ -359,10 +364,10 @@ def ingest(
     summary = summary if summary is not None else Summary()
     authorize(session, actor, case_id)
     with (
-        _one_connection(session) as session,
+        _one_connection(session) as work,
         ThreadPoolExecutor(WORKERS, "casefile-ingest") as pool,
     ):
-        run = _Run(session, actor, case_id, store, keyring, summary, on_bytes, on_file, pool)
+        run = _Run(work, actor, case_id, store, keyring, summary, on_bytes, on_file, pool)
         try:
             run.go(files)
         except BaseException as error:
@@ -380,7 +385,6 @@ class _Flight:
     sha256: str
     future: Future[tuple[IntakeStream, Received]]
     weight: int  # bytes it holds in memory until registered
-    settled: bool = False  # registered, or failed and cleaned up: not to be aborted
 
 
 class _Cancelled(Exception):
@@ -402,6 +406,10 @@ class _Run:
     hashing: list[Future[str]] = field(default_factory=list)
     in_run: dict[str, list[SourceFile]] = field(default_factory=dict)  # sha256 → later copies
     cancel: threading.Event = field(default_factory=threading.Event)
+    # Every stream a worker has begun and nobody has settled (registered, or aborted): what an
+    # interruption must abort, wherever this thread happens to be when it comes.
+    unsettled: dict[uuid.UUID, IntakeStream] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def go(self, files: Sequence[SourceFile]) -> None:
         batches = [
@@ -458,6 +466,8 @@ class _Run:
     def _stream(self, source: SourceFile, keyring: Keyring) -> tuple[IntakeStream, Received]:
         """In a worker: the file through streaming encryption into a durable blob."""
         stream = IntakeStream(self.store, keyring)
+        with self.lock:
+            self.unsettled[stream.item_id] = stream
         try:
             with source.path.open("rb") as handle:
                 while chunk := handle.read(CHUNK):
@@ -467,8 +477,14 @@ class _Run:
                     self._advance(len(chunk))
             return stream, stream.finish()
         except BaseException:
-            stream.abort()
+            self._settle(stream, abort=True)
             raise
+
+    def _settle(self, stream: IntakeStream, *, abort: bool) -> None:
+        if abort:
+            stream.abort()
+        with self.lock:
+            self.unsettled.pop(stream.item_id, None)
 
     def _register_ahead(self, *, limit: int) -> None:
         while self.flights and (
@@ -482,7 +498,6 @@ class _Run:
         try:
             stream, received = flight.future.result()
         except Exception as error:  # noqa: BLE001 - its blob is aborted already
-            flight.settled = True
             self._failed(flight, error)
             return
         with _interruptions_held():
@@ -497,18 +512,17 @@ class _Run:
                     declared_mime=None,
                     store=self.store,
                 )
-            except _FATAL:
-                stream.abort()
-                raise
-            except Exception as error:  # noqa: BLE001 - one file's failure must not stop the rest
-                stream.abort()  # register() removed the blob already; this is idempotent
-                flight.settled = True
+            except Exception as error:
+                # register() removed the blob already; aborting again is harmless
+                self._settle(stream, abort=True)
+                if isinstance(error, _FATAL):
+                    raise
                 self._failed(flight, error)
                 return
             except BaseException:
-                stream.abort()
+                self._settle(stream, abort=True)
                 raise
-            flight.settled = True  # its blob is the item's now: never to be aborted
+            self._settle(stream, abort=False)  # its blob is the item's now: never to be aborted
             if result.created:
                 self.summary.added += 1
                 self.summary.bytes_added += received.size
@@ -543,16 +557,15 @@ class _Run:
         """After an interruption or a fatal error: stop the workers, and remove every blob
         written but not registered (nothing half-registered, no orphans)."""
         self.cancel.set()
-        for future in self.hashing:
-            future.cancel()
+        for hashing in self.hashing:
+            hashing.cancel()
         for flight in self.flights:
-            if flight.settled or flight.future.cancel():
-                continue
-            try:
-                stream, _ = flight.future.result()
-            except BaseException:  # noqa: BLE001, S112 - a failed stream aborted itself
-                continue
-            stream.abort()
+            flight.future.cancel()
+        self.pool.shutdown(wait=True)  # the running ones see `cancel` at their next chunk
+        with self.lock:
+            streams = list(self.unsettled.values())
+        for stream in streams:
+            self._settle(stream, abort=True)
         self.flights.clear()
 
 

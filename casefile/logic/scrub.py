@@ -17,7 +17,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -89,8 +89,6 @@ def scrub(
     """Check every active item (or `items`, from `active_items`), then the store's extra files;
     with `repair`, remove orphans and leftovers older than `grace`."""
     report = ScrubReport()
-    # The store is listed before the database is read: a blob whose item commits in between
-    # is then known to the database, never taken for an orphan.
     listed = set(store.blob_ids())
     leftovers = list(store.leftovers())
     if items is None:
@@ -106,11 +104,13 @@ def scrub(
             on_item=on_item,
         )
 
+    # An intake writes its blob before it commits its row: a blob without an item may be one
+    # on its way. Each is looked up again now, and those younger than `grace` are let be.
     owned = {item_id.hex for item_id, _ in items}
     old_enough = utcnow() - grace
     for blob_id in sorted(listed - owned):
         if _still_owned(session, blob_id):
-            continue  # its item was added after the list above was read
+            continue  # its item was committed after the items were listed
         _sort_extra(store, blob_id, old_enough, report.orphans, report)
     for name in leftovers:
         _sort_extra(store, name, old_enough, report.leftovers, report)
@@ -209,8 +209,15 @@ def _sort_extra(
         into.append(name)
 
 
+@runtime_checkable
+class _Dated(Protocol):
+    def modified(self, name: str) -> dt.datetime | None: ...
+
+
 def _modified(store: BlobStore, name: str) -> dt.datetime | None:
-    """When a blob or leftover was last written, where the store can tell (local folders)."""
+    """When a blob or leftover was last written, where the store can tell."""
+    if isinstance(store, _Dated):
+        return store.modified(name)
     if not isinstance(store, LocalBlobStore):
         return None
     if BLOB_ID.match(name):
@@ -218,7 +225,7 @@ def _modified(store: BlobStore, name: str) -> dt.datetime | None:
     else:
         found = store.root / name
     try:
-        stamp = Path(found).stat().st_mtime if found is not None else None
+        stamp = found.stat().st_mtime if found is not None else None
     except OSError:
         return None
     return dt.datetime.fromtimestamp(stamp, tz=dt.UTC) if stamp is not None else None

@@ -1,0 +1,147 @@
+"""`casefile ingest` throughput: many small files into one case, on SQLite (the embedded default).
+
+A fresh instance (KEK, custody signing key, local blob store, database at the latest schema) is
+built the way `casefile init` builds one, and the app the CLI builds is used: the files go
+through casefile.logic.ingest (walk, SHA-256 check against the case, streaming encryption into
+the blob store, evidence.register with its custody entry, one transaction per file), exactly
+what `casefile ingest` calls, without the progress bar. A rerun of the same ingest (every file
+already in the case) is timed too. The custody log is verified afterwards, untimed.
+
+    .venv/bin/python bench/ingest_files.py                     # 10,000 files of 4 KiB, SQLite
+    .venv/bin/python bench/ingest_files.py -n 2000 --size 65536
+    .venv/bin/python bench/ingest_files.py --backend postgresql --postgres postgresql://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchdb import fresh_database, postgres_server_url
+
+from casefile import create_app
+from casefile.db import Database
+from casefile.logic import accounts, cases, custody
+from casefile.logic import ingest as ingest_logic
+from casefile.logic.custody_verify import verify_log
+from casefile.model import Evidence, EvidenceStatus
+from casefile.settings import DEVELOPMENT_SECRET_KEY, Settings
+from casefile.vault import signing_key
+from casefile.vault.keyring import Keyring
+
+TARGET = 200.0  # files/s on SQLite (issue 4)
+PER_FOLDER = 100
+
+
+def make_files(root: Path, count: int, size: int) -> None:
+    for number in range(count):
+        folder = root / f"batch-{number // PER_FOLDER:04d}"
+        if number % PER_FOLDER == 0:
+            folder.mkdir(parents=True)
+        (folder / f"IMG_{number:05d}.bin").write_bytes(os.urandom(size))
+
+
+Rates = tuple[tuple[float, float], tuple[float, float]]  # (files/s, CPU s per file) x 2
+
+
+def run(backend: str, count: int, size: int, server_url: str | None) -> Rates:
+    with tempfile.TemporaryDirectory(prefix="casefile-bench-") as name:
+        folder = Path(name)
+        make_files(folder / "files", count, size)
+        with fresh_database(backend, folder, server_url) as url:
+            instance = folder / "instance"
+            instance.mkdir(mode=0o700)
+            (folder / "storage").mkdir(mode=0o700)
+            signing_key.create(instance / signing_key.FILE_NAME)
+            Keyring.create_file(instance / "kek.json")
+            settings = Settings(
+                env="development",
+                instance_path=instance,
+                database_url_override=url,
+                storage_url=(folder / "storage").as_uri(),
+                secret_key=DEVELOPMENT_SECRET_KEY,
+            )
+            app = create_app(settings)
+            database: Database = app.extensions["casefile.db"]
+            try:
+                return _ingest_twice(app.extensions, database, folder / "files", count)
+            finally:
+                database.engine.dispose()
+
+
+def _ingest_twice(
+    extensions: dict[str, object], database: Database, files: Path, count: int
+) -> Rates:
+    store = extensions["casefile.blobs"]
+    keyring = extensions["casefile.keyring"]
+    with database.session() as session:
+        lead = accounts.create_account(
+            session,
+            None,
+            accounts.parse_account_input(email="lead@example.org", password="x" * 16),
+            min_password_length=12,
+        )
+        case = cases.create_case(
+            session,
+            lead,
+            cases.parse_case_input(
+                {"title": "Bench", "forum": "icc", "ern_pattern": "MMR-OTP-{batch:04d}-{seq:05d}"}
+            ),
+        )
+        rates: list[tuple[float, float]] = []
+        for expected in ("added", "present"):
+            start, cpu = time.perf_counter(), time.process_time()
+            plan = ingest_logic.plan([files])  # walking is part of what the command does
+            summary = ingest_logic.ingest(
+                session, lead, case.id, plan.files, store=store, keyring=keyring.get
+            )
+            elapsed = time.perf_counter() - start
+            cpu = time.process_time() - cpu
+            done = summary.added if expected == "added" else summary.present
+            if done != count or summary.failed:
+                raise RuntimeError(f"ingest did not {expected} every file: {summary}")
+            rates.append((count / elapsed, cpu / count))
+            print(
+                f"  {expected:>7}: {count} files in {elapsed:.1f} s (CPU {cpu:.1f} s, all threads)",
+                flush=True,
+            )
+        stored = session.query(Evidence).filter(Evidence.status == EvidenceStatus.ACTIVE).count()
+        keys: custody.CustodyKeys = extensions["casefile.custody_keys"]
+        report = verify_log(session, keys.verifier_key)
+        if stored != count or not report.ok:
+            raise RuntimeError(f"after the bench: {stored} items, custody log {report}")
+    return rates[0], rates[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", "--files", type=int, default=10_000)
+    parser.add_argument("--size", type=int, default=4096, help="bytes per file")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server to create a DB on")
+    args = parser.parse_args(argv)
+    server_url = postgres_server_url(args.postgres)
+    if args.backend == "postgresql" and server_url is None:
+        parser.error("PostgreSQL needs --postgres URL or $CASEFILE_TEST_POSTGRES_URL")
+    print(f"{args.backend}: ingesting {args.files} files of {args.size} bytes...", flush=True)
+    (first, first_cpu), (rerun, rerun_cpu) = run(args.backend, args.files, args.size, server_url)
+    print()
+    print(
+        f"casefile ingest, {args.files} files of {args.size} bytes, {args.backend}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"{'':<34}{'files/s':>12}{'CPU ms/file':>14}")
+    print(f"{'new files':<34}{first:>12,.0f}{first_cpu * 1000:>14.2f}")
+    print(f"{'rerun (all already in the case)':<34}{rerun:>12,.0f}{rerun_cpu * 1000:>14.2f}")
+    if args.backend == "sqlite":
+        print(f"{'target (new files)':<34}{TARGET:>12,.0f}")
+        print(f"{'meets target':<34}{'yes' if first >= TARGET else 'NO':>12}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

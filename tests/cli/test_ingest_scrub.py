@@ -1,0 +1,376 @@
+"""`casefile ingest` and `casefile scrub` against a real database and blob store of their own."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from casefile.cli import main
+from casefile.db import Database
+from casefile.logic import accounts, evidence
+from casefile.logic import ingest as ingest_logic
+from casefile.logic.intake import IntakeStream
+from casefile.model import Case, CustodyAction, CustodyEntry, Evidence, Role
+from tests.factories import PASSWORD, add_member
+
+LEAD = "lead@example.org"
+VIEWER = "viewer@example.org"
+OLD = time.time() - 2 * 3600  # older than scrub's default grace period
+
+
+@pytest.fixture
+def vault(tmp_path, fresh_database_url):
+    env = {
+        "CASEFILE_INSTANCE": str(tmp_path / "instance"),
+        "CASEFILE_DATABASE_URL": fresh_database_url,
+        "CASEFILE_STORAGE_URL": (tmp_path / "storage").as_uri(),
+        "CASEFILE_CONFIG": "",
+    }
+    runner = CliRunner()
+
+    def run(*args, stdin=None):
+        return runner.invoke(main, list(args), input=stdin, env=env, catch_exceptions=False)
+
+    assert run("init").exit_code == 0
+    for email in (LEAD, VIEWER):
+        assert (
+            run("users", "create", email, "--password-stdin", stdin=PASSWORD + "\n").exit_code == 0
+        )
+    created = run(
+        "cases",
+        "create",
+        "--as",
+        LEAD,
+        "--title",
+        "Clearance operations",
+        "--forum",
+        "icc",
+        "--ern-pattern",
+        "MMR-OTP-{batch:04d}-{seq:04d}",
+    )
+    case_id = re.search(r"created case (\S+)", created.output).group(1)
+    database = Database.from_url(fresh_database_url)
+    with database.session() as session:
+        lead = accounts.find_by_email(session, LEAD)
+        viewer = accounts.find_by_email(session, VIEWER)
+        case = session.get(Case, uuid.UUID(case_id))
+        add_member(session, case, lead, viewer, Role.VIEWER)
+    yield SimpleNamespace(run=run, case_id=case_id, database=database, storage=tmp_path / "storage")
+    database.engine.dispose()
+
+
+def items(vault):
+    with vault.database.session() as session:
+        return list(session.scalars(select(Evidence).order_by(Evidence.seq)))
+
+
+def entries(vault, action):
+    with vault.database.session() as session:
+        return list(
+            session.scalars(
+                select(CustodyEntry).where(CustodyEntry.action == action).order_by(CustodyEntry.seq)
+            )
+        )
+
+
+def blob_path(vault, item):
+    return vault.storage / item.blob_id[:2] / item.blob_id[2:4] / item.blob_id
+
+
+@pytest.fixture
+def batch(tmp_path):
+    """A folder with nested files, a duplicate, a hidden file and a symbolic link."""
+    root = tmp_path / "batch"
+    (root / "tula-toli" / "day2").mkdir(parents=True)
+    (root / "statement.txt").write_text("Witness statement W-12, taken in Kutupalong.\n")
+    (root / "tula-toli" / "photo-notes.txt").write_text("Notes on photographs 1-40.\n")
+    (root / "tula-toli" / "day2" / "log.csv").write_text("time,event\n06:10,arrival\n")
+    (root / "tula-toli" / "day2" / "copy-of-statement.txt").write_text(
+        "Witness statement W-12, taken in Kutupalong.\n"
+    )
+    (root / ".DS_Store").write_bytes(b"\x00\x01")
+    (root / "link.txt").symlink_to(root / "statement.txt")
+    return root
+
+
+def write_sidecar(tmp_path, header, *rows):
+    path = tmp_path / "sidecar.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_ingest_a_folder_with_a_sidecar_then_rerun_skips_everything(vault, batch, tmp_path):
+    sidecar = write_sidecar(
+        tmp_path,
+        "path,title,collected_by,collected_at,lat,lon,language,md5",
+        "statement.txt,Statement of W-12,Investigator A,2017-09-02T10:00:00+06:30,21.2,92.1,my,"
+        + "0" * 32,
+        "tula-toli/day2/log.csv,Field log day 2,Investigator B,,,,en,",
+    )
+    result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD, "--sidecar", str(sidecar))
+    assert result.exit_code == 0, result.output
+    # four files, one of them an exact duplicate of another: added once, counted as present
+    assert result.stdout.strip().splitlines()[-1] == "added 3, already in case 1, failed 0"
+    assert "left out" in result.stderr and ".DS_Store" in result.stderr
+    assert "link.txt (symbolic link)" in result.stderr
+
+    found = {item.original_filename: item for item in items(vault)}
+    assert set(found) == {"statement.txt", "tula-toli/day2/log.csv", "tula-toli/photo-notes.txt"}
+    statement = found["statement.txt"]
+    assert statement.title == "Statement of W-12"
+    assert statement.collector["collected_by"] == "Investigator A"
+    assert statement.collector["lat"] == 21.2 and statement.collector["language"] == "my"
+    assert statement.declared_hashes == {"md5": "0" * 32}
+    assert "declared_hash_mismatch" in statement.flags
+    assert found["tula-toli/day2/log.csv"].collector["collected_by"] == "Investigator B"
+    assert found["tula-toli/photo-notes.txt"].title == "tula-toli/photo-notes.txt"
+    assert [item.ern for item in items(vault)] == [f"MMR-OTP-0001-000{n}" for n in (1, 2, 3)]
+    assert len(entries(vault, CustodyAction.INTAKE)) == 3
+    assert entries(vault, CustodyAction.SUBMITTED_AGAIN) == []  # skipped before any intake
+
+    again = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD, "--sidecar", str(sidecar))
+    assert again.exit_code == 0, again.output
+    assert again.stdout.strip().splitlines()[-1] == "added 0, already in case 4, failed 0"
+    assert len(items(vault)) == 3
+
+
+def test_json_sidecar_by_file_name(vault, batch, tmp_path):
+    sidecar = tmp_path / "meta.json"
+    sidecar.write_text(
+        json.dumps(
+            {
+                "photo-notes.txt": {"title": "Photo notes", "sensitivity": "restricted"},
+            }
+        )
+    )
+    result = vault.run(
+        "ingest",
+        vault.case_id,
+        str(batch / "tula-toli" / "photo-notes.txt"),
+        "--as",
+        LEAD,
+        "--sidecar",
+        str(sidecar),
+    )
+    assert result.exit_code == 0, result.output
+    (item,) = items(vault)
+    assert item.title == "Photo notes" and item.sensitivity.value == "restricted"
+
+
+def test_unknown_sidecar_column_stops_before_anything_is_ingested(vault, batch, tmp_path):
+    sidecar = write_sidecar(tmp_path, "path,title,witness_name", "statement.txt,S,Aung")
+    result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD, "--sidecar", str(sidecar))
+    assert result.exit_code == 1
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("casefile: sidecar: header: unknown column(s) 'witness_name'")
+    assert items(vault) == []
+    assert list(vault.storage.rglob("*")) == []
+
+
+def test_invalid_sidecar_value_names_its_line(vault, batch, tmp_path):
+    sidecar = write_sidecar(tmp_path, "filename,lat", "statement.txt,91")
+    result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD, "--sidecar", str(sidecar))
+    assert result.exit_code == 1
+    assert "line 2 (statement.txt): lat:" in result.output
+    assert items(vault) == []
+
+
+def test_a_viewer_may_not_ingest(vault, batch):
+    result = vault.run("ingest", vault.case_id, str(batch), "--as", VIEWER)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1] == (
+        "casefile: your role (viewer) may not add evidence"
+    )
+    assert items(vault) == []
+
+
+def test_a_file_that_cannot_be_read_fails_alone(vault, batch, monkeypatch):
+    real = ingest_logic._Run._sha256
+
+    def unreadable(self, path):
+        if path.name == "photo-notes.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(self, path)
+
+    monkeypatch.setattr(ingest_logic._Run, "_sha256", unreadable)
+    result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
+    assert result.exit_code == 1
+    assert "casefile: failed tula-toli/photo-notes.txt: Permission denied" in result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "added 2, already in case 1, failed 1"
+    assert result.stderr.strip().splitlines()[-1] == "casefile: 1 file failed (reasons above)"
+    assert len(items(vault)) == 2
+
+
+def stored_files(vault):
+    return sorted(path.name for path in vault.storage.rglob("*") if path.is_file())
+
+
+def test_ctrl_c_while_registering_waits_for_the_registration(vault, batch, monkeypatch):
+    real = evidence.register
+    calls = []
+
+    def register_with_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # tula-toli/day2/log.csv: Ctrl-C arrives mid-registration
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evidence, "register", register_with_ctrl_c)
+    result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
+    assert result.exit_code == 1
+    assert "interrupted: added 2, already in case 1, failed 0" in result.stdout
+    assert result.output.strip().splitlines()[-1] == "casefile: aborted"
+    assert stored_files(vault) == sorted(item.blob_id for item in items(vault))
+    assert len(items(vault)) == 2
+
+    monkeypatch.setattr(evidence, "register", real)
+    rerun = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
+    assert rerun.stdout.strip().splitlines()[-1] == "added 1, already in case 3, failed 0"
+
+
+def test_ctrl_c_while_streaming_leaves_no_blob(vault, batch, monkeypatch):
+    real = IntakeStream.write
+    calls = []
+
+    def write_then_ctrl_c(self, data):
+        calls.append(1)
+        if len(calls) == 2:  # the second new file, in a worker thread, half way
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)  # the main thread takes the signal meanwhile
+        return real(self, data)
+
+    monkeypatch.setattr(IntakeStream, "write", write_then_ctrl_c)
+    result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
+    assert result.exit_code == 1
+    assert "interrupted: added " in result.stdout
+    assert result.output.strip().splitlines()[-1] == "casefile: aborted"
+    registered = items(vault)
+    assert len(registered) < 3
+    assert stored_files(vault) == sorted(item.blob_id for item in registered)  # no orphan, no
+    # .tmp- leftover
+
+    monkeypatch.setattr(IntakeStream, "write", real)
+    rerun = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
+    assert rerun.exit_code == 0, rerun.output
+    assert len(items(vault)) == 3
+    assert stored_files(vault) == sorted(item.blob_id for item in items(vault))
+
+
+# --- scrub ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ingested(vault, batch):
+    result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
+    assert result.exit_code == 0, result.output
+    return items(vault)
+
+
+def test_scrub_a_clean_store(vault, ingested):
+    result = vault.run("scrub")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1] == (
+        "scrub: 3 items checked, 3 ok, 0 failed; 0 orphan blobs, 0 leftovers"
+    )
+    checked = entries(vault, CustodyAction.INTEGRITY_CHECKED)
+    assert {entry.item_id for entry in checked} == {item.id for item in ingested}
+    details = json.loads(checked[0].details)
+    assert details["result"] == "ok" and details["ern"].startswith("MMR-OTP-0001-")
+    assert checked[0].actor_id is None
+    assert vault.run("custody", "verify").exit_code == 0
+
+
+def test_scrub_names_a_tampered_item(vault, ingested):
+    tampered = ingested[1]
+    path = blob_path(vault, tampered)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+    result = vault.run("scrub")
+    assert result.exit_code == 1
+    assert f"FAILED {tampered.ern} (item {tampered.id}" in result.stdout
+    assert "scrub: 3 items checked, 2 ok, 1 failed" in result.stdout
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == "casefile: scrub found problems: 1 item(s) failed"
+    (failure,) = entries(vault, CustodyAction.INTEGRITY_FAILURE)
+    assert failure.item_id == tampered.id
+    assert json.loads(failure.details)["ern"] == tampered.ern
+    assert tampered.id not in {e.item_id for e in entries(vault, CustodyAction.INTEGRITY_CHECKED)}
+    assert path.exists()  # repair never touches evidence
+    assert vault.run("scrub", "--repair").exit_code == 1
+    assert path.exists()
+
+
+def test_scrub_reports_a_missing_blob(vault, ingested):
+    gone = ingested[0]
+    blob_path(vault, gone).unlink()
+    result = vault.run("scrub")
+    assert result.exit_code == 1
+    assert f"FAILED {gone.ern} (item {gone.id}, case {gone.case_id}): blob missing" in result.stdout
+    (failure,) = entries(vault, CustodyAction.INTEGRITY_FAILURE)
+    assert json.loads(failure.details) == {"ern": gone.ern, "reason": "blob missing from the store"}
+
+
+def test_scrub_finds_orphans_and_leftovers_and_repair_removes_exactly_those(vault, ingested):
+    orphan_id = uuid.uuid4().hex
+    orphan = vault.storage / orphan_id[:2] / orphan_id[2:4] / orphan_id
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"ciphertext of nothing")
+    good = blob_path(vault, ingested[0])
+    leftover = good.with_name(f"{good.name}.tmp-0badf00d")
+    leftover.write_bytes(b"half a write")
+    fresh = good.with_name(f"{good.name}.tmp-00c0ffee")  # an intake in progress, perhaps
+    fresh.write_bytes(b"being written")
+    for path in (orphan, leftover):
+        os.utime(path, (OLD, OLD))
+
+    result = vault.run("scrub")
+    assert result.exit_code == 1
+    assert f"orphan blob {orphan_id} (no active item)" in result.stdout
+    relative = leftover.relative_to(vault.storage).as_posix()
+    assert f"leftover {relative} (an interrupted write)" in result.stdout
+    assert f"recent {fresh.relative_to(vault.storage).as_posix()}" in result.stdout
+    assert "1 orphan blobs, 1 leftovers" in result.stdout
+    assert orphan.exists() and leftover.exists()
+
+    repaired = vault.run("scrub", "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert f"removed {orphan_id}" in repaired.stdout
+    assert f"removed {relative}" in repaired.stdout
+    assert not orphan.exists() and not leftover.exists()
+    assert fresh.exists()  # too young to be taken for a leftover
+    assert all(blob_path(vault, item).exists() for item in ingested)
+
+    fresh.unlink()
+    after = vault.run("scrub")
+    assert after.exit_code == 0, after.output
+    assert "scrub: 3 items checked, 3 ok, 0 failed; 0 orphan blobs, 0 leftovers" in after.stdout
+
+
+def test_repair_with_a_tampered_item_removes_the_orphan_and_still_fails(vault, ingested):
+    tampered = blob_path(vault, ingested[2])
+    tampered.write_bytes(tampered.read_bytes()[:-5])  # truncated
+    orphan_id = uuid.uuid4().hex
+    orphan = vault.storage / orphan_id[:2] / orphan_id[2:4] / orphan_id
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"x")
+
+    repaired = vault.run("scrub", "--repair", "--grace-minutes", "0")
+    assert repaired.exit_code == 1
+    assert f"removed {orphan_id}" in repaired.stdout and not orphan.exists()
+    assert tampered.exists()
+    after = vault.run("scrub")
+    assert after.exit_code == 1
+    assert f"FAILED {ingested[2].ern}" in after.stdout
+    assert "0 orphan blobs, 0 leftovers" in after.stdout
