@@ -13,7 +13,6 @@ from sqlalchemy import JSON, DateTime, Engine, MetaData, String, TypeDecorator, 
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import NullPool
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -85,7 +84,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, poolclass=NullPool)
+        # A small pool of long-lived connections: opening one per transaction re-reads the
+        # schema and checkpoints the WAL each time (about as costly as the work itself).
+        engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=False)
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)

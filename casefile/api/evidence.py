@@ -9,7 +9,7 @@ from flask import Response, jsonify, stream_with_context
 from casefile import request_scope, uploads
 from casefile.api import requests, schemas, serializers
 from casefile.api.blueprint import bp
-from casefile.api.openapi import operation
+from casefile.api.openapi import multipart_schema, operation
 from casefile.logic import authz, custody_reports, deletion, evidence, grants
 from casefile.logic.authz import CaseAction
 from casefile.logic.deletion import DeletionInput, LegalHoldInput
@@ -27,6 +27,7 @@ UPLOAD_FIELDS = frozenset(EvidenceInput.model_fields)
     response=schemas.EvidenceOut,
     status=201,
     errors=(401, 403, 404, 413, 422),
+    raw_body=("multipart/form-data", multipart_schema(EvidenceInput)),
 )
 def upload_evidence(case_id: uuid.UUID) -> tuple[Response, int]:
     # Authorize before reading a byte of the body (reading it streams it into the vault).

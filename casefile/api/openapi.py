@@ -38,6 +38,8 @@ class Operation:
     query: tuple[tuple[str, str, str], ...] = ()  # (name, json type, description)
     errors: tuple[int, ...] = field(default=(401, 404))
     public: bool = False
+    # A body that is not JSON: (media type, JSON schema), e.g. a multipart upload.
+    raw_body: tuple[str, dict[str, Any]] | None = None
 
 
 def operation(**kwargs: Any) -> Callable[[F], F]:
@@ -76,6 +78,18 @@ def declared_methods(methods: set[str]) -> set[str]:
     if declared - {"OPTIONS"}:
         declared.discard("OPTIONS")
     return declared
+
+
+def multipart_schema(fields: type[BaseModel], file_field: str = "file") -> dict[str, Any]:
+    """A multipart/form-data body: one binary file part plus the model's fields as parts."""
+    schema = fields.model_json_schema()
+    properties = {file_field: {"type": "string", "format": "binary"}}
+    for name, field_schema in schema.get("properties", {}).items():
+        properties[name] = {
+            "type": "string",
+            "description": field_schema.get("description") or field_schema.get("title", name),
+        }
+    return {"type": "object", "required": [file_field], "properties": properties}
 
 
 def build_document(app: Flask) -> dict[str, Any]:
@@ -173,6 +187,9 @@ def _operation(
             "required": True,
             "content": {"application/json": {"schema": _schema_ref(doc.body, components)}},
         }
+    elif doc.raw_body is not None:
+        media_type, schema = doc.raw_body
+        result["requestBody"] = {"required": True, "content": {media_type: {"schema": schema}}}
     if doc.public:
         result["security"] = []
     return result

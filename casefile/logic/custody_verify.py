@@ -15,20 +15,26 @@ index order, alongside the tree being rebuilt, instead of being joined row by ro
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 import itertools
-import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import Connection, Result, and_, func, or_, select, type_coerce
+from sqlalchemy import (
+    Connection,
+    Select,
+    Text,
+    and_,
+    cast,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
-from sqlalchemy.types import NullType
 
 from casefile.bundle import merkle
 from casefile.bundle.custody_entry import entry_bytes, format_time
@@ -43,7 +49,6 @@ _ENTRIES = Base.metadata.tables[CustodyEntry.__tablename__]
 _NODES = Base.metadata.tables[CustodyNode.__tablename__]
 _ACTIONS = frozenset(action.value for action in CustodyAction)
 _PROOFS_PER_QUERY = 32
-_IDS_REMEMBERED = 200_000  # actor, case and item ids recur: their text is computed once
 
 
 @dataclass(frozen=True)
@@ -110,26 +115,50 @@ def _signed_checkpoints(session: Session, verifier_key: str) -> dict[int, Custod
 # --- entries and nodes, in one pass -----------------------------------------------------------
 
 
-def _raw(column: Any) -> Any:
-    """The column as the driver returns it: no type processing per row."""
-    return type_coerce(column, NullType())
+_PG_TIME_TEXT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'  # format_time's format, in to_char's terms
+_IDS_REMEMBERED = 1 << 16  # SQLite: actor, case and item ids recur; hyphenate each once
 
 
-_ENTRY_ROWS = (
-    select(
-        _ENTRIES.c.seq,
-        _raw(_ENTRIES.c.time),
-        _raw(_ENTRIES.c.actor_id),
-        _ENTRIES.c.actor_label,
-        _raw(_ENTRIES.c.action),
-        _raw(_ENTRIES.c.case_id),
-        _raw(_ENTRIES.c.item_id),
-        _ENTRIES.c.details,
-        _raw(_ENTRIES.c.leaf_hash),
-    )
-    .order_by(_ENTRIES.c.seq)
-    .execution_options(yield_per=BATCH)
-)
+@functools.cache
+def _entry_rows(dialect: str) -> Select[Any]:
+    """Every entry in sequence order, read with _driver_rows, so as the driver returns the
+    columns; except that PostgreSQL writes the time and ids as the text the canonical encoding
+    embeds (datetime and UUID objects would cost psycopg more than the rest of an entry's
+    check). SQLite returns text anyway, which _sqlite_time_text and _sqlite_uuid_text finish."""
+    entries = _ENTRIES.c
+    time: Any = entries.time
+    ids: list[Any] = [entries.actor_id, entries.case_id, entries.item_id]
+    if dialect == "postgresql":
+        time = func.to_char(func.timezone("UTC", entries.time), _PG_TIME_TEXT)
+        ids = [cast(column, Text) for column in ids]
+    actor_id, case_id, item_id = ids
+    return select(
+        entries.seq,
+        time,
+        actor_id,
+        entries.actor_label,
+        entries.action,
+        case_id,
+        item_id,
+        entries.details,
+        entries.leaf_hash,
+    ).order_by(entries.seq)
+
+
+def _sqlite_time_text(raw: Any) -> str:
+    """format_time's text from SQLite's "YYYY-MM-DD HH:MM:SS.ffffff" (UTC)."""
+    return f"{raw[:10]}T{raw[11:]}Z" if raw[10:11] == " " else str(raw)
+
+
+def _sqlite_uuid_text(raw: Any) -> str | None:
+    """str(UUID) from SQLite's 32 hex digits."""
+    if raw is None:
+        return None
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+
+
+def _as_is(text: Any) -> Any:
+    return text
 
 
 def _entries(
@@ -141,9 +170,8 @@ def _entries(
     if 0 in checkpoints and checkpoints[0].root != merkle.EMPTY_ROOT:
         raise _Found(Mismatch("checkpoint", 0, "the empty log's root is wrong"))
     connection = session.connection()
-    # Streams through server-side cursors on PostgreSQL: closed even when we stop early.
     with ExitStack() as cursors:
-        rows = _rows(cursors.enter_context(closing(connection.execute(_ENTRY_ROWS))))
+        rows = _driver_rows(connection, _entry_rows(connection.dialect.name), cursors)
         nodes = _StoredNodes(connection, cursors)
         walk = _Walk(connection, checkpoints, nodes, progress)
         try:
@@ -173,9 +201,26 @@ def _leaf_nodes(connection: Connection, size: int) -> None:
         raise _Found(Mismatch("node", 0, f"leaf node {wrong} is missing or differs"))
 
 
-def _rows(result: Result[Any]) -> Iterator[Any]:
-    """The rows of a yield_per result, a batch at a time (cheaper than row by row)."""
-    return itertools.chain.from_iterable(result.partitions())
+def _driver_rows(connection: Connection, query: Select[Any], cursors: ExitStack) -> Iterator[Any]:
+    """The rows of `query` as the DBAPI cursor returns them, BATCH at a time, without a
+    SQLAlchemy Row for each (that alone costs seconds per million rows). On PostgreSQL the
+    cursor is a named, server-side one, so only a batch is ever in memory. The cursor is
+    closed with `cursors`, even when the walk stops early."""
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    driver = connection.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the session's connection is closed")
+    if connection.dialect.name == "postgresql":
+        cursor = driver.cursor(name=f"casefile_verify_{next(_CURSOR_NUMBERS)}")
+    else:
+        cursor = driver.cursor()
+    cursors.callback(cursor.close)
+    cursor.execute(sql)
+    while rows := cursor.fetchmany(BATCH):
+        yield from rows
+
+
+_CURSOR_NUMBERS = itertools.count()
 
 
 class _StoredNodes:
@@ -198,13 +243,11 @@ class _StoredNodes:
     def _level(self, level: int) -> Iterator[Any]:
         while len(self.levels) <= level:
             query = (
-                select(_NODES.c.index, _raw(_NODES.c.hash))
+                select(_NODES.c.index, _NODES.c.hash)
                 .where(_NODES.c.level == len(self.levels))
                 .order_by(_NODES.c.index)
-                .execution_options(yield_per=BATCH)
             )
-            result = self.cursors.enter_context(closing(self.connection.execute(query)))
-            self.levels.append(_rows(result))
+            self.levels.append(_driver_rows(self.connection, query, self.cursors))
         return self.levels[level]
 
     def check(self, completed: list[tuple[int, int, bytes]]) -> None:
@@ -236,7 +279,12 @@ class _Walk:
         self.nodes = nodes
         self.progress = progress
         self.tree = merkle.CompactRange()
-        self.ids: dict[object, str] = {}
+        # The text of times and ids from what the query returns (see _entry_rows).
+        self.time_text: Callable[[Any], str] = _as_is
+        self.uuid_text: Callable[[Any], str | None] = _as_is
+        if connection.dialect.name != "postgresql":
+            self.time_text = _sqlite_time_text
+            self.uuid_text = functools.lru_cache(maxsize=_IDS_REMEMBERED)(_sqlite_uuid_text)
 
     @property
     def size(self) -> int:
@@ -244,7 +292,7 @@ class _Walk:
 
     def run(self, rows: Iterable[Any]) -> None:
         tree, checkpoints, progress = self.tree, self.checkpoints, self.progress
-        sha256, id_text, known_id = hashlib.sha256, self.id_text, self.ids.get
+        sha256, time_text, uuid_text = hashlib.sha256, self.time_text, self.uuid_text
         for expected, row in enumerate(rows):
             seq, time, actor_id, label, action, case_id, item_id, details, stored = row
             if seq != expected:
@@ -255,12 +303,12 @@ class _Walk:
             try:
                 encoded = _fast_entry_bytes(
                     seq,
-                    _fast_time_text(time),
-                    known_id(actor_id) or id_text(actor_id),
+                    time_text(time),
+                    uuid_text(actor_id),
                     label,
                     action,
-                    known_id(case_id) or id_text(case_id),
-                    known_id(item_id) or id_text(item_id),
+                    uuid_text(case_id),
+                    uuid_text(item_id),
                     details,
                 )
             except (TypeError, ValueError):  # not what append writes: left to the exact path
@@ -282,22 +330,6 @@ class _Walk:
             if progress is not None and size % BATCH == 0:
                 progress(size)
 
-    def id_text(self, raw: object) -> str | None:
-        """Fast text of an id: PostgreSQL returns UUIDs, SQLite its 32 hex digits."""
-        if raw is None:
-            return None
-        text = self.ids.get(raw)
-        if text is None:
-            if len(self.ids) >= _IDS_REMEMBERED:
-                self.ids.clear()
-            if isinstance(raw, uuid.UUID):
-                text = str(raw)
-            else:
-                digits = str(raw)
-                text = f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
-            self.ids[raw] = text
-        return text
-
     def exact_leaf(self, seq: int) -> bytes:
         """The leaf exactly as custody.append computes it, from the row read through the
         columns' types (the ORM's view of the entry)."""
@@ -314,17 +346,6 @@ class _Walk:
                 details_json=entry.details,
             )
         )
-
-
-def _fast_time_text(raw: object) -> str:
-    """format_time's text, fast: SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff" in UTC; PostgreSQL
-    returns aware datetimes. Anything unusual comes out differently and is recomputed."""
-    if isinstance(raw, str) and raw[10:11] == " ":
-        return f"{raw[:10]}T{raw[11:]}Z"
-    if isinstance(raw, dt.datetime) and raw.tzinfo is not None:
-        moment = raw.astimezone(dt.UTC).replace(tzinfo=None)
-        return f"{moment.isoformat(timespec='microseconds')}Z"
-    return repr(raw)
 
 
 def _fast_entry_bytes(  # noqa: PLR0917 - positional: it runs once per entry

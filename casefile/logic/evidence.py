@@ -145,7 +145,9 @@ def register(
     declared_mime: str | None,
     store: BlobStore,
 ) -> Registered:
-    """Record a received item. Anything that goes wrong removes its blob: no orphans."""
+    """Record a received item. Anything that goes wrong before the commit removes its blob:
+    no orphans; after the commit the blob belongs to the item and stays."""
+    committed: list[bool] = []
     try:
         return _register(
             session,
@@ -156,10 +158,12 @@ def register(
             filename=filename,
             declared_mime=declared_mime,
             store=store,
+            committed=committed,
         )
     except BaseException:
-        session.rollback()
-        store.delete(received.item_id.hex)
+        if not committed:
+            session.rollback()
+            store.delete(received.item_id.hex)
         raise
 
 
@@ -173,6 +177,7 @@ def _register(
     filename: str | None,
     declared_mime: str | None,
     store: BlobStore,
+    committed: list[bool],
 ) -> Registered:
     case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
     existing = session.scalars(
@@ -260,6 +265,7 @@ def _register(
         },
     )
     session.commit()
+    committed.append(True)
     return Registered(item, created=True)
 
 

@@ -45,6 +45,31 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
         current = kek.with_new_primary(current)
         kek.write_file(current, kek_path)
     primary = current.primary_key_id
+    rewrapped, already = _rewrap_pass(session, current, progress)
+    # Items registered meanwhile by a server that still held the old KEK: pass again until a
+    # pass finds none, so retiring the old key strands no item.
+    while (extra := _rewrap_pass(session, current, None))[0]:
+        rewrapped += extra[0]
+    retired = [key_id for key_id in kek.key_ids(current) if key_id != primary]
+
+    custody.append(
+        session,
+        None,
+        CustodyAction.KEY_ROTATED,
+        details={
+            "new_key_id": primary,
+            "retired_key_ids": retired,
+            "data_keys_rewrapped": rewrapped,
+            "data_keys_already_current": already,
+        },
+    )
+    session.commit()
+    kek.write_file(kek.only_primary(current), kek_path)
+    return Rotation(primary, retired, rewrapped, already)
+
+
+def _rewrap_pass(session: Session, current: Keyring, progress: Progress | None) -> tuple[int, int]:
+    primary = current.primary_key_id
     total, done, rewrapped, already = _wrapped_items(session), 0, 0, 0
     last_id = None
     while True:
@@ -66,18 +91,4 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
         last_id = batch[-1].id
         if progress is not None:
             progress(done, total)
-    retired = [key_id for key_id in kek.key_ids(current) if key_id != primary]
-    custody.append(
-        session,
-        None,
-        CustodyAction.KEY_ROTATED,
-        details={
-            "new_key_id": primary,
-            "retired_key_ids": retired,
-            "data_keys_rewrapped": rewrapped,
-            "data_keys_already_current": already,
-        },
-    )
-    session.commit()
-    kek.write_file(kek.only_primary(current), kek_path)
-    return Rotation(primary, retired, rewrapped, already)
+    return rewrapped, already

@@ -37,6 +37,7 @@ from casefile.logic.evidence import IntegrityFailure
 from casefile.logic.intake import IntakeStream, Received
 from casefile.model import User
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
+from casefile.vault import keyring as kek
 from casefile.vault.blobstore import BlobStore, BlobStoreError
 from casefile.vault.keyring import Keyring, KeyringError
 
@@ -167,8 +168,9 @@ def rewrap_keys(session: Session, keyring: Keyring) -> int:
     count = 0
     pending = select(TusUpload).where(TusUpload.state != TusUploadState.COMPLETED)
     for upload in session.scalars(pending):
-        upload.wrapped_key = keyring.rewrap(upload.wrapped_key, _wrap_ad(upload.id))
-        count += 1
+        if kek.wrapped_by(upload.wrapped_key) != keyring.primary_key_id:
+            upload.wrapped_key = keyring.rewrap(upload.wrapped_key, _wrap_ad(upload.id))
+            count += 1
     session.commit()
     return count
 
