@@ -170,16 +170,16 @@ def _redact(url: str) -> str:
 @click.pass_context
 @one_line_errors
 def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    """Serve the web UI and API with waitress (multi-threaded WSGI)."""
-    import waitress  # noqa: PLC0415
-
-    from casefile import schema  # noqa: PLC0415
+    """Serve the web UI and API (gunicorn, threaded; request bodies stream, never spool)."""
+    from casefile import schema, server  # noqa: PLC0415
 
     app = _app(ctx)
-    if schema.pending(app.extensions["casefile.db"].engine):
+    engine = app.extensions["casefile.db"].engine
+    if schema.pending(engine):
         raise CasefileError("the database schema is not up to date: run `casefile init`")
+    engine.dispose()  # no connection may cross into the worker process
     click.echo(f"Casefile on http://{host}:{port}/ (Ctrl+C stops it)")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="Casefile")
+    server.serve(app, host=host, port=port, threads=threads)
 
 
 # --- users ----------------------------------------------------------------------------------

@@ -235,6 +235,8 @@ def _print_report(report: scrub_logic.ScrubReport, *, repair: bool, grace_minute
         )
     for name in report.removed:
         click.echo(f"removed {name}")
+    if report.expired_uploads:
+        click.echo(f"removed {report.expired_uploads} abandoned resumable upload(s)")
     for name, why in report.kept:
         click.echo(f"kept {name}: {why}")
     click.echo(

@@ -50,6 +50,7 @@ class Settings:
     kek_text: str | None = None  # CASEFILE_KEK: the key-encryption keyset, supplied at start
     kek_file: Path | None = None  # CASEFILE_KEK_FILE or [vault] kek_file
     evidence_max_mb: int = 8192
+    tus_threshold_mb: int = 64  # the upload page sends larger files resumably (tus)
     custody_origin: str = "casefile.local/custody"
     checkpoint_every_entries: int = 100
     checkpoint_every_minutes: int = 10
@@ -223,6 +224,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         kek_text=env.get("CASEFILE_KEK") or None,
         kek_file=_resolve(kek_file) if kek_file else None,
         evidence_max_mb=_typed(vault, "evidence_max_mb", int, 8192),
+        tus_threshold_mb=_typed(vault, "tus_threshold_mb", int, 64),
         custody_origin=_typed(custody, "origin", str, "casefile.local/custody"),
         checkpoint_every_entries=_typed(custody, "checkpoint_every_entries", int, 100),
         checkpoint_every_minutes=_typed(custody, "checkpoint_every_minutes", int, 10),

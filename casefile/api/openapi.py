@@ -22,9 +22,11 @@ ERROR_STATUSES = {
     403: "Your role does not allow this",
     404: "Not found, or not visible to you",
     409: "Conflicts with the current state",
+    412: "Tus-Resumable header missing or not 1.0.0",
     413: "Payload too large",
     415: "The body is not application/json",
     422: "Validation error, with per-field messages",
+    460: "Checksum mismatch (tus checksum extension)",
 }
 
 

@@ -152,8 +152,9 @@ def upload_status(upload_id: uuid.UUID) -> Response:
     summary="tus: append the body (application/offset+octet-stream) at Upload-Offset; "
     "Upload-Checksum 'sha1|sha256 <base64>' is verified first (460 on mismatch)",
     tag="uploads",
+    raw_body=("application/offset+octet-stream", {"type": "string", "format": "binary"}),
     status=204,
-    errors=(400, 401, 403, 404, 409, 413, 415),
+    errors=(400, 401, 403, 404, 409, 412, 413, 415, 460),
 )
 def append_upload(upload_id: uuid.UUID) -> Response:
     _require_tus()

@@ -178,7 +178,7 @@ def _entries(
             walk.run(rows)
         finally:
             counts["entries"] = walk.size
-            counts["nodes"] = nodes.checked
+            counts["nodes"] = walk.nodes_checked
     _leaf_nodes(connection, walk.size)
     counts["nodes"] += walk.size
     return walk.size
@@ -224,23 +224,21 @@ _CURSOR_NUMBERS = itertools.count()
 
 
 class _StoredNodes:
-    """The stored interior nodes of each level, streamed in index order as the rebuilt tree
-    completes them.
+    """The stored interior nodes, one stream per level, each in index order.
 
-    The rebuilt tree completes nodes leaf by leaf, each level's in index order, and every
-    node after its two children; so comparing each completed node with the next stored one
-    of its level checks that every stored node is the hash of its (already checked)
-    children, with one range scan per level and no joins. (Level 0, the leaves, is compared
-    with the entries' leaf hashes by the database: see _leaf_nodes.)
+    The walk rebuilds the tree leaf by leaf, completing each level's nodes in index order
+    and every node after its two children; so comparing each node it completes with the
+    next stored one of that level checks that every stored node is the hash of its
+    (already checked) children, with one range scan per level and no joins. (Level 0, the
+    leaves, is compared with the entries' leaf hashes by the database: see _leaf_nodes.)
     """
 
     def __init__(self, connection: Connection, cursors: ExitStack) -> None:
         self.connection = connection
         self.cursors = cursors
         self.levels: list[Iterator[Any]] = [iter(())]  # level 0 is not streamed
-        self.checked = 0
 
-    def _level(self, level: int) -> Iterator[Any]:
+    def level(self, level: int) -> Iterator[Any]:
         while len(self.levels) <= level:
             query = (
                 select(_NODES.c.index, _NODES.c.hash)
@@ -250,18 +248,11 @@ class _StoredNodes:
             self.levels.append(_driver_rows(self.connection, query, self.cursors))
         return self.levels[level]
 
-    def check(self, completed: list[tuple[int, int, bytes]]) -> None:
-        """`completed`: what CompactRange.append returned, the leaf (left to _leaf_nodes)
-        and the interior nodes it completed."""
-        for position in range(1, len(completed)):
-            level, index, digest = completed[position]
-            stored = next(self._level(level), None)
-            if stored is None or stored[0] != index:
-                raise _Found(Mismatch("node", level, f"node {index} is missing"))
-            if stored[1] != digest:
-                message = f"node {index} is not the hash of its children"
-                raise _Found(Mismatch("node", level, message))
-            self.checked += 1
+
+def _node_mismatch(level: int, index: int, stored: Any) -> _Found:
+    if stored is None or stored[0] != index:
+        return _Found(Mismatch("node", level, f"node {index} is missing"))
+    return _Found(Mismatch("node", level, f"node {index} is not the hash of its children"))
 
 
 class _Walk:
@@ -278,7 +269,8 @@ class _Walk:
         self.checkpoints = checkpoints
         self.nodes = nodes
         self.progress = progress
-        self.tree = merkle.CompactRange()
+        self.size = 0
+        self.nodes_checked = 0
         # The text of times and ids from what the query returns (see _entry_rows).
         self.time_text: Callable[[Any], str] = _as_is
         self.uuid_text: Callable[[Any], str | None] = _as_is
@@ -286,13 +278,14 @@ class _Walk:
             self.time_text = _sqlite_time_text
             self.uuid_text = functools.lru_cache(maxsize=_IDS_REMEMBERED)(_sqlite_uuid_text)
 
-    @property
-    def size(self) -> int:
-        return self.tree.size
-
     def run(self, rows: Iterable[Any]) -> None:
-        tree, checkpoints, progress = self.tree, self.checkpoints, self.progress
+        """The loop runs a million times for a million entries, so it is written out flat:
+        it appends to the tree as merkle.CompactRange.append does, on a frontier of its own
+        (the hashes of the perfect subtrees so far, largest first), comparing each node it
+        completes with the stored one as it goes."""
+        checkpoints, progress, streams = self.checkpoints, self.progress, self.nodes.levels
         sha256, time_text, uuid_text = hashlib.sha256, self.time_text, self.uuid_text
+        frontier: list[bytes] = []
         for expected, row in enumerate(rows):
             seq, time, actor_id, label, action, case_id, item_id, details, stored = row
             if seq != expected:
@@ -319,14 +312,26 @@ class _Walk:
                 if leaf != stored:
                     message = "its fields do not hash to its recorded leaf hash"
                     raise _Found(Mismatch("entry", seq, message))
-            completed = tree.append(leaf)
-            if len(completed) > 1:  # every other leaf completes interior nodes
-                self.nodes.check(completed)
-            size = seq + 1
+            # Each trailing 1-bit of seq is a perfect subtree on the frontier that this leaf
+            # completes a parent for: merge, and check the parent with the stored node.
+            node, level, index = leaf, 0, seq
+            while index & 1:
+                node = sha256(b"\x01" + frontier.pop() + node).digest()
+                level += 1
+                index >>= 1
+                stream = streams[level] if level < len(streams) else self.nodes.level(level)
+                stored_node = next(stream, None)
+                if stored_node is None or stored_node[0] != index or stored_node[1] != node:
+                    raise _node_mismatch(level, index, stored_node)
+            frontier.append(node)
+            self.nodes_checked += level
+            self.size = size = seq + 1
             checkpoint = checkpoints.get(size)
-            if checkpoint is not None and checkpoint.root != tree.root():
-                message = "its root does not match the entries it covers"
-                raise _Found(Mismatch("checkpoint", size, message))
+            if checkpoint is not None:
+                root = merkle.CompactRange.from_frontier(size, frontier).root()
+                if checkpoint.root != root:
+                    message = "its root does not match the entries it covers"
+                    raise _Found(Mismatch("checkpoint", size, message))
             if progress is not None and size % BATCH == 0:
                 progress(size)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casefile.logic import custody
+from casefile.logic import custody, tus
 from casefile.model import CustodyAction, Evidence
 from casefile.vault import keyring as kek
 from casefile.vault.keyring import Keyring
@@ -50,6 +50,8 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
     # pass finds none, so retiring the old key strands no item.
     while (extra := _rewrap_pass(session, current, None))[0]:
         rewrapped += extra[0]
+    rewrapped += tus.rewrap_keys(session, current)  # uploads still in progress
+    session.commit()
     retired = [key_id for key_id in kek.key_ids(current) if key_id != primary]
 
     custody.append(

@@ -23,9 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import custody, evidence
+from casefile.logic import custody, evidence, tus
 from casefile.logic.evidence import IntegrityFailure
-from casefile.model import CustodyAction, Evidence, EvidenceStatus
+from casefile.model import CustodyAction, Evidence, EvidenceStatus, TusChunk
 from casefile.vault.blobstore import BLOB_ID, BlobStore, LocalBlobStore
 from casefile.vault.keyring import Keyring
 
@@ -52,6 +52,7 @@ class ScrubReport:
     recent: list[str] = field(default_factory=list)  # younger than the grace period: kept
     removed: list[str] = field(default_factory=list)  # by repair
     kept: list[tuple[str, str]] = field(default_factory=list)  # (name, why) not removed by repair
+    expired_uploads: int = 0  # abandoned resumable uploads removed by repair
 
     @property
     def unrepaired(self) -> list[str]:
@@ -106,7 +107,8 @@ def scrub(
 
     # An intake writes its blob before it commits its row: a blob without an item may be one
     # on its way. Each is looked up again now, and those younger than `grace` are let be.
-    owned = {item_id.hex for item_id, _ in items}
+    # Encrypted chunks of resumable uploads in progress belong to those uploads.
+    owned = {item_id.hex for item_id, _ in items} | tus.chunk_blob_ids(session)
     old_enough = utcnow() - grace
     for blob_id in sorted(listed - owned):
         if _still_owned(session, blob_id):
@@ -192,11 +194,12 @@ def _verify(
 
 
 def _still_owned(session: Session, blob_id: str) -> bool:
-    if not BLOB_ID.match(blob_id):
+    if not BLOB_ID.fullmatch(blob_id):
         return False
     status = session.scalar(select(Evidence.status).where(Evidence.id == uuid.UUID(hex=blob_id)))
+    chunk = session.scalar(select(TusChunk.blob_id).where(TusChunk.blob_id == blob_id))
     session.commit()
-    return status == EvidenceStatus.ACTIVE
+    return status == EvidenceStatus.ACTIVE or chunk is not None
 
 
 def _sort_extra(
@@ -232,6 +235,8 @@ def _modified(store: BlobStore, name: str) -> dt.datetime | None:
 
 
 def _repair(session: Session, store: BlobStore, report: ScrubReport) -> None:
+    report.expired_uploads = tus.purge_expired(session, store)
+    session.commit()
     for blob_id in report.orphans:
         if _still_owned(session, blob_id):  # never a blob of an active item
             report.kept.append((blob_id, "it belongs to an active item now"))

@@ -5,7 +5,7 @@ from casefile.model.case import Case, CaseMember, Forum, Role
 from casefile.model.custody import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
 from casefile.model.evidence import Evidence, EvidenceGrant, EvidenceStatus, Sensitivity
 from casefile.model.security_event import SecurityEvent, SecurityEventType
-from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState  # noqa: F401
+from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
 from casefile.model.user import User
 
 __all__ = [
@@ -24,5 +24,8 @@ __all__ = [
     "SecurityEvent",
     "SecurityEventType",
     "Sensitivity",
+    "TusChunk",
+    "TusUpload",
+    "TusUploadState",
     "User",
 ]

@@ -55,6 +55,7 @@ def list_items(case_id: uuid.UUID) -> str:
         items=items,
         filters=filters,
         can_upload=authz.can(role, CaseAction.ADD_EVIDENCE),
+        tus_threshold=request_scope.settings().tus_threshold_mb * 1024 * 1024,
         form=EvidenceUploadForm(formdata=None),
     )
 

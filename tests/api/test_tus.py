@@ -1,0 +1,745 @@
+"""Resumable uploads (tus 1.0.0: core, creation, checksum, termination).
+
+The protocol is exercised end to end with the `tuspy` client against the app served by
+waitress on a real (committed) database, and its rules in detail through the test client.
+Bodies are held in memory, never in files, so that the no-plaintext-on-disk checks find only
+what the server wrote.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import io
+import os
+import secrets
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import func, select, update
+from tusclient.client import TusClient
+from waitress import create_server, wasyncore
+
+from casefile import create_app
+from casefile.db import Database, utcnow
+from casefile.logic import evidence, members, tus
+from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
+from casefile.model.tus_upload import TusChunk, TusUpload
+from casefile.vault import keyring as kek
+from tests.factories import add_member, bearer, make_case, make_settings, make_user
+from tests.web.test_auth_web import cheap_password_hashes
+
+MIB = 1024 * 1024
+TUS = {"Tus-Resumable": "1.0.0"}
+OFFSET_STREAM = "application/offset+octet-stream"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_hashes(monkeypatch):
+    cheap_password_hashes(monkeypatch)
+
+
+def b64(text: str | bytes) -> str:
+    return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
+
+
+def metadata(**fields: str) -> str:
+    return ",".join(f"{key} {b64(value)}" for key, value in fields.items())
+
+
+def checksum(algorithm: str, data: bytes) -> str:
+    return f"{algorithm} {b64(hashlib.new(algorithm, data).digest())}"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.is_file())
+
+
+def holding(paths: list[Path], marker: bytes) -> list[str]:
+    """The files among `paths` that contain `marker`, read in overlapping pieces."""
+    found = []
+    for path in paths:
+        try:
+            with path.open("rb") as handle:
+                tail = b""
+                while piece := handle.read(MIB):
+                    if marker in tail + piece:
+                        found.append(str(path))
+                        break
+                    tail = piece[-len(marker) :]
+        except OSError:
+            continue
+    return found
+
+
+def modified_since(root: Path, since: float) -> list[Path]:
+    found = []
+    for folder, _, names in os.walk(root, onerror=lambda _error: None):
+        for name in names:
+            path = Path(folder) / name
+            try:
+                if path.is_file() and not path.is_symlink() and path.stat().st_mtime >= since:
+                    found.append(path)
+            except OSError:
+                continue
+    return found
+
+
+# --- end to end: tuspy against a live server -----------------------------------------------
+
+
+@dataclasses.dataclass
+class Live:
+    url: str
+    port: int
+    case_id: uuid.UUID
+    tokens: dict[str, dict[str, str]]  # who → Authorization header
+    storage: Path
+    database: Database
+    patched: list[tuple[str, int, int]]  # (path, body length, status) of PATCHes the app saw
+
+    def client(self, who: str = "investigator") -> TusClient:
+        return TusClient(f"{self.url}/api/v1/cases/{self.case_id}/uploads", self.tokens[who])
+
+    def get(self, path: str, who: str = "investigator") -> requests.Response:
+        return requests.get(f"{self.url}{path}", headers=self.tokens[who], timeout=30)
+
+    def tus(self, method: str, url: str, who: str = "investigator", **headers: str) -> Any:
+        return requests.request(
+            method, url, headers={**TUS, **self.tokens[who], **headers}, timeout=30
+        )
+
+    def patch(
+        self, url: str, offset: int, body: bytes, who: str = "investigator", **headers: str
+    ) -> requests.Response:
+        return requests.patch(
+            url,
+            data=body,
+            headers={
+                **TUS,
+                **self.tokens[who],
+                "Upload-Offset": str(offset),
+                "Content-Type": OFFSET_STREAM,
+                **headers,
+            },
+            timeout=30,
+        )
+
+
+@pytest.fixture
+def live(fresh_database_url: str, tmp_path: Path) -> Iterator[Live]:
+    """The app served by waitress in a daemon thread, on a database of its own.
+
+    waitress reads a whole request body before it calls the app, and spools bodies larger than
+    `inbuf_overflow` (512 KiB by default) to an anonymous temporary file: plaintext on disk. The
+    server is therefore given room for the largest PATCH body the app accepts (max_request_mb)
+    in memory, as a deployment of Casefile behind waitress must be."""
+    database = Database.from_url(fresh_database_url)
+    settings = make_settings(tmp_path)
+    app = create_app(settings, database=database)
+    with database.sessions() as session:
+        lead = make_user(session, "lead@example.org")
+        users = {
+            name: make_user(session, f"{name}@example.org")
+            for name in ("investigator", "colleague", "viewer", "outsider")
+        }
+        case = make_case(session, lead)
+        add_member(session, case, lead, users["investigator"], Role.INVESTIGATOR)
+        add_member(session, case, lead, users["colleague"], Role.INVESTIGATOR)
+        add_member(session, case, lead, users["viewer"], Role.VIEWER)
+        tokens = {name: bearer(session, user) for name, user in users.items()}
+        case_id = case.id
+    patched: list[tuple[str, int, int]] = []
+
+    def recording(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def start(status: str, headers: Any, *args: Any) -> Any:
+            if environ["REQUEST_METHOD"] == "PATCH":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                patched.append((environ["PATH_INFO"], length, int(status.split(maxsplit=1)[0])))
+            return start_response(status, headers, *args)
+
+        return app(environ, start)
+
+    server = create_server(
+        recording, host="127.0.0.1", port=0, inbuf_overflow=2 * settings.max_request_mb * MIB
+    )
+    stop = threading.Event()
+
+    def serve() -> None:
+        try:
+            while not stop.is_set():
+                wasyncore.loop(timeout=0.05, map=server._map, count=1)
+        finally:
+            server.close()
+            server.task_dispatcher.shutdown()
+            wasyncore.close_all(server._map)
+
+    thread = threading.Thread(target=serve, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield Live(
+            url=f"http://127.0.0.1:{server.effective_port}",
+            port=server.effective_port,
+            case_id=case_id,
+            tokens=tokens,
+            storage=tmp_path / "storage",
+            database=database,
+            patched=patched,
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        database.engine.dispose()
+        assert not thread.is_alive(), "the waitress thread did not stop"
+
+
+def evidence_of(uploader: Any) -> str:
+    return uploader.request.response_headers["x-casefile-evidence"]
+
+
+def test_tuspy_uploads_a_file_in_chunks_and_it_becomes_an_item(live):
+    content = secrets.token_bytes(12 * MIB)
+    uploader = live.client().uploader(
+        file_stream=io.BytesIO(content),
+        chunk_size=MIB,
+        upload_checksum=True,  # sha1 of every chunk, verified before it is stored
+        metadata={
+            "filename": "drone-footage.mp4",
+            "title": "Drone footage, Tula Toli",
+            "collected_by": "Field team 3",
+            "filetype": "video/mp4",
+        },
+    )
+    uploader.upload()
+    assert uploader.offset == len(content)
+    item_id = evidence_of(uploader)
+
+    item = live.get(f"/api/v1/evidence/{item_id}").json()
+    assert item["sha256"] == sha256(content)
+    assert item["size"] == len(content)
+    assert item["title"] == "Drone footage, Tula Toli"
+    assert item["original_filename"] == "drone-footage.mp4"
+    assert item["declared_mime"] == "video/mp4"
+    assert "type_mismatch" in item["flags"]  # random bytes are not video/mp4
+    assert item["collector"]["collected_by"] == "Field team 3"
+    download = live.get(f"/api/v1/evidence/{item_id}/content")
+    assert download.status_code == 200
+    assert download.content == content
+    actions = [
+        entry["action"]
+        for entry in live.get(f"/api/v1/evidence/{item_id}/custody").json()["entries"]
+    ]
+    assert actions[0] == CustodyAction.INTAKE.value
+
+    # Once registered, HEAD still answers with the item; the chunks are gone from the store.
+    status = live.tus("HEAD", uploader.url)
+    assert status.status_code == 200
+    assert status.headers["Upload-Offset"] == status.headers["Upload-Length"] == str(len(content))
+    assert status.headers["X-Casefile-Evidence"] == item_id
+    assert status.headers["Cache-Control"] == "no-store"
+    assert [path.name for path in files_under(live.storage)] == [uuid.UUID(item_id).hex]
+    assert sum(length for _, length, code in live.patched if code == 204) == len(content)
+
+
+def test_an_interrupted_upload_resumes_where_it_stopped(live):
+    content = secrets.token_bytes(12 * MIB)
+    first = live.client().uploader(file_stream=io.BytesIO(content), chunk_size=MIB)
+    first.upload(stop_at=11 * MIB)  # then the link drops, at 92%
+    assert first.offset == 11 * MIB
+
+    # A PATCH cut off mid-body stores nothing: the offset stays where it was.
+    path = first.url.removeprefix(live.url)
+    with socket.create_connection(("127.0.0.1", live.port), timeout=10) as sock:
+        head = (
+            f"PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: {live.tokens['investigator']['Authorization']}\r\n"
+            f"Tus-Resumable: 1.0.0\r\nUpload-Offset: {11 * MIB}\r\n"
+            f"Content-Type: {OFFSET_STREAM}\r\nContent-Length: {MIB}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + content[11 * MIB : 11 * MIB + 300_000])
+    status = live.tus("HEAD", first.url)
+    assert status.headers["Upload-Offset"] == str(11 * MIB)
+
+    # A new client (a new process, after the link came back) resumes from the server's offset.
+    second = live.client().uploader(file_stream=io.BytesIO(content), chunk_size=MIB, url=first.url)
+    assert second.offset == 11 * MIB  # asked the server (HEAD); it does not start from 0
+    second.upload()
+    item_id = evidence_of(second)
+    assert live.get(f"/api/v1/evidence/{item_id}").json()["sha256"] == sha256(content)
+    assert live.get(f"/api/v1/evidence/{item_id}/content").content == content
+    # Every byte crossed the wire once: twelve 1 MiB PATCHes, none repeated.
+    stored = [(p, length) for p, length, code in live.patched if code == 204]
+    assert [length for _, length in stored] == [MIB] * 12
+    assert {p for p, _ in stored} == {path}
+
+
+def test_no_plaintext_reaches_disk_during_or_after_an_upload(live, monkeypatch):
+    marker = secrets.token_bytes(32)
+    content = marker * (4 * MIB // len(marker))
+    started = time.time() - 1
+    temp_files: list[str] = []
+    for name in ("TemporaryFile", "NamedTemporaryFile", "mkstemp"):
+        real = getattr(tempfile, name)
+
+        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            temp_files.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(tempfile, name, spy)
+
+    uploader = live.client().uploader(file_stream=io.BytesIO(content), chunk_size=MIB)
+    uploader.upload(stop_at=2 * MIB)
+    chunks = files_under(live.storage)
+    assert len(chunks) == 2  # one encrypted blob per chunk received so far
+    assert all(path.stat().st_size > MIB for path in chunks)  # ciphertext: header and tags
+    temp_root = Path(tempfile.gettempdir())
+    assert holding(files_under(live.storage), marker) == []
+    assert holding(modified_since(temp_root, started), marker) == []
+
+    uploader.upload()
+    item_id = evidence_of(uploader)
+    assert holding(files_under(live.storage), marker) == []
+    assert holding(modified_since(temp_root, started), marker) == []
+    assert temp_files == []  # nor an anonymous temporary file, which no folder would show
+    assert [path.name for path in files_under(live.storage)] == [uuid.UUID(item_id).hex]
+    assert live.get(f"/api/v1/evidence/{item_id}/content").content == content
+
+
+def test_protocol_errors_over_http(live):
+    content = secrets.token_bytes(3 * MIB)
+    uploader = live.client().uploader(file_stream=io.BytesIO(content), chunk_size=MIB)
+    uploader.upload(stop_at=MIB)
+    url = uploader.url
+    stored = files_under(live.storage)
+
+    # An offset other than the server's: 409, nothing stored.
+    for offset in (0, 2 * MIB):
+        response = live.patch(url, offset, content[offset : offset + MIB])
+        assert response.status_code == 409, response.text
+        assert response.json()["error"]["code"] == "offset_mismatch"
+        assert response.headers["Tus-Resumable"] == "1.0.0"
+
+    # A checksum that does not match the body: 460, nothing stored, the offset unchanged.
+    chunk = content[MIB : 2 * MIB]
+    response = live.patch(url, MIB, chunk, **{"Upload-Checksum": checksum("sha1", b"other")})
+    assert response.status_code == 460
+    assert response.reason == "Checksum Mismatch"
+    assert response.json()["error"]["code"] == "checksum_mismatch"
+    assert live.tus("HEAD", url).headers["Upload-Offset"] == str(MIB)
+    assert files_under(live.storage) == stored
+    unsupported = live.patch(url, MIB, chunk, **{"Upload-Checksum": checksum("md5", chunk)})
+    assert unsupported.status_code == 400
+    good = live.patch(url, MIB, chunk, **{"Upload-Checksum": checksum("sha256", chunk)})
+    assert good.status_code == 204
+    assert good.headers["Upload-Offset"] == str(2 * MIB)
+
+    # Someone else, even a member who may add evidence, finds no such upload.
+    for method, extra in (
+        ("HEAD", {}),
+        ("DELETE", {}),
+        ("PATCH", {"Upload-Offset": str(2 * MIB), "Content-Type": OFFSET_STREAM}),
+    ):
+        assert live.tus(method, url, "colleague", **extra).status_code == 404
+        assert live.tus(method, url, "outsider", **extra).status_code == 404
+    assert live.tus("HEAD", url).headers["Upload-Offset"] == str(2 * MIB)
+
+    # A viewer may not start one; a non-member does not see the case.
+    for who, expected in (("viewer", 403), ("outsider", 404)):
+        refused = live.client(who).uploader(file_stream=io.BytesIO(content), chunk_size=MIB)
+        with pytest.raises(Exception, match=str(expected)):
+            refused.upload()
+
+    # Termination: 204, then the upload and its encrypted chunks are gone.
+    assert len(files_under(live.storage)) == 2
+    assert live.tus("DELETE", url).status_code == 204
+    assert live.tus("HEAD", url).status_code == 404
+    assert live.patch(url, 2 * MIB, content[2 * MIB :]).status_code == 404
+    assert files_under(live.storage) == []
+    with live.database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(TusUpload)) == 0
+        assert session.scalar(select(func.count()).select_from(Evidence)) == 0
+
+
+# --- the rules in detail, through the test client --------------------------------------------
+
+
+@pytest.fixture
+def world(session):
+    lead = make_user(session, "lead@example.org")
+    investigator = make_user(session, "investigator@example.org")
+    viewer = make_user(session, "viewer@example.org")
+    outsider = make_user(session, "outsider@example.org")
+    case = make_case(session, lead)
+    add_member(session, case, lead, investigator, Role.INVESTIGATOR)
+    add_member(session, case, lead, viewer, Role.VIEWER)
+    return SimpleNamespace(
+        case=case,
+        lead_user=lead,
+        investigator_user=investigator,
+        lead=bearer(session, lead),
+        investigator=bearer(session, investigator),
+        viewer=bearer(session, viewer),
+        outsider=bearer(session, outsider),
+    )
+
+
+@pytest.fixture
+def storage(tmp_path):
+    return tmp_path / "storage"
+
+
+def start(client, world, length: int, who: str = "investigator", **fields: str):
+    headers = {**TUS, **getattr(world, who), "Upload-Length": str(length)}
+    if fields:
+        headers["Upload-Metadata"] = metadata(**fields)
+    return client.post(f"/api/v1/cases/{world.case.id}/uploads", headers=headers)
+
+
+def send(client, world, url: str, offset: int, body: bytes, *, who: str = "investigator", **extra):
+    headers = {
+        **TUS,
+        **getattr(world, who),
+        "Upload-Offset": str(offset),
+        "Content-Type": OFFSET_STREAM,
+        **extra,
+    }
+    return client.patch(url, headers=headers, data=body)
+
+
+def upload_rows(session) -> int:
+    return session.scalar(select(func.count()).select_from(TusUpload))
+
+
+def test_options_tells_what_the_server_supports(client, world):
+    for path in (f"/api/v1/cases/{world.case.id}/uploads", f"/api/v1/uploads/{uuid.uuid4()}"):
+        response = client.options(path)  # no sign-in needed to learn the protocol
+        assert response.status_code == 204
+        assert response.headers["Tus-Version"] == "1.0.0"
+        assert response.headers["Tus-Resumable"] == "1.0.0"
+        extensions = response.headers["Tus-Extension"].split(",")
+        assert {"creation", "checksum", "termination"} <= set(extensions)
+        assert response.headers["Tus-Max-Size"] == str(8192 * MIB)
+        assert response.headers["Tus-Checksum-Algorithm"] == "sha1,sha256"
+
+
+def test_requests_without_the_tus_version_are_refused(client, world, session):
+    url = start(client, world, 10).headers["Location"]
+    auth = world.investigator
+    for response in (
+        client.post(
+            f"/api/v1/cases/{world.case.id}/uploads", headers={**auth, "Upload-Length": "10"}
+        ),
+        client.head(url, headers=auth),
+        client.patch(
+            url,
+            headers={
+                **auth,
+                "Tus-Resumable": "0.2.2",
+                "Upload-Offset": "0",
+                "Content-Type": OFFSET_STREAM,
+            },
+            data=b"x",
+        ),
+        client.delete(url, headers=auth),
+    ):
+        assert response.status_code == 412
+        assert response.headers["Tus-Version"] == "1.0.0"
+    assert upload_rows(session) == 1
+    assert client.head(url, headers={**TUS, **auth}).headers["Upload-Offset"] == "0"
+
+
+def test_creation_checks_its_headers_and_metadata(client, world, session):
+    path = f"/api/v1/cases/{world.case.id}/uploads"
+    base = {**TUS, **world.investigator}
+    cases = [
+        ({}, 400),  # no Upload-Length
+        ({"Upload-Length": "-1"}, 400),
+        ({"Upload-Length": "1e6"}, 400),
+        ({"Upload-Defer-Length": "1"}, 400),
+        ({"Upload-Length": str(8192 * MIB + 1)}, 413),
+        ({"Upload-Length": "10", "Upload-Metadata": "filename not*base64"}, 400),
+        (
+            {
+                "Upload-Length": "10",
+                "Upload-Metadata": metadata(filename="a", filename2="b") + ",filename " + b64("c"),
+            },
+            400,
+        ),  # a key twice
+        ({"Upload-Length": "10", "Upload-Metadata": metadata(colour="red")}, 422),
+        ({"Upload-Length": "10", "Upload-Metadata": metadata(sensitivity="secret")}, 422),
+        ({"Upload-Length": "10", "Upload-Metadata": metadata(collected_at="yesterday")}, 422),
+        ({"Upload-Length": "10", "Upload-Metadata": "title " + b64(b"\xff\xfe")}, 422),
+        ({"Upload-Length": "10", "Upload-Metadata": metadata(title="a\x00b")}, 422),
+    ]
+    for extra, expected in cases:
+        response = client.post(path, headers={**base, **extra})
+        assert response.status_code == expected, (extra, response.get_data(as_text=True))
+        assert "error" in response.get_json()
+    assert upload_rows(session) == 0
+
+
+def test_who_may_start_an_upload(client, world, session):
+    assert start(client, world, 10, who="viewer").status_code == 403
+    assert start(client, world, 10, who="outsider").status_code == 404
+    anonymous = client.post(
+        f"/api/v1/cases/{world.case.id}/uploads", headers={**TUS, "Upload-Length": "10"}
+    )
+    assert anonymous.status_code == 401
+    other_case = client.post(
+        f"/api/v1/cases/{uuid.uuid4()}/uploads",
+        headers={**TUS, **world.investigator, "Upload-Length": "10"},
+    )
+    assert other_case.status_code == 404
+    assert upload_rows(session) == 0
+    created = start(client, world, 10)
+    assert created.status_code == 201
+    assert created.headers["Location"].startswith("/api/v1/uploads/")
+    assert created.headers["Upload-Offset"] == "0"
+    assert int(created.headers["X-Casefile-Max-Chunk-Size"]) == 16 * MIB
+
+
+def test_patch_rules(client, world, storage):
+    content = secrets.token_bytes(100_000)
+    url = start(client, world, len(content)).headers["Location"]
+    auth = {**TUS, **world.investigator}
+    wrong_type = client.patch(
+        url,
+        headers={**auth, "Upload-Offset": "0"},
+        data=content,
+        content_type="application/octet-stream",
+    )
+    assert wrong_type.status_code == 415
+    no_offset = client.patch(url, headers=auth, data=content, content_type=OFFSET_STREAM)
+    assert no_offset.status_code == 400
+    too_long = send(client, world, url, 0, content + b"!")
+    assert too_long.status_code == 413
+    assert files_under(storage) == []  # nothing kept, not even encrypted
+    malformed = send(client, world, url, 0, content, **{"Upload-Checksum": "sha1 !!!"})
+    assert malformed.status_code == 400
+    short_digest = send(client, world, url, 0, content, **{"Upload-Checksum": "sha256 " + b64("x")})
+    assert short_digest.status_code == 400
+    empty = send(client, world, url, 0, b"")
+    assert empty.status_code == 204
+    assert empty.headers["Upload-Offset"] == "0"
+    assert files_under(storage) == []
+    first = send(
+        client,
+        world,
+        url,
+        0,
+        content[:40_000],
+        **{"Upload-Checksum": checksum("sha256", content[:40_000])},
+    )
+    assert first.status_code == 204
+    assert first.headers["Upload-Offset"] == "40000"
+    assert "X-Casefile-Evidence" not in first.headers
+    last = send(client, world, url, 40_000, content[40_000:])
+    assert last.status_code == 204
+    item_id = last.headers["X-Casefile-Evidence"]
+    # A complete upload takes no more bytes, and says the same thing when asked again.
+    assert send(client, world, url, 100_000, b"more").status_code == 413
+    again = send(client, world, url, 100_000, b"")
+    assert again.status_code == 204
+    assert again.headers["X-Casefile-Evidence"] == item_id
+    assert send(client, world, url, 40_000, content[40_000:]).status_code == 409
+
+
+def test_metadata_reaches_the_item_and_its_custody_entry(client, world, session):
+    content = b"%PDF-1.4 witness statement\n" + secrets.token_bytes(1000)
+    response = start(
+        client,
+        world,
+        len(content),
+        filename="../../etc/passwd\x00.pdf",
+        filetype="application/pdf",
+        title="Statement W-17",
+        description="Taken in Cox's Bazar",
+        collected_at="2024-05-01T10:30:00Z",
+        location="Kutupalong",
+        sensitivity="restricted",
+        declared_hashes="md5:" + "0" * 32,
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    url = response.headers["Location"]
+    status = client.head(url, headers={**TUS, **world.investigator})
+    assert "Upload-Metadata" in status.headers
+    assert tus.parse_metadata(status.headers["Upload-Metadata"])["title"] == "Statement W-17"
+    item_id = send(client, world, url, 0, content).headers["X-Casefile-Evidence"]
+    item = session.get(Evidence, uuid.UUID(item_id))
+    assert item.title == "Statement W-17"
+    assert item.original_filename == "../../etc/passwd\ufffd.pdf"  # metadata only, never a path
+    assert item.declared_mime == "application/pdf"
+    assert item.sensitivity.value == "restricted"
+    assert item.collector["location"] == "Kutupalong"
+    assert "declared_hash_mismatch" in item.flags
+    entry = session.scalars(select(CustodyEntry).where(CustodyEntry.item_id == item.id)).one()
+    assert entry.action == CustodyAction.INTAKE
+
+
+def test_an_empty_upload_is_registered_when_created(client, world, session):
+    response = start(client, world, 0, filename="empty.txt")
+    assert response.status_code == 201
+    item = session.get(Evidence, uuid.UUID(response.headers["X-Casefile-Evidence"]))
+    assert item.size == 0
+    assert "zero_bytes" in item.flags
+
+
+def test_the_same_bytes_again_link_to_the_existing_item(client, world, session):
+    content = secrets.token_bytes(5000)
+    ids = []
+    for who in ("investigator", "lead"):
+        url = start(client, world, len(content), who=who).headers["Location"]
+        response = send(client, world, url, 0, content, who=who)
+        ids.append(response.headers["X-Casefile-Evidence"])
+        duplicate = response.headers.get("X-Casefile-Duplicate")
+    assert ids[0] == ids[1]
+    assert duplicate == "true"
+    assert session.scalar(select(func.count()).select_from(Evidence)) == 1
+
+
+def test_a_failed_completion_can_be_asked_for_again(client, world, session, monkeypatch, storage):
+    content = secrets.token_bytes(3000)
+    url = start(client, world, len(content)).headers["Location"]
+    real = evidence.register
+    calls = []
+
+    def failing_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evidence, "register", failing_once)
+    failed = send(client, world, url, 0, content)
+    assert failed.status_code == 500
+    assert failed.get_json()["error"]["code"] == "internal_error"
+    status = client.head(url, headers={**TUS, **world.investigator})
+    assert status.headers["Upload-Offset"] == str(len(content))
+    assert "X-Casefile-Evidence" not in status.headers
+    assert len(files_under(storage)) == 1  # the chunk is kept, for another try
+
+    retried = send(client, world, url, len(content), b"")
+    assert retried.status_code == 204
+    item = session.get(Evidence, uuid.UUID(retried.headers["X-Casefile-Evidence"]))
+    assert item.sha256 == sha256(content)
+    assert [path.name for path in files_under(storage)] == [item.id.hex]
+
+
+def test_adding_evidence_is_authorized_on_every_chunk(client, world, session):
+    content = secrets.token_bytes(3000)
+    url = start(client, world, len(content)).headers["Location"]
+    assert send(client, world, url, 0, content[:1000]).status_code == 204
+    investigator = world.investigator_user.id
+    members.change_role(session, world.lead_user, world.case.id, investigator, Role.VIEWER)
+    assert send(client, world, url, 1000, content[1000:]).status_code == 403
+    assert client.head(url, headers={**TUS, **world.investigator}).status_code == 200
+    members.change_role(session, world.lead_user, world.case.id, investigator, Role.INVESTIGATOR)
+    finished = send(client, world, url, 1000, content[1000:])
+    assert finished.status_code == 204
+    assert "X-Casefile-Evidence" in finished.headers
+
+
+def test_a_tampered_chunk_is_not_registered(client, world, session, storage):
+    content = secrets.token_bytes(200_000)
+    url = start(client, world, len(content)).headers["Location"]
+    assert send(client, world, url, 0, content[:100_000]).status_code == 204
+    (chunk,) = files_under(storage)
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    chunk.write_bytes(bytes(data))
+    response = send(client, world, url, 100_000, content[100_000:])
+    assert response.status_code == 500
+    assert response.get_json()["error"]["code"] == "integrity_failure"
+    assert session.scalar(select(func.count()).select_from(Evidence)) == 0
+    assert client.delete(url, headers={**TUS, **world.investigator}).status_code == 204
+    assert files_under(storage) == []
+
+
+def test_chunks_cannot_be_swapped_between_positions(client, world, session, storage):
+    content = secrets.token_bytes(2000)
+    url = start(client, world, len(content)).headers["Location"]
+    assert send(client, world, url, 0, content[:1000]).status_code == 204
+    assert send(client, world, url, 1000, content[1000:1500]).status_code == 204
+    first, second = session.scalars(select(TusChunk.blob_id).order_by(TusChunk.seq)).all()
+    # Chunk 0 now names chunk 1's blob and the other way round, sizes to match.
+    for seq, blob_id, size in ((0, "0" * 32, 1000), (1, first, 1000), (0, second, 500)):
+        session.execute(
+            update(TusChunk).where(TusChunk.seq == seq).values(blob_id=blob_id, size=size)
+        )
+    session.commit()
+    response = send(client, world, url, 1500, content[1500:])
+    assert response.get_json()["error"]["code"] == "integrity_failure"
+    assert session.scalar(select(func.count()).select_from(Evidence)) == 0
+
+
+def test_purge_expired_removes_abandoned_uploads_and_their_chunks(client, world, session, app):
+    store = app.extensions["casefile.blobs"]
+    urls = []
+    for _ in range(2):
+        url = start(client, world, 5000).headers["Location"]
+        assert send(client, world, url, 0, secrets.token_bytes(1000)).status_code == 204
+        urls.append(url)
+    stale_id = uuid.UUID(urls[0].rsplit("/", 1)[1])
+    stale_blob = session.scalars(
+        select(TusChunk.blob_id).where(TusChunk.upload_id == stale_id)
+    ).one()
+    assert tus.chunk_blob_ids(session) >= {stale_blob}
+    session.execute(
+        update(TusUpload)
+        .where(TusUpload.id == stale_id)
+        .values(expires_at=utcnow() - tus.UPLOAD_TTL)
+    )
+    session.commit()
+    assert client.head(urls[0], headers={**TUS, **world.investigator}).status_code == 404
+
+    assert tus.purge_expired(session, store) == 1
+    assert not store.exists(stale_blob)
+    assert session.get(TusUpload, stale_id) is None
+    assert stale_blob not in tus.chunk_blob_ids(session)
+    assert len(tus.chunk_blob_ids(session)) == 1
+    assert client.head(urls[1], headers={**TUS, **world.investigator}).status_code == 200
+    assert tus.purge_expired(session, store) == 0
+
+
+def test_uploads_in_progress_survive_a_kek_rotation(client, world, session, settings):
+    content = secrets.token_bytes(3000)
+    url = start(client, world, len(content)).headers["Location"]
+    assert send(client, world, url, 0, content[:1000]).status_code == 204
+    rotated = kek.with_new_primary(kek.Keyring.load(settings.kek_path))
+    assert tus.rewrap_keys(session, rotated) == 1
+    kek.write_file(kek.only_primary(rotated), settings.kek_path)  # the old key is retired
+    finished = send(client, world, url, 1000, content[1000:])
+    assert finished.status_code == 204, finished.get_data(as_text=True)
+    item = session.get(Evidence, uuid.UUID(finished.headers["X-Casefile-Evidence"]))
+    assert item.sha256 == sha256(content)
+
+
+def test_upload_metadata_parsing():
+    assert tus.parse_metadata(None) == {}
+    assert tus.parse_metadata("") == {}
+    parsed = tus.parse_metadata(f"filename {b64('a,b.mp4')},flag, title {b64('Tula Toli')}")
+    assert parsed == {"filename": "a,b.mp4", "flag": "", "title": "Tula Toli"}
+    assert tus.parse_metadata(tus.encode_metadata(parsed)) == parsed
+    assert tus.parse_metadata("filename " + b64(b"\xffbad")) == {"filename": "\ufffdbad"}
+    with pytest.raises(tus.MalformedUpload):
+        tus.parse_metadata("a " + b64("1") + ",a " + b64("2"))
+    assert tus.parse_checksum(None) is None
+    assert tus.parse_checksum(checksum("sha1", b"x")).algorithm == "sha1"
+    assert tus.parse_checksum("SHA256 " + b64(hashlib.sha256(b"x").digest())).algorithm == "sha256"
+    for bad in ("md5 " + b64(hashlib.md5(b"x").digest()), "sha1", "sha1 " + b64("short")):  # noqa: S324
+        with pytest.raises(tus.MalformedUpload):
+            tus.parse_checksum(bad)
