@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-import casefile.db  # noqa: F401 - custom column types
 
+import casefile.db
 
 revision = '1e75cb9b9107'
 down_revision = '5228342c5cf9'

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '5228342c5cf9'
 down_revision = '65455b987410'
 branch_labels = None

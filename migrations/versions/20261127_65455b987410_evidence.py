@@ -12,7 +12,6 @@ from alembic import op
 
 import casefile.db
 
-
 revision = '65455b987410'
 down_revision = '729eee4b69ed'
 branch_labels = None

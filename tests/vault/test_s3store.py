@@ -20,7 +20,6 @@ from casefile.vault.keyring import Keyring
 from casefile.vault.s3store import MIB, S3BlobStore, make_client, parse_url
 from tests.factories import bearer, make_case, make_settings, make_user
 
-
 MARKER = b"WITNESS-W17-PLAINTEXT-MARKER"
 PART_MB = 5  # as tests.stores sets up the S3 store: S3's smallest part
 REGION = "us-east-1"
