@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from casefile import create_app, schema
 from casefile.db import Database, make_engine
+from casefile.logic import accounts
 from casefile.settings import PROJECT_ROOT, Settings
 from tests.factories import make_settings
 
@@ -141,6 +142,25 @@ def database(engine: Engine, connection: Connection) -> Database:
 def session(database: Database) -> Iterator[Session]:
     with database.sessions() as session:
         yield session
+
+
+# --- passwords --------------------------------------------------------------------------------
+
+_HASHES: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _hash_each_password_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id costs ~0.1-0.3 s a hash here: each distinct password is hashed once per run
+    (with the real parameters) and the hash reused. Verification stays real."""
+    real = accounts.hash_password
+
+    def cached(password: str) -> str:
+        if password not in _HASHES:
+            _HASHES[password] = real(password)
+        return _HASHES[password]
+
+    monkeypatch.setattr(accounts, "hash_password", cached)
 
 
 # --- the app --------------------------------------------------------------------------------

@@ -235,20 +235,6 @@ DEFAULT_VALUES = {
     "upload_id": "upload_id",
 }
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
-_HASHES: dict[str, str] = {}
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(monkeypatch):
-    """argon2 costs ~0.1 s a hash: hash each distinct password once per run."""
-    real = accounts.hash_password
-
-    def cached(password: str) -> str:
-        if password not in _HASHES:
-            _HASHES[password] = real(password)
-        return _HASHES[password]
-
-    monkeypatch.setattr(accounts, "hash_password", cached)
 
 
 def declared_methods(rule) -> set[str]:

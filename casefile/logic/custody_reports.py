@@ -88,7 +88,10 @@ def verify_case(
     session: Session, actor: User | None, case_id: uuid.UUID, keys: CustodyKeys | None
 ) -> Verdict:
     """The check behind the UI's "verify" button: the same code an offline verifier runs."""
-    report = case_report(session, actor, case_id, keys)
+    return _verify(case_report(session, actor, case_id, keys), keys)
+
+
+def _verify(report: dict[str, Any], keys: CustodyKeys | None) -> Verdict:
     if keys is None:
         verdict = Verdict()
         verdict.problems.append("this instance has no checkpoint signing key")
@@ -112,9 +115,4 @@ def item_report(
 def verify_item(
     session: Session, actor: User | None, item_id: uuid.UUID, keys: CustodyKeys | None
 ) -> Verdict:
-    report = item_report(session, actor, item_id, keys)
-    if keys is None:
-        verdict = Verdict()
-        verdict.problems.append("this instance has no checkpoint signing key")
-        return verdict
-    return verify_report(report, keys.verifier_key)
+    return _verify(item_report(session, actor, item_id, keys), keys)

@@ -31,6 +31,7 @@ from sqlalchemy import (
     and_,
     cast,
     func,
+    literal,
     or_,
     select,
 )
@@ -122,15 +123,19 @@ _IDS_REMEMBERED = 1 << 16  # SQLite: actor, case and item ids recur; hyphenate e
 @functools.cache
 def _entry_rows(dialect: str) -> Select[Any]:
     """Every entry in sequence order, read with _driver_rows, so as the driver returns the
-    columns; except that PostgreSQL writes the time and ids as the text the canonical encoding
-    embeds (datetime and UUID objects would cost psycopg more than the rest of an entry's
-    check). SQLite returns text anyway, which _sqlite_time_text and _sqlite_uuid_text finish."""
+    columns; except that PostgreSQL writes the time as the text and the ids as the JSON that
+    the canonical encoding embeds (datetime and UUID objects would cost psycopg more than the
+    rest of an entry's check). SQLite returns text anyway, which _sqlite_time_text and
+    _sqlite_id_json finish."""
     entries = _ENTRIES.c
     time: Any = entries.time
     ids: list[Any] = [entries.actor_id, entries.case_id, entries.item_id]
     if dialect == "postgresql":
         time = func.to_char(func.timezone("UTC", entries.time), _PG_TIME_TEXT)
-        ids = [cast(column, Text) for column in ids]
+        ids = [
+            func.coalesce(literal('"').concat(cast(column, Text)).concat('"'), "null")
+            for column in ids
+        ]
     actor_id, case_id, item_id = ids
     return select(
         entries.seq,
@@ -150,11 +155,11 @@ def _sqlite_time_text(raw: Any) -> str:
     return f"{raw[:10]}T{raw[11:]}Z" if raw[10:11] == " " else str(raw)
 
 
-def _sqlite_uuid_text(raw: Any) -> str | None:
-    """str(UUID) from SQLite's 32 hex digits."""
+def _sqlite_id_json(raw: Any) -> str:
+    """json.dumps(str(UUID)) from SQLite's 32 hex digits; null for NULL."""
     if raw is None:
-        return None
-    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+        return "null"
+    return f'"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"'
 
 
 def _as_is(text: Any) -> Any:
@@ -249,6 +254,17 @@ class _StoredNodes:
         return self.levels[level]
 
 
+def _entry_gap(expected: int, seq: int) -> _Found:
+    gap = f"missing (the next stored entry is {seq})"
+    return _Found(Mismatch("entry", expected, gap if seq > expected else "out of order"))
+
+
+def _check_root(checkpoint: CustodyCheckpoint, frontier: list[bytes]) -> None:
+    if checkpoint.root != merkle.CompactRange.from_frontier(checkpoint.size, frontier).root():
+        message = "its root does not match the entries it covers"
+        raise _Found(Mismatch("checkpoint", checkpoint.size, message))
+
+
 def _node_mismatch(level: int, index: int, stored: Any) -> _Found:
     if stored is None or stored[0] != index:
         return _Found(Mismatch("node", level, f"node {index} is missing"))
@@ -271,12 +287,13 @@ class _Walk:
         self.progress = progress
         self.size = 0
         self.nodes_checked = 0
-        # The text of times and ids from what the query returns (see _entry_rows).
+        # The text of a time and the JSON of an id from what the query returns: see
+        # _entry_rows (PostgreSQL writes them itself).
         self.time_text: Callable[[Any], str] = _as_is
-        self.uuid_text: Callable[[Any], str | None] = _as_is
+        self.id_json: Callable[[Any], str] = _as_is
         if connection.dialect.name != "postgresql":
             self.time_text = _sqlite_time_text
-            self.uuid_text = functools.lru_cache(maxsize=_IDS_REMEMBERED)(_sqlite_uuid_text)
+            self.id_json = functools.lru_cache(maxsize=_IDS_REMEMBERED)(_sqlite_id_json)
 
     def run(self, rows: Iterable[Any]) -> None:
         """The loop runs a million times for a million entries, so it is written out flat:
@@ -284,34 +301,30 @@ class _Walk:
         (the hashes of the perfect subtrees so far, largest first), comparing each node it
         completes with the stored one as it goes."""
         checkpoints, progress, streams = self.checkpoints, self.progress, self.nodes.levels
-        sha256, time_text, uuid_text = hashlib.sha256, self.time_text, self.uuid_text
+        sha256, time_text, id_json = hashlib.sha256, self.time_text, self.id_json
         frontier: list[bytes] = []
         for expected, row in enumerate(rows):
             seq, time, actor_id, label, action, case_id, item_id, details, stored = row
             if seq != expected:
-                gap = f"missing (the next stored entry is {seq})"
-                raise _Found(Mismatch("entry", expected, gap if seq > expected else "out of order"))
+                raise _entry_gap(expected, seq)
             if action not in _ACTIONS:
                 raise _Found(Mismatch("entry", seq, f"unknown action {action!r}"))
+            # entry_bytes, transcribed for speed: ids, time and action need no JSON escaping
+            # (hex digits and hyphens, digits and punctuation, snake_case), the label is
+            # escaped as json.dumps(ensure_ascii=False) does. Whatever does not match, for
+            # whatever reason, is recomputed with entry_bytes itself before it is reported.
             try:
-                encoded = _fast_entry_bytes(
-                    seq,
-                    time_text(time),
-                    uuid_text(actor_id),
-                    label,
-                    action,
-                    uuid_text(case_id),
-                    uuid_text(item_id),
-                    details,
-                )
+                encoded = (
+                    f'{{"action":"{action}","actor":{{"id":{id_json(actor_id)},'
+                    f'"label":{encode_basestring(label)}}},"case":{id_json(case_id)},'
+                    f'"details":{details},"item":{id_json(item_id)},'
+                    f'"seq":{seq},"time":"{time_text(time)}"}}'
+                ).encode()
             except (TypeError, ValueError):  # not what append writes: left to the exact path
                 encoded = b""
             leaf = sha256(b"\x00" + encoded).digest()
             if leaf != stored:
-                leaf = self.exact_leaf(seq)
-                if leaf != stored:
-                    message = "its fields do not hash to its recorded leaf hash"
-                    raise _Found(Mismatch("entry", seq, message))
+                leaf = self.exact_leaf(seq, stored)
             # Each trailing 1-bit of seq is a perfect subtree on the frontier that this leaf
             # completes a parent for: merge, and check the parent with the stored node.
             node, level, index = leaf, 0, seq
@@ -326,20 +339,17 @@ class _Walk:
             frontier.append(node)
             self.nodes_checked += level
             self.size = size = seq + 1
-            checkpoint = checkpoints.get(size)
-            if checkpoint is not None:
-                root = merkle.CompactRange.from_frontier(size, frontier).root()
-                if checkpoint.root != root:
-                    message = "its root does not match the entries it covers"
-                    raise _Found(Mismatch("checkpoint", size, message))
+            if size in checkpoints:
+                _check_root(checkpoints[size], frontier)
             if progress is not None and size % BATCH == 0:
                 progress(size)
 
-    def exact_leaf(self, seq: int) -> bytes:
-        """The leaf exactly as custody.append computes it, from the row read through the
-        columns' types (the ORM's view of the entry)."""
+    def exact_leaf(self, seq: int, stored: bytes) -> bytes:
+        """The leaf of an entry whose fast leaf differs from its recorded one, computed
+        exactly as custody.append computes it, from the row read through the columns' types
+        (the ORM's view of the entry); a mismatch if that differs too."""
         entry = self.connection.execute(select(_ENTRIES).where(_ENTRIES.c.seq == seq)).one()
-        return merkle.leaf_hash(
+        leaf = merkle.leaf_hash(
             entry_bytes(
                 seq=entry.seq,
                 time=format_time(entry.time),
@@ -351,29 +361,10 @@ class _Walk:
                 details_json=entry.details,
             )
         )
-
-
-def _fast_entry_bytes(  # noqa: PLR0917 - positional: it runs once per entry
-    seq: int,
-    time: str,
-    actor_id: str | None,
-    actor_label: str,
-    action: str,
-    case_id: str | None,
-    item_id: str | None,
-    details_json: str,
-) -> bytes:
-    """entry_bytes, transcribed for speed: ids, time and action need no JSON escaping (they
-    are hex and hyphens, digits and punctuation, snake_case), the label is escaped as
-    json.dumps(ensure_ascii=False) does. A leaf that does not match is recomputed with
-    entry_bytes itself before it is reported."""
-    actor = "null" if actor_id is None else f'"{actor_id}"'
-    case = "null" if case_id is None else f'"{case_id}"'
-    item = "null" if item_id is None else f'"{item_id}"'
-    return (
-        f'{{"action":"{action}","actor":{{"id":{actor},"label":{encode_basestring(actor_label)}}},'
-        f'"case":{case},"details":{details_json},"item":{item},"seq":{seq},"time":"{time}"}}'
-    ).encode()
+        if leaf != stored:
+            message = "its fields do not hash to its recorded leaf hash"
+            raise _Found(Mismatch("entry", seq, message))
+        return leaf
 
 
 def _checkpoints_within(checkpoints: dict[int, CustodyCheckpoint], size: int) -> None:

@@ -18,7 +18,7 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.model import CustodyAction
 from casefile.web.forms import ActivityFilterForm, EmptyForm, TransferForm
-from casefile.web.helpers import day_bound, show_errors
+from casefile.web.helpers import attachment, day_bound, show_errors
 
 bp = Blueprint("custody", __name__)
 
@@ -133,11 +133,7 @@ def _report(case_id: uuid.UUID) -> dict[str, object]:
 @bp.get("/cases/<uuid:case_id>/custody.json")
 def report_json(case_id: uuid.UUID) -> Response:
     body = json.dumps(_report(case_id), ensure_ascii=False, indent=2)
-    return Response(
-        body,
-        mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="custody-{case_id}.json"'},
-    )
+    return attachment(body, "application/json", f"custody-{case_id}.json")
 
 
 @bp.get("/cases/<uuid:case_id>/custody.pdf")
@@ -145,8 +141,4 @@ def report_pdf(case_id: uuid.UUID) -> Response:
     report = _report(case_id)
     case = cases.get_case(request_scope.db_session(), request_scope.actor(), case_id)
     pdf = custody_pdf.render(report, f"Custody report: {case.title}")
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="custody-{case_id}.pdf"'},
-    )
+    return attachment(pdf, "application/pdf", f"custody-{case_id}.pdf")

@@ -26,7 +26,7 @@ from casefile.logic.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.model import CustodyAction, Sensitivity
 from casefile.web.forms import EmptyForm, EvidenceFilterForm, EvidenceUploadForm, ReasonForm
-from casefile.web.helpers import day_bound
+from casefile.web.helpers import attachment, day_bound
 
 bp = Blueprint("evidence", __name__)
 
@@ -167,22 +167,14 @@ def _report(item_id: uuid.UUID) -> dict[str, object]:
 @bp.get("/evidence/<uuid:item_id>/custody.json")
 def report_json(item_id: uuid.UUID) -> Response:
     body = json.dumps(_report(item_id), ensure_ascii=False, indent=2)
-    return Response(
-        body,
-        mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="custody-{item_id}.json"'},
-    )
+    return attachment(body, "application/json", f"custody-{item_id}.json")
 
 
 @bp.get("/evidence/<uuid:item_id>/custody.pdf")
 def report_pdf(item_id: uuid.UUID) -> Response:
     report = _report(item_id)
     pdf = custody_pdf.render(report, f"Custody report: {report['ern']}")
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="custody-{report["ern"]}.pdf"'},
-    )
+    return attachment(pdf, "application/pdf", f"custody-{report['ern']}.pdf")
 
 
 @bp.post("/evidence/<uuid:item_id>/delete")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlsplit
 
+from flask import Response
 from flask_wtf import FlaskForm
 
 from casefile.logic.errors import ValidationFailed
@@ -36,3 +37,12 @@ def day_bound(value: dt.date | None, *, end: bool = False) -> dt.datetime | None
         return None
     moment = dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
     return moment + dt.timedelta(days=1) if end else moment
+
+
+def attachment(body: str | bytes, mimetype: str, filename: str) -> Response:
+    """A download the browser saves rather than shows."""
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -14,22 +14,6 @@ from casefile.logic import accounts
 from casefile.model import Case, CaseMember, Role
 from tests.factories import add_member, bearer, make_case, make_user
 
-_HASHES: dict[str, str] = {}
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(monkeypatch):
-    """argon2 costs ~0.1 s a hash: hash each distinct password once per run."""
-    real = accounts.hash_password
-
-    def cached(password: str) -> str:
-        if password not in _HASHES:
-            _HASHES[password] = real(password)
-        return _HASHES[password]
-
-    monkeypatch.setattr(accounts, "hash_password", cached)
-
-
 FULL_CASE = {
     "title": "The Gambia v. Myanmar",
     "forum": "icj",

@@ -11,24 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from casefile import create_app
-from casefile.logic import accounts, cases
+from casefile.logic import cases
 from casefile.model import Case
 from tests.factories import bearer, make_case, make_settings, make_user
-
-_HASHES: dict[str, str] = {}
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(monkeypatch):
-    """argon2 costs ~0.1 s a hash: hash each distinct password once per run."""
-    real = accounts.hash_password
-
-    def cached(password: str) -> str:
-        if password not in _HASHES:
-            _HASHES[password] = real(password)
-        return _HASHES[password]
-
-    monkeypatch.setattr(accounts, "hash_password", cached)
 
 
 def error_body(response) -> dict:

@@ -7,7 +7,6 @@ import datetime as dt
 import re
 import uuid
 
-import pytest
 from sqlalchemy import func, select
 
 from casefile.db import utcnow
@@ -15,21 +14,7 @@ from casefile.logic import accounts, tokens
 from casefile.model import ApiToken, Case, SecurityEvent, SecurityEventType
 from tests.factories import PASSWORD, bearer, make_user
 
-_HASHES: dict[str, str] = {}
 CSRF_INPUT = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(monkeypatch):
-    """argon2 costs ~0.1 s a hash: hash each distinct password once per run."""
-    real = accounts.hash_password
-
-    def cached(password: str) -> str:
-        if password not in _HASHES:
-            _HASHES[password] = real(password)
-        return _HASHES[password]
-
-    monkeypatch.setattr(accounts, "hash_password", cached)
 
 
 def error_code(response) -> str:

@@ -12,25 +12,10 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from casefile import create_app
 from casefile.api.openapi import API_PREFIX, build_document
-from casefile.logic import accounts
 from casefile.model import Role
 from tests.factories import add_member, bearer, make_case, make_settings, make_user
 
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
-_HASHES: dict[str, str] = {}
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(monkeypatch):
-    """argon2 costs ~0.1 s a hash: hash each distinct password once per run."""
-    real = accounts.hash_password
-
-    def cached(password: str) -> str:
-        if password not in _HASHES:
-            _HASHES[password] = real(password)
-        return _HASHES[password]
-
-    monkeypatch.setattr(accounts, "hash_password", cached)
 
 
 @pytest.fixture
