@@ -517,9 +517,9 @@ def test_bad_declared_hashes_are_refused_and_nothing_is_stored(
         pytest.param(
             b"\xff\xfe\xc3(report).txt", None, id="invalid-utf8",
             marks=pytest.mark.xfail(strict=True, reason=(
-                "BUG: Werkzeug decodes multipart part headers as strict UTF-8 and, parsing "
-                "silently, drops the whole body on a non-UTF-8 file name: the upload is refused "
-                "as 'send exactly one file part named file' (422)"
+                "KNOWN GAP: Werkzeug decodes multipart part headers as strict UTF-8, so a "
+                "non-UTF-8 file name makes the body unparseable; the API answers 400 saying "
+                "so (casefile ingest keeps such names)"
             )),
         ),
         ("ဗမာ စာ.txt".encode(), "ဗမာ စာ.txt"),
