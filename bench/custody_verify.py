@@ -265,6 +265,11 @@ def _build(
     database = Database.from_url(url)
     try:
         checkpoints = build(database, entries, every, keys)
+        if database.engine.dialect.name == "postgresql":  # as autovacuum would, in time
+            with database.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as connection:
+                connection.exec_driver_sql("ANALYZE")
     finally:
         database.engine.dispose()
     finish()

@@ -14,19 +14,22 @@ commit. Download: GET /api/v1/evidence/{id}/content read in 1 MiB chunks, agains
 unwrap → decrypt → SHA-256 loop over the blob the in-process upload wrote.
 
 Servers (--server):
-  cli       `.venv/bin/casefile serve --port P` exactly as shipped (waitress's own
-            max_request_body_size, 1 GiB, applies: a body of 1 GiB or more is refused with 413)
-  waitress  `casefile serve --port P` run in-process by a launcher that only adds
-            max_request_body_size = vault.evidence_max_mb (+1 MiB of multipart framing) to its
-            waitress.serve call (what `casefile serve` would need to accept evidence_max_mb
-            uploads); everything else identical, import order included
+  cli       `.venv/bin/casefile serve --port P` exactly as shipped: gunicorn, one gthread
+            worker (8 threads) forked from a master; the worker, which handles every request,
+            is the process measured (the master's RSS is printed beside it)
+  waitress  the previous `casefile serve`, for comparison: the same command run by a launcher
+            that swaps casefile.server.serve for waitress.serve (8 threads) with
+            max_request_body_size raised to vault.evidence_max_mb + 1 MiB (waitress's own
+            1 GiB default refuses a 1 GiB file); same imports in the same order, same app
 
-While a request is in flight the sampler also watches the server's open files under the
-server's TMPDIR (a folder of the benchmark's own): waitress spools a request body larger than
-its inbuf_overflow (512 KiB) to an unlinked temporary file there before it calls the app.
+While a request is in flight the sampler also watches the files the server's processes hold
+open under their TMPDIR (a folder of the benchmark's own): waitress spools a request body
+larger than its inbuf_overflow (512 KiB), and a response running ahead of the client beyond
+outbuf_overflow (1 MiB), to unlinked temporary files there: plaintext evidence on disk.
 
     .venv/bin/python bench/vault_http.py                              # 1 GiB, casefile serve
-    .venv/bin/python bench/vault_http.py --size-mib 64 --server waitress
+    .venv/bin/python bench/vault_http.py --size-mib 64                # quick
+    .venv/bin/python bench/vault_http.py --server waitress            # the previous server
     .venv/bin/python bench/vault_http.py --size-mib 1024 --server waitress --keep  # keep files
 
 Targets (issue; printed, not asserted): HTTP ingest >= 60% of the in-process loop; HTTP
@@ -65,15 +68,20 @@ EMAIL = "bench@example.org"
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a throwaway instance
 SAMPLE_SECONDS = 0.05
 
-# `casefile serve --port P` itself (same imports, same order, same app, 8 threads), with only
-# waitress's request body limit raised to vault.evidence_max_mb.
+# The previous `casefile serve` (waitress, 8 threads), kept for comparison: `casefile serve`
+# itself (same imports, same order, same app), with casefile.server.serve replaced by
+# waitress.serve and waitress's request body limit raised to vault.evidence_max_mb (its own
+# default, 1 GiB, refuses a 1 GiB file).
 WAITRESS_LAUNCHER = """
 import sys, waitress
+import casefile.server
 from casefile.cli import main
 from casefile.settings import load_settings
 limit = load_settings().evidence_max_mb * 1024 * 1024 + 1024 * 1024  # + multipart framing
-serve = waitress.serve
-waitress.serve = lambda app, **kw: serve(app, max_request_body_size=limit, **kw)
+def serve(app, *, host, port, threads):
+    waitress.serve(app, host=host, port=port, threads=threads, ident="Casefile",
+                   max_request_body_size=limit)
+casefile.server.serve = serve
 main(["serve", "--port", sys.argv[1]])
 """
 
@@ -176,8 +184,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmHWM / VmRSS in KiB."""
+    values: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            values[key] = int(rest.split()[0])
+    return values
+
+
 class Server:
-    """The server as a process of its own; stop() ends exactly that process."""
+    """The server as processes of their own; stop() ends exactly the process it started.
+
+    `casefile serve` runs gunicorn: a master (arbiter) process and one gthread worker forked
+    from it, which handles every request. `pid` is the process that handles requests (the
+    worker; the server process itself when it has no child, as with waitress); `master` the
+    process started."""
 
     def __init__(self, instance: Instance, kind: str) -> None:
         self.port = free_port()
@@ -190,8 +227,20 @@ class Server:
         self.process = subprocess.Popen(
             command, env=instance.env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT
         )
-        self.pid = self.process.pid
+        self.master = self.process.pid
         self._wait_ready()
+        workers = children(self.master)
+        self.pid = workers[0] if len(workers) == 1 else self.master
+        self.workers = workers
+
+    @property
+    def pids(self) -> list[int]:
+        return sorted({self.master, self.pid})
+
+    def describe(self) -> str:
+        if self.pid == self.master:
+            return f"server pid {self.pid}"
+        return f"worker pid {self.pid} (of master {self.master})"
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + 60
@@ -209,33 +258,32 @@ class Server:
                 return
         raise SystemExit("the server did not start within 60 s")
 
-    def status(self) -> dict[str, int]:
-        """VmHWM / VmRSS in KiB."""
-        values: dict[str, int] = {}
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key in ("VmHWM", "VmRSS"):
-                values[key] = int(rest.split()[0])
-        return values
+    def status(self, pid: int | None = None) -> dict[str, int]:
+        """VmHWM / VmRSS in KiB of the request-handling process (or of `pid`)."""
+        return proc_status(pid or self.pid)
 
     def reset_peak(self) -> bool:
         """Reset VmHWM to the current RSS (Linux >= 4.0: write 5 to clear_refs)."""
         try:
-            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+            for pid in self.pids:
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
         except OSError:
             return False
         return True
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        """utime + stime of the server's processes (master and worker)."""
+        total = 0.0
+        for pid in self.pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -256,6 +304,7 @@ class Sampler:
         self.spool_prefix = str(spool_dir)
         self.max_rss_kib = 0
         self.max_hwm_kib = 0
+        self.max_master_rss_kib = 0
         self.max_spool = 0
         self.samples = 0
         self._stop = threading.Event()
@@ -274,10 +323,12 @@ class Sampler:
 
     def _spooled(self) -> int:
         largest = 0
-        try:
-            links = list(Path(f"/proc/{self.server.pid}/fd").iterdir())
-        except OSError:
-            return 0
+        links: list[Path] = []
+        for pid in self.server.pids:
+            try:
+                links += Path(f"/proc/{pid}/fd").iterdir()
+            except OSError:
+                continue
         for link in links:
             try:
                 if str(link.readlink()).startswith(self.spool_prefix):
@@ -289,8 +340,10 @@ class Sampler:
     def _sample(self) -> None:
         try:
             values = self.server.status()
+            master = self.server.status(self.server.master)
         except OSError:
             return
+        self.max_master_rss_kib = max(self.max_master_rss_kib, master.get("VmRSS", 0))
         self.max_rss_kib = max(self.max_rss_kib, values.get("VmRSS", 0))
         self.max_hwm_kib = max(self.max_hwm_kib, values.get("VmHWM", 0))
         self.max_spool = max(self.max_spool, self._spooled())
@@ -393,6 +446,11 @@ def download(port: int, instance: Instance, item_id: str) -> Download:
 # --- in process ---------------------------------------------------------------------------------
 
 
+def client_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class BenchError(Exception):
     """A result that is wrong, not merely slow."""
 
@@ -400,6 +458,7 @@ class BenchError(Exception):
 @dataclasses.dataclass
 class InProcess:
     seconds: float
+    cpu: float
     sha256: str
     blob_id: str
     wrapped: bytes
@@ -422,6 +481,7 @@ def in_process_encrypt(
     """read 1 MiB → hashes → Tink streaming AEAD → LocalBlobStore writer → commit."""
     keyring, store = _keyring_and_store(storage, kek)
     item_id = uuid.uuid4()
+    cpu = client_cpu()
     started = time.perf_counter()
     data_key = keyring.new_data_key(item_id.bytes)
     writer = store.writer(item_id.hex)
@@ -435,12 +495,15 @@ def in_process_encrypt(
     encrypt.close()
     writer.commit()
     seconds = time.perf_counter() - started
-    return InProcess(seconds, digests[-1].hexdigest(), item_id.hex, data_key.wrapped, item_id)
+    return InProcess(
+        seconds, client_cpu() - cpu, digests[-1].hexdigest(), item_id.hex, data_key.wrapped, item_id
+    )
 
 
-def in_process_decrypt(done: InProcess, storage: Path, kek: Path) -> tuple[float, str, int]:
+def in_process_decrypt(done: InProcess, storage: Path, kek: Path) -> tuple[float, float, str, int]:
     """unwrap → open blob → Tink decrypting stream, 1 MiB reads → SHA-256."""
     keyring, store = _keyring_and_store(storage, kek)
+    cpu = client_cpu()
     started = time.perf_counter()
     cipher = keyring.unwrap(done.wrapped, done.item_id.bytes)
     digest = hashlib.sha256()
@@ -450,7 +513,7 @@ def in_process_decrypt(done: InProcess, storage: Path, kek: Path) -> tuple[float
         while chunk := plain.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
-    return time.perf_counter() - started, digest.hexdigest(), size
+    return time.perf_counter() - started, client_cpu() - cpu, digest.hexdigest(), size
 
 
 def drop_blob(storage: Path, blob_id: str) -> None:
@@ -458,11 +521,6 @@ def drop_blob(storage: Path, blob_id: str) -> None:
 
 
 # --- the run -------------------------------------------------------------------------------------
-
-
-def client_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 @dataclasses.dataclass
@@ -503,14 +561,16 @@ def http_phase(instance: Instance, server_kind: str, data: Path, expected: str) 
         )
         print(f"  server CPU {cpu_up:.2f} s, client CPU {ccpu_up:.2f} s")
         print(
-            f"  server idle VmRSS {idle['VmRSS'] / 1024:.1f} MiB, VmHWM since start "
-            f"{idle['VmHWM'] / 1024:.1f} MiB; during the upload: VmHWM "
+            f"  {server.describe()}: idle VmRSS {idle['VmRSS'] / 1024:.1f} MiB, VmHWM since "
+            f"start {idle['VmHWM'] / 1024:.1f} MiB; during the upload: VmHWM "
             f"{sampler.max_hwm_kib / 1024:.1f} MiB (reset before: {sampler.reset}), "
             f"max sampled VmRSS {sampler.max_rss_kib / 1024:.1f} MiB "
             f"({sampler.samples} samples)"
         )
+        if server.pid != server.master:
+            print(f"  master max sampled VmRSS {sampler.max_master_rss_kib / 1024:.1f} MiB")
         print(
-            "  largest file the server held open in its TMPDIR (waitress body spool, "
+            "  largest file the server held open in its TMPDIR (a spooled request body, "
             f"plaintext): {sampler.max_spool / MIB:.1f} MiB"
         )
         if item_id:
@@ -527,10 +587,11 @@ def http_phase(instance: Instance, server_kind: str, data: Path, expected: str) 
             print(f"  {result.download_mib_s:8.1f} MiB/s  ({down.seconds:.2f} s)")
             print(f"  server CPU {cpu_down:.2f} s, client CPU {ccpu_down:.2f} s")
             print(
-                f"  server VmHWM during the download {dsampler.max_hwm_kib / 1024:.1f} MiB "
+                f"  {server.describe()}: VmHWM during the download "
+                f"{dsampler.max_hwm_kib / 1024:.1f} MiB "
                 f"(reset before: {dsampler.reset}), max sampled VmRSS "
                 f"{dsampler.max_rss_kib / 1024:.1f} MiB; largest file held open in its TMPDIR "
-                f"(waitress response spool, plaintext): {dsampler.max_spool / MIB:.1f} MiB"
+                f"(a spooled response, plaintext): {dsampler.max_spool / MIB:.1f} MiB"
             )
     finally:
         server.stop()
@@ -557,20 +618,21 @@ def in_process_phase(
         uploads[label] = mib_s(size, done.seconds)
         print(
             f"  read → {label} → encrypt → write: {uploads[label]:8.1f} MiB/s "
-            f"({done.seconds:.2f} s; load {load()})"
+            f"({done.seconds:.2f} s, CPU {done.cpu:.2f} s; load {load()})"
         )
         if first is None:
             first = done
         else:
             drop_blob(instance.storage, done.blob_id)
     assert first is not None  # noqa: S101 - the loop ran
-    seconds, digest, plain_size = in_process_decrypt(first, instance.storage, kek)
+    seconds, cpu, digest, plain_size = in_process_decrypt(first, instance.storage, kek)
     if digest != expected or plain_size != size:
         raise BenchError("the in-process decryption does not give the file back")
     drop_blob(instance.storage, first.blob_id)
     download_rate = mib_s(size, seconds)
     print(
-        f"  unwrap → decrypt → sha256: {download_rate:8.1f} MiB/s ({seconds:.2f} s; load {load()})"
+        f"  unwrap → decrypt → sha256: {download_rate:8.1f} MiB/s "
+        f"({seconds:.2f} s, CPU {cpu:.2f} s; load {load()})"
     )
     return uploads, download_rate
 

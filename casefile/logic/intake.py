@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from io import RawIOBase
 
@@ -15,6 +16,8 @@ from casefile.vault.extract import EXTRACT_LIMIT
 from casefile.vault.keyring import Keyring
 
 HASH_ALGORITHMS = ("md5", "sha1", "sha256")  # what collectors' acquisition logs declare
+SIDE_ALGORITHMS = ("md5", "sha1")
+SIDE_THREAD_FROM = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Received:
     hashes: dict[str, str]
     head: bytes
     wrapped_key: bytes
-    content: bytes | None  # the whole file when small enough to examine in memory
+    content: bytes | bytearray | None  # the whole file when small enough to examine
 
     @property
     def sha256(self) -> str:
@@ -44,6 +47,10 @@ class IntakeStream(RawIOBase):
         self._blob = store.writer(self.item_id.hex)
         self._encrypt = data_key.cipher.new_encrypting_stream(self._blob, self.item_id.bytes)
         self._hashes = {name: hashlib.new(name) for name in HASH_ALGORITHMS}
+        # MD5 and SHA-1 (for declared hashes) run on a second thread once a file is large:
+        # hashlib releases the GIL, so they overlap with SHA-256 and encryption here.
+        self._side: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
         self._head = bytearray()
         self._small: bytearray | None = bytearray()  # dropped once past EXTRACT_LIMIT
         self.size = 0
@@ -55,9 +62,10 @@ class IntakeStream(RawIOBase):
     def write(self, data: bytes, /) -> int:  # type: ignore[override]
         if self.state != "open":
             raise ValueError(f"intake stream is {self.state}")
-        view = memoryview(data)
-        for digest in self._hashes.values():
-            digest.update(view)
+        chunk = data if isinstance(data, bytes) else bytes(data)  # the side thread keeps it
+        view = memoryview(chunk)
+        self._hashes["sha256"].update(view)
+        self._side_hash(chunk)
         if len(self._head) < sniff.HEAD_BYTES:
             self._head += view[: sniff.HEAD_BYTES - len(self._head)]
         if self._small is not None:
@@ -65,9 +73,32 @@ class IntakeStream(RawIOBase):
                 self._small = None
             else:
                 self._small += view
-        self._encrypt.write(data)
+        self._encrypt.write(chunk)
         self.size += len(view)
         return len(view)
+
+    def _side_hash(self, chunk: bytes) -> None:
+        if self._pending is not None:
+            self._pending.result()  # one chunk in flight at most: memory stays bounded
+            self._pending = None
+        if self._side is None and self.size + len(chunk) < SIDE_THREAD_FROM:
+            self._update_side(chunk)
+            return
+        if self._side is None:
+            self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-hash")
+        self._pending = self._side.submit(self._update_side, chunk)
+
+    def _update_side(self, chunk: bytes) -> None:
+        for name in SIDE_ALGORITHMS:
+            self._hashes[name].update(chunk)
+
+    def _join_side(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+        if self._side is not None:
+            self._side.shutdown(wait=True)
+            self._side = None
 
     def seek(self, offset: int, whence: int = 0, /) -> int:
         """Werkzeug rewinds a finished part; there is nothing to rewind to."""
@@ -78,6 +109,7 @@ class IntakeStream(RawIOBase):
     def finish(self) -> Received:
         if self.state != "open":
             raise ValueError(f"intake stream is {self.state}")
+        self._join_side()
         self._encrypt.close()  # writes the last segment and closes (fsyncs) the blob
         self._blob.commit()
         self.state = "finished"
@@ -87,11 +119,12 @@ class IntakeStream(RawIOBase):
             hashes={name: digest.hexdigest() for name, digest in self._hashes.items()},
             head=bytes(self._head),
             wrapped_key=self._wrapped,
-            content=bytes(self._small) if self._small is not None else None,
+            content=self._small,  # no copy: nothing writes to it any more
         )
 
     def abort(self) -> None:
         """Drop everything written so far (a failed or abandoned upload)."""
+        self._join_side()
         if self.state == "open":
             self._blob.abort()
         elif self.state == "finished":

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()  # argon2id with the library's vetted defaults
 
-# A real hash to verify against when an account does not exist, so a login for an unknown
-# email costs the same time as one for a known email.
-_DUMMY_HASH = _hasher.hash("casefile-timing-equaliser")
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to verify against when an account does not exist, so a login for an
+    unknown email costs the same as one for a known email. Made on first use, not at import
+    (an argon2id hash takes 64 MiB for a moment)."""
+    return _hasher.hash("casefile-timing-equaliser")
 
 
 def hash_password(password: str) -> str:
@@ -18,7 +24,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -92,14 +92,14 @@ def _extractor(mime: str) -> Callable[[bytes], dict[str, Any]] | None:
     return None
 
 
-def extract(data: bytes | None, head: bytes, mime: str, size: int) -> dict[str, Any]:
+def extract(data: bytes | bytearray | None, head: bytes, mime: str, size: int) -> dict[str, Any]:
     extractor = _extractor(mime)
     if extractor is None:
         return {}
     whole = data is not None and len(data) == size
     try:
         if whole and data is not None:
-            return extractor(data)
+            return extractor(bytes(data))
         if extractor is _exif:  # EXIF sits at the start of a file
             return {**extractor(head), "note": "examined the first 64 KiB only"}
     except Exception as error:  # noqa: BLE001 - never block intake; say what happened
