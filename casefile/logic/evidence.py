@@ -412,3 +412,14 @@ def check_key(keyring: Keyring, item: Evidence) -> None:
         keyring.unwrap(item.wrapped_key, item.id.bytes)
     except KeyringError as error:
         raise IntegrityFailure(str(error)) from error
+
+
+def find_by_ern(
+    session: Session, actor: User | None, case_id: uuid.UUID, ern_text: str
+) -> Evidence:
+    """An item of the case the actor may see, by its Evidence Registration Number."""
+    query = authz.visible_evidence(session, actor, case_id).where(Evidence.ern == ern_text.strip())
+    item = session.scalars(query).first()
+    if item is None:
+        raise ValidationFailed({"receipt": f"no item of this case has the ERN {ern_text!r}"})
+    return item

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from casefile.logic import authz, custody
 from casefile.logic.authz import CaseAction
-from casefile.logic.errors import ValidationFailed
+from casefile.logic.errors import NotFound, ValidationFailed
 from casefile.logic.text import refuse_nul
 from casefile.model import CustodyAction, CustodyEntry, User
 
@@ -46,6 +46,9 @@ class TransferInput(BaseModel):
     )
     media: Note | None = Field(default=None, description="what changed hands, e.g. 'SD card'")
     item_id: uuid.UUID | None = None
+    # The scanned, signed receipt, uploaded as an item of the case first (so it is hashed,
+    # encrypted and in the chain of custody itself).
+    receipt_evidence_id: uuid.UUID | None = None
 
 
 def parse_transfer(fields: dict[str, object]) -> TransferInput:
@@ -59,6 +62,21 @@ def record_transfer(
     session: Session, actor: User | None, case_id: uuid.UUID, data: TransferInput
 ) -> CustodyEntry:
     case = authz.authorize_case(session, actor, case_id, CaseAction.RECORD_TRANSFER)
+    receipt = None
+    for field, item_id in (
+        ("item_id", data.item_id),
+        ("receipt_evidence_id", data.receipt_evidence_id),
+    ):
+        if item_id is None:
+            continue
+        try:
+            item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
+        except NotFound:
+            item = None
+        if item is None or item.case_id != case.id:
+            raise ValidationFailed({field: "no item of this case has this id"})
+        if field == "receipt_evidence_id":
+            receipt = item
     if data.when > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
         raise ValidationFailed({"when": "a transfer cannot be in the future"})
     details = {
@@ -70,6 +88,9 @@ def record_transfer(
         "condition": data.condition or None,
         "seal_number": data.seal_number or None,
         "media": data.media or None,
+        "receipt": {"id": str(receipt.id), "ern": receipt.ern, "sha256": receipt.sha256}
+        if receipt
+        else None,
     }
     entry = custody.append(
         session,

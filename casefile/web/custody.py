@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import request_scope
 from casefile.bundle import custody_pdf
-from casefile.logic import authz, cases, custody, custody_reports, transfers
+from casefile.logic import authz, cases, custody, custody_reports, evidence, transfers
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.model import CustodyAction
@@ -88,6 +88,13 @@ def record_transfer(case_id: uuid.UUID) -> BaseResponse | str:
     if form.validate_on_submit():
         try:
             when = form.when.data.replace(tzinfo=dt.UTC) if form.when.data else None
+            receipt = (
+                evidence.find_by_ern(
+                    request_scope.db_session(), request_scope.actor(), case_id, form.receipt.data
+                ).id
+                if form.receipt.data
+                else None
+            )
             data = transfers.parse_transfer(
                 {
                     "from": form.from_party.data or "",
@@ -98,6 +105,7 @@ def record_transfer(case_id: uuid.UUID) -> BaseResponse | str:
                     "reason": form.reason.data or "",
                     "condition": form.condition.data or None,
                     "seal_number": form.seal_number.data or None,
+                    "receipt_evidence_id": receipt,
                 }
             )
             transfers.record_transfer(
@@ -117,7 +125,7 @@ def record_transfer(case_id: uuid.UUID) -> BaseResponse | str:
 
 
 def _rename(error: ValidationFailed) -> ValidationFailed:
-    names = {"from": "from_party", "to": "to_party"}
+    names = {"from": "from_party", "to": "to_party", "receipt_evidence_id": "receipt"}
     return ValidationFailed({names.get(k, k): v for k, v in error.fields.items()})
 
 

@@ -133,6 +133,7 @@ def _item_page(item_id: uuid.UUID, verdict: object) -> str:
         can_delete=authz.can(role, CaseAction.DELETE_EVIDENCE) and not item.case.legal_hold,
         can_preview=previewable(item.mime) and item.status.value == "active",
         verdict=verdict,
+        checkpoint=custody.latest_checkpoint(session),
     )
 
 

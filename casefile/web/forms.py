@@ -142,6 +142,10 @@ class TransferForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
     condition = StringField(_l("Condition"), validators=[Length(max=2000)])
     seal_number = StringField(_l("Seal number"), validators=[Length(max=100)])
+    receipt = StringField(
+        _l("ERN of the scanned receipt (upload it as evidence first)"),
+        validators=[Length(max=120)],
+    )
 
 
 def sensitivity_choices() -> list[tuple[str, str]]:

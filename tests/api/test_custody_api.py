@@ -159,3 +159,28 @@ def test_transfer_bad_input_changes_nothing(client, world, change, field):
     assert field in response.get_json()["error"]["fields"]
     after = client.get(f"/api/v1/cases/{case_id}/custody", headers=world["lead"]).get_json()
     assert len(after["entries"]) == before
+
+
+def test_transfer_links_a_scanned_receipt_of_the_same_case(client, world, session):
+    import io  # noqa: PLC0415
+
+    case_id = world["case"].id
+    upload = client.post(
+        f"/api/v1/cases/{case_id}/evidence", headers=world["lead"],
+        data={"file": (io.BytesIO(b"%PDF-1.4 receipt signed by both parties\n"), "receipt.pdf")},
+        content_type="multipart/form-data",
+    )
+    receipt = upload.get_json()
+    transfer = {"from": "A", "to": "B", "when": "2026-11-20T09:30:00Z", "reason": "r",
+                "receipt_evidence_id": receipt["id"]}
+    response = client.post(f"/api/v1/cases/{case_id}/custody/transfers", json=transfer,
+                           headers=world["lead"])
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["details"]["receipt"] == {
+        "id": receipt["id"], "ern": receipt["ern"], "sha256": receipt["sha256"]}
+    other = make_case(session, make_user(session, "other-lead@example.org"), title="Other")
+    wrong = {**transfer, "receipt_evidence_id": str(other.id)}
+    refused = client.post(f"/api/v1/cases/{case_id}/custody/transfers", json=wrong,
+                          headers=world["lead"])
+    assert refused.status_code == 422
+    assert "receipt_evidence_id" in refused.get_json()["error"]["fields"]
