@@ -31,7 +31,7 @@ from casefile.logic.custody_verify import verify_log
 from casefile.model import Evidence, EvidenceStatus
 from casefile.settings import DEVELOPMENT_SECRET_KEY, Settings
 from casefile.vault import signing_key
-from casefile.vault.keyring import Keyring
+from casefile.vault.envelope import Keyring
 
 TARGET = 200.0  # files/s on SQLite (issue 4)
 PER_FOLDER = 100

@@ -467,7 +467,7 @@ class InProcess:
 
 def _keyring_and_store(storage: Path, kek: Path) -> tuple[Any, Any]:
     from casefile.vault.blobstore import LocalBlobStore  # noqa: PLC0415
-    from casefile.vault.keyring import Keyring  # noqa: PLC0415
+    from casefile.vault.envelope import Keyring  # noqa: PLC0415
 
     keyring = Keyring.load(kek)
     if keyring is None:

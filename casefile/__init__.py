@@ -10,7 +10,7 @@ from casefile.logic import custody
 from casefile.settings import Settings, load_settings
 from casefile.vault import signing_key
 from casefile.vault.blobstore import open_store
-from casefile.vault.keyring import KeyringSource
+from casefile.vault.envelope import KeyringSource
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Flask:

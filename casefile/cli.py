@@ -23,7 +23,7 @@ from casefile.logic.errors import DomainError, NotFound, ValidationFailed
 from casefile.model import Forum, User
 from casefile.settings import Settings, SettingsError, load_settings
 from casefile.vault import signing_key
-from casefile.vault.keyring import Keyring
+from casefile.vault.envelope import Keyring
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -28,7 +28,7 @@ from casefile.cli import CasefileError, _account, _app, _session, main, one_line
 from casefile.logic import ingest as ingest_logic
 from casefile.logic import scrub as scrub_logic
 from casefile.vault.blobstore import BlobStore
-from casefile.vault.keyring import KeyringError, KeyringSource
+from casefile.vault.envelope import KeyringError, KeyringSource
 
 P = ParamSpec("P")
 T = TypeVar("T")

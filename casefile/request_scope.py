@@ -14,7 +14,7 @@ from casefile.logic.custody import CustodyKeys
 from casefile.model import User
 from casefile.settings import Settings
 from casefile.vault.blobstore import BlobStore
-from casefile.vault.keyring import Keyring, KeyringSource
+from casefile.vault.envelope import Keyring, KeyringSource
 
 
 def database(app: Flask | None = None) -> Database:

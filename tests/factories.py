@@ -14,7 +14,7 @@ from casefile.logic.members import MemberInput
 from casefile.model import Case, Forum, Role, User
 from casefile.settings import DEVELOPMENT_SECRET_KEY, Settings
 from casefile.vault import signing_key
-from casefile.vault.keyring import Keyring
+from casefile.vault.envelope import Keyring
 
 PASSWORD = "correct horse battery staple"
 

@@ -9,7 +9,7 @@ import pytest
 
 from casefile import create_app
 from casefile.settings import DEVELOPMENT_SECRET_KEY, SettingsError, load_settings
-from casefile.vault.keyring import Keyring
+from casefile.vault.envelope import Keyring
 from tests.factories import make_settings
 
 STRONG = "x" * 48

@@ -39,7 +39,7 @@ from casefile.model import (
 )
 from casefile.vault import extract, sniff
 from casefile.vault.blobstore import BlobStore
-from casefile.vault.keyring import Keyring, KeyringError
+from casefile.vault.envelope import Keyring, KeyringError
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 HEX_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64}

@@ -47,8 +47,8 @@ from casefile.logic.intake import IntakeStream, Received
 from casefile.model import Evidence, EvidenceStatus, User
 from casefile.vault import sniff
 from casefile.vault.blobstore import BlobStore
+from casefile.vault.envelope import Keyring
 from casefile.vault.extract import EXTRACT_LIMIT
-from casefile.vault.keyring import Keyring
 
 CHUNK = 1 << 20
 KEY_COLUMNS = ("path", "filename")

@@ -12,8 +12,8 @@ from io import RawIOBase
 
 from casefile.vault import sniff
 from casefile.vault.blobstore import BlobStore
+from casefile.vault.envelope import Keyring
 from casefile.vault.extract import EXTRACT_LIMIT
-from casefile.vault.keyring import Keyring
 
 HASH_ALGORITHMS = ("md5", "sha1", "sha256")  # what collectors' acquisition logs declare
 SIDE_ALGORITHMS = ("md5", "sha1")

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from casefile.logic import custody, tus
 from casefile.model import CustodyAction, Evidence
-from casefile.vault import keyring as kek
-from casefile.vault.keyring import Keyring
+from casefile.vault import envelope as kek
+from casefile.vault.envelope import Keyring
 
 BATCH = 200
 Progress = Callable[[int, int], None]

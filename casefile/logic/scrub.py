@@ -27,7 +27,7 @@ from casefile.logic import custody, evidence, tus
 from casefile.logic.evidence import IntegrityFailure
 from casefile.model import CustodyAction, Evidence, EvidenceStatus, TusChunk
 from casefile.vault.blobstore import BLOB_ID, BlobStore, LocalBlobStore
-from casefile.vault.keyring import Keyring
+from casefile.vault.envelope import Keyring
 
 BATCH = 200
 MISSING = "blob missing from the store"

@@ -37,9 +37,9 @@ from casefile.logic.evidence import IntegrityFailure
 from casefile.logic.intake import IntakeStream, Received
 from casefile.model import User
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
-from casefile.vault import keyring as kek
+from casefile.vault import envelope as kek
 from casefile.vault.blobstore import BlobStore, BlobStoreError
-from casefile.vault.keyring import Keyring, KeyringError
+from casefile.vault.envelope import Keyring, KeyringError
 
 CHECKSUM_ALGORITHMS = {"sha1": 20, "sha256": 32}  # name → digest size
 UPLOAD_TTL = dt.timedelta(days=7)  # since the last chunk: field work is slow and interrupted

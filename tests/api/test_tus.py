@@ -35,7 +35,7 @@ from casefile.db import Database, utcnow
 from casefile.logic import evidence, members, tus
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
 from casefile.model.tus_upload import TusChunk, TusUpload
-from casefile.vault import keyring as kek
+from casefile.vault import envelope as kek
 from tests.factories import add_member, bearer, make_case, make_settings, make_user
 from tests.web.test_auth_web import cheap_password_hashes
 

@@ -15,7 +15,7 @@ from casefile.cli import main
 from casefile.db import Database
 from casefile.model import CustodyAction, CustodyEntry, Evidence
 from casefile.settings import load_settings
-from casefile.vault import keyring as kek
+from casefile.vault import envelope as kek
 from tests.factories import bearer, make_case, make_user
 
 

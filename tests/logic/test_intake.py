@@ -29,7 +29,7 @@ from casefile.model import (
 )
 from casefile.vault import sniff
 from casefile.vault.blobstore import LocalBlobStore
-from casefile.vault.keyring import Keyring, KeyringError
+from casefile.vault.envelope import Keyring, KeyringError
 from tests.factories import add_member, make_case, make_user
 from tests.web.test_auth_web import cheap_password_hashes
 

@@ -16,7 +16,7 @@ from casefile import create_app
 from casefile.logic.intake import IntakeStream
 from casefile.settings import Settings, SettingsError, load_settings
 from casefile.vault.blobstore import BlobStoreError, LocalBlobStore, open_store
-from casefile.vault.keyring import Keyring
+from casefile.vault.envelope import Keyring
 from casefile.vault.s3store import MIB, S3BlobStore, make_client, parse_url
 from tests.factories import bearer, make_case, make_settings, make_user
 

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import tink
 
-from casefile.vault.keyring import Keyring, KeyringError
+from casefile.vault.envelope import Keyring, KeyringError
 
 
 @pytest.fixture
