@@ -29,6 +29,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
@@ -124,7 +125,25 @@ _INSERT_ENTRY_AND_NODES = (
     )
     .add_cte(_INSERT_ENTRY.cte("entry"))
 )
-_NODE_QUERY_SIZES = (8, 64)  # positions per query, padded: a handful of statements to cache
+_NODE_QUERY_SIZES = (8, 16, 32, 64)  # positions per query, padded: few statements to cache
+_WANTED = (
+    func.unnest(
+        bindparam("levels", type_=ARRAY(Integer)),
+        bindparam("indexes", type_=ARRAY(BigInteger)),
+    )
+    .table_valued("level", "index")
+    .render_derived(name="wanted")
+)
+_WANTED_NODE = (
+    select(_NODES.c.hash)
+    .where(_NODES.c.level == _WANTED.c.level, _NODES.c.index == _WANTED.c["index"])
+    .limit(1)  # keeps it a lookup by primary key per position, whatever the statistics say
+    .lateral("node")
+)
+# PostgreSQL: the nodes at any number of positions, given as two arrays, in one statement.
+_PG_NODES_AT = select(_WANTED.c.level, _WANTED.c["index"], _WANTED_NODE.c.hash).join_from(
+    _WANTED, _WANTED_NODE, true()
+)
 _STATE = "casefile.custody_state"
 
 
@@ -171,9 +190,9 @@ def _state(session: Session) -> _LogState:
 
 @functools.cache
 def _nodes_at(count: int) -> Select[int, int, bytes]:
-    """The nodes at `count` positions (parameters level_0, index_0, level_1...). An OR of
-    equalities, which both databases answer from the primary key; SQLite would scan the
-    whole table for a row-value IN list."""
+    """SQLite: the nodes at `count` positions (parameters level_0, index_0, level_1...). An
+    OR of equalities, answered from the primary key; SQLite would scan the whole table for a
+    row-value IN list."""
     return select(_NODES.c.level, _NODES.c.index, _NODES.c.hash).where(
         or_(
             *(
@@ -195,6 +214,11 @@ def _stored_nodes(session: Session, positions: Iterable[tuple[int, int]]) -> dic
     """The stored hashes at these (level, index) positions, in as few queries as it takes."""
     wanted = sorted(set(positions))
     connection = session.connection()
+    if connection.dialect.name == "postgresql":  # one query, however many
+        levels = [level for level, _ in wanted]
+        indexes = [index for _, index in wanted]
+        rows = connection.execute(_PG_NODES_AT, {"levels": levels, "indexes": indexes})
+        return {(level, index): digest for level, index, digest in rows}
     found: dict[Node, bytes] = {}
     largest = _NODE_QUERY_SIZES[-1]
     for start in range(0, len(wanted), largest):
