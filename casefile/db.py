@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, String, TypeDecorator, Uuid, create_engine
 from sqlalchemy import event as sa_event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
@@ -79,7 +81,9 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front, so concurrent writers queue instead of
         # failing half-way; SQLite allows one writer at a time anyway.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver: every transaction pays for this, and SQLAlchemy's statement
+        # machinery would double its cost (isolation_level=None: pysqlite adds no BEGIN).
+        connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -89,7 +93,43 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=False)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url)
+    _ping_idle_connections(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Test a pooled connection before use if it sat idle in the pool for a while.
+
+    A connection idle for longer may have been closed by a database restart or a network
+    timeout; a failed ping discards it and the pool hands out a fresh one (SQLAlchemy's
+    "pessimistic" disconnect handling, as with pool_pre_ping). One reused within seconds is
+    not pinged: pool_pre_ping's round trip on every checkout was a fifth of a custody append.
+    If the server goes away between two quick uses, the statement fails, and SQLAlchemy
+    replaces every connection the pool held before that moment.
+    """
+
+    @sa_event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa_event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()  # the ping began a transaction; leave none open
+        except Exception as error:  # any failure means the connection is unusable
+            raise sa_exc.DisconnectionError(f"a pooled connection was lost: {error}") from error
 
 
 @dataclass

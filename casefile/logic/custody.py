@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
+import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import (
     BigInteger,
@@ -24,15 +25,20 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    column,
     func,
     insert,
+    literal_column,
     or_,
     select,
     text,
     true,
+    values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.sql.selectable import TextualSelect
 
 from casefile.bundle import merkle
 from casefile.bundle.custody_entry import canonical_json, entry_bytes, format_time
@@ -80,9 +86,31 @@ def actor_label(actor: User | None) -> str:
     return f"{actor.display_name} <{actor.email}>"
 
 
-def _lock(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection().execute(_LOCK, {"key": ADVISORY_LOCK_KEY})
+def _lock_and_read_head(connection: Connection) -> list[Any]:
+    """PostgreSQL: take the log's lock, then read its head, in one round trip.
+
+    The two statements are pipelined on the psycopg connection (with the BEGIN psycopg sends
+    first, if the transaction has not begun): the server still runs them one after the
+    other, and under READ COMMITTED the head read takes its snapshot once the lock is held,
+    so it sees every append committed before. Its results are converted as SQLAlchemy would.
+    """
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        raise TypeError(f"custody appends on PostgreSQL need psycopg 3, not {type(driver)!r}")
+    with driver.pipeline():
+        driver.execute(_LOCK_SQL, (ADVISORY_LOCK_KEY,))
+        cursor = driver.execute(_head_sql(connection.dialect))
+    rows = cursor.fetchall()
+    return [
+        (
+            size,
+            checkpoint_size,
+            None if time is None else time.astimezone(dt.UTC),  # as UTCDateTime gives it
+            level,
+            digest if digest is None else bytes(digest),
+        )
+        for size, checkpoint_size, time, level, digest in rows
+    ]
 
 
 def log_size(session: Session) -> int:
@@ -95,14 +123,72 @@ def log_size(session: Session) -> int:
 _ENTRIES = Base.metadata.tables[CustodyEntry.__tablename__]
 _NODES = Base.metadata.tables[CustodyNode.__tablename__]
 _CHECKPOINTS = Base.metadata.tables[CustodyCheckpoint.__tablename__]
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
-_SIZE_AND_LATEST_CHECKPOINT = select(
-    select(func.max(_ENTRIES.c.seq)).scalar_subquery(),
-    *(
-        select(column).order_by(_CHECKPOINTS.c.size.desc()).limit(1).scalar_subquery()
-        for column in (_CHECKPOINTS.c.size, _CHECKPOINTS.c.time)
-    ),
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
+_ONE = literal_column("1", BigInteger)  # constants written into the statement: no parameters
+_MAX_LEVEL = 63  # sequence numbers are BIGINT: a log never has 2**63 entries
+_HEAD = select(
+    # max() alone in its own SELECT: both databases answer it from the end of the index
+    func.coalesce(
+        select(func.max(_ENTRIES.c.seq)).scalar_subquery() + _ONE, literal_column("0")
+    ).label("size")
+).cte("head")
+_LEVELS = (
+    values(column("level", Integer), name="levels", literal_binds=True)
+    .data([(level,) for level in range(_MAX_LEVEL)])
+    .cte("levels")
+)  # a named WITH clause: SQLite has no column list on a VALUES alias
+
+
+def _shifted(size: Any, level: Any) -> Any:
+    return size.op(">>", return_type=BigInteger)(level)
+
+
+# The log's size, its latest checkpoint and the frontier (one perfect subtree per bit set in
+# the size: at `level`, the node `(size >> level) - 1`) in one statement: an append reads its
+# whole starting state in one round trip. Each node is a correlated lookup by primary key.
+_HEAD_STATE = (
+    select(
+        _HEAD.c.size,
+        *(
+            select(column).order_by(_CHECKPOINTS.c.size.desc()).limit(_ONE).scalar_subquery()
+            for column in (_CHECKPOINTS.c.size, _CHECKPOINTS.c.time)
+        ),
+        _LEVELS.c.level,
+        select(_NODES.c.hash)
+        .where(
+            _NODES.c.level == _LEVELS.c.level,
+            _NODES.c.index == _shifted(_HEAD.c.size, _LEVELS.c.level) - _ONE,
+        )
+        .scalar_subquery(),
+    )
+    .select_from(
+        _HEAD.outerjoin(
+            _LEVELS,
+            _shifted(_HEAD.c.size, _LEVELS.c.level).op("&", return_type=BigInteger)(_ONE) == _ONE,
+        )
+    )
+    .order_by(_LEVELS.c.level.desc())
 )
+
+
+@functools.cache
+def _head_sql(dialect: Dialect) -> str:
+    """_HEAD_STATE compiled once per dialect: SQLAlchemy cannot cache a statement with a
+    literal VALUES list, and compiling it again costs 40 times what running it does."""
+    return str(_HEAD_STATE.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+@functools.cache
+def _head_state(dialect: Dialect) -> TextualSelect:
+    return text(_head_sql(dialect)).columns(
+        column("size", BigInteger),
+        column("checkpoint_size", BigInteger),
+        column("checkpoint_time", _CHECKPOINTS.c.time.type),
+        column("level", Integer),
+        column("hash", LargeBinary),
+    )
+
+
 _INSERT_ENTRY = insert(_ENTRIES).values(
     {column.name: bindparam(column.name, type_=column.type) for column in _ENTRIES.c}
 )
@@ -173,12 +259,20 @@ def _state(session: Session) -> _LogState:
     if isinstance(state, _LogState) and state.transaction is _innermost(session):
         session.flush()
         return state
-    _lock(session)
-    session.flush()
     connection = session.connection()
-    last, checkpoint_size, checkpoint_time = connection.execute(_SIZE_AND_LATEST_CHECKPOINT).one()
-    size = 0 if last is None else last + 1
-    tree = merkle.CompactRange.from_frontier(size, _frontier(session, size))
+    if connection.dialect.name == "postgresql":
+        rows = _lock_and_read_head(connection)
+    else:  # BEGIN IMMEDIATE holds the database's one write lock already
+        rows = list(connection.execute(_head_state(connection.dialect)))
+    session.flush()  # the action's own pending rows; the head read touches custody tables only
+    size, checkpoint_size, checkpoint_time = rows[0][:3]
+    frontier = [digest for *_, level, digest in rows if level is not None]
+    if len(frontier) != size.bit_count() or None in frontier:
+        missing = [level for *_, level, digest in rows if level is not None and digest is None]
+        raise RuntimeError(
+            f"custody tree nodes missing at levels {missing}; run `casefile custody verify`"
+        )
+    tree = merkle.CompactRange.from_frontier(size, frontier)
     checkpoint = None if checkpoint_size is None else (checkpoint_size, checkpoint_time)
     transaction = _innermost(session)
     if transaction is None:  # the queries above began one
@@ -257,23 +351,6 @@ def with_stored_nodes(session: Session, compute: Callable[[merkle.GetNode], T]) 
         return digest
 
     return compute(get)
-
-
-def _frontier(session: Session, size: int) -> list[bytes]:
-    """Hashes of the perfect subtrees that make up [0, size), largest first."""
-    wanted: list[Node] = []
-    start = 0
-    for level in range(size.bit_length() - 1, -1, -1):
-        if size & (1 << level):
-            wanted.append((level, start >> level))
-            start += 1 << level
-    if not wanted:
-        return []
-    found = _stored_nodes(session, wanted)
-    missing = [pair for pair in wanted if pair not in found]
-    if missing:
-        raise RuntimeError(f"custody tree nodes missing: {missing}; run `casefile custody verify`")
-    return [found[pair] for pair in wanted]
 
 
 def append(
@@ -355,11 +432,10 @@ def _append(
                 for level, index, digest in zip(levels, indexes, hashes, strict=True)
             ],
         )
-    # The row is written; hand the caller the entity as if the session had loaded it.
-    entry = CustodyEntry(**fields)
-    make_transient_to_detached(entry)
-    session.add(entry)
-    return entry
+    # The row is written. The caller gets its values as an entity that is not attached to the
+    # session (attaching it costs a tenth of an append); adding it back would insert it twice,
+    # which the primary key refuses.
+    return CustodyEntry(**fields)
 
 
 def _auto_checkpoint(session: Session, state: _LogState) -> None:

@@ -275,6 +275,31 @@ def test_verify_catches_a_tampered_tree_node(connection, signed_log, keys):
     assert (report.mismatch.what, report.mismatch.where) == ("node", 2)
 
 
+def test_append_refuses_to_extend_a_tree_with_a_missing_node(connection, signed_log):
+    # 18 entries: the frontier is the perfect subtrees at levels 4 (0-15) and 1 (16-17).
+    bypass_triggers(connection)
+    connection.exec_driver_sql('DELETE FROM custody_nodes WHERE level = 1 AND "index" = 8')
+    signed_log.expire_all()
+    with pytest.raises(RuntimeError, match=r"missing at levels \[1\]"):
+        custody.append(signed_log, None, CustodyAction.INTEGRITY_CHECKED)
+    assert custody.log_size(signed_log) == 18  # nothing appended
+
+
+def test_append_state_matches_the_stored_tree_at_every_size(session):
+    # Each append in its own transaction reads the head (size, frontier) back from the
+    # database; the roots must equal a tree built in memory from the same leaves.
+    leaves = []
+    for number in range(40):
+        entry = custody.append(session, None, CustodyAction.INTEGRITY_CHECKED,
+                               details={"n": number})
+        leaves.append(entry.leaf_hash)
+        session.commit()
+        state = custody._state(session)
+        assert state.tree.size == number + 1
+        assert state.tree.root() == merkle.MemoryNodes(leaves).root()
+        session.rollback()
+
+
 # --- concurrency ------------------------------------------------------------------------------
 
 
