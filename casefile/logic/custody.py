@@ -31,15 +31,14 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     true,
     values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session, SessionTransaction
-from sqlalchemy.sql.selectable import TextualSelect
 
+from casefile import driver_statements
 from casefile.bundle import merkle
 from casefile.bundle.custody_entry import canonical_json, entry_bytes, format_time
 from casefile.bundle.signed_note import Checkpoint, sign_note, verifier_key
@@ -178,15 +177,7 @@ def _head_sql(dialect: Dialect) -> str:
     return str(_HEAD_STATE.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
-@functools.cache
-def _head_state(dialect: Dialect) -> TextualSelect:
-    return text(_head_sql(dialect)).columns(
-        column("size", BigInteger),
-        column("checkpoint_size", BigInteger),
-        column("checkpoint_time", _CHECKPOINTS.c.time.type),
-        column("level", Integer),
-        column("hash", LargeBinary),
-    )
+_HEAD_TYPES = (BigInteger(), BigInteger(), _CHECKPOINTS.c.time.type, Integer(), LargeBinary())
 
 
 _INSERT_ENTRY = insert(_ENTRIES).values(
@@ -263,7 +254,7 @@ def _state(session: Session) -> _LogState:
     if connection.dialect.name == "postgresql":
         rows = _lock_and_read_head(connection)
     else:  # BEGIN IMMEDIATE holds the database's one write lock already
-        rows = list(connection.execute(_head_state(connection.dialect)))
+        rows = driver_statements.fetch_all(connection, _head_sql(connection.dialect), _HEAD_TYPES)
     session.flush()  # the action's own pending rows; the head read touches custody tables only
     size, checkpoint_size, checkpoint_time = rows[0][:3]
     frontier = [digest for *_, level, digest in rows if level is not None]
@@ -422,10 +413,11 @@ def _append(
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         nodes = {"levels": list(levels), "indexes": list(indexes), "hashes": list(hashes)}
-        connection.execute(_INSERT_ENTRY_AND_NODES, fields | nodes)
+        driver_statements.execute(connection, _INSERT_ENTRY_AND_NODES, fields | nodes)
     else:
-        connection.execute(_INSERT_ENTRY, fields)
-        connection.execute(
+        driver_statements.execute(connection, _INSERT_ENTRY, fields)
+        driver_statements.execute_many(
+            connection,
             _INSERT_NODES,
             [
                 {"level": level, "index": index, "hash": digest}

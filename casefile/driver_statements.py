@@ -1,0 +1,112 @@
+"""Fixed statements run straight on the database driver's cursor, for the few hot paths where
+SQLAlchemy's per-execution work costs more than the statement: the custody append, whose
+statements on SQLite took 0.1 ms of SQLAlchemy and 0.02 ms of SQLite.
+
+A statement is compiled once per dialect; its parameters and results go through the same
+conversions SQLAlchemy applies (each column type's bind and result processors), so the rows
+written and read are exactly those a `Connection.execute` would write and read. Driver errors
+are raised as SQLAlchemy's DBAPIError, as from `Connection.execute`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class DriverStatement:
+    sql: str
+    names: tuple[str, ...]  # the parameters, in order when the driver's style is positional
+    processors: tuple[Processor, ...]
+    positional: bool
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        converted = (
+            (name, values[name] if process is None else process(values[name]))
+            for name, process in zip(self.names, self.processors, strict=True)
+        )
+        if self.positional:
+            return tuple(value for _, value in converted)
+        return dict(converted)
+
+
+@functools.lru_cache(maxsize=64)  # keyed by statement object: keep statements module-level
+def compile_for_driver(statement: ClauseElement, dialect: Dialect) -> DriverStatement:
+    compiled = statement.compile(dialect=dialect)
+    if not isinstance(compiled, SQLCompiler):
+        raise TypeError(f"not a SQL statement: {statement!r}")
+    names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(compiled.binds)
+    processors = tuple(
+        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    )
+    return DriverStatement(compiled.string, names, processors, dialect.positional)
+
+
+def _cursor(connection: Connection) -> Any:
+    return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+def _raise(connection: Connection, sql: str, parameters: Any, error: Exception) -> None:
+    raise DBAPIError.instance(
+        sql, parameters, error, connection.dialect.loaded_dbapi.Error
+    ) from error
+
+
+def execute(connection: Connection, statement: ClauseElement, values: Mapping[str, Any]) -> None:
+    prepared = compile_for_driver(statement, connection.dialect)
+    parameters = prepared.parameters(values)
+    try:
+        _cursor(connection).execute(prepared.sql, parameters)
+    except connection.dialect.loaded_dbapi.Error as error:
+        _raise(connection, prepared.sql, parameters, error)
+
+
+def execute_many(
+    connection: Connection, statement: ClauseElement, rows: Iterable[Mapping[str, Any]]
+) -> None:
+    prepared = compile_for_driver(statement, connection.dialect)
+    parameters = [prepared.parameters(values) for values in rows]
+    try:
+        _cursor(connection).executemany(prepared.sql, parameters)
+    except connection.dialect.loaded_dbapi.Error as error:
+        _raise(connection, prepared.sql, parameters, error)
+
+
+@functools.cache
+def _result_processors(
+    dialect: Dialect, types: tuple[TypeEngine[Any] | None, ...]
+) -> tuple[Processor, ...]:
+    return tuple(
+        None if kind is None else kind.dialect_impl(dialect).result_processor(dialect, None)
+        for kind in types
+    )
+
+
+def fetch_all(
+    connection: Connection, sql: str, types: Sequence[TypeEngine[Any] | None]
+) -> list[tuple[Any, ...]]:
+    """Rows of a statement without parameters, each value converted by its column's type
+    (None: as the driver gives it)."""
+    processors = _result_processors(connection.dialect, tuple(types))
+    try:
+        rows = _cursor(connection).execute(sql).fetchall()
+    except connection.dialect.loaded_dbapi.Error as error:
+        _raise(connection, sql, (), error)
+    return [
+        tuple(
+            value if process is None else process(value)
+            for value, process in zip(row, processors, strict=True)
+        )
+        for row in rows
+    ]

@@ -1,0 +1,69 @@
+"""Statements run on the driver's cursor store and read exactly what SQLAlchemy would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from casefile import driver_statements
+from casefile.model import CustodyAction, CustodyEntry
+
+ENTRIES = CustodyEntry.__table__
+
+
+def row(seq, moment):
+    return {
+        "seq": seq,
+        "time": moment,
+        "actor_id": None,
+        "actor_label": "operator ✓ ဗမာ",
+        "action": CustodyAction.VIEWED,
+        "case_id": None,
+        "item_id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "details": '{"n":1}',
+        "leaf_hash": bytes(range(32)),
+    }
+
+
+def raw(connection, seq):
+    return connection.execute(  # text() without column types: the values as stored
+        text("SELECT seq, time, actor_id, actor_label, action, case_id, item_id, details, "
+             "leaf_hash FROM custody_entries WHERE seq = :seq"), {"seq": seq}
+    ).one()
+
+
+@pytest.mark.parametrize("microsecond", [0, 123456])  # the driver's own adapter drops .000000
+def test_written_bytes_equal_sqlalchemys(connection, microsecond):
+    moment = dt.datetime(2026, 11, 27, 23, 5, 9, microsecond, tzinfo=dt.UTC)
+    statement = insert(ENTRIES)
+    connection.execute(statement, row(9_000_001, moment))
+    driver_statements.execute(connection, statement, row(9_000_002, moment))
+    assert raw(connection, 9_000_002)[1:] == raw(connection, 9_000_001)[1:]
+    read = connection.execute(
+        select(ENTRIES).where(ENTRIES.c.seq == 9_000_002)
+    ).one()
+    assert read.time == moment and read.action is CustodyAction.VIEWED
+
+
+def test_results_are_converted_by_column_type(connection):
+    moment = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    driver_statements.execute_many(
+        connection, insert(ENTRIES), [row(9_000_003, moment), row(9_000_004, moment)]
+    )
+    rows = driver_statements.fetch_all(
+        connection,
+        "SELECT seq, time FROM custody_entries WHERE seq >= 9000003 ORDER BY seq",  # no params
+        (None, ENTRIES.c.time.type),
+    )
+    assert rows == [(9_000_003, moment), (9_000_004, moment)]
+
+
+def test_driver_errors_are_sqlalchemy_errors(connection):
+    moment = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    driver_statements.execute(connection, insert(ENTRIES), row(9_000_005, moment))
+    with pytest.raises(IntegrityError):  # as Connection.execute raises it
+        driver_statements.execute(connection, insert(ENTRIES), row(9_000_005, moment))
