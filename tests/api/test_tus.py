@@ -16,7 +16,6 @@ import os
 import secrets
 import socket
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,7 +27,6 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 from tusclient.client import TusClient
-from waitress import create_server, wasyncore
 
 from casefile import create_app
 from casefile.db import Database, utcnow
@@ -37,6 +35,7 @@ from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
 from casefile.model.tus_upload import TusChunk, TusUpload
 from casefile.vault import envelope as kek
 from tests.factories import add_member, bearer, make_case, make_settings, make_user
+from tests.threaded_server import serving
 from tests.web.test_auth_web import cheap_password_hashes
 
 MIB = 1024 * 1024
@@ -174,37 +173,19 @@ def live(fresh_database_url: str, tmp_path: Path) -> Iterator[Live]:
 
         return app(environ, start)
 
-    server = create_server(
-        recording, host="127.0.0.1", port=0, inbuf_overflow=2 * settings.max_request_mb * MIB
-    )
-    stop = threading.Event()
-
-    def serve() -> None:
-        try:
-            while not stop.is_set():
-                wasyncore.loop(timeout=0.05, map=server._map, count=1)
-        finally:
-            server.close()
-            server.task_dispatcher.shutdown()
-            wasyncore.close_all(server._map)
-
-    thread = threading.Thread(target=serve, name="waitress", daemon=True)
-    thread.start()
     try:
-        yield Live(
-            url=f"http://127.0.0.1:{server.effective_port}",
-            port=server.effective_port,
-            case_id=case_id,
-            tokens=tokens,
-            storage=tmp_path / "storage",
-            database=database,
-            patched=patched,
-        )
+        with serving(recording, inbuf_overflow=2 * settings.max_request_mb * MIB) as port:
+            yield Live(
+                url=f"http://127.0.0.1:{port}",
+                port=port,
+                case_id=case_id,
+                tokens=tokens,
+                storage=tmp_path / "storage",
+                database=database,
+                patched=patched,
+            )
     finally:
-        stop.set()
-        thread.join(timeout=10)
         database.engine.dispose()
-        assert not thread.is_alive(), "the waitress thread did not stop"
 
 
 def evidence_of(uploader: Any) -> str:

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select
-from waitress import create_server, wasyncore
 
 from casefile import create_app
 from casefile.db import Database
 from casefile.model import Case, CaseMember, Role, User
 from tests.factories import PASSWORD, make_settings, make_user
+from tests.threaded_server import serving
 from tests.web.test_account_web import burmese
 
 pytestmark = pytest.mark.browser
@@ -60,27 +59,8 @@ def live_database(fresh_database_url: str) -> Iterator[Database]:
 def server(live_database: Database, tmp_path: Path) -> Iterator[str]:
     """The app served by waitress in a daemon thread; yields its base URL."""
     app = create_app(make_settings(tmp_path), database=live_database)
-    server = create_server(app, host="127.0.0.1", port=0)
-    stop = threading.Event()
-
-    def serve() -> None:
-        # All socket work stays in this thread, including the shutdown.
-        try:
-            while not stop.is_set():
-                wasyncore.loop(timeout=0.05, map=server._map, count=1)
-        finally:
-            server.close()
-            server.task_dispatcher.shutdown()
-            wasyncore.close_all(server._map)
-
-    thread = threading.Thread(target=serve, name="waitress", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "the waitress thread did not stop"
+    with serving(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 class Problems(list[str]):
