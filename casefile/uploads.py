@@ -7,14 +7,17 @@ request leaves unfinished (a disconnect, a 413, an error) are aborted at teardow
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
 from flask import Flask, Request, current_app, g, request
-from werkzeug.exceptions import BadRequest
-from werkzeug.formparser import FormDataParser
+from werkzeug.datastructures import FileStorage, Headers, MultiDict
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser, MultiPartParser
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from casefile import request_scope
-from casefile.logic import authz
+from casefile.logic import authz, evidence
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import DomainError
 from casefile.logic.intake import IntakeStream
@@ -22,12 +25,116 @@ from casefile.logic.intake import IntakeStream
 EVIDENCE_ENDPOINTS = frozenset({"api.upload_evidence", "web.evidence.upload"})  # only these
 
 
+PART_BUFFER = 1024 * 1024  # bytes read from the body at a time (Werkzeug's default: 64 KiB)
+
+
+class _Decoder(MultipartDecoder):
+    """Werkzeug's multipart decoder, but part headers that are not UTF-8 (a file name from
+    an old Windows or camera tool) are kept, not fatal: each undecodable byte becomes U+FFFD,
+    visibly. The name is metadata only, never a path."""
+
+    def _parse_headers(self, data: bytes | bytearray) -> Headers:
+        try:
+            return super()._parse_headers(data)
+        except UnicodeDecodeError:
+            return super()._parse_headers(bytes(data).decode("utf-8", "replace").encode())
+
+
+@dataclass
+class _Parsed:
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    files: list[tuple[str, FileStorage]] = field(default_factory=list)
+    part: Field | File | None = None
+    buffered: list[bytes] = field(default_factory=list)  # the current field's value so far
+    target: IO[bytes] | None = None  # the current file part's stream
+
+
+class _MultiPartParser(MultiPartParser):
+    """Werkzeug's parser loop over its decoder (`_Decoder`), reading 1 MiB at a time, and
+    telling the stream factory the fields that came before each file part: intake computes
+    the digests `declared_hashes` names while the file streams, so it must come first."""
+
+    def parse(
+        self, stream: IO[bytes], boundary: bytes, content_length: int | None
+    ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
+        decoder = _Decoder(
+            boundary, max_form_memory_size=self.max_form_memory_size, max_parts=self.max_form_parts
+        )
+        parsed = _Parsed()
+        while True:
+            data = stream.read(self.buffer_size)
+            decoder.receive_data(data or None)
+            event = decoder.next_event()
+            while not isinstance(event, Epilogue | NeedData):
+                if isinstance(event, Field):
+                    parsed.part, parsed.buffered, parsed.target = event, [], None
+                elif isinstance(event, File):
+                    parsed.part = event
+                    parsed.target = self._start_file(event, content_length, parsed.fields)
+                elif isinstance(event, Data):
+                    self._receive(event, parsed)
+                event = decoder.next_event()
+            if not data or isinstance(event, Epilogue):
+                break
+        return self.cls(parsed.fields), self.cls(parsed.files)
+
+    def _start_file(
+        self, event: File, content_length: int | None, fields: list[tuple[str, str]]
+    ) -> IO[bytes]:
+        stream: IO[bytes] = self.stream_factory(  # type: ignore[call-arg]
+            total_content_length=content_length,
+            filename=event.filename,
+            content_type=event.headers.get("content-type"),
+            content_length=0,
+            preceding_fields=tuple(fields),
+        )
+        return stream
+
+    def _receive(self, event: Data, parsed: _Parsed) -> None:
+        part = parsed.part
+        if isinstance(part, Field):
+            parsed.buffered.append(event.data)
+            if self.max_form_memory_size is not None and (
+                sum(map(len, parsed.buffered)) > self.max_form_memory_size
+            ):
+                raise RequestEntityTooLarge
+            if not event.more_data:
+                value = b"".join(parsed.buffered).decode(
+                    self.get_part_charset(part.headers), "replace"
+                )
+                parsed.fields.append((part.name, value))
+        elif isinstance(part, File) and parsed.target is not None:
+            parsed.target.write(event.data)
+            if not event.more_data:
+                parsed.target.seek(0)
+                storage = FileStorage(parsed.target, part.filename, part.name, headers=part.headers)
+                parsed.files.append((part.name, storage))
+
+
 class LoudFormDataParser(FormDataParser):
-    """Werkzeug's parser, but a malformed body is an error rather than an empty form."""
+    """Werkzeug's form parser with `_MultiPartParser`, and a malformed body is an error
+    rather than an empty form."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["silent"] = False
         super().__init__(*args, **kwargs)
+
+    def _parse_multipart(
+        self, stream: IO[bytes], mimetype: str, content_length: int | None, options: dict[str, str]
+    ) -> tuple[IO[bytes], MultiDict[str, str], MultiDict[str, FileStorage]]:
+        del mimetype
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        parser = _MultiPartParser(
+            stream_factory=self.stream_factory,
+            max_form_memory_size=self.max_form_memory_size,
+            max_form_parts=self.max_form_parts,
+            cls=self.cls,
+            buffer_size=PART_BUFFER,
+        )
+        form, files = parser.parse(stream, boundary, content_length)
+        return stream, form, files
 
 
 class EvidenceRequest(Request):
@@ -49,6 +156,7 @@ class EvidenceRequest(Request):
         content_type: str | None,
         filename: str | None = None,
         content_length: int | None = None,
+        preceding_fields: tuple[tuple[str, str], ...] = (),
     ) -> IO[bytes]:
         del total_content_length, content_type, filename, content_length
         if self.endpoint not in EVIDENCE_ENDPOINTS:
@@ -61,9 +169,24 @@ class EvidenceRequest(Request):
             (self.view_args or {})["case_id"],
             CaseAction.ADD_EVIDENCE,
         )
-        stream = IntakeStream(request_scope.blobs(), request_scope.keyring())
+        stream = IntakeStream(
+            request_scope.blobs(), request_scope.keyring(), also=_declared(preceding_fields)
+        )
         g.setdefault("intake_streams", []).append(stream)
         return cast(IO[bytes], stream)
+
+
+def _declared(fields: tuple[tuple[str, str], ...]) -> list[str]:
+    """Algorithms named by a declared_hashes field sent before the file part. A malformed one
+    names none here; the view refuses it with the rest of the form."""
+    names: list[str] = []
+    for name, value in fields:
+        if name == "declared_hashes":
+            try:
+                names.extend(evidence.parse_declared_hashes(value))
+            except ValueError:
+                continue
+    return names
 
 
 def abort_unfinished(_error: BaseException | None = None) -> None:

@@ -26,7 +26,7 @@ from casefile.db import utcnow
 from casefile.logic import authz, custody, ern
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import DomainError, ValidationFailed
-from casefile.logic.intake import Received
+from casefile.logic.intake import SIDE_ALGORITHMS, Received
 from casefile.logic.pagination import Page, paginate
 from casefile.logic.text import refuse_nul
 from casefile.model import (
@@ -71,7 +71,12 @@ class EvidenceInput(BaseModel):
     language: Text | None = None
     sensitivity: Sensitivity = Sensitivity.STANDARD
     consent_notes: Text | None = None
-    declared_hashes: dict[str, str] = Field(default_factory=dict)
+    declared_hashes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Digests from the collector's acquisition log, e.g. md5:9e10…,sha1:…; "
+        "checked against the file as it streams in, so in a multipart upload this part must "
+        "come before the file part",
+    )
 
     @field_validator("declared_hashes", mode="before")
     @classmethod
@@ -180,6 +185,15 @@ def _register(
     committed: list[bool],
 ) -> Registered:
     case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
+    not_computed = sorted(set(data.declared_hashes) - set(received.hashes))
+    if not_computed:
+        raise ValidationFailed(
+            {
+                "declared_hashes": f"{', '.join(not_computed)} could not be checked: send "
+                "declared_hashes before the file part, so that the digests it declares are "
+                "computed while the file streams in"
+            }
+        )
     existing = session.scalars(
         select(Evidence).where(
             Evidence.case_id == case.id,
@@ -210,7 +224,7 @@ def _register(
     mismatched = {
         algorithm: digest
         for algorithm, digest in data.declared_hashes.items()
-        if received.hashes.get(algorithm) != digest
+        if received.hashes[algorithm] != digest
     }
     if mismatched:
         flags.append("declared_hash_mismatch")
@@ -253,8 +267,7 @@ def _register(
         details={
             "ern": item.ern,
             "sha256": item.sha256,
-            "md5": received.hashes["md5"],
-            "sha1": received.hashes["sha1"],
+            **{name: received.hashes[name] for name in SIDE_ALGORITHMS if name in received.hashes},
             "size": item.size,
             "mime": item.mime,
             "filename": name,

@@ -465,7 +465,7 @@ class _Run:
 
     def _stream(self, source: SourceFile, keyring: Keyring) -> tuple[IntakeStream, Received]:
         """In a worker: the file through streaming encryption into a durable blob."""
-        stream = IntakeStream(self.store, keyring)
+        stream = IntakeStream(self.store, keyring, also=source.data.declared_hashes)
         with self.lock:
             self.unsettled[stream.item_id] = stream
         try:

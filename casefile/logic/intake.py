@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from io import RawIOBase
@@ -16,15 +17,21 @@ from casefile.vault.envelope import Keyring
 from casefile.vault.extract import EXTRACT_LIMIT
 
 HASH_ALGORITHMS = ("md5", "sha1", "sha256")  # what collectors' acquisition logs declare
-SIDE_ALGORITHMS = ("md5", "sha1")
+SIDE_ALGORITHMS = ("md5", "sha1")  # computed only for a collector who declared them
 SIDE_THREAD_FROM = 4 * 1024 * 1024
+
+
+def side_algorithms(declared: Iterable[str]) -> tuple[str, ...]:
+    """The digests besides SHA-256 that intake must compute to check these declared ones."""
+    wanted = set(declared)
+    return tuple(name for name in SIDE_ALGORITHMS if name in wanted)
 
 
 @dataclass(frozen=True)
 class Received:
     item_id: uuid.UUID
     size: int
-    hashes: dict[str, str]
+    hashes: dict[str, str]  # SHA-256, and the declared algorithms' digests
     head: bytes
     wrapped_key: bytes
     content: bytes | bytearray | None  # the whole file when small enough to examine
@@ -38,7 +45,8 @@ class IntakeStream(RawIOBase):
     """Write the plaintext in; `finish()` makes the encrypted blob durable. Also usable as
     Werkzeug's file stream for a multipart part (it calls write() and then seek(0))."""
 
-    def __init__(self, store: BlobStore, keyring: Keyring) -> None:
+    def __init__(self, store: BlobStore, keyring: Keyring, *, also: Iterable[str] = ()) -> None:
+        """`also`: digests to compute besides SHA-256 (those the collector declared)."""
         super().__init__()
         self.item_id = uuid.uuid4()
         self._store = store
@@ -46,7 +54,8 @@ class IntakeStream(RawIOBase):
         self._wrapped = data_key.wrapped
         self._blob = store.writer(self.item_id.hex)
         self._encrypt = data_key.cipher.new_encrypting_stream(self._blob, self.item_id.bytes)
-        self._hashes = {name: hashlib.new(name) for name in HASH_ALGORITHMS}
+        self._sha256 = hashlib.sha256()
+        self._side_hashes = {name: hashlib.new(name) for name in side_algorithms(also)}
         # MD5 and SHA-1 (for declared hashes) run on a second thread once a file is large:
         # hashlib releases the GIL, so they overlap with SHA-256 and encryption here.
         self._side: ThreadPoolExecutor | None = None
@@ -64,8 +73,9 @@ class IntakeStream(RawIOBase):
             raise ValueError(f"intake stream is {self.state}")
         chunk = data if isinstance(data, bytes) else bytes(data)  # the side thread keeps it
         view = memoryview(chunk)
-        self._hashes["sha256"].update(view)
-        self._side_hash(chunk)
+        self._sha256.update(view)
+        if self._side_hashes:
+            self._side_hash(chunk)
         if len(self._head) < sniff.HEAD_BYTES:
             self._head += view[: sniff.HEAD_BYTES - len(self._head)]
         if self._small is not None:
@@ -89,8 +99,8 @@ class IntakeStream(RawIOBase):
         self._pending = self._side.submit(self._update_side, chunk)
 
     def _update_side(self, chunk: bytes) -> None:
-        for name in SIDE_ALGORITHMS:
-            self._hashes[name].update(chunk)
+        for digest in self._side_hashes.values():
+            digest.update(chunk)
 
     def _join_side(self) -> None:
         if self._pending is not None:
@@ -116,7 +126,8 @@ class IntakeStream(RawIOBase):
         return Received(
             item_id=self.item_id,
             size=self.size,
-            hashes={name: digest.hexdigest() for name, digest in self._hashes.items()},
+            hashes={"sha256": self._sha256.hexdigest()}
+            | {name: digest.hexdigest() for name, digest in self._side_hashes.items()},
             head=bytes(self._head),
             wrapped_key=self._wrapped,
             content=self._small,  # no copy: nothing writes to it any more

@@ -450,7 +450,11 @@ def _complete(
         ]
         session.commit()
         received = _assemble(
-            chunks, _cipher(keyring, wrapped, upload_id), upload_id, store, keyring
+            chunks,
+            _cipher(keyring, wrapped, upload_id),
+            upload_id,
+            IntakeStream(store, keyring, also=data.declared_hashes),
+            store,
         )
         try:
             result = evidence.register(
@@ -490,10 +494,9 @@ def _assemble(
     chunks: list[tuple[int, str, int]],
     cipher: streaming_aead.StreamingAead,
     upload_id: uuid.UUID,
+    intake: IntakeStream,
     store: BlobStore,
-    keyring: Keyring,
 ) -> Received:
-    intake = IntakeStream(store, keyring)
     try:
         for seq, blob_id, size in chunks:
             with store.open(blob_id) as blob:

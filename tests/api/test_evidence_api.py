@@ -111,13 +111,20 @@ def temp_files(monkeypatch):
 def multipart(
     fields: dict[str, str] | None = None,
     files: list[tuple[str, bytes | None, bytes, str | None]] | None = None,
+    trailing: dict[str, str] | None = None,
 ) -> tuple[bytes, str]:
-    """A multipart/form-data body in memory. A file is (field, raw filename, content, type)."""
+    """A multipart/form-data body in memory. A file is (field, raw filename, content, type);
+    `fields` come before the files, `trailing` fields after them."""
     boundary = f"casefile-{secrets.token_hex(16)}"
     out = io.BytesIO()
-    for name, value in (fields or {}).items():
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode())
-        out.write(value.encode("utf-8") + b"\r\n")
+
+    def write_fields(pairs):
+        for name, value in pairs.items():
+            out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                      .encode())
+            out.write(value.encode("utf-8") + b"\r\n")
+
+    write_fields(fields or {})
     for field, filename, content, content_type in files or []:
         out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"'.encode())
         if filename is not None:
@@ -126,6 +133,7 @@ def multipart(
         if content_type is not None:
             out.write(f"Content-Type: {content_type}\r\n".encode())
         out.write(b"\r\n" + content + b"\r\n")
+    write_fields(trailing or {})
     out.write(f"--{boundary}--\r\n".encode())
     return out.getvalue(), f"multipart/form-data; boundary={boundary}"
 
@@ -481,6 +489,46 @@ def test_a_mismatching_declared_hash_is_flagged_and_logged(client, world, sessio
     assert "declared_hash_mismatch" in details["flags"]
 
 
+def test_only_sha256_is_computed_unless_a_collector_declared_more(client, world):
+    response = upload(client, world.case.id, world.investigator, b"field notes")
+    assert response.status_code == 201
+    item = response.get_json()["id"]
+    report = client.get(f"/api/v1/evidence/{item}/custody", headers=world.lead).get_json()
+    details = report["entries"][0]["details"]
+    assert details["sha256"] == hashlib.sha256(b"field notes").hexdigest()
+    assert "md5" not in details and "sha1" not in details
+
+
+def post(client, world, body, mimetype):
+    return client.post(f"/api/v1/cases/{world.case.id}/evidence", data=body,
+                       content_type=mimetype, headers=world.investigator)
+
+
+def test_declared_hashes_after_the_file_are_refused_and_nothing_is_stored(client, world, vault):
+    # The digests to check are computed while the file streams in: the declaration must
+    # come first (as S3's POST uploads want the file last). Nothing is kept otherwise.
+    content = b"acquisition image"
+    before = vault.state()
+    body, mimetype = multipart(
+        {"title": "Image"}, [("file", b"image.dd", content, None)],
+        trailing={"declared_hashes": f"md5:{hashlib.md5(content).hexdigest()}"},  # noqa: S324
+    )
+    response = post(client, world, body, mimetype)
+    assert response.status_code == 422
+    assert "before the file part" in response.get_json()["error"]["fields"]["declared_hashes"]
+    assert vault.state() == before
+    assert vault.leftovers() == []
+    # ...and other fields may come after the file: only the declaration must precede it
+    body, mimetype = multipart(
+        {"declared_hashes": f"md5:{hashlib.md5(content).hexdigest()}"},  # noqa: S324
+        [("file", b"image.dd", content, None)], trailing={"title": "Image, later"},
+    )
+    response = post(client, world, body, mimetype)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["title"] == "Image, later"
+    assert response.get_json()["flags"] == []
+
+
 @pytest.mark.parametrize(
     "declared",
     [
@@ -514,14 +562,8 @@ def test_bad_declared_hashes_are_refused_and_nothing_is_stored(
     [
         (b"../../etc/passwd", "../../etc/passwd"),
         (b"a\x00b.txt", "a\ufffdb.txt"),
-        pytest.param(
-            b"\xff\xfe\xc3(report).txt", None, id="invalid-utf8",
-            marks=pytest.mark.xfail(strict=True, reason=(
-                "KNOWN GAP: Werkzeug decodes multipart part headers as strict UTF-8, so a "
-                "non-UTF-8 file name makes the body unparseable; the API answers 400 saying "
-                "so (casefile ingest keeps such names)"
-            )),
-        ),
+        pytest.param(b"\xff\xfe\xc3(report).txt", "\ufffd\ufffd\ufffd(report).txt",
+                     id="invalid-utf8"),
         ("ဗမာ စာ.txt".encode(), "ဗမာ စာ.txt"),
     ],
 )

@@ -66,8 +66,8 @@ def people(session):
             "outsider": outsider, "case": case}
 
 
-def receive(store, keyring, content: bytes, chunk: int = 100_000):
-    stream = IntakeStream(store, keyring)
+def receive(store, keyring, content: bytes, chunk: int = 100_000, also=()):
+    stream = IntakeStream(store, keyring, also=also)
     for start in range(0, len(content), chunk):
         stream.write(content[start : start + chunk])
     return stream.finish()
@@ -97,11 +97,7 @@ def test_stream_hashes_keeps_the_head_and_encrypts(store, keyring):
     content = secrets.token_bytes(300_000)
     received = receive(store, keyring, content, chunk=7_777)
     assert received.size == len(content)
-    assert received.hashes == {
-        "md5": hashlib.md5(content).hexdigest(),  # noqa: S324 - what collectors declare
-        "sha1": hashlib.sha1(content).hexdigest(),  # noqa: S324
-        "sha256": hashlib.sha256(content).hexdigest(),
-    }
+    assert received.hashes == {"sha256": hashlib.sha256(content).hexdigest()}
     assert received.sha256 == hashlib.sha256(content).hexdigest()
     assert received.head == content[: sniff.HEAD_BYTES]
     assert received.content == content
@@ -110,6 +106,15 @@ def test_stream_hashes_keeps_the_head_and_encrypts(store, keyring):
                   / received.item_id.hex).read_bytes()
     assert content[:64] not in ciphertext
     assert decrypt(store, keyring, received.item_id, received.wrapped_key) == content
+
+
+@pytest.mark.parametrize("size", [300_000, 9 * MIB])  # under and over SIDE_THREAD_FROM
+@pytest.mark.parametrize("also", [["md5"], ["sha1", "sha256"], ["md5", "sha1"]])
+def test_declared_algorithms_are_computed_too(store, keyring, size, also):
+    content = secrets.token_bytes(size)
+    received = receive(store, keyring, content, chunk=MIB // 3, also=also)
+    wanted = {"sha256", *also}
+    assert received.hashes == {name: hashlib.new(name, content).hexdigest() for name in wanted}
 
 
 def test_the_blob_appears_only_when_the_stream_finishes(store, keyring):
@@ -342,7 +347,8 @@ def test_flags_for_type_size_and_declared_hashes(session, people, store, keyring
     png = out.getvalue()
     data = EvidenceInput(declared_hashes={"md5": "0" * 32,
                                           "sha256": hashlib.sha256(png).hexdigest()})
-    result = register(session, people["lead"], people["case"], receive(store, keyring, png),
+    result = register(session, people["lead"], people["case"],
+                      receive(store, keyring, png, also=data.declared_hashes),
                       data, filename="scan.pdf", declared="application/pdf", store=store)
     assert result.item.mime == "image/png"
     assert result.item.flags == ["type_mismatch", "type_mismatch:declared_type",
