@@ -61,11 +61,17 @@ def _app(ctx: click.Context) -> Flask:
 
 
 @contextmanager
-def _session(ctx: click.Context, app: Flask | None = None) -> Iterator[Session]:
+def _session(
+    ctx: click.Context, app: Flask | None = None, *, snapshot: bool = False
+) -> Iterator[Session]:
+    """The command's session; `snapshot`: a read-only view of one moment (Database.snapshot)."""
     app = app or _app(ctx)
     database: Database = app.extensions["casefile.db"]
     try:
-        with app.app_context(), database.session() as session:
+        with (
+            app.app_context(),
+            database.snapshot() if snapshot else database.session() as (session),
+        ):
             yield session
     finally:
         database.engine.dispose()  # a CLI command is one unit of work: close its connections
@@ -381,7 +387,9 @@ def custody_verify(ctx: click.Context, public_key: str | None) -> None:
     """Recompute every entry, node and checkpoint; exit 1 naming the first mismatch."""
     app = _app(ctx)
     key = public_key or _keys(app).verifier_key
-    with _session(ctx, app) as session:
+    # One consistent view of the log, which appends (and on SQLite, every write) need not
+    # wait for: a minute-long verify would otherwise hold up every upload meanwhile.
+    with _session(ctx, app, snapshot=True) as session:
         total = custody.log_size(session)
         with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
             done = [0]

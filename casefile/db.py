@@ -64,6 +64,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+SNAPSHOT = "casefile_snapshot"  # execution option: a read-only snapshot transaction
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """Make pysqlite honour BEGIN/SAVEPOINT and foreign keys (SQLAlchemy's documented recipe)."""
 
@@ -79,6 +82,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @sa_event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(SNAPSHOT):
+            # A reader: its first read fixes a snapshot of the write-ahead log that holds for
+            # the whole transaction, and writers go on meanwhile.
+            connection.connection.driver_connection.execute("BEGIN DEFERRED")
+            return
         # IMMEDIATE takes the write lock up front, so concurrent writers queue instead of
         # failing half-way; SQLite allows one writer at a time anyway.
         # Straight to the driver: every transaction pays for this, and SQLAlchemy's statement
@@ -147,3 +155,23 @@ class Database:
         """A session for one unit of work outside a request (CLI commands, workers)."""
         with self.sessions() as session:
             yield session
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only session that sees one consistent state of the database throughout,
+        without holding up writers: PostgreSQL REPEATABLE READ READ ONLY; SQLite a deferred
+        transaction (a snapshot of its write-ahead log) instead of BEGIN IMMEDIATE. For long
+        reads that must not see half of a concurrent write, such as `custody verify`."""
+        if self.engine.dialect.name == "postgresql":
+            options: dict[str, Any] = {
+                "isolation_level": "REPEATABLE READ",
+                "postgresql_readonly": True,
+            }
+        else:
+            options = {SNAPSHOT: True}
+        with (
+            self.engine.connect().execution_options(**options) as connection,
+            self.sessions(bind=connection) as session,
+        ):
+            yield session
+            session.rollback()
