@@ -7,10 +7,8 @@ fsynced. An interrupted write leaves a `.tmp-` file that `casefile scrub --repai
 from __future__ import annotations
 
 import os
-import queue
 import re
 import secrets
-import threading
 from collections.abc import Iterator
 from io import RawIOBase
 from pathlib import Path
@@ -51,17 +49,8 @@ def _check(blob_id: str) -> str:
     return blob_id
 
 
-WRITE_THREAD_FROM = 4 * 1024 * 1024  # a blob larger than this is written by a thread of its own
-WRITE_AHEAD = 8  # pieces queued for that thread at most (Tink writes segments of 1 MiB or less)
-
-
 class _LocalWriter(RawIOBase):
-    """A file under a temporary name; close() makes the bytes durable, commit() the name.
-
-    Past WRITE_THREAD_FROM bytes, writes go through a short queue to a thread of the blob's
-    own: on this kind of machine a write() into the page cache costs about as much as
-    receiving, hashing and encrypting the same bytes, and the writing thread spends it on
-    the other core instead of holding up the request. Memory stays bounded by the queue."""
+    """A file under a temporary name; close() makes the bytes durable, commit() the name."""
 
     def __init__(self, final: Path) -> None:
         super().__init__()
@@ -73,57 +62,18 @@ class _LocalWriter(RawIOBase):
         descriptor = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._file = os.fdopen(descriptor, "wb")
         self._synced = False
-        self._written = 0
-        self._queue: queue.Queue[bytes | None] | None = None
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: bytes, /) -> int:  # type: ignore[override]
-        self._raise_error()
-        size = len(data)
-        self._written += size
-        if self._queue is None and self._written <= WRITE_THREAD_FROM:
-            return self._file.write(data)
-        if self._queue is None:
-            self._queue = queue.Queue(maxsize=WRITE_AHEAD)
-            self._thread = threading.Thread(target=self._drain, name="blob-writer", daemon=True)
-            self._thread.start()
-        self._queue.put(data if isinstance(data, bytes) else bytes(data))  # kept until written
-        return size
-
-    def _drain(self) -> None:
-        queued = self._queue
-        if queued is None:
-            return
-        while (data := queued.get()) is not None:
-            if self._error is None:
-                try:
-                    self._file.write(data)
-                except BaseException as error:  # noqa: BLE001 - handed to the writing thread
-                    self._error = error
-
-    def _stop_thread(self) -> None:
-        if self._queue is not None and self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._queue = self._thread = None
-
-    def _raise_error(self) -> None:
-        if self._error is not None:
-            raise BlobStoreError(f"writing the blob failed: {self._error}") from self._error
+        return self._file.write(data)
 
     def close(self) -> None:
         if not self._file.closed:
-            self._stop_thread()
-            try:
-                self._raise_error()
-                self._file.flush()
-                os.fsync(self._file.fileno())
-            finally:
-                self._file.close()
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
             self._synced = True
         super().close()
 
@@ -139,7 +89,6 @@ class _LocalWriter(RawIOBase):
             os.close(directory)
 
     def abort(self) -> None:
-        self._stop_thread()
         if not self._file.closed:
             self._file.close()
         super().close()

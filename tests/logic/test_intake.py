@@ -10,6 +10,7 @@ import secrets
 import threading
 
 import pytest
+import tink
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -115,6 +116,39 @@ def test_declared_algorithms_are_computed_too(store, keyring, size, also):
     received = receive(store, keyring, content, chunk=MIB // 3, also=also)
     wanted = {"sha256", *also}
     assert received.hashes == {name: hashlib.new(name, content).hexdigest() for name in wanted}
+
+
+def test_a_store_failure_mid_stream_fails_it_and_abort_leaves_nothing(store, keyring, monkeypatch):
+    # A full disk 6 MiB into a 12 MiB file: the upload fails, and nothing is left behind.
+    real = store.writer
+
+    def failing_writer(blob_id):
+        writer = real(blob_id)
+        written = [0]
+        original = writer.write
+
+        def write(data):
+            written[0] += len(data)
+            if written[0] > 6 * MIB:
+                raise OSError(28, "No space left on device")
+            return original(data)
+
+        writer.write = write
+        return writer
+
+    monkeypatch.setattr(store, "writer", failing_writer)
+    stream = IntakeStream(store, keyring)
+
+    def write_all_and_finish():
+        for _ in range(12):
+            stream.write(secrets.token_bytes(MIB))
+        stream.finish()
+
+    with pytest.raises(tink.TinkError, match="No space left"):  # as Tink reports it, inline too
+        write_all_and_finish()
+    stream.abort()
+    assert list(store.blob_ids()) == []
+    assert list(store.leftovers()) == []
 
 
 def test_the_blob_appears_only_when_the_stream_finishes(store, keyring):

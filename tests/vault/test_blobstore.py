@@ -79,52 +79,6 @@ def test_abort_leaves_nothing(store, blob_id):
     assert files(store.root) == []
 
 
-def pieces(count, size=700_000):
-    return [os.urandom(8) + bytes([number % 256]) * (size - 8) for number in range(count)]
-
-
-@pytest.mark.parametrize("threshold", [0, 3_000_000, 10**9])  # all, part, none by the thread
-def test_large_blobs_written_by_a_thread_keep_every_byte_in_order(
-    store, blob_id, monkeypatch, threshold
-):
-    monkeypatch.setattr(blobstore, "WRITE_THREAD_FROM", threshold)
-    data = pieces(30)
-    writer = store.writer(blob_id)
-    for piece in data:
-        assert writer.write(memoryview(piece)) == len(piece)  # a view is copied, not kept
-    writer.commit()
-    with store.open(blob_id) as handle:
-        assert handle.read() == b"".join(data)
-    assert list(store.leftovers()) == []
-
-
-def test_a_failed_background_write_fails_the_blob_and_abort_cleans_up(
-    store, blob_id, monkeypatch
-):
-    monkeypatch.setattr(blobstore, "WRITE_THREAD_FROM", 0)
-    writer = store.writer(blob_id)
-    real = writer._file.write
-    calls = []
-
-    def failing(data):
-        calls.append(len(data))
-        if len(calls) == 3:
-            raise OSError(28, "No space left on device")
-        return real(data)
-
-    monkeypatch.setattr(writer._file, "write", failing)
-    def write_all_and_commit():
-        for piece in pieces(40):  # the error surfaces at a later write, or at commit
-            writer.write(piece)
-        writer.commit()
-
-    with pytest.raises(BlobStoreError, match="No space left"):
-        write_all_and_commit()
-    writer.abort()
-    assert files(store.root) == []
-    assert not store.exists(blob_id)
-
-
 def test_a_blob_is_never_overwritten(store, blob_id):
     put(store, blob_id, b"original")
     with pytest.raises(BlobStoreError, match="exists already"):
