@@ -102,3 +102,86 @@ def blob_store(request: pytest.FixtureRequest, tmp_path: Any) -> BlobStore:
         return LocalBlobStore(tmp_path / "blobs")
     store: S3BlobStore = request.getfixturevalue("s3_store")
     return store
+
+
+@dataclass(frozen=True)
+class StoreView:
+    """A test's view of a blob store of either kind, as someone with access to the storage
+    (not to the app) sees it: what it holds, and the raw bytes of a blob, to read or tamper
+    with. Blobs are named by item id (a UUID string or its hex)."""
+
+    store: BlobStore
+
+    @staticmethod
+    def _hex(item_id: str) -> str:
+        return item_id.replace("-", "")
+
+    def contents(self) -> list[str]:
+        """Every blob and every leftover (an interrupted write), sorted."""
+        return sorted(
+            [f"blob {blob_id}" for blob_id in self.store.blob_ids()]
+            + [f"leftover {name}" for name in self.store.leftovers()]
+        )
+
+    def blob(self, item_id: str) -> str:
+        return f"blob {self._hex(item_id)}"
+
+    def raw(self, item_id: str) -> bytes:
+        with self.store.open(self._hex(item_id)) as handle:
+            return handle.read()
+
+    def replace(self, item_id: str, data: bytes) -> None:
+        blob_id = self._hex(item_id)
+        if isinstance(self.store, LocalBlobStore):
+            self._path(blob_id).write_bytes(data)
+        else:
+            store: S3BlobStore = self.store  # type: ignore[assignment]
+            store.client.put_object(Bucket=store.bucket, Key=store.key(blob_id), Body=data)
+
+    def remove(self, item_id: str) -> None:
+        blob_id = self._hex(item_id)
+        if isinstance(self.store, LocalBlobStore):
+            self._path(blob_id).unlink()
+        else:
+            store: S3BlobStore = self.store  # type: ignore[assignment]
+            store.client.delete_object(Bucket=store.bucket, Key=store.key(blob_id))
+
+    def any_copy_of(self, item_id: str) -> bool:
+        """Whether any bytes of the blob remain, old S3 object versions included."""
+        blob_id = self._hex(item_id)
+        if isinstance(self.store, LocalBlobStore):
+            return self._path(blob_id).exists()
+        store: S3BlobStore = self.store  # type: ignore[assignment]
+        listed = store.client.list_object_versions(Bucket=store.bucket, Prefix=store.key(blob_id))
+        return bool(listed.get("Versions"))
+
+    def _path(self, blob_id: str) -> Any:
+        assert isinstance(self.store, LocalBlobStore)
+        return self.store.root / blob_id[:2] / blob_id[2:4] / blob_id
+
+
+@pytest.fixture(params=STORES)
+def settings_on_each_store(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    """App settings with the blob store on the local folder, then on S3. A module runs all
+    its tests on both by defining `settings` as this."""
+    from tests.factories import make_settings  # noqa: PLC0415 - factories import the app
+
+    if request.param == "local":
+        return make_settings(tmp_path)
+    s3: S3Server = request.getfixturevalue("s3_server")
+    request.getfixturevalue("aws_credentials")
+    return make_settings(
+        tmp_path,
+        storage_url=s3.url(s3.fresh_prefix()),
+        s3_endpoint_url=s3.endpoint_url,
+        s3_region=s3.region,
+        s3_part_mb=s3.part_mb,
+    )
+
+
+@pytest.fixture
+def stored(settings: Any) -> StoreView:
+    """The app's blob store, as StoreView shows it."""
+    from casefile.vault.blobstore import open_store  # noqa: PLC0415 - beside the fixture
+
+    return StoreView(open_store(settings.storage_url, settings))
