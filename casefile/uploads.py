@@ -28,6 +28,15 @@ EVIDENCE_ENDPOINTS = frozenset({"api.upload_evidence", "web.evidence.upload"})  
 PART_BUFFER = 1024 * 1024  # bytes read from the body at a time (Werkzeug's default: 64 KiB)
 
 
+def _read_size(max_form_memory_size: int | None) -> int:
+    """How much to read at a time. Werkzeug's decoder refuses (413) any read that would take
+    its buffer past max_form_memory_size, file data included; the buffer keeps only a
+    possible boundary between reads, so reads of a quarter of the limit always fit."""
+    if max_form_memory_size is None:
+        return PART_BUFFER
+    return max(1024, min(PART_BUFFER, max_form_memory_size // 4))
+
+
 class _Decoder(MultipartDecoder):
     """Werkzeug's multipart decoder, but part headers that are not UTF-8 (a file name from
     an old Windows or camera tool) are kept, not fatal: each undecodable byte becomes U+FFFD,
@@ -131,7 +140,7 @@ class LoudFormDataParser(FormDataParser):
             max_form_memory_size=self.max_form_memory_size,
             max_form_parts=self.max_form_parts,
             cls=self.cls,
-            buffer_size=PART_BUFFER,
+            buffer_size=_read_size(self.max_form_memory_size),
         )
         form, files = parser.parse(stream, boundary, content_length)
         return stream, form, files

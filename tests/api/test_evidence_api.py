@@ -704,6 +704,20 @@ def test_session_upload_without_a_csrf_token_is_refused(client, world, vault,
 # --- size limits and broken connections -----------------------------------------------------
 
 
+def test_evidence_is_not_held_to_the_form_memory_limit(settings, database, world):
+    # max_request_mb caps JSON and form fields; a file part streams past it in any shape
+    # (the decoder's own buffer limit applies to each read, file data included).
+    app = create_app(dataclasses.replace(settings, max_request_mb=1), database=database)
+    client = app.test_client()
+    for _ in range(6):  # random bytes: CR/LF near a read's end make the decoder hold bytes
+        content = secrets.token_bytes(4 * MIB)
+        response = upload(client, world.case.id, world.investigator, content)
+        assert response.status_code == 201, response.get_json()
+        assert response.get_json()["sha256"] == sha256(content)
+    too_long = upload(client, world.case.id, world.investigator, b"x", title="t" * (2 * MIB))
+    assert too_long.status_code == 413  # a field over the limit is still refused
+
+
 @pytest.fixture
 def small_app(settings, database):
     return create_app(dataclasses.replace(settings, evidence_max_mb=1), database=database)
