@@ -16,6 +16,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
+from casefile.driver_statements import sqlalchemy_errors
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -82,16 +84,19 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @sa_event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(SNAPSHOT):
-            # A reader: its first read fixes a snapshot of the write-ahead log that holds for
-            # the whole transaction, and writers go on meanwhile.
-            connection.connection.driver_connection.execute("BEGIN DEFERRED")
-            return
-        # IMMEDIATE takes the write lock up front, so concurrent writers queue instead of
-        # failing half-way; SQLite allows one writer at a time anyway.
-        # Straight to the driver: every transaction pays for this, and SQLAlchemy's statement
-        # machinery would double its cost (isolation_level=None: pysqlite adds no BEGIN).
-        connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
+        # A reader (SNAPSHOT) begins deferred: its first read fixes a snapshot of the
+        # write-ahead log for the whole transaction, and writers go on meanwhile. Others begin
+        # IMMEDIATE, taking the write lock up front, so concurrent writers queue instead of
+        # failing half-way; SQLite allows one writer at a time anyway. Straight to the driver:
+        # every transaction pays for this, and SQLAlchemy's statement machinery would double
+        # its cost (isolation_level=None: pysqlite adds no BEGIN of its own).
+        begin = (
+            "BEGIN DEFERRED"
+            if connection.get_execution_options().get(SNAPSHOT)
+            else ("BEGIN IMMEDIATE")
+        )
+        with sqlalchemy_errors(connection, begin):  # "database is locked" as SQLAlchemy's
+            connection.connection.driver_connection.execute(begin)
 
 
 def make_engine(url: str) -> Engine:

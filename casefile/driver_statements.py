@@ -11,7 +11,8 @@ are raised as SQLAlchemy's DBAPIError, as from `Connection.execute`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,19 +58,28 @@ def _cursor(connection: Connection) -> Any:
     return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
-def _raise(connection: Connection, sql: str, parameters: Any, error: Exception) -> None:
-    raise DBAPIError.instance(
-        sql, parameters, error, connection.dialect.loaded_dbapi.Error
-    ) from error
+@contextmanager
+def sqlalchemy_errors(connection: Connection, sql: str, parameters: Any = ()) -> Iterator[None]:
+    """Driver errors inside the block raised as Connection.execute raises them: as
+    SQLAlchemy's DBAPIError subclasses, and a lost connection invalidated, so that the pool
+    replaces it (and every connection it held before) instead of handing it out again."""
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as error:
+        lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            sql, parameters, error, dbapi_error, connection_invalidated=lost
+        ) from error
 
 
 def execute(connection: Connection, statement: ClauseElement, values: Mapping[str, Any]) -> None:
     prepared = compile_for_driver(statement, connection.dialect)
     parameters = prepared.parameters(values)
-    try:
+    with sqlalchemy_errors(connection, prepared.sql, parameters):
         _cursor(connection).execute(prepared.sql, parameters)
-    except connection.dialect.loaded_dbapi.Error as error:
-        _raise(connection, prepared.sql, parameters, error)
 
 
 def execute_many(
@@ -77,10 +87,8 @@ def execute_many(
 ) -> None:
     prepared = compile_for_driver(statement, connection.dialect)
     parameters = [prepared.parameters(values) for values in rows]
-    try:
+    with sqlalchemy_errors(connection, prepared.sql, parameters):
         _cursor(connection).executemany(prepared.sql, parameters)
-    except connection.dialect.loaded_dbapi.Error as error:
-        _raise(connection, prepared.sql, parameters, error)
 
 
 @functools.cache
@@ -99,10 +107,8 @@ def fetch_all(
     """Rows of a statement without parameters, each value converted by its column's type
     (None: as the driver gives it)."""
     processors = _result_processors(connection.dialect, tuple(types))
-    try:
+    with sqlalchemy_errors(connection, sql):
         rows = _cursor(connection).execute(sql).fetchall()
-    except connection.dialect.loaded_dbapi.Error as error:
-        _raise(connection, sql, (), error)
     return [
         tuple(
             value if process is None else process(value)

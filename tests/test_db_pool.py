@@ -8,7 +8,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from casefile import db
-from casefile.db import make_engine
+from casefile.db import Database, make_engine
+from casefile.logic import custody
+from casefile.model import CustodyAction
 
 
 @pytest.fixture
@@ -62,3 +64,32 @@ def test_a_connection_reused_at_once_is_not_pinged(postgres_url, monkeypatch):
             assert backend_pid(connection) != pid
     finally:
         engine.dispose()
+
+
+def test_a_custody_append_on_a_lost_connection_fails_cleanly_and_the_next_works(
+    fresh_database_url, monkeypatch
+):
+    # The append's first statements go to the driver directly: a lost connection must still
+    # surface as SQLAlchemy's error, be invalidated (not handed out again), and the session
+    # must close without a second error.
+    if not fresh_database_url.startswith("postgresql"):
+        pytest.skip("SQLite opens its file in process: there is no server to lose")
+    postgres_url = fresh_database_url
+    database = Database.from_url(postgres_url)
+    try:
+        with database.session() as session:
+            pid = backend_pid(session.connection())
+            session.commit()
+        terminate(postgres_url, pid)
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)  # no ping to catch it
+        with database.session() as session:
+            with pytest.raises(DBAPIError) as caught:
+                custody.append(session, None, CustodyAction.INTEGRITY_CHECKED)
+            assert caught.value.connection_invalidated
+        with database.session() as session:
+            entry = custody.append(session, None, CustodyAction.INTEGRITY_CHECKED)
+            session.commit()
+            assert backend_pid(session.connection()) != pid
+        assert entry.seq == 0
+    finally:
+        database.engine.dispose()

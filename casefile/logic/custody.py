@@ -96,7 +96,7 @@ def _lock_and_read_head(connection: Connection) -> list[Any]:
     driver = connection.connection.driver_connection
     if not isinstance(driver, psycopg.Connection):
         raise TypeError(f"custody appends on PostgreSQL need psycopg 3, not {type(driver)!r}")
-    with driver.pipeline():
+    with driver_statements.sqlalchemy_errors(connection, _LOCK_SQL), driver.pipeline():
         driver.execute(_LOCK_SQL, (ADVISORY_LOCK_KEY,))
         cursor = driver.execute(_head_sql(connection.dialect))
     rows = cursor.fetchall()
