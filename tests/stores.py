@@ -126,6 +126,11 @@ class StoreView:
     def blob(self, item_id: str) -> str:
         return f"blob {self._hex(item_id)}"
 
+    def holding(self, marker: bytes) -> list[str]:
+        """The blobs whose stored bytes contain `marker` (plaintext where only ciphertext
+        belongs)."""
+        return [blob_id for blob_id in self.store.blob_ids() if marker in self.raw(blob_id)]
+
     def raw(self, item_id: str) -> bytes:
         with self.store.open(self._hex(item_id)) as handle:
             return handle.read()
