@@ -151,6 +151,12 @@ class StoreView:
             store: S3BlobStore = self.store  # type: ignore[assignment]
             store.client.delete_object(Bucket=store.bucket, Key=store.key(blob_id))
 
+    def put(self, item_id: str, data: bytes) -> None:
+        """A complete blob, through the store's own writer (an orphan, if no item has it)."""
+        writer = self.store.writer(self._hex(item_id))
+        writer.write(data)
+        writer.commit()
+
     def any_copy_of(self, item_id: str) -> bool:
         """Whether any bytes of the blob remain, old S3 object versions included."""
         blob_id = self._hex(item_id)
