@@ -114,12 +114,23 @@ def make_test_file(path: Path, size: int) -> str:
     return digest.hexdigest()
 
 
+WARM_MEMORY = 3 * 1024 * MIB
+
+
+def warm_memory() -> None:
+    """Touch and free WARM_MEMORY of memory. This VM's host backs guest memory lazily and
+    takes it back when the guest frees it: a write into the page cache that lands on pages
+    the host does not back at that moment costs 2-3 s of system time per GiB instead of 0.2.
+    Which process met such pages decided single runs (see the README)."""
+    buffer = bytearray(WARM_MEMORY)  # zero-filled: every page is touched
+    del buffer
+
+
 def settle_disk() -> None:
-    """Write every dirty page out before a timed phase. This VM's disk takes 1.4-2.5 s to
-    absorb 1 GiB of writes while earlier writes are still being flushed (the test file, a
-    previous phase's blob): without this, whichever phase came after a large write was
-    slowed by the one before it, not by its own work."""
+    """Before every timed phase, HTTP or in process alike: write every dirty page out, so no
+    phase pays for the writes of the one before it, then warm the memory (warm_memory)."""
     os.sync()
+    warm_memory()
 
 
 def warm_page_cache(path: Path) -> None:
