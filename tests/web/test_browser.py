@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from casefile import create_app
 from casefile.db import Database
-from casefile.model import Case, CaseMember, Role, User
+from casefile.model import Case, CaseMember, Evidence, Role, User
 from tests.factories import PASSWORD, make_settings, make_user
 from tests.threaded_server import serving
 from tests.web.test_account_web import burmese
@@ -165,3 +165,68 @@ def test_sign_in_create_case_add_member_and_switch_to_burmese(
         lead = session.scalars(select(User).where(User.email == "lead@example.org")).one()
         assert lead.locale == "my"
     assert screenshot.stat().st_size > 10_000
+
+
+WATCH_PROGRESS = """() => {
+  const list = document.getElementById("upload-progress");
+  new MutationObserver(() => {
+    list.querySelectorAll("li").forEach(
+      (li) => window.casefileSeen(li.className + "|" + li.innerText));
+  }).observe(list, { subtree: true, childList: true, characterData: true, attributes: true });
+}"""
+
+
+@pytest.fixture
+def upload_server(live_database: Database, tmp_path: Path) -> Iterator[str]:
+    """As `server`, but files over 1 MiB go through the page's resumable (tus) path, and
+    waitress holds a PATCH body in memory as a deployment must (see tests/api/test_tus.py)."""
+    app = create_app(make_settings(tmp_path, tus_threshold_mb=1), database=live_database)
+    with serving(app, inbuf_overflow=32 * 1024 * 1024) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+def test_the_upload_page_sends_files_directly_and_resumably_and_speaks_burmese(
+    upload_server: str, live_database: Database, tmp_path: Path
+) -> None:
+    require_chromium()
+    with live_database.sessions() as session:
+        make_user(session, "lead@example.org")
+    small = tmp_path / "statement.txt"
+    small.write_text("Witness statement W-12, taken in Kutupalong.\n")
+    large = tmp_path / "drone-footage.bin"
+    large.write_bytes(os.urandom(2 * 1024 * 1024 + 17))  # over the 1 MiB threshold: tus
+
+    problems = Problems()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB")
+            page.set_default_timeout(TIMEOUT_MS)
+            problems.watch(page)
+            sign_in(page, upload_server, "lead@example.org")
+            case_url = create_case(page, upload_server)
+            page.goto(f"{case_url}/evidence")
+            switch_to_burmese(page)
+            # The page reloads once every file is done: watch the progress rows as they change.
+            seen: list[str] = []
+            page.expose_function("casefileSeen", lambda text: seen.append(text))  # noqa: PLW0108 - Playwright needs a Python function, not a builtin
+            page.evaluate(WATCH_PROGRESS)
+            page.set_input_files("#file", [str(small), str(large)])
+            with page.expect_navigation():
+                page.locator("#upload-form button[type=submit]").click()
+            expect(page.get_by_text("statement.txt")).to_be_visible()  # listed after the reload
+            page.close()
+        finally:
+            browser.close()
+
+    assert problems == [], problems
+    # Each row ends with its item's ERN; the resumable one said, in Burmese, that it was
+    # uploading on the way.
+    done = [text.removeprefix("done|").strip() for text in seen if text.startswith("done|")]
+    assert any(text.startswith("statement.txt — MMR-OTP-0001-") for text in done), seen
+    drone = [text.strip() for text in seen if "drone-footage.bin" in text]
+    assert f"|drone-footage.bin — {burmese('uploading')}" in drone, drone
+    assert any(text.startswith("drone-footage.bin — MMR-OTP-0001-") for text in done), drone
+    with live_database.sessions() as session:
+        sizes = sorted(item.size for item in session.scalars(select(Evidence)))
+    assert sizes == sorted([small.stat().st_size, large.stat().st_size])

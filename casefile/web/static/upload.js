@@ -13,6 +13,13 @@
   var threshold = Number(form.dataset.tusThreshold) || 64 * MIB;
   var tusUrl = form.dataset.tus || form.dataset.api.replace(/\/evidence$/, "/uploads");
   var itemUrl = form.dataset.api.replace(/\/cases\/[^/]+\/evidence$/, "/evidence/");
+  // The page's language: the template puts the translated messages on the form.
+  var messages = JSON.parse(form.dataset.messages || "{}");
+  function say(key, values) {
+    return (messages[key] || key).replace(/\{(\w+)\}/g, function (whole, name) {
+      return values && name in values ? String(values[name]) : whole;
+    });
+  }
 
   function row(file) {
     var item = document.createElement("li");
@@ -36,7 +43,7 @@
   function errorText(status, body) {
     var result = {};
     try { result = JSON.parse(body); } catch (e) { result = {}; }
-    return result.error ? result.error.message : "failed (" + status + ")";
+    return result.error ? result.error.message : say("failed", { status: status });
   }
 
   // One request; resolves with any HTTP answer, rejects only when the connection fails.
@@ -70,9 +77,9 @@
       var result = {};
       try { result = JSON.parse(answer.body); } catch (e) { result = {}; }
       view.end(answer.status < 300, answer.status < 300
-        ? result.ern + (answer.status === 200 ? " (already in the case)" : "")
+        ? result.ern + (answer.status === 200 ? " " + say("already") : "")
         : errorText(answer.status, answer.body));
-    }, function () { view.end(false, "connection lost; choose the file again to retry"); });
+    }, function () { view.end(false, say("retry")); });
   }
 
   function base64(text) {
@@ -125,7 +132,7 @@
     }
 
     function retry() {  // wait, then ask the server how much it holds and go on from there
-      view.note("connection lost; retrying in " + delay / 1000 + " s");
+      view.note(say("waiting", { seconds: delay / 1000 }));
       return wait(delay).then(function () {
         delay = Math.min(delay * 2, 60 * 1000);
         return send("HEAD", url, tus).then(function (answer) {
@@ -141,7 +148,7 @@
       var item = answer.header("X-Casefile-Evidence");
       if (item) { return finished(item, answer.header("X-Casefile-Duplicate") === "true"); }
       view.progress(offset, file.size);
-      if (offset >= file.size) { view.note("registering"); }
+      if (offset >= file.size) { view.note(say("registering")); }
       var body = file.slice(offset, Math.min(offset + slice, file.size));
       var start = offset;
       return send("PATCH", url, headers({ "Upload-Offset": String(offset),
@@ -152,7 +159,7 @@
             offset = Number(next.header("Upload-Offset"));
             if (offset === start && !next.header("X-Casefile-Evidence")) { return retry(); }
             delay = 1000;
-            view.note("uploading");
+            view.note(say("uploading"));
             return step(next);
           }
           if (next.status === 409 || next.status === 429 || next.status > 500) { return retry(); }
@@ -169,11 +176,11 @@
         var result = {};
         try { result = JSON.parse(answer.body); } catch (e) { result = {}; }
         view.end(true, (result.ern || item) + (duplicate ? " (already in the case)" : ""));
-      }, function () { view.end(true, "stored"); });
+      }, function () { view.end(true, say("stored")); });
     }
 
     return resume().then(step).catch(function (error) {
-      view.end(false, (error && error.message) || "connection lost; choose the file again to resume");
+      view.end(false, (error && error.message) || say("resume"));
     });
   }
 
