@@ -494,6 +494,18 @@ def test_non_member_gets_404_and_nothing_changes(client, session, team):
     assert members_of(client, team["as_lead"], team["case"]) == before
 
 
+@pytest.mark.parametrize("payload", [{"role": "boss"}, {}, {"email": "not an address"}])
+def test_who_may_not_manage_members_is_refused_before_the_body_is_read(client, team, payload):
+    # 403 for a member, 404 for a non-member, whatever the body: no validation answer first.
+    for headers, status in ((team["as_lawyer"], 403), (team["as_outsider"], 404)):
+        for method, url in (
+            ("POST", f"/api/v1/cases/{team['case']}/members"),
+            ("PATCH", f"/api/v1/cases/{team['case']}/members/{team['lawyer'].id}"),
+        ):
+            response = client.open(url, method=method, json=payload, headers=headers)
+            assert response.status_code == status, (method, headers, response.get_json())
+
+
 def test_changing_someone_who_is_not_a_member_is_404(client, team):
     url = f"/api/v1/cases/{team['case']}/members/{team['outsider'].id}"
     assert client.patch(url, json={"role": "viewer"}, headers=team["as_lead"]).status_code == 404
