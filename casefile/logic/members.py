@@ -33,6 +33,12 @@ def list_members(session: Session, actor: User | None, case_id: uuid.UUID) -> li
     return list(case.members)
 
 
+def authorize_management(session: Session, actor: User | None, case_id: uuid.UUID) -> None:
+    """Refuse at once one who may not manage the case's members: views call this before they
+    read the input, so that a viewer's bad input gets 403 (a non-member's 404), not its errors."""
+    authz.authorize_case(session, actor, case_id, CaseAction.MANAGE_MEMBERS)
+
+
 def add_member(
     session: Session, actor: User | None, case_id: uuid.UUID, data: MemberInput
 ) -> CaseMember:

@@ -86,6 +86,7 @@ def show_case(case_id: uuid.UUID) -> str:
 
 @bp.post("/cases/<uuid:case_id>/members")
 def add_member(case_id: uuid.UUID) -> Response | str:
+    members.authorize_management(request_scope.db_session(), request_scope.actor(), case_id)
     form = MemberForm()
     if form.validate_on_submit():
         try:
@@ -103,6 +104,7 @@ def add_member(case_id: uuid.UUID) -> Response | str:
 
 @bp.post("/cases/<uuid:case_id>/members/<uuid:user_id>/role")
 def change_role(case_id: uuid.UUID, user_id: uuid.UUID) -> Response:
+    members.authorize_management(request_scope.db_session(), request_scope.actor(), case_id)
     form = RoleForm()
     if form.validate_on_submit():
         try:

@@ -271,8 +271,11 @@ def test_viewer_sees_no_member_management_and_is_refused(
         client.post(members_url(case, viewer, "role"), data={**token, "role": "lead"}),
         client.post(members_url(case, lead, "role"), data={**token, "role": "viewer"}),
         client.post(members_url(case, lead, "remove"), data=token),
+        # ... and so is a form that would not validate: no form errors shown to a viewer
+        client.post(members_url(case), data={**token, "email": "not an address", "role": "x"}),
+        client.post(members_url(case, lead, "role"), data={**token, "role": "boss"}),
     ]
-    assert [response.status_code for response in refused] == [403] * 4
+    assert [response.status_code for response in refused] == [403] * 6
     assert role_of(session, case, outsider) is None
     assert role_of(session, case, viewer) == Role.VIEWER
     assert role_of(session, case, lead) == Role.LEAD
