@@ -196,3 +196,31 @@ def stored(settings: Any) -> StoreView:
     from casefile.vault.blobstore import open_store  # noqa: PLC0415 - beside the fixture
 
     return StoreView(open_store(settings.storage_url, settings))
+
+
+@pytest.fixture
+def temp_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every temporary file the app asks for, unnamed ones too (which a scan of the folder
+    misses). The S3 leg's moto server runs in this process and spools what it receives
+    (ciphertext, the app's multipart parts and chunks): only the app's own calls count."""
+    import tempfile  # noqa: PLC0415 - beside the fixture that patches it
+    import traceback  # noqa: PLC0415
+
+    from werkzeug import formparser  # noqa: PLC0415
+
+    made: list[str] = []
+    targets: list[tuple[Any, str]] = [
+        (tempfile, name)
+        for name in ("TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile", "mkstemp")
+    ]
+    targets.append((formparser, "SpooledTemporaryFile"))
+    for module, name in targets:
+        real = getattr(module, name)
+
+        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            if not any("/moto/" in frame.filename for frame in traceback.extract_stack()):
+                made.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    return made

@@ -15,7 +15,6 @@ import os
 import secrets
 import tempfile
 import time
-import traceback
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,7 +25,6 @@ from PIL import Image
 from PIL.ExifTags import IFD
 from reportlab.pdfgen import canvas
 from sqlalchemy import func, select
-from werkzeug import formparser
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.test import EnvironBuilder
 
@@ -92,27 +90,6 @@ def aborted(monkeypatch):
 
     monkeypatch.setattr(IntakeStream, "abort", spy)
     return states
-
-
-@pytest.fixture
-def temp_files(monkeypatch):
-    """Every temporary file asked for, unnamed ones too (which a scan of the folder misses)."""
-    made: list[str] = []
-    targets = [(tempfile, name) for name in
-               ("TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile", "mkstemp")]
-    targets.append((formparser, "SpooledTemporaryFile"))
-    for module, name in targets:
-        real = getattr(module, name)
-
-        def spy(*args, _real=real, _name=name, **kwargs):
-            # The S3 leg's moto server runs in this process and spools what it receives
-            # (ciphertext, the app's multipart parts): only the app's own calls count.
-            if not any("/moto/" in frame.filename for frame in traceback.extract_stack()):
-                made.append(_name)
-            return _real(*args, **kwargs)
-
-        monkeypatch.setattr(module, name, spy)
-    return made
 
 
 # --- building requests and files ------------------------------------------------------------
