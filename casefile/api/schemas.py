@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -119,8 +120,18 @@ class CustodyEntryOut(CustodyEntryBase):
     inclusion_proof: InclusionProof
 
 
+class RedactedCustodyEntryOut(BaseModel):
+    """An entry about an item the caller may not see: where it is in the log, nothing else."""
+
+    seq: int
+    time: str
+    leaf_hash: str
+    redacted: Literal[True]
+    inclusion_proof: InclusionProof
+
+
 class CustodyReport(BaseModel):
-    entries: list[CustodyEntryOut]
+    entries: list[CustodyEntryOut | RedactedCustodyEntryOut]
     checkpoint: str
     verifier_key: str | None
 

@@ -118,6 +118,20 @@ def visible_evidence(session: Session, actor: User | None, case_id: uuid.UUID) -
     )
 
 
+def hidden_evidence(session: Session, actor: User | None, case_id: uuid.UUID) -> Select[Evidence]:
+    """Items of a case that the actor may not see: restricted ones they hold no grant for
+    (whatever their role, leads included, and whether or not the item was deleted since).
+    Whatever mentions them (custody entries, reports) must not show them to this actor."""
+    case = authorize_case(session, actor, case_id, CaseAction.VIEW)
+    user = require_active(actor)
+    granted = select(EvidenceGrant.evidence_id).where(EvidenceGrant.user_id == user.id)
+    return select(Evidence).where(
+        Evidence.case_id == case.id,
+        Evidence.sensitivity == Sensitivity.RESTRICTED,
+        Evidence.id.not_in(granted),
+    )
+
+
 def visible_cases(actor: User | None) -> Select[Case]:
     user = require_active(actor)
     return select(Case).join(CaseMember).where(CaseMember.user_id == user.id)
