@@ -108,3 +108,20 @@ def test_a_tampered_redacted_leaf_hash_fails_verification(client, world, app):
     verdict = verify_report(report, app.extensions["casefile.custody_keys"].verifier_key)
     assert not verdict.valid
     assert any(problem.startswith(f"entry {entry['seq']}:") for problem in verdict.problems)
+
+
+def test_deleting_a_restricted_item_leaves_no_trace_either(client, world, app):
+    granted = client.post(f"/api/v1/evidence/{world.secret['id']}/grants",
+                          headers=world.headers["lead"], json={"email": world.lead.email})
+    assert granted.status_code == 201
+    deleted = client.open(f"/api/v1/evidence/{world.secret['id']}", method="DELETE",
+                          headers=world.headers["lead"], json={"reason": "witness withdrew"})
+    assert deleted.status_code in (200, 204), deleted.get_json()
+    viewer = case_report(client, world, "viewer")
+    assert_no_trace(world, dumps(viewer))
+    assert "witness withdrew" not in dumps(viewer)
+    key = app.extensions["casefile.custody_keys"].verifier_key
+    assert check_redacted_proofs(viewer, key) == len(HIDDEN_ACTIONS) + 2  # grant, deletion
+    lead = case_report(client, world, "lead")
+    assert lead["entries"][-1]["action"] == "deleted"
+    assert lead["entries"][-1]["details"]["ern"] == world.secret["ern"]
