@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,16 +60,16 @@ class Hidden:
             Evidence.id, Evidence.ern, Evidence.sha256
         )
         rows = session.execute(query).all()
+        ids = frozenset(item_id for item_id, _, _ in rows)
         marks = {text for item_id, ern, sha256 in rows for text in (str(item_id), ern, sha256)}
-        # Longest first, so that a mark which begins another does not stop the search short;
-        # no letter or digit on either side, so that ERN "X-1" does not match "X-10".
-        alternatives = "|".join(re.escape(mark) for mark in sorted(marks, key=len, reverse=True))
-        pattern = (
-            re.compile(f"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])", re.IGNORECASE)
-            if marks
-            else None
+        if not marks:
+            return cls(ids, None)
+        alternatives = _alternatives(mark.lower() for mark in marks)
+        # No letter or digit on either side, so that ERN "X-1" does not match "X-10".
+        mentions = re.compile(
+            f"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])", re.IGNORECASE
         )
-        return cls(frozenset(item_id for item_id, _, _ in rows), pattern)
+        return cls(ids, mentions)
 
     def conceals(self, entry: CustodyEntry) -> bool:
         """Whether the entry concerns an item hidden from the actor: the one rule for every
@@ -84,6 +84,27 @@ class Hidden:
         if self.conceals(entry):
             return RedactedEntry(entry.seq, entry.time, entry.leaf_hash)
         return entry
+
+
+def _alternatives(marks: Iterable[str]) -> str:
+    """A regular expression matching exactly the given strings, as a trie: each character
+    is tried once per position however many marks there are (a plain alternation of
+    hundreds of ERNs and digests tries every one at every position)."""
+    trie: dict[str, Any] = {}
+    for mark in marks:
+        node = trie
+        for character in mark:
+            node = node.setdefault(character, {})
+        node[""] = {}  # a mark ends here
+
+    def pattern(node: dict[str, Any]) -> str:
+        branches = [re.escape(key) + pattern(child) for key, child in sorted(node.items()) if key]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(trie)
 
 
 def _texts(value: Any) -> Iterator[str]:
