@@ -14,6 +14,7 @@ checked those nodes against the entries.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from casefile.logic import custody
 MAX_BYTES = 256 * 1024  # a checkpoint is a few hundred bytes; a custody report can be larger
 FETCH_TIMEOUT_SECONDS = 15.0
 _URL_SCHEMES = ("http://", "https://")
+_CHUNK = 16 * 1024
 
 
 class TrustedCheckpointError(Exception):
@@ -60,11 +62,21 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def _fetch(url: str, timeout: float) -> bytes:
+    """At most MAX_BYTES + 1 bytes of the body, within `timeout` seconds overall (the socket
+    timeout alone would let a server that sends a byte at a time hold on for hours)."""
+    deadline = time.monotonic() + timeout
     opener = urllib.request.build_opener(_HttpOnlyRedirects)
     request = urllib.request.Request(url, headers={"Accept": "text/plain, application/json"})  # noqa: S310 - only http(s) reaches here
+    body = bytearray()
     with opener.open(request, timeout=timeout) as response:
-        body: bytes = response.read(MAX_BYTES + 1)
-    return body
+        while len(body) <= MAX_BYTES:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no complete answer within {timeout:g} seconds")
+            chunk = response.read1(min(_CHUNK, MAX_BYTES + 1 - len(body)))
+            if not chunk:
+                break
+            body += chunk
+    return bytes(body)
 
 
 def read_source(source: str, *, timeout: float = FETCH_TIMEOUT_SECONDS) -> str:

@@ -151,6 +151,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     routes: ClassVar[dict[str, tuple[int, bytes, dict[str, str]]]] = {}
 
     def do_GET(self) -> None:
+        if self.path == "/drip":  # a byte every 0.2 s: each read is quick, the whole is not
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            for _ in range(25):
+                try:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.2)
+            return
         status, body, headers = self.routes.get(self.path, (404, b"not here\n", {}))
         self.send_response(status)
         for name, value in headers.items():
@@ -220,6 +232,15 @@ def test_a_server_that_never_answers_times_out():
         assert time.monotonic() - started < 10
     with pytest.raises(custody_trusted.TrustedCheckpointError, match="cannot read it"):
         custody_trusted.read_source("ftp://127.0.0.1/checkpoint")  # neither a file nor http(s)
+
+
+def test_a_server_that_drips_is_cut_off_at_the_deadline(served):
+    base, _ = served
+    started = time.monotonic()
+    with pytest.raises(custody_trusted.TrustedCheckpointError,
+                       match="no complete answer within 1 seconds"):
+        custody_trusted.read_source(f"{base}/drip", timeout=1)
+    assert time.monotonic() - started < 3
 
 
 def test_a_custody_reports_checkpoint_is_a_trusted_checkpoint(run, tmp_path,
