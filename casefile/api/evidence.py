@@ -53,6 +53,7 @@ def upload_evidence(case_id: uuid.UUID) -> tuple[Response, int]:
         filename=parts[0].filename,
         declared_mime=parts[0].mimetype or None,
         store=request_scope.blobs(),
+        keyring=request_scope.keyring(),
     )
     body = serializers.evidence(result.item)
     if not result.created:

@@ -100,6 +100,7 @@ def upload(case_id: uuid.UUID) -> BaseResponse | str:
             filename=part.filename,
             declared_mime=part.mimetype or None,
             store=store,
+            keyring=request_scope.keyring(),
         )
         added += result.created
         repeated += not result.created
