@@ -3,7 +3,8 @@
 An entry concerns an item the actor may not see (authz.hidden_evidence: restricted, no
 grant) when it is about that item (its `item`), or when its details mention the item: its
 id, ERN or SHA-256 anywhere in them (a transfer whose receipt is the item, a grant, a
-deletion, a file submitted again). Such an entry is shown redacted: its sequence number,
+deletion, a file submitted again), unless an item the actor sees has that ERN or SHA-256
+too (their own copy of the same bytes). Such an entry is shown redacted: its sequence number,
 time and leaf hash, nothing else, so that a reader can still check that it is in the signed
 log (its leaf hash against the checkpoint, with its inclusion proof) without learning what
 it says. See docs/custody.md.
@@ -62,6 +63,14 @@ class Hidden:
         rows = session.execute(query).all()
         ids = frozenset(item_id for item_id, _, _ in rows)
         marks = {text for item_id, ern, sha256 in rows for text in (str(item_id), ern, sha256)}
+        if marks:
+            # What an item the actor sees also holds is not a mention of a hidden one: the
+            # actor's own copy of the same bytes names the same SHA-256, and redacting its
+            # entries would tell that a hidden item holds those bytes.
+            seen = authz.visible_evidence(session, actor, case_id).with_only_columns(
+                Evidence.ern, Evidence.sha256
+            )
+            marks -= {text for row in session.execute(seen) for text in row}
         if not marks:
             return cls(ids, None)
         alternatives = _alternatives(mark.lower() for mark in marks)

@@ -3,6 +3,8 @@ a grant (leads included), only redacted entries whose leaf hashes still verify."
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from casefile.bundle.custody_verifier import verify_report
@@ -125,3 +127,33 @@ def test_deleting_a_restricted_item_leaves_no_trace_either(client, world, app):
     lead = case_report(client, world, "lead")
     assert lead["entries"][-1]["action"] == "deleted"
     assert lead["entries"][-1]["details"]["ern"] == world.secret["ern"]
+
+
+def test_a_members_own_copy_of_the_same_bytes_is_not_redacted(client, world, app):
+    """Uploading bytes a hidden item holds gives the member an item of their own; its entries
+    name the same SHA-256, but they are about the member's item: shown in full, or the
+    redaction itself would tell that a hidden item holds those bytes."""
+    own = client.post(
+        f"/api/v1/cases/{world.case.id}/evidence", headers=world.headers["lead"],
+        data={"file": (io.BytesIO(SECRET_BYTES), "my-copy.txt")},
+        content_type="multipart/form-data",
+    )
+    assert own.status_code == 201, own.get_json()
+    mine = own.get_json()
+    assert mine["id"] != world.secret["id"] and mine["sha256"] == world.secret["sha256"]
+    report = case_report(client, world, "lead")
+    intake = report["entries"][-1]
+    assert intake.get("redacted") is None and intake["item"] == mine["id"]
+    assert intake["details"]["sha256"] == world.secret["sha256"]
+    body = dumps(report)
+    for trace in (world.secret["id"], world.secret["ern"], SECRET_NAME):
+        assert trace not in body
+    key = app.extensions["casefile.custody_keys"].verifier_key
+    # and the hidden item's own log records the resubmission: redacted for the lead
+    assert check_redacted_proofs(report, key) == len(HIDDEN_ACTIONS) + 1
+    full = case_report(client, world, "grantee")
+    resubmitted = [entry for entry in full["entries"][-2:] if entry["item"] == world.secret["id"]]
+    assert len(resubmitted) == 1
+    assert report["entries"][full["entries"].index(resubmitted[0])].get("redacted") is True
+    item = client.get(f"/api/v1/evidence/{mine['id']}/custody", headers=world.headers["lead"])
+    assert [entry.get("action") for entry in item.get_json()["entries"]] == ["intake"]
