@@ -83,10 +83,10 @@ class Hidden:
     def conceals(self, entry: CustodyEntry) -> bool:
         """Whether the entry concerns an item hidden from the actor: the one rule for every
         view of case-level entries (API, activity page, item page, JSON and PDF reports)."""
-        if self.mentions is None:
-            return False
         if entry.item_id in self.ids:
             return True
+        if self.mentions is None:
+            return False
         return any(self.mentions.search(text) for text in _texts(json.loads(entry.details)))
 
     def show(self, entry: CustodyEntry) -> ShownEntry:
