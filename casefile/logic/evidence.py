@@ -491,11 +491,6 @@ def _record_failure(session: Session, actor: User | None, item: Evidence, reason
     session.commit()
 
 
-def item_custody(session: Session, actor: User | None, item_id: uuid.UUID) -> list[Any]:
-    item = get_item(session, actor, item_id)
-    return custody.entries_for(session, item_id=item.id, limit=10_000)
-
-
 def check_key(keyring: Keyring, item: Evidence) -> None:
     try:
         keyring.unwrap(item.wrapped_key, item.id.bytes)
