@@ -62,7 +62,7 @@ class ValidationFailed(DomainError):
 
 
 class LoginRefused(DomainError):
-    """Wrong credentials, a disabled account or a lockout; the message never says which."""
+    """Wrong credentials or a disabled account; the message never says which."""
 
     code = "login_refused"
     status = 401
