@@ -119,7 +119,8 @@ class Settings:
                 raise SettingsError(
                     f"auth.{name} must be limits like '5/minute;20/hour;100/day': {error}"
                 ) from None
-        if not self.throttle_storage_url.startswith(("memory://", "redis://", "rediss://")):
+        schemes = ("memory://", "redis://", "rediss://", "redis+")  # redis+sentinel, +cluster
+        if not self.throttle_storage_url.startswith(schemes):
             raise SettingsError(
                 "auth.throttle_storage_url must be memory:// or redis://host:port"
             )
