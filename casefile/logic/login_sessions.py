@@ -43,9 +43,13 @@ def start(
     *,
     client_address: str | None,
     user_agent: str | None,
+    replaces: LoginSession | None = None,
 ) -> NewSession:
-    """A new session for a sign-in that has just succeeded (the caller has logged it)."""
+    """A new session for a sign-in that has just succeeded (the caller has logged it);
+    `replaces`, the session the browser held until now, if any, ends."""
     now = utcnow()
+    if replaces is not None and replaces.ended_at is None:
+        replaces.ended_at, replaces.end_reason = now, "replaced"
     token = secrets.token_urlsafe(32)
     record = LoginSession(
         user_id=user.id,

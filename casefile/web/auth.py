@@ -59,6 +59,7 @@ def _finish(user_id: uuid.UUID) -> Response:
         user,
         client_address=request_scope.client_address(),
         user_agent=request.user_agent.string,
+        replaces=request_scope.login_session(),
     )
     session[SESSION_ID] = started.token
     session["seen"] = int(time.time())

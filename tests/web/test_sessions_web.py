@@ -220,3 +220,15 @@ def test_disable_ends_sessions_and_revokes_tokens_for_good(app: Flask, session: 
     [disabled] = events(session, SecurityEventType.ACCOUNT_DISABLED, user)
     assert disabled.details == {"sessions_ended": 1, "tokens_revoked": 1}
     sign_in(app.test_client(), user.email)
+
+
+def test_signing_in_again_replaces_the_browsers_session(app: Flask, session: Session) -> None:
+    user = make_user(session, "aung@example.org")
+    client = app.test_client()
+    sign_in(client, user.email)
+    first = saved_cookie(client)
+    sign_in(client, user.email)
+    assert is_signed_in(client)
+    ended = [record.end_reason for record in sessions_of(session, user)]
+    assert ended == ["replaced", None]
+    assert location_path(replay(client, first)) == "/login"
