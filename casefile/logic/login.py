@@ -45,6 +45,7 @@ def check_password(
         throttle.failed(account=account, client=client_address)
         _refuse(session, None, email, client_address, "unknown_account")
     elif user.is_disabled:
+        throttle.failed(account=account, client=client_address)  # a refusal like any other
         _refuse(session, user, email, client_address, "disabled")
     elif not password_ok:
         throttle.failed(account=account, client=client_address)
