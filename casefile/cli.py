@@ -146,8 +146,27 @@ def init(ctx: click.Context) -> None:
     database = Database.from_url(settings.database_url)
     with database.engine.begin() as connection:
         schema.upgrade(connection)
-    database.engine.dispose()
     click.echo(f"database schema up to date ({_redact(settings.database_url)})")
+    _encrypt_plaintext_totp(settings, database)
+    database.engine.dispose()
+
+
+def _encrypt_plaintext_totp(settings: Settings, database: Database) -> None:
+    """TOTP secrets stored in plain base32 before they were encrypted: encrypt them under the
+    KEK now (an Alembic revision cannot: it never holds the KEK)."""
+    from casefile.logic import totp_secrets  # noqa: PLC0415
+
+    keyring = (
+        Keyring.from_text(settings.kek_text)
+        if settings.kek_text is not None
+        else Keyring.load(settings.kek_path)
+    )
+    if keyring is None:
+        raise CasefileError(f"no key-encryption key at {settings.kek_path}")
+    with database.sessions() as session:
+        moved = totp_secrets.encrypt_plaintext(session, keyring)
+    if moved:
+        click.echo(f"encrypted {moved} two-factor secrets stored in plain text before")
 
 
 def _write_secret(path: Path, value: str) -> bool:
@@ -183,6 +202,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     engine = app.extensions["casefile.db"].engine
     if schema.pending(engine):
         raise CasefileError("the database schema is not up to date: run `casefile init`")
+    _encrypt_plaintext_totp(_settings(ctx), app.extensions["casefile.db"])
     engine.dispose()  # no connection may cross into the worker process
     click.echo(f"Casefile on http://{host}:{port}/ (Ctrl+C stops it)")
     server.serve(app, host=host, port=port, threads=threads)
@@ -468,6 +488,10 @@ def keys_rotate(ctx: click.Context) -> None:
         f"key-encryption key rotated: new key {result.new_key_id}, "
         f"{result.rewrapped} data keys rewrapped, {result.already_current} already current, "
         f"retired {', '.join(map(str, result.retired_key_ids)) or 'none'}"
+    )
+    click.echo(
+        f"TOTP secrets: {result.totp_secrets_rewrapped} re-encrypted, "
+        f"{result.totp_secrets_encrypted} plaintext secrets encrypted"
     )
 
 

@@ -12,7 +12,12 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response as BaseResponse
 
 from casefile.api.openapi import API_PREFIX
-from casefile.logic.errors import DomainError, Unauthenticated, ValidationFailed
+from casefile.logic.errors import (
+    DomainError,
+    TooManyAttempts,
+    Unauthenticated,
+    ValidationFailed,
+)
 
 log = logging.getLogger("casefile")
 
@@ -49,13 +54,21 @@ def _page(status: int, message: str) -> tuple[str, int]:
     return render_template("error.html", status=status, message=message), status
 
 
-def handle_domain(error: DomainError) -> tuple[Response, int] | tuple[str, int] | BaseResponse:
+def handle_domain(
+    error: DomainError,
+) -> tuple[Response, int] | tuple[str, int] | tuple[str, int, dict[str, str]] | BaseResponse:
     _rollback()
     if _is_api():
         extra = {"fields": error.fields} if isinstance(error, ValidationFailed) else {}
-        return json_error(error.status, error.code, error.message, **extra)
+        response, status = json_error(error.status, error.code, error.message, **extra)
+        if isinstance(error, TooManyAttempts):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response, status
     if isinstance(error, Unauthenticated):
         return redirect(url_for("web.auth.login", next=request.full_path))
+    if isinstance(error, TooManyAttempts):
+        page, status = _page(error.status, error.message)
+        return page, status, {"Retry-After": str(error.retry_after)}
     return _page(error.status, error.message)
 
 

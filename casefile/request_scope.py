@@ -9,9 +9,11 @@ from flask import Flask, current_app, g, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
+from casefile import throttling
 from casefile.db import Database
 from casefile.logic.custody import CustodyKeys
-from casefile.model import User
+from casefile.logic.throttle import Throttle
+from casefile.model import LoginSession, User
 from casefile.settings import Settings
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import Keyring, KeyringSource
@@ -32,6 +34,16 @@ def custody_keys(app: Flask | None = None) -> CustodyKeys | None:
 def keyring(app: Flask | None = None) -> Keyring:
     """The key-encryption key as it is now (reloaded after `casefile keys rotate`)."""
     return cast(KeyringSource, (app or current_app).extensions["casefile.keyring"]).get()
+
+
+def throttle(app: Flask | None = None) -> Throttle:
+    """The failure counters for sign-in, TOTP codes and bearer tokens."""
+    return cast(Throttle, (app or current_app).extensions["casefile.throttle"])
+
+
+def login_session() -> LoginSession | None:
+    """The server-side record of this request's browser session, if signed in by cookie."""
+    return cast("LoginSession | None", g.get("login_session"))
 
 
 def blobs(app: Flask | None = None) -> BlobStore:
@@ -66,4 +78,5 @@ def client_address() -> str | None:
 
 
 def init_app(app: Flask) -> None:
+    throttling.init_app(app, settings(app))
     app.teardown_appcontext(close_db_session)

@@ -11,6 +11,7 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 from casefile.bundle.signed_note import is_valid_key_name
+from casefile.logic.throttle import parse_limits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
@@ -42,8 +43,9 @@ class Settings:
     session_idle_minutes: int = 30
     max_request_mb: int = 16
     password_min_length: int = 12
-    max_failed_logins: int = 5
-    lockout_minutes: int = 15
+    throttle_storage_url: str = "memory://"  # CASEFILE_THROTTLE_STORAGE_URL; redis:// at scale
+    throttle_account_limits: str = "5/minute;20/hour;100/day"
+    throttle_client_limits: str = "10/minute;50/hour;200/day"
     api_token_days: int = 90
     languages: tuple[str, ...] = ("en", "my")
     default_language: str = "en"
@@ -92,6 +94,7 @@ class Settings:
             raise SettingsError("auth.password_min_length may not be below 12")
         if self.session_idle_minutes < 1:
             raise SettingsError("web.session_idle_minutes must be at least 1")
+        self._validate_throttle()
         if self.default_language not in self.languages:
             raise SettingsError("i18n.default_language must be one of i18n.languages")
         if not is_valid_key_name(self.custody_origin):
@@ -107,6 +110,20 @@ class Settings:
             )
         if self.is_production:
             self._validate_production()
+
+    def _validate_throttle(self) -> None:
+        for name in ("throttle_account_limits", "throttle_client_limits"):
+            try:
+                parse_limits(getattr(self, name))
+            except ValueError as error:
+                raise SettingsError(
+                    f"auth.{name} must be limits like '5/minute;20/hour;100/day': {error}"
+                ) from None
+        schemes = ("memory://", "redis://", "rediss://", "redis+")  # redis+sentinel, +cluster
+        if not self.throttle_storage_url.startswith(schemes):
+            raise SettingsError(
+                "auth.throttle_storage_url must be memory:// or redis://host:port"
+            )
 
     def _validate_storage(self) -> None:
         if self.object_lock_days < 0:
@@ -216,8 +233,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         session_idle_minutes=_typed(web, "session_idle_minutes", int, 30),
         max_request_mb=_typed(web, "max_request_mb", int, 16),
         password_min_length=_typed(auth, "password_min_length", int, 12),
-        max_failed_logins=_typed(auth, "max_failed_logins", int, 5),
-        lockout_minutes=_typed(auth, "lockout_minutes", int, 15),
+        throttle_storage_url=env.get("CASEFILE_THROTTLE_STORAGE_URL")
+        or _typed(auth, "throttle_storage_url", str, "memory://"),
+        throttle_account_limits=_typed(
+            auth, "throttle_account_limits", str, "5/minute;20/hour;100/day"
+        ),
+        throttle_client_limits=_typed(
+            auth, "throttle_client_limits", str, "10/minute;50/hour;200/day"
+        ),
         api_token_days=_typed(auth, "api_token_days", int, 90),
         languages=tuple(_typed(i18n, "languages", list, ["en", "my"])),
         default_language=_typed(i18n, "default_language", str, "en"),

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from casefile.model import Forum, Role
 
@@ -74,6 +74,22 @@ class NewTokenOut(TokenOut):
 
 class TokenList(BaseModel):
     items: list[TokenOut]
+
+
+class TokensRevokedOut(BaseModel):
+    revoked: int
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current: str = Field(repr=False)
+    new: str = Field(repr=False)
+    revoke_tokens: bool = False
+
+
+class PasswordChangedOut(BaseModel):
+    tokens_revoked: int
 
 
 class CheckpointOut(BaseModel):

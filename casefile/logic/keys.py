@@ -1,6 +1,8 @@
 """KEK rotation: a new key-encryption key, every data key rewrapped under it, the old one
-retired. Blobs are never rewritten. Resumable: rerun after an interruption and it carries on
-with the same new key, skipping data keys already rewrapped."""
+retired. Blobs are never rewritten. TOTP secrets (logic/totp_secrets.py) are re-encrypted
+under the new key too, and any still in plain base32 are encrypted. Resumable: rerun after
+an interruption and it carries on with the same new key, skipping data keys already
+rewrapped."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casefile.logic import custody, tus
+from casefile.logic import custody, totp_secrets, tus
 from casefile.model import CustodyAction, Evidence
 from casefile.vault import envelope as kek
 from casefile.vault.envelope import Keyring
@@ -26,6 +28,8 @@ class Rotation:
     retired_key_ids: list[int]
     rewrapped: int
     already_current: int
+    totp_secrets_rewrapped: int = 0
+    totp_secrets_encrypted: int = 0  # left in plain base32 from before encryption
 
 
 def _wrapped_items(session: Session) -> int:
@@ -52,6 +56,10 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
         rewrapped += extra[0]
     rewrapped += tus.rewrap_keys(session, current)  # uploads still in progress
     session.commit()
+    totp_encrypted = totp_secrets.encrypt_plaintext(session, current)
+    totp_rewrapped = 0
+    while extra_totp := totp_secrets.rewrap(session, current):  # again: enrolments meanwhile
+        totp_rewrapped += extra_totp
     retired = [key_id for key_id in kek.key_ids(current) if key_id != primary]
 
     custody.append(
@@ -63,11 +71,13 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
             "retired_key_ids": retired,
             "data_keys_rewrapped": rewrapped,
             "data_keys_already_current": already,
+            "totp_secrets_rewrapped": totp_rewrapped,
+            "totp_secrets_encrypted": totp_encrypted,
         },
     )
     session.commit()
     kek.write_file(kek.only_primary(current), kek_path)
-    return Rotation(primary, retired, rewrapped, already)
+    return Rotation(primary, retired, rewrapped, already, totp_rewrapped, totp_encrypted)
 
 
 def _rewrap_pass(session: Session, current: Keyring, progress: Progress | None) -> tuple[int, int]:

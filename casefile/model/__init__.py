@@ -4,6 +4,7 @@ from casefile.model.api_token import ApiToken
 from casefile.model.case import Case, CaseMember, Forum, Role
 from casefile.model.custody import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
 from casefile.model.evidence import Evidence, EvidenceGrant, EvidenceStatus, Sensitivity
+from casefile.model.login_session import LoginSession
 from casefile.model.security_event import SecurityEvent, SecurityEventType
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
 from casefile.model.user import User
@@ -20,6 +21,7 @@ __all__ = [
     "EvidenceGrant",
     "EvidenceStatus",
     "Forum",
+    "LoginSession",
     "Role",
     "SecurityEvent",
     "SecurityEventType",
