@@ -1,0 +1,101 @@
+"""One lock order for every writing transaction (docs/custody.md, "Lock order"): a
+transaction holding the case row and one holding the custody lock never wait for each other
+in a cycle; the case row lock is FOR NO KEY UPDATE, which the foreign-key checks of custody
+inserts (FOR KEY SHARE on the case row) do not wait for."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from casefile.db import Database
+from casefile.logic import authz, custody, evidence
+from casefile.logic.authz import CaseAction
+from casefile.logic.evidence import EvidenceInput
+from casefile.logic.intake import IntakeStream
+from casefile.model import CustodyAction, CustodyEntry
+from casefile.vault.blobstore import LocalBlobStore
+from casefile.vault.envelope import Keyring
+from tests.factories import make_case, make_user
+from tests.web.test_auth_web import cheap_password_hashes
+
+
+@pytest.fixture(autouse=True)
+def _cheap_hashes(monkeypatch):
+    cheap_password_hashes(monkeypatch)
+
+
+@pytest.fixture
+def keyring(tmp_path):
+    path = tmp_path / "kek.json"
+    Keyring.create_file(path)
+    return Keyring.load(path)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return LocalBlobStore(tmp_path / "blobs")
+
+
+@pytest.fixture
+def fresh(fresh_database_url):
+    database = Database.from_url(fresh_database_url)
+    yield database
+    database.engine.dispose()
+
+
+def upload(session, actor, case_id, store, keyring, content: bytes):
+    stream = IntakeStream(store, keyring)
+    stream.write(content)
+    received = stream.finish()
+    return evidence.register(session, actor, case_id, received, EvidenceInput(title="x"),
+                             filename="x.txt", declared_mime="text/plain",
+                             store=store, keyring=keyring)
+
+
+def test_a_case_lock_holder_and_a_custody_lock_holder_do_not_deadlock(fresh, store, keyring):
+    """The deadlock of issue 9: a registration holds the case row and waits for the custody
+    lock; a download holds the custody lock and its entry's foreign key waits for the case
+    row. With FOR UPDATE on the case row PostgreSQL detects a deadlock and kills one."""
+    with fresh.sessions() as session:
+        lead = make_user(session, "lead@example.org")
+        case = make_case(session, lead)
+        item = upload(session, lead, case.id, store, keyring, b"first").item
+        lead_id, case_id, item_id = lead.id, case.id, item.id
+    errors: list[BaseException] = []
+    downloaded = threading.Event()
+
+    def download() -> None:
+        try:
+            with fresh.sessions() as other:
+                actor = other.get(type(lead), lead_id)
+                _, chunks = evidence.read_content(other, actor, item_id, store=store,
+                                                  keyring=keyring)
+                assert b"".join(chunks) == b"first"
+            downloaded.set()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    with fresh.sessions() as session:
+        actor = session.get(type(lead), lead_id)
+        # What a registration, a deletion, a member change or a legal hold does first.
+        authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
+        thread = threading.Thread(target=download)
+        thread.start()
+        # PostgreSQL: the download takes the custody lock and writes its entry meanwhile.
+        # SQLite: it waits for this transaction's write lock, and goes on after the commit.
+        downloaded.wait(timeout=3)
+        custody.append(session, actor, CustodyAction.INTEGRITY_CHECKED, case_id=case_id)
+        session.commit()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert errors == []
+    with fresh.sessions() as session:
+        actions = [entry.action for entry in session.scalars(
+            select(CustodyEntry).order_by(CustodyEntry.seq))]
+    assert actions[-2:] in (
+        [CustodyAction.DOWNLOADED, CustodyAction.INTEGRITY_CHECKED],
+        [CustodyAction.INTEGRITY_CHECKED, CustodyAction.DOWNLOADED],
+    )
