@@ -300,7 +300,7 @@ def purge_expired(session: Session, store: BlobStore, *, now: dt.datetime | None
             select(TusUpload)
             .where(TusUpload.expires_at <= now)
             .order_by(TusUpload.expires_at)
-            .with_for_update()
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE: see _lock
         )
     )
     expired = [
@@ -324,7 +324,13 @@ def chunk_blob_ids(session: Session) -> set[str]:
 
 
 def _lock(session: Session, upload_id: uuid.UUID) -> TusUpload | None:
-    return session.get(TusUpload, upload_id, with_for_update=True, populate_existing=True)
+    """The upload's row, locked until the transaction ends: FOR NO KEY UPDATE, the weakest
+    lock that keeps two requests for one upload apart (chunk rows' foreign-key checks, FOR
+    KEY SHARE, go through). Taken before any case row or the custody lock, in a transaction
+    of its own (docs/custody.md, "Lock order")."""
+    return session.get(
+        TusUpload, upload_id, with_for_update=authz.NO_KEY_UPDATE, populate_existing=True
+    )
 
 
 def _stale(upload: TusUpload, now: dt.datetime | None = None) -> bool:
