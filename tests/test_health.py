@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -58,17 +59,16 @@ def test_readyz_is_503_when_the_database_is_unreachable(settings, caplog):
 
 @pytest.mark.parametrize("damage", ["missing", "not_a_folder"])
 def test_readyz_is_503_when_the_store_folder_is_unusable(client, settings, damage):
-    storage = settings.storage_url.removeprefix("file://")
+    storage = Path(settings.storage_url.removeprefix("file://"))
     shutil.rmtree(storage)
     if damage == "not_a_folder":
-        with open(storage, "w") as file:
-            file.write("not a folder")
+        storage.write_text("not a folder")
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"] == {
         "database": "ok", "blob_store": "failed", "keys": "ok",
     }
-    assert storage not in body_text(response)
+    assert str(storage) not in body_text(response)
 
 
 def test_readyz_is_503_when_the_key_encryption_key_is_gone(client, settings):

@@ -65,3 +65,12 @@ class LoginRefused(DomainError):
 
     code = "login_refused"
     status = 401
+
+
+class Busy(DomainError):
+    """The database could not do it now (lock conflicts, retried already): the same request
+    a moment later may well succeed. HTTP 503 with Retry-After."""
+
+    code = "busy"
+    status = 503
+    retry_after_seconds = 1

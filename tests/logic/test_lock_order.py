@@ -46,7 +46,7 @@ def fresh(fresh_database_url):
     database.engine.dispose()
 
 
-def upload(session, actor, case_id, store, keyring, content: bytes):
+def upload(session, actor, case_id, content: bytes, *, store, keyring):
     stream = IntakeStream(store, keyring)
     stream.write(content)
     received = stream.finish()
@@ -62,7 +62,7 @@ def test_a_case_lock_holder_and_a_custody_lock_holder_do_not_deadlock(fresh, sto
     with fresh.sessions() as session:
         lead = make_user(session, "lead@example.org")
         case = make_case(session, lead)
-        item = upload(session, lead, case.id, store, keyring, b"first").item
+        item = upload(session, lead, case.id, b"first", store=store, keyring=keyring).item
         lead_id, case_id, item_id = lead.id, case.id, item.id
     errors: list[BaseException] = []
     downloaded = threading.Event()
