@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from casefile.db import Database
-from casefile.logic import authz, custody, evidence
+from casefile.logic import authz, custody, evidence, keys
 from casefile.logic.authz import CaseAction
 from casefile.logic.evidence import EvidenceInput
 from casefile.logic.intake import IntakeStream
-from casefile.model import CustodyAction, CustodyEntry
+from casefile.model import CustodyAction, CustodyEntry, Evidence, EvidenceStatus
+from casefile.vault import envelope as kek
 from casefile.vault.blobstore import LocalBlobStore
 from casefile.vault.envelope import Keyring
 from tests.factories import make_case, make_user
@@ -99,3 +100,44 @@ def test_a_case_lock_holder_and_a_custody_lock_holder_do_not_deadlock(fresh, sto
         [CustodyAction.DOWNLOADED, CustodyAction.INTEGRITY_CHECKED],
         [CustodyAction.INTEGRITY_CHECKED, CustodyAction.DOWNLOADED],
     )
+
+
+def test_key_rotation_never_brings_back_a_data_key_a_deletion_destroyed(fresh, store, tmp_path):
+    """Rotation rewraps item rows batch by batch while the server runs. An item deleted
+    meanwhile must stay crypto-shredded: rotation locks the rows it rewraps (FOR NO KEY
+    UPDATE) and skips one whose key is gone by the time it holds the lock. A plain read
+    followed by an UPDATE wrote the old key, rewrapped, over the deletion's NULL."""
+    kek_path = tmp_path / "rotation-kek.json"
+    Keyring.create_file(kek_path)
+    keyring = Keyring.load(kek_path)
+    with fresh.sessions() as session:
+        lead = make_user(session, "lead@example.org")
+        case = make_case(session, lead)
+        item_id = upload(session, lead, case.id, b"witness", store=store, keyring=keyring).item.id
+        kept_id = upload(session, lead, case.id, b"kept", store=store, keyring=keyring).item.id
+    errors: list[BaseException] = []
+
+    def rotate() -> None:
+        try:
+            with fresh.sessions() as other:
+                keys.rotate(other, kek_path)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    thread = threading.Thread(target=rotate)
+    with fresh.sessions() as session:
+        item = session.get(Evidence, item_id)
+        # What a deletion does to its item, not yet committed when rotation reaches it.
+        item.status = EvidenceStatus.DELETED
+        item.wrapped_key = None
+        session.flush()
+        thread.start()
+        thread.join(timeout=1.5)  # PostgreSQL: rotation waits for this row
+        session.commit()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert errors == []
+    with fresh.sessions() as session:
+        assert session.get(Evidence, item_id).wrapped_key is None
+        kept = session.get(Evidence, kept_id)
+        assert kek.wrapped_by(kept.wrapped_key) == Keyring.load(kek_path).primary_key_id
