@@ -9,15 +9,17 @@ import sqlite3
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from casefile.logic import custody, evidence, retry
+from casefile.cli import main
+from casefile.logic import authz, custody, evidence, retry
 from casefile.logic.errors import Busy
 from casefile.model import CustodyAction, CustodyEntry, Evidence
 from tests.api.test_evidence_api import upload
 from tests.factories import bearer, make_case, make_user
-from tests.web.test_auth_web import cheap_password_hashes
+from tests.web.test_auth_web import cheap_password_hashes, sign_in
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +63,7 @@ def abort_appends(monkeypatch, session):
             calls.append(1)
             if failures[0] > 0:
                 failures[0] -= 1
-                raise conflict(db_session.connection().dialect.name)
+                raise conflict(db_session.get_bind().dialect.name)
             return real(db_session)
 
         monkeypatch.setattr(custody, "_state", flaky)
@@ -106,7 +108,7 @@ def test_run_replays_a_bounded_number_of_times_then_raises_busy(session):
 
     def always():
         attempts.append(1)
-        raise conflict(session.connection().dialect.name)
+        raise conflict(session.get_bind().dialect.name)
 
     with pytest.raises(Busy) as raised:
         retry.run(session, always)
@@ -177,10 +179,51 @@ def test_a_conflict_outside_a_retried_transaction_is_503_not_500(client, session
     case, headers = world
 
     def aborted(*_args, **_kwargs):
-        raise conflict(session.connection().dialect.name)
+        raise conflict(session.get_bind().dialect.name)
 
     monkeypatch.setattr(evidence, "list_items", aborted)
     response = client.get(f"/api/v1/cases/{case.id}/evidence", headers=headers)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     assert response.get_json()["error"]["code"] == "busy"
+
+
+def test_a_busy_page_in_the_browser_is_503_with_retry_after(client, session, world,
+                                                           monkeypatch):
+    case, _ = world
+    sign_in(client, "lead@example.org")
+
+    def aborted(*_args, **_kwargs):
+        raise conflict(session.get_bind().dialect.name)
+
+    monkeypatch.setattr(authz, "authorize_case", aborted)
+    response = client.get(f"/cases/{case.id}")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.mimetype == "text/html"
+    assert "The server is busy" in response.get_data(as_text=True)
+
+
+def test_the_command_line_says_busy_in_one_line_and_exits_1(tmp_path, fresh_database_url,
+                                                           monkeypatch):
+    env = {
+        "CASEFILE_INSTANCE": str(tmp_path / "instance"),
+        "CASEFILE_DATABASE_URL": fresh_database_url,
+        "CASEFILE_STORAGE_URL": (tmp_path / "storage").as_uri(),
+        "CASEFILE_CONFIG": "",
+    }
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"], env=env).exit_code == 0
+    signed: list[int] = []
+
+    def aborted(db_session, _keys):
+        signed.append(1)
+        raise conflict(db_session.get_bind().dialect.name)
+
+    monkeypatch.setattr(custody, "make_checkpoint", aborted)
+    result = runner.invoke(main, ["custody", "checkpoint"], env=env)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "casefile: the database is busy; try again in a moment"
+    ]
+    assert len(signed) == retry.ATTEMPTS
