@@ -52,11 +52,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             x_host=settings.proxy_hops,
         )
 
-    from casefile import api, errors, uploads, web  # noqa: PLC0415 - blueprints import the app
+    from casefile import api, errors, health, uploads, web  # noqa: PLC0415 - blueprints import the app
 
     uploads.init_app(app)
     web.init_app(app)
     api.init_app(app)
+    health.init_app(app)
     errors.init_app(app)
     return app
 

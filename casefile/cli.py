@@ -17,10 +17,10 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from casefile.db import Database
-from casefile.logic import accounts, cases, custody, custody_trusted, tokens
+from casefile.logic import accounts, cases, custody, custody_trusted, retry, tokens
 from casefile.logic import custody_verify as custody_verify_logic
 from casefile.logic.errors import DomainError, NotFound, ValidationFailed
-from casefile.model import Forum, User
+from casefile.model import CustodyCheckpoint, Forum, User
 from casefile.settings import Settings, SettingsError, load_settings
 from casefile.vault import signing_key
 from casefile.vault.envelope import Keyring
@@ -390,9 +390,15 @@ def _keys(app: Flask) -> custody.CustodyKeys:
 def custody_checkpoint(ctx: click.Context) -> None:
     """Sign a checkpoint of the log as it is now and print it."""
     app = _app(ctx)
+    keys = _keys(app)
     with _session(ctx, app) as session:
-        checkpoint = custody.make_checkpoint(session, _keys(app))
-        session.commit()
+
+        def sign() -> CustodyCheckpoint:
+            checkpoint = custody.make_checkpoint(session, keys)
+            session.commit()
+            return checkpoint
+
+        checkpoint = retry.run(session, sign)
         click.echo(checkpoint.note, nl=False)
 
 

@@ -12,7 +12,9 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response as BaseResponse
 
 from casefile.api.openapi import API_PREFIX
+from casefile.logic import retry
 from casefile.logic.errors import (
+    Busy,
     DomainError,
     TooManyAttempts,
     Unauthenticated,
@@ -58,6 +60,8 @@ def handle_domain(
     error: DomainError,
 ) -> tuple[Response, int] | tuple[str, int] | tuple[str, int, dict[str, str]] | BaseResponse:
     _rollback()
+    if isinstance(error, Busy):
+        return _busy(error)
     if _is_api():
         extra = {"fields": error.fields} if isinstance(error, ValidationFailed) else {}
         response, status = json_error(error.status, error.code, error.message, **extra)
@@ -70,6 +74,18 @@ def handle_domain(
         page, status = _page(error.status, error.message)
         return page, status, {"Retry-After": str(error.retry_after)}
     return _page(error.status, error.message)
+
+
+def _busy(error: Busy) -> BaseResponse:
+    """503 with Retry-After: the client may send the same request again shortly."""
+    if _is_api():
+        response, _ = json_error(error.status, error.code, error.message)
+    else:
+        page, _ = _page(error.status, gettext("The server is busy. Please try again in a moment."))
+        response = Response(page, mimetype="text/html")
+    response.status_code = error.status
+    response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
 
 
 def handle_csrf(error: CSRFError) -> tuple[Response, int] | tuple[str, int]:
@@ -86,7 +102,7 @@ def handle_csrf(error: CSRFError) -> tuple[Response, int] | tuple[str, int]:
 
 def handle_http(
     error: HTTPException,
-) -> tuple[Response, int] | tuple[str, int] | tuple[str, int, list[tuple[str, str]]]:
+) -> tuple[Response, int] | tuple[str, int] | tuple[str, int, list[tuple[str, str]]] | BaseResponse:
     status = error.code or 500
     if status >= 500:
         return handle_unexpected(error)
@@ -104,8 +120,11 @@ def handle_http(
     return page, status, headers
 
 
-def handle_unexpected(error: Exception) -> tuple[Response, int] | tuple[str, int]:
+def handle_unexpected(error: Exception) -> tuple[Response, int] | tuple[str, int] | BaseResponse:
     _rollback()
+    if retry.is_transient(error):  # a deadlock outside a retried transaction: busy, not a bug
+        log.warning("transaction aborted on %s %s: %s", request.method, request.path, error)
+        return _busy(Busy("the database is busy; try again in a moment"))
     log.error(  # called from Flask's handler, with the exception in hand
         "unexpected error on %s %s", request.method, request.path, exc_info=error
     )

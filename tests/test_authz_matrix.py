@@ -187,6 +187,9 @@ ROWS = (
     Row("POST", "/admin/users/<uuid:user_id>/sign-out", admin_only(), body={}),
     # --- API ---
     Row("GET", "/api/v1/openapi.json", public()),
+    # --- health, for load balancers and monitoring (public; they say nothing secret) ---
+    Row("GET", "/healthz", public()),
+    Row("GET", "/readyz", public()),
     Row("GET", "/api/v1/me", signed_in()),
     Row("GET", "/api/v1/me/tokens", signed_in()),
     Row("POST", "/api/v1/me/tokens", signed_in(), body={"name": "laptop"}),
@@ -522,6 +525,7 @@ def test_the_public_routes_are_the_expected_few():
         "GET /login", "POST /login", "GET /login/totp", "POST /login/totp", "POST /logout",
         "POST /language", "GET /api/v1/openapi.json", "GET /api/v1/custody/public-key",
         "OPTIONS /api/v1/cases/<uuid:case_id>/uploads", "OPTIONS /api/v1/uploads/<uuid:upload_id>",
+        "GET /healthz", "GET /readyz",
     }
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import authz, custody, ern
+from casefile.logic import authz, custody, ern, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import DomainError, ValidationFailed
 from casefile.logic.intake import SIDE_ALGORITHMS, Received
@@ -155,17 +155,22 @@ def register(
     no orphans; after the commit the blob belongs to the item and stays."""
     committed: list[bool] = []
     try:
-        return _register(
+        # Replayed whole if the database aborts it for a lock conflict: the bytes are in
+        # the store already, and nothing outside the database changes before the commit.
+        return retry.run(
             session,
-            actor,
-            case_id,
-            received,
-            data,
-            filename=filename,
-            declared_mime=declared_mime,
-            store=store,
-            keyring=keyring,
-            committed=committed,
+            lambda: _register(
+                session,
+                actor,
+                case_id,
+                received,
+                data,
+                filename=filename,
+                declared_mime=declared_mime,
+                store=store,
+                keyring=keyring,
+                committed=committed,
+            ),
         )
     except BaseException:
         if not committed:
@@ -199,7 +204,6 @@ def _register(
         )
     visible, hidden = _same_content(session, actor, case.id, received.sha256)
     if visible is not None:
-        store.delete(received.item_id.hex)
         custody.append(
             session,
             actor,
@@ -209,6 +213,8 @@ def _register(
             details={"sha256": received.sha256, "filename": clean_filename(filename)},
         )
         session.commit()
+        committed.append(True)
+        store.delete(received.item_id.hex)  # after the commit: a replay may still need it
         return Registered(visible, created=False)
 
     name = clean_filename(filename)
@@ -254,7 +260,7 @@ def _register(
     )
     session.add(item)
     if hidden is not None:
-        _share_content(session, actor, item, hidden, keyring=keyring, store=store)
+        _share_content(session, actor, item, hidden, keyring=keyring)
     if data.sensitivity == Sensitivity.RESTRICTED and actor is not None:
         session.add(EvidenceGrant(evidence_id=item.id, user_id=actor.id, granted_by_id=actor.id))
     custody.append(
@@ -278,6 +284,11 @@ def _register(
     )
     session.commit()
     committed.append(True)
+    if item.content_id is not None:
+        # The bytes it arrived with: the shared blob holds them already. Only now, after
+        # the commit: an attempt the database aborted is replayed, and may then find the
+        # shared blob gone (its item deleted meanwhile) and need these bytes after all.
+        store.delete(received.item_id.hex)
     return Registered(item, created=True)
 
 
@@ -311,7 +322,6 @@ def _share_content(
     hidden: Evidence,
     *,
     keyring: Keyring,
-    store: BlobStore,
 ) -> None:
     """The submitter may not see the item that holds these bytes already. Telling them so (or
     answering with that item) would reveal it, so the submission becomes an item of its own,
@@ -330,7 +340,6 @@ def _share_content(
         details={"sha256": item.sha256, "as_item": str(item.id), "as_ern": item.ern},
     )
     session.flush()
-    store.delete(item.id.hex)  # the bytes it arrived with: the shared blob holds them already
 
 
 def blob_in_use(session: Session, owner: uuid.UUID) -> bool:
@@ -431,6 +440,7 @@ def sorted_items(
     return list(session.scalars(query.order_by(*SORTS[sort]).limit(limit)))
 
 
+@retry.transaction
 def read_content(
     session: Session,
     actor: User | None,
@@ -478,6 +488,7 @@ def _verified_chunks(
         raise IntegrityFailure("the stored blob failed authentication") from error
 
 
+@retry.transaction
 def _record_failure(session: Session, actor: User | None, item: Evidence, reason: str) -> None:
     session.rollback()
     custody.append(

@@ -88,7 +88,11 @@ def _rewrap_pass(session: Session, current: Keyring, progress: Progress | None) 
         query = select(Evidence).where(Evidence.wrapped_key.is_not(None)).order_by(Evidence.id)
         if last_id is not None:
             query = query.where(Evidence.id > last_id)
-        batch = list(session.scalars(query.limit(BATCH)))
+        # Locked while rewrapped (FOR NO KEY UPDATE, the lock order's item rows), and read
+        # as they are once locked: an item a deletion shreds meanwhile is then skipped, never
+        # given back a key. A plain read would rewrap the key it saw over the deletion's NULL.
+        locked = query.limit(BATCH).with_for_update(key_share=True)
+        batch = list(session.scalars(locked.execution_options(populate_existing=True)))
         if not batch:
             break
         for item in batch:
