@@ -14,8 +14,10 @@ from typing import Any, TypeVar
 
 import click
 from flask import Flask
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from casefile import busy
 from casefile.db import Database
 from casefile.logic import accounts, cases, custody, tokens
 from casefile.logic import custody_verify as custody_verify_logic
@@ -44,6 +46,10 @@ def one_line_errors(command: F) -> F:
             raise CasefileError("; ".join(f"{k}: {v}" for k, v in error.fields.items())) from None
         except (DomainError, SettingsError) as error:
             raise CasefileError(str(error)) from None
+        except DBAPIError as error:
+            if busy.is_busy(error):
+                raise CasefileError(busy.MESSAGE) from None
+            raise
 
     return wrapper  # type: ignore[return-value]
 
@@ -143,7 +149,9 @@ def init(ctx: click.Context) -> None:
         folder = Path(storage.removeprefix("file://"))
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         click.echo(f"blob store {folder}")
-    database = Database.from_url(settings.database_url)
+    database = Database.from_url(
+        settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
     with database.engine.begin() as connection:
         schema.upgrade(connection)
     database.engine.dispose()
@@ -172,10 +180,17 @@ def _redact(url: str) -> str:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.5, 300),
+    help="Seconds a client may take to send a request's headers.",
+)
 @click.pass_context
 @one_line_errors
-def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, threads: int, header_timeout: float) -> None:
     """Serve the web UI and API (gunicorn, threaded; request bodies stream, never spool)."""
     from casefile import schema, server  # noqa: PLC0415
 
@@ -185,7 +200,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
         raise CasefileError("the database schema is not up to date: run `casefile init`")
     engine.dispose()  # no connection may cross into the worker process
     click.echo(f"Casefile on http://{host}:{port}/ (Ctrl+C stops it)")
-    server.serve(app, host=host, port=port, threads=threads)
+    server.serve(app, host=host, port=port, threads=threads, header_timeout=header_timeout)
 
 
 # --- users ----------------------------------------------------------------------------------

@@ -69,7 +69,10 @@ class Base(DeclarativeBase):
 SNAPSHOT = "casefile_snapshot"  # execution option: a read-only snapshot transaction
 
 
-def _configure_sqlite(engine: Engine) -> None:
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a statement waits for another writer's lock
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """Make pysqlite honour BEGIN/SAVEPOINT and foreign keys (SQLAlchemy's documented recipe)."""
 
     @sa_event.listens_for(engine, "connect")
@@ -77,7 +80,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
@@ -99,12 +102,14 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.connection.driver_connection.execute(begin)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
+    """`sqlite_busy_timeout_ms`: past it, a statement waiting for SQLite's write lock fails
+    with "database is locked", which requests answer 503 (casefile.busy)."""
     if url.startswith("sqlite"):
         # A small pool of long-lived connections: opening one per transaction re-reads the
         # schema and checkpoints the WAL each time (about as costly as the work itself).
         engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=False)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, sqlite_busy_timeout_ms)
         return engine
     engine = create_engine(url)
     _ping_idle_connections(engine)
@@ -151,8 +156,10 @@ class Database:
     sessions: sessionmaker[Session]
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
-        engine = make_engine(url)
+    def from_url(
+        cls, url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS
+    ) -> Database:
+        engine = make_engine(url, sqlite_busy_timeout_ms=sqlite_busy_timeout_ms)
         return cls(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
     @contextmanager

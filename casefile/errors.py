@@ -8,9 +8,11 @@ import logging
 from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response as BaseResponse
 
+from casefile import busy
 from casefile.api.openapi import API_PREFIX
 from casefile.logic.errors import DomainError, Unauthenticated, ValidationFailed
 
@@ -22,11 +24,13 @@ HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "too_many_requests",
+    503: "busy",
 }
 
 
@@ -91,6 +95,24 @@ def handle_http(
     return page, status, headers
 
 
+def handle_database(
+    error: sa_exc.DBAPIError,
+) -> tuple[Response, int] | tuple[str, int] | tuple[str, int, list[tuple[str, str]]]:
+    """A busy database (a lock held elsewhere, a serialization failure) is 503 + Retry-After:
+    the request may be sent again as it was. Any other database error is unexpected."""
+    if not busy.is_busy(error):
+        return handle_unexpected(error)
+    _rollback()
+    log.warning("database busy on %s %s: %s", request.method, request.path, error.orig)
+    retry = [("Retry-After", str(busy.RETRY_AFTER_SECONDS))]
+    if _is_api():
+        response, _ = json_error(503, "busy", busy.MESSAGE)
+        response.headers.extend(retry)
+        return response, 503
+    page, _ = _page(503, gettext("The database is busy. Please try again in a moment."))
+    return page, 503, retry
+
+
 def handle_unexpected(error: Exception) -> tuple[Response, int] | tuple[str, int]:
     _rollback()
     log.error(  # called from Flask's handler, with the exception in hand
@@ -105,4 +127,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain)
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(sa_exc.DBAPIError, handle_database)
     app.register_error_handler(Exception, handle_unexpected)
