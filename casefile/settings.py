@@ -52,6 +52,7 @@ class Settings:
     kek_file: Path | None = None  # CASEFILE_KEK_FILE or [vault] kek_file
     evidence_max_mb: int = 8192
     tus_threshold_mb: int = 64  # the upload page sends larger files resumably (tus)
+    preview_max_megapixels: int = 50  # larger images are offered for download, not inline
     custody_origin: str = "casefile.local/custody"
     checkpoint_every_entries: int = 100
     checkpoint_every_minutes: int = 10
@@ -110,6 +111,8 @@ class Settings:
             self._validate_production()
 
     def _validate_storage(self) -> None:
+        if self.preview_max_megapixels < 1:
+            raise SettingsError("vault.preview_max_megapixels must be at least 1")
         if not 0 <= self.sqlite_busy_timeout_ms <= 600_000:
             raise SettingsError("database.sqlite_busy_timeout_ms must be between 0 and 600000")
         if self.object_lock_days < 0:
@@ -230,6 +233,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         kek_file=_resolve(kek_file) if kek_file else None,
         evidence_max_mb=_typed(vault, "evidence_max_mb", int, 8192),
         tus_threshold_mb=_typed(vault, "tus_threshold_mb", int, 64),
+        preview_max_megapixels=_typed(vault, "preview_max_megapixels", int, 50),
         custody_origin=_typed(custody, "origin", str, "casefile.local/custody"),
         checkpoint_every_entries=_typed(custody, "checkpoint_every_entries", int, 100),
         checkpoint_every_minutes=_typed(custody, "checkpoint_every_minutes", int, 10),
