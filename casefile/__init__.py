@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.config.update(_flask_config(settings))
     app.extensions["casefile.settings"] = settings
     database = database or Database.from_url(
-        settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        settings.database_url, lock_timeout_ms=settings.lock_timeout_ms
     )
     app.extensions["casefile.db"] = database
     private_key = signing_key.load(settings.signing_key_path)

@@ -150,7 +150,7 @@ def init(ctx: click.Context) -> None:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         click.echo(f"blob store {folder}")
     database = Database.from_url(
-        settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        settings.database_url, lock_timeout_ms=settings.lock_timeout_ms
     )
     with database.engine.begin() as connection:
         schema.upgrade(connection)

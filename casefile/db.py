@@ -69,7 +69,7 @@ class Base(DeclarativeBase):
 SNAPSHOT = "casefile_snapshot"  # execution option: a read-only snapshot transaction
 
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a statement waits for another writer's lock
+LOCK_TIMEOUT_MS = 30_000  # how long a statement waits for a lock another transaction holds
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -102,16 +102,17 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             connection.connection.driver_connection.execute(begin)
 
 
-def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
-    """`sqlite_busy_timeout_ms`: past it, a statement waiting for SQLite's write lock fails
-    with "database is locked", which requests answer 503 (casefile.busy)."""
+def make_engine(url: str, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> Engine:
+    """`lock_timeout_ms`: past it, a statement waiting for a lock fails (SQLite's busy
+    timeout: "database is locked"; PostgreSQL's lock_timeout: lock_not_available), and a
+    request is answered 503 (casefile.busy) instead of waiting on."""
     if url.startswith("sqlite"):
         # A small pool of long-lived connections: opening one per transaction re-reads the
         # schema and checkpoints the WAL each time (about as costly as the work itself).
         engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=False)
-        _configure_sqlite(engine, sqlite_busy_timeout_ms)
+        _configure_sqlite(engine, lock_timeout_ms)
         return engine
-    engine = create_engine(url)
+    engine = create_engine(url, connect_args={"options": f"-c lock_timeout={int(lock_timeout_ms)}"})
     _ping_idle_connections(engine)
     return engine
 
@@ -156,10 +157,8 @@ class Database:
     sessions: sessionmaker[Session]
 
     @classmethod
-    def from_url(
-        cls, url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS
-    ) -> Database:
-        engine = make_engine(url, sqlite_busy_timeout_ms=sqlite_busy_timeout_ms)
+    def from_url(cls, url: str, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> Database:
+        engine = make_engine(url, lock_timeout_ms=lock_timeout_ms)
         return cls(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
     @contextmanager

@@ -31,7 +31,7 @@ class Settings:
     env: Environment = "development"
     instance_path: Path = PROJECT_ROOT / "instance"
     database_url_override: str | None = None
-    sqlite_busy_timeout_ms: int = 30_000  # then "database is locked": a 503 to the client
+    lock_timeout_ms: int = 30_000  # a wait for a lock longer than this: a 503 to the client
     storage_url: str = (PROJECT_ROOT / "storage").as_uri()
     s3_endpoint_url: str | None = None  # CASEFILE_S3_ENDPOINT_URL; None: AWS itself
     s3_region: str | None = None
@@ -113,8 +113,8 @@ class Settings:
     def _validate_storage(self) -> None:
         if self.preview_max_megapixels < 1:
             raise SettingsError("vault.preview_max_megapixels must be at least 1")
-        if not 0 <= self.sqlite_busy_timeout_ms <= 600_000:
-            raise SettingsError("database.sqlite_busy_timeout_ms must be between 0 and 600000")
+        if not 1 <= self.lock_timeout_ms <= 600_000:
+            raise SettingsError("database.lock_timeout_ms must be between 1 and 600000")
         if self.object_lock_days < 0:
             raise SettingsError("storage.object_lock_days must be 0 (off) or more")
         if not 5 <= self.s3_part_mb <= 5120:
@@ -210,7 +210,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         env=cast(Environment, env.get("CASEFILE_ENV") or _typed(raw, "env", str, "development")),
         instance_path=instance,
         database_url_override=database_url,
-        sqlite_busy_timeout_ms=_typed(database, "sqlite_busy_timeout_ms", int, 30_000),
+        lock_timeout_ms=_typed(database, "lock_timeout_ms", int, 30_000),
         storage_url=_storage_url(storage),
         s3_endpoint_url=env.get("CASEFILE_S3_ENDPOINT_URL")
         or _typed(store, "s3_endpoint_url", str, "")

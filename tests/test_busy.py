@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from casefile import create_app
 from casefile.cli import main
@@ -41,24 +41,9 @@ def lock_held(database_url: str) -> Iterator[None]:
         holder.rollback()
 
 
-def impatient(database_url: str) -> Database:
-    """The app's database, waiting 200 ms for a lock (SQLite busy timeout, PostgreSQL
-    lock_timeout) instead of the production defaults."""
-    database = Database.from_url(database_url, sqlite_busy_timeout_ms=200)
-    if database.engine.dialect.name == "postgresql":
-
-        @event.listens_for(database.engine, "connect")
-        def _lock_timeout(dbapi_connection, _record):
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("SET lock_timeout = '200ms'")
-            dbapi_connection.commit()
-
-    return database
-
-
 @pytest.fixture
 def busy_app(settings, fresh_database_url):
-    database = impatient(fresh_database_url)
+    database = Database.from_url(fresh_database_url, lock_timeout_ms=200)
     with database.sessions() as session:
         user = make_user(session, "lead@example.org")
         token = bearer(session, user)
@@ -102,10 +87,8 @@ def test_the_web_ui_shows_a_busy_page(busy_app):
 
 
 def test_the_cli_says_busy_in_one_line(tmp_path, fresh_database_url):
-    if not fresh_database_url.startswith("sqlite"):
-        pytest.skip("the CLI's PostgreSQL connection has no lock_timeout to wait out")
     config = tmp_path / "casefile.toml"
-    config.write_text("[database]\nsqlite_busy_timeout_ms = 200\n")
+    config.write_text("[database]\nlock_timeout_ms = 200\n")
     env = {
         "CASEFILE_INSTANCE": str(tmp_path / "instance"),
         "CASEFILE_DATABASE_URL": fresh_database_url,

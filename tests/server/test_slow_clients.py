@@ -23,7 +23,7 @@ BUSY_TIMEOUT_MS = 1000  # the served app's SQLite busy timeout; the slow body ta
 
 @pytest.fixture
 def live(tmp_path, fresh_database_url):
-    config = f"[database]\nsqlite_busy_timeout_ms = {BUSY_TIMEOUT_MS}\n"
+    config = f"[database]\nlock_timeout_ms = {BUSY_TIMEOUT_MS}\n"
     with casefile_serve(
         tmp_path, fresh_database_url, "--header-timeout", str(HEADER_TIMEOUT), config=config
     ) as live:
