@@ -188,9 +188,24 @@ def _redact(url: str) -> str:
     type=click.FloatRange(0.5, 300),
     help="Seconds a client may take to send a request's headers.",
 )
+@click.option(
+    "--body-idle-timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0.5, 3600),
+    help="Seconds a request body may pause before the request is answered 408.",
+)
 @click.pass_context
 @one_line_errors
-def serve(ctx: click.Context, host: str, port: int, threads: int, header_timeout: float) -> None:
+def serve(
+    ctx: click.Context,
+    *,
+    host: str,
+    port: int,
+    threads: int,
+    header_timeout: float,
+    body_idle_timeout: float,
+) -> None:
     """Serve the web UI and API (gunicorn, threaded; request bodies stream, never spool)."""
     from casefile import schema, server  # noqa: PLC0415
 
@@ -200,7 +215,14 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, header_timeout
         raise CasefileError("the database schema is not up to date: run `casefile init`")
     engine.dispose()  # no connection may cross into the worker process
     click.echo(f"Casefile on http://{host}:{port}/ (Ctrl+C stops it)")
-    server.serve(app, host=host, port=port, threads=threads, header_timeout=header_timeout)
+    server.serve(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        header_timeout=header_timeout,
+        body_idle_timeout=body_idle_timeout,
+    )
 
 
 # --- users ----------------------------------------------------------------------------------

@@ -23,17 +23,11 @@ class TransactionFreeBody:
 
     def read(self, size: int = -1, /) -> bytes:
         request_scope.end_transaction()
-        try:
-            return self._stream.read(size)
-        except TimeoutError:  # the server's idle limit on a body read (casefile.server)
-            raise RequestTimeout("the request body stopped arriving") from None
+        return self._stream.read(size)
 
     def readline(self, size: int = -1, /) -> bytes:
         request_scope.end_transaction()
-        try:
-            return self._stream.readline(size)
-        except TimeoutError:
-            raise RequestTimeout("the request body stopped arriving") from None
+        return self._stream.readline(size)
 
     def readinto(self, buffer: Any, /) -> int:
         data = self.read(len(buffer))
@@ -55,3 +49,50 @@ class TransactionFreeBody:
 
 def wrap(stream: IO[bytes]) -> IO[bytes]:
     return cast(IO[bytes], TransactionFreeBody(stream))
+
+
+STALLED = "the request body stopped arriving"
+
+
+class StallAware:
+    """The server's raw input stream (WSGI `wsgi.input`), with a read that times out (the
+    embedded server's idle limit on a body, casefile.server) raised as 408 Request Timeout.
+    It sits below Werkzeug's LimitedStream, which would report any OSError as a client that
+    disconnected (400)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, *size: int) -> bytes:
+        try:
+            return bytes(self._stream.read(*size))
+        except TimeoutError:
+            raise RequestTimeout(STALLED) from None
+
+    def readline(self, *size: int) -> bytes:
+        try:
+            return bytes(self._stream.readline(*size))
+        except TimeoutError:
+            raise RequestTimeout(STALLED) from None
+
+    def __iter__(self) -> StallAware:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def __getattr__(self, name: str) -> Any:  # anything else, e.g. readinto when it exists
+        if name == "readinto":
+            readinto = self._stream.readinto
+
+            def guarded(buffer: Any) -> Any:
+                try:
+                    return readinto(buffer)
+                except TimeoutError:
+                    raise RequestTimeout(STALLED) from None
+
+            return guarded
+        return getattr(self._stream, name)

@@ -120,7 +120,10 @@ class CasefileWorker(ThreadWorker):  # type: ignore[misc]
 
     def handle_request(self, req: Any, conn: Any) -> Any:
         conn.sock.start_body()
-        return super().handle_request(req, conn)
+        try:
+            return super().handle_request(req, conn)
+        finally:
+            conn.sock.stop()  # draining an unread body after it is gunicorn's (time-bounded)
 
 
 class CasefileServer(BaseApplication):  # type: ignore[misc]
@@ -137,19 +140,26 @@ class CasefileServer(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
-def worker_class(header_timeout: float) -> type[CasefileWorker]:
-    return type("CasefileWorker", (CasefileWorker,), {"header_timeout": header_timeout})
+def worker_class(header_timeout: float, body_idle_timeout: float) -> type[CasefileWorker]:
+    limits = {"header_timeout": header_timeout, "body_idle_timeout": body_idle_timeout}
+    return type("CasefileWorker", (CasefileWorker,), limits)
 
 
 def serve(
-    app: Flask, *, host: str, port: int, threads: int, header_timeout: float = HEADER_TIMEOUT
+    app: Flask,
+    *,
+    host: str,
+    port: int,
+    threads: int = DEFAULT_THREADS,
+    header_timeout: float = HEADER_TIMEOUT,
+    body_idle_timeout: float = BODY_IDLE_TIMEOUT,
 ) -> None:
     CasefileServer(
         app,
         {
             "bind": f"{host}:{port}",
             "workers": 1,  # one process: SQLite's single writer; scale out with PostgreSQL
-            "worker_class": worker_class(header_timeout),
+            "worker_class": worker_class(header_timeout, body_idle_timeout),
             "threads": threads,
             "worker_connections": 1000,  # open connections; idle ones hold no thread
             "keepalive": KEEPALIVE,

@@ -156,6 +156,9 @@ class EvidenceRequest(Request):
         """Werkzeug's guarded input stream, read with no database transaction open."""
         if self.shallow:
             raise RuntimeError("reading the body of a shallow request is disabled")
+        raw = self.environ.get("wsgi.input")
+        if raw is not None and not isinstance(raw, request_body.StallAware):
+            self.environ["wsgi.input"] = request_body.StallAware(raw)
         return request_body.wrap(
             get_input_stream(self.environ, max_content_length=self.max_content_length)
         )

@@ -198,3 +198,35 @@ def test_a_stalled_tus_chunk_holds_no_transaction(live):
     status, _ = read_response(slow)
     slow.close()
     assert status == 204
+
+
+@pytest.fixture
+def impatient(tmp_path, fresh_database_url):
+    with casefile_serve(tmp_path, fresh_database_url, "--body-idle-timeout", "2") as live:
+        yield live, tmp_path / "storage"
+
+
+def test_a_stalled_upload_body_is_answered_408_and_nothing_is_kept(impatient):
+    live, storage = impatient
+    head, _, content_type = multipart({"title": "Stalled"}, "stalled.bin")
+    stalled = socket.create_connection(("127.0.0.1", live.port))
+    stalled.sendall(
+        (
+            f"POST /api/v1/cases/{live.case_id}/evidence HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: {live.token['Authorization']}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(head) + 2_000_000}\r\n\r\n"
+        ).encode()
+        + head
+        + secrets.token_bytes(100_000)
+    )
+    started = time.monotonic()
+    status, body = read_response(stalled, timeout=30)  # then nothing more is sent
+    stalled.close()
+    assert status == 408, body
+    assert b'"request_timeout"' in body
+    assert 1.5 < time.monotonic() - started < 15
+    items = requests.get(
+        f"{live.url}/api/v1/cases/{live.case_id}/evidence", headers=live.token, timeout=10
+    ).json()["items"]
+    assert items == []
+    assert not [path for path in storage.rglob("*") if path.is_file()]  # no partial blob
