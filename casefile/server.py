@@ -34,6 +34,8 @@ SEND_TIMEOUT = 300.0  # seconds one write to the client may take (1 MiB: ≥ 3.5
 KEEPALIVE = 5  # seconds an idle kept-alive connection stays open (no thread held meanwhile)
 DEFAULT_THREADS = 32
 
+OPTIONAL_SETTINGS = frozenset({"control_socket_disable"})  # newer gunicorn only
+
 log = logging.getLogger("casefile.server")
 
 
@@ -134,6 +136,8 @@ class CasefileServer(BaseApplication):  # type: ignore[misc]
 
     def load_config(self) -> None:
         for key, value in self.options.items():
+            if key in OPTIONAL_SETTINGS and key not in self.cfg.settings:
+                continue  # an older gunicorn without the feature
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
@@ -173,5 +177,8 @@ def serve(
             "accesslog": "-",
             "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
             "forwarded_allow_ips": "127.0.0.1",
+            # No control socket ($HOME/.gunicorn/gunicorn.ctl): nothing but the process's
+            # signals may reload or stop it, and two instances on one host do not collide.
+            "control_socket_disable": True,
         },
     ).run()
