@@ -26,7 +26,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.config.update(_flask_config(settings))
     app.extensions["casefile.settings"] = settings
-    database = database or Database.from_url(settings.database_url)
+    database = database or Database.from_url(
+        settings.database_url, lock_timeout_ms=settings.lock_timeout_ms
+    )
     app.extensions["casefile.db"] = database
     private_key = signing_key.load(settings.signing_key_path)
     keys = custody.CustodyKeys(settings.custody_origin, private_key) if private_key else None

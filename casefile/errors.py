@@ -29,11 +29,13 @@ HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "too_many_requests",
+    503: "busy",
 }
 
 
@@ -81,7 +83,9 @@ def _busy(error: Busy) -> BaseResponse:
     if _is_api():
         response, _ = json_error(error.status, error.code, error.message)
     else:
-        page, _ = _page(error.status, gettext("The server is busy. Please try again in a moment."))
+        page, _ = _page(
+            error.status, gettext("The database is busy. Please try again in a moment.")
+        )
         response = Response(page, mimetype="text/html")
     response.status_code = error.status
     response.headers["Retry-After"] = str(error.retry_after_seconds)
@@ -122,9 +126,9 @@ def handle_http(
 
 def handle_unexpected(error: Exception) -> tuple[Response, int] | tuple[str, int] | BaseResponse:
     _rollback()
-    if retry.is_transient(error):  # a deadlock outside a retried transaction: busy, not a bug
-        log.warning("transaction aborted on %s %s: %s", request.method, request.path, error)
-        return _busy(Busy("the database is busy; try again in a moment"))
+    if retry.is_busy(error):  # a lock held elsewhere, a deadlock outside a retried transaction
+        log.warning("database busy on %s %s: %s", request.method, request.path, error)
+        return _busy(Busy())
     log.error(  # called from Flask's handler, with the exception in hand
         "unexpected error on %s %s", request.method, request.path, exc_info=error
     )

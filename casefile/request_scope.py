@@ -57,6 +57,14 @@ def db_session() -> Session:
     return cast(Session, g.db_session)
 
 
+def end_transaction() -> None:
+    """End the request's open transaction, if any, before waiting on the client (see
+    casefile.request_body): committed, so that what it loaded stays usable."""
+    session = g.get("db_session")
+    if session is not None and session.in_transaction():
+        session.commit()
+
+
 def close_db_session(_error: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:

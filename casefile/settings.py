@@ -32,6 +32,7 @@ class Settings:
     env: Environment = "development"
     instance_path: Path = PROJECT_ROOT / "instance"
     database_url_override: str | None = None
+    lock_timeout_ms: int = 30_000  # a wait for a lock longer than this: a 503 to the client
     storage_url: str = (PROJECT_ROOT / "storage").as_uri()
     s3_endpoint_url: str | None = None  # CASEFILE_S3_ENDPOINT_URL; None: AWS itself
     s3_region: str | None = None
@@ -53,6 +54,7 @@ class Settings:
     kek_file: Path | None = None  # CASEFILE_KEK_FILE or [vault] kek_file
     evidence_max_mb: int = 8192
     tus_threshold_mb: int = 64  # the upload page sends larger files resumably (tus)
+    preview_max_megapixels: int = 50  # larger images are offered for download, not inline
     custody_origin: str = "casefile.local/custody"
     checkpoint_every_entries: int = 100
     checkpoint_every_minutes: int = 10
@@ -126,6 +128,10 @@ class Settings:
             )
 
     def _validate_storage(self) -> None:
+        if self.preview_max_megapixels < 1:
+            raise SettingsError("vault.preview_max_megapixels must be at least 1")
+        if not 1 <= self.lock_timeout_ms <= 600_000:
+            raise SettingsError("database.lock_timeout_ms must be between 1 and 600000")
         if self.object_lock_days < 0:
             raise SettingsError("storage.object_lock_days must be 0 (off) or more")
         if not 5 <= self.s3_part_mb <= 5120:
@@ -212,6 +218,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     custody = raw.get("custody", {})
     vault = raw.get("vault", {})
     store = raw.get("storage", {})
+    database = raw.get("database", {})
     kek_file = env.get("CASEFILE_KEK_FILE") or vault.get("kek_file")
     instance = _resolve(env.get("CASEFILE_INSTANCE") or _typed(raw, "instance", str, "instance"))
     database_url = env.get("CASEFILE_DATABASE_URL") or raw.get("database_url")
@@ -220,6 +227,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         env=cast(Environment, env.get("CASEFILE_ENV") or _typed(raw, "env", str, "development")),
         instance_path=instance,
         database_url_override=database_url,
+        lock_timeout_ms=_typed(database, "lock_timeout_ms", int, 30_000),
         storage_url=_storage_url(storage),
         s3_endpoint_url=env.get("CASEFILE_S3_ENDPOINT_URL")
         or _typed(store, "s3_endpoint_url", str, "")
@@ -248,6 +256,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         kek_file=_resolve(kek_file) if kek_file else None,
         evidence_max_mb=_typed(vault, "evidence_max_mb", int, 8192),
         tus_threshold_mb=_typed(vault, "tus_threshold_mb", int, 64),
+        preview_max_megapixels=_typed(vault, "preview_max_megapixels", int, 50),
         custody_origin=_typed(custody, "origin", str, "casefile.local/custody"),
         checkpoint_every_entries=_typed(custody, "checkpoint_every_entries", int, 100),
         checkpoint_every_minutes=_typed(custody, "checkpoint_every_minutes", int, 10),

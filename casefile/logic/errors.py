@@ -85,4 +85,9 @@ class Busy(DomainError):
 
     code = "busy"
     status = 503
-    retry_after_seconds = 1
+    retry_after_seconds = 2
+
+    def __init__(
+        self, message: str = "the database is busy; send the request again in a moment"
+    ) -> None:
+        super().__init__(message)

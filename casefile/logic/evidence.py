@@ -37,7 +37,7 @@ from casefile.model import (
     Sensitivity,
     User,
 )
-from casefile.vault import extract, sniff
+from casefile.vault import bidi, extract, polyglot, sniff
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import Keyring, KeyringError
 
@@ -155,6 +155,14 @@ def register(
     no orphans; after the commit the blob belongs to the item and stays."""
     committed: list[bool] = []
     try:
+        _refuse_unchecked_declarations(data, received)
+        # Examined before the transaction: parsing a file may take seconds (bounded), and no
+        # lock may be held meanwhile (on SQLite, a transaction holds the write lock). Callers
+        # have only read so far (authorization); that read ends here.
+        if session.in_transaction():
+            session.commit()
+        name = clean_filename(filename)
+        found = examine(received, data, name, declared_mime)
         # Replayed whole if the database aborts it for a lock conflict: the bytes are in
         # the store already, and nothing outside the database changes before the commit.
         return retry.run(
@@ -165,7 +173,8 @@ def register(
                 case_id,
                 received,
                 data,
-                filename=filename,
+                name=name,
+                found=found,
                 declared_mime=declared_mime,
                 store=store,
                 keyring=keyring,
@@ -179,20 +188,7 @@ def register(
         raise
 
 
-def _register(
-    session: Session,
-    actor: User | None,
-    case_id: uuid.UUID,
-    received: Received,
-    data: EvidenceInput,
-    *,
-    filename: str | None,
-    declared_mime: str | None,
-    store: BlobStore,
-    keyring: Keyring,
-    committed: list[bool],
-) -> Registered:
-    case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
+def _refuse_unchecked_declarations(data: EvidenceInput, received: Received) -> None:
     not_computed = sorted(set(data.declared_hashes) - set(received.hashes))
     if not_computed:
         raise ValidationFailed(
@@ -202,6 +198,23 @@ def _register(
                 "computed while the file streams in"
             }
         )
+
+
+def _register(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    received: Received,
+    data: EvidenceInput,
+    *,
+    name: str | None,
+    found: Examined,
+    declared_mime: str | None,
+    store: BlobStore,
+    keyring: Keyring,
+    committed: list[bool],
+) -> Registered:
+    case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
     visible, hidden = _same_content(session, actor, case.id, received.sha256)
     if visible is not None:
         custody.append(
@@ -210,27 +223,14 @@ def _register(
             CustodyAction.SUBMITTED_AGAIN,
             case_id=case.id,
             item_id=visible.id,
-            details={"sha256": received.sha256, "filename": clean_filename(filename)},
+            details={"sha256": received.sha256, "filename": name},
         )
         session.commit()
         committed.append(True)
         store.delete(received.item_id.hex)  # after the commit: a replay may still need it
         return Registered(visible, created=False)
 
-    name = clean_filename(filename)
-    mime = sniff.detect(received.head)
-    flags = [f"type_mismatch:{which}" for which in sniff.mismatches(mime, name, declared_mime)]
-    if flags:
-        flags.insert(0, "type_mismatch")
-    if received.size == 0:
-        flags.append("zero_bytes")
-    mismatched = {
-        algorithm: digest
-        for algorithm, digest in data.declared_hashes.items()
-        if received.hashes[algorithm] != digest
-    }
-    if mismatched:
-        flags.append("declared_hash_mismatch")
+    mime, flags, mismatched = found.mime, found.flags, found.mismatched
     seq = (
         session.scalar(select(func.max(Evidence.seq)).where(Evidence.case_id == case.id)) or 0
     ) + 1
@@ -253,7 +253,7 @@ def _register(
         sensitivity=data.sensitivity,
         status=EvidenceStatus.ACTIVE,
         collector=_collector(data),
-        extracted=extract.extract(received.content, received.head, mime, received.size),
+        extracted=found.extracted,
         wrapped_key=received.wrapped_key,
         created_at=now,
         created_by_id=actor.id if actor else None,
@@ -367,11 +367,78 @@ def active_blob_ids(session: Session) -> set[str]:
     return {owner.hex for owner in owners}
 
 
+@dataclass(frozen=True)
+class Examined:
+    mime: str
+    flags: list[str]
+    mismatched: dict[str, str]  # declared digests that do not match the file
+    extracted: dict[str, Any]
+
+
+def examine(
+    received: Received, data: EvidenceInput, name: str | None, declared_mime: str | None
+) -> Examined:
+    """What the bytes and the collector's account say about an item, and what to flag:
+    a type that disagrees with the name or declared type, an empty file, a declared digest
+    that does not match, a file that is also another type (polyglot), bidirectional-text
+    controls in its title or name, a metadata extraction that failed."""
+    mime = sniff.detect(received.head)
+    flags = [f"type_mismatch:{which}" for which in sniff.mismatches(mime, name, declared_mime)]
+    if flags:
+        flags.insert(0, "type_mismatch")
+    if received.size == 0:
+        flags.append("zero_bytes")
+    mismatched = {
+        algorithm: digest
+        for algorithm, digest in data.declared_hashes.items()
+        if received.hashes[algorithm] != digest
+    }
+    if mismatched:
+        flags.append("declared_hash_mismatch")
+    also = polyglot.other_types(mime, received.containers)
+    if also:
+        flags += ["polyglot", *(f"polyglot:{kind}" for kind in also)]
+    if bidi.has_controls(data.title) or bidi.has_controls(name):
+        flags.append("bidi_controls")
+    extracted = extract.extract(received.content, received.head, mime, received.size)
+    if "error" in extracted:
+        flags.append("extraction_failed")
+    return Examined(mime, flags, mismatched, extracted)
+
+
 def _collector(data: EvidenceInput) -> dict[str, Any]:
     fields = data.model_dump(
         mode="json", exclude={"title", "description", "declared_hashes", "sensitivity"}
     )
     return {key: value for key, value in fields.items() if value is not None}
+
+
+def image_pixels(item: Evidence) -> tuple[int, int] | None:
+    """(width, height) recorded at intake from the image's header, if known."""
+    image = (item.extracted or {}).get("image")
+    if not isinstance(image, dict):
+        return None
+    width, height = image.get("width"), image.get("height")
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return width, height
+    return None
+
+
+def preview_refusal(item: Evidence, max_megapixels: int) -> str | None:
+    """Why an image is not shown inline (decoding it would cost the viewer's browser memory
+    in proportion to its pixels: a small PNG can declare 50,000 x 50,000), or None."""
+    if not item.mime.startswith("image/"):
+        return None
+    size = image_pixels(item)
+    if size is None:
+        return "its dimensions could not be read from its header"
+    width, height = size
+    if width * height > max_megapixels * 1_000_000:
+        return (
+            f"it is {width} x {height} pixels ({width * height / 1e6:,.0f} megapixels), over the "
+            f"preview limit of {max_megapixels} megapixels"
+        )
+    return None
 
 
 def get_item(session: Session, actor: User | None, item_id: uuid.UUID) -> Evidence:

@@ -40,6 +40,25 @@ PAUSE_SECONDS = 0.05  # before the first replay, at most; doubled before each ne
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 
 
+# A busy database: another transaction held what a statement needed for longer than it may
+# wait, or aborted it. The request did nothing wrong and may be sent again: 503, never 500.
+# PostgreSQL: lock_not_available (55P03, lock_timeout) and the two above; SQLite: SQLITE_BUSY
+# ("database is locked", after the busy timeout) or SQLITE_LOCKED.
+BUSY_SQLSTATES = TRANSIENT_SQLSTATES | {"55P03"}
+SQLITE_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether `error` (as SQLAlchemy raises it) means "busy, try again later"."""
+    if not isinstance(error, DBAPIError):
+        return False
+    driver_error = error.orig
+    sqlite_code = getattr(driver_error, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return sqlite_code & 0xFF in SQLITE_BUSY  # extended codes keep the primary in the low byte
+    return getattr(driver_error, "sqlstate", None) in BUSY_SQLSTATES
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether the database aborted the transaction for a conflict that a replay may not
     meet again (not a lost connection, a constraint or a bug)."""
@@ -63,7 +82,7 @@ def run(session: Session, work: Callable[[], T], *, attempts: int = ATTEMPTS) ->
             reason = str(error.orig).splitlines()[0] if error.orig else type(error).__name__
             if attempt == attempts:
                 log.warning("transaction aborted %d times, giving up: %s", attempts, reason)
-                raise Busy("the database is busy; try again in a moment") from error
+                raise Busy from error
             log.info(
                 "transaction aborted (attempt %d of %d), replaying: %s", attempt, attempts, reason
             )

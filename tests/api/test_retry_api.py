@@ -150,7 +150,7 @@ def test_an_upload_aborted_every_time_is_503_busy_and_leaves_nothing(client, app
     calls = abort_appends(retry.ATTEMPTS)
     response = upload(client, case.id, headers, b"never registered", filename="b.txt")
     assert response.status_code == 503
-    assert response.headers["Retry-After"] == "1"
+    assert response.headers["Retry-After"] == "2"
     assert response.get_json()["error"]["code"] == "busy"
     assert "deadlock" not in response.get_data(as_text=True).lower()
     assert "locked" not in response.get_data(as_text=True).lower()
@@ -184,7 +184,7 @@ def test_a_conflict_outside_a_retried_transaction_is_503_not_500(client, session
     monkeypatch.setattr(evidence, "list_items", aborted)
     response = client.get(f"/api/v1/cases/{case.id}/evidence", headers=headers)
     assert response.status_code == 503
-    assert response.headers["Retry-After"] == "1"
+    assert response.headers["Retry-After"] == "2"
     assert response.get_json()["error"]["code"] == "busy"
 
 
@@ -199,7 +199,7 @@ def test_a_busy_page_in_the_browser_is_503_with_retry_after(client, session, wor
     monkeypatch.setattr(authz, "authorize_case", aborted)
     response = client.get(f"/cases/{case.id}")
     assert response.status_code == 503
-    assert response.headers["Retry-After"] == "1"
+    assert response.headers["Retry-After"] == "2"
     assert response.mimetype == "text/html"
     assert "The server is busy" in response.get_data(as_text=True)
 
