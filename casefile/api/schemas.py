@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from casefile.model import Forum, Role
 
@@ -53,8 +54,9 @@ class MemberList(BaseModel):
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    days: int | None = None
+    # At least one character that is not blank; the logic strips and checks it again.
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"\S")]
+    days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
 
 class TokenOut(BaseModel):
@@ -123,6 +125,11 @@ class CustodyReport(BaseModel):
     entries: list[CustodyEntryOut]
     checkpoint: str
     verifier_key: str | None
+
+
+class GrantOut(BaseModel):
+    evidence_id: uuid.UUID
+    user_id: uuid.UUID
 
 
 class EvidenceOut(BaseModel):

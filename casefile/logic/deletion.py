@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints, field_validator
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
@@ -23,7 +23,7 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, m
 class LegalHoldInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: bool
+    on: StrictBool  # true or false: not "yes", not 0
     reason: Reason
 
 
