@@ -92,6 +92,7 @@ def get_evidence(evidence_id: uuid.UUID) -> Response:
     summary="The item's bytes, decrypted and verified as they stream (always an attachment)",
     tag="evidence",
     raw_response=("application/octet-stream", {"type": "string", "format": "binary"}),
+    errors=(401, 404, 409),
 )
 def evidence_content(evidence_id: uuid.UUID) -> Response:
     item, chunks = evidence.read_content(

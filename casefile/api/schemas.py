@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from casefile.logic.text import VISIBLE
 from casefile.model import Forum, Role
 
 
@@ -55,7 +56,7 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # At least one character that is not blank; the logic strips and checks it again.
-    name: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"\S")]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=VISIBLE)]
     days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
 

@@ -129,7 +129,11 @@ def tus_headers(response: Response) -> Response:
 @bp.route(CREATE, methods=["OPTIONS"])
 @bp.route(UPLOAD, methods=["OPTIONS"])
 @operation(
-    summary="tus: what this server supports", tag="uploads", public=True, status=204, errors=()
+    summary="tus: what this server supports",
+    tag="uploads",
+    public=True,
+    status=204,
+    errors=(404,),  # only for a path that is not one (an id that is not a UUID)
 )
 def tus_options(**_ids: uuid.UUID) -> Response:
     response = _empty(204)

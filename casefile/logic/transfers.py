@@ -13,7 +13,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationError,
     field_validator,
 )
@@ -22,11 +21,9 @@ from sqlalchemy.orm import Session
 from casefile.logic import authz, custody
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import NotFound, ValidationFailed
-from casefile.logic.text import refuse_nul
+from casefile.logic.text import Explanation, Name, Note, Short, refuse_nul
 from casefile.model import CustodyAction, CustodyEntry, User
 
-Party = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)  # clocks of field laptops drift
 WHEN_FORMAT = "must be an ISO 8601 date and time with a time zone, e.g. 2026-12-06T09:30:00+06:30"
@@ -55,15 +52,13 @@ class TransferInput(BaseModel):
 
     _no_nul = field_validator("*", mode="after")(refuse_nul)
 
-    from_party: Party = Field(alias="from")
-    to_party: Party = Field(alias="to")
+    from_party: Name = Field(alias="from")
+    to_party: Name = Field(alias="to")
     when: Moment
     where: Note | None = None
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    reason: Explanation
     condition: Note | None = None
-    seal_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = (
-        None
-    )
+    seal_number: Short | None = None
     media: Note | None = Field(default=None, description="what changed hands, e.g. 'SD card'")
     item_id: uuid.UUID | None = None
     # The scanned, signed receipt, uploaded as an item of the case first (so it is hashed,
