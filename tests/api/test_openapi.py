@@ -258,7 +258,7 @@ def test_the_document_states_the_constraints_the_api_enforces(document):
         return {p["name"]: p for p in paths[path][method]["parameters"]}
 
     for path, item in paths.items():
-        for method, operation in item.items():
+        for method in item:
             for name, param in params(path, method).items():
                 if param["in"] == "path":
                     assert param["schema"] == {"type": "string", "format": "uuid"}, (path, name)
