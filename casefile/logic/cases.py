@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
 from sqlalchemy.orm import Session
@@ -25,7 +26,8 @@ from casefile.model import Case, CaseMember, CustodyAction, Forum, Role, User
 
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
-LanguageTag = Annotated[str, StringConstraints(pattern=LANGUAGE_TAG.pattern)]
+# Checked by the list's validator (so an error names `languages`); documented per item.
+LanguageTag = Annotated[str, WithJsonSchema({"type": "string", "pattern": LANGUAGE_TAG.pattern})]
 ErnPattern = Annotated[str, StringConstraints(max_length=100, pattern=ern.GRAMMAR)]
 
 
@@ -55,6 +57,9 @@ class CaseInput(BaseModel):
     @field_validator("languages")
     @classmethod
     def _languages(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if not LANGUAGE_TAG.fullmatch(tag):
+                raise ValueError(f"{tag!r} is not a language tag such as 'en', 'my' or 'fr'")
         return list(dict.fromkeys(value))  # each tag once, in the order given
 
 
