@@ -10,7 +10,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -28,7 +27,11 @@ LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 # Checked by the list's validator (so an error names `languages`); documented per item.
 LanguageTag = Annotated[str, WithJsonSchema({"type": "string", "pattern": LANGUAGE_TAG.pattern})]
-ErnPattern = Annotated[str, StringConstraints(max_length=100, pattern=ern.GRAMMAR)]
+# Checked by ern.pattern_problem (whose messages say what is wrong); documented as a pattern.
+ErnPattern = Annotated[
+    str,
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 100, "pattern": ern.GRAMMAR}),
+]
 
 
 class CaseInput(BaseModel):

@@ -523,10 +523,10 @@ def inclusion_proof(session: Session, seq: int, size: int) -> list[bytes]:
 
 def consistency_proof(session: Session, old: int, new: int) -> list[bytes]:
     """Between two signed checkpoints; both sizes must be checkpoints the log has signed."""
-    get_checkpoint(session, old)  # first: sizes without a signed checkpoint are not found
-    get_checkpoint(session, new)
     if old > new:
         raise ValidationFailed({"old": "must not be larger than new"})
+    get_checkpoint(session, old)
+    get_checkpoint(session, new)
     if old in (0, new):
         return []
     return with_stored_nodes(session, lambda get: merkle.consistency_proof(old, new, get))

@@ -40,7 +40,8 @@ CHECKS = (
 )
 # Operations whose valid-looking input can still be refused for what no schema can say: 422
 # for a cursor the server did not issue, an email with no account, an id of no item of the
-# case, a transfer dated in the future, tus metadata naming fields that do not exist; 413 for
+# case, a transfer dated in the future, tus metadata naming fields that do not exist, an `old`
+# checkpoint size larger than `new`; 413 for
 # an Upload-Length above the configured maximum (announced in Tus-Max-Size).
 REFUSED_FOR_MEANING = {
     "list_cases_get": ("422",),
@@ -49,6 +50,7 @@ REFUSED_FOR_MEANING = {
     "add_member_post": ("422",),
     "grant_access_post": ("422",),
     "create_upload_post": ("413", "422"),
+    "consistency_get": ("422",),
 }
 # Fuzzing examples per operation (the coverage phase adds its boundary cases to these): fewer on
 # PostgreSQL, whose leg repeats the run for what only that database refuses.
