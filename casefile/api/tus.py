@@ -39,7 +39,8 @@ ENDPOINTS = frozenset(
 )  # fmt: skip
 
 
-METADATA_PAIR = r"[!-+\--~]+( [A-Za-z0-9+/]*={0,2})?"  # a printable key without ",", base64
+BASE64 = r"([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"  # padded, RFC 4648
+METADATA_PAIR = rf"[!-+\--~]+( {BASE64})?"  # a printable key without ",", then base64
 BYTES = {"type": "integer", "minimum": 0, "maximum": MAX_INT64}
 TUS_RESUMABLE = Param(
     "Tus-Resumable",

@@ -52,6 +52,8 @@ def is_busy(error: BaseException) -> bool:
     """Whether `error` (as SQLAlchemy raises it) means "busy, try again later"."""
     if not isinstance(error, DBAPIError):
         return False
+    if is_transient(error):
+        return True
     driver_error = error.orig
     sqlite_code = getattr(driver_error, "sqlite_errorcode", None)
     if isinstance(sqlite_code, int):

@@ -201,7 +201,7 @@ def test_a_busy_page_in_the_browser_is_503_with_retry_after(client, session, wor
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
     assert response.mimetype == "text/html"
-    assert "The server is busy" in response.get_data(as_text=True)
+    assert "The database is busy" in response.get_data(as_text=True)
 
 
 def test_the_command_line_says_busy_in_one_line_and_exits_1(tmp_path, fresh_database_url,
@@ -224,6 +224,6 @@ def test_the_command_line_says_busy_in_one_line_and_exits_1(tmp_path, fresh_data
     result = runner.invoke(main, ["custody", "checkpoint"], env=env)
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "casefile: the database is busy; try again in a moment"
+        "casefile: the database is busy; send the request again in a moment"
     ]
     assert len(signed) == retry.ATTEMPTS
