@@ -75,9 +75,10 @@ class Instance:
             with database.engine.connect() as connection:
                 names = inspect(connection).get_table_names()
                 for name in names:
-                    if name != "alembic_version" and connection.exec_driver_sql(
-                        f'SELECT COUNT(*) FROM "{name}"'  # noqa: S608 - names from the database
-                    ).scalar():
+                    if (
+                        name != "alembic_version"
+                        and connection.exec_driver_sql(f'SELECT COUNT(*) FROM "{name}"').scalar()
+                    ):
                         return False
         finally:
             database.engine.dispose()
@@ -138,9 +139,7 @@ def source(request, tmp_path, fresh_database_url, kind) -> Instance:
         (files / name).write_bytes(data)
     sidecar = tmp_path / "sidecar.json"
     sidecar.write_text(json.dumps({"witness-identity.txt": {"sensitivity": "restricted"}}))
-    ingested = instance.run(
-        "ingest", case_id, str(files), "--as", LEAD, "--sidecar", str(sidecar)
-    )
+    ingested = instance.run("ingest", case_id, str(files), "--as", LEAD, "--sidecar", str(sidecar))
     assert ingested.exit_code == 0, ingested.output
     # The lawyer, who may not see the restricted item, submits the same bytes: an item of
     # their own that shares the restricted item's blob.

@@ -84,9 +84,7 @@ def read_inventory(root: Path) -> dict[str, Any]:
         raise BackupError(f"{root} is not a backup folder")
     inventory_path, hash_path = root / INVENTORY, root / INVENTORY_HASH
     if not inventory_path.is_file() or not hash_path.is_file():
-        raise BackupError(
-            f"{root} has no {INVENTORY} and {INVENTORY_HASH}: not a complete backup"
-        )
+        raise BackupError(f"{root} has no {INVENTORY} and {INVENTORY_HASH}: not a complete backup")
     recorded = hash_path.read_text(encoding="ascii", errors="replace").split()
     if not recorded or file_sha256(inventory_path)[1] != recorded[0]:
         raise BackupError(f"{INVENTORY}: its SHA-256 is not the one in {INVENTORY_HASH}")

@@ -222,9 +222,10 @@ def _refuse_unless_empty(target: Target) -> None:
     with engine.connect() as connection:
         present = set(inspect(connection).get_table_names())
         for table in Base.metadata.sorted_tables:
-            if table.name in present and connection.execute(
-                select(func.count()).select_from(table)
-            ).scalar():
+            if (
+                table.name in present
+                and connection.execute(select(func.count()).select_from(table)).scalar()
+            ):
                 raise BackupError(
                     f"the database is not empty (table {table.name} has rows): "
                     "restore only into a new instance"
@@ -386,5 +387,3 @@ def _check_log(database: Database, inventory: dict[str, Any]) -> tuple[int | Non
         if root.hex() != expected["root"]:
             raise BackupError("the restored entries do not give the backup checkpoint's root")
     return size, report
-
-

@@ -197,4 +197,3 @@ def _copy_blob(store: BlobStore, blob_id: str, out: Path) -> FileRecord | None:
         (out / relative).unlink(missing_ok=True)
         raise
     return writer.finish()
-
