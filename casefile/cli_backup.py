@@ -146,7 +146,8 @@ def restore(ctx: click.Context, source: Path, passphrase_file: Path | None) -> N
         custody_origin=settings.custody_origin,
     )
     try:
-        with click.progressbar(length=0, label="copying blobs", file=sys.stderr) as bar:
+        total = int(inventory["blobs"]["bytes"])
+        with click.progressbar(length=total, label="copying blobs", file=sys.stderr) as bar:
             report = restore_logic.restore(
                 target, source, inventory, passphrase=passphrase, on_blob=bar.update
             )
