@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import OperationalError
 
 from casefile import create_app
 from casefile.cli import main
 from casefile.db import Database
 from casefile.logic import accounts, deletion
 from casefile.logic import ingest as ingest_logic
+from casefile.logic.backup import restore as restore_logic
 from casefile.logic.backup import snapshot
 from casefile.model import Case, CustodyCheckpoint, Evidence, EvidenceStatus, Role
 from casefile.settings import load_settings
@@ -487,3 +489,51 @@ def test_the_local_store_copy_is_ciphertext_byte_for_byte(source, tmp_path, kind
     for blob_id in store.blob_ids():
         path = f"{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
         assert (out / "blobs" / path).read_bytes() == (store.root / path).read_bytes()
+
+
+def test_a_failed_load_leaves_the_instance_empty_and_can_be_run_again(
+    source, target, tmp_path, monkeypatch
+):
+    out = tmp_path / "backup"
+    assert source.run("backup", str(out)).exit_code == 0
+    copy_keys(source, target)
+    real = restore_logic._reset_sequences
+
+    def fail(connection, tables):
+        raise OperationalError("SELECT setval(...)", {}, RuntimeError("the server went away"))
+
+    monkeypatch.setattr(restore_logic, "_reset_sequences", fail)
+    failed = target.run("restore", str(out))
+    assert failed.exit_code == 1
+    assert "loading the rows failed, nothing was restored" in failed.output
+    assert target.is_empty()  # no row, and the blobs copied before were removed again
+
+    monkeypatch.setattr(restore_logic, "_reset_sequences", real)
+    again = target.run("restore", str(out))
+    assert again.exit_code == 0, again.output
+    assert target.run("custody", "verify").exit_code == 0
+    assert target.run("scrub").exit_code == 0
+
+
+def test_a_backup_restores_into_the_other_database_and_store(request, source, tmp_path, kind):
+    """SQLite + local folder into PostgreSQL + S3, and the other way round."""
+    out = tmp_path / "backup"
+    assert source.run("backup", str(out)).exit_code == 0
+    if kind == "local":
+        databases = create_database("postgresql", tmp_path)  # skips without PostgreSQL
+        other = _instance(request, tmp_path / "other", next(databases), "s3")
+    else:
+        databases = iter(())
+        other = _instance(
+            request, tmp_path / "other", f"sqlite:///{tmp_path / 'other.sqlite3'}", "local"
+        )
+    try:
+        copy_keys(source, other)
+        restored = other.run("restore", str(out))
+        assert restored.exit_code == 0, restored.output
+        assert other.run("custody", "verify").exit_code == 0
+        assert other.run("scrub").exit_code == 0
+        assert latest_checkpoint(other) == source.checkpoint
+        assert len(download_all(other)) == 4
+    finally:
+        next(databases, None)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from casefile.logic.backup import FORMAT, INVENTORY, INVENTORY_HASH, BackupError
+from casefile.logic.backup import FORMAT, INVENTORY, INVENTORY_HASH, KEYS_FILE, BackupError
 
 CHUNK = 1 << 20
 
@@ -94,8 +94,39 @@ def read_inventory(root: Path) -> dict[str, Any]:
         raise BackupError(f"{INVENTORY}: not JSON: {error}") from None
     if not isinstance(inventory, dict) or inventory.get("format") != FORMAT:
         raise BackupError(f"{INVENTORY}: not a {FORMAT} inventory")
+    _check_shape(inventory)
     check_files(root, inventory)
     return inventory
+
+
+_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "schema_revision": str,
+    "verifier_key": str,
+    "checkpoint": (dict, type(None)),
+    "tables": list,
+    "blobs": dict,
+    "keys": (str, type(None)),
+    "files": list,
+}
+
+
+def _check_shape(inventory: dict[str, Any]) -> None:
+    for name, kind in _SHAPE.items():
+        if not isinstance(inventory.get(name), kind):
+            raise BackupError(f"{INVENTORY}: {name} is missing or malformed")
+    for table in inventory["tables"]:
+        if not isinstance(table, dict) or not {"name", "file", "rows", "columns"} <= set(table):
+            raise BackupError(f"{INVENTORY}: a table entry is malformed")
+    if not {"copied", "bytes", "missing"} <= set(inventory["blobs"]):
+        raise BackupError(f"{INVENTORY}: blobs is malformed")
+    listed = {entry.get("path") for entry in inventory["files"] if isinstance(entry, dict)}
+    for table in inventory["tables"]:
+        if table["file"] not in listed:
+            raise BackupError(f"{INVENTORY}: {table['file']} is not among the files")
+    if inventory["keys"] is not None and (
+        inventory["keys"] != KEYS_FILE or KEYS_FILE not in listed
+    ):
+        raise BackupError(f"{INVENTORY}: keys names no key file among the files")
 
 
 def check_files(root: Path, inventory: dict[str, Any]) -> None:
