@@ -81,7 +81,10 @@ def restore(
     report = RestoreReport(missing=list(inventory["blobs"]["missing"]))
     revision = _known_revision(inventory["schema_revision"])
     bundle = _unseal(root, inventory, passphrase)
-    keyring = _settle_keys(target, inventory, bundle)
+    try:
+        keyring = _settle_keys(target, inventory, bundle)
+    except KeyringError as error:
+        raise BackupError(str(error)) from None
     report.data_keys_checked = _check_data_keys(root, inventory, keyring)
     _refuse_unless_empty(target)
     _create_schema(target.database, revision)

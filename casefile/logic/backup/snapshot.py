@@ -183,17 +183,23 @@ def _copy_blob(store: BlobStore, blob_id: str, out: Path) -> FileRecord | None:
     relative = blob_path(blob_id)
     try:
         source = store.open(blob_id)
-    except BlobStoreError:
+    except BlobStoreError as error:
         if not store.exists(blob_id):
             return None
-        raise
+        raise _incomplete(out, f"reading blob {blob_id} failed: {error}") from None
     writer = HashingWriter(out, relative)
     try:
         with source:
             while chunk := source.read(COPY_CHUNK):
                 writer.write(chunk)
-    except BaseException:
+    except BaseException as error:
         writer.discard()
         (out / relative).unlink(missing_ok=True)
+        if isinstance(error, BlobStoreError):
+            raise _incomplete(out, f"reading blob {blob_id} failed: {error}") from None
         raise
     return writer.finish()
+
+
+def _incomplete(out: Path, why: str) -> BackupError:
+    return BackupError(f"{why}; {out} holds an incomplete backup (no inventory): remove it")
