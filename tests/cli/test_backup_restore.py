@@ -29,7 +29,7 @@ from casefile.logic.backup import restore as restore_logic
 from casefile.logic.backup import snapshot
 from casefile.model import Case, CustodyCheckpoint, Evidence, EvidenceStatus, Role
 from casefile.settings import load_settings
-from casefile.vault.blobstore import BlobStore, LocalBlobStore, open_store
+from casefile.vault.blobstore import BlobStore, open_store
 from casefile.vault.envelope import Keyring
 from tests.conftest import create_database
 from tests.factories import PASSWORD, add_member
@@ -479,16 +479,16 @@ def test_backup_refuses_a_folder_that_is_not_empty(source, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 
 
-def test_the_local_store_copy_is_ciphertext_byte_for_byte(source, tmp_path, kind):
-    if kind != "local":
-        pytest.skip("the local folder store's files are compared directly")
+def test_the_backup_holds_each_blob_byte_for_byte_as_stored(source, tmp_path):
     out = tmp_path / "backup"
     assert source.run("backup", str(out)).exit_code == 0
-    store = source.store
-    assert isinstance(store, LocalBlobStore)
-    for blob_id in store.blob_ids():
-        path = f"{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
-        assert (out / "blobs" / path).read_bytes() == (store.root / path).read_bytes()
+    blob_ids = list(source.store.blob_ids())
+    assert len(blob_ids) == 3
+    for blob_id in blob_ids:
+        with source.store.open(blob_id) as stored:
+            assert (out / "blobs" / blob_id[:2] / blob_id[2:4] / blob_id).read_bytes() == (
+                stored.read()
+            )
 
 
 def test_a_failed_load_leaves_the_instance_empty_and_can_be_run_again(
@@ -537,3 +537,37 @@ def test_a_backup_restores_into_the_other_database_and_store(request, source, tm
         assert len(download_all(other)) == 4
     finally:
         next(databases, None)
+
+
+def test_a_rewritten_custody_history_is_refused_even_with_a_matching_inventory(
+    source, target, tmp_path
+):
+    """Someone edits an entry and rewrites the inventory and its hash to match: the files
+    check out, but the restored log does not verify, and nothing is restored."""
+    out = tmp_path / "backup"
+    assert source.run("backup", str(out)).exit_code == 0
+    inventory = json.loads((out / "inventory.json").read_text())
+    (table,) = [t for t in inventory["tables"] if t["name"] == "custody_entries"]
+    path = out / table["file"]
+    lines = path.read_text().splitlines()
+    entry = json.loads(lines[3])
+    entry["actor_label"] = "someone else"
+    lines[3] = json.dumps(entry)
+    path.write_text("\n".join(lines) + "\n")
+    for listed in inventory["files"]:
+        if listed["path"] == table["file"]:
+            listed["size"] = path.stat().st_size
+            listed["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    text = json.dumps(inventory, indent=1, sort_keys=True) + "\n"
+    (out / "inventory.json").write_text(text)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    (out / "inventory.sha256").write_text(f"{digest}  inventory.json\n")
+
+    copy_keys(source, target)
+    refused = target.run("restore", str(out))
+    assert refused.exit_code == 1
+    assert refused.output.strip().splitlines()[-1] == (
+        "casefile: the backup's custody log does not verify: entry 3: its fields do not hash "
+        "to its recorded leaf hash; nothing was restored"
+    )
+    assert target.is_empty()

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, MetaData, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 import casefile.model  # noqa: F401 - registers every table on Base.metadata
 from casefile.bundle import merkle
@@ -90,7 +91,9 @@ def restore(
     _create_schema(target.database, revision)
     copied = _copy_blobs(target.store, root, inventory, on_blob)
     try:
-        report.tables = _load_rows(target.database, root, inventory)
+        report.tables, report.checkpoint_size, report.verify = _load_rows(
+            target.database, root, inventory
+        )
     except BaseException:
         for blob_id in copied:
             target.store.delete(blob_id)
@@ -98,7 +101,6 @@ def restore(
     report.blobs = len(copied)
     _upgrade_to_head(target.database)
     report.keys_installed = _install_keys(target, bundle)
-    report.checkpoint_size, report.verify = _check_log(target.database, inventory)
     return report
 
 
@@ -293,27 +295,42 @@ def _blob_id(path: str) -> str:
     return blob_id
 
 
-def _load_rows(database: Database, root: Path, inventory: dict[str, Any]) -> dict[str, int]:
+def _load_rows(
+    database: Database, root: Path, inventory: dict[str, Any]
+) -> tuple[dict[str, int], int | None, VerifyReport]:
     """Every table's rows, in the backup's (foreign-key) order, in one transaction. The
-    append-only tables take them: they refuse changes, not inserts."""
+    append-only tables take them: they refuse changes, not inserts. The transaction commits
+    only once the custody log it holds verifies (_check_log)."""
     counts: dict[str, int] = {}
     metadata = MetaData()
     try:
         with database.engine.begin() as connection:
             for table in inventory["tables"]:
-                loading = rows.loading_table(table["name"], table["columns"], metadata)
-                lines = _table_lines(root, table)
-                count = 0
-                while batch := list(itertools.islice(lines, BATCH)):
-                    connection.execute(loading.insert(), batch)
-                    count += len(batch)
-                if count != table["rows"]:
-                    raise BackupError(f"{table['file']}: {count} rows, the inventory says so not")
-                counts[table["name"]] = count
+                counts[table["name"]] = _insert_table(connection, root, table, metadata)
             _reset_sequences(connection, set(counts))
+            with Session(bind=connection) as session:  # in the loading transaction
+                size, report = _check_log(session, inventory)
     except SQLAlchemyError as error:
         raise BackupError(f"loading the rows failed, nothing was restored: {error}") from None
-    return counts
+    except BackupError as error:
+        raise BackupError(f"{error}; nothing was restored") from None
+    return counts, size, report
+
+
+def _insert_table(
+    connection: Connection, root: Path, table: dict[str, Any], metadata: MetaData
+) -> int:
+    loading = rows.loading_table(table["name"], table["columns"], metadata)
+    lines = _table_lines(root, table)
+    count = 0
+    while batch := list(itertools.islice(lines, BATCH)):
+        connection.execute(loading.insert(), batch)
+        count += len(batch)
+    if count != table["rows"]:
+        raise BackupError(
+            f"{table['file']}: {count} rows where the inventory lists {table['rows']}"
+        )
+    return count
 
 
 def _reset_sequences(connection: Connection, tables: set[str]) -> None:
@@ -368,25 +385,25 @@ def _write_new(path: Path, content: str) -> bool:
 # --- afterwards ---------------------------------------------------------------------------
 
 
-def _check_log(database: Database, inventory: dict[str, Any]) -> tuple[int | None, VerifyReport]:
+def _check_log(session: Session, inventory: dict[str, Any]) -> tuple[int | None, VerifyReport]:
     """The restored log verifies under the backup's verifier key, and its latest checkpoint
-    is the backup's, with the root the restored entries give at that size."""
+    is the backup's, with the root the restored entries give at that size; else nothing is
+    restored."""
     expected = inventory.get("checkpoint")
-    with database.snapshot() as session:
-        report = verify_log(session, inventory["verifier_key"])
-        if report.mismatch is not None:
-            raise BackupError(f"the restored custody log does not verify: {report.mismatch}")
-        latest = custody.latest_checkpoint(session)
-        if expected is None:
-            if latest is not None:
-                raise BackupError("the restored log has a checkpoint the backup did not record")
-            return None, report
-        if latest is None or latest.size != expected["size"] or latest.note != expected["note"]:
-            raise BackupError("the restored log's latest checkpoint is not the backup's")
-        size = int(expected["size"])
-        root = custody.with_stored_nodes(
-            session, lambda get: merkle.root_at(size, get) if size else merkle.EMPTY_ROOT
-        )
-        if root.hex() != expected["root"]:
-            raise BackupError("the restored entries do not give the backup checkpoint's root")
+    report = verify_log(session, inventory["verifier_key"])
+    if report.mismatch is not None:
+        raise BackupError(f"the backup's custody log does not verify: {report.mismatch}")
+    latest = custody.latest_checkpoint(session)
+    if expected is None:
+        if latest is not None:
+            raise BackupError("the backup's log has a checkpoint its inventory does not record")
+        return None, report
+    if latest is None or latest.size != expected["size"] or latest.note != expected["note"]:
+        raise BackupError("the backup's latest checkpoint is not the one its inventory records")
+    size = int(expected["size"])
+    root = custody.with_stored_nodes(
+        session, lambda get: merkle.root_at(size, get) if size else merkle.EMPTY_ROOT
+    )
+    if root.hex() != expected["root"]:
+        raise BackupError("the backup's entries do not give its checkpoint's root")
     return size, report
