@@ -3,6 +3,7 @@ they call casefile.logic.backup only."""
 
 from __future__ import annotations
 
+import getpass
 import sys
 from pathlib import Path
 
@@ -31,10 +32,16 @@ KEYS_WARNING = (
 )
 
 
-def _read_passphrase(passphrase_file: Path | None) -> str:
+def _read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> str:
+    """From the file's first line; else asked for on a terminal (twice when setting it), or
+    the first line of standard input."""
     if passphrase_file is not None:
         lines = passphrase_file.read_text(encoding="utf-8").splitlines()
         passphrase = lines[0] if lines else ""
+    elif sys.stdin.isatty():
+        passphrase = getpass.getpass("Backup passphrase: ")
+        if confirm and passphrase != getpass.getpass("Repeat the passphrase: "):
+            raise CasefileError("the passphrases do not match")
     else:
         passphrase = sys.stdin.readline().rstrip("\r\n")
     if not passphrase:
@@ -69,7 +76,7 @@ def backup(ctx: click.Context, out: Path, with_keys: bool, passphrase_file: Path
     keys = None
     passphrase = None
     if with_keys:
-        passphrase = _read_passphrase(passphrase_file)
+        passphrase = _read_passphrase(passphrase_file, confirm=True)
         source: KeyringSource = app.extensions["casefile.keyring"]
         try:
             kek = source.get().to_text()
