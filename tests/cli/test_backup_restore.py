@@ -6,6 +6,7 @@ checkpoint is backed up while an upload runs, and restored into a new, empty ins
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -23,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from casefile import create_app
 from casefile.cli import main
 from casefile.db import Database
-from casefile.logic import accounts, deletion
+from casefile.logic import accounts, deletion, tus
 from casefile.logic import ingest as ingest_logic
 from casefile.logic.backup import restore as restore_logic
 from casefile.logic.backup import snapshot
@@ -571,3 +572,53 @@ def test_a_rewritten_custody_history_is_refused_even_with_a_matching_inventory(
         "to its recorded leaf hash; nothing was restored"
     )
     assert target.is_empty()
+
+
+def test_a_resumable_upload_in_progress_carries_on_after_the_restore(source, target, tmp_path):
+    """Its encrypted chunks are in the backup: after the restore the upload takes its last
+    bytes and becomes an item whose content is exactly what was sent."""
+    first, rest = b"First half of a long video file. " * 100, b"And the second half." * 100
+
+    def tus_step(instance: Instance, step):
+        database = instance.database()
+        keyring = Keyring.load(instance.instance / "kek.json")
+        try:
+            with database.session() as session:
+                lead = accounts.find_by_email(session, LEAD)
+                return step(session, lead, keyring)
+        finally:
+            database.engine.dispose()
+
+    def start(session, lead, keyring):
+        upload = tus.create(
+            session, lead, uuid.UUID(source.case_id), length=len(first) + len(rest),
+            metadata={"filename": "video.bin"}, max_size=1 << 30, store=source.store,
+            keyring=keyring,
+        )  # fmt: skip
+        tus.receive(
+            session, lead, upload.id, offset=0, body=io.BytesIO(first),
+            content_length=len(first), checksum=None, store=source.store, keyring=keyring,
+        )  # fmt: skip
+        return upload.id
+
+    upload_id = tus_step(source, start)
+    out = tmp_path / "backup"
+    assert source.run("backup", str(out)).exit_code == 0
+    inventory = json.loads((out / "inventory.json").read_text())
+    assert sum(path["path"].startswith("blobs/") for path in inventory["files"]) == 4
+
+    copy_keys(source, target)
+    assert target.run("restore", str(out)).exit_code == 0
+    assert target.run("scrub").exit_code == 0  # the chunk is the upload's, not an orphan
+
+    def finish(session, lead, keyring):
+        return tus.receive(
+            session, lead, upload_id, offset=len(first), body=io.BytesIO(rest),
+            content_length=len(rest), checksum=None, store=target.store, keyring=keyring,
+        ).evidence_id  # fmt: skip
+
+    item_id = tus_step(target, finish)
+    (item,) = [item for item in target.items() if item.id == item_id]
+    assert item.sha256 == hashlib.sha256(first + rest).hexdigest()
+    assert item.ern in download_all(target)
+    assert target.run("custody", "verify").exit_code == 0
