@@ -4,10 +4,11 @@ In this order, so that a refusal changes nothing: the inventory and every file a
 against their SHA-256 (inventory.read_inventory, by the caller); the keys are settled (the
 backup's, unsealed with the passphrase, or the instance's own) and the KEK must unwrap every
 item's data key; the database and the store must be empty. Then the schema is created at the
-backup's revision, the blobs are copied into the store, the rows are loaded in one
-transaction (a failure removes the copied blobs again), the schema is brought to the latest
-revision and the keys are installed. Last, the restored custody log is verified and its
-latest checkpoint compared with the backup's.
+backup's revision, the blobs are copied into the store and the rows are loaded in one
+transaction, which commits only if the custody log it holds verifies under the backup's
+verifier key and ends at the backup's checkpoint (a failure rolls it back and removes the
+copied blobs again). Last, the schema is brought to the latest revision and the keys are
+installed.
 """
 
 from __future__ import annotations
