@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import OperationalError
@@ -29,6 +32,7 @@ from casefile.logic import ingest as ingest_logic
 from casefile.logic.backup import restore as restore_logic
 from casefile.logic.backup import snapshot
 from casefile.model import Case, CustodyCheckpoint, Evidence, EvidenceStatus, Role
+from casefile.schema import alembic_config
 from casefile.settings import load_settings
 from casefile.vault.blobstore import BlobStore, open_store
 from casefile.vault.envelope import Keyring
@@ -622,3 +626,53 @@ def test_a_resumable_upload_in_progress_carries_on_after_the_restore(source, tar
     assert item.sha256 == hashlib.sha256(first + rest).hexdigest()
     assert item.ern in download_all(target)
     assert target.run("custody", "verify").exit_code == 0
+
+
+def rewrite_inventory(out: Path, inventory: dict, changed: list[str]) -> None:
+    """Recompute the listed files' sizes and hashes, then the inventory's own hash."""
+    for listed in inventory["files"]:
+        if listed["path"] in changed:
+            data = (out / listed["path"]).read_bytes()
+            listed["size"], listed["sha256"] = len(data), hashlib.sha256(data).hexdigest()
+    text = json.dumps(inventory, indent=1, sort_keys=True) + "\n"
+    (out / "inventory.json").write_text(text)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    (out / "inventory.sha256").write_text(f"{digest}  inventory.json\n")
+
+
+def test_a_backup_of_an_older_schema_is_loaded_at_its_revision_then_upgraded(
+    source, target, tmp_path, kind
+):
+    """A backup taken before evidence.content_id existed (revision 1e75cb9b9107): restore
+    creates that schema, loads the rows as they were, then migrates to the latest."""
+    out = tmp_path / "backup"
+    assert source.run("backup", str(out)).exit_code == 0
+    inventory = json.loads((out / "inventory.json").read_text())
+    (table,) = [t for t in inventory["tables"] if t["name"] == "evidence"]
+    rows = [json.loads(line) for line in (out / table["file"]).read_text().splitlines()]
+    # As that schema had it: no content_id, and no item sharing another's blob (the lawyer's
+    # resubmission came with that revision); the source's custody log stays as it is.
+    rows = [row for row in rows if row.pop("content_id") is None]
+    del table["columns"]["content_id"]
+    table["rows"] = len(rows)
+    (out / table["file"]).write_text("".join(json.dumps(row) + "\n" for row in rows))
+    inventory["schema_revision"] = "1e75cb9b9107"
+    rewrite_inventory(out, inventory, [table["file"]])
+    if kind == "s3":  # the PostgreSQL target was made at the latest schema: take it away
+        engine = target.database().engine
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection=connection), "base")
+        engine.dispose()
+
+    copy_keys(source, target)
+    restored = target.run("restore", str(out))
+    assert restored.exit_code == 0, restored.output
+    engine = target.database().engine
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    engine.dispose()
+    assert current == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert [item.content_id for item in target.items()] == [None] * 4
+    assert target.run("custody", "verify").exit_code == 0
+    assert target.run("scrub").exit_code == 0
+    assert len(download_all(target)) == 3

@@ -350,8 +350,27 @@ def _reset_sequences(connection: Connection, tables: set[str]) -> None:
 
 
 def _upgrade_to_head(database: Database) -> None:
-    with database.engine.begin() as connection:
-        command.upgrade(alembic_config(connection=connection), "head")
+    """Migrate the loaded rows to the latest schema. On SQLite, Alembic's batch mode rebuilds
+    a table by copying it and dropping the old one, which foreign keys from other tables'
+    rows refuse: they are switched off for the migration (SQLite's documented procedure for
+    altering tables) and every reference is checked before the result is committed."""
+    with database.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction, where SQLite honours it
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                command.upgrade(alembic_config(connection=connection), "head")
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    if broken is not None:
+                        raise BackupError(
+                            f"after migrating, table {broken[0]} refers to a missing "
+                            f"{broken[2]} row"
+                        )
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def _install_keys(target: Target, bundle: keys_export.Keys | None) -> list[str]:
