@@ -676,3 +676,26 @@ def test_a_backup_of_an_older_schema_is_loaded_at_its_revision_then_upgraded(
     assert target.run("custody", "verify").exit_code == 0
     assert target.run("scrub").exit_code == 0
     assert len(download_all(target)) == 3
+
+
+def test_a_kek_from_the_environment_is_used_and_never_written(source, target, tmp_path):
+    out = tmp_path / "backup"
+    assert source.run("backup", str(out), "--with-keys", stdin=PASSPHRASE + "\n").exit_code == 0
+    target.env["CASEFILE_KEK"] = (source.instance / "kek.json").read_text()
+    restored = target.run("restore", str(out), stdin=PASSPHRASE + "\n")
+    assert restored.exit_code == 0, restored.output
+    assert not (target.instance / "kek.json").exists()
+    assert (target.instance / "custody_signing_key.pem").exists()
+    assert target.run("scrub").exit_code == 0
+
+
+def test_a_different_kek_in_the_environment_is_refused(source, target, tmp_path):
+    out = tmp_path / "backup"
+    assert source.run("backup", str(out), "--with-keys", stdin=PASSPHRASE + "\n").exit_code == 0
+    other = tmp_path / "other-kek.json"
+    Keyring.create_file(other)
+    target.env["CASEFILE_KEK"] = other.read_text()
+    refused = target.run("restore", str(out), stdin=PASSPHRASE + "\n")
+    assert refused.exit_code == 1
+    assert "cannot unwrap the data key of item" in refused.output
+    assert target.is_empty() and not (target.instance / "custody_signing_key.pem").exists()
