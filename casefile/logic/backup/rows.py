@@ -30,8 +30,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     Uuid,
     select,
+    type_coerce,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -41,8 +43,19 @@ from casefile.logic.backup import BackupError
 Kinds = dict[str, str]
 
 
-def column_kind(column: Column[Any]) -> str:
+def _stored_type(column: Column[Any]) -> TypeEngine[Any]:
+    """The type whose values are what the database holds. A type decorator other than
+    UTCDateTime may transform values on their way in and out (a sealed field, say): the
+    backup takes the stored form, through the decorator's underlying type, so that nothing
+    is unsealed into the backup and nothing is sealed twice on restore."""
     kind: TypeEngine[Any] = column.type
+    if isinstance(kind, TypeDecorator) and not isinstance(kind, UTCDateTime):
+        return kind.impl_instance
+    return kind
+
+
+def column_kind(column: Column[Any]) -> str:
+    kind = _stored_type(column)
     checks: list[tuple[type[Any], str]] = [
         (UTCDateTime, "datetime"),
         (Uuid, "uuid"),
@@ -69,7 +82,13 @@ def rows_query(table: Table) -> Select[Any]:
     order: list[Any] = list(table.primary_key.columns)
     if "content_id" in table.columns:  # items owning a blob before the items sharing it
         order.insert(0, table.c.content_id.is_not(None))
-    return select(table).order_by(*order)
+    columns = [
+        type_coerce(column, stored).label(column.name)
+        if (stored := _stored_type(column)) is not column.type
+        else column
+        for column in table.columns
+    ]
+    return select(*columns).order_by(*order)
 
 
 def _encode(value: Any, kind: str) -> Any:
