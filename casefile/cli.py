@@ -537,5 +537,6 @@ def keys_rotate(ctx: click.Context) -> None:
     )
 
 
-# Evidence commands (ingest, scrub, keys) live beside this module; importing registers them.
-from casefile import cli_vault  # noqa: E402, F401
+# Evidence commands (ingest, scrub, keys) and backup/restore live beside this module;
+# importing registers them.
+from casefile import cli_backup, cli_vault  # noqa: E402, F401
