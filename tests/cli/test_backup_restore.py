@@ -648,16 +648,36 @@ def test_a_backup_of_an_older_schema_is_loaded_at_its_revision_then_upgraded(
     out = tmp_path / "backup"
     assert source.run("backup", str(out)).exit_code == 0
     inventory = json.loads((out / "inventory.json").read_text())
-    (table,) = [t for t in inventory["tables"] if t["name"] == "evidence"]
-    rows = [json.loads(line) for line in (out / table["file"]).read_text().splitlines()]
-    # As that schema had it: no content_id, and no item sharing another's blob (the lawyer's
-    # resubmission came with that revision); the source's custody log stays as it is.
-    rows = [row for row in rows if row.pop("content_id") is None]
-    del table["columns"]["content_id"]
-    table["rows"] = len(rows)
-    (out / table["file"]).write_text("".join(json.dumps(row) + "\n" for row in rows))
+    tables = {t["name"]: t for t in inventory["tables"]}
+
+    def rewrite(name, change):
+        table = tables[name]
+        rows = [json.loads(line) for line in (out / table["file"]).read_text().splitlines()]
+        rows = [row for row in map(change, rows) if row is not None]
+        table["rows"] = len(rows)
+        (out / table["file"]).write_text("".join(json.dumps(row) + "\n" for row in rows))
+        return table["file"]
+
+    # As that schema had it. Evidence: no content_id, and no item sharing another's blob (the
+    # lawyer's resubmission came with the next revision); the custody log stays as it is.
+    def evidence(row):
+        return row if row.pop("content_id") is None else None
+
+    # Users: the lockout columns, no wrapped TOTP secret (sessions came with a later revision).
+    def users(row):
+        assert row.pop("totp_secret_wrapped") is None
+        return {**row, "failed_logins": 0, "locked_until": None}
+
+    changed = [rewrite("evidence", evidence), rewrite("users", users)]
+    del tables["evidence"]["columns"]["content_id"]
+    del tables["users"]["columns"]["totp_secret_wrapped"]
+    tables["users"]["columns"].update(failed_logins="int", locked_until="datetime")
+    sessions = tables.pop("login_sessions")
+    inventory["tables"] = [t for t in inventory["tables"] if t["name"] != "login_sessions"]
+    inventory["files"] = [f for f in inventory["files"] if f["path"] != sessions["file"]]
+    (out / sessions["file"]).unlink()
     inventory["schema_revision"] = "1e75cb9b9107"
-    rewrite_inventory(out, inventory, [table["file"]])
+    rewrite_inventory(out, inventory, changed)
     if kind == "s3":  # the PostgreSQL target was made at the latest schema: take it away
         engine = target.database().engine
         with engine.begin() as connection:
