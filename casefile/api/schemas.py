@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from casefile.model import Forum, Role
 
@@ -142,6 +143,12 @@ class EvidenceOut(BaseModel):
     declared_hashes: dict[str, str]
     collector: dict[str, object]
     extracted: dict[str, object]
+    metadata: Literal["plain", "sealed", "destroyed"] = Field(
+        description="plain: stored in the clear (standard items); sealed: a restricted item's "
+        "title, description, file name, collector and extracted fields are stored encrypted "
+        "under its data key and were opened for you; destroyed: the item was deleted and "
+        "they no longer exist"
+    )
     created_at: dt.datetime
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import authz, custody
+from casefile.logic import authz, custody, metadata
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict
 from casefile.logic.text import refuse_nul
@@ -70,6 +70,7 @@ def delete_item(
         raise Conflict("this item was deleted already")
     item.status = EvidenceStatus.DELETED
     item.wrapped_key = None  # crypto-shredding: without its data key the blob is noise
+    metadata.forget(session, item)  # and so is its sealed metadata; its index entries go
     item.deleted_at = utcnow()
     custody.append(
         session,

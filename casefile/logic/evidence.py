@@ -19,11 +19,11 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import authz, custody, ern
+from casefile.logic import authz, custody, ern, metadata
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import DomainError, ValidationFailed
 from casefile.logic.intake import SIDE_ALGORITHMS, Received
@@ -149,6 +149,7 @@ def register(
     filename: str | None,
     declared_mime: str | None,
     store: BlobStore,
+    keyring: Keyring,
 ) -> Registered:
     """Record a received item. Anything that goes wrong before the commit removes its blob:
     no orphans; after the commit the blob belongs to the item and stays."""
@@ -163,6 +164,7 @@ def register(
             filename=filename,
             declared_mime=declared_mime,
             store=store,
+            keyring=keyring,
             committed=committed,
         )
     except BaseException:
@@ -182,6 +184,7 @@ def _register(
     filename: str | None,
     declared_mime: str | None,
     store: BlobStore,
+    keyring: Keyring,
     committed: list[bool],
 ) -> Registered:
     case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
@@ -209,7 +212,14 @@ def _register(
             CustodyAction.SUBMITTED_AGAIN,
             case_id=case.id,
             item_id=existing.id,
-            details={"sha256": received.sha256, "filename": clean_filename(filename)},
+            details={
+                "sha256": received.sha256,
+                **metadata.resubmission_details(
+                    existing,
+                    clean_filename(filename),
+                    restricted=data.sensitivity == Sensitivity.RESTRICTED,
+                ),
+            },
         )
         session.commit()
         return Registered(existing, created=False)
@@ -256,6 +266,7 @@ def _register(
         created_by_id=actor.id if actor else None,
     )
     session.add(item)
+    described = metadata.on_intake(session, keyring, item, name)  # seals a restricted item's
     if data.sensitivity == Sensitivity.RESTRICTED and actor is not None:
         session.add(EvidenceGrant(evidence_id=item.id, user_id=actor.id, granted_by_id=actor.id))
     custody.append(
@@ -270,7 +281,7 @@ def _register(
             **{name: received.hashes[name] for name in SIDE_ALGORITHMS if name in received.hashes},
             "size": item.size,
             "mime": item.mime,
-            "filename": name,
+            **described,
             "flags": flags,
             "declared_hashes": data.declared_hashes,
             "declared_hash_mismatch": sorted(mismatched),
@@ -301,21 +312,38 @@ class ItemFilter:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
-    def apply(self, query: Select[Evidence]) -> Select[Evidence]:
+    def apply(
+        self, query: Select[Evidence], session: Session, keyring: Keyring | None
+    ) -> Select[Evidence]:
+        """`keyring`: needed to match sealed (restricted) items by collector; without it
+        only items whose metadata is in the clear can match."""
         if self.kind:
             query = query.where(Evidence.mime.startswith(self.kind, autoescape=True))
         if self.sensitivity is not None:
             query = query.where(Evidence.sensitivity == self.sensitivity)
         if self.collector:
-            collected_by = Evidence.collector["collected_by"].as_string()
-            query = query.where(
-                func.lower(collected_by).contains(self.collector.lower(), autoescape=True)
-            )
+            query = query.where(self._collector_condition(session, keyring, self.collector))
         if self.since is not None:
             query = query.where(Evidence.created_at >= self.since)
         if self.until is not None:
             query = query.where(Evidence.created_at < self.until)
         return query
+
+    @staticmethod
+    def _collector_condition(
+        session: Session, keyring: Keyring | None, text: str
+    ) -> ColumnElement[bool]:
+        """Text within "collected by" for items in the clear; for sealed (restricted) items,
+        the exact name or all its words, through the blind index."""
+        collected_by = Evidence.collector["collected_by"].as_string()
+        in_clear = and_(
+            Evidence.sealed_metadata.is_(None),
+            func.lower(collected_by).contains(text.lower(), autoescape=True),
+        )
+        sealed = (
+            None if keyring is None else metadata.matching(session, keyring, "collected_by", text)
+        )
+        return in_clear if sealed is None else or_(in_clear, Evidence.id.in_(sealed))
 
 
 SORTS = {
@@ -334,8 +362,10 @@ def list_items(
     limit: int = 50,
     cursor: str | None = None,
     where: ItemFilter | None = None,
+    keyring: Keyring | None = None,
 ) -> Page[Evidence]:
-    query = (where or ItemFilter()).apply(authz.visible_evidence(session, actor, case_id))
+    visible = authz.visible_evidence(session, actor, case_id)
+    query = (where or ItemFilter()).apply(visible, session, keyring)
     return paginate(session, query, Evidence.created_at, Evidence.id, limit=limit, cursor=cursor)
 
 
@@ -347,11 +377,13 @@ def sorted_items(
     sort: str = "ern",
     where: ItemFilter | None = None,
     limit: int = 500,
+    keyring: Keyring | None = None,
 ) -> list[Evidence]:
     """For the case's evidence table: filtered, in the chosen order, at most `limit` rows."""
     if sort not in SORTS:
         raise ValidationFailed({"sort": f"one of {', '.join(SORTS)}"})
-    query = (where or ItemFilter()).apply(authz.visible_evidence(session, actor, case_id))
+    visible = authz.visible_evidence(session, actor, case_id)
+    query = (where or ItemFilter()).apply(visible, session, keyring)
     return list(session.scalars(query.order_by(*SORTS[sort]).limit(limit)))
 
 

@@ -511,6 +511,7 @@ class _Run:
                     filename=flight.source.relative,
                     declared_mime=None,
                     store=self.store,
+                    keyring=self.keyring(),
                 )
             except Exception as error:
                 # register() removed the blob already; aborting again is harmless

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casefile.logic import custody, tus
+from casefile.logic import custody, metadata, tus
 from casefile.model import CustodyAction, Evidence
 from casefile.vault import envelope as kek
 from casefile.vault.envelope import Keyring
@@ -51,6 +51,7 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
     while (extra := _rewrap_pass(session, current, None))[0]:
         rewrapped += extra[0]
     rewrapped += tus.rewrap_keys(session, current)  # uploads still in progress
+    metadata.rewrap_index_key(session, current)  # the blind index's key, not a data key
     session.commit()
     retired = [key_id for key_id in kek.key_ids(current) if key_id != primary]
 

@@ -466,6 +466,7 @@ def _complete(
                 filename=filename,
                 declared_mime=filetype,
                 store=store,
+                keyring=keyring,
             )
         except BaseException:
             store.delete(received.item_id.hex)  # register does too; never leave an orphan

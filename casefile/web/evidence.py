@@ -20,7 +20,15 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import request_scope, uploads
 from casefile.bundle import custody_pdf
-from casefile.logic import authz, cases, custody, custody_reports, deletion, evidence
+from casefile.logic import (
+    authz,
+    cases,
+    custody,
+    custody_reports,
+    deletion,
+    evidence,
+    metadata,
+)
 from casefile.logic.authz import CaseAction
 from casefile.logic.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.errors import Conflict, ValidationFailed
@@ -48,11 +56,13 @@ def list_items(case_id: uuid.UUID) -> str:
         since=day_bound(filters.since.data),
         until=day_bound(filters.until.data, end=True),
     )
-    items = evidence.sorted_items(session, actor, case.id, sort=sort, where=where)
+    keyring = request_scope.keyring()
+    items = evidence.sorted_items(session, actor, case.id, sort=sort, where=where, keyring=keyring)
     return render_template(
         "evidence_list.html",
         case=case,
         items=items,
+        described=metadata.reveal_all(keyring, items),
         filters=filters,
         can_upload=authz.can(role, CaseAction.ADD_EVIDENCE),
         tus_threshold=request_scope.settings().tus_threshold_mb * 1024 * 1024,
@@ -100,6 +110,7 @@ def upload(case_id: uuid.UUID) -> BaseResponse | str:
             filename=part.filename,
             declared_mime=part.mimetype or None,
             store=store,
+            keyring=request_scope.keyring(),
         )
         added += result.created
         repeated += not result.created
@@ -127,6 +138,7 @@ def _item_page(item_id: uuid.UUID, verdict: object) -> str:
     return render_template(
         "evidence_item.html",
         item=item,
+        described=metadata.reveal(request_scope.keyring(), item),
         entries=entries,
         verify_form=EmptyForm(),
         delete_form=ReasonForm(formdata=None),

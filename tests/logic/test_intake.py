@@ -274,16 +274,17 @@ def test_file_names_are_cleaned_for_display(name, kept):
 
 
 def register(session, actor, case, received, data=None, *, filename="item", declared=None,
-             store):
+             store, keyring):
     return evidence.register(session, actor, case.id, received, data or EvidenceInput(),
-                             filename=filename, declared_mime=declared, store=store)
+                             filename=filename, declared_mime=declared, store=store,
+                             keyring=keyring)
 
 
 def test_register_records_the_item_and_its_intake_entry(session, people, store, keyring):
     content = b"%PDF-1.4 not really"
     received = receive(store, keyring, content)
     result = register(session, people["investigator"], people["case"], received,
-                      filename="note.txt", declared="text/plain", store=store)
+                      filename="note.txt", declared="text/plain", store=store, keyring=keyring)
     assert result.created
     item = result.item
     assert item.id == received.item_id
@@ -300,9 +301,9 @@ def test_erns_are_gapless_and_per_case(session, people, store, keyring):
     other = make_case(session, people["lead"], title="Second case")
     for number in range(3):
         register(session, people["lead"], people["case"],
-                 receive(store, keyring, f"item {number}".encode()), store=store)
+                 receive(store, keyring, f"item {number}".encode()), store=store, keyring=keyring)
     first_elsewhere = register(session, people["lead"], other,
-                               receive(store, keyring, b"elsewhere"), store=store)
+                               receive(store, keyring, b"elsewhere"), store=store, keyring=keyring)
     assert [item.ern for item in items(session) if item.case_id == people["case"].id] == [
         "MMR-OTP-0001-0001", "MMR-OTP-0001-0002", "MMR-OTP-0001-0003",
     ]
@@ -311,11 +312,11 @@ def test_erns_are_gapless_and_per_case(session, people, store, keyring):
 
 def test_a_duplicate_is_linked_and_its_second_blob_removed(session, people, store, keyring):
     first = register(session, people["investigator"], people["case"],
-                     receive(store, keyring, b"same bytes"), store=store)
+                     receive(store, keyring, b"same bytes"), store=store, keyring=keyring)
     again = receive(store, keyring, b"same bytes")
     assert len(list(store.blob_ids())) == 2
     second = register(session, people["lead"], people["case"], again, filename="copy",
-                      store=store)
+                      store=store, keyring=keyring)
     assert not second.created
     assert second.item.id == first.item.id
     assert list(store.blob_ids()) == [first.item.id.hex]
@@ -334,7 +335,7 @@ def test_a_refused_registration_removes_the_blob(session, people, store, keyring
     received = receive(store, keyring, b"refused")
     actor = people[who] if who else None
     with pytest.raises(error):
-        register(session, actor, people["case"], received, store=store)
+        register(session, actor, people["case"], received, store=store, keyring=keyring)
     assert list(store.blob_ids()) == []
     assert items(session) == []
     assert entries(session, CustodyAction.INTAKE) == []
@@ -349,20 +350,22 @@ def test_a_failure_while_logging_leaves_nothing_half_registered(
     monkeypatch.setattr(custody, "append", broken_append)
     received = receive(store, keyring, b"crash mid-registration")
     with pytest.raises(RuntimeError, match="disk full"):
-        register(session, people["investigator"], people["case"], received, store=store)
+        register(session, people["investigator"], people["case"], received, store=store,
+                 keyring=keyring)
     monkeypatch.undo()
     assert items(session) == []
     assert list(store.blob_ids()) == []
     # The next item still gets the first number.
     result = register(session, people["investigator"], people["case"],
-                      receive(store, keyring, b"next"), store=store)
+                      receive(store, keyring, b"next"), store=store, keyring=keyring)
     assert result.item.ern == "MMR-OTP-0001-0001"
 
 
 def test_a_restricted_item_is_granted_to_its_uploader(session, people, store, keyring):
     result = register(session, people["investigator"], people["case"],
                       receive(store, keyring, b"witness names"),
-                      EvidenceInput(sensitivity=Sensitivity.RESTRICTED), store=store)
+                      EvidenceInput(sensitivity=Sensitivity.RESTRICTED), store=store,
+                      keyring=keyring)
     grants = list(session.scalars(select(EvidenceGrant)))
     assert [(g.evidence_id, g.user_id) for g in grants] == [
         (result.item.id, people["investigator"].id)
@@ -383,12 +386,13 @@ def test_flags_for_type_size_and_declared_hashes(session, people, store, keyring
                                           "sha256": hashlib.sha256(png).hexdigest()})
     result = register(session, people["lead"], people["case"],
                       receive(store, keyring, png, also=data.declared_hashes),
-                      data, filename="scan.pdf", declared="application/pdf", store=store)
+                      data, filename="scan.pdf", declared="application/pdf", store=store,
+                      keyring=keyring)
     assert result.item.mime == "image/png"
     assert result.item.flags == ["type_mismatch", "type_mismatch:declared_type",
                                  "type_mismatch:extension", "declared_hash_mismatch"]
     empty = register(session, people["lead"], people["case"], receive(store, keyring, b""),
-                     store=store)
+                     store=store, keyring=keyring)
     assert empty.item.flags == ["zero_bytes"]
     assert empty.item.mime == "application/x-empty"
 
@@ -399,7 +403,7 @@ def test_flags_for_type_size_and_declared_hashes(session, people, store, keyring
 def test_reading_logs_the_download_before_the_first_byte(session, people, store, keyring):
     content = secrets.token_bytes(2 * MIB + 3)
     item = register(session, people["lead"], people["case"], receive(store, keyring, content),
-                    store=store).item
+                    store=store, keyring=keyring).item
     got, chunks = evidence.read_content(session, people["viewer"], item.id, store=store,
                                         keyring=keyring)
     assert got.id == item.id
@@ -411,7 +415,7 @@ def test_reading_logs_the_download_before_the_first_byte(session, people, store,
 def test_reading_with_another_kek_is_an_integrity_failure(session, people, store, keyring,
                                                           tmp_path):
     item = register(session, people["lead"], people["case"], receive(store, keyring, b"x" * 99),
-                    store=store).item
+                    store=store, keyring=keyring).item
     other_path = tmp_path / "other-kek.json"
     Keyring.create_file(other_path)
     other = Keyring.load(other_path)
@@ -430,7 +434,7 @@ def test_reading_with_another_kek_is_an_integrity_failure(session, people, store
 def test_reading_a_blob_that_decrypts_to_other_bytes_fails(session, people, store, keyring):
     """A row whose recorded hash does not match what the blob holds (e.g. an edited row)."""
     item = register(session, people["lead"], people["case"], receive(store, keyring, b"true"),
-                    store=store).item
+                    store=store, keyring=keyring).item
     item.sha256 = hashlib.sha256(b"what someone wants it to say").hexdigest()
     _, chunks = evidence.read_content(session, people["lead"], item.id, store=store,
                                       keyring=keyring)
@@ -454,7 +458,8 @@ def _concurrent_uploads(database, store, keyring, *, case_id, user_id, contents)
             with database.sessions() as session:
                 actor = session.get(User, user_id)
                 result = evidence.register(session, actor, case_id, received, EvidenceInput(),
-                                           filename=None, declared_mime=None, store=store)
+                                           filename=None, declared_mime=None, store=store,
+                                           keyring=keyring)
                 results.append((result.item.seq, result.created))
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
