@@ -2,13 +2,12 @@
 filter can match restricted items' sealed fields without the database holding the words.
 
 Normalisation: NFKC, case-folded, whitespace collapsed. Tokens: the words as split on
-anything that is not a word character (Burmese is written without spaces between words, so
-a run of Burmese text is one token), plus the whole normalised field, so a search for the
-exact value matches too. Each hash is bound to its field name."""
+anything that is not a letter, combining mark or digit (Burmese is written without spaces
+between words, so a run of Burmese text is one token), plus the whole normalised field, so
+a search for the exact value matches too. Each hash is bound to its field name."""
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 import tink
@@ -21,25 +20,37 @@ prf.register()
 KEY_TEMPLATE = prf.prf_key_templates.HMAC_SHA256
 WRAP_AD = b"blind-index-key:1"
 HASH_BYTES = 32
-NON_WORD = re.compile(r"\W+")
+WORD_CATEGORIES = frozenset("LMN")  # letters, marks (Burmese vowel signs, asat), numbers
 
 
 def normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+def words(normalised: str) -> set[str]:
+    """Runs of letters, combining marks and digits. (Python's `\\W` would split Burmese
+    syllables apart at their vowel signs, which are marks, not letters.)"""
+    found, word = set(), []
+    for char in normalised:
+        if char == "_" or unicodedata.category(char)[0] in WORD_CATEGORIES:
+            word.append(char)
+        elif word:
+            found.add("".join(word))
+            word = []
+    if word:
+        found.add("".join(word))
+    return found
+
+
 def tokens(text: str) -> set[str]:
     whole = normalise(text)
-    found = {token for token in NON_WORD.split(whole) if token}
-    if whole:
-        found.add(whole)
-    return found
+    return words(whole) | ({whole} if whole else set())
 
 
 def query_tokens(text: str) -> tuple[str, set[str]]:
     """A search text: its whole normalised form, and its words."""
     whole = normalise(text)
-    return whole, {token for token in NON_WORD.split(whole) if token}
+    return whole, words(whole)
 
 
 class IndexKey:
