@@ -266,3 +266,12 @@ def test_deletion_makes_the_sealed_metadata_unrecoverable(client, world, session
     assert body["description"] is None and body["collector"] == {} and body["extracted"] == {}
     sign_in(client, "investigator@example.org")
     assert _listed_titles(client, world.case.id, "Daw Khin Myint") == []
+
+
+def test_sending_a_restricted_items_bytes_again_records_no_file_name(client, world, session):
+    upload_witness(client, world)
+    again = upload(client, world.case.id, world.investigator, jpeg_with_exif(),
+                   filename="second-copy-of-hla-hla.jpg", content_type="image/jpeg")
+    assert again.status_code in (200, 201)
+    session.expire_all()
+    assert leaks(session, [*needles(), "second-copy-of-hla-hla"]) == []
