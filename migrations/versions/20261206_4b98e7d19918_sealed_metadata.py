@@ -43,9 +43,15 @@ def upgrade() -> None:
     with op.batch_alter_table('evidence', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sealed_metadata', sa.LargeBinary(), nullable=True))
 
+    with op.batch_alter_table('tus_uploads', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('sealed_fields', sa.LargeBinary(), nullable=True))
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('tus_uploads', schema=None) as batch_op:
+        batch_op.drop_column('sealed_fields')
+
     with op.batch_alter_table('evidence', schema=None) as batch_op:
         batch_op.drop_column('sealed_metadata')
 
