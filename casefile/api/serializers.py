@@ -74,12 +74,6 @@ def evidence(item: Evidence, described: Metadata) -> dict[str, Any]:
         declared_hashes=dict(item.declared_hashes),
         collector=dict(described.collector),
         extracted=dict(described.extracted),
-        metadata=_metadata_state(described),
+        metadata=described.state,
         created_at=item.created_at,
     ).model_dump(mode="json")
-
-
-def _metadata_state(described: Metadata) -> str:
-    if not described.sealed:
-        return "plain"
-    return "sealed" if described.available else "destroyed"

@@ -40,7 +40,17 @@ class Metadata:
     collector: dict[str, Any] = field(default_factory=dict)
     extracted: dict[str, Any] = field(default_factory=dict)
     sealed: bool = False  # stored only encrypted under the item's data key
-    available: bool = True  # False: sealed, and the data key was destroyed
+    available: bool = True  # False: sealed, and cannot be opened (see `state`)
+    damaged: bool = False  # the data key exists but the seal does not open: tampered
+
+    @property
+    def state(self) -> str:
+        """plain | sealed | destroyed (the data key was shredded) | damaged."""
+        if not self.sealed:
+            return "plain"
+        if self.available:
+            return "sealed"
+        return "damaged" if self.damaged else "destroyed"
 
 
 def _plain(item: Evidence) -> Metadata:
@@ -64,10 +74,12 @@ def reveal(keyring: Keyring, item: Evidence) -> Metadata:
     """The item's metadata, opened if sealed. A shredded item's is gone: a placeholder."""
     if item.sealed_metadata is None:
         return _plain(item)
+    if item.wrapped_key is None:  # crypto-shredded
+        return Metadata(title=item.title, sealed=True, available=False)
     try:
         fields = _open(keyring, item)
     except KeyringError:
-        return Metadata(title=item.title, sealed=True, available=False)
+        return Metadata(title=item.title, sealed=True, available=False, damaged=True)
     return Metadata(
         title=fields.get("title") or item.title,
         description=fields.get("description"),

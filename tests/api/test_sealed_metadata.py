@@ -275,3 +275,18 @@ def test_sending_a_restricted_items_bytes_again_records_no_file_name(client, wor
     assert again.status_code in (200, 201)
     session.expire_all()
     assert leaks(session, [*needles(), "second-copy-of-hla-hla"]) == []
+
+
+def test_altered_sealed_metadata_is_reported_as_damaged(client, world, session):
+    item = upload_witness(client, world)
+    row = session.get(Evidence, uuid.UUID(item["id"]))
+    sealed = bytearray(row.sealed_metadata)
+    sealed[-5] ^= 0x01
+    row.sealed_metadata = bytes(sealed)
+    session.commit()
+    body = client.get(f"/api/v1/evidence/{item['id']}", headers=world.investigator).get_json()
+    assert body["metadata"] == "damaged"
+    assert body["title"] == metadata.PLACEHOLDER_TITLE and body["collector"] == {}
+    sign_in(client, "investigator@example.org")
+    page = client.get(f"/evidence/{item['id']}").get_data(as_text=True)
+    assert "fails authentication" in page
