@@ -308,7 +308,7 @@ def get_item(session: Session, actor: User | None, item_id: uuid.UUID) -> Eviden
 class ItemFilter:
     kind: str | None = None  # a MIME prefix: "image/", "video/", "application/pdf"
     sensitivity: Sensitivity | None = None
-    collector: str | None = None  # text within "collected by"
+    collector: str | None = None  # text within "collected by"; sealed items: whole words
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
