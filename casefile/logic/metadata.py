@@ -72,10 +72,10 @@ def _open(keyring: Keyring, item: Evidence) -> dict[str, Any]:
 
 def reveal(keyring: Keyring, item: Evidence) -> Metadata:
     """The item's metadata, opened if sealed. A shredded item's is gone: a placeholder."""
+    if item.wrapped_key is None and item.sensitivity == Sensitivity.RESTRICTED:
+        return Metadata(title=PLACEHOLDER_TITLE, sealed=True, available=False)  # shredded
     if item.sealed_metadata is None:
         return _plain(item)
-    if item.wrapped_key is None:  # crypto-shredded
-        return Metadata(title=item.title, sealed=True, available=False)
     try:
         fields = _open(keyring, item)
     except KeyringError:
@@ -169,7 +169,11 @@ def _index(session: Session, keyring: Keyring, item_id: uuid.UUID, fields: dict[
 
 
 def forget(session: Session, item: Evidence) -> None:
-    """On crypto-shredding: the blind index entries go too (the seal itself is noise now)."""
+    """On crypto-shredding a restricted item: the seal goes with its data key (it is noise
+    without it, and the ciphertext is dropped as well), and so do its blind index entries."""
+    if item.sensitivity == Sensitivity.RESTRICTED:
+        item.sealed_metadata = None
+        _clear(item)
     session.execute(delete(IndexToken).where(IndexToken.evidence_id == item.id))
 
 

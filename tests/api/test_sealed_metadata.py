@@ -252,7 +252,8 @@ def test_deletion_makes_the_sealed_metadata_unrecoverable(client, world, session
     keyring = request_scope.keyring(client.application)
     with pytest.raises(KeyringError):
         keyring.unwrap(row.wrapped_key, item_id.bytes)
-    assert metadata.reveal(keyring, row).available is False
+    assert metadata.reveal(keyring, row).state == "destroyed"
+    assert row.sealed_metadata is None  # the ciphertext is dropped too
     assert session.scalars(select(IndexToken).where(IndexToken.evidence_id == item_id)).all() == []
     assert metadata.filename_commitment(keyring, row, FILE_NAME) is None
     assert leaks(session, needles()) == []

@@ -139,7 +139,7 @@ def test_a_deleted_items_leftover_metadata_is_removed(instance):
     response = client.delete(f"/api/v1/evidence/{ids[0]}", headers=headers,
                              json={"reason": "withdrawn consent"})
     assert response.status_code == 200
-    unseal_as_before(instance)  # the deleted one has no data key: it stays sealed (noise)
+    unseal_as_before(instance)  # the deleted one has nothing left to unseal
     with instance["database"].sessions() as session:  # as a row deleted before sealing
         item = session.get(Evidence, uuid.UUID(ids[0]))
         item.sealed_metadata = None
