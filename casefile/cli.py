@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from casefile.db import Database
-from casefile.logic import accounts, cases, custody, tokens
+from casefile.logic import accounts, cases, custody, custody_trusted, tokens
 from casefile.logic import custody_verify as custody_verify_logic
 from casefile.logic.errors import DomainError, NotFound, ValidationFailed
 from casefile.model import Forum, User
@@ -404,10 +404,30 @@ def custody_checkpoint(ctx: click.Context) -> None:
     "--public-key",
     help="Verifier key to check signatures with (default: this instance's own).",
 )
+@click.option(
+    "--trusted",
+    "trusted",
+    is_flag=True,
+    help="Also prove that the log extends each CHECKPOINT given (a signed checkpoint kept "
+    "elsewhere: a file, a custody report's JSON, or an http(s) URL).",
+)
+@click.argument("checkpoints", nargs=-1, metavar="[CHECKPOINT]...")
 @click.pass_context
 @one_line_errors
-def custody_verify(ctx: click.Context, public_key: str | None) -> None:
-    """Recompute every entry, node and checkpoint; exit 1 naming the first mismatch."""
+def custody_verify(
+    ctx: click.Context, public_key: str | None, trusted: bool, checkpoints: tuple[str, ...]
+) -> None:
+    """Recompute every entry, node and checkpoint; exit 1 naming the first mismatch.
+
+    With --trusted CHECKPOINT..., also prove that the log extends each checkpoint, in the
+    order given (a consistency proof): a log shortened together with its nodes and
+    checkpoints verifies on its own, but not against a checkpoint kept from before."""
+    if trusted != bool(checkpoints):
+        raise click.UsageError("give checkpoints after --trusted, and --trusted only with them")
+    try:  # read them all first: an unreadable one fails before the long walk
+        notes = [(source, custody_trusted.read_source(source)) for source in checkpoints]
+    except custody_trusted.TrustedCheckpointError as error:
+        raise CasefileError(str(error)) from None
     app = _app(ctx)
     key = public_key or _keys(app).verifier_key
     # One consistent view of the log, which appends (and on SQLite, every write) need not
@@ -423,12 +443,20 @@ def custody_verify(ctx: click.Context, public_key: str | None) -> None:
 
             report = custody_verify_logic.verify_log(session, key, progress=advance)
             bar.update(total - done[0])
-    if report.mismatch is not None:
-        raise CasefileError(f"custody log does not verify: {report.mismatch}")
-    click.echo(
+        if report.mismatch is not None:
+            raise CasefileError(f"custody log does not verify: {report.mismatch}")
+        try:
+            extended = custody_trusted.check_all(session, notes, key, report.entries)
+        except custody_trusted.TrustedCheckpointError as error:
+            raise CasefileError(f"custody log does not verify: {error}") from None
+    summary = (
         f"custody log verified: {report.entries} entries, {report.nodes} tree nodes, "
         f"{report.checkpoints} signed checkpoints"
     )
+    if extended:
+        sizes = ", ".join(str(item.checkpoint.size) for item in extended)
+        summary += f"; it extends {len(extended)} trusted checkpoints (sizes {sizes})"
+    click.echo(summary)
 
 
 @main.group("keys")

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import pytest
+from pypdf import PdfReader
 
 from casefile import create_app
 from casefile.db import Database
@@ -372,6 +373,10 @@ def build_world(
     return world
 
 
+RESTRICTED_CONTENT = b"statement of witness W-17, who lives in Maungdaw"
+RESTRICTED_NAME = "w17-maungdaw-statement.txt"
+
+
 def upload_items(app, case_id: str, bearer, viewer_email: str, items) -> dict[str, str]:
     """Items uploaded as a client would: `evidence_id` a standard one, by the lead;
     `restricted_id` a restricted one, by the investigator (whose upload grants them access),
@@ -379,19 +384,23 @@ def upload_items(app, case_id: str, bearer, viewer_email: str, items) -> dict[st
     as_lead = {"Authorization": f"Bearer {bearer[LEAD]}"}
     client = app.test_client()
     ids = {}
-    for key, uploader, content, sensitivity in (
-        ("evidence_id", LEAD, b"satellite image", "standard"),
-        ("restricted_id", INVESTIGATOR, b"witness statement", "restricted"),
+    for key, uploader, content, filename, sensitivity in (
+        ("evidence_id", LEAD, b"satellite image", "item.txt", "standard"),
+        ("restricted_id", INVESTIGATOR, RESTRICTED_CONTENT, RESTRICTED_NAME, "restricted"),
     ):
         if key not in items:
             continue
         response = client.post(
             f"/api/v1/cases/{case_id}/evidence",
-            data={"file": (io.BytesIO(content), "item.txt"), "sensitivity": sensitivity},
+            data={"file": (io.BytesIO(content), filename), "sensitivity": sensitivity,
+                  "title": f"{filename} title", "collected_by": f"{filename} collector"},
             headers={"Authorization": f"Bearer {bearer[uploader]}"},
         )
         assert response.status_code == 201, response.get_data(as_text=True)
         ids[key] = response.get_json()["id"]
+        if key == "restricted_id":
+            body = response.get_json()
+            ids["restricted_ern"], ids["restricted_sha256"] = body["ern"], body["sha256"]
     if "restricted_id" in ids:
         granted = client.post(
             f"/api/v1/evidence/{ids['restricted_id']}/grants",
@@ -423,7 +432,8 @@ def fill(body: Mapping[str, object] | None, world: World) -> dict[str, object] |
     }
 
 
-def request_as(app, world: World, actor: str, row: Row):
+def request_as(app, world: World, actor: str, row: Row, *, content: bytes | None = None):
+    """`content`: the bytes of the file an upload row sends (default: a photo of the actor's)."""
     client = app.test_client()
     url, body = url_for_row(row, world), fill(row.body, world)
     if row.api:
@@ -432,18 +442,23 @@ def request_as(app, world: World, actor: str, row: Row):
         if row.raw is not None:
             return client.open(url, method=row.method, headers=headers, data=row.raw)
         if row.upload:
-            return client.open(url, method=row.method, headers=headers, data=with_file(body, actor))
+            return client.open(url, method=row.method, headers=headers,
+                               data=with_file(body, actor, content))
         return client.open(url, method=row.method, headers=headers, json=body)
     if actor != ANONYMOUS:
         with client.session_transaction() as cookie:  # what a successful sign-in leaves
             cookie["_user_id"] = world.login_ids[actor]
             cookie["_fresh"] = True
             cookie["seen"] = int(time.time())
-    return client.open(url, method=row.method, data=with_file(body, actor) if row.upload else body)
+    data = with_file(body, actor, content) if row.upload else body
+    return client.open(url, method=row.method, data=data)
 
 
-def with_file(body: dict[str, object] | None, actor: str) -> dict[str, object]:
-    return {**(body or {}), "file": (io.BytesIO(f"photo by {actor}".encode()), "photo.txt")}
+def with_file(
+    body: dict[str, object] | None, actor: str, content: bytes | None = None
+) -> dict[str, object]:
+    data = f"photo by {actor}".encode() if content is None else content
+    return {**(body or {}), "file": (io.BytesIO(data), "photo.txt")}
 
 
 API_ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}
@@ -594,3 +609,100 @@ def test_restricted_item_is_seen_only_with_a_grant(app, connection, session):
         headers = {"Authorization": f"Bearer {world.bearer[actor]}"}
         ids = [item["id"] for item in app.test_client().get(listing, headers=headers).json["items"]]
         assert (world.values["restricted_id"] in ids) == (actor in (VIEWER, INVESTIGATOR)), actor
+
+
+# --- the restricted-item dimension ----------------------------------------------------------
+
+GRANTEES = (VIEWER, INVESTIGATOR)  # the uploader, and the viewer the lead granted it to
+
+
+def revealed(response, world: World, *, known: frozenset[str] = frozenset()) -> list[str]:
+    """Which of the restricted item's identifying values a response shows: its id, ERN,
+    SHA-256, file name, title, collector; in the body (PDFs as their text) or a header.
+    `known`: what the caller knew already (the id it put in the URL, the SHA-256 of the bytes
+    it sent)."""
+    markers = {
+        "id": world.values["restricted_id"],
+        "ERN": world.values["restricted_ern"],
+        "SHA-256": world.values["restricted_sha256"],
+        "file name": RESTRICTED_NAME,
+        "title": f"{RESTRICTED_NAME} title",
+        "collector": f"{RESTRICTED_NAME} collector",
+    }
+    markers = {name: value for name, value in markers.items() if name not in known}
+    body = response.get_data()
+    if body.startswith(b"%PDF"):
+        text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+    else:
+        text = body.decode("utf-8", "replace")
+    text += "\n" + "\n".join(f"{name}: {value}" for name, value in response.headers.items())
+    # PDFs may break long tokens across lines: compare without white space too.
+    squeezed = re.sub(r"\s+", "", text)
+    return [name for name, value in markers.items() if value in text or value in squeezed]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
+def test_no_route_reveals_a_restricted_item_without_a_grant(app, connection, session, row):
+    """Every route, every caller, with a restricted item in the case: whoever holds no grant
+    (the lead included) learns nothing that identifies it, whether the route is about the
+    case (lists, custody log and reports), another item, or an upload of the very same bytes
+    (the duplicate path). Grantees do see it where the route shows it."""
+    world = build_world(
+        app,
+        session,
+        api=True,
+        checkpoint=True,
+        items=row.items | {"restricted_id"},
+        upload="<uuid:upload_id>" in row.rule,
+    )
+    known = frozenset(
+        {"id"} if world.values["restricted_id"] in url_for_row(row, world) else set()
+    ) | frozenset({"SHA-256"} if row.upload else set())  # it sent those very bytes
+    leaks = {}
+    for actor in ACTORS:
+        if actor in GRANTEES:
+            continue
+        savepoint = connection.begin_nested()
+        try:
+            response = request_as(app, world, actor, row, content=RESTRICTED_CONTENT)
+            found = revealed(response, world, known=known)
+        finally:
+            savepoint.rollback()
+        if found:
+            leaks[actor] = found
+    assert not leaks, f"{row.id} reveals the restricted item: {leaks}"
+
+
+ITEM_ROWS = tuple(row for row in ROWS if row.items and "restricted_id" not in row.values.values())
+
+
+@pytest.mark.parametrize("row", ITEM_ROWS, ids=[row.id for row in ITEM_ROWS])
+def test_a_restricted_item_does_not_exist_without_a_grant(app, connection, session, row):
+    """Every route that names an item, pointed at the restricted one: 404 for every member
+    without a grant, the lead included, whatever the role would otherwise allow."""
+    param = "evidence_id" if "evidence_id" in row.rule else "item_id"
+    pointed = dataclasses.replace(row, values={**row.values, param: "restricted_id"})
+    world = build_world(app, session, api=row.api, items=pointed.items)
+    wrong = {}
+    for actor in (ADMIN, OUTSIDER, LAWYER, LEAD):
+        savepoint = connection.begin_nested()
+        try:
+            got = classify(request_as(app, world, actor, pointed), api=row.api)
+        finally:
+            savepoint.rollback()
+        if got != NOT_FOUND:
+            wrong[actor] = got
+    assert not wrong, f"{row.id}: {wrong}"
+
+
+def test_the_leak_check_sees_what_grantees_see(app, connection, session):
+    """`revealed` is not blind: the grantees' view of the item and of the case's custody
+    report shows the markers it looks for."""
+    world = build_world(app, session, items=frozenset({"restricted_id"}))
+    item = dataclasses.replace(MATRIX[("GET", "/api/v1/evidence/<uuid:evidence_id>")],
+                               values={"evidence_id": "restricted_id"})
+    page = dataclasses.replace(MATRIX[("GET", "/evidence/<uuid:item_id>")],
+                               values={"item_id": "restricted_id"})
+    for actor in GRANTEES:
+        for row in (item, page):
+            assert revealed(request_as(app, world, actor, row), world) != [], (actor, row.id)

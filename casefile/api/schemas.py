@@ -120,8 +120,18 @@ class CustodyEntryOut(CustodyEntryBase):
     inclusion_proof: InclusionProof
 
 
+class RedactedCustodyEntryOut(BaseModel):
+    """An entry about an item the caller may not see: where it is in the log, nothing else."""
+
+    seq: int
+    time: str
+    leaf_hash: str
+    redacted: Literal[True]
+    inclusion_proof: InclusionProof
+
+
 class CustodyReport(BaseModel):
-    entries: list[CustodyEntryOut]
+    entries: list[CustodyEntryOut | RedactedCustodyEntryOut]
     checkpoint: str
     verifier_key: str | None
 

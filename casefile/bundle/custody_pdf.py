@@ -36,8 +36,13 @@ HOW_TO_VERIFY = (
     "(2) Check each inclusion proof against the root in the checkpoint, per RFC 9162 "
     "section 2.1.3.2. (3) Check the checkpoint's Ed25519 signature with the published "
     "verifier key (C2SP signed note). The JSON version of this report holds the same data "
-    "in machine-readable form; docs/custody.md gives a 10-line script."
+    "in machine-readable form; docs/custody.md gives a 10-line script. A redacted entry "
+    "concerns an item the reader has no access to: it shows only its sequence number, time "
+    "and leaf hash, which its inclusion proof still checks against the checkpoint. The "
+    "signed checkpoint below is one the log must extend from now on: keep it, and check "
+    "the log against it with `casefile custody verify --trusted`."
 )
+REDACTED = "concerns an item you have no access to; its leaf hash is in the signed log"
 
 
 def _font() -> str:
@@ -75,13 +80,17 @@ def render(report: dict[str, Any], title: str) -> bytes:
             [f"leaf {entry['leaf_hash']}"]
             + [f"p{n} {value}" for n, value in enumerate(proof["hashes"])]
         )
-        details = json.dumps(entry["details"], ensure_ascii=False, sort_keys=True)
+        if entry.get("redacted") is True:
+            actor, action, details = "", "redacted", REDACTED
+        else:
+            actor, action = entry["actor"]["label"], entry["action"]
+            details = json.dumps(entry["details"], ensure_ascii=False, sort_keys=True)
         rows.append(
             [
                 Paragraph(str(entry["seq"]), small),
                 Paragraph(escape(entry["time"]), small),
-                Paragraph(escape(entry["actor"]["label"]), small),
-                Paragraph(escape(entry["action"]), small),
+                Paragraph(escape(actor), small),
+                Paragraph(escape(action), small),
                 Paragraph(escape(details), small),
                 Paragraph(
                     f"<font face='Courier' size='5'>{hashes}</font>"

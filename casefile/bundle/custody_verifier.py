@@ -6,7 +6,9 @@ report in a court bundle (or on GET /api/v1/evidence/{id}/custody). Standard lib
 
 A report is JSON: {"checkpoint": signed note text, "entries": [{"seq", "time", "actor",
 "action", "case", "item", "details", "leaf_hash", "inclusion_proof": {"leaf_index",
-"tree_size", "hashes": [hex...]}}, ...]}.
+"tree_size", "hashes": [hex...]}}, ...]}. An entry withheld from the report's reader is
+{"seq", "time", "leaf_hash", "redacted": true, "inclusion_proof"}: its leaf hash is checked
+against the checkpoint, its content cannot be.
 """
 
 from __future__ import annotations
@@ -49,12 +51,20 @@ def _check_entry(entry: Mapping[str, Any], checkpoint: Checkpoint) -> str | None
     seq = entry.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool):
         return f"entry {seq}: its sequence number is not an integer"
-    try:
-        leaf = merkle.leaf_hash(entry_bytes_from_json(entry))
-    except (KeyError, TypeError, EncodingError) as error:
-        return f"entry {seq}: malformed ({error})"
-    if "leaf_hash" in entry and entry["leaf_hash"] != leaf.hex():
-        return f"entry {seq}: its content does not hash to the leaf hash it states"
+    if entry.get("redacted") is True:
+        # Its content is withheld from this reader: only its stated leaf hash can be
+        # checked, by its inclusion proof below.
+        try:
+            leaf = _hex(entry.get("leaf_hash"), "leaf hash")
+        except (ValueError, TypeError) as error:
+            return f"entry {seq}: malformed redacted entry ({error})"
+    else:
+        try:
+            leaf = merkle.leaf_hash(entry_bytes_from_json(entry))
+        except (KeyError, TypeError, EncodingError) as error:
+            return f"entry {seq}: malformed ({error})"
+        if "leaf_hash" in entry and entry["leaf_hash"] != leaf.hex():
+            return f"entry {seq}: its content does not hash to the leaf hash it states"
     proof = entry.get("inclusion_proof")
     if not isinstance(proof, Mapping):
         return f"entry {seq}: no inclusion proof"

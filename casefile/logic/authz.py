@@ -90,6 +90,11 @@ def has_grant(session: Session, item: Evidence, user: User) -> bool:
     return session.get(EvidenceGrant, (item.id, user.id)) is not None
 
 
+def may_see_item(session: Session, user: User, item: Evidence) -> bool:
+    """Whether a member of the item's case may see this item (restricted ones need a grant)."""
+    return item.sensitivity != Sensitivity.RESTRICTED or has_grant(session, item, user)
+
+
 def authorize_item(
     session: Session, actor: User | None, item_id: uuid.UUID, action: CaseAction
 ) -> Evidence:
@@ -100,7 +105,7 @@ def authorize_item(
     role = role_in_case(session, user, item.case_id) if item is not None else None
     if item is None or role is None:
         raise NotFound("evidence not found")
-    if item.sensitivity == Sensitivity.RESTRICTED and not has_grant(session, item, user):
+    if not may_see_item(session, user, item):
         raise NotFound("evidence not found")
     if not can(role, action):
         raise Forbidden(f"your role ({role.value}) may not {action.value.replace('_', ' ')}")
@@ -115,6 +120,20 @@ def visible_evidence(session: Session, actor: User | None, case_id: uuid.UUID) -
     return select(Evidence).where(
         Evidence.case_id == case.id,
         or_(Evidence.sensitivity == Sensitivity.STANDARD, Evidence.id.in_(granted)),
+    )
+
+
+def hidden_evidence(session: Session, actor: User | None, case_id: uuid.UUID) -> Select[Evidence]:
+    """Items of a case that the actor may not see: restricted ones they hold no grant for
+    (whatever their role, leads included, and whether or not the item was deleted since).
+    Whatever mentions them (custody entries, reports) must not show them to this actor."""
+    case = authorize_case(session, actor, case_id, CaseAction.VIEW)
+    user = require_active(actor)
+    granted = select(EvidenceGrant.evidence_id).where(EvidenceGrant.user_id == user.id)
+    return select(Evidence).where(
+        Evidence.case_id == case.id,
+        Evidence.sensitivity == Sensitivity.RESTRICTED,
+        Evidence.id.not_in(granted),
     )
 
 

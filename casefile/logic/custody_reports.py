@@ -1,10 +1,12 @@
 """What members see of the custody log: a case's activity, and reports with proofs that can
-be checked offline (casefile/bundle/custody_verifier.py)."""
+be checked offline (casefile/bundle/custody_verifier.py). Entries that concern an item the
+member may not see are shown redacted (casefile/logic/custody_redaction.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,7 +15,8 @@ from casefile.bundle.custody_verifier import Verdict, verify_report
 from casefile.logic import authz, custody
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import CustodyKeys
-from casefile.model import CustodyAction, CustodyCheckpoint, CustodyEntry, User
+from casefile.logic.custody_redaction import Hidden, RedactedEntry, ShownEntry
+from casefile.model import CustodyAction, CustodyCheckpoint, Evidence, User
 
 MAX_REPORT_ENTRIES = 10_000
 
@@ -28,9 +31,13 @@ def case_activity(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     limit: int = 500,
-) -> list[CustodyEntry]:
+) -> list[ShownEntry]:
+    """The case's entries, those about items hidden from the actor redacted. Filtered by
+    person or action, such entries are left out instead: being listed under a person or an
+    action would tell who did what to the hidden item."""
     authz.authorize_case(session, actor, case_id, CaseAction.VIEW)
-    return custody.entries_for(
+    hidden = Hidden.for_case(session, actor, case_id)
+    entries = custody.entries_for(
         session,
         case_id=case_id,
         actor_id=actor_id,
@@ -39,11 +46,25 @@ def case_activity(
         until=until,
         limit=limit,
     )
+    if actor_id is not None or action is not None:
+        return [entry for entry in entries if not hidden.conceals(entry)]
+    return [hidden.show(entry) for entry in entries]
+
+
+def item_activity(
+    session: Session, actor: User | None, item_id: uuid.UUID, *, limit: int = MAX_REPORT_ENTRIES
+) -> tuple[Evidence, list[ShownEntry]]:
+    """An item the actor may see and its entries; those that also mention an item hidden
+    from the actor (a transfer whose receipt is restricted) are redacted."""
+    item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
+    hidden = Hidden.for_case(session, actor, item.case_id)
+    entries = custody.entries_for(session, item_id=item.id, limit=limit)
+    return item, [hidden.show(entry) for entry in entries]
 
 
 def report_for(
     session: Session,
-    entries: list[CustodyEntry],
+    entries: Sequence[ShownEntry],
     keys: CustodyKeys | None,
 ) -> dict[str, Any]:
     """Entries with inclusion proofs to one signed checkpoint that covers them all."""
@@ -63,12 +84,16 @@ def _first_checkpoint(session: Session, keys: CustodyKeys | None) -> CustodyChec
 
 
 def _with_proof(
-    session: Session, entry: CustodyEntry, checkpoint: CustodyCheckpoint
+    session: Session, entry: ShownEntry, checkpoint: CustodyCheckpoint
 ) -> dict[str, Any]:
     proof = custody.inclusion_proof(session, entry.seq, checkpoint.size)
+    shown = (
+        entry.as_json()
+        if isinstance(entry, RedactedEntry)
+        else {**custody.entry_json(entry), "leaf_hash": entry.leaf_hash.hex()}
+    )
     return {
-        **custody.entry_json(entry),
-        "leaf_hash": entry.leaf_hash.hex(),
+        **shown,
         "inclusion_proof": {
             "leaf_index": entry.seq,
             "tree_size": checkpoint.size,
@@ -102,8 +127,7 @@ def _verify(report: dict[str, Any], keys: CustodyKeys | None) -> Verdict:
 def item_report(
     session: Session, actor: User | None, item_id: uuid.UUID, keys: CustodyKeys | None
 ) -> dict[str, Any]:
-    item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
-    entries = custody.entries_for(session, item_id=item.id, limit=MAX_REPORT_ENTRIES)
+    item, entries = item_activity(session, actor, item_id)
     return {
         "item": str(item.id),
         "ern": item.ern,

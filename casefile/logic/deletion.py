@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import authz, custody, metadata
+from casefile.logic import authz, custody, evidence, metadata
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict
 from casefile.logic.text import refuse_nul
@@ -85,6 +85,11 @@ def delete_item(
             "data_key": "destroyed",
         },
     )
+    session.flush()
+    # Another active item may share this blob (a resubmission by someone who could not see
+    # this item): the blob then stays for it; this item's own copy of the data key is gone.
+    shared = evidence.blob_in_use(session, item.content_owner)
     session.commit()
-    store.delete(item.blob_id)  # after the commit: a failure here leaves an orphan for scrub
+    if not shared:
+        store.delete(item.blob_id)  # after the commit: a failure here leaves an orphan for scrub
     return item

@@ -197,32 +197,26 @@ def _register(
                 "computed while the file streams in"
             }
         )
-    existing = session.scalars(
-        select(Evidence).where(
-            Evidence.case_id == case.id,
-            Evidence.sha256 == received.sha256,
-            Evidence.status == EvidenceStatus.ACTIVE,
-        )
-    ).first()
-    if existing is not None:
+    visible, hidden = _same_content(session, actor, case.id, received.sha256)
+    if visible is not None:
         store.delete(received.item_id.hex)
         custody.append(
             session,
             actor,
             CustodyAction.SUBMITTED_AGAIN,
             case_id=case.id,
-            item_id=existing.id,
+            item_id=visible.id,
             details={
                 "sha256": received.sha256,
                 **metadata.resubmission_details(
-                    existing,
+                    visible,
                     clean_filename(filename),
                     restricted=data.sensitivity == Sensitivity.RESTRICTED,
                 ),
             },
         )
         session.commit()
-        return Registered(existing, created=False)
+        return Registered(visible, created=False)
 
     name = clean_filename(filename)
     mime = sniff.detect(received.head)
@@ -266,7 +260,10 @@ def _register(
         created_by_id=actor.id if actor else None,
     )
     session.add(item)
-    described = metadata.on_intake(session, keyring, item, name)  # seals a restricted item's
+    if hidden is not None:
+        _share_content(session, actor, item, hidden, keyring=keyring, store=store)
+    # After _share_content: a restricted item's metadata is sealed under its final data key.
+    described = metadata.on_intake(session, keyring, item, name)
     if data.sensitivity == Sensitivity.RESTRICTED and actor is not None:
         session.add(EvidenceGrant(evidence_id=item.id, user_id=actor.id, granted_by_id=actor.id))
     custody.append(
@@ -291,6 +288,83 @@ def _register(
     session.commit()
     committed.append(True)
     return Registered(item, created=True)
+
+
+def _same_content(
+    session: Session, actor: User | None, case_id: uuid.UUID, sha256: str
+) -> tuple[Evidence | None, Evidence | None]:
+    """Active items of the case with these bytes: the first the actor may see, else the first
+    the actor may not see (a restricted item without a grant)."""
+    same = list(
+        session.scalars(
+            select(Evidence)
+            .where(
+                Evidence.case_id == case_id,
+                Evidence.sha256 == sha256,
+                Evidence.status == EvidenceStatus.ACTIVE,
+            )
+            .order_by(Evidence.seq)
+        )
+    )
+    user = authz.require_active(actor) if actor is not None else None
+    for item in same:
+        if user is None or authz.may_see_item(session, user, item):
+            return item, None
+    return None, (same[0] if same else None)
+
+
+def _share_content(
+    session: Session,
+    actor: User | None,
+    item: Evidence,
+    hidden: Evidence,
+    *,
+    keyring: Keyring,
+    store: BlobStore,
+) -> None:
+    """The submitter may not see the item that holds these bytes already. Telling them so (or
+    answering with that item) would reveal it, so the submission becomes an item of its own,
+    like any other, that shares the hidden item's blob and data key: one blob per SHA-256 per
+    case. The hidden item's custody records the resubmission, for those who may see it."""
+    if hidden.wrapped_key is None:
+        raise IntegrityFailure(f"item {hidden.ern} is active but has no data key")
+    item.content_id = hidden.content_owner
+    item.wrapped_key = keyring.rewrap_for(hidden.wrapped_key, hidden.id.bytes, item.id.bytes)
+    custody.append(
+        session,
+        actor,
+        CustodyAction.SUBMITTED_AGAIN,
+        case_id=item.case_id,
+        item_id=hidden.id,
+        details={"sha256": item.sha256, "as_item": str(item.id), "as_ern": item.ern},
+    )
+    session.flush()
+    store.delete(item.id.hex)  # the bytes it arrived with: the shared blob holds them already
+
+
+def blob_in_use(session: Session, owner: uuid.UUID) -> bool:
+    """Whether an active item reads its bytes from the blob of item `owner`."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Evidence)
+            .where(
+                or_(Evidence.id == owner, Evidence.content_id == owner),
+                Evidence.status == EvidenceStatus.ACTIVE,
+            )
+        )
+        or 0
+    ) > 0
+
+
+def active_blob_ids(session: Session) -> set[str]:
+    """The blobs that active items read their bytes from."""
+    owners = session.scalars(
+        select(func.coalesce(Evidence.content_id, Evidence.id)).where(
+            Evidence.status == EvidenceStatus.ACTIVE
+        )
+    )
+    return {owner.hex for owner in owners}
 
 
 def _collector(data: EvidenceInput) -> dict[str, Any]:
@@ -417,7 +491,7 @@ def _verified_chunks(
     try:
         cipher = keyring.unwrap(item.wrapped_key, item.id.bytes)
         with store.open(item.blob_id) as blob:
-            plain = cipher.new_decrypting_stream(blob, item.id.bytes)
+            plain = cipher.new_decrypting_stream(blob, item.content_owner.bytes)
             while chunk := plain.read(CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
@@ -445,11 +519,6 @@ def _record_failure(session: Session, actor: User | None, item: Evidence, reason
         details={"ern": item.ern, "reason": reason[:500]},
     )
     session.commit()
-
-
-def item_custody(session: Session, actor: User | None, item_id: uuid.UUID) -> list[Any]:
-    item = get_item(session, actor, item_id)
-    return custody.entries_for(session, item_id=item.id, limit=10_000)
 
 
 def check_key(keyring: Keyring, item: Evidence) -> None:

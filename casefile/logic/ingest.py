@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from casefile.logic import authz, custody, evidence
@@ -290,14 +290,13 @@ IN_FLIGHT_BYTES = 64 * 1024 * 1024  # ... and bytes held in memory for them (hea
 def sha256s_in_case(
     session: Session, actor: User | None, case_id: uuid.UUID, sha256s: Collection[str]
 ) -> set[str]:
-    """Which of these SHA-256 digests are active items of the case (the actor must be allowed
-    to see the case's evidence)."""
-    case = authz.authorize_case(session, actor, case_id, CaseAction.VIEW_EVIDENCE)
+    """Which of these SHA-256 digests are active items of the case that the actor may see (a
+    restricted item without a grant stays unknown: its bytes are registered anew)."""
+    visible = authz.visible_evidence(session, actor, case_id)
     if not sha256s:
         return set()
     found = session.scalars(
-        select(Evidence.sha256).where(
-            Evidence.case_id == case.id,
+        visible.with_only_columns(Evidence.sha256).where(
             Evidence.sha256.in_(sorted(set(sha256s))),
             Evidence.status == EvidenceStatus.ACTIVE,
         )
@@ -306,7 +305,7 @@ def sha256s_in_case(
 
 
 def sha256_in_case(session: Session, actor: User | None, case_id: uuid.UUID, sha256: str) -> bool:
-    """Whether an active item of the case has this SHA-256."""
+    """Whether an active item of the case that the actor may see has this SHA-256."""
     return sha256 in sha256s_in_case(session, actor, case_id, [sha256])
 
 

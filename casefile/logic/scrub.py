@@ -108,7 +108,7 @@ def scrub(
     # An intake writes its blob before it commits its row: a blob without an item may be one
     # on its way. Each is looked up again now, and those younger than `grace` are let be.
     # Encrypted chunks of resumable uploads in progress belong to those uploads.
-    owned = {item_id.hex for item_id, _ in items} | tus.chunk_blob_ids(session)
+    owned = evidence.active_blob_ids(session) | tus.chunk_blob_ids(session)
     old_enough = utcnow() - grace
     for blob_id in sorted(listed - owned):
         if _still_owned(session, blob_id):
@@ -196,10 +196,10 @@ def _verify(
 def _still_owned(session: Session, blob_id: str) -> bool:
     if not BLOB_ID.fullmatch(blob_id):
         return False
-    status = session.scalar(select(Evidence.status).where(Evidence.id == uuid.UUID(hex=blob_id)))
+    used = evidence.blob_in_use(session, uuid.UUID(hex=blob_id))
     chunk = session.scalar(select(TusChunk.blob_id).where(TusChunk.blob_id == blob_id))
     session.commit()
-    return status == EvidenceStatus.ACTIVE or chunk is not None
+    return used or chunk is not None
 
 
 def _sort_extra(

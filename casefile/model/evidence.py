@@ -34,7 +34,12 @@ class EvidenceStatus(StrEnum):
 
 class Evidence(Base):
     """An item of evidence. Its bytes are only ever stored encrypted, in the blob named by
-    its id; `wrapped_key` is its data key wrapped by the KEK (NULL once crypto-shredded)."""
+    its id; `wrapped_key` is its data key wrapped by the KEK (NULL once crypto-shredded).
+
+    An item submitted by someone who may not see an earlier item with the same bytes (a
+    restricted one) is an item of its own that shares that item's blob: `content_id` names the
+    item whose blob holds the bytes, and `wrapped_key` is the same data key wrapped for this
+    item. One blob per SHA-256 per case, and the submitter learns nothing of the hidden item."""
 
     __tablename__ = "evidence"
 
@@ -61,6 +66,9 @@ class Evidence(Base):
     # encrypted under its own data key (casefile/vault/sealing.py); the plain columns above
     # then hold a placeholder title and nothing else. NULL for standard items.
     sealed_metadata: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    content_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("evidence.id"), nullable=True, index=True
+    )
     created_at: Mapped[Timestamp]
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     deleted_at: Mapped[OptionalTimestamp]
@@ -73,8 +81,13 @@ class Evidence(Base):
     )
 
     @property
+    def content_owner(self) -> uuid.UUID:
+        """The item whose id names the blob and is bound into its encryption."""
+        return self.content_id or self.id
+
+    @property
     def blob_id(self) -> str:
-        return self.id.hex
+        return self.content_owner.hex
 
 
 class EvidenceGrant(Base):

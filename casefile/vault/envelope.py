@@ -97,11 +97,19 @@ class Keyring:
 
     def rewrap(self, wrapped: bytes, item_id: bytes) -> bytes:
         """The same data key, wrapped under the KEK's current primary key."""
+        return self.rewrap_for(wrapped, item_id, item_id)
+
+    def rewrap_for(self, wrapped: bytes, item_id: bytes, other_item_id: bytes) -> bytes:
+        """The same data key, wrapped under the current primary key for `other_item_id` (an
+        item that shares this item's blob)."""
         try:
             handle = tink.proto_keyset_format.parse_encrypted(wrapped, self._aead, item_id)
         except tink.TinkError as error:
             raise KeyringError(f"cannot unwrap the data key: {error}") from None
-        return bytes(tink.proto_keyset_format.serialize_encrypted(handle, self._aead, item_id))
+        wrapped_again = tink.proto_keyset_format.serialize_encrypted(
+            handle, self._aead, other_item_id
+        )
+        return bytes(wrapped_again)
 
 
 # --- rotation -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from casefile import request_scope
 from casefile.bundle import custody_pdf
 from casefile.logic import authz, cases, custody, custody_reports, evidence, transfers
 from casefile.logic.authz import CaseAction
+from casefile.logic.custody_redaction import RedactedEntry
 from casefile.logic.errors import ValidationFailed
 from casefile.model import CustodyAction
 from casefile.web.forms import ActivityFilterForm, EmptyForm, TransferForm
@@ -56,7 +57,11 @@ def _page(
         "case_activity.html",
         case=case,
         entries=entries,
-        details={entry.seq: json.loads(entry.details) for entry in entries},
+        details={
+            entry.seq: json.loads(entry.details)
+            for entry in entries
+            if not isinstance(entry, RedactedEntry)
+        },
         filters=filters,
         checkpoint=custody.latest_checkpoint(session),
         can_transfer=authz.can(role, CaseAction.RECORD_TRANSFER),

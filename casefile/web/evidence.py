@@ -134,7 +134,7 @@ def _item_page(item_id: uuid.UUID, verdict: object) -> str:
     session, actor = request_scope.db_session(), request_scope.actor()
     item = evidence.get_item(session, actor, item_id)
     role = authz.role_in_case(session, authz.require_active(actor), item.case_id)
-    entries = custody.entries_for(session, item_id=item.id, limit=1000)
+    _, entries = custody_reports.item_activity(session, actor, item.id, limit=1000)
     return render_template(
         "evidence_item.html",
         item=item,

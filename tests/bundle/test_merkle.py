@@ -26,7 +26,8 @@ from casefile.bundle.merkle import (
     verify_inclusion,
 )
 
-VECTORS_PATH = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "rfc6962-merkle.json"
+# Published vectors, copied into the tests with their source (the file's "source" key).
+VECTORS_PATH = Path(__file__).resolve().parent / "data" / "rfc6962-merkle.json"
 
 
 def _load_vectors() -> dict:
