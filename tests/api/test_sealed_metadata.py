@@ -291,3 +291,28 @@ def test_altered_sealed_metadata_is_reported_as_damaged(client, world, session):
     sign_in(client, "investigator@example.org")
     page = client.get(f"/evidence/{item['id']}").get_data(as_text=True)
     assert "fails authentication" in page
+
+
+def test_a_hidden_duplicate_is_sealed_under_the_shared_key_and_deleted_on_its_own(
+    client, world, session
+):
+    """The lead, without a grant, sends the same bytes as restricted: an item of their own
+    sharing the blob and data key. Each item's metadata is sealed and bound to its own id;
+    deleting one leaves the other readable."""
+    mine = upload_witness(client, world)
+    theirs = upload(client, world.case.id, world.lead, jpeg_with_exif(),
+                    filename="lead-copy-of-photo.jpg", content_type="image/jpeg",
+                    title="Lead copy of a sensitive photo", collected_by="U Myo Lwin",
+                    sensitivity="restricted").get_json()
+    assert theirs["id"] != mine["id"] and theirs["metadata"] == "sealed"
+    assert theirs["title"] == "Lead copy of a sensitive photo"
+    session.expire_all()
+    assert leaks(session, [*needles(), "Lead copy of a sensitive photo", "U Myo Lwin",
+                           "lead-copy-of-photo"]) == []
+
+    gone = client.delete(f"/api/v1/evidence/{theirs['id']}", headers=world.lead,
+                         json={"reason": "sent by mistake"})
+    assert gone.status_code == 200 and gone.get_json()["metadata"] == "destroyed"
+    body = client.get(f"/api/v1/evidence/{mine['id']}", headers=world.investigator).get_json()
+    assert (body["metadata"], body["title"]) == ("sealed", WITNESS["title"])
+    assert body["extracted"]["exif"]["gps"]["lat"] == "20.940000"
