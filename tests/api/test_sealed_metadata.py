@@ -267,6 +267,9 @@ def test_deletion_makes_the_sealed_metadata_unrecoverable(client, world, session
     assert body["description"] is None and body["collector"] == {} and body["extracted"] == {}
     sign_in(client, "investigator@example.org")
     assert _listed_titles(client, world.case.id, "Daw Khin Myint") == []
+    page = client.get(f"/evidence/{item_id}").get_data(as_text=True)
+    assert "Destroyed with the data key of this item" in page and "Restricted item" in page
+    assert WITNESS["title"] not in page and FILE_NAME not in page
 
 
 def test_sending_a_restricted_items_bytes_again_records_no_file_name(client, world, session):
