@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from casefile import request_scope
-from casefile.logic import keys, metadata
+from casefile.logic import keys, metadata, scrub
 from casefile.model import CustodyAction, CustodyEntry, Evidence, IndexKey, IndexToken, Role
 from casefile.vault import envelope, sealing
 from casefile.vault.envelope import KeyringError
@@ -294,6 +294,15 @@ def test_altered_sealed_metadata_is_reported_as_damaged(client, world, session):
     sign_in(client, "investigator@example.org")
     page = client.get(f"/evidence/{item['id']}").get_data(as_text=True)
     assert "fails authentication" in page
+    app = client.application
+    report = scrub.scrub(session, store=request_scope.blobs(app),
+                         keyring=lambda: request_scope.keyring(app))
+    assert [(str(failure.item_id), failure.reason) for failure in report.failures] == [
+        (item["id"], scrub.SEALED_DAMAGED)]
+    failure = session.scalars(select(CustodyEntry).where(
+        CustodyEntry.item_id == uuid.UUID(item["id"]),
+        CustodyEntry.action == CustodyAction.INTEGRITY_FAILURE)).one()
+    assert json.loads(failure.details)["reason"] == scrub.SEALED_DAMAGED
 
 
 def test_a_hidden_duplicate_is_sealed_under_the_shared_key_and_deleted_on_its_own(
