@@ -26,7 +26,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.config.update(_flask_config(settings))
     app.extensions["casefile.settings"] = settings
-    database = database or Database.from_url(settings.database_url)
+    database = database or Database.from_url(
+        settings.database_url, lock_timeout_ms=settings.lock_timeout_ms
+    )
     app.extensions["casefile.db"] = database
     private_key = signing_key.load(settings.signing_key_path)
     keys = custody.CustodyKeys(settings.custody_origin, private_key) if private_key else None
@@ -52,11 +54,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             x_host=settings.proxy_hops,
         )
 
-    from casefile import api, errors, uploads, web  # noqa: PLC0415 - blueprints import the app
+    from casefile import api, errors, health, uploads, web  # noqa: PLC0415 - blueprints import the app
 
     uploads.init_app(app)
     web.init_app(app)
     api.init_app(app)
+    health.init_app(app)
     errors.init_app(app)
     return app
 

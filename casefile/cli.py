@@ -14,13 +14,14 @@ from typing import Any, TypeVar
 
 import click
 from flask import Flask
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from casefile.db import Database
-from casefile.logic import accounts, cases, custody, custody_trusted, tokens
+from casefile.logic import accounts, cases, custody, custody_trusted, retry, tokens
 from casefile.logic import custody_verify as custody_verify_logic
-from casefile.logic.errors import DomainError, NotFound, ValidationFailed
-from casefile.model import Forum, User
+from casefile.logic.errors import Busy, DomainError, NotFound, ValidationFailed
+from casefile.model import CustodyCheckpoint, Forum, User
 from casefile.settings import Settings, SettingsError, load_settings
 from casefile.vault import signing_key
 from casefile.vault.envelope import Keyring
@@ -44,6 +45,10 @@ def one_line_errors(command: F) -> F:
             raise CasefileError("; ".join(f"{k}: {v}" for k, v in error.fields.items())) from None
         except (DomainError, SettingsError) as error:
             raise CasefileError(str(error)) from None
+        except DBAPIError as error:
+            if retry.is_busy(error):
+                raise CasefileError(Busy().message) from None
+            raise
 
     return wrapper  # type: ignore[return-value]
 
@@ -143,14 +148,35 @@ def init(ctx: click.Context) -> None:
         folder = Path(storage.removeprefix("file://"))
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         click.echo(f"blob store {folder}")
-    database = Database.from_url(settings.database_url)
+    database = Database.from_url(
+        settings.database_url, lock_timeout_ms=settings.lock_timeout_ms
+    )
     with database.engine.begin() as connection:
         schema.upgrade(connection)
     click.echo(f"database schema up to date ({_redact(settings.database_url)})")
     try:
+        _encrypt_plaintext_totp(settings, database)
         _seal_restricted(database, settings)
     finally:
         database.engine.dispose()
+
+
+def _encrypt_plaintext_totp(settings: Settings, database: Database) -> None:
+    """TOTP secrets stored in plain base32 before they were encrypted: encrypt them under the
+    KEK now (an Alembic revision cannot: it never holds the KEK)."""
+    from casefile.logic import totp_secrets  # noqa: PLC0415
+
+    keyring = (
+        Keyring.from_text(settings.kek_text)
+        if settings.kek_text is not None
+        else Keyring.load(settings.kek_path)
+    )
+    if keyring is None:
+        raise CasefileError(f"no key-encryption key at {settings.kek_path}")
+    with database.sessions() as session:
+        moved = totp_secrets.encrypt_plaintext(session, keyring)
+    if moved:
+        click.echo(f"encrypted {moved} two-factor secrets stored in plain text before")
 
 
 def _seal_restricted(database: Database, settings: Settings) -> None:
@@ -195,10 +221,32 @@ def _redact(url: str) -> str:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.5, 300),
+    help="Seconds a client may take to send a request's headers.",
+)
+@click.option(
+    "--body-idle-timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0.5, 3600),
+    help="Seconds a request body may pause before the request is answered 408.",
+)
 @click.pass_context
 @one_line_errors
-def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+def serve(
+    ctx: click.Context,
+    *,
+    host: str,
+    port: int,
+    threads: int,
+    header_timeout: float,
+    body_idle_timeout: float,
+) -> None:
     """Serve the web UI and API (gunicorn, threaded; request bodies stream, never spool)."""
     from casefile import schema, server  # noqa: PLC0415
 
@@ -206,9 +254,17 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     engine = app.extensions["casefile.db"].engine
     if schema.pending(engine):
         raise CasefileError("the database schema is not up to date: run `casefile init`")
+    _encrypt_plaintext_totp(_settings(ctx), app.extensions["casefile.db"])
     engine.dispose()  # no connection may cross into the worker process
     click.echo(f"Casefile on http://{host}:{port}/ (Ctrl+C stops it)")
-    server.serve(app, host=host, port=port, threads=threads)
+    server.serve(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        header_timeout=header_timeout,
+        body_idle_timeout=body_idle_timeout,
+    )
 
 
 # --- users ----------------------------------------------------------------------------------
@@ -393,9 +449,15 @@ def _keys(app: Flask) -> custody.CustodyKeys:
 def custody_checkpoint(ctx: click.Context) -> None:
     """Sign a checkpoint of the log as it is now and print it."""
     app = _app(ctx)
+    keys = _keys(app)
     with _session(ctx, app) as session:
-        checkpoint = custody.make_checkpoint(session, _keys(app))
-        session.commit()
+
+        def sign() -> CustodyCheckpoint:
+            checkpoint = custody.make_checkpoint(session, keys)
+            session.commit()
+            return checkpoint
+
+        checkpoint = retry.run(session, sign)
         click.echo(checkpoint.note, nl=False)
 
 
@@ -491,6 +553,10 @@ def keys_rotate(ctx: click.Context) -> None:
         f"key-encryption key rotated: new key {result.new_key_id}, "
         f"{result.rewrapped} data keys rewrapped, {result.already_current} already current, "
         f"retired {', '.join(map(str, result.retired_key_ids)) or 'none'}"
+    )
+    click.echo(
+        f"TOTP secrets: {result.totp_secrets_rewrapped} re-encrypted, "
+        f"{result.totp_secrets_encrypted} plaintext secrets encrypted"
     )
 
 

@@ -69,7 +69,10 @@ class Base(DeclarativeBase):
 SNAPSHOT = "casefile_snapshot"  # execution option: a read-only snapshot transaction
 
 
-def _configure_sqlite(engine: Engine) -> None:
+LOCK_TIMEOUT_MS = 30_000  # how long a statement waits for a lock another transaction holds
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """Make pysqlite honour BEGIN/SAVEPOINT and foreign keys (SQLAlchemy's documented recipe)."""
 
     @sa_event.listens_for(engine, "connect")
@@ -77,7 +80,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
@@ -99,14 +102,17 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.connection.driver_connection.execute(begin)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> Engine:
+    """`lock_timeout_ms`: past it, a statement waiting for a lock fails (SQLite's busy
+    timeout: "database is locked"; PostgreSQL's lock_timeout: lock_not_available), and a
+    request is answered 503 (logic/retry.is_busy) instead of waiting on."""
     if url.startswith("sqlite"):
         # A small pool of long-lived connections: opening one per transaction re-reads the
         # schema and checkpoints the WAL each time (about as costly as the work itself).
         engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=False)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, lock_timeout_ms)
         return engine
-    engine = create_engine(url)
+    engine = create_engine(url, connect_args={"options": f"-c lock_timeout={int(lock_timeout_ms)}"})
     _ping_idle_connections(engine)
     return engine
 
@@ -151,8 +157,8 @@ class Database:
     sessions: sessionmaker[Session]
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
-        engine = make_engine(url)
+    def from_url(cls, url: str, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> Database:
+        engine = make_engine(url, lock_timeout_ms=lock_timeout_ms)
         return cls(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
     @contextmanager

@@ -12,7 +12,14 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response as BaseResponse
 
 from casefile.api.openapi import API_PREFIX
-from casefile.logic.errors import DomainError, Unauthenticated, ValidationFailed
+from casefile.logic import retry
+from casefile.logic.errors import (
+    Busy,
+    DomainError,
+    TooManyAttempts,
+    Unauthenticated,
+    ValidationFailed,
+)
 
 log = logging.getLogger("casefile")
 
@@ -22,11 +29,13 @@ HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "too_many_requests",
+    503: "busy",
 }
 
 
@@ -49,14 +58,38 @@ def _page(status: int, message: str) -> tuple[str, int]:
     return render_template("error.html", status=status, message=message), status
 
 
-def handle_domain(error: DomainError) -> tuple[Response, int] | tuple[str, int] | BaseResponse:
+def handle_domain(
+    error: DomainError,
+) -> tuple[Response, int] | tuple[str, int] | tuple[str, int, dict[str, str]] | BaseResponse:
     _rollback()
+    if isinstance(error, Busy):
+        return _busy(error)
     if _is_api():
         extra = {"fields": error.fields} if isinstance(error, ValidationFailed) else {}
-        return json_error(error.status, error.code, error.message, **extra)
+        response, status = json_error(error.status, error.code, error.message, **extra)
+        if isinstance(error, TooManyAttempts):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response, status
     if isinstance(error, Unauthenticated):
         return redirect(url_for("web.auth.login", next=request.full_path))
+    if isinstance(error, TooManyAttempts):
+        page, status = _page(error.status, error.message)
+        return page, status, {"Retry-After": str(error.retry_after)}
     return _page(error.status, error.message)
+
+
+def _busy(error: Busy) -> BaseResponse:
+    """503 with Retry-After: the client may send the same request again shortly."""
+    if _is_api():
+        response, _ = json_error(error.status, error.code, error.message)
+    else:
+        page, _ = _page(
+            error.status, gettext("The database is busy. Please try again in a moment.")
+        )
+        response = Response(page, mimetype="text/html")
+    response.status_code = error.status
+    response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
 
 
 def handle_csrf(error: CSRFError) -> tuple[Response, int] | tuple[str, int]:
@@ -73,7 +106,7 @@ def handle_csrf(error: CSRFError) -> tuple[Response, int] | tuple[str, int]:
 
 def handle_http(
     error: HTTPException,
-) -> tuple[Response, int] | tuple[str, int] | tuple[str, int, list[tuple[str, str]]]:
+) -> tuple[Response, int] | tuple[str, int] | tuple[str, int, list[tuple[str, str]]] | BaseResponse:
     status = error.code or 500
     if status >= 500:
         return handle_unexpected(error)
@@ -91,8 +124,11 @@ def handle_http(
     return page, status, headers
 
 
-def handle_unexpected(error: Exception) -> tuple[Response, int] | tuple[str, int]:
+def handle_unexpected(error: Exception) -> tuple[Response, int] | tuple[str, int] | BaseResponse:
     _rollback()
+    if retry.is_busy(error):  # a lock held elsewhere, a deadlock outside a retried transaction
+        log.warning("database busy on %s %s: %s", request.method, request.path, error)
+        return _busy(Busy())
     log.error(  # called from Flask's handler, with the exception in hand
         "unexpected error on %s %s", request.method, request.path, exc_info=error
     )

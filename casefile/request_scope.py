@@ -9,9 +9,11 @@ from flask import Flask, current_app, g, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
+from casefile import throttling
 from casefile.db import Database
 from casefile.logic.custody import CustodyKeys
-from casefile.model import User
+from casefile.logic.throttle import Throttle
+from casefile.model import LoginSession, User
 from casefile.settings import Settings
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import Keyring, KeyringSource
@@ -34,6 +36,16 @@ def keyring(app: Flask | None = None) -> Keyring:
     return cast(KeyringSource, (app or current_app).extensions["casefile.keyring"]).get()
 
 
+def throttle(app: Flask | None = None) -> Throttle:
+    """The failure counters for sign-in, TOTP codes and bearer tokens."""
+    return cast(Throttle, (app or current_app).extensions["casefile.throttle"])
+
+
+def login_session() -> LoginSession | None:
+    """The server-side record of this request's browser session, if signed in by cookie."""
+    return cast("LoginSession | None", g.get("login_session"))
+
+
 def blobs(app: Flask | None = None) -> BlobStore:
     return cast(BlobStore, (app or current_app).extensions["casefile.blobs"])
 
@@ -43,6 +55,14 @@ def db_session() -> Session:
     if "db_session" not in g:
         g.db_session = database().sessions()
     return cast(Session, g.db_session)
+
+
+def end_transaction() -> None:
+    """End the request's open transaction, if any, before waiting on the client (see
+    casefile.request_body): committed, so that what it loaded stays usable."""
+    session = g.get("db_session")
+    if session is not None and session.in_transaction():
+        session.commit()
 
 
 def close_db_session(_error: BaseException | None = None) -> None:
@@ -66,4 +86,5 @@ def client_address() -> str | None:
 
 
 def init_app(app: Flask) -> None:
+    throttling.init_app(app, settings(app))
     app.teardown_appcontext(close_db_session)

@@ -11,6 +11,7 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 from casefile.bundle.signed_note import is_valid_key_name
+from casefile.logic.throttle import parse_limits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
@@ -31,6 +32,7 @@ class Settings:
     env: Environment = "development"
     instance_path: Path = PROJECT_ROOT / "instance"
     database_url_override: str | None = None
+    lock_timeout_ms: int = 30_000  # a wait for a lock longer than this: a 503 to the client
     storage_url: str = (PROJECT_ROOT / "storage").as_uri()
     s3_endpoint_url: str | None = None  # CASEFILE_S3_ENDPOINT_URL; None: AWS itself
     s3_region: str | None = None
@@ -42,8 +44,9 @@ class Settings:
     session_idle_minutes: int = 30
     max_request_mb: int = 16
     password_min_length: int = 12
-    max_failed_logins: int = 5
-    lockout_minutes: int = 15
+    throttle_storage_url: str = "memory://"  # CASEFILE_THROTTLE_STORAGE_URL; redis:// at scale
+    throttle_account_limits: str = "5/minute;20/hour;100/day"
+    throttle_client_limits: str = "10/minute;50/hour;200/day"
     api_token_days: int = 90
     languages: tuple[str, ...] = ("en", "my")
     default_language: str = "en"
@@ -51,6 +54,7 @@ class Settings:
     kek_file: Path | None = None  # CASEFILE_KEK_FILE or [vault] kek_file
     evidence_max_mb: int = 8192
     tus_threshold_mb: int = 64  # the upload page sends larger files resumably (tus)
+    preview_max_megapixels: int = 50  # larger images are offered for download, not inline
     custody_origin: str = "casefile.local/custody"
     checkpoint_every_entries: int = 100
     checkpoint_every_minutes: int = 10
@@ -92,6 +96,7 @@ class Settings:
             raise SettingsError("auth.password_min_length may not be below 12")
         if self.session_idle_minutes < 1:
             raise SettingsError("web.session_idle_minutes must be at least 1")
+        self._validate_throttle()
         if self.default_language not in self.languages:
             raise SettingsError("i18n.default_language must be one of i18n.languages")
         if not is_valid_key_name(self.custody_origin):
@@ -108,7 +113,25 @@ class Settings:
         if self.is_production:
             self._validate_production()
 
+    def _validate_throttle(self) -> None:
+        for name in ("throttle_account_limits", "throttle_client_limits"):
+            try:
+                parse_limits(getattr(self, name))
+            except ValueError as error:
+                raise SettingsError(
+                    f"auth.{name} must be limits like '5/minute;20/hour;100/day': {error}"
+                ) from None
+        schemes = ("memory://", "redis://", "rediss://", "redis+")  # redis+sentinel, +cluster
+        if not self.throttle_storage_url.startswith(schemes):
+            raise SettingsError(
+                "auth.throttle_storage_url must be memory:// or redis://host:port"
+            )
+
     def _validate_storage(self) -> None:
+        if self.preview_max_megapixels < 1:
+            raise SettingsError("vault.preview_max_megapixels must be at least 1")
+        if not 1 <= self.lock_timeout_ms <= 600_000:
+            raise SettingsError("database.lock_timeout_ms must be between 1 and 600000")
         if self.object_lock_days < 0:
             raise SettingsError("storage.object_lock_days must be 0 (off) or more")
         if not 5 <= self.s3_part_mb <= 5120:
@@ -195,6 +218,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     custody = raw.get("custody", {})
     vault = raw.get("vault", {})
     store = raw.get("storage", {})
+    database = raw.get("database", {})
     kek_file = env.get("CASEFILE_KEK_FILE") or vault.get("kek_file")
     instance = _resolve(env.get("CASEFILE_INSTANCE") or _typed(raw, "instance", str, "instance"))
     database_url = env.get("CASEFILE_DATABASE_URL") or raw.get("database_url")
@@ -203,6 +227,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         env=cast(Environment, env.get("CASEFILE_ENV") or _typed(raw, "env", str, "development")),
         instance_path=instance,
         database_url_override=database_url,
+        lock_timeout_ms=_typed(database, "lock_timeout_ms", int, 30_000),
         storage_url=_storage_url(storage),
         s3_endpoint_url=env.get("CASEFILE_S3_ENDPOINT_URL")
         or _typed(store, "s3_endpoint_url", str, "")
@@ -216,8 +241,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         session_idle_minutes=_typed(web, "session_idle_minutes", int, 30),
         max_request_mb=_typed(web, "max_request_mb", int, 16),
         password_min_length=_typed(auth, "password_min_length", int, 12),
-        max_failed_logins=_typed(auth, "max_failed_logins", int, 5),
-        lockout_minutes=_typed(auth, "lockout_minutes", int, 15),
+        throttle_storage_url=env.get("CASEFILE_THROTTLE_STORAGE_URL")
+        or _typed(auth, "throttle_storage_url", str, "memory://"),
+        throttle_account_limits=_typed(
+            auth, "throttle_account_limits", str, "5/minute;20/hour;100/day"
+        ),
+        throttle_client_limits=_typed(
+            auth, "throttle_client_limits", str, "10/minute;50/hour;200/day"
+        ),
         api_token_days=_typed(auth, "api_token_days", int, 90),
         languages=tuple(_typed(i18n, "languages", list, ["en", "my"])),
         default_language=_typed(i18n, "default_language", str, "en"),
@@ -225,6 +256,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         kek_file=_resolve(kek_file) if kek_file else None,
         evidence_max_mb=_typed(vault, "evidence_max_mb", int, 8192),
         tus_threshold_mb=_typed(vault, "tus_threshold_mb", int, 64),
+        preview_max_megapixels=_typed(vault, "preview_max_megapixels", int, 50),
         custody_origin=_typed(custody, "origin", str, "casefile.local/custody"),
         checkpoint_every_entries=_typed(custody, "checkpoint_every_entries", int, 100),
         checkpoint_every_minutes=_typed(custody, "checkpoint_every_minutes", int, 10),

@@ -15,8 +15,10 @@ from werkzeug.datastructures import FileStorage, Headers, MultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import get_input_stream
 
-from casefile import request_scope
+from casefile import request_body, request_scope
 from casefile.logic import authz, evidence
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import DomainError
@@ -148,6 +150,18 @@ class LoudFormDataParser(FormDataParser):
 
 class EvidenceRequest(Request):
     form_data_parser_class = LoudFormDataParser
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        """Werkzeug's guarded input stream, read with no database transaction open."""
+        if self.shallow:
+            raise RuntimeError("reading the body of a shallow request is disabled")
+        raw = self.environ.get("wsgi.input")
+        if raw is not None and not isinstance(raw, request_body.StallAware):
+            self.environ["wsgi.input"] = request_body.StallAware(raw)
+        return request_body.wrap(
+            get_input_stream(self.environ, max_content_length=self.max_content_length)
+        )
 
     @property
     def max_content_length(self) -> int | None:

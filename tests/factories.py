@@ -6,11 +6,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import Session
 
 from casefile.logic import accounts, cases, members, tokens
 from casefile.logic.cases import CaseInput
 from casefile.logic.members import MemberInput
+from casefile.logic.throttle import Throttle, ThrottlePolicy
 from casefile.model import Case, Forum, Role, User
 from casefile.settings import DEVELOPMENT_SECRET_KEY, Settings
 from casefile.vault import signing_key
@@ -34,6 +37,20 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         testing=True,
     )
     return dataclasses.replace(base, **overrides)
+
+
+class MemoryLimiter:
+    """What logic.throttle.Throttle needs from Flask-Limiter: a `limits` strategy, here on
+    memory storage of its own."""
+
+    def __init__(self) -> None:
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+
+def make_throttle(
+    account: str = "5/minute;20/hour;100/day", client: str = "10/minute;50/hour;200/day"
+) -> Throttle:
+    return Throttle(MemoryLimiter(), ThrottlePolicy.parse(account, client))
 
 
 def make_user(

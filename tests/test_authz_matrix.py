@@ -19,6 +19,7 @@ the URL rules, which would otherwise be most of this module's run time.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import re
 import time
@@ -31,7 +32,7 @@ from pypdf import PdfReader
 
 from casefile import create_app
 from casefile.db import Database
-from casefile.logic import accounts, custody, tokens
+from casefile.logic import accounts, custody, login_sessions, tokens
 from casefile.model import Role
 from tests.factories import PASSWORD, add_member, make_case, make_settings, make_user
 
@@ -174,6 +175,7 @@ ROWS = (
     Row("POST", "/account/totp/disable", signed_in(), body={}),
     Row("POST", "/account/tokens", signed_in(), body={"token-name": "laptop"}),
     Row("POST", "/account/tokens/<uuid:token_id>/revoke", owned_by_lead(), body={}),
+    Row("POST", "/account/sessions/end-others", signed_in(), body={}),
     # --- HTML: account administration ---
     Row("GET", "/admin/users", admin_only()),
     Row("POST", "/admin/users", admin_only(),
@@ -182,12 +184,19 @@ ROWS = (
     Row("POST", "/admin/users/<uuid:user_id>/enable", admin_only(), body={},
         values={"user_id": "disabled_id"}),
     Row("POST", "/admin/users/<uuid:user_id>/reset-2fa", admin_only(), body={}),
+    Row("POST", "/admin/users/<uuid:user_id>/sign-out", admin_only(), body={}),
     # --- API ---
     Row("GET", "/api/v1/openapi.json", public()),
+    # --- health, for load balancers and monitoring (public; they say nothing secret) ---
+    Row("GET", "/healthz", public()),
+    Row("GET", "/readyz", public()),
     Row("GET", "/api/v1/me", signed_in()),
     Row("GET", "/api/v1/me/tokens", signed_in()),
     Row("POST", "/api/v1/me/tokens", signed_in(), body={"name": "laptop"}),
     Row("DELETE", "/api/v1/me/tokens/<uuid:token_id>", owned_by_lead()),
+    Row("DELETE", "/api/v1/me/tokens", signed_in()),
+    Row("POST", "/api/v1/me/password", signed_in(),
+        body={"current": PASSWORD, "new": "a new passphrase for the matrix"}),
     Row("GET", "/api/v1/cases", signed_in()),
     Row("POST", "/api/v1/cases", signed_in(), body={"title": "T", "forum": "icc"}),
     Row("GET", API_CASE, case_reader()),
@@ -277,7 +286,12 @@ class CurrentTestSessions:
 def module_app(engine, tmp_path_factory):
     sessions = CurrentTestSessions()
     app = create_app(
-        make_settings(tmp_path_factory.mktemp("matrix")),
+        make_settings(
+            tmp_path_factory.mktemp("matrix"),
+            # The disabled actor's refused token, sent for every row from one address, would
+            # otherwise get that address throttled (tested in tests/logic/test_throttle.py).
+            throttle_client_limits="1000000/day",
+        ),
         database=Database(engine=engine, sessions=sessions),
     )
     app.config["WTF_CSRF_ENABLED"] = False  # see the module's docstring
@@ -307,7 +321,13 @@ def session(app, database):
 class World:
     values: dict[str, str]  # path values and body placeholders
     login_ids: dict[str, str]  # actor → flask-login id (user id and session version)
+    session_ids: dict[str, str]  # actor → the server-side sign-in session its cookie names
     bearer: dict[str, str]  # actor → API token
+
+
+def sign_in_session(session, user) -> str:
+    """What a successful sign-in records server-side (after the disable, which ends them)."""
+    return login_sessions.start(session, user, client_address=None, user_agent="matrix").token
 
 
 def build_world(
@@ -367,6 +387,7 @@ def build_world(
     world = World(
         values=values,
         login_ids={actor: user.get_id() for actor, user in users.items()},
+        session_ids={actor: sign_in_session(session, user) for actor, user in users.items()},
         bearer=bearer,
     )
     session.commit()
@@ -448,6 +469,7 @@ def request_as(app, world: World, actor: str, row: Row, *, content: bytes | None
     if actor != ANONYMOUS:
         with client.session_transaction() as cookie:  # what a successful sign-in leaves
             cookie["_user_id"] = world.login_ids[actor]
+            cookie["sid"] = world.session_ids[actor]
             cookie["_fresh"] = True
             cookie["seen"] = int(time.time())
     data = with_file(body, actor, content) if row.upload else body
@@ -503,6 +525,7 @@ def test_the_public_routes_are_the_expected_few():
         "GET /login", "POST /login", "GET /login/totp", "POST /login/totp", "POST /logout",
         "POST /language", "GET /api/v1/openapi.json", "GET /api/v1/custody/public-key",
         "OPTIONS /api/v1/cases/<uuid:case_id>/uploads", "OPTIONS /api/v1/uploads/<uuid:upload_id>",
+        "GET /healthz", "GET /readyz",
     }
 
 
@@ -543,6 +566,10 @@ def test_injected_session_is_what_a_real_sign_in_leaves(app, session):
     with client.session_transaction() as cookie:
         assert cookie["_user_id"] == user.get_id()
         assert isinstance(cookie["seen"], int)
+        assert set(cookie) >= {"_user_id", "_fresh", "sid", "seen"}
+        assert login_sessions.resume(
+            session, cookie["sid"], user.id, idle=dt.timedelta(minutes=30)
+        ) is not None
 
 
 def test_disabled_actor_would_otherwise_be_allowed(app, session, connection):
@@ -553,11 +580,14 @@ def test_disabled_actor_would_otherwise_be_allowed(app, session, connection):
     accounts.set_disabled(
         session, None, accounts.find_by_email(session, "disabled@example.org"), disabled=False
     )
+    again = accounts.find_by_email(session, "disabled@example.org")
     enabled = dataclasses.replace(
         world,
-        login_ids={
-            **world.login_ids,
-            DISABLED: accounts.find_by_email(session, "disabled@example.org").get_id(),
+        login_ids={**world.login_ids, DISABLED: again.get_id()},
+        # Disabling revoked the account's tokens for good: enabled, it needs a new one.
+        bearer={
+            **world.bearer,
+            DISABLED: tokens.create_token(session, again, name="after", days=1)[1],
         },
     )
     assert classify(request_as(app, enabled, DISABLED, admin_row), api=False) == OK

@@ -113,3 +113,38 @@ def test_production_needs_the_kek_supplied_at_start(tmp_path):
     dataclasses.replace(settings, kek_file=kek).validate()
     text = kek.read_text()
     dataclasses.replace(settings, kek_text=text).validate()
+
+
+def test_throttle_settings_come_from_the_file_and_the_environment(tmp_path):
+    defaults = load_settings({"CASEFILE_INSTANCE": str(tmp_path / "i")})
+    assert defaults.throttle_storage_url == "memory://"
+    assert defaults.throttle_account_limits == "5/minute;20/hour;100/day"
+    config = tmp_path / "casefile.toml"
+    config.write_text(
+        '[auth]\nthrottle_storage_url = "redis://cache:6379"\n'
+        'throttle_client_limits = "30/minute;300/day"\n'
+    )
+    from_file = load_settings({"CASEFILE_CONFIG": str(config), "CASEFILE_INSTANCE": str(tmp_path)})
+    assert from_file.throttle_storage_url == "redis://cache:6379"
+    assert from_file.throttle_client_limits == "30/minute;300/day"
+    from_env = load_settings(
+        {
+            "CASEFILE_CONFIG": str(config),
+            "CASEFILE_INSTANCE": str(tmp_path),
+            "CASEFILE_THROTTLE_STORAGE_URL": "redis://127.0.0.1:6379",
+        }
+    )
+    assert from_env.throttle_storage_url == "redis://127.0.0.1:6379"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"throttle_account_limits": "lots"}, "throttle_account_limits"),
+        ({"throttle_client_limits": "5/minute;1/month"}, "throttle_client_limits"),
+        ({"throttle_storage_url": "mongodb://db"}, "throttle_storage_url"),
+    ],
+)
+def test_unusable_throttle_settings_are_refused(tmp_path, overrides, match):
+    with pytest.raises(SettingsError, match=match):
+        make_settings(tmp_path, **overrides).validate()

@@ -28,6 +28,7 @@ def authenticate_request() -> None:
         g.api_user = tokens.user_for_token(
             request_scope.db_session(),
             value.strip(),
+            throttle=request_scope.throttle(),
             client_address=request_scope.client_address(),
         )
         return

@@ -26,6 +26,7 @@ ERROR_STATUSES = {
     413: "Payload too large",
     415: "The body is not application/json",
     422: "Validation error, with per-field messages",
+    429: "Too many failed authentication attempts from this client; wait Retry-After seconds",
     460: "Checksum mismatch (tus checksum extension)",
 }
 
@@ -172,6 +173,8 @@ def _operation(
         success["content"] = {"application/json": {"schema": _schema_ref(doc.response, components)}}
     responses: dict[str, Any] = {str(doc.status): success}
     statuses = set(doc.errors) | ({400, 415, 422} if doc.body else set())
+    if 401 in statuses:  # bearer-token failures are throttled per client address
+        statuses.add(429)
     for status in sorted(statuses):
         responses[str(status)] = {
             "description": ERROR_STATUSES[status],

@@ -76,6 +76,22 @@ class TokenList(BaseModel):
     items: list[TokenOut]
 
 
+class TokensRevokedOut(BaseModel):
+    revoked: int
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current: str = Field(repr=False)
+    new: str = Field(repr=False)
+    revoke_tokens: bool = False
+
+
+class PasswordChangedOut(BaseModel):
+    tokens_revoked: int
+
+
 class CheckpointOut(BaseModel):
     size: int
     time: dt.datetime

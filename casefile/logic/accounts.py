@@ -20,11 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import authz, security_log
+from casefile.logic import authz, login_sessions, security_log, tokens, totp_secrets
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.logic.passwords import hash_password, verify_password
 from casefile.logic.text import refuse_nul
 from casefile.model import SecurityEventType, User
+from casefile.vault.envelope import Keyring
 
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 SUPPORTED_LOCALES = ("en", "my")
@@ -126,16 +127,32 @@ def set_disabled(
             raise Conflict("you cannot disable your own account")
     if disabled and not user.is_disabled:
         user.disabled_at = utcnow()
-        user.session_version += 1  # signs the account out everywhere
-        event = SecurityEventType.ACCOUNT_DISABLED
+        user.session_version += 1
+        # Every session and API token ends; enabling the account again brings none back.
+        ended = login_sessions.end_all(session, user, reason="disabled")
+        revoked = tokens.revoke_all(
+            session, user, reason="account_disabled", actor=actor, client_address=client_address
+        )
+        security_log.record(
+            session,
+            SecurityEventType.ACCOUNT_DISABLED,
+            user=user,
+            actor=actor,
+            client_address=client_address,
+            sessions_ended=ended,
+            tokens_revoked=revoked,
+        )
     elif not disabled and user.is_disabled:
         user.disabled_at = None
-        user.failed_logins = 0
-        user.locked_until = None
-        event = SecurityEventType.ACCOUNT_ENABLED
+        security_log.record(
+            session,
+            SecurityEventType.ACCOUNT_ENABLED,
+            user=user,
+            actor=actor,
+            client_address=client_address,
+        )
     else:
         return user
-    security_log.record(session, event, user=user, actor=actor, client_address=client_address)
     session.commit()
     return user
 
@@ -147,8 +164,12 @@ def change_password(
     current_password: str,
     new_password: str,
     min_password_length: int,
+    revoke_tokens: bool = False,
+    keep_session: uuid.UUID | None = None,
     client_address: str | None = None,
-) -> None:
+) -> int:
+    """Every other sign-in session ends (`keep_session`, the one asking, stays); with
+    `revoke_tokens` every API token is revoked too. Returns the number of tokens revoked."""
     authz.require_active(user)
     if not verify_password(user.password_hash, current_password):
         raise ValidationFailed({"current_password": "is not your current password"})
@@ -156,10 +177,22 @@ def change_password(
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
     user.session_version += 1  # other sessions end; the caller signs this one in again
+    ended = login_sessions.end_all(session, user, reason="password_changed", keep=keep_session)
+    revoked = 0
+    if revoke_tokens:
+        revoked = tokens.revoke_all(
+            session, user, reason="password_changed", client_address=client_address
+        )
     security_log.record(
-        session, SecurityEventType.PASSWORD_CHANGED, user=user, client_address=client_address
+        session,
+        SecurityEventType.PASSWORD_CHANGED,
+        user=user,
+        client_address=client_address,
+        sessions_ended=ended,
+        tokens_revoked=revoked,
     )
     session.commit()
+    return revoked
 
 
 def set_locale(session: Session, user: User, locale: str) -> None:
@@ -202,15 +235,17 @@ def enable_totp(
     *,
     secret: str,
     code: str,
+    keyring: Keyring,
     client_address: str | None = None,
 ) -> None:
+    """Turn on two-factor sign-in; the secret is stored encrypted under the KEK."""
     authz.require_active(user)
     if user.totp_enabled:
         raise Conflict("two-factor sign-in is already on; turn it off first")
     step = totp_step(secret, code)
     if step is None:
         raise ValidationFailed({"code": "that code does not match; check your device's clock"})
-    user.totp_secret = secret
+    totp_secrets.seal(keyring, user, secret)
     user.totp_enabled_at = utcnow()
     user.totp_last_step = step
     security_log.record(
@@ -248,6 +283,7 @@ def reset_totp(
         authz.require_admin(actor)
     _clear_totp(user)
     user.session_version += 1
+    login_sessions.end_all(session, user, reason="totp_reset")
     security_log.record(
         session, SecurityEventType.TOTP_RESET, user=user, actor=actor, client_address=client_address
     )
@@ -255,7 +291,7 @@ def reset_totp(
 
 
 def _clear_totp(user: User) -> None:
-    user.totp_secret = None
+    totp_secrets.clear(user)
     user.totp_enabled_at = None
     user.totp_last_step = None
 

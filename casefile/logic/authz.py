@@ -43,6 +43,10 @@ ROLE_ACTIONS: dict[Role, frozenset[CaseAction]] = {
 }
 
 
+# SQLAlchemy's with_for_update(key_share=True) is FOR NO KEY UPDATE on PostgreSQL.
+NO_KEY_UPDATE: dict[str, bool] = {"key_share": True}
+
+
 def require_active(actor: User | None) -> User:
     """An authenticated, enabled account; the base of every non-public route."""
     if actor is None or actor.is_disabled:
@@ -75,10 +79,18 @@ def authorize_case(
     *,
     for_update: bool = False,
 ) -> Case:
-    """The case, if the actor may do `action` on it; NotFound for non-members."""
+    """The case, if the actor may do `action` on it; NotFound for non-members.
+
+    `for_update` locks the case row for the rest of the transaction, as FOR NO KEY UPDATE
+    (the weakest lock that keeps two writers of the case apart): the foreign-key checks of
+    rows that point at the case (custody entries, items, members) take FOR KEY SHARE on it,
+    which this lock lets through. FOR UPDATE would make them wait, and a transaction holding
+    the custody lock could then deadlock with one holding the case (docs/custody.md, "Lock
+    order"). SQLite ignores it: BEGIN IMMEDIATE holds the database's one write lock."""
     user = require_active(actor)
     role = role_in_case(session, user, case_id)
-    case = session.get(Case, case_id, with_for_update=for_update) if role else None
+    lock = NO_KEY_UPDATE if for_update else None
+    case = session.get(Case, case_id, with_for_update=lock) if role else None
     if role is None or case is None:
         raise NotFound("case not found")
     if not can(role, action):

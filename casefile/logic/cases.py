@@ -16,7 +16,7 @@ from pydantic import (
 )
 from sqlalchemy.orm import Session
 
-from casefile.logic import authz, custody, ern
+from casefile.logic import authz, custody, ern, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.pagination import Page, paginate
@@ -67,6 +67,7 @@ class CaseInput(BaseModel):
         return cleaned
 
 
+@retry.transaction
 def create_case(session: Session, actor: User | None, data: CaseInput) -> Case:
     user = authz.require_active(actor)
     case = Case(created_by_id=user.id, **_blank_to_none(data))

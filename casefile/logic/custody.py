@@ -43,6 +43,7 @@ from casefile.bundle import merkle
 from casefile.bundle.custody_entry import canonical_json, entry_bytes, format_time
 from casefile.bundle.signed_note import Checkpoint, sign_note, verifier_key
 from casefile.db import Base, utcnow
+from casefile.logic import retry
 from casefile.logic.errors import NotFound, ValidationFailed
 from casefile.model import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode, User
 
@@ -483,6 +484,7 @@ def make_checkpoint(session: Session, keys: CustodyKeys) -> CustodyCheckpoint:
     return checkpoint
 
 
+@retry.transaction
 def checkpoint_covering(session: Session, keys: CustodyKeys | None, seq: int) -> CustodyCheckpoint:
     """The latest checkpoint, made now if the latest does not yet include entry `seq`."""
     latest = latest_checkpoint(session)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import authz, custody, evidence, metadata
+from casefile.logic import authz, custody, evidence, metadata, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict
 from casefile.logic.text import refuse_nul
@@ -35,6 +35,7 @@ class DeletionInput(BaseModel):
     reason: Reason
 
 
+@retry.transaction
 def set_legal_hold(
     session: Session, actor: User | None, case_id: uuid.UUID, data: LegalHoldInput
 ) -> Case:
@@ -52,6 +53,7 @@ def set_legal_hold(
     return case
 
 
+@retry.transaction
 def delete_item(
     session: Session,
     actor: User | None,

@@ -3,6 +3,7 @@ web/errors.py) and to a one-line message in the CLI."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from pydantic import ValidationError
@@ -61,7 +62,32 @@ class ValidationFailed(DomainError):
 
 
 class LoginRefused(DomainError):
-    """Wrong credentials, a disabled account or a lockout; the message never says which."""
+    """Wrong credentials or a disabled account; the message never says which."""
 
     code = "login_refused"
     status = 401
+
+
+class TooManyAttempts(DomainError):
+    """Authentication failures from this client (or on this account) were throttled; the
+    attempt was not looked at. `retry_after` is in seconds."""
+
+    code = "too_many_requests"
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = math.ceil(retry_after / 60)
+        super().__init__(f"too many failed attempts; try again in {minutes} minute(s)")
+        self.retry_after = retry_after
+class Busy(DomainError):
+    """The database could not do it now (lock conflicts, retried already): the same request
+    a moment later may well succeed. HTTP 503 with Retry-After."""
+
+    code = "busy"
+    status = 503
+    retry_after_seconds = 2
+
+    def __init__(
+        self, message: str = "the database is busy; send the request again in a moment"
+    ) -> None:
+        super().__init__(message)

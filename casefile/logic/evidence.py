@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import authz, custody, ern, metadata
+from casefile.logic import authz, custody, ern, metadata, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import DomainError, ValidationFailed
 from casefile.logic.intake import SIDE_ALGORITHMS, Received
@@ -37,7 +37,7 @@ from casefile.model import (
     Sensitivity,
     User,
 )
-from casefile.vault import extract, sniff
+from casefile.vault import bidi, extract, polyglot, sniff
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import Keyring, KeyringError
 
@@ -155,17 +155,31 @@ def register(
     no orphans; after the commit the blob belongs to the item and stays."""
     committed: list[bool] = []
     try:
-        return _register(
+        _refuse_unchecked_declarations(data, received)
+        # Examined before the transaction: parsing a file may take seconds (bounded), and no
+        # lock may be held meanwhile (on SQLite, a transaction holds the write lock). Callers
+        # have only read so far (authorization); that read ends here.
+        if session.in_transaction():
+            session.commit()
+        name = clean_filename(filename)
+        found = examine(received, data, name, declared_mime)
+        # Replayed whole if the database aborts it for a lock conflict: the bytes are in
+        # the store already, and nothing outside the database changes before the commit.
+        return retry.run(
             session,
-            actor,
-            case_id,
-            received,
-            data,
-            filename=filename,
-            declared_mime=declared_mime,
-            store=store,
-            keyring=keyring,
-            committed=committed,
+            lambda: _register(
+                session,
+                actor,
+                case_id,
+                received,
+                data,
+                name=name,
+                found=found,
+                declared_mime=declared_mime,
+                store=store,
+                keyring=keyring,
+                committed=committed,
+            ),
         )
     except BaseException:
         if not committed:
@@ -174,20 +188,7 @@ def register(
         raise
 
 
-def _register(
-    session: Session,
-    actor: User | None,
-    case_id: uuid.UUID,
-    received: Received,
-    data: EvidenceInput,
-    *,
-    filename: str | None,
-    declared_mime: str | None,
-    store: BlobStore,
-    keyring: Keyring,
-    committed: list[bool],
-) -> Registered:
-    case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
+def _refuse_unchecked_declarations(data: EvidenceInput, received: Received) -> None:
     not_computed = sorted(set(data.declared_hashes) - set(received.hashes))
     if not_computed:
         raise ValidationFailed(
@@ -197,9 +198,25 @@ def _register(
                 "computed while the file streams in"
             }
         )
+
+
+def _register(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    received: Received,
+    data: EvidenceInput,
+    *,
+    name: str | None,
+    found: Examined,
+    declared_mime: str | None,
+    store: BlobStore,
+    keyring: Keyring,
+    committed: list[bool],
+) -> Registered:
+    case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
     visible, hidden = _same_content(session, actor, case.id, received.sha256)
     if visible is not None:
-        store.delete(received.item_id.hex)
         custody.append(
             session,
             actor,
@@ -209,29 +226,16 @@ def _register(
             details={
                 "sha256": received.sha256,
                 **metadata.resubmission_details(
-                    visible,
-                    clean_filename(filename),
-                    restricted=data.sensitivity == Sensitivity.RESTRICTED,
+                    visible, name, restricted=data.sensitivity == Sensitivity.RESTRICTED
                 ),
             },
         )
         session.commit()
+        committed.append(True)
+        store.delete(received.item_id.hex)  # after the commit: a replay may still need it
         return Registered(visible, created=False)
 
-    name = clean_filename(filename)
-    mime = sniff.detect(received.head)
-    flags = [f"type_mismatch:{which}" for which in sniff.mismatches(mime, name, declared_mime)]
-    if flags:
-        flags.insert(0, "type_mismatch")
-    if received.size == 0:
-        flags.append("zero_bytes")
-    mismatched = {
-        algorithm: digest
-        for algorithm, digest in data.declared_hashes.items()
-        if received.hashes[algorithm] != digest
-    }
-    if mismatched:
-        flags.append("declared_hash_mismatch")
+    mime, flags, mismatched = found.mime, found.flags, found.mismatched
     seq = (
         session.scalar(select(func.max(Evidence.seq)).where(Evidence.case_id == case.id)) or 0
     ) + 1
@@ -254,14 +258,14 @@ def _register(
         sensitivity=data.sensitivity,
         status=EvidenceStatus.ACTIVE,
         collector=_collector(data),
-        extracted=extract.extract(received.content, received.head, mime, received.size),
+        extracted=found.extracted,
         wrapped_key=received.wrapped_key,
         created_at=now,
         created_by_id=actor.id if actor else None,
     )
     session.add(item)
     if hidden is not None:
-        _share_content(session, actor, item, hidden, keyring=keyring, store=store)
+        _share_content(session, actor, item, hidden, keyring=keyring)
     # After _share_content: a restricted item's metadata is sealed under its final data key.
     described = metadata.on_intake(session, keyring, item, name)
     if data.sensitivity == Sensitivity.RESTRICTED and actor is not None:
@@ -287,6 +291,11 @@ def _register(
     )
     session.commit()
     committed.append(True)
+    if item.content_id is not None:
+        # The bytes it arrived with: the shared blob holds them already. Only now, after
+        # the commit: an attempt the database aborted is replayed, and may then find the
+        # shared blob gone (its item deleted meanwhile) and need these bytes after all.
+        store.delete(received.item_id.hex)
     return Registered(item, created=True)
 
 
@@ -320,7 +329,6 @@ def _share_content(
     hidden: Evidence,
     *,
     keyring: Keyring,
-    store: BlobStore,
 ) -> None:
     """The submitter may not see the item that holds these bytes already. Telling them so (or
     answering with that item) would reveal it, so the submission becomes an item of its own,
@@ -339,7 +347,6 @@ def _share_content(
         details={"sha256": item.sha256, "as_item": str(item.id), "as_ern": item.ern},
     )
     session.flush()
-    store.delete(item.id.hex)  # the bytes it arrived with: the shared blob holds them already
 
 
 def blob_in_use(session: Session, owner: uuid.UUID) -> bool:
@@ -367,11 +374,80 @@ def active_blob_ids(session: Session) -> set[str]:
     return {owner.hex for owner in owners}
 
 
+@dataclass(frozen=True)
+class Examined:
+    mime: str
+    flags: list[str]
+    mismatched: dict[str, str]  # declared digests that do not match the file
+    extracted: dict[str, Any]
+
+
+def examine(
+    received: Received, data: EvidenceInput, name: str | None, declared_mime: str | None
+) -> Examined:
+    """What the bytes and the collector's account say about an item, and what to flag:
+    a type that disagrees with the name or declared type, an empty file, a declared digest
+    that does not match, a file that is also another type (polyglot), bidirectional-text
+    controls in its title or name, a metadata extraction that failed."""
+    mime = sniff.detect(received.head)
+    flags = [f"type_mismatch:{which}" for which in sniff.mismatches(mime, name, declared_mime)]
+    if flags:
+        flags.insert(0, "type_mismatch")
+    if received.size == 0:
+        flags.append("zero_bytes")
+    mismatched = {
+        algorithm: digest
+        for algorithm, digest in data.declared_hashes.items()
+        if received.hashes[algorithm] != digest
+    }
+    if mismatched:
+        flags.append("declared_hash_mismatch")
+    also = polyglot.other_types(mime, received.containers)
+    if also:
+        flags += ["polyglot", *(f"polyglot:{kind}" for kind in also)]
+    if bidi.has_controls(data.title) or bidi.has_controls(name):
+        flags.append("bidi_controls")
+    extracted = extract.extract(received.content, received.head, mime, received.size)
+    if "error" in extracted:
+        flags.append("extraction_failed")
+    return Examined(mime, flags, mismatched, extracted)
+
+
 def _collector(data: EvidenceInput) -> dict[str, Any]:
     fields = data.model_dump(
         mode="json", exclude={"title", "description", "declared_hashes", "sensitivity"}
     )
     return {key: value for key, value in fields.items() if value is not None}
+
+
+def image_pixels(extracted: dict[str, Any]) -> tuple[int, int] | None:
+    """(width, height) recorded at intake from the image's header, if known."""
+    image = extracted.get("image")
+    if not isinstance(image, dict):
+        return None
+    width, height = image.get("width"), image.get("height")
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return width, height
+    return None
+
+
+def preview_refusal(item: Evidence, max_megapixels: int, extracted: dict[str, Any]) -> str | None:
+    """Why an image is not shown inline (decoding it would cost the viewer's browser memory
+    in proportion to its pixels: a small PNG can declare 50,000 x 50,000), or None.
+    `extracted`: the item's extracted metadata (metadata.reveal: a restricted item's is
+    sealed)."""
+    if not item.mime.startswith("image/"):
+        return None
+    size = image_pixels(extracted)
+    if size is None:
+        return "its dimensions could not be read from its header"
+    width, height = size
+    if width * height > max_megapixels * 1_000_000:
+        return (
+            f"it is {width} x {height} pixels ({width * height / 1e6:,.0f} megapixels), over the "
+            f"preview limit of {max_megapixels} megapixels"
+        )
+    return None
 
 
 def get_item(session: Session, actor: User | None, item_id: uuid.UUID) -> Evidence:
@@ -461,6 +537,7 @@ def sorted_items(
     return list(session.scalars(query.order_by(*SORTS[sort]).limit(limit)))
 
 
+@retry.transaction
 def read_content(
     session: Session,
     actor: User | None,
@@ -508,6 +585,7 @@ def _verified_chunks(
         raise IntegrityFailure("the stored blob failed authentication") from error
 
 
+@retry.transaction
 def _record_failure(session: Session, actor: User | None, item: Evidence, reason: str) -> None:
     session.rollback()
     custody.append(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casefile.logic import authz, custody
+from casefile.logic import authz, custody, retry
 from casefile.logic.accounts import find_by_email
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
@@ -40,6 +40,7 @@ def list_grants(session: Session, actor: User | None, item_id: uuid.UUID) -> lis
     return list(session.scalars(select(EvidenceGrant).where(EvidenceGrant.evidence_id == item.id)))
 
 
+@retry.transaction
 def grant(
     session: Session, actor: User | None, item_id: uuid.UUID, data: GrantInput
 ) -> EvidenceGrant:
@@ -65,6 +66,7 @@ def grant(
     return row
 
 
+@retry.transaction
 def revoke(session: Session, actor: User | None, item_id: uuid.UUID, user_id: uuid.UUID) -> None:
     item = _restricted_item(session, actor, item_id)
     row = session.get(EvidenceGrant, (item.id, user_id))

@@ -11,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from io import RawIOBase
 
-from casefile.vault import sniff
+from casefile.vault import polyglot, sniff
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import Keyring
 from casefile.vault.extract import EXTRACT_LIMIT
@@ -35,6 +35,7 @@ class Received:
     head: bytes
     wrapped_key: bytes
     content: bytes | bytearray | None  # the whole file when small enough to examine
+    containers: tuple[str, ...] = ()  # other file types found inside (vault.polyglot)
 
     @property
     def sha256(self) -> str:
@@ -62,6 +63,7 @@ class IntakeStream(RawIOBase):
         self._pending: Future[None] | None = None
         self._head = bytearray()
         self._small: bytearray | None = bytearray()  # dropped once past EXTRACT_LIMIT
+        self._polyglot = polyglot.PolyglotScanner()
         self.size = 0
         self.state = "open"  # open → finished | aborted
 
@@ -83,6 +85,7 @@ class IntakeStream(RawIOBase):
                 self._small = None
             else:
                 self._small += view
+        self._polyglot.update(chunk)
         self._encrypt.write(chunk)
         self.size += len(view)
         return len(view)
@@ -131,6 +134,7 @@ class IntakeStream(RawIOBase):
             head=bytes(self._head),
             wrapped_key=self._wrapped,
             content=self._small,  # no copy: nothing writes to it any more
+            containers=self._polyglot.containers(),
         )
 
     def abort(self) -> None:

@@ -1,6 +1,8 @@
 """KEK rotation: a new key-encryption key, every data key rewrapped under it, the old one
-retired. Blobs are never rewritten. Resumable: rerun after an interruption and it carries on
-with the same new key, skipping data keys already rewrapped."""
+retired. Blobs are never rewritten. TOTP secrets (logic/totp_secrets.py) are re-encrypted
+under the new key too, and any still in plain base32 are encrypted. Resumable: rerun after
+an interruption and it carries on with the same new key, skipping data keys already
+rewrapped."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casefile.logic import custody, metadata, tus
+from casefile.logic import custody, metadata, totp_secrets, tus
 from casefile.model import CustodyAction, Evidence
 from casefile.vault import envelope as kek
 from casefile.vault.envelope import Keyring
@@ -26,6 +28,8 @@ class Rotation:
     retired_key_ids: list[int]
     rewrapped: int
     already_current: int
+    totp_secrets_rewrapped: int = 0
+    totp_secrets_encrypted: int = 0  # left in plain base32 from before encryption
 
 
 def _wrapped_items(session: Session) -> int:
@@ -53,6 +57,10 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
     rewrapped += tus.rewrap_keys(session, current)  # uploads still in progress
     metadata.rewrap_index_key(session, current)  # the blind index's key, not a data key
     session.commit()
+    totp_encrypted = totp_secrets.encrypt_plaintext(session, current)
+    totp_rewrapped = 0
+    while extra_totp := totp_secrets.rewrap(session, current):  # again: enrolments meanwhile
+        totp_rewrapped += extra_totp
     retired = [key_id for key_id in kek.key_ids(current) if key_id != primary]
 
     custody.append(
@@ -64,11 +72,13 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
             "retired_key_ids": retired,
             "data_keys_rewrapped": rewrapped,
             "data_keys_already_current": already,
+            "totp_secrets_rewrapped": totp_rewrapped,
+            "totp_secrets_encrypted": totp_encrypted,
         },
     )
     session.commit()
     kek.write_file(kek.only_primary(current), kek_path)
-    return Rotation(primary, retired, rewrapped, already)
+    return Rotation(primary, retired, rewrapped, already, totp_rewrapped, totp_encrypted)
 
 
 def _rewrap_pass(session: Session, current: Keyring, progress: Progress | None) -> tuple[int, int]:
@@ -79,7 +89,11 @@ def _rewrap_pass(session: Session, current: Keyring, progress: Progress | None) 
         query = select(Evidence).where(Evidence.wrapped_key.is_not(None)).order_by(Evidence.id)
         if last_id is not None:
             query = query.where(Evidence.id > last_id)
-        batch = list(session.scalars(query.limit(BATCH)))
+        # Locked while rewrapped (FOR NO KEY UPDATE, the lock order's item rows), and read
+        # as they are once locked: an item a deletion shreds meanwhile is then skipped, never
+        # given back a key. A plain read would rewrap the key it saw over the deletion's NULL.
+        locked = query.limit(BATCH).with_for_update(key_share=True)
+        batch = list(session.scalars(locked.execution_options(populate_existing=True)))
         if not batch:
             break
         for item in batch:

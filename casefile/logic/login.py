@@ -1,8 +1,8 @@
-"""Password and two-factor sign-in with lockout; every outcome is in the security log."""
+"""Password and two-factor sign-in, throttled (logic/throttle.py); every outcome, including
+a throttled attempt, is in the security log."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import NoReturn
@@ -10,19 +10,15 @@ from typing import NoReturn
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import security_log
-from casefile.logic.accounts import find_by_email, totp_step
-from casefile.logic.errors import LoginRefused
+from casefile.logic import security_log, totp_secrets
+from casefile.logic.accounts import find_by_email, normalise_email, totp_step
+from casefile.logic.errors import LoginRefused, TooManyAttempts
 from casefile.logic.passwords import hash_password, needs_rehash, verify_password
+from casefile.logic.throttle import Throttle
 from casefile.model import SecurityEventType, User
+from casefile.vault.envelope import Keyring
 
-REFUSED = "email or password not accepted, or the account is locked or disabled"
-
-
-@dataclass(frozen=True)
-class LockoutPolicy:
-    max_failures: int = 5
-    minutes: int = 15
+REFUSED = "email or password not accepted, or the account is disabled"
 
 
 @dataclass(frozen=True)
@@ -36,21 +32,24 @@ def check_password(
     email: str,
     password: str,
     *,
-    policy: LockoutPolicy,
+    throttle: Throttle,
     client_address: str | None,
 ) -> PasswordAccepted:
-    """First factor. Commits the failure count even when it refuses."""
-    now = utcnow()
+    """First factor. A throttled attempt is refused (TooManyAttempts) before the password is
+    looked at; a wrong one counts against the client address and the account."""
+    account = normalise_email(email)
+    _check_throttle(session, throttle, account, None, client_address, email=email)
     user = find_by_email(session, email)
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None:
+        throttle.failed(account=account, client=client_address)
         _refuse(session, None, email, client_address, "unknown_account")
     elif user.is_disabled:
+        throttle.failed(account=account, client=client_address)  # a refusal like any other
         _refuse(session, user, email, client_address, "disabled")
-    elif user.is_locked(now):
-        _refuse(session, user, email, client_address, "locked")
     elif not password_ok:
-        _count_failure(session, user, policy, now, client_address, "wrong_password")
+        throttle.failed(account=account, client=client_address)
+        _refuse(session, user, email, client_address, "wrong_password")
     if user.totp_enabled:
         session.commit()
         return PasswordAccepted(user=user, needs_totp=True)
@@ -63,34 +62,57 @@ def check_totp(
     user_id: uuid.UUID,
     code: str,
     *,
-    policy: LockoutPolicy,
+    throttle: Throttle,
+    keyring: Keyring,
     client_address: str | None,
 ) -> User:
     """Second factor, after check_password said needs_totp. A code is accepted once only."""
     now = utcnow()
     user = session.get(User, user_id)
-    if user is None or user.is_disabled or user.totp_secret is None:
+    if user is None or user.is_disabled or not user.totp_enabled:
         _refuse(session, user, None, client_address, "no_pending_login")
-    elif user.is_locked(now):
-        _refuse(session, user, None, client_address, "locked")
-    step = totp_step(user.totp_secret, code, now)
+    _check_throttle(session, throttle, user.email, user, client_address, totp=True)
+    secret = totp_secrets.secret_of(keyring, user)
+    step = totp_step(secret, code, now) if secret is not None else None
     if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
-        _count_failure(session, user, policy, now, client_address, "wrong_code")
+        throttle.failed(account=user.email, client=client_address)
+        _refuse(session, user, None, client_address, "wrong_code", totp=True)
+    if user.totp_secret_legacy is not None and secret is not None:
+        totp_secrets.seal(keyring, user, secret)  # a secret from before encryption: move it
     user.totp_last_step = step
     _succeed(session, user, None, client_address)
     return user
 
 
-def record_logout(session: Session, user: User, client_address: str | None) -> None:
-    security_log.record(session, SecurityEventType.LOGOUT, user=user, client_address=client_address)
-    session.commit()
+def _check_throttle(
+    session: Session,
+    throttle: Throttle,
+    account: str,
+    user: User | None,
+    client_address: str | None,
+    *,
+    email: str | None = None,
+    totp: bool = False,
+) -> None:
+    try:
+        throttle.check(account=account, client=client_address)
+    except TooManyAttempts as error:
+        security_log.record(
+            session,
+            SecurityEventType.TOTP_FAILED if totp else SecurityEventType.LOGIN_FAILED,
+            user=user or find_by_email(session, account),
+            email=email,
+            client_address=client_address,
+            reason="throttled",
+            retry_after=error.retry_after,
+        )
+        session.commit()
+        raise
 
 
 def _succeed(
     session: Session, user: User, password: str | None, client_address: str | None
 ) -> None:
-    user.failed_logins = 0
-    user.locked_until = None
     if password is not None and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     security_log.record(
@@ -99,50 +121,18 @@ def _succeed(
     session.commit()
 
 
-def _count_failure(  # noqa: PLR0917
-    session: Session,
-    user: User,
-    policy: LockoutPolicy,
-    now: dt.datetime,
-    client_address: str | None,
-    reason: str,
-) -> NoReturn:
-    user.failed_logins += 1
-    event = (
-        SecurityEventType.TOTP_FAILED if reason == "wrong_code" else SecurityEventType.LOGIN_FAILED
-    )
-    security_log.record(
-        session,
-        event,
-        user=user,
-        client_address=client_address,
-        reason=reason,
-        failures=user.failed_logins,
-    )
-    if user.failed_logins >= policy.max_failures:
-        user.locked_until = now + dt.timedelta(minutes=policy.minutes)
-        user.failed_logins = 0
-        security_log.record(
-            session,
-            SecurityEventType.LOCKED_OUT,
-            user=user,
-            client_address=client_address,
-            until=user.locked_until.isoformat(),
-        )
-    session.commit()
-    raise LoginRefused(REFUSED)
-
-
 def _refuse(
     session: Session,
     user: User | None,
     email: str | None,
     client_address: str | None,
     reason: str,
+    *,
+    totp: bool = False,
 ) -> NoReturn:
     security_log.record(
         session,
-        SecurityEventType.LOGIN_FAILED,
+        SecurityEventType.TOTP_FAILED if totp else SecurityEventType.LOGIN_FAILED,
         user=user,
         email=email,
         client_address=client_address,

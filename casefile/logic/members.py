@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casefile.logic import authz, custody
+from casefile.logic import authz, custody, retry
 from casefile.logic.accounts import find_by_email
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
@@ -39,6 +39,7 @@ def authorize_management(session: Session, actor: User | None, case_id: uuid.UUI
     authz.authorize_case(session, actor, case_id, CaseAction.MANAGE_MEMBERS)
 
 
+@retry.transaction
 def add_member(
     session: Session, actor: User | None, case_id: uuid.UUID, data: MemberInput
 ) -> CaseMember:
@@ -61,6 +62,7 @@ def add_member(
     return member
 
 
+@retry.transaction
 def change_role(
     session: Session, actor: User | None, case_id: uuid.UUID, user_id: uuid.UUID, role: Role
 ) -> CaseMember:
@@ -81,6 +83,7 @@ def change_role(
     return member
 
 
+@retry.transaction
 def remove_member(
     session: Session, actor: User | None, case_id: uuid.UUID, user_id: uuid.UUID
 ) -> None:

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
 from casefile.logic import authz, security_log
-from casefile.logic.errors import NotFound, Unauthenticated, ValidationFailed
+from casefile.logic.errors import NotFound, TooManyAttempts, Unauthenticated, ValidationFailed
+from casefile.logic.throttle import Throttle
 from casefile.model import ApiToken, SecurityEventType, User
 
 TOKEN_PREFIX = "cf_"  # noqa: S105 - a public marker, not a secret
@@ -94,9 +95,24 @@ def revoke_token(
     return token
 
 
-def user_for_token(session: Session, plaintext: str, *, client_address: str | None) -> User:
+def user_for_token(
+    session: Session, plaintext: str, *, throttle: Throttle, client_address: str | None
+) -> User:
     """The account a bearer token speaks for; Unauthenticated if it is unknown, expired,
-    revoked or its account disabled."""
+    revoked or its account disabled. Refused tokens count against the client address
+    (logic/throttle.py); a throttled client gets TooManyAttempts before any lookup."""
+    try:
+        throttle.check(account=None, client=client_address)
+    except TooManyAttempts as error:
+        security_log.record(
+            session,
+            SecurityEventType.TOKEN_REFUSED,
+            client_address=client_address,
+            reason="throttled",
+            retry_after=error.retry_after,
+        )
+        session.commit()
+        raise
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(plaintext)))
     now = utcnow()
     reason = None
@@ -118,8 +134,51 @@ def user_for_token(session: Session, plaintext: str, *, client_address: str | No
             prefix=plaintext[:10],
         )
         session.commit()
+        throttle.failed(account=None, client=client_address)
         raise Unauthenticated("the API token is not valid")
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         token.last_used_at = now  # coarse, so a busy client does not write on every request
         session.commit()
     return token.user
+
+
+def revoke_all(
+    session: Session,
+    user: User,
+    *,
+    reason: str,
+    actor: User | None = None,
+    client_address: str | None = None,
+) -> int:
+    """Revoke every live token of `user` (disable, a password change that asks for it, or the
+    owner's own request); one security event with the count. The caller commits."""
+    now = utcnow()
+    live = list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        )
+    )
+    for token in live:
+        token.revoked_at = now
+    if live:
+        security_log.record(
+            session,
+            SecurityEventType.TOKEN_REVOKED,
+            user=user,
+            actor=actor,
+            client_address=client_address,
+            scope="all",
+            reason=reason,
+            token_ids=[str(token.id) for token in live],
+        )
+    return len(live)
+
+
+def revoke_my_tokens(
+    session: Session, actor: User | None, *, client_address: str | None = None
+) -> int:
+    """The caller's own "revoke all my API tokens" (including the one it may be using)."""
+    user = authz.require_active(actor)
+    count = revoke_all(session, user, reason="owner_request", client_address=client_address)
+    session.commit()
+    return count

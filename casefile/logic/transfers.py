@@ -18,7 +18,7 @@ from pydantic import (
 )
 from sqlalchemy.orm import Session
 
-from casefile.logic import authz, custody
+from casefile.logic import authz, custody, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import NotFound, ValidationFailed
 from casefile.logic.text import refuse_nul
@@ -58,6 +58,7 @@ def parse_transfer(fields: dict[str, object]) -> TransferInput:
         raise ValidationFailed.from_pydantic(error) from error
 
 
+@retry.transaction
 def record_transfer(
     session: Session, actor: User | None, case_id: uuid.UUID, data: TransferInput
 ) -> CustodyEntry:

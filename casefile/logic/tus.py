@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from tink import TinkError, streaming_aead
 
 from casefile.db import utcnow
-from casefile.logic import authz, evidence
+from casefile.logic import authz, evidence, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict, DomainError, NotFound, ValidationFailed
 from casefile.logic.evidence import IntegrityFailure
@@ -304,6 +304,7 @@ def receive(
     return upload
 
 
+@retry.transaction
 def terminate(session: Session, actor: User | None, upload_id: uuid.UUID, store: BlobStore) -> None:
     """tus termination: the upload and its chunks are gone (an item it became stays)."""
     get(session, actor, upload_id)
@@ -326,7 +327,7 @@ def purge_expired(session: Session, store: BlobStore, *, now: dt.datetime | None
             select(TusUpload)
             .where(TusUpload.expires_at <= now)
             .order_by(TusUpload.expires_at)
-            .with_for_update()
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE: see _lock
         )
     )
     expired = [
@@ -350,7 +351,13 @@ def chunk_blob_ids(session: Session) -> set[str]:
 
 
 def _lock(session: Session, upload_id: uuid.UUID) -> TusUpload | None:
-    return session.get(TusUpload, upload_id, with_for_update=True, populate_existing=True)
+    """The upload's row, locked until the transaction ends: FOR NO KEY UPDATE, the weakest
+    lock that keeps two requests for one upload apart (chunk rows' foreign-key checks, FOR
+    KEY SHARE, go through). Taken before any case row or the custody lock, in a transaction
+    of its own (docs/custody.md, "Lock order")."""
+    return session.get(
+        TusUpload, upload_id, with_for_update=authz.NO_KEY_UPDATE, populate_existing=True
+    )
 
 
 def _stale(upload: TusUpload, now: dt.datetime | None = None) -> bool:
@@ -422,6 +429,7 @@ def _check(actual: bytes | None, checksum: Checksum | None) -> None:
         raise ChecksumMismatch(f"the body does not match its {checksum.algorithm} checksum")
 
 
+@retry.transaction
 def _record(
     session: Session, upload_id: uuid.UUID, *, start: int, seq: int, blob_id: str, size: int
 ) -> TusUpload:
@@ -451,19 +459,9 @@ def _complete(
     keyring: Keyring,
     retry: bool = False,
 ) -> TusUpload:
-    """Decrypt the chunks in order through the intake pipeline and register the item."""
-    upload = _lock(session, upload_id)
-    if upload is None:
-        raise NotFound("upload not found")
-    if retry:  # a client asking again after a completion that failed or died
-        if upload.state == TusUploadState.COMPLETING and not _stale(upload):
-            session.commit()
-            raise Conflict("the upload is being registered as an item; ask again shortly")
-        upload.state = TusUploadState.COMPLETING
-        upload.updated_at = utcnow()
-    case_id, wrapped = upload.case_id, upload.wrapped_key
-    plain, sealed = dict(upload.fields), upload.sealed_fields
-    session.commit()
+    """Decrypt the chunks in order through the intake pipeline and register the item.
+    Each of its transactions is retried on its own (register's too): never the whole."""
+    plain, sealed, case_id, wrapped = _claim(session, upload_id, again=retry)
     try:
         stored = _fields(upload_id, plain, sealed, wrapped, keyring)
         data, filename, filetype = _evidence_input(stored)
@@ -503,6 +501,40 @@ def _complete(
         session.rollback()
         _release(session, upload_id)
         raise
+    upload, blob_ids = _completed(session, upload_id, result)
+    for blob_id in blob_ids:
+        store.delete(blob_id)
+    return upload
+
+
+@retry.transaction
+def _claim(
+    session: Session, upload_id: uuid.UUID, *, again: bool
+) -> tuple[dict[str, str], bytes | None, uuid.UUID, bytes]:
+    """The upload's metadata (plain, or sealed for a restricted upload), case and wrapped
+    key, with the upload marked COMPLETING if a client asks `again` after a completion that
+    failed or died."""
+    upload = _lock(session, upload_id)
+    if upload is None:
+        raise NotFound("upload not found")
+    if again:
+        if upload.state == TusUploadState.COMPLETING and not _stale(upload):
+            session.commit()
+            raise Conflict("the upload is being registered as an item; ask again shortly")
+        upload.state = TusUploadState.COMPLETING
+        upload.updated_at = utcnow()
+    fields, sealed = dict(upload.fields), upload.sealed_fields
+    case_id, wrapped = upload.case_id, upload.wrapped_key
+    session.commit()
+    return fields, sealed, case_id, wrapped
+
+
+@retry.transaction
+def _completed(
+    session: Session, upload_id: uuid.UUID, result: evidence.Registered
+) -> tuple[TusUpload, list[str]]:
+    """Mark the upload COMPLETED with its item; its chunks' rows go, and their blob ids are
+    returned for deletion after the commit."""
     upload = _lock(session, upload_id)
     if upload is None:  # cannot happen while COMPLETING: termination and purge leave it be
         raise NotFound("upload not found")
@@ -515,9 +547,7 @@ def _complete(
     upload.completed_at = upload.updated_at = now
     upload.expires_at = now + COMPLETED_TTL
     session.commit()
-    for blob_id in blob_ids:
-        store.delete(blob_id)
-    return upload
+    return upload, blob_ids
 
 
 def _assemble(
@@ -545,6 +575,7 @@ def _assemble(
         raise
 
 
+@retry.transaction
 def _release(session: Session, upload_id: uuid.UUID) -> None:
     """After a failed completion: let the client (or a later request) try again."""
     upload = _lock(session, upload_id)

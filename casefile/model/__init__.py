@@ -5,6 +5,7 @@ from casefile.model.blind_index import IndexKey, IndexToken
 from casefile.model.case import Case, CaseMember, Forum, Role
 from casefile.model.custody import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
 from casefile.model.evidence import Evidence, EvidenceGrant, EvidenceStatus, Sensitivity
+from casefile.model.login_session import LoginSession
 from casefile.model.security_event import SecurityEvent, SecurityEventType
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
 from casefile.model.user import User
@@ -23,6 +24,7 @@ __all__ = [
     "Forum",
     "IndexKey",
     "IndexToken",
+    "LoginSession",
     "Role",
     "SecurityEvent",
     "SecurityEventType",

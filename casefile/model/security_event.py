@@ -14,7 +14,7 @@ from casefile.model.enum_column import enum_column
 class SecurityEventType(StrEnum):
     LOGIN_SUCCEEDED = "login_succeeded"
     LOGIN_FAILED = "login_failed"
-    LOCKED_OUT = "locked_out"
+    LOCKED_OUT = "locked_out"  # written before throttling replaced the lockout; kept
     LOGOUT = "logout"
     TOTP_FAILED = "totp_failed"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 - event names, not secrets

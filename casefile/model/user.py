@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casefile.db import UUIDPK, Base, OptionalTimestamp, Timestamp
@@ -20,12 +19,17 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled_at: Mapped[OptionalTimestamp]
-    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The TOTP secret, encrypted under the KEK (Tink AEAD, the user id as associated data).
+    totp_secret_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Before 2026-12 secrets were stored here as plain base32. Nothing writes it any more;
+    # `casefile init`, `casefile keys rotate` and the next sign-in move what is left into
+    # totp_secret_wrapped and empty it (logic/totp_secrets.py).
+    totp_secret_legacy: Mapped[str | None] = mapped_column(
+        "totp_secret", String(64), nullable=True
+    )
     totp_enabled_at: Mapped[OptionalTimestamp]
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[OptionalTimestamp]
     # Part of the login session id: bumping it signs out every session of the account.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[Timestamp]
@@ -38,9 +42,6 @@ class User(Base):
     @property
     def totp_enabled(self) -> bool:
         return self.totp_enabled_at is not None
-
-    def is_locked(self, now: dt.datetime) -> bool:
-        return self.locked_until is not None and self.locked_until > now
 
     # flask-login's user protocol
     @property

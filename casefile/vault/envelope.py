@@ -111,6 +111,18 @@ class Keyring:
         )
         return bytes(wrapped_again)
 
+    # --- small secrets (e.g. TOTP seeds) ----------------------------------------------------
+
+    def encrypt(self, plaintext: bytes, associated_data: bytes) -> bytes:
+        """Tink AEAD under the KEK's primary key, bound to `associated_data`."""
+        return bytes(self._aead.encrypt(plaintext, associated_data))
+
+    def decrypt(self, ciphertext: bytes, associated_data: bytes) -> bytes:
+        try:
+            return bytes(self._aead.decrypt(ciphertext, associated_data))
+        except tink.TinkError as error:
+            raise KeyringError(f"cannot decrypt: {error}") from None
+
 
 # --- rotation -------------------------------------------------------------------------------
 
@@ -151,6 +163,13 @@ def key_ids(keyring: Keyring) -> list[int]:
 def wrapped_by(wrapped: bytes) -> int | None:
     """The KEK key id a wrapped data key was encrypted under (Tink's 5-byte prefix)."""
     ciphertext = tink_pb2.EncryptedKeyset.FromString(wrapped).encrypted_keyset
+    if len(ciphertext) < 5 or ciphertext[0] != 1:
+        return None
+    return int.from_bytes(ciphertext[1:5], "big")
+
+
+def encrypted_by(ciphertext: bytes) -> int | None:
+    """The KEK key id a Keyring.encrypt ciphertext was made under (Tink's 5-byte prefix)."""
     if len(ciphertext) < 5 or ciphertext[0] != 1:
         return None
     return int.from_bytes(ciphertext[1:5], "big")

@@ -1,6 +1,8 @@
 """Metadata embedded in a file, extracted read-only at intake from bytes held in memory:
 EXIF (camera, original time, GPS), PDF document info and page count, audio/video container
-data. A failure never blocks intake; it is noted in the result."""
+data, an image's dimensions. The parsers run in a child process with a time and memory limit
+(casefile.vault.bounded): a hostile file cannot hang or exhaust the server. A failure never
+blocks intake; it is noted in the result as {"error": ...}."""
 
 from __future__ import annotations
 
@@ -9,7 +11,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import imagesize
+
+from casefile.vault import bounded
+
 EXTRACT_LIMIT = 16 * 1024 * 1024  # whole files up to this size are examined in memory
+EXTRACT_SECONDS = 10.0  # a parser taking longer is stopped
+EXTRACT_MEMORY = 1024 * 1024 * 1024  # the parser's process address space
 log = logging.getLogger("casefile.extract")
 
 EXIF_TAGS = {
@@ -92,17 +100,36 @@ def _extractor(mime: str) -> Callable[[bytes], dict[str, Any]] | None:
     return None
 
 
+def image_size(data: bytes) -> dict[str, Any]:
+    """Width and height read from the image's header, without decoding a pixel (imagesize),
+    so a 50,000 x 50,000 PNG of a few kilobytes costs nothing here."""
+    width, height = imagesize.get(io.BytesIO(data))
+    if width <= 0 or height <= 0:
+        return {}
+    return {"image": {"width": width, "height": height, "pixels": width * height}}
+
+
 def extract(data: bytes | bytearray | None, head: bytes, mime: str, size: int) -> dict[str, Any]:
+    whole = data is not None and len(data) == size
+    examined = bytes(data) if whole and data is not None else head
+    found: dict[str, Any] = {}
+    if mime.startswith("image/"):
+        found = image_size(examined)
     extractor = _extractor(mime)
     if extractor is None:
-        return {}
-    whole = data is not None and len(data) == size
+        return found
+    if not whole and extractor is not _exif:
+        return {**found, "note": f"not extracted: files over {EXTRACT_LIMIT // (1024 * 1024)} MiB"}
     try:
-        if whole and data is not None:
-            return extractor(bytes(data))
-        if extractor is _exif:  # EXIF sits at the start of a file
-            return {**extractor(head), "note": "examined the first 64 KiB only"}
-    except Exception as error:  # noqa: BLE001 - never block intake; say what happened
-        log.info("metadata extraction failed for %s: %s", mime, type(error).__name__)
-        return {"error": f"extraction failed: {type(error).__name__}"}
-    return {"note": f"not extracted: files over {EXTRACT_LIMIT // (1024 * 1024)} MiB"}
+        found |= bounded.run(
+            extractor, examined, seconds=EXTRACT_SECONDS, memory_bytes=EXTRACT_MEMORY
+        )
+    except bounded.LimitExceeded as error:
+        log.warning("metadata extraction stopped for %s: %s", mime, error)
+        return {**found, "error": f"extraction stopped: {error}"}
+    except bounded.ParserFailed as error:
+        log.info("metadata extraction failed for %s: %s", mime, error)
+        return {**found, "error": f"extraction failed: {error}"}
+    if not whole:
+        found["note"] = "examined the first 64 KiB only"  # EXIF sits at the start of a file
+    return found

@@ -6,6 +6,7 @@ from flask import Blueprint, Flask
 from flask_babel import get_locale
 
 from casefile import request_scope
+from casefile.vault import bidi
 from casefile.web import account, admin, auth, cases, custody, evidence, sessions
 from casefile.web.labels import action_label
 
@@ -19,6 +20,7 @@ def template_helpers() -> dict[str, object]:
         "current_locale": lambda: str(get_locale() or "en"),
         "config_min_password": lambda: request_scope.settings().password_min_length,
         "action_label": action_label,
+        "reveal_bidi": bidi.reveal,
     }
 
 

@@ -1,4 +1,4 @@
-"""My account: password, two-factor sign-in, API tokens."""
+"""My account: password, sessions, two-factor sign-in, API tokens."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import qrcode
 import qrcode.image.svg
 from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import login_user
 from werkzeug.wrappers import Response
 
 from casefile import request_scope
-from casefile.logic import accounts, authz, tokens
+from casefile.logic import accounts, authz, login_sessions, tokens
 from casefile.logic.errors import ValidationFailed
 from casefile.model import User
 from casefile.web.forms import (
@@ -43,8 +44,17 @@ def _page(**forms: object) -> str:
         "revoke_form": EmptyForm(),
     }
     defaults.update(forms)
-    token_list = tokens.list_tokens(request_scope.db_session(), user)
-    return render_template("account.html", user=user, tokens=token_list, **defaults)
+    db = request_scope.db_session()
+    token_list = tokens.list_tokens(db, user)
+    current = request_scope.login_session()
+    return render_template(
+        "account.html",
+        user=user,
+        tokens=token_list,
+        sessions=login_sessions.active_sessions(db, user),
+        current_session_id=current.id if current is not None else None,
+        **defaults,
+    )
 
 
 @bp.get("")
@@ -65,6 +75,8 @@ def change_password() -> Response | str:
             current_password=form.current_password.data or "",
             new_password=form.new_password.data or "",
             min_password_length=request_scope.settings().password_min_length,
+            revoke_tokens=bool(form.revoke_tokens.data),
+            keep_session=current.id if (current := request_scope.login_session()) else None,
             client_address=request_scope.client_address(),
         )
     except ValidationFailed as error:
@@ -72,6 +84,29 @@ def change_password() -> Response | str:
         return _page(password_form=form)
     login_user(user)  # the session version changed: keep this session, end the others
     flash(_("Password changed. Other sessions have been signed out."), "success")
+    if form.revoke_tokens.data:
+        flash(_("Your API tokens have been revoked."), "success")
+    return redirect(url_for("web.account.overview"))
+
+
+@bp.post("/sessions/end-others")
+def end_other_sessions() -> Response:
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("web.account.overview"))
+    current = request_scope.login_session()
+    ended = login_sessions.sign_out_others(
+        request_scope.db_session(),
+        _me(),
+        current.id if current is not None else None,
+        client_address=request_scope.client_address(),
+    )
+    flash(
+        ngettext(
+            "%(num)d other session signed out.", "%(num)d other sessions signed out.", ended
+        ),
+        "success",
+    )
     return redirect(url_for("web.account.overview"))
 
 
@@ -99,6 +134,7 @@ def enrol_totp() -> Response | str:
                 user,
                 secret=secret,
                 code=form.code.data or "",
+                keyring=request_scope.keyring(),
                 client_address=request_scope.client_address(),
             )
         except ValidationFailed as error:

@@ -6,10 +6,11 @@ import uuid
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from casefile import request_scope
-from casefile.logic import accounts
+from casefile.logic import accounts, login_sessions
 from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.web.forms import AccountForm, EmptyForm
 from casefile.web.helpers import show_errors
@@ -90,4 +91,24 @@ def reset_totp(user_id: uuid.UUID) -> Response:
     user = accounts.get_account(session, actor, user_id)
     accounts.reset_totp(session, actor, user, client_address=request_scope.client_address())
     flash(_("Two-factor sign-in reset; the person can enrol again."), "success")
+    return redirect(url_for("web.admin.users"))
+
+
+@bp.post("/users/<uuid:user_id>/sign-out")
+def sign_out_everywhere(user_id: uuid.UUID) -> Response:
+    """End every browser session of the account (a lost device, a suspected compromise)."""
+    session, actor = request_scope.db_session(), request_scope.actor()
+    user = accounts.get_account(session, actor, user_id)
+    ended = login_sessions.sign_out_everywhere(
+        session, actor, user, client_address=request_scope.client_address()
+    )
+    flash(
+        ngettext(
+            "%(num)d session of %(email)s signed out.",
+            "%(num)d sessions of %(email)s signed out.",
+            ended,
+            email=user.email,
+        ),
+        "success",
+    )
     return redirect(url_for("web.admin.users"))

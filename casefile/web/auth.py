@@ -2,29 +2,46 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import login_user, logout_user
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from casefile import request_scope
-from casefile.logic import accounts, login
-from casefile.logic.errors import LoginRefused
+from casefile.logic import accounts, login, login_sessions
+from casefile.logic.errors import LoginRefused, TooManyAttempts
 from casefile.model import User
 from casefile.web.forms import LanguageForm, LoginForm, TotpForm
 from casefile.web.helpers import safe_next
+from casefile.web.sessions import SESSION_ID
 
 bp = Blueprint("auth", __name__)
 PENDING = "pending_totp"
 PENDING_SECONDS = 300
 
 
-def _policy() -> login.LockoutPolicy:
-    settings = request_scope.settings()
-    return login.LockoutPolicy(settings.max_failed_logins, settings.lockout_minutes)
+Throttled = tuple[str, int, dict[str, str]]
+
+
+def _too_many(error: TooManyAttempts, form: FlaskForm, template: str) -> Throttled:
+    """429 with Retry-After, the form shown again with how long to wait."""
+    minutes = math.ceil(error.retry_after / 60)
+    flash(
+        ngettext(
+            "Too many attempts. Try again in %(num)d minute.",
+            "Too many attempts. Try again in %(num)d minutes.",
+            minutes,
+        ),
+        "error",
+    )
+    page = render_template(template, form=form)
+    return page, 429, {"Retry-After": str(error.retry_after)}
 
 
 def _finish(user_id: uuid.UUID) -> Response:
@@ -37,12 +54,20 @@ def _finish(user_id: uuid.UUID) -> Response:
     if locale is not None:  # a language chosen before signing in stays chosen
         session["locale"] = locale
     login_user(user)
+    started = login_sessions.start(
+        request_scope.db_session(),
+        user,
+        client_address=request_scope.client_address(),
+        user_agent=request.user_agent.string,
+        replaces=request_scope.login_session(),
+    )
+    session[SESSION_ID] = started.token
     session["seen"] = int(time.time())
     return redirect(next_url)
 
 
 @bp.route("/login", methods=["GET", "POST"], endpoint="login")
-def login_page() -> Response | str:
+def login_page() -> Response | str | Throttled:
     form = LoginForm()
     if request.method == "GET" and request.args.get("next"):
         session["next"] = request.args["next"]
@@ -54,14 +79,16 @@ def login_page() -> Response | str:
                 request_scope.db_session(),
                 form.email.data or "",
                 form.password.data or "",
-                policy=_policy(),
+                throttle=request_scope.throttle(),
                 client_address=request_scope.client_address(),
             )
+        except TooManyAttempts as error:
+            return _too_many(error, form, "login.html")
         except LoginRefused:
             flash(
                 _(
                     "Sign-in refused: check your email and password. After repeated "
-                    "failures the account is locked for a while."
+                    "failures, sign-in from your address is slowed down for a while."
                 ),
                 "error",
             )
@@ -74,7 +101,7 @@ def login_page() -> Response | str:
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
-def totp() -> Response | str:
+def totp() -> Response | str | Throttled:
     pending = session.get(PENDING)
     if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
         session.pop(PENDING, None)
@@ -86,9 +113,12 @@ def totp() -> Response | str:
                 request_scope.db_session(),
                 uuid.UUID(pending["user"]),
                 form.code.data or "",
-                policy=_policy(),
+                throttle=request_scope.throttle(),
+                keyring=request_scope.keyring(),
                 client_address=request_scope.client_address(),
             )
+        except TooManyAttempts as error:
+            return _too_many(error, form, "totp.html")
         except LoginRefused:
             flash(_("That code was not accepted."), "error")
         else:
@@ -99,8 +129,14 @@ def totp() -> Response | str:
 @bp.post("/logout")
 def logout() -> Response:
     user = request_scope.actor()
-    if user is not None:
-        login.record_logout(request_scope.db_session(), user, request_scope.client_address())
+    record = request_scope.login_session()
+    if user is not None and record is not None:
+        login_sessions.end(
+            request_scope.db_session(),
+            record,
+            user=user,
+            client_address=request_scope.client_address(),
+        )
     locale = (user.locale if user is not None else None) or session.get("locale")
     logout_user()
     session.clear()

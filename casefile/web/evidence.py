@@ -135,15 +135,21 @@ def _item_page(item_id: uuid.UUID, verdict: object) -> str:
     item = evidence.get_item(session, actor, item_id)
     role = authz.role_in_case(session, authz.require_active(actor), item.case_id)
     _, entries = custody_reports.item_activity(session, actor, item.id, limit=1000)
+    described = metadata.reveal(request_scope.keyring(), item)
+    too_large = evidence.preview_refusal(
+        item, request_scope.settings().preview_max_megapixels, described.extracted
+    )
     return render_template(
         "evidence_item.html",
         item=item,
-        described=metadata.reveal(request_scope.keyring(), item),
+        described=described,
         entries=entries,
         verify_form=EmptyForm(),
         delete_form=ReasonForm(formdata=None),
         can_delete=authz.can(role, CaseAction.DELETE_EVIDENCE) and not item.case.legal_hold,
-        can_preview=previewable(item.mime) and item.status.value == "active",
+        can_preview=previewable(item.mime) and item.status.value == "active" and not too_large,
+        preview_refused=too_large,
+        also_types=[flag.split(":", 1)[1] for flag in item.flags if flag.startswith("polyglot:")],
         verdict=verdict,
         checkpoint=custody.latest_checkpoint(session),
     )
@@ -253,6 +259,13 @@ def preview(item_id: uuid.UUID) -> Response:
     item = evidence.get_item(session, actor, item_id)
     if not previewable(item.mime):
         raise ValidationFailed({"item": "this type is not shown inline; download it instead"})
+    refusal = evidence.preview_refusal(
+        item,
+        request_scope.settings().preview_max_megapixels,
+        metadata.reveal(request_scope.keyring(), item).extracted,
+    )
+    if refusal is not None:
+        raise ValidationFailed({"item": f"not shown inline: {refusal}; download it instead"})
     item, chunks = evidence.read_content(
         session,
         actor,

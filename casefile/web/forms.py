@@ -66,6 +66,7 @@ class LanguageForm(FlaskForm):
 class PasswordChangeForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
     new_password = PasswordField(_l("New password"), validators=[DataRequired()])
+    revoke_tokens = BooleanField(_l("Also revoke my API tokens"))
 
 
 class TotpEnableForm(FlaskForm):

@@ -1,15 +1,18 @@
-"""Browser sessions: flask-login wiring, idle timeout, cookie flags, security headers, locale."""
+"""Browser sessions: flask-login wiring, server-side session records, idle timeout, cookie
+flags, security headers, locale."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
-from flask import Flask, Response, request, session
+from flask import Flask, Response, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import logout_user
 
 from casefile import request_scope
 from casefile.extensions import babel, csrf, login_manager
+from casefile.logic import login_sessions
 from casefile.model import User
 
 CSP = "; ".join(  # noqa: FLY002 - one directive a line reads better
@@ -44,19 +47,36 @@ def load_user(login_id: str) -> User | None:
     return user
 
 
-def enforce_idle_timeout() -> None:
-    """Sign a browser session out after the configured idle time (checked server-side, so a
-    copied cookie stops working too)."""
+SESSION_ID = "sid"  # the cookie's key for the server-side session id
+
+
+def enforce_session() -> None:
+    """A signed-in cookie opens nothing unless its server-side session is still active and
+    not idle (logic/login_sessions.py): a copied cookie stops working at sign-out, password
+    change, disable or an administrator's "sign out everywhere", and is not refreshed."""
     if request.endpoint == "static" or "_user_id" not in session:
         return
     idle_limit = request_scope.settings().session_idle_minutes * 60
     now = int(time.time())
     seen = session.get("seen")
-    if not isinstance(seen, int) or now - seen > idle_limit:
+    idle = not isinstance(seen, int) or now - seen > idle_limit
+    parsed = User.parse_login_id(str(session.get("_user_id")))
+    record = None
+    if parsed is not None:
+        record = login_sessions.resume(
+            request_scope.db_session(),
+            session.get(SESSION_ID),
+            parsed[0],
+            idle=dt.timedelta(seconds=idle_limit),
+            end_as_idle=idle,
+        )
+    if record is None:
         logout_user()
         session.clear()
-        session["expired"] = True
+        if idle:
+            session["expired"] = True
         return
+    g.login_session = record
     session["seen"] = now
 
 
@@ -95,5 +115,5 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    app.before_request(enforce_idle_timeout)
+    app.before_request(enforce_session)
     app.after_request(security_headers)

@@ -6,7 +6,7 @@ which hold the key-encryption key that a migration cannot reach. Downgrading dro
 sealed column: restricted items' metadata is then lost (their placeholders stay).
 
 Revision ID: 4b98e7d19918
-Revises: 3f67b9cbfd6f
+Revises: 3c1f0a8e52d7
 Create Date: 2026-12-06 19:51:39.024607
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import casefile.db
 
 revision = '4b98e7d19918'
-down_revision = '3f67b9cbfd6f'
+down_revision = '3c1f0a8e52d7'
 branch_labels = None
 depends_on = None
 

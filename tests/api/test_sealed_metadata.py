@@ -172,6 +172,8 @@ def test_a_grantee_sees_every_field_on_the_web(client, world):
         assert value in page, value
     listing = client.get(f"/cases/{world.case.id}/evidence").get_data(as_text=True)
     assert WITNESS["title"] in listing
+    # The preview's pixel bound reads the sealed image dimensions: a restricted photo shows.
+    assert client.get(f"/evidence/{item['id']}/preview").status_code == 200
 
 
 def _listed_titles(client, case_id, collector: str) -> list[str]:

@@ -187,11 +187,13 @@ def test_a_broken_file_gives_an_error_note(data, mime, caplog):
     assert result["error"].startswith("extraction failed: ")
 
 
-def test_an_extractor_crash_is_contained(monkeypatch):
-    def crash(data):
-        raise RecursionError("deeply nested objects")
+def _crash(data):
+    """Module-level: extractors run in a helper process, which imports them by name."""
+    raise RecursionError("deeply nested objects")
 
-    monkeypatch.setattr(extract, "_pdf", crash)
+
+def test_an_extractor_crash_is_contained(monkeypatch):
+    monkeypatch.setattr(extract, "_pdf", _crash)
     assert extract.extract(b"x", b"x", "application/pdf", 1) == {
         "error": "extraction failed: RecursionError"
     }

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from casefile import request_scope
 from casefile.logic import accounts
 from casefile.logic.accounts import find_by_email
 from casefile.model import SecurityEventType, User
@@ -150,7 +151,13 @@ def test_admin_resets_two_factor(app: Flask, session: Session) -> None:
     admin = make_user(session, "admin@example.org", admin=True)
     user = make_user(session, "thida@example.org")
     secret = accounts.new_totp_secret()
-    accounts.enable_totp(session, user, secret=secret, code=pyotp.TOTP(secret).now())
+    accounts.enable_totp(
+        session,
+        user,
+        secret=secret,
+        keyring=request_scope.keyring(app),
+        code=pyotp.TOTP(secret).now(),
+    )
     admin_client, user_client = app.test_client(), app.test_client()
     sign_in(admin_client, admin.email)
     assert location_path(login(user_client, user.email)) == "/login/totp"

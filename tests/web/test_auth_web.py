@@ -1,4 +1,4 @@
-"""Sign-in through the HTML UI: CSRF, lockout, two-factor, idle timeout, session endings.
+"""Sign-in through the HTML UI: CSRF, throttling, two-factor, idle timeout, session endings.
 
 The helpers at the top (form scraping, login) are shared by the other tests/web modules.
 """
@@ -6,7 +6,6 @@ The helpers at the top (form scraping, login) are shared by the other tests/web 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import time
 from html.parser import HTMLParser
 from typing import Any
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from casefile import create_app
-from casefile.db import Database, utcnow
+from casefile.db import Database
 from casefile.logic import passwords
 from casefile.model import SecurityEvent, SecurityEventType, User
 from casefile.settings import Settings
@@ -261,42 +260,77 @@ def test_unknown_email_gets_the_same_answer(client: FlaskClient, session: Sessio
     assert event.email == "nobody@example.org"
 
 
-def test_five_failures_lock_the_account(client: FlaskClient, session: Session) -> None:
+ATTACKER = {"REMOTE_ADDR": "198.51.100.66"}
+OWNER = {"REMOTE_ADDR": "203.0.113.200"}
+
+
+def test_failures_are_throttled_with_retry_after_and_no_lockout(
+    app: Flask, session: Session
+) -> None:
+    """Issue 8 item 5: five wrong passwords slow the guesser down (429, Retry-After, a
+    message saying how long) but do not lock the owner out from elsewhere."""
     user = make_user(session, "aung@example.org")
+    attacker = app.test_client()
     for _ in range(5):
-        response = login(client, user.email, "not the right password")
+        response = login(attacker, user.email, "not the right password", environ_base=ATTACKER)
+        assert response.status_code == 200
         assert "Sign-in refused" in text(response)
-    [lockout] = events(session, SecurityEventType.LOCKED_OUT, user)
-    assert lockout.client_address == "127.0.0.1"
 
-    # Even the right password is now refused.
-    response = login(client, user.email, PASSWORD)
-    assert response.status_code == 200
-    assert "Sign-in refused" in text(response)
-    assert not is_signed_in(client)
-    last = events(session, SecurityEventType.LOGIN_FAILED, user)[-1]
-    assert last.details["reason"] == "locked"
-    session.refresh(user)
-    assert user.locked_until is not None
+    # The sixth attempt is not even looked at, right password or not.
+    response = login(attacker, user.email, PASSWORD, environ_base=ATTACKER)
+    assert response.status_code == 429
+    wait = int(response.headers["Retry-After"])
+    assert 1 <= wait <= 60
+    assert "Too many attempts. Try again in 1 minute." in text(response)
+    assert not is_signed_in(attacker)
+    throttled = events(session, SecurityEventType.LOGIN_FAILED, user)[-1]
+    assert throttled.details["reason"] == "throttled"
+    assert throttled.client_address == ATTACKER["REMOTE_ADDR"]
 
-
-def test_lockout_ends_after_its_time(client: FlaskClient, session: Session) -> None:
-    user = make_user(session, "aung@example.org")
-    for _ in range(5):
-        login(client, user.email, "not the right password")
-    session.refresh(user)
-    assert user.locked_until is not None
-    user.locked_until = utcnow() - dt.timedelta(seconds=1)  # as if 15 minutes had passed
-    session.commit()
-    sign_in(client, user.email)
-
-
-def test_four_failures_do_not_lock(client: FlaskClient, session: Session) -> None:
-    user = make_user(session, "aung@example.org")
-    for _ in range(4):
-        login(client, user.email, "not the right password")
-    sign_in(client, user.email)
+    # The owner, from an address with no failures, signs in at once.
+    owner = app.test_client()
+    response = login(owner, user.email, environ_base=OWNER)
+    assert location_path(response) == HOME
     assert events(session, SecurityEventType.LOCKED_OUT, user) == []
+
+
+def test_a_right_password_uses_up_no_budget(app: Flask, session: Session) -> None:
+    user = make_user(session, "aung@example.org")
+    client = app.test_client()
+    for _ in range(4):
+        login(client, user.email, "not the right password", environ_base=OWNER)
+    for _ in range(6):  # had successes counted, the fifth of these would be refused
+        response = login(client, user.email, environ_base=OWNER)
+        assert location_path(response) == HOME
+        logout(client)
+    response = login(client, user.email, "not the right password", environ_base=OWNER)
+    assert response.status_code == 200  # the fifth failure is still looked at
+    assert login(client, user.email, environ_base=OWNER).status_code == 429
+
+
+def test_the_wait_grows_with_the_stacked_limits(
+    settings: Settings, database: Database, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the per-minute limit the per-hour one applies: the wait grows to minutes."""
+    del session
+    app = create_app(
+        dataclasses.replace(settings, throttle_client_limits="3/minute;4/hour"),
+        database=database,
+    )
+    client = app.test_client()
+    for number in range(3):  # unknown accounts count against the address too
+        assert "Sign-in refused" in text(login(client, f"n{number}@example.org", "a guess!!!!!"))
+    response = login(client, "n3@example.org", "a guess!!!!!")
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) <= 60
+
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 61)  # a minute later
+    assert "Sign-in refused" in text(login(client, "n4@example.org", "a guess!!!!!"))
+    response = login(client, "n5@example.org", "a guess!!!!!")
+    assert response.status_code == 429  # four failures within the hour
+    assert int(response.headers["Retry-After"]) > 50 * 60
+    assert "Too many attempts. Try again in 59 minutes." in text(response)
 
 
 def test_login_without_csrf_token_is_a_400_and_does_nothing(
@@ -398,7 +432,10 @@ def test_totp_enrolment_login_and_replay(client: FlaskClient, session: Session) 
     secret = enrol_totp(client)
     session.refresh(user)
     assert user.totp_enabled
-    assert user.totp_secret == secret
+    # Stored encrypted under the KEK (issue 8 item 7), never as the base32 secret.
+    assert user.totp_secret_legacy is None
+    assert user.totp_secret_wrapped is not None
+    assert secret.encode() not in user.totp_secret_wrapped
     assert len(events(session, SecurityEventType.TOTP_ENABLED, user)) == 1
     # The secret was shown once: the enrolment page is gone, the account page hides it.
     assert location_path(client.get("/account/totp")) == "/account"
@@ -433,19 +470,32 @@ def test_totp_enrolment_login_and_replay(client: FlaskClient, session: Session) 
     assert len(events(session, SecurityEventType.TOTP_FAILED, user)) == 2
 
 
-def test_five_wrong_codes_lock_the_account(client: FlaskClient, session: Session) -> None:
+def test_wrong_codes_are_throttled_not_locked(app: Flask, session: Session) -> None:
     user = make_user(session, "aung@example.org")
+    client = app.test_client()
     sign_in(client, user.email)
     secret = enrol_totp(client)
     logout(client)
-    assert location_path(login(client, user.email)) == "/login/totp"
+    assert location_path(login(client, user.email, environ_base=ATTACKER)) == "/login/totp"
     for _ in range(5):
-        response = submit(client, "/login/totp", {"code": other_code(secret)})
+        response = submit(
+            client, "/login/totp", {"code": other_code(secret)}, environ_base=ATTACKER
+        )
         assert "That code was not accepted." in text(response)
-    assert len(events(session, SecurityEventType.LOCKED_OUT, user)) == 1
-    response = submit(client, "/login/totp", {"code": pyotp.TOTP(secret).at(time.time() + 30)})
-    assert "That code was not accepted." in text(response)
+    next_code = pyotp.TOTP(secret).at(time.time() + 30)
+    response = submit(client, "/login/totp", {"code": next_code}, environ_base=ATTACKER)
+    assert response.status_code == 429
+    assert "Retry-After" in response.headers
+    assert "Too many attempts." in text(response)
     assert not is_signed_in(client)
+    assert events(session, SecurityEventType.TOTP_FAILED, user)[-1].details["reason"] == (
+        "throttled"
+    )
+
+    owner = app.test_client()  # elsewhere, with both factors: in
+    assert location_path(login(owner, user.email, environ_base=OWNER)) == "/login/totp"
+    response = submit(owner, "/login/totp", {"code": next_code}, environ_base=OWNER)
+    assert location_path(response) == HOME
 
 
 def test_totp_enrolment_refuses_a_wrong_code(client: FlaskClient, session: Session) -> None:

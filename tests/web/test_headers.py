@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from casefile import create_app
+from casefile import create_app, request_scope
 from casefile.db import Database
 from casefile.logic import accounts
 from casefile.model import Role
@@ -154,7 +154,13 @@ def test_every_page_has_the_security_headers_and_no_inline_code(
     assert location_path(seen["redirect"]) == "/login"
     totp_user = make_user(session, "totp@example.org")
     secret = accounts.new_totp_secret()
-    accounts.enable_totp(session, totp_user, secret=secret, code=pyotp.TOTP(secret).now())
+    accounts.enable_totp(
+        session,
+        totp_user,
+        secret=secret,
+        keyring=request_scope.keyring(app),
+        code=pyotp.TOTP(secret).now(),
+    )
     assert location_path(login(anonymous, totp_user.email)) == "/login/totp"
     seen["totp"] = anonymous.get("/login/totp")
     assert seen["totp"].status_code == 200

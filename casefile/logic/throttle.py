@@ -1,0 +1,113 @@
+"""Throttling of failed authentication (passwords, TOTP codes, bearer tokens).
+
+It replaces the old hard lockout (5 failures locked an account for 15 minutes, from
+anywhere), which let anyone who knew an email address keep its owner out. Only failures are
+counted; a correct password or code consumes nothing. Counting uses the `limits` strategies
+on Flask-Limiter's storage (memory by default, Redis when several processes serve).
+
+Two budgets, each a stack of limits (e.g. 5/minute, 20/hour, 100/day), so the wait grows
+the longer the guessing goes on:
+
+* per client address: failures of any kind from that address, on any account. Exhausted, the
+  address gets "too many attempts" for everything until its windows free up.
+* per account: failures on that account (by email, known or not, so the answer reveals
+  nothing), from any address. Exhausted, it is enforced only against client addresses that
+  have themselves failed on that account in the last day. The owner signing in from an
+  address with no failures on the account is checked normally and gets in: an attacker can
+  slow the account down from their own addresses, but cannot lock its owner out. The price:
+  an attacker with many addresses gets one guess per fresh address once the account budget
+  is spent, which the per-address budget and the password length rules keep small.
+
+A throttled attempt is refused before the password or code is looked at, so being throttled
+says nothing about whether it was right.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from limits import RateLimitItem, RateLimitItemPerDay, parse_many
+from limits.strategies import RateLimiter
+
+from casefile.logic.errors import TooManyAttempts
+
+NAMESPACE = "casefile-auth"
+# "this address has failed on this account": one failure in a day marks it. The account's
+# limits may not look further back than this (settings refuse longer windows).
+FAILED_HERE = RateLimitItemPerDay(1)
+MARK_SECONDS = FAILED_HERE.get_expiry()
+NO_ADDRESS = "-"
+
+
+def parse_limits(text: str) -> tuple[RateLimitItem, ...]:
+    """'5/minute;20/hour;100/day' as limit items; ValueError if malformed or a window is
+    longer than a day."""
+    items = tuple(parse_many(text))
+    if not items:
+        raise ValueError("no limits given")
+    if any(item.get_expiry() > MARK_SECONDS for item in items):
+        raise ValueError("windows longer than a day are not supported")
+    return items
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    account: tuple[RateLimitItem, ...]
+    client: tuple[RateLimitItem, ...]
+
+    @classmethod
+    def parse(cls, account: str, client: str) -> ThrottlePolicy:
+        return cls(parse_limits(account), parse_limits(client))
+
+
+class LimiterSource(Protocol):
+    """Flask-Limiter's Limiter, or anything else that hands out a `limits` strategy."""
+
+    @property
+    def limiter(self) -> RateLimiter: ...
+
+
+class Throttle:
+    def __init__(self, source: LimiterSource, policy: ThrottlePolicy) -> None:
+        self._source = source
+        self._policy = policy
+
+    @property
+    def _limiter(self) -> RateLimiter:
+        return self._source.limiter  # Flask-Limiter's strategy on its configured storage
+
+    def check(self, *, account: str | None, client: str | None) -> None:
+        """Raise TooManyAttempts (with the seconds to wait) if this attempt must not even be
+        looked at; count nothing."""
+        client = client or NO_ADDRESS
+        waits = self._waits(self._policy.client, "client", client)
+        failed_here = account is not None and not self._limiter.test(
+            FAILED_HERE, NAMESPACE, "pair", str(account), client
+        )
+        if account is not None and failed_here:
+            waits += self._waits(self._policy.account, "account", account)
+        if waits:
+            raise TooManyAttempts(max(waits))
+
+    def failed(self, *, account: str | None, client: str | None) -> None:
+        """Count one failure against the client address and (if known) the account."""
+        client = client or NO_ADDRESS
+        for item in self._policy.client:
+            self._limiter.hit(item, NAMESPACE, "client", client)
+        if account is not None:
+            for item in self._policy.account:
+                self._limiter.hit(item, NAMESPACE, "account", account)
+            self._limiter.hit(FAILED_HERE, NAMESPACE, "pair", account, client)
+
+    def _waits(self, items: Sequence[RateLimitItem], *identifiers: str) -> list[int]:
+        now = time.time()
+        waits = []
+        for item in items:
+            if not self._limiter.test(item, NAMESPACE, *identifiers):
+                reset = self._limiter.get_window_stats(item, NAMESPACE, *identifiers).reset_time
+                waits.append(max(1, math.ceil(reset - now)))
+        return waits

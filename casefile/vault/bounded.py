@@ -1,0 +1,185 @@
+"""Run a parser on untrusted bytes in a helper process with limits on time and memory.
+
+Metadata extraction runs third-party parsers (pypdf, exifread, mutagen) over whatever a
+collector uploads: a PDF whose page tree loops, a decompression bomb or an enormous EXIF block
+may make them spin or allocate without end. In a helper process the server loses nothing:
+past `seconds` the helper is killed, and its address space is capped (RLIMIT_AS), so a bomb
+ends in MemoryError there. Helpers are kept and reused (a Python start and the parsers' import
+are paid once, not per file); one is replaced after it was killed or ran out of memory.
+
+The bytes go to the helper over a pipe (nothing is written to disk); the answer comes back as
+JSON, never pickle, so a helper subverted by a hostile file cannot run code in the server."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib
+import json
+import queue
+import resource
+import selectors
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+FRAME = struct.Struct(">Q")
+KEEP_IDLE = 4  # helpers kept between extractions
+
+
+class LimitExceeded(Exception):
+    """The parser ran out of time or memory, or its process died."""
+
+
+class ParserFailed(Exception):
+    """The parser raised; the message names the exception type."""
+
+
+class _Helper:
+    def __init__(self, memory_bytes: int) -> None:
+        self.memory_bytes = memory_bytes
+        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+            [sys.executable, "-m", "casefile.vault.bounded", str(memory_bytes)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            bufsize=0,  # raw pipes: what the selector sees is all there is
+        )
+
+    def call(self, target: str, data: bytes, seconds: float) -> dict[str, Any]:
+        deadline = time.monotonic() + seconds
+        stdin, stdout = self.process.stdin, self.process.stdout
+        if stdin is None or stdout is None:  # pragma: no cover - both are pipes
+            raise LimitExceeded("the parser's process has no pipes")
+        request = target.encode() + b"\n"
+        try:
+            _write_all(stdin, FRAME.pack(len(request) + len(data)) + request)
+            _write_all(stdin, data)
+        except OSError:
+            raise LimitExceeded("the parser's process died") from None
+        (length,) = FRAME.unpack(_read_exactly(stdout, FRAME.size, deadline, seconds))
+        return dict(json.loads(_read_exactly(stdout, length, deadline, seconds)))
+
+    def close(self, *, kill: bool = False) -> None:
+        if kill:
+            self.process.kill()
+        with contextlib.suppress(OSError):
+            if self.process.stdin is not None:
+                self.process.stdin.close()  # EOF: an idle helper exits
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def _write_all(stream: IO[bytes], data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        view = view[written or 0 :]
+
+
+def _read_exactly(stream: IO[bytes], size: int, deadline: float, seconds: float) -> bytes:
+    data = bytearray()
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        while len(data) < size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                raise LimitExceeded(f"took longer than {seconds:g} s")
+            chunk = stream.read(size - len(data))
+            if not chunk:
+                raise LimitExceeded("the parser's process died (out of memory or crashed)")
+            data += chunk
+    return bytes(data)
+
+
+_idle: queue.LifoQueue[_Helper] = queue.LifoQueue()
+
+
+def _take(memory_bytes: int) -> _Helper:
+    while True:
+        try:
+            helper = _idle.get_nowait()
+        except queue.Empty:
+            return _Helper(memory_bytes)
+        if helper.memory_bytes == memory_bytes and helper.process.poll() is None:
+            return helper
+        helper.close(kill=True)
+
+
+def _give_back(helper: _Helper) -> None:
+    if _idle.qsize() < KEEP_IDLE:
+        _idle.put(helper)
+    else:
+        helper.close()
+
+
+@atexit.register
+def close_helpers() -> None:
+    while True:
+        try:
+            _idle.get_nowait().close()
+        except queue.Empty:
+            return
+
+
+def run(
+    function: Callable[[bytes], dict[str, Any]],
+    data: bytes,
+    *,
+    seconds: float,
+    memory_bytes: int,
+) -> dict[str, Any]:
+    """`function(data)` in a helper process; LimitExceeded or ParserFailed if it went wrong.
+    `function` must be a module-level function returning JSON-serialisable data."""
+    target = f"{function.__module__}:{function.__qualname__}"
+    helper = _take(memory_bytes)
+    try:
+        answer = helper.call(target, data, seconds)
+    except BaseException:
+        helper.close(kill=True)
+        raise
+    status = answer.get("status")
+    if status == "memory":
+        helper.close(kill=True)  # the next file gets a helper with a clean heap
+        raise LimitExceeded(f"needed more than {memory_bytes // (1024 * 1024)} MiB")
+    _give_back(helper)
+    if status == "ok":
+        return dict(answer["result"])
+    raise ParserFailed(str(answer.get("error", "unknown")))
+
+
+# --- the helper's side ----------------------------------------------------------------------
+
+
+def _serve(memory_bytes: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while header := stdin.read(FRAME.size):
+        (length,) = FRAME.unpack(header)
+        message = stdin.read(length)
+        target, _, data = message.partition(b"\n")
+        try:
+            module, _, name = target.decode().partition(":")
+            function = getattr(importlib.import_module(module), name)
+            answer: dict[str, Any] = {"status": "ok", "result": function(data)}
+            body = json.dumps(answer).encode()
+        except MemoryError:
+            body = json.dumps({"status": "memory"}).encode()
+        except Exception as error:  # noqa: BLE001 - reported by type only
+            body = json.dumps({"status": "error", "error": type(error).__name__}).encode()
+        del data, message
+        stdout.write(FRAME.pack(len(body)) + body)
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.setrecursionlimit(10_000)
+    _serve(int(sys.argv[1]))

@@ -1,0 +1,39 @@
+"""Parsers run in a helper process, bounded in time and memory: a loop is stopped, a bomb
+ends in the helper's MemoryError, a failure is reported by type; the server process is
+untouched and the next run works."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from casefile.vault import bounded
+from tests.vault import hostile
+
+MIB = 1024 * 1024
+
+
+def test_a_parser_that_never_returns_is_stopped_in_time():
+    started = time.monotonic()
+    with pytest.raises(bounded.LimitExceeded, match="longer than 2 s"):
+        bounded.run(hostile.spin, b"abc", seconds=2, memory_bytes=512 * MIB)
+    assert time.monotonic() - started < 6
+    assert bounded.run(hostile.echo, b"after", seconds=30, memory_bytes=512 * MIB) == {
+        "length": 5,
+        "head": "after",
+    }
+
+
+def test_a_parser_that_allocates_without_end_hits_the_memory_cap():
+    with pytest.raises(bounded.LimitExceeded, match=r"more than 256 MiB|died"):
+        bounded.run(hostile.hog, b"x", seconds=60, memory_bytes=256 * MIB)
+
+
+def test_a_parser_that_raises_is_reported_by_type_and_the_helper_is_reused():
+    with pytest.raises(bounded.ParserFailed, match=r"^ValueError$"):
+        bounded.run(hostile.fail, b"secret text", seconds=30, memory_bytes=512 * MIB)
+    data = bytes(3 * MIB)
+    assert bounded.run(hostile.echo, data, seconds=30, memory_bytes=512 * MIB)["length"] == len(
+        data
+    )
