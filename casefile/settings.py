@@ -168,8 +168,15 @@ class Settings:
             )
 
 
+def _expand(path: str) -> Path:
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as error:  # "~someone" with no such user, or no home at all
+        raise SettingsError(f"cannot resolve the path {path!r}: {error}") from None
+
+
 def _resolve(path: str) -> Path:
-    candidate = Path(path).expanduser()
+    candidate = _expand(path)
     return candidate if candidate.is_absolute() else PROJECT_ROOT / candidate
 
 
@@ -185,8 +192,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError as error:
         raise SettingsError(f"configuration file {path} not found") from error
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise SettingsError(f"configuration file {path} is not valid TOML: {error}") from error
+    except OSError as error:
+        raise SettingsError(f"configuration file {path} cannot be read: {error}") from error
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -199,12 +208,28 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise SettingsError(f"[{name}] must be a table of settings")
+    return value
+
+
+def _optional_text(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is not None and not isinstance(value, str):
+        raise SettingsError(f"setting {key!r} must be of type str")
+    return value
+
+
 def _typed(raw: dict[str, Any], key: str, kind: type, default: Any) -> Any:
     value = raw.get(key, default)
     if kind is int and isinstance(value, bool):
         raise SettingsError(f"setting {key!r} must be a whole number")
     if not isinstance(value, kind):
         raise SettingsError(f"setting {key!r} must be of type {kind.__name__}")
+    if isinstance(value, list) and not all(isinstance(item, str) for item in value):
+        raise SettingsError(f"setting {key!r} must be a list of strings")
     return value
 
 
@@ -213,15 +238,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     raw = _read_toml(DEFAULT_CONFIG)
     if env.get("CASEFILE_CONFIG"):
-        raw = _merge(raw, _read_toml(Path(env["CASEFILE_CONFIG"]).expanduser()))
-    web, auth, i18n = raw.get("web", {}), raw.get("auth", {}), raw.get("i18n", {})
-    custody = raw.get("custody", {})
-    vault = raw.get("vault", {})
-    store = raw.get("storage", {})
-    database = raw.get("database", {})
-    kek_file = env.get("CASEFILE_KEK_FILE") or vault.get("kek_file")
+        raw = _merge(raw, _read_toml(_expand(env["CASEFILE_CONFIG"])))
+    web, auth, i18n = _section(raw, "web"), _section(raw, "auth"), _section(raw, "i18n")
+    custody = _section(raw, "custody")
+    vault = _section(raw, "vault")
+    store = _section(raw, "storage")
+    database = _section(raw, "database")
+    kek_file = env.get("CASEFILE_KEK_FILE") or _optional_text(vault, "kek_file")
     instance = _resolve(env.get("CASEFILE_INSTANCE") or _typed(raw, "instance", str, "instance"))
-    database_url = env.get("CASEFILE_DATABASE_URL") or raw.get("database_url")
+    database_url = env.get("CASEFILE_DATABASE_URL") or _optional_text(raw, "database_url")
     storage = env.get("CASEFILE_STORAGE_URL") or _typed(raw, "storage_url", str, "storage")
     settings = Settings(
         env=cast(Environment, env.get("CASEFILE_ENV") or _typed(raw, "env", str, "development")),
@@ -235,7 +260,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         s3_region=_typed(store, "s3_region", str, "") or None,
         object_lock_days=_typed(store, "object_lock_days", int, 0),
         s3_part_mb=_typed(store, "s3_part_mb", int, 8),
-        secret_key=env.get("CASEFILE_SECRET_KEY") or raw.get("secret_key"),
+        secret_key=env.get("CASEFILE_SECRET_KEY") or _optional_text(raw, "secret_key"),
         https=_typed(web, "https", bool, default=False),
         proxy_hops=_typed(web, "proxy_hops", int, 0),
         session_idle_minutes=_typed(web, "session_idle_minutes", int, 30),

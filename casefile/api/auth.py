@@ -20,6 +20,10 @@ def _is_public() -> bool:
 
 
 def authenticate_request() -> None:
+    if _is_public():
+        # Public routes (the OpenAPI document, the verifier key, tus OPTIONS) answer everyone
+        # alike and do not look at credentials: a stale token does not make them fail.
+        return
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, value = header.partition(" ")
@@ -34,9 +38,7 @@ def authenticate_request() -> None:
         return
     if request_scope.actor() is None:
         # Before the body is read: an anonymous caller learns nothing about its request.
-        if not _is_public():
-            raise Unauthenticated("sign in first")
-        return
+        raise Unauthenticated("sign in first")
     if request.method not in SAFE_METHODS:
         # A browser session is a cookie the browser sends on its own: demand the CSRF token,
         # from the header only (reading a form field would parse an upload before authz).

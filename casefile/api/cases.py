@@ -15,11 +15,6 @@ from casefile.logic.cases import CaseInput
 from casefile.logic.members import MemberInput, RoleInput
 from casefile.model import Role
 
-PAGING = (
-    ("limit", "integer", "page size, 1 to 200 (default 50)"),
-    ("cursor", "string", "the `next` value of the previous page"),
-)
-
 
 @bp.post("/cases")
 @operation(
@@ -41,13 +36,13 @@ def create_case() -> tuple[Response, int]:
     summary="Cases I am a member of",
     tag="cases",
     response=schemas.CasePage,
-    query=PAGING,
+    params=requests.PAGING,
     errors=(401, 422),
 )
 def list_cases() -> Response:
     session, actor = request_scope.db_session(), request_scope.actor()
-    page = cases.list_cases(session, actor, limit=requests.limit(), cursor=requests.cursor())
     user = authz.require_active(actor)
+    page = cases.list_cases(session, user, limit=requests.limit(), cursor=requests.cursor())
     return jsonify(
         {
             "items": [

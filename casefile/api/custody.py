@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 
 from casefile import request_scope
 from casefile.api import requests, schemas
 from casefile.api.blueprint import bp
-from casefile.api.openapi import operation
+from casefile.api.openapi import MAX_INT64, Param, operation
 from casefile.logic import authz, custody, custody_reports, transfers
-from casefile.logic.errors import NotFound, ValidationFailed
+from casefile.logic.authz import CaseAction
+from casefile.logic.errors import NotFound
 from casefile.logic.transfers import TransferInput
 
-
-def _int_arg(name: str, *, required: bool = True, default: int = 0) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        if required:
-            raise ValidationFailed({name: "required"})
-        return default
-    if not raw.isdigit() or len(raw) > 19:
-        raise ValidationFailed({name: "must be a whole number, 0 or more"})
-    return int(raw)
+TREE_SIZE = {"type": "integer", "minimum": 0, "maximum": MAX_INT64}
+SIGNED_NOTE = ("text/plain", {"type": "string"})
 
 
 def _text(body: str) -> Response:
@@ -32,7 +25,10 @@ def _text(body: str) -> Response:
 
 @bp.get("/custody/checkpoint")
 @operation(
-    summary="The latest signed checkpoint (C2SP signed note)", tag="custody", errors=(401, 404)
+    summary="The latest signed checkpoint (C2SP signed note)",
+    tag="custody",
+    raw_response=SIGNED_NOTE,
+    errors=(401, 404),
 )
 def latest_checkpoint() -> Response:
     authz.require_active(request_scope.actor())
@@ -47,6 +43,7 @@ def latest_checkpoint() -> Response:
     summary="The checkpoint verifier key (name+keyid+base64)",
     tag="custody",
     public=True,
+    raw_response=SIGNED_NOTE,
     errors=(404,),
 )
 def public_key() -> Response:
@@ -61,12 +58,12 @@ def public_key() -> Response:
     summary="Signed checkpoints from a tree size on",
     tag="custody",
     response=schemas.CheckpointList,
-    query=(("from", "integer", "smallest tree size to list (default 0)"),),
+    params=(Param("from", TREE_SIZE, "smallest tree size to list (default 0)"),),
     errors=(401, 422),
 )
 def list_checkpoints() -> Response:
     authz.require_active(request_scope.actor())
-    start = _int_arg("from", required=False)
+    start = requests.int_arg("from", required=False)
     rows = custody.list_checkpoints(request_scope.db_session(), start=start)
     return jsonify(
         {
@@ -89,12 +86,15 @@ def list_checkpoints() -> Response:
     summary="Consistency proof between two signed checkpoints (RFC 9162 2.1.4)",
     tag="custody",
     response=schemas.ConsistencyProof,
-    query=(("old", "integer", "older checkpoint size"), ("new", "integer", "newer size")),
+    params=(
+        Param("old", TREE_SIZE, "older checkpoint size", required=True),
+        Param("new", TREE_SIZE, "newer checkpoint size", required=True),
+    ),
     errors=(401, 404, 422),
 )
 def consistency() -> Response:
     authz.require_active(request_scope.actor())
-    old, new = _int_arg("old"), _int_arg("new")
+    old, new = requests.int_arg("old"), requests.int_arg("new")
     proof = custody.consistency_proof(request_scope.db_session(), old, new)
     return jsonify({"old": old, "new": new, "hashes": [node.hex() for node in proof]})
 
@@ -122,8 +122,9 @@ def case_custody(case_id: uuid.UUID) -> Response:
     errors=(401, 403, 404),
 )
 def record_transfer(case_id: uuid.UUID) -> tuple[Response, int]:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    # Who may not record transfers in this case learns nothing from their body's errors.
+    authz.authorize_case(session, actor, case_id, CaseAction.RECORD_TRANSFER)
     data = requests.body(TransferInput)
-    entry = transfers.record_transfer(
-        request_scope.db_session(), request_scope.actor(), case_id, data
-    )
+    entry = transfers.record_transfer(session, actor, case_id, data)
     return jsonify({**custody.entry_json(entry), "leaf_hash": entry.leaf_hash.hex()}), 201

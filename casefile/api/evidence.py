@@ -28,6 +28,7 @@ UPLOAD_FIELDS = frozenset(EvidenceInput.model_fields)
     tag="evidence",
     response=schemas.EvidenceOut,
     status=201,
+    also=(200,),  # the case holds these bytes already: the existing item, flagged "duplicate"
     errors=(401, 403, 404, 413, 422),
     raw_body=("multipart/form-data", multipart_schema(EvidenceInput)),
 )
@@ -68,12 +69,15 @@ def upload_evidence(case_id: uuid.UUID) -> tuple[Response, int]:
     summary="Items of a case that I may see",
     tag="evidence",
     response=schemas.EvidencePage,
-    query=(("limit", "integer", "page size"), ("cursor", "string", "from `next`")),
+    params=requests.PAGING,
+    errors=(401, 404, 422),
 )
 def list_evidence(case_id: uuid.UUID) -> Response:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    authz.authorize_case(session, actor, case_id, CaseAction.VIEW_EVIDENCE)  # before the paging
     page = evidence.list_items(
-        request_scope.db_session(),
-        request_scope.actor(),
+        session,
+        actor,
         case_id,
         limit=requests.limit(),
         cursor=requests.cursor(),
@@ -98,6 +102,8 @@ def _described(item: Evidence) -> dict[str, Any]:
 @operation(
     summary="The item's bytes, decrypted and verified as they stream (always an attachment)",
     tag="evidence",
+    raw_response=("application/octet-stream", {"type": "string", "format": "binary"}),
+    errors=(401, 404, 409),
 )
 def evidence_content(evidence_id: uuid.UUID) -> Response:
     item, chunks = evidence.read_content(
@@ -141,14 +147,10 @@ def evidence_custody(evidence_id: uuid.UUID) -> Response:
     errors=(401, 403, 404, 409),
 )
 def delete_evidence(evidence_id: uuid.UUID) -> Response:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    authz.authorize_item(session, actor, evidence_id, CaseAction.DELETE_EVIDENCE)
     data = requests.body(DeletionInput)
-    item = deletion.delete_item(
-        request_scope.db_session(),
-        request_scope.actor(),
-        evidence_id,
-        data,
-        store=request_scope.blobs(),
-    )
+    item = deletion.delete_item(session, actor, evidence_id, data, store=request_scope.blobs())
     return jsonify(_described(item))
 
 
@@ -161,9 +163,12 @@ def delete_evidence(evidence_id: uuid.UUID) -> Response:
     errors=(401, 403, 404),
 )
 def set_legal_hold(case_id: uuid.UUID) -> Response:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    authz.authorize_case(session, actor, case_id, CaseAction.SET_LEGAL_HOLD)
     data = requests.body(LegalHoldInput)
-    case = deletion.set_legal_hold(request_scope.db_session(), request_scope.actor(), case_id, data)
-    return jsonify(serializers.case(case))
+    case = deletion.set_legal_hold(session, actor, case_id, data)
+    role = authz.role_in_case(session, authz.require_active(actor), case.id)
+    return jsonify(serializers.case(case, role))
 
 
 @bp.post("/evidence/<uuid:evidence_id>/grants")
@@ -171,12 +176,15 @@ def set_legal_hold(case_id: uuid.UUID) -> Response:
     summary="Give a member access to a restricted item (leads only)",
     tag="evidence",
     body=GrantInput,
+    response=schemas.GrantOut,
     status=201,
     errors=(401, 403, 404, 409),
 )
 def grant_access(evidence_id: uuid.UUID) -> tuple[Response, int]:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    grants.authorize_management(session, actor, evidence_id)
     data = requests.body(GrantInput)
-    row = grants.grant(request_scope.db_session(), request_scope.actor(), evidence_id, data)
+    row = grants.grant(session, actor, evidence_id, data)
     return jsonify({"evidence_id": str(row.evidence_id), "user_id": str(row.user_id)}), 201
 
 

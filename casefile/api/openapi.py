@@ -17,7 +17,7 @@ from pydantic import BaseModel
 F = TypeVar("F", bound=Callable[..., Any])
 API_PREFIX = "/api/v1"
 ERROR_STATUSES = {
-    400: "Malformed request",
+    400: "Malformed request (or, for a signed-in browser session, a missing CSRF token)",
     401: "Not signed in, or the token is not valid",
     403: "Your role does not allow this",
     404: "Not found, or not visible to you",
@@ -31,6 +31,22 @@ ERROR_STATUSES = {
 }
 
 
+# Path converters → the schema of the value they accept (anything else is a 404 from routing).
+CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {"uuid": {"type": "string", "format": "uuid"}}
+MAX_INT64 = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query or header parameter, with the constraints the view enforces."""
+
+    name: str
+    schema: dict[str, Any]
+    description: str
+    required: bool = False
+    where: str = "query"  # or "header"
+
+
 @dataclass(frozen=True)
 class Operation:
     summary: str
@@ -38,11 +54,15 @@ class Operation:
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
-    query: tuple[tuple[str, str, str], ...] = ()  # (name, json type, description)
+    # Other success statuses answered with the same shape, e.g. 200 for a duplicate upload.
+    also: tuple[int, ...] = ()
+    params: tuple[Param, ...] = ()
     errors: tuple[int, ...] = field(default=(401, 404))
     public: bool = False
     # A body that is not JSON: (media type, JSON schema), e.g. a multipart upload.
     raw_body: tuple[str, dict[str, Any]] | None = None
+    # A success body that is not JSON: (media type, JSON schema), e.g. a signed note.
+    raw_response: tuple[str, dict[str, Any]] | None = None
 
 
 def operation(**kwargs: Any) -> Callable[[F], F]:
@@ -55,11 +75,11 @@ def operation(**kwargs: Any) -> Callable[[F], F]:
     return attach
 
 
-def _path(rule: str) -> tuple[str, list[str]]:
-    names: list[str] = []
+def _path(rule: str) -> tuple[str, list[tuple[str, str]]]:
+    names: list[tuple[str, str]] = []
 
     def swap(match: re.Match[str]) -> str:
-        names.append(match.group(2))
+        names.append((match.group(2), match.group(1) or "string"))
         return "{" + match.group(2) + "}"
 
     return re.sub(r"<(?:(\w+):)?(\w+)>", swap, rule), names
@@ -152,26 +172,36 @@ def build_document(app: Flask) -> dict[str, Any]:
 
 
 def _operation(
-    doc: Operation, names: list[str], components: dict[str, Any], operation_id: str
+    doc: Operation, names: list[tuple[str, str]], components: dict[str, Any], operation_id: str
 ) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in names
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": dict(CONVERTER_SCHEMAS.get(converter, {"type": "string"})),
+        }
+        for name, converter in names
     ]
     parameters += [
         {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "schema": {"type": kind},
-            "description": description,
+            "name": param.name,
+            "in": param.where,
+            "required": param.required,
+            "schema": param.schema,
+            "description": param.description,
         }
-        for name, kind, description in doc.query
+        for param in doc.params
     ]
     success: dict[str, Any] = {"description": doc.summary}
     if doc.response is not None:
         success["content"] = {"application/json": {"schema": _schema_ref(doc.response, components)}}
+    elif doc.raw_response is not None:
+        media_type, schema = doc.raw_response
+        success["content"] = {media_type: {"schema": schema}}
     responses: dict[str, Any] = {str(doc.status): success}
+    for status in doc.also:
+        responses[str(status)] = success
     statuses = set(doc.errors) | ({400, 415, 422} if doc.body else set())
     if 401 in statuses:  # bearer-token failures are throttled per client address
         statuses.add(429)

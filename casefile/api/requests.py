@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import TypeVar
 
 from flask import request
 from pydantic import BaseModel, ValidationError
 
+from casefile.api.openapi import MAX_INT64, Param
 from casefile.logic.errors import DomainError, ValidationFailed
+from casefile.logic.pagination import MAX_LIMIT
 
 M = TypeVar("M", bound=BaseModel)
+DIGITS = re.compile(r"[0-9]{1,19}")
+PAGING = (
+    Param(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+        f"page size, 1 to {MAX_LIMIT} (default 50)",
+    ),
+    Param("cursor", {"type": "string"}, "the `next` value of the previous page"),
+)
 
 
 class MalformedRequest(DomainError):
@@ -28,7 +40,9 @@ def body(model: type[M]) -> M:
         raise UnsupportedMediaType("send the body as application/json")
     raw = request.get_data(cache=False)
     try:
-        return model.model_validate_json(raw)
+        # Strict: JSON types are what the document says (no "5" for 5, no 0 for false, no
+        # number of seconds for a date); the web forms and the CLI parse text themselves.
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as error:
         if any(problem["type"] == "json_invalid" for problem in error.errors()):
             raise MalformedRequest("the body is not valid JSON") from error
@@ -38,14 +52,23 @@ def body(model: type[M]) -> M:
         raise ValidationFailed.from_pydantic(error) from error
 
 
-def limit(default: int = 50) -> int:
-    raw = request.args.get("limit")
+def int_arg(name: str, *, required: bool = True, default: int = 0) -> int:
+    """A whole number 0 to 2**63-1 in the query string, in plain digits (no sign, no spaces)."""
+    raw = request.args.get(name)
     if raw is None:
+        if required:
+            raise ValidationFailed({name: "required"})
         return default
-    try:
-        return int(raw)
-    except ValueError as error:
-        raise ValidationFailed({"limit": "must be a whole number"}) from error
+    if not DIGITS.fullmatch(raw) or int(raw) > MAX_INT64:
+        raise ValidationFailed({name: "must be a whole number, 0 or more"})
+    return int(raw)
+
+
+def limit(default: int = 50) -> int:
+    value = int_arg("limit", required=False, default=default)
+    if not 1 <= value <= MAX_LIMIT:
+        raise ValidationFailed({"limit": f"must be between 1 and {MAX_LIMIT}"})
+    return value
 
 
 def cursor() -> str | None:

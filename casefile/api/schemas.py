@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from casefile.logic.text import VISIBLE
 from casefile.model import Forum, Role
 
 
@@ -54,8 +55,9 @@ class MemberList(BaseModel):
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    days: int | None = None
+    # At least one character that is not blank; the logic strips and checks it again.
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=VISIBLE)]
+    days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
 
 class TokenOut(BaseModel):
@@ -150,6 +152,11 @@ class CustodyReport(BaseModel):
     entries: list[CustodyEntryOut | RedactedCustodyEntryOut]
     checkpoint: str
     verifier_key: str | None
+
+
+class GrantOut(BaseModel):
+    evidence_id: uuid.UUID
+    user_id: uuid.UUID
 
 
 class EvidenceOut(BaseModel):

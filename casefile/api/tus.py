@@ -21,8 +21,9 @@ from werkzeug.http import http_date
 
 from casefile import request_scope
 from casefile.api.blueprint import bp
-from casefile.api.openapi import operation
-from casefile.logic import tus
+from casefile.api.openapi import MAX_INT64, Param, operation
+from casefile.logic import authz, tus
+from casefile.logic.authz import CaseAction
 from casefile.logic.errors import DomainError
 from casefile.model.tus_upload import TusUpload
 
@@ -36,6 +37,37 @@ ENDPOINTS = frozenset(
     {"api.create_upload", "api.upload_status", "api.append_upload", "api.terminate_upload",
      "api.tus_options"}
 )  # fmt: skip
+
+
+METADATA_PAIR = r"[!-+\--~]+( [A-Za-z0-9+/]*={0,2})?"  # a printable key without ",", base64
+BYTES = {"type": "integer", "minimum": 0, "maximum": MAX_INT64}
+TUS_RESUMABLE = Param(
+    "Tus-Resumable",
+    {"type": "string", "enum": [TUS_VERSION]},
+    "the tus protocol version (412 without it)",
+    required=True,
+    where="header",
+)
+UPLOAD_LENGTH = Param(
+    "Upload-Length", BYTES, "the item's size in bytes", required=True, where="header"
+)
+UPLOAD_METADATA = Param(
+    "Upload-Metadata",
+    {"type": "string", "pattern": f"^{METADATA_PAIR}(,{METADATA_PAIR})*$"},
+    "comma-separated `key base64(value)` pairs: filename, filetype and the evidence upload's "
+    "fields (title, description, sensitivity, ...)",
+    where="header",
+)
+UPLOAD_OFFSET = Param(
+    "Upload-Offset", BYTES, "where this chunk starts: the upload's offset", required=True,
+    where="header",
+)
+UPLOAD_CHECKSUM = Param(
+    "Upload-Checksum",
+    {"type": "string", "pattern": r"^(sha1|sha256) [A-Za-z0-9+/]+={0,2}$"},
+    "`sha1|sha256 <base64 digest>` of this chunk (460 if it does not match)",
+    where="header",
+)
 
 
 class UnsupportedTusVersion(DomainError):
@@ -96,7 +128,13 @@ def tus_headers(response: Response) -> Response:
 
 @bp.route(CREATE, methods=["OPTIONS"])
 @bp.route(UPLOAD, methods=["OPTIONS"])
-@operation(summary="tus: what this server supports", tag="uploads", public=True, errors=())
+@operation(
+    summary="tus: what this server supports",
+    tag="uploads",
+    public=True,
+    status=204,
+    errors=(404,),  # only for a path that is not one (an id that is not a UUID)
+)
 def tus_options(**_ids: uuid.UUID) -> Response:
     response = _empty(204)
     response.headers["Tus-Version"] = TUS_VERSION
@@ -112,10 +150,15 @@ def tus_options(**_ids: uuid.UUID) -> Response:
     "(filename, filetype and the evidence upload's fields, base64) → 201 with Location",
     tag="uploads",
     status=201,
-    errors=(400, 401, 403, 404, 413, 422),
+    params=(TUS_RESUMABLE, UPLOAD_LENGTH, UPLOAD_METADATA),
+    errors=(400, 401, 403, 404, 412, 413, 422),
 )
 def create_upload(case_id: uuid.UUID) -> Response:
     _require_tus()
+    # Who may not add evidence to this case learns nothing from their headers' errors.
+    authz.authorize_case(
+        request_scope.db_session(), request_scope.actor(), case_id, CaseAction.ADD_EVIDENCE
+    )
     if "Upload-Defer-Length" in request.headers:
         raise tus.MalformedUpload("Upload-Defer-Length is not supported; send Upload-Length")
     upload = tus.create(
@@ -136,7 +179,12 @@ def create_upload(case_id: uuid.UUID) -> Response:
 
 
 @bp.route(UPLOAD, methods=["HEAD"], provide_automatic_options=False)
-@operation(summary="tus: an upload's offset and length", tag="uploads")
+@operation(
+    summary="tus: an upload's offset and length",
+    tag="uploads",
+    params=(TUS_RESUMABLE,),
+    errors=(401, 404, 412),
+)
 def upload_status(upload_id: uuid.UUID) -> Response:
     _require_tus()
     upload = tus.get(request_scope.db_session(), request_scope.actor(), upload_id)
@@ -155,10 +203,13 @@ def upload_status(upload_id: uuid.UUID) -> Response:
     tag="uploads",
     raw_body=("application/offset+octet-stream", {"type": "string", "format": "binary"}),
     status=204,
+    params=(TUS_RESUMABLE, UPLOAD_OFFSET, UPLOAD_CHECKSUM),
     errors=(400, 401, 403, 404, 409, 412, 413, 415, 460),
 )
 def append_upload(upload_id: uuid.UUID) -> Response:
     _require_tus()
+    # Only the upload's creator gets past here; anyone else's malformed headers are a 404 too.
+    tus.get(request_scope.db_session(), request_scope.actor(), upload_id)
     if request.mimetype != OFFSET_CONTENT_TYPE:
         raise NotOffsetStream(f"send the bytes as {OFFSET_CONTENT_TYPE}")
     offset = _number("Upload-Offset")
@@ -182,7 +233,8 @@ def append_upload(upload_id: uuid.UUID) -> Response:
     summary="tus termination: remove an unfinished upload and its stored chunks",
     tag="uploads",
     status=204,
-    errors=(401, 404, 409),
+    params=(TUS_RESUMABLE,),
+    errors=(401, 404, 409, 412),
 )
 def terminate_upload(upload_id: uuid.UUID) -> Response:
     _require_tus()

@@ -10,8 +10,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
 from sqlalchemy.orm import Session
@@ -20,13 +20,18 @@ from casefile.logic import authz, custody, ern, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.pagination import Page, paginate
-from casefile.logic.text import refuse_nul
+from casefile.logic.text import Line, LongText, Name, Short, refuse_nul
 from casefile.model import Case, CaseMember, CustodyAction, Forum, Role, User
 
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+# Checked by the list's validator (so an error names `languages`); documented per item.
+LanguageTag = Annotated[str, WithJsonSchema({"type": "string", "pattern": LANGUAGE_TAG.pattern})]
+# Checked by ern.pattern_problem (whose messages say what is wrong); documented as a pattern.
+ErnPattern = Annotated[
+    str,
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 100, "pattern": ern.GRAMMAR}),
+]
 
 
 class CaseInput(BaseModel):
@@ -36,35 +41,29 @@ class CaseInput(BaseModel):
 
     _no_nul = field_validator("*", mode="after")(refuse_nul)
 
-    title: Title
+    title: Name
     forum: Forum
-    court: OptionalText | None = None
-    reference: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = (
-        None
-    )
-    ern_pattern: str = ern.DEFAULT_PATTERN
-    languages: list[str] = Field(default_factory=list, max_length=20)
-    description: Annotated[str, StringConstraints(max_length=20000)] | None = None
+    court: Line | None = None
+    reference: Short | None = None
+    ern_pattern: ErnPattern = ern.DEFAULT_PATTERN
+    languages: list[LanguageTag] = Field(default_factory=list, max_length=20)
+    description: LongText | None = None
 
     @field_validator("ern_pattern")
     @classmethod
     def _ern_pattern(cls, value: str) -> str:
-        problem = ern.pattern_problem(value.strip())
+        problem = ern.pattern_problem(value)
         if problem:
             raise ValueError(problem)
-        return value.strip()
+        return value
 
     @field_validator("languages")
     @classmethod
     def _languages(cls, value: list[str]) -> list[str]:
-        cleaned: list[str] = []
-        for raw in value:
-            tag = raw.strip()
-            if not LANGUAGE_TAG.match(tag):
+        for tag in value:
+            if not LANGUAGE_TAG.fullmatch(tag):
                 raise ValueError(f"{tag!r} is not a language tag such as 'en', 'my' or 'fr'")
-            if tag not in cleaned:
-                cleaned.append(tag)
-        return cleaned
+        return list(dict.fromkeys(value))  # each tag once, in the order given
 
 
 @retry.transaction

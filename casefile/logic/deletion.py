@@ -4,26 +4,23 @@ blob, keeps a tombstone row, and is a custody entry; a case under legal hold ref
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, StrictBool, field_validator
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
 from casefile.logic import authz, custody, evidence, metadata, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict
-from casefile.logic.text import refuse_nul
+from casefile.logic.text import Reason, refuse_nul
 from casefile.model import Case, CustodyAction, Evidence, EvidenceStatus, User
 from casefile.vault.blobstore import BlobStore
-
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
 
 
 class LegalHoldInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: bool
+    on: StrictBool  # true or false: not "yes", not 0
     reason: Reason
 
 

@@ -9,6 +9,10 @@ FIELDS = frozenset({"batch", "seq", "year"})
 LITERAL = re.compile(r"^[A-Za-z0-9\-_/.]*$")
 SPEC = re.compile(r"^0?[1-9]?d$|^$")
 DEFAULT_PATTERN = "CF-{seq:06d}"
+# What pattern_problem accepts, as one regular expression (for the OpenAPI document).
+_LITERAL = r"[A-Za-z0-9_/.\-]"
+_FIELD = r"\{(?:seq|batch|year)(?::(?:0?[1-9]?d)?)?\}"
+GRAMMAR = rf"^(?:{_LITERAL}|{_FIELD})*\{{seq(?::(?:0?[1-9]?d)?)?\}}(?:{_LITERAL}|{_FIELD})*$"
 
 
 def pattern_problem(pattern: str) -> str | None:  # noqa: PLR0911 - one return per rule
@@ -22,13 +26,13 @@ def pattern_problem(pattern: str) -> str | None:  # noqa: PLR0911 - one return p
         return f"is not a valid pattern ({error})"
     names: set[str] = set()
     for literal, name, spec, conversion in parts:
-        if not LITERAL.match(literal):
+        if not LITERAL.fullmatch(literal):
             return "may hold only letters, digits and - _ / . outside {fields}"
         if name is None:
             continue
         if name not in FIELDS:
             return f"unknown field {{{name}}}; use {{seq}}, {{batch}} or {{year}}"
-        if conversion or not SPEC.match(spec or ""):
+        if conversion or not SPEC.fullmatch(spec or ""):
             return f"field {{{name}}} takes only an integer format such as :04d"
         names.add(name)
     if "seq" not in names:

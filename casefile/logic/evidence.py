@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from casefile.db import utcnow
 from casefile.logic import authz, custody, ern, metadata, retry
 from casefile.logic.authz import CaseAction
-from casefile.logic.errors import DomainError, ValidationFailed
+from casefile.logic.errors import Conflict, DomainError, ValidationFailed
 from casefile.logic.intake import SIDE_ALGORITHMS, Received
 from casefile.logic.pagination import Page, paginate
 from casefile.logic.text import refuse_nul
@@ -552,7 +552,7 @@ def read_content(
     mid-stream (the client never sees a clean end) and is recorded as a custody entry."""
     item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
     if item.status != EvidenceStatus.ACTIVE:
-        raise ValidationFailed({"item": "this item was deleted; its content no longer exists"})
+        raise Conflict("this item was deleted; its content no longer exists")
     custody.append(
         session, actor, action, case_id=item.case_id, item_id=item.id, details={"ern": item.ern}
     )

@@ -35,6 +35,12 @@ def _restricted_item(session: Session, actor: User | None, item_id: uuid.UUID) -
     return item
 
 
+def authorize_management(session: Session, actor: User | None, item_id: uuid.UUID) -> None:
+    """Refuse at once one who may not manage the item's grants: views call this before they
+    read the input, so that bad input from a non-lead gets 403 (a non-member's 404)."""
+    _restricted_item(session, actor, item_id)
+
+
 def list_grants(session: Session, actor: User | None, item_id: uuid.UUID) -> list[EvidenceGrant]:
     item = _restricted_item(session, actor, item_id)
     return list(session.scalars(select(EvidenceGrant).where(EvidenceGrant.evidence_id == item.id)))

@@ -10,9 +10,9 @@ from typing import Annotated
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationError,
     field_validator,
 )
@@ -21,11 +21,28 @@ from sqlalchemy.orm import Session
 from casefile.logic import authz, custody, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import NotFound, ValidationFailed
-from casefile.logic.text import refuse_nul
+from casefile.logic.text import Explanation, Name, Note, Short, refuse_nul
 from casefile.model import CustodyAction, CustodyEntry, User
 
-Party = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)  # clocks of field laptops drift
+WHEN_FORMAT = "must be an ISO 8601 date and time with a time zone, e.g. 2026-12-06T09:30:00+06:30"
+
+
+def _iso_moment(value: object) -> object:
+    """Text in ISO 8601 (or a datetime, from a form): never a number of seconds since 1970,
+    which would slip a bogus date into the append-only custody log."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(WHEN_FORMAT)  # noqa: TRY004 - pydantic turns ValueError into a 422
+    try:
+        return dt.datetime.fromisoformat(value.strip().upper())  # RFC 3339 allows 't' and 'z'
+    except ValueError:
+        raise ValueError(WHEN_FORMAT) from None
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_moment)]
 
 
 class TransferInput(BaseModel):
@@ -35,20 +52,27 @@ class TransferInput(BaseModel):
 
     _no_nul = field_validator("*", mode="after")(refuse_nul)
 
-    from_party: Party = Field(alias="from")
-    to_party: Party = Field(alias="to")
-    when: AwareDatetime
+    from_party: Name = Field(alias="from")
+    to_party: Name = Field(alias="to")
+    when: Moment
     where: Note | None = None
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    reason: Explanation
     condition: Note | None = None
-    seal_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = (
-        None
-    )
+    seal_number: Short | None = None
     media: Note | None = Field(default=None, description="what changed hands, e.g. 'SD card'")
     item_id: uuid.UUID | None = None
     # The scanned, signed receipt, uploaded as an item of the case first (so it is hashed,
     # encrypted and in the chain of custody itself).
     receipt_evidence_id: uuid.UUID | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _plausible(cls, value: dt.datetime) -> dt.datetime:
+        if value < EARLIEST:
+            raise ValueError("must be in 1900 or later")
+        if value > dt.datetime.now(dt.UTC) + FUTURE_TOLERANCE:
+            raise ValueError("a transfer cannot be in the future")
+        return value
 
 
 def parse_transfer(fields: dict[str, object]) -> TransferInput:
@@ -78,8 +102,6 @@ def record_transfer(
             raise ValidationFailed({field: "no item of this case has this id"})
         if field == "receipt_evidence_id":
             receipt = item
-    if data.when > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
-        raise ValidationFailed({"when": "a transfer cannot be in the future"})
     details = {
         "from": data.from_party,
         "to": data.to_party,

@@ -50,7 +50,7 @@ def new_case() -> Response | str:
                 forum=form.forum.data,
                 court=form.court.data,
                 reference=form.reference.data,
-                ern_pattern=form.ern_pattern.data or "",
+                ern_pattern=(form.ern_pattern.data or "").strip(),
                 languages=(form.languages.data or "").replace(",", " ").split(),
                 description=form.description.data,
             )

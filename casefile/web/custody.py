@@ -89,6 +89,10 @@ def verify(case_id: uuid.UUID) -> str:
 
 @bp.post("/cases/<uuid:case_id>/transfers")
 def record_transfer(case_id: uuid.UUID) -> BaseResponse | str:
+    # Authorize before reading the form: a viewer's invalid transfer is 403, not field errors.
+    authz.authorize_case(
+        request_scope.db_session(), request_scope.actor(), case_id, CaseAction.RECORD_TRANSFER
+    )
     form = TransferForm()
     if form.validate_on_submit():
         try:
@@ -121,11 +125,6 @@ def record_transfer(case_id: uuid.UUID) -> BaseResponse | str:
         else:
             flash(_("Transfer of custody recorded."), "success")
             return redirect(url_for("web.custody.activity", case_id=case_id))
-    else:
-        # Authorize before showing anything back, as a valid submission would.
-        authz.authorize_case(
-            request_scope.db_session(), request_scope.actor(), case_id, CaseAction.RECORD_TRANSFER
-        )
     return _page(case_id, transfer_form=form)
 
 

@@ -249,3 +249,41 @@ def test_responses_match_their_documented_schemas(client, session, document):
     assert page.get_json()["next"] is not None
     anonymous = client.get("/api/v1/cases")
     contract.check(anonymous, "/api/v1/cases", "get")
+
+
+def test_the_document_states_the_constraints_the_api_enforces(document):
+    paths = document["paths"]
+
+    def params(path, method):
+        return {p["name"]: p for p in paths[path][method]["parameters"]}
+
+    for path, item in paths.items():
+        for method in item:
+            for name, param in params(path, method).items():
+                if param["in"] == "path":
+                    assert param["schema"] == {"type": "string", "format": "uuid"}, (path, name)
+    for path in ("/api/v1/cases", "/api/v1/cases/{case_id}/evidence"):
+        limit = params(path, "get")["limit"]["schema"]
+        assert (limit["minimum"], limit["maximum"]) == (1, 200)
+        assert "422" in paths[path]["get"]["responses"]
+    assert params("/api/v1/custody/checkpoints", "get")["from"]["schema"]["minimum"] == 0
+    consistency = params("/api/v1/custody/consistency", "get")
+    assert consistency["old"]["required"] and consistency["new"]["required"]
+    upload = paths["/api/v1/cases/{case_id}/evidence"]["post"]["responses"]
+    assert upload["200"] == upload["201"]  # a duplicate answers with the existing item
+    assert "204" in paths["/api/v1/uploads/{upload_id}"]["options"]["responses"]
+    create = params("/api/v1/cases/{case_id}/uploads", "post")
+    assert create["Tus-Resumable"]["in"] == "header" and create["Tus-Resumable"]["required"]
+    assert create["Upload-Length"]["required"]
+    assert "Upload-Offset" in params("/api/v1/uploads/{upload_id}", "patch")
+    for method in ("head", "patch", "delete"):
+        assert "412" in paths["/api/v1/uploads/{upload_id}"][method]["responses"], method
+    schemas = document["components"]["schemas"]
+    assert schemas["LegalHoldInput"]["properties"]["on"] == {"title": "On", "type": "boolean"}
+    when = schemas["TransferInput"]["properties"]["when"]
+    assert (when["type"], when["format"]) == ("string", "date-time")
+    assert schemas["TokenIn"]["properties"]["name"]["minLength"] == 1
+    assert schemas["CaseInput"]["properties"]["title"]["minLength"] == 1
+    assert paths["/api/v1/custody/public-key"]["get"]["responses"]["200"]["content"] == {
+        "text/plain": {"schema": {"type": "string"}}
+    }

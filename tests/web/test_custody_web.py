@@ -125,6 +125,12 @@ def test_viewer_cannot_record_transfers_and_outsiders_see_nothing(client, world,
                            data={**token, "from_party": "a", "to_party": "b",
                                  "when": "2026-11-01T10:00", "reason": "r"})
     assert response.status_code == 403
+    # An invalid transfer too: the viewer's role is checked before the form is read.
+    for bad in ({"when": "2999-01-01T00:00"}, {"when": "not a date"}, {"from_party": ""}):
+        response = client.post(f"/cases/{world['case'].id}/transfers",
+                               data={**token, "from_party": "a", "to_party": "b",
+                                     "when": "2026-11-01T10:00", "reason": "r", **bad})
+        assert response.status_code == 403, bad
     client.post("/logout", data=token)
     sign_in(client, "outsider@example.org")
     for path in (activity(world["case"]), f"/cases/{world['case'].id}/custody.json",
