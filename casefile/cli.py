@@ -154,8 +154,11 @@ def init(ctx: click.Context) -> None:
     with database.engine.begin() as connection:
         schema.upgrade(connection)
     click.echo(f"database schema up to date ({_redact(settings.database_url)})")
-    _encrypt_plaintext_totp(settings, database)
-    database.engine.dispose()
+    try:
+        _encrypt_plaintext_totp(settings, database)
+        _seal_restricted(database, settings)
+    finally:
+        database.engine.dispose()
 
 
 def _encrypt_plaintext_totp(settings: Settings, database: Database) -> None:
@@ -174,6 +177,26 @@ def _encrypt_plaintext_totp(settings: Settings, database: Database) -> None:
         moved = totp_secrets.encrypt_plaintext(session, keyring)
     if moved:
         click.echo(f"encrypted {moved} two-factor secrets stored in plain text before")
+
+
+def _seal_restricted(database: Database, settings: Settings) -> None:
+    """Restricted items from before sealing existed: seal their metadata now (init holds
+    the KEK; a migration cannot)."""
+    from casefile.logic import metadata  # noqa: PLC0415
+
+    if settings.kek_text is not None:
+        keyring: Keyring | None = Keyring.from_text(settings.kek_text)
+    else:
+        keyring = Keyring.load(settings.kek_path)
+    if keyring is None:
+        return
+    with database.session() as session:
+        report = metadata.seal_restricted(session, keyring)
+    if report.sealed or report.wiped:
+        click.echo(
+            f"restricted items' metadata sealed: {report.sealed} sealed, "
+            f"{report.wiped} of deleted items removed"
+        )
 
 
 def _write_secret(path: Path, value: str) -> bool:

@@ -1,4 +1,4 @@
-"""`casefile` commands for the evidence vault: ingest, scrub, keys rotate.
+"""`casefile` commands for the evidence vault: ingest, scrub, keys seal-restricted.
 Registered on the main group by casefile.cli; they call the logic layer only."""
 
 from __future__ import annotations
@@ -24,8 +24,17 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from casefile.cli import CasefileError, _account, _app, _session, main, one_line_errors
+from casefile.cli import (
+    CasefileError,
+    _account,
+    _app,
+    _session,
+    keys_group,
+    main,
+    one_line_errors,
+)
 from casefile.logic import ingest as ingest_logic
+from casefile.logic import metadata as metadata_logic
 from casefile.logic import scrub as scrub_logic
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import KeyringError, KeyringSource
@@ -244,4 +253,23 @@ def _print_report(report: scrub_logic.ScrubReport, *, repair: bool, grace_minute
         f"{len(report.failures)} failed; {len(report.orphans)} orphan blobs, "
         f"{len(report.leftovers)} leftovers"
         + (f", {len(report.removed)} removed" if repair else "")
+    )
+
+
+# --- keys seal-restricted -------------------------------------------------------------------
+
+
+@keys_group.command("seal-restricted")
+@click.pass_context
+@one_line_errors
+def keys_seal_restricted(ctx: click.Context) -> None:
+    """Seal the metadata of restricted items still stored in the clear (items from before
+    sealing existed) under each item's data key, and index it blindly. Resumable; `casefile
+    init` runs it too."""
+    app = _app(ctx)
+    _, source = _vault(app)
+    with _session(ctx, app) as session:
+        report = _keyring_errors_in_one_line(metadata_logic.seal_restricted)(session, source.get())
+    click.echo(
+        f"restricted items: {report.sealed} sealed, {report.wiped} deleted items' metadata removed"
     )

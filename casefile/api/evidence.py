@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import Response, jsonify, stream_with_context
 
@@ -10,12 +11,13 @@ from casefile import request_scope, uploads
 from casefile.api import requests, schemas, serializers
 from casefile.api.blueprint import bp
 from casefile.api.openapi import multipart_schema, operation
-from casefile.logic import authz, custody_reports, deletion, evidence, grants
+from casefile.logic import authz, custody_reports, deletion, evidence, grants, metadata
 from casefile.logic.authz import CaseAction
 from casefile.logic.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence import EvidenceInput
 from casefile.logic.grants import GrantInput
+from casefile.model import Evidence
 
 UPLOAD_FIELDS = frozenset(EvidenceInput.model_fields)
 
@@ -56,7 +58,7 @@ def upload_evidence(case_id: uuid.UUID) -> tuple[Response, int]:
         store=request_scope.blobs(),
         keyring=request_scope.keyring(),
     )
-    body = serializers.evidence(result.item)
+    body = _described(result.item)
     if not result.created:
         body["flags"] = [*body["flags"], "duplicate"]
     return jsonify(body), 201 if result.created else 200
@@ -74,18 +76,26 @@ def list_evidence(case_id: uuid.UUID) -> Response:
     session, actor = request_scope.db_session(), request_scope.actor()
     authz.authorize_case(session, actor, case_id, CaseAction.VIEW_EVIDENCE)  # before the paging
     page = evidence.list_items(
-        session, actor, case_id, limit=requests.limit(), cursor=requests.cursor()
+        session,
+        actor,
+        case_id,
+        limit=requests.limit(),
+        cursor=requests.cursor(),
+        keyring=request_scope.keyring(),
     )
-    return jsonify(
-        {"items": [serializers.evidence(item) for item in page.items], "next": page.next_cursor}
-    )
+    return jsonify({"items": [_described(item) for item in page.items], "next": page.next_cursor})
 
 
 @bp.get("/evidence/<uuid:evidence_id>")
 @operation(summary="An item's metadata", tag="evidence", response=schemas.EvidenceOut)
 def get_evidence(evidence_id: uuid.UUID) -> Response:
     item = evidence.get_item(request_scope.db_session(), request_scope.actor(), evidence_id)
-    return jsonify(serializers.evidence(item))
+    return jsonify(_described(item))
+
+
+def _described(item: Evidence) -> dict[str, Any]:
+    """An item the caller was authorized to see, its sealed metadata opened."""
+    return serializers.evidence(item, metadata.reveal(request_scope.keyring(), item))
 
 
 @bp.get("/evidence/<uuid:evidence_id>/content")
@@ -141,7 +151,7 @@ def delete_evidence(evidence_id: uuid.UUID) -> Response:
     authz.authorize_item(session, actor, evidence_id, CaseAction.DELETE_EVIDENCE)
     data = requests.body(DeletionInput)
     item = deletion.delete_item(session, actor, evidence_id, data, store=request_scope.blobs())
-    return jsonify(serializers.evidence(item))
+    return jsonify(_described(item))
 
 
 @bp.put("/cases/<uuid:case_id>/legal-hold")

@@ -176,6 +176,12 @@ class EvidenceOut(BaseModel):
     declared_hashes: dict[str, str]
     collector: dict[str, object]
     extracted: dict[str, object]
+    metadata: Literal["plain", "sealed", "destroyed", "damaged"] = Field(
+        description="plain: stored in the clear (standard items); sealed: a restricted item's "
+        "title, description, file name, collector and extracted fields are stored encrypted "
+        "under its data key and were opened for you; destroyed: the item was deleted and "
+        "they no longer exist; damaged: the sealed metadata fails authentication (tampering)"
+    )
     created_at: dt.datetime
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from casefile.api import schemas
+from casefile.logic.metadata import Metadata
 from casefile.model import ApiToken, Case, CaseMember, Evidence, Role, User
 
 
@@ -54,23 +55,25 @@ def token(item: ApiToken, plaintext: str | None = None) -> dict[str, Any]:
     return schemas.NewTokenOut(token=plaintext, **fields).model_dump(mode="json")
 
 
-def evidence(item: Evidence) -> dict[str, Any]:
+def evidence(item: Evidence, described: Metadata) -> dict[str, Any]:
+    """`described`: the item's metadata as casefile.logic.metadata.reveal gives it."""
     return schemas.EvidenceOut(
         id=item.id,
         case_id=item.case_id,
         ern=item.ern,
-        title=item.title,
-        description=item.description,
+        title=described.title,
+        description=described.description,
         sha256=item.sha256,
         size=item.size,
         mime=item.mime,
         declared_mime=item.declared_mime,
-        original_filename=item.original_filename,
+        original_filename=described.original_filename,
         status=item.status.value,
         sensitivity=item.sensitivity.value,
         flags=list(item.flags),
         declared_hashes=dict(item.declared_hashes),
-        collector=dict(item.collector),
-        extracted=dict(item.extracted),
+        collector=dict(described.collector),
+        extracted=dict(described.extracted),
+        metadata=described.state,
         created_at=item.created_at,
     ).model_dump(mode="json")

@@ -191,8 +191,9 @@ def upload_status(upload_id: uuid.UUID) -> Response:
     upload = tus.get(request_scope.db_session(), request_scope.actor(), upload_id)
     response = _state_headers(_empty(200), upload)
     response.headers["Upload-Length"] = str(upload.length)
-    if upload.fields:
-        response.headers["Upload-Metadata"] = tus.encode_metadata(upload.fields)
+    fields = tus.fields(upload, request_scope.keyring())
+    if fields:
+        response.headers["Upload-Metadata"] = tus.encode_metadata(fields)
     return response
 
 

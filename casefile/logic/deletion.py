@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, field_validator
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import authz, custody, evidence, retry
+from casefile.logic import authz, custody, evidence, metadata, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict
 from casefile.logic.text import Reason, refuse_nul
@@ -69,6 +69,7 @@ def delete_item(
         raise Conflict("this item was deleted already")
     item.status = EvidenceStatus.DELETED
     item.wrapped_key = None  # crypto-shredding: without its data key the blob is noise
+    metadata.forget(session, item)  # and so is its sealed metadata; its index entries go
     item.deleted_at = utcnow()
     custody.append(
         session,

@@ -19,11 +19,11 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import authz, custody, ern, retry
+from casefile.logic import authz, custody, ern, metadata, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict, DomainError, ValidationFailed
 from casefile.logic.intake import SIDE_ALGORITHMS, Received
@@ -223,7 +223,12 @@ def _register(
             CustodyAction.SUBMITTED_AGAIN,
             case_id=case.id,
             item_id=visible.id,
-            details={"sha256": received.sha256, "filename": name},
+            details={
+                "sha256": received.sha256,
+                **metadata.resubmission_details(
+                    visible, name, restricted=data.sensitivity == Sensitivity.RESTRICTED
+                ),
+            },
         )
         session.commit()
         committed.append(True)
@@ -261,6 +266,8 @@ def _register(
     session.add(item)
     if hidden is not None:
         _share_content(session, actor, item, hidden, keyring=keyring)
+    # After _share_content: a restricted item's metadata is sealed under its final data key.
+    described = metadata.on_intake(session, keyring, item, name)
     if data.sensitivity == Sensitivity.RESTRICTED and actor is not None:
         session.add(EvidenceGrant(evidence_id=item.id, user_id=actor.id, granted_by_id=actor.id))
     custody.append(
@@ -275,7 +282,7 @@ def _register(
             **{name: received.hashes[name] for name in SIDE_ALGORITHMS if name in received.hashes},
             "size": item.size,
             "mime": item.mime,
-            "filename": name,
+            **described,
             "flags": flags,
             "declared_hashes": data.declared_hashes,
             "declared_hash_mismatch": sorted(mismatched),
@@ -413,9 +420,9 @@ def _collector(data: EvidenceInput) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def image_pixels(item: Evidence) -> tuple[int, int] | None:
+def image_pixels(extracted: dict[str, Any]) -> tuple[int, int] | None:
     """(width, height) recorded at intake from the image's header, if known."""
-    image = (item.extracted or {}).get("image")
+    image = extracted.get("image")
     if not isinstance(image, dict):
         return None
     width, height = image.get("width"), image.get("height")
@@ -424,12 +431,14 @@ def image_pixels(item: Evidence) -> tuple[int, int] | None:
     return None
 
 
-def preview_refusal(item: Evidence, max_megapixels: int) -> str | None:
+def preview_refusal(item: Evidence, max_megapixels: int, extracted: dict[str, Any]) -> str | None:
     """Why an image is not shown inline (decoding it would cost the viewer's browser memory
-    in proportion to its pixels: a small PNG can declare 50,000 x 50,000), or None."""
+    in proportion to its pixels: a small PNG can declare 50,000 x 50,000), or None.
+    `extracted`: the item's extracted metadata (metadata.reveal: a restricted item's is
+    sealed)."""
     if not item.mime.startswith("image/"):
         return None
-    size = image_pixels(item)
+    size = image_pixels(extracted)
     if size is None:
         return "its dimensions could not be read from its header"
     width, height = size
@@ -449,25 +458,42 @@ def get_item(session: Session, actor: User | None, item_id: uuid.UUID) -> Eviden
 class ItemFilter:
     kind: str | None = None  # a MIME prefix: "image/", "video/", "application/pdf"
     sensitivity: Sensitivity | None = None
-    collector: str | None = None  # text within "collected by"
+    collector: str | None = None  # text within "collected by"; sealed items: whole words
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
-    def apply(self, query: Select[Evidence]) -> Select[Evidence]:
+    def apply(
+        self, query: Select[Evidence], session: Session, keyring: Keyring | None
+    ) -> Select[Evidence]:
+        """`keyring`: needed to match sealed (restricted) items by collector; without it
+        only items whose metadata is in the clear can match."""
         if self.kind:
             query = query.where(Evidence.mime.startswith(self.kind, autoescape=True))
         if self.sensitivity is not None:
             query = query.where(Evidence.sensitivity == self.sensitivity)
         if self.collector:
-            collected_by = Evidence.collector["collected_by"].as_string()
-            query = query.where(
-                func.lower(collected_by).contains(self.collector.lower(), autoescape=True)
-            )
+            query = query.where(self._collector_condition(session, keyring, self.collector))
         if self.since is not None:
             query = query.where(Evidence.created_at >= self.since)
         if self.until is not None:
             query = query.where(Evidence.created_at < self.until)
         return query
+
+    @staticmethod
+    def _collector_condition(
+        session: Session, keyring: Keyring | None, text: str
+    ) -> ColumnElement[bool]:
+        """Text within "collected by" for items in the clear; for sealed (restricted) items,
+        the exact name or all its words, through the blind index."""
+        collected_by = Evidence.collector["collected_by"].as_string()
+        in_clear = and_(
+            Evidence.sealed_metadata.is_(None),
+            func.lower(collected_by).contains(text.lower(), autoescape=True),
+        )
+        sealed = (
+            None if keyring is None else metadata.matching(session, keyring, "collected_by", text)
+        )
+        return in_clear if sealed is None else or_(in_clear, Evidence.id.in_(sealed))
 
 
 SORTS = {
@@ -486,8 +512,10 @@ def list_items(
     limit: int = 50,
     cursor: str | None = None,
     where: ItemFilter | None = None,
+    keyring: Keyring | None = None,
 ) -> Page[Evidence]:
-    query = (where or ItemFilter()).apply(authz.visible_evidence(session, actor, case_id))
+    visible = authz.visible_evidence(session, actor, case_id)
+    query = (where or ItemFilter()).apply(visible, session, keyring)
     return paginate(session, query, Evidence.created_at, Evidence.id, limit=limit, cursor=cursor)
 
 
@@ -499,11 +527,13 @@ def sorted_items(
     sort: str = "ern",
     where: ItemFilter | None = None,
     limit: int = 500,
+    keyring: Keyring | None = None,
 ) -> list[Evidence]:
     """For the case's evidence table: filtered, in the chosen order, at most `limit` rows."""
     if sort not in SORTS:
         raise ValidationFailed({"sort": f"one of {', '.join(SORTS)}"})
-    query = (where or ItemFilter()).apply(authz.visible_evidence(session, actor, case_id))
+    visible = authz.visible_evidence(session, actor, case_id)
+    query = (where or ItemFilter()).apply(visible, session, keyring)
     return list(session.scalars(query.order_by(*SORTS[sort]).limit(limit)))
 
 

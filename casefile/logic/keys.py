@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casefile.logic import custody, totp_secrets, tus
+from casefile.logic import custody, metadata, totp_secrets, tus
 from casefile.model import CustodyAction, Evidence
 from casefile.vault import envelope as kek
 from casefile.vault.envelope import Keyring
@@ -55,6 +55,7 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
     while (extra := _rewrap_pass(session, current, None))[0]:
         rewrapped += extra[0]
     rewrapped += tus.rewrap_keys(session, current)  # uploads still in progress
+    metadata.rewrap_index_key(session, current)  # the blind index's key, not a data key
     session.commit()
     totp_encrypted = totp_secrets.encrypt_plaintext(session, current)
     totp_rewrapped = 0

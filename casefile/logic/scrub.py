@@ -4,7 +4,8 @@ decided here; each item checked gets a custody entry either way.
 
 - Every active item's blob is decrypted and its AEAD and SHA-256 checked through the same code
   as a download (evidence's verified reader), which also records an integrity failure.
-- An active item without a blob is a failure ("missing").
+- An active item without a blob is a failure ("missing"), and so is a restricted item whose
+  sealed metadata does not authenticate.
 - A blob that no active item owns is an orphan; a `.tmp-` file is the leftover of a write that
   was interrupted. Both are reported; `repair` removes them, and nothing else. Files younger
   than `grace` may belong to an intake in progress (its blob is written before its row is
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import custody, evidence, tus
+from casefile.logic import custody, evidence, metadata, tus
 from casefile.logic.evidence import IntegrityFailure
 from casefile.model import CustodyAction, Evidence, EvidenceStatus, TusChunk
 from casefile.vault.blobstore import BLOB_ID, BlobStore, LocalBlobStore
@@ -31,6 +32,7 @@ from casefile.vault.envelope import Keyring
 
 BATCH = 200
 MISSING = "blob missing from the store"
+SEALED_DAMAGED = "its sealed metadata fails authentication"
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,18 @@ def _verify(
     except IntegrityFailure as error:
         cause = error.__cause__
         return f"{error}: {cause}" if cause is not None else str(error)
+    if metadata.reveal(keyring, item).state == "damaged":
+        session.rollback()
+        custody.append(
+            session,
+            None,
+            CustodyAction.INTEGRITY_FAILURE,
+            case_id=item.case_id,
+            item_id=item.id,
+            details={"ern": item.ern, "reason": SEALED_DAMAGED},
+        )
+        session.commit()
+        return SEALED_DAMAGED
     return None
 
 

@@ -35,9 +35,10 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict, DomainError, NotFound, ValidationFailed
 from casefile.logic.evidence import IntegrityFailure
 from casefile.logic.intake import IntakeStream, Received
-from casefile.model import User
+from casefile.model import Sensitivity, User
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
 from casefile.vault import envelope as kek
+from casefile.vault import sealing
 from casefile.vault.blobstore import BlobStore, BlobStoreError
 from casefile.vault.envelope import Keyring, KeyringError
 
@@ -194,17 +195,20 @@ def create(
     user = authz.require_active(actor)
     if length > max_size:
         raise UploadTooLarge(f"the largest upload accepted is {max_size} bytes")
-    _evidence_input(metadata)  # refuse bad metadata now, not after gigabytes
+    data, _, _ = _evidence_input(metadata)  # refuse bad metadata now, not after gigabytes
     now = utcnow()
     upload_id = uuid.uuid4()
+    data_key = keyring.new_data_key(_wrap_ad(upload_id))
+    restricted = data.sensitivity == Sensitivity.RESTRICTED
     upload = TusUpload(
         id=upload_id,
         case_id=case.id,
         created_by_id=user.id,
         length=length,
         received=0,
-        fields=metadata,
-        wrapped_key=keyring.new_data_key(_wrap_ad(upload_id)).wrapped,
+        fields={} if restricted else metadata,
+        sealed_fields=sealing.seal(data_key.cipher, upload_id, metadata) if restricted else None,
+        wrapped_key=data_key.wrapped,
         state=TusUploadState.COMPLETING if length == 0 else TusUploadState.RECEIVING,
         created_at=now,
         updated_at=now,
@@ -215,6 +219,28 @@ def create(
     if length == 0:
         return _complete(session, user, upload_id, store=store, keyring=keyring)
     return upload
+
+
+def fields(upload: TusUpload, keyring: Keyring) -> dict[str, str]:
+    """The upload's Upload-Metadata fields (a restricted upload's are sealed)."""
+    return _fields(upload.id, upload.fields, upload.sealed_fields, upload.wrapped_key, keyring)
+
+
+def _fields(
+    upload_id: uuid.UUID,
+    plain: dict[str, str],
+    sealed: bytes | None,
+    wrapped: bytes,
+    keyring: Keyring,
+) -> dict[str, str]:
+    if sealed is None:
+        return dict(plain)
+    cipher = _cipher(keyring, wrapped, upload_id)
+    try:
+        opened = sealing.unseal(cipher, upload_id, sealed)
+    except KeyringError as error:
+        raise IntegrityFailure(f"the upload's sealed metadata cannot be read: {error}") from None
+    return {str(key): str(value) for key, value in opened.items()}
 
 
 def get(session: Session, actor: User | None, upload_id: uuid.UUID) -> TusUpload:
@@ -435,9 +461,10 @@ def _complete(
 ) -> TusUpload:
     """Decrypt the chunks in order through the intake pipeline and register the item.
     Each of its transactions is retried on its own (register's too): never the whole."""
-    fields, case_id, wrapped = _claim(session, upload_id, again=retry)
+    plain, sealed, case_id, wrapped = _claim(session, upload_id, again=retry)
     try:
-        data, filename, filetype = _evidence_input(fields)
+        stored = _fields(upload_id, plain, sealed, wrapped, keyring)
+        data, filename, filetype = _evidence_input(stored)
         authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE)
         chunks = [
             (seq, blob_id, size)
@@ -483,9 +510,10 @@ def _complete(
 @retry.transaction
 def _claim(
     session: Session, upload_id: uuid.UUID, *, again: bool
-) -> tuple[dict[str, str], uuid.UUID, bytes]:
-    """The upload's metadata, case and wrapped key, with the upload marked COMPLETING if a
-    client asks `again` after a completion that failed or died."""
+) -> tuple[dict[str, str], bytes | None, uuid.UUID, bytes]:
+    """The upload's metadata (plain, or sealed for a restricted upload), case and wrapped
+    key, with the upload marked COMPLETING if a client asks `again` after a completion that
+    failed or died."""
     upload = _lock(session, upload_id)
     if upload is None:
         raise NotFound("upload not found")
@@ -495,9 +523,10 @@ def _claim(
             raise Conflict("the upload is being registered as an item; ask again shortly")
         upload.state = TusUploadState.COMPLETING
         upload.updated_at = utcnow()
-    fields, case_id, wrapped = dict(upload.fields), upload.case_id, upload.wrapped_key
+    fields, sealed = dict(upload.fields), upload.sealed_fields
+    case_id, wrapped = upload.case_id, upload.wrapped_key
     session.commit()
-    return fields, case_id, wrapped
+    return fields, sealed, case_id, wrapped
 
 
 @retry.transaction
@@ -512,6 +541,7 @@ def _completed(
     now = utcnow()
     blob_ids = _drop_chunks(session, [upload_id])
     upload.state = TusUploadState.COMPLETED
+    upload.sealed_fields = None  # the item holds them now, sealed under its own key
     upload.evidence_id = result.item.id
     upload.duplicate = not result.created
     upload.completed_at = upload.updated_at = now

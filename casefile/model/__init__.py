@@ -1,6 +1,7 @@
 """Persistence only: one module per aggregate. Importing this package registers every table."""
 
 from casefile.model.api_token import ApiToken
+from casefile.model.blind_index import IndexKey, IndexToken
 from casefile.model.case import Case, CaseMember, Forum, Role
 from casefile.model.custody import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
 from casefile.model.evidence import Evidence, EvidenceGrant, EvidenceStatus, Sensitivity
@@ -21,6 +22,8 @@ __all__ = [
     "EvidenceGrant",
     "EvidenceStatus",
     "Forum",
+    "IndexKey",
+    "IndexToken",
     "LoginSession",
     "Role",
     "SecurityEvent",

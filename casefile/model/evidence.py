@@ -62,6 +62,10 @@ class Evidence(Base):
     collector: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     extracted: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # A restricted item's title, description, file name, collector and extracted fields,
+    # encrypted under its own data key (casefile/vault/sealing.py); the plain columns above
+    # then hold a placeholder title and nothing else. NULL for standard items.
+    sealed_metadata: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     content_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("evidence.id"), nullable=True, index=True
     )

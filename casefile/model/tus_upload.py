@@ -31,6 +31,9 @@ class TusUpload(Base):
     length: Mapped[int] = mapped_column(BigInteger)  # Upload-Length
     received: Mapped[int] = mapped_column(BigInteger, default=0)  # Upload-Offset
     fields: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # from Upload-Metadata
+    # A restricted upload's fields instead, sealed under its data key (casefile.vault.sealing);
+    # `fields` then stays empty. Dropped once the item is registered (sealed in its turn).
+    sealed_fields: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     state: Mapped[TusUploadState] = mapped_column(enum_column(TusUploadState, "tus_upload_state"))
     evidence_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("evidence.id"), nullable=True)

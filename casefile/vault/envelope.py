@@ -71,6 +71,11 @@ class Keyring:
         return str(tink.json_proto_keyset_format.serialize(self._kek, secret_key_access.TOKEN))
 
     @property
+    def aead(self) -> aead.Aead:
+        """The KEK as an AEAD, for wrapping keys other than data keys (the blind index's)."""
+        return self._aead
+
+    @property
     def primary_key_id(self) -> int:
         return int(self._kek.keyset_info().primary_key_id)
 

@@ -20,7 +20,15 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import request_scope, uploads
 from casefile.bundle import custody_pdf
-from casefile.logic import authz, cases, custody, custody_reports, deletion, evidence
+from casefile.logic import (
+    authz,
+    cases,
+    custody,
+    custody_reports,
+    deletion,
+    evidence,
+    metadata,
+)
 from casefile.logic.authz import CaseAction
 from casefile.logic.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.errors import Conflict, ValidationFailed
@@ -48,11 +56,13 @@ def list_items(case_id: uuid.UUID) -> str:
         since=day_bound(filters.since.data),
         until=day_bound(filters.until.data, end=True),
     )
-    items = evidence.sorted_items(session, actor, case.id, sort=sort, where=where)
+    keyring = request_scope.keyring()
+    items = evidence.sorted_items(session, actor, case.id, sort=sort, where=where, keyring=keyring)
     return render_template(
         "evidence_list.html",
         case=case,
         items=items,
+        described=metadata.reveal_all(keyring, items),
         filters=filters,
         can_upload=authz.can(role, CaseAction.ADD_EVIDENCE),
         tus_threshold=request_scope.settings().tus_threshold_mb * 1024 * 1024,
@@ -125,10 +135,14 @@ def _item_page(item_id: uuid.UUID, verdict: object) -> str:
     item = evidence.get_item(session, actor, item_id)
     role = authz.role_in_case(session, authz.require_active(actor), item.case_id)
     _, entries = custody_reports.item_activity(session, actor, item.id, limit=1000)
-    too_large = evidence.preview_refusal(item, request_scope.settings().preview_max_megapixels)
+    described = metadata.reveal(request_scope.keyring(), item)
+    too_large = evidence.preview_refusal(
+        item, request_scope.settings().preview_max_megapixels, described.extracted
+    )
     return render_template(
         "evidence_item.html",
         item=item,
+        described=described,
         entries=entries,
         verify_form=EmptyForm(),
         delete_form=ReasonForm(formdata=None),
@@ -245,7 +259,11 @@ def preview(item_id: uuid.UUID) -> Response:
     item = evidence.get_item(session, actor, item_id)
     if not previewable(item.mime):
         raise ValidationFailed({"item": "this type is not shown inline; download it instead"})
-    refusal = evidence.preview_refusal(item, request_scope.settings().preview_max_megapixels)
+    refusal = evidence.preview_refusal(
+        item,
+        request_scope.settings().preview_max_megapixels,
+        metadata.reveal(request_scope.keyring(), item).extracted,
+    )
     if refusal is not None:
         raise ValidationFailed({"item": f"not shown inline: {refusal}; download it instead"})
     item, chunks = evidence.read_content(

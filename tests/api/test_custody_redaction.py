@@ -61,9 +61,14 @@ def test_grantees_see_every_entry_in_full(client, world, who):
     assert actions[4:] == ["intake", "intake", "submitted_again", "downloaded",
                            "access_granted", "custody_transferred"]
     body = dumps(report)
-    for trace in (world.secret["id"], world.secret["ern"], world.secret["sha256"], SECRET_NAME):
+    for trace in (world.secret["id"], world.secret["ern"], world.secret["sha256"]):
         assert trace in body
+    # The file name of a restricted item is sealed with its metadata, never in the log: not
+    # even a grantee reads it there, only a commitment to it.
+    assert SECRET_NAME not in body
     intake = report["entries"][4]
+    assert intake["details"]["metadata"] == "sealed"
+    assert intake["details"]["filename_commitment"].startswith("hmac-sha256:")
     assert intake["details"]["size"] == len(SECRET_BYTES)
     assert intake["actor"]["id"] == str(world.uploader.id)
 

@@ -28,9 +28,10 @@ import requests
 from sqlalchemy import func, select, update
 from tusclient.client import TusClient
 
-from casefile import create_app
+from casefile import create_app, request_scope
 from casefile.db import Database, utcnow
 from casefile.logic import evidence, members, tus
+from casefile.logic import metadata as item_metadata
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
 from casefile.model.tus_upload import TusChunk, TusUpload
 from casefile.vault import envelope as kek
@@ -556,14 +557,24 @@ def test_metadata_reaches_the_item_and_its_custody_entry(client, world, session)
     status = client.head(url, headers={**TUS, **world.investigator})
     assert "Upload-Metadata" in status.headers
     assert tus.parse_metadata(status.headers["Upload-Metadata"])["title"] == "Statement W-17"
+    # A restricted upload's fields are sealed under its data key while it is in progress.
+    session.expire_all()
+    upload = session.get(TusUpload, uuid.UUID(url.rsplit("/", 1)[1]))
+    assert upload.fields == {} and upload.sealed_fields
+    assert b"Kutupalong" not in upload.sealed_fields
     item_id = send(client, world, url, 0, content).headers["X-Casefile-Evidence"]
     item = session.get(Evidence, uuid.UUID(item_id))
-    assert item.title == "Statement W-17"
-    assert item.original_filename == "../../etc/passwd\ufffd.pdf"  # metadata only, never a path
+    # A restricted item's description is sealed too: a grantee reads it through reveal().
+    shown = item_metadata.reveal(request_scope.keyring(client.application), item)
+    assert item.title == item_metadata.PLACEHOLDER_TITLE and item.collector == {}
+    assert shown.title == "Statement W-17"
+    assert shown.original_filename == "../../etc/passwd\ufffd.pdf"  # metadata only, not a path
     assert item.declared_mime == "application/pdf"
     assert item.sensitivity.value == "restricted"
-    assert item.collector["location"] == "Kutupalong"
+    assert shown.collector["location"] == "Kutupalong"
     assert "declared_hash_mismatch" in item.flags
+    session.expire_all()
+    assert session.get(TusUpload, upload.id).sealed_fields is None  # done: the item holds it
     entry = session.scalars(select(CustodyEntry).where(CustodyEntry.item_id == item.id)).one()
     assert entry.action == CustodyAction.INTAKE
 

@@ -16,11 +16,12 @@ from sqlalchemy import select
 
 from casefile.cli import main
 from casefile.db import Database
-from casefile.logic import accounts, evidence
+from casefile.logic import accounts, evidence, metadata
 from casefile.logic import ingest as ingest_logic
 from casefile.logic.intake import IntakeStream
 from casefile.model import Case, CustodyAction, CustodyEntry, Evidence, Role
 from casefile.vault.blobstore import BlobStore, LocalBlobStore
+from casefile.vault.envelope import Keyring
 from casefile.vault.s3store import S3BlobStore
 from tests.factories import PASSWORD, add_member
 from tests.stores import STORES, StoreView
@@ -80,6 +81,7 @@ def vault(request, tmp_path, fresh_database_url):
         add_member(session, case, lead, viewer, Role.VIEWER)
     yield SimpleNamespace(
         run=run, case_id=case_id, database=database, storage=tmp_path / "storage",
+        instance=tmp_path / "instance",
         stored=StoreView(store), kind=request.param,
     )
     database.engine.dispose()
@@ -180,7 +182,11 @@ def test_json_sidecar_by_file_name(vault, batch, tmp_path):
     )
     assert result.exit_code == 0, result.output
     (item,) = items(vault)
-    assert item.title == "Photo notes" and item.sensitivity.value == "restricted"
+    assert item.sensitivity.value == "restricted"
+    # A restricted item's title is sealed under its data key (the column holds a placeholder).
+    keyring = Keyring.load(vault.instance / "kek.json")
+    assert item.title == metadata.PLACEHOLDER_TITLE
+    assert metadata.reveal(keyring, item).title == "Photo notes"
 
 
 def test_unknown_sidecar_column_stops_before_anything_is_ingested(vault, batch, tmp_path):
