@@ -659,23 +659,34 @@ def test_a_backup_of_an_older_schema_is_loaded_at_its_revision_then_upgraded(
         return table["file"]
 
     # As that schema had it. Evidence: no content_id, and no item sharing another's blob (the
-    # lawyer's resubmission came with the next revision); the custody log stays as it is.
+    # lawyer's resubmission came with the next revision), no sealed metadata (restricted
+    # items' fields were plain then: here they keep their placeholders); the custody log
+    # stays as it is.
     def evidence(row):
+        row.pop("sealed_metadata")
         return row if row.pop("content_id") is None else None
+
+    def tus_uploads(row):
+        row.pop("sealed_fields")
+        return row
 
     # Users: the lockout columns, no wrapped TOTP secret (sessions came with a later revision).
     def users(row):
         assert row.pop("totp_secret_wrapped") is None
         return {**row, "failed_logins": 0, "locked_until": None}
 
-    changed = [rewrite("evidence", evidence), rewrite("users", users)]
-    del tables["evidence"]["columns"]["content_id"]
-    del tables["users"]["columns"]["totp_secret_wrapped"]
+    changed = [rewrite("evidence", evidence), rewrite("users", users),
+               rewrite("tus_uploads", tus_uploads)]
+    for table, column in (("evidence", "content_id"), ("evidence", "sealed_metadata"),
+                          ("users", "totp_secret_wrapped"), ("tus_uploads", "sealed_fields")):
+        del tables[table]["columns"][column]
     tables["users"]["columns"].update(failed_logins="int", locked_until="datetime")
-    sessions = tables.pop("login_sessions")
-    inventory["tables"] = [t for t in inventory["tables"] if t["name"] != "login_sessions"]
-    inventory["files"] = [f for f in inventory["files"] if f["path"] != sessions["file"]]
-    (out / sessions["file"]).unlink()
+    later = {"login_sessions", "blind_index_keys", "evidence_index_tokens"}
+    files = {tables.pop(name)["file"] for name in later}
+    inventory["tables"] = [t for t in inventory["tables"] if t["name"] not in later]
+    inventory["files"] = [f for f in inventory["files"] if f["path"] not in files]
+    for name in files:
+        (out / name).unlink()
     inventory["schema_revision"] = "1e75cb9b9107"
     rewrite_inventory(out, inventory, changed)
     if kind == "s3":  # the PostgreSQL target was made at the latest schema: take it away
