@@ -236,24 +236,29 @@ def stored_files(vault):
 
 
 def test_ctrl_c_while_registering_waits_for_the_registration(vault, batch, monkeypatch):
-    real = evidence.register
+    # Two files per transaction: statement.txt (its copy rides along) and log.csv, then
+    # photo-notes.txt. Ctrl-C arrives while the first batch is being registered.
+    monkeypatch.setattr(ingest_logic, "REGISTER_BATCH", 2)
+    monkeypatch.setattr(ingest_logic, "REGISTER_SECONDS", 30.0)
+    real = evidence.register_many
     calls = []
 
     def register_with_ctrl_c(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:  # tula-toli/day2/log.csv: Ctrl-C arrives mid-registration
+        calls.append(len(args[3]))
+        if len(calls) == 1:
             os.kill(os.getpid(), signal.SIGINT)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(evidence, "register", register_with_ctrl_c)
+    monkeypatch.setattr(evidence, "register_many", register_with_ctrl_c)
     result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
     assert result.exit_code == 1
+    assert calls == [2]  # held back until the batch committed, then no other
     assert "interrupted: added 2, already in case 1, failed 0" in result.stdout
     assert result.output.strip().splitlines()[-1] == "casefile: aborted"
     assert stored_files(vault) == sorted(item.blob_id for item in items(vault))
     assert len(items(vault)) == 2
 
-    monkeypatch.setattr(evidence, "register", real)
+    monkeypatch.setattr(evidence, "register_many", real)
     rerun = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
     assert rerun.stdout.strip().splitlines()[-1] == "added 1, already in case 3, failed 0"
 
