@@ -546,8 +546,11 @@ class _Run:
                     self._one_by_one(ready)
                 return
             except BaseException:
+                # A second Ctrl-C (it does not wait): the batch may have committed just before
+                # it. Its blobs stay: an item without its blob would be lost evidence, while a
+                # blob without an item is an orphan that `scrub --repair` removes.
                 for _, stream, _ in ready:
-                    self._settle(stream, abort=True)
+                    self._settle(stream, abort=False)
                 raise
             for one, result in zip(ready, results, strict=True):
                 self._settled(one, result)
