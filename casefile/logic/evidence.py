@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import logging
 import re
 import uuid
 from collections.abc import Iterator, Sequence
@@ -45,6 +46,7 @@ from casefile.vault.envelope import Keyring, KeyringError
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 HEX_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64}
+log = logging.getLogger("casefile")
 CHUNK = 1 << 20
 
 
@@ -243,7 +245,10 @@ def register_many(
         raise
     for _, unused_blob in registered:
         if unused_blob is not None:
-            store.delete(unused_blob)
+            try:
+                store.delete(unused_blob)
+            except Exception:  # noqa: BLE001 - committed: failing now would misreport the batch
+                log.warning("could not remove unused blob %s: scrub reports it", unused_blob)
     return [item for item, _ in registered]
 
 

@@ -559,9 +559,11 @@ class _Run:
         """After a batch the database refused: each file alone, so a bad one fails alone."""
         for one in ready:
             try:
-                self._settled(one, self._register_many([one])[0])
+                [result] = self._register_many([one])
             except Exception as error:  # noqa: BLE001 - reported per file
                 self._refused([one], error)
+                continue
+            self._settled(one, result)
 
     def _register_many(
         self, ready: Sequence[tuple[_Flight, IntakeStream, Submission]]

@@ -631,3 +631,22 @@ def test_a_viewer_may_not_register_a_batch(session, people, store, keyring):
         register_many(session, people["viewer"], people["case"], batch, (store, keyring))
     assert items(session) == []
     assert entries(session, CustodyAction.INTAKE) == []
+
+
+def test_a_blob_that_cannot_be_removed_after_the_commit_does_not_undo_the_batch(
+    session, people, store, keyring, monkeypatch
+):
+    def delete_fails(blob_id):
+        raise OSError("read-only file system")
+
+    batch = [
+        submission(store, keyring, b"statement W-12", "statement.txt"),
+        submission(store, keyring, b"statement W-12", "copy.txt"),
+    ]
+    monkeypatch.setattr(store, "delete", delete_fails)
+    first, copy = register_many(session, people["investigator"], people["case"], batch,
+                                (store, keyring))
+    assert first.created and not copy.created
+    assert [item.id for item in items(session)] == [first.item.id]
+    # The copy's blob stays, an orphan for scrub; the item's own blob is untouched.
+    assert sorted(store.blob_ids()) == sorted(s.received.item_id.hex for s in batch)
