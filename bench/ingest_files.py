@@ -1,11 +1,15 @@
-"""`casefile ingest` throughput: many small files into one case, on SQLite (the embedded default).
+"""`casefile ingest` throughput: many small files into one case, on SQLite or PostgreSQL.
 
 A fresh instance (KEK, custody signing key, local blob store, database at the latest schema) is
 built the way `casefile init` builds one, and the app the CLI builds is used: the files go
 through casefile.logic.ingest (walk, SHA-256 check against the case, streaming encryption into
-the blob store, evidence.register with its custody entry, one transaction per file), exactly
-what `casefile ingest` calls, without the progress bar. A rerun of the same ingest (every file
+the blob store and examination on worker threads, evidence.register_many on the calling
+thread: up to 64 files per transaction, each with its custody entry), exactly what `casefile
+ingest` calls, without the progress bar. A rerun of the same ingest (every file
 already in the case) is timed too. The custody log is verified afterwards, untimed.
+
+CPU is given twice per file: all threads (the process), and the registering (calling) thread
+alone, the one that cannot be spread over cores: 1,000 files/s needs at most ~1 ms of it.
 
     .venv/bin/python bench/ingest_files.py                     # 10,000 files of 4 KiB, SQLite
     .venv/bin/python bench/ingest_files.py -n 2000 --size 65536
@@ -33,7 +37,7 @@ from casefile.settings import DEVELOPMENT_SECRET_KEY, Settings
 from casefile.vault import signing_key
 from casefile.vault.envelope import Keyring
 
-TARGET = 200.0  # files/s on SQLite (issue 4)
+TARGET = 1000.0  # files/s, on SQLite and on PostgreSQL (issue 9)
 PER_FOLDER = 100
 
 
@@ -45,7 +49,8 @@ def make_files(root: Path, count: int, size: int) -> None:
         (folder / f"IMG_{number:05d}.bin").write_bytes(os.urandom(size))
 
 
-Rates = tuple[tuple[float, float], tuple[float, float]]  # (files/s, CPU s per file) x 2
+Rate = tuple[float, float, float]  # files/s, CPU s per file (all threads, registering thread)
+Rates = tuple[Rate, Rate]  # new files, rerun
 
 
 def run(backend: str, count: int, size: int, server_url: str | None) -> Rates:
@@ -92,21 +97,24 @@ def _ingest_twice(
                 {"title": "Bench", "forum": "icc", "ern_pattern": "MMR-OTP-{batch:04d}-{seq:05d}"}
             ),
         )
-        rates: list[tuple[float, float]] = []
+        rates: list[Rate] = []
         for expected in ("added", "present"):
             start, cpu = time.perf_counter(), time.process_time()
+            own = time.thread_time()
             plan = ingest_logic.plan([files])  # walking is part of what the command does
             summary = ingest_logic.ingest(
                 session, lead, case.id, plan.files, store=store, keyring=keyring.get
             )
             elapsed = time.perf_counter() - start
             cpu = time.process_time() - cpu
+            own = time.thread_time() - own
             done = summary.added if expected == "added" else summary.present
             if done != count or summary.failed:
                 raise RuntimeError(f"ingest did not {expected} every file: {summary}")
-            rates.append((count / elapsed, cpu / count))
+            rates.append((count / elapsed, cpu / count, own / count))
             print(
-                f"  {expected:>7}: {count} files in {elapsed:.1f} s (CPU {cpu:.1f} s, all threads)",
+                f"  {expected:>7}: {count} files in {elapsed:.1f} s (CPU {cpu:.1f} s, all "
+                f"threads; {own:.1f} s registering)",
                 flush=True,
             )
         stored = session.query(Evidence).filter(Evidence.status == EvidenceStatus.ACTIVE).count()
@@ -128,18 +136,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.backend == "postgresql" and server_url is None:
         parser.error("PostgreSQL needs --postgres URL or $CASEFILE_TEST_POSTGRES_URL")
     print(f"{args.backend}: ingesting {args.files} files of {args.size} bytes...", flush=True)
-    (first, first_cpu), (rerun, rerun_cpu) = run(args.backend, args.files, args.size, server_url)
+    (first, first_cpu, first_own), (rerun, rerun_cpu, rerun_own) = run(
+        args.backend, args.files, args.size, server_url
+    )
     print()
     print(
         f"casefile ingest, {args.files} files of {args.size} bytes, {args.backend}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'':<34}{'files/s':>12}{'CPU ms/file':>14}")
-    print(f"{'new files':<34}{first:>12,.0f}{first_cpu * 1000:>14.2f}")
-    print(f"{'rerun (all already in the case)':<34}{rerun:>12,.0f}{rerun_cpu * 1000:>14.2f}")
-    if args.backend == "sqlite":
-        print(f"{'target (new files)':<34}{TARGET:>12,.0f}")
-        print(f"{'meets target':<34}{'yes' if first >= TARGET else 'NO':>12}")
+    print(f"{'':<34}{'files/s':>12}{'CPU ms/file':>14}{'registering':>14}")
+    print(f"{'new files':<34}{first:>12,.0f}{first_cpu * 1000:>14.2f}{first_own * 1000:>14.2f}")
+    print(
+        f"{'rerun (all already in the case)':<34}{rerun:>12,.0f}{rerun_cpu * 1000:>14.2f}"
+        f"{rerun_own * 1000:>14.2f}"
+    )
+    print(f"{'target (new files)':<34}{TARGET:>12,.0f}")
+    print(f"{'meets target':<34}{'yes' if first >= TARGET else 'NO':>12}")
+    print(f"{'ratio to target':<34}{first / TARGET:>12.2f}")
     return 0
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import logging
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -30,6 +32,7 @@ from casefile.logic.intake import SIDE_ALGORITHMS, Received
 from casefile.logic.pagination import Page, paginate
 from casefile.logic.text import refuse_nul
 from casefile.model import (
+    Case,
     CustodyAction,
     Evidence,
     EvidenceGrant,
@@ -43,6 +46,7 @@ from casefile.vault.envelope import Keyring, KeyringError
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 HEX_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64}
+log = logging.getLogger("casefile")
 CHUNK = 1 << 20
 
 
@@ -188,6 +192,94 @@ def register(
         raise
 
 
+@dataclass(frozen=True)
+class Submission:
+    """A received item checked and examined, ready to register (see `prepare`)."""
+
+    received: Received
+    data: EvidenceInput
+    name: str | None
+    declared_mime: str | None
+    found: Examined
+
+
+def prepare(
+    received: Received, data: EvidenceInput, *, filename: str | None, declared_mime: str | None
+) -> Submission:
+    """What `register` does before its transaction (declared digests checked, the bytes
+    examined: libmagic, bounded metadata extraction), on any thread and with no session, so a
+    bulk intake does it on the threads that write the blobs. The item's bytes kept in memory
+    for the examination are let go."""
+    _refuse_unchecked_declarations(data, received)
+    name = clean_filename(filename)
+    found = examine(received, data, name, declared_mime)
+    return Submission(dataclasses.replace(received, content=None), data, name, declared_mime, found)
+
+
+def register_many(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    submissions: Sequence[Submission],
+    *,
+    store: BlobStore,
+    keyring: Keyring,
+) -> list[Registered]:
+    """Register several prepared items in one transaction: one authorization holding the case
+    FOR NO KEY UPDATE, then each item as `register` would (a duplicate of an item registered
+    earlier in the batch is found too), each with its own custody entries, and one commit.
+    Every blob must be durable already: the commit makes them visible all at once.
+
+    Unlike `register`, a failure leaves the blobs in place and the transaction rolled back:
+    nothing of the batch is registered, and the caller decides what becomes of each item
+    (bulk intake registers them one at a time, so that one bad item fails alone). After the
+    commit, blobs the items did not keep (resubmissions, shared content) are removed."""
+    if session.in_transaction():
+        session.commit()  # end the caller's read, as register does
+    try:
+        registered = retry.run(
+            session, lambda: _register_many(session, actor, case_id, submissions, keyring)
+        )
+    except BaseException:
+        session.rollback()
+        raise
+    for _, unused_blob in registered:
+        if unused_blob is not None:
+            try:
+                store.delete(unused_blob)
+            except Exception:  # noqa: BLE001 - committed: failing now would misreport the batch
+                log.warning("could not remove unused blob %s: scrub reports it", unused_blob)
+    return [item for item, _ in registered]
+
+
+def _register_many(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    submissions: Sequence[Submission],
+    keyring: Keyring,
+) -> list[tuple[Registered, str | None]]:
+    case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
+    view = _CaseContent.read(session, case.id, [item.received.sha256 for item in submissions])
+    registered = [
+        _add(
+            session,
+            actor,
+            case,
+            submission.received,
+            submission.data,
+            view=view,
+            name=submission.name,
+            found=submission.found,
+            declared_mime=submission.declared_mime,
+            keyring=keyring,
+        )
+        for submission in submissions
+    ]
+    session.commit()
+    return registered
+
+
 def _refuse_unchecked_declarations(data: EvidenceInput, received: Received) -> None:
     not_computed = sorted(set(data.declared_hashes) - set(received.hashes))
     if not_computed:
@@ -215,7 +307,42 @@ def _register(
     committed: list[bool],
 ) -> Registered:
     case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
-    visible, hidden = _same_content(session, actor, case.id, received.sha256)
+    registered, unused_blob = _add(
+        session,
+        actor,
+        case,
+        received,
+        data,
+        view=_CaseContent.read(session, case.id, [received.sha256]),
+        name=name,
+        found=found,
+        declared_mime=declared_mime,
+        keyring=keyring,
+    )
+    session.commit()
+    committed.append(True)
+    if unused_blob is not None:
+        store.delete(unused_blob)  # after the commit: a replay may still need it
+    return registered
+
+
+def _add(
+    session: Session,
+    actor: User | None,
+    case: Case,
+    received: Received,
+    data: EvidenceInput,
+    *,
+    view: _CaseContent,
+    name: str | None,
+    found: Examined,
+    declared_mime: str | None,
+    keyring: Keyring,
+) -> tuple[Registered, str | None]:
+    """One item (or a resubmission) and its custody entries, in the caller's transaction,
+    which holds the case FOR NO KEY UPDATE and commits. Also returns the blob that the
+    caller removes once committed, if the item does not keep the one it arrived with."""
+    visible, hidden = view.same_content(session, actor, received.sha256)
     if visible is not None:
         custody.append(
             session,
@@ -230,15 +357,10 @@ def _register(
                 ),
             },
         )
-        session.commit()
-        committed.append(True)
-        store.delete(received.item_id.hex)  # after the commit: a replay may still need it
-        return Registered(visible, created=False)
+        return Registered(visible, created=False), received.item_id.hex
 
     mime, flags, mismatched = found.mime, found.flags, found.mismatched
-    seq = (
-        session.scalar(select(func.max(Evidence.seq)).where(Evidence.case_id == case.id)) or 0
-    ) + 1
+    seq = view.next_seq()
     now = utcnow()
     item = Evidence(
         id=received.item_id,
@@ -264,6 +386,7 @@ def _register(
         created_by_id=actor.id if actor else None,
     )
     session.add(item)
+    view.added(item)
     if hidden is not None:
         _share_content(session, actor, item, hidden, keyring=keyring)
     # After _share_content: a restricted item's metadata is sealed under its final data key.
@@ -289,37 +412,56 @@ def _register(
             "sensitivity": data.sensitivity.value,
         },
     )
-    session.commit()
-    committed.append(True)
-    if item.content_id is not None:
-        # The bytes it arrived with: the shared blob holds them already. Only now, after
-        # the commit: an attempt the database aborted is replayed, and may then find the
-        # shared blob gone (its item deleted meanwhile) and need these bytes after all.
-        store.delete(received.item_id.hex)
-    return Registered(item, created=True)
+    # A shared blob holds these bytes already: the caller removes the ones it arrived with,
+    # only after the commit (an attempt the database aborted is replayed, and may then find
+    # the shared blob gone, its item deleted meanwhile, and need these bytes after all).
+    unused_blob = received.item_id.hex if item.content_id is not None else None
+    return Registered(item, created=True), unused_blob
 
 
-def _same_content(
-    session: Session, actor: User | None, case_id: uuid.UUID, sha256: str
-) -> tuple[Evidence | None, Evidence | None]:
-    """Active items of the case with these bytes: the first the actor may see, else the first
-    the actor may not see (a restricted item without a grant)."""
-    same = list(
-        session.scalars(
+@dataclass
+class _CaseContent:
+    """What registering needs to know of a case, read once per transaction (which holds the
+    case FOR NO KEY UPDATE, so no one else adds to it meanwhile) and kept up to date as items
+    are added: its active items with the SHA-256s being registered, and its last seq."""
+
+    same: dict[str, list[Evidence]]  # SHA-256 → active items with those bytes, by seq
+    last_seq: int
+
+    @classmethod
+    def read(cls, session: Session, case_id: uuid.UUID, sha256s: Sequence[str]) -> _CaseContent:
+        same: dict[str, list[Evidence]] = {}
+        for item in session.scalars(
             select(Evidence)
             .where(
                 Evidence.case_id == case_id,
-                Evidence.sha256 == sha256,
+                Evidence.sha256.in_(sorted(set(sha256s))),
                 Evidence.status == EvidenceStatus.ACTIVE,
             )
             .order_by(Evidence.seq)
-        )
-    )
-    user = authz.require_active(actor) if actor is not None else None
-    for item in same:
-        if user is None or authz.may_see_item(session, user, item):
-            return item, None
-    return None, (same[0] if same else None)
+        ):
+            same.setdefault(item.sha256, []).append(item)
+        last = session.scalar(select(func.max(Evidence.seq)).where(Evidence.case_id == case_id))
+        return cls(same, last or 0)
+
+    def next_seq(self) -> int:
+        return self.last_seq + 1
+
+    def added(self, item: Evidence) -> None:
+        self.last_seq = item.seq
+        self.same.setdefault(item.sha256, []).append(item)
+
+    def same_content(
+        self, session: Session, actor: User | None, sha256: str
+    ) -> tuple[Evidence | None, Evidence | None]:
+        """Active items of the case with these bytes: the first the actor may see, else the
+        first the actor may not see (a restricted item without a grant)."""
+        same = self.same.get(sha256, [])
+        user = authz.require_active(actor) if actor is not None else None
+        for item in same:
+            if user is None or authz.may_see_item(session, user, item):
+                return item, None
+        return None, (same[0] if same else None)
 
 
 def _share_content(

@@ -2,12 +2,16 @@
 upload (IntakeStream → evidence.register), with collector metadata from an optional sidecar.
 
 A file whose SHA-256 is already an active item of the case is skipped before any byte of it is
-encrypted, so rerunning an interrupted ingest only does the rest. Worker threads hash files and
-write their encrypted blobs ahead (the fsyncs overlap); registration stays in order on the
-calling thread, one transaction per file. An interruption (Ctrl-C) stops the workers and
-removes every blob not yet registered; one that arrives while a file is being registered is
-held back until that registration has committed or rolled back, so nothing is left
-half-registered and no orphan blob is left behind.
+encrypted, so rerunning an interrupted ingest only does the rest. Worker threads hash files,
+write their encrypted blobs ahead (a fresh data key each; the fsyncs overlap) and examine them
+(libmagic, bounded metadata extraction); registration stays in order on the calling thread,
+several files per transaction (evidence.register_many: each item its own custody entry, every
+blob durable before the commit that makes it visible). An interruption (Ctrl-C) stops the
+workers and removes every blob not yet registered; one that arrives while a batch is being
+registered is held back until that transaction has committed or rolled back, so nothing is
+left half-registered and no orphan blob is left behind. A kill that cannot be held back
+(SIGKILL, power loss) leaves at most the blobs written ahead: orphans that `casefile scrub`
+reports and `scrub --repair` removes, never an item without its blob.
 """
 
 from __future__ import annotations
@@ -16,15 +20,18 @@ import csv
 import dataclasses
 import hashlib
 import io
+import itertools
 import json
 import os
 import signal
 import stat
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -42,8 +49,8 @@ from casefile.logic.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from casefile.logic.evidence import EvidenceInput
-from casefile.logic.intake import IntakeStream, Received
+from casefile.logic.evidence import EvidenceInput, Registered, Submission
+from casefile.logic.intake import IntakeStream
 from casefile.model import Evidence, EvidenceStatus, User
 from casefile.vault import sniff
 from casefile.vault.blobstore import BlobStore
@@ -283,7 +290,9 @@ class _Walker:
 
 WORKERS = 4  # threads that hash, encrypt and write blobs; registering stays on the caller's
 CHECK_BATCH = 64  # files hashed ahead and checked against the case in one query
-IN_FLIGHT_FILES = 16  # blobs written ahead of their registration, at most
+IN_FLIGHT_FILES = 128  # blobs written ahead of their registration, at most
+REGISTER_BATCH = 64  # files registered in one transaction, at most ...
+REGISTER_SECONDS = 0.1  # ... and no longer waited for than this once the first is ready
 IN_FLIGHT_BYTES = 64 * 1024 * 1024  # ... and bytes held in memory for them (head + small files)
 
 
@@ -353,11 +362,13 @@ def ingest(
 ) -> Summary:
     """Ingest `files` into the case as `actor`.
 
-    Worker threads hash files ahead (checked against the case a batch at a time) and stream
-    the new ones through IntakeStream into durable blobs; this thread registers them in order,
-    one transaction each (evidence.register). `summary` is filled as it goes, so it tells what
-    was done even when an interruption ends the run early. `keyring` is asked per file, so a
-    KEK rotated meanwhile is picked up. `on_bytes` may be called from the worker threads.
+    Worker threads hash files ahead (checked against the case a batch at a time), stream the
+    new ones through IntakeStream into durable blobs and examine them; this thread registers
+    them in order, up to REGISTER_BATCH per transaction (evidence.register_many); a batch the
+    database refuses is registered again one file at a time, so a bad file fails alone.
+    `summary` is filled as it goes, so it tells what was done even when an interruption ends
+    the run early. `keyring` is asked per file, so a KEK rotated meanwhile is picked up.
+    `on_bytes` may be called from the worker threads.
     A file that cannot be read or stored fails alone; an actor who may not add evidence stops
     the run before the first file."""
     summary = summary if summary is not None else Summary()
@@ -382,7 +393,7 @@ class _Flight:
 
     source: SourceFile
     sha256: str
-    future: Future[tuple[IntakeStream, Received]]
+    future: Future[tuple[IntakeStream, Submission]]
     weight: int  # bytes it holds in memory until registered
 
 
@@ -462,8 +473,9 @@ class _Run:
         weight = min(source.size, EXTRACT_LIMIT) + sniff.HEAD_BYTES
         self.flights.append(_Flight(source, digest, future, weight))
 
-    def _stream(self, source: SourceFile, keyring: Keyring) -> tuple[IntakeStream, Received]:
-        """In a worker: the file through streaming encryption into a durable blob."""
+    def _stream(self, source: SourceFile, keyring: Keyring) -> tuple[IntakeStream, Submission]:
+        """In a worker: the file through streaming encryption into a durable blob, then
+        examined (what register would do before its transaction, off the registering thread)."""
         stream = IntakeStream(self.store, keyring, also=source.data.declared_hashes)
         with self.lock:
             self.unsettled[stream.item_id] = stream
@@ -474,7 +486,10 @@ class _Run:
                         raise _Cancelled  # noqa: TRY301
                     stream.write(chunk)
                     self._advance(len(chunk))
-            return stream, stream.finish()
+            received = stream.finish()
+            return stream, evidence.prepare(
+                received, source.data, filename=source.relative, declared_mime=None
+            )
         except BaseException:
             self._settle(stream, abort=True)
             raise
@@ -490,50 +505,108 @@ class _Run:
             len(self.flights) > limit
             or (limit and sum(flight.weight for flight in self.flights) > IN_FLIGHT_BYTES)
         ):
-            self._register(self.flights[0])  # still listed, so an interruption aborts it
-            self.flights.popleft()
+            batch = self._next_batch()
+            self._register(batch)  # still listed, so an interruption aborts them
+            for _ in batch:
+                self.flights.popleft()
 
-    def _register(self, flight: _Flight) -> None:
-        try:
-            stream, received = flight.future.result()
-        except Exception as error:  # noqa: BLE001 - its blob is aborted already
-            self._failed(flight, error)
+    def _next_batch(self) -> list[_Flight]:
+        """The first flight, and those after it whose blobs are written by the time it is
+        (or within REGISTER_SECONDS of it), up to REGISTER_BATCH."""
+        first = self.flights[0]
+        futures_wait([first.future])
+        deadline = time.monotonic() + REGISTER_SECONDS
+        batch = [first]
+        for flight in itertools.islice(self.flights, 1, REGISTER_BATCH):
+            if not flight.future.done():
+                futures_wait([flight.future], timeout=max(0.0, deadline - time.monotonic()))
+                if not flight.future.done():
+                    break
+            batch.append(flight)
+        return batch
+
+    def _register(self, flights: Sequence[_Flight]) -> None:
+        ready: list[tuple[_Flight, IntakeStream, Submission]] = []
+        for flight in flights:
+            try:
+                stream, submission = flight.future.result()
+            except Exception as error:  # noqa: BLE001 - its blob is aborted already
+                self._failed(flight, error)
+                continue
+            ready.append((flight, stream, submission))
+        if not ready:
             return
         with _interruptions_held():
             try:
-                result = evidence.register(
-                    self.session,
-                    self.actor,
-                    self.case_id,
-                    received,
-                    flight.source.data,
-                    filename=flight.source.relative,
-                    declared_mime=None,
-                    store=self.store,
-                    keyring=self.keyring(),
-                )
-            except Exception as error:
-                # register() removed the blob already; aborting again is harmless
-                self._settle(stream, abort=True)
-                if isinstance(error, _FATAL):
-                    raise
-                self._failed(flight, error)
+                results = self._register_many(ready)
+            except Exception as error:  # noqa: BLE001 - nothing of the batch was registered
+                if isinstance(error, _FATAL) or len(ready) == 1:
+                    self._refused(ready, error)
+                else:
+                    self._one_by_one(ready)
                 return
             except BaseException:
-                self._settle(stream, abort=True)
+                # A second Ctrl-C (it does not wait): the batch may have committed just before
+                # it. Its blobs stay: an item without its blob would be lost evidence, while a
+                # blob without an item is an orphan that `scrub --repair` removes.
+                for _, stream, _ in ready:
+                    self._settle(stream, abort=False)
                 raise
-            self._settle(stream, abort=False)  # its blob is the item's now: never to be aborted
-            if result.created:
-                self.summary.added += 1
-                self.summary.bytes_added += received.size
-                self._done(Outcome(flight.source, "added", ern=result.item.ern))
-            else:  # added by someone else since the check
-                self.summary.present += 1
-                self._done(Outcome(flight.source, "present", ern=result.item.ern))
-            for copy in self.in_run.pop(flight.sha256, []):
-                self.summary.present += 1
-                self._advance(copy.size)
-                self._done(Outcome(copy, "present", ern=result.item.ern))
+            for one, result in zip(ready, results, strict=True):
+                self._settled(one, result)
+
+    def _one_by_one(self, ready: Sequence[tuple[_Flight, IntakeStream, Submission]]) -> None:
+        """After a batch the database refused: each file alone, so a bad one fails alone."""
+        for one in ready:
+            try:
+                [result] = self._register_many([one])
+            except Exception as error:  # noqa: BLE001 - reported per file
+                self._refused([one], error)
+                continue
+            self._settled(one, result)
+
+    def _register_many(
+        self, ready: Sequence[tuple[_Flight, IntakeStream, Submission]]
+    ) -> list[Registered]:
+        try:
+            return evidence.register_many(
+                self.session,
+                self.actor,
+                self.case_id,
+                [submission for _, _, submission in ready],
+                store=self.store,
+                keyring=self.keyring(),
+            )
+        except BaseException:
+            self.session.rollback()
+            raise
+
+    def _refused(
+        self, ready: Sequence[tuple[_Flight, IntakeStream, Submission]], error: Exception
+    ) -> None:
+        """Registration failed and rolled back: the blobs go, and the files fail (or, for an
+        actor who may not add evidence here, the run stops)."""
+        for _, stream, _ in ready:
+            self._settle(stream, abort=True)
+        if isinstance(error, _FATAL):
+            raise error
+        for flight, _, _ in ready:
+            self._failed(flight, error)
+
+    def _settled(self, ready: tuple[_Flight, IntakeStream, Submission], result: Registered) -> None:
+        flight, stream, submission = ready
+        self._settle(stream, abort=False)  # its blob is the item's now: never to be aborted
+        if result.created:
+            self.summary.added += 1
+            self.summary.bytes_added += submission.received.size
+            self._done(Outcome(flight.source, "added", ern=result.item.ern))
+        else:  # added by someone else since the check
+            self.summary.present += 1
+            self._done(Outcome(flight.source, "present", ern=result.item.ern))
+        for copy in self.in_run.pop(flight.sha256, []):
+            self.summary.present += 1
+            self._advance(copy.size)
+            self._done(Outcome(copy, "present", ern=result.item.ern))
 
     def _failed(self, flight: _Flight, error: Exception) -> None:
         self.session.rollback()

@@ -6,6 +6,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from types import SimpleNamespace
@@ -16,7 +18,7 @@ from sqlalchemy import select
 
 from casefile.cli import main
 from casefile.db import Database
-from casefile.logic import accounts, evidence, metadata
+from casefile.logic import accounts, custody, evidence, metadata
 from casefile.logic import ingest as ingest_logic
 from casefile.logic.intake import IntakeStream
 from casefile.model import Case, CustodyAction, CustodyEntry, Evidence, Role
@@ -82,7 +84,7 @@ def vault(request, tmp_path, fresh_database_url):
     yield SimpleNamespace(
         run=run, case_id=case_id, database=database, storage=tmp_path / "storage",
         instance=tmp_path / "instance",
-        stored=StoreView(store), kind=request.param,
+        stored=StoreView(store), kind=request.param, env=env,
     )
     database.engine.dispose()
 
@@ -242,24 +244,29 @@ def stored_files(vault):
 
 
 def test_ctrl_c_while_registering_waits_for_the_registration(vault, batch, monkeypatch):
-    real = evidence.register
+    # Two files per transaction: statement.txt (its copy rides along) and log.csv, then
+    # photo-notes.txt. Ctrl-C arrives while the first batch is being registered.
+    monkeypatch.setattr(ingest_logic, "REGISTER_BATCH", 2)
+    monkeypatch.setattr(ingest_logic, "REGISTER_SECONDS", 30.0)
+    real = evidence.register_many
     calls = []
 
     def register_with_ctrl_c(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:  # tula-toli/day2/log.csv: Ctrl-C arrives mid-registration
+        calls.append(len(args[3]))
+        if len(calls) == 1:
             os.kill(os.getpid(), signal.SIGINT)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(evidence, "register", register_with_ctrl_c)
+    monkeypatch.setattr(evidence, "register_many", register_with_ctrl_c)
     result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
     assert result.exit_code == 1
+    assert calls == [2]  # held back until the batch committed, then no other
     assert "interrupted: added 2, already in case 1, failed 0" in result.stdout
     assert result.output.strip().splitlines()[-1] == "casefile: aborted"
     assert stored_files(vault) == sorted(item.blob_id for item in items(vault))
     assert len(items(vault)) == 2
 
-    monkeypatch.setattr(evidence, "register", real)
+    monkeypatch.setattr(evidence, "register_many", real)
     rerun = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
     assert rerun.stdout.strip().splitlines()[-1] == "added 1, already in case 3, failed 0"
 
@@ -290,6 +297,88 @@ def test_ctrl_c_while_streaming_leaves_no_blob(vault, batch, monkeypatch):
     assert rerun.exit_code == 0, rerun.output
     assert len(items(vault)) == 3
     assert stored_files(vault) == sorted(item.blob_id for item in items(vault))
+
+
+def test_a_file_the_database_refuses_fails_alone_in_its_batch(vault, batch, monkeypatch):
+    monkeypatch.setattr(ingest_logic, "REGISTER_SECONDS", 30.0)  # all three in one batch
+    real_append, real_many = custody.append, evidence.register_many
+    batches = []
+
+    def append(session, actor, action, **kwargs):
+        if (kwargs.get("details") or {}).get("filename") == "tula-toli/day2/log.csv":
+            raise RuntimeError("disk full")
+        return real_append(session, actor, action, **kwargs)
+
+    def register_many(*args, **kwargs):
+        batches.append([submission.name for submission in args[3]])
+        return real_many(*args, **kwargs)
+
+    monkeypatch.setattr(custody, "append", append)
+    monkeypatch.setattr(evidence, "register_many", register_many)
+    result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
+    assert batches[0] == ["statement.txt", "tula-toli/day2/log.csv", "tula-toli/photo-notes.txt"]
+    assert batches[1:] == [[name] for name in batches[0]]  # then one at a time
+    assert "casefile: failed tula-toli/day2/log.csv: RuntimeError: disk full" in result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "added 2, already in case 1, failed 1"
+    registered = items(vault)
+    assert [item.original_filename for item in registered] == [
+        "statement.txt", "tula-toli/photo-notes.txt"
+    ]
+    assert [item.ern for item in registered] == ["MMR-OTP-0001-0001", "MMR-OTP-0001-0002"]
+    assert stored_files(vault) == sorted(item.blob_id for item in registered)  # no orphan
+
+
+def test_sigkill_mid_ingest_then_rerun_finishes_and_scrub_and_verify_pass(vault, tmp_path):
+    """`casefile ingest` in a process of its own, killed (SIGKILL: nothing can be held back)
+    once some batches have committed. What it leaves: whole items, each with its blob and
+    its intake entry, gapless ERNs, and at most blobs written ahead that scrub reports as
+    orphans. A rerun adds the rest; scrub --repair removes the orphans; the log verifies."""
+    if vault.kind != "local":
+        pytest.skip("one store is enough: the S3 store's own tests cover its orphans")
+    count = 600
+    folder = tmp_path / "drive"
+    for number in range(count):
+        sub = folder / f"{number // 100:02d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"IMG_{number:04d}.bin").write_bytes(os.urandom(64) + number.to_bytes(4, "big"))
+    command = [sys.executable, "-c", "from casefile.cli import main; main()",
+               "ingest", vault.case_id, str(folder), "--as", LEAD]
+    process = subprocess.Popen(command, env=os.environ | vault.env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not items(vault) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    killed = items(vault)
+    assert 0 < len(killed) < count, "the kill must land mid-run"
+    assert [item.seq for item in killed] == list(range(1, len(killed) + 1))
+    intake = entries(vault, CustodyAction.INTAKE)
+    assert sorted(entry.item_id for entry in intake) == sorted(item.id for item in killed)
+    blobs = set(vault.stored.store.blob_ids())
+    assert {item.blob_id for item in killed} <= blobs  # no item without its blob
+    scrubbed = vault.run("scrub", "--grace-minutes", "0")
+    orphans = sorted(blobs - {item.blob_id for item in killed})
+    assert f"{len(killed)} items checked, {len(killed)} ok, 0 failed" in scrubbed.stdout
+    for orphan in orphans:  # written ahead, never registered: reported, none unexplained
+        assert f"orphan blob {orphan} (no active item)" in scrubbed.stdout
+
+    rerun = vault.run("ingest", vault.case_id, str(folder), "--as", LEAD)
+    assert rerun.exit_code == 0, rerun.output
+    assert rerun.stdout.strip().splitlines()[-1] == (
+        f"added {count - len(killed)}, already in case {len(killed)}, failed 0"
+    )
+    repaired = vault.run("scrub", "--repair", "--grace-minutes", "0")
+    assert repaired.exit_code == 0, repaired.output
+    final = items(vault)
+    assert [item.seq for item in final] == list(range(1, count + 1))
+    assert stored_files(vault) == sorted(item.blob_id for item in final)
+    assert len(entries(vault, CustodyAction.INTAKE)) == count
+    verified = vault.run("custody", "verify")
+    assert verified.exit_code == 0, verified.output
 
 
 # --- scrub ----------------------------------------------------------------------------------

@@ -514,3 +514,139 @@ def test_concurrent_duplicates_make_one_item(fresh, store, keyring):
         )
         assert again == writers - 1
     assert len(list(store.blob_ids())) == 1
+
+
+# --- several items in one transaction (bulk ingest) -------------------------------------
+
+
+def submission(store, keyring, content, name, sensitivity=Sensitivity.STANDARD):
+    return evidence.prepare(
+        receive(store, keyring, content),
+        EvidenceInput(sensitivity=sensitivity),
+        filename=name,
+        declared_mime=None,
+    )
+
+
+def register_many(session, actor, case, submissions, vault):
+    store, keyring = vault
+    return evidence.register_many(
+        session, actor, case.id, submissions, store=store, keyring=keyring
+    )
+
+
+def content_of(session, actor, item, store, keyring):
+    _, chunks = evidence.read_content(session, actor, item.id, store=store, keyring=keyring)
+    return b"".join(chunks)
+
+
+def test_a_batch_gives_each_item_its_number_and_custody_entry(session, people, store, keyring):
+    batch = [
+        submission(store, keyring, b"statement W-12", "statement.txt"),
+        submission(store, keyring, b"photo notes", "notes.txt"),
+        submission(store, keyring, b"statement W-12", "copy-of-statement.txt"),  # same bytes
+        submission(store, keyring, b"arrival log", "log.csv"),
+    ]
+    results = register_many(session, people["investigator"], people["case"], batch,
+                            (store, keyring))
+    assert [result.created for result in results] == [True, True, False, True]
+    assert results[2].item.id == results[0].item.id  # the copy is the first item, again
+    assert [item.ern for item in items(session)] == [
+        "MMR-OTP-0001-0001", "MMR-OTP-0001-0002", "MMR-OTP-0001-0003",
+    ]
+    intake = entries(session, CustodyAction.INTAKE)
+    assert [entry.item_id for entry in intake] == [item.id for item in items(session)]
+    [again] = entries(session, CustodyAction.SUBMITTED_AGAIN)
+    assert again.item_id == results[0].item.id
+    assert '"filename":"copy-of-statement.txt"' in again.details
+    # The copy's blob is gone; each item reads back its own bytes.
+    assert sorted(store.blob_ids()) == sorted(item.id.hex for item in items(session))
+    contents = [content_of(session, people["lead"], item, store, keyring)
+                for item in items(session)]
+    assert contents == [b"statement W-12", b"photo notes", b"arrival log"]
+
+
+def test_a_batch_does_not_reveal_a_restricted_item_with_the_same_bytes(
+    session, people, store, keyring
+):
+    hidden = register_many(
+        session, people["lead"], people["case"],
+        [submission(store, keyring, b"names of witnesses", "list.txt", Sensitivity.RESTRICTED)],
+        (store, keyring),
+    )[0].item
+    batch = [
+        submission(store, keyring, b"names of witnesses", "mine.txt"),
+        submission(store, keyring, b"names of witnesses", "mine-again.txt"),
+        submission(store, keyring, b"something else", "other.txt"),
+    ]
+    first, second, other = register_many(session, people["investigator"], people["case"], batch,
+                                         (store, keyring))
+    # An item of their own, sharing the hidden item's blob; the second copy is that item.
+    assert first.created and first.item.id != hidden.id
+    assert first.item.content_id == hidden.id
+    assert not second.created and second.item.id == first.item.id
+    assert other.created
+    assert [first.item.ern, other.item.ern] == ["MMR-OTP-0001-0002", "MMR-OTP-0001-0003"]
+    assert content_of(session, people["investigator"], first.item, store, keyring) == (
+        b"names of witnesses"
+    )
+    assert sorted(store.blob_ids()) == sorted([hidden.id.hex, other.item.id.hex])
+    submitted_again = entries(session, CustodyAction.SUBMITTED_AGAIN)
+    assert [entry.item_id for entry in submitted_again] == [hidden.id, first.item.id]
+
+
+def test_a_failed_batch_registers_nothing_and_keeps_the_blobs(
+    session, people, store, keyring, monkeypatch
+):
+    real = custody.append
+    calls = []
+
+    def append_then_fail(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(custody, "append", append_then_fail)
+    batch = [submission(store, keyring, f"item {n}".encode(), f"{n}.txt") for n in range(3)]
+    logged = len(entries(session))
+    with pytest.raises(RuntimeError, match="disk full"):
+        register_many(session, people["investigator"], people["case"], batch,
+                      (store, keyring))
+    monkeypatch.undo()
+    assert items(session) == []
+    assert len(entries(session)) == logged  # no entry of the batch survives
+    # The blobs are the caller's still: registered again, the batch gets the first numbers.
+    assert sorted(store.blob_ids()) == sorted(s.received.item_id.hex for s in batch)
+    results = register_many(session, people["investigator"], people["case"], batch,
+                            (store, keyring))
+    assert [result.item.ern for result in results] == [
+        "MMR-OTP-0001-0001", "MMR-OTP-0001-0002", "MMR-OTP-0001-0003",
+    ]
+
+
+def test_a_viewer_may_not_register_a_batch(session, people, store, keyring):
+    batch = [submission(store, keyring, b"anything", "a.txt")]
+    with pytest.raises(Forbidden):
+        register_many(session, people["viewer"], people["case"], batch, (store, keyring))
+    assert items(session) == []
+    assert entries(session, CustodyAction.INTAKE) == []
+
+
+def test_a_blob_that_cannot_be_removed_after_the_commit_does_not_undo_the_batch(
+    session, people, store, keyring, monkeypatch
+):
+    def delete_fails(blob_id):
+        raise OSError("read-only file system")
+
+    batch = [
+        submission(store, keyring, b"statement W-12", "statement.txt"),
+        submission(store, keyring, b"statement W-12", "copy.txt"),
+    ]
+    monkeypatch.setattr(store, "delete", delete_fails)
+    first, copy = register_many(session, people["investigator"], people["case"], batch,
+                                (store, keyring))
+    assert first.created and not copy.created
+    assert [item.id for item in items(session)] == [first.item.id]
+    # The copy's blob stays, an orphan for scrub; the item's own blob is untouched.
+    assert sorted(store.blob_ids()) == sorted(s.received.item_id.hex for s in batch)
