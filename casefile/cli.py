@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from casefile import failures
 from casefile.db import Database
 from casefile.logic import accounts, cases, custody, custody_trusted, retry, tokens
 from casefile.logic import custody_verify as custody_verify_logic
@@ -24,6 +25,7 @@ from casefile.logic.errors import Busy, DomainError, NotFound, ValidationFailed
 from casefile.model import CustodyCheckpoint, Forum, User
 from casefile.settings import Settings, SettingsError, load_settings
 from casefile.vault import signing_key
+from casefile.vault.blobstore import BlobStoreError
 from casefile.vault.envelope import Keyring
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,6 +50,14 @@ def one_line_errors(command: F) -> F:
         except DBAPIError as error:
             if retry.is_busy(error):
                 raise CasefileError(Busy().message) from None
+            failure = failures.classify(error)
+            if failure is not None:
+                raise CasefileError(failure.message) from None
+            raise
+        except (OSError, BlobStoreError) as error:
+            failure = failures.classify(error)
+            if failure is not None:
+                raise CasefileError(failure.message) from None
             raise
 
     return wrapper  # type: ignore[return-value]
@@ -148,9 +158,7 @@ def init(ctx: click.Context) -> None:
         folder = Path(storage.removeprefix("file://"))
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         click.echo(f"blob store {folder}")
-    database = Database.from_url(
-        settings.database_url, lock_timeout_ms=settings.lock_timeout_ms
-    )
+    database = Database.from_url(settings.database_url, lock_timeout_ms=settings.lock_timeout_ms)
     with database.engine.begin() as connection:
         schema.upgrade(connection)
     click.echo(f"database schema up to date ({_redact(settings.database_url)})")
