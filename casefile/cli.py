@@ -206,6 +206,13 @@ def _redact(url: str) -> str:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (gunicorn restarts one that dies). More than one: PostgreSQL.",
+)
 @click.option("--threads", default=32, show_default=True, type=click.IntRange(1, 1000))
 @click.option(
     "--header-timeout",
@@ -228,6 +235,7 @@ def serve(
     *,
     host: str,
     port: int,
+    workers: int,
     threads: int,
     header_timeout: float,
     body_idle_timeout: float,
@@ -246,6 +254,7 @@ def serve(
         app,
         host=host,
         port=port,
+        workers=workers,
         threads=threads,
         header_timeout=header_timeout,
         body_idle_timeout=body_idle_timeout,
