@@ -9,6 +9,7 @@ the same objects, as a restarted S3-compatible service would."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,10 +61,9 @@ def ledger(tmp_path: Path, fresh_database_url: str, s3_endpoint: Endpoint) -> It
 
     prefix = f"faults-{tmp_path.name[-12:]}"
     client = make_client(s3_endpoint.url, REGION)
-    try:
+    # moto's state outlives a server: another test may have made the bucket already
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
-    except client.exceptions.BucketAlreadyOwnedByYou:
-        pass  # moto's state outlives a server: another test made it
     client.close()
     env = {
         "CASEFILE_STORAGE_URL": f"s3://{BUCKET}/{prefix}",
