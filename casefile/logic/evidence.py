@@ -182,10 +182,13 @@ def register(
                 committed=committed,
             ),
         )
-    except BaseException:
+    except BaseException as error:
         if not committed:
             session.rollback()
-            store.delete(received.item_id.hex)
+            # A connection lost during the commit leaves its outcome unknown: the item may
+            # be committed. Its blob stays; if no item owns it, `scrub --repair` removes it.
+            if failures.classify(error) is not failures.DATABASE_UNAVAILABLE:
+                store.delete(received.item_id.hex)
         raise
 
 
