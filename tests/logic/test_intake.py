@@ -514,3 +514,34 @@ def test_concurrent_duplicates_make_one_item(fresh, store, keyring):
         )
         assert again == writers - 1
     assert len(list(store.blob_ids())) == 1
+
+
+def test_a_connection_lost_at_the_commit_keeps_the_blob(session, people, store, keyring,
+                                                        monkeypatch):
+    """The commit's outcome is unknown when the connection drops during it: the item may be
+    committed, so its blob must not be deleted (without an item it is an orphan, which
+    `scrub --repair` removes). Any other failure still removes the blob (above)."""
+    import psycopg  # noqa: PLC0415 - only this test builds a driver error
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
+    real_append, real_commit = custody.append, session.commit
+    logged = []
+
+    def append(*args, **kwargs):
+        logged.append(True)
+        return real_append(*args, **kwargs)
+
+    def commit():
+        if logged:  # the item's commit, not the one ending the authorization read
+            raise OperationalError("COMMIT", {}, psycopg.OperationalError("server closed"))
+        real_commit()
+
+    monkeypatch.setattr(custody, "append", append)
+    monkeypatch.setattr(session, "commit", commit)
+    received = receive(store, keyring, b"commit interrupted")
+    with pytest.raises(OperationalError):
+        register(session, people["investigator"], people["case"], received, store=store,
+                 keyring=keyring)
+    monkeypatch.undo()
+    assert items(session) == []  # rolled back here, as the server would have if it never came
+    assert list(store.blob_ids()) == [received.item_id.hex]
