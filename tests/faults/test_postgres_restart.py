@@ -28,6 +28,7 @@ from tests.server.live import casefile_serve, free_port
 
 pytestmark = pytest.mark.slow
 
+WORKERS = 2
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
 
@@ -89,7 +90,7 @@ def ledger(tmp_path: Path, cluster: PrivateCluster) -> Iterator[Ledger]:
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as connection:
         connection.execute("CREATE DATABASE casefile")
     url = cluster.url("casefile").replace("postgresql://", "postgresql+psycopg://", 1)
-    with casefile_serve(tmp_path, url, "--workers", "2") as live:
+    with casefile_serve(tmp_path, url, "--workers", str(WORKERS)) as live:
         yield Ledger(live)
 
 
@@ -141,10 +142,10 @@ def test_a_postgresql_restart_gives_503_not_500_and_loses_nothing(ledger, cluste
     assert set(clients.codes) <= {"unavailable"}, clients.codes
 
     # Restarted while idle: each worker's pooled connections are dead, and may be reused
-    # without a ping (they were used less than 5 s ago). A request meeting one gets 503, the
-    # pool is invalidated, and the next ones work.
+    # without a ping (they were used less than 5 s ago). A request meeting one gets 503 and
+    # that worker's whole pool is renewed: at most one 503 per worker, every other answer 201.
     cluster.pg_ctl("restart", "-m", "fast")
-    statuses = [ledger.upload(MIB).status_code for _ in range(6)]
+    statuses = [ledger.upload(MIB).status_code for _ in range(10)]
     assert set(statuses) <= {201, 503}, statuses
-    assert statuses[-3:] == [201, 201, 201], statuses
+    assert statuses.count(503) <= WORKERS, statuses
     ledger.assert_intact()

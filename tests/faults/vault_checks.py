@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass, field
 
 import requests
@@ -15,6 +16,7 @@ from casefile.cli import main
 from tests.server.live import Live, multipart
 
 MIB = 1 << 20
+RETRIES = 4
 
 
 @dataclass
@@ -37,22 +39,26 @@ class Ledger:
             self.acknowledged[response.json()["id"]] = hashlib.sha256(content).hexdigest()
         return response
 
+    def get(self, path: str, **params: object) -> requests.Response:
+        """GET as a client that honours 503 does: sent again (a few times, after a pause).
+        After a database restart each server worker may answer one 503 while its pool
+        renews its connections."""
+        for _ in range(RETRIES):
+            response = requests.get(
+                f"{self.live.url}{path}", params=params, headers=self.live.token, timeout=60
+            )
+            if response.status_code != 503:
+                break
+            time.sleep(0.5)
+        return response
+
     def listed(self) -> set[str]:
-        response = requests.get(
-            f"{self.live.url}/api/v1/cases/{self.live.case_id}/evidence",
-            params={"limit": 200},
-            headers=self.live.token,
-            timeout=30,
-        )
+        response = self.get(f"/api/v1/cases/{self.live.case_id}/evidence", limit=200)
         assert response.status_code == 200, response.text
         return {item["id"] for item in response.json()["items"]}
 
     def download_sha256(self, item_id: str) -> str:
-        response = requests.get(
-            f"{self.live.url}/api/v1/evidence/{item_id}/content",
-            headers=self.live.token,
-            timeout=60,
-        )
+        response = self.get(f"/api/v1/evidence/{item_id}/content")
         assert response.status_code == 200, (item_id, response.status_code, response.text)
         return hashlib.sha256(response.content).hexdigest()
 
