@@ -158,7 +158,9 @@ def init(ctx: click.Context) -> None:
         folder = Path(storage.removeprefix("file://"))
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         click.echo(f"blob store {folder}")
-    database = Database.from_url(settings.database_url, lock_timeout_ms=settings.lock_timeout_ms)
+    database = Database.from_url(
+        settings.database_url, lock_timeout_ms=settings.lock_timeout_ms
+    )
     with database.engine.begin() as connection:
         schema.upgrade(connection)
     click.echo(f"database schema up to date ({_redact(settings.database_url)})")

@@ -123,7 +123,9 @@ class Settings:
                 ) from None
         schemes = ("memory://", "redis://", "rediss://", "redis+")  # redis+sentinel, +cluster
         if not self.throttle_storage_url.startswith(schemes):
-            raise SettingsError("auth.throttle_storage_url must be memory:// or redis://host:port")
+            raise SettingsError(
+                "auth.throttle_storage_url must be memory:// or redis://host:port"
+            )
 
     def _validate_storage(self) -> None:
         if self.preview_max_megapixels < 1:

@@ -21,7 +21,9 @@ def build(settings: Settings) -> tuple[Limiter, Throttle]:
         headers_enabled=False,
         key_prefix="casefile",
     )
-    policy = ThrottlePolicy.parse(settings.throttle_account_limits, settings.throttle_client_limits)
+    policy = ThrottlePolicy.parse(
+        settings.throttle_account_limits, settings.throttle_client_limits
+    )
     return limiter, Throttle(limiter, policy)
 
 

@@ -60,10 +60,7 @@ UPLOAD_METADATA = Param(
     where="header",
 )
 UPLOAD_OFFSET = Param(
-    "Upload-Offset",
-    BYTES,
-    "where this chunk starts: the upload's offset",
-    required=True,
+    "Upload-Offset", BYTES, "where this chunk starts: the upload's offset", required=True,
     where="header",
 )
 UPLOAD_CHECKSUM = Param(

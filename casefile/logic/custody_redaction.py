@@ -75,7 +75,9 @@ class Hidden:
             return cls(ids, None)
         alternatives = _alternatives(mark.lower() for mark in marks)
         # No letter or digit on either side, so that ERN "X-1" does not match "X-10".
-        mentions = re.compile(f"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])", re.IGNORECASE)
+        mentions = re.compile(
+            f"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])", re.IGNORECASE
+        )
         return cls(ids, mentions)
 
     def conceals(self, entry: CustodyEntry) -> bool:

@@ -79,8 +79,6 @@ class TooManyAttempts(DomainError):
         minutes = math.ceil(retry_after / 60)
         super().__init__(f"too many failed attempts; try again in {minutes} minute(s)")
         self.retry_after = retry_after
-
-
 class Busy(DomainError):
     """The database could not do it now (lock conflicts, retried already): the same request
     a moment later may well succeed. HTTP 503 with Retry-After."""

@@ -98,7 +98,9 @@ def resume(
     return record
 
 
-def end(session: Session, record: LoginSession, *, client_address: str | None, user: User) -> None:
+def end(
+    session: Session, record: LoginSession, *, client_address: str | None, user: User
+) -> None:
     """Sign-out: this session ends, and the sign-out is in the security log."""
     if record.ended_at is None:
         record.ended_at, record.end_reason = utcnow(), "logout"

@@ -24,7 +24,9 @@ class User(Base):
     # Before 2026-12 secrets were stored here as plain base32. Nothing writes it any more;
     # `casefile init`, `casefile keys rotate` and the next sign-in move what is left into
     # totp_secret_wrapped and empty it (logic/totp_secrets.py).
-    totp_secret_legacy: Mapped[str | None] = mapped_column("totp_secret", String(64), nullable=True)
+    totp_secret_legacy: Mapped[str | None] = mapped_column(
+        "totp_secret", String(64), nullable=True
+    )
     totp_enabled_at: Mapped[OptionalTimestamp]
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)

@@ -102,7 +102,9 @@ def end_other_sessions() -> Response:
         client_address=request_scope.client_address(),
     )
     flash(
-        ngettext("%(num)d other session signed out.", "%(num)d other sessions signed out.", ended),
+        ngettext(
+            "%(num)d other session signed out.", "%(num)d other sessions signed out.", ended
+        ),
         "success",
     )
     return redirect(url_for("web.account.overview"))
