@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from casefile import failures
 from casefile.db import Database
 from casefile.logic import accounts, cases, custody, custody_trusted, retry, tokens
 from casefile.logic import custody_verify as custody_verify_logic
@@ -24,6 +25,7 @@ from casefile.logic.errors import Busy, DomainError, NotFound, ValidationFailed
 from casefile.model import CustodyCheckpoint, Forum, User
 from casefile.settings import Settings, SettingsError, load_settings
 from casefile.vault import signing_key
+from casefile.vault.blobstore import BlobStoreError
 from casefile.vault.envelope import Keyring
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,6 +50,14 @@ def one_line_errors(command: F) -> F:
         except DBAPIError as error:
             if retry.is_busy(error):
                 raise CasefileError(Busy().message) from None
+            failure = failures.classify(error)
+            if failure is not None:
+                raise CasefileError(failure.message) from None
+            raise
+        except (OSError, BlobStoreError) as error:
+            failure = failures.classify(error)
+            if failure is not None:
+                raise CasefileError(failure.message) from None
             raise
 
     return wrapper  # type: ignore[return-value]
@@ -221,6 +231,13 @@ def _redact(url: str) -> str:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (gunicorn restarts one that dies). More than one: PostgreSQL.",
+)
 @click.option("--threads", default=32, show_default=True, type=click.IntRange(1, 1000))
 @click.option(
     "--header-timeout",
@@ -243,6 +260,7 @@ def serve(
     *,
     host: str,
     port: int,
+    workers: int,
     threads: int,
     header_timeout: float,
     body_idle_timeout: float,
@@ -261,6 +279,7 @@ def serve(
         app,
         host=host,
         port=port,
+        workers=workers,
         threads=threads,
         header_timeout=header_timeout,
         body_idle_timeout=body_idle_timeout,

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response as BaseResponse
 
+from casefile import failures
 from casefile.api.openapi import API_PREFIX
 from casefile.logic import retry
 from casefile.logic.errors import (
@@ -36,6 +37,7 @@ HTTP_CODES = {
     422: "validation_error",
     429: "too_many_requests",
     503: "busy",
+    507: "storage_full",
 }
 
 
@@ -92,6 +94,23 @@ def _busy(error: Busy) -> BaseResponse:
     return response
 
 
+def _failure(failure: failures.Failure) -> BaseResponse:
+    """503 `unavailable` (with Retry-After) or 507 `storage_full`, as failures.py decides."""
+    if _is_api():
+        response, _ = json_error(failure.status, failure.code, failure.message)
+    else:
+        if failure.status == 507:
+            message = gettext("The evidence store is out of space. Nothing was stored.")
+        else:
+            message = gettext("A service Casefile needs is unavailable. Please try again later.")
+        page, _ = _page(failure.status, message)
+        response = Response(page, mimetype="text/html")
+    response.status_code = failure.status
+    if failure.retry_after_seconds is not None:
+        response.headers["Retry-After"] = str(failure.retry_after_seconds)
+    return response
+
+
 def handle_csrf(error: CSRFError) -> tuple[Response, int] | tuple[str, int]:
     del error  # its text is Flask-WTF's, in English only; the page says it in the UI language
     _rollback()
@@ -129,6 +148,12 @@ def handle_unexpected(error: Exception) -> tuple[Response, int] | tuple[str, int
     if retry.is_busy(error):  # a lock held elsewhere, a deadlock outside a retried transaction
         log.warning("database busy on %s %s: %s", request.method, request.path, error)
         return _busy(Busy())
+    failure = failures.classify(error)
+    if failure is not None:  # a dependency down or full: nothing was stored (see failures.py)
+        log.warning(
+            "%s on %s %s: %s", failure.code, request.method, request.path, error, exc_info=error
+        )
+        return _failure(failure)
     log.error(  # called from Flask's handler, with the exception in hand
         "unexpected error on %s %s", request.method, request.path, exc_info=error
     )

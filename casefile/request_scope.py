@@ -3,13 +3,15 @@ Shared by the web UI and the API so both resolve these the same way."""
 
 from __future__ import annotations
 
+import logging
 from typing import cast
 
 from flask import Flask, current_app, g, request
 from flask_login import current_user
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from casefile import throttling
+from casefile import failures, throttling
 from casefile.db import Database
 from casefile.logic.custody import CustodyKeys
 from casefile.logic.throttle import Throttle
@@ -17,6 +19,8 @@ from casefile.model import LoginSession, User
 from casefile.settings import Settings
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import Keyring, KeyringSource
+
+log = logging.getLogger("casefile")
 
 
 def database(app: Flask | None = None) -> Database:
@@ -67,8 +71,18 @@ def end_transaction() -> None:
 
 def close_db_session(_error: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.close()
+    except DBAPIError as error:
+        # The rollback of a transaction whose connection died with it (the database
+        # restarted): the server ended that transaction already, and the answer was made.
+        # Drop the connection instead of turning a finished request into a 500.
+        if failures.classify(error) is not failures.DATABASE_UNAVAILABLE:
+            raise
+        log.warning("closing a request's session: the database connection was lost: %s", error)
+        session.invalidate()
 
 
 def actor() -> User | None:

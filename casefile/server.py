@@ -154,6 +154,7 @@ def serve(
     *,
     host: str,
     port: int,
+    workers: int = 1,
     threads: int = DEFAULT_THREADS,
     header_timeout: float = HEADER_TIMEOUT,
     body_idle_timeout: float = BODY_IDLE_TIMEOUT,
@@ -162,7 +163,9 @@ def serve(
         app,
         {
             "bind": f"{host}:{port}",
-            "workers": 1,  # one process: SQLite's single writer; scale out with PostgreSQL
+            # One process by default (SQLite has a single writer anyway); with PostgreSQL,
+            # several use more cores. The master restarts a worker that dies.
+            "workers": workers,
             "worker_class": worker_class(header_timeout, body_idle_timeout),
             "threads": threads,
             "worker_connections": 1000,  # open connections; idle ones hold no thread

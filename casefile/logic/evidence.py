@@ -10,7 +10,7 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 from pydantic import (
     AwareDatetime,
@@ -24,6 +24,7 @@ from pydantic import (
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from casefile import failures
 from casefile.db import utcnow
 from casefile.logic import authz, custody, ern, metadata, retry
 from casefile.logic.authz import CaseAction
@@ -185,10 +186,13 @@ def register(
                 committed=committed,
             ),
         )
-    except BaseException:
+    except BaseException as error:
         if not committed:
             session.rollback()
-            store.delete(received.item_id.hex)
+            # A connection lost during the commit leaves its outcome unknown: the item may
+            # be committed. Its blob stays; if no item owns it, `scrub --repair` removes it.
+            if failures.classify(error) is not failures.DATABASE_UNAVAILABLE:
+                store.delete(received.item_id.hex)
         raise
 
 
@@ -695,21 +699,45 @@ def read_content(
     item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
     if item.status != EvidenceStatus.ACTIVE:
         raise Conflict("this item was deleted; its content no longer exists")
-    custody.append(
-        session, actor, action, case_id=item.case_id, item_id=item.id, details={"ern": item.ern}
-    )
-    session.commit()
-    return item, _verified_chunks(session, actor, item, store, keyring)
+    blob = _open_unless_unavailable(store, item.blob_id)
+    try:
+        custody.append(
+            session, actor, action, case_id=item.case_id, item_id=item.id, details={"ern": item.ern}
+        )
+        session.commit()
+    except BaseException:
+        if blob is not None:
+            blob.close()
+        raise
+    return item, _verified_chunks(session, actor, item, store, keyring, opened=blob)
+
+
+def _open_unless_unavailable(store: BlobStore, blob_id: str) -> BinaryIO | None:
+    """The blob, opened before anything is logged or sent: an unreachable store raises here
+    (HTTP 503, no download entry for bytes that never left, no false integrity alarm). Any
+    other failure (a missing blob) is left to `_verified_chunks` to record, as before: None."""
+    try:
+        return store.open(blob_id)
+    except Exception as error:
+        if failures.classify(error) is not None:
+            raise
+        return None
 
 
 def _verified_chunks(
-    session: Session, actor: User | None, item: Evidence, store: BlobStore, keyring: Keyring
+    session: Session,
+    actor: User | None,
+    item: Evidence,
+    store: BlobStore,
+    keyring: Keyring,
+    *,
+    opened: BinaryIO | None = None,
 ) -> Iterator[bytes]:
     digest = hashlib.sha256()
     size = 0
     try:
         cipher = keyring.unwrap(item.wrapped_key, item.id.bytes)
-        with store.open(item.blob_id) as blob:
+        with opened or store.open(item.blob_id) as blob:
             plain = cipher.new_decrypting_stream(blob, item.content_owner.bytes)
             while chunk := plain.read(CHUNK):
                 digest.update(chunk)
@@ -723,8 +751,13 @@ def _verified_chunks(
         _record_failure(session, actor, item, str(error))
         raise
     except Exception as error:
+        if failures.classify(error) is not None:
+            raise  # the store went away mid-stream: not evidence of tampering
         _record_failure(session, actor, item, f"{type(error).__name__}: {error}")
         raise IntegrityFailure("the stored blob failed authentication") from error
+    finally:
+        if opened is not None:
+            opened.close()
 
 
 @retry.transaction

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from io import RawIOBase
 
 from casefile.vault import polyglot, sniff
-from casefile.vault.blobstore import BlobStore
+from casefile.vault.blobstore import BlobStore, BlobWriter
 from casefile.vault.envelope import Keyring
 from casefile.vault.extract import EXTRACT_LIMIT
 
@@ -25,6 +25,42 @@ def side_algorithms(declared: Iterable[str]) -> tuple[str, ...]:
     """The digests besides SHA-256 that intake must compute to check these declared ones."""
     wanted = set(declared)
     return tuple(name for name in SIDE_ALGORITHMS if name in wanted)
+
+
+class _Surfacing(RawIOBase):
+    """The blob writer as Tink's encrypting stream sees it. Tink passes a failure of the
+    sink through its C++ layer as a TinkError carrying only the text; this keeps the
+    original (ENOSPC, an S3 endpoint unreachable) so that `reraise` can raise it, and the
+    client is told what failed (casefile/failures.py) instead of an internal error."""
+
+    def __init__(self, blob: BlobWriter) -> None:
+        super().__init__()
+        self._blob = blob
+        self.failure: BaseException | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes, /) -> int:  # type: ignore[override]
+        try:
+            return self._blob.write(data)
+        except Exception as error:
+            self.failure = error
+            raise
+
+    def close(self) -> None:
+        try:
+            self._blob.close()
+        except Exception as error:
+            self.failure = error
+            raise
+        finally:
+            super().close()
+
+    def reraise(self, error: Exception) -> None:
+        """Raise the sink's own failure (from `error`, Tink's), if there was one."""
+        if self.failure is not None:
+            raise self.failure from error
 
 
 @dataclass(frozen=True)
@@ -54,7 +90,8 @@ class IntakeStream(RawIOBase):
         data_key = keyring.new_data_key(self.item_id.bytes)
         self._wrapped = data_key.wrapped
         self._blob = store.writer(self.item_id.hex)
-        self._encrypt = data_key.cipher.new_encrypting_stream(self._blob, self.item_id.bytes)
+        self._sink = _Surfacing(self._blob)
+        self._encrypt = data_key.cipher.new_encrypting_stream(self._sink, self.item_id.bytes)
         self._sha256 = hashlib.sha256()
         self._side_hashes = {name: hashlib.new(name) for name in side_algorithms(also)}
         # MD5 and SHA-1 (for declared hashes) run on a second thread once a file is large:
@@ -86,7 +123,11 @@ class IntakeStream(RawIOBase):
             else:
                 self._small += view
         self._polyglot.update(chunk)
-        self._encrypt.write(chunk)
+        try:
+            self._encrypt.write(chunk)
+        except Exception as error:
+            self._sink.reraise(error)
+            raise
         self.size += len(view)
         return len(view)
 
@@ -123,7 +164,11 @@ class IntakeStream(RawIOBase):
         if self.state != "open":
             raise ValueError(f"intake stream is {self.state}")
         self._join_side()
-        self._encrypt.close()  # writes the last segment and closes (fsyncs) the blob
+        try:
+            self._encrypt.close()  # writes the last segment and closes (fsyncs) the blob
+        except Exception as error:
+            self._sink.reraise(error)
+            raise
         self._blob.commit()
         self.state = "finished"
         return Received(

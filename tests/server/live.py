@@ -32,6 +32,8 @@ class Live:
     token: dict[str, str]
     database_url: str
     log: Path
+    env: dict[str, str] | None = None  # what the server's (and the CLI's) settings come from
+    pid: int = 0  # of `casefile serve`: the gunicorn master
 
 
 def free_port() -> int:
@@ -42,8 +44,13 @@ def free_port() -> int:
 
 @contextmanager
 def casefile_serve(
-    tmp_path: Path, database_url: str, *args: str, config: str = ""
+    tmp_path: Path,
+    database_url: str,
+    *args: str,
+    config: str = "",
+    env: dict[str, str] | None = None,
 ) -> Iterator[Live]:
+    """`env` adds to or overrides the instance's environment (e.g. another storage URL)."""
     config_file = tmp_path / "casefile.toml"
     config_file.write_text(config)
     env = {
@@ -51,6 +58,7 @@ def casefile_serve(
         "CASEFILE_DATABASE_URL": database_url,
         "CASEFILE_STORAGE_URL": (tmp_path / "storage").as_uri(),
         "CASEFILE_CONFIG": str(config_file),
+        **(env or {}),
     }
     assert CliRunner().invoke(main, ["init"], env=env, catch_exceptions=False).exit_code == 0
     database = Database.from_url(database_url)
@@ -83,7 +91,7 @@ def casefile_serve(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process, log)
-        yield Live(url, port, case_id, token, database_url, log)
+        yield Live(url, port, case_id, token, database_url, log, env, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
