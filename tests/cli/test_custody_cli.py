@@ -9,17 +9,13 @@ from sqlalchemy import text
 from casefile.bundle.signed_note import Checkpoint, open_note
 from casefile.cli import main
 from casefile.db import make_engine
+from tests.cli.instances import cli_env
 from tests.factories import PASSWORD
 
 
 @pytest.fixture
 def run(tmp_path, fresh_database_url):
-    env = {
-        "CASEFILE_INSTANCE": str(tmp_path / "instance"),
-        "CASEFILE_DATABASE_URL": fresh_database_url,
-        "CASEFILE_STORAGE_URL": (tmp_path / "storage").as_uri(),
-        "CASEFILE_CONFIG": "",
-    }
+    env = cli_env(tmp_path, fresh_database_url)
     runner = CliRunner()
 
     def invoke(*args, stdin=None):

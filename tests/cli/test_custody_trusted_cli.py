@@ -24,6 +24,7 @@ from casefile.bundle.signed_note import (
 from casefile.cli import main
 from casefile.db import make_engine
 from casefile.logic import custody_trusted
+from tests.cli.instances import cli_env
 from tests.factories import PASSWORD
 
 TABLES = ("custody_entries", "custody_nodes", "custody_checkpoints")
@@ -31,12 +32,7 @@ TABLES = ("custody_entries", "custody_nodes", "custody_checkpoints")
 
 @pytest.fixture
 def run(tmp_path, fresh_database_url):
-    env = {
-        "CASEFILE_INSTANCE": str(tmp_path / "instance"),
-        "CASEFILE_DATABASE_URL": fresh_database_url,
-        "CASEFILE_STORAGE_URL": (tmp_path / "storage").as_uri(),
-        "CASEFILE_CONFIG": "",
-    }
+    env = cli_env(tmp_path, fresh_database_url)
     runner = CliRunner()
 
     def invoke(*args, stdin=None):

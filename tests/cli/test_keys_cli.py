@@ -8,7 +8,6 @@ import io
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from casefile import create_app
 from casefile.cli import main
@@ -16,19 +15,13 @@ from casefile.db import Database
 from casefile.model import CustodyAction, CustodyEntry, Evidence
 from casefile.settings import load_settings
 from casefile.vault import envelope as kek
+from tests.cli.instances import initialised
 from tests.factories import bearer, make_case, make_user
 
 
 @pytest.fixture
 def instance(tmp_path, fresh_database_url):
-    env = {
-        "CASEFILE_INSTANCE": str(tmp_path / "instance"),
-        "CASEFILE_DATABASE_URL": fresh_database_url,
-        "CASEFILE_STORAGE_URL": (tmp_path / "storage").as_uri(),
-        "CASEFILE_CONFIG": "",
-    }
-    runner = CliRunner()
-    assert runner.invoke(main, ["init"], env=env).exit_code == 0
+    env, runner = initialised(tmp_path, fresh_database_url)
     settings = load_settings(env)
     database = Database.from_url(fresh_database_url)
     app = create_app(settings, database=database)

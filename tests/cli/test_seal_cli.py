@@ -8,7 +8,6 @@ import io
 import uuid
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import delete, func, select
 
 from casefile import create_app
@@ -18,6 +17,7 @@ from casefile.logic import metadata
 from casefile.model import Evidence, IndexToken, Sensitivity
 from casefile.settings import load_settings
 from casefile.vault.envelope import Keyring
+from tests.cli.instances import initialised
 from tests.factories import bearer, make_case, make_user
 
 COLLECTORS = ["Daw Aye Aye", "U Tun Tun", "Ko Zaw Zaw"]
@@ -25,14 +25,7 @@ COLLECTORS = ["Daw Aye Aye", "U Tun Tun", "Ko Zaw Zaw"]
 
 @pytest.fixture
 def instance(tmp_path, fresh_database_url):
-    env = {
-        "CASEFILE_INSTANCE": str(tmp_path / "instance"),
-        "CASEFILE_DATABASE_URL": fresh_database_url,
-        "CASEFILE_STORAGE_URL": (tmp_path / "storage").as_uri(),
-        "CASEFILE_CONFIG": "",
-    }
-    runner = CliRunner()
-    assert runner.invoke(main, ["init"], env=env).exit_code == 0
+    env, runner = initialised(tmp_path, fresh_database_url)
     settings = load_settings(env)
     database = Database.from_url(fresh_database_url)
     app = create_app(settings, database=database)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pyotp
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import text
 
 from casefile.cli import main
@@ -13,19 +12,13 @@ from casefile.db import Database
 from casefile.logic import accounts, totp_secrets
 from casefile.settings import load_settings
 from casefile.vault.envelope import Keyring
+from tests.cli.instances import initialised
 from tests.factories import make_user
 
 
 @pytest.fixture
 def instance(tmp_path, fresh_database_url):
-    env = {
-        "CASEFILE_INSTANCE": str(tmp_path / "instance"),
-        "CASEFILE_DATABASE_URL": fresh_database_url,
-        "CASEFILE_STORAGE_URL": (tmp_path / "storage").as_uri(),
-        "CASEFILE_CONFIG": "",
-    }
-    runner = CliRunner()
-    assert runner.invoke(main, ["init"], env=env).exit_code == 0
+    env, runner = initialised(tmp_path, fresh_database_url)
     database = Database.from_url(fresh_database_url)
     yield env, runner, database, load_settings(env).kek_path
     database.engine.dispose()
