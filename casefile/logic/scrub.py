@@ -173,17 +173,7 @@ def _verify(
     """None if the item's blob decrypts, authenticates and hashes to its SHA-256; else why not.
     A failure is recorded in the custody log (and committed) before this returns."""
     if item.blob_id not in listed and not store.exists(item.blob_id):
-        session.rollback()
-        custody.append(
-            session,
-            None,
-            CustodyAction.INTEGRITY_FAILURE,
-            case_id=item.case_id,
-            item_id=item.id,
-            details={"ern": item.ern, "reason": MISSING},
-        )
-        session.commit()
-        return MISSING
+        return _failed(session, item, MISSING)
     try:
         # The download path's own reader: decrypts, authenticates, hashes, and records a
         # failure as an INTEGRITY_FAILURE custody entry.
@@ -193,18 +183,23 @@ def _verify(
         cause = error.__cause__
         return f"{error}: {cause}" if cause is not None else str(error)
     if metadata.reveal(keyring, item).state == "damaged":
-        session.rollback()
-        custody.append(
-            session,
-            None,
-            CustodyAction.INTEGRITY_FAILURE,
-            case_id=item.case_id,
-            item_id=item.id,
-            details={"ern": item.ern, "reason": SEALED_DAMAGED},
-        )
-        session.commit()
-        return SEALED_DAMAGED
+        return _failed(session, item, SEALED_DAMAGED)
     return None
+
+
+def _failed(session: Session, item: Evidence, reason: str) -> str:
+    """Record an integrity failure of the item in the custody log (committed); the reason."""
+    session.rollback()
+    custody.append(
+        session,
+        None,
+        CustodyAction.INTEGRITY_FAILURE,
+        case_id=item.case_id,
+        item_id=item.id,
+        details={"ern": item.ern, "reason": reason},
+    )
+    session.commit()
+    return reason
 
 
 def _still_owned(session: Session, blob_id: str) -> bool:
