@@ -174,7 +174,7 @@ def init(ctx: click.Context) -> None:
 def _encrypt_plaintext_totp(settings: Settings, database: Database) -> None:
     """TOTP secrets stored in plain base32 before they were encrypted: encrypt them under the
     KEK now (an Alembic revision cannot: it never holds the KEK)."""
-    from casefile.logic import totp_secrets  # noqa: PLC0415
+    from casefile.logic import totp_at_rest  # noqa: PLC0415
 
     keyring = (
         Keyring.from_text(settings.kek_text)
@@ -184,7 +184,7 @@ def _encrypt_plaintext_totp(settings: Settings, database: Database) -> None:
     if keyring is None:
         raise CasefileError(f"no key-encryption key at {settings.kek_path}")
     with database.sessions() as session:
-        moved = totp_secrets.encrypt_plaintext(session, keyring)
+        moved = totp_at_rest.encrypt_plaintext(session, keyring)
     if moved:
         click.echo(f"encrypted {moved} two-factor secrets stored in plain text before")
 

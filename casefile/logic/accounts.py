@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import authz, login_sessions, security_log, tokens, totp_secrets
+from casefile.logic import authz, login_sessions, security_log, tokens, totp_at_rest
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.logic.passwords import hash_password, verify_password
 from casefile.logic.text import refuse_nul
@@ -245,7 +245,7 @@ def enable_totp(
     step = totp_step(secret, code)
     if step is None:
         raise ValidationFailed({"code": "that code does not match; check your device's clock"})
-    totp_secrets.seal(keyring, user, secret)
+    totp_at_rest.seal(keyring, user, secret)
     user.totp_enabled_at = utcnow()
     user.totp_last_step = step
     security_log.record(
@@ -291,7 +291,7 @@ def reset_totp(
 
 
 def _clear_totp(user: User) -> None:
-    totp_secrets.clear(user)
+    totp_at_rest.clear(user)
     user.totp_enabled_at = None
     user.totp_last_step = None
 

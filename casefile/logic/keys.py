@@ -1,5 +1,5 @@
 """KEK rotation: a new key-encryption key, every data key rewrapped under it, the old one
-retired. Blobs are never rewritten. TOTP secrets (logic/totp_secrets.py) are re-encrypted
+retired. Blobs are never rewritten. TOTP secrets (logic/totp_at_rest.py) are re-encrypted
 under the new key too, and any still in plain base32 are encrypted. Resumable: rerun after
 an interruption and it carries on with the same new key, skipping data keys already
 rewrapped."""
@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casefile.logic import custody, metadata, totp_secrets, tus
+from casefile.logic import custody, metadata, totp_at_rest, tus
 from casefile.model import CustodyAction, Evidence
 from casefile.vault import envelope as kek
 from casefile.vault.envelope import Keyring
@@ -57,9 +57,9 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
     rewrapped += tus.rewrap_keys(session, current)  # uploads still in progress
     metadata.rewrap_index_key(session, current)  # the blind index's key, not a data key
     session.commit()
-    totp_encrypted = totp_secrets.encrypt_plaintext(session, current)
+    totp_encrypted = totp_at_rest.encrypt_plaintext(session, current)
     totp_rewrapped = 0
-    while extra_totp := totp_secrets.rewrap(session, current):  # again: enrolments meanwhile
+    while extra_totp := totp_at_rest.rewrap(session, current):  # again: enrolments meanwhile
         totp_rewrapped += extra_totp
     retired = [key_id for key_id in kek.key_ids(current) if key_id != primary]
 

@@ -10,7 +10,7 @@ from typing import NoReturn
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import security_log, totp_secrets
+from casefile.logic import security_log, totp_at_rest
 from casefile.logic.accounts import find_by_email, normalise_email, totp_step
 from casefile.logic.errors import LoginRefused, TooManyAttempts
 from casefile.logic.passwords import hash_password, needs_rehash, verify_password
@@ -72,13 +72,13 @@ def check_totp(
     if user is None or user.is_disabled or not user.totp_enabled:
         _refuse(session, user, None, client_address, "no_pending_login")
     _check_throttle(session, throttle, user.email, user, client_address, totp=True)
-    secret = totp_secrets.secret_of(keyring, user)
+    secret = totp_at_rest.secret_of(keyring, user)
     step = totp_step(secret, code, now) if secret is not None else None
     if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
         throttle.failed(account=user.email, client=client_address)
         _refuse(session, user, None, client_address, "wrong_code", totp=True)
     if user.totp_secret_legacy is not None and secret is not None:
-        totp_secrets.seal(keyring, user, secret)  # a secret from before encryption: move it
+        totp_at_rest.seal(keyring, user, secret)  # a secret from before encryption: move it
     user.totp_last_step = step
     _succeed(session, user, None, client_address)
     return user

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from casefile.cli import main
 from casefile.db import Database
-from casefile.logic import accounts, totp_secrets
+from casefile.logic import accounts, totp_at_rest
 from casefile.settings import load_settings
 from casefile.vault.envelope import Keyring
 from tests.cli.instances import initialised
@@ -45,7 +45,7 @@ def stored(database):
 def secret_now(database, kek_path):
     with database.sessions() as session:
         user = accounts.find_by_email(session, "old@example.org")
-        return totp_secrets.secret_of(Keyring.load(kek_path), user)
+        return totp_at_rest.secret_of(Keyring.load(kek_path), user)
 
 
 def test_init_encrypts_plaintext_secrets(instance):

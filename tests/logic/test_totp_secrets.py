@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from casefile.db import utcnow
-from casefile.logic import accounts, keys, login, totp_secrets
+from casefile.logic import accounts, keys, login, totp_at_rest
 from casefile.vault import envelope
 from casefile.vault.envelope import Keyring, KeyringError
 from tests.factories import PASSWORD, make_throttle, make_user
@@ -63,7 +63,7 @@ def test_the_database_holds_no_base32_secret(session, kek_path):
     for form in (secret.encode(), secret.lower().encode(), base64.b32decode(secret)):
         assert form not in wrapped
     assert envelope.encrypted_by(wrapped) == keyring.primary_key_id
-    assert totp_secrets.secret_of(keyring, user) == secret
+    assert totp_at_rest.secret_of(keyring, user) == secret
 
 
 def test_a_sealed_secret_cannot_be_moved_to_another_account(session, kek_path):
@@ -73,7 +73,7 @@ def test_a_sealed_secret_cannot_be_moved_to_another_account(session, kek_path):
     enrol(session, victim, keyring)
     intruder.totp_secret_wrapped = victim.totp_secret_wrapped
     with pytest.raises(KeyringError):
-        totp_secrets.secret_of(keyring, intruder)
+        totp_at_rest.secret_of(keyring, intruder)
 
 
 def test_rotation_reencrypts_and_two_factor_sign_in_keeps_working(session, kek_path):
@@ -100,11 +100,11 @@ def test_plaintext_secrets_from_before_are_encrypted(session, kek_path):
     session.commit()
     assert raw_columns(session, old_style) == (secret, None)
 
-    assert totp_secrets.encrypt_plaintext(session, keyring) == 1
+    assert totp_at_rest.encrypt_plaintext(session, keyring) == 1
     session.expire_all()
     plain, wrapped = raw_columns(session, old_style)
     assert plain is None and wrapped is not None and secret.encode() not in wrapped
-    assert totp_secrets.encrypt_plaintext(session, keyring) == 0  # a rerun finds nothing
+    assert totp_at_rest.encrypt_plaintext(session, keyring) == 0  # a rerun finds nothing
     assert sign_in_with_code(session, old_style, secret, keyring).id == old_style.id
 
 
