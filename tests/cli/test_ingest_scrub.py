@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from casefile.cli import main
 from casefile.db import Database
@@ -92,6 +92,11 @@ def vault(request, tmp_path, fresh_database_url):
 def items(vault):
     with vault.database.session() as session:
         return list(session.scalars(select(Evidence).order_by(Evidence.seq)))
+
+
+def item_count(vault):
+    with vault.database.session() as session:
+        return session.scalar(select(func.count()).select_from(Evidence))
 
 
 def entries(vault, action):
@@ -335,7 +340,9 @@ def test_sigkill_mid_ingest_then_rerun_finishes_and_scrub_and_verify_pass(vault,
     orphans. A rerun adds the rest; scrub --repair removes the orphans; the log verifies."""
     if vault.kind != "local":
         pytest.skip("one store is enough: the S3 store's own tests cover its orphans")
-    count = 600
+    # Enough files that the run cannot finish between two looks at the database: batches of
+    # up to 64 commit within milliseconds of each other on an idle machine (600 did, once).
+    count = 2000
     folder = tmp_path / "drive"
     for number in range(count):
         sub = folder / f"{number // 100:02d}"
@@ -347,8 +354,8 @@ def test_sigkill_mid_ingest_then_rerun_finishes_and_scrub_and_verify_pass(vault,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while not items(vault) and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
+        while not item_count(vault) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=60)
