@@ -7,41 +7,21 @@ the legal hold's `on` and `my_role`, public routes that ignore credentials, stri
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 
 import pytest
 from sqlalchemy import func, select
 
-from casefile.model import CustodyAction, CustodyEntry, Role
-from tests.factories import add_member, bearer, make_case, make_user
+from casefile.model import CustodyAction, CustodyEntry
+from tests.api.seeding import seed_case
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
 @pytest.fixture
 def world(session, client):
-    lead = make_user(session, "lead@example.org")
-    viewer = make_user(session, "viewer@example.org")
-    outsider = make_user(session, "outsider@example.org")
-    case = make_case(session, lead)
-    add_member(session, case, lead, viewer, Role.VIEWER)
-    lead_headers = bearer(session, lead)
-    response = client.post(
-        f"/api/v1/cases/{case.id}/evidence",
-        headers=lead_headers,
-        data={"file": (io.BytesIO(b"witness statement\n"), "s.txt")},
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 201
-    return {
-        "case": case.id,
-        "item": response.get_json()["id"],
-        "lead": lead_headers,
-        "viewer": bearer(session, viewer),
-        "outsider": bearer(session, outsider),
-    }
+    return seed_case(session, client)
 
 
 # (method, path template, bodies to try: valid, of the wrong types, not JSON, not an object)

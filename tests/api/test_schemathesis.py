@@ -14,7 +14,6 @@ same time everywhere and a failure reproduces. More examples: CASEFILE_SCHEMATHE
 
 from __future__ import annotations
 
-import io
 import os
 from typing import Any
 
@@ -27,8 +26,7 @@ from schemathesis.config._checks import (
 )
 from schemathesis.engine import Status, events, from_schema
 
-from casefile.model import Role
-from tests.factories import add_member, bearer, make_case, make_user
+from tests.api.seeding import seed_case
 
 CHECKS = (
     "not_a_server_error",
@@ -140,36 +138,13 @@ def _config(
     )
 
 
-def _seed(session: Any, client: Any) -> dict[str, Any]:
-    lead = make_user(session, "lead@example.org")
-    viewer = make_user(session, "viewer@example.org")
-    outsider = make_user(session, "outsider@example.org")
-    case = make_case(session, lead)
-    add_member(session, case, lead, viewer, Role.VIEWER)
-    lead_headers = bearer(session, lead)
-    response = client.post(
-        f"/api/v1/cases/{case.id}/evidence",
-        headers=lead_headers,
-        data={"file": (io.BytesIO(b"witness statement\n"), "s.txt")},
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 201
-    return {
-        "case": str(case.id),
-        "item": response.get_json()["id"],
-        "viewer": str(viewer.id),
-        "lead": lead_headers,
-        "outsider": bearer(session, outsider),
-    }
-
-
 def _schema(
     app: Any, headers: dict[str, str], seeded: dict[str, Any], extra_checks: tuple[str, ...] = ()
 ) -> Any:
     parameters = {
         "path.case_id": seeded["case"],
         "path.evidence_id": seeded["item"],
-        "path.user_id": seeded["viewer"],
+        "path.user_id": seeded["viewer_id"],
     }
     examples = EXAMPLES[seeded["backend"]]
     SIGNED_IN.add(headers["Authorization"])
@@ -224,7 +199,7 @@ def _failures(schema: Any) -> list[str]:
 
 @pytest.fixture
 def seeded(session, client, database_url):
-    return {**_seed(session, client), "backend": database_url.split(":", 1)[0].split("+")[0]}
+    return {**seed_case(session, client), "backend": database_url.split(":", 1)[0].split("+")[0]}
 
 
 def test_contract_as_a_case_lead(app, seeded):
