@@ -300,11 +300,13 @@ def _explain(error: ValidationError, from_environment: Mapping[tuple[str, ...], 
         ).replace(".[", "[")
         variable = from_environment.get(tuple(str(part) for part in location))
         where = f"{variable} (setting {name})" if variable else f"setting {name}"
-        if detail["type"] == "literal_error":  # the value is one word the reader typed
-            rule = f"must be {detail['ctx']['expected']}, not {json.dumps(detail['input'])}"
+        value = detail["input"]
+        if detail["type"] == "literal_error":  # one word the reader typed (env), if a word
+            shown = json.dumps(value) if isinstance(value, str) else _kind(value)
+            rule = f"must be {detail['ctx']['expected']}, not {shown}"
         else:  # never the value itself: it may be a secret or a password-bearing URL
             rule = _RULES.get(detail["type"], detail["msg"][0].lower() + detail["msg"][1:])
-            rule += f", not {_kind(detail['input'])}"
+            rule += f", not {_kind(value)}"
         reasons.append(f"{where} {rule}")
     return "; ".join(reasons)
 

@@ -349,6 +349,7 @@ def test_a_variable_overrides_the_file_inside_a_section_and_empty_means_unset(tm
         ('[i18n]\nlanguages = ["en", 1]\n',
          "setting i18n.languages[1] must be text (in quotes), not a whole number"),
         ("web = 5\n", "setting web must be a table of settings, not a whole number"),
+        ("env = 1979-05-27\n", "setting env must be 'development' or 'production', not date"),
         ('env = "staging"\n',
          "setting env must be 'development' or 'production', not \"staging\""),
     ],
