@@ -14,11 +14,10 @@ from click.testing import CliRunner
 
 from casefile import create_app
 from casefile.cli import main
+from casefile.config_file import SECTIONS, ConfigFile
 from casefile.settings import (
     DEVELOPMENT_SECRET_KEY,
     PROJECT_ROOT,
-    SECTIONS,
-    ConfigFile,
     Settings,
     SettingsError,
     load_settings,
