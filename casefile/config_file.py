@@ -122,7 +122,7 @@ class ConfigFile(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
         file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Nothing implicit: load_settings passes the environment and the file it was given.
+        # Nothing implicit: read_config passes the environment and the file it was given.
         return (init_settings,)
 
 
@@ -133,7 +133,7 @@ SECTIONS: dict[str, type[_Section]] = {
 }
 
 
-DEFAULTS = ConfigFile()  # what the Settings dataclass below starts from: it writes no default
+DEFAULTS = ConfigFile()  # what casefile.settings.Settings starts from: it writes no default
 
 
 # --- the environment -------------------------------------------------------------------------
