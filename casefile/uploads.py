@@ -3,7 +3,10 @@
 Werkzeug spools large file parts to disk by default; evidence must never reach disk in
 plaintext, so every file part of every request is handed to an IntakeStream (hashing and
 encrypting as it arrives) if the route accepts evidence, and refused otherwise. Streams a
-request leaves unfinished (a disconnect, a 413, an error) are aborted at teardown."""
+request leaves unfinished (a disconnect, a 413, an error) are aborted at teardown.
+
+Written against Werkzeug 3.1, whose private methods it overrides; setup.cfg pins that minor
+version and tests/test_werkzeug_pin.py fails if an upgrade moves what is overridden."""
 
 from __future__ import annotations
 
