@@ -83,16 +83,21 @@ class Live:
     def pids(self) -> list[int]:
         return [self.pid, *self.workers()]
 
-    def bytes_read(self) -> int:
-        """Bytes the server's processes have read so far (sockets and files: rchar)."""
-        total = 0
-        for pid in self.pids():
-            try:
-                lines = Path(f"/proc/{pid}/io").read_text().splitlines()
-            except OSError:
-                continue
-            total += next(int(line.split()[1]) for line in lines if line.startswith("rchar:"))
-        return total
+    def unread(self, client: socket.socket) -> int:
+        """Bytes a client sent on `client` that the server has not read from its socket yet
+        (still in the client's send queue or the server's receive queue: /proc/net/tcp)."""
+        ours = _tcp_address(client.getsockname())
+        server = _tcp_address(("127.0.0.1", self.port))
+        queued = 0
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote = fields[1], fields[2]
+            send_queue, receive_queue = (int(part, 16) for part in fields[4].split(":"))
+            if (local, remote) == (ours, server):
+                queued += send_queue
+            elif (local, remote) == (server, ours):
+                queued += receive_queue
+        return queued
 
     def open_files(self) -> list[tuple[Path, str]]:
         """Every regular file the server's processes hold open: (the /proc path that still
@@ -118,8 +123,9 @@ class Live:
 
     def open_under_tmpdir(self) -> list[tuple[str, int]]:
         """(name, size) of each file the server holds open under its TMPDIR. gunicorn keeps
-        one per worker there, unlinked and empty: the worker's heartbeat (it only changes
-        the file's mode); a spooled request body would show here with its size."""
+        one per worker there (the master holds it too), unlinked and empty: the worker's
+        heartbeat (it only changes the file's mode); a spooled request body would show here
+        with its size."""
         opened = []
         for descriptor, target in self.open_files():
             if target.startswith(f"{self.tmpdir}/"):
@@ -142,6 +148,13 @@ class Live:
             if len(lines) >= at_least or time.monotonic() > deadline:
                 return lines
             time.sleep(0.05)
+
+
+def _tcp_address(address: tuple[str, int]) -> str:
+    """An IPv4 address as /proc/net/tcp writes it (the address in host byte order, hex)."""
+    host, port = address[0], address[1]
+    packed = socket.inet_aton(host)
+    return f"{int.from_bytes(packed, 'little'):08X}:{port:04X}"
 
 
 def contains(path: Path, marker: bytes) -> bool:
