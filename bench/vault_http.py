@@ -13,24 +13,17 @@ MD5 + SHA-1 + SHA-256) → Tink streaming AEAD (Keyring.new_data_key) → LocalB
 commit. Download: GET /api/v1/evidence/{id}/content read in 1 MiB chunks, against the in-process
 unwrap → decrypt → SHA-256 loop over the blob the in-process upload wrote.
 
-Servers (--server):
-  cli       `.venv/bin/casefile serve --port P` exactly as shipped: gunicorn, one gthread
-            worker (8 threads) forked from a master; the worker, which handles every request,
-            is the process measured (the master's RSS is printed beside it)
-  waitress  the previous `casefile serve`, for comparison: the same command run by a launcher
-            that swaps casefile.server.serve for waitress.serve (8 threads) with
-            max_request_body_size raised to vault.evidence_max_mb + 1 MiB (waitress's own
-            1 GiB default refuses a 1 GiB file); same imports in the same order, same app
+The server: `.venv/bin/casefile serve --port P` exactly as shipped: gunicorn, one gthread
+worker forked from a master; the worker, which handles every request, is the process measured
+(the master's RSS is printed beside it).
 
 While a request is in flight the sampler also watches the files the server's processes hold
-open under their TMPDIR (a folder of the benchmark's own): waitress spools a request body
-larger than its inbuf_overflow (512 KiB), and a response running ahead of the client beyond
-outbuf_overflow (1 MiB), to unlinked temporary files there: plaintext evidence on disk.
+open under their TMPDIR (a folder of the benchmark's own): a server that spooled a request or
+response body to an (unlinked) temporary file there would put plaintext evidence on disk.
 
     .venv/bin/python bench/vault_http.py                              # 1 GiB, casefile serve
     .venv/bin/python bench/vault_http.py --size-mib 64                # quick
-    .venv/bin/python bench/vault_http.py --server waitress            # the previous server
-    .venv/bin/python bench/vault_http.py --size-mib 1024 --server waitress --keep  # keep files
+    .venv/bin/python bench/vault_http.py --size-mib 1024 --keep       # keep the files
 
 Targets (issue; printed, not asserted): HTTP ingest >= 60% of the in-process loop; HTTP
 download >= 60% of the in-process decrypt → SHA-256 loop. Memory: see bench/vault_memory.py.
@@ -68,24 +61,6 @@ TARGET_RATIO = 0.60
 EMAIL = "bench@example.org"
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a throwaway instance
 SAMPLE_SECONDS = 0.05
-
-# The previous `casefile serve` (waitress, 8 threads), kept for comparison: `casefile serve`
-# itself (same imports, same order, same app), with casefile.server.serve replaced by
-# waitress.serve and waitress's request body limit raised to vault.evidence_max_mb (its own
-# default, 1 GiB, refuses a 1 GiB file).
-WAITRESS_LAUNCHER = """
-import sys, waitress
-import casefile.server
-from casefile.cli import main
-from casefile.settings import load_settings
-limit = load_settings().evidence_max_mb * 1024 * 1024 + 1024 * 1024  # + multipart framing
-def serve(app, *, host, port, threads):
-    waitress.serve(app, host=host, port=port, threads=threads, ident="Casefile",
-                   max_request_body_size=limit)
-casefile.server.serve = serve
-main(["serve", "--port", sys.argv[1]])
-"""
-
 
 def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -158,7 +133,7 @@ class Instance:
             CASEFILE_DATABASE_URL=f"sqlite:///{folder / 'casefile.sqlite3'}",
             CASEFILE_STORAGE_URL=(folder / "storage").as_uri(),
             CASEFILE_ENV="development",
-            TMPDIR=str(folder / "server-tmp"),  # where waitress spools request bodies
+            TMPDIR=str(folder / "server-tmp"),  # watched: nothing may be spooled there
         )
         env.pop("CASEFILE_CONFIG", None)
         env.pop("CASEFILE_KEK", None)
@@ -233,16 +208,11 @@ class Server:
 
     `casefile serve` runs gunicorn: a master (arbiter) process and one gthread worker forked
     from it, which handles every request. `pid` is the process that handles requests (the
-    worker; the server process itself when it has no child, as with waitress); `master` the
-    process started."""
+    worker; the master itself should it have no child); `master` the process started."""
 
-    def __init__(self, instance: Instance, kind: str) -> None:
+    def __init__(self, instance: Instance) -> None:
         self.port = free_port()
-        if kind == "cli":
-            command = [str(VENV_BIN / "casefile"), "serve", "--port", str(self.port)]
-        else:
-            command = [str(VENV_BIN / "python"), "-c", WAITRESS_LAUNCHER, str(self.port)]
-        self.kind = kind
+        command = [str(VENV_BIN / "casefile"), "serve", "--port", str(self.port)]
         self.log = (instance.folder / f"server-{self.port}.log").open("w")
         self.process = subprocess.Popen(
             command, env=instance.env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT
@@ -318,7 +288,7 @@ class Server:
 
 class Sampler:
     """Every 50 ms: the server's VmHWM/VmRSS, and the largest file it holds open under its
-    TMPDIR (waitress's spooled request body; unlinked, so only visible through /proc).
+    TMPDIR (a spooled request body would be unlinked, so only visible through /proc).
 
     On entry the server's VmHWM since start is kept (`hwm_before`: it includes start-up) and
     then reset, so `max_hwm_kib` is the exact peak of what runs inside the block."""
@@ -600,11 +570,11 @@ def pairs(server: Server, instance: Instance, data: Path, count: int, result: Ht
 
 
 def http_phase(  # noqa: PLR0915 - one phase, printed as it goes
-    instance: Instance, server_kind: str, data: Path, expected: str, repeat: int
+    instance: Instance, data: Path, expected: str, repeat: int
 ) -> HttpResult:
     size = data.stat().st_size
     result = HttpResult()
-    server = Server(instance, server_kind)
+    server = Server(instance)
     try:
         idle = server.status()
         cpu0, ccpu0 = server.cpu_seconds(), client_cpu()
@@ -722,13 +692,12 @@ def in_process_phase(
 
 def side_by_side(
     size_mib: int,
-    server_kind: str,
     http: HttpResult,
     uploads: dict[str, float],
     download_rate: float,
 ) -> None:
     print(
-        f"\nSide by side ({size_mib} MiB, server={server_kind}; "
+        f"\nSide by side ({size_mib} MiB, casefile serve; "
         f"target ratio >= {TARGET_RATIO:.0%}; load now {load()})"
     )
     for label, base in uploads.items():
@@ -750,18 +719,18 @@ def side_by_side(
         )
 
 
-def run(size_mib: int, server_kind: str, keep: bool, tmp_root: str | None, repeat: int) -> int:
+def run(size_mib: int, keep: bool, tmp_root: str | None, repeat: int) -> int:
     folder = Path(tempfile.mkdtemp(prefix="casefile-vault-http-", dir=tmp_root))
-    print(f"casefile vault HTTP bench: {size_mib} MiB, server={server_kind}, folder {folder}")
+    print(f"casefile vault HTTP bench: {size_mib} MiB, casefile serve, folder {folder}")
     print(f"  {os.cpu_count()} CPUs; load average at start {load()}")
     try:
         instance = Instance.create(folder)
         data = folder / "testdata.bin"
         expected = make_test_file(data, size_mib * MIB)
         warm_page_cache(data)
-        http = http_phase(instance, server_kind, data, expected, repeat)
+        http = http_phase(instance, data, expected, repeat)
         uploads, download_rate = in_process_phase(data, instance, expected)
-        side_by_side(size_mib, server_kind, http, uploads, download_rate)
+        side_by_side(size_mib, http, uploads, download_rate)
         if http.pairs:
             ratios = [pair.ratio for pair in http.pairs]
             ratio = statistics.median(ratios)
@@ -783,7 +752,6 @@ def run(size_mib: int, server_kind: str, keep: bool, tmp_root: str | None, repea
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024, help="test file size (MiB)")
-    parser.add_argument("--server", choices=("cli", "waitress"), default="cli")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--tmp", help="where to make the temporary folder (default: $TMPDIR)")
     parser.add_argument(
@@ -791,7 +759,7 @@ def main() -> int:
         help="rounds of (HTTP upload, in-process loop) after the first, interleaved",
     )
     args = parser.parse_args()
-    return run(args.size_mib, args.server, args.keep, args.tmp, args.repeat)
+    return run(args.size_mib, args.keep, args.tmp, args.repeat)
 
 
 if __name__ == "__main__":

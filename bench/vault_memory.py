@@ -13,7 +13,6 @@ happens in the master, before the worker is forked.) The item is then downloaded
 (--no-download skips it) and the peak, reset again, read again.
 
     .venv/bin/python bench/vault_memory.py                    # 2 GiB and 10 MiB, casefile serve
-    .venv/bin/python bench/vault_memory.py --server waitress  # the previous server
     .venv/bin/python bench/vault_memory.py --sizes-mib 256,10
 
 Targets (issue; printed, not asserted): peak RSS during the 2 GiB upload <= 150 MiB, and
@@ -47,7 +46,7 @@ SPREAD_TARGET_MIB = 30.0
 
 
 def measure(
-    size_mib: int, server_kind: str, with_download: bool, tmp_root: str | None
+    size_mib: int, with_download: bool, tmp_root: str | None
 ) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="casefile-vault-mem-", dir=tmp_root))
     try:
@@ -55,7 +54,7 @@ def measure(
         data = folder / "testdata.bin"
         expected = make_test_file(data, size_mib * MIB)
         warm_page_cache(data)
-        server = Server(instance, server_kind)
+        server = Server(instance)
         try:
             idle = server.status()
             load_before = load()
@@ -98,15 +97,14 @@ def measure(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes-mib", default="2048,10", help="comma-separated upload sizes")
-    parser.add_argument("--server", choices=("cli", "waitress"), default="cli")
     parser.add_argument("--no-download", action="store_true")
     parser.add_argument("--tmp", help="where to make the temporary folders (default: $TMPDIR)")
     args = parser.parse_args()
     sizes = [int(part) for part in args.sizes_mib.split(",") if part.strip()]
-    print(f"casefile vault server memory: sizes {sizes} MiB, server={args.server}")
+    print(f"casefile vault server memory: sizes {sizes} MiB, casefile serve")
     results = []
     for size in sizes:
-        result = measure(size, args.server, not args.no_download, args.tmp)
+        result = measure(size, not args.no_download, args.tmp)
         results.append(result)
         print(f"\n{size} MiB upload (load before / after: {result['load']})")
         print(f"  status {result['status']}, stored and hash ok: {result['ok']}")

@@ -128,6 +128,24 @@ class CasefileWorker(ThreadWorker):  # type: ignore[misc]
             conn.sock.stop()  # draining an unread body after it is gunicorn's (time-bounded)
 
 
+def bodies_end_at_content_length(app: Flask) -> Any:
+    """The app, told to hold a request body to its Content-Length.
+
+    gunicorn marks every request's input as terminated (`wsgi.input_terminated`), and Werkzeug
+    then reads a body until the stream ends, whatever its Content-Length said: a body cut off
+    by a client that went away reads as a complete, shorter one (a tus PATCH stored the part
+    received as a chunk). Without the mark, a body with a Content-Length that ends early is a
+    client that disconnected (Werkzeug's ClientDisconnected): nothing of it is kept. A chunked
+    body (no Content-Length) keeps the mark: gunicorn ends it at its last chunk."""
+
+    def application(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("CONTENT_LENGTH"):
+            environ.pop("wsgi.input_terminated", None)
+        return app(environ, start_response)
+
+    return application
+
+
 class CasefileServer(BaseApplication):  # type: ignore[misc]
     def __init__(self, app: Flask, options: dict[str, Any]) -> None:
         self.application = app
@@ -140,8 +158,8 @@ class CasefileServer(BaseApplication):  # type: ignore[misc]
                 continue  # an older gunicorn without the feature
             self.cfg.set(key, value)
 
-    def load(self) -> Flask:
-        return self.application
+    def load(self) -> Any:
+        return bodies_end_at_content_length(self.application)
 
 
 def worker_class(header_timeout: float, body_idle_timeout: float) -> type[CasefileWorker]:

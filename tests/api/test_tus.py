@@ -1,9 +1,9 @@
 """Resumable uploads (tus 1.0.0: core, creation, checksum, termination).
 
-The protocol is exercised end to end with the `tuspy` client against the app served by
-waitress on a real (committed) database, and its rules in detail through the test client.
-Bodies are held in memory, never in files, so that the no-plaintext-on-disk checks find only
-what the server wrote.
+The protocol is exercised end to end with the `tuspy` client against `casefile serve` (the
+gunicorn server that ships, tests/live_server.py) on a real (committed) database, and its
+rules in detail through the test client. Bodies are held in memory, never in files, so that
+the no-plaintext-on-disk checks find only what the server wrote.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -28,7 +28,7 @@ import requests
 from sqlalchemy import func, select, update
 from tusclient.client import TusClient
 
-from casefile import create_app, request_scope
+from casefile import request_scope
 from casefile.db import Database, utcnow
 from casefile.logic import evidence, members, tus
 from casefile.logic import metadata as item_metadata
@@ -37,8 +37,10 @@ from casefile.model.tus_upload import TusChunk, TusUpload
 from casefile.vault import envelope as kek
 from casefile.vault.blobstore import open_store
 from tests.factories import add_member, bearer, make_case, make_user
+from tests.live_server import Live as LiveServer
+from tests.live_server import contains, instance_env, serving
+from tests.server.live import read_response
 from tests.stores import StoreView
-from tests.threaded_server import serving
 from tests.web.test_auth_web import cheap_password_hashes
 
 MIB = 1024 * 1024
@@ -72,20 +74,8 @@ def files_under(root: Path) -> list[Path]:
 
 
 def holding(paths: list[Path], marker: bytes) -> list[str]:
-    """The files among `paths` that contain `marker`, read in overlapping pieces."""
-    found = []
-    for path in paths:
-        try:
-            with path.open("rb") as handle:
-                tail = b""
-                while piece := handle.read(MIB):
-                    if marker in tail + piece:
-                        found.append(str(path))
-                        break
-                    tail = piece[-len(marker) :]
-        except OSError:
-            continue
-    return found
+    """The files among `paths` that contain `marker`."""
+    return [str(path) for path in paths if contains(path, marker)]
 
 
 def modified_since(root: Path, since: float) -> list[Path]:
@@ -106,14 +96,24 @@ def modified_since(root: Path, since: float) -> list[Path]:
 
 @dataclasses.dataclass
 class Live:
-    url: str
-    port: int
+    server: LiveServer
     case_id: uuid.UUID
     tokens: dict[str, dict[str, str]]  # who → Authorization header
     stored: StoreView
     storage_folder: Path  # the local store's folder (empty when the store is S3)
     database: Database
-    patched: list[tuple[str, int, int]]  # (path, body length, status) of PATCHes the app saw
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def patched(self, at_least: int = 0) -> list[tuple[str, int]]:
+        """(path, status) of every PATCH the server answered, from its access log."""
+        return self.server.logged("PATCH", at_least=at_least)
 
     def client(self, who: str = "investigator") -> TusClient:
         return TusClient(f"{self.url}/api/v1/cases/{self.case_id}/uploads", self.tokens[who])
@@ -145,14 +145,9 @@ class Live:
 
 @pytest.fixture
 def live(fresh_database_url: str, tmp_path: Path, settings: Any) -> Iterator[Live]:
-    """The app served by waitress in a daemon thread, on a database of its own.
-
-    waitress reads a whole request body before it calls the app, and spools bodies larger than
-    `inbuf_overflow` (512 KiB by default) to an anonymous temporary file: plaintext on disk. The
-    server is therefore given room for the largest PATCH body the app accepts (max_request_mb)
-    in memory, as a deployment of Casefile behind waitress must be."""
+    """`casefile serve` on an instance of its own (these settings' keys and blob store, a
+    database of its own), with a case and its members' API tokens."""
     database = Database.from_url(fresh_database_url)
-    app = create_app(settings, database=database)
     with database.sessions() as session:
         lead = make_user(session, "lead@example.org")
         users = {
@@ -165,28 +160,15 @@ def live(fresh_database_url: str, tmp_path: Path, settings: Any) -> Iterator[Liv
         add_member(session, case, lead, users["viewer"], Role.VIEWER)
         tokens = {name: bearer(session, user) for name, user in users.items()}
         case_id = case.id
-    patched: list[tuple[str, int, int]] = []
-
-    def recording(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        def start(status: str, headers: Any, *args: Any) -> Any:
-            if environ["REQUEST_METHOD"] == "PATCH":
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                patched.append((environ["PATH_INFO"], length, int(status.split(maxsplit=1)[0])))
-            return start_response(status, headers, *args)
-
-        return app(environ, start)
-
     try:
-        with serving(recording, inbuf_overflow=2 * settings.max_request_mb * MIB) as port:
+        with serving(instance_env(settings, fresh_database_url, tmp_path), tmp_path) as server:
             yield Live(
-                url=f"http://127.0.0.1:{port}",
-                port=port,
+                server=server,
                 case_id=case_id,
                 tokens=tokens,
                 stored=StoreView(open_store(settings.storage_url, settings)),
                 storage_folder=tmp_path / "storage",
                 database=database,
-                patched=patched,
             )
     finally:
         database.engine.dispose()
@@ -237,7 +219,8 @@ def test_tuspy_uploads_a_file_in_chunks_and_it_becomes_an_item(live):
     assert status.headers["X-Casefile-Evidence"] == item_id
     assert status.headers["Cache-Control"] == "no-store"
     assert live.stored.contents() == [live.stored.blob(item_id)]
-    assert sum(length for _, length, code in live.patched if code == 204) == len(content)
+    # Twelve 1 MiB PATCHes, each answered 204 by the server.
+    assert [code for _, code in live.patched(at_least=12)] == [204] * 12
 
 
 def test_an_interrupted_upload_resumes_where_it_stopped(live):
@@ -266,33 +249,67 @@ def test_an_interrupted_upload_resumes_where_it_stopped(live):
     item_id = evidence_of(second)
     assert live.get(f"/api/v1/evidence/{item_id}").json()["sha256"] == sha256(content)
     assert live.get(f"/api/v1/evidence/{item_id}/content").content == content
-    # Every byte crossed the wire once: twelve 1 MiB PATCHes, none repeated.
-    stored = [(p, length) for p, length, code in live.patched if code == 204]
-    assert [length for _, length in stored] == [MIB] * 12
-    assert {p for p, _ in stored} == {path}
+    # Every byte crossed the wire once: twelve 1 MiB PATCHes stored, none repeated (the one
+    # cut off mid-body, if the server logged it, was not answered 204).
+    stored = [entry for entry in live.patched(at_least=12) if entry[1] == 204]
+    assert stored == [(path, 204)] * 12
 
 
-def test_no_plaintext_reaches_disk_during_or_after_an_upload(live, temp_files):
+def test_no_plaintext_reaches_disk_during_or_after_an_upload(live):
+    """Checked on the server process itself: the files it holds open (unlinked ones too,
+    which no folder shows) while a PATCH body is half received, its own TMPDIR, the store
+    and the system's temporary folder."""
     marker = secrets.token_bytes(32)
     content = marker * (4 * MIB // len(marker))
     started = time.time() - 1
+    temp_root = Path(tempfile.gettempdir())
+
+    def nothing_on_disk() -> None:
+        assert live.stored.holding(marker) == []
+        assert holding(files_under(live.storage_folder), marker) == []
+        assert holding(files_under(live.server.tmpdir), marker) == []
+        assert holding(modified_since(temp_root, started), marker) == []
+        assert live.server.open_files_holding(marker) == []
+        # Only gunicorn's worker heartbeat is open under the TMPDIR: unlinked and empty (the
+        # master and the worker each hold it).
+        assert [file for file in live.server.open_under_tmpdir() if file[1] != 0] == []
 
     uploader = live.client().uploader(file_stream=io.BytesIO(content), chunk_size=MIB)
     uploader.upload(stop_at=2 * MIB)
     chunks = list(live.stored.store.blob_ids())
     assert len(chunks) == 2  # one encrypted blob per chunk received so far
     assert all(len(live.stored.raw(chunk)) > MIB for chunk in chunks)  # header and tags
-    temp_root = Path(tempfile.gettempdir())
-    assert live.stored.holding(marker) == []
-    assert holding(files_under(live.storage_folder), marker) == []
-    assert holding(modified_since(temp_root, started), marker) == []
+    nothing_on_disk()
 
-    uploader.upload()
-    item_id = evidence_of(uploader)
-    assert live.stored.holding(marker) == []
-    assert holding(files_under(live.storage_folder), marker) == []
-    assert holding(modified_since(temp_root, started), marker) == []
-    assert temp_files == []  # nor an anonymous temporary file, which no folder would show
+    # A PATCH whose body is half sent: the server is reading it now.
+    path = uploader.url.removeprefix(live.url)
+    with socket.create_connection(("127.0.0.1", live.port), timeout=30) as sock:
+        sock.sendall(
+            (
+                f"PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: {live.tokens['investigator']['Authorization']}\r\n"
+                f"Tus-Resumable: 1.0.0\r\nUpload-Offset: {2 * MIB}\r\n"
+                f"Content-Type: {OFFSET_STREAM}\r\nContent-Length: {MIB}\r\n\r\n"
+            ).encode()
+            + content[2 * MIB : 2 * MIB + MIB // 2]
+        )
+        # The worker reads the body as it arrives: look once it has read all that was sent.
+        deadline = time.monotonic() + 10
+        while live.server.unread(sock):
+            assert time.monotonic() < deadline, "the server did not read the body sent"
+            time.sleep(0.02)
+        nothing_on_disk()
+        sock.sendall(content[2 * MIB + MIB // 2 : 3 * MIB])
+        status, _ = read_response(sock)
+        assert status == 204
+
+    resumed = live.client().uploader(
+        file_stream=io.BytesIO(content), chunk_size=MIB, url=uploader.url
+    )
+    assert resumed.offset == 3 * MIB
+    resumed.upload()
+    item_id = evidence_of(resumed)
+    nothing_on_disk()
     assert live.stored.contents() == [live.stored.blob(item_id)]
     assert live.get(f"/api/v1/evidence/{item_id}/content").content == content
 

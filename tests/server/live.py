@@ -1,27 +1,24 @@
-"""`casefile serve` (gunicorn, the real worker) in a subprocess on 127.0.0.1, on a database of
+"""`casefile serve` (tests.live_server) on an instance made by `casefile init`, on a database of
 its own, with an investigator's API token; and raw-socket clients that send slowly."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 from click.testing import CliRunner
 
 from casefile.cli import main
 from casefile.db import Database
 from casefile.model import Role
 from tests.factories import add_member, bearer, make_case, make_user
+from tests.live_server import free_port, serving
+
+__all__ = ["Live", "casefile_serve", "free_port", "multipart", "read_response"]
 
 
 @dataclass
@@ -34,12 +31,6 @@ class Live:
     log: Path
     env: dict[str, str] | None = None  # what the server's (and the CLI's) settings come from
     pid: int = 0  # of `casefile serve`: the gunicorn master
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -71,48 +62,10 @@ def casefile_serve(
         case_id = case.id
     database.engine.dispose()
 
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from casefile.cli import main; sys.exit(main())",
-                "serve",
-                "--port",
-                str(port),
-                *args,
-            ],
-            env={**os.environ, **env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
+    with serving(env, tmp_path, *args) as server:
+        yield Live(
+            server.url, server.port, case_id, token, database_url, server.log, env, server.pid
         )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process, log)
-        yield Live(url, port, case_id, token, database_url, log, env, process.pid)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"casefile serve exited: {log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/api/v1/openapi.json", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"casefile serve did not come up: {log.read_text()[-3000:]}")
 
 
 def multipart(fields: dict[str, str], filename: str) -> tuple[bytes, bytes, str]:

@@ -1,5 +1,5 @@
-"""End to end in a real browser: Debian's Chromium, driven by Playwright, against the app served
-by waitress on a real (committed) database.
+"""End to end in a real browser: Debian's Chromium, driven by Playwright, against `casefile
+serve` (the gunicorn server that ships, tests/live_server.py) on a real (committed) database.
 
 Never run `playwright install`: the browser is the system's /usr/bin/chromium.
 """
@@ -9,17 +9,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select
 
-from casefile import create_app
 from casefile.db import Database
 from casefile.model import Case, CaseMember, Evidence, Role, User
 from tests.factories import PASSWORD, make_settings, make_user
-from tests.threaded_server import serving
+from tests.live_server import instance_env, serving
 from tests.web.test_account_web import burmese
 
 pytestmark = pytest.mark.browser
@@ -49,18 +50,25 @@ def require_chromium() -> None:
 
 @pytest.fixture
 def live_database(fresh_database_url: str) -> Iterator[Database]:
-    """A database of its own: the server's threads commit for real."""
+    """A database of its own: the server commits for real."""
     database = Database.from_url(fresh_database_url)
     yield database
     database.engine.dispose()
 
 
+@contextmanager
+def casefile_serve(database_url: str, tmp_path: Path, **settings: Any) -> Iterator[str]:
+    """`casefile serve` on an instance of its own with these settings; yields its base URL."""
+    env = instance_env(make_settings(tmp_path, **settings), database_url, tmp_path)
+    with serving(env, tmp_path) as server:
+        yield server.url
+
+
 @pytest.fixture
-def server(live_database: Database, tmp_path: Path) -> Iterator[str]:
-    """The app served by waitress in a daemon thread; yields its base URL."""
-    app = create_app(make_settings(tmp_path), database=live_database)
-    with serving(app) as port:
-        yield f"http://127.0.0.1:{port}"
+def server(live_database: Database, fresh_database_url: str, tmp_path: Path) -> Iterator[str]:
+    del live_database  # made first: the test adds its users before the browser signs in
+    with casefile_serve(fresh_database_url, tmp_path) as url:
+        yield url
 
 
 class Problems(list[str]):
@@ -177,12 +185,13 @@ WATCH_PROGRESS = """() => {
 
 
 @pytest.fixture
-def upload_server(live_database: Database, tmp_path: Path) -> Iterator[str]:
-    """As `server`, but files over 1 MiB go through the page's resumable (tus) path, and
-    waitress holds a PATCH body in memory as a deployment must (see tests/api/test_tus.py)."""
-    app = create_app(make_settings(tmp_path, tus_threshold_mb=1), database=live_database)
-    with serving(app, inbuf_overflow=32 * 1024 * 1024) as port:
-        yield f"http://127.0.0.1:{port}"
+def upload_server(
+    live_database: Database, fresh_database_url: str, tmp_path: Path
+) -> Iterator[str]:
+    """As `server`, but files over 1 MiB go through the page's resumable (tus) path."""
+    del live_database
+    with casefile_serve(fresh_database_url, tmp_path, tus_threshold_mb=1) as url:
+        yield url
 
 
 def test_the_upload_page_sends_files_directly_and_resumably_and_speaks_burmese(
