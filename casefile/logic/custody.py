@@ -23,7 +23,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Select,
-    TextualSelect,
     and_,
     bindparam,
     column,
@@ -32,7 +31,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     true,
     values,
 )
@@ -181,19 +179,12 @@ def _head_sql(dialect: Dialect) -> str:
     return str(_HEAD_STATE.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
-@functools.cache
-def _head_text(dialect: Dialect) -> TextualSelect:
-    """SQLite: the same, as a text statement whose columns (by position) have their types."""
-    return text(_head_sql(dialect)).columns(
-        column("size", BigInteger),
-        column("checkpoint_size", BigInteger),
-        column("checkpoint_time", _CHECKPOINTS.c.time.type),
-        column("level", Integer),
-        column("hash", LargeBinary),
-    )
+_HEAD_TYPES = (BigInteger(), BigInteger(), _CHECKPOINTS.c.time.type, Integer(), LargeBinary())
 
 
-_INSERT_ENTRY = insert(_ENTRIES)
+_INSERT_ENTRY = insert(_ENTRIES).values(
+    {column.name: bindparam(column.name, type_=column.type) for column in _ENTRIES.c}
+)
 _INSERT_NODES = insert(_NODES)
 _NEW_NODES = (
     func.unnest(
@@ -256,7 +247,7 @@ def _state(session: Session) -> _LogState:
     if connection.dialect.name == "postgresql":
         rows = _lock_and_read_head(connection)
     else:  # BEGIN IMMEDIATE holds the database's one write lock already
-        rows = list(connection.execute(_head_text(connection.dialect)))
+        rows = driver_statements.fetch_all(connection, _head_sql(connection.dialect), _HEAD_TYPES)
     session.flush()  # the action's own pending rows; the head read touches custody tables only
     size, checkpoint_size, checkpoint_time = rows[0][:3]
     frontier = [digest for *_, level, digest in rows if level is not None]
@@ -446,26 +437,22 @@ def _entry_fields(size: int, new: NewEntry) -> dict[str, Any]:
 def _write(
     session: Session, rows: Sequence[Mapping[str, Any]], nodes: Sequence[tuple[int, int, bytes]]
 ) -> None:
-    """Entries and the tree nodes they complete: one statement each (PostgreSQL: one in all)."""
+    """Entries and the tree nodes they complete: one statement each (PostgreSQL: one in all),
+    run on the driver's cursor (driver_statements: a single append costs 25-70% less CPU than
+    through Connection.execute, bench/README.md)."""
     if not rows:
         return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        # The entries go in as one multi-row VALUES; SQLAlchemy caches it per row count.
         levels, indexes, hashes = zip(*nodes, strict=True)
-        connection.execute(
-            _pg_insert_entries_and_nodes(len(rows)),
-            {
-                **{f"{name}_{row}": value for row, fields in enumerate(rows)
-                   for name, value in fields.items()},
-                "levels": list(levels),
-                "indexes": list(indexes),
-                "hashes": list(hashes),
-            },
-        )
+        parameters = {"levels": list(levels), "indexes": list(indexes), "hashes": list(hashes)}
+        for row, fields in enumerate(rows):
+            parameters.update((f"{name}_{row}", value) for name, value in fields.items())
+        driver_statements.execute(connection, _pg_insert_entries_and_nodes(len(rows)), parameters)
     else:
-        connection.execute(_INSERT_ENTRY, list(rows))
-        connection.execute(
+        driver_statements.execute_many(connection, _INSERT_ENTRY, rows)
+        driver_statements.execute_many(
+            connection,
             _INSERT_NODES,
             [{"level": level, "index": index, "hash": digest} for level, index, digest in nodes],
         )
@@ -473,8 +460,9 @@ def _write(
 
 @functools.lru_cache(maxsize=128)
 def _pg_insert_entries_and_nodes(count: int) -> Any:
-    """PostgreSQL: `count` entries (parameters seq_0, time_0, ... seq_1, ...) and their nodes
-    (three arrays) in one statement, so one round trip."""
+    """PostgreSQL: `count` entries (parameters seq_0, time_0, ... seq_1, ...) as one
+    multi-row VALUES and their nodes (three arrays) in one statement, so one round trip.
+    One statement object per count: driver_statements compiles each once."""
     entries = insert(_ENTRIES).values(
         [
             {
