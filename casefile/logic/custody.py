@@ -237,11 +237,19 @@ def _innermost(session: Session) -> SessionTransaction | None:
     return session.get_nested_transaction() or session.get_transaction()
 
 
-def _state(session: Session) -> _LogState:
-    """Take the log's lock (if this transaction does not hold it yet) and return its state."""
+def _held(session: Session) -> _LogState | None:
+    """The log's state if this transaction holds its lock already (pending rows flushed)."""
     state = session.info.get(_STATE)
     if isinstance(state, _LogState) and state.transaction is _innermost(session):
         session.flush()
+        return state
+    return None
+
+
+def _state(session: Session) -> _LogState:
+    """Take the log's lock (if this transaction does not hold it yet) and return its state."""
+    state = _held(session)
+    if state is not None:
         return state
     connection = session.connection()
     if connection.dialect.name == "postgresql":
@@ -378,7 +386,7 @@ def append_many(session: Session, entries: Sequence[NewEntry]) -> list[CustodyEn
     in the log's state (the caller's transaction is to be rolled back)."""
     if not entries:
         return []
-    state = _state(session)
+    state = _held(session) or _state(session)  # the state hold_lock took, if it did
     written: list[CustodyEntry] = []
     try:
         rows: list[dict[str, Any]] = []
