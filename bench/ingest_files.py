@@ -131,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=4096, help="bytes per file")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server to create a DB on")
+    parser.add_argument(
+        "--workers", type=int, default=ingest_logic.WORKERS,
+        help=f"worker threads (default {ingest_logic.WORKERS}, what `casefile ingest` uses)",
+    )
     args = parser.parse_args(argv)
+    ingest_logic.WORKERS = args.workers
     server_url = postgres_server_url(args.postgres)
     if args.backend == "postgresql" and server_url is None:
         parser.error("PostgreSQL needs --postgres URL or $CASEFILE_TEST_POSTGRES_URL")
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"casefile ingest, {args.files} files of {args.size} bytes, {args.backend}, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+        f"{args.workers} workers, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
     print(f"{'':<34}{'files/s':>12}{'CPU ms/file':>14}{'registering':>14}")
     print(f"{'new files':<34}{first:>12,.0f}{first_cpu * 1000:>14.2f}{first_own * 1000:>14.2f}")

@@ -42,7 +42,7 @@ class DriverStatement:
         return dict(converted)
 
 
-@functools.lru_cache(maxsize=64)  # keyed by statement object: keep statements module-level
+@functools.lru_cache(maxsize=256)  # keyed by statement object: keep statements module-level
 def compile_for_driver(statement: ClauseElement, dialect: Dialect) -> DriverStatement:
     compiled = statement.compile(dialect=dialect)
     if not isinstance(compiled, SQLCompiler):
@@ -54,8 +54,15 @@ def compile_for_driver(statement: ClauseElement, dialect: Dialect) -> DriverStat
     return DriverStatement(compiled.string, names, processors, dialect.positional)
 
 
-def _cursor(connection: Connection) -> Any:
-    return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+@contextmanager
+def _cursor(connection: Connection) -> Iterator[Any]:
+    """A new cursor of the driver's connection, closed after use (the drivers' cursors hold
+    their last result set, and pysqlite's an open statement, until closed or collected)."""
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    finally:
+        cursor.close()
 
 
 @contextmanager
@@ -78,8 +85,8 @@ def sqlalchemy_errors(connection: Connection, sql: str, parameters: Any = ()) ->
 def execute(connection: Connection, statement: ClauseElement, values: Mapping[str, Any]) -> None:
     prepared = compile_for_driver(statement, connection.dialect)
     parameters = prepared.parameters(values)
-    with sqlalchemy_errors(connection, prepared.sql, parameters):
-        _cursor(connection).execute(prepared.sql, parameters)
+    with sqlalchemy_errors(connection, prepared.sql, parameters), _cursor(connection) as cursor:
+        cursor.execute(prepared.sql, parameters)
 
 
 def execute_many(
@@ -87,8 +94,8 @@ def execute_many(
 ) -> None:
     prepared = compile_for_driver(statement, connection.dialect)
     parameters = [prepared.parameters(values) for values in rows]
-    with sqlalchemy_errors(connection, prepared.sql, parameters):
-        _cursor(connection).executemany(prepared.sql, parameters)
+    with sqlalchemy_errors(connection, prepared.sql, parameters), _cursor(connection) as cursor:
+        cursor.executemany(prepared.sql, parameters)
 
 
 @functools.cache
@@ -107,8 +114,8 @@ def fetch_all(
     """Rows of a statement without parameters, each value converted by its column's type
     (None: as the driver gives it)."""
     processors = _result_processors(connection.dialect, tuple(types))
-    with sqlalchemy_errors(connection, sql):
-        rows = _cursor(connection).execute(sql).fetchall()
+    with sqlalchemy_errors(connection, sql), _cursor(connection) as cursor:
+        rows = cursor.execute(sql).fetchall()
     return [
         tuple(
             value if process is None else process(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import uuid
 
 import pytest
@@ -67,3 +68,44 @@ def test_driver_errors_are_sqlalchemy_errors(connection):
     driver_statements.execute(connection, insert(ENTRIES), row(9_000_005, moment))
     with pytest.raises(IntegrityError):  # as Connection.execute raises it
         driver_statements.execute(connection, insert(ENTRIES), row(9_000_005, moment))
+
+
+class _Recording:
+    """The driver's connection, handing out cursors that the test can look at afterwards."""
+
+    def __init__(self, driver):
+        self.driver = driver
+        self.cursors = []
+
+    def cursor(self):
+        cursor = self.driver.cursor()
+        self.cursors.append(cursor)
+        return cursor
+
+
+def closed(cursor):
+    if hasattr(cursor, "closed"):  # psycopg
+        return cursor.closed
+    try:  # pysqlite has no flag: a closed cursor refuses to fetch
+        cursor.fetchall()
+    except sqlite3.ProgrammingError as error:
+        return "closed cursor" in str(error)
+    return False
+
+
+def test_cursors_are_closed_after_use(connection, monkeypatch):
+    moment = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    recording = _Recording(connection.connection.driver_connection)
+    fairy = type(connection.connection)
+    monkeypatch.setattr(fairy, "driver_connection", property(lambda _: recording))
+    driver_statements.execute(connection, insert(ENTRIES), row(9_000_006, moment))
+    driver_statements.execute_many(connection, insert(ENTRIES), [row(9_000_007, moment)])
+    rows = driver_statements.fetch_all(
+        connection, "SELECT seq FROM custody_entries WHERE seq >= 9000006 ORDER BY seq", (None,)
+    )
+    with pytest.raises(IntegrityError):
+        driver_statements.execute(connection, insert(ENTRIES), row(9_000_006, moment))
+    monkeypatch.undo()
+    assert rows == [(9_000_006,), (9_000_007,)]
+    assert len(recording.cursors) == 4
+    assert [closed(cursor) for cursor in recording.cursors] == [True] * 4

@@ -265,6 +265,8 @@ def _register_many(
 ) -> list[tuple[Registered, str | None]]:
     case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
     view = _CaseContent.read(session, case.id, [item.received.sha256 for item in submissions])
+    custody.hold_lock(session)  # the lock order: the items' rows are flushed under it
+    entries: list[custody.NewEntry] = []
     registered = [
         _add(
             session,
@@ -277,9 +279,11 @@ def _register_many(
             found=submission.found,
             declared_mime=submission.declared_mime,
             keyring=keyring,
+            entries=entries,
         )
         for submission in submissions
     ]
+    custody.append_many(session, entries)  # in order: as one append per entry would write
     session.commit()
     return registered
 
@@ -311,18 +315,23 @@ def _register(
     committed: list[bool],
 ) -> Registered:
     case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
+    view = _CaseContent.read(session, case.id, [received.sha256])
+    custody.hold_lock(session)  # the lock order: the item's rows are flushed under it
+    entries: list[custody.NewEntry] = []
     registered, unused_blob = _add(
         session,
         actor,
         case,
         received,
         data,
-        view=_CaseContent.read(session, case.id, [received.sha256]),
+        view=view,
         name=name,
         found=found,
         declared_mime=declared_mime,
         keyring=keyring,
+        entries=entries,
     )
+    custody.append_many(session, entries)
     session.commit()
     committed.append(True)
     if unused_blob is not None:
@@ -342,24 +351,27 @@ def _add(
     found: Examined,
     declared_mime: str | None,
     keyring: Keyring,
+    entries: list[custody.NewEntry],
 ) -> tuple[Registered, str | None]:
-    """One item (or a resubmission) and its custody entries, in the caller's transaction,
-    which holds the case FOR NO KEY UPDATE and commits. Also returns the blob that the
-    caller removes once committed, if the item does not keep the one it arrived with."""
+    """One item (or a resubmission), in the caller's transaction, which holds the case FOR NO
+    KEY UPDATE and the custody lock, appends `entries` (to which this adds the item's custody
+    entries, in order) and commits. Also returns the blob that the caller removes once
+    committed, if the item does not keep the one it arrived with."""
     visible, hidden = view.same_content(session, actor, received.sha256)
     if visible is not None:
-        custody.append(
-            session,
-            actor,
-            CustodyAction.SUBMITTED_AGAIN,
-            case_id=case.id,
-            item_id=visible.id,
-            details={
-                "sha256": received.sha256,
-                **metadata.resubmission_details(
-                    visible, name, restricted=data.sensitivity == Sensitivity.RESTRICTED
-                ),
-            },
+        entries.append(
+            custody.NewEntry(
+                actor,
+                CustodyAction.SUBMITTED_AGAIN,
+                case_id=case.id,
+                item_id=visible.id,
+                details={
+                    "sha256": received.sha256,
+                    **metadata.resubmission_details(
+                        visible, name, restricted=data.sensitivity == Sensitivity.RESTRICTED
+                    ),
+                },
+            )
         )
         return Registered(visible, created=False), received.item_id.hex
 
@@ -392,29 +404,34 @@ def _add(
     session.add(item)
     view.added(item)
     if hidden is not None:
-        _share_content(session, actor, item, hidden, keyring=keyring)
+        _share_content(session, actor, item, hidden, keyring=keyring, entries=entries)
     # After _share_content: a restricted item's metadata is sealed under its final data key.
     described = metadata.on_intake(session, keyring, item, name)
     if data.sensitivity == Sensitivity.RESTRICTED and actor is not None:
         session.add(EvidenceGrant(evidence_id=item.id, user_id=actor.id, granted_by_id=actor.id))
-    custody.append(
-        session,
-        actor,
-        CustodyAction.INTAKE,
-        case_id=case.id,
-        item_id=item.id,
-        details={
-            "ern": item.ern,
-            "sha256": item.sha256,
-            **{name: received.hashes[name] for name in SIDE_ALGORITHMS if name in received.hashes},
-            "size": item.size,
-            "mime": item.mime,
-            **described,
-            "flags": flags,
-            "declared_hashes": data.declared_hashes,
-            "declared_hash_mismatch": sorted(mismatched),
-            "sensitivity": data.sensitivity.value,
-        },
+    entries.append(
+        custody.NewEntry(
+            actor,
+            CustodyAction.INTAKE,
+            case_id=case.id,
+            item_id=item.id,
+            details={
+                "ern": item.ern,
+                "sha256": item.sha256,
+                **{
+                    name: received.hashes[name]
+                    for name in SIDE_ALGORITHMS
+                    if name in received.hashes
+                },
+                "size": item.size,
+                "mime": item.mime,
+                **described,
+                "flags": flags,
+                "declared_hashes": data.declared_hashes,
+                "declared_hash_mismatch": sorted(mismatched),
+                "sensitivity": data.sensitivity.value,
+            },
+        )
     )
     # A shared blob holds these bytes already: the caller removes the ones it arrived with,
     # only after the commit (an attempt the database aborted is replayed, and may then find
@@ -475,6 +492,7 @@ def _share_content(
     hidden: Evidence,
     *,
     keyring: Keyring,
+    entries: list[custody.NewEntry],
 ) -> None:
     """The submitter may not see the item that holds these bytes already. Telling them so (or
     answering with that item) would reveal it, so the submission becomes an item of its own,
@@ -484,13 +502,14 @@ def _share_content(
         raise IntegrityFailure(f"item {hidden.ern} is active but has no data key")
     item.content_id = hidden.content_owner
     item.wrapped_key = keyring.rewrap_for(hidden.wrapped_key, hidden.id.bytes, item.id.bytes)
-    custody.append(
-        session,
-        actor,
-        CustodyAction.SUBMITTED_AGAIN,
-        case_id=item.case_id,
-        item_id=hidden.id,
-        details={"sha256": item.sha256, "as_item": str(item.id), "as_ern": item.ern},
+    entries.append(
+        custody.NewEntry(
+            actor,
+            CustodyAction.SUBMITTED_AGAIN,
+            case_id=item.case_id,
+            item_id=hidden.id,
+            details={"sha256": item.sha256, "as_item": str(item.id), "as_ern": item.ern},
+        )
     )
     session.flush()
 

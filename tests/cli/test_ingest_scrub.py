@@ -306,19 +306,20 @@ def test_ctrl_c_while_streaming_leaves_no_blob(vault, batch, monkeypatch):
 
 def test_a_file_the_database_refuses_fails_alone_in_its_batch(vault, batch, monkeypatch):
     monkeypatch.setattr(ingest_logic, "REGISTER_SECONDS", 30.0)  # all three in one batch
-    real_append, real_many = custody.append, evidence.register_many
+    real_append, real_many = custody.append_many, evidence.register_many
     batches = []
 
-    def append(session, actor, action, **kwargs):
-        if (kwargs.get("details") or {}).get("filename") == "tula-toli/day2/log.csv":
+    def append(session, new_entries):
+        if any((new.details or {}).get("filename") == "tula-toli/day2/log.csv"
+               for new in new_entries):
             raise RuntimeError("disk full")
-        return real_append(session, actor, action, **kwargs)
+        return real_append(session, new_entries)
 
     def register_many(*args, **kwargs):
         batches.append([submission.name for submission in args[3]])
         return real_many(*args, **kwargs)
 
-    monkeypatch.setattr(custody, "append", append)
+    monkeypatch.setattr(custody, "append_many", append)
     monkeypatch.setattr(evidence, "register_many", register_many)
     result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
     assert batches[0] == ["statement.txt", "tula-toli/day2/log.csv", "tula-toli/photo-notes.txt"]

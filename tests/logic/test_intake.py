@@ -351,7 +351,7 @@ def test_a_failure_while_logging_leaves_nothing_half_registered(
     def broken_append(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(custody, "append", broken_append)
+    monkeypatch.setattr(custody, "append_many", broken_append)
     received = receive(store, keyring, b"crash mid-registration")
     with pytest.raises(RuntimeError, match="disk full"):
         register(session, people["investigator"], people["case"], received, store=store,
@@ -602,16 +602,13 @@ def test_a_batch_does_not_reveal_a_restricted_item_with_the_same_bytes(
 def test_a_failed_batch_registers_nothing_and_keeps_the_blobs(
     session, people, store, keyring, monkeypatch
 ):
-    real = custody.append
-    calls = []
+    real = custody.append_many
 
-    def append_then_fail(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("disk full")
-        return real(*args, **kwargs)
+    def append_then_fail(session, new_entries):
+        real(session, new_entries[:1])  # the batch's first entry is written, then it fails
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(custody, "append", append_then_fail)
+    monkeypatch.setattr(custody, "append_many", append_then_fail)
     batch = [submission(store, keyring, f"item {n}".encode(), f"{n}.txt") for n in range(3)]
     logged = len(entries(session))
     with pytest.raises(RuntimeError, match="disk full"):
@@ -664,7 +661,7 @@ def test_a_connection_lost_at_the_commit_keeps_the_blob(session, people, store, 
     import psycopg  # noqa: PLC0415 - only this test builds a driver error
     from sqlalchemy.exc import OperationalError  # noqa: PLC0415
 
-    real_append, real_commit = custody.append, session.commit
+    real_append, real_commit = custody.append_many, session.commit
     logged = []
 
     def append(*args, **kwargs):
@@ -676,7 +673,7 @@ def test_a_connection_lost_at_the_commit_keeps_the_blob(session, people, store, 
             raise OperationalError("COMMIT", {}, psycopg.OperationalError("server closed"))
         real_commit()
 
-    monkeypatch.setattr(custody, "append", append)
+    monkeypatch.setattr(custody, "append_many", append)
     monkeypatch.setattr(session, "commit", commit)
     received = receive(store, keyring, b"commit interrupted")
     with pytest.raises(OperationalError):
