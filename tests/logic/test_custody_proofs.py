@@ -85,7 +85,7 @@ def test_sqlite_reads_each_node_by_primary_key(session):
     if session.connection().dialect.name != "sqlite":
         pytest.skip("SQLite's plan")
     plan = session.execute(
-        text("EXPLAIN QUERY PLAN " + str(custody_proofs._SQLITE_NODES_AT)),  # noqa: SLF001
+        text("EXPLAIN QUERY PLAN " + str(custody_proofs._SQLITE_NODES_AT)),
         {"wanted": json.dumps([[0, 1], [1, 0]])},
     ).all()
     details = " ".join(row[-1] for row in plan)
