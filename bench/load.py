@@ -1,7 +1,8 @@
 """The load benchmark of issue 9: `casefile serve` (gunicorn, --workers N) on a fresh
 PostgreSQL database or SQLite file, many API clients for a while, each looping over a mix of
 uploads of 1-20 MiB (some duplicates of earlier ones), downloads of earlier uploads, evidence
-listings and custody reads (the case's log, one item's entries with proofs).
+listings and custody reads (the case's log a page of 50 entries at a time, each client
+paging from its start to its end and again; one item's first page of entries, with proofs).
 
 Prints requests per second and p50/p95/p99 latency per kind of request, answers by status
 (any 5xx but a retryable 503, or a connection error, fails the run), the load average, and
@@ -139,6 +140,7 @@ class Client:
         self.sizes = sizes
         self.noise = noise
         self.sent: list[bytes] = []  # this client's last few uploads, to send again
+        self.custody_cursor: str | None = None  # where this client is in the case's log
 
     def request(self, kind: str, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:  # fmt: skip
@@ -202,6 +204,13 @@ class Client:
             if kind == "upload":
                 self.sent = [*self.sent[-3:], content]
 
+    def case_custody_page(self, case: str) -> None:
+        """The next page of the case's custody report (50 entries with their proofs): each
+        client reads the log from its start, page after page, then starts again."""
+        query = f"?cursor={self.custody_cursor}" if self.custody_cursor else ""
+        status, data = self.request("case custody", "GET", f"/api/v1/cases/{case}/custody{query}")
+        self.custody_cursor = json.loads(data).get("next") if status == 200 else None
+
     def some_item(self) -> str | None:
         with self.stats.lock:
             if not self.stats.acknowledged:
@@ -220,7 +229,7 @@ class Client:
             elif pick < 0.8:
                 self.request("listing", "GET", f"/api/v1/cases/{case}/evidence")
             elif pick < 0.9:
-                self.request("case custody", "GET", f"/api/v1/cases/{case}/custody")
+                self.case_custody_page(case)
             else:
                 self.request("item custody", "GET", f"/api/v1/evidence/{item}/custody")
 

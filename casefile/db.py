@@ -67,6 +67,10 @@ class Base(DeclarativeBase):
 
 
 SNAPSHOT = "casefile_snapshot"  # execution option: a read-only snapshot transaction
+# Execution option: SQLite begins the transaction DEFERRED (no write lock until it writes).
+# Request sessions of GET and HEAD requests use it (Database.reads_first).
+DEFERRED = "casefile_deferred"
+_BINDS = "casefile.binds"  # session.info of a reads-first session: (reader, writer) engines
 
 
 LOCK_TIMEOUT_MS = 30_000  # how long a statement waits for a lock another transaction holds
@@ -87,17 +91,16 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @sa_event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # A reader (SNAPSHOT) begins deferred: its first read fixes a snapshot of the
-        # write-ahead log for the whole transaction, and writers go on meanwhile. Others begin
+        # A reader (SNAPSHOT, or DEFERRED: a GET request's) begins deferred: its first read
+        # fixes a snapshot of the write-ahead log for the whole transaction, and writers go
+        # on meanwhile (and it does not wait for them). Others begin
         # IMMEDIATE, taking the write lock up front, so concurrent writers queue instead of
         # failing half-way; SQLite allows one writer at a time anyway. Straight to the driver:
         # every transaction pays for this, and SQLAlchemy's statement machinery would double
         # its cost (isolation_level=None: pysqlite adds no BEGIN of its own).
-        begin = (
-            "BEGIN DEFERRED"
-            if connection.get_execution_options().get(SNAPSHOT)
-            else ("BEGIN IMMEDIATE")
-        )
+        options = connection.get_execution_options()
+        deferred = options.get(SNAPSHOT) or options.get(DEFERRED)
+        begin = "BEGIN DEFERRED" if deferred else "BEGIN IMMEDIATE"
         with sqlalchemy_errors(connection, begin):  # "database is locked" as SQLAlchemy's
             connection.connection.driver_connection.execute(begin)
 
@@ -161,6 +164,18 @@ class Database:
         engine = make_engine(url, lock_timeout_ms=lock_timeout_ms)
         return cls(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
+    def reads_first(self, session: Session) -> Session:
+        """Make `session` (new, bound to this database's engine) begin its transactions
+        deferred on SQLite: a request that only reads (GET, HEAD) then never waits for, nor
+        holds up, the write lock. Code that writes in such a session calls `begin_writing`
+        first, so that its transaction takes the lock at BEGIN as every writer does.
+        PostgreSQL takes no lock at BEGIN: nothing changes there."""
+        if self.engine.dialect.name == "sqlite" and session.bind is self.engine:
+            reader = self.engine.execution_options(**{DEFERRED: True})
+            session.info[_BINDS] = (reader, self.engine)
+            session.bind = reader
+        return session
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session for one unit of work outside a request (CLI commands, workers)."""
@@ -186,3 +201,31 @@ class Database:
         ):
             yield session
             session.rollback()
+
+
+def begin_writing(session: Session) -> None:
+    """The session's transactions take SQLite's write lock at BEGIN (BEGIN IMMEDIATE) from
+    now on, until `end_writing`.
+
+    For a reads-first session (Database.reads_first): the deferred transaction open now,
+    which has read only, is ended first, so call this before changing anything. A deferred
+    transaction can take the write lock later only if no other writer holds it and none
+    committed since its first read; under load that fails at once ("database is locked"),
+    where a transaction that began IMMEDIATE waits its turn. Any other session: nothing to do.
+    """
+    binds = session.info.get(_BINDS)
+    if binds is None or session.bind is not binds[0]:
+        return
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("begin_writing must come before the changes it is for")
+    if session.in_transaction():
+        session.commit()  # a read: nothing to write, its loaded objects stay usable
+    session.bind = binds[1]
+
+
+def end_writing(session: Session) -> None:
+    """A reads-first session that `begin_writing` made a writer reads first again, once its
+    writing transaction has ended (committed or rolled back); otherwise nothing changes."""
+    binds = session.info.get(_BINDS)
+    if binds is not None and session.bind is binds[1] and not session.in_transaction():
+        session.bind = binds[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import cast
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import Keyring, KeyringSource
 
 log = logging.getLogger("casefile")
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 def database(app: Flask | None = None) -> Database:
@@ -55,9 +56,15 @@ def blobs(app: Flask | None = None) -> BlobStore:
 
 
 def db_session() -> Session:
-    """One session per request, closed (and rolled back if uncommitted) at teardown."""
+    """One session per request, closed (and rolled back if uncommitted) at teardown. A GET
+    or HEAD request's reads first (SQLite: deferred transactions, no wait for the write
+    lock); what it writes (a download's custody entry) is preceded by db.begin_writing."""
     if "db_session" not in g:
-        g.db_session = database().sessions()
+        db = database()
+        session = db.sessions()
+        if has_request_context() and request.method in READ_METHODS:
+            db.reads_first(session)
+        g.db_session = session
     return cast(Session, g.db_session)
 
 

@@ -101,13 +101,22 @@ def consistency() -> Response:
 
 @bp.get("/cases/<uuid:case_id>/custody")
 @operation(
-    summary="A case's custody entries, each with its inclusion proof",
+    summary="A case's custody entries, a page at a time, each with its inclusion proof",
     tag="custody",
-    response=schemas.CustodyReport,
+    response=schemas.CustodyReportPage,
+    params=requests.PAGING,
+    errors=(401, 404, 422),
 )
 def case_custody(case_id: uuid.UUID) -> Response:
-    report = custody_reports.case_report(
-        request_scope.db_session(), request_scope.actor(), case_id, request_scope.custody_keys()
+    session, actor = request_scope.db_session(), request_scope.actor()
+    authz.authorize_case(session, actor, case_id, CaseAction.VIEW)  # before the paging
+    report = custody_reports.case_report_page(
+        session,
+        actor,
+        case_id,
+        request_scope.custody_keys(),
+        limit=requests.limit(),
+        cursor=requests.cursor(),
     )
     return jsonify(report)
 

@@ -123,17 +123,23 @@ def evidence_content(evidence_id: uuid.UUID) -> Response:
 
 @bp.get("/evidence/<uuid:evidence_id>/custody")
 @operation(
-    summary="The item's custody entries, each with an inclusion proof to the latest checkpoint",
+    summary="The item's custody entries, a page at a time, each with an inclusion proof",
     tag="custody",
-    response=schemas.CustodyReport,
+    response=schemas.CustodyReportPage,
+    params=requests.PAGING,
+    errors=(401, 404, 422),
 )
 def evidence_custody(evidence_id: uuid.UUID) -> Response:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    authz.authorize_item(session, actor, evidence_id, CaseAction.VIEW_EVIDENCE)  # before paging
     return jsonify(
-        custody_reports.item_report(
-            request_scope.db_session(),
-            request_scope.actor(),
+        custody_reports.item_report_page(
+            session,
+            actor,
             evidence_id,
             request_scope.custody_keys(),
+            limit=requests.limit(),
+            cursor=requests.cursor(),
         )
     )
 

@@ -154,6 +154,12 @@ class CustodyReport(BaseModel):
     verifier_key: str | None
 
 
+class CustodyReportPage(CustodyReport):
+    """A page of a case's or an item's report; each page verifies on its own."""
+
+    next: str | None
+
+
 class GrantOut(BaseModel):
     evidence_id: uuid.UUID
     user_id: uuid.UUID

@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session, SessionTransaction
 
-from casefile import driver_statements
+from casefile import db, driver_statements
 from casefile.bundle import merkle
 from casefile.bundle.custody_entry import canonical_json, entry_bytes, format_time
 from casefile.bundle.signed_note import Checkpoint, sign_note, verifier_key
@@ -556,8 +556,10 @@ def checkpoint_covering(session: Session, keys: CustodyKeys | None, seq: int) ->
         return latest
     if keys is None:
         raise NotFound("no signed checkpoint covers this entry yet")
+    db.begin_writing(session)  # a GET's report: this transaction writes
     checkpoint = make_checkpoint(session, keys)
     session.commit()
+    db.end_writing(session)
     return checkpoint
 
 

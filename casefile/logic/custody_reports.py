@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from casefile.bundle.custody_verifier import Verdict, verify_report
-from casefile.logic import authz, custody
+from casefile.logic import authz, custody, custody_proofs, pagination
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import CustodyKeys
 from casefile.logic.custody_redaction import Hidden, RedactedEntry, ShownEntry
@@ -30,6 +30,7 @@ def case_activity(
     action: CustodyAction | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    after_seq: int | None = None,
     limit: int = 500,
 ) -> list[ShownEntry]:
     """The case's entries, those about items hidden from the actor redacted. Filtered by
@@ -44,6 +45,7 @@ def case_activity(
         action=action,
         since=since,
         until=until,
+        after_seq=after_seq,
         limit=limit,
     )
     if actor_id is not None or action is not None:
@@ -52,13 +54,18 @@ def case_activity(
 
 
 def item_activity(
-    session: Session, actor: User | None, item_id: uuid.UUID, *, limit: int = MAX_REPORT_ENTRIES
+    session: Session,
+    actor: User | None,
+    item_id: uuid.UUID,
+    *,
+    after_seq: int | None = None,
+    limit: int = MAX_REPORT_ENTRIES,
 ) -> tuple[Evidence, list[ShownEntry]]:
     """An item the actor may see and its entries; those that also mention an item hidden
     from the actor (a transfer whose receipt is restricted) are redacted."""
     item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
     hidden = Hidden.for_case(session, actor, item.case_id)
-    entries = custody.entries_for(session, item_id=item.id, limit=limit)
+    entries = custody.entries_for(session, item_id=item.id, after_seq=after_seq, limit=limit)
     return item, [hidden.show(entry) for entry in entries]
 
 
@@ -67,13 +74,17 @@ def report_for(
     entries: Sequence[ShownEntry],
     keys: CustodyKeys | None,
 ) -> dict[str, Any]:
-    """Entries with inclusion proofs to one signed checkpoint that covers them all."""
+    """Entries with inclusion proofs to one signed checkpoint that covers them all. The
+    proofs are computed together, from the tree nodes they need read in one query."""
     if entries:
         checkpoint = custody.checkpoint_covering(session, keys, entries[-1].seq)
     else:
         checkpoint = custody.latest_checkpoint(session) or _first_checkpoint(session, keys)
+    proofs = custody_proofs.inclusion_proofs(
+        session, [entry.seq for entry in entries], checkpoint.size
+    )
     return {
-        "entries": [_with_proof(session, entry, checkpoint) for entry in entries],
+        "entries": [_with_proof(entry, checkpoint, proofs[entry.seq]) for entry in entries],
         "checkpoint": checkpoint.note,
         "verifier_key": keys.verifier_key if keys else None,
     }
@@ -84,9 +95,8 @@ def _first_checkpoint(session: Session, keys: CustodyKeys | None) -> CustodyChec
 
 
 def _with_proof(
-    session: Session, entry: ShownEntry, checkpoint: CustodyCheckpoint
+    entry: ShownEntry, checkpoint: CustodyCheckpoint, proof: Sequence[bytes]
 ) -> dict[str, Any]:
-    proof = custody.inclusion_proof(session, entry.seq, checkpoint.size)
     shown = (
         entry.as_json()
         if isinstance(entry, RedactedEntry)
@@ -105,8 +115,37 @@ def _with_proof(
 def case_report(
     session: Session, actor: User | None, case_id: uuid.UUID, keys: CustodyKeys | None
 ) -> dict[str, Any]:
+    """The case's whole report (up to MAX_REPORT_ENTRIES entries): the JSON and PDF
+    downloads and the verify button, which must stand alone."""
     entries = case_activity(session, actor, case_id, limit=MAX_REPORT_ENTRIES)
     return {"case": str(case_id), **report_for(session, entries, keys)}
+
+
+def case_report_page(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    keys: CustodyKeys | None,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """One page of the case's report, oldest entries first, `next` the cursor of the page
+    after (None on the last). Each page verifies on its own: its entries with proofs to a
+    checkpoint that covers them (later pages may name a later checkpoint)."""
+    pagination.check_limit(limit)
+    after = pagination.decode_seq(cursor) if cursor else None
+    entries = case_activity(session, actor, case_id, after_seq=after, limit=limit + 1)
+    return {"case": str(case_id), **_page(session, entries, keys, limit)}
+
+
+def _page(
+    session: Session, entries: list[ShownEntry], keys: CustodyKeys | None, limit: int
+) -> dict[str, Any]:
+    more = len(entries) > limit
+    entries = entries[:limit]
+    next_cursor = pagination.encode_seq(entries[-1].seq) if more else None
+    return {**report_for(session, entries, keys), "next": next_cursor}
 
 
 def verify_case(
@@ -133,6 +172,27 @@ def item_report(
         "ern": item.ern,
         "sha256": item.sha256,
         **report_for(session, entries, keys),
+    }
+
+
+def item_report_page(
+    session: Session,
+    actor: User | None,
+    item_id: uuid.UUID,
+    keys: CustodyKeys | None,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """One page of the item's report, as case_report_page."""
+    pagination.check_limit(limit)
+    after = pagination.decode_seq(cursor) if cursor else None
+    item, entries = item_activity(session, actor, item_id, after_seq=after, limit=limit + 1)
+    return {
+        "item": str(item.id),
+        "ern": item.ern,
+        "sha256": item.sha256,
+        **_page(session, entries, keys, limit),
     }
 
 

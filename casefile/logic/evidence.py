@@ -24,7 +24,7 @@ from pydantic import (
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from casefile import failures
+from casefile import db, failures
 from casefile.db import utcnow
 from casefile.logic import authz, custody, ern, metadata, retry
 from casefile.logic.authz import CaseAction
@@ -715,6 +715,7 @@ def read_content(
     """The item and its decrypted bytes, verified as they stream. The download is a custody
     entry, committed before the first byte leaves. A failed check raises IntegrityFailure
     mid-stream (the client never sees a clean end) and is recorded as a custody entry."""
+    db.begin_writing(session)  # a GET that writes: the write lock from BEGIN (SQLite)
     item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
     if item.status != EvidenceStatus.ACTIVE:
         raise Conflict("this item was deleted; its content no longer exists")

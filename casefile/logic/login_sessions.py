@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from casefile import db
 from casefile.db import utcnow
 from casefile.logic import authz, security_log
 from casefile.model import LoginSession, SecurityEventType, User
@@ -89,12 +90,16 @@ def resume(
         return None
     now = utcnow()
     if end_as_idle or now - record.last_seen_at > idle + LAST_SEEN_RESOLUTION:
+        db.begin_writing(session)  # a GET's first transaction read only so far
         record.ended_at, record.end_reason = now, "idle"
         session.commit()
+        db.end_writing(session)
         return None
     if now - record.last_seen_at >= LAST_SEEN_RESOLUTION:
+        db.begin_writing(session)
         record.last_seen_at = now
         session.commit()
+        db.end_writing(session)
     return record
 
 

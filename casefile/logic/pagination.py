@@ -74,3 +74,20 @@ def paginate(
         last = rows[-1]
         next_cursor = _encode(getattr(last, created_at.key), getattr(last, row_id.key))
     return Page(items=rows, next_cursor=next_cursor)
+
+
+def encode_seq(seq: int) -> str:
+    """A cursor for lists in custody log order: the last sequence number shown."""
+    return base64.urlsafe_b64encode(json.dumps(["seq", seq]).encode()).decode().rstrip("=")
+
+
+def decode_seq(cursor: str) -> int:
+    """The sequence number an `encode_seq` cursor names (ValidationFailed if none)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        tag, seq = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as error:
+        raise ValidationFailed({"cursor": "not a cursor this server issued"}) from error
+    if tag != "seq" or not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**63:
+        raise ValidationFailed({"cursor": "not a cursor this server issued"})
+    return seq

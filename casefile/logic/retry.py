@@ -26,6 +26,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from casefile import db
 from casefile.logic.errors import Busy
 
 log = logging.getLogger("casefile")
@@ -81,6 +82,9 @@ def run(session: Session, work: Callable[[], T], *, attempts: int = ATTEMPTS) ->
             if not is_transient(error):
                 raise
             session.rollback()
+            # A reads-first session (a GET request's, on SQLite) that failed to take the write
+            # lock part-way: the replay takes it at BEGIN, and waits its turn for it.
+            db.begin_writing(session)
             reason = str(error.orig).splitlines()[0] if error.orig else type(error).__name__
             if attempt == attempts:
                 log.warning("transaction aborted %d times, giving up: %s", attempts, reason)

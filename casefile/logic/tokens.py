@@ -11,6 +11,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casefile import db
 from casefile.db import utcnow
 from casefile.logic import authz, security_log
 from casefile.logic.errors import NotFound, TooManyAttempts, Unauthenticated, ValidationFailed
@@ -125,6 +126,7 @@ def user_for_token(
     elif token.user.is_disabled:
         reason = "account_disabled"
     if reason is not None or token is None:
+        db.begin_writing(session)  # a GET's first transaction read only so far
         security_log.record(
             session,
             SecurityEventType.TOKEN_REFUSED,
@@ -137,8 +139,10 @@ def user_for_token(
         throttle.failed(account=None, client=client_address)
         raise Unauthenticated("the API token is not valid")
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        db.begin_writing(session)  # a GET's first transaction read only so far
         token.last_used_at = now  # coarse, so a busy client does not write on every request
         session.commit()
+        db.end_writing(session)
     return token.user
 
 

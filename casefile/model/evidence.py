@@ -78,6 +78,8 @@ class Evidence(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "seq", name="uq_evidence_case_seq"),
         Index("ix_evidence_case_sha256", "case_id", "sha256"),
+        # The case's listing, in its page order (logic/pagination.py): read in order, no sort.
+        Index("ix_evidence_case_created", "case_id", "created_at", "id"),
     )
 
     @property

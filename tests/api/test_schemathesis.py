@@ -44,6 +44,8 @@ CHECKS = (
 REFUSED_FOR_MEANING = {
     "list_cases_get": ("422",),
     "list_evidence_get": ("422",),
+    "case_custody_get": ("422",),  # a cursor the server did not issue
+    "evidence_custody_get": ("422",),
     "record_transfer_post": ("422",),
     "add_member_post": ("422",),
     "grant_access_post": ("422",),
