@@ -1,33 +1,19 @@
 """A custody report as PDF: the entries, their hashes and proofs, the signed checkpoint, and
-how to check them by hand. The JSON report beside it is the authoritative form."""
+how to check them by hand. The JSON report beside it is the authoritative form.
+
+The PDF is an HTML template (templates/custody_report.html) laid out by WeasyPrint, whose
+Pango and HarfBuzz shape every script: Burmese titles and actor names come out with their
+medials and vowel signs reordered and stacked as a reader expects, which ReportLab could not
+do. The fonts are named by family in the template; Debian's fonts-sil-padauk provides Padauk.
+"""
 
 from __future__ import annotations
 
-import io
 import json
-from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
-from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import (
-    LongTable,
-    Paragraph,
-    Preformatted,
-    SimpleDocTemplate,
-    Spacer,
-    TableStyle,
-)
-
-FONT_CANDIDATES = (
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"),
-)
+import jinja2
+import weasyprint  # type: ignore[import-untyped]  # WeasyPrint ships no type hints
 
 HOW_TO_VERIFY = (
     "How to check this report without Casefile: (1) for each entry, serialise its fields "
@@ -43,98 +29,55 @@ HOW_TO_VERIFY = (
     "the log against it with `casefile custody verify --trusted`."
 )
 REDACTED = "concerns an item you have no access to; its leaf hash is in the signed log"
+TEMPLATE = "custody_report.html"
+
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("casefile.documents", "templates"),
+    autoescape=True,  # titles, names and details are user text: shown, never interpreted
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
-def _font() -> str:
-    for path in FONT_CANDIDATES:
-        if path.exists():
-            name = "CasefileSans"
-            if name not in pdfmetrics.getRegisteredFontNames():
-                pdfmetrics.registerFont(TTFont(name, str(path)))
-            return name
-    return "Helvetica"
+def _row(entry: dict[str, Any]) -> dict[str, Any]:
+    proof = entry["inclusion_proof"]
+    if entry.get("redacted") is True:
+        actor, action, details = "", "redacted", REDACTED
+    else:
+        actor, action = entry["actor"]["label"], entry["action"]
+        details = json.dumps(entry["details"], ensure_ascii=False, sort_keys=True)
+    date, separator, clock = entry["time"].partition("T")
+    return {
+        "seq": entry["seq"],
+        # Line breaks only where a reader expects them: after the date, after a dot.
+        "date": date + separator,
+        "clock": clock,
+        "actor": actor,
+        "action": [part + "." for part in action.split(".")[:-1]] + [action.split(".")[-1]],
+        "details": details,
+        "hashes": [f"leaf {entry['leaf_hash']}"]
+        + [f"p{n} {value}" for n, value in enumerate(proof["hashes"])],
+        "tree_size": proof["tree_size"],
+    }
+
+
+def html(report: dict[str, Any], title: str) -> str:
+    """The report as the HTML document the PDF is laid out from."""
+    return _templates.get_template(TEMPLATE).render(
+        title=title,
+        how_to_verify=HOW_TO_VERIFY,
+        checkpoint=report["checkpoint"],
+        verifier_key=str(report.get("verifier_key")),
+        rows=[_row(entry) for entry in report["entries"]],
+    )
 
 
 def render(report: dict[str, Any], title: str) -> bytes:
-    font = _font()
-    styles = getSampleStyleSheet()
-    body = ParagraphStyle("body", parent=styles["BodyText"], fontName=font, fontSize=8.5)
-    small = ParagraphStyle("small", parent=body, fontSize=7, leading=8.5)
-    heading = ParagraphStyle("heading", parent=styles["Heading1"], fontName=font)
-    mono = ParagraphStyle("mono", parent=body, fontName="Courier", fontSize=7, leading=8.5)
-
-    story: list[Any] = [
-        Paragraph(escape(title), heading),
-        Paragraph(escape(HOW_TO_VERIFY), body),
-        Spacer(1, 4 * mm),
-        Paragraph("Signed checkpoint", styles["Heading2"]),
-        Preformatted(report["checkpoint"], mono),
-        Paragraph(f"Verifier key: {escape(str(report.get('verifier_key')))}", small),
-        Spacer(1, 4 * mm),
-        Paragraph("Entries", styles["Heading2"]),
-    ]
-    rows: list[list[Any]] = [["Seq", "Time (UTC)", "Actor", "Action", "Details", "Hashes"]]
-    for entry in report["entries"]:
-        proof = entry["inclusion_proof"]
-        hashes = "<br/>".join(
-            [f"leaf {entry['leaf_hash']}"]
-            + [f"p{n} {value}" for n, value in enumerate(proof["hashes"])]
-        )
-        if entry.get("redacted") is True:
-            actor, action, details = "", "redacted", REDACTED
-        else:
-            actor, action = entry["actor"]["label"], entry["action"]
-            details = json.dumps(entry["details"], ensure_ascii=False, sort_keys=True)
-        rows.append(
-            [
-                Paragraph(str(entry["seq"]), small),
-                Paragraph(escape(entry["time"]), small),
-                Paragraph(escape(actor), small),
-                Paragraph(escape(action), small),
-                Paragraph(escape(details), small),
-                Paragraph(
-                    f"<font face='Courier' size='5'>{hashes}</font>"
-                    f"<br/>tree size {proof['tree_size']}",
-                    small,
-                ),
-            ]
-        )
-    table = LongTable(
-        rows,
-        colWidths=[10 * mm, 27 * mm, 30 * mm, 22 * mm, 45 * mm, 50 * mm],
-        repeatRows=1,
-    )
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, 0), font),
-                ("FONTSIZE", (0, 0), (-1, 0), 7.5),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ecf0")),
-                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]
-        )
-    )
-    story.append(table)
-
-    buffer = io.BytesIO()
-
-    def number_pages(canvas: Any, document: Any) -> None:
-        canvas.saveState()
-        canvas.setFont("Helvetica", 7)
-        canvas.drawRightString(200 * mm, 8 * mm, f"Page {document.page}")
-        canvas.restoreState()
-
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=10 * mm,
-        rightMargin=10 * mm,
-        topMargin=12 * mm,
-        bottomMargin=14 * mm,
-        title=title,
-        author="Casefile",
-        invariant=True,
-    )
-    document.build(story, onFirstPage=number_pages, onLaterPages=number_pages)
-    return buffer.getvalue()
+    # The report needs nothing from outside (fonts come from fontconfig): refuse every URL,
+    # so no text in it could make the writer read a local file or the network.
+    fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())
+    pdf = weasyprint.HTML(string=html(report, title), url_fetcher=fetcher).write_pdf()
+    if not isinstance(pdf, bytes):  # None only when given a target to write to
+        raise TypeError("WeasyPrint returned no PDF")
+    return pdf
