@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 import jinja2
-import weasyprint  # type: ignore[import-untyped]  # WeasyPrint ships no type hints
 
 HOW_TO_VERIFY = (
     "How to check this report without Casefile: (1) for each entry, serialise its fields "
@@ -74,6 +73,10 @@ def html(report: dict[str, Any], title: str) -> str:
 
 
 def render(report: dict[str, Any], title: str) -> bytes:
+    # Imported on first use: WeasyPrint loads Pango and fontTools (about 23 MiB and 0.4 s CPU
+    # per process), which every server worker would otherwise pay for a rarely used route.
+    import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - no type hints shipped
+
     # The report needs nothing from outside (fonts come from fontconfig): refuse every URL,
     # so no text in it could make the writer read a local file or the network.
     fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())

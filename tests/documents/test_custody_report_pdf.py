@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass
 
 import pytest
+import weasyprint.urls
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageOps
 from pypdf import PdfReader
@@ -128,7 +129,7 @@ def test_user_text_is_shown_as_text_and_nothing_is_fetched(tmp_path, monkeypatch
     secret = tmp_path / "secret.txt"
     secret.write_text("do not include")
     fetched = []
-    monkeypatch.setattr(custody_report_pdf.weasyprint.urls.URLFetcher, "fetch",
+    monkeypatch.setattr(weasyprint.urls.URLFetcher, "fetch",
                         lambda _self, url, _headers=None: fetched.append(url))
     data = report()
     data["entries"][0]["actor"]["label"] = f'<img src="file://{secret}"><b>Ko</b>'
