@@ -28,11 +28,11 @@ from pathlib import Path
 from benchdb import fresh_database, postgres_server_url, seed_people
 from sqlalchemy.orm import Session
 
-from casefile.bundle.signed_note import generate_private_key
 from casefile.db import Database
 from casefile.logic import custody
 from casefile.logic.custody_verify import verify_log
 from casefile.model import Case, CustodyAction, User
+from casefile.verifier.signed_note import generate_private_key
 
 TARGETS = {"sqlite": 2_000.0, "postgresql": 1_000.0}  # entries/s, one writer
 ACTIONS = (CustodyAction.VIEWED, CustodyAction.DOWNLOADED, CustodyAction.METADATA_EDITED,

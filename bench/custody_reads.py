@@ -20,7 +20,7 @@ from pathlib import Path
 from benchdb import fresh_database, postgres_server_url, seed_people
 from sqlalchemy import event
 
-from casefile.bundle.signed_note import generate_private_key
+from casefile.verifier.signed_note import generate_private_key
 from casefile.db import Database
 from casefile.logic import custody, custody_reports
 from casefile.logic.custody import CustodyKeys

@@ -51,12 +51,12 @@ from benchdb import (
 )
 from sqlalchemy import Connection, insert
 
-from casefile.bundle import merkle
-from casefile.bundle.custody_entry import canonical_json, entry_bytes, format_time
-from casefile.bundle.signed_note import generate_private_key
 from casefile.db import Base, Database
 from casefile.logic import custody
 from casefile.model import Case, CustodyAction, CustodyEntry, CustodyNode, User
+from casefile.verifier import merkle
+from casefile.verifier.custody_entry import canonical_json, entry_bytes, format_time
+from casefile.verifier.signed_note import generate_private_key
 
 CACHE = Path("/tmp/casefile-bench")  # noqa: S108 - a benchmark cache, by design
 FORMAT = 1  # bump when the generated log changes, so cached builds are not reused

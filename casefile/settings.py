@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from casefile.bundle.signed_note import is_valid_key_name
 from casefile.config_file import (
     DEFAULTS,
     KEK_VARIABLE,
@@ -24,6 +23,7 @@ from casefile.config_file import (
     read_config,
 )
 from casefile.logic.throttle import parse_limits
+from casefile.verifier.signed_note import is_valid_key_name
 
 __all__ = ["DEVELOPMENT_SECRET_KEY", "PROJECT_ROOT", "Settings", "SettingsError", "load_settings"]
 

@@ -12,9 +12,9 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from casefile.bundle import merkle
-from casefile.bundle.signed_note import Checkpoint, open_note
 from casefile.model import Case, Role, User
+from casefile.verifier import merkle
+from casefile.verifier.signed_note import Checkpoint, open_note
 from tests.factories import add_member, bearer, make_case, make_user
 
 SECRET_BYTES = b"name and address of witness W-17, Kutupalong block C\n"

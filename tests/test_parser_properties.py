@@ -20,8 +20,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from casefile.api import requests as api_requests
-from casefile.bundle import merkle
-from casefile.bundle.signed_note import (
+from casefile.logic import ingest, pagination, tus
+from casefile.logic.errors import DomainError, ValidationFailed
+from casefile.settings import SettingsError, load_settings
+from casefile.verifier import merkle
+from casefile.verifier.signed_note import (
     Checkpoint,
     NoteError,
     generate_private_key,
@@ -30,9 +33,6 @@ from casefile.bundle.signed_note import (
     sign_note,
     verifier_key,
 )
-from casefile.logic import ingest, pagination, tus
-from casefile.logic.errors import DomainError, ValidationFailed
-from casefile.settings import SettingsError, load_settings
 
 BOUNDED = settings(
     max_examples=150,

@@ -38,14 +38,21 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session, SessionTransaction
 
+<<<<<<< HEAD
 from casefile import db, driver_statements
-from casefile.bundle import merkle
-from casefile.bundle.custody_entry import canonical_json, entry_bytes, format_time
-from casefile.bundle.signed_note import Checkpoint, sign_note, verifier_key
+from casefile.verifier import merkle
+from casefile.verifier.custody_entry import canonical_json, entry_bytes, format_time
+from casefile.verifier.signed_note import Checkpoint, sign_note, verifier_key
+=======
+from casefile import driver_statements
+>>>>>>> bundle
 from casefile.db import Base, utcnow
 from casefile.logic import retry
 from casefile.logic.errors import NotFound, ValidationFailed
 from casefile.model import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode, User
+from casefile.verifier import merkle
+from casefile.verifier.custody_entry import canonical_json, entry_bytes, format_time
+from casefile.verifier.signed_note import Checkpoint, sign_note, verifier_key
 
 ADVISORY_LOCK_KEY = 0x63617365_66696C65  # "casefile"
 KEYS = "casefile.custody_keys"

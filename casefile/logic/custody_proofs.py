@@ -1,5 +1,5 @@
 """Inclusion proofs for many custody entries at once: every stored tree node they need read
-in one query, the proofs computed in memory (casefile/bundle/merkle.py).
+in one query, the proofs computed in memory (casefile/verifier/merkle.py).
 
 A report of n entries against a tree of s leaves needs at most n * O(log^2 s) node reads if
 each proof is fetched on its own; the proofs share most of their upper nodes, so the set of
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from casefile.bundle import merkle
+from casefile.verifier import merkle
 
 Node = tuple[int, int]  # (level, index) of a perfect subtree
 _PLACEHOLDER = bytes(merkle.HASH_SIZE)

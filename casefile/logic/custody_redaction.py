@@ -22,9 +22,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from casefile.bundle.custody_entry import format_time
 from casefile.logic import authz
 from casefile.model import CustodyEntry, Evidence, User
+from casefile.verifier.custody_entry import format_time
 
 
 @dataclass(frozen=True)

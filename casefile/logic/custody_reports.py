@@ -1,5 +1,5 @@
 """What members see of the custody log: a case's activity, and reports with proofs that can
-be checked offline (casefile/bundle/custody_verifier.py). Entries that concern an item the
+be checked offline (casefile/verifier/custody_verifier.py). Entries that concern an item the
 member may not see are shown redacted (casefile/logic/custody_redaction.py)."""
 
 from __future__ import annotations
@@ -11,12 +11,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from casefile.bundle.custody_verifier import Verdict, verify_report
+<<<<<<< HEAD
+from casefile.verifier.custody_verifier import Verdict, verify_report
 from casefile.logic import authz, custody, custody_proofs, pagination
+=======
+from casefile.logic import authz, custody
+>>>>>>> bundle
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import CustodyKeys
 from casefile.logic.custody_redaction import Hidden, RedactedEntry, ShownEntry
 from casefile.model import CustodyAction, CustodyCheckpoint, Evidence, User
+from casefile.verifier.custody_verifier import Verdict, verify_report
 
 MAX_REPORT_ENTRIES = 10_000
 

@@ -7,7 +7,7 @@ shows it: the log must extend every checkpoint it ever signed. Each trusted chec
 signed note from a file, from a custody report's JSON, or from an http(s) URL) must carry
 this instance's signature, cover no more entries than the log holds, and the current tree
 must extend it: an RFC 9162 consistency proof, computed from the stored nodes and checked
-with the portable verifier code (casefile/bundle/merkle.py). Run it after `verify_log` has
+with the portable verifier code (casefile/verifier/merkle.py). Run it after `verify_log` has
 checked those nodes against the entries.
 """
 
@@ -23,9 +23,9 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from casefile.bundle import merkle
-from casefile.bundle.signed_note import Checkpoint, NoteError, open_note, parse_verifier_key
 from casefile.logic import custody
+from casefile.verifier import merkle
+from casefile.verifier.signed_note import Checkpoint, NoteError, open_note, parse_verifier_key
 
 MAX_BYTES = 256 * 1024  # a checkpoint is a few hundred bytes; a custody report can be larger
 FETCH_TIMEOUT_SECONDS = 15.0

@@ -46,17 +46,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from casefile.bundle import merkle
-from casefile.bundle.custody_entry import entry_bytes, format_time
-from casefile.bundle.signed_note import (
+from casefile.db import Base
+from casefile.model import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
+from casefile.verifier import merkle
+from casefile.verifier.custody_entry import entry_bytes, format_time
+from casefile.verifier.signed_note import (
     Checkpoint,
     NoteError,
     VerifierKey,
     open_note,
     parse_verifier_key,
 )
-from casefile.db import Base
-from casefile.model import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
 
 BATCH = 20_000
 Progress = Callable[[int], None]

@@ -40,7 +40,7 @@ class CustodyEntry(Base):
     """One leaf of the custody log's Merkle tree. Append-only at the database.
 
     The leaf is SHA-256(0x00 || canonical bytes of the entry); the encoding is documented in
-    docs/custody.md and implemented in casefile/bundle/custody_entry.py."""
+    docs/custody.md and implemented in casefile/verifier/custody_entry.py."""
 
     __tablename__ = "custody_entries"
 

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import request_scope
-from casefile.bundle import custody_pdf
+from casefile.documents import custody_report_pdf
 from casefile.logic import authz, cases, custody, custody_reports, evidence, transfers
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody_redaction import RedactedEntry
@@ -152,5 +152,5 @@ def report_json(case_id: uuid.UUID) -> Response:
 def report_pdf(case_id: uuid.UUID) -> Response:
     report = _report(case_id)
     case = cases.get_case(request_scope.db_session(), request_scope.actor(), case_id)
-    pdf = custody_pdf.render(report, f"Custody report: {case.title}")
+    pdf = custody_report_pdf.render(report, f"Custody report: {case.title}")
     return attachment(pdf, "application/pdf", f"custody-{case_id}.pdf")

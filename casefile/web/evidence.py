@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import request_scope, uploads
-from casefile.bundle import custody_pdf
+from casefile.documents import custody_report_pdf
 from casefile.logic import (
     authz,
     cases,
@@ -192,7 +192,7 @@ def report_json(item_id: uuid.UUID) -> Response:
 @bp.get("/evidence/<uuid:item_id>/custody.pdf")
 def report_pdf(item_id: uuid.UUID) -> Response:
     report = _report(item_id)
-    pdf = custody_pdf.render(report, f"Custody report: {report['ern']}")
+    pdf = custody_report_pdf.render(report, f"Custody report: {report['ern']}")
     return attachment(pdf, "application/pdf", f"custody-{report['ern']}.pdf")
 
 

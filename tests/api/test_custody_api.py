@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from casefile.bundle import merkle
-from casefile.bundle.custody_verifier import verify_report
-from casefile.bundle.signed_note import Checkpoint, open_note
 from casefile.logic import custody
 from casefile.model import Role
+from casefile.verifier import merkle
+from casefile.verifier.custody_verifier import verify_report
+from casefile.verifier.signed_note import Checkpoint, open_note
 from tests.factories import add_member, bearer, make_case, make_user
 
 

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from casefile.bundle.custody_verifier import verify_report
+from casefile.verifier.custody_verifier import verify_report
 from tests.api.test_openapi import Contract
 from tests.restricted_custody import (
     SECRET_BYTES,

@@ -29,10 +29,10 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.test import EnvironBuilder
 
 from casefile import create_app
-from casefile.bundle.custody_verifier import verify_report
 from casefile.logic.evidence import IntegrityFailure
 from casefile.logic.intake import IntakeStream
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
+from casefile.verifier.custody_verifier import verify_report
 from tests.factories import add_member, bearer, make_case, make_user
 from tests.stores import StoreView
 from tests.web.test_auth_web import cheap_password_hashes, csrf_token, sign_in

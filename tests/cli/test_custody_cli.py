@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from casefile.bundle.signed_note import Checkpoint, open_note
 from casefile.cli import main
 from casefile.db import make_engine
+from casefile.verifier.signed_note import Checkpoint, open_note
 from tests.cli.instances import cli_env
 from tests.factories import PASSWORD
 
@@ -44,7 +44,7 @@ def test_checkpoint_prints_a_signed_note_and_verify_passes(run, tmp_path):
 
 def test_verify_with_a_published_key_and_a_wrong_key(run):
     note = run("custody", "checkpoint").output
-    from casefile.bundle.signed_note import generate_private_key, verifier_key  # noqa: PLC0415
+    from casefile.verifier.signed_note import generate_private_key, verifier_key  # noqa: PLC0415
 
     stranger = verifier_key("casefile.local/custody", generate_private_key().public_key())
     result = run("custody", "verify", "--public-key", stranger)

@@ -15,15 +15,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from casefile.bundle.signed_note import (
+from casefile.cli import main
+from casefile.db import make_engine
+from casefile.logic import custody_trusted
+from casefile.verifier.signed_note import (
     Checkpoint,
     generate_private_key,
     sign_note,
     verifier_key,
 )
-from casefile.cli import main
-from casefile.db import make_engine
-from casefile.logic import custody_trusted
 from tests.cli.instances import cli_env
 from tests.factories import PASSWORD
 

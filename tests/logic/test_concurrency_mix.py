@@ -16,7 +16,6 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from casefile.bundle.signed_note import generate_private_key
 from casefile.db import Database
 from casefile.logic import cases, custody, deletion, ern, evidence, grants, members, retry, tus
 from casefile.logic import transfers as transfer_log
@@ -32,6 +31,7 @@ from casefile.logic.transfers import TransferInput
 from casefile.model import CustodyEntry, Evidence, EvidenceStatus, Role, Sensitivity, User
 from casefile.vault.blobstore import LocalBlobStore
 from casefile.vault.envelope import Keyring
+from casefile.verifier.signed_note import generate_private_key
 from tests.factories import add_member, make_case, make_user
 from tests.web.test_auth_web import cheap_password_hashes
 

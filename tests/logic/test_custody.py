@@ -12,16 +12,16 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from casefile.bundle import merkle
-from casefile.bundle.custody_entry import entry_bytes_from_json
-from casefile.bundle.custody_verifier import verify_report
-from casefile.bundle.signed_note import Checkpoint, generate_private_key, open_note, sign_note
 from casefile.db import Database
 from casefile.logic import custody, custody_reports
 from casefile.logic.custody import CheckpointPolicy, CustodyKeys
 from casefile.logic.custody_verify import verify_log
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.model import CustodyAction, CustodyCheckpoint, CustodyEntry, Role
+from casefile.verifier import merkle
+from casefile.verifier.custody_entry import entry_bytes_from_json
+from casefile.verifier.custody_verifier import verify_report
+from casefile.verifier.signed_note import Checkpoint, generate_private_key, open_note, sign_note
 from tests.factories import add_member, make_case, make_user
 
 TABLES = ("custody_entries", "custody_nodes", "custody_checkpoints")

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from casefile.bundle import merkle
-from casefile.bundle.custody_entry import EncodingError
-from casefile.bundle.signed_note import generate_private_key
+from casefile.verifier import merkle
+from casefile.verifier.custody_entry import EncodingError
+from casefile.verifier.signed_note import generate_private_key
 from casefile.logic import custody
 from casefile.logic.custody import CheckpointPolicy, CustodyKeys, NewEntry
 from casefile.logic.custody_verify import verify_log

@@ -8,9 +8,9 @@ import json
 import pytest
 from sqlalchemy import event, select, text
 
-from casefile.bundle import merkle
-from casefile.bundle.custody_verifier import verify_report
-from casefile.bundle.signed_note import generate_private_key
+from casefile.verifier import merkle
+from casefile.verifier.custody_verifier import verify_report
+from casefile.verifier.signed_note import generate_private_key
 from casefile.logic import custody, custody_proofs, custody_reports
 from casefile.logic.custody import CustodyKeys
 from casefile.model import CustodyAction, CustodyEntry, Role

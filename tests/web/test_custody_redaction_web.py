@@ -9,7 +9,7 @@ import json
 import pytest
 from pypdf import PdfReader
 
-from casefile.bundle.custody_verifier import verify_report
+from casefile.verifier.custody_verifier import verify_report
 from tests.restricted_custody import (
     SECRET_NAME,
     World,

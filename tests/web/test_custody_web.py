@@ -8,9 +8,9 @@ import json
 import pytest
 from pypdf import PdfReader
 
-from casefile.bundle.custody_verifier import verify_report
 from casefile.logic import custody
 from casefile.model import CustodyAction, CustodyEntry, Role
+from casefile.verifier.custody_verifier import verify_report
 from tests.factories import add_member, make_case, make_user
 from tests.web.test_auth_web import cheap_password_hashes, find_form, sign_in, submit, text
 

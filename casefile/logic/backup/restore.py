@@ -32,8 +32,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import casefile.model  # noqa: F401 - registers every table on Base.metadata
-from casefile.bundle import merkle
-from casefile.bundle.signed_note import verifier_key
 from casefile.db import Base, Database
 from casefile.logic import custody
 from casefile.logic.backup import KEYS_FILE, BackupError, blob_path, keys_export, rows
@@ -41,6 +39,8 @@ from casefile.logic.custody_verify import VerifyReport, verify_log
 from casefile.schema import alembic_config
 from casefile.vault.blobstore import BlobStore, BlobStoreError
 from casefile.vault.envelope import Keyring, KeyringError
+from casefile.verifier import merkle
+from casefile.verifier.signed_note import verifier_key
 
 BATCH = 1000
 COPY_CHUNK = 1 << 20

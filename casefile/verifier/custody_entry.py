@@ -28,26 +28,26 @@ class EncodingError(ValueError):
     """A value that has no canonical encoding here (floats, non-string keys...)."""
 
 
-def _check(value: Any, where: str) -> None:
+def _ensure_encodable(value: Any, where: str) -> None:
     if value is None or isinstance(value, bool | int | str):
         return
     if isinstance(value, float):
         raise EncodingError(f"{where}: floats have no canonical form here; use a string")
     if isinstance(value, list | tuple):
         for position, element in enumerate(value):
-            _check(element, f"{where}[{position}]")
+            _ensure_encodable(element, f"{where}[{position}]")
         return
     if isinstance(value, Mapping):
         for key, element in value.items():
             if not isinstance(key, str):
                 raise EncodingError(f"{where}: object keys must be strings")
-            _check(element, f"{where}.{key}")
+            _ensure_encodable(element, f"{where}.{key}")
         return
     raise EncodingError(f"{where}: {type(value).__name__} is not a JSON value")
 
 
 def canonical_json(value: Any) -> str:
-    _check(value, "details")
+    _ensure_encodable(value, "details")
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

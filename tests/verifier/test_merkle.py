@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from casefile.bundle import merkle
-from casefile.bundle.merkle import (
+from casefile.verifier import merkle
+from casefile.verifier.merkle import (
     EMPTY_ROOT,
     CompactRange,
     MemoryNodes,

@@ -78,33 +78,33 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _check_hash(value: object, what: str) -> None:
+def _ensure_hash(value: object, what: str) -> None:
     if not _is_hash(value):
         msg = f"{what} must be {HASH_SIZE} bytes"
         raise ValueError(msg)
 
 
-def _check_count(value: object, what: str) -> None:
+def _ensure_count(value: object, what: str) -> None:
     if not _is_count(value):
         msg = f"{what} must be a non-negative integer, got {value!r}"
         raise ValueError(msg)
 
 
-def _proof_check_hash(value: object, what: str) -> None:
+def _ensure_proof_hash(value: object, what: str) -> None:
     if not _is_hash(value):
         msg = f"{what} is not a {HASH_SIZE}-byte hash"
         raise ProofError(msg)
 
 
-def _proof_check_count(value: object, what: str) -> None:
+def _ensure_proof_count(value: object, what: str) -> None:
     if not _is_count(value):
         msg = f"{what} must be a non-negative integer, got {value!r}"
         raise ProofError(msg)
 
 
-def _proof_check_path(proof: Sequence[bytes]) -> None:
+def _ensure_proof_path(proof: Sequence[bytes]) -> None:
     for position, element in enumerate(proof):
-        _proof_check_hash(element, f"proof hash #{position}")
+        _ensure_proof_hash(element, f"proof hash #{position}")
 
 
 # --------------------------------------------------------------------------
@@ -135,12 +135,12 @@ class CompactRange:
     @classmethod
     def from_frontier(cls, size: int, hashes: Sequence[bytes]) -> CompactRange:
         """Restore the state saved by ``size`` and ``frontier()``."""
-        _check_count(size, "size")
+        _ensure_count(size, "size")
         if len(hashes) != size.bit_count():
             msg = f"size {size} needs {size.bit_count()} frontier hashes, got {len(hashes)}"
             raise ValueError(msg)
         for position, value in enumerate(hashes):
-            _check_hash(value, f"frontier hash #{position}")
+            _ensure_hash(value, f"frontier hash #{position}")
         restored = cls()
         restored._size = size
         restored._hashes = list(hashes)
@@ -161,7 +161,7 @@ class CompactRange:
         Returns every perfect subtree this append completed as ``(level, index,
         hash)``, starting with ``(0, leaf_index, leaf)`` and going up.
         """
-        _check_hash(leaf, "leaf hash")
+        _ensure_hash(leaf, "leaf hash")
         index = self._size
         completed = [(0, index, leaf)]
         current = leaf
@@ -315,8 +315,8 @@ def inclusion_proof(index: int, size: int, get_node: GetNode) -> list[bytes]:
     Only asks ``get_node`` for perfect subtrees inside ``[0, size)``, at most
     O(log^2 size) of them.
     """
-    _check_count(index, "index")
-    _check_count(size, "size")
+    _ensure_count(index, "index")
+    _ensure_count(size, "size")
     if index >= size:
         msg = f"leaf index {index} is not in a tree of {size} leaves"
         raise ValueError(msg)
@@ -330,8 +330,8 @@ def consistency_proof(old: int, new: int, get_node: GetNode) -> list[bytes]:
     see ``verify_consistency``). Only asks ``get_node`` for perfect subtrees
     inside ``[0, new)``, at most O(log^2 new) of them.
     """
-    _check_count(old, "old size")
-    _check_count(new, "new size")
+    _ensure_count(old, "old size")
+    _ensure_count(new, "new size")
     if old > new:
         msg = f"old size {old} is larger than new size {new}"
         raise ValueError(msg)
@@ -342,7 +342,7 @@ def consistency_proof(old: int, new: int, get_node: GetNode) -> list[bytes]:
 
 def root_at(size: int, get_node: GetNode) -> bytes:
     """Root hash of the tree of ``size`` leaves from stored perfect subtrees."""
-    _check_count(size, "size")
+    _ensure_count(size, "size")
     if size == 0:
         return EMPTY_ROOT
     return _subtree_hash(0, size, get_node)
@@ -357,7 +357,7 @@ def roots_at_sizes(leaf_hashes: Iterable[bytes], sizes: Iterable[int]) -> dict[i
     """
     wanted = sorted(set(sizes))
     for size in wanted:
-        _check_count(size, "size")
+        _ensure_count(size, "size")
     tree = CompactRange()
     leaves = iter(leaf_hashes)
     roots: dict[int, bytes] = {}
@@ -397,11 +397,11 @@ def verify_inclusion(
     source (a signed checkpoint): for some pairs of sizes the same proof leads
     to the same hash, so the proof alone does not pin the size.
     """
-    _proof_check_hash(leaf_hash, "leaf hash")
-    _proof_check_hash(root, "root")
-    _proof_check_count(index, "leaf index")
-    _proof_check_count(size, "tree size")
-    _proof_check_path(proof)
+    _ensure_proof_hash(leaf_hash, "leaf hash")
+    _ensure_proof_hash(root, "root")
+    _ensure_proof_count(index, "leaf index")
+    _ensure_proof_count(size, "tree size")
+    _ensure_proof_path(proof)
     # Step 1.
     if index >= size:
         msg = f"leaf index {index} is not in a tree of {size} leaves"
@@ -455,11 +455,11 @@ def verify_consistency(
       ``EMPTY_ROOT``; every tree extends the empty tree, so ``new_root`` is not
       checked here.
     """
-    _proof_check_count(old_size, "old size")
-    _proof_check_count(new_size, "new size")
-    _proof_check_hash(old_root, "old root")
-    _proof_check_hash(new_root, "new root")
-    _proof_check_path(proof)
+    _ensure_proof_count(old_size, "old size")
+    _ensure_proof_count(new_size, "new size")
+    _ensure_proof_hash(old_root, "old root")
+    _ensure_proof_hash(new_root, "new root")
+    _ensure_proof_path(proof)
     if old_size > new_size:
         msg = f"old size {old_size} is larger than new size {new_size}"
         raise ProofError(msg)

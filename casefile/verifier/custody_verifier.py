@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from casefile.bundle import merkle
-from casefile.bundle.custody_entry import EncodingError, entry_bytes_from_json
-from casefile.bundle.signed_note import Checkpoint, NoteError, open_note
+from . import merkle
+from .custody_entry import EncodingError, entry_bytes_from_json
+from .signed_note import Checkpoint, NoteError, open_note
 
 
 @dataclass
@@ -47,7 +47,7 @@ def _hex(value: Any, what: str) -> bytes:
     return raw
 
 
-def _check_entry(entry: Mapping[str, Any], checkpoint: Checkpoint) -> str | None:  # noqa: PLR0911
+def _entry_problem(entry: Mapping[str, Any], checkpoint: Checkpoint) -> str | None:  # noqa: PLR0911
     seq = entry.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool):
         return f"entry {seq}: its sequence number is not an integer"
@@ -89,7 +89,7 @@ def verify_report(report: Mapping[str, Any], verifier_key: str) -> Verdict:
         return verdict
     entries: Sequence[Mapping[str, Any]] = report.get("entries") or []
     for entry in entries:
-        problem = _check_entry(entry, verdict.checkpoint)
+        problem = _entry_problem(entry, verdict.checkpoint)
         verdict.entries_checked += 1
         if problem:
             verdict.problems.append(problem)

@@ -85,7 +85,7 @@ def is_valid_key_name(name: str) -> bool:
     )
 
 
-def _check_key_name(name: str) -> None:
+def _ensure_valid_key_name(name: str) -> None:
     if not is_valid_key_name(name):
         msg = f"invalid key name {name!r}: it must be non-empty, without spaces or '+'"
         raise NoteError(msg)
@@ -124,7 +124,7 @@ def _key_id_raw(name: str, raw_public_key: bytes) -> bytes:
 
 def key_id(name: str, public_key: Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
     """The 4-byte key ID: SHA-256(name || 0x0A || 0x01 || 32-byte public key)[:4]."""
-    _check_key_name(name)
+    _ensure_valid_key_name(name)
     return _key_id_raw(name, _raw_public_key(public_key))
 
 
@@ -137,7 +137,7 @@ class VerifierKey:
     public_key_bytes: bytes
 
     def __post_init__(self) -> None:
-        _check_key_name(self.name)
+        _ensure_valid_key_name(self.name)
         if len(self.public_key_bytes) != _PUBLIC_KEY_SIZE:
             msg = f"an Ed25519 public key is {_PUBLIC_KEY_SIZE} bytes"
             raise NoteError(msg)
@@ -152,7 +152,7 @@ class VerifierKey:
         public_key: Ed25519PublicKey | Ed25519PrivateKey,
     ) -> VerifierKey:
         """Name a public key (a private key is accepted and its public half used)."""
-        _check_key_name(name)
+        _ensure_valid_key_name(name)
         raw = _raw_public_key(public_key)
         return cls(name, _key_id_raw(name, raw), raw)
 
@@ -198,7 +198,7 @@ def generate_private_key() -> Ed25519PrivateKey:
 # Notes
 
 
-def _check_note_text(text: str) -> None:
+def _ensure_valid_note_text(text: str) -> None:
     if not isinstance(text, str) or not text.endswith("\n"):
         msg = "note text must end with a newline"
         raise NoteError(msg)
@@ -209,8 +209,8 @@ def _check_note_text(text: str) -> None:
 
 def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
     """Sign ``text`` (which must end in a newline) and return the signed note."""
-    _check_note_text(text)
-    _check_key_name(name)
+    _ensure_valid_note_text(text)
+    _ensure_valid_key_name(name)
     signature = private_key.sign(text.encode("utf-8"))
     encoded = _b64encode(key_id(name, private_key) + signature)
     return f"{text}\n{_SIGNATURE_PREFIX}{name} {encoded}\n"
@@ -302,7 +302,7 @@ def open_note(note: str | bytes, verifier_key: str | VerifierKey) -> str:
 # Checkpoints
 
 
-def _check_checkpoint_line(value: str, what: str) -> None:
+def _ensure_checkpoint_line(value: str, what: str) -> None:
     if not isinstance(value, str) or value == "" or "\n" in value or _has_bad_characters(value):
         msg = f"checkpoint {what} must be a non-empty line without control characters"
         raise NoteError(msg)
@@ -322,7 +322,7 @@ class Checkpoint:
     extensions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        _check_checkpoint_line(self.origin, "origin")
+        _ensure_checkpoint_line(self.origin, "origin")
         if (
             isinstance(self.size, bool)
             or not isinstance(self.size, int)
@@ -337,7 +337,7 @@ class Checkpoint:
             msg = "checkpoint extensions must be a tuple of lines"
             raise NoteError(msg)
         for extension in self.extensions:
-            _check_checkpoint_line(extension, "extension line")
+            _ensure_checkpoint_line(extension, "extension line")
 
     def to_text(self) -> str:
         """The note text: origin, size, base64 root and extensions, each line ending in newline."""

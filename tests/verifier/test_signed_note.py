@@ -8,8 +8,8 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from casefile.bundle import signed_note
-from casefile.bundle.signed_note import (
+from casefile.verifier import signed_note
+from casefile.verifier.signed_note import (
     Checkpoint,
     NoteError,
     VerifierKey,

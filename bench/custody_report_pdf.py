@@ -1,0 +1,88 @@
+"""The custody report PDF for reports of many entries: time and the process's peak memory.
+
+Each size runs in a fresh Python process (so its peak RSS is its own): it builds a report of
+N entries as casefile.logic.custody_reports returns one (a third with Burmese details and
+actor names, one in ten redacted, inclusion proofs of 20 hashes as for a log of a million
+entries) and renders it with casefile.documents.custody_report_pdf.render, reporting pages,
+wall and CPU seconds (the machine may be shared), PDF size and peak RSS. Nothing is asserted.
+
+    .venv/bin/python bench/custody_report_pdf.py                    # 100 and 1,000 entries
+    .venv/bin/python bench/custody_report_pdf.py --sizes 10 100 1000 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+BURMESE = ("ရခိုင်ပြည်နယ် မောင်တော မြို့နယ်", "ဒေါ်အောင်", "ထွေထွေ မြန်မာ")
+
+
+def report(entries: int) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    for seq in range(entries):
+        proof = {"leaf_index": seq, "tree_size": 1_000_000,
+                 "hashes": [f"{seq + level:064x}" for level in range(20)]}
+        time_ = f"2026-11-{1 + seq % 28:02d}T10:{seq % 60:02d}:00.000000Z"
+        if seq % 10 == 9:
+            rows.append({"seq": seq, "time": time_, "leaf_hash": f"{seq:064x}",
+                         "redacted": True, "inclusion_proof": proof})
+            continue
+        burmese = seq % 3 == 0
+        rows.append({
+            "seq": seq, "time": time_,
+            "actor": {"id": None, "label": BURMESE[1] if burmese else "Investigator K."},
+            "action": "evidence.registered", "case": "c", "item": "i",
+            "details": {"ern": f"MMR-OTP-0001-{seq:04d}",
+                        "title": BURMESE[0] if burmese else "Witness statement W-17",
+                        "sha256": f"{seq:064x}"},
+            "leaf_hash": f"{seq:064x}", "inclusion_proof": proof,
+        })
+    return {"checkpoint": "casefile.example/custody\n1000000\n" + "A" * 43 + "=\n\n— k+0000 x\n",
+            "verifier_key": "casefile.example+0badf00d+AQIDBA==", "entries": rows}
+
+
+def measure(entries: int) -> dict[str, Any]:
+    from pypdf import PdfReader  # noqa: PLC0415 - imported in the measuring process only
+
+    from casefile.documents import custody_report_pdf  # noqa: PLC0415
+
+    data = report(entries)
+    start, start_cpu = time.perf_counter(), time.process_time()
+    pdf = custody_report_pdf.render(data, f"Custody report: {BURMESE[2]} (bench)")
+    seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    return {"entries": entries, "pages": len(PdfReader(io.BytesIO(pdf)).pages),
+            "seconds": seconds, "cpu": cpu, "pdf_mib": len(pdf) / 2**20,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.one is not None:
+        print(json.dumps(measure(arguments.one)))
+        return
+    print(f"load average before: {os.getloadavg()[0]:.1f}")
+    print(f"{'entries':>8} {'pages':>6} {'seconds':>8} {'CPU s':>7} {'CPU ms/entry':>13} "
+          f"{'PDF MiB':>8} {'peak RSS MiB':>13}")
+    for size in arguments.sizes:
+        result = subprocess.run([sys.executable, __file__, "--one", str(size)],
+                                capture_output=True, text=True, check=True)
+        figures = json.loads(result.stdout)
+        print(f"{figures['entries']:>8} {figures['pages']:>6} {figures['seconds']:>8.2f} "
+              f"{figures['cpu']:>7.2f} {1000 * figures['cpu'] / figures['entries']:>13.1f} "
+              f"{figures['pdf_mib']:>8.2f} {figures['peak_rss_mib']:>13.0f}")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,1 +1,0 @@
-"""Court bundle writers and the offline bundle verifier."""

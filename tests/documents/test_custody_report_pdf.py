@@ -1,0 +1,208 @@
+"""The custody report PDF: what a reader finds in it, and Burmese set as Burmese is written
+(shaped by HarfBuzz: medials reordered, marks stacked), not one glyph per code point."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+import pytest
+import weasyprint.urls
+from fontTools.ttLib import TTFont
+from PIL import Image, ImageOps
+from pypdf import PdfReader
+from pypdf.generic import ContentStream
+
+from casefile.documents import custody_report_pdf
+
+CASE_TITLE = "Custody report: မြန်မာ Tula Toli"
+ITEM_TITLE = "ရခိုင်ပြည်နယ် မြန်မာ"
+ACTOR = "ဒေါ်အောင်"
+MYANMAR = "မြန်မာ"  # ma, medial ra, na, asat, ma, aa: the medial ra is drawn first, left of ma
+
+
+def report() -> dict:
+    proof = {"tree_size": 3, "hashes": ["cd" * 32, "ef" * 32]}
+    return {
+        "checkpoint": "casefile.example/custody\n3\nq83vEjRWeJASNFZ4kBI0VniQEjRWeJASNFZ4kBI0Vng=\n"
+                      "\n— casefile.example+0badf00d+AbcDEF\n",
+        "verifier_key": "casefile.example+0badf00d+AQIDBA==",
+        "entries": [
+            {"seq": 0, "time": "2026-11-01T10:00:00.000000Z",
+             "actor": {"id": "5e1f...", "label": ACTOR}, "action": "evidence.registered",
+             "case": "c", "item": "i", "details": {"title": ITEM_TITLE, "ern": "MMR-0001"},
+             "leaf_hash": "ab" * 32, "inclusion_proof": {"leaf_index": 0, **proof}},
+            {"seq": 1, "time": "2026-11-01T10:05:00.000000Z", "leaf_hash": "12" * 32,
+             "redacted": True, "inclusion_proof": {"leaf_index": 1, **proof}},
+            {"seq": 2, "time": "2026-11-01T10:09:00.000000Z",
+             "actor": {"id": None, "label": "Investigator K."}, "action": "custody.transferred",
+             "case": "c", "item": None, "details": {"seal_number": "S-1"},
+             "leaf_hash": "34" * 32, "inclusion_proof": {"leaf_index": 2, **proof}},
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def pdf() -> bytes:
+    return custody_report_pdf.render(report(), CASE_TITLE)
+
+
+@dataclass
+class Run:
+    """Glyphs a text-showing operator draws, with the subset font they come from."""
+
+    font: str
+    glyphs: list[int]
+    cmap: dict[int, int]  # code point -> glyph id, as the embedded subset maps them
+
+
+def glyph_runs(data: bytes) -> list[Run]:
+    reader = PdfReader(io.BytesIO(data))
+    runs: list[Run] = []
+    for page in reader.pages:
+        fonts = page["/Resources"]["/Font"]
+        embedded: dict[str, tuple[str, dict[int, int]]] = {}
+        for key, reference in fonts.items():
+            font = reference.get_object()
+            descendant = font["/DescendantFonts"][0].get_object()
+            # Identity-H with no CIDToGIDMap stream: the two-byte codes are glyph ids.
+            assert font["/Encoding"] == "/Identity-H"
+            program = TTFont(io.BytesIO(descendant["/FontDescriptor"]["/FontFile2"].get_data()))
+            glyph_ids = {name: index for index, name in enumerate(program.getGlyphOrder())}
+            cmap = {point: glyph_ids[name] for point, name in program.getBestCmap().items()}
+            embedded[key] = (str(font["/BaseFont"]), cmap)
+        current = None
+        for operands, operator in ContentStream(page.get_contents(), reader).operations:
+            if operator == b"Tf":
+                current = operands[0]
+            elif operator in {b"Tj", b"TJ"}:
+                parts = operands[0] if operator == b"TJ" else [operands[0]]
+                codes = b"".join(part.original_bytes for part in parts
+                                 if hasattr(part, "original_bytes"))
+                glyphs = [int.from_bytes(codes[i:i + 2], "big") for i in range(0, len(codes), 2)]
+                name, cmap = embedded[current]
+                runs.append(Run(name, glyphs, cmap))
+    return runs
+
+
+def myanmar_glyphs(runs: list[Run]) -> list[tuple[Run, list[int]]]:
+    """Per Myanmar font, all its glyphs in drawing order (a line may be cut in several runs)."""
+    joined: dict[str, tuple[Run, list[int]]] = {}
+    for run in runs:
+        if "Padauk" in run.font:
+            joined.setdefault(run.font, (run, []))[1].extend(run.glyphs)
+    return list(joined.values())
+
+
+def contains(sequence: list[int], part: list[int]) -> bool:
+    return any(sequence[i:i + len(part)] == part for i in range(len(sequence) - len(part) + 1))
+
+
+def test_the_pdf_holds_the_title_checkpoint_entries_and_how_to_check_them(pdf):
+    reader = PdfReader(io.BytesIO(pdf))
+    assert reader.metadata.title == CASE_TITLE  # Burmese exactly as given
+    assert reader.metadata.author == "Casefile"
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    flat = text.replace("\n", "")  # hashes and names broken across lines
+    words = " ".join(text.split())  # prose wrapped at spaces
+    assert "Custody report:" in text and "Tula Toli" in text
+    assert "How to check this report without Casefile" in text
+    assert "Signed checkpoint" in text
+    assert "casefile.example/custody" in text
+    assert "q83vEjRWeJASNFZ4kBI0VniQEjRWeJASNFZ4kBI0Vng=" in flat
+    assert "casefile.example+0badf00d+AQIDBA==" in flat
+    for entry in report()["entries"]:
+        assert entry["leaf_hash"] in flat
+        assert entry["time"] in flat
+    assert "evidence.registered" in flat and "custody.transferred" in flat
+    assert '"seal_number": "S-1"' in text and "Investigator K." in text
+    assert '"ern": "MMR-0001"' in text
+    assert "redacted" in text
+    assert "concerns an item you have no access to; its leaf hash is in the signed log" in words
+    assert "tree size 3" in text and "Page 1" in text
+
+
+def test_user_text_is_shown_as_text_and_nothing_is_fetched(tmp_path, monkeypatch):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not include")
+    fetched = []
+    monkeypatch.setattr(weasyprint.urls.URLFetcher, "fetch",
+                        lambda _self, url, _headers=None: fetched.append(url))
+    data = report()
+    data["entries"][0]["actor"]["label"] = f'<img src="file://{secret}"><b>Ko</b>'
+    title = f'Custody report: <link rel="attachment" href="file://{secret}">'
+    document = custody_report_pdf.html(data, title)
+    assert "<img" not in document and "&lt;img src=" in document and "<link rel" not in document
+    pdf = custody_report_pdf.render(data, title)
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "<b>Ko</b>" in text.replace("\n", "")
+    assert b"do not include" not in pdf and "do not include" not in text
+    assert fetched == []
+
+
+def test_the_burmese_title_and_entry_are_drawn_with_a_myanmar_font(pdf):
+    """ToUnicode maps of shaped text are lossy (one glyph, one mapping), so the Burmese of an
+    entry is checked at the glyph level: every consonant of the item's title and of its actor
+    is drawn, in order, by the Myanmar font; nothing is drawn as .notdef (a box)."""
+    runs = glyph_runs(pdf)
+    assert all(0 not in run.glyphs for run in runs)
+    fonts = myanmar_glyphs(runs)
+    assert fonts, "no Myanmar font (Padauk) is embedded"
+    for text in (ITEM_TITLE, ACTOR):
+        consonants = [point for point in map(ord, text) if 0x1000 <= point <= 0x1021]
+        assert any(
+            all(point in run.cmap for point in consonants)
+            and is_subsequence([run.cmap[point] for point in consonants], glyphs)
+            for run, glyphs in fonts
+        ), f"the consonants of {text} are not all drawn, in order, by one Myanmar font"
+
+
+def is_subsequence(part: list[int], sequence: list[int]) -> bool:
+    remaining = iter(sequence)
+    return all(any(glyph == wanted for glyph in remaining) for wanted in part)
+
+
+def test_burmese_is_shaped_not_set_one_glyph_per_code_point(pdf):
+    runs = glyph_runs(pdf)
+    assert all(0x25CC not in run.cmap for run in runs), "a dotted circle: a broken cluster"
+    reordered = False
+    for run, glyphs in myanmar_glyphs(runs):
+        cmap = run.cmap
+        if all(ord(char) in cmap for char in MYANMAR):
+            code_point_order = [cmap[ord(char)] for char in MYANMAR]
+            # HarfBuzz's Myanmar shaper moves the medial ra (U+103C) before its consonant.
+            visual_order = [cmap[0x103C], cmap[0x1019], *code_point_order[2:]]
+            assert not contains(glyphs, code_point_order)
+            reordered |= contains(glyphs, visual_order)
+        if 0x1031 in cmap and 0x1012 in cmap:
+            # ေ (U+1031) is typed after its consonant and drawn before it: ဒေါ် is ေ, ဒ, ...
+            assert contains(glyphs, [cmap[0x1031], cmap[0x1012]])
+            assert not contains(glyphs, [cmap[0x1012], cmap[0x1031]])
+    assert reordered, "the medial ra of မြန်မာ was not moved before its consonant"
+
+
+def test_poppler_renders_the_page(pdf, tmp_path):
+    if shutil.which("pdftoppm") is None:
+        if os.environ.get("CASEFILE_REQUIRE_BROWSER") == "1":
+            pytest.fail("CASEFILE_REQUIRE_BROWSER=1 but pdftoppm (poppler-utils) is missing")
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    (tmp_path / "report.pdf").write_bytes(pdf)
+    result = subprocess.run(
+        ["pdftoppm", "-r", "100", "-png", "-f", "1", "-l", "1", "report.pdf", "page"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # poppler complains about broken fonts or streams here
+    (png,) = tmp_path.glob("page*.png")
+    with Image.open(png) as image:
+        width, height = image.size
+        assert abs(width - 827) <= 1 and abs(height - 1169) <= 1  # A4 at 100 dpi
+        # The title line (12 mm margin, 16 pt type) is drawn, including its Burmese.
+        title_band = ImageOps.invert(image.convert("L").crop((0, 40, width, 95)))
+        ink = title_band.point(lambda value: 255 if value > 127 else 0).getbbox()
+        assert ink is not None, "the title line is blank"
+        # From the left margin, past "Custody report:" and the Burmese, to "Tula Toli".
+        assert ink[0] < 60 and ink[2] > 350
