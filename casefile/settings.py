@@ -11,7 +11,7 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 from casefile.bundle.signed_note import is_valid_key_name
-from casefile.logic.throttle import parse_limits
+from casefile.logic.accounts.throttle import parse_limits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"

@@ -30,8 +30,9 @@ from casefile.bundle.signed_note import (
     sign_note,
     verifier_key,
 )
-from casefile.logic import ingest, pagination, tus
+from casefile.logic import pagination
 from casefile.logic.errors import DomainError, ValidationFailed
+from casefile.logic.evidence import ingest, tus
 from casefile.settings import SettingsError, load_settings
 
 BOUNDED = settings(

@@ -22,9 +22,10 @@ from werkzeug.http import http_date
 from casefile import request_scope
 from casefile.api.blueprint import bp
 from casefile.api.openapi import MAX_INT64, Param, operation
-from casefile.logic import authz, tus
+from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import DomainError
+from casefile.logic.evidence import tus
 from casefile.model.tus_upload import TusUpload
 
 TUS_VERSION = "1.0.0"

@@ -1,5 +1,5 @@
 """KEK rotation: a new key-encryption key, every data key rewrapped under it, the old one
-retired. Blobs are never rewritten. TOTP secrets (logic/totp_at_rest.py) are re-encrypted
+retired. Blobs are never rewritten. TOTP secrets (logic/accounts/totp_at_rest.py) are re-encrypted
 under the new key too, and any still in plain base32 are encrypted. Resumable: rerun after
 an interruption and it carries on with the same new key, skipping data keys already
 rewrapped."""
@@ -13,7 +13,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casefile.logic import custody, metadata, totp_at_rest, tus
+from casefile.logic.accounts import totp_at_rest
+from casefile.logic.custody import custody
+from casefile.logic.evidence import metadata, tus
 from casefile.model import CustodyAction, Evidence
 from casefile.vault import envelope as kek
 from casefile.vault.envelope import Keyring

@@ -10,7 +10,7 @@ import pytest
 from casefile.bundle import merkle
 from casefile.bundle.custody_verifier import verify_report
 from casefile.bundle.signed_note import Checkpoint, open_note
-from casefile.logic import custody
+from casefile.logic.custody import custody
 from casefile.model import Role
 from tests.factories import add_member, bearer, make_case, make_user
 

@@ -30,8 +30,8 @@ from werkzeug.test import EnvironBuilder
 
 from casefile import create_app
 from casefile.bundle.custody_verifier import verify_report
-from casefile.logic.evidence import IntegrityFailure
-from casefile.logic.intake import IntakeStream
+from casefile.logic.evidence.evidence import IntegrityFailure
+from casefile.logic.evidence.intake import IntakeStream
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
 from tests.factories import add_member, bearer, make_case, make_user
 from tests.stores import StoreView

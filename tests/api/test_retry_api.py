@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from casefile.cli import main
-from casefile.logic import authz, custody, evidence, retry
+from casefile.logic import authz, retry
+from casefile.logic.custody import custody
 from casefile.logic.errors import Busy
+from casefile.logic.evidence import evidence
 from casefile.model import CustodyAction, CustodyEntry, Evidence
 from tests.api.test_evidence_api import upload
 from tests.factories import bearer, make_case, make_user

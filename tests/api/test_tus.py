@@ -30,8 +30,9 @@ from tusclient.client import TusClient
 
 from casefile import create_app, request_scope
 from casefile.db import Database, utcnow
-from casefile.logic import evidence, members, tus
-from casefile.logic import metadata as item_metadata
+from casefile.logic.cases import members
+from casefile.logic.evidence import evidence, tus
+from casefile.logic.evidence import metadata as item_metadata
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
 from casefile.model.tus_upload import TusChunk, TusUpload
 from casefile.vault import envelope as kek

@@ -23,7 +23,7 @@ from casefile.bundle.signed_note import (
 )
 from casefile.cli import main
 from casefile.db import make_engine
-from casefile.logic import custody_trusted
+from casefile.logic.custody import trusted as custody_trusted
 from tests.cli.instances import cli_env
 from tests.factories import PASSWORD
 

@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from casefile.db import Database
-from casefile.logic import authz, custody, evidence, keys
+from casefile.logic import authz, keys
 from casefile.logic.authz import CaseAction
-from casefile.logic.evidence import EvidenceInput
-from casefile.logic.intake import IntakeStream
+from casefile.logic.custody import custody
+from casefile.logic.evidence import evidence
+from casefile.logic.evidence.evidence import EvidenceInput
+from casefile.logic.evidence.intake import IntakeStream
 from casefile.model import CustodyAction, CustodyEntry, Evidence, EvidenceStatus
 from casefile.vault import envelope as kek
 from casefile.vault.blobstore import LocalBlobStore

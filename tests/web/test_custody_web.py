@@ -9,7 +9,7 @@ import pytest
 from pypdf import PdfReader
 
 from casefile.bundle.custody_verifier import verify_report
-from casefile.logic import custody
+from casefile.logic.custody import custody
 from casefile.model import CustodyAction, CustodyEntry, Role
 from tests.factories import add_member, make_case, make_user
 from tests.web.test_auth_web import cheap_password_hashes, find_form, sign_in, submit, text

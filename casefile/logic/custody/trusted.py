@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from casefile.bundle import merkle
 from casefile.bundle.signed_note import Checkpoint, NoteError, open_note, parse_verifier_key
-from casefile.logic import custody
+from casefile.logic.custody import custody
 
 MAX_BYTES = 256 * 1024  # a checkpoint is a few hundred bytes; a custody report can be larger
 FETCH_TIMEOUT_SECONDS = 15.0

@@ -30,11 +30,12 @@ from sqlalchemy.orm import Session
 from tink import TinkError, streaming_aead
 
 from casefile.db import utcnow
-from casefile.logic import authz, evidence, retry
+from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict, DomainError, NotFound, ValidationFailed
-from casefile.logic.evidence import IntegrityFailure
-from casefile.logic.intake import IntakeStream, Received
+from casefile.logic.evidence import evidence
+from casefile.logic.evidence.evidence import IntegrityFailure
+from casefile.logic.evidence.intake import IntakeStream, Received
 from casefile.model import Sensitivity, User
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
 from casefile.vault import envelope as kek
