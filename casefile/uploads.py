@@ -236,8 +236,7 @@ def read_form() -> tuple[Any, Any]:
 
 
 class MalformedBody(DomainError):
-    code = "bad_request"
-    status = 400
+    """A multipart upload body that cannot be read."""
 
 
 def streams() -> list[Any]:

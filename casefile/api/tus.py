@@ -73,13 +73,11 @@ UPLOAD_CHECKSUM = Param(
 
 
 class UnsupportedTusVersion(DomainError):
-    code = "unsupported_tus_version"
-    status = 412
+    """No `Tus-Resumable: 1.0.0` header."""
 
 
 class NotOffsetStream(DomainError):
-    code = "unsupported_media_type"
-    status = 415
+    """A PATCH body not sent as application/offset+octet-stream."""
 
 
 def _require_tus() -> None:

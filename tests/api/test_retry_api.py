@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from casefile.cli import main
+from casefile.errors import answer_for
 from casefile.logic import authz, retry
 from casefile.logic.custody import custody
 from casefile.logic.errors import Busy
@@ -115,8 +116,8 @@ def test_run_replays_a_bounded_number_of_times_then_raises_busy(session):
     with pytest.raises(Busy) as raised:
         retry.run(session, always)
     assert len(attempts) == retry.ATTEMPTS
-    assert raised.value.status == 503
-    assert raised.value.code == "busy"
+    assert answer_for(raised.value).status == 503
+    assert answer_for(raised.value).code == "busy"
 
     def not_transient():
         attempts.append(1)

@@ -55,8 +55,7 @@ CHUNK = 1 << 20
 
 
 class IntegrityFailure(DomainError):
-    code = "integrity_failure"
-    status = 500
+    """Stored evidence failed its check (a missing blob, a damaged seal, a wrong hash)."""
 
 
 class EvidenceInput(BaseModel):

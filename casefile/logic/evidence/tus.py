@@ -54,24 +54,19 @@ WRAP_PREFIX = b"casefile/tus-upload:"  # keeps upload data keys apart from items
 
 
 class MalformedUpload(DomainError):
-    code = "bad_request"
-    status = 400
+    """A header of the upload (its metadata, its checksum) cannot be read."""
 
 
 class UploadTooLarge(DomainError):
-    code = "payload_too_large"
-    status = 413
+    """More bytes than the largest item accepted, or than the upload still needs."""
 
 
 class OffsetMismatch(Conflict):
-    code = "offset_mismatch"
+    """The chunk does not start at the upload's current offset."""
 
 
 class ChecksumMismatch(DomainError):
-    """tus checksum extension: 460 Checksum Mismatch; the chunk was not stored."""
-
-    code = "checksum_mismatch"
-    status = 460
+    """The chunk does not match the checksum sent with it; it was not stored."""
 
 
 class Readable(Protocol):
