@@ -35,7 +35,7 @@ from casefile.logic.evidence import evidence, tus
 from casefile.logic.evidence import metadata as item_metadata
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
 from casefile.model.tus_upload import TusChunk, TusUpload
-from casefile.vault import envelope as kek
+from casefile.vault import envelope
 from casefile.vault.blobstore import open_store
 from tests.factories import add_member, bearer, make_case, make_user
 from tests.stores import StoreView
@@ -709,9 +709,9 @@ def test_uploads_in_progress_survive_a_kek_rotation(client, world, session, sett
     content = secrets.token_bytes(3000)
     url = start(client, world, len(content)).headers["Location"]
     assert send(client, world, url, 0, content[:1000]).status_code == 204
-    rotated = kek.with_new_primary(kek.Keyring.load(settings.kek_path))
+    rotated = envelope.with_new_primary(envelope.Keyring.load(settings.kek_path))
     assert tus.rewrap_keys(session, rotated) == 1
-    kek.write_file(kek.only_primary(rotated), settings.kek_path)  # the old key is retired
+    envelope.write_file(envelope.only_primary(rotated), settings.kek_path)  # the old key is retired
     finished = send(client, world, url, 1000, content[1000:])
     assert finished.status_code == 204, finished.get_data(as_text=True)
     item = session.get(Evidence, uuid.UUID(finished.headers["X-Casefile-Evidence"]))

@@ -38,8 +38,7 @@ from casefile.logic.evidence.evidence import IntegrityFailure
 from casefile.logic.evidence.intake import IntakeStream, Received
 from casefile.model import Sensitivity, User
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
-from casefile.vault import envelope as kek
-from casefile.vault import sealing
+from casefile.vault import envelope, sealing
 from casefile.vault.blobstore import BlobStore, BlobStoreError
 from casefile.vault.envelope import Keyring, KeyringError
 
@@ -165,7 +164,7 @@ def rewrap_keys(session: Session, keyring: Keyring) -> int:
     count = 0
     pending = select(TusUpload).where(TusUpload.state != TusUploadState.COMPLETED)
     for upload in session.scalars(pending):
-        if kek.wrapped_by(upload.wrapped_key) != keyring.primary_key_id:
+        if envelope.wrapped_by(upload.wrapped_key) != keyring.primary_key_id:
             upload.wrapped_key = keyring.rewrap(upload.wrapped_key, _wrap_ad(upload.id))
             count += 1
     session.commit()
@@ -381,7 +380,7 @@ def _store_chunk(
     digest = hashlib.new(checksum.algorithm) if checksum else None
     block = body.read(min(READ_SIZE, room + 1))
     if not block:
-        _check(digest.digest() if digest else None, checksum)
+        _ensure_checksum_matches(digest.digest() if digest else None, checksum)
         return None
     blob_id = uuid.uuid4().hex
     blob = store.writer(blob_id)
@@ -390,12 +389,12 @@ def _store_chunk(
     try:
         while block:
             size += len(block)
-            _within(size, room)
+            _ensure_within_room(size, room)
             if digest is not None:
                 digest.update(block)
             encrypt.write(block)
             block = body.read(min(READ_SIZE, room + 1 - size))
-        _check(digest.digest() if digest else None, checksum)
+        _ensure_checksum_matches(digest.digest() if digest else None, checksum)
         encrypt.close()  # the final segment; closes (fsyncs) the blob
         blob.commit()
     except BaseException:
@@ -406,17 +405,17 @@ def _store_chunk(
     return blob_id, size
 
 
-def _within(size: int, room: int) -> None:
+def _ensure_within_room(size: int, room: int) -> None:
     if size > room:
         raise UploadTooLarge(f"the body is longer than the {room} bytes the upload still needs")
 
 
-def _chunk_size(seq: int, got: int, size: int) -> None:
+def _ensure_chunk_size(seq: int, got: int, size: int) -> None:
     if got != size:
         raise IntegrityFailure(f"chunk {seq} holds {got} bytes, not {size}")
 
 
-def _check(actual: bytes | None, checksum: Checksum | None) -> None:
+def _ensure_checksum_matches(actual: bytes | None, checksum: Checksum | None) -> None:
     if (
         actual is not None
         and checksum is not None
@@ -561,7 +560,7 @@ def _assemble(
                 while block := plain.read(READ_SIZE):
                     got += len(block)
                     intake.write(block)
-            _chunk_size(seq, got, size)
+            _ensure_chunk_size(seq, got, size)
         return intake.finish()
     except (TinkError, BlobStoreError) as error:
         intake.abort()
