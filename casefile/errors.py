@@ -23,6 +23,7 @@ from casefile import failures
 from casefile.api.openapi import API_PREFIX
 from casefile.api.requests import MalformedRequest, UnsupportedMediaType
 from casefile.api.tus import NotOffsetStream, UnsupportedTusVersion
+from casefile.api.tus_headers import MalformedUpload
 from casefile.logic import retry
 from casefile.logic.backup import BackupError
 from casefile.logic.errors import (
@@ -37,12 +38,7 @@ from casefile.logic.errors import (
     ValidationFailed,
 )
 from casefile.logic.evidence.evidence import IntegrityFailure
-from casefile.logic.evidence.tus import (
-    ChecksumMismatch,
-    MalformedUpload,
-    OffsetMismatch,
-    UploadTooLarge,
-)
+from casefile.logic.evidence.tus import ChecksumMismatch, OffsetMismatch, UploadTooLarge
 from casefile.uploads import MalformedBody
 
 log = logging.getLogger("casefile")
@@ -83,12 +79,13 @@ ANSWERS: dict[type[DomainError], Answer] = {
     # the domains'
     IntegrityFailure: Answer(500, "integrity_failure"),
     BackupError: Answer(400, "backup_error"),
-    MalformedUpload: Answer(400, "bad_request"),
     UploadTooLarge: Answer(413, "payload_too_large"),
     OffsetMismatch: Answer(409, "offset_mismatch"),
     ChecksumMismatch: Answer(460, "checksum_mismatch"),  # tus checksum extension
-    # the request layer's own (casefile/api/requests.py, casefile/api/tus.py, uploads.py)
+    # the request layer's own (casefile/api/requests.py, api/tus.py, api/tus_headers.py,
+    # uploads.py)
     MalformedRequest: Answer(400, "bad_request"),
+    MalformedUpload: Answer(400, "bad_request"),
     UnsupportedMediaType: Answer(415, "unsupported_media_type"),
     UnsupportedTusVersion: Answer(412, "unsupported_tus_version"),
     NotOffsetStream: Answer(415, "unsupported_media_type"),

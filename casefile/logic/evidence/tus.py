@@ -11,12 +11,14 @@ the normal intake pipeline (IntakeStream → evidence.register: hashes, type, fi
 ERN, custody entry) and removes the chunks. Adding evidence is authorized when the upload is
 created, on every chunk, and again at completion. An upload exists only for the account that
 created it. Abandoned uploads expire; `purge_expired` removes them.
+
+The tus headers themselves (Upload-Metadata, Upload-Checksum) are read and written by the API
+(casefile/api/tus_headers.py); here an upload's metadata is a dict of text fields and a
+checksum is an algorithm and a digest.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import datetime as dt
 import hashlib
@@ -32,7 +34,7 @@ from tink import TinkError, streaming_aead
 from casefile.db import utcnow
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
-from casefile.logic.errors import Conflict, DomainError, NotFound, ValidationFailed
+from casefile.logic.errors import Conflict, DomainError, NotFound
 from casefile.logic.evidence import evidence
 from casefile.logic.evidence.evidence import IntegrityFailure
 from casefile.logic.evidence.intake import IntakeStream, Received
@@ -50,10 +52,6 @@ READ_SIZE = 1 << 20
 FILENAME_KEYS = ("filename", "name")  # tus-js-client and Uppy use these names
 FILETYPE_KEYS = ("filetype", "type")
 WRAP_PREFIX = b"casefile/tus-upload:"  # keeps upload data keys apart from items' data keys
-
-
-class MalformedUpload(DomainError):
-    """A header of the upload (its metadata, its checksum) cannot be read."""
 
 
 class UploadTooLarge(DomainError):
@@ -76,64 +74,6 @@ class Readable(Protocol):
 class Checksum:
     algorithm: str
     digest: bytes
-
-
-# --- parsing what the client sends ---------------------------------------------------------
-
-
-def parse_metadata(header: str | None) -> dict[str, str]:
-    """Upload-Metadata: `key base64(value)` pairs, comma-separated; a key may have no value."""
-    result: dict[str, str] = {}
-    for pair in (header or "").split(","):
-        if not pair.strip():
-            continue
-        key, _, encoded = pair.strip().partition(" ")
-        if not key.isascii() or not key.isprintable() or key in result:
-            raise MalformedUpload("Upload-Metadata keys must be unique, printable ASCII")
-        try:
-            raw = base64.b64decode(encoded.strip(), validate=True)
-        except binascii.Error:
-            raise MalformedUpload(f"Upload-Metadata value of {key!r} is not base64") from None
-        result[key] = _text(key, raw)
-    return result
-
-
-def _text(key: str, raw: bytes) -> str:
-    if key in FILENAME_KEYS:  # kept as metadata only: anything goes, made visible
-        return evidence.clean_filename(raw.decode("utf-8", "replace")) or ""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationFailed({key: "must be UTF-8 text"}) from None
-    if "\x00" in text:
-        raise ValidationFailed({key: "may not contain NUL characters"})
-    return text
-
-
-def encode_metadata(fields: dict[str, str]) -> str:
-    return ",".join(
-        f"{key} {base64.b64encode(value.encode()).decode()}" if value else key
-        for key, value in fields.items()
-    )
-
-
-def parse_checksum(header: str | None) -> Checksum | None:
-    """Upload-Checksum: `<algorithm> <base64 digest>`."""
-    if header is None:
-        return None
-    algorithm, _, encoded = header.strip().partition(" ")
-    algorithm = algorithm.lower()
-    if algorithm not in CHECKSUM_ALGORITHMS:
-        raise MalformedUpload(
-            f"unsupported checksum algorithm {algorithm!r}; use " + " or ".join(CHECKSUM_ALGORITHMS)
-        )
-    try:
-        digest = base64.b64decode(encoded.strip(), validate=True)
-    except binascii.Error:
-        raise MalformedUpload("the Upload-Checksum digest is not base64") from None
-    if len(digest) != CHECKSUM_ALGORITHMS[algorithm]:
-        raise MalformedUpload(f"a {algorithm} digest is {CHECKSUM_ALGORITHMS[algorithm]} bytes")
-    return Checksum(algorithm, digest)
 
 
 def _evidence_input(
