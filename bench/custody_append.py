@@ -1,7 +1,7 @@
 """Custody log append throughput with a single writer, on SQLite and PostgreSQL.
 
 For each backend: a fresh database at the latest schema, then N entries appended through
-casefile.logic.custody.append, first each in its own session and transaction (what one web
+casefile.logic.custody.custody.append, first each in its own session and transaction (what one web
 request or CLI action does), then N more 100 to a transaction. Sessions are configured as
 create_app configures them (a signing key and the default automatic checkpoint policy, so a
 checkpoint is signed every 100 entries). The log is verified afterwards, untimed.
@@ -29,8 +29,8 @@ from benchdb import fresh_database, postgres_server_url, seed_people
 from sqlalchemy.orm import Session
 
 from casefile.db import Database
-from casefile.logic import custody
-from casefile.logic.custody_verify import verify_log
+from casefile.logic.custody import custody
+from casefile.logic.custody.verify import verify_log
 from casefile.model import Case, CustodyAction, User
 from casefile.verifier.signed_note import generate_private_key
 

@@ -20,11 +20,12 @@ from pathlib import Path
 from benchdb import fresh_database, postgres_server_url, seed_people
 from sqlalchemy import event
 
-from casefile.verifier.signed_note import generate_private_key
 from casefile.db import Database
-from casefile.logic import custody, custody_reports
-from casefile.logic.custody import CustodyKeys
+from casefile.logic.custody import custody
+from casefile.logic.custody import reports as custody_reports
+from casefile.logic.custody.custody import CustodyKeys
 from casefile.model import CaseMember, CustodyAction, Role, User
+from casefile.verifier.signed_note import generate_private_key
 
 
 def build_log(database: Database, entries: int, share: int) -> tuple[User, uuid.UUID, CustodyKeys]:

@@ -1,7 +1,7 @@
 """The custody report PDF for reports of many entries: time and the process's peak memory.
 
 Each size runs in a fresh Python process (so its peak RSS is its own): it builds a report of
-N entries as casefile.logic.custody_reports returns one (a third with Burmese details and
+N entries as casefile.logic.custody.reports returns one (a third with Burmese details and
 actor names, one in ten redacted, inclusion proofs of 20 hashes as for a log of a million
 entries) and renders it with casefile.documents.custody_report_pdf.render, reporting pages,
 wall and CPU seconds (the machine may be shared), PDF size and peak RSS. Nothing is asserted.

@@ -1,12 +1,12 @@
 """`custody verify` over a large log, and inclusion proofs at that size.
 
 Builds a custody log of N entries (default 1,000,000) quickly: the entries, their leaf hashes
-and every tree node are computed here in Python exactly as casefile.logic.custody.append
+and every tree node are computed here in Python exactly as casefile.logic.custody.custody.append
 computes them (same canonical encoding, same columns, written through SQLAlchemy's column
 types on SQLite and COPY on PostgreSQL), in large batches; signed checkpoints are made with
 custody.make_checkpoint when the log reaches N/4, N/2 and N entries. Then:
 
-* verify: casefile.logic.custody_verify.verify_log in a fresh Python process, as
+* verify: casefile.logic.custody.verify.verify_log in a fresh Python process, as
   `casefile custody verify` runs it; reports its time and that process's own peak RSS;
 * proofs: custody.inclusion_proof for random entries against the N-entry checkpoint, each in
   a new session; reports median and max (and checks every proof).
@@ -52,7 +52,7 @@ from benchdb import (
 from sqlalchemy import Connection, insert
 
 from casefile.db import Base, Database
-from casefile.logic import custody
+from casefile.logic.custody import custody
 from casefile.model import Case, CustodyAction, CustodyEntry, CustodyNode, User
 from casefile.verifier import merkle
 from casefile.verifier.custody_entry import canonical_json, entry_bytes, format_time
@@ -293,7 +293,7 @@ def rss_mib() -> float:
 
 def child_verify(url: str, verifier_key: str) -> None:
     """Runs in a fresh process: verify_log as `casefile custody verify` calls it."""
-    from casefile.logic.custody_verify import verify_log  # noqa: PLC0415 - time it here
+    from casefile.logic.custody.verify import verify_log  # noqa: PLC0415 - time it here
 
     database = Database.from_url(url)
     before = rss_mib()

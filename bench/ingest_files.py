@@ -2,10 +2,10 @@
 
 A fresh instance (KEK, custody signing key, local blob store, database at the latest schema) is
 built the way `casefile init` builds one, and the app the CLI builds is used: the files go
-through casefile.logic.ingest (walk, SHA-256 check against the case, streaming encryption into
-the blob store and examination on worker threads, evidence.register_many on the calling
-thread: up to 64 files per transaction, each with its custody entry), exactly what `casefile
-ingest` calls, without the progress bar. A rerun of the same ingest (every file
+through casefile.logic.evidence.ingest (walk, SHA-256 check against the case, streaming
+encryption into the blob store and examination on worker threads, evidence.register_many on
+the calling thread: up to 64 files per transaction, each with its custody entry), exactly what
+`casefile ingest` calls, without the progress bar. A rerun of the same ingest (every file
 already in the case) is timed too. The custody log is verified afterwards, untimed.
 
 CPU is given twice per file: all threads (the process), and the registering (calling) thread
@@ -29,9 +29,11 @@ from benchdb import fresh_database, postgres_server_url
 
 from casefile import create_app
 from casefile.db import Database
-from casefile.logic import accounts, cases, custody
-from casefile.logic import ingest as ingest_logic
-from casefile.logic.custody_verify import verify_log
+from casefile.logic.accounts import accounts
+from casefile.logic.cases import cases
+from casefile.logic.custody import custody
+from casefile.logic.custody.verify import verify_log
+from casefile.logic.evidence import ingest as ingest_logic
 from casefile.model import Evidence, EvidenceStatus
 from casefile.settings import DEVELOPMENT_SECRET_KEY, Settings
 from casefile.vault import signing_key

@@ -8,7 +8,7 @@ the master's RSS is printed beside it (it does not change during an upload). VmH
 process's peak resident set since it started, VmRSS the resident set at each sample. VmHWM
 is reset (`echo 5 > /proc/<pid>/clear_refs`) just before the upload, so the upload's peak is
 its own; the peak since start is printed too. (Start-up reaches a peak well above the idle
-RSS: argon2's 64 MiB dummy hash at import of casefile.logic.passwords. With gunicorn that
+RSS: argon2's 64 MiB dummy hash at import of casefile.logic.accounts.passwords. With gunicorn that
 happens in the master, before the worker is forked.) The item is then downloaded once
 (--no-download skips it) and the peak, reset again, read again.
 

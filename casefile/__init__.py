@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casefile.db import Database
-from casefile.logic import custody
+from casefile.logic.custody import custody
 from casefile.settings import Settings, load_settings
 from casefile.vault import signing_key
 from casefile.vault.blobstore import open_store

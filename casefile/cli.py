@@ -19,8 +19,12 @@ from sqlalchemy.orm import Session
 
 from casefile import failures
 from casefile.db import Database
-from casefile.logic import accounts, cases, custody, custody_trusted, retry, tokens
-from casefile.logic import custody_verify as custody_verify_logic
+from casefile.logic import retry
+from casefile.logic.accounts import accounts, tokens
+from casefile.logic.cases import cases
+from casefile.logic.custody import custody
+from casefile.logic.custody import trusted as custody_trusted
+from casefile.logic.custody import verify as custody_verify_logic
 from casefile.logic.errors import Busy, DomainError, NotFound, ValidationFailed
 from casefile.model import CustodyCheckpoint, Forum, User
 from casefile.settings import Settings, SettingsError, load_settings
@@ -174,7 +178,7 @@ def init(ctx: click.Context) -> None:
 def _encrypt_plaintext_totp(settings: Settings, database: Database) -> None:
     """TOTP secrets stored in plain base32 before they were encrypted: encrypt them under the
     KEK now (an Alembic revision cannot: it never holds the KEK)."""
-    from casefile.logic import totp_at_rest  # noqa: PLC0415
+    from casefile.logic.accounts import totp_at_rest  # noqa: PLC0415
 
     keyring = (
         Keyring.from_text(settings.kek_text)
@@ -192,7 +196,7 @@ def _encrypt_plaintext_totp(settings: Settings, database: Database) -> None:
 def _seal_restricted(database: Database, settings: Settings) -> None:
     """Restricted items from before sealing existed: seal their metadata now (init holds
     the KEK; a migration cannot)."""
-    from casefile.logic import metadata  # noqa: PLC0415
+    from casefile.logic.evidence import metadata  # noqa: PLC0415
 
     if settings.kek_text is not None:
         keyring: Keyring | None = Keyring.from_text(settings.kek_text)

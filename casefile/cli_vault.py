@@ -33,9 +33,9 @@ from casefile.cli import (
     main,
     one_line_errors,
 )
-from casefile.logic import ingest as ingest_logic
-from casefile.logic import metadata as metadata_logic
-from casefile.logic import scrub as scrub_logic
+from casefile.logic.evidence import ingest as ingest_logic
+from casefile.logic.evidence import metadata as metadata_logic
+from casefile.logic.evidence import scrub as scrub_logic
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import KeyringError, KeyringSource
 

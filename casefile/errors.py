@@ -1,9 +1,17 @@
 """Domain exceptions and HTTP errors mapped to responses, in one place: the JSON envelope
-under /api/, an HTML page elsewhere. Nothing here ever shows a stack trace to a client."""
+under /api/, an HTML page elsewhere. Nothing here ever shows a stack trace to a client.
+
+`ANSWERS` is the one table from a domain error's class to its HTTP answer (status, the `code`
+of the JSON error body, and Retry-After where sending the request again later can work); the
+API, the web pages and the tus endpoints all answer through it. `FAILURE_ANSWERS` does the
+same for a dependency that failed (casefile/failures.py). The logic layer knows none of it."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
 
 from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -13,16 +21,82 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import failures
 from casefile.api.openapi import API_PREFIX
+from casefile.api.requests import MalformedRequest, UnsupportedMediaType
+from casefile.api.tus import NotOffsetStream, UnsupportedTusVersion
+from casefile.api.tus_headers import MalformedUpload
 from casefile.logic import retry
+from casefile.logic.backup import BackupError
 from casefile.logic.errors import (
     Busy,
+    Conflict,
     DomainError,
+    Forbidden,
+    LoginRefused,
+    NotFound,
     TooManyAttempts,
     Unauthenticated,
     ValidationFailed,
 )
+from casefile.logic.evidence.evidence import IntegrityFailure
+from casefile.logic.evidence.tus import ChecksumMismatch, OffsetMismatch, UploadTooLarge
+from casefile.uploads import MalformedBody
 
 log = logging.getLogger("casefile")
+
+RetryAfter = Callable[[BaseException], int]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer to an error: its status, the `code` of the JSON error body, and how many
+    seconds the client should wait before sending the same request again (Retry-After), if
+    that can help."""
+
+    status: int
+    code: str
+    retry_after: RetryAfter | None = None
+
+
+def _after(seconds: int) -> RetryAfter:
+    return lambda _error: seconds
+
+
+def _throttle_wait(error: BaseException) -> int:
+    return cast(TooManyAttempts, error).retry_after  # how long the throttle holds the client
+
+
+ANSWERS: dict[type[DomainError], Answer] = {
+    DomainError: Answer(400, "error"),
+    # casefile/logic/errors.py
+    NotFound: Answer(404, "not_found"),
+    Forbidden: Answer(403, "forbidden"),
+    Unauthenticated: Answer(401, "unauthenticated"),
+    Conflict: Answer(409, "conflict"),
+    ValidationFailed: Answer(422, "validation_error"),
+    LoginRefused: Answer(401, "login_refused"),
+    TooManyAttempts: Answer(429, "too_many_requests", retry_after=_throttle_wait),
+    Busy: Answer(503, "busy", retry_after=_after(2)),
+    # the domains'
+    IntegrityFailure: Answer(500, "integrity_failure"),
+    BackupError: Answer(400, "backup_error"),
+    UploadTooLarge: Answer(413, "payload_too_large"),
+    OffsetMismatch: Answer(409, "offset_mismatch"),
+    ChecksumMismatch: Answer(460, "checksum_mismatch"),  # tus checksum extension
+    # the request layer's own (casefile/api/requests.py, api/tus.py, api/tus_headers.py,
+    # uploads.py)
+    MalformedRequest: Answer(400, "bad_request"),
+    MalformedUpload: Answer(400, "bad_request"),
+    UnsupportedMediaType: Answer(415, "unsupported_media_type"),
+    UnsupportedTusVersion: Answer(412, "unsupported_tus_version"),
+    NotOffsetStream: Answer(415, "unsupported_media_type"),
+    MalformedBody: Answer(400, "bad_request"),
+}
+
+FAILURE_ANSWERS: dict[failures.Failure, Answer] = {
+    failures.DATABASE_UNAVAILABLE: Answer(503, "unavailable", retry_after=_after(5)),
+    failures.STORAGE_UNAVAILABLE: Answer(503, "unavailable", retry_after=_after(30)),
+    failures.STORAGE_FULL: Answer(507, "storage_full"),  # sending it again will not help
+}
 
 HTTP_CODES = {
     400: "bad_request",
@@ -39,6 +113,15 @@ HTTP_CODES = {
     503: "busy",
     507: "storage_full",
 }
+
+
+def answer_for(error: DomainError) -> Answer:
+    """The error's answer: its class's row, or its nearest ancestor's for a class the table
+    does not name (a test keeps every class in the code base named)."""
+    for cls in type(error).__mro__:
+        if cls in ANSWERS:
+            return ANSWERS[cls]
+    return ANSWERS[DomainError]
 
 
 def _is_api() -> bool:
@@ -60,55 +143,54 @@ def _page(status: int, message: str) -> tuple[str, int]:
     return render_template("error.html", status=status, message=message), status
 
 
-def handle_domain(
-    error: DomainError,
-) -> tuple[Response, int] | tuple[str, int] | tuple[str, int, dict[str, str]] | BaseResponse:
+def _respond(
+    answer: Answer,
+    error: BaseException,
+    message: str,
+    page_message: Callable[[], str],
+    **extra: object,
+) -> BaseResponse:
+    """The JSON envelope under /api/ (with `message`), an HTML page in the UI's language
+    elsewhere; Retry-After if the answer has one."""
+    if _is_api():
+        response, _ = json_error(answer.status, answer.code, message, **extra)
+    else:
+        page, _ = _page(answer.status, page_message())
+        response = Response(page, mimetype="text/html")
+    response.status_code = answer.status
+    if answer.retry_after is not None:
+        response.headers["Retry-After"] = str(answer.retry_after(error))
+    return response
+
+
+def handle_domain(error: DomainError) -> BaseResponse:
     _rollback()
-    if isinstance(error, Busy):
-        return _busy(error)
-    if _is_api():
-        extra = {"fields": error.fields} if isinstance(error, ValidationFailed) else {}
-        response, status = json_error(error.status, error.code, error.message, **extra)
-        if isinstance(error, TooManyAttempts):
-            response.headers["Retry-After"] = str(error.retry_after)
-        return response, status
-    if isinstance(error, Unauthenticated):
+    return _domain_response(error)
+
+
+def _domain_response(error: DomainError) -> BaseResponse:
+    answer = answer_for(error)
+    if isinstance(error, Unauthenticated) and not _is_api():
         return redirect(url_for("web.auth.login", next=request.full_path))
-    if isinstance(error, TooManyAttempts):
-        page, status = _page(error.status, error.message)
-        return page, status, {"Retry-After": str(error.retry_after)}
-    return _page(error.status, error.message)
+
+    def page_message() -> str:
+        if isinstance(error, Busy):
+            return str(gettext("The database is busy. Please try again in a moment."))
+        return error.message
+
+    extra = {"fields": error.fields} if isinstance(error, ValidationFailed) else {}
+    return _respond(answer, error, error.message, page_message, **extra)
 
 
-def _busy(error: Busy) -> BaseResponse:
-    """503 with Retry-After: the client may send the same request again shortly."""
-    if _is_api():
-        response, _ = json_error(error.status, error.code, error.message)
-    else:
-        page, _ = _page(
-            error.status, gettext("The database is busy. Please try again in a moment.")
-        )
-        response = Response(page, mimetype="text/html")
-    response.status_code = error.status
-    response.headers["Retry-After"] = str(error.retry_after_seconds)
-    return response
+def _failure(failure: failures.Failure, error: BaseException) -> BaseResponse:
+    """503 `unavailable` (with Retry-After) or 507 `storage_full`, as FAILURE_ANSWERS says."""
 
+    def page_message() -> str:
+        if failure is failures.STORAGE_FULL:
+            return str(gettext("The evidence store is out of space. Nothing was stored."))
+        return str(gettext("A service Casefile needs is unavailable. Please try again later."))
 
-def _failure(failure: failures.Failure) -> BaseResponse:
-    """503 `unavailable` (with Retry-After) or 507 `storage_full`, as failures.py decides."""
-    if _is_api():
-        response, _ = json_error(failure.status, failure.code, failure.message)
-    else:
-        if failure.status == 507:
-            message = gettext("The evidence store is out of space. Nothing was stored.")
-        else:
-            message = gettext("A service Casefile needs is unavailable. Please try again later.")
-        page, _ = _page(failure.status, message)
-        response = Response(page, mimetype="text/html")
-    response.status_code = failure.status
-    if failure.retry_after_seconds is not None:
-        response.headers["Retry-After"] = str(failure.retry_after_seconds)
-    return response
+    return _respond(FAILURE_ANSWERS[failure], error, failure.message, page_message)
 
 
 def handle_csrf(error: CSRFError) -> tuple[Response, int] | tuple[str, int]:
@@ -147,13 +229,13 @@ def handle_unexpected(error: Exception) -> tuple[Response, int] | tuple[str, int
     _rollback()
     if retry.is_busy(error):  # a lock held elsewhere, a deadlock outside a retried transaction
         log.warning("database busy on %s %s: %s", request.method, request.path, error)
-        return _busy(Busy())
+        return _domain_response(Busy())
     failure = failures.classify(error)
     if failure is not None:  # a dependency down or full: nothing was stored (see failures.py)
         log.warning(
-            "%s on %s %s: %s", failure.code, request.method, request.path, error, exc_info=error
+            "%s on %s %s: %s", failure.name, request.method, request.path, error, exc_info=error
         )
-        return _failure(failure)
+        return _failure(failure, error)
     log.error(  # called from Flask's handler, with the exception in hand
         "unexpected error on %s %s", request.method, request.path, exc_info=error
     )

@@ -6,10 +6,13 @@ endpoint cannot be reached. None of these is the client's fault or a bug, and no
 stored anything: the transaction was rolled back, the blob writer aborted. The client gets a
 clear answer it can act on instead of a 500:
 
-- the database unreachable, or the S3 endpoint unreachable: 503 `unavailable` with
-  Retry-After (send the same request again later);
-- the blob store's file system full (ENOSPC, or a quota, EDQUOT): 507 `storage_full` (an
-  operator must free space first; sending it again right away will not help).
+- the database unreachable, or the S3 endpoint unreachable: send the same request again
+  later (HTTP 503 `unavailable` with Retry-After);
+- the blob store's file system full (ENOSPC, or a quota, EDQUOT): an operator must free
+  space first; sending it again right away will not help (HTTP 507 `storage_full`).
+
+Here a failure is only named and explained; its HTTP answer is in casefile/errors.py
+(`FAILURE_ANSWERS`), its CLI line is its message.
 
 `classify` walks the exception's chain (`raise ... from`, and the exception being handled
 when it was raised), so a driver error wrapped by SQLAlchemy or a botocore error wrapped in
@@ -34,29 +37,23 @@ LOST_SQLSTATE_PREFIXES = ("08", "57P")
 
 @dataclass(frozen=True)
 class Failure:
-    status: int
-    code: str
+    """A dependency that failed: `name` for logs, `message` for the person who sent it."""
+
+    name: str
     message: str
-    retry_after_seconds: int | None
 
 
 DATABASE_UNAVAILABLE = Failure(
-    503,
-    "unavailable",
+    "database_unavailable",
     "the database cannot be reached right now; nothing was changed; try again in a moment",
-    5,
 )
 STORAGE_UNAVAILABLE = Failure(
-    503,
-    "unavailable",
+    "storage_unavailable",
     "the evidence store cannot be reached right now; nothing was stored; try again later",
-    30,
 )
 STORAGE_FULL = Failure(
-    507,
     "storage_full",
     "the evidence store is out of space; nothing was stored; an administrator must free space",
-    None,
 )
 
 

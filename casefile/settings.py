@@ -22,7 +22,7 @@ from casefile.config_file import (
     expand_path,
     read_config,
 )
-from casefile.logic.throttle import parse_limits
+from casefile.logic.accounts.throttle import parse_limits
 from casefile.verifier.signed_note import is_valid_key_name
 
 __all__ = ["DEVELOPMENT_SECRET_KEY", "PROJECT_ROOT", "Settings", "SettingsError", "load_settings"]

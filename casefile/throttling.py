@@ -1,5 +1,5 @@
 """Flask-Limiter bound to the app: its storage (memory:// or redis://, from settings) holds
-the failure counters that logic/throttle.py keeps for sign-in, TOTP and bearer tokens."""
+the failure counters that logic/accounts/throttle.py keeps for sign-in, TOTP and bearer tokens."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from casefile.logic.throttle import Throttle, ThrottlePolicy
+from casefile.logic.accounts.throttle import Throttle, ThrottlePolicy
 from casefile.settings import Settings
 
 EXTENSION = "casefile.throttle"

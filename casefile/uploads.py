@@ -22,10 +22,11 @@ from werkzeug.utils import cached_property
 from werkzeug.wsgi import get_input_stream
 
 from casefile import request_body, request_scope
-from casefile.logic import authz, evidence
+from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import DomainError
-from casefile.logic.intake import IntakeStream
+from casefile.logic.evidence import evidence
+from casefile.logic.evidence.intake import IntakeStream
 
 EVIDENCE_ENDPOINTS = frozenset({"api.upload_evidence", "web.evidence.upload"})  # only these
 
@@ -238,8 +239,7 @@ def read_form() -> tuple[Any, Any]:
 
 
 class MalformedBody(DomainError):
-    code = "bad_request"
-    status = 400
+    """A multipart upload body that cannot be read."""
 
 
 def streams() -> list[Any]:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from casefile import create_app, schema
 from casefile.db import Database, make_engine
-from casefile.logic import accounts
+from casefile.logic.accounts import accounts
 from casefile.settings import PROJECT_ROOT, Settings
 from tests.factories import make_settings
 

@@ -10,10 +10,11 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import Session
 
-from casefile.logic import accounts, cases, members, tokens
-from casefile.logic.cases import CaseInput
-from casefile.logic.members import MemberInput
-from casefile.logic.throttle import Throttle, ThrottlePolicy
+from casefile.logic.accounts import accounts, tokens
+from casefile.logic.accounts.throttle import Throttle, ThrottlePolicy
+from casefile.logic.cases import cases, members
+from casefile.logic.cases.cases import CaseInput
+from casefile.logic.cases.members import MemberInput
 from casefile.model import Case, Forum, Role, User
 from casefile.settings import DEVELOPMENT_SECRET_KEY, Settings
 from casefile.vault import signing_key

@@ -32,7 +32,8 @@ from pypdf import PdfReader
 
 from casefile import create_app
 from casefile.db import Database
-from casefile.logic import accounts, custody, login_sessions, tokens
+from casefile.logic.accounts import accounts, login_sessions, tokens
+from casefile.logic.custody import custody
 from casefile.model import Role
 from tests.factories import PASSWORD, add_member, make_case, make_settings, make_user
 

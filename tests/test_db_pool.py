@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from casefile import db
 from casefile.db import Database, make_engine
-from casefile.logic import custody
+from casefile.logic.custody import custody
 from casefile.model import CustodyAction
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from casefile import create_app
 from casefile.db import Database, begin_writing, end_writing
-from casefile.logic.custody_verify import verify_log
+from casefile.logic.custody.verify import verify_log
 from casefile.model import CustodyEntry, User
 from tests.factories import bearer, make_case, make_user
 from tests.test_busy import lock_held

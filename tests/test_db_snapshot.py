@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from casefile.db import Database
-from casefile.logic import custody
+from casefile.logic.custody import custody
 from casefile.model import CustodyAction
 
 

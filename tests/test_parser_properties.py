@@ -20,8 +20,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from casefile.api import requests as api_requests
-from casefile.logic import ingest, pagination, tus
+from casefile.api import tus_headers
+from casefile.logic import pagination
 from casefile.logic.errors import DomainError, ValidationFailed
+from casefile.logic.evidence import ingest, tus
 from casefile.settings import SettingsError, load_settings
 from casefile.verifier import merkle
 from casefile.verifier.signed_note import (
@@ -204,8 +206,8 @@ metadata_keys = st.text(
 @given(st.text(max_size=120) | st.none())
 def test_any_upload_metadata_is_parsed_or_refused_as_malformed(header):
     try:
-        parsed = tus.parse_metadata(header)
-    except (tus.MalformedUpload, ValidationFailed):
+        parsed = tus_headers.parse_metadata(header)
+    except (tus_headers.MalformedUpload, ValidationFailed):
         return
     assert all(isinstance(key, str) and isinstance(value, str) for key, value in parsed.items())
 
@@ -220,15 +222,15 @@ def test_any_upload_metadata_is_parsed_or_refused_as_malformed(header):
     )
 )
 def test_upload_metadata_round_trips(fields):
-    assert tus.parse_metadata(tus.encode_metadata(fields)) == fields
+    assert tus_headers.parse_metadata(tus_headers.encode_metadata(fields)) == fields
 
 
 @BOUNDED
 @given(st.text(max_size=80) | st.none())
 def test_any_upload_checksum_is_parsed_or_refused_as_malformed(header):
     try:
-        checksum = tus.parse_checksum(header)
-    except tus.MalformedUpload:
+        checksum = tus_headers.parse_checksum(header)
+    except tus_headers.MalformedUpload:
         return
     if header is None:
         assert checksum is None
@@ -242,7 +244,7 @@ def test_any_upload_checksum_is_parsed_or_refused_as_malformed(header):
 def test_a_valid_upload_checksum_is_read_back(body, algorithm):
     digest = hashlib.new(algorithm, body).digest()
     header = f"{algorithm.upper()} {base64.b64encode(digest).decode()}"
-    assert tus.parse_checksum(header) == tus.Checksum(algorithm, digest)
+    assert tus_headers.parse_checksum(header) == tus.Checksum(algorithm, digest)
 
 
 @BOUNDED
@@ -256,7 +258,7 @@ def test_upload_length_and_offset_are_plain_digits(value):
     try:
         with app.test_request_context(headers={"Upload-Offset": value}):
             number = tus_api._number("Upload-Offset")
-    except tus.MalformedUpload:
+    except tus_headers.MalformedUpload:
         assert not (value.strip().isascii() and value.strip().isdigit()) or len(value.strip()) > 19
         return
     except ValueError:

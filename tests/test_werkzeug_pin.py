@@ -26,7 +26,7 @@ from werkzeug.wrappers import Request
 from werkzeug.wrappers.request import Request as WerkzeugRequest
 
 from casefile import uploads
-from casefile.logic.intake import IntakeStream
+from casefile.logic.evidence.intake import IntakeStream
 from tests.api.test_evidence_api import multipart
 from tests.factories import bearer, make_case, make_user
 from tests.web.test_auth_web import cheap_password_hashes

@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from casefile import request_scope
-from casefile.logic import tokens
+from casefile.logic.accounts import tokens
 from casefile.logic.errors import Unauthenticated
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -10,9 +10,10 @@ from casefile import request_scope
 from casefile.api import requests, schemas, serializers
 from casefile.api.blueprint import bp
 from casefile.api.openapi import operation
-from casefile.logic import authz, cases, members
-from casefile.logic.cases import CaseInput
-from casefile.logic.members import MemberInput, RoleInput
+from casefile.logic import authz
+from casefile.logic.cases import cases, members
+from casefile.logic.cases.cases import CaseInput
+from casefile.logic.cases.members import MemberInput, RoleInput
 from casefile.model import Role
 
 

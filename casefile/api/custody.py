@@ -10,10 +10,12 @@ from casefile import request_scope
 from casefile.api import requests, schemas
 from casefile.api.blueprint import bp
 from casefile.api.openapi import MAX_INT64, Param, operation
-from casefile.logic import authz, custody, custody_reports, transfers
+from casefile.logic import authz
 from casefile.logic.authz import CaseAction
+from casefile.logic.custody import custody, transfers
+from casefile.logic.custody import reports as custody_reports
+from casefile.logic.custody.transfers import TransferInput
 from casefile.logic.errors import NotFound
-from casefile.logic.transfers import TransferInput
 
 TREE_SIZE = {"type": "integer", "minimum": 0, "maximum": MAX_INT64}
 SIGNED_NOTE = ("text/plain", {"type": "string"})

@@ -11,12 +11,14 @@ from casefile import request_scope, uploads
 from casefile.api import requests, schemas, serializers
 from casefile.api.blueprint import bp
 from casefile.api.openapi import multipart_schema, operation
-from casefile.logic import authz, custody_reports, deletion, evidence, grants, metadata
+from casefile.logic import authz
 from casefile.logic.authz import CaseAction
-from casefile.logic.deletion import DeletionInput, LegalHoldInput
+from casefile.logic.custody import reports as custody_reports
 from casefile.logic.errors import ValidationFailed
-from casefile.logic.evidence import EvidenceInput
-from casefile.logic.grants import GrantInput
+from casefile.logic.evidence import deletion, evidence, grants, metadata
+from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
+from casefile.logic.evidence.evidence import EvidenceInput
+from casefile.logic.evidence.grants import GrantInput
 from casefile.model import Evidence
 
 UPLOAD_FIELDS = frozenset(EvidenceInput.model_fields)

@@ -12,7 +12,8 @@ from casefile.api import schemas, serializers
 from casefile.api.blueprint import bp
 from casefile.api.openapi import operation
 from casefile.api.requests import body
-from casefile.logic import accounts, authz, tokens
+from casefile.logic import authz
+from casefile.logic.accounts import accounts, tokens
 
 
 @bp.get("/me")

@@ -26,13 +26,11 @@ PAGING = (
 
 
 class MalformedRequest(DomainError):
-    code = "bad_request"
-    status = 400
+    """The request cannot be read (a body that is not JSON, a bad query parameter)."""
 
 
 class UnsupportedMediaType(DomainError):
-    code = "unsupported_media_type"
-    status = 415
+    """The body is not sent as JSON."""
 
 
 def body(model: type[M]) -> M:

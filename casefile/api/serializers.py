@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from casefile.api import schemas
-from casefile.logic.metadata import Metadata
+from casefile.logic.evidence.metadata import Metadata
 from casefile.model import ApiToken, Case, CaseMember, Evidence, Role, User
 
 
@@ -56,7 +56,7 @@ def token(item: ApiToken, plaintext: str | None = None) -> dict[str, Any]:
 
 
 def evidence(item: Evidence, described: Metadata) -> dict[str, Any]:
-    """`described`: the item's metadata as casefile.logic.metadata.reveal gives it."""
+    """`described`: the item's metadata as casefile.logic.evidence.metadata.reveal gives it."""
     return schemas.EvidenceOut(
         id=item.id,
         case_id=item.case_id,

@@ -20,11 +20,13 @@ from flask import Response, request, url_for
 from werkzeug.http import http_date
 
 from casefile import request_scope
+from casefile.api import tus_headers
 from casefile.api.blueprint import bp
 from casefile.api.openapi import MAX_INT64, Param, operation
-from casefile.logic import authz, tus
+from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import DomainError
+from casefile.logic.evidence import tus
 from casefile.model.tus_upload import TusUpload
 
 TUS_VERSION = "1.0.0"
@@ -72,13 +74,11 @@ UPLOAD_CHECKSUM = Param(
 
 
 class UnsupportedTusVersion(DomainError):
-    code = "unsupported_tus_version"
-    status = 412
+    """No `Tus-Resumable: 1.0.0` header."""
 
 
 class NotOffsetStream(DomainError):
-    code = "unsupported_media_type"
-    status = 415
+    """A PATCH body not sent as application/offset+octet-stream."""
 
 
 def _require_tus() -> None:
@@ -89,7 +89,7 @@ def _require_tus() -> None:
 def _number(name: str) -> int:
     value = request.headers.get(name, "").strip()
     if not DIGITS.fullmatch(value):
-        raise tus.MalformedUpload(f"{name} must be a whole number of bytes")
+        raise tus_headers.MalformedUpload(f"{name} must be a whole number of bytes")
     return int(value)
 
 
@@ -114,7 +114,7 @@ def _state_headers(response: Response, upload: TusUpload) -> Response:
 
 
 @bp.after_request
-def tus_headers(response: Response) -> Response:
+def add_protocol_headers(response: Response) -> Response:
     """Every tus response, errors included, names the protocol version; none is cached."""
     if request.endpoint not in ENDPOINTS:
         return response
@@ -161,13 +161,15 @@ def create_upload(case_id: uuid.UUID) -> Response:
         request_scope.db_session(), request_scope.actor(), case_id, CaseAction.ADD_EVIDENCE
     )
     if "Upload-Defer-Length" in request.headers:
-        raise tus.MalformedUpload("Upload-Defer-Length is not supported; send Upload-Length")
+        raise tus_headers.MalformedUpload(
+            "Upload-Defer-Length is not supported; send Upload-Length"
+        )
     upload = tus.create(
         request_scope.db_session(),
         request_scope.actor(),
         case_id,
         length=_number("Upload-Length"),
-        metadata=tus.parse_metadata(request.headers.get("Upload-Metadata")),
+        metadata=tus_headers.parse_metadata(request.headers.get("Upload-Metadata")),
         max_size=_max_size(),
         store=request_scope.blobs(),
         keyring=request_scope.keyring(),
@@ -193,7 +195,7 @@ def upload_status(upload_id: uuid.UUID) -> Response:
     response.headers["Upload-Length"] = str(upload.length)
     fields = tus.fields(upload, request_scope.keyring())
     if fields:
-        response.headers["Upload-Metadata"] = tus.encode_metadata(fields)
+        response.headers["Upload-Metadata"] = tus_headers.encode_metadata(fields)
     return response
 
 
@@ -214,7 +216,7 @@ def append_upload(upload_id: uuid.UUID) -> Response:
     if request.mimetype != OFFSET_CONTENT_TYPE:
         raise NotOffsetStream(f"send the bytes as {OFFSET_CONTENT_TYPE}")
     offset = _number("Upload-Offset")
-    checksum = tus.parse_checksum(request.headers.get("Upload-Checksum"))
+    checksum = tus_headers.parse_checksum(request.headers.get("Upload-Checksum"))
     upload = tus.receive(
         request_scope.db_session(),
         request_scope.actor(),

@@ -1,5 +1,6 @@
-"""Domain exceptions. They are mapped to HTTP in one place per surface (api/errors.py,
-web/errors.py) and to a one-line message in the CLI."""
+"""Domain exceptions. They say what went wrong, in a message for people, and carry no HTTP
+status or wire code: casefile/errors.py maps each class to its HTTP answer in one table (for
+the API, the web pages and tus alike), and the CLI shows the message on one line."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from pydantic import ValidationError
 
 
 class DomainError(Exception):
-    code = "error"
-    status = 400
+    """A request the domain refuses or cannot carry out; `message` says why, for people."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -21,28 +21,22 @@ class DomainError(Exception):
 class NotFound(DomainError):
     """Missing, or not visible to the actor: the two are indistinguishable on purpose."""
 
-    code = "not_found"
-    status = 404
-
 
 class Forbidden(DomainError):
-    code = "forbidden"
-    status = 403
+    """The actor may see the thing but not do this to it (their role lacks the action)."""
 
 
 class Unauthenticated(DomainError):
-    code = "unauthenticated"
-    status = 401
+    """No signed-in, active account."""
 
 
 class Conflict(DomainError):
-    code = "conflict"
-    status = 409
+    """The request does not fit the current state (already a member, the last lead, an item
+    already deleted)."""
 
 
 class ValidationFailed(DomainError):
-    code = "validation_error"
-    status = 422
+    """Input refused, field by field: `fields` maps each field's name to its problem."""
 
     def __init__(self, fields: Mapping[str, str], message: str | None = None) -> None:
         self.fields = dict(fields)
@@ -64,28 +58,20 @@ class ValidationFailed(DomainError):
 class LoginRefused(DomainError):
     """Wrong credentials or a disabled account; the message never says which."""
 
-    code = "login_refused"
-    status = 401
-
 
 class TooManyAttempts(DomainError):
     """Authentication failures from this client (or on this account) were throttled; the
     attempt was not looked at. `retry_after` is in seconds."""
 
-    code = "too_many_requests"
-    status = 429
-
     def __init__(self, retry_after: int) -> None:
         minutes = math.ceil(retry_after / 60)
         super().__init__(f"too many failed attempts; try again in {minutes} minute(s)")
         self.retry_after = retry_after
+
+
 class Busy(DomainError):
     """The database could not do it now (lock conflicts, retried already): the same request
-    a moment later may well succeed. HTTP 503 with Retry-After."""
-
-    code = "busy"
-    status = 503
-    retry_after_seconds = 2
+    a moment later may well succeed."""
 
     def __init__(
         self, message: str = "the database is busy; send the request again in a moment"

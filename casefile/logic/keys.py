@@ -1,5 +1,5 @@
 """KEK rotation: a new key-encryption key, every data key rewrapped under it, the old one
-retired. Blobs are never rewritten. TOTP secrets (logic/totp_at_rest.py) are re-encrypted
+retired. Blobs are never rewritten. TOTP secrets (logic/accounts/totp_at_rest.py) are re-encrypted
 under the new key too, and any still in plain base32 are encrypted. Resumable: rerun after
 an interruption and it carries on with the same new key, skipping data keys already
 rewrapped."""
@@ -13,9 +13,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casefile.logic import custody, metadata, totp_at_rest, tus
+from casefile.logic.accounts import totp_at_rest
+from casefile.logic.custody import custody
+from casefile.logic.evidence import metadata, tus
 from casefile.model import CustodyAction, Evidence
-from casefile.vault import envelope as kek
+from casefile.vault import envelope
 from casefile.vault.envelope import Keyring
 
 BATCH = 200
@@ -45,9 +47,9 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
     current = Keyring.load(kek_path)
     if current is None:
         raise FileNotFoundError(f"no key-encryption key at {kek_path}")
-    if len(kek.key_ids(current)) == 1:  # no rotation under way: start one
-        current = kek.with_new_primary(current)
-        kek.write_file(current, kek_path)
+    if len(envelope.key_ids(current)) == 1:  # no rotation under way: start one
+        current = envelope.with_new_primary(current)
+        envelope.write_file(current, kek_path)
     primary = current.primary_key_id
     rewrapped, already = _rewrap_pass(session, current, progress)
     # Items registered meanwhile by a server that still held the old KEK: pass again until a
@@ -61,7 +63,7 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
     totp_rewrapped = 0
     while extra_totp := totp_at_rest.rewrap(session, current):  # again: enrolments meanwhile
         totp_rewrapped += extra_totp
-    retired = [key_id for key_id in kek.key_ids(current) if key_id != primary]
+    retired = [key_id for key_id in envelope.key_ids(current) if key_id != primary]
 
     custody.append(
         session,
@@ -77,7 +79,7 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
         },
     )
     session.commit()
-    kek.write_file(kek.only_primary(current), kek_path)
+    envelope.write_file(envelope.only_primary(current), kek_path)
     return Rotation(primary, retired, rewrapped, already, totp_rewrapped, totp_encrypted)
 
 
@@ -98,7 +100,7 @@ def _rewrap_pass(session: Session, current: Keyring, progress: Progress | None) 
             break
         for item in batch:
             wrapped = item.wrapped_key
-            if wrapped is not None and kek.wrapped_by(wrapped) != primary:
+            if wrapped is not None and envelope.wrapped_by(wrapped) != primary:
                 item.wrapped_key = current.rewrap(wrapped, item.id.bytes)
                 rewrapped += 1
             else:

@@ -23,7 +23,7 @@ class User(Base):
     totp_secret_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # Before 2026-12 secrets were stored here as plain base32. Nothing writes it any more;
     # `casefile init`, `casefile keys rotate` and the next sign-in move what is left into
-    # totp_secret_wrapped and empty it (logic/totp_at_rest.py).
+    # totp_secret_wrapped and empty it (logic/accounts/totp_at_rest.py).
     totp_secret_legacy: Mapped[str | None] = mapped_column(
         "totp_secret", String(64), nullable=True
     )

@@ -15,7 +15,8 @@ from flask_login import login_user
 from werkzeug.wrappers import Response
 
 from casefile import request_scope
-from casefile.logic import accounts, authz, login_sessions, tokens
+from casefile.logic import authz
+from casefile.logic.accounts import accounts, login_sessions, tokens
 from casefile.logic.errors import ValidationFailed
 from casefile.model import User
 from casefile.web.forms import (

@@ -10,7 +10,7 @@ from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from casefile import request_scope
-from casefile.logic import accounts, login_sessions
+from casefile.logic.accounts import accounts, login_sessions
 from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.web.forms import AccountForm, EmptyForm
 from casefile.web.helpers import show_errors

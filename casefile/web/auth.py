@@ -14,7 +14,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from casefile import request_scope
-from casefile.logic import accounts, login, login_sessions
+from casefile.logic.accounts import accounts, login, login_sessions
 from casefile.logic.errors import LoginRefused, TooManyAttempts
 from casefile.model import User
 from casefile.web.forms import LanguageForm, LoginForm, TotpForm

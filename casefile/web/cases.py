@@ -10,11 +10,12 @@ from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
 from casefile import request_scope
-from casefile.logic import authz, cases, members
+from casefile.logic import authz
 from casefile.logic.authz import CaseAction
-from casefile.logic.cases import CaseInput
+from casefile.logic.cases import cases, members
+from casefile.logic.cases.cases import CaseInput
+from casefile.logic.cases.members import MemberInput
 from casefile.logic.errors import Conflict, ValidationFailed
-from casefile.logic.members import MemberInput
 from casefile.model import Role
 from casefile.web.forms import CaseForm, EmptyForm, MemberForm, ReasonForm, RoleForm
 from casefile.web.helpers import show_errors

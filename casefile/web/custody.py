@@ -13,10 +13,14 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import request_scope
 from casefile.documents import custody_report_pdf
-from casefile.logic import authz, cases, custody, custody_reports, evidence, transfers
+from casefile.logic import authz
 from casefile.logic.authz import CaseAction
-from casefile.logic.custody_redaction import RedactedEntry
+from casefile.logic.cases import cases
+from casefile.logic.custody import custody, transfers
+from casefile.logic.custody import reports as custody_reports
+from casefile.logic.custody.redaction import RedactedEntry
 from casefile.logic.errors import ValidationFailed
+from casefile.logic.evidence import evidence
 from casefile.model import CustodyAction
 from casefile.web.forms import ActivityFilterForm, EmptyForm, TransferForm
 from casefile.web.helpers import attachment, day_bound, show_errors

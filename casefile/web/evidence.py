@@ -20,18 +20,14 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import request_scope, uploads
 from casefile.documents import custody_report_pdf
-from casefile.logic import (
-    authz,
-    cases,
-    custody,
-    custody_reports,
-    deletion,
-    evidence,
-    metadata,
-)
+from casefile.logic import authz
 from casefile.logic.authz import CaseAction
-from casefile.logic.deletion import DeletionInput, LegalHoldInput
+from casefile.logic.cases import cases
+from casefile.logic.custody import custody
+from casefile.logic.custody import reports as custody_reports
 from casefile.logic.errors import Conflict, ValidationFailed
+from casefile.logic.evidence import deletion, evidence, metadata
+from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
 from casefile.model import CustodyAction, Sensitivity
 from casefile.web.forms import EmptyForm, EvidenceFilterForm, EvidenceUploadForm, ReasonForm
 from casefile.web.helpers import attachment, day_bound

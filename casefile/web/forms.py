@@ -19,7 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
-from casefile.logic.ern import DEFAULT_PATTERN
+from casefile.logic.cases.ern import DEFAULT_PATTERN
 from casefile.model import CustodyAction, Forum, Role
 from casefile.web.labels import action_label
 

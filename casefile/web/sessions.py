@@ -12,7 +12,7 @@ from flask_login import logout_user
 
 from casefile import request_scope
 from casefile.extensions import babel, csrf, login_manager
-from casefile.logic import login_sessions
+from casefile.logic.accounts import login_sessions
 from casefile.model import User
 
 CSP = "; ".join(  # noqa: FLY002 - one directive a line reads better
@@ -52,7 +52,7 @@ SESSION_ID = "sid"  # the cookie's key for the server-side session id
 
 def enforce_session() -> None:
     """A signed-in cookie opens nothing unless its server-side session is still active and
-    not idle (logic/login_sessions.py): a copied cookie stops working at sign-out, password
+    not idle (logic/accounts/login_sessions.py): a copied cookie stops working at sign-out, password
     change, disable or an administrator's "sign out everywhere", and is not refreshed."""
     if request.endpoint == "static" or "_user_id" not in session:
         return

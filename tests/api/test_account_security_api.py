@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from casefile.logic import accounts, login
+from casefile.logic.accounts import accounts, login
 from casefile.model import ApiToken, SecurityEvent, SecurityEventType
 from tests.api.test_me_api import as_token, mismatch
 from tests.factories import PASSWORD, bearer, make_throttle, make_user

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from casefile.logic import accounts
+from casefile.logic.accounts import accounts
 from casefile.model import Case, CaseMember, Role
 from tests.factories import add_member, bearer, make_case, make_user
 

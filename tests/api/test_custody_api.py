@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from casefile.logic import custody
+from casefile.logic.custody import custody
 from casefile.model import Role
 from casefile.verifier import merkle
 from casefile.verifier.custody_verifier import verify_report

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from casefile import create_app
-from casefile.logic import cases
+from casefile.logic.cases import cases
 from casefile.model import Case
 from tests.factories import bearer, make_case, make_settings, make_user
 

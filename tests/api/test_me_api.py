@@ -10,7 +10,7 @@ import uuid
 from sqlalchemy import func, select
 
 from casefile.db import utcnow
-from casefile.logic import accounts, tokens
+from casefile.logic.accounts import accounts, tokens
 from casefile.model import ApiToken, Case, SecurityEvent, SecurityEventType
 from tests.factories import PASSWORD, bearer, make_user
 

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from casefile import request_scope
-from casefile.logic import scrub
-from casefile.logic.ingest import sha256s_in_case
+from casefile.logic.evidence import scrub
+from casefile.logic.evidence.ingest import sha256s_in_case
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Role, User
 from tests.api.test_tus import TUS, metadata, send
 from tests.factories import add_member, bearer, make_case, make_user

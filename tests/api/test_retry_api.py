@@ -14,8 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from casefile.cli import main
-from casefile.logic import authz, custody, evidence, retry
+from casefile.errors import answer_for
+from casefile.logic import authz, retry
+from casefile.logic.custody import custody
 from casefile.logic.errors import Busy
+from casefile.logic.evidence import evidence
 from casefile.model import CustodyAction, CustodyEntry, Evidence
 from tests.api.test_evidence_api import upload
 from tests.factories import bearer, make_case, make_user
@@ -113,8 +116,8 @@ def test_run_replays_a_bounded_number_of_times_then_raises_busy(session):
     with pytest.raises(Busy) as raised:
         retry.run(session, always)
     assert len(attempts) == retry.ATTEMPTS
-    assert raised.value.status == 503
-    assert raised.value.code == "busy"
+    assert answer_for(raised.value).status == 503
+    assert answer_for(raised.value).code == "busy"
 
     def not_transient():
         attempts.append(1)

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from casefile import request_scope
-from casefile.logic import keys, metadata, scrub
+from casefile.logic import keys
+from casefile.logic.evidence import metadata, scrub
 from casefile.model import CustodyAction, CustodyEntry, Evidence, IndexKey, IndexToken, Role
 from casefile.vault import envelope, sealing
 from casefile.vault.envelope import KeyringError

@@ -29,12 +29,14 @@ from sqlalchemy import func, select, update
 from tusclient.client import TusClient
 
 from casefile import request_scope
+from casefile.api import tus_headers
 from casefile.db import Database, utcnow
-from casefile.logic import evidence, members, tus
-from casefile.logic import metadata as item_metadata
+from casefile.logic.cases import members
+from casefile.logic.evidence import evidence, tus
+from casefile.logic.evidence import metadata as item_metadata
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
 from casefile.model.tus_upload import TusChunk, TusUpload
-from casefile.vault import envelope as kek
+from casefile.vault import envelope
 from casefile.vault.blobstore import open_store
 from tests.factories import add_member, bearer, make_case, make_user
 from tests.live_server import Live as LiveServer
@@ -573,7 +575,8 @@ def test_metadata_reaches_the_item_and_its_custody_entry(client, world, session)
     url = response.headers["Location"]
     status = client.head(url, headers={**TUS, **world.investigator})
     assert "Upload-Metadata" in status.headers
-    assert tus.parse_metadata(status.headers["Upload-Metadata"])["title"] == "Statement W-17"
+    shown = tus_headers.parse_metadata(status.headers["Upload-Metadata"])
+    assert shown["title"] == "Statement W-17"
     # A restricted upload's fields are sealed under its data key while it is in progress.
     session.expire_all()
     upload = session.get(TusUpload, uuid.UUID(url.rsplit("/", 1)[1]))
@@ -725,9 +728,9 @@ def test_uploads_in_progress_survive_a_kek_rotation(client, world, session, sett
     content = secrets.token_bytes(3000)
     url = start(client, world, len(content)).headers["Location"]
     assert send(client, world, url, 0, content[:1000]).status_code == 204
-    rotated = kek.with_new_primary(kek.Keyring.load(settings.kek_path))
+    rotated = envelope.with_new_primary(envelope.Keyring.load(settings.kek_path))
     assert tus.rewrap_keys(session, rotated) == 1
-    kek.write_file(kek.only_primary(rotated), settings.kek_path)  # the old key is retired
+    envelope.write_file(envelope.only_primary(rotated), settings.kek_path)  # the old key is retired
     finished = send(client, world, url, 1000, content[1000:])
     assert finished.status_code == 204, finished.get_data(as_text=True)
     item = session.get(Evidence, uuid.UUID(finished.headers["X-Casefile-Evidence"]))
@@ -735,17 +738,18 @@ def test_uploads_in_progress_survive_a_kek_rotation(client, world, session, sett
 
 
 def test_upload_metadata_parsing():
-    assert tus.parse_metadata(None) == {}
-    assert tus.parse_metadata("") == {}
-    parsed = tus.parse_metadata(f"filename {b64('a,b.mp4')},flag, title {b64('Tula Toli')}")
+    assert tus_headers.parse_metadata(None) == {}
+    assert tus_headers.parse_metadata("") == {}
+    parsed = tus_headers.parse_metadata(f"filename {b64('a,b.mp4')},flag, title {b64('Tula Toli')}")
     assert parsed == {"filename": "a,b.mp4", "flag": "", "title": "Tula Toli"}
-    assert tus.parse_metadata(tus.encode_metadata(parsed)) == parsed
-    assert tus.parse_metadata("filename " + b64(b"\xffbad")) == {"filename": "\ufffdbad"}
-    with pytest.raises(tus.MalformedUpload):
-        tus.parse_metadata("a " + b64("1") + ",a " + b64("2"))
-    assert tus.parse_checksum(None) is None
-    assert tus.parse_checksum(checksum("sha1", b"x")).algorithm == "sha1"
-    assert tus.parse_checksum("SHA256 " + b64(hashlib.sha256(b"x").digest())).algorithm == "sha256"
+    assert tus_headers.parse_metadata(tus_headers.encode_metadata(parsed)) == parsed
+    assert tus_headers.parse_metadata("filename " + b64(b"\xffbad")) == {"filename": "\ufffdbad"}
+    with pytest.raises(tus_headers.MalformedUpload):
+        tus_headers.parse_metadata("a " + b64("1") + ",a " + b64("2"))
+    assert tus_headers.parse_checksum(None) is None
+    assert tus_headers.parse_checksum(checksum("sha1", b"x")).algorithm == "sha1"
+    upper = "SHA256 " + b64(hashlib.sha256(b"x").digest())
+    assert tus_headers.parse_checksum(upper).algorithm == "sha256"
     for bad in ("md5 " + b64(hashlib.md5(b"x").digest()), "sha1", "sha1 " + b64("short")):  # noqa: S324
-        with pytest.raises(tus.MalformedUpload):
-            tus.parse_checksum(bad)
+        with pytest.raises(tus_headers.MalformedUpload):
+            tus_headers.parse_checksum(bad)

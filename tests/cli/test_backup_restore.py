@@ -27,10 +27,11 @@ from sqlalchemy.exc import OperationalError
 from casefile import create_app
 from casefile.cli import main
 from casefile.db import Database
-from casefile.logic import accounts, deletion, tus
-from casefile.logic import ingest as ingest_logic
+from casefile.logic.accounts import accounts
 from casefile.logic.backup import restore as restore_logic
 from casefile.logic.backup import snapshot
+from casefile.logic.evidence import deletion, tus
+from casefile.logic.evidence import ingest as ingest_logic
 from casefile.model import Case, CustodyCheckpoint, Evidence, EvidenceStatus, Role
 from casefile.schema import alembic_config
 from casefile.settings import load_settings

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from casefile.cli import main
 from casefile.db import make_engine
-from casefile.logic import custody_trusted
+from casefile.logic.custody import trusted as custody_trusted
 from casefile.verifier.signed_note import (
     Checkpoint,
     generate_private_key,

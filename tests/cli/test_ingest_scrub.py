@@ -18,9 +18,11 @@ from sqlalchemy import func, select
 
 from casefile.cli import main
 from casefile.db import Database
-from casefile.logic import accounts, custody, evidence, metadata
-from casefile.logic import ingest as ingest_logic
-from casefile.logic.intake import IntakeStream
+from casefile.logic.accounts import accounts
+from casefile.logic.custody import custody
+from casefile.logic.evidence import evidence, metadata
+from casefile.logic.evidence import ingest as ingest_logic
+from casefile.logic.evidence.intake import IntakeStream
 from casefile.model import Case, CustodyAction, CustodyEntry, Evidence, Role
 from casefile.vault.blobstore import BlobStore, LocalBlobStore
 from casefile.vault.envelope import Keyring

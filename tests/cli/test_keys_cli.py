@@ -14,7 +14,7 @@ from casefile.cli import main
 from casefile.db import Database
 from casefile.model import CustodyAction, CustodyEntry, Evidence
 from casefile.settings import load_settings
-from casefile.vault import envelope as kek
+from casefile.vault import envelope
 from tests.cli.instances import initialised
 from tests.factories import bearer, make_case, make_user
 
@@ -50,20 +50,20 @@ def test_rotation_rewraps_every_data_key_and_keeps_blobs(instance):
     files = [(f"f{n}.txt", f"statement {n}\n".encode() * 1000) for n in range(5)]
     client, headers, ids = upload(instance["app"], instance["database"], files)
     blobs_before = {p.name: p.read_bytes() for p in instance["storage"].rglob("*") if p.is_file()}
-    old_ids = kek.key_ids(kek.Keyring.load(instance["kek_path"]))
+    old_ids = envelope.key_ids(envelope.Keyring.load(instance["kek_path"]))
 
     result = instance["runner"].invoke(main, ["keys", "rotate"], env=instance["env"])
     assert result.exit_code == 0, result.output
     assert "5 data keys rewrapped" in result.output
 
-    rotated = kek.Keyring.load(instance["kek_path"])
-    assert len(kek.key_ids(rotated)) == 1
-    assert kek.key_ids(rotated)[0] not in old_ids
+    rotated = envelope.Keyring.load(instance["kek_path"])
+    assert len(envelope.key_ids(rotated)) == 1
+    assert envelope.key_ids(rotated)[0] not in old_ids
     blobs_after = {p.name: p.read_bytes() for p in instance["storage"].rglob("*") if p.is_file()}
     assert blobs_after == blobs_before  # envelope encryption: blobs are not rewritten
     with instance["database"].sessions() as session:
         for item in session.query(Evidence):
-            assert kek.wrapped_by(item.wrapped_key) == rotated.primary_key_id
+            assert envelope.wrapped_by(item.wrapped_key) == rotated.primary_key_id
         entry = session.query(CustodyEntry).filter_by(action=CustodyAction.KEY_ROTATED).one()
         assert json.loads(entry.details)["data_keys_rewrapped"] == 5
     for item_id, (_, body) in zip(ids, files, strict=True):  # the server picks up the new KEK
@@ -74,8 +74,8 @@ def test_rotation_rewraps_every_data_key_and_keeps_blobs(instance):
 def test_rotation_resumes_after_an_interruption(instance):
     upload(instance["app"], instance["database"], [("a.txt", b"a" * 100), ("b.txt", b"b" * 100)])
     # Interrupted after the new key was written and one data key rewrapped.
-    started = kek.with_new_primary(kek.Keyring.load(instance["kek_path"]))
-    kek.write_file(started, instance["kek_path"])
+    started = envelope.with_new_primary(envelope.Keyring.load(instance["kek_path"]))
+    envelope.write_file(started, instance["kek_path"])
     with instance["database"].sessions() as session:
         first = session.query(Evidence).order_by(Evidence.id).first()
         first.wrapped_key = started.rewrap(first.wrapped_key, first.id.bytes)
@@ -83,7 +83,7 @@ def test_rotation_resumes_after_an_interruption(instance):
     result = instance["runner"].invoke(main, ["keys", "rotate"], env=instance["env"])
     assert result.exit_code == 0, result.output
     assert "1 data keys rewrapped, 1 already current" in result.output
-    assert kek.key_ids(kek.Keyring.load(instance["kek_path"])) == [started.primary_key_id]
+    assert envelope.key_ids(envelope.Keyring.load(instance["kek_path"])) == [started.primary_key_id]
 
 
 def test_rotation_refuses_an_environment_kek(instance):

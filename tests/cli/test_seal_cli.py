@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select
 from casefile import create_app
 from casefile.cli import main
 from casefile.db import Database
-from casefile.logic import metadata
+from casefile.logic.evidence import metadata
 from casefile.model import Evidence, IndexToken, Sensitivity
 from casefile.settings import load_settings
 from casefile.vault.envelope import Keyring

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from casefile.cli import main
 from casefile.db import Database
-from casefile.logic import accounts, totp_at_rest
+from casefile.logic.accounts import accounts, totp_at_rest
 from casefile.settings import load_settings
 from casefile.vault.envelope import Keyring
 from tests.cli.instances import initialised

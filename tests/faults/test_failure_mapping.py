@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from casefile import create_app, failures
 from casefile.cli import main
-from casefile.logic import scrub
+from casefile.logic.evidence import scrub
 from casefile.vault.blobstore import BlobStoreError
 from tests.factories import make_settings
 

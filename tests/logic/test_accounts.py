@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from casefile.db import utcnow
-from casefile.logic import accounts, login, tokens
+from casefile.logic.accounts import accounts, login, tokens
 from casefile.logic.errors import (
     Conflict,
     Forbidden,

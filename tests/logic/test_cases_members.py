@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from casefile.logic import authz, cases, ern, members
+from casefile.logic import authz
 from casefile.logic.authz import CaseAction
-from casefile.logic.cases import CaseInput
+from casefile.logic.cases import cases, ern, members
+from casefile.logic.cases.cases import CaseInput
+from casefile.logic.cases.members import MemberInput
 from casefile.logic.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from casefile.logic.members import MemberInput
 from casefile.model import Forum, Role
 from tests.factories import add_member, make_case, make_user
 

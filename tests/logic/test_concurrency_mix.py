@@ -17,17 +17,20 @@ import pytest
 from sqlalchemy import select
 
 from casefile.db import Database
-from casefile.logic import cases, custody, deletion, ern, evidence, grants, members, retry, tus
-from casefile.logic import transfers as transfer_log
-from casefile.logic.custody import CustodyKeys
-from casefile.logic.custody_verify import verify_log
-from casefile.logic.deletion import DeletionInput, LegalHoldInput
+from casefile.logic import retry
+from casefile.logic.cases import cases, ern, members
+from casefile.logic.cases.members import MemberInput
+from casefile.logic.custody import custody
+from casefile.logic.custody import transfers as transfer_log
+from casefile.logic.custody.custody import CustodyKeys
+from casefile.logic.custody.transfers import TransferInput
+from casefile.logic.custody.verify import verify_log
 from casefile.logic.errors import Conflict
-from casefile.logic.evidence import EvidenceInput
-from casefile.logic.grants import GrantInput
-from casefile.logic.intake import IntakeStream
-from casefile.logic.members import MemberInput
-from casefile.logic.transfers import TransferInput
+from casefile.logic.evidence import deletion, evidence, grants, tus
+from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
+from casefile.logic.evidence.evidence import EvidenceInput
+from casefile.logic.evidence.grants import GrantInput
+from casefile.logic.evidence.intake import IntakeStream
 from casefile.model import CustodyEntry, Evidence, EvidenceStatus, Role, Sensitivity, User
 from casefile.vault.blobstore import LocalBlobStore
 from casefile.vault.envelope import Keyring

@@ -13,9 +13,10 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from casefile.db import Database
-from casefile.logic import custody, custody_reports
-from casefile.logic.custody import CheckpointPolicy, CustodyKeys
-from casefile.logic.custody_verify import verify_log
+from casefile.logic.custody import custody
+from casefile.logic.custody import reports as custody_reports
+from casefile.logic.custody.custody import CheckpointPolicy, CustodyKeys
+from casefile.logic.custody.verify import verify_log
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.model import CustodyAction, CustodyCheckpoint, CustodyEntry, Role
 from casefile.verifier import merkle
@@ -72,7 +73,7 @@ def test_case_actions_write_entries_in_the_same_transaction(session, lead):
     assert created.actor_id == lead.id
     assert created.actor_label == "lead <lead@example.org>"
     assert json.loads(created.details)["reference"] == "ICC-01/19"
-    from casefile.logic import members  # noqa: PLC0415
+    from casefile.logic.cases import members  # noqa: PLC0415
 
     with pytest.raises(Conflict):  # refused action: no entry either
         members.remove_member(session, lead, case.id, lead.id)

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from casefile.logic.custody import custody
+from casefile.logic.custody.custody import CheckpointPolicy, CustodyKeys, NewEntry
+from casefile.logic.custody.verify import verify_log
+from casefile.model import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
 from casefile.verifier import merkle
 from casefile.verifier.custody_entry import EncodingError
 from casefile.verifier.signed_note import generate_private_key
-from casefile.logic import custody
-from casefile.logic.custody import CheckpointPolicy, CustodyKeys, NewEntry
-from casefile.logic.custody_verify import verify_log
-from casefile.model import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
 from tests.factories import make_case, make_user
 
 ACTIONS = (CustodyAction.INTAKE, CustodyAction.SUBMITTED_AGAIN, CustodyAction.VIEWED)

@@ -1,4 +1,4 @@
-"""Inclusion proofs computed in batch (casefile/logic/custody_proofs.py): the same hashes as
+"""Inclusion proofs computed in batch (casefile/logic/custody/proofs.py): the same hashes as
 one proof at a time, from one query, and reports built from them verify offline."""
 
 from __future__ import annotations
@@ -8,12 +8,14 @@ import json
 import pytest
 from sqlalchemy import event, select, text
 
+from casefile.logic.custody import custody
+from casefile.logic.custody import proofs as custody_proofs
+from casefile.logic.custody import reports as custody_reports
+from casefile.logic.custody.custody import CustodyKeys
+from casefile.model import CustodyAction, CustodyEntry, Role
 from casefile.verifier import merkle
 from casefile.verifier.custody_verifier import verify_report
 from casefile.verifier.signed_note import generate_private_key
-from casefile.logic import custody, custody_proofs, custody_reports
-from casefile.logic.custody import CustodyKeys
-from casefile.model import CustodyAction, CustodyEntry, Role
 from tests.factories import add_member, make_case, make_user
 
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from casefile.db import utcnow
-from casefile.logic.custody_redaction import Hidden, RedactedEntry
+from casefile.logic.custody.redaction import Hidden, RedactedEntry
 from casefile.model import CustodyAction, CustodyEntry
 from tests.restricted_custody import World, build
 

@@ -15,10 +15,11 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from casefile.db import Database
-from casefile.logic import custody, evidence, intake
+from casefile.logic.custody import custody
 from casefile.logic.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
-from casefile.logic.evidence import EvidenceInput, IntegrityFailure
-from casefile.logic.intake import IntakeStream
+from casefile.logic.evidence import evidence, intake
+from casefile.logic.evidence.evidence import EvidenceInput, IntegrityFailure
+from casefile.logic.evidence.intake import IntakeStream
 from casefile.model import (
     CustodyAction,
     CustodyEntry,

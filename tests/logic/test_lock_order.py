@@ -11,12 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from casefile.db import Database
-from casefile.logic import authz, custody, evidence, keys
+from casefile.logic import authz, keys
 from casefile.logic.authz import CaseAction
-from casefile.logic.evidence import EvidenceInput
-from casefile.logic.intake import IntakeStream
+from casefile.logic.custody import custody
+from casefile.logic.evidence import evidence
+from casefile.logic.evidence.evidence import EvidenceInput
+from casefile.logic.evidence.intake import IntakeStream
 from casefile.model import CustodyAction, CustodyEntry, Evidence, EvidenceStatus
-from casefile.vault import envelope as kek
+from casefile.vault import envelope
 from casefile.vault.blobstore import LocalBlobStore
 from casefile.vault.envelope import Keyring
 from tests.factories import make_case, make_user
@@ -140,4 +142,4 @@ def test_key_rotation_never_brings_back_a_data_key_a_deletion_destroyed(fresh, s
     with fresh.sessions() as session:
         assert session.get(Evidence, item_id).wrapped_key is None
         kept = session.get(Evidence, kept_id)
-        assert kek.wrapped_by(kept.wrapped_key) == Keyring.load(kek_path).primary_key_id
+        assert envelope.wrapped_by(kept.wrapped_key) == Keyring.load(kek_path).primary_key_id

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from casefile.logic import login
+from casefile.logic.accounts import login
+from casefile.logic.accounts.throttle import parse_limits
 from casefile.logic.errors import LoginRefused, TooManyAttempts
-from casefile.logic.throttle import parse_limits
 from casefile.model import SecurityEvent, SecurityEventType
 from tests.factories import PASSWORD, make_throttle, make_user
 from tests.web.test_auth_web import cheap_password_hashes

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from casefile.db import utcnow
-from casefile.logic import accounts, keys, login, totp_at_rest
+from casefile.logic import keys
+from casefile.logic.accounts import accounts, login, totp_at_rest
 from casefile.vault import envelope
 from casefile.vault.envelope import Keyring, KeyringError
 from tests.factories import PASSWORD, make_throttle, make_user

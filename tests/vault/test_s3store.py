@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError, ResponseStreamingError
 
 from casefile import create_app
-from casefile.logic.intake import IntakeStream
+from casefile.logic.evidence.intake import IntakeStream
 from casefile.settings import Settings, SettingsError, load_settings
 from casefile.vault.blobstore import BlobStoreError, LocalBlobStore, open_store
 from casefile.vault.envelope import Keyring

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casefile import request_scope
-from casefile.logic import accounts
-from casefile.logic.accounts import find_by_email
+from casefile.logic.accounts import accounts
+from casefile.logic.accounts.accounts import find_by_email
 from casefile.model import SecurityEventType, User
 from tests.factories import make_case, make_user
 from tests.web.test_auth_web import (

@@ -22,7 +22,7 @@ from werkzeug.test import TestResponse
 
 from casefile import create_app
 from casefile.db import Database
-from casefile.logic import passwords
+from casefile.logic.accounts import passwords
 from casefile.model import SecurityEvent, SecurityEventType, User
 from casefile.settings import Settings
 from tests.factories import PASSWORD, make_user
@@ -36,7 +36,7 @@ HOME = "/"  # where a sign-in lands by default (it forwards to /cases)
 
 def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2id with the smallest cost: these tests sign in often and are not about hashing
-    cost (tests of casefile.logic.passwords keep the real parameters)."""
+    cost (tests of casefile.logic.accounts.passwords keep the real parameters)."""
     monkeypatch.setattr(
         passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )

@@ -8,7 +8,7 @@ import json
 import pytest
 from pypdf import PdfReader
 
-from casefile.logic import custody
+from casefile.logic.custody import custody
 from casefile.model import CustodyAction, CustodyEntry, Role
 from casefile.verifier.custody_verifier import verify_report
 from tests.factories import add_member, make_case, make_user

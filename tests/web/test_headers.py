@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 
 from casefile import create_app, request_scope
 from casefile.db import Database
-from casefile.logic import accounts
+from casefile.logic.accounts import accounts
 from casefile.model import Role
 from casefile.settings import Settings
 from tests.factories import add_member, make_case, make_user

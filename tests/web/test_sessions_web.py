@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from casefile.logic import tokens
+from casefile.logic.accounts import tokens
 from casefile.model import LoginSession, SecurityEventType, User
 from tests.factories import PASSWORD, make_user
 from tests.web.test_auth_web import (

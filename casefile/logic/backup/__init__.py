@@ -23,8 +23,6 @@ KEYS_FILE = "keys.enc"
 class BackupError(DomainError):
     """A backup cannot be made, or a backup cannot be restored; the message says why."""
 
-    code = "backup_error"
-
 
 def blob_path(blob_id: str) -> str:
     """Where a blob lives inside a backup folder (as in the local store: two fan-out levels)."""

@@ -33,9 +33,9 @@ from sqlalchemy.orm import Session
 
 import casefile.model  # noqa: F401 - registers every table on Base.metadata
 from casefile.db import Base, Database
-from casefile.logic import custody
 from casefile.logic.backup import KEYS_FILE, BackupError, blob_path, keys_export, rows
-from casefile.logic.custody_verify import VerifyReport, verify_log
+from casefile.logic.custody import custody
+from casefile.logic.custody.verify import VerifyReport, verify_log
 from casefile.schema import alembic_config
 from casefile.vault.blobstore import BlobStore, BlobStoreError
 from casefile.vault.envelope import Keyring, KeyringError

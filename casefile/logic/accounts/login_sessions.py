@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from casefile import db
 from casefile.db import utcnow
-from casefile.logic import authz, security_log
+from casefile.logic import authz
+from casefile.logic.accounts import security_log
 from casefile.model import LoginSession, SecurityEventType, User
 
 # last_seen_at is written at most this often, so a busy page does not write on every request;

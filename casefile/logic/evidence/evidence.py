@@ -26,10 +26,13 @@ from sqlalchemy.orm import Session
 
 from casefile import db, failures
 from casefile.db import utcnow
-from casefile.logic import authz, custody, ern, metadata, retry
+from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
+from casefile.logic.cases import ern
+from casefile.logic.custody import custody
 from casefile.logic.errors import Conflict, DomainError, ValidationFailed
-from casefile.logic.intake import SIDE_ALGORITHMS, Received
+from casefile.logic.evidence import metadata
+from casefile.logic.evidence.intake import SIDE_ALGORITHMS, Received
 from casefile.logic.pagination import Page, paginate
 from casefile.logic.text import refuse_nul
 from casefile.model import (
@@ -52,8 +55,7 @@ CHUNK = 1 << 20
 
 
 class IntegrityFailure(DomainError):
-    code = "integrity_failure"
-    status = 500
+    """Stored evidence failed its check (a missing blob, a damaged seal, a wrong hash)."""
 
 
 class EvidenceInput(BaseModel):

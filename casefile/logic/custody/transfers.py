@@ -18,8 +18,9 @@ from pydantic import (
 )
 from sqlalchemy.orm import Session
 
-from casefile.logic import authz, custody, retry
+from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
+from casefile.logic.custody import custody
 from casefile.logic.errors import NotFound, ValidationFailed
 from casefile.logic.text import Explanation, Name, Note, Short, refuse_nul
 from casefile.model import CustodyAction, CustodyEntry, User

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from casefile.logic import custody
+from casefile.logic.custody import custody
 from casefile.verifier import merkle
 from casefile.verifier.signed_note import Checkpoint, NoteError, open_note, parse_verifier_key
 

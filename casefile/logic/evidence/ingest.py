@@ -40,8 +40,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from casefile.logic import authz, custody, evidence
+from casefile.logic import authz
 from casefile.logic.authz import CaseAction
+from casefile.logic.custody import custody
 from casefile.logic.errors import (
     DomainError,
     Forbidden,
@@ -49,8 +50,9 @@ from casefile.logic.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from casefile.logic.evidence import EvidenceInput, Registered, Submission
-from casefile.logic.intake import IntakeStream
+from casefile.logic.evidence import evidence
+from casefile.logic.evidence.evidence import EvidenceInput, Registered, Submission
+from casefile.logic.evidence.intake import IntakeStream
 from casefile.model import Evidence, EvidenceStatus, User
 from casefile.vault import sniff
 from casefile.vault.blobstore import BlobStore

@@ -38,14 +38,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session, SessionTransaction
 
-<<<<<<< HEAD
 from casefile import db, driver_statements
-from casefile.verifier import merkle
-from casefile.verifier.custody_entry import canonical_json, entry_bytes, format_time
-from casefile.verifier.signed_note import Checkpoint, sign_note, verifier_key
-=======
-from casefile import driver_statements
->>>>>>> bundle
 from casefile.db import Base, utcnow
 from casefile.logic import retry
 from casefile.logic.errors import NotFound, ValidationFailed

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from casefile import db
 from casefile.db import utcnow
-from casefile.logic import authz, security_log
+from casefile.logic import authz
+from casefile.logic.accounts import security_log
+from casefile.logic.accounts.throttle import Throttle
 from casefile.logic.errors import NotFound, TooManyAttempts, Unauthenticated, ValidationFailed
-from casefile.logic.throttle import Throttle
 from casefile.model import ApiToken, SecurityEventType, User
 
 TOKEN_PREFIX = "cf_"  # noqa: S105 - a public marker, not a secret
@@ -101,7 +102,7 @@ def user_for_token(
 ) -> User:
     """The account a bearer token speaks for; Unauthenticated if it is unknown, expired,
     revoked or its account disabled. Refused tokens count against the client address
-    (logic/throttle.py); a throttled client gets TooManyAttempts before any lookup."""
+    (logic/accounts/throttle.py); a throttled client gets TooManyAttempts before any lookup."""
     try:
         throttle.check(account=None, client=client_address)
     except TooManyAttempts as error:

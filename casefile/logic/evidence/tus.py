@@ -11,12 +11,14 @@ the normal intake pipeline (IntakeStream → evidence.register: hashes, type, fi
 ERN, custody entry) and removes the chunks. Adding evidence is authorized when the upload is
 created, on every chunk, and again at completion. An upload exists only for the account that
 created it. Abandoned uploads expire; `purge_expired` removes them.
+
+The tus headers themselves (Upload-Metadata, Upload-Checksum) are read and written by the API
+(casefile/api/tus_headers.py); here an upload's metadata is a dict of text fields and a
+checksum is an algorithm and a digest.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import datetime as dt
 import hashlib
@@ -30,15 +32,15 @@ from sqlalchemy.orm import Session
 from tink import TinkError, streaming_aead
 
 from casefile.db import utcnow
-from casefile.logic import authz, evidence, retry
+from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
-from casefile.logic.errors import Conflict, DomainError, NotFound, ValidationFailed
-from casefile.logic.evidence import IntegrityFailure
-from casefile.logic.intake import IntakeStream, Received
+from casefile.logic.errors import Conflict, DomainError, NotFound
+from casefile.logic.evidence import evidence
+from casefile.logic.evidence.evidence import IntegrityFailure
+from casefile.logic.evidence.intake import IntakeStream, Received
 from casefile.model import Sensitivity, User
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
-from casefile.vault import envelope as kek
-from casefile.vault import sealing
+from casefile.vault import envelope, sealing
 from casefile.vault.blobstore import BlobStore, BlobStoreError
 from casefile.vault.envelope import Keyring, KeyringError
 
@@ -52,25 +54,16 @@ FILETYPE_KEYS = ("filetype", "type")
 WRAP_PREFIX = b"casefile/tus-upload:"  # keeps upload data keys apart from items' data keys
 
 
-class MalformedUpload(DomainError):
-    code = "bad_request"
-    status = 400
-
-
 class UploadTooLarge(DomainError):
-    code = "payload_too_large"
-    status = 413
+    """More bytes than the largest item accepted, or than the upload still needs."""
 
 
 class OffsetMismatch(Conflict):
-    code = "offset_mismatch"
+    """The chunk does not start at the upload's current offset."""
 
 
 class ChecksumMismatch(DomainError):
-    """tus checksum extension: 460 Checksum Mismatch; the chunk was not stored."""
-
-    code = "checksum_mismatch"
-    status = 460
+    """The chunk does not match the checksum sent with it; it was not stored."""
 
 
 class Readable(Protocol):
@@ -81,64 +74,6 @@ class Readable(Protocol):
 class Checksum:
     algorithm: str
     digest: bytes
-
-
-# --- parsing what the client sends ---------------------------------------------------------
-
-
-def parse_metadata(header: str | None) -> dict[str, str]:
-    """Upload-Metadata: `key base64(value)` pairs, comma-separated; a key may have no value."""
-    result: dict[str, str] = {}
-    for pair in (header or "").split(","):
-        if not pair.strip():
-            continue
-        key, _, encoded = pair.strip().partition(" ")
-        if not key.isascii() or not key.isprintable() or key in result:
-            raise MalformedUpload("Upload-Metadata keys must be unique, printable ASCII")
-        try:
-            raw = base64.b64decode(encoded.strip(), validate=True)
-        except binascii.Error:
-            raise MalformedUpload(f"Upload-Metadata value of {key!r} is not base64") from None
-        result[key] = _text(key, raw)
-    return result
-
-
-def _text(key: str, raw: bytes) -> str:
-    if key in FILENAME_KEYS:  # kept as metadata only: anything goes, made visible
-        return evidence.clean_filename(raw.decode("utf-8", "replace")) or ""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationFailed({key: "must be UTF-8 text"}) from None
-    if "\x00" in text:
-        raise ValidationFailed({key: "may not contain NUL characters"})
-    return text
-
-
-def encode_metadata(fields: dict[str, str]) -> str:
-    return ",".join(
-        f"{key} {base64.b64encode(value.encode()).decode()}" if value else key
-        for key, value in fields.items()
-    )
-
-
-def parse_checksum(header: str | None) -> Checksum | None:
-    """Upload-Checksum: `<algorithm> <base64 digest>`."""
-    if header is None:
-        return None
-    algorithm, _, encoded = header.strip().partition(" ")
-    algorithm = algorithm.lower()
-    if algorithm not in CHECKSUM_ALGORITHMS:
-        raise MalformedUpload(
-            f"unsupported checksum algorithm {algorithm!r}; use " + " or ".join(CHECKSUM_ALGORITHMS)
-        )
-    try:
-        digest = base64.b64decode(encoded.strip(), validate=True)
-    except binascii.Error:
-        raise MalformedUpload("the Upload-Checksum digest is not base64") from None
-    if len(digest) != CHECKSUM_ALGORITHMS[algorithm]:
-        raise MalformedUpload(f"a {algorithm} digest is {CHECKSUM_ALGORITHMS[algorithm]} bytes")
-    return Checksum(algorithm, digest)
 
 
 def _evidence_input(
@@ -169,7 +104,7 @@ def rewrap_keys(session: Session, keyring: Keyring) -> int:
     count = 0
     pending = select(TusUpload).where(TusUpload.state != TusUploadState.COMPLETED)
     for upload in session.scalars(pending):
-        if kek.wrapped_by(upload.wrapped_key) != keyring.primary_key_id:
+        if envelope.wrapped_by(upload.wrapped_key) != keyring.primary_key_id:
             upload.wrapped_key = keyring.rewrap(upload.wrapped_key, _wrap_ad(upload.id))
             count += 1
     session.commit()
@@ -385,7 +320,7 @@ def _store_chunk(
     digest = hashlib.new(checksum.algorithm) if checksum else None
     block = body.read(min(READ_SIZE, room + 1))
     if not block:
-        _check(digest.digest() if digest else None, checksum)
+        _ensure_checksum_matches(digest.digest() if digest else None, checksum)
         return None
     blob_id = uuid.uuid4().hex
     blob = store.writer(blob_id)
@@ -394,12 +329,12 @@ def _store_chunk(
     try:
         while block:
             size += len(block)
-            _within(size, room)
+            _ensure_within_room(size, room)
             if digest is not None:
                 digest.update(block)
             encrypt.write(block)
             block = body.read(min(READ_SIZE, room + 1 - size))
-        _check(digest.digest() if digest else None, checksum)
+        _ensure_checksum_matches(digest.digest() if digest else None, checksum)
         encrypt.close()  # the final segment; closes (fsyncs) the blob
         blob.commit()
     except BaseException:
@@ -410,17 +345,17 @@ def _store_chunk(
     return blob_id, size
 
 
-def _within(size: int, room: int) -> None:
+def _ensure_within_room(size: int, room: int) -> None:
     if size > room:
         raise UploadTooLarge(f"the body is longer than the {room} bytes the upload still needs")
 
 
-def _chunk_size(seq: int, got: int, size: int) -> None:
+def _ensure_chunk_size(seq: int, got: int, size: int) -> None:
     if got != size:
         raise IntegrityFailure(f"chunk {seq} holds {got} bytes, not {size}")
 
 
-def _check(actual: bytes | None, checksum: Checksum | None) -> None:
+def _ensure_checksum_matches(actual: bytes | None, checksum: Checksum | None) -> None:
     if (
         actual is not None
         and checksum is not None
@@ -565,7 +500,7 @@ def _assemble(
                 while block := plain.read(READ_SIZE):
                     got += len(block)
                     intake.write(block)
-            _chunk_size(seq, got, size)
+            _ensure_chunk_size(seq, got, size)
         return intake.finish()
     except (TinkError, BlobStoreError) as error:
         intake.abort()

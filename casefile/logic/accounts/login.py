@@ -1,4 +1,4 @@
-"""Password and two-factor sign-in, throttled (logic/throttle.py); every outcome, including
+"""Password and two-factor sign-in, throttled (logic/accounts/throttle.py); every outcome, including
 a throttled attempt, is in the security log."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from typing import NoReturn
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import security_log, totp_at_rest
-from casefile.logic.accounts import find_by_email, normalise_email, totp_step
+from casefile.logic.accounts import security_log, totp_at_rest
+from casefile.logic.accounts.accounts import find_by_email, normalise_email, totp_step
+from casefile.logic.accounts.passwords import hash_password, needs_rehash, verify_password
+from casefile.logic.accounts.throttle import Throttle
 from casefile.logic.errors import LoginRefused, TooManyAttempts
-from casefile.logic.passwords import hash_password, needs_rehash, verify_password
-from casefile.logic.throttle import Throttle
 from casefile.model import SecurityEventType, User
 from casefile.vault.envelope import Keyring
 

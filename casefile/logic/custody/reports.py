@@ -1,6 +1,6 @@
 """What members see of the custody log: a case's activity, and reports with proofs that can
 be checked offline (casefile/verifier/custody_verifier.py). Entries that concern an item the
-member may not see are shown redacted (casefile/logic/custody_redaction.py)."""
+member may not see are shown redacted (casefile/logic/custody/redaction.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-<<<<<<< HEAD
-from casefile.verifier.custody_verifier import Verdict, verify_report
-from casefile.logic import authz, custody, custody_proofs, pagination
-=======
-from casefile.logic import authz, custody
->>>>>>> bundle
+from casefile.logic import authz, pagination
 from casefile.logic.authz import CaseAction
-from casefile.logic.custody import CustodyKeys
-from casefile.logic.custody_redaction import Hidden, RedactedEntry, ShownEntry
+from casefile.logic.custody import custody
+from casefile.logic.custody import proofs as custody_proofs
+from casefile.logic.custody.custody import CustodyKeys
+from casefile.logic.custody.redaction import Hidden, RedactedEntry, ShownEntry
 from casefile.model import CustodyAction, CustodyCheckpoint, Evidence, User
 from casefile.verifier.custody_verifier import Verdict, verify_report
 

@@ -16,8 +16,10 @@ from pydantic import (
 )
 from sqlalchemy.orm import Session
 
-from casefile.logic import authz, custody, ern, retry
+from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
+from casefile.logic.cases import ern
+from casefile.logic.custody import custody
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.pagination import Page, paginate
 from casefile.logic.text import Line, LongText, Name, Short, refuse_nul

@@ -428,7 +428,7 @@ def _node_counts(session: Session, size: int) -> None:
 
 def _consistency(session: Session, checkpoints: dict[int, CustodyCheckpoint]) -> None:
     """Proofs served from the stored nodes really do link each checkpoint to the next."""
-    from casefile.logic.custody import with_stored_nodes  # noqa: PLC0415
+    from casefile.logic.custody.custody import with_stored_nodes  # noqa: PLC0415
 
     pairs = [(old, new) for old, new in itertools.pairwise(sorted(checkpoints)) if old]
     for start in range(0, len(pairs), _PROOFS_PER_QUERY):

@@ -9,9 +9,11 @@ from pydantic import BaseModel, ConfigDict, StrictBool, field_validator
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import authz, custody, evidence, metadata, retry
+from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
+from casefile.logic.custody import custody
 from casefile.logic.errors import Conflict
+from casefile.logic.evidence import evidence, metadata
 from casefile.logic.text import Reason, refuse_nul
 from casefile.model import Case, CustodyAction, Evidence, EvidenceStatus, User
 from casefile.vault.blobstore import BlobStore

@@ -20,9 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import authz, login_sessions, security_log, tokens, totp_at_rest
+from casefile.logic import authz
+from casefile.logic.accounts import login_sessions, security_log, tokens, totp_at_rest
+from casefile.logic.accounts.passwords import hash_password, verify_password
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
-from casefile.logic.passwords import hash_password, verify_password
 from casefile.logic.text import refuse_nul
 from casefile.model import SecurityEventType, User
 from casefile.vault.envelope import Keyring

@@ -24,8 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic import custody, evidence, metadata, tus
-from casefile.logic.evidence import IntegrityFailure
+from casefile.logic.custody import custody
+from casefile.logic.evidence import evidence, metadata, tus
+from casefile.logic.evidence.evidence import IntegrityFailure
 from casefile.model import CustodyAction, Evidence, EvidenceStatus, TusChunk
 from casefile.vault.blobstore import BLOB_ID, BlobStore, LocalBlobStore
 from casefile.vault.envelope import Keyring

@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, EmailStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casefile.logic import authz, custody, retry
-from casefile.logic.accounts import find_by_email
+from casefile.logic import authz, retry
+from casefile.logic.accounts.accounts import find_by_email
 from casefile.logic.authz import CaseAction
+from casefile.logic.custody import custody
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.model import CustodyAction, Evidence, EvidenceGrant, Sensitivity, User
 
