@@ -1,7 +1,7 @@
 """A request's body is read only outside a database transaction.
 
 A client decides how fast its body arrives: a slow or stalled upload must not hold the SQLite
-write lock (every SQLite transaction here begins IMMEDIATE) or PostgreSQL row locks while the
+write lock (a writing SQLite transaction begins IMMEDIATE) or PostgreSQL row locks while the
 server waits for it. Every read from the body therefore first ends the request's open
 transaction (a commit: the objects already loaded, such as the actor, stay usable; they are
 reloaded only when touched again in a later transaction)."""
