@@ -7,6 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casefile.db import Database
 from casefile.logic.custody import custody
+from casefile.server import bodies_end_at_content_length
 from casefile.settings import Settings, load_settings
 from casefile.vault import signing_key
 from casefile.vault.blobstore import open_store
@@ -53,6 +54,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             x_proto=settings.proxy_hops,
             x_host=settings.proxy_hops,
         )
+    # Under any WSGI server (`casefile serve`, or gunicorn run on wsgi.py): a body cut short of
+    # its Content-Length is a client that went away, not a shorter body.
+    app.wsgi_app = bodies_end_at_content_length(app.wsgi_app)  # type: ignore[method-assign]
 
     from casefile import api, errors, health, uploads, web  # noqa: PLC0415 - blueprints import the app
 

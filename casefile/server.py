@@ -128,8 +128,8 @@ class CasefileWorker(ThreadWorker):  # type: ignore[misc]
             conn.sock.stop()  # draining an unread body after it is gunicorn's (time-bounded)
 
 
-def bodies_end_at_content_length(app: Flask) -> Any:
-    """The app, told to hold a request body to its Content-Length.
+def bodies_end_at_content_length(app: Any) -> Any:
+    """A WSGI app, told to hold a request body to its Content-Length (create_app applies it).
 
     gunicorn marks every request's input as terminated (`wsgi.input_terminated`), and Werkzeug
     then reads a body until the stream ends, whatever its Content-Length said: a body cut off
@@ -158,8 +158,8 @@ class CasefileServer(BaseApplication):  # type: ignore[misc]
                 continue  # an older gunicorn without the feature
             self.cfg.set(key, value)
 
-    def load(self) -> Any:
-        return bodies_end_at_content_length(self.application)
+    def load(self) -> Flask:
+        return self.application
 
 
 def worker_class(header_timeout: float, body_idle_timeout: float) -> type[CasefileWorker]:
