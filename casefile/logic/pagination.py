@@ -44,7 +44,7 @@ def _decode(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
     return moment, row
 
 
-def check_limit(limit: int) -> int:
+def valid_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed({"limit": f"must be between 1 and {MAX_LIMIT}"})
     return limit
@@ -60,7 +60,7 @@ def paginate(
     cursor: str | None,
 ) -> Page[T]:
     """Oldest first, by (created_at, id)."""
-    check_limit(limit)
+    valid_limit(limit)
     if cursor:
         after_time, after_id = _decode(cursor)
         query = query.where(

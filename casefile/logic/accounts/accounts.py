@@ -47,7 +47,7 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def check_password_policy(password: str, min_length: int, field: str = "password") -> None:
+def ensure_password_meets_policy(password: str, min_length: int, field: str = "password") -> None:
     if len(password) < min_length:
         raise ValidationFailed({field: f"must be at least {min_length} characters"})
     if len(password) > 1024:
@@ -69,7 +69,7 @@ def create_account(
     """`actor` None is the operator on the host (the CLI bootstrapping the first admin)."""
     if actor is not None:
         authz.require_admin(actor)
-    check_password_policy(data.password, min_password_length)
+    ensure_password_meets_policy(data.password, min_password_length)
     email = normalise_email(str(data.email))
     if find_by_email(session, email) is not None:
         raise ValidationFailed({"email": "an account with this email already exists"})
@@ -174,7 +174,7 @@ def change_password(
     authz.require_active(user)
     if not verify_password(user.password_hash, current_password):
         raise ValidationFailed({"current_password": "is not your current password"})
-    check_password_policy(new_password, min_password_length, field="new_password")
+    ensure_password_meets_policy(new_password, min_password_length, field="new_password")
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
     user.session_version += 1  # other sessions end; the caller signs this one in again

@@ -94,8 +94,8 @@ def read_inventory(root: Path) -> dict[str, Any]:
         raise BackupError(f"{INVENTORY}: not JSON: {error}") from None
     if not isinstance(inventory, dict) or inventory.get("format") != FORMAT:
         raise BackupError(f"{INVENTORY}: not a {FORMAT} inventory")
-    _check_shape(inventory)
-    check_files(root, inventory)
+    _ensure_inventory_shape(inventory)
+    ensure_files_match_inventory(root, inventory)
     return inventory
 
 
@@ -110,7 +110,7 @@ _SHAPE: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _check_shape(inventory: dict[str, Any]) -> None:
+def _ensure_inventory_shape(inventory: dict[str, Any]) -> None:
     for name, kind in _SHAPE.items():
         if not isinstance(inventory.get(name), kind):
             raise BackupError(f"{INVENTORY}: {name} is missing or malformed")
@@ -129,7 +129,7 @@ def _check_shape(inventory: dict[str, Any]) -> None:
         raise BackupError(f"{INVENTORY}: keys names no key file among the files")
 
 
-def check_files(root: Path, inventory: dict[str, Any]) -> None:
+def ensure_files_match_inventory(root: Path, inventory: dict[str, Any]) -> None:
     """Every listed file is there, inside the folder, with its size and SHA-256; the first
     one that is not is named."""
     for entry in inventory.get("files", []):

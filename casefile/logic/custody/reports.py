@@ -135,7 +135,7 @@ def case_report_page(
     """One page of the case's report, oldest entries first, `next` the cursor of the page
     after (None on the last). Each page verifies on its own: its entries with proofs to a
     checkpoint that covers them (later pages may name a later checkpoint)."""
-    pagination.check_limit(limit)
+    pagination.valid_limit(limit)
     after = pagination.decode_seq(cursor) if cursor else None
     entries = case_activity(session, actor, case_id, after_seq=after, limit=limit + 1)
     return {"case": str(case_id), **_page(session, entries, keys, limit)}
@@ -187,7 +187,7 @@ def item_report_page(
     cursor: str | None,
 ) -> dict[str, Any]:
     """One page of the item's report, as case_report_page."""
-    pagination.check_limit(limit)
+    pagination.valid_limit(limit)
     after = pagination.decode_seq(cursor) if cursor else None
     item, entries = item_activity(session, actor, item_id, after_seq=after, limit=limit + 1)
     return {
