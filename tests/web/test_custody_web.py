@@ -219,7 +219,7 @@ def test_transfer_refuses_items_of_other_cases_and_records_nothing(client, world
     response = submit(client, transfer_page(world["case"]), {**TRANSFER, "items": [foreign["id"]]},
                       action=transfer_page(world["case"]))
     assert response.status_code == 200
-    assert "Not a valid choice" in text(response)
+    assert "is not a valid choice" in text(response)
     assert session.query(CustodyEntry).count() == before
 
 
