@@ -252,10 +252,10 @@ def custody_pdf(report: dict[str, Any], case: Case, items: Sequence[Evidence], s
             ],
             scope=scope,
         )
-        title = f"Custody report: {items[0].ern}" if scope == "item" and items else "Custody report"
+        about = items[0].ern if scope == "item" and items else case.title
         return custody_report_pdf.render(
             report,
-            f"{title} · {case.title}",
+            f"Custody report: {about}",
             subject,
             lambda entry: entry_sentence(
                 entry["action"], entry["actor"]["label"], entry["details"]

@@ -129,7 +129,7 @@ def test_reports_download_as_json_and_pdf(client, world, app):
     reader = PdfReader(io.BytesIO(pdf.data))
     content = "\n".join(page.extract_text() for page in reader.pages)
     words = " ".join(content.split())
-    assert "Custody report" in content and "Tula Toli" in content
+    assert "Custody report: Tula Toli" in content
     assert data["entries"][0]["leaf_hash"][:16] in content.replace("\n", "")
     # The case and a readable sentence per entry come first; the verification appendix last.
     assert words.index("Tula Toli") < words.index("How to check this report without Casefile")
