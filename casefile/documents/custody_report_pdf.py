@@ -37,6 +37,18 @@ HOW_TO_VERIFY = (
 REDACTED = "concerns an item you have no access to; its leaf hash is in the signed log"
 TEMPLATE = "custody_report.html"
 EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+# An identifier: a run without spaces holding a digit and a hyphen (an ERN, a seal number, a
+# date, a court reference), set on one line.
+_PART = r"[^\s@()<>\"'“”,;]"
+IDENTIFIER = re.compile(f"{_PART}*(?:\\d{_PART}*-|-{_PART}*\\d){_PART}*")
+TOKENS = re.compile(f"{EMAIL.pattern}|{IDENTIFIER.pattern}")
+TRANSFER_NOTES = (
+    ("where", "where"),
+    ("media", "what"),
+    ("reason", "reason"),
+    ("condition", "condition"),
+    ("seal_number", "seal"),
+)
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("casefile.documents", "templates"),
@@ -76,20 +88,36 @@ def plain_sentence(entry: dict[str, Any]) -> str:
 
 def breakable(text: str) -> Markup:
     """Text with line breaks allowed only where a reader expects them: at spaces, and in an
-    e-mail address before its @ and after its dots, never inside a name or a domain label."""
+    e-mail address before its @ and after its dots, never inside a name, a domain label or
+    an identifier such as an ERN."""
 
-    def soften(match: re.Match[str]) -> str:
-        address = str(escape(match.group(0)))
-        return address.replace("@", "<wbr>@").replace(".", ".<wbr>")
+    def token(match: re.Match[str]) -> str:
+        part = str(escape(match.group(0)))
+        if "@" in part:
+            part = part.replace("@", "<wbr>@").replace(".", ".<wbr>")
+        return f'<span class="token">{part}</span>'
 
     pieces: list[str] = []
     last = 0
-    for match in EMAIL.finditer(text):
+    for match in TOKENS.finditer(text):
         pieces.append(str(escape(text[last : match.start()])))
-        pieces.append(f'<span class="token">{soften(match)}</span>')
+        pieces.append(token(match))
         last = match.end()
     pieces.append(str(escape(text[last:])))
     return Markup("".join(pieces))  # noqa: S704 - every piece of user text is escaped above
+
+
+def _notes(entry: dict[str, Any]) -> str:
+    """What a transfer's sentence leaves out and a registry asks for: where, what, why, in
+    which condition, under which seal, with which receipt."""
+    if entry.get("action") != "custody_transferred":
+        return ""
+    details = entry.get("details") or {}
+    notes = [f"{label}: {details[key]}" for key, label in TRANSFER_NOTES if details.get(key)]
+    receipt = details.get("receipt")
+    if isinstance(receipt, dict) and receipt.get("ern"):
+        notes.append(f"receipt: {receipt['ern']}")
+    return "; ".join(notes)
 
 
 def _item_ern(entry: dict[str, Any], erns: dict[str, str]) -> str:
@@ -119,6 +147,7 @@ def _row(
         "redacted": redacted,
         "actor": "" if redacted else breakable(entry["actor"]["label"]),
         "sentence": REDACTED if redacted else breakable(describe(entry)),
+        "notes": "" if redacted else breakable(_notes(entry)),
         "item": "" if redacted else _item_ern(entry, erns),
         "action": "redacted" if redacted else entry["action"],
         "details": ""

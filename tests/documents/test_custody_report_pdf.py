@@ -267,3 +267,24 @@ def test_poppler_renders_the_page(pdf, tmp_path):
         assert ink is not None, "the title line is blank"
         # From the left margin, past "Custody report:" and the Burmese, to "Tula Toli".
         assert ink[0] < 60 and ink[2] > 350
+
+
+def test_a_transfer_row_says_where_why_and_under_which_seal_and_keeps_erns_whole():
+    data = report()
+    data["entries"][2] = {
+        **data["entries"][2], "action": "custody_transferred",
+        "details": {"from": "A", "to": "B", "reason": "forensic imaging",
+                    "seal_number": "CF-SEAL-00042", "where": "Kutupalong",
+                    "item": {"id": "i", "ern": "MMR-OTP-0001-0001", "sha256": "ab" * 32},
+                    "receipt": {"id": "r", "ern": "MMR-OTP-0001-0002", "sha256": "cd" * 32}},
+    }
+    document = custody_report_pdf.html(
+        data, "t", SUBJECT,
+        lambda entry: f"K. handed {entry['details'].get('item', {}).get('ern')} to B")
+    assert 'K. handed <span class="token">MMR-OTP-0001-0001</span> to B' in document
+    assert ('where: Kutupalong; reason: forensic imaging; seal: <span class="token">'
+            'CF-SEAL-00042</span>; receipt: <span class="token">MMR-OTP-0001-0002</span>'
+            ) in document
+    words = pdf_words(custody_report_pdf.render(data, "t", SUBJECT, sentence))
+    assert "seal: CF-SEAL-00042" in words
+    assert words.index("seal: CF-SEAL-00042") < words.index("Appendix")
