@@ -86,10 +86,11 @@ def plain_sentence(entry: dict[str, Any]) -> str:
     return f"{entry['actor']['label']}: {entry['action'].replace('_', ' ')}"
 
 
-def breakable(text: str) -> Markup:
+def breakable(text: str, *, emails: bool = True) -> Markup:
     """Text with line breaks allowed only where a reader expects them: at spaces, and in an
     e-mail address before its @ and after its dots, never inside a name, a domain label or
-    an identifier such as an ERN."""
+    an identifier such as an ERN. Without `emails`, only identifiers are kept whole (a web
+    page wraps addresses itself)."""
 
     def token(match: re.Match[str]) -> str:
         part = str(escape(match.group(0)))
@@ -99,7 +100,7 @@ def breakable(text: str) -> Markup:
 
     pieces: list[str] = []
     last = 0
-    for match in TOKENS.finditer(text):
+    for match in (TOKENS if emails else IDENTIFIER).finditer(text):
         pieces.append(str(escape(text[last : match.start()])))
         pieces.append(token(match))
         last = match.end()

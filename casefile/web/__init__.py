@@ -6,6 +6,7 @@ from flask import Blueprint, Flask
 from flask_babel import get_locale
 
 from casefile import request_scope
+from casefile.documents.custody_report_pdf import breakable
 from casefile.vault import bidi
 from casefile.web import account, admin, auth, cases, custody, evidence, sessions
 from casefile.web.labels import action_label, describe, details_json, entry_details
@@ -23,6 +24,7 @@ def template_helpers() -> dict[str, object]:
         "describe_entry": describe,
         "entry_details": entry_details,
         "details_json": details_json,
+        "keep_identifiers": lambda text: breakable(text, emails=False),
         "reveal_bidi": bidi.reveal,
     }
 

@@ -204,7 +204,8 @@ def test_transfer_names_items_and_shows_in_their_timelines(client, world, sessio
     assert len({json.loads(entry.details)["transfer"] for entry in entries}) == 1
     for item in (card, notebook):
         timeline = text(client.get(f"/evidence/{item['id']}"))
-        assert f"handed {item['ern']} to Evidence unit" in timeline
+        # The ERN is kept on one line (a token), the sentence otherwise plain text.
+        assert f'handed <span class="token">{item["ern"]}</span> to Evidence unit' in timeline
         # The receipt is a link to its item, not JSON.
         assert f'href="/evidence/{receipt["id"]}">{receipt["ern"]}</a>' in timeline
     untouched = text(client.get(f"/evidence/{receipt['id']}"))
