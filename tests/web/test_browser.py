@@ -287,6 +287,12 @@ def test_a_transfer_names_an_item_and_the_log_reads_as_sentences(
             row.locator("details.raw summary").click()
             expect(raw).to_contain_text('"seal_number": "CF-SEAL-00042"')
 
+            # On a 390 px phone the log is read down the page, not scrolled sideways.
+            page.set_viewport_size({"width": 390, "height": 844})
+            wrap = page.locator(".table-wrap").first
+            assert wrap.evaluate("el => el.scrollWidth <= el.clientWidth")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
             # The item's own chain of custody shows the transfer too.
             row.get_by_role("link", name="Open MMR-OTP-0001-0001").click()
             expect(page.get_by_text(re.compile(sentence))).to_be_visible()
