@@ -154,8 +154,10 @@ ROWS = (
     # --- HTML: a case's custody log ---
     Row("GET", CASE + "/activity", case_reader()),
     Row("POST", CASE + "/activity/verify", case_reader(), body={}),
+    Row("GET", CASE + "/activity/verify", case_reader()),  # a reload: back to the log
     Row("GET", CASE + "/custody.json", case_reader()),
     Row("GET", CASE + "/custody.pdf", case_reader()),
+    Row("GET", CASE + "/transfers", contributor()),
     Row("POST", CASE + "/transfers", contributor(), body=TRANSFER_FORM),
     # --- HTML: evidence ---
     Row("GET", CASE + "/evidence", case_reader()),

@@ -128,7 +128,7 @@ def case_custody(case_id: uuid.UUID) -> Response:
     summary="Record a transfer of custody of physical media or an original",
     tag="custody",
     body=TransferInput,
-    response=schemas.CustodyEntryBase,
+    response=schemas.TransferRecorded,
     status=201,
     errors=(401, 403, 404),
 )
@@ -137,5 +137,9 @@ def record_transfer(case_id: uuid.UUID) -> tuple[Response, int]:
     # Who may not record transfers in this case learns nothing from their body's errors.
     authz.authorize_case(session, actor, case_id, CaseAction.RECORD_TRANSFER)
     data = requests.body(TransferInput)
-    entry = transfers.record_transfer(session, actor, case_id, data)
-    return jsonify({**custody.entry_json(entry), "leaf_hash": entry.leaf_hash.hex()}), 201
+    written = [
+        {**custody.entry_json(entry), "leaf_hash": entry.leaf_hash.hex()}
+        for entry in transfers.record_transfer(session, actor, case_id, data)
+    ]
+    # The first entry's fields at the top, as before transfers could name several items.
+    return jsonify({**written[0], "entries": written}), 201

@@ -134,6 +134,13 @@ class CustodyEntryBase(BaseModel):
     leaf_hash: str
 
 
+class TransferRecorded(CustodyEntryBase):
+    """A recorded transfer: its first entry, and in `entries` all of them (one per named item,
+    or the one case entry when it names none)."""
+
+    entries: list[CustodyEntryBase]
+
+
 class CustodyEntryOut(CustodyEntryBase):
     inclusion_proof: InclusionProof
 

@@ -1,5 +1,8 @@
-"""A custody report as PDF: the entries, their hashes and proofs, the signed checkpoint, and
-how to check them by hand. The JSON report beside it is the authoritative form.
+"""A custody report as PDF, for a court registry: first what it is about (the case, its court
+and reference, the item or items), then a table of entries a person reads (when, who, what
+happened, to which item), and last an appendix with what a verifier needs: each entry's
+recorded fields, leaf hash and inclusion proof (RFC 9162), the signed checkpoint, the verifier
+key and how to check them by hand. The JSON report beside it is the authoritative form.
 
 The PDF is an HTML template (templates/custody_report.html) laid out by WeasyPrint, whose
 Pango and HarfBuzz shape every script: Burmese titles and actor names come out with their
@@ -10,9 +13,13 @@ do. The fonts are named by family in the template; Debian's fonts-sil-padauk pro
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 HOW_TO_VERIFY = (
     "How to check this report without Casefile: (1) for each entry, serialise its fields "
@@ -29,6 +36,19 @@ HOW_TO_VERIFY = (
 )
 REDACTED = "concerns an item you have no access to; its leaf hash is in the signed log"
 TEMPLATE = "custody_report.html"
+EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+# An identifier: a run without spaces holding a digit and a hyphen (an ERN, a seal number, a
+# date, a court reference), set on one line.
+_PART = r"[^\s@()<>\"'“”,;]"
+IDENTIFIER = re.compile(f"{_PART}*(?:\\d{_PART}*-|-{_PART}*\\d){_PART}*")
+TOKENS = re.compile(f"{EMAIL.pattern}|{IDENTIFIER.pattern}")
+TRANSFER_NOTES = (
+    ("where", "where"),
+    ("media", "what"),
+    ("reason", "reason"),
+    ("condition", "condition"),
+    ("seal_number", "seal"),
+)
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("casefile.documents", "templates"),
@@ -39,40 +59,132 @@ _templates = jinja2.Environment(
 )
 
 
-def _row(entry: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ItemLine:
+    """An item the report concerns, as the first page lists it."""
+
+    id: str
+    ern: str
+    name: str | None
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What the report is about: the case as the court knows it, and the item(s)."""
+
+    case_title: str
+    forum: str | None = None
+    court: str | None = None
+    reference: str | None = None
+    items: Sequence[ItemLine] = field(default_factory=tuple)
+    scope: str = "case"  # "case": every entry of the case the reader may see; "item": one item
+
+
+def plain_sentence(entry: dict[str, Any]) -> str:
+    """The sentence when the caller gives none: who, and the action's stored name."""
+    return f"{entry['actor']['label']}: {entry['action'].replace('_', ' ')}"
+
+
+def breakable(text: str, *, emails: bool = True) -> Markup:
+    """Text with line breaks allowed only where a reader expects them: at spaces, and in an
+    e-mail address before its @ and after its dots, never inside a name, a domain label or
+    an identifier such as an ERN. Without `emails`, only identifiers are kept whole (a web
+    page wraps addresses itself)."""
+
+    def token(match: re.Match[str]) -> str:
+        part = str(escape(match.group(0)))
+        if "@" in part:
+            part = part.replace("@", "<wbr>@").replace(".", ".<wbr>")
+        return f'<span class="token">{part}</span>'
+
+    pieces: list[str] = []
+    last = 0
+    for match in (TOKENS if emails else IDENTIFIER).finditer(text):
+        pieces.append(str(escape(text[last : match.start()])))
+        pieces.append(token(match))
+        last = match.end()
+    pieces.append(str(escape(text[last:])))
+    return Markup("".join(pieces))  # noqa: S704 - every piece of user text is escaped above
+
+
+def _notes(entry: dict[str, Any]) -> str:
+    """What a transfer's sentence leaves out and a registry asks for: where, what, why, in
+    which condition, under which seal, with which receipt."""
+    if entry.get("action") != "custody_transferred":
+        return ""
+    details = entry.get("details") or {}
+    notes = [f"{label}: {details[key]}" for key, label in TRANSFER_NOTES if details.get(key)]
+    receipt = details.get("receipt")
+    if isinstance(receipt, dict) and receipt.get("ern"):
+        notes.append(f"receipt: {receipt['ern']}")
+    return "; ".join(notes)
+
+
+def _item_ern(entry: dict[str, Any], erns: dict[str, str]) -> str:
+    details = entry.get("details") or {}
+    named = details.get("item")
+    if isinstance(named, dict) and isinstance(named.get("ern"), str):
+        return str(named["ern"])
+    if entry.get("item") in erns:
+        return erns[entry["item"]]
+    if isinstance(details.get("ern"), str):
+        return str(details["ern"])
+    return ""
+
+
+def _row(
+    entry: dict[str, Any], describe: Callable[[dict[str, Any]], str], erns: dict[str, str]
+) -> dict[str, Any]:
     proof = entry["inclusion_proof"]
-    if entry.get("redacted") is True:
-        actor, action, details = "", "redacted", REDACTED
-    else:
-        actor, action = entry["actor"]["label"], entry["action"]
-        details = json.dumps(entry["details"], ensure_ascii=False, sort_keys=True)
-    date, separator, clock = entry["time"].partition("T")
+    redacted = entry.get("redacted") is True
+    date, _, clock = entry["time"].partition("T")
+    clock = clock.removesuffix("Z").split(".")[0]
     return {
         "seq": entry["seq"],
-        # Line breaks only where a reader expects them: after the date, after a dot.
-        "date": date + separator,
-        "clock": clock,
-        "actor": actor,
-        "action": [part + "." for part in action.split(".")[:-1]] + [action.split(".")[-1]],
-        "details": details,
+        "date": date,
+        "clock": f"{clock} UTC",
+        "time": entry["time"],
+        "redacted": redacted,
+        "actor": "" if redacted else breakable(entry["actor"]["label"]),
+        "sentence": REDACTED if redacted else breakable(describe(entry)),
+        "notes": "" if redacted else breakable(_notes(entry)),
+        "item": "" if redacted else _item_ern(entry, erns),
+        "action": "redacted" if redacted else entry["action"],
+        "details": ""
+        if redacted
+        else json.dumps(entry["details"], ensure_ascii=False, sort_keys=True, indent=1),
         "hashes": [f"leaf {entry['leaf_hash']}"]
         + [f"p{n} {value}" for n, value in enumerate(proof["hashes"])],
         "tree_size": proof["tree_size"],
     }
 
 
-def html(report: dict[str, Any], title: str) -> str:
+def html(
+    report: dict[str, Any],
+    title: str,
+    subject: Subject | None = None,
+    describe: Callable[[dict[str, Any]], str] = plain_sentence,
+) -> str:
     """The report as the HTML document the PDF is laid out from."""
+    subject = subject or Subject(case_title=title)
+    erns = {item.id: item.ern for item in subject.items}
     return _templates.get_template(TEMPLATE).render(
         title=title,
+        subject=subject,
         how_to_verify=HOW_TO_VERIFY,
         checkpoint=report["checkpoint"],
         verifier_key=str(report.get("verifier_key")),
-        rows=[_row(entry) for entry in report["entries"]],
+        rows=[_row(entry, describe, erns) for entry in report["entries"]],
     )
 
 
-def render(report: dict[str, Any], title: str) -> bytes:
+def render(
+    report: dict[str, Any],
+    title: str,
+    subject: Subject | None = None,
+    describe: Callable[[dict[str, Any]], str] = plain_sentence,
+) -> bytes:
     # Imported on first use: WeasyPrint loads Pango and fontTools (about 23 MiB and 0.4 s CPU
     # per process), which every server worker would otherwise pay for a rarely used route.
     import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - no type hints shipped
@@ -80,7 +192,8 @@ def render(report: dict[str, Any], title: str) -> bytes:
     # The report needs nothing from outside (fonts come from fontconfig): refuse every URL,
     # so no text in it could make the writer read a local file or the network.
     fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())
-    pdf = weasyprint.HTML(string=html(report, title), url_fetcher=fetcher).write_pdf()
+    document = html(report, title, subject, describe)
+    pdf = weasyprint.HTML(string=document, url_fetcher=fetcher).write_pdf()
     if not isinstance(pdf, bytes):  # None only when given a target to write to
         raise TypeError("WeasyPrint returned no PDF")
     return pdf

@@ -6,9 +6,10 @@ from flask import Blueprint, Flask
 from flask_babel import get_locale
 
 from casefile import request_scope
+from casefile.documents.custody_report_pdf import breakable
 from casefile.vault import bidi
 from casefile.web import account, admin, auth, cases, custody, evidence, sessions
-from casefile.web.labels import action_label
+from casefile.web.labels import action_label, describe, details_json, entry_details
 
 bp = Blueprint("web", __name__)
 for child in (auth.bp, account.bp, cases.bp, custody.bp, evidence.bp, admin.bp):
@@ -20,6 +21,10 @@ def template_helpers() -> dict[str, object]:
         "current_locale": lambda: str(get_locale() or "en"),
         "config_min_password": lambda: request_scope.settings().password_min_length,
         "action_label": action_label,
+        "describe_entry": describe,
+        "entry_details": entry_details,
+        "details_json": details_json,
+        "keep_identifiers": lambda text: breakable(text, emails=False),
         "reveal_bidi": bidi.reveal,
     }
 

@@ -6,31 +6,36 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import request_scope
 from casefile.documents import custody_report_pdf
-from casefile.logic import authz
+from casefile.logic import authz, pagination
 from casefile.logic.authz import CaseAction
 from casefile.logic.cases import cases
 from casefile.logic.custody import custody, transfers
 from casefile.logic.custody import reports as custody_reports
-from casefile.logic.custody.redaction import RedactedEntry
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence import evidence
-from casefile.model import CustodyAction
-from casefile.web.forms import ActivityFilterForm, EmptyForm, TransferForm
+from casefile.model import Case, CustodyAction, Evidence
+from casefile.web.forms import ActivityFilterForm, EmptyForm, TransferForm, forum_choices
 from casefile.web.helpers import attachment, day_bound, show_errors
+from casefile.web.labels import entry_sentence
 
 bp = Blueprint("custody", __name__)
+_SUBMITTED = object()  # read the form from the request
 
 
-def _page(
-    case_id: uuid.UUID, transfer_form: TransferForm | None = None, verdict: object = None
-) -> str:
+PAGE_SIZE = 100
+
+
+def _page(case_id: uuid.UUID, verdict: object = None) -> str:
     session, actor = request_scope.db_session(), request_scope.actor()
     case = cases.get_case(session, actor, case_id)
     role = authz.role_in_case(session, authz.require_active(actor), case.id)
@@ -48,6 +53,7 @@ def _page(
     action = (
         CustodyAction(filters.action.data) if filters.action.data in set(CustodyAction) else None
     )
+    cursor = request.args.get("cursor") or None
     entries = custody_reports.case_activity(
         session,
         actor,
@@ -56,22 +62,33 @@ def _page(
         action=action,
         since=day_bound(filters.since.data),
         until=day_bound(filters.until.data, end=True),
+        after_seq=pagination.decode_seq(cursor) if cursor else None,
+        limit=PAGE_SIZE + 1,
     )
+    more = len(entries) > PAGE_SIZE
+    entries = entries[:PAGE_SIZE]
+    kept: dict[str, Any] = {
+        key: value for key, value in request.args.items() if key != "cursor" and value
+    }
     return render_template(
         "case_activity.html",
         case=case,
         entries=entries,
-        details={
-            entry.seq: json.loads(entry.details)
-            for entry in entries
-            if not isinstance(entry, RedactedEntry)
-        },
         filters=filters,
         checkpoint=custody.latest_checkpoint(session),
         can_transfer=authz.can(role, CaseAction.RECORD_TRANSFER),
-        transfer_form=transfer_form or TransferForm(formdata=None),
         verify_form=EmptyForm(),
         verdict=verdict,
+        paged=cursor is not None,
+        first_page=url_for("web.custody.activity", case_id=case.id, **kept),
+        next_page=url_for(
+            "web.custody.activity",
+            case_id=case.id,
+            cursor=pagination.encode_seq(entries[-1].seq),
+            **kept,
+        )
+        if more
+        else None,
     )
 
 
@@ -91,13 +108,51 @@ def verify(case_id: uuid.UUID) -> str:
     return _page(case_id, verdict=verdict)
 
 
+@bp.get("/cases/<uuid:case_id>/activity/verify")
+def verify_reloaded(case_id: uuid.UUID) -> BaseResponse:
+    """Reloading the verdict asks the browser to GET this URL: back to the log, not a 405."""
+    authz.authorize_case(
+        request_scope.db_session(), request_scope.actor(), case_id, CaseAction.VIEW
+    )
+    return redirect(url_for("web.custody.activity", case_id=case_id))
+
+
+def _transfer_page(case_id: uuid.UUID, form: TransferForm) -> str:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    case = cases.get_case(session, actor, case_id)
+    return render_template("custody_transfer.html", case=case, form=form)
+
+
+def _transfer_form(case_id: uuid.UUID, formdata: object = _SUBMITTED) -> TransferForm:
+    items = transfers.items_to_name(request_scope.db_session(), request_scope.actor(), case_id)
+    form = TransferForm() if formdata is _SUBMITTED else TransferForm(formdata=None)
+    form.items.choices = [(str(item.id), _item_choice(item)) for item in items]
+    return form
+
+
+def _item_choice(item: Evidence) -> str:
+    name = item.original_filename or item.title
+    return f"{item.ern} · {name}" if name else item.ern
+
+
+@bp.get("/cases/<uuid:case_id>/transfers")
+def transfer_form(case_id: uuid.UUID) -> str:
+    # Authorize before anything is shown: a viewer gets 403, an outsider 404.
+    authz.authorize_case(
+        request_scope.db_session(), request_scope.actor(), case_id, CaseAction.RECORD_TRANSFER
+    )
+    form = _transfer_form(case_id, formdata=None)
+    form.items.data = [value for value in request.args.getlist("item") if value]
+    return _transfer_page(case_id, form)
+
+
 @bp.post("/cases/<uuid:case_id>/transfers")
 def record_transfer(case_id: uuid.UUID) -> BaseResponse | str:
     # Authorize before reading the form: a viewer's invalid transfer is 403, not field errors.
     authz.authorize_case(
         request_scope.db_session(), request_scope.actor(), case_id, CaseAction.RECORD_TRANSFER
     )
-    form = TransferForm()
+    form = _transfer_form(case_id)
     if form.validate_on_submit():
         try:
             when = form.when.data.replace(tzinfo=dt.UTC) if form.when.data else None
@@ -119,21 +174,38 @@ def record_transfer(case_id: uuid.UUID) -> BaseResponse | str:
                     "condition": form.condition.data or None,
                     "seal_number": form.seal_number.data or None,
                     "receipt_evidence_id": receipt,
+                    "item_ids": form.items.data or [],
                 }
             )
-            transfers.record_transfer(
+            written = transfers.record_transfer(
                 request_scope.db_session(), request_scope.actor(), case_id, data
             )
         except ValidationFailed as error:
             show_errors(form, _rename(error))
         else:
-            flash(_("Transfer of custody recorded."), "success")
+            named = sum(1 for entry in written if entry.item_id is not None)
+            if named:
+                flash(
+                    ngettext(
+                        "Transfer of custody recorded for %(num)d item.",
+                        "Transfer of custody recorded for %(num)d items.",
+                        named,
+                    ),
+                    "success",
+                )
+            else:
+                flash(_("Transfer of custody recorded."), "success")
             return redirect(url_for("web.custody.activity", case_id=case_id))
-    return _page(case_id, transfer_form=form)
+    return _transfer_page(case_id, form)
 
 
 def _rename(error: ValidationFailed) -> ValidationFailed:
-    names = {"from": "from_party", "to": "to_party", "receipt_evidence_id": "receipt"}
+    names = {
+        "from": "from_party",
+        "to": "to_party",
+        "receipt_evidence_id": "receipt",
+        "item_ids": "items",
+    }
     return ValidationFailed({names.get(k, k): v for k, v in error.fields.items()})
 
 
@@ -156,5 +228,36 @@ def report_json(case_id: uuid.UUID) -> Response:
 def report_pdf(case_id: uuid.UUID) -> Response:
     report = _report(case_id)
     case = cases.get_case(request_scope.db_session(), request_scope.actor(), case_id)
-    pdf = custody_report_pdf.render(report, f"Custody report: {case.title}")
+    pdf = custody_pdf(report, case, items=[], scope="case")
     return attachment(pdf, "application/pdf", f"custody-{case_id}.pdf")
+
+
+def custody_pdf(report: dict[str, Any], case: Case, items: Sequence[Evidence], scope: str) -> bytes:
+    """A custody report (case or item) as the PDF a registry reads. In English whatever the
+    reader's language, as the court's working language; names and titles as written."""
+    with force_locale("en"):
+        subject = custody_report_pdf.Subject(
+            case_title=case.title,
+            forum=dict(forum_choices()).get(case.forum.value),
+            court=case.court,
+            reference=case.reference,
+            items=[
+                custody_report_pdf.ItemLine(
+                    id=str(item.id),
+                    ern=item.ern,
+                    name=item.original_filename or item.title,
+                    sha256=item.sha256,
+                )
+                for item in items
+            ],
+            scope=scope,
+        )
+        about = items[0].ern if scope == "item" and items else case.title
+        return custody_report_pdf.render(
+            report,
+            f"Custody report: {about}",
+            subject,
+            lambda entry: entry_sentence(
+                entry["action"], entry["actor"]["label"], entry["details"]
+            ),
+        )

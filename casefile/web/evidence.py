@@ -19,7 +19,6 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import request_scope, uploads
-from casefile.documents import custody_report_pdf
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.cases import cases
@@ -29,6 +28,7 @@ from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.logic.evidence import deletion, evidence, metadata
 from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
 from casefile.model import CustodyAction, Sensitivity
+from casefile.web.custody import custody_pdf
 from casefile.web.forms import EmptyForm, EvidenceFilterForm, EvidenceUploadForm, ReasonForm
 from casefile.web.helpers import attachment, day_bound
 
@@ -188,7 +188,10 @@ def report_json(item_id: uuid.UUID) -> Response:
 @bp.get("/evidence/<uuid:item_id>/custody.pdf")
 def report_pdf(item_id: uuid.UUID) -> Response:
     report = _report(item_id)
-    pdf = custody_report_pdf.render(report, f"Custody report: {report['ern']}")
+    session, actor = request_scope.db_session(), request_scope.actor()
+    item = evidence.get_item(session, actor, item_id)
+    case = cases.get_case(session, actor, item.case_id)
+    pdf = custody_pdf(report, case, [item], scope="item")
     return attachment(pdf, "application/pdf", f"custody-{report['ern']}.pdf")
 
 

@@ -14,10 +14,12 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from casefile.logic.cases.ern import DEFAULT_PATTERN
 from casefile.model import CustodyAction, Forum, Role
@@ -146,6 +148,12 @@ class TransferForm(FlaskForm):
     receipt = StringField(
         _l("ERN of the scanned receipt (upload it as evidence first)"),
         validators=[Length(max=120)],
+    )
+    # Choices are the case's items the person may see, set by the view.
+    items = SelectMultipleField(
+        _l("Items it concerns"),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
     )
 
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from flask_babel import LazyString
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
 
-from casefile.model import CustodyAction
+from casefile.model import CustodyAction, CustodyEntry
+
+
+def _(text: str, **variables: Any) -> str:
+    """gettext, typed: the translated text with its placeholders filled."""
+    return str(gettext(text, **variables))
+
 
 ACTION_LABELS: dict[CustodyAction, LazyString] = {
     CustodyAction.CASE_CREATED: _l("Case created"),
@@ -34,3 +44,138 @@ ACTION_LABELS: dict[CustodyAction, LazyString] = {
 
 def action_label(action: CustodyAction | str) -> str:
     return str(ACTION_LABELS[CustodyAction(action)])
+
+
+def _ern(details: dict[str, Any]) -> str | None:
+    item = details.get("item")
+    if isinstance(item, dict) and isinstance(item.get("ern"), str):
+        return str(item["ern"])
+    for key in ("ern", "as_ern"):
+        if isinstance(details.get(key), str):
+            return str(details[key])
+    return None
+
+
+# Sentences that need only who did it and the item's ERN.
+ITEM_SENTENCES: dict[CustodyAction, LazyString] = {
+    CustodyAction.SUBMITTED_AGAIN: _l(
+        "%(who)s submitted the same file again; it is already %(ern)s"
+    ),
+    CustodyAction.VIEWED: _l("%(who)s viewed %(ern)s"),
+    CustodyAction.DOWNLOADED: _l("%(who)s downloaded %(ern)s"),
+    CustodyAction.EXPORTED: _l("%(who)s exported %(ern)s"),
+    CustodyAction.METADATA_EDITED: _l("%(who)s edited the description of %(ern)s"),
+    CustodyAction.TAGGED: _l("%(who)s tagged %(ern)s"),
+    CustodyAction.LINKED: _l("%(who)s linked %(ern)s"),
+    CustodyAction.INTEGRITY_CHECKED: _l("%(who)s checked the integrity of %(ern)s"),
+    CustodyAction.INTEGRITY_FAILURE: _l("The integrity check of %(ern)s FAILED (run by %(who)s)"),
+    CustodyAction.KEY_ROTATED: _l("%(who)s rotated the encryption key of %(ern)s"),
+    CustodyAction.DELETED: _l("%(who)s deleted %(ern)s"),
+    CustodyAction.ACCESS_REVOKED: _l("%(who)s withdrew a person's access to %(ern)s"),
+    CustodyAction.CASE_UPDATED: _l("%(who)s changed the case details"),
+    CustodyAction.MEMBER_REMOVED: _l("%(who)s removed a member from the case"),
+}
+
+Words = dict[str, Any]
+
+
+def _intake(words: Words, details: Words) -> str:
+    if details.get("filename"):
+        return _("%(who)s uploaded %(ern)s (%(name)s)", name=details["filename"], **words)
+    return _("%(who)s uploaded %(ern)s", **words)
+
+
+def _granted(words: Words, details: Words) -> str:
+    person = details.get("email") or _("a person")
+    return _("%(who)s granted access to %(ern)s to %(person)s", person=person, **words)
+
+
+def _opened(words: Words, details: Words) -> str:
+    return _("%(who)s opened the case “%(title)s”", title=details.get("title", ""), **words)
+
+
+def _hold(words: Words, details: Words) -> str:
+    if details.get("on"):
+        return _("%(who)s placed the case under legal hold", **words)
+    return _("%(who)s lifted the legal hold", **words)
+
+
+def _member_added(words: Words, details: Words) -> str:
+    return _(
+        "%(who)s added %(person)s to the case as %(role)s",
+        person=details.get("email") or _("a person"),
+        role=role_name(details.get("role")),
+        **words,
+    )
+
+
+def _role_changed(words: Words, details: Words) -> str:
+    return _(
+        "%(who)s changed a member's role from %(old)s to %(new)s",
+        old=role_name(details.get("from")),
+        new=role_name(details.get("to")),
+        **words,
+    )
+
+
+def _transferred(words: Words, details: Words) -> str:
+    what = _ern(details) or details.get("media") or _("physical evidence")
+    return _(
+        "%(who)s recorded that %(giver)s handed %(what)s to %(taker)s",
+        giver=details.get("from", ""),
+        taker=details.get("to", ""),
+        what=what,
+        who=words["who"],
+    )
+
+
+SENTENCES: dict[CustodyAction, Callable[[Words, Words], str]] = {
+    CustodyAction.INTAKE: _intake,
+    CustodyAction.ACCESS_GRANTED: _granted,
+    CustodyAction.CASE_CREATED: _opened,
+    CustodyAction.LEGAL_HOLD_CHANGED: _hold,
+    CustodyAction.MEMBER_ADDED: _member_added,
+    CustodyAction.MEMBER_ROLE_CHANGED: _role_changed,
+    CustodyAction.CUSTODY_TRANSFERRED: _transferred,
+}
+
+
+def entry_sentence(action: CustodyAction | str, who: str, details: dict[str, Any]) -> str:
+    """What a custody entry says, as one sentence in the reader's language: the one wording
+    for every page that lists entries (case activity, item timeline) and the PDF report.
+    Plain text: templates escape it."""
+    action = CustodyAction(action)
+    words: Words = {"who": who, "ern": _ern(details) or _("an item")}
+    if action in SENTENCES:
+        return SENTENCES[action](words, details)
+    if action in ITEM_SENTENCES:
+        return str(ITEM_SENTENCES[action]) % words
+    return _("%(who)s: %(action)s", action=action_label(action), who=who)
+
+
+ROLE_LABELS: dict[str, LazyString] = {
+    "lead": _l("Lead"),
+    "lawyer": _l("Lawyer"),
+    "investigator": _l("Investigator"),
+    "viewer": _l("Viewer"),
+}
+
+
+def role_name(role: object) -> str:
+    return str(ROLE_LABELS.get(str(role), role if role is not None else ""))
+
+
+def entry_details(entry: CustodyEntry) -> dict[str, Any]:
+    details = json.loads(entry.details)
+    return details if isinstance(details, dict) else {"value": details}
+
+
+def describe(entry: CustodyEntry) -> str:
+    """The sentence for a stored entry (see entry_sentence)."""
+    return entry_sentence(entry.action, entry.actor_label, entry_details(entry))
+
+
+def details_json(details: dict[str, Any]) -> str:
+    """Details as a reader sees them behind the disclosure: indented, scripts as written
+    (Flask's tojson would show Burmese as \\u escapes)."""
+    return json.dumps(details, ensure_ascii=False, indent=2, sort_keys=True)

@@ -247,3 +247,43 @@ def test_custody_paging_errors_are_422_after_authorization(client, world, query)
     assert response.status_code == 422
     assert set(response.get_json()["error"]["fields"]) & {"cursor", "limit"}
     assert client.get(path, headers=world["outsider"]).status_code == 404
+
+
+def test_transfer_names_items_each_of_which_gets_the_entry(client, world, session):
+    import io  # noqa: PLC0415
+
+    case_id = world["case"].id
+    items = [
+        client.post(f"/api/v1/cases/{case_id}/evidence", headers=world["lead"],
+                    data={"file": (io.BytesIO(body), name)},
+                    content_type="multipart/form-data").get_json()
+        for name, body in (("card.jpg", b"\xff\xd8 card"), ("notes.txt", b"notes"))
+    ]
+    transfer = {"from": "A", "to": "B", "when": "2026-11-20T09:30:00Z", "reason": "r",
+                "item_ids": [item["id"] for item in items]}
+    response = client.post(f"/api/v1/cases/{case_id}/custody/transfers", json=transfer,
+                           headers=world["lead"])
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert [entry["item"] for entry in body["entries"]] == transfer["item_ids"]
+    assert body["seq"] == body["entries"][0]["seq"]
+    assert body["entries"][1]["details"]["item"]["ern"] == items[1]["ern"]
+    for item in items:
+        report = client.get(f"/api/v1/evidence/{item['id']}/custody",
+                            headers=world["lead"]).get_json()
+        assert report["entries"][-1]["action"] == "custody_transferred"
+
+    # An item of another case (or none at all): 422, and nothing is recorded, not even for
+    # the valid items named beside it.
+    other = make_case(session, make_user(session, "other-lead@example.org"), title="Other")
+    before = len(client.get(f"/api/v1/cases/{case_id}/custody?limit=200",
+                            headers=world["lead"]).get_json()["entries"])
+    for wrong in (str(other.id), "6f1c1e9e-0000-4000-8000-000000000000"):
+        refused = client.post(f"/api/v1/cases/{case_id}/custody/transfers",
+                              json={**transfer, "item_ids": [items[0]["id"], wrong]},
+                              headers=world["lead"])
+        assert refused.status_code == 422
+        assert "item_ids" in refused.get_json()["error"]["fields"]
+    after = client.get(f"/api/v1/cases/{case_id}/custody?limit=200",
+                       headers=world["lead"]).get_json()["entries"]
+    assert len(after) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -45,9 +46,68 @@ def report() -> dict:
     }
 
 
+SUBJECT = custody_report_pdf.Subject(
+    case_title="Tula Toli ရခိုင်",
+    forum="International Criminal Court (ICC)",
+    court="Pre-Trial Chamber III",
+    reference="ICC-01/19",
+    items=[custody_report_pdf.ItemLine(id="i", ern="MMR-0001", name="photo.jpg",
+                                       sha256="ef" * 32)],
+)
+
+
+def sentence(entry: dict) -> str:
+    return f"{entry['actor']['label']} did {entry['action']}"
+
+
 @pytest.fixture(scope="module")
 def pdf() -> bytes:
-    return custody_report_pdf.render(report(), CASE_TITLE)
+    return custody_report_pdf.render(report(), CASE_TITLE, SUBJECT, sentence)
+
+
+def pdf_words(data: bytes) -> str:
+    return " ".join(
+        "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).split()
+    )
+
+
+def test_a_registry_reads_the_case_and_entries_first_and_the_appendix_last(pdf):
+    words = pdf_words(pdf)
+    order = [
+        "Case Tula Toli",
+        "Court Pre-Trial Chamber III",
+        "Reference ICC-01/19",
+        "MMR-0001 photo.jpg",
+        "Investigator K. did custody.transferred",
+        "Appendix: how to verify this report",
+        "How to check this report without Casefile",
+        "Signed checkpoint",
+        "casefile.example+0badf00d+AQIDBA==",
+    ]
+    positions = [words.find(part) for part in order]
+    assert all(position >= 0 for position in positions), dict(zip(order, positions, strict=True))
+    assert positions == sorted(positions)
+    # Times are a date and a clock, each whole; the entry of an item names its ERN.
+    assert "2026-11-01 10:05:00 UTC" in words
+    assert words.index("10:09:00 UTC") < words.index("Appendix")
+
+
+def test_times_and_emails_break_only_between_tokens():
+    data = report()
+    data["entries"][2]["actor"]["label"] = "registry.officer@icc-cpi.example.int"
+    document = custody_report_pdf.html(data, "t", SUBJECT, sentence)
+    assert ('<span class="token">registry.<wbr>officer<wbr>@icc-cpi.<wbr>example.<wbr>int'
+            '</span>') in document
+    assert '<span class="nowrap">10:09:00 UTC</span>' in document
+    # Laid out in the narrow column, the address is still whole on each line it spans.
+    pdf = custody_report_pdf.render(data, "t", SUBJECT, sentence)
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    address = "registry.officer@icc-cpi.example.int"
+    allowed = "".join(
+        ("\\s?" if char == "@" else "") + re.escape(char) + ("\\s?" if char == "." else "")
+        for char in address
+    )
+    assert re.search(allowed, text), "the address is broken inside a name or domain label"
 
 
 @dataclass
@@ -109,6 +169,7 @@ def test_the_pdf_holds_the_title_checkpoint_entries_and_how_to_check_them(pdf):
     flat = text.replace("\n", "")  # hashes and names broken across lines
     words = " ".join(text.split())  # prose wrapped at spaces
     assert "Custody report:" in text and "Tula Toli" in text
+    assert "Pre-Trial Chamber III" in text and "ICC-01/19" in text
     assert "How to check this report without Casefile" in text
     assert "Signed checkpoint" in text
     assert "casefile.example/custody" in text
@@ -136,7 +197,7 @@ def test_user_text_is_shown_as_text_and_nothing_is_fetched(tmp_path, monkeypatch
     title = f'Custody report: <link rel="attachment" href="file://{secret}">'
     document = custody_report_pdf.html(data, title)
     assert "<img" not in document and "&lt;img src=" in document and "<link rel" not in document
-    pdf = custody_report_pdf.render(data, title)
+    pdf = custody_report_pdf.render(data, title, SUBJECT)
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "<b>Ko</b>" in text.replace("\n", "")
     assert b"do not include" not in pdf and "do not include" not in text
@@ -206,3 +267,24 @@ def test_poppler_renders_the_page(pdf, tmp_path):
         assert ink is not None, "the title line is blank"
         # From the left margin, past "Custody report:" and the Burmese, to "Tula Toli".
         assert ink[0] < 60 and ink[2] > 350
+
+
+def test_a_transfer_row_says_where_why_and_under_which_seal_and_keeps_erns_whole():
+    data = report()
+    data["entries"][2] = {
+        **data["entries"][2], "action": "custody_transferred",
+        "details": {"from": "A", "to": "B", "reason": "forensic imaging",
+                    "seal_number": "CF-SEAL-00042", "where": "Kutupalong",
+                    "item": {"id": "i", "ern": "MMR-OTP-0001-0001", "sha256": "ab" * 32},
+                    "receipt": {"id": "r", "ern": "MMR-OTP-0001-0002", "sha256": "cd" * 32}},
+    }
+    document = custody_report_pdf.html(
+        data, "t", SUBJECT,
+        lambda entry: f"K. handed {entry['details'].get('item', {}).get('ern')} to B")
+    assert 'K. handed <span class="token">MMR-OTP-0001-0001</span> to B' in document
+    assert ('where: Kutupalong; reason: forensic imaging; seal: <span class="token">'
+            'CF-SEAL-00042</span>; receipt: <span class="token">MMR-OTP-0001-0002</span>'
+            ) in document
+    words = pdf_words(custody_report_pdf.render(data, "t", SUBJECT, sentence))
+    assert "seal: CF-SEAL-00042" in words
+    assert words.index("seal: CF-SEAL-00042") < words.index("Appendix")

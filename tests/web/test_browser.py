@@ -239,3 +239,64 @@ def test_the_upload_page_sends_files_directly_and_resumably_and_speaks_burmese(
     with live_database.sessions() as session:
         sizes = sorted(item.size for item in session.scalars(select(Evidence)))
     assert sizes == sorted([small.stat().st_size, large.stat().st_size])
+
+
+def test_a_transfer_names_an_item_and_the_log_reads_as_sentences(
+    server: str, live_database: Database, tmp_path: Path
+) -> None:
+    require_chromium()
+    with live_database.sessions() as session:
+        make_user(session, "lead@example.org")
+    card = tmp_path / "sd-card-image.txt"
+    card.write_text("Contents of the SD card handed over in Cox's Bazar.\n")
+
+    problems = Problems()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB")
+            page.set_default_timeout(TIMEOUT_MS)
+            problems.watch(page)
+            sign_in(page, server, "lead@example.org")
+            case_url = create_case(page, server)
+            page.goto(f"{case_url}/evidence")
+            page.set_input_files("#file", [str(card)])
+            with page.expect_navigation():
+                page.locator("#upload-form button[type=submit]").click()
+            expect(page.get_by_text("sd-card-image.txt")).to_be_visible()
+
+            page.goto(f"{case_url}/activity")
+            page.get_by_role("link", name="Record a transfer of physical custody").click()
+            expect(page).to_have_url(f"{case_url}/transfers")
+            page.fill("#from_party", "Investigator K.")
+            page.fill("#to_party", "Evidence unit, The Hague")
+            page.fill("#when", "2026-11-20T09:30")
+            page.fill("#reason", "original SD card for forensic imaging")
+            page.fill("#seal_number", "CF-SEAL-00042")
+            page.get_by_label(re.compile(r"MMR-OTP-0001-0001")).check()
+            page.get_by_role("button", name="Record transfer").click()
+
+            # Back on the log, after a redirect: the result at the top, the entry a sentence.
+            expect(page).to_have_url(f"{case_url}/activity")
+            expect(page.get_by_text("Transfer of custody recorded for 1 item.")).to_be_in_viewport()
+            sentence = "recorded that Investigator K. handed MMR-OTP-0001-0001 to Evidence unit"
+            expect(page.get_by_text(re.compile(sentence))).to_be_visible()
+            row = page.locator("tr[data-action=custody_transferred]")
+            raw = row.locator("details.raw pre")
+            expect(raw).to_be_hidden()  # the recorded JSON is behind a disclosure
+            row.locator("details.raw summary").click()
+            expect(raw).to_contain_text('"seal_number": "CF-SEAL-00042"')
+
+            # On a 390 px phone the log is read down the page, not scrolled sideways.
+            page.set_viewport_size({"width": 390, "height": 844})
+            wrap = page.locator(".table-wrap").first
+            assert wrap.evaluate("el => el.scrollWidth <= el.clientWidth")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+            # The item's own chain of custody shows the transfer too.
+            row.get_by_role("link", name="Open MMR-OTP-0001-0001").click()
+            expect(page.get_by_text(re.compile(sentence))).to_be_visible()
+            page.close()
+        finally:
+            browser.close()
+    assert problems == [], problems

@@ -23,10 +23,11 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.custody import custody
 from casefile.logic.errors import NotFound, ValidationFailed
 from casefile.logic.text import Explanation, Name, Note, Short, refuse_nul
-from casefile.model import CustodyAction, CustodyEntry, User
+from casefile.model import CustodyAction, CustodyEntry, Evidence, User
 
 EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)  # clocks of field laptops drift
+MAX_ITEMS = 200
 WHEN_FORMAT = "must be an ISO 8601 date and time with a time zone, e.g. 2026-12-06T09:30:00+06:30"
 
 
@@ -61,7 +62,10 @@ class TransferInput(BaseModel):
     condition: Note | None = None
     seal_number: Short | None = None
     media: Note | None = Field(default=None, description="what changed hands, e.g. 'SD card'")
-    item_id: uuid.UUID | None = None
+    # The items the transfer concerns (originals whose digital copies are in the case): it is
+    # recorded once per item, so that it shows in each item's chain of custody.
+    item_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_ITEMS)
+    item_id: uuid.UUID | None = Field(default=None, description="one item; item_ids for several")
     # The scanned, signed receipt, uploaded as an item of the case first (so it is hashed,
     # encrypted and in the chain of custody itself).
     receipt_evidence_id: uuid.UUID | None = None
@@ -75,6 +79,11 @@ class TransferInput(BaseModel):
             raise ValueError("a transfer cannot be in the future")
         return value
 
+    def items(self) -> list[uuid.UUID]:
+        """The named items in the order given, each once (`item_id` first, if set)."""
+        named = ([self.item_id] if self.item_id else []) + self.item_ids
+        return list(dict.fromkeys(named))
+
 
 def parse_transfer(fields: dict[str, object]) -> TransferInput:
     try:
@@ -86,23 +95,17 @@ def parse_transfer(fields: dict[str, object]) -> TransferInput:
 @retry.transaction
 def record_transfer(
     session: Session, actor: User | None, case_id: uuid.UUID, data: TransferInput
-) -> CustodyEntry:
+) -> list[CustodyEntry]:
+    """The transfer's entries: one per named item, or one for the case if none is named."""
     case = authz.authorize_case(session, actor, case_id, CaseAction.RECORD_TRANSFER)
-    receipt = None
-    for field, item_id in (
-        ("item_id", data.item_id),
-        ("receipt_evidence_id", data.receipt_evidence_id),
-    ):
-        if item_id is None:
-            continue
-        try:
-            item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
-        except NotFound:
-            item = None
-        if item is None or item.case_id != case.id:
-            raise ValidationFailed({field: "no item of this case has this id"})
-        if field == "receipt_evidence_id":
-            receipt = item
+    items = [
+        _item_of_case(session, actor, case.id, "item_ids", item_id) for item_id in data.items()
+    ]
+    receipt = (
+        _item_of_case(session, actor, case.id, "receipt_evidence_id", data.receipt_evidence_id)
+        if data.receipt_evidence_id
+        else None
+    )
     details = {
         "from": data.from_party,
         "to": data.to_party,
@@ -112,17 +115,58 @@ def record_transfer(
         "condition": data.condition or None,
         "seal_number": data.seal_number or None,
         "media": data.media or None,
-        "receipt": {"id": str(receipt.id), "ern": receipt.ern, "sha256": receipt.sha256}
-        if receipt
-        else None,
+        "receipt": _named(receipt) if receipt else None,
     }
-    entry = custody.append(
-        session,
-        actor,
-        CustodyAction.CUSTODY_TRANSFERRED,
-        case_id=case.id,
-        item_id=data.item_id,
-        details=details,
-    )
+    if not items:
+        entries = [
+            custody.NewEntry(
+                actor, CustodyAction.CUSTODY_TRANSFERRED, case_id=case.id, details=details
+            )
+        ]
+    else:
+        # One entry per item, in one transaction: each item's chain of custody shows the
+        # handover, and the shared `transfer` id tells the entries are one event.
+        transfer = str(uuid.uuid4())
+        entries = [
+            custody.NewEntry(
+                actor,
+                CustodyAction.CUSTODY_TRANSFERRED,
+                case_id=case.id,
+                item_id=item.id,
+                details={
+                    **details,
+                    "item": _named(item),
+                    "transfer": transfer,
+                    "items_in_transfer": len(items),
+                },
+            )
+            for item in items
+        ]
+    written = custody.append_many(session, entries)
     session.commit()
-    return entry
+    return written
+
+
+def _item_of_case(
+    session: Session, actor: User | None, case_id: uuid.UUID, field: str, item_id: uuid.UUID
+) -> Evidence:
+    """An item of the case the actor may see; any other id is refused in the same words, so
+    that the refusal does not tell a hidden item from one that does not exist."""
+    try:
+        item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
+    except NotFound:
+        item = None
+    if item is None or item.case_id != case_id:
+        raise ValidationFailed({field: "no item of this case has this id"})
+    return item
+
+
+def _named(item: Evidence) -> dict[str, str]:
+    return {"id": str(item.id), "ern": item.ern, "sha256": item.sha256}
+
+
+def items_to_name(session: Session, actor: User | None, case_id: uuid.UUID) -> list[Evidence]:
+    """The items a transfer in this case may name: those of the case the actor may see."""
+    authz.authorize_case(session, actor, case_id, CaseAction.RECORD_TRANSFER)
+    query = authz.visible_evidence(session, actor, case_id).order_by(Evidence.ern)
+    return list(session.scalars(query))
