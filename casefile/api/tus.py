@@ -231,7 +231,9 @@ def append_upload(upload_id: uuid.UUID) -> Response:
     checksum = tus_headers.parse_checksum(request.headers.get("Upload-Checksum"))
     # A body of any size streams into the upload's encrypted chunks (tus clients send a whole
     # file in one PATCH by default); the upload's own length, at most Tus-Max-Size, bounds it.
-    request.max_content_length = _max_size()
+    # One byte more: a body without Content-Length is read one byte past what the upload
+    # needs, to find its end (Werkzeug refuses any read past the limit, even at the end).
+    request.max_content_length = _max_size() + 1
     upload = tus.receive(
         request_scope.db_session(),
         request_scope.actor(),

@@ -680,6 +680,24 @@ def test_a_patch_may_be_as_large_as_the_largest_item(small_limits, world, sessio
     assert item.sha256 == sha256(content)
     assert item.size == largest
 
+    # The same without a Content-Length (a streamed, chunked body): its end is found by reading
+    # one byte past it, which the limit allows; one byte more than the largest is refused.
+    for body, expected in ((content[::-1], 204), (content[::-1] + b"!", 413)):
+        url = start(client, world, largest).headers["Location"]
+        streamed = client.patch(
+            url,
+            headers={**TUS, **world.investigator, "Upload-Offset": "0"},
+            content_type=OFFSET_STREAM,
+            input_stream=io.BytesIO(body),
+            # as gunicorn passes a chunked body: no length, the stream ends at its last chunk
+            environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""},
+        )
+        assert streamed.status_code == expected, streamed.get_data(as_text=True)
+        if expected == 204:
+            item_id = uuid.UUID(streamed.headers["X-Casefile-Evidence"])
+            assert session.get(Evidence, item_id).sha256 == sha256(body)
+    assert streamed.headers["Tus-Max-Size"] == str(largest)
+
 
 @pytest.fixture
 def quarter_mib_chunks(monkeypatch) -> int:
