@@ -67,7 +67,8 @@ UPLOAD_METADATA = Param(
     "Upload-Metadata",
     {"type": "string", "pattern": f"^{METADATA_PAIR}(,{METADATA_PAIR})*$"},
     "comma-separated `key base64(value)` pairs: filename, filetype and the evidence upload's "
-    "fields (title, description, sensitivity, ...)",
+    "fields (title, description, sensitivity, ...); other keys (e.g. relativePath) are kept "
+    "with the upload, not the item: UTF-8 text, at most 32 of 1024 characters",
     where="header",
 )
 UPLOAD_OFFSET = Param(
