@@ -7,6 +7,15 @@ PATCH  /uploads/{upload_id}       append at Upload-Offset (409 if it is not the 
 DELETE /uploads/{upload_id}       terminate: the upload and its chunks are removed
 OPTIONS either path               what this server supports (no sign-in needed)
 
+A PATCH body may be of any size up to what the upload still needs (413 beyond it; the upload's
+length is at most Tus-Max-Size, the largest item accepted): it streams into encrypted chunks,
+never held whole in memory or spooled to disk. A PATCH cut off mid-body keeps its whole
+chunks (casefile/logic/evidence/tus.py): HEAD says where to resume.
+
+Upload-Metadata keys other than filename/name, filetype/type and the evidence upload's fields
+(e.g. Uppy's relativePath) are kept with the upload and answered by HEAD, but do not reach the
+item; like every value they must be UTF-8 text (at most 32 such keys, 1024 characters each).
+
 The request that delivers the last byte registers the item; its response (and HEAD after it)
 carries `X-Casefile-Evidence: <item id>`. Only the account that created an upload sees it.
 """
@@ -58,11 +67,15 @@ UPLOAD_METADATA = Param(
     "Upload-Metadata",
     {"type": "string", "pattern": f"^{METADATA_PAIR}(,{METADATA_PAIR})*$"},
     "comma-separated `key base64(value)` pairs: filename, filetype and the evidence upload's "
-    "fields (title, description, sensitivity, ...)",
+    "fields (title, description, sensitivity, ...); other keys (e.g. relativePath) are kept "
+    "with the upload, not the item: UTF-8 text, at most 32 of 1024 characters",
     where="header",
 )
 UPLOAD_OFFSET = Param(
-    "Upload-Offset", BYTES, "where this chunk starts: the upload's offset", required=True,
+    "Upload-Offset",
+    BYTES,
+    "where this chunk starts: the upload's offset",
+    required=True,
     where="header",
 )
 UPLOAD_CHECKSUM = Param(
@@ -122,6 +135,8 @@ def add_protocol_headers(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     if response.status_code == 412:
         response.headers["Tus-Version"] = TUS_VERSION
+    if response.status_code == 413:  # too large for an item, or for what the upload needs
+        response.headers["Tus-Max-Size"] = str(_max_size())
     if response.status_code == 460:
         response.status = "460 Checksum Mismatch"
     return response
@@ -176,8 +191,6 @@ def create_upload(case_id: uuid.UUID) -> Response:
     )
     response = _state_headers(_empty(201), upload)
     response.headers["Location"] = url_for("api.append_upload", upload_id=upload.id)
-    if request.max_content_length is not None:  # the largest PATCH body this server takes
-        response.headers["X-Casefile-Max-Chunk-Size"] = str(request.max_content_length)
     return response
 
 
@@ -217,6 +230,11 @@ def append_upload(upload_id: uuid.UUID) -> Response:
         raise NotOffsetStream(f"send the bytes as {OFFSET_CONTENT_TYPE}")
     offset = _number("Upload-Offset")
     checksum = tus_headers.parse_checksum(request.headers.get("Upload-Checksum"))
+    # A body of any size streams into the upload's encrypted chunks (tus clients send a whole
+    # file in one PATCH by default); the upload's own length, at most Tus-Max-Size, bounds it.
+    # One byte more: a body without Content-Length is read one byte past what the upload
+    # needs, to find its end (Werkzeug refuses any read past the limit, even at the end).
+    request.max_content_length = _max_size() + 1
     upload = tus.receive(
         request_scope.db_session(),
         request_scope.actor(),

@@ -28,7 +28,7 @@ import requests
 from sqlalchemy import func, select, update
 from tusclient.client import TusClient
 
-from casefile import request_scope
+from casefile import create_app, request_scope
 from casefile.api import tus_headers
 from casefile.db import Database, utcnow
 from casefile.logic.cases import members
@@ -231,7 +231,8 @@ def test_an_interrupted_upload_resumes_where_it_stopped(live):
     first.upload(stop_at=11 * MIB)  # then the link drops, at 92%
     assert first.offset == 11 * MIB
 
-    # A PATCH cut off mid-body stores nothing: the offset stays where it was.
+    # A PATCH cut off mid-body keeps only whole chunks (tus.CHUNK_BYTES), and this one is
+    # shorter than one: nothing of it is kept, the offset stays where it was.
     path = first.url.removeprefix(live.url)
     with socket.create_connection(("127.0.0.1", live.port), timeout=10) as sock:
         head = (
@@ -314,6 +315,107 @@ def test_no_plaintext_reaches_disk_during_or_after_an_upload(live):
     nothing_on_disk()
     assert live.stored.contents() == [live.stored.blob(item_id)]
     assert live.get(f"/api/v1/evidence/{item_id}/content").content == content
+
+
+def raw_patch_head(live: Live, path: str, offset: int, length: int, **extra: str) -> bytes:
+    headers = "".join(f"{name}: {value}\r\n" for name, value in extra.items())
+    return (
+        f"PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: {live.tokens['investigator']['Authorization']}\r\n"
+        f"Tus-Resumable: 1.0.0\r\nUpload-Offset: {offset}\r\n"
+        f"Content-Type: {OFFSET_STREAM}\r\nContent-Length: {length}\r\n{headers}\r\n"
+    ).encode()
+
+
+def offset_becomes(live: Live, url: str, expected: int) -> int:
+    """The upload's offset once it reaches `expected` (or after 20 s, whatever it is)."""
+    deadline = time.monotonic() + 20
+    while True:
+        offset = int(live.tus("HEAD", url).headers["Upload-Offset"])
+        if offset == expected or time.monotonic() > deadline:
+            return offset
+        time.sleep(0.05)
+
+
+def test_a_cut_off_patch_keeps_its_whole_chunks(live):
+    """A client that sends a whole file in one PATCH (tus-js-client's default) and loses its
+    link resumes from the last whole chunk the server stored, not from the start."""
+    content = secrets.token_bytes(20 * MIB + 4321)
+    created = live.tus(
+        "POST",
+        f"{live.url}/api/v1/cases/{live.case_id}/uploads",
+        **{"Upload-Length": str(len(content))},
+    )
+    assert created.status_code == 201
+    url = f"{live.url}{created.headers['Location']}"
+    path = created.headers["Location"]
+    sent = 2 * tus.CHUNK_BYTES + MIB  # two whole chunks and part of a third, then the link drops
+    with socket.create_connection(("127.0.0.1", live.port), timeout=30) as sock:
+        sock.sendall(raw_patch_head(live, path, 0, len(content)) + content[:sent])
+        deadline = time.monotonic() + 20
+        while live.server.unread(sock):
+            assert time.monotonic() < deadline, "the server did not read the body sent"
+            time.sleep(0.02)
+    assert offset_becomes(live, url, 2 * tus.CHUNK_BYTES) == 2 * tus.CHUNK_BYTES
+    time.sleep(0.5)  # the partial third chunk is dropped, not recorded late
+    assert live.tus("HEAD", url).headers["Upload-Offset"] == str(2 * tus.CHUNK_BYTES)
+    assert len(live.stored.contents()) == 2
+
+    # With a checksum over the body, a cut-off PATCH keeps nothing: it cannot be verified.
+    rest = content[2 * tus.CHUNK_BYTES :]
+    with socket.create_connection(("127.0.0.1", live.port), timeout=30) as sock:
+        digest = checksum("sha256", rest)
+        head = raw_patch_head(
+            live, path, 2 * tus.CHUNK_BYTES, len(rest), **{"Upload-Checksum": digest}
+        )
+        sock.sendall(head + rest[: tus.CHUNK_BYTES // 2 + 10])
+        deadline = time.monotonic() + 20
+        while live.server.unread(sock):
+            assert time.monotonic() < deadline, "the server did not read the body sent"
+            time.sleep(0.02)
+    time.sleep(0.5)
+    assert live.tus("HEAD", url).headers["Upload-Offset"] == str(2 * tus.CHUNK_BYTES)
+    assert len(live.stored.contents()) == 2
+
+    resumed = live.patch(url, 2 * tus.CHUNK_BYTES, rest)
+    assert resumed.status_code == 204, resumed.text
+    item_id = resumed.headers["X-Casefile-Evidence"]
+    item = live.get(f"/api/v1/evidence/{item_id}").json()
+    assert item["sha256"] == sha256(content)
+    assert item["size"] == len(content)
+    assert live.stored.contents() == [live.stored.blob(item_id)]
+
+
+def test_a_40_mib_patch_is_never_held_or_spooled_in_plaintext(live):
+    """One PATCH of 40 MiB (over the 16 MiB max_request_mb): while half of it is in, no file
+    the server holds open (unlinked ones too) or wrote holds plaintext."""
+    marker = secrets.token_bytes(32)
+    content = marker * (40 * MIB // len(marker))
+    started = time.time() - 1
+    created = live.tus(
+        "POST",
+        f"{live.url}/api/v1/cases/{live.case_id}/uploads",
+        **{"Upload-Length": str(len(content))},
+    )
+    path = created.headers["Location"]
+    with socket.create_connection(("127.0.0.1", live.port), timeout=60) as sock:
+        sock.sendall(raw_patch_head(live, path, 0, len(content)) + content[: 20 * MIB])
+        deadline = time.monotonic() + 20
+        while live.server.unread(sock):
+            assert time.monotonic() < deadline, "the server did not read the body sent"
+            time.sleep(0.02)
+        assert live.server.open_files_holding(marker) == []
+        assert [file for file in live.server.open_under_tmpdir() if file[1] != 0] == []
+        assert holding(files_under(live.server.tmpdir), marker) == []
+        assert holding(modified_since(Path(tempfile.gettempdir()), started), marker) == []
+        assert live.stored.holding(marker) == []
+        sock.sendall(content[20 * MIB :])
+        status, _ = read_response(sock)
+        assert status == 204
+    item_id = live.tus("HEAD", f"{live.url}{path}").headers["X-Casefile-Evidence"]
+    assert live.get(f"/api/v1/evidence/{item_id}").json()["sha256"] == sha256(content)
+    assert live.stored.holding(marker) == []
+    assert live.server.open_files_holding(marker) == []
 
 
 def test_protocol_errors_over_http(live):
@@ -477,7 +579,15 @@ def test_creation_checks_its_headers_and_metadata(client, world, session):
             },
             400,
         ),  # a key twice
-        ({"Upload-Length": "10", "Upload-Metadata": metadata(colour="red")}, 422),
+        ({"Upload-Length": "10", "Upload-Metadata": metadata(colour="r" * 1025)}, 422),
+        ({"Upload-Length": "10", "Upload-Metadata": "relativePath " + b64(b"\xff\xfe")}, 422),
+        (
+            {
+                "Upload-Length": "10",
+                "Upload-Metadata": metadata(**{f"key{n}": "x" for n in range(33)}),
+            },
+            422,
+        ),  # a client's own keys: 32 at most
         ({"Upload-Length": "10", "Upload-Metadata": metadata(sensitivity="secret")}, 422),
         ({"Upload-Length": "10", "Upload-Metadata": metadata(collected_at="yesterday")}, 422),
         ({"Upload-Length": "10", "Upload-Metadata": "title " + b64(b"\xff\xfe")}, 422),
@@ -507,7 +617,140 @@ def test_who_may_start_an_upload(client, world, session):
     assert created.status_code == 201
     assert created.headers["Location"].startswith("/api/v1/uploads/")
     assert created.headers["Upload-Offset"] == "0"
-    assert int(created.headers["X-Casefile-Max-Chunk-Size"]) == 16 * MIB
+
+
+def test_unknown_metadata_keys_are_kept_with_the_upload_not_the_item(client, world, session):
+    """Uppy sends relativePath, tus-js-client's users filetype and their own keys: accepted,
+    answered by HEAD as sent, and not made part of the item."""
+    content = b"%PDF-1.4 " + secrets.token_bytes(2000)
+    sent = {
+        "filename": "statement.pdf",
+        "filetype": "application/pdf",
+        "relativePath": "field/2024-05/statement.pdf",
+        "title": "Statement W-18",
+        "colour": "r" * 1024,  # the longest value accepted for a key of the client's own
+    }
+    response = start(client, world, len(content), **sent)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    url = response.headers["Location"]
+    status = client.head(url, headers={**TUS, **world.investigator})
+    assert tus_headers.parse_metadata(status.headers["Upload-Metadata"]) == sent
+    item_id = send(client, world, url, 0, content).headers["X-Casefile-Evidence"]
+    item = session.get(Evidence, uuid.UUID(item_id))
+    assert item.title == "Statement W-18"
+    assert item.original_filename == "statement.pdf"
+    assert item.declared_mime == "application/pdf"
+    assert "relativePath" not in item.collector and "colour" not in item.collector
+    assert "field/2024-05" not in str(item.collector)
+    # Known keys keep their validation.
+    bad = start(client, world, 10, relativePath="a", sensitivity="secret")
+    assert bad.status_code == 422
+    assert "sensitivity" in bad.get_json()["error"]["fields"], bad.get_json()
+
+
+@pytest.fixture
+def small_limits(settings, database):
+    """Items of at most 2 MiB; JSON and form bodies of at most 1 MiB."""
+    app = create_app(
+        dataclasses.replace(settings, evidence_max_mb=2, max_request_mb=1), database=database
+    )
+    return app.test_client()
+
+
+def test_a_patch_may_be_as_large_as_the_largest_item(small_limits, world, session, stored):
+    """PATCH bodies are not held to max_request_mb: a tus client sends a whole file in one
+    PATCH by default. The upload's length (at most Tus-Max-Size) bounds them, inclusively."""
+    client = small_limits
+    largest = 2 * MIB
+    assert client.options(f"/api/v1/uploads/{uuid.uuid4()}").headers["Tus-Max-Size"] == str(largest)
+    too_large = start(client, world, largest + 1)
+    assert too_large.status_code == 413
+    assert too_large.headers["Tus-Max-Size"] == str(largest)
+    assert too_large.get_json()["error"]["code"] == "payload_too_large"
+
+    content = secrets.token_bytes(largest)
+    url = start(client, world, largest).headers["Location"]
+    over = send(client, world, url, 0, content + b"!")  # one byte more than the upload needs
+    assert over.status_code == 413
+    assert over.headers["Tus-Max-Size"] == str(largest)
+    assert stored.contents() == []
+    whole = send(client, world, url, 0, content)  # exactly the largest: twice max_request_mb
+    assert whole.status_code == 204, whole.get_data(as_text=True)
+    item = session.get(Evidence, uuid.UUID(whole.headers["X-Casefile-Evidence"]))
+    assert item.sha256 == sha256(content)
+    assert item.size == largest
+
+    # The same without a Content-Length (a streamed, chunked body): its end is found by reading
+    # one byte past it, which the limit allows; one byte more than the largest is refused.
+    for body, expected in ((content[::-1], 204), (content[::-1] + b"!", 413)):
+        url = start(client, world, largest).headers["Location"]
+        streamed = client.patch(
+            url,
+            headers={**TUS, **world.investigator, "Upload-Offset": "0"},
+            content_type=OFFSET_STREAM,
+            input_stream=io.BytesIO(body),
+            # as gunicorn passes a chunked body: no length, the stream ends at its last chunk
+            environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""},
+        )
+        assert streamed.status_code == expected, streamed.get_data(as_text=True)
+        if expected == 204:
+            item_id = uuid.UUID(streamed.headers["X-Casefile-Evidence"])
+            assert session.get(Evidence, item_id).sha256 == sha256(body)
+    assert streamed.headers["Tus-Max-Size"] == str(largest)
+
+
+@pytest.fixture
+def quarter_mib_chunks(monkeypatch) -> int:
+    monkeypatch.setattr(tus, "CHUNK_BYTES", 256 * 1024)
+    return 256 * 1024
+
+
+def test_a_large_patch_is_stored_as_bounded_chunks(
+    client, world, session, stored, quarter_mib_chunks
+):
+    quarter = quarter_mib_chunks
+    items: list[str] = []  # the blobs of the items registered so far
+    for with_checksum in (False, True):  # recorded as they come, or all at the end
+        content = secrets.token_bytes(MIB + 1000)
+        url = start(client, world, len(content)).headers["Location"]
+        body = content[: MIB + 10]
+        extra = {"Upload-Checksum": checksum("sha256", body)} if with_checksum else {}
+        first = send(client, world, url, 0, body, **extra)
+        assert first.status_code == 204
+        assert first.headers["Upload-Offset"] == str(MIB + 10)
+        upload_id = uuid.UUID(url.rsplit("/", 1)[1])
+        rows = session.execute(
+            select(TusChunk.seq, TusChunk.start, TusChunk.size, TusChunk.blob_id)
+            .where(TusChunk.upload_id == upload_id)
+            .order_by(TusChunk.seq)
+        ).all()
+        assert [tuple(row[:3]) for row in rows] == [
+            (0, 0, quarter), (1, quarter, quarter), (2, 2 * quarter, quarter),
+            (3, 3 * quarter, quarter), (4, MIB, 10),
+        ]  # fmt: skip
+        assert sorted(stored.contents()) == sorted(
+            [stored.blob(row.blob_id) for row in rows] + items
+        )
+        assert all(len(stored.raw(row.blob_id)) > row.size for row in rows)  # sealed chunks
+        session.commit()
+        last = send(client, world, url, MIB + 10, content[MIB + 10 :])
+        item = session.get(Evidence, uuid.UUID(last.headers["X-Casefile-Evidence"]))
+        assert item.sha256 == sha256(content)
+        items.append(stored.blob(item.id.hex))
+        assert sorted(stored.contents()) == sorted(items)  # the chunks are gone
+        session.commit()
+
+
+def test_a_checksum_mismatch_keeps_none_of_a_large_patch(
+    client, world, session, stored, quarter_mib_chunks
+):
+    content = secrets.token_bytes(MIB)
+    url = start(client, world, len(content)).headers["Location"]
+    wrong = send(client, world, url, 0, content, **{"Upload-Checksum": checksum("sha1", b"x")})
+    assert wrong.status_code == 460
+    assert client.head(url, headers={**TUS, **world.investigator}).headers["Upload-Offset"] == "0"
+    assert stored.contents() == []
+    assert session.scalar(select(func.count()).select_from(TusChunk)) == 0
 
 
 def test_patch_rules(client, world, stored):

@@ -1,8 +1,11 @@
 // Uploads a file with tus-js-client (the client browsers and Node apps use); the link drops
-// halfway through the PATCH that starts at <cut offset>, and a new Upload resumes from the
-// server's offset.
+// halfway through the PATCH that starts at <cut offset>, once the server has stored up to
+// <kept offset> (HEAD, asked on another connection, says so), and a new Upload resumes from the
+// server's offset. <chunk bytes> "default" leaves tus-js-client's chunkSize at its default (the
+// whole file in one PATCH).
 //
-//   node tus_upload.cjs <endpoint> <authorization header> <file> <chunk bytes> <cut offset>
+//   node tus_upload.cjs <endpoint> <authorization header> <file> <chunk bytes> <cut offset> \
+//        <kept offset>
 //
 // Prints one JSON line: the upload's URL, the offset the server reported when the second
 // Upload resumed, and the item the server registered (X-Casefile-Evidence).
@@ -12,13 +15,31 @@ const fs = require("node:fs");
 const { PassThrough } = require("node:stream");
 const tus = require("tus-js-client");
 
-const [endpoint, authorization, path, chunkText, cutText] = process.argv.slice(2);
-const chunkSize = Number(chunkText);
+const [endpoint, authorization, path, chunkText, cutText, keptText] = process.argv.slice(2);
+const chunkSize = chunkText === "default" ? undefined : Number(chunkText);
 const cutOffset = Number(cutText);
+const keptOffset = Number(keptText);
+const KEPT_WAIT_MS = 60000;
+
+// The upload's offset as the server reports it (HEAD), until it is `kept`.
+async function serverHas(url, kept) {
+  const deadline = Date.now() + KEPT_WAIT_MS;
+  for (;;) {
+    const answer = await fetch(url, {
+      method: "HEAD",
+      headers: { Authorization: authorization, "Tus-Resumable": "1.0.0" },
+    });
+    const offset = Number(answer.headers.get("Upload-Offset"));
+    if (offset === kept) return;
+    if (Date.now() > deadline) throw new Error(`the server holds ${offset}, not ${kept}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 const file = fs.readFileSync(path);
 
 // tus-js-client's own Node HTTP stack, except that the first PATCH at `cutOffset` sends half
-// its body and then loses its connection (the socket is destroyed), as a dropped link would.
+// its body (announcing the whole, Content-Length as ever) and then loses its connection (the
+// socket is destroyed), as a dropped link would.
 class LinkDropsOnce {
   constructor() {
     this.inner = new tus.DefaultHttpStack();
@@ -33,13 +54,21 @@ class LinkDropsOnce {
       if (Number(request.getHeader("Upload-Offset")) !== cutOffset) return send(body);
       this.dropped = true;
       const half = new PassThrough();
+      half.size = body.length; // the stack sends it as Content-Length
       const answered = send(half);
       const lost = new Promise((resolve, reject) => {
         half.write(body.subarray(0, Math.floor(body.length / 2)), () => {
-          setTimeout(() => {
-            request.getUnderlyingObject().destroy();
-            reject(new Error("the link dropped"));
-          }, 300);
+          serverHas(request.getURL(), keptOffset).then(
+            () =>
+              setTimeout(() => {
+                request.getUnderlyingObject().destroy();
+                reject(new Error("the link dropped"));
+              }, 300),
+            (error) => {
+              process.stderr.write(`tus-js-client test: ${error}\n`);
+              process.exit(1);
+            },
+          );
         });
       });
       return Promise.race([answered, lost]);
@@ -56,10 +85,15 @@ function options(extra) {
   return {
     endpoint,
     headers: { Authorization: authorization },
-    chunkSize,
+    ...(chunkSize === undefined ? {} : { chunkSize }),
     retryDelays: null, // no silent retries: the test resumes by itself, as a new process would
     storeFingerprintForResuming: false,
-    metadata: { filename: "interview-W-31.mp4", filetype: "video/mp4", title: "Interview W-31" },
+    metadata: {
+      filename: "interview-W-31.mp4",
+      filetype: "video/mp4",
+      relativePath: "field/W-31/interview-W-31.mp4", // as Uppy sends it: not an item field
+      title: "Interview W-31",
+    },
     ...extra,
   };
 }

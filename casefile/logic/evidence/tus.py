@@ -1,20 +1,31 @@
 """Resumable uploads (tus 1.0.0): upload state, encrypted chunk storage, completion.
 
-Each PATCH body streams, in bounded memory, into a chunk blob of its own, encrypted with the
-upload's data key (Tink streaming AEAD; associated data = upload id + chunk number), so no
-plaintext byte reaches disk and chunks cannot be reordered, truncated or moved between uploads.
-No database transaction is held while a body streams in (SQLite takes its write lock at BEGIN):
-the offset is checked before and again, under a row lock, when the chunk is recorded.
+A PATCH body of any size streams, in bounded memory, into chunk blobs of at most CHUNK_BYTES
+each, encrypted with the upload's data key (Tink streaming AEAD; associated data = upload id +
+chunk number), so no plaintext byte reaches disk and chunks cannot be reordered, truncated or
+moved between uploads. No database transaction is held while a body streams in (SQLite takes
+its write lock at BEGIN): the offset is checked before and again, under a row lock, when a
+chunk is recorded.
+
+What a PATCH cut off mid-body leaves: a body with a Content-Length and no Upload-Checksum is
+kept as it arrives, each whole chunk recorded (blob committed, then its row) as soon as it is
+complete, so a client that loses its link resumes from the last whole chunk instead of from
+the start of its PATCH (tus lets a server keep what it received); the chunk being written when
+the body stopped is dropped. A body with an Upload-Checksum (which covers the body whole) or
+without a Content-Length is kept whole or not at all. Either way the offset the server reports
+is exactly the bytes of the recorded chunks, each read back and checked at completion.
 
 When the last byte has arrived, the request that brought it decrypts the chunks in order into
 the normal intake pipeline (IntakeStream → evidence.register: hashes, type, final encryption,
 ERN, custody entry) and removes the chunks. Adding evidence is authorized when the upload is
-created, on every chunk, and again at completion. An upload exists only for the account that
+created, on every PATCH, and again at completion. An upload exists only for the account that
 created it. Abandoned uploads expire; `purge_expired` removes them.
 
 The tus headers themselves (Upload-Metadata, Upload-Checksum) are read and written by the API
 (casefile/api/tus_headers.py); here an upload's metadata is a dict of text fields and a
-checksum is an algorithm and a digest.
+checksum is an algorithm and a digest. Metadata keys that are not the item's (Uppy's
+`relativePath`, a client's own) are kept with the upload, answered by HEAD as tus asks, and
+otherwise ignored: they do not reach the item.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ import datetime as dt
 import hashlib
 import hmac
 import uuid
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,7 +46,7 @@ from tink import TinkError, streaming_aead
 from casefile.db import utcnow
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
-from casefile.logic.errors import Conflict, DomainError, NotFound
+from casefile.logic.errors import Conflict, DomainError, NotFound, ValidationFailed
 from casefile.logic.evidence import evidence
 from casefile.logic.evidence.evidence import IntegrityFailure
 from casefile.logic.evidence.intake import IntakeStream, Received
@@ -49,9 +61,12 @@ UPLOAD_TTL = dt.timedelta(days=7)  # since the last chunk: field work is slow an
 COMPLETED_TTL = dt.timedelta(days=1)  # a finished upload still answers HEAD with its item
 STALE_COMPLETION = dt.timedelta(minutes=30)  # a completion this old died with its process
 READ_SIZE = 1 << 20
+CHUNK_BYTES = 8 << 20  # a PATCH body is stored as encrypted chunks of at most this size
 FILENAME_KEYS = ("filename", "name")  # tus-js-client and Uppy use these names
 FILETYPE_KEYS = ("filetype", "type")
 WRAP_PREFIX = b"casefile/tus-upload:"  # keeps upload data keys apart from items' data keys
+OTHER_KEYS_MAX = 32  # metadata keys that are not the item's: kept with the upload, no more
+OTHER_VALUE_MAX = 1024  # characters in the value of one of them
 
 
 class UploadTooLarge(DomainError):
@@ -70,6 +85,10 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
+class Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+
 @dataclass(frozen=True)
 class Checksum:
     algorithm: str
@@ -79,9 +98,20 @@ class Checksum:
 def _evidence_input(
     fields: dict[str, str],
 ) -> tuple[evidence.EvidenceInput, str | None, str | None]:
-    """The collector's fields, the file name and the declared type, from the metadata."""
+    """The collector's fields, the file name and the declared type, from the metadata. Keys
+    that are neither (a client's own, such as Uppy's `relativePath`) are ignored here; they
+    must only be few and short."""
     named = FILENAME_KEYS + FILETYPE_KEYS
-    rest = {key: value for key, value in fields.items() if key not in named}
+    known = evidence.EvidenceInput.model_fields
+    rest = {key: value for key, value in fields.items() if key in known}
+    others = [key for key in fields if key not in known and key not in named]
+    if len(others) > OTHER_KEYS_MAX:
+        raise ValidationFailed(
+            {"Upload-Metadata": f"at most {OTHER_KEYS_MAX} keys besides the item's fields"}
+        )
+    for key in others:
+        if len(fields[key]) > OTHER_VALUE_MAX:
+            raise ValidationFailed({key: f"may be at most {OTHER_VALUE_MAX} characters"})
     filename = next((fields[key] for key in FILENAME_KEYS if fields.get(key)), None)
     filetype = next((fields[key] for key in FILETYPE_KEYS if fields.get(key)), None)
     return evidence.parse_input(dict(rest)), filename, filetype
@@ -221,21 +251,62 @@ def receive(
     wrapped = upload.wrapped_key
     session.commit()  # no transaction (and no SQLite write lock) while the body streams in
 
-    cipher = _cipher(keyring, wrapped, upload_id)
-    chunk = _store_chunk(
-        body, cipher, _chunk_ad(upload_id, seq), store, room=room, checksum=checksum
+    # Each whole chunk is recorded at once when nothing can still void the body: its length is
+    # known to fit and no checksum covers it whole. Otherwise all are recorded at the end.
+    appended = _append(
+        session,
+        upload_id,
+        body,
+        _cipher(keyring, wrapped, upload_id),
+        store,
+        start=offset,
+        seq=seq,
+        room=room,
+        checksum=checksum,
+        as_it_arrives=content_length is not None and checksum is None,
     )
-    if chunk is None:
+    if appended is None:  # an empty body
         return get(session, user, upload_id)
-    blob_id, size = chunk
-    try:
-        upload = _record(session, upload_id, start=offset, seq=seq, blob_id=blob_id, size=size)
-    except BaseException:
-        session.rollback()
-        store.delete(blob_id)
-        raise
-    if upload.state == TusUploadState.COMPLETING:
+    if appended.state == TusUploadState.COMPLETING:
         return _complete(session, user, upload_id, store=store, keyring=keyring)
+    return appended
+
+
+def _append(
+    session: Session,
+    upload_id: uuid.UUID,
+    body: Readable,
+    cipher: streaming_aead.StreamingAead,
+    store: BlobStore,
+    *,
+    start: int,
+    seq: int,
+    room: int,
+    checksum: Checksum | None,
+    as_it_arrives: bool,
+) -> TusUpload | None:
+    """Store the body as chunks from `start` and record them, each as it is whole or all at
+    the end (`as_it_arrives`); the upload as recorded, or None for an empty body. On an error
+    the chunks not yet recorded are removed."""
+    digest = hashlib.new(checksum.algorithm) if checksum else None
+    pending: list[tuple[int, str, int]] = []  # stored, not yet recorded: (seq, blob id, size)
+    upload = None
+    chunks = _store_chunks(body, cipher, upload_id, seq, store, room=room, digest=digest)
+    try:
+        for chunk in chunks:
+            pending.append(chunk)
+            if as_it_arrives:
+                upload = _record(session, upload_id, start=start, chunks=pending)
+                start, pending = start + chunk[2], []
+        _ensure_checksum_matches(digest.digest() if digest else None, checksum)
+        if pending:
+            upload = _record(session, upload_id, start=start, chunks=pending)
+    except BaseException:
+        chunks.close()
+        session.rollback()
+        for _, blob_id, _ in pending:
+            store.delete(blob_id)
+        raise
     return upload
 
 
@@ -306,43 +377,46 @@ def _cipher(keyring: Keyring, wrapped: bytes, upload_id: uuid.UUID) -> streaming
         raise IntegrityFailure(f"cannot unwrap the upload's data key: {error}") from error
 
 
-def _store_chunk(
+def _store_chunks(
     body: Readable,
     cipher: streaming_aead.StreamingAead,
-    associated_data: bytes,
+    upload_id: uuid.UUID,
+    seq: int,
     store: BlobStore,
     *,
     room: int,
-    checksum: Checksum | None,
-) -> tuple[str, int] | None:
-    """Stream the body into a new encrypted chunk blob: (blob id, size), or None if the body
-    was empty. More than `room` bytes, or a checksum that does not match: nothing is kept."""
-    digest = hashlib.new(checksum.algorithm) if checksum else None
-    block = body.read(min(READ_SIZE, room + 1))
-    if not block:
-        _ensure_checksum_matches(digest.digest() if digest else None, checksum)
-        return None
-    blob_id = uuid.uuid4().hex
-    blob = store.writer(blob_id)
-    encrypt = cipher.new_encrypting_stream(blob, associated_data)
-    size = 0
-    try:
-        while block:
-            size += len(block)
-            _ensure_within_room(size, room)
-            if digest is not None:
-                digest.update(block)
-            encrypt.write(block)
-            block = body.read(min(READ_SIZE, room + 1 - size))
-        _ensure_checksum_matches(digest.digest() if digest else None, checksum)
-        encrypt.close()  # the final segment; closes (fsyncs) the blob
-        blob.commit()
-    except BaseException:
-        with contextlib.suppress(Exception):
-            encrypt.close()
-        blob.abort()
-        raise
-    return blob_id, size
+    digest: Digest | None,
+) -> Generator[tuple[int, str, int], None, None]:
+    """Stream the body into new encrypted chunk blobs of at most CHUNK_BYTES, numbered from
+    `seq`: yields (seq, blob id, size) for each once it is whole and committed (fsynced) in
+    the store; an empty body yields nothing. More than `room` bytes, or a body that stops
+    arriving: the chunk being written is dropped and the error raised."""
+    total = 0
+    while block := body.read(min(READ_SIZE, CHUNK_BYTES, room + 1 - total)):
+        blob_id = uuid.uuid4().hex
+        blob = store.writer(blob_id)
+        encrypt = cipher.new_encrypting_stream(blob, _chunk_ad(upload_id, seq))
+        size = 0
+        try:
+            while block:
+                size += len(block)
+                total += len(block)
+                _ensure_within_room(total, room)
+                if digest is not None:
+                    digest.update(block)
+                encrypt.write(block)
+                if size >= CHUNK_BYTES:
+                    break
+                block = body.read(min(READ_SIZE, CHUNK_BYTES - size, room + 1 - total))
+            encrypt.close()  # the final segment; closes (fsyncs) the blob
+            blob.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                encrypt.close()
+            blob.abort()
+            raise
+        yield seq, blob_id, size
+        seq += 1
 
 
 def _ensure_within_room(size: int, room: int) -> None:
@@ -366,17 +440,20 @@ def _ensure_checksum_matches(actual: bytes | None, checksum: Checksum | None) ->
 
 @retry.transaction
 def _record(
-    session: Session, upload_id: uuid.UUID, *, start: int, seq: int, blob_id: str, size: int
+    session: Session, upload_id: uuid.UUID, *, start: int, chunks: list[tuple[int, str, int]]
 ) -> TusUpload:
-    """Add the stored chunk, if nobody else moved the offset meanwhile."""
+    """Add the stored chunks (seq, blob id, size), in order from `start`, if nobody else moved
+    the offset meanwhile."""
     upload = _lock(session, upload_id)
     if upload is None:
         raise NotFound("upload not found")  # terminated or purged while the body arrived
     if upload.state != TusUploadState.RECEIVING or upload.received != start:
         raise OffsetMismatch(f"the upload's offset is {upload.received}, not {start}")
     now = utcnow()
-    session.add(TusChunk(upload_id=upload_id, seq=seq, blob_id=blob_id, start=start, size=size))
-    upload.received = start + size
+    for seq, blob_id, size in chunks:
+        session.add(TusChunk(upload_id=upload_id, seq=seq, blob_id=blob_id, start=start, size=size))
+        start += size
+    upload.received = start
     upload.updated_at = now
     upload.expires_at = now + UPLOAD_TTL
     if upload.received == upload.length:
