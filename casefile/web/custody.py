@@ -16,11 +16,12 @@ from casefile.documents import custody_report_pdf
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.cases import cases
-from casefile.logic.custody import custody, transfers
+from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.custody import reports as custody_reports
+from casefile.logic.custody import transfers
 from casefile.logic.custody.redaction import RedactedEntry
 from casefile.logic.errors import ValidationFailed
-from casefile.logic.evidence import evidence
+from casefile.logic.evidence import listing
 from casefile.model import CustodyAction
 from casefile.web.forms import ActivityFilterForm, EmptyForm, TransferForm
 from casefile.web.helpers import attachment, day_bound, show_errors
@@ -67,7 +68,7 @@ def _page(
             if not isinstance(entry, RedactedEntry)
         },
         filters=filters,
-        checkpoint=custody.latest_checkpoint(session),
+        checkpoint=custody_checkpoints.latest_checkpoint(session),
         can_transfer=authz.can(role, CaseAction.RECORD_TRANSFER),
         transfer_form=transfer_form or TransferForm(formdata=None),
         verify_form=EmptyForm(),
@@ -102,7 +103,7 @@ def record_transfer(case_id: uuid.UUID) -> BaseResponse | str:
         try:
             when = form.when.data.replace(tzinfo=dt.UTC) if form.when.data else None
             receipt = (
-                evidence.find_by_ern(
+                listing.find_by_ern(
                     request_scope.db_session(), request_scope.actor(), case_id, form.receipt.data
                 ).id
                 if form.receipt.data

@@ -8,7 +8,7 @@ import json
 import pytest
 from pypdf import PdfReader
 
-from casefile.logic.custody import custody
+from casefile.logic.custody import entries as custody_entries
 from casefile.model import CustodyAction, CustodyEntry, Role
 from casefile.verifier.custody_verifier import verify_report
 from tests.factories import add_member, make_case, make_user
@@ -61,14 +61,14 @@ def test_verify_button_reports_a_failure(client, world, session, monkeypatch):
     sign_in(client, "lead@example.org")
     page = text(client.get(activity(world["case"])))
     form = find_form(page, f"/cases/{world['case'].id}/activity/verify")
-    original = custody.entry_json
+    original = custody_entries.entry_json
 
     def tampered(entry):
         data = original(entry)
         data["details"] = {**data["details"], "title": "something else"}
         return data
 
-    monkeypatch.setattr(custody, "entry_json", tampered)
+    monkeypatch.setattr(custody_entries, "entry_json", tampered)
     response = client.post(f"/cases/{world['case'].id}/activity/verify", data=form.fields)
     assert "Verification FAILED" in text(response)
 
@@ -100,7 +100,7 @@ def test_transfer_form_records_an_entry(client, world, session):
     response = submit(client, activity(world["case"]), fields,
                       action=f"/cases/{world['case'].id}/transfers")
     assert response.status_code == 302
-    entries = custody.entries_for(session, case_id=world["case"].id,
+    entries = custody_entries.entries_for(session, case_id=world["case"].id,
                                   action=CustodyAction.CUSTODY_TRANSFERRED)
     assert len(entries) == 1
     assert json.loads(entries[0].details)["seal_number"] == "S-1"

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
-from casefile.logic.custody import custody
+from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import NotFound, ValidationFailed
 from casefile.logic.text import Explanation, Name, Note, Short, refuse_nul
 from casefile.model import CustodyAction, CustodyEntry, User
@@ -116,7 +116,7 @@ def record_transfer(
         if receipt
         else None,
     }
-    entry = custody.append(
+    entry = custody_log.append(
         session,
         actor,
         CustodyAction.CUSTODY_TRANSFERRED,

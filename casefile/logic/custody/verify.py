@@ -12,7 +12,7 @@ It is written for speed as well (a million entries in seconds, see bench/README.
   thread keeps one batch ahead);
 * each leaf is first computed by a transcription of the canonical encoding (entry_bytes);
   an entry whose leaf then differs from its recorded one is recomputed exactly as
-  custody.append computes it before it is reported, so a mismatch is never an artefact of
+  custody_log.append computes it before it is reported, so a mismatch is never an artefact of
   the fast path;
 * the stored interior nodes are streamed level by level in index order and compared with
   the nodes the rebuilt tree completes, instead of being joined row by row; the leaf nodes
@@ -379,7 +379,7 @@ class _Walk:
 
     def exact_leaf(self, seq: int, stored: bytes) -> bytes:
         """The leaf of an entry whose fast leaf differs from its recorded one, computed
-        exactly as custody.append computes it, from the row read through the columns' types
+        exactly as custody_log.append computes it, from the row read through the columns' types
         (the ORM's view of the entry); a mismatch if that differs too."""
         entry = self.connection.execute(select(_ENTRIES).where(_ENTRIES.c.seq == seq)).one()
         leaf = merkle.leaf_hash(
@@ -428,7 +428,7 @@ def _node_counts(session: Session, size: int) -> None:
 
 def _consistency(session: Session, checkpoints: dict[int, CustodyCheckpoint]) -> None:
     """Proofs served from the stored nodes really do link each checkpoint to the next."""
-    from casefile.logic.custody.custody import with_stored_nodes  # noqa: PLC0415
+    from casefile.logic.custody.proofs import with_stored_nodes  # noqa: PLC0415
 
     pairs = [(old, new) for old, new in itertools.pairwise(sorted(checkpoints)) if old]
     for start in range(0, len(pairs), _PROOFS_PER_QUERY):
