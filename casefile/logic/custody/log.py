@@ -42,7 +42,6 @@ _NEW_NODES = (
     .table_valued("level", "index", "hash")
     .render_derived(name="node")
 )
-_NODE_QUERY_SIZES = (8, 16, 32, 64)  # positions per query, padded: few statements to cache
 
 
 def actor_label(actor: User | None) -> str:

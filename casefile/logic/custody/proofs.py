@@ -1,14 +1,17 @@
-"""Proofs from the stored custody tree: inclusion proofs (one entry, or many at once) and the
-stored nodes any computation over the tree needs (`with_stored_nodes`: the checkpoints'
-roots and consistency proofs use it too), every node it needs read in one query, the proofs
-computed in memory (casefile/verifier/merkle.py).
+"""Proofs from the stored custody tree, computed in memory (casefile/verifier/merkle.py) from
+the stored nodes they need, read together rather than one at a time.
 
-A report of n entries against a tree of s leaves needs at most n * O(log^2 s) node reads if
-each proof is fetched on its own; the proofs share most of their upper nodes, so the set of
-distinct positions is far smaller, and one statement fetches it: PostgreSQL unnests two
-arrays, SQLite walks a JSON array (json_each), each position a lookup by primary key.
+- `inclusion_proofs`: many entries' proofs at once, for reports. A report of n entries
+  against a tree of s leaves needs at most n * O(log^2 s) node reads if each proof is fetched
+  on its own; the proofs share most of their upper nodes, so the set of distinct positions is
+  far smaller, and one statement fetches it (`stored_nodes`): PostgreSQL unnests two arrays,
+  SQLite walks a JSON array (json_each), each position a lookup by primary key.
+- `with_stored_nodes`: any computation over the tree (one inclusion proof, a checkpoint's
+  root and consistency proof, the operator's verification), its nodes read with statements
+  of a few fixed shapes that stay cached: PostgreSQL one LATERAL lookup per position,
+  SQLite an OR of primary-key equalities per 8-64 positions. Appends sign checkpoints
+  through it, so its statements are the ones bench/custody_append.py measured.
 """
-
 from __future__ import annotations
 
 import functools
