@@ -1,7 +1,7 @@
 """Custody log append throughput with a single writer, on SQLite and PostgreSQL.
 
 For each backend: a fresh database at the latest schema, then N entries appended through
-casefile.logic.custody.custody.append, first each in its own session and transaction (what one web
+casefile.logic.custody.log.append, first each in its own session and transaction (what one web
 request or CLI action does), then N more 100 to a transaction. Sessions are configured as
 create_app configures them (a signing key and the default automatic checkpoint policy, so a
 checkpoint is signed every 100 entries). The log is verified afterwards, untimed.
@@ -29,7 +29,8 @@ from benchdb import fresh_database, postgres_server_url, seed_people
 from sqlalchemy.orm import Session
 
 from casefile.db import Database
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.custody import log as custody_log
 from casefile.logic.custody.verify import verify_log
 from casefile.model import Case, CustodyAction, User
 from casefile.verifier.signed_note import generate_private_key
@@ -62,7 +63,7 @@ class Writer:
     def append(self, session: Session) -> None:
         number = self.count
         self.count += 1
-        custody.append(
+        custody_log.append(
             session,
             self.users[number % len(self.users)],
             ACTIONS[number % len(ACTIONS)],
@@ -96,14 +97,14 @@ def _ms(seconds: float, entries: int) -> float:
 
 
 def run(backend: str, entries: int, batch: int, repeat: int, server_url: str | None) -> Result:
-    keys = custody.CustodyKeys("casefile.bench/custody", generate_private_key())
+    keys = custody_checkpoints.CustodyKeys("casefile.bench/custody", generate_private_key())
     with tempfile.TemporaryDirectory(prefix="casefile-bench-") as folder, fresh_database(
         backend, Path(folder), server_url
     ) as url:
         database = Database.from_url(url)
         try:
             info: dict[str, object] = {}
-            custody.bind(info, keys, custody.CheckpointPolicy())
+            custody_checkpoints.bind(info, keys, custody_checkpoints.CheckpointPolicy())
             database.sessions.configure(info=info)
             with database.sessions() as session:
                 users, cases = seed_people(session, users=20, cases=50)

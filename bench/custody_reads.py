@@ -2,7 +2,7 @@
 holds N entries, one case's share of them interleaved with the others'; prints milliseconds
 for a page of the case's report (50 entries, the API's default), for its whole report with
 the proofs computed in batch (custody_proofs), and for the whole report with one proof at a
-time (custody.inclusion_proof per entry, as before the batch), and the statements each ran.
+time (custody_proofs.inclusion_proof per entry, as before the batch), and the statements each ran.
 
     .venv/bin/python bench/custody_reads.py                       # SQLite, 3,000 entries
     .venv/bin/python bench/custody_reads.py --backend postgresql -n 3000
@@ -21,9 +21,11 @@ from benchdb import fresh_database, postgres_server_url, seed_people
 from sqlalchemy import event
 
 from casefile.db import Database
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.custody import log as custody_log
+from casefile.logic.custody import proofs as custody_proofs
 from casefile.logic.custody import reports as custody_reports
-from casefile.logic.custody.custody import CustodyKeys
+from casefile.logic.custody.checkpoints import CustodyKeys
 from casefile.model import CaseMember, CustodyAction, Role, User
 from casefile.verifier.signed_note import generate_private_key
 
@@ -37,11 +39,11 @@ def build_log(database: Database, entries: int, share: int) -> tuple[User, uuid.
         session.commit()
         for number in range(entries):
             case = cases[0] if number % share == 0 else cases[1]
-            custody.append(session, people[0], CustodyAction.DOWNLOADED, case_id=case.id,
+            custody_log.append(session, people[0], CustodyAction.DOWNLOADED, case_id=case.id,
                            details={"n": number})  # fmt: skip
             if number % 500 == 499:
                 session.commit()
-        custody.make_checkpoint(session, keys)
+        custody_checkpoints.make_checkpoint(session, keys)
         session.commit()
         return people[0], cases[0].id, keys
 
@@ -70,9 +72,9 @@ def per_entry_report(session, actor, case_id, keys) -> None:
     """The report as it was built before: one inclusion proof query (or more) per entry."""
     entries = custody_reports.case_activity(session, actor, case_id,
                                             limit=custody_reports.MAX_REPORT_ENTRIES)  # fmt: skip
-    checkpoint = custody.checkpoint_covering(session, keys, entries[-1].seq)
+    checkpoint = custody_checkpoints.checkpoint_covering(session, keys, entries[-1].seq)
     for entry in entries:
-        custody.inclusion_proof(session, entry.seq, checkpoint.size)
+        custody_proofs.inclusion_proof(session, entry.seq, checkpoint.size)
 
 
 def main() -> None:

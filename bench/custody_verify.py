@@ -1,14 +1,14 @@
 """`custody verify` over a large log, and inclusion proofs at that size.
 
 Builds a custody log of N entries (default 1,000,000) quickly: the entries, their leaf hashes
-and every tree node are computed here in Python exactly as casefile.logic.custody.custody.append
+and every tree node are computed here in Python exactly as casefile.logic.custody.log.append
 computes them (same canonical encoding, same columns, written through SQLAlchemy's column
 types on SQLite and COPY on PostgreSQL), in large batches; signed checkpoints are made with
-custody.make_checkpoint when the log reaches N/4, N/2 and N entries. Then:
+custody_checkpoints.make_checkpoint when the log reaches N/4, N/2 and N entries. Then:
 
 * verify: casefile.logic.custody.verify.verify_log in a fresh Python process, as
   `casefile custody verify` runs it; reports its time and that process's own peak RSS;
-* proofs: custody.inclusion_proof for random entries against the N-entry checkpoint, each in
+* proofs: custody_proofs.inclusion_proof for random entries against the N-entry checkpoint, each in
   a new session; reports median and max (and checks every proof).
 
     .venv/bin/python bench/custody_verify.py                 # SQLite, cached under /tmp
@@ -52,7 +52,9 @@ from benchdb import (
 from sqlalchemy import Connection, insert
 
 from casefile.db import Base, Database
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.custody import log as custody_log
+from casefile.logic.custody import proofs as custody_proofs
 from casefile.model import Case, CustodyAction, CustodyEntry, CustodyNode, User
 from casefile.verifier import merkle
 from casefile.verifier.custody_entry import canonical_json, entry_bytes, format_time
@@ -87,9 +89,9 @@ class EntryMaker:
     def __init__(self, users: list[User], cases: list[Case], seed: int = 9162) -> None:
         self.random = random.Random(seed)
         self.actors: list[tuple[uuid.UUID | None, str]] = [
-            (user.id, custody.actor_label(user)) for user in users
+            (user.id, custody_log.actor_label(user)) for user in users
         ]
-        self.actors.append((None, custody.actor_label(None)))
+        self.actors.append((None, custody_log.actor_label(None)))
         self.cases: list[uuid.UUID | None] = [case.id for case in cases] + [None]
         self.items: list[uuid.UUID | None] = [
             uuid.UUID(int=self.random.getrandbits(128), version=4) for _ in range(50_000)
@@ -172,7 +174,9 @@ def checkpoint_sizes(entries: int, every: int) -> list[int]:
     return sorted(sizes)
 
 
-def build(database: Database, entries: int, every: int, keys: custody.CustodyKeys) -> list[int]:
+def build(
+    database: Database, entries: int, every: int, keys: custody_checkpoints.CustodyKeys
+) -> list[int]:
     with database.sessions() as session:
         users, cases = seed_people(session, users=20, cases=100)
     maker = EntryMaker(users, cases)
@@ -197,7 +201,7 @@ def build(database: Database, entries: int, every: int, keys: custody.CustodyKey
                 rate = tree.size / (time.perf_counter() - started)
                 print(f"\r  built {tree.size:,} entries ({rate:,.0f}/s)", end="", flush=True)
         with database.sessions() as session:
-            checkpoint = custody.make_checkpoint(session, keys)
+            checkpoint = custody_checkpoints.make_checkpoint(session, keys)
             session.commit()
             if checkpoint.root != tree.root():
                 raise RuntimeError(f"checkpoint {size} signed a root the builder did not make")
@@ -261,7 +265,7 @@ def _build(
     print(f"building a log of {entries:,} entries...", flush=True)
     started = time.perf_counter()
     migrate(url)
-    keys = custody.CustodyKeys(ORIGIN, generate_private_key())
+    keys = custody_checkpoints.CustodyKeys(ORIGIN, generate_private_key())
     database = Database.from_url(url)
     try:
         checkpoints = build(database, entries, every, keys)
@@ -344,15 +348,15 @@ def measure_proofs(built: Built, count: int, seed: int = 6962) -> list[float]:
     timings: list[float] = []
     try:
         with database.sessions() as session:
-            checkpoint = custody.get_checkpoint(session, size)
-            custody.inclusion_proof(session, size // 3, size)
+            checkpoint = custody_checkpoints.get_checkpoint(session, size)
+            custody_proofs.inclusion_proof(session, size // 3, size)
         for seq in [0, size - 1, *(chooser.randrange(size) for _ in range(count - 2))]:
             with database.sessions() as session:
                 leaf = session.get(CustodyEntry, seq)
                 if leaf is None:
                     raise RuntimeError(f"entry {seq} missing")
                 started = time.perf_counter()
-                proof = custody.inclusion_proof(session, seq, size)
+                proof = custody_proofs.inclusion_proof(session, seq, size)
                 timings.append((time.perf_counter() - started) * 1000)
             merkle.verify_inclusion(leaf.leaf_hash, seq, size, proof, checkpoint.root)
     finally:

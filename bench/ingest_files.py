@@ -31,7 +31,7 @@ from casefile import create_app
 from casefile.db import Database
 from casefile.logic.accounts import accounts
 from casefile.logic.cases import cases
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.custody.verify import verify_log
 from casefile.logic.evidence import ingest as ingest_logic
 from casefile.model import Evidence, EvidenceStatus
@@ -120,7 +120,7 @@ def _ingest_twice(
                 flush=True,
             )
         stored = session.query(Evidence).filter(Evidence.status == EvidenceStatus.ACTIVE).count()
-        keys: custody.CustodyKeys = extensions["casefile.custody_keys"]
+        keys: custody_checkpoints.CustodyKeys = extensions["casefile.custody_keys"]
         report = verify_log(session, keys.verifier_key)
         if stored != count or not report.ok:
             raise RuntimeError(f"after the bench: {stored} items, custody log {report}")

@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casefile.db import Database
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.server import bodies_end_at_content_length
 from casefile.settings import Settings, load_settings
 from casefile.vault import signing_key
@@ -32,13 +32,17 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.extensions["casefile.db"] = database
     private_key = signing_key.load(settings.signing_key_path)
-    keys = custody.CustodyKeys(settings.custody_origin, private_key) if private_key else None
+    keys = (
+        custody_checkpoints.CustodyKeys(settings.custody_origin, private_key)
+        if private_key
+        else None
+    )
     app.extensions["casefile.custody_keys"] = keys
     info: dict[str, object] = {}
-    custody.bind(
+    custody_checkpoints.bind(
         info,
         keys,
-        custody.CheckpointPolicy(
+        custody_checkpoints.CheckpointPolicy(
             settings.checkpoint_every_entries, settings.checkpoint_every_minutes
         ),
     )

@@ -22,7 +22,8 @@ from casefile.db import Database
 from casefile.logic import retry
 from casefile.logic.accounts import accounts, tokens
 from casefile.logic.cases import cases
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.custody import entries as custody_entries
 from casefile.logic.custody import trusted as custody_trusted
 from casefile.logic.custody import verify as custody_verify_logic
 from casefile.logic.errors import Busy, DomainError, NotFound, ValidationFailed
@@ -459,8 +460,8 @@ def custody_group() -> None:
     """The tamper-evident custody log."""
 
 
-def _keys(app: Flask) -> custody.CustodyKeys:
-    keys: custody.CustodyKeys | None = app.extensions["casefile.custody_keys"]
+def _keys(app: Flask) -> custody_checkpoints.CustodyKeys:
+    keys: custody_checkpoints.CustodyKeys | None = app.extensions["casefile.custody_keys"]
     if keys is None:
         raise CasefileError("no custody signing key in the instance folder: run `casefile init`")
     return keys
@@ -476,7 +477,7 @@ def custody_checkpoint(ctx: click.Context) -> None:
     with _session(ctx, app) as session:
 
         def sign() -> CustodyCheckpoint:
-            checkpoint = custody.make_checkpoint(session, keys)
+            checkpoint = custody_checkpoints.make_checkpoint(session, keys)
             session.commit()
             return checkpoint
 
@@ -518,7 +519,7 @@ def custody_verify(
     # One consistent view of the log, which appends (and on SQLite, every write) need not
     # wait for: a minute-long verify would otherwise hold up every upload meanwhile.
     with _session(ctx, app, snapshot=True) as session:
-        total = custody.log_size(session)
+        total = custody_entries.log_size(session)
         with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
             done = [0]
 

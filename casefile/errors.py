@@ -37,7 +37,7 @@ from casefile.logic.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from casefile.logic.evidence.evidence import IntegrityFailure
+from casefile.logic.evidence.reading import IntegrityFailure
 from casefile.logic.evidence.tus import ChecksumMismatch, OffsetMismatch, UploadTooLarge
 from casefile.uploads import MalformedBody
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from casefile import failures, throttling
 from casefile.db import Database
 from casefile.logic.accounts.throttle import Throttle
-from casefile.logic.custody.custody import CustodyKeys
+from casefile.logic.custody.checkpoints import CustodyKeys
 from casefile.model import LoginSession, User
 from casefile.settings import Settings
 from casefile.vault.blobstore import BlobStore

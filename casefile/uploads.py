@@ -25,7 +25,7 @@ from casefile import request_body, request_scope
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import DomainError
-from casefile.logic.evidence import evidence
+from casefile.logic.evidence import submission
 from casefile.logic.evidence.intake import IntakeStream
 
 EVIDENCE_ENDPOINTS = frozenset({"api.upload_evidence", "web.evidence.upload"})  # only these
@@ -210,7 +210,7 @@ def _declared(fields: tuple[tuple[str, str], ...]) -> list[str]:
     for name, value in fields:
         if name == "declared_hashes":
             try:
-                names.extend(evidence.parse_declared_hashes(value))
+                names.extend(submission.parse_declared_hashes(value))
             except ValueError:
                 continue
     return names

@@ -33,7 +33,7 @@ from pypdf import PdfReader
 from casefile import create_app
 from casefile.db import Database
 from casefile.logic.accounts import accounts, login_sessions, tokens
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.model import Role
 from tests.factories import PASSWORD, add_member, make_case, make_settings, make_user
 
@@ -386,7 +386,7 @@ def build_world(
         values["upload_id"] = response.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
     if checkpoint:  # a signed checkpoint over all of the above, for the custody routes to serve
         keys = app.extensions["casefile.custody_keys"]
-        values["checkpoint_size"] = str(custody.make_checkpoint(session, keys).size)
+        values["checkpoint_size"] = str(custody_checkpoints.make_checkpoint(session, keys).size)
     world = World(
         values=values,
         login_ids={actor: user.get_id() for actor, user in users.items()},

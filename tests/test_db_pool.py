@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from casefile import db
 from casefile.db import Database, make_engine
-from casefile.logic.custody import custody
+from casefile.logic.custody import log as custody_log
 from casefile.model import CustodyAction
 
 
@@ -84,10 +84,10 @@ def test_a_custody_append_on_a_lost_connection_fails_cleanly_and_the_next_works(
         monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)  # no ping to catch it
         with database.session() as session:
             with pytest.raises(DBAPIError) as caught:
-                custody.append(session, None, CustodyAction.INTEGRITY_CHECKED)
+                custody_log.append(session, None, CustodyAction.INTEGRITY_CHECKED)
             assert caught.value.connection_invalidated
         with database.session() as session:
-            entry = custody.append(session, None, CustodyAction.INTEGRITY_CHECKED)
+            entry = custody_log.append(session, None, CustodyAction.INTEGRITY_CHECKED)
             session.commit()
             assert backend_pid(session.connection()) != pid
         assert entry.seq == 0

@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 
 from casefile.db import Database
-from casefile.logic.custody import custody
+from casefile.logic.custody import entries as custody_entries
+from casefile.logic.custody import log as custody_log
 from casefile.model import CustodyAction
 
 
 def append_one(database):
     with database.session() as session:
-        custody.append(session, None, CustodyAction.INTEGRITY_CHECKED, details={"n": 1})
+        custody_log.append(session, None, CustodyAction.INTEGRITY_CHECKED, details={"n": 1})
         session.commit()
 
 
@@ -20,13 +21,13 @@ def test_a_snapshot_sees_one_moment_while_writers_go_on(fresh_database_url):
     try:
         append_one(database)
         with database.snapshot() as reader:
-            assert custody.log_size(reader) == 1  # the snapshot is taken here
+            assert custody_entries.log_size(reader) == 1  # the snapshot is taken here
             writer = threading.Thread(target=append_one, args=(database,))
             writer.start()
             writer.join(timeout=10)
             assert not writer.is_alive(), "an append waited for a reader"
-            assert custody.log_size(reader) == 1  # still the same moment
+            assert custody_entries.log_size(reader) == 1  # still the same moment
         with database.session() as session:
-            assert custody.log_size(session) == 2
+            assert custody_entries.log_size(session) == 2
     finally:
         database.engine.dispose()

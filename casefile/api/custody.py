@@ -12,8 +12,10 @@ from casefile.api.blueprint import bp
 from casefile.api.openapi import MAX_INT64, Param, operation
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
-from casefile.logic.custody import custody, transfers
+from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.custody import entries as custody_entries
 from casefile.logic.custody import reports as custody_reports
+from casefile.logic.custody import transfers
 from casefile.logic.custody.transfers import TransferInput
 from casefile.logic.errors import NotFound
 
@@ -34,7 +36,7 @@ def _text(body: str) -> Response:
 )
 def latest_checkpoint() -> Response:
     authz.require_active(request_scope.actor())
-    checkpoint = custody.latest_checkpoint(request_scope.db_session())
+    checkpoint = custody_checkpoints.latest_checkpoint(request_scope.db_session())
     if checkpoint is None:
         raise NotFound("no checkpoint has been signed yet")
     return _text(checkpoint.note)
@@ -66,7 +68,7 @@ def public_key() -> Response:
 def list_checkpoints() -> Response:
     authz.require_active(request_scope.actor())
     start = requests.int_arg("from", required=False)
-    rows = custody.list_checkpoints(request_scope.db_session(), start=start)
+    rows = custody_checkpoints.list_checkpoints(request_scope.db_session(), start=start)
     return jsonify(
         {
             "items": [
@@ -97,7 +99,7 @@ def list_checkpoints() -> Response:
 def consistency() -> Response:
     authz.require_active(request_scope.actor())
     old, new = requests.int_arg("old"), requests.int_arg("new")
-    proof = custody.consistency_proof(request_scope.db_session(), old, new)
+    proof = custody_checkpoints.consistency_proof(request_scope.db_session(), old, new)
     return jsonify({"old": old, "new": new, "hashes": [node.hex() for node in proof]})
 
 
@@ -138,7 +140,7 @@ def record_transfer(case_id: uuid.UUID) -> tuple[Response, int]:
     authz.authorize_case(session, actor, case_id, CaseAction.RECORD_TRANSFER)
     data = requests.body(TransferInput)
     written = [
-        {**custody.entry_json(entry), "leaf_hash": entry.leaf_hash.hex()}
+        {**custody_entries.entry_json(entry), "leaf_hash": entry.leaf_hash.hex()}
         for entry in transfers.record_transfer(session, actor, case_id, data)
     ]
     # The first entry's fields at the top, as before transfers could name several items.

@@ -15,10 +15,18 @@ from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import reports as custody_reports
 from casefile.logic.errors import ValidationFailed
-from casefile.logic.evidence import deletion, evidence, grants, metadata
+from casefile.logic.evidence import (
+    deletion,
+    grants,
+    listing,
+    metadata,
+    reading,
+    registration,
+    submission,
+)
 from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
-from casefile.logic.evidence.evidence import EvidenceInput
 from casefile.logic.evidence.grants import GrantInput
+from casefile.logic.evidence.submission import EvidenceInput
 from casefile.model import Evidence
 
 UPLOAD_FIELDS = frozenset(EvidenceInput.model_fields)
@@ -46,14 +54,12 @@ def upload_evidence(case_id: uuid.UUID) -> tuple[Response, int]:
     unknown = sorted(set(form) - UPLOAD_FIELDS)
     if unknown:
         raise ValidationFailed(dict.fromkeys(unknown, "unknown field"))
-    data = evidence.parse_input({name: form.get(name) for name in form})
-    stream = uploads.streams()[0]
-    received = stream.finish()
-    result = evidence.register(
+    data = submission.parse_input({name: form.get(name) for name in form})
+    result = registration.register_upload(
         request_scope.db_session(),
         request_scope.actor(),
         case_id,
-        received,
+        uploads.streams()[0],
         data,
         filename=parts[0].filename,
         declared_mime=parts[0].mimetype or None,
@@ -61,9 +67,9 @@ def upload_evidence(case_id: uuid.UUID) -> tuple[Response, int]:
         keyring=request_scope.keyring(),
     )
     body = _described(result.item)
-    if not result.created:
+    if result.duplicate:
         body["flags"] = [*body["flags"], "duplicate"]
-    return jsonify(body), 201 if result.created else 200
+    return jsonify(body), 200 if result.duplicate else 201
 
 
 @bp.get("/cases/<uuid:case_id>/evidence")
@@ -77,7 +83,7 @@ def upload_evidence(case_id: uuid.UUID) -> tuple[Response, int]:
 def list_evidence(case_id: uuid.UUID) -> Response:
     session, actor = request_scope.db_session(), request_scope.actor()
     authz.authorize_case(session, actor, case_id, CaseAction.VIEW_EVIDENCE)  # before the paging
-    page = evidence.list_items(
+    page = listing.list_items(
         session,
         actor,
         case_id,
@@ -91,7 +97,7 @@ def list_evidence(case_id: uuid.UUID) -> Response:
 @bp.get("/evidence/<uuid:evidence_id>")
 @operation(summary="An item's metadata", tag="evidence", response=schemas.EvidenceOut)
 def get_evidence(evidence_id: uuid.UUID) -> Response:
-    item = evidence.get_item(request_scope.db_session(), request_scope.actor(), evidence_id)
+    item = listing.get_item(request_scope.db_session(), request_scope.actor(), evidence_id)
     return jsonify(_described(item))
 
 
@@ -108,7 +114,7 @@ def _described(item: Evidence) -> dict[str, Any]:
     errors=(401, 404, 409),
 )
 def evidence_content(evidence_id: uuid.UUID) -> Response:
-    item, chunks = evidence.read_content(
+    item, chunks = reading.read_content(
         request_scope.db_session(),
         request_scope.actor(),
         evidence_id,

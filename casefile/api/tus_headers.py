@@ -9,7 +9,7 @@ import base64
 import binascii
 
 from casefile.logic.errors import DomainError, ValidationFailed
-from casefile.logic.evidence.evidence import clean_filename
+from casefile.logic.evidence.submission import clean_filename
 from casefile.logic.evidence.tus import CHECKSUM_ALGORITHMS, FILENAME_KEYS, Checksum
 
 

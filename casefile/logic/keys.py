@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casefile.logic.accounts import totp_at_rest
-from casefile.logic.custody import custody
+from casefile.logic.custody import log as custody_log
 from casefile.logic.evidence import metadata, tus
 from casefile.model import CustodyAction, Evidence
 from casefile.vault import envelope
@@ -65,7 +65,7 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
         totp_rewrapped += extra_totp
     retired = [key_id for key_id in envelope.key_ids(current) if key_id != primary]
 
-    custody.append(
+    custody_log.append(
         session,
         None,
         CustodyAction.KEY_ROTATED,

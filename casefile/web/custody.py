@@ -19,10 +19,11 @@ from casefile.documents import custody_report_pdf
 from casefile.logic import authz, pagination
 from casefile.logic.authz import CaseAction
 from casefile.logic.cases import cases
-from casefile.logic.custody import custody, transfers
+from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.custody import reports as custody_reports
+from casefile.logic.custody import transfers
 from casefile.logic.errors import ValidationFailed
-from casefile.logic.evidence import evidence
+from casefile.logic.evidence import listing
 from casefile.model import Case, CustodyAction, Evidence
 from casefile.web.forms import ActivityFilterForm, EmptyForm, TransferForm, forum_choices
 from casefile.web.helpers import attachment, day_bound, show_errors
@@ -75,7 +76,7 @@ def _page(case_id: uuid.UUID, verdict: object = None) -> str:
         case=case,
         entries=entries,
         filters=filters,
-        checkpoint=custody.latest_checkpoint(session),
+        checkpoint=custody_checkpoints.latest_checkpoint(session),
         can_transfer=authz.can(role, CaseAction.RECORD_TRANSFER),
         verify_form=EmptyForm(),
         verdict=verdict,
@@ -157,7 +158,7 @@ def record_transfer(case_id: uuid.UUID) -> BaseResponse | str:
         try:
             when = form.when.data.replace(tzinfo=dt.UTC) if form.when.data else None
             receipt = (
-                evidence.find_by_ern(
+                listing.find_by_ern(
                     request_scope.db_session(), request_scope.actor(), case_id, form.receipt.data
                 ).id
                 if form.receipt.data

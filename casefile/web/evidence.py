@@ -22,10 +22,10 @@ from casefile import request_scope, uploads
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.cases import cases
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.custody import reports as custody_reports
 from casefile.logic.errors import Conflict, ValidationFailed
-from casefile.logic.evidence import deletion, evidence, metadata
+from casefile.logic.evidence import deletion, listing, metadata, reading, registration, submission
 from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
 from casefile.model import CustodyAction, Sensitivity
 from casefile.web.custody import custody_pdf
@@ -42,8 +42,8 @@ def list_items(case_id: uuid.UUID) -> str:
     role = authz.role_in_case(session, authz.require_active(actor), case.id)
     filters = EvidenceFilterForm(request.args)
     filters.validate()
-    sort = filters.sort.data if filters.sort.data in evidence.SORTS else "ern"
-    where = evidence.ItemFilter(
+    sort = filters.sort.data if filters.sort.data in listing.SORTS else "ern"
+    where = listing.ItemFilter(
         kind=filters.kind.data or None,
         sensitivity=Sensitivity(filters.sensitivity.data)
         if filters.sensitivity.data in {s.value for s in Sensitivity}
@@ -53,7 +53,7 @@ def list_items(case_id: uuid.UUID) -> str:
         until=day_bound(filters.until.data, end=True),
     )
     keyring = request_scope.keyring()
-    items = evidence.sorted_items(session, actor, case.id, sort=sort, where=where, keyring=keyring)
+    items = listing.sorted_items(session, actor, case.id, sort=sort, where=where, keyring=keyring)
     return render_template(
         "evidence_list.html",
         case=case,
@@ -77,7 +77,7 @@ def upload(case_id: uuid.UUID) -> BaseResponse | str:
         flash(_("Choose at least one file."), "error")
         return redirect(url_for("web.evidence.list_items", case_id=case_id))
     try:
-        data = evidence.parse_input(
+        data = submission.parse_input(
             {
                 "description": form.description.data or None,
                 "collected_by": form.collected_by.data or None,
@@ -97,19 +97,19 @@ def upload(case_id: uuid.UUID) -> BaseResponse | str:
         if not part.filename:  # an empty file input still sends an empty part
             stream.abort()
             continue
-        result = evidence.register(
+        result = registration.register_upload(
             session,
             actor,
             case_id,
-            stream.finish(),
+            stream,
             data,
             filename=part.filename,
             declared_mime=part.mimetype or None,
             store=store,
             keyring=request_scope.keyring(),
         )
-        added += result.created
-        repeated += not result.created
+        repeated += result.duplicate
+        added += not result.duplicate
     flash(
         _(
             "%(added)s item(s) added, %(repeated)s already in the case.",
@@ -128,11 +128,11 @@ def show(item_id: uuid.UUID) -> str:
 
 def _item_page(item_id: uuid.UUID, verdict: object) -> str:
     session, actor = request_scope.db_session(), request_scope.actor()
-    item = evidence.get_item(session, actor, item_id)
+    item = listing.get_item(session, actor, item_id)
     role = authz.role_in_case(session, authz.require_active(actor), item.case_id)
     _, entries = custody_reports.item_activity(session, actor, item.id, limit=1000)
     described = metadata.reveal(request_scope.keyring(), item)
-    too_large = evidence.preview_refusal(
+    too_large = reading.preview_refusal(
         item, request_scope.settings().preview_max_megapixels, described.extracted
     )
     return render_template(
@@ -147,7 +147,7 @@ def _item_page(item_id: uuid.UUID, verdict: object) -> str:
         preview_refused=too_large,
         also_types=[flag.split(":", 1)[1] for flag in item.flags if flag.startswith("polyglot:")],
         verdict=verdict,
-        checkpoint=custody.latest_checkpoint(session),
+        checkpoint=custody_checkpoints.latest_checkpoint(session),
     )
 
 
@@ -160,7 +160,7 @@ def verify(item_id: uuid.UUID) -> str:
 
 @bp.get("/evidence/<uuid:item_id>/download")
 def download(item_id: uuid.UUID) -> Response:
-    item, chunks = evidence.read_content(
+    item, chunks = reading.read_content(
         request_scope.db_session(),
         request_scope.actor(),
         item_id,
@@ -189,7 +189,7 @@ def report_json(item_id: uuid.UUID) -> Response:
 def report_pdf(item_id: uuid.UUID) -> Response:
     report = _report(item_id)
     session, actor = request_scope.db_session(), request_scope.actor()
-    item = evidence.get_item(session, actor, item_id)
+    item = listing.get_item(session, actor, item_id)
     case = cases.get_case(session, actor, item.case_id)
     pdf = custody_pdf(report, case, [item], scope="item")
     return attachment(pdf, "application/pdf", f"custody-{report['ern']}.pdf")
@@ -255,17 +255,17 @@ def preview(item_id: uuid.UUID) -> Response:
     """Inline, in a sandboxed frame of the item page, for types a browser shows safely.
     Every preview is a custody entry ("viewed")."""
     session, actor = request_scope.db_session(), request_scope.actor()
-    item = evidence.get_item(session, actor, item_id)
+    item = listing.get_item(session, actor, item_id)
     if not previewable(item.mime):
         raise ValidationFailed({"item": "this type is not shown inline; download it instead"})
-    refusal = evidence.preview_refusal(
+    refusal = reading.preview_refusal(
         item,
         request_scope.settings().preview_max_megapixels,
         metadata.reveal(request_scope.keyring(), item).extracted,
     )
     if refusal is not None:
         raise ValidationFailed({"item": f"not shown inline: {refusal}; download it instead"})
-    item, chunks = evidence.read_content(
+    item, chunks = reading.read_content(
         session,
         actor,
         item_id,

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from casefile.logic.custody import custody
-from casefile.model import Role
+from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.custody import log as custody_log
+from casefile.model import CustodyAction, Role
 from casefile.verifier import merkle
 from casefile.verifier.custody_verifier import verify_report
 from casefile.verifier.signed_note import Checkpoint, open_note
@@ -62,9 +63,9 @@ def test_case_custody_report_verifies_with_the_published_key(client, world):
 
 def test_checkpoints_history_and_consistency(client, world, app, session):
     keys = app.extensions["casefile.custody_keys"]
-    first = custody.make_checkpoint(session, keys)
-    custody.append(session, None, custody.CustodyAction.INTEGRITY_CHECKED, details={"n": 1})
-    second = custody.make_checkpoint(session, keys)
+    first = custody_checkpoints.make_checkpoint(session, keys)
+    custody_log.append(session, None, CustodyAction.INTEGRITY_CHECKED, details={"n": 1})
+    second = custody_checkpoints.make_checkpoint(session, keys)
     session.commit()
     listing = client.get("/api/v1/custody/checkpoints?from=0", headers=world["lead"]).get_json()
     sizes = [c["size"] for c in listing["items"]]

@@ -29,8 +29,8 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.test import EnvironBuilder
 
 from casefile import create_app
-from casefile.logic.evidence.evidence import IntegrityFailure
 from casefile.logic.evidence.intake import IntakeStream
+from casefile.logic.evidence.reading import IntegrityFailure
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
 from casefile.verifier.custody_verifier import verify_report
 from tests.factories import add_member, bearer, make_case, make_user

@@ -16,9 +16,10 @@ from sqlalchemy.exc import OperationalError
 from casefile.cli import main
 from casefile.errors import answer_for
 from casefile.logic import authz, retry
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.custody import log_state as custody_log_state
 from casefile.logic.errors import Busy
-from casefile.logic.evidence import evidence
+from casefile.logic.evidence import listing
 from casefile.model import CustodyAction, CustodyEntry, Evidence
 from tests.api.test_evidence_api import upload
 from tests.factories import bearer, make_case, make_user
@@ -55,7 +56,7 @@ def conflict(engine_name: str) -> OperationalError:
 def abort_appends(monkeypatch, session):
     """abort_appends(n): the next n custody appends fail as if the database aborted their
     transaction; calls holds how many appends were attempted."""
-    real = custody._state
+    real = custody_log_state.take_lock
     calls: list[int] = []
     failures = [0]
 
@@ -69,7 +70,7 @@ def abort_appends(monkeypatch, session):
                 raise conflict(db_session.get_bind().dialect.name)
             return real(db_session)
 
-        monkeypatch.setattr(custody, "_state", flaky)
+        monkeypatch.setattr(custody_log_state, "take_lock", flaky)
         return calls
 
     return arm
@@ -184,7 +185,7 @@ def test_a_conflict_outside_a_retried_transaction_is_503_not_500(client, session
     def aborted(*_args, **_kwargs):
         raise conflict(session.get_bind().dialect.name)
 
-    monkeypatch.setattr(evidence, "list_items", aborted)
+    monkeypatch.setattr(listing, "list_items", aborted)
     response = client.get(f"/api/v1/cases/{case.id}/evidence", headers=headers)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
@@ -223,7 +224,7 @@ def test_the_command_line_says_busy_in_one_line_and_exits_1(tmp_path, fresh_data
         signed.append(1)
         raise conflict(db_session.get_bind().dialect.name)
 
-    monkeypatch.setattr(custody, "make_checkpoint", aborted)
+    monkeypatch.setattr(custody_checkpoints, "make_checkpoint", aborted)
     result = runner.invoke(main, ["custody", "checkpoint"], env=env)
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [

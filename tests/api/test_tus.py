@@ -32,8 +32,8 @@ from casefile import create_app, request_scope
 from casefile.api import tus_headers
 from casefile.db import Database, utcnow
 from casefile.logic.cases import members
-from casefile.logic.evidence import evidence, tus
 from casefile.logic.evidence import metadata as item_metadata
+from casefile.logic.evidence import registration, tus
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
 from casefile.model.tus_upload import TusChunk, TusUpload
 from casefile.vault import envelope
@@ -866,7 +866,7 @@ def test_the_same_bytes_again_link_to_the_existing_item(client, world, session):
 def test_a_failed_completion_can_be_asked_for_again(client, world, session, monkeypatch, stored):
     content = secrets.token_bytes(3000)
     url = start(client, world, len(content)).headers["Location"]
-    real = evidence.register
+    real = registration.register_upload
     calls = []
 
     def failing_once(*args: Any, **kwargs: Any) -> Any:
@@ -875,7 +875,7 @@ def test_a_failed_completion_can_be_asked_for_again(client, world, session, monk
             raise RuntimeError("the database went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(evidence, "register", failing_once)
+    monkeypatch.setattr(registration, "register_upload", failing_once)
     failed = send(client, world, url, 0, content)
     assert failed.status_code == 500
     assert failed.get_json()["error"]["code"] == "internal_error"

@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from casefile.cli import main
 from casefile.db import Database
 from casefile.logic.accounts import accounts
-from casefile.logic.custody import custody
-from casefile.logic.evidence import evidence, metadata
+from casefile.logic.custody import log as custody_log
 from casefile.logic.evidence import ingest as ingest_logic
+from casefile.logic.evidence import metadata, registration
 from casefile.logic.evidence.intake import IntakeStream
 from casefile.model import Case, CustodyAction, CustodyEntry, Evidence, Role
 from casefile.vault.blobstore import BlobStore, LocalBlobStore
@@ -255,7 +255,7 @@ def test_ctrl_c_while_registering_waits_for_the_registration(vault, batch, monke
     # photo-notes.txt. Ctrl-C arrives while the first batch is being registered.
     monkeypatch.setattr(ingest_logic, "REGISTER_BATCH", 2)
     monkeypatch.setattr(ingest_logic, "REGISTER_SECONDS", 30.0)
-    real = evidence.register_many
+    real = registration.register_many
     calls = []
 
     def register_with_ctrl_c(*args, **kwargs):
@@ -264,7 +264,7 @@ def test_ctrl_c_while_registering_waits_for_the_registration(vault, batch, monke
             os.kill(os.getpid(), signal.SIGINT)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(evidence, "register_many", register_with_ctrl_c)
+    monkeypatch.setattr(registration, "register_many", register_with_ctrl_c)
     result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
     assert result.exit_code == 1
     assert calls == [2]  # held back until the batch committed, then no other
@@ -273,7 +273,7 @@ def test_ctrl_c_while_registering_waits_for_the_registration(vault, batch, monke
     assert stored_files(vault) == sorted(item.blob_id for item in items(vault))
     assert len(items(vault)) == 2
 
-    monkeypatch.setattr(evidence, "register_many", real)
+    monkeypatch.setattr(registration, "register_many", real)
     rerun = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
     assert rerun.stdout.strip().splitlines()[-1] == "added 1, already in case 3, failed 0"
 
@@ -308,7 +308,7 @@ def test_ctrl_c_while_streaming_leaves_no_blob(vault, batch, monkeypatch):
 
 def test_a_file_the_database_refuses_fails_alone_in_its_batch(vault, batch, monkeypatch):
     monkeypatch.setattr(ingest_logic, "REGISTER_SECONDS", 30.0)  # all three in one batch
-    real_append, real_many = custody.append_many, evidence.register_many
+    real_append, real_many = custody_log.append_many, registration.register_many
     batches = []
 
     def append(session, new_entries):
@@ -321,8 +321,8 @@ def test_a_file_the_database_refuses_fails_alone_in_its_batch(vault, batch, monk
         batches.append([submission.name for submission in args[3]])
         return real_many(*args, **kwargs)
 
-    monkeypatch.setattr(custody, "append_many", append)
-    monkeypatch.setattr(evidence, "register_many", register_many)
+    monkeypatch.setattr(custody_log, "append_many", append)
+    monkeypatch.setattr(registration, "register_many", register_many)
     result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
     assert batches[0] == ["statement.txt", "tula-toli/day2/log.csv", "tula-toli/photo-notes.txt"]
     assert batches[1:] == [[name] for name in batches[0]]  # then one at a time

@@ -20,18 +20,26 @@ from casefile.db import Database
 from casefile.logic import retry
 from casefile.logic.cases import cases, ern, members
 from casefile.logic.cases.members import MemberInput
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.custody import transfers as transfer_log
-from casefile.logic.custody.custody import CustodyKeys
+from casefile.logic.custody.checkpoints import CustodyKeys
 from casefile.logic.custody.transfers import TransferInput
 from casefile.logic.custody.verify import verify_log
 from casefile.logic.errors import Conflict
-from casefile.logic.evidence import deletion, evidence, grants, tus
+from casefile.logic.evidence import deletion, grants, listing, reading, registration, tus
 from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
-from casefile.logic.evidence.evidence import EvidenceInput
 from casefile.logic.evidence.grants import GrantInput
 from casefile.logic.evidence.intake import IntakeStream
-from casefile.model import CustodyEntry, Evidence, EvidenceStatus, Role, Sensitivity, User
+from casefile.logic.evidence.submission import EvidenceInput
+from casefile.model import (
+    CustodyAction,
+    CustodyEntry,
+    Evidence,
+    EvidenceStatus,
+    Role,
+    Sensitivity,
+    User,
+)
 from casefile.vault.blobstore import LocalBlobStore
 from casefile.vault.envelope import Keyring
 from casefile.verifier.signed_note import generate_private_key
@@ -92,9 +100,8 @@ class Mix:
     def _upload(self, session, actor, content, sensitivity=Sensitivity.STANDARD):
         stream = IntakeStream(self.store, self.keyring)
         stream.write(content)
-        received = stream.finish()
-        return evidence.register(
-            session, actor, self.case_id, received,
+        return registration.register_upload(
+            session, actor, self.case_id, stream,
             EvidenceInput(title="item", sensitivity=sensitivity),
             filename="item.txt", declared_mime="text/plain",
             store=self.store, keyring=self.keyring,
@@ -110,20 +117,20 @@ class Mix:
 
     def download(self, session, lead, number):
         item_id = self.stable[number % len(self.stable)]
-        _, chunks = evidence.read_content(session, lead, item_id, store=self.store,
+        _, chunks = reading.read_content(session, lead, item_id, store=self.store,
                                           keyring=self.keyring)
         assert b"".join(chunks) == f"stable {number % len(self.stable)}".encode()
 
     def view(self, session, lead, number):
         del number
-        _, chunks = evidence.read_content(session, lead, self.stable[1], store=self.store,
+        _, chunks = reading.read_content(session, lead, self.stable[1], store=self.store,
                                           keyring=self.keyring,
-                                          action=evidence.CustodyAction.VIEWED)
+                                          action=CustodyAction.VIEWED)
         b"".join(chunks)
 
     def listing(self, session, lead, number):
         del number
-        assert evidence.list_items(session, lead, self.case_id)
+        assert listing.list_items(session, lead, self.case_id)
         session.commit()
 
     def tus_upload(self, session, lead, number):
@@ -174,7 +181,7 @@ class Mix:
         del lead, number
 
         def sign():
-            custody.make_checkpoint(session, self.keys)
+            custody_checkpoints.make_checkpoint(session, self.keys)
             session.commit()
 
         retry.run(session, sign)
@@ -227,7 +234,7 @@ def check_what_is_left(database: Database, mix: Mix) -> None:
     """Gapless custody and ERNs, a log that verifies, every live item readable."""
     keys = mix.keys
     with database.sessions() as session:
-        custody.make_checkpoint(session, keys)
+        custody_checkpoints.make_checkpoint(session, keys)
         session.commit()
         seqs = list(session.scalars(select(CustodyEntry.seq).order_by(CustodyEntry.seq)))
         assert seqs == list(range(len(seqs)))
@@ -249,6 +256,6 @@ def check_what_is_left(database: Database, mix: Mix) -> None:
         for item in items:
             if item.status != EvidenceStatus.ACTIVE or item.sensitivity != Sensitivity.STANDARD:
                 continue
-            _, chunks = evidence.read_content(session, lead, item.id, store=mix.store,
+            _, chunks = reading.read_content(session, lead, item.id, store=mix.store,
                                               keyring=mix.keyring)
             assert hashlib.sha256(b"".join(chunks)).hexdigest() == item.sha256

@@ -13,9 +13,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from casefile.db import Database
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.custody import entries as custody_entries
+from casefile.logic.custody import log as custody_log
+from casefile.logic.custody import log_state as custody_log_state
+from casefile.logic.custody import proofs as custody_proofs
 from casefile.logic.custody import reports as custody_reports
-from casefile.logic.custody.custody import CheckpointPolicy, CustodyKeys
+from casefile.logic.custody.checkpoints import CheckpointPolicy, CustodyKeys
 from casefile.logic.custody.verify import verify_log
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.model import CustodyAction, CustodyCheckpoint, CustodyEntry, Role
@@ -40,7 +44,7 @@ def lead(session):
 
 def append_many(session, count, actor=None, case_id=None):
     for number in range(count):
-        custody.append(session, actor, CustodyAction.INTEGRITY_CHECKED, case_id=case_id,
+        custody_log.append(session, actor, CustodyAction.INTEGRITY_CHECKED, case_id=case_id,
                        details={"n": number, "note": "ဗမာ ✓"})
     session.commit()
 
@@ -54,11 +58,11 @@ def test_entries_are_gapless_leaves_of_an_rfc6962_tree(session, keys):
     entries = all_entries(session)
     assert [e.seq for e in entries] == list(range(13))
     for entry in entries:
-        encoded = entry_bytes_from_json(custody.entry_json(entry))
+        encoded = entry_bytes_from_json(custody_entries.entry_json(entry))
         assert entry.leaf_hash == hashlib.sha256(b"\x00" + encoded).digest()
         assert json.loads(encoded)["seq"] == entry.seq  # the bytes are plain canonical JSON
     reference = merkle.MemoryNodes([e.leaf_hash for e in entries])
-    checkpoint = custody.make_checkpoint(session, keys)
+    checkpoint = custody_checkpoints.make_checkpoint(session, keys)
     assert checkpoint.size == 13
     assert checkpoint.root == reference.root()
 
@@ -67,9 +71,9 @@ def test_case_actions_write_entries_in_the_same_transaction(session, lead):
     case = make_case(session, lead)
     viewer = make_user(session, "viewer@example.org")
     add_member(session, case, lead, viewer, Role.VIEWER)
-    actions = [e.action for e in custody.entries_for(session, case_id=case.id)]
+    actions = [e.action for e in custody_entries.entries_for(session, case_id=case.id)]
     assert actions == [CustodyAction.CASE_CREATED, CustodyAction.MEMBER_ADDED]
-    created = custody.entries_for(session, case_id=case.id)[0]
+    created = custody_entries.entries_for(session, case_id=case.id)[0]
     assert created.actor_id == lead.id
     assert created.actor_label == "lead <lead@example.org>"
     assert json.loads(created.details)["reference"] == "ICC-01/19"
@@ -77,41 +81,44 @@ def test_case_actions_write_entries_in_the_same_transaction(session, lead):
 
     with pytest.raises(Conflict):  # refused action: no entry either
         members.remove_member(session, lead, case.id, lead.id)
-    assert len(custody.entries_for(session, case_id=case.id)) == 2
+    assert len(custody_entries.entries_for(session, case_id=case.id)) == 2
 
 
 def test_checkpoints_are_signed_notes_and_append_only(session, keys):
     append_many(session, 3)
-    first = custody.make_checkpoint(session, keys)
-    assert custody.make_checkpoint(session, keys).size == first.size  # nothing new: same one
+    first = custody_checkpoints.make_checkpoint(session, keys)
+    # nothing new: the same one
+    assert custody_checkpoints.make_checkpoint(session, keys).size == first.size
     body = open_note(first.note, keys.verifier_key)
     parsed = Checkpoint.parse(body)
     assert (parsed.origin, parsed.size, parsed.root) == (keys.origin, 3, first.root)
     assert body.splitlines()[0] == "casefile.test/custody"
     append_many(session, 4)
-    second = custody.make_checkpoint(session, keys)
-    proof = custody.consistency_proof(session, 3, 7)
+    second = custody_checkpoints.make_checkpoint(session, keys)
+    proof = custody_checkpoints.consistency_proof(session, 3, 7)
     merkle.verify_consistency(3, 7, first.root, second.root, proof)
-    assert [c.size for c in custody.list_checkpoints(session, start=4)] == [7]
+    assert [c.size for c in custody_checkpoints.list_checkpoints(session, start=4)] == [7]
 
 
 def test_automatic_checkpoints_by_count(session, keys):
-    custody.bind(session.info, keys, CheckpointPolicy(every_entries=5, every_minutes=60))
+    custody_checkpoints.bind(
+        session.info, keys, CheckpointPolicy(every_entries=5, every_minutes=60)
+    )
     append_many(session, 12)
-    sizes = [c.size for c in custody.list_checkpoints(session)]
+    sizes = [c.size for c in custody_checkpoints.list_checkpoints(session)]
     assert sizes == [1, 6, 11]  # the first entry starts the clock; then every 5
 
 
 def test_proofs_and_their_errors(session, keys):
     append_many(session, 21)
-    checkpoint = custody.make_checkpoint(session, keys)
+    checkpoint = custody_checkpoints.make_checkpoint(session, keys)
     for entry in all_entries(session):
-        proof = custody.inclusion_proof(session, entry.seq, checkpoint.size)
+        proof = custody_proofs.inclusion_proof(session, entry.seq, checkpoint.size)
         merkle.verify_inclusion(entry.leaf_hash, entry.seq, checkpoint.size, proof, checkpoint.root)
     with pytest.raises(ValidationFailed):
-        custody.consistency_proof(session, 21, 3)
+        custody_checkpoints.consistency_proof(session, 21, 3)
     with pytest.raises(NotFound):
-        custody.consistency_proof(session, 5, 21)  # 5 was never signed
+        custody_checkpoints.consistency_proof(session, 5, 21)  # 5 was never signed
 
 
 def test_case_report_verifies_offline_and_detects_tampering(session, lead, keys):
@@ -136,7 +143,7 @@ def test_case_report_verifies_offline_and_detects_tampering(session, lead, keys)
 @pytest.mark.parametrize("verb", ["UPDATE", "DELETE"])
 def test_database_refuses_rewrites(connection, session, keys, table, verb):
     append_many(session, 2)
-    custody.make_checkpoint(session, keys)
+    custody_checkpoints.make_checkpoint(session, keys)
     session.commit()
     column = {"custody_entries": "actor_label = 'x'", "custody_nodes": "level = level",
               "custody_checkpoints": "origin = 'x'"}[table]
@@ -165,9 +172,9 @@ def bypass_triggers(connection):
 @pytest.fixture
 def signed_log(session, keys):
     append_many(session, 10)
-    custody.make_checkpoint(session, keys)
+    custody_checkpoints.make_checkpoint(session, keys)
     append_many(session, 6)
-    custody.make_checkpoint(session, keys)
+    custody_checkpoints.make_checkpoint(session, keys)
     append_many(session, 2)  # two entries after the last checkpoint
     assert verify_log(session, keys.verifier_key).ok
     return session
@@ -195,7 +202,7 @@ def test_verify_catches_an_edited_row(connection, signed_log, keys):
 
 def test_verify_catches_an_edit_with_recomputed_leaf_hash(connection, signed_log, keys):
     entry = signed_log.get(CustodyEntry, 7)
-    forged = {**custody.entry_json(entry), "details": {"n": 999}}
+    forged = {**custody_entries.entry_json(entry), "details": {"n": 999}}
     leaf = merkle.leaf_hash(entry_bytes_from_json(forged)).hex()
     hex_literal = f"X'{leaf}'" if connection.dialect.name == "sqlite" else f"'\\x{leaf}'::bytea"
     report = run_verify(
@@ -282,8 +289,8 @@ def test_append_refuses_to_extend_a_tree_with_a_missing_node(connection, signed_
     connection.exec_driver_sql('DELETE FROM custody_nodes WHERE level = 1 AND "index" = 8')
     signed_log.expire_all()
     with pytest.raises(RuntimeError, match=r"missing at levels \[1\]"):
-        custody.append(signed_log, None, CustodyAction.INTEGRITY_CHECKED)
-    assert custody.log_size(signed_log) == 18  # nothing appended
+        custody_log.append(signed_log, None, CustodyAction.INTEGRITY_CHECKED)
+    assert custody_entries.log_size(signed_log) == 18  # nothing appended
 
 
 def test_append_state_matches_the_stored_tree_at_every_size(session):
@@ -291,11 +298,11 @@ def test_append_state_matches_the_stored_tree_at_every_size(session):
     # database; the roots must equal a tree built in memory from the same leaves.
     leaves = []
     for number in range(40):
-        entry = custody.append(session, None, CustodyAction.INTEGRITY_CHECKED,
+        entry = custody_log.append(session, None, CustodyAction.INTEGRITY_CHECKED,
                                details={"n": number})
         leaves.append(entry.leaf_hash)
         session.commit()
-        state = custody._state(session)
+        state = custody_log_state.take_lock(session)
         assert state.tree.size == number + 1
         assert state.tree.root() == merkle.MemoryNodes(leaves).root()
         session.rollback()
@@ -316,7 +323,7 @@ def test_concurrent_writers_leave_no_gaps(fresh_database_url, keys):
             start.wait()
             for item in range(per_writer):
                 with database.sessions() as session:
-                    custody.append(session, None, CustodyAction.INTEGRITY_CHECKED,
+                    custody_log.append(session, None, CustodyAction.INTEGRITY_CHECKED,
                                    item_id=uuid.uuid4(), details={"writer": number, "i": item})
                     session.commit()
         except BaseException as error:  # noqa: BLE001 - reported below
@@ -330,7 +337,7 @@ def test_concurrent_writers_leave_no_gaps(fresh_database_url, keys):
     try:
         assert errors == []
         with database.sessions() as session:
-            custody.make_checkpoint(session, keys)
+            custody_checkpoints.make_checkpoint(session, keys)
             session.commit()
             report = verify_log(session, keys.verifier_key)
             seqs = list(session.scalars(select(CustodyEntry.seq).order_by(CustodyEntry.seq)))

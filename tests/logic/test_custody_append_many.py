@@ -1,4 +1,4 @@
-"""custody.append_many: several entries written at once make exactly the log that one
+"""custody_log.append_many: several entries written at once make exactly the log that one
 `append` per entry makes (leaves, tree nodes, automatic checkpoints), and a failure part of
 the way through leaves nothing behind."""
 
@@ -12,12 +12,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from casefile.logic.custody import custody
-from casefile.logic.custody.custody import CheckpointPolicy, CustodyKeys, NewEntry
+from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.custody import entries as custody_entries
+from casefile.logic.custody import log as custody_log
+from casefile.logic.custody.checkpoints import CheckpointPolicy, CustodyKeys
+from casefile.logic.custody.log import NewEntry
 from casefile.logic.custody.verify import verify_log
 from casefile.model import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
 from casefile.verifier import merkle
-from casefile.verifier.custody_entry import EncodingError
+from casefile.verifier.custody_entry import EncodingError, canonical_json
 from casefile.verifier.signed_note import generate_private_key
 from tests.factories import make_case, make_user
 
@@ -41,7 +44,8 @@ def clock(monkeypatch):
     def restart():
         ticks["next"] = itertools.count()
 
-    monkeypatch.setattr(custody, "utcnow", now)
+    monkeypatch.setattr(custody_log, "utcnow", now)  # entry times
+    monkeypatch.setattr(custody_checkpoints, "utcnow", now)  # when a checkpoint is due
     return restart
 
 
@@ -79,7 +83,9 @@ def written(database, connection, keys, write):
     undo = connection.begin_nested()
     try:
         with database.sessions() as session:
-            custody.bind(session.info, keys, CheckpointPolicy(every_entries=5, every_minutes=60))
+            custody_checkpoints.bind(
+                session.info, keys, CheckpointPolicy(every_entries=5, every_minutes=60)
+            )
             write(session)
             session.commit()
             return whole_log(session)
@@ -98,14 +104,16 @@ def test_batched_appends_write_the_log_of_single_appends(
 
     def singles(session):
         for new in wanted:
-            custody.append(session, new.actor, new.action, case_id=new.case_id, details=new.details)
+            custody_log.append(
+                session, new.actor, new.action, case_id=new.case_id, details=new.details
+            )
 
     def batched(session):
         start = 0
         for size in batches:
-            returned = custody.append_many(session, wanted[start : start + size])
+            returned = custody_log.append_many(session, wanted[start : start + size])
             assert [e.details for e in returned] == [
-                custody.canonical_json(dict(new.details or {}))
+                canonical_json(dict(new.details or {}))
                 for new in wanted[start : start + size]
             ]
             start += size
@@ -133,13 +141,13 @@ def test_batched_appends_verify_and_continue_in_later_transactions(session, keys
     lead = make_user(session, "lead@example.org")
     case = make_case(session, lead)
     session.commit()
-    prior = custody.log_size(session)
+    prior = custody_entries.log_size(session)
     for round_ in range(3):
-        custody.append_many(session, new_entries(9, lead, case.id, start=round_ * 9))
-        custody.append(session, None, CustodyAction.VIEWED, case_id=case.id)
+        custody_log.append_many(session, new_entries(9, lead, case.id, start=round_ * 9))
+        custody_log.append(session, None, CustodyAction.VIEWED, case_id=case.id)
         session.commit()
-    assert custody.append_many(session, []) == []
-    custody.make_checkpoint(session, keys)
+    assert custody_log.append_many(session, []) == []
+    custody_checkpoints.make_checkpoint(session, keys)
     session.commit()
     seqs = list(session.scalars(select(CustodyEntry.seq).order_by(CustodyEntry.seq)))
     assert seqs == list(range(len(seqs)))
@@ -159,7 +167,9 @@ def test_batched_appends_verify_and_continue_in_later_transactions(session, keys
     ],
 )
 def test_a_failure_part_of_the_way_leaves_nothing(session, keys, bad, error):
-    custody.bind(session.info, keys, CheckpointPolicy(every_entries=5, every_minutes=60))
+    custody_checkpoints.bind(
+        session.info, keys, CheckpointPolicy(every_entries=5, every_minutes=60)
+    )
     lead = make_user(session, "lead@example.org")
     case = make_case(session, lead)
     session.commit()
@@ -169,15 +179,15 @@ def test_a_failure_part_of_the_way_leaves_nothing(session, keys, bad, error):
         lead, CustodyAction.VIEWED, **{"case_id": case.id, "details": {"n": 8}, **bad}
     )
     with pytest.raises(error):
-        custody.append_many(session, entries)
+        custody_log.append_many(session, entries)
     session.rollback()
     assert whole_log(session) == before
     # The log's state was let go with the transaction: the next append starts where the log
     # really ends, and the log verifies.
-    appended = custody.append(session, None, CustodyAction.VIEWED, case_id=case.id)
+    appended = custody_log.append(session, None, CustodyAction.VIEWED, case_id=case.id)
     session.commit()
     assert appended.seq == len(before[0])
-    custody.make_checkpoint(session, keys)
+    custody_checkpoints.make_checkpoint(session, keys)
     session.commit()
     report = verify_log(session, keys.verifier_key)
     assert report.ok, report.mismatch

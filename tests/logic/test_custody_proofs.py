@@ -8,10 +8,11 @@ import json
 import pytest
 from sqlalchemy import event, select, text
 
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.custody import log as custody_log
 from casefile.logic.custody import proofs as custody_proofs
 from casefile.logic.custody import reports as custody_reports
-from casefile.logic.custody.custody import CustodyKeys
+from casefile.logic.custody.checkpoints import CustodyKeys
 from casefile.model import CustodyAction, CustodyEntry, Role
 from casefile.verifier import merkle
 from casefile.verifier.custody_verifier import verify_report
@@ -26,7 +27,7 @@ def keys():
 
 def append_many(session, count, case_id=None):
     for number in range(count):
-        custody.append(session, None, CustodyAction.INTEGRITY_CHECKED, case_id=case_id,
+        custody_log.append(session, None, CustodyAction.INTEGRITY_CHECKED, case_id=case_id,
                        details={"n": number})  # fmt: skip
     session.commit()
 
@@ -47,26 +48,26 @@ def test_batched_proofs_are_the_per_entry_proofs_and_verify(session, keys):
     checkpoints = []
     for count in (1, 6, 10, 16, 4):  # sizes 1, 7, 17, 33, 37: perfect and ragged trees
         append_many(session, count)
-        checkpoints.append(custody.make_checkpoint(session, keys))
+        checkpoints.append(custody_checkpoints.make_checkpoint(session, keys))
     leaves = {e.seq: e.leaf_hash for e in session.scalars(select(CustodyEntry))}
     for checkpoint in checkpoints:
         seqs = list(range(checkpoint.size))
         batched = custody_proofs.inclusion_proofs(session, seqs, checkpoint.size)
         assert sorted(batched) == seqs
         for seq in seqs:
-            assert batched[seq] == custody.inclusion_proof(session, seq, checkpoint.size)
+            assert batched[seq] == custody_proofs.inclusion_proof(session, seq, checkpoint.size)
             merkle.verify_inclusion(leaves[seq], seq, checkpoint.size, batched[seq],
                                     checkpoint.root)  # fmt: skip
     some = [0, 5, 5, 17, 36]  # a few, repeated and out of order
     assert custody_proofs.inclusion_proofs(session, some, 37) == {
-        seq: custody.inclusion_proof(session, seq, 37) for seq in some
+        seq: custody_proofs.inclusion_proof(session, seq, 37) for seq in some
     }
     assert custody_proofs.inclusion_proofs(session, [], 37) == {}
 
 
 def test_a_batch_of_proofs_is_one_query(session, keys):
     append_many(session, 300)
-    custody.make_checkpoint(session, keys)
+    custody_checkpoints.make_checkpoint(session, keys)
     session.commit()
     seen, stop = statements(session)
     try:

@@ -15,11 +15,12 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from casefile.db import Database
-from casefile.logic.custody import custody
+from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
-from casefile.logic.evidence import evidence, intake
-from casefile.logic.evidence.evidence import EvidenceInput, IntegrityFailure
+from casefile.logic.evidence import intake, listing, reading, registration, submission
 from casefile.logic.evidence.intake import IntakeStream
+from casefile.logic.evidence.reading import IntegrityFailure
+from casefile.logic.evidence.submission import EvidenceInput
 from casefile.model import (
     CustodyAction,
     CustodyEntry,
@@ -229,12 +230,12 @@ def test_large_files_are_not_kept_whole_in_memory(store, keyring, monkeypatch):
 
 def test_declared_hashes_are_parsed_and_normalised():
     md5 = "9E107D9D372BB6826BD81D3542A419D6"
-    assert evidence.parse_declared_hashes(f" MD5:{md5} , sha1:{'a' * 40},") == {
+    assert submission.parse_declared_hashes(f" MD5:{md5} , sha1:{'a' * 40},") == {
         "md5": md5.lower(), "sha1": "a" * 40,
     }
-    assert evidence.parse_declared_hashes("") == {}
+    assert submission.parse_declared_hashes("") == {}
     with pytest.raises(ValueError, match="algorithm:hex"):
-        evidence.parse_declared_hashes("md5")
+        submission.parse_declared_hashes("md5")
 
 
 @pytest.mark.parametrize(
@@ -243,19 +244,19 @@ def test_declared_hashes_are_parsed_and_normalised():
 )
 def test_bad_declared_hashes_are_a_validation_error(declared):
     with pytest.raises(ValidationFailed) as caught:
-        evidence.parse_input({"declared_hashes": declared})
+        submission.parse_input({"declared_hashes": declared})
     assert "declared_hashes" in caught.value.fields
 
 
 def test_parse_input_ignores_empty_fields_and_refuses_unknown_ones():
-    data = evidence.parse_input({"title": "  Ward 3  ", "location": "", "source": None})
+    data = submission.parse_input({"title": "  Ward 3  ", "location": "", "source": None})
     assert data.title == "Ward 3" and data.location is None
     assert data.sensitivity == Sensitivity.STANDARD
     with pytest.raises(ValidationFailed) as caught:
-        evidence.parse_input({"colour": "red"})
+        submission.parse_input({"colour": "red"})
     assert caught.value.fields == {"colour": "unknown field"}
     with pytest.raises(ValidationFailed) as caught:
-        evidence.parse_input({"collected_at": "2017-08-30T09:15:00"})
+        submission.parse_input({"collected_at": "2017-08-30T09:15:00"})
     assert "collected_at" in caught.value.fields
 
 
@@ -272,7 +273,7 @@ def test_parse_input_ignores_empty_fields_and_refuses_unknown_ones():
     ],
 )
 def test_file_names_are_cleaned_for_display(name, kept):
-    assert evidence.clean_filename(name) == kept
+    assert submission.clean_filename(name) == kept
 
 
 # --- registration ---------------------------------------------------------------------------
@@ -280,9 +281,9 @@ def test_file_names_are_cleaned_for_display(name, kept):
 
 def register(session, actor, case, received, data=None, *, filename="item", declared=None,
              store, keyring):
-    return evidence.register(session, actor, case.id, received, data or EvidenceInput(),
-                             filename=filename, declared_mime=declared, store=store,
-                             keyring=keyring)
+    return registration.register_upload(session, actor, case.id, received,
+                                        data or EvidenceInput(), filename=filename,
+                                        declared_mime=declared, store=store, keyring=keyring)
 
 
 def test_register_records_the_item_and_its_intake_entry(session, people, store, keyring):
@@ -290,7 +291,7 @@ def test_register_records_the_item_and_its_intake_entry(session, people, store, 
     received = receive(store, keyring, content)
     result = register(session, people["investigator"], people["case"], received,
                       filename="note.txt", declared="text/plain", store=store, keyring=keyring)
-    assert result.created
+    assert not result.duplicate
     item = result.item
     assert item.id == received.item_id
     assert item.ern == "MMR-OTP-0001-0001" and item.seq == 1
@@ -322,7 +323,7 @@ def test_a_duplicate_is_linked_and_its_second_blob_removed(session, people, stor
     assert len(list(store.blob_ids())) == 2
     second = register(session, people["lead"], people["case"], again, filename="copy",
                       store=store, keyring=keyring)
-    assert not second.created
+    assert second.duplicate
     assert second.item.id == first.item.id
     assert list(store.blob_ids()) == [first.item.id.hex]
     [entry] = entries(session, CustodyAction.SUBMITTED_AGAIN)
@@ -352,7 +353,7 @@ def test_a_failure_while_logging_leaves_nothing_half_registered(
     def broken_append(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(custody, "append_many", broken_append)
+    monkeypatch.setattr(custody_log, "append_many", broken_append)
     received = receive(store, keyring, b"crash mid-registration")
     with pytest.raises(RuntimeError, match="disk full"):
         register(session, people["investigator"], people["case"], received, store=store,
@@ -375,11 +376,11 @@ def test_a_restricted_item_is_granted_to_its_uploader(session, people, store, ke
     assert [(g.evidence_id, g.user_id) for g in grants] == [
         (result.item.id, people["investigator"].id)
     ]
-    assert evidence.get_item(session, people["investigator"], result.item.id) is result.item
+    assert listing.get_item(session, people["investigator"], result.item.id) is result.item
     for who in ("lead", "viewer"):
         with pytest.raises(NotFound):
-            evidence.get_item(session, people[who], result.item.id)
-        listed = evidence.list_items(session, people[who], people["case"].id)
+            listing.get_item(session, people[who], result.item.id)
+        listed = listing.list_items(session, people[who], people["case"].id)
         assert listed.items == []
 
 
@@ -409,7 +410,7 @@ def test_reading_logs_the_download_before_the_first_byte(session, people, store,
     content = secrets.token_bytes(2 * MIB + 3)
     item = register(session, people["lead"], people["case"], receive(store, keyring, content),
                     store=store, keyring=keyring).item
-    got, chunks = evidence.read_content(session, people["viewer"], item.id, store=store,
+    got, chunks = reading.read_content(session, people["viewer"], item.id, store=store,
                                         keyring=keyring)
     assert got.id == item.id
     [entry] = entries(session, CustodyAction.DOWNLOADED)  # before iterating
@@ -424,7 +425,7 @@ def test_reading_with_another_kek_is_an_integrity_failure(session, people, store
     other_path = tmp_path / "other-kek.json"
     Keyring.create_file(other_path)
     other = Keyring.load(other_path)
-    _, chunks = evidence.read_content(session, people["lead"], item.id, store=store,
+    _, chunks = reading.read_content(session, people["lead"], item.id, store=store,
                                       keyring=other)
     with pytest.raises(IntegrityFailure) as caught:
         b"".join(chunks)
@@ -432,8 +433,8 @@ def test_reading_with_another_kek_is_an_integrity_failure(session, people, store
     [failure] = entries(session, CustodyAction.INTEGRITY_FAILURE)
     assert failure.item_id == item.id and "KeyringError" in failure.details
     with pytest.raises(IntegrityFailure):
-        evidence.check_key(other, item)
-    evidence.check_key(keyring, item)
+        reading.ensure_key_unwraps(other, item)
+    reading.ensure_key_unwraps(keyring, item)
 
 
 def test_reading_a_blob_that_decrypts_to_other_bytes_fails(session, people, store, keyring):
@@ -441,7 +442,7 @@ def test_reading_a_blob_that_decrypts_to_other_bytes_fails(session, people, stor
     item = register(session, people["lead"], people["case"], receive(store, keyring, b"true"),
                     store=store, keyring=keyring).item
     item.sha256 = hashlib.sha256(b"what someone wants it to say").hexdigest()
-    _, chunks = evidence.read_content(session, people["lead"], item.id, store=store,
+    _, chunks = reading.read_content(session, people["lead"], item.id, store=store,
                                       keyring=keyring)
     with pytest.raises(IntegrityFailure, match="SHA-256"):
         list(chunks)
@@ -462,10 +463,11 @@ def _concurrent_uploads(database, store, keyring, *, case_id, user_id, contents)
             start.wait()
             with database.sessions() as session:
                 actor = session.get(User, user_id)
-                result = evidence.register(session, actor, case_id, received, EvidenceInput(),
-                                           filename=None, declared_mime=None, store=store,
-                                           keyring=keyring)
-                results.append((result.item.seq, result.created))
+                result = registration.register_upload(
+                    session, actor, case_id, received, EvidenceInput(), filename=None,
+                    declared_mime=None, store=store, keyring=keyring,
+                )
+                results.append((result.item.seq, not result.duplicate))
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
@@ -524,8 +526,8 @@ def test_concurrent_duplicates_make_one_item(fresh, store, keyring):
 # --- several items in one transaction (bulk ingest) -------------------------------------
 
 
-def submission(store, keyring, content, name, sensitivity=Sensitivity.STANDARD):
-    return evidence.prepare(
+def prepared(store, keyring, content, name, sensitivity=Sensitivity.STANDARD):
+    return submission.prepare(
         receive(store, keyring, content),
         EvidenceInput(sensitivity=sensitivity),
         filename=name,
@@ -535,22 +537,22 @@ def submission(store, keyring, content, name, sensitivity=Sensitivity.STANDARD):
 
 def register_many(session, actor, case, submissions, vault):
     store, keyring = vault
-    return evidence.register_many(
+    return registration.register_many(
         session, actor, case.id, submissions, store=store, keyring=keyring
     )
 
 
 def content_of(session, actor, item, store, keyring):
-    _, chunks = evidence.read_content(session, actor, item.id, store=store, keyring=keyring)
+    _, chunks = reading.read_content(session, actor, item.id, store=store, keyring=keyring)
     return b"".join(chunks)
 
 
 def test_a_batch_gives_each_item_its_number_and_custody_entry(session, people, store, keyring):
     batch = [
-        submission(store, keyring, b"statement W-12", "statement.txt"),
-        submission(store, keyring, b"photo notes", "notes.txt"),
-        submission(store, keyring, b"statement W-12", "copy-of-statement.txt"),  # same bytes
-        submission(store, keyring, b"arrival log", "log.csv"),
+        prepared(store, keyring, b"statement W-12", "statement.txt"),
+        prepared(store, keyring, b"photo notes", "notes.txt"),
+        prepared(store, keyring, b"statement W-12", "copy-of-statement.txt"),  # same bytes
+        prepared(store, keyring, b"arrival log", "log.csv"),
     ]
     results = register_many(session, people["investigator"], people["case"], batch,
                             (store, keyring))
@@ -576,13 +578,13 @@ def test_a_batch_does_not_reveal_a_restricted_item_with_the_same_bytes(
 ):
     hidden = register_many(
         session, people["lead"], people["case"],
-        [submission(store, keyring, b"names of witnesses", "list.txt", Sensitivity.RESTRICTED)],
+        [prepared(store, keyring, b"names of witnesses", "list.txt", Sensitivity.RESTRICTED)],
         (store, keyring),
     )[0].item
     batch = [
-        submission(store, keyring, b"names of witnesses", "mine.txt"),
-        submission(store, keyring, b"names of witnesses", "mine-again.txt"),
-        submission(store, keyring, b"something else", "other.txt"),
+        prepared(store, keyring, b"names of witnesses", "mine.txt"),
+        prepared(store, keyring, b"names of witnesses", "mine-again.txt"),
+        prepared(store, keyring, b"something else", "other.txt"),
     ]
     first, second, other = register_many(session, people["investigator"], people["case"], batch,
                                          (store, keyring))
@@ -603,14 +605,14 @@ def test_a_batch_does_not_reveal_a_restricted_item_with_the_same_bytes(
 def test_a_failed_batch_registers_nothing_and_keeps_the_blobs(
     session, people, store, keyring, monkeypatch
 ):
-    real = custody.append_many
+    real = custody_log.append_many
 
     def append_then_fail(session, new_entries):
         real(session, new_entries[:1])  # the batch's first entry is written, then it fails
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(custody, "append_many", append_then_fail)
-    batch = [submission(store, keyring, f"item {n}".encode(), f"{n}.txt") for n in range(3)]
+    monkeypatch.setattr(custody_log, "append_many", append_then_fail)
+    batch = [prepared(store, keyring, f"item {n}".encode(), f"{n}.txt") for n in range(3)]
     logged = len(entries(session))
     with pytest.raises(RuntimeError, match="disk full"):
         register_many(session, people["investigator"], people["case"], batch,
@@ -628,7 +630,7 @@ def test_a_failed_batch_registers_nothing_and_keeps_the_blobs(
 
 
 def test_a_viewer_may_not_register_a_batch(session, people, store, keyring):
-    batch = [submission(store, keyring, b"anything", "a.txt")]
+    batch = [prepared(store, keyring, b"anything", "a.txt")]
     with pytest.raises(Forbidden):
         register_many(session, people["viewer"], people["case"], batch, (store, keyring))
     assert items(session) == []
@@ -642,8 +644,8 @@ def test_a_blob_that_cannot_be_removed_after_the_commit_does_not_undo_the_batch(
         raise OSError("read-only file system")
 
     batch = [
-        submission(store, keyring, b"statement W-12", "statement.txt"),
-        submission(store, keyring, b"statement W-12", "copy.txt"),
+        prepared(store, keyring, b"statement W-12", "statement.txt"),
+        prepared(store, keyring, b"statement W-12", "copy.txt"),
     ]
     monkeypatch.setattr(store, "delete", delete_fails)
     first, copy = register_many(session, people["investigator"], people["case"], batch,
@@ -662,7 +664,7 @@ def test_a_connection_lost_at_the_commit_keeps_the_blob(session, people, store, 
     import psycopg  # noqa: PLC0415 - only this test builds a driver error
     from sqlalchemy.exc import OperationalError  # noqa: PLC0415
 
-    real_append, real_commit = custody.append_many, session.commit
+    real_append, real_commit = custody_log.append_many, session.commit
     logged = []
 
     def append(*args, **kwargs):
@@ -674,7 +676,7 @@ def test_a_connection_lost_at_the_commit_keeps_the_blob(session, people, store, 
             raise OperationalError("COMMIT", {}, psycopg.OperationalError("server closed"))
         real_commit()
 
-    monkeypatch.setattr(custody, "append_many", append)
+    monkeypatch.setattr(custody_log, "append_many", append)
     monkeypatch.setattr(session, "commit", commit)
     received = receive(store, keyring, b"commit interrupted")
     with pytest.raises(OperationalError):

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from casefile.db import Database
 from casefile.logic import authz, keys
 from casefile.logic.authz import CaseAction
-from casefile.logic.custody import custody
-from casefile.logic.evidence import evidence
-from casefile.logic.evidence.evidence import EvidenceInput
+from casefile.logic.custody import log as custody_log
+from casefile.logic.evidence import reading, registration
 from casefile.logic.evidence.intake import IntakeStream
+from casefile.logic.evidence.submission import EvidenceInput
 from casefile.model import CustodyAction, CustodyEntry, Evidence, EvidenceStatus
 from casefile.vault import envelope
 from casefile.vault.blobstore import LocalBlobStore
@@ -52,10 +52,9 @@ def fresh(fresh_database_url):
 def upload(session, actor, case_id, content: bytes, *, store, keyring):
     stream = IntakeStream(store, keyring)
     stream.write(content)
-    received = stream.finish()
-    return evidence.register(session, actor, case_id, received, EvidenceInput(title="x"),
-                             filename="x.txt", declared_mime="text/plain",
-                             store=store, keyring=keyring)
+    return registration.register_upload(session, actor, case_id, stream, EvidenceInput(title="x"),
+                                        filename="x.txt", declared_mime="text/plain",
+                                        store=store, keyring=keyring)
 
 
 def test_a_case_lock_holder_and_a_custody_lock_holder_do_not_deadlock(fresh, store, keyring):
@@ -74,7 +73,7 @@ def test_a_case_lock_holder_and_a_custody_lock_holder_do_not_deadlock(fresh, sto
         try:
             with fresh.sessions() as other:
                 actor = other.get(type(lead), lead_id)
-                _, chunks = evidence.read_content(other, actor, item_id, store=store,
+                _, chunks = reading.read_content(other, actor, item_id, store=store,
                                                   keyring=keyring)
                 assert b"".join(chunks) == b"first"
             downloaded.set()
@@ -90,7 +89,7 @@ def test_a_case_lock_holder_and_a_custody_lock_holder_do_not_deadlock(fresh, sto
         # PostgreSQL: the download takes the custody lock and writes its entry meanwhile.
         # SQLite: it waits for this transaction's write lock, and goes on after the commit.
         downloaded.wait(timeout=3)
-        custody.append(session, actor, CustodyAction.INTEGRITY_CHECKED, case_id=case_id)
+        custody_log.append(session, actor, CustodyAction.INTEGRITY_CHECKED, case_id=case_id)
         session.commit()
     thread.join(timeout=60)
     assert not thread.is_alive()

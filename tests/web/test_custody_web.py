@@ -10,7 +10,8 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from casefile.logic.custody import custody
+from casefile.logic.custody import entries as custody_entries
+from casefile.logic.custody import log as custody_log
 from casefile.model import CustodyAction, CustodyEntry, Role
 from casefile.verifier.custody_verifier import verify_report
 from tests.factories import add_member, make_case, make_user
@@ -60,9 +61,9 @@ def test_activity_is_paginated_and_keeps_the_filters(client, world, session, mon
 
     monkeypatch.setattr(custody_web, "PAGE_SIZE", 2)
     for number in range(3):
-        custody.append(session, world["lead"], CustodyAction.CUSTODY_TRANSFERRED,
-                       case_id=world["case"].id,
-                       details={"from": "A", "to": f"B{number}", "reason": "r"})
+        custody_log.append(session, world["lead"], CustodyAction.CUSTODY_TRANSFERRED,
+                           case_id=world["case"].id,
+                           details={"from": "A", "to": f"B{number}", "reason": "r"})
     session.commit()
     sign_in(client, "lead@example.org")
     seen, url = [], activity(world["case"]) + "?action=custody_transferred"
@@ -104,14 +105,14 @@ def test_verify_button_reports_a_failure(client, world, session, monkeypatch):
     sign_in(client, "lead@example.org")
     page = text(client.get(activity(world["case"])))
     form = find_form(page, f"/cases/{world['case'].id}/activity/verify")
-    original = custody.entry_json
+    original = custody_entries.entry_json
 
     def tampered(entry):
         data = original(entry)
         data["details"] = {**data["details"], "title": "something else"}
         return data
 
-    monkeypatch.setattr(custody, "entry_json", tampered)
+    monkeypatch.setattr(custody_entries, "entry_json", tampered)
     response = client.post(f"/cases/{world['case'].id}/activity/verify", data=form.fields)
     assert "Verification FAILED" in text(response)
 
@@ -168,7 +169,7 @@ def test_transfer_form_records_an_entry(client, world, session):
                       action=transfer_page(world["case"]))
     assert response.status_code == 302
     assert response.headers["Location"].endswith(activity(world["case"]))
-    entries = custody.entries_for(session, case_id=world["case"].id,
+    entries = custody_entries.entries_for(session, case_id=world["case"].id,
                                   action=CustodyAction.CUSTODY_TRANSFERRED)
     assert len(entries) == 1 and entries[0].item_id is None
     assert json.loads(entries[0].details)["seal_number"] == "S-1"
@@ -198,7 +199,7 @@ def test_transfer_names_items_and_shows_in_their_timelines(client, world, sessio
                       action=transfer_page(world["case"]))
     assert response.status_code == 302
     assert "Transfer of custody recorded for 2 items." in text(client.get(activity(world["case"])))
-    entries = custody.entries_for(session, case_id=world["case"].id,
+    entries = custody_entries.entries_for(session, case_id=world["case"].id,
                                   action=CustodyAction.CUSTODY_TRANSFERRED)
     assert sorted(str(entry.item_id) for entry in entries) == sorted([card["id"], notebook["id"]])
     assert len({json.loads(entry.details)["transfer"] for entry in entries}) == 1

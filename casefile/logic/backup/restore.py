@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session
 import casefile.model  # noqa: F401 - registers every table on Base.metadata
 from casefile.db import Base, Database
 from casefile.logic.backup import KEYS_FILE, BackupError, blob_path, keys_export, rows
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.custody import proofs as custody_proofs
 from casefile.logic.custody.verify import VerifyReport, verify_log
 from casefile.schema import alembic_config
 from casefile.vault.blobstore import BlobStore, BlobStoreError
@@ -413,7 +414,7 @@ def _check_log(session: Session, inventory: dict[str, Any]) -> tuple[int | None,
     report = verify_log(session, inventory["verifier_key"])
     if report.mismatch is not None:
         raise BackupError(f"the backup's custody log does not verify: {report.mismatch}")
-    latest = custody.latest_checkpoint(session)
+    latest = custody_checkpoints.latest_checkpoint(session)
     if expected is None:
         if latest is not None:
             raise BackupError("the backup's log has a checkpoint its inventory does not record")
@@ -421,7 +422,7 @@ def _check_log(session: Session, inventory: dict[str, Any]) -> tuple[int | None,
     if latest is None or latest.size != expected["size"] or latest.note != expected["note"]:
         raise BackupError("the backup's latest checkpoint is not the one its inventory records")
     size = int(expected["size"])
-    root = custody.with_stored_nodes(
+    root = custody_proofs.with_stored_nodes(
         session, lambda get: merkle.root_at(size, get) if size else merkle.EMPTY_ROOT
     )
     if root.hex() != expected["root"]:

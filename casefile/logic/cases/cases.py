@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.cases import ern
-from casefile.logic.custody import custody
+from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.pagination import Page, paginate
 from casefile.logic.text import Line, LongText, Name, Short, refuse_nul
@@ -75,7 +75,7 @@ def create_case(session: Session, actor: User | None, data: CaseInput) -> Case:
     session.add(case)
     session.flush()
     session.add(CaseMember(case_id=case.id, user_id=user.id, role=Role.LEAD, added_by_id=user.id))
-    custody.append(
+    custody_log.append(
         session,
         user,
         CustodyAction.CASE_CREATED,

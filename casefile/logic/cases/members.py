@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from casefile.logic import authz, retry
 from casefile.logic.accounts.accounts import find_by_email
 from casefile.logic.authz import CaseAction
-from casefile.logic.custody import custody
+from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.model import CaseMember, CustodyAction, Role, User
 
@@ -52,7 +52,7 @@ def add_member(
         raise Conflict(f"{user.email} is already a member of this case")
     member = CaseMember(case_id=case.id, user_id=user.id, role=data.role, added_by_id=_id(actor))
     session.add(member)
-    custody.append(
+    custody_log.append(
         session,
         actor,
         CustodyAction.MEMBER_ADDED,
@@ -72,7 +72,7 @@ def change_role(
     if member.role == Role.LEAD and role != Role.LEAD:
         _keep_a_lead(session, case.id)
     if member.role != role:
-        custody.append(
+        custody_log.append(
             session,
             actor,
             CustodyAction.MEMBER_ROLE_CHANGED,
@@ -92,7 +92,7 @@ def remove_member(
     member = _existing(session, case.id, user_id)
     if member.role == Role.LEAD:
         _keep_a_lead(session, case.id)
-    custody.append(
+    custody_log.append(
         session,
         actor,
         CustodyAction.MEMBER_REMOVED,

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from casefile.logic import authz, pagination
 from casefile.logic.authz import CaseAction
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.custody import entries as custody_entries
 from casefile.logic.custody import proofs as custody_proofs
-from casefile.logic.custody.custody import CustodyKeys
+from casefile.logic.custody.checkpoints import CustodyKeys
 from casefile.logic.custody.redaction import Hidden, RedactedEntry, ShownEntry
 from casefile.model import CustodyAction, CustodyCheckpoint, Evidence, User
 from casefile.verifier.custody_verifier import Verdict, verify_report
@@ -40,7 +41,7 @@ def case_activity(
     action would tell who did what to the hidden item."""
     authz.authorize_case(session, actor, case_id, CaseAction.VIEW)
     hidden = Hidden.for_case(session, actor, case_id)
-    entries = custody.entries_for(
+    entries = custody_entries.entries_for(
         session,
         case_id=case_id,
         actor_id=actor_id,
@@ -67,7 +68,9 @@ def item_activity(
     from the actor (a transfer whose receipt is restricted) are redacted."""
     item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
     hidden = Hidden.for_case(session, actor, item.case_id)
-    entries = custody.entries_for(session, item_id=item.id, after_seq=after_seq, limit=limit)
+    entries = custody_entries.entries_for(
+        session, item_id=item.id, after_seq=after_seq, limit=limit
+    )
     return item, [hidden.show(entry) for entry in entries]
 
 
@@ -79,9 +82,11 @@ def report_for(
     """Entries with inclusion proofs to one signed checkpoint that covers them all. The
     proofs are computed together, from the tree nodes they need read in one query."""
     if entries:
-        checkpoint = custody.checkpoint_covering(session, keys, entries[-1].seq)
+        checkpoint = custody_checkpoints.checkpoint_covering(session, keys, entries[-1].seq)
     else:
-        checkpoint = custody.latest_checkpoint(session) or _first_checkpoint(session, keys)
+        checkpoint = custody_checkpoints.latest_checkpoint(session) or _first_checkpoint(
+            session, keys
+        )
     proofs = custody_proofs.inclusion_proofs(
         session, [entry.seq for entry in entries], checkpoint.size
     )
@@ -93,7 +98,7 @@ def report_for(
 
 
 def _first_checkpoint(session: Session, keys: CustodyKeys | None) -> CustodyCheckpoint:
-    return custody.checkpoint_covering(session, keys, -1)
+    return custody_checkpoints.checkpoint_covering(session, keys, -1)
 
 
 def _with_proof(
@@ -102,7 +107,7 @@ def _with_proof(
     shown = (
         entry.as_json()
         if isinstance(entry, RedactedEntry)
-        else {**custody.entry_json(entry), "leaf_hash": entry.leaf_hash.hex()}
+        else {**custody_entries.entry_json(entry), "leaf_hash": entry.leaf_hash.hex()}
     )
     return {
         **shown,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
-from casefile.logic.custody import custody
+from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import NotFound, ValidationFailed
 from casefile.logic.text import Explanation, Name, Note, Short, refuse_nul
 from casefile.model import CustodyAction, CustodyEntry, Evidence, User
@@ -119,7 +119,7 @@ def record_transfer(
     }
     if not items:
         entries = [
-            custody.NewEntry(
+            custody_log.NewEntry(
                 actor, CustodyAction.CUSTODY_TRANSFERRED, case_id=case.id, details=details
             )
         ]
@@ -128,7 +128,7 @@ def record_transfer(
         # handover, and the shared `transfer` id tells the entries are one event.
         transfer = str(uuid.uuid4())
         entries = [
-            custody.NewEntry(
+            custody_log.NewEntry(
                 actor,
                 CustodyAction.CUSTODY_TRANSFERRED,
                 case_id=case.id,
@@ -142,7 +142,7 @@ def record_transfer(
             )
             for item in items
         ]
-    written = custody.append_many(session, entries)
+    written = custody_log.append_many(session, entries)
     session.commit()
     return written
 

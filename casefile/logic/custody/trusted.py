@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from casefile.logic.custody import custody
+from casefile.logic.custody import proofs as custody_proofs
 from casefile.verifier import merkle
 from casefile.verifier.signed_note import Checkpoint, NoteError, open_note, parse_verifier_key
 
@@ -152,7 +152,7 @@ def check_extends(session: Session, trusted: Trusted, size: int) -> None:
         return root, proof
 
     try:
-        root, proof = custody.with_stored_nodes(session, root_and_proof)
+        root, proof = custody_proofs.with_stored_nodes(session, root_and_proof)
         merkle.verify_consistency(checkpoint.size, size, checkpoint.root, root, proof)
     except (merkle.ProofError, RuntimeError) as error:
         raise TrustedCheckpointError(

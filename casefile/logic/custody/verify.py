@@ -12,7 +12,7 @@ It is written for speed as well (a million entries in seconds, see bench/README.
   thread keeps one batch ahead);
 * each leaf is first computed by a transcription of the canonical encoding (entry_bytes);
   an entry whose leaf then differs from its recorded one is recomputed exactly as
-  custody.append computes it before it is reported, so a mismatch is never an artefact of
+  custody_log.append computes it before it is reported, so a mismatch is never an artefact of
   the fast path;
 * the stored interior nodes are streamed level by level in index order and compared with
   the nodes the rebuilt tree completes, instead of being joined row by row; the leaf nodes
@@ -110,12 +110,12 @@ def verify_log(
         # a forged checkpoint is still the mismatch reported, whatever the walk finds.
         with ThreadPoolExecutor(1, "casefile-verify-signatures") as pool:
             notes = [(row.size, row.origin, row.root, row.note) for row in checkpoints.values()]
-            signatures = pool.submit(_check_signatures, notes, verifier_key)
+            signatures = pool.submit(_ensure_signed_as_stored, notes, verifier_key)
             try:
                 size = _entries(session, checkpoints, progress, counts)
             finally:
                 signatures.result()
-        _checkpoints_within(checkpoints, size)
+        _ensure_checkpoints_within_log(checkpoints, size)
         _node_counts(session, size)
         _consistency(session, checkpoints)
     except _Found as found:
@@ -123,7 +123,7 @@ def verify_log(
     return VerifyReport(mismatch=None, **counts)
 
 
-def _check_signatures(notes: list[tuple[int, str, bytes, str]], verifier_key: str) -> None:
+def _ensure_signed_as_stored(notes: list[tuple[int, str, bytes, str]], verifier_key: str) -> None:
     """Each (size, origin, root, note), in size order, is signed by the key and says what
     its row says."""
     key: str | VerifierKey = verifier_key
@@ -292,7 +292,7 @@ def _entry_gap(expected: int, seq: int) -> _Found:
     return _Found(Mismatch("entry", expected, gap if seq > expected else "out of order"))
 
 
-def _check_root(checkpoint: CustodyCheckpoint, frontier: list[bytes]) -> None:
+def _ensure_root_matches(checkpoint: CustodyCheckpoint, frontier: list[bytes]) -> None:
     if checkpoint.root != merkle.CompactRange.from_frontier(checkpoint.size, frontier).root():
         message = "its root does not match the entries it covers"
         raise _Found(Mismatch("checkpoint", checkpoint.size, message))
@@ -372,14 +372,14 @@ class _Walk:
             frontier.append(node)
             size = seq + 1
             if size in checkpoints:
-                _check_root(checkpoints[size], frontier)
+                _ensure_root_matches(checkpoints[size], frontier)
             if progress is not None and size % BATCH == 0:
                 progress(size)
         self.size = size
 
     def exact_leaf(self, seq: int, stored: bytes) -> bytes:
         """The leaf of an entry whose fast leaf differs from its recorded one, computed
-        exactly as custody.append computes it, from the row read through the columns' types
+        exactly as custody_log.append computes it, from the row read through the columns' types
         (the ORM's view of the entry); a mismatch if that differs too."""
         entry = self.connection.execute(select(_ENTRIES).where(_ENTRIES.c.seq == seq)).one()
         leaf = merkle.leaf_hash(
@@ -400,7 +400,7 @@ class _Walk:
         return leaf
 
 
-def _checkpoints_within(checkpoints: dict[int, CustodyCheckpoint], size: int) -> None:
+def _ensure_checkpoints_within_log(checkpoints: dict[int, CustodyCheckpoint], size: int) -> None:
     beyond = [cp for cp in checkpoints if cp > size]
     if beyond:
         raise _Found(
@@ -428,7 +428,7 @@ def _node_counts(session: Session, size: int) -> None:
 
 def _consistency(session: Session, checkpoints: dict[int, CustodyCheckpoint]) -> None:
     """Proofs served from the stored nodes really do link each checkpoint to the next."""
-    from casefile.logic.custody.custody import with_stored_nodes  # noqa: PLC0415
+    from casefile.logic.custody.proofs import with_stored_nodes  # noqa: PLC0415
 
     pairs = [(old, new) for old, new in itertools.pairwise(sorted(checkpoints)) if old]
     for start in range(0, len(pairs), _PROOFS_PER_QUERY):

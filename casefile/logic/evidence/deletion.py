@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from casefile.db import utcnow
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
-from casefile.logic.custody import custody
+from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Conflict
-from casefile.logic.evidence import evidence, metadata
+from casefile.logic.evidence import metadata, sharing
 from casefile.logic.text import Reason, refuse_nul
 from casefile.model import Case, CustodyAction, Evidence, EvidenceStatus, User
 from casefile.vault.blobstore import BlobStore
@@ -41,7 +41,7 @@ def set_legal_hold(
     case = authz.authorize_case(session, actor, case_id, CaseAction.SET_LEGAL_HOLD, for_update=True)
     if case.legal_hold != data.on:
         case.legal_hold = data.on
-        custody.append(
+        custody_log.append(
             session,
             actor,
             CustodyAction.LEGAL_HOLD_CHANGED,
@@ -73,7 +73,7 @@ def delete_item(
     item.wrapped_key = None  # crypto-shredding: without its data key the blob is noise
     metadata.forget(session, item)  # and so is its sealed metadata; its index entries go
     item.deleted_at = utcnow()
-    custody.append(
+    custody_log.append(
         session,
         actor,
         CustodyAction.DELETED,
@@ -89,7 +89,7 @@ def delete_item(
     session.flush()
     # Another active item may share this blob (a resubmission by someone who could not see
     # this item): the blob then stays for it; this item's own copy of the data key is gone.
-    shared = evidence.blob_in_use(session, item.content_owner)
+    shared = sharing.blob_in_use(session, item.content_owner)
     session.commit()
     if not shared:
         store.delete(item.blob_id)  # after the commit: a failure here leaves an orphan for scrub

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from casefile.logic import authz, retry
 from casefile.logic.accounts.accounts import find_by_email
 from casefile.logic.authz import CaseAction
-from casefile.logic.custody import custody
+from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.model import CustodyAction, Evidence, EvidenceGrant, Sensitivity, User
 
@@ -61,7 +61,7 @@ def grant(
         evidence_id=item.id, user_id=user.id, granted_by_id=actor.id if actor else None
     )
     session.add(row)
-    custody.append(
+    custody_log.append(
         session,
         actor,
         CustodyAction.ACCESS_GRANTED,
@@ -80,7 +80,7 @@ def revoke(session: Session, actor: User | None, item_id: uuid.UUID, user_id: uu
     if row is None:
         raise NotFound("that person has no access to grant back")
     session.delete(row)
-    custody.append(
+    custody_log.append(
         session,
         actor,
         CustodyAction.ACCESS_REVOKED,

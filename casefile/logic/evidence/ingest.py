@@ -1,11 +1,11 @@
 """Bulk intake from folders (`casefile ingest`): each file goes through the same pipeline as an
-upload (IntakeStream → evidence.register), with collector metadata from an optional sidecar.
+upload (IntakeStream → registration), with collector metadata from an optional sidecar.
 
 A file whose SHA-256 is already an active item of the case is skipped before any byte of it is
 encrypted, so rerunning an interrupted ingest only does the rest. Worker threads hash files,
 write their encrypted blobs ahead (a fresh data key each; the fsyncs overlap) and examine them
 (libmagic, bounded metadata extraction); registration stays in order on the calling thread,
-several files per transaction (evidence.register_many: each item its own custody entry, every
+several files per transaction (registration.register_many: each item its own custody entry, every
 blob durable before the commit that makes it visible). An interruption (Ctrl-C) stops the
 workers and removes every blob not yet registered; one that arrives while a batch is being
 registered is held back until that transaction has committed or rolled back, so nothing is
@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
-from casefile.logic.custody import custody
+from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.errors import (
     DomainError,
     Forbidden,
@@ -50,9 +50,10 @@ from casefile.logic.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from casefile.logic.evidence import evidence
-from casefile.logic.evidence.evidence import EvidenceInput, Registered, Submission
+from casefile.logic.evidence import registration, submission
 from casefile.logic.evidence.intake import IntakeStream
+from casefile.logic.evidence.registration import Registered
+from casefile.logic.evidence.submission import EvidenceInput, Submission
 from casefile.model import Evidence, EvidenceStatus, User
 from casefile.vault import sniff
 from casefile.vault.blobstore import BlobStore
@@ -109,7 +110,7 @@ def load_sidecar(path: Path) -> Sidecar:
         if key in entries:
             raise ValidationFailed({"sidecar": f"{where}: {key} is listed twice"})
         try:
-            entries[key] = evidence.parse_input(_merge_hash_columns(fields))
+            entries[key] = submission.parse_input(_merge_hash_columns(fields))
         except ValidationFailed as error:
             problems = "; ".join(f"{name}: {problem}" for name, problem in error.fields.items())
             raise ValidationFailed({"sidecar": f"{where} ({key}): {problems}"}) from None
@@ -183,7 +184,7 @@ def _merge_hash_columns(fields: Mapping[str, object]) -> dict[str, object]:
     }
     if extra:
         if isinstance(declared, str) and declared.strip():
-            declared = evidence.parse_declared_hashes(declared)
+            declared = submission.parse_declared_hashes(declared)
         merged = dict(declared) if isinstance(declared, dict) else {}
         result["declared_hashes"] = merged | extra
     return result
@@ -366,7 +367,7 @@ def ingest(
 
     Worker threads hash files ahead (checked against the case a batch at a time), stream the
     new ones through IntakeStream into durable blobs and examine them; this thread registers
-    them in order, up to REGISTER_BATCH per transaction (evidence.register_many); a batch the
+    them in order, up to REGISTER_BATCH per transaction (registration.register_many); a batch the
     database refuses is registered again one file at a time, so a bad file fails alone.
     `summary` is filled as it goes, so it tells what was done even when an interruption ends
     the run early. `keyring` is asked per file, so a KEK rotated meanwhile is picked up.
@@ -489,7 +490,7 @@ class _Run:
                     stream.write(chunk)
                     self._advance(len(chunk))
             received = stream.finish()
-            return stream, evidence.prepare(
+            return stream, submission.prepare(
                 received, source.data, filename=source.relative, declared_mime=None
             )
         except BaseException:
@@ -571,7 +572,7 @@ class _Run:
         self, ready: Sequence[tuple[_Flight, IntakeStream, Submission]]
     ) -> list[Registered]:
         try:
-            return evidence.register_many(
+            return registration.register_many(
                 self.session,
                 self.actor,
                 self.case_id,
@@ -664,7 +665,7 @@ def _one_connection(session: Session) -> Iterator[Session]:
             expire_on_commit=False,
             info={
                 key: session.info[key]
-                for key in (custody.KEYS, custody.POLICY)
+                for key in (custody_checkpoints.KEYS, custody_checkpoints.POLICY)
                 if key in session.info
             },
         ) as own,

@@ -1,6 +1,6 @@
 """One pass over an item's bytes, in bounded memory: hashes, the head kept in memory for
 type detection, streaming authenticated encryption into the blob store. No plaintext byte
-reaches disk. The stream knows nothing of cases or people; `evidence.register` does."""
+reaches disk. The stream knows nothing of cases or people; `registration` does."""
 
 from __future__ import annotations
 

@@ -24,9 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
-from casefile.logic.custody import custody
-from casefile.logic.evidence import evidence, metadata, tus
-from casefile.logic.evidence.evidence import IntegrityFailure
+from casefile.logic.custody import log as custody_log
+from casefile.logic.evidence import metadata, reading, sharing, tus
+from casefile.logic.evidence.reading import IntegrityFailure
 from casefile.model import CustodyAction, Evidence, EvidenceStatus, TusChunk
 from casefile.vault.blobstore import BLOB_ID, BlobStore, LocalBlobStore
 from casefile.vault.envelope import Keyring
@@ -111,7 +111,7 @@ def scrub(
     # An intake writes its blob before it commits its row: a blob without an item may be one
     # on its way. Each is looked up again now, and those younger than `grace` are let be.
     # Encrypted chunks of resumable uploads in progress belong to those uploads.
-    owned = evidence.active_blob_ids(session) | tus.chunk_blob_ids(session)
+    owned = sharing.active_blob_ids(session) | tus.chunk_blob_ids(session)
     old_enough = utcnow() - grace
     for blob_id in sorted(listed - owned):
         if _still_owned(session, blob_id):
@@ -157,7 +157,7 @@ def _check_batch(
         if on_item is not None:
             on_item(item.size)
     for item in checked:
-        custody.append(
+        custody_log.append(
             session,
             None,
             CustodyAction.INTEGRITY_CHECKED,
@@ -178,7 +178,7 @@ def _verify(
     try:
         # The download path's own reader: decrypts, authenticates, hashes, and records a
         # failure as an INTEGRITY_FAILURE custody entry.
-        for _ in evidence._verified_chunks(session, None, item, store, keyring):  # noqa: SLF001
+        for _ in reading._verified_chunks(session, None, item, store, keyring):  # noqa: SLF001
             pass
     except IntegrityFailure as error:
         cause = error.__cause__
@@ -191,7 +191,7 @@ def _verify(
 def _failed(session: Session, item: Evidence, reason: str) -> str:
     """Record an integrity failure of the item in the custody log (committed); the reason."""
     session.rollback()
-    custody.append(
+    custody_log.append(
         session,
         None,
         CustodyAction.INTEGRITY_FAILURE,
@@ -206,7 +206,7 @@ def _failed(session: Session, item: Evidence, reason: str) -> str:
 def _still_owned(session: Session, blob_id: str) -> bool:
     if not BLOB_ID.fullmatch(blob_id):
         return False
-    used = evidence.blob_in_use(session, uuid.UUID(hex=blob_id))
+    used = sharing.blob_in_use(session, uuid.UUID(hex=blob_id))
     chunk = session.scalar(select(TusChunk.blob_id).where(TusChunk.blob_id == blob_id))
     session.commit()
     return used or chunk is not None

@@ -16,10 +16,10 @@ without a Content-Length is kept whole or not at all. Either way the offset the 
 is exactly the bytes of the recorded chunks, each read back and checked at completion.
 
 When the last byte has arrived, the request that brought it decrypts the chunks in order into
-the normal intake pipeline (IntakeStream → evidence.register: hashes, type, final encryption,
-ERN, custody entry) and removes the chunks. Adding evidence is authorized when the upload is
-created, on every PATCH, and again at completion. An upload exists only for the account that
-created it. Abandoned uploads expire; `purge_expired` removes them.
+the normal intake pipeline (IntakeStream → registration.register_upload: hashes, type, final
+encryption, ERN, custody entry) and removes the chunks. Adding evidence is authorized when the
+upload is created, on every chunk, and again at completion. An upload exists only for the
+account that created it. Abandoned uploads expire; `purge_expired` removes them.
 
 The tus headers themselves (Upload-Metadata, Upload-Checksum) are read and written by the API
 (casefile/api/tus_headers.py); here an upload's metadata is a dict of text fields and a
@@ -47,9 +47,9 @@ from casefile.db import utcnow
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict, DomainError, NotFound, ValidationFailed
-from casefile.logic.evidence import evidence
-from casefile.logic.evidence.evidence import IntegrityFailure
+from casefile.logic.evidence import registration, submission
 from casefile.logic.evidence.intake import IntakeStream, Received
+from casefile.logic.evidence.reading import IntegrityFailure
 from casefile.model import Sensitivity, User
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
 from casefile.vault import envelope, sealing
@@ -97,12 +97,12 @@ class Checksum:
 
 def _evidence_input(
     fields: dict[str, str],
-) -> tuple[evidence.EvidenceInput, str | None, str | None]:
+) -> tuple[submission.EvidenceInput, str | None, str | None]:
     """The collector's fields, the file name and the declared type, from the metadata. Keys
     that are neither (a client's own, such as Uppy's `relativePath`) are ignored here; they
     must only be few and short."""
     named = FILENAME_KEYS + FILETYPE_KEYS
-    known = evidence.EvidenceInput.model_fields
+    known = submission.EvidenceInput.model_fields
     rest = {key: value for key, value in fields.items() if key in known}
     others = [key for key in fields if key not in known and key not in named]
     if len(others) > OTHER_KEYS_MAX:
@@ -114,7 +114,7 @@ def _evidence_input(
             raise ValidationFailed({key: f"may be at most {OTHER_VALUE_MAX} characters"})
     filename = next((fields[key] for key in FILENAME_KEYS if fields.get(key)), None)
     filetype = next((fields[key] for key in FILETYPE_KEYS if fields.get(key)), None)
-    return evidence.parse_input(dict(rest)), filename, filetype
+    return submission.parse_input(dict(rest)), filename, filetype
 
 
 # --- keys and associated data --------------------------------------------------------------
@@ -495,7 +495,7 @@ def _complete(
             store,
         )
         try:
-            result = evidence.register(
+            result = registration.register_upload(
                 session,
                 actor,
                 case_id,
@@ -507,7 +507,7 @@ def _complete(
                 keyring=keyring,
             )
         except BaseException:
-            store.delete(received.item_id.hex)  # register does too; never leave an orphan
+            store.delete(received.item_id.hex)  # register_upload does too; never leave an orphan
             raise
     except BaseException:
         session.rollback()
@@ -543,7 +543,7 @@ def _claim(
 
 @retry.transaction
 def _completed(
-    session: Session, upload_id: uuid.UUID, result: evidence.Registered
+    session: Session, upload_id: uuid.UUID, result: registration.RegisteredUpload
 ) -> tuple[TusUpload, list[str]]:
     """Mark the upload COMPLETED with its item; its chunks' rows go, and their blob ids are
     returned for deletion after the commit."""
@@ -555,7 +555,7 @@ def _completed(
     upload.state = TusUploadState.COMPLETED
     upload.sealed_fields = None  # the item holds them now, sealed under its own key
     upload.evidence_id = result.item.id
-    upload.duplicate = not result.created
+    upload.duplicate = result.duplicate
     upload.completed_at = upload.updated_at = now
     upload.expires_at = now + COMPLETED_TTL
     session.commit()

@@ -1,0 +1,156 @@
+"""Reading an item back: its bytes decrypted and verified against the recorded SHA-256 as
+they stream, every read (download, preview) a custody entry committed before the first byte
+leaves, every failed check one too; whether an image may be previewed inline."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from sqlalchemy.orm import Session
+
+from casefile import db, failures
+from casefile.logic import authz, retry
+from casefile.logic.authz import CaseAction
+from casefile.logic.custody import log as custody_log
+from casefile.logic.errors import Conflict, DomainError
+from casefile.model import CustodyAction, Evidence, EvidenceStatus, User
+from casefile.vault.blobstore import BlobStore
+from casefile.vault.envelope import Keyring, KeyringError
+
+CHUNK = 1 << 20
+
+
+class IntegrityFailure(DomainError):
+    """Stored evidence failed its check (a missing blob, a damaged seal, a wrong hash)."""
+
+
+@retry.transaction
+def read_content(
+    session: Session,
+    actor: User | None,
+    item_id: uuid.UUID,
+    *,
+    store: BlobStore,
+    keyring: Keyring,
+    action: CustodyAction = CustodyAction.DOWNLOADED,
+) -> tuple[Evidence, Iterator[bytes]]:
+    """The item and its decrypted bytes, verified as they stream. The download is a custody
+    entry, committed before the first byte leaves. A failed check raises IntegrityFailure
+    mid-stream (the client never sees a clean end) and is recorded as a custody entry."""
+    db.begin_writing(session)  # a GET that writes: the write lock from BEGIN (SQLite)
+    item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
+    if item.status != EvidenceStatus.ACTIVE:
+        raise Conflict("this item was deleted; its content no longer exists")
+    blob = _open_unless_unavailable(store, item.blob_id)
+    try:
+        custody_log.append(
+            session, actor, action, case_id=item.case_id, item_id=item.id, details={"ern": item.ern}
+        )
+        session.commit()
+    except BaseException:
+        if blob is not None:
+            blob.close()
+        raise
+    return item, _verified_chunks(session, actor, item, store, keyring, opened=blob)
+
+
+def _open_unless_unavailable(store: BlobStore, blob_id: str) -> BinaryIO | None:
+    """The blob, opened before anything is logged or sent: an unreachable store raises here
+    (HTTP 503, no download entry for bytes that never left, no false integrity alarm). Any
+    other failure (a missing blob) is left to `_verified_chunks` to record, as before: None."""
+    try:
+        return store.open(blob_id)
+    except Exception as error:
+        if failures.classify(error) is not None:
+            raise
+        return None
+
+
+def _verified_chunks(
+    session: Session,
+    actor: User | None,
+    item: Evidence,
+    store: BlobStore,
+    keyring: Keyring,
+    *,
+    opened: BinaryIO | None = None,
+) -> Iterator[bytes]:
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        cipher = keyring.unwrap(item.wrapped_key, item.id.bytes)
+        with opened or store.open(item.blob_id) as blob:
+            plain = cipher.new_decrypting_stream(blob, item.content_owner.bytes)
+            while chunk := plain.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                if size > item.size:
+                    break
+                yield chunk
+        if size != item.size or digest.hexdigest() != item.sha256:
+            raise IntegrityFailure("content does not match its recorded SHA-256")  # noqa: TRY301
+    except IntegrityFailure as error:
+        _record_failure(session, actor, item, str(error))
+        raise
+    except Exception as error:
+        if failures.classify(error) is not None:
+            raise  # the store went away mid-stream: not evidence of tampering
+        _record_failure(session, actor, item, f"{type(error).__name__}: {error}")
+        raise IntegrityFailure("the stored blob failed authentication") from error
+    finally:
+        if opened is not None:
+            opened.close()
+
+
+@retry.transaction
+def _record_failure(session: Session, actor: User | None, item: Evidence, reason: str) -> None:
+    session.rollback()
+    custody_log.append(
+        session,
+        actor,
+        CustodyAction.INTEGRITY_FAILURE,
+        case_id=item.case_id,
+        item_id=item.id,
+        details={"ern": item.ern, "reason": reason[:500]},
+    )
+    session.commit()
+
+
+def ensure_key_unwraps(keyring: Keyring, item: Evidence) -> None:
+    try:
+        keyring.unwrap(item.wrapped_key, item.id.bytes)
+    except KeyringError as error:
+        raise IntegrityFailure(str(error)) from error
+
+
+def image_pixels(extracted: dict[str, Any]) -> tuple[int, int] | None:
+    """(width, height) recorded at intake from the image's header, if known."""
+    image = extracted.get("image")
+    if not isinstance(image, dict):
+        return None
+    width, height = image.get("width"), image.get("height")
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return width, height
+    return None
+
+
+def preview_refusal(item: Evidence, max_megapixels: int, extracted: dict[str, Any]) -> str | None:
+    """Why an image is not shown inline (decoding it would cost the viewer's browser memory
+    in proportion to its pixels: a small PNG can declare 50,000 x 50,000), or None.
+    `extracted`: the item's extracted metadata (metadata.reveal: a restricted item's is
+    sealed)."""
+    if not item.mime.startswith("image/"):
+        return None
+    size = image_pixels(extracted)
+    if size is None:
+        return "its dimensions could not be read from its header"
+    width, height = size
+    if width * height > max_megapixels * 1_000_000:
+        return (
+            f"it is {width} x {height} pixels ({width * height / 1e6:,.0f} megapixels), over the "
+            f"preview limit of {max_megapixels} megapixels"
+        )
+    return None

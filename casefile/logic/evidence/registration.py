@@ -1,0 +1,277 @@
+"""Registering received items: one uploaded item (`register_upload`: the API, the web form
+and tus completion) or a batch of prepared ones in one transaction (`register_many`: bulk
+ingest). Both run the same per-item step (`_add`): a new item with its ERN and intake entry,
+or, when the case holds these bytes already, a resubmission (see `sharing`)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from casefile import failures
+from casefile.db import utcnow
+from casefile.logic import authz, retry
+from casefile.logic.authz import CaseAction
+from casefile.logic.cases import ern
+from casefile.logic.custody import log as custody_log
+from casefile.logic.evidence import metadata
+from casefile.logic.evidence.intake import SIDE_ALGORITHMS, IntakeStream, Received
+from casefile.logic.evidence.sharing import CaseContent, share_content
+from casefile.logic.evidence.submission import (
+    EvidenceInput,
+    Examined,
+    Submission,
+    clean_mime,
+    collector_fields,
+    prepare,
+)
+from casefile.model import (
+    Case,
+    CustodyAction,
+    Evidence,
+    EvidenceGrant,
+    EvidenceStatus,
+    Sensitivity,
+    User,
+)
+from casefile.vault.blobstore import BlobStore
+from casefile.vault.envelope import Keyring
+
+log = logging.getLogger("casefile")
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One item of a batch: the new item (`created`), or the item the submitter may see that
+    holds these bytes already, on which the resubmission is recorded."""
+
+    item: Evidence
+    created: bool
+
+
+@dataclass(frozen=True)
+class RegisteredUpload:
+    """What became of an uploaded item: `item` is the new item, or, if `duplicate`, the item of
+    the case the submitter may see that holds these bytes already (the submission is recorded
+    on it). Bytes only a hidden item holds make a new item: never a duplicate."""
+
+    item: Evidence
+    duplicate: bool
+
+
+def register_upload(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    upload: IntakeStream | Received,
+    data: EvidenceInput,
+    *,
+    filename: str | None,
+    declared_mime: str | None,
+    store: BlobStore,
+    keyring: Keyring,
+) -> RegisteredUpload:
+    """Register one uploaded item: its intake stream is finished (the blob made durable), the
+    bytes examined and the item recorded in one transaction, replayed whole on a lock
+    conflict. Anything that goes wrong before the commit removes its blob: no orphans; after
+    the commit the blob belongs to the item and stays."""
+    received = upload.finish() if isinstance(upload, IntakeStream) else upload
+    try:
+        # The bytes are examined before the transaction: parsing a file may take seconds
+        # (bounded), and no lock may be held meanwhile (on SQLite, a transaction holds the
+        # write lock). Callers have only read so far (authorization); that read ends here.
+        if session.in_transaction():
+            session.commit()
+        submission = prepare(received, data, filename=filename, declared_mime=declared_mime)
+        # Replayed whole if the database aborts it for a lock conflict: the bytes are in the
+        # store already, and nothing outside the database changes before the commit.
+        [(registered, unused_blob)] = retry.run(
+            session,
+            lambda: _register_in_one_transaction(session, actor, case_id, [submission], keyring),
+        )
+    except BaseException as error:
+        session.rollback()
+        # A connection lost during the commit leaves its outcome unknown: the item may be
+        # committed. Its blob stays; if no item owns it, `scrub --repair` removes it.
+        if failures.classify(error) is not failures.DATABASE_UNAVAILABLE:
+            store.delete(received.item_id.hex)
+        raise
+    if unused_blob is not None:
+        store.delete(unused_blob)  # after the commit: a replay may still need it
+    return RegisteredUpload(registered.item, duplicate=not registered.created)
+
+
+def register_many(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    submissions: Sequence[Submission],
+    *,
+    store: BlobStore,
+    keyring: Keyring,
+) -> list[Registered]:
+    """Register several prepared items in one transaction: one authorization holding the case
+    FOR NO KEY UPDATE, then each item as `register_upload` would (a duplicate of an item registered
+    earlier in the batch is found too), each with its own custody entries, and one commit.
+    Every blob must be durable already: the commit makes them visible all at once.
+
+    Unlike `register_upload`, a failure leaves the blobs in place and the transaction rolled back:
+    nothing of the batch is registered, and the caller decides what becomes of each item
+    (bulk intake registers them one at a time, so that one bad item fails alone). After the
+    commit, blobs the items did not keep (resubmissions, shared content) are removed."""
+    if session.in_transaction():
+        session.commit()  # end the caller's read, as register_upload does
+    try:
+        registered = retry.run(
+            session,
+            lambda: _register_in_one_transaction(session, actor, case_id, submissions, keyring),
+        )
+    except BaseException:
+        session.rollback()
+        raise
+    for _, unused_blob in registered:
+        if unused_blob is not None:
+            try:
+                store.delete(unused_blob)
+            except Exception:  # noqa: BLE001 - committed: failing now would misreport the batch
+                log.warning("could not remove unused blob %s: scrub reports it", unused_blob)
+    return [item for item, _ in registered]
+
+
+def _register_in_one_transaction(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    submissions: Sequence[Submission],
+    keyring: Keyring,
+) -> list[tuple[Registered, str | None]]:
+    """Each submission's item (or resubmission) and the blob it arrived with if it does not
+    keep it, committed together: the caller removes those blobs once committed."""
+    case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
+    view = CaseContent.read(session, case.id, [item.received.sha256 for item in submissions])
+    custody_log.hold_lock(session)  # the lock order: the items' rows are flushed under it
+    entries: list[custody_log.NewEntry] = []
+    registered = [
+        _add(
+            session,
+            actor,
+            case,
+            submission.received,
+            submission.data,
+            view=view,
+            name=submission.name,
+            found=submission.found,
+            declared_mime=submission.declared_mime,
+            keyring=keyring,
+            entries=entries,
+        )
+        for submission in submissions
+    ]
+    custody_log.append_many(session, entries)  # in order: as one append per entry would write
+    session.commit()
+    return registered
+
+
+def _add(
+    session: Session,
+    actor: User | None,
+    case: Case,
+    received: Received,
+    data: EvidenceInput,
+    *,
+    view: CaseContent,
+    name: str | None,
+    found: Examined,
+    declared_mime: str | None,
+    keyring: Keyring,
+    entries: list[custody_log.NewEntry],
+) -> tuple[Registered, str | None]:
+    """One item (or a resubmission), in the caller's transaction, which holds the case FOR NO
+    KEY UPDATE and the custody lock, appends `entries` (to which this adds the item's custody
+    entries, in order) and commits. Also returns the blob that the caller removes once
+    committed, if the item does not keep the one it arrived with."""
+    visible, hidden = view.same_content(session, actor, received.sha256)
+    if visible is not None:
+        entries.append(
+            custody_log.NewEntry(
+                actor,
+                CustodyAction.SUBMITTED_AGAIN,
+                case_id=case.id,
+                item_id=visible.id,
+                details={
+                    "sha256": received.sha256,
+                    **metadata.resubmission_details(
+                        visible, name, restricted=data.sensitivity == Sensitivity.RESTRICTED
+                    ),
+                },
+            )
+        )
+        return Registered(visible, created=False), received.item_id.hex
+
+    mime, flags, mismatched = found.mime, found.flags, found.mismatched
+    seq = view.next_seq()
+    now = utcnow()
+    item = Evidence(
+        id=received.item_id,
+        case_id=case.id,
+        seq=seq,
+        batch=1,
+        ern=ern.render(case.ern_pattern, seq=seq, batch=1, year=now.year),
+        title=(data.title or name or f"Item {seq}")[:500],
+        description=data.description,
+        original_filename=name,
+        declared_mime=clean_mime(declared_mime),
+        mime=mime,
+        size=received.size,
+        sha256=received.sha256,
+        declared_hashes=data.declared_hashes,
+        flags=flags,
+        sensitivity=data.sensitivity,
+        status=EvidenceStatus.ACTIVE,
+        collector=collector_fields(data),
+        extracted=found.extracted,
+        wrapped_key=received.wrapped_key,
+        created_at=now,
+        created_by_id=actor.id if actor else None,
+    )
+    session.add(item)
+    view.added(item)
+    if hidden is not None:
+        share_content(session, actor, item, hidden, keyring=keyring, entries=entries)
+    # After _share_content: a restricted item's metadata is sealed under its final data key.
+    described = metadata.on_intake(session, keyring, item, name)
+    if data.sensitivity == Sensitivity.RESTRICTED and actor is not None:
+        session.add(EvidenceGrant(evidence_id=item.id, user_id=actor.id, granted_by_id=actor.id))
+    entries.append(
+        custody_log.NewEntry(
+            actor,
+            CustodyAction.INTAKE,
+            case_id=case.id,
+            item_id=item.id,
+            details={
+                "ern": item.ern,
+                "sha256": item.sha256,
+                **{
+                    name: received.hashes[name]
+                    for name in SIDE_ALGORITHMS
+                    if name in received.hashes
+                },
+                "size": item.size,
+                "mime": item.mime,
+                **described,
+                "flags": flags,
+                "declared_hashes": data.declared_hashes,
+                "declared_hash_mismatch": sorted(mismatched),
+                "sensitivity": data.sensitivity.value,
+            },
+        )
+    )
+    # A shared blob holds these bytes already: the caller removes the ones it arrived with,
+    # only after the commit (an attempt the database aborted is replayed, and may then find
+    # the shared blob gone, its item deleted meanwhile, and need these bytes after all).
+    unused_blob = received.item_id.hex if item.content_id is not None else None
+    return Registered(item, created=True), unused_blob
