@@ -34,6 +34,7 @@ from casefile.logic.cases import cases
 from casefile.logic.custody import custody
 from casefile.logic.custody.verify import verify_log
 from casefile.logic.evidence import ingest as ingest_logic
+from casefile.logic.evidence import ingest_run
 from casefile.model import Evidence, EvidenceStatus
 from casefile.settings import DEVELOPMENT_SECRET_KEY, Settings
 from casefile.vault import signing_key
@@ -134,11 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server to create a DB on")
     parser.add_argument(
-        "--workers", type=int, default=ingest_logic.WORKERS,
-        help=f"worker threads (default {ingest_logic.WORKERS}, what `casefile ingest` uses)",
+        "--workers", type=int, default=ingest_run.WORKERS,
+        help=f"worker threads (default {ingest_run.WORKERS}, what `casefile ingest` uses)",
     )
     args = parser.parse_args(argv)
-    ingest_logic.WORKERS = args.workers
+    ingest_run.WORKERS = args.workers
     server_url = postgres_server_url(args.postgres)
     if args.backend == "postgresql" and server_url is None:
         parser.error("PostgreSQL needs --postgres URL or $CASEFILE_TEST_POSTGRES_URL")

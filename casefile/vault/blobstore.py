@@ -2,14 +2,20 @@
 
 A blob becomes visible under its final name only when `commit()` has made it durable: the
 bytes go to a temporary name in the same folder, are fsynced, renamed, and the folder is
-fsynced. An interrupted write leaves a `.tmp-` file that `casefile scrub --repair` removes."""
+fsynced. An interrupted write leaves a `.tmp-` file that `casefile scrub --repair` removes.
+
+Bulk intake writes many blobs at once: `batched(store)` gives a view of the store whose commits
+rename without the folder fsync, and a `settle(blob_ids)` that fsyncs each of their folders once.
+Such a blob is durable only once settled, so it must not be registered before (the ingest does
+that per batch: one fsync per distinct folder instead of one per blob)."""
 
 from __future__ import annotations
 
 import os
 import re
 import secrets
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from io import RawIOBase
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
@@ -52,14 +58,14 @@ def _check(blob_id: str) -> str:
 class _LocalWriter(RawIOBase):
     """A file under a temporary name; close() makes the bytes durable, commit() the name."""
 
-    def __init__(self, final: Path) -> None:
+    def __init__(
+        self, store: LocalBlobStore, final: Path, *, sync_folder: bool, pending: set[Path] | None
+    ) -> None:
         super().__init__()
-        final.parent.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for folder in (final.parent.parent, final.parent):  # both levels private, not umask's
-            folder.mkdir(mode=0o700, exist_ok=True)
         self._final = final
         self._temp = final.with_name(f"{final.name}{TEMP_MARK}{secrets.token_hex(4)}")
-        descriptor = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._sync_folder = sync_folder
+        descriptor = store.create_file(self._temp, pending=pending)
         self._file = os.fdopen(descriptor, "wb")
         self._synced = False
 
@@ -82,11 +88,8 @@ class _LocalWriter(RawIOBase):
         if not self._synced:
             raise BlobStoreError("blob was not written completely")
         self._temp.replace(self._final)
-        directory = os.open(self._final.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        if self._sync_folder:
+            fsync_folder(self._final.parent)
 
     def abort(self) -> None:
         if not self._file.closed:
@@ -95,19 +98,76 @@ class _LocalWriter(RawIOBase):
         self._temp.unlink(missing_ok=True)
 
 
+def fsync_folder(folder: Path) -> None:
+    directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
 class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        # Fan-out folders known to exist (created, and their entry in the parent fsynced):
+        # a blob's write then costs no mkdir. One removed underneath is made again (create_file).
+        self._folders: set[Path] = set()
+        self._folders_lock = threading.Lock()
 
     def _path(self, blob_id: str) -> Path:
         _check(blob_id)
         return self.root / blob_id[:2] / blob_id[2:4] / blob_id
 
     def writer(self, blob_id: str) -> BlobWriter:
+        return self._writer(blob_id, sync_folder=True)
+
+    def _writer(
+        self, blob_id: str, *, sync_folder: bool, pending: set[Path] | None = None
+    ) -> _LocalWriter:
         final = self._path(blob_id)
         if final.exists():
             raise BlobStoreError(f"blob {blob_id} exists already")
-        return _LocalWriter(final)
+        return _LocalWriter(self, final, sync_folder=sync_folder, pending=pending)
+
+    def create_file(self, temp: Path, *, pending: set[Path] | None = None) -> int:
+        """Open a new private file in its fan-out folder, making the folders first if they are
+        not known to exist (or were removed underneath: then once more after making them).
+        `pending`: a batch's folders made but not yet durable in their parents."""
+        folder = temp.parent
+        if folder not in self._folders and (pending is None or folder not in pending):
+            self._make_folders(folder, pending)
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileNotFoundError:
+            with self._folders_lock:
+                self._folders.discard(folder)
+                if pending is not None:
+                    pending.discard(folder)
+            self._make_folders(folder, pending)
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+    def _make_folders(self, folder: Path, pending: set[Path] | None) -> None:
+        """Both fan-out levels, private (not umask's). Their entries in their parents are made
+        durable before the folder is known to exist: at once, or (`pending`) when the batch
+        settles. Found existing, they are synced too: another writer may have just made them."""
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for level in (folder.parent, folder):
+            level.mkdir(mode=0o700, exist_ok=True)
+        if pending is not None:
+            with self._folders_lock:
+                pending.add(folder)
+            return
+        fsync_folder(self.root)
+        fsync_folder(folder.parent)
+        with self._folders_lock:
+            self._folders.add(folder)
+
+    def _known(self, folders: Iterable[Path]) -> None:
+        with self._folders_lock:
+            self._folders.update(folders)
+
+    def batched(self) -> LocalBatch:
+        return LocalBatch(self)
 
     def open(self, blob_id: str) -> BinaryIO:
         try:
@@ -135,6 +195,104 @@ class LocalBlobStore:
         if self.root.resolve() not in path.parents or TEMP_MARK not in path.name:
             raise BlobStoreError(f"{name} is not a leftover of an interrupted write")
         path.unlink(missing_ok=True)
+
+
+class LocalBatch:
+    """The store for blobs written many at a time: a commit renames the blob into place
+    without fsyncing its folder; `settle` fsyncs each distinct folder of the given blobs once,
+    after which they are durable. Reads and deletes are the store's."""
+
+    def __init__(self, store: LocalBlobStore) -> None:
+        self.store = store
+        self._pending: set[Path] = set()  # fan-out folders made, their entries not yet synced
+
+    def writer(self, blob_id: str) -> BlobWriter:
+        return self.store._writer(blob_id, sync_folder=False, pending=self._pending)  # noqa: SLF001
+
+    def settle(self, blob_ids: Iterable[str]) -> None:
+        """Make these committed blobs durable: the entries of folders made for them (and any
+        made since the last settle) in their parents, then each blob's folder, once each."""
+        store = self.store
+        with store._folders_lock:  # noqa: SLF001 - its own view
+            made = set(self._pending)
+        if made:
+            for parent in [store.root, *sorted({folder.parent for folder in made})]:
+                fsync_folder(parent)
+        for folder in sorted({store._path(blob_id).parent for blob_id in blob_ids}):  # noqa: SLF001
+            fsync_folder(folder)
+        if made:
+            with store._folders_lock:  # noqa: SLF001
+                self._pending -= made
+            store._known(made)  # noqa: SLF001
+
+    def open(self, blob_id: str) -> BinaryIO:
+        return self.store.open(blob_id)
+
+    def delete(self, blob_id: str) -> None:
+        self.store.delete(blob_id)
+
+    def exists(self, blob_id: str) -> bool:
+        return self.store.exists(blob_id)
+
+    def blob_ids(self) -> Iterator[str]:
+        return self.store.blob_ids()
+
+    def leftovers(self) -> Iterator[str]:
+        return self.store.leftovers()
+
+    def remove_leftover(self, name: str) -> None:
+        self.store.remove_leftover(name)
+
+
+class Batch(Protocol):
+    """A store whose committed blobs are durable only after `settle` (see `batched`)."""
+
+    def writer(self, blob_id: str) -> BlobWriter: ...
+    def settle(self, blob_ids: Iterable[str]) -> None: ...
+    def open(self, blob_id: str) -> BinaryIO: ...
+    def delete(self, blob_id: str) -> None: ...
+    def exists(self, blob_id: str) -> bool: ...
+    def blob_ids(self) -> Iterator[str]: ...
+    def leftovers(self) -> Iterator[str]: ...
+    def remove_leftover(self, name: str) -> None: ...
+
+
+class _Durable:
+    """A store whose commits are durable already (S3: an object exists once complete)."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+
+    def writer(self, blob_id: str) -> BlobWriter:
+        return self.store.writer(blob_id)
+
+    def settle(self, blob_ids: Iterable[str]) -> None:
+        del blob_ids
+
+    def open(self, blob_id: str) -> BinaryIO:
+        return self.store.open(blob_id)
+
+    def delete(self, blob_id: str) -> None:
+        self.store.delete(blob_id)
+
+    def exists(self, blob_id: str) -> bool:
+        return self.store.exists(blob_id)
+
+    def blob_ids(self) -> Iterator[str]:
+        return self.store.blob_ids()
+
+    def leftovers(self) -> Iterator[str]:
+        return self.store.leftovers()
+
+    def remove_leftover(self, name: str) -> None:
+        self.store.remove_leftover(name)
+
+
+def batched(store: BlobStore) -> Batch:
+    """A view of `store` for writing many blobs, made durable together by `settle`."""
+    if isinstance(store, LocalBlobStore):
+        return store.batched()
+    return _Durable(store)
 
 
 def open_store(url: str, settings: Settings | None = None) -> BlobStore:
