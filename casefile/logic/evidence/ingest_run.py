@@ -115,8 +115,9 @@ def ingest(
     with (
         ingest_db.one_connection(session) as work,
         ThreadPoolExecutor(WORKERS, "casefile-ingest") as pool,
+        ThreadPoolExecutor(1, "casefile-ingest-sync") as syncer,
     ):
-        run = _Run(work, actor, case_id, store, keyring, summary, on_bytes, on_file, pool)
+        run = _Run(work, actor, case_id, store, keyring, summary, on_bytes, on_file, pool, syncer)
         try:
             run.go(files)
         except BaseException as error:
@@ -154,6 +155,7 @@ class _Run:
     on_bytes: BytesDone | None
     on_file: FileDone | None
     pool: ThreadPoolExecutor
+    syncer: ThreadPoolExecutor  # makes a batch's blobs durable (their folders' fsyncs)
     blobs: blobstore.Batch = field(init=False)  # the store, written a batch at a time
     flights: deque[_Flight] = field(default_factory=deque)
     hashing: list[Future[_Hashed]] = field(default_factory=list)
@@ -305,8 +307,11 @@ class _Run:
             ready.append((flight, stream, submission))
         if not ready:
             return
-        try:  # every blob of the batch durable (its folder fsynced) before it is registered
-            self.blobs.settle(stream.item_id.hex for _, stream, _ in ready)
+        try:  # every blob of the batch durable (its folders fsynced) before it is registered;
+            # on a thread of its own, not queued behind the workers' files: the fsyncs' system
+            # time stays off this thread, the one that cannot be spread over cores
+            blob_ids = [stream.item_id.hex for _, stream, _ in ready]
+            self.syncer.submit(self.blobs.settle, blob_ids).result()
         except OSError as error:
             self._refused(ready, error)
             return
