@@ -58,14 +58,12 @@ def _check(blob_id: str) -> str:
 class _LocalWriter(RawIOBase):
     """A file under a temporary name; close() makes the bytes durable, commit() the name."""
 
-    def __init__(
-        self, store: LocalBlobStore, final: Path, *, sync_folder: bool, pending: set[Path] | None
-    ) -> None:
+    def __init__(self, store: LocalBlobStore, final: Path, *, sync_folder: bool) -> None:
         super().__init__()
         self._final = final
         self._temp = final.with_name(f"{final.name}{TEMP_MARK}{secrets.token_hex(4)}")
         self._sync_folder = sync_folder
-        descriptor = store.create_file(self._temp, pending=pending)
+        descriptor = store.create_file(self._temp, batched=not sync_folder)
         self._file = os.fdopen(descriptor, "wb")
         self._synced = False
 
@@ -112,6 +110,7 @@ class LocalBlobStore:
         # Fan-out folders known to exist (created, and their entry in the parent fsynced):
         # a blob's write then costs no mkdir. One removed underneath is made again (create_file).
         self._folders: set[Path] = set()
+        self._pending: set[Path] = set()  # made for a batch, their entries not yet synced
         self._folders_lock = threading.Lock()
 
     def _path(self, blob_id: str) -> Path:
@@ -121,50 +120,66 @@ class LocalBlobStore:
     def writer(self, blob_id: str) -> BlobWriter:
         return self._writer(blob_id, sync_folder=True)
 
-    def _writer(
-        self, blob_id: str, *, sync_folder: bool, pending: set[Path] | None = None
-    ) -> _LocalWriter:
+    def _writer(self, blob_id: str, *, sync_folder: bool) -> _LocalWriter:
         final = self._path(blob_id)
         if final.exists():
             raise BlobStoreError(f"blob {blob_id} exists already")
-        return _LocalWriter(self, final, sync_folder=sync_folder, pending=pending)
+        return _LocalWriter(self, final, sync_folder=sync_folder)
 
-    def create_file(self, temp: Path, *, pending: set[Path] | None = None) -> int:
+    def create_file(self, temp: Path, *, batched: bool = False) -> int:
         """Open a new private file in its fan-out folder, making the folders first if they are
         not known to exist (or were removed underneath: then once more after making them).
-        `pending`: a batch's folders made but not yet durable in their parents."""
+        `batched`: a folder made for it is durable in its parent only once the batch settles."""
         folder = temp.parent
-        if folder not in self._folders and (pending is None or folder not in pending):
-            self._make_folders(folder, pending)
+        if folder not in self._folders and not (batched and folder in self._pending):
+            self._make_folders(folder, batched=batched)
         try:
             return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileNotFoundError:
             with self._folders_lock:
                 self._folders.discard(folder)
-                if pending is not None:
-                    pending.discard(folder)
-            self._make_folders(folder, pending)
+            self._make_folders(folder, batched=batched)
             return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
-    def _make_folders(self, folder: Path, pending: set[Path] | None) -> None:
-        """Both fan-out levels, private (not umask's). Their entries in their parents are made
-        durable before the folder is known to exist: at once, or (`pending`) when the batch
-        settles. Found existing, they are synced too: another writer may have just made them."""
+    def _make_folders(self, folder: Path, *, batched: bool) -> None:
+        """Both fan-out levels, private (not umask's). The entries of folders made here are
+        made durable in their parents before a blob in them is: at once, or for a batch when
+        it settles. Found existing and not waiting for a batch to settle, a folder was made
+        durable by whoever made it (an earlier write, or run)."""
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        made = False
         for level in (folder.parent, folder):
-            level.mkdir(mode=0o700, exist_ok=True)
-        if pending is not None:
-            with self._folders_lock:
-                pending.add(folder)
-            return
+            try:
+                level.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+            made = True
+        with self._folders_lock:
+            if not made and folder not in self._pending:
+                self._folders.add(folder)
+                return
+            if batched:
+                self._pending.add(folder)
+                return
         fsync_folder(self.root)
         fsync_folder(folder.parent)
         with self._folders_lock:
             self._folders.add(folder)
 
-    def _known(self, folders: Iterable[Path]) -> None:
+    def settle_folders(self, blob_ids: Iterable[str]) -> None:
+        """Make committed blobs durable: the entries of folders made for batches in their
+        parents (all of them, not only these blobs'), then each blob's folder, once each."""
         with self._folders_lock:
-            self._folders.update(folders)
+            made = set(self._pending)
+        if made:
+            for parent in [self.root, *sorted({folder.parent for folder in made})]:
+                fsync_folder(parent)
+        for folder in sorted({self._path(blob_id).parent for blob_id in blob_ids}):
+            fsync_folder(folder)
+        if made:
+            with self._folders_lock:
+                self._pending -= made
+                self._folders |= made
 
     def batched(self) -> LocalBatch:
         return LocalBatch(self)
@@ -204,26 +219,12 @@ class LocalBatch:
 
     def __init__(self, store: LocalBlobStore) -> None:
         self.store = store
-        self._pending: set[Path] = set()  # fan-out folders made, their entries not yet synced
 
     def writer(self, blob_id: str) -> BlobWriter:
-        return self.store._writer(blob_id, sync_folder=False, pending=self._pending)  # noqa: SLF001
+        return self.store._writer(blob_id, sync_folder=False)  # noqa: SLF001 - its own view
 
     def settle(self, blob_ids: Iterable[str]) -> None:
-        """Make these committed blobs durable: the entries of folders made for them (and any
-        made since the last settle) in their parents, then each blob's folder, once each."""
-        store = self.store
-        with store._folders_lock:  # noqa: SLF001 - its own view
-            made = set(self._pending)
-        if made:
-            for parent in [store.root, *sorted({folder.parent for folder in made})]:
-                fsync_folder(parent)
-        for folder in sorted({store._path(blob_id).parent for blob_id in blob_ids}):  # noqa: SLF001
-            fsync_folder(folder)
-        if made:
-            with store._folders_lock:  # noqa: SLF001
-                self._pending -= made
-            store._known(made)  # noqa: SLF001
+        self.store.settle_folders(blob_ids)
 
     def open(self, blob_id: str) -> BinaryIO:
         return self.store.open(blob_id)

@@ -146,6 +146,26 @@ def test_a_batched_blob_is_durable_only_once_settled(store, monkeypatch):
     assert len(synced) == 2
 
 
+def test_a_single_write_syncs_a_folder_a_batch_made_and_has_not_settled(store, monkeypatch):
+    first = uuid.uuid4().hex
+    writer = blobstore.batched(store).writer(first)
+    writer.write(b"ciphertext")
+    writer.commit()  # its new folders are not yet durable in their parents
+    synced = record_fsyncs(monkeypatch)
+    put(store, first[:4] + uuid.uuid4().hex[4:])
+    paths = [path for path, _ in synced]
+    assert paths[:2] == [str(store.root), str(store.root / first[:2])]
+    assert len(paths) == 4
+
+
+def test_folders_of_an_earlier_run_are_not_synced_again(store, blob_id, monkeypatch):
+    put(store, blob_id)
+    later = LocalBlobStore(store.root)  # a new process, the folders there already
+    synced = record_fsyncs(monkeypatch)
+    put(later, blob_id[:4] + uuid.uuid4().hex[4:])
+    assert len(synced) == 2  # the bytes and the blob's folder
+
+
 def test_batched_on_another_store_writes_through_and_settles_nothing(store, monkeypatch):
     class Other:  # e.g. S3: an object exists, durably, once its upload is complete
         def writer(self, blob_id):
