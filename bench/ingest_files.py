@@ -3,7 +3,7 @@
 A fresh instance (KEK, custody signing key, local blob store, database at the latest schema) is
 built the way `casefile init` builds one, and the app the CLI builds is used: the files go
 through casefile.logic.evidence.ingest (walk, SHA-256 check against the case, streaming
-encryption into the blob store and examination on worker threads, evidence.register_many on
+encryption into the blob store and examination on worker threads, registration.register_many on
 the calling thread: up to 64 files per transaction, each with its custody entry), exactly what
 `casefile ingest` calls, without the progress bar. A rerun of the same ingest (every file
 already in the case) is timed too. The custody log is verified afterwards, untimed.
@@ -14,16 +14,25 @@ alone, the one that cannot be spread over cores: 1,000 files/s needs at most ~1 
     .venv/bin/python bench/ingest_files.py                     # 10,000 files of 4 KiB, SQLite
     .venv/bin/python bench/ingest_files.py -n 2000 --size 65536
     .venv/bin/python bench/ingest_files.py --backend postgresql --postgres postgresql://...
+    .venv/bin/python bench/ingest_files.py --worker-side -n 2000   # one worker thread alone
+
+`--worker-side` times what one worker thread does per file (IntakeStream from memory +
+evidence.prepare), CPU of that thread (kernel time included, so load-insensitive) and wall,
+writing each blob durably at once (the upload path) or through `blobstore.batched` (settled
+every 64 blobs, as ingest does), into fan-out folders made by the run or existing already.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from unittest import mock
 
 from benchdb import fresh_database, postgres_server_url
 
@@ -34,9 +43,13 @@ from casefile.logic.cases import cases
 from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.custody.verify import verify_log
 from casefile.logic.evidence import ingest as ingest_logic
+from casefile.logic.evidence import ingest_run, submission
+from casefile.logic.evidence.intake import IntakeStream
+from casefile.logic.evidence.submission import EvidenceInput
 from casefile.model import Evidence, EvidenceStatus
 from casefile.settings import DEVELOPMENT_SECRET_KEY, Settings
-from casefile.vault import signing_key
+from casefile.vault import blobstore, signing_key
+from casefile.vault.blobstore import LocalBlobStore
 from casefile.vault.envelope import Keyring
 
 TARGET = 1000.0  # files/s, on SQLite and on PostgreSQL (issue 9)
@@ -127,6 +140,55 @@ def _ingest_twice(
     return rates[0], rates[1]
 
 
+def worker_side(count: int, size: int) -> None:
+    """One thread's CPU and wall per file for the blob path, single vs batched durability."""
+    with tempfile.TemporaryDirectory(prefix="casefile-bench-") as name:
+        folder = Path(name)
+        Keyring.create_file(folder / "kek.json")
+        keyring = Keyring.load(folder / "kek.json")
+        contents = [os.urandom(size) for _ in range(count)]
+        print(
+            f"worker side, {count} files of {size} bytes, one thread, load {os.getloadavg()[0]:.1f}"
+        )
+        print(f"{'':<34}{'CPU ms/file':>14}{'wall ms/file':>14}{'of it settle':>14}")
+        for folders in ("new folders", "folders exist"):
+            for mode in ("single", "batched"):
+                store = LocalBlobStore(folder / f"{mode}-{folders.split()[0]}")
+                if folders == "folders exist":
+                    for blob_id in _ids(count):  # the same ids' folders, made beforehand
+                        (store.root / blob_id[:2] / blob_id[2:4]).mkdir(parents=True, exist_ok=True)
+                view = blobstore.batched(store) if mode == "batched" else store
+                ids = iter([uuid.UUID(blob_id) for blob_id in _ids(count)])
+                written: list[str] = []
+                settle = 0.0
+                cpu, wall = time.thread_time(), time.perf_counter()
+                with mock.patch.object(uuid, "uuid4", side_effect=ids):  # those folders' ids
+                    for content in contents:
+                        stream = IntakeStream(view, keyring)
+                        stream.write(content)
+                        received = stream.finish()
+                        submission.prepare(
+                            received, EvidenceInput(), filename="x.bin", declared_mime=None
+                        )
+                        written.append(received.item_id.hex)
+                        if isinstance(view, blobstore.LocalBatch) and (
+                            len(written) % 64 == 0 or len(written) == count
+                        ):
+                            started = time.thread_time()
+                            view.settle(written[-64:])
+                            settle += time.thread_time() - started
+                cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+                print(
+                    f"{f'{mode}, {folders}':<34}{cpu / count * 1000:>14.2f}"
+                    f"{wall / count * 1000:>14.2f}{settle / count * 1000:>14.2f}"
+                )
+
+
+def _ids(count: int) -> list[str]:
+    state = random.Random(9)
+    return [uuid.UUID(int=state.getrandbits(128), version=4).hex for _ in range(count)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--files", type=int, default=10_000)
@@ -134,11 +196,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server to create a DB on")
     parser.add_argument(
-        "--workers", type=int, default=ingest_logic.WORKERS,
-        help=f"worker threads (default {ingest_logic.WORKERS}, what `casefile ingest` uses)",
+        "--workers",
+        type=int,
+        default=ingest_run.WORKERS,
+        help=f"worker threads (default {ingest_run.WORKERS}, what `casefile ingest` uses)",
+    )
+    parser.add_argument(
+        "--worker-side",
+        action="store_true",
+        help="time one worker thread's blob path alone (no database)",
     )
     args = parser.parse_args(argv)
-    ingest_logic.WORKERS = args.workers
+    if args.worker_side:
+        worker_side(args.files, args.size)
+        return 0
+    ingest_run.WORKERS = args.workers
     server_url = postgres_server_url(args.postgres)
     if args.backend == "postgresql" and server_url is None:
         parser.error("PostgreSQL needs --postgres URL or $CASEFILE_TEST_POSTGRES_URL")

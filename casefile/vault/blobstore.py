@@ -2,14 +2,20 @@
 
 A blob becomes visible under its final name only when `commit()` has made it durable: the
 bytes go to a temporary name in the same folder, are fsynced, renamed, and the folder is
-fsynced. An interrupted write leaves a `.tmp-` file that `casefile scrub --repair` removes."""
+fsynced. An interrupted write leaves a `.tmp-` file that `casefile scrub --repair` removes.
+
+Bulk intake writes many blobs at once: `batched(store)` gives a view of the store whose commits
+rename without the folder fsync, and a `settle(blob_ids)` that fsyncs each of their folders once.
+Such a blob is durable only once settled, so it must not be registered before (the ingest does
+that per batch: one fsync per distinct folder instead of one per blob)."""
 
 from __future__ import annotations
 
 import os
 import re
 import secrets
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from io import RawIOBase
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
@@ -52,14 +58,12 @@ def _check(blob_id: str) -> str:
 class _LocalWriter(RawIOBase):
     """A file under a temporary name; close() makes the bytes durable, commit() the name."""
 
-    def __init__(self, final: Path) -> None:
+    def __init__(self, store: LocalBlobStore, final: Path, *, sync_folder: bool) -> None:
         super().__init__()
-        final.parent.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for folder in (final.parent.parent, final.parent):  # both levels private, not umask's
-            folder.mkdir(mode=0o700, exist_ok=True)
         self._final = final
         self._temp = final.with_name(f"{final.name}{TEMP_MARK}{secrets.token_hex(4)}")
-        descriptor = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._sync_folder = sync_folder
+        descriptor = store.create_file(self._temp, batched=not sync_folder)
         self._file = os.fdopen(descriptor, "wb")
         self._synced = False
 
@@ -82,11 +86,8 @@ class _LocalWriter(RawIOBase):
         if not self._synced:
             raise BlobStoreError("blob was not written completely")
         self._temp.replace(self._final)
-        directory = os.open(self._final.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        if self._sync_folder:
+            fsync_folder(self._final.parent)
 
     def abort(self) -> None:
         if not self._file.closed:
@@ -95,19 +96,93 @@ class _LocalWriter(RawIOBase):
         self._temp.unlink(missing_ok=True)
 
 
+def fsync_folder(folder: Path) -> None:
+    directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
 class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        # Fan-out folders known to exist (created, and their entry in the parent fsynced):
+        # a blob's write then costs no mkdir. One removed underneath is made again (create_file).
+        self._folders: set[Path] = set()
+        self._pending: set[Path] = set()  # made for a batch, their entries not yet synced
+        self._folders_lock = threading.Lock()
 
     def _path(self, blob_id: str) -> Path:
         _check(blob_id)
         return self.root / blob_id[:2] / blob_id[2:4] / blob_id
 
     def writer(self, blob_id: str) -> BlobWriter:
+        return self._writer(blob_id, sync_folder=True)
+
+    def _writer(self, blob_id: str, *, sync_folder: bool) -> _LocalWriter:
         final = self._path(blob_id)
         if final.exists():
             raise BlobStoreError(f"blob {blob_id} exists already")
-        return _LocalWriter(final)
+        return _LocalWriter(self, final, sync_folder=sync_folder)
+
+    def create_file(self, temp: Path, *, batched: bool = False) -> int:
+        """Open a new private file in its fan-out folder, making the folders first if they are
+        not known to exist (or were removed underneath: then once more after making them).
+        `batched`: a folder made for it is durable in its parent only once the batch settles."""
+        folder = temp.parent
+        if folder not in self._folders and not (batched and folder in self._pending):
+            self._make_folders(folder, batched=batched)
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileNotFoundError:
+            with self._folders_lock:
+                self._folders.discard(folder)
+            self._make_folders(folder, batched=batched)
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+    def _make_folders(self, folder: Path, *, batched: bool) -> None:
+        """Both fan-out levels, private (not umask's). The entries of folders made here are
+        made durable in their parents before a blob in them is: at once, or for a batch when
+        it settles. Found existing and not waiting for a batch to settle, a folder was made
+        durable by whoever made it (an earlier write, or run)."""
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        made = False
+        for level in (folder.parent, folder):
+            try:
+                level.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+            made = True
+        with self._folders_lock:
+            if not made and folder not in self._pending:
+                self._folders.add(folder)
+                return
+            if batched:
+                self._pending.add(folder)
+                return
+        fsync_folder(self.root)
+        fsync_folder(folder.parent)
+        with self._folders_lock:
+            self._folders.add(folder)
+
+    def settle_folders(self, blob_ids: Iterable[str]) -> None:
+        """Make committed blobs durable: the entries of folders made for batches in their
+        parents (all of them, not only these blobs'), then each blob's folder, once each."""
+        with self._folders_lock:
+            made = set(self._pending)
+        if made:
+            for parent in [self.root, *sorted({folder.parent for folder in made})]:
+                fsync_folder(parent)
+        for folder in sorted({self._path(blob_id).parent for blob_id in blob_ids}):
+            fsync_folder(folder)
+        if made:
+            with self._folders_lock:
+                self._pending -= made
+                self._folders |= made
+
+    def batched(self) -> LocalBatch:
+        return LocalBatch(self)
 
     def open(self, blob_id: str) -> BinaryIO:
         try:
@@ -135,6 +210,90 @@ class LocalBlobStore:
         if self.root.resolve() not in path.parents or TEMP_MARK not in path.name:
             raise BlobStoreError(f"{name} is not a leftover of an interrupted write")
         path.unlink(missing_ok=True)
+
+
+class LocalBatch:
+    """The store for blobs written many at a time: a commit renames the blob into place
+    without fsyncing its folder; `settle` fsyncs each distinct folder of the given blobs once,
+    after which they are durable. Reads and deletes are the store's."""
+
+    def __init__(self, store: LocalBlobStore) -> None:
+        self.store = store
+
+    def writer(self, blob_id: str) -> BlobWriter:
+        return self.store._writer(blob_id, sync_folder=False)  # noqa: SLF001 - its own view
+
+    def settle(self, blob_ids: Iterable[str]) -> None:
+        self.store.settle_folders(blob_ids)
+
+    def open(self, blob_id: str) -> BinaryIO:
+        return self.store.open(blob_id)
+
+    def delete(self, blob_id: str) -> None:
+        self.store.delete(blob_id)
+
+    def exists(self, blob_id: str) -> bool:
+        return self.store.exists(blob_id)
+
+    def blob_ids(self) -> Iterator[str]:
+        return self.store.blob_ids()
+
+    def leftovers(self) -> Iterator[str]:
+        return self.store.leftovers()
+
+    def remove_leftover(self, name: str) -> None:
+        self.store.remove_leftover(name)
+
+
+class Batch(Protocol):
+    """A store whose committed blobs are durable only after `settle` (see `batched`)."""
+
+    def writer(self, blob_id: str) -> BlobWriter: ...
+    def settle(self, blob_ids: Iterable[str]) -> None: ...
+    def open(self, blob_id: str) -> BinaryIO: ...
+    def delete(self, blob_id: str) -> None: ...
+    def exists(self, blob_id: str) -> bool: ...
+    def blob_ids(self) -> Iterator[str]: ...
+    def leftovers(self) -> Iterator[str]: ...
+    def remove_leftover(self, name: str) -> None: ...
+
+
+class _Durable:
+    """A store whose commits are durable already (S3: an object exists once complete)."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+
+    def writer(self, blob_id: str) -> BlobWriter:
+        return self.store.writer(blob_id)
+
+    def settle(self, blob_ids: Iterable[str]) -> None:
+        del blob_ids
+
+    def open(self, blob_id: str) -> BinaryIO:
+        return self.store.open(blob_id)
+
+    def delete(self, blob_id: str) -> None:
+        self.store.delete(blob_id)
+
+    def exists(self, blob_id: str) -> bool:
+        return self.store.exists(blob_id)
+
+    def blob_ids(self) -> Iterator[str]:
+        return self.store.blob_ids()
+
+    def leftovers(self) -> Iterator[str]:
+        return self.store.leftovers()
+
+    def remove_leftover(self, name: str) -> None:
+        self.store.remove_leftover(name)
+
+
+def batched(store: BlobStore) -> Batch:
+    """A view of `store` for writing many blobs, made durable together by `settle`."""
+    if isinstance(store, LocalBlobStore):
+        return store.batched()
+    return _Durable(store)
 
 
 def open_store(url: str, settings: Settings | None = None) -> BlobStore:

@@ -20,8 +20,7 @@ from casefile.cli import main
 from casefile.db import Database
 from casefile.logic.accounts import accounts
 from casefile.logic.custody import log as custody_log
-from casefile.logic.evidence import ingest as ingest_logic
-from casefile.logic.evidence import metadata, registration
+from casefile.logic.evidence import ingest_run, metadata, registration
 from casefile.logic.evidence.intake import IntakeStream
 from casefile.model import Case, CustodyAction, CustodyEntry, Evidence, Role
 from casefile.vault.blobstore import BlobStore, LocalBlobStore
@@ -227,14 +226,14 @@ def test_a_viewer_may_not_ingest(vault, batch):
 
 
 def test_a_file_that_cannot_be_read_fails_alone(vault, batch, monkeypatch):
-    real = ingest_logic._Run._sha256
+    real = ingest_run._Run._sha256
 
     def unreadable(self, path):
         if path.name == "photo-notes.txt":
             raise PermissionError(13, "Permission denied", str(path))
         return real(self, path)
 
-    monkeypatch.setattr(ingest_logic._Run, "_sha256", unreadable)
+    monkeypatch.setattr(ingest_run._Run, "_sha256", unreadable)
     result = vault.run("ingest", vault.case_id, str(batch), "--as", LEAD)
     assert result.exit_code == 1
     assert "casefile: failed tula-toli/photo-notes.txt: Permission denied" in result.stderr
@@ -253,8 +252,8 @@ def stored_files(vault):
 def test_ctrl_c_while_registering_waits_for_the_registration(vault, batch, monkeypatch):
     # Two files per transaction: statement.txt (its copy rides along) and log.csv, then
     # photo-notes.txt. Ctrl-C arrives while the first batch is being registered.
-    monkeypatch.setattr(ingest_logic, "REGISTER_BATCH", 2)
-    monkeypatch.setattr(ingest_logic, "REGISTER_SECONDS", 30.0)
+    monkeypatch.setattr(ingest_run, "REGISTER_BATCH", 2)
+    monkeypatch.setattr(ingest_run, "REGISTER_SECONDS", 30.0)
     real = registration.register_many
     calls = []
 
@@ -307,7 +306,7 @@ def test_ctrl_c_while_streaming_leaves_no_blob(vault, batch, monkeypatch):
 
 
 def test_a_file_the_database_refuses_fails_alone_in_its_batch(vault, batch, monkeypatch):
-    monkeypatch.setattr(ingest_logic, "REGISTER_SECONDS", 30.0)  # all three in one batch
+    monkeypatch.setattr(ingest_run, "REGISTER_SECONDS", 30.0)  # all three in one batch
     real_append, real_many = custody_log.append_many, registration.register_many
     batches = []
 

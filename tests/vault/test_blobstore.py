@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -54,18 +55,132 @@ def test_a_blob_appears_under_its_id_only_at_commit(store, blob_id):
     assert stat.S_IMODE((store.root / final).stat().st_mode) == 0o600
 
 
-def test_commit_syncs_the_bytes_before_the_name_and_then_the_folder(store, blob_id, monkeypatch):
-    synced: list[tuple[bool, bool]] = []  # (is a folder, final name exists yet)
-    final = store.root / blob_id[:2] / blob_id[2:4] / blob_id
+def record_fsyncs(monkeypatch, final=None):
+    """Every fsync from now on: (path, final name exists yet) for a file or folder."""
+    synced = []
     real_fsync = os.fsync
 
     def spy(descriptor):
-        synced.append((stat.S_ISDIR(os.fstat(descriptor).st_mode), final.exists()))
+        path = str(Path(f"/proc/self/fd/{descriptor}").readlink())
+        synced.append((path, final is not None and final.exists()))
         real_fsync(descriptor)
 
     monkeypatch.setattr(blobstore.os, "fsync", spy)
+    return synced
+
+
+def test_commit_syncs_the_bytes_before_the_name_and_then_the_folder(store, blob_id, monkeypatch):
+    final = store.root / blob_id[:2] / blob_id[2:4] / blob_id
+    other = blob_id[:4] + uuid.uuid4().hex[4:]  # the same folders, which exist by then
+    synced = record_fsyncs(monkeypatch, final)
     put(store, blob_id)
-    assert synced == [(False, False), (True, True)]
+    # The new folders' entries in their parents first, then the bytes, then the name.
+    relative = [(path.removeprefix(str(store.root)), exists) for path, exists in synced]
+    assert len(relative) == 4
+    assert relative[0] == ("", False)
+    assert relative[1] == (f"/{blob_id[:2]}", False)
+    assert relative[2][0].startswith(f"/{blob_id[:2]}/{blob_id[2:4]}/{blob_id}{TEMP_MARK}")
+    assert relative[2][1] is False
+    assert relative[3] == (f"/{blob_id[:2]}/{blob_id[2:4]}", True)
+    synced.clear()
+    put(store, other)
+    assert len(synced) == 2  # known folders: no mkdir, no folder entry to sync again
+    assert TEMP_MARK in synced[0][0]
+    assert synced[1][0] == str(final.parent)
+
+
+def test_a_fan_out_folder_removed_underneath_is_made_again(store, blob_id, monkeypatch):
+    put(store, blob_id)
+    folder = store.root / blob_id[:2] / blob_id[2:4]
+    (folder / blob_id).unlink()
+    folder.rmdir()
+    (store.root / blob_id[:2]).rmdir()
+    again = blob_id[:4] + uuid.uuid4().hex[4:]
+    put(store, again)
+    assert list(store.blob_ids()) == [again]
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_mkdir_only_for_folders_not_known_yet(store, monkeypatch):
+    made = []
+    real_mkdir = blobstore.Path.mkdir
+
+    def spy(self, *args, **kwargs):
+        made.append(self)
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(blobstore.Path, "mkdir", spy)
+    first = uuid.uuid4().hex
+    put(store, first)
+    count = len(made)
+    for _ in range(5):
+        put(store, first[:4] + uuid.uuid4().hex[4:])
+    assert len(made) == count
+
+
+def test_a_batched_blob_is_durable_only_once_settled(store, monkeypatch):
+    batch = blobstore.batched(store)
+    ids = [uuid.uuid4().hex for _ in range(3)]
+    ids.append(ids[0][:4] + uuid.uuid4().hex[4:])  # shares the first one's folder
+    synced = record_fsyncs(monkeypatch)
+    for blob_id in ids:
+        writer = batch.writer(blob_id)
+        writer.write(b"ciphertext")
+        writer.commit()
+        assert batch.exists(blob_id)
+    assert all(TEMP_MARK in path for path, _ in synced)  # only the bytes: no folder yet
+    assert len(synced) == len(ids)
+    synced.clear()
+    batch.settle(ids)
+    folders = [path for path, _ in synced]
+    leaves = sorted({str(store.root / i[:2] / i[2:4]) for i in ids})
+    assert folders[-len(leaves) :] == leaves  # each blob's folder once, after the parents
+    assert sorted(folders[: -len(leaves)]) == sorted(
+        {str(store.root), *(str(store.root / i[:2]) for i in ids)}
+    )
+    synced.clear()
+    batch.settle(ids[:1])  # the folders are known now: only the blob's folder
+    assert [path for path, _ in synced] == [str(store.root / ids[0][:2] / ids[0][2:4])]
+    synced.clear()
+    put(store, ids[0][:4] + uuid.uuid4().hex[4:])  # the single path knows them too
+    assert len(synced) == 2
+
+
+def test_a_single_write_syncs_a_folder_a_batch_made_and_has_not_settled(store, monkeypatch):
+    first = uuid.uuid4().hex
+    writer = blobstore.batched(store).writer(first)
+    writer.write(b"ciphertext")
+    writer.commit()  # its new folders are not yet durable in their parents
+    synced = record_fsyncs(monkeypatch)
+    put(store, first[:4] + uuid.uuid4().hex[4:])
+    paths = [path for path, _ in synced]
+    assert paths[:2] == [str(store.root), str(store.root / first[:2])]
+    assert len(paths) == 4
+
+
+def test_folders_of_an_earlier_run_are_not_synced_again(store, blob_id, monkeypatch):
+    put(store, blob_id)
+    later = LocalBlobStore(store.root)  # a new process, the folders there already
+    synced = record_fsyncs(monkeypatch)
+    put(later, blob_id[:4] + uuid.uuid4().hex[4:])
+    assert len(synced) == 2  # the bytes and the blob's folder
+
+
+def test_batched_on_another_store_writes_through_and_settles_nothing(store, monkeypatch):
+    class Other:  # e.g. S3: an object exists, durably, once its upload is complete
+        def writer(self, blob_id):
+            return store.writer(blob_id)
+
+        def exists(self, blob_id):
+            return store.exists(blob_id)
+
+    view = blobstore.batched(Other())
+    blob_id = uuid.uuid4().hex
+    put(view, blob_id)
+    assert view.exists(blob_id)
+    synced = record_fsyncs(monkeypatch)
+    view.settle([blob_id])
+    assert synced == []
 
 
 def test_abort_leaves_nothing(store, blob_id):

@@ -1,0 +1,200 @@
+"""Bulk ingest writes blobs a batch at a time: each is fsynced and renamed by its worker, and
+its folder (and any new fan-out folder's entry in its parent) is fsynced once per batch. What
+users depend on: no item is registered, so none becomes visible, before its blob is durable;
+and a small file is read from disk once, its bytes those that were hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from casefile.logic.evidence import ingest, ingest_run, reading, registration
+from casefile.model import Evidence, EvidenceStatus, Role
+from casefile.vault import blobstore
+from casefile.vault.blobstore import TEMP_MARK, LocalBlobStore
+from casefile.vault.envelope import Keyring
+from tests.factories import add_member, make_case, make_user
+from tests.web.test_auth_web import cheap_password_hashes
+
+
+@pytest.fixture(autouse=True)
+def _cheap_hashes(monkeypatch):
+    cheap_password_hashes(monkeypatch)
+
+
+@pytest.fixture
+def keyring(tmp_path):
+    path = tmp_path / "kek.json"
+    Keyring.create_file(path)
+    return Keyring.load(path)
+
+
+@pytest.fixture
+def people(session):
+    lead = make_user(session, "lead@example.org")
+    investigator = make_user(session, "investigator@example.org")
+    case = make_case(session, lead)
+    add_member(session, case, lead, investigator, Role.INVESTIGATOR)
+    session.commit()
+    return investigator, case
+
+
+def make_drive(root: Path, count: int) -> Path:
+    drive = root / "drive"
+    for number in range(count):
+        folder = drive / f"{number // 10:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"IMG_{number:03d}.bin").write_bytes(os.urandom(100) + number.to_bytes(2, "big"))
+    return drive
+
+
+class Events:
+    """fsyncs, renames and registrations, in the order they happened, from every thread."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.log: list[tuple[str, str]] = []
+
+    def add(self, kind: str, path: str) -> None:
+        with self.lock:
+            self.log.append((kind, path))
+
+
+def test_no_blob_is_registered_before_its_folder_is_fsynced(
+    session, people, keyring, tmp_path, monkeypatch
+):
+    investigator, case = people
+    store = LocalBlobStore(tmp_path / "blobs")
+    drive = make_drive(tmp_path, 60)
+    monkeypatch.setattr(ingest_run, "REGISTER_BATCH", 8)  # several batches
+    events = Events()
+    real_fsync, real_replace, real_many = os.fsync, Path.replace, registration.register_many
+
+    def fsync(descriptor):
+        real_fsync(descriptor)
+        events.add("fsync", str(Path(f"/proc/self/fd/{descriptor}").readlink()))
+
+    def replace(self, target):
+        result = real_replace(self, target)
+        events.add("rename", str(target))
+        return result
+
+    def register_many(session, actor, case_id, submissions, **kwargs):
+        for submission in submissions:
+            events.add("register", submission.received.item_id.hex)
+        return real_many(session, actor, case_id, submissions, **kwargs)
+
+    monkeypatch.setattr(blobstore.os, "fsync", fsync)
+    monkeypatch.setattr(Path, "replace", replace)
+    monkeypatch.setattr(registration, "register_many", register_many)
+    summary = ingest.ingest(
+        session,
+        investigator,
+        case.id,
+        ingest.plan([drive]).files,
+        store=store,
+        keyring=lambda: keyring,
+    )
+    assert summary.added == 60 and not summary.failed
+
+    registered = [path for kind, path in events.log if kind == "register"]
+    assert len(registered) == 60
+    for blob_id in registered:
+        final = store.root / blob_id[:2] / blob_id[2:4] / blob_id
+        at = events.log.index(("register", blob_id))
+        renamed = events.log.index(("rename", str(final)))
+        before = events.log[:renamed]
+        assert any(
+            kind == "fsync" and path.startswith(f"{final}{TEMP_MARK}") for kind, path in before
+        ), "the bytes are synced before the name"
+        between = events.log[renamed:at]
+        for folder in (final.parent, final.parent.parent, store.root):
+            # its folder after the rename; the new folders' entries in their parents too
+            assert ("fsync", str(folder)) in events.log[:at], f"{folder} not synced before"
+        assert ("fsync", str(final.parent)) in between, "registered before its folder's fsync"
+    folder_syncs = sum(1 for kind, path in events.log if kind == "fsync" and TEMP_MARK not in path)
+    # One per distinct folder per batch (and per new folder's parent), not two per blob.
+    assert folder_syncs < 3 * 60
+
+    items = session.query(Evidence).filter(Evidence.status == EvidenceStatus.ACTIVE).all()
+    assert sorted(item.seq for item in items) == list(range(1, 61))
+    assert sorted(item.blob_id for item in items) == sorted(store.blob_ids())
+
+
+def test_a_batch_whose_folders_cannot_be_synced_is_not_registered(
+    session, people, keyring, tmp_path, monkeypatch
+):
+    investigator, case = people
+    store = LocalBlobStore(tmp_path / "blobs")
+    drive = make_drive(tmp_path, 5)
+    real = blobstore.LocalBatch.settle
+
+    def failing(self, blob_ids):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(blobstore.LocalBatch, "settle", failing)
+    summary = ingest.ingest(
+        session,
+        investigator,
+        case.id,
+        ingest.plan([drive]).files,
+        store=store,
+        keyring=lambda: keyring,
+    )
+    assert summary.added == 0
+    assert [reason for _, reason in summary.failed] == ["Input/output error"] * 5
+    assert session.query(Evidence).count() == 0
+    assert list(store.blob_ids()) == []  # the blobs written for them are gone
+
+    monkeypatch.setattr(blobstore.LocalBatch, "settle", real)
+    again = ingest.ingest(
+        session,
+        investigator,
+        case.id,
+        ingest.plan([drive]).files,
+        store=store,
+        keyring=lambda: keyring,
+    )
+    assert again.added == 5
+
+
+def test_a_small_file_is_opened_once_and_stored_as_hashed(
+    session, people, keyring, tmp_path, monkeypatch
+):
+    investigator, case = people
+    store = LocalBlobStore(tmp_path / "blobs")
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    small, large = os.urandom(4096), os.urandom(ingest_run.SMALL_FILE + 1)
+    (drive / "small.bin").write_bytes(small)
+    (drive / "large.bin").write_bytes(large)
+    opened: list[str] = []
+    real_open = Path.open
+
+    def counting(self, *args, **kwargs):
+        if self.parent == drive:
+            opened.append(self.name)
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", counting)
+    summary = ingest.ingest(
+        session,
+        investigator,
+        case.id,
+        ingest.plan([drive]).files,
+        store=store,
+        keyring=lambda: keyring,
+    )
+    assert summary.added == 2
+    assert sorted(opened) == ["large.bin", "large.bin", "small.bin"]  # hashed, then streamed
+    for name, content in (("small.bin", small), ("large.bin", large)):
+        item = session.query(Evidence).filter(Evidence.original_filename == name).one()
+        assert item.sha256 == hashlib.sha256(content).hexdigest()
+        _, chunks = reading.read_content(
+            session, investigator, item.id, store=store, keyring=keyring
+        )
+        assert b"".join(chunks) == content
