@@ -212,39 +212,6 @@ class LocalBlobStore:
         path.unlink(missing_ok=True)
 
 
-class LocalBatch:
-    """The store for blobs written many at a time: a commit renames the blob into place
-    without fsyncing its folder; `settle` fsyncs each distinct folder of the given blobs once,
-    after which they are durable. Reads and deletes are the store's."""
-
-    def __init__(self, store: LocalBlobStore) -> None:
-        self.store = store
-
-    def writer(self, blob_id: str) -> BlobWriter:
-        return self.store._writer(blob_id, sync_folder=False)  # noqa: SLF001 - its own view
-
-    def settle(self, blob_ids: Iterable[str]) -> None:
-        self.store.settle_folders(blob_ids)
-
-    def open(self, blob_id: str) -> BinaryIO:
-        return self.store.open(blob_id)
-
-    def delete(self, blob_id: str) -> None:
-        self.store.delete(blob_id)
-
-    def exists(self, blob_id: str) -> bool:
-        return self.store.exists(blob_id)
-
-    def blob_ids(self) -> Iterator[str]:
-        return self.store.blob_ids()
-
-    def leftovers(self) -> Iterator[str]:
-        return self.store.leftovers()
-
-    def remove_leftover(self, name: str) -> None:
-        self.store.remove_leftover(name)
-
-
 class Batch(Protocol):
     """A store whose committed blobs are durable only after `settle` (see `batched`)."""
 
@@ -287,6 +254,22 @@ class _Durable:
 
     def remove_leftover(self, name: str) -> None:
         self.store.remove_leftover(name)
+
+
+class LocalBatch(_Durable):
+    """The store for blobs written many at a time: a commit renames the blob into place
+    without fsyncing its folder; `settle` fsyncs each distinct folder of the given blobs once,
+    after which they are durable. Reads and deletes are the store's."""
+
+    def __init__(self, store: LocalBlobStore) -> None:
+        super().__init__(store)
+        self.local = store
+
+    def writer(self, blob_id: str) -> BlobWriter:
+        return self.local._writer(blob_id, sync_folder=False)  # noqa: SLF001 - its own view
+
+    def settle(self, blob_ids: Iterable[str]) -> None:
+        self.local.settle_folders(blob_ids)
 
 
 def batched(store: BlobStore) -> Batch:

@@ -16,7 +16,6 @@ from casefile.logic.evidence import ingest, ingest_run, reading, registration
 from casefile.model import Evidence, EvidenceStatus, Role
 from casefile.vault import blobstore
 from casefile.vault.blobstore import TEMP_MARK, LocalBlobStore
-from casefile.vault.envelope import Keyring
 from tests.factories import add_member, make_case, make_user
 from tests.web.test_auth_web import cheap_password_hashes
 
@@ -24,13 +23,6 @@ from tests.web.test_auth_web import cheap_password_hashes
 @pytest.fixture(autouse=True)
 def _cheap_hashes(monkeypatch):
     cheap_password_hashes(monkeypatch)
-
-
-@pytest.fixture
-def keyring(tmp_path):
-    path = tmp_path / "kek.json"
-    Keyring.create_file(path)
-    return Keyring.load(path)
 
 
 @pytest.fixture

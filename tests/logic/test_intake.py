@@ -45,13 +45,6 @@ def _cheap_hashes(monkeypatch):
 
 
 @pytest.fixture
-def keyring(tmp_path):
-    path = tmp_path / "kek.json"
-    Keyring.create_file(path)
-    return Keyring.load(path)
-
-
-@pytest.fixture
 def store(tmp_path):
     return LocalBlobStore(tmp_path / "blobs")
 
