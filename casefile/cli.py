@@ -532,7 +532,9 @@ def custody_verify(
         if report.mismatch is not None:
             raise CasefileError(f"custody log does not verify: {report.mismatch}")
         try:
-            extended = custody_trusted.check_all(session, notes, key, report.entries)
+            extended = custody_trusted.ensure_all_trusted_extended(
+                session, notes, key, report.entries
+            )
         except custody_trusted.TrustedCheckpointError as error:
             raise CasefileError(f"custody log does not verify: {error}") from None
     summary = (

@@ -49,7 +49,7 @@ class BlobStore(Protocol):
     def remove_leftover(self, name: str) -> None: ...
 
 
-def _check(blob_id: str) -> str:
+def _valid_blob_id(blob_id: str) -> str:
     if not BLOB_ID.fullmatch(blob_id):
         raise BlobStoreError(f"not a blob id: {blob_id!r}")
     return blob_id
@@ -114,7 +114,7 @@ class LocalBlobStore:
         self._folders_lock = threading.Lock()
 
     def _path(self, blob_id: str) -> Path:
-        _check(blob_id)
+        _valid_blob_id(blob_id)
         return self.root / blob_id[:2] / blob_id[2:4] / blob_id
 
     def writer(self, blob_id: str) -> BlobWriter:

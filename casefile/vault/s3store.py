@@ -66,7 +66,7 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _check(blob_id: str) -> str:
+def _valid_blob_id(blob_id: str) -> str:
     if not isinstance(blob_id, str) or not BLOB_ID.fullmatch(blob_id):
         raise BlobStoreError(f"not a blob id: {blob_id!r}")
     return blob_id
@@ -319,7 +319,7 @@ class S3BlobStore:
         )
 
     def key(self, blob_id: str) -> str:
-        _check(blob_id)
+        _valid_blob_id(blob_id)
         return f"{self._listing}{blob_id[:2]}/{blob_id}"
 
     def _blob_id_of(self, key: str) -> str | None:
@@ -346,7 +346,7 @@ class S3BlobStore:
         return _S3Writer(self, blob_id)
 
     def open(self, blob_id: str) -> BinaryIO:
-        raw = _ObjectReader(self, _check(blob_id))
+        raw = _ObjectReader(self, _valid_blob_id(blob_id))
         return cast(BinaryIO, io.BufferedReader(raw, buffer_size=READ_BUFFER))
 
     def exists(self, blob_id: str) -> bool:

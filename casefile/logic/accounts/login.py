@@ -38,7 +38,7 @@ def check_password(
     """First factor. A throttled attempt is refused (TooManyAttempts) before the password is
     looked at; a wrong one counts against the client address and the account."""
     account = normalise_email(email)
-    _check_throttle(session, throttle, account, None, client_address, email=email)
+    _refuse_if_throttled(session, throttle, account, None, client_address, email=email)
     user = find_by_email(session, email)
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None:
@@ -71,7 +71,7 @@ def check_totp(
     user = session.get(User, user_id)
     if user is None or user.is_disabled or not user.totp_enabled:
         _refuse(session, user, None, client_address, "no_pending_login")
-    _check_throttle(session, throttle, user.email, user, client_address, totp=True)
+    _refuse_if_throttled(session, throttle, user.email, user, client_address, totp=True)
     secret = totp_at_rest.secret_of(keyring, user)
     step = totp_step(secret, code, now) if secret is not None else None
     if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
@@ -84,7 +84,7 @@ def check_totp(
     return user
 
 
-def _check_throttle(
+def _refuse_if_throttled(
     session: Session,
     throttle: Throttle,
     account: str,

@@ -135,7 +135,7 @@ def open_trusted(source: str, note: str, verifier_key: str) -> Trusted:
     return Trusted(source, checkpoint)
 
 
-def check_extends(session: Session, trusted: Trusted, size: int) -> None:
+def ensure_extends_trusted(session: Session, trusted: Trusted, size: int) -> None:
     """The stored log of `size` entries extends the trusted checkpoint (consistency proof
     from the stored nodes), else TrustedCheckpointError naming it."""
     checkpoint = trusted.checkpoint
@@ -160,13 +160,13 @@ def check_extends(session: Session, trusted: Trusted, size: int) -> None:
         ) from None
 
 
-def check_all(
+def ensure_all_trusted_extended(
     session: Session, sources: list[tuple[str, str]], verifier_key: str, size: int
 ) -> list[Trusted]:
     """Each (source, note) in order; the first that fails raises TrustedCheckpointError."""
     checked = []
     for source, note in sources:
         trusted = open_trusted(source, note, verifier_key)
-        check_extends(session, trusted, size)
+        ensure_extends_trusted(session, trusted, size)
         checked.append(trusted)
     return checked

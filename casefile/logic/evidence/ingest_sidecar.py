@@ -69,7 +69,7 @@ def load_sidecar(path: Path) -> Sidecar:
     return Sidecar(path.name, entries)
 
 
-def _check_columns(columns: Sequence[str], where: str) -> None:
+def _refuse_unknown_columns(columns: Sequence[str], where: str) -> None:
     unknown = [name for name in columns if name not in (*KEY_COLUMNS, *FIELDS, *HASH_COLUMNS)]
     if unknown:
         raise ValidationFailed(
@@ -89,7 +89,7 @@ def _csv_rows(text: str, *, delimiter: str) -> list[Row]:
     if not header:
         raise ValidationFailed({"sidecar": "the CSV file is empty (it needs a header row)"})
     columns = [name.strip().lower() for name in header]
-    _check_columns(columns, "header")
+    _refuse_unknown_columns(columns, "header")
     if not any(name in columns for name in KEY_COLUMNS):
         raise ValidationFailed({"sidecar": "the header has no path or filename column"})
     if len(set(columns)) != len(columns):
@@ -119,7 +119,7 @@ def _json_rows(text: str) -> list[Row]:
     for key, fields in document.items():
         if not isinstance(fields, dict):
             raise ValidationFailed({"sidecar": f"{key}: its value must be an object of fields"})
-        _check_columns(list(fields), f"{key}")
+        _refuse_unknown_columns(list(fields), f"{key}")
         rows.append((f"entry {key!r}", sidecar_key(key) if key.strip() else "", dict(fields)))
     return rows
 
