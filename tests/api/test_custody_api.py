@@ -288,3 +288,34 @@ def test_transfer_names_items_each_of_which_gets_the_entry(client, world, sessio
     after = client.get(f"/api/v1/cases/{case_id}/custody?limit=200",
                        headers=world["lead"]).get_json()["entries"]
     assert len(after) == before
+
+
+def test_a_transfer_entry_does_not_tell_of_a_hidden_item_handed_over_with_it(client, world):
+    """The lead hands over a standard item together with a restricted one; a viewer without a
+    grant sees the standard item's entry, and nothing in it (no count of the items) says that
+    another item went with it."""
+    import io  # noqa: PLC0415
+
+    case_id = world["case"].id
+    shown, hidden = (
+        client.post(f"/api/v1/cases/{case_id}/evidence", headers=world["lead"],
+                    data={"file": (io.BytesIO(body), name), "sensitivity": sensitivity},
+                    content_type="multipart/form-data").get_json()
+        for name, body, sensitivity in (("card.jpg", b"\xff\xd8 card", "standard"),
+                                        ("witness.txt", b"a witness", "restricted"))
+    )
+    transfer = {"from": "A", "to": "B", "when": "2026-11-20T09:30:00Z", "reason": "r",
+                "item_ids": [shown["id"], hidden["id"]]}
+    response = client.post(f"/api/v1/cases/{case_id}/custody/transfers", json=transfer,
+                           headers=world["lead"])
+    assert response.status_code == 201, response.get_json()
+
+    report = client.get(f"/api/v1/evidence/{shown['id']}/custody",
+                        headers=world["viewer"]).get_json()
+    entry = report["entries"][-1]
+    assert entry["action"] == "custody_transferred"
+    text = json.dumps(entry)
+    assert hidden["id"] not in text and hidden["ern"] not in text
+    assert "2" not in {str(value) for value in entry["details"].values()}
+    assert set(entry["details"]) <= {"from", "to", "when", "where", "media", "reason", "condition",
+                                     "seal_number", "receipt", "item", "transfer"}

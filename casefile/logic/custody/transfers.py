@@ -23,7 +23,7 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import NotFound, ValidationFailed
 from casefile.logic.text import Explanation, Name, Note, Short, refuse_nul
-from casefile.model import CustodyAction, CustodyEntry, Evidence, User
+from casefile.model import CustodyAction, CustodyEntry, Evidence, EvidenceStatus, User
 
 EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)  # clocks of field laptops drift
@@ -125,7 +125,8 @@ def record_transfer(
         ]
     else:
         # One entry per item, in one transaction: each item's chain of custody shows the
-        # handover, and the shared `transfer` id tells the entries are one event.
+        # handover, and the shared `transfer` id tells the entries are one event. No count of
+        # the items: an entry must not tell a reader that a hidden item was handed over too.
         transfer = str(uuid.uuid4())
         entries = [
             custody_log.NewEntry(
@@ -137,7 +138,6 @@ def record_transfer(
                     **details,
                     "item": _named(item),
                     "transfer": transfer,
-                    "items_in_transfer": len(items),
                 },
             )
             for item in items
@@ -156,7 +156,7 @@ def _item_of_case(
         item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
     except NotFound:
         item = None
-    if item is None or item.case_id != case_id:
+    if item is None or item.case_id != case_id or item.status != EvidenceStatus.ACTIVE:
         raise ValidationFailed({field: "no item of this case has this id"})
     return item
 
@@ -166,7 +166,11 @@ def _named(item: Evidence) -> dict[str, str]:
 
 
 def items_to_name(session: Session, actor: User | None, case_id: uuid.UUID) -> list[Evidence]:
-    """The items a transfer in this case may name: those of the case the actor may see."""
+    """The items a transfer in this case may name: the active ones the actor may see."""
     authz.authorize_case(session, actor, case_id, CaseAction.RECORD_TRANSFER)
-    query = authz.visible_evidence(session, actor, case_id).order_by(Evidence.ern)
+    query = (
+        authz.visible_evidence(session, actor, case_id)
+        .where(Evidence.status == EvidenceStatus.ACTIVE)
+        .order_by(Evidence.ern)
+    )
     return list(session.scalars(query))
