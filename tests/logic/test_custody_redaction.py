@@ -65,3 +65,39 @@ def test_a_redacted_entry_keeps_only_where_it_stands(session, world):
     assert shown.as_json()["leaf_hash"] == original.leaf_hash.hex()
     assert hidden.show(entry({})) is not None and not isinstance(hidden.show(entry({})),
                                                                  RedactedEntry)
+
+
+def test_filtered_pages_skip_left_out_entries_without_ending_early(session, client, world):
+    """Filtered by a person, entries about a hidden item are left out; a page must still be
+    full while more entries follow, or the reader could never reach them."""
+    import io  # noqa: PLC0415
+
+    from casefile.logic.custody import reports  # noqa: PLC0415
+
+    for number in range(2):  # after the uploader's entries about the hidden item
+        response = client.post(
+            f"/api/v1/cases/{world.case.id}/evidence", headers=world.headers["uploader"],
+            data={"file": (io.BytesIO(b"photo %d" % number), f"photo-{number}.txt")},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 201, response.get_json()
+
+    whole = reports.case_activity(
+        session, world.viewer, world.case.id, actor_id=world.uploader.id, limit=500
+    )
+    assert whole, "the uploader's visible entries"
+    paged, after = [], None
+    while True:
+        page = reports.case_activity(
+            session, world.viewer, world.case.id, actor_id=world.uploader.id,
+            after_seq=after, limit=1,
+        )
+        paged += page
+        if len(page) < 1:
+            break
+        after = page[-1].seq
+    assert [entry.seq for entry in paged] == [entry.seq for entry in whole]
+    first = reports.case_activity(
+        session, world.viewer, world.case.id, actor_id=world.uploader.id, limit=1
+    )
+    assert len(first) == 1  # the uploader's first entries concern the hidden item

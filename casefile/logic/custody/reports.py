@@ -18,7 +18,7 @@ from casefile.logic.custody import entries as custody_entries
 from casefile.logic.custody import proofs as custody_proofs
 from casefile.logic.custody.checkpoints import CustodyKeys
 from casefile.logic.custody.redaction import Hidden, RedactedEntry, ShownEntry
-from casefile.model import CustodyAction, CustodyCheckpoint, Evidence, User
+from casefile.model import CustodyAction, CustodyCheckpoint, CustodyEntry, Evidence, User
 from casefile.verifier.custody_verifier import Verdict, verify_report
 
 MAX_REPORT_ENTRIES = 10_000
@@ -41,19 +41,29 @@ def case_activity(
     action would tell who did what to the hidden item."""
     authz.authorize_case(session, actor, case_id, CaseAction.VIEW)
     hidden = Hidden.for_case(session, actor, case_id)
-    entries = custody_entries.entries_for(
-        session,
-        case_id=case_id,
-        actor_id=actor_id,
-        action=action,
-        since=since,
-        until=until,
-        after_seq=after_seq,
-        limit=limit,
-    )
-    if actor_id is not None or action is not None:
-        return [entry for entry in entries if not hidden.conceals(entry)]
-    return [hidden.show(entry) for entry in entries]
+
+    def window(after: int | None) -> list[CustodyEntry]:
+        return custody_entries.entries_for(
+            session,
+            case_id=case_id,
+            actor_id=actor_id,
+            action=action,
+            since=since,
+            until=until,
+            after_seq=after,
+            limit=limit,
+        )
+
+    entries = window(after_seq)
+    if actor_id is None and action is None:
+        return [hidden.show(entry) for entry in entries]
+    # Left-out entries must not shorten the page: a page shorter than `limit` tells the caller
+    # that nothing follows, so read on until the page is full or the log is read.
+    shown: list[ShownEntry] = [entry for entry in entries if not hidden.conceals(entry)]
+    while len(entries) == limit and len(shown) < limit:
+        entries = window(entries[-1].seq)
+        shown += [entry for entry in entries if not hidden.conceals(entry)]
+    return shown[:limit]
 
 
 def item_activity(
