@@ -142,22 +142,14 @@ class LocalBlobStore:
             return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
     def _make_folders(self, folder: Path, *, batched: bool) -> None:
-        """Both fan-out levels, private (not umask's). The entries of folders made here are
-        made durable in their parents before a blob in them is: at once, or for a batch when
-        it settles. Found existing and not waiting for a batch to settle, a folder was made
-        durable by whoever made it (an earlier write, or run)."""
+        """Both fan-out levels, private (not umask's). Their entries are made durable in their
+        parents before a blob in them is: at once, or for a batch when it settles. That holds
+        for folders found existing too, once per process: another process (an ingest whose
+        batch has not settled yet) may have made one and not yet fsynced its parent."""
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        made = False
         for level in (folder.parent, folder):
-            try:
-                level.mkdir(mode=0o700)
-            except FileExistsError:
-                continue
-            made = True
+            level.mkdir(mode=0o700, exist_ok=True)
         with self._folders_lock:
-            if not made and folder not in self._pending:
-                self._folders.add(folder)
-                return
             if batched:
                 self._pending.add(folder)
                 return

@@ -158,10 +158,16 @@ def test_a_single_write_syncs_a_folder_a_batch_made_and_has_not_settled(store, m
     assert len(paths) == 4
 
 
-def test_folders_of_an_earlier_run_are_not_synced_again(store, blob_id, monkeypatch):
+def test_folders_found_existing_are_synced_into_their_parents_once(store, blob_id, monkeypatch):
+    """Another process (an ingest whose batch has not settled) may have made a folder without
+    syncing its parent yet: a blob written there is durable only once the folder's entry is.
+    Each process does that once per folder, then syncs only the bytes and the blob's folder."""
     put(store, blob_id)
     later = LocalBlobStore(store.root)  # a new process, the folders there already
     synced = record_fsyncs(monkeypatch)
+    put(later, blob_id[:4] + uuid.uuid4().hex[4:])
+    assert len(synced) == 4  # the bytes, the blob's folder, and the folders' entries above it
+    synced.clear()
     put(later, blob_id[:4] + uuid.uuid4().hex[4:])
     assert len(synced) == 2  # the bytes and the blob's folder
 
