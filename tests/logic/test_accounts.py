@@ -79,7 +79,9 @@ def test_login_success_and_failure_are_logged_with_address(session, throttle):
                                     client_address="203.0.113.9")
     assert accepted.user.id == user.id
     assert not accepted.needs_totp
-    rows = list(session.scalars(select(SecurityEvent).where(SecurityEvent.user_id == user.id)))
+    rows = list(session.scalars(
+        select(SecurityEvent).where(SecurityEvent.user_id == user.id).order_by(SecurityEvent.id)
+    ))
     assert [row.event for row in rows][-2:] == [
         SecurityEventType.LOGIN_FAILED, SecurityEventType.LOGIN_SUCCEEDED,
     ]
