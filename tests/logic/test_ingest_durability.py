@@ -20,6 +20,14 @@ from tests.factories import add_member, make_case, make_user
 from tests.web.test_auth_web import cheap_password_hashes
 
 
+def run_ingest(session, investigator, case, drive, *, store, keyring):
+    """`casefile ingest` of every file on the drive into the case, as the investigator."""
+    return ingest.ingest(
+        session, investigator, case.id, ingest.plan([drive]).files,
+        store=store, keyring=lambda: keyring,
+    )
+
+
 @pytest.fixture(autouse=True)
 def _cheap_hashes(monkeypatch):
     cheap_password_hashes(monkeypatch)
@@ -83,14 +91,7 @@ def test_no_blob_is_registered_before_its_folder_is_fsynced(
     monkeypatch.setattr(blobstore.os, "fsync", fsync)
     monkeypatch.setattr(Path, "replace", replace)
     monkeypatch.setattr(registration, "register_many", register_many)
-    summary = ingest.ingest(
-        session,
-        investigator,
-        case.id,
-        ingest.plan([drive]).files,
-        store=store,
-        keyring=lambda: keyring,
-    )
+    summary = run_ingest(session, investigator, case, drive, store=store, keyring=keyring)
     assert summary.added == 60 and not summary.failed
 
     registered = [path for kind, path in events.log if kind == "register"]
@@ -129,28 +130,14 @@ def test_a_batch_whose_folders_cannot_be_synced_is_not_registered(
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(blobstore.LocalBatch, "settle", failing)
-    summary = ingest.ingest(
-        session,
-        investigator,
-        case.id,
-        ingest.plan([drive]).files,
-        store=store,
-        keyring=lambda: keyring,
-    )
+    summary = run_ingest(session, investigator, case, drive, store=store, keyring=keyring)
     assert summary.added == 0
     assert [reason for _, reason in summary.failed] == ["Input/output error"] * 5
     assert session.query(Evidence).count() == 0
     assert list(store.blob_ids()) == []  # the blobs written for them are gone
 
     monkeypatch.setattr(blobstore.LocalBatch, "settle", real)
-    again = ingest.ingest(
-        session,
-        investigator,
-        case.id,
-        ingest.plan([drive]).files,
-        store=store,
-        keyring=lambda: keyring,
-    )
+    again = run_ingest(session, investigator, case, drive, store=store, keyring=keyring)
     assert again.added == 5
 
 
@@ -173,14 +160,7 @@ def test_a_small_file_is_opened_once_and_stored_as_hashed(
         return real_open(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "open", counting)
-    summary = ingest.ingest(
-        session,
-        investigator,
-        case.id,
-        ingest.plan([drive]).files,
-        store=store,
-        keyring=lambda: keyring,
-    )
+    summary = run_ingest(session, investigator, case, drive, store=store, keyring=keyring)
     assert summary.added == 2
     assert sorted(opened) == ["large.bin", "large.bin", "small.bin"]  # hashed, then streamed
     for name, content in (("small.bin", small), ("large.bin", large)):
