@@ -95,6 +95,7 @@ ANSWERS: dict[type[DomainError], Answer] = {
 FAILURE_ANSWERS: dict[failures.Failure, Answer] = {
     failures.DATABASE_UNAVAILABLE: Answer(503, "unavailable", retry_after=_after(5)),
     failures.STORAGE_UNAVAILABLE: Answer(503, "unavailable", retry_after=_after(30)),
+    failures.THROTTLE_UNAVAILABLE: Answer(503, "unavailable", retry_after=_after(10)),
     failures.STORAGE_FULL: Answer(507, "storage_full"),  # sending it again will not help
 }
 

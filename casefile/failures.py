@@ -6,8 +6,10 @@ endpoint cannot be reached. None of these is the client's fault or a bug, and no
 stored anything: the transaction was rolled back, the blob writer aborted. The client gets a
 clear answer it can act on instead of a 500:
 
-- the database unreachable, or the S3 endpoint unreachable: send the same request again
-  later (HTTP 503 `unavailable` with Retry-After);
+- the database unreachable, the S3 endpoint unreachable, or the shared store of sign-in
+  attempt counters (Redis) unreachable: send the same request again later (HTTP 503
+  `unavailable` with Retry-After). Sign-in fails closed: with no counter to check, nobody is
+  let in unthrottled;
 - the blob store's file system full (ENOSPC, or a quota, EDQUOT): an operator must free
   space first; sending it again right away will not help (HTTP 507 `storage_full`).
 
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import HTTPClientError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -50,6 +54,11 @@ DATABASE_UNAVAILABLE = Failure(
 STORAGE_UNAVAILABLE = Failure(
     "storage_unavailable",
     "the evidence store cannot be reached right now; nothing was stored; try again later",
+)
+THROTTLE_UNAVAILABLE = Failure(
+    "throttle_unavailable",
+    "the counter of sign-in attempts cannot be reached right now; nobody was signed in; "
+    "try again in a moment",
 )
 STORAGE_FULL = Failure(
     "storage_full",
@@ -92,4 +101,6 @@ def classify(error: BaseException) -> Failure | None:
             return STORAGE_UNAVAILABLE
         if _database_lost(link):
             return DATABASE_UNAVAILABLE
+        if isinstance(link, RedisConnectionError | RedisTimeoutError):
+            return THROTTLE_UNAVAILABLE
     return None

@@ -10,6 +10,7 @@ import sqlite3
 
 import psycopg
 import pytest
+import redis
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from click.testing import CliRunner
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -54,6 +55,9 @@ CASES = [
     (_lost_connection(), failures.DATABASE_UNAVAILABLE),
     (_admin_shutdown(), failures.DATABASE_UNAVAILABLE),
     (_invalidated(), failures.DATABASE_UNAVAILABLE),
+    (redis.exceptions.ConnectionError("Error 111 connecting"), failures.THROTTLE_UNAVAILABLE),
+    (redis.exceptions.TimeoutError("Timeout reading"), failures.THROTTLE_UNAVAILABLE),
+    (redis.exceptions.ResponseError("WRONGTYPE"), None),  # a bug, not an outage
     # Not a dependency failing: bugs, bad data, SQLite's own errors stay 500.
     (OSError(errno.EACCES, "Permission denied"), None),
     (_wrapped_store_error(ValueError("bad part")), None),

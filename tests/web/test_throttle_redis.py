@@ -57,3 +57,21 @@ def test_redis_storage_is_shared_between_processes(
     for key in keys:  # leave the shared server as found
         if attacker["REMOTE_ADDR"].encode() in key or user.email.encode() in key:
             redis.Redis.from_url(redis_url).delete(key)
+
+
+def test_sign_in_fails_closed_with_503_when_the_counter_store_is_unreachable(
+    settings: Settings, database: Database, session: Session
+) -> None:
+    """Redis down: nobody is signed in unthrottled, and the person is told to try again later
+    (503 with Retry-After), not shown a 500 page."""
+    unreachable = "redis://127.0.0.1:9"  # the discard port: nothing listens there
+    configured = dataclasses.replace(settings, throttle_storage_url=unreachable)
+    app = create_app(configured, database=database)
+    user = make_user(session, f"redis-down-{secrets.token_hex(4)}@example.org")
+
+    for password in (PASSWORD, "wrong password!!"):
+        response = login(app.test_client(), user.email, password)
+        assert response.status_code == 503
+        assert int(response.headers["Retry-After"]) >= 1
+        assert "casefile_session=" not in response.headers.get("Set-Cookie", "")
+        assert "try again later" in text(response)
