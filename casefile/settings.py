@@ -172,6 +172,13 @@ class Settings:
             raise SettingsError("production refuses the development secret key")
         if self.secret_key is None or len(self.secret_key) < 32:
             raise SettingsError("production needs a secret key of at least 32 characters")
+        if not self.https:
+            # Passwords, session cookies and evidence would cross the network in clear, and
+            # the session cookie would lack Secure; TLS may end at the reverse proxy.
+            raise SettingsError(
+                "production needs web.https = true (serve it over HTTPS, e.g. behind a reverse "
+                "proxy that ends TLS): without it, sign-ins and evidence cross the network in clear"
+            )
         if self.kek_text is None and (self.kek_file is None or not self.kek_file.exists()):
             # Never beside the data: supplied at start, from a secret store or a mounted file.
             raise SettingsError(

@@ -115,12 +115,22 @@ def test_production_refuses_an_instance_folder_others_can_read(tmp_path):
     kek = tmp_path / "kek-from-the-secret-store.json"
     Keyring.create_file(kek)
     settings = dataclasses.replace(
-        make_settings(tmp_path), env="production", secret_key=STRONG, kek_file=kek
+        make_settings(tmp_path), env="production", secret_key=STRONG, kek_file=kek, https=True
     )
     settings.validate()  # 0700: fine
     os.chmod(settings.instance_path, 0o750)  # noqa: PTH101
     with pytest.raises(SettingsError, match="accessible to other users"):
         settings.validate()
+
+
+def test_production_refuses_plain_http(tmp_path):
+    kek = tmp_path / "kek-from-the-secret-store.json"
+    Keyring.create_file(kek)
+    settings = make_settings(tmp_path, env="production", secret_key=STRONG, kek_file=kek)
+    with pytest.raises(SettingsError, match=r"web\.https = true"):
+        settings.validate()
+    dataclasses.replace(settings, https=True).validate()
+    dataclasses.replace(settings, env="development").validate()  # a laptop may use http
 
 
 def test_unknown_environment_and_weak_policy_are_refused(tmp_path):
@@ -133,7 +143,9 @@ def test_unknown_environment_and_weak_policy_are_refused(tmp_path):
 
 
 def test_production_needs_the_kek_supplied_at_start(tmp_path):
-    settings = dataclasses.replace(make_settings(tmp_path), env="production", secret_key=STRONG)
+    settings = dataclasses.replace(
+        make_settings(tmp_path), env="production", secret_key=STRONG, https=True
+    )
     with pytest.raises(SettingsError, match="CASEFILE_KEK"):
         settings.validate()  # the instance's own kek.json is not enough in production
     kek = tmp_path / "kek.json"
@@ -452,7 +464,9 @@ def test_the_app_factory_refuses_with_the_same_reason(tmp_path, monkeypatch):
 def test_production_refuses_a_missing_custody_signing_key(tmp_path):
     kek = tmp_path / "kek-from-the-secret-store.json"
     Keyring.create_file(kek)
-    settings = make_settings(tmp_path, env="production", secret_key=STRONG, kek_file=kek)
+    settings = make_settings(
+        tmp_path, env="production", secret_key=STRONG, kek_file=kek, https=True
+    )
     settings.validate()
     (settings.instance_path / signing_key.FILE_NAME).unlink()
     with pytest.raises(SettingsError, match="no custody signing key"):
