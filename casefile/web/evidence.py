@@ -195,7 +195,7 @@ def grant_access(item_id: uuid.UUID) -> BaseResponse | str:
             form.form_errors.append(_("This person already has access."))
         else:
             flash(_("Access given to %(email)s.", email=data.email), "success")
-            return redirect(url_for("web.evidence.show", item_id=item_id, _anchor="access"))
+            return redirect(url_for("web.evidence.show", item_id=item_id))
     else:
         form.form_errors.append(_("Choose the person to give access to."))
     return _item_page(item_id, verdict=None, grant_form=form)
@@ -214,7 +214,7 @@ def withdraw_access(item_id: uuid.UUID, user_id: uuid.UUID) -> BaseResponse:
         flash(_("Access withdrawn."), "success")
     if actor is not None and user_id == actor.id:  # their own: the item is hidden from them now
         return redirect(url_for("web.evidence.list_items", case_id=item.case_id))
-    return redirect(url_for("web.evidence.show", item_id=item_id, _anchor="access"))
+    return redirect(url_for("web.evidence.show", item_id=item_id))
 
 
 @bp.post("/evidence/<uuid:item_id>/verify")

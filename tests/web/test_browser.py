@@ -337,7 +337,7 @@ def upload_restricted_and_give_the_lead_access(page: Page, case_url: str, file: 
     """As its uploader: the item page's card offers the leads only."""
     page.goto(f"{case_url}/evidence")
     page.set_input_files("#file", [str(file)])
-    page.select_option("#sensitivity", "restricted")
+    page.locator("#upload-form select[name=sensitivity]").select_option("restricted")
     with page.expect_navigation():
         page.locator("#upload-form button[type=submit]").click()
     page.get_by_role("link", name="MMR-OTP-0001-0001").click()

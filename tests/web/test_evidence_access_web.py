@@ -102,7 +102,7 @@ def test_uploader_gives_a_lead_access_who_then_grants_and_withdraws(client, worl
     assert "/withdraw" not in card
     response = give_access(client, item, "lead@example.org")
     assert response.status_code == 302
-    assert response.headers["Location"].endswith(f"/evidence/{item}#access")
+    assert response.headers["Location"].endswith(f"/evidence/{item}")  # the result at the top
     assert "Access given to lead@example.org." in text(client.get(f"/evidence/{item}"))
     assert access_entries(session, world) == [(CustodyAction.ACCESS_GRANTED, str(world["lead"].id))]
 
