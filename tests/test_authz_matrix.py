@@ -75,6 +75,16 @@ def case_manager() -> Expect:
     )
 
 
+def grant_manager() -> Expect:
+    """A restricted item's access: leads manage it, seen or not; members who see the item
+    (the viewer granted it, the investigator who uploaded it and may give it to leads only)
+    are refused; to a member who does not see it, it does not exist."""
+    return _expect(
+        **{ADMIN: NOT_FOUND, OUTSIDER: NOT_FOUND, LEAD: OK, LAWYER: NOT_FOUND},
+        **dict.fromkeys((VIEWER, INVESTIGATOR), FORBIDDEN),
+    )
+
+
 def contributor() -> Expect:
     """Adding evidence, recording a hand-over of physical media: every member but a viewer."""
     return _expect(
@@ -169,6 +179,10 @@ ROWS = (
     Row("GET", "/evidence/<uuid:item_id>/custody.json", case_reader()),
     Row("GET", "/evidence/<uuid:item_id>/custody.pdf", case_reader()),
     Row("POST", "/evidence/<uuid:item_id>/delete", case_manager(), body={"reason": "duplicate"}),
+    Row("POST", "/evidence/<uuid:item_id>/access", grant_manager(),
+        body={"person": "{lawyer_email}"}, values={"item_id": "restricted_id"}),
+    Row("POST", "/evidence/<uuid:item_id>/access/<uuid:user_id>/withdraw", grant_manager(),
+        body={}, values={"item_id": "restricted_id"}),  # the viewer's grant
     Row("POST", CASE + "/legal-hold", case_manager(), body={"reason": "litigation"}),
     # --- HTML: my account (forms sent empty: only who may reach them is at stake here) ---
     Row("GET", "/account", signed_in()),
@@ -216,9 +230,9 @@ ROWS = (
     Row("GET", "/api/v1/evidence/<uuid:evidence_id>/custody", case_reader()),
     Row("DELETE", "/api/v1/evidence/<uuid:evidence_id>", case_manager(),
         body={"reason": "duplicate"}),
-    Row("POST", "/api/v1/evidence/<uuid:evidence_id>/grants", case_manager(),
+    Row("POST", "/api/v1/evidence/<uuid:evidence_id>/grants", grant_manager(),
         body={"email": "{lawyer_email}"}, values={"evidence_id": "restricted_id"}),
-    Row("DELETE", "/api/v1/evidence/<uuid:evidence_id>/grants/<uuid:user_id>", case_manager(),
+    Row("DELETE", "/api/v1/evidence/<uuid:evidence_id>/grants/<uuid:user_id>", grant_manager(),
         values={"evidence_id": "restricted_id"}),  # the viewer's grant
     Row("PUT", API_CASE + "/legal-hold", case_manager(), body={"on": True, "reason": "litigation"}),
     Row("OPTIONS", API_CASE + "/uploads", public(), headers=TUS),

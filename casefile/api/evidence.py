@@ -91,7 +91,14 @@ def list_evidence(case_id: uuid.UUID) -> Response:
         cursor=requests.cursor(),
         keyring=request_scope.keyring(),
     )
-    return jsonify({"items": [_described(item) for item in page.items], "next": page.next_cursor})
+    hidden = listing.hidden_count(session, actor, case_id)
+    return jsonify(
+        {
+            "items": [_described(item) for item in page.items],
+            "next": page.next_cursor,
+            "hidden_count": hidden,
+        }
+    )
 
 
 @bp.get("/evidence/<uuid:evidence_id>")

@@ -201,3 +201,7 @@ class EvidenceOut(BaseModel):
 class EvidencePage(BaseModel):
     items: list[EvidenceOut]
     next: str | None
+    hidden_count: int = Field(
+        description="items of the case hidden from the caller (restricted, no grant): the "
+        "whole case's count, on every page"
+    )

@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from pydantic import ValidationError
 from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import request_scope, uploads
@@ -24,12 +25,27 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.cases import cases
 from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.custody import reports as custody_reports
-from casefile.logic.errors import Conflict, ValidationFailed
-from casefile.logic.evidence import deletion, listing, metadata, reading, registration, submission
+from casefile.logic.errors import Conflict, NotFound, ValidationFailed
+from casefile.logic.evidence import (
+    deletion,
+    grants,
+    listing,
+    metadata,
+    reading,
+    registration,
+    submission,
+)
 from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
+from casefile.logic.evidence.grants import GrantInput
 from casefile.model import CustodyAction, Sensitivity
 from casefile.web.custody import custody_pdf
-from casefile.web.forms import EmptyForm, EvidenceFilterForm, EvidenceUploadForm, ReasonForm
+from casefile.web.forms import (
+    EmptyForm,
+    EvidenceFilterForm,
+    EvidenceUploadForm,
+    GrantForm,
+    ReasonForm,
+)
 from casefile.web.helpers import attachment, day_bound
 
 bp = Blueprint("evidence", __name__)
@@ -60,6 +76,7 @@ def list_items(case_id: uuid.UUID) -> str:
         items=items,
         described=metadata.reveal_all(keyring, items),
         filters=filters,
+        hidden_count=listing.hidden_count(session, actor, case.id),
         can_upload=authz.can(role, CaseAction.ADD_EVIDENCE),
         tus_threshold=request_scope.settings().tus_threshold_mb * 1024 * 1024,
         form=EvidenceUploadForm(formdata=None),
@@ -126,9 +143,17 @@ def show(item_id: uuid.UUID) -> str:
     return _item_page(item_id, verdict=None)
 
 
-def _item_page(item_id: uuid.UUID, verdict: object) -> str:
+def _item_page(item_id: uuid.UUID, verdict: object, grant_form: GrantForm | None = None) -> str:
     session, actor = request_scope.db_session(), request_scope.actor()
     item = listing.get_item(session, actor, item_id)
+    manages = grants.may_manage(session, actor, item)
+    access = grants.access(session, actor, item.id) if manages else None
+    if access is not None:
+        grant_form = grant_form or GrantForm(formdata=None)
+        grant_form.person.choices = [
+            (user.email, f"{user.display_name} ({user.email})" if user.display_name else user.email)
+            for user in access.candidates
+        ]
     role = authz.role_in_case(session, authz.require_active(actor), item.case_id)
     _, entries = custody_reports.item_activity(session, actor, item.id, limit=1000)
     described = metadata.reveal(request_scope.keyring(), item)
@@ -148,7 +173,48 @@ def _item_page(item_id: uuid.UUID, verdict: object) -> str:
         also_types=[flag.split(":", 1)[1] for flag in item.flags if flag.startswith("polyglot:")],
         verdict=verdict,
         checkpoint=custody_checkpoints.latest_checkpoint(session),
+        access=access,
+        grant_form=grant_form,
+        withdraw_form=EmptyForm(),
     )
+
+
+@bp.post("/evidence/<uuid:item_id>/access")
+def grant_access(item_id: uuid.UUID) -> BaseResponse | str:
+    """Give a member access to a restricted item (the item page's "who can see this item")."""
+    session, actor = request_scope.db_session(), request_scope.actor()
+    grants.authorize_management(session, actor, item_id)
+    form = GrantForm()
+    if form.validate_on_submit():
+        try:
+            data = GrantInput(email=form.person.data)
+            grants.grant(session, actor, item_id, data)
+        except (ValidationError, ValidationFailed):
+            form.form_errors.append(_("Only a member of this case can be given access."))
+        except Conflict:
+            form.form_errors.append(_("This person already has access."))
+        else:
+            flash(_("Access given to %(email)s.", email=data.email), "success")
+            return redirect(url_for("web.evidence.show", item_id=item_id))
+    else:
+        form.form_errors.append(_("Choose the person to give access to."))
+    return _item_page(item_id, verdict=None, grant_form=form)
+
+
+@bp.post("/evidence/<uuid:item_id>/access/<uuid:user_id>/withdraw")
+def withdraw_access(item_id: uuid.UUID, user_id: uuid.UUID) -> BaseResponse:
+    """Withdraw a member's access (CSRF was checked before the view, by CSRFProtect)."""
+    session, actor = request_scope.db_session(), request_scope.actor()
+    item = grants.authorize_management(session, actor, item_id)
+    try:
+        grants.revoke(session, actor, item_id, user_id)
+    except NotFound:  # the item was found above: it is the grant that is gone
+        flash(_("This person no longer has access."), "error")
+    else:
+        flash(_("Access withdrawn."), "success")
+    if actor is not None and user_id == actor.id:  # their own: the item is hidden from them now
+        return redirect(url_for("web.evidence.list_items", case_id=item.case_id))
+    return redirect(url_for("web.evidence.show", item_id=item_id))
 
 
 @bp.post("/evidence/<uuid:item_id>/verify")

@@ -178,6 +178,14 @@ class ReasonForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(min=3, max=2000)])
 
 
+class GrantForm(FlaskForm):
+    # Choices (case members without access, by email) are set by the view; the logic decides
+    # who may be given access, so a choice gone stale is its error, not WTForms'.
+    person = SelectField(
+        _l("Give access to"), choices=[], validate_choice=False, validators=[DataRequired()]
+    )
+
+
 class EvidenceFilterForm(FlaskForm):
     class Meta:
         csrf = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,20 @@ from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select
 
 from casefile.db import Database
-from casefile.model import Case, CaseMember, Evidence, Role, User
+from casefile.logic.cases import cases, members
+from casefile.logic.cases.cases import CaseInput
+from casefile.logic.cases.members import MemberInput
+from casefile.model import (
+    Case,
+    CaseMember,
+    CustodyAction,
+    CustodyEntry,
+    Evidence,
+    EvidenceGrant,
+    Forum,
+    Role,
+    User,
+)
 from tests.factories import PASSWORD, make_settings, make_user
 from tests.live_server import instance_env, serving
 from tests.web.test_account_web import burmese
@@ -300,3 +314,114 @@ def test_a_transfer_names_an_item_and_the_log_reads_as_sentences(
         finally:
             browser.close()
     assert problems == [], problems
+
+
+def restricted_world(database: Database) -> tuple[str, dict[str, uuid.UUID]]:
+    """A case with a lead, an investigator and a viewer: its id and theirs."""
+    with database.sessions() as session:
+        lead = make_user(session, "lead@example.org")
+        investigator = make_user(session, "investigator@example.org")
+        viewer = make_user(session, "viewer@example.org")
+        case = cases.create_case(
+            session,
+            lead,
+            CaseInput(title="Clearance operations", forum=Forum.ICC,
+                      ern_pattern="MMR-OTP-{batch:04d}-{seq:04d}"),
+        )
+        for user, role in ((investigator, Role.INVESTIGATOR), (viewer, Role.VIEWER)):
+            members.add_member(session, lead, case.id, MemberInput(email=user.email, role=role))
+        return str(case.id), {"lead": lead.id, "investigator": investigator.id}
+
+
+def upload_restricted_and_give_the_lead_access(page: Page, case_url: str, file: Path) -> None:
+    """As its uploader: the item page's card offers the leads only."""
+    page.goto(f"{case_url}/evidence")
+    page.set_input_files("#file", [str(file)])
+    page.locator("#upload-form select[name=sensitivity]").select_option("restricted")
+    with page.expect_navigation():
+        page.locator("#upload-form button[type=submit]").click()
+    page.get_by_role("link", name="MMR-OTP-0001-0001").click()
+    card = page.locator("#access")
+    expect(card.get_by_role("heading", name="Who can see this item")).to_be_visible()
+    expect(card.locator("select option")).to_have_count(1)
+    card.get_by_label("Give access to").select_option("lead@example.org")
+    card.get_by_role("button", name="Give access").click()
+    expect(page.get_by_text("Access given to lead@example.org.")).to_be_in_viewport()
+    expect(card.locator("#access-list")).to_contain_text("lead@example.org")
+
+
+def assert_access_history(database: Database, holders: set[uuid.UUID]) -> None:
+    """Who holds a grant now; two grants and one withdrawal, each in the custody log."""
+    with database.sessions() as session:
+        grants = session.scalars(select(EvidenceGrant)).all()
+        assert {grant.user_id for grant in grants} == holders
+        actions = [entry.action for entry in session.scalars(
+            select(CustodyEntry).order_by(CustodyEntry.seq))]
+        assert actions.count(CustodyAction.ACCESS_GRANTED) == 2
+        assert actions.count(CustodyAction.ACCESS_REVOKED) == 1
+
+
+def test_restricted_item_access_is_given_and_withdrawn_on_the_item_page(
+    server: str, live_database: Database, tmp_path: Path
+) -> None:
+    """The uploader gives the lead access to a witness statement; the lead gives a viewer
+    access and withdraws it again, each after a confirmation, back on the item page with the
+    result at the top; the viewer's list counts the item as hidden before and after."""
+    require_chromium()
+    case_id, ids = restricted_world(live_database)
+    case_url = f"{server}/cases/{case_id}"
+    statement = tmp_path / "w17-statement.txt"
+    statement.write_text("Statement of witness W-17, Maungdaw.\n")
+
+    problems = Problems()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+        def as_person(email: str) -> Page:
+            context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-GB")
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            problems.watch(page)
+            sign_in(page, server, email)
+            return page
+
+        try:
+            upload_restricted_and_give_the_lead_access(
+                as_person("investigator@example.org"), case_url, statement
+            )
+
+            watcher = as_person("viewer@example.org")
+            watcher.goto(f"{case_url}/evidence")
+            expect(watcher.locator("#hidden-count")).to_have_text(
+                "1 item in this case is hidden from you (restricted); filters do not apply to it.")
+
+            page = as_person("lead@example.org")
+            page.goto(f"{case_url}/evidence")
+            page.get_by_role("link", name="MMR-OTP-0001-0001").click()
+            card = page.locator("#access")
+            card.get_by_label("Give access to").select_option("viewer@example.org")
+            card.get_by_role("button", name="Give access").click()
+            expect(page.get_by_text("Access given to viewer@example.org.")).to_be_in_viewport()
+            row = card.locator("#access-list tr", has_text="viewer@example.org")
+            expect(row).to_be_visible()
+
+            watcher.reload()
+            expect(watcher.locator("#hidden-count")).to_have_count(0)
+            watcher.get_by_role("link", name="MMR-OTP-0001-0001").click()
+            expect(watcher.locator("h1")).to_contain_text("MMR-OTP-0001-0001")
+            expect(watcher.locator("#access")).to_have_count(0)
+
+            confirm = row.get_by_role("button", name="Confirm: withdraw access")
+            expect(confirm).to_be_hidden()  # behind a disclosure: one click cannot withdraw
+            row.locator("summary", has_text="Withdraw access").click()
+            confirm.click()
+            expect(page.get_by_text("Access withdrawn.")).to_be_in_viewport()
+            expect(card.locator("#access-list")).not_to_contain_text("viewer@example.org")
+
+            watcher.goto(f"{case_url}/evidence")
+            expect(watcher.locator("#hidden-count")).to_be_visible()
+            expect(watcher.get_by_role("link", name="MMR-OTP-0001-0001")).to_have_count(0)
+        finally:
+            browser.close()
+    assert problems == [], problems
+    assert_access_history(live_database, holders={ids["investigator"], ids["lead"]})

@@ -107,6 +107,14 @@ def sorted_items(
     return list(session.scalars(query.order_by(*SORTS[sort]).limit(limit)))
 
 
+def hidden_count(session: Session, actor: User | None, case_id: uuid.UUID) -> int:
+    """How many items of the case the actor may not see (restricted, no grant; deleted ones
+    too, as the lists show deleted items). Always the whole case's count, whatever filter a
+    list has: filtering hidden items by their sealed metadata would tell what they hold."""
+    query = authz.hidden_evidence(session, actor, case_id)
+    return session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0
+
+
 def find_by_ern(
     session: Session, actor: User | None, case_id: uuid.UUID, ern_text: str
 ) -> Evidence:
