@@ -6,6 +6,7 @@ what they leave is whole: gapless custody sequence numbers and ERNs, a log that 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -259,3 +260,48 @@ def check_what_is_left(database: Database, mix: Mix) -> None:
             _, chunks = reading.read_content(session, lead, item.id, store=mix.store,
                                               keyring=mix.keyring)
             assert hashlib.sha256(b"".join(chunks)).hexdigest() == item.sha256
+
+
+def test_two_grants_of_one_person_at_once_answer_conflict_not_a_key_error(
+    fresh_database_url, tmp_path, monkeypatch
+):
+    """Both requests pass their checks before either writes; the second then waits for the
+    custody lock and finds the first's grant: 409, not an IntegrityError (a 500)."""
+    database = Database.from_url(fresh_database_url)
+    keyring_path = tmp_path / "kek.json"
+    Keyring.create_file(keyring_path)
+    keys = CustodyKeys("casefile.test/custody", generate_private_key())
+    mix = Mix(database, LocalBlobStore(tmp_path / "blobs"), Keyring.load(keyring_path), keys)
+    both_checked = threading.Barrier(2)
+    real_find = grants.find_by_email
+
+    def find_then_wait(session, email):
+        found = real_find(session, email)
+        # On SQLite the second cannot even begin (BEGIN IMMEDIATE): the first goes on alone.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_checked.wait(timeout=3)
+        return found
+
+    monkeypatch.setattr(grants, "find_by_email", find_then_wait)
+    outcomes: list[str] = []
+
+    def grant() -> None:
+        with database.sessions() as session:
+            lead = session.get(User, mix.lead_id)
+            try:
+                grants.grant(session, lead, mix.restricted, GrantInput(email=mix.grantees[0]))
+                outcomes.append("granted")
+            except Conflict:
+                outcomes.append("conflict")
+            except Exception as error:  # noqa: BLE001 - the failure this test is about
+                outcomes.append(type(error).__name__)
+
+    threads = [threading.Thread(target=grant) for _ in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(outcomes) == ["conflict", "granted"]
+    finally:
+        database.engine.dispose()

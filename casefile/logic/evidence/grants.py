@@ -141,6 +141,9 @@ def grant(
         raise ValidationFailed({"email": "no member of this case has this email"})
     if not lead and role != Role.LEAD:
         raise Forbidden("as its uploader you may give access to the case's leads only")
+    # Under the custody lock (the lock order), so that two grants of one person at the same
+    # moment answer 409 to the second instead of failing on the primary key.
+    custody_log.hold_lock(session)
     if session.get(EvidenceGrant, (item.id, user.id)) is not None:
         raise Conflict(f"{user.email} already has access")
     row = EvidenceGrant(
