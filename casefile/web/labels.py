@@ -214,8 +214,8 @@ FLAG_LABELS: dict[str, LazyString] = {
     "extraction_failed": _l("metadata unreadable"),
 }
 TYPE_MISMATCH_DETAILS: dict[str, LazyString] = {
-    "name": _l("file name"),
-    "declared": _l("declared type"),
+    "extension": _l("file name extension"),
+    "declared_type": _l("declared type"),
 }
 
 
