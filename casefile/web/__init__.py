@@ -12,6 +12,7 @@ from casefile.web import account, admin, auth, cases, custody, evidence, session
 from casefile.web.labels import (
     action_label,
     collector_label,
+    collector_value,
     describe,
     details_json,
     entry_details,
@@ -36,6 +37,7 @@ def template_helpers() -> dict[str, object]:
         "keep_identifiers": lambda text: breakable(text, emails=False),
         "reveal_bidi": bidi.reveal,
         "collector_label": collector_label,
+        "collector_value": collector_value,
         "flag_label": flag_label,
         "file_size": file_size,
         "exact_size": exact_size,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
 
-from flask_babel import LazyString, format_decimal, gettext, ngettext
+from flask_babel import LazyString, format_datetime, format_decimal, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
 from casefile.model import CustodyAction, CustodyEntry
@@ -201,6 +202,19 @@ def collector_label(key: str) -> str:
     (an older or newer item) is shown as stored."""
     label = COLLECTOR_LABELS.get(key)
     return str(label) if label is not None else key.replace("_", " ")
+
+
+def collector_value(key: str, value: object) -> str:
+    """A collector field's value for reading: a moment in the reader's language and calendar
+    words (Babel, with its time zone); anything else as the collector gave it."""
+    if key == "collected_at" and isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return str(format_datetime(moment, "long"))
+    return str(value)
 
 
 # What intake flagged on an item (`Evidence.flags`); a flag with a detail after a colon

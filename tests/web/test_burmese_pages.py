@@ -224,6 +224,7 @@ def test_sizes_flags_and_collector_labels_read_in_burmese(
     item = text(client.get(pages["item"]))
     assert burmese("Latitude") in item and burmese("Consent notes") in item
     assert burmese("declared hash mismatch") in item
+    assert "2026 နိုဝင်ဘာ 2 UTC 10:00:00" in item  # collected_at, in Babel's Burmese form
     assert burmese_plural("%(count)s byte") % {"count": "1,800"} in item  # 45 bytes, 40 times
     assert "(" + burmese("%(size)s kB") % {"size": "1.8"} + ")" in item
     listing = text(client.get(pages["evidence"]))
@@ -237,5 +238,6 @@ def test_english_sizes_use_plural_forms(client: FlaskClient, pages: dict[str, st
     submit(client, "/cases", {"locale": "en"}, action="/language")
     item = text(client.get(pages["item"]))
     assert "1,800 bytes (1.8 kB)" in item
+    assert "November 2, 2026, 10:00:00\u202fAM UTC" in item  # collected_at, Babel's English
     flagged = text(client.get(pages["flagged item"]))
     assert "21 bytes" in flagged and "type mismatch" in flagged
