@@ -9,7 +9,17 @@ from casefile import request_scope
 from casefile.documents.custody_report_pdf import breakable
 from casefile.vault import bidi
 from casefile.web import account, admin, auth, cases, custody, evidence, sessions
-from casefile.web.labels import action_label, describe, details_json, entry_details
+from casefile.web.labels import (
+    action_label,
+    collector_label,
+    collector_value,
+    describe,
+    details_json,
+    entry_details,
+    exact_size,
+    file_size,
+    flag_label,
+)
 
 bp = Blueprint("web", __name__)
 for child in (auth.bp, account.bp, cases.bp, custody.bp, evidence.bp, admin.bp):
@@ -26,6 +36,11 @@ def template_helpers() -> dict[str, object]:
         "details_json": details_json,
         "keep_identifiers": lambda text: breakable(text, emails=False),
         "reveal_bidi": bidi.reveal,
+        "collector_label": collector_label,
+        "collector_value": collector_value,
+        "flag_label": flag_label,
+        "file_size": file_size,
+        "exact_size": exact_size,
     }
 
 

@@ -23,7 +23,7 @@ from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.custody import reports as custody_reports
 from casefile.logic.custody import transfers
 from casefile.logic.errors import ValidationFailed
-from casefile.logic.evidence import listing
+from casefile.logic.evidence import listing, metadata
 from casefile.model import Case, CustodyAction, Evidence
 from casefile.web.forms import ActivityFilterForm, EmptyForm, TransferForm, forum_choices
 from casefile.web.helpers import attachment, day_bound, show_errors
@@ -133,6 +133,9 @@ def _transfer_form(case_id: uuid.UUID, formdata: object = _SUBMITTED) -> Transfe
 
 def _item_choice(item: Evidence) -> str:
     name = item.original_filename or item.title
+    if item.sealed_metadata is not None or name == metadata.PLACEHOLDER_TITLE:
+        # A restricted item's name is sealed: its column holds a placeholder, in English.
+        name = _("Restricted item")
     return f"{item.ern} · {name}" if name else item.ern
 
 

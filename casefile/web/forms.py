@@ -190,8 +190,10 @@ class EvidenceFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
+    # Ids of their own: the upload form on the same page has a `sensitivity` field too.
     kind = SelectField(
         _l("Type"),
+        id="filter-kind",
         choices=lambda: [
             ("", str(_l("All types"))),
             ("image/", str(_l("Images"))),
@@ -204,14 +206,16 @@ class EvidenceFilterForm(FlaskForm):
     )
     sensitivity = SelectField(
         _l("Sensitivity"),
+        id="filter-sensitivity",
         choices=lambda: [("", str(_l("Any"))), *sensitivity_choices()],
         validate_choice=False,
     )
-    collector = StringField(_l("Collected by"))
-    since = DateField(_l("Received from"), validators=[Optional()])
-    until = DateField(_l("Received until"), validators=[Optional()])
+    collector = StringField(_l("Collected by"), id="filter-collector")
+    since = DateField(_l("Received from"), validators=[Optional()], id="filter-since")
+    until = DateField(_l("Received until"), validators=[Optional()], id="filter-until")
     sort = SelectField(
         _l("Sort by"),
+        id="filter-sort",
         choices=lambda: [
             ("ern", "ERN"),
             ("received", str(_l("Date received"))),

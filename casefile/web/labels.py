@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
 
-from flask_babel import LazyString, gettext
+from flask_babel import LazyString, format_datetime, format_decimal, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
 from casefile.model import CustodyAction, CustodyEntry
@@ -179,3 +180,89 @@ def details_json(details: dict[str, Any]) -> str:
     """Details as a reader sees them behind the disclosure: indented, scripts as written
     (Flask's tojson would show Burmese as \\u escapes)."""
     return json.dumps(details, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+# The collector's account of an item (`Evidence.collector`), by the key it is stored under.
+COLLECTOR_LABELS: dict[str, LazyString] = {
+    "collected_at": _l("Collected at"),
+    "collected_by": _l("Collected by"),
+    "location": _l("Place of collection"),
+    "lat": _l("Latitude"),
+    "lon": _l("Longitude"),
+    "source": _l("Source"),
+    "original_url": _l("Original address (URL)"),
+    "capture_tool": _l("Capture tool"),
+    "language": _l("Language"),
+    "consent_notes": _l("Consent notes"),
+}
+
+
+def collector_label(key: str) -> str:
+    """A collector field's name in the reader's language; a key this version does not know
+    (an older or newer item) is shown as stored."""
+    label = COLLECTOR_LABELS.get(key)
+    return str(label) if label is not None else key.replace("_", " ")
+
+
+def collector_value(key: str, value: object) -> str:
+    """A collector field's value for reading: a moment in the reader's language and calendar
+    words (Babel, with its time zone); anything else as the collector gave it."""
+    if key == "collected_at" and isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return str(format_datetime(moment, "long"))
+    return str(value)
+
+
+# What intake flagged on an item (`Evidence.flags`); a flag with a detail after a colon
+# (type_mismatch:name, polyglot:zip) is its flag's label and the detail.
+FLAG_LABELS: dict[str, LazyString] = {
+    "type_mismatch": _l("type mismatch"),
+    "zero_bytes": _l("empty file"),
+    "declared_hash_mismatch": _l("declared hash mismatch"),
+    "polyglot": _l("polyglot"),
+    "bidi_controls": _l("bidi controls"),
+    "extraction_failed": _l("metadata unreadable"),
+}
+TYPE_MISMATCH_DETAILS: dict[str, LazyString] = {
+    "extension": _l("file name extension"),
+    "declared_type": _l("declared type"),
+}
+
+
+def flag_label(flag: str) -> str:
+    name, _colon, detail = flag.partition(":")
+    label = FLAG_LABELS.get(name)
+    shown = str(label) if label is not None else name.replace("_", " ")
+    if not detail:
+        return shown
+    if name == "type_mismatch" and detail in TYPE_MISMATCH_DETAILS:
+        detail = str(TYPE_MISMATCH_DETAILS[detail])
+    return _("%(flag)s: %(detail)s", flag=shown, detail=detail)
+
+
+SIZE_UNITS: tuple[tuple[int, LazyString], ...] = (
+    (1000**4, _l("%(size)s TB")),
+    (1000**3, _l("%(size)s GB")),
+    (1000**2, _l("%(size)s MB")),
+    (1000, _l("%(size)s kB")),
+)
+
+
+def file_size(size: int) -> str:
+    """A size as people read it, in the reader's language: "1.2 MB" (SI units, one decimal
+    from 10 kB down), "512 bytes" with the catalogue's plural forms."""
+    for unit, words in SIZE_UNITS:
+        if size >= unit:
+            scaled = size / unit
+            pattern = "#,##0.#" if scaled < 10 else "#,##0"
+            return str(words) % {"size": format_decimal(scaled, format=pattern)}
+    return exact_size(size)
+
+
+def exact_size(size: int) -> str:
+    """Every byte counted, digits grouped for the reader's locale."""
+    return str(ngettext("%(count)s byte", "%(count)s bytes", size, count=format_decimal(size)))

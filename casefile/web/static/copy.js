@@ -1,13 +1,16 @@
-// Copy buttons for hashes: <button class="copy" data-copy="element-id">.
+// Copy buttons for hashes: <button class="copy" data-copy-value="…"> (the value itself), or
+// data-copy="element-id" (that element's text).
 document.querySelectorAll("button.copy").forEach(function (button) {
   button.addEventListener("click", function () {
-    var source = document.getElementById(button.dataset.copy);
-    if (!source || !navigator.clipboard) { return; }
-    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+    var source = button.dataset.copy ? document.getElementById(button.dataset.copy) : null;
+    var value = button.dataset.copyValue || (source ? source.textContent.trim() : "");
+    if (!value || !navigator.clipboard) { return; }
+    navigator.clipboard.writeText(value).then(function () {
       button.setAttribute("aria-live", "polite");
-      button.dataset.label = button.dataset.label || button.textContent;
+      var label = button.dataset.label || button.innerHTML;
+      button.dataset.label = label;
       button.textContent = "✓";
-      setTimeout(function () { button.textContent = button.dataset.label; }, 1500);
+      setTimeout(function () { button.innerHTML = label; }, 1500);
     });
   });
 });
