@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response, jsonify, stream_with_context
 
-from casefile import request_scope, uploads
+from casefile import downloads, request_scope, uploads
 from casefile.api import requests, schemas, serializers
 from casefile.api.blueprint import bp
 from casefile.api.openapi import multipart_schema, operation
@@ -123,7 +123,8 @@ def evidence_content(evidence_id: uuid.UUID) -> Response:
     )
     response = Response(stream_with_context(chunks), mimetype="application/octet-stream")
     response.headers["Content-Length"] = str(item.size)
-    response.headers["Content-Disposition"] = f'attachment; filename="{item.ern}"'
+    original = metadata.reveal(request_scope.keyring(), item).original_filename
+    response.headers["Content-Disposition"] = downloads.attachment(item, original)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Casefile-SHA256"] = item.sha256
     return response
