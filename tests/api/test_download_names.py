@@ -32,7 +32,9 @@ def world(session):
     investigator = make_user(session, "investigator@example.org")
     case = make_case(session, lead, title="Tula Toli")
     add_member(session, case, lead, investigator, Role.INVESTIGATOR)
-    return SimpleNamespace(case=case, investigator=bearer(session, investigator))
+    return SimpleNamespace(
+        case=case, investigator=bearer(session, investigator), lead=bearer(session, lead)
+    )
 
 
 def disposition(header: str) -> dict[str, str]:
@@ -137,3 +139,22 @@ def test_without_an_original_name_the_extension_comes_from_the_detected_type(mim
     item = SimpleNamespace(ern=ERN, mime=mime)
     assert naming.download_names(item, None) == (expected, expected)
     assert naming.download_names(item, "") == (expected, expected)
+
+
+def test_a_restricted_items_sealed_name_names_its_download_only_for_those_who_may_see_it(
+    client, world, session
+):
+    response = upload(client, world.case.id, world.investigator, b"witness W-17\n",
+                      filename="w17-maungdaw.txt", content_type="text/plain",
+                      sensitivity="restricted")
+    assert response.status_code == 201
+    item_id = response.get_json()["id"]
+    item = session.get(Evidence, uuid.UUID(item_id))
+    assert item.original_filename is None  # sealed: not in the plain column
+    got = client.get(f"/api/v1/evidence/{item_id}/content", headers=world.investigator)
+    assert disposition(got.headers["Content-Disposition"]) == {
+        "filename": f"{ERN}_w17-maungdaw.txt"
+    }
+    lead = client.get(f"/api/v1/evidence/{item_id}/content", headers=world.lead)
+    assert lead.status_code == 404 and "maungdaw" not in lead.get_data(as_text=True)
+    assert not any("maungdaw" in value for value in lead.headers.values())
