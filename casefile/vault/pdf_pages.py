@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -79,12 +80,12 @@ def _render(data: bytes) -> dict[str, Any]:
         try:
             width, height = page.get_size()  # points
             scale = min(longest / max(width, height, 1.0), 4.0)
-            if width * height * scale * scale > MAX_PIXELS:
-                scale = (MAX_PIXELS / (width * height)) ** 0.5
+            while math.ceil(width * scale) * math.ceil(height * scale) > MAX_PIXELS:
+                scale *= 0.99  # PDFium rounds a bitmap's sides up
             bitmap = page.render(scale=scale, may_draw_forms=True)
             image = bitmap.to_pil()
             out = io.BytesIO()
-            image.save(out, "PNG", optimize=False)
+            image.save(out, "PNG", compress_level=1)
             return {
                 "pages": pages,
                 "png": base64.b64encode(out.getvalue()).decode("ascii"),
