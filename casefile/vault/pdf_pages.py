@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from casefile.vault import bounded
+from casefile.vault.extract import EXTRACT_MEMORY
 
 MAX_BYTES = 64 * 1024 * 1024  # larger PDFs are offered for download, not rendered
 SECONDS = 15.0  # a page taking longer is not shown
-MEMORY = 1536 * 1024 * 1024  # the helper's address space
+MEMORY = EXTRACT_MEMORY  # the helper's address space; the same as extraction's, so that
+# rendering and extraction share idle helpers (one of another size is closed, not reused)
 MAX_SIDE = 1600  # pixels of a page's longer side
 MAX_PIXELS = 2_000_000  # pixels of a page image
 REQUEST = struct.Struct(">II")  # page index, longest side
