@@ -108,7 +108,10 @@ def _described(item: Evidence) -> dict[str, Any]:
 
 @bp.get("/evidence/<uuid:evidence_id>/content")
 @operation(
-    summary="The item's bytes, decrypted and verified as they stream (always an attachment)",
+    summary=(
+        "The item's bytes, decrypted and verified as they stream (always an attachment, "
+        "named ERN_original-name.ext)"
+    ),
     tag="evidence",
     raw_response=("application/octet-stream", {"type": "string", "format": "binary"}),
     errors=(401, 404, 409),
