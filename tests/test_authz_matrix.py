@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from pypdf import PdfReader
+from reportlab.pdfgen import canvas
 
 from casefile import create_app
 from casefile.db import Database
@@ -176,6 +177,8 @@ ROWS = (
     Row("POST", "/evidence/<uuid:item_id>/verify", case_reader(), body={}),
     Row("GET", "/evidence/<uuid:item_id>/download", case_reader()),
     Row("GET", "/evidence/<uuid:item_id>/preview", case_reader()),
+    Row("GET", "/evidence/<uuid:item_id>/pages/<int:number>.png", case_reader(),
+        values={"item_id": "pdf_id"}),
     Row("GET", "/evidence/<uuid:item_id>/custody.json", case_reader()),
     Row("GET", "/evidence/<uuid:item_id>/custody.pdf", case_reader()),
     Row("POST", "/evidence/<uuid:item_id>/delete", case_manager(), body={"reason": "duplicate"}),
@@ -260,6 +263,7 @@ DEFAULT_VALUES = {
     "evidence_id": "evidence_id",
     "item_id": "evidence_id",
     "upload_id": "upload_id",
+    "number": "page_one",
 }
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 
@@ -388,6 +392,7 @@ def build_world(
         "lead_spare_token": str(spare.id),
         "outsider_email": users[OUTSIDER].email,
         "lawyer_email": users[LAWYER].email,
+        "page_one": "1",
     }
     if items:
         values.update(upload_items(app, values["case_id"], bearer, users[VIEWER].email, items))
@@ -411,6 +416,15 @@ def build_world(
     return world
 
 
+def one_page_pdf() -> bytes:
+    out = io.BytesIO()
+    document = canvas.Canvas(out)
+    document.drawString(72, 720, "Situation report")
+    document.showPage()
+    document.save()
+    return out.getvalue()
+
+
 RESTRICTED_CONTENT = b"statement of witness W-17, who lives in Maungdaw"
 RESTRICTED_NAME = "w17-maungdaw-statement.txt"
 
@@ -425,6 +439,7 @@ def upload_items(app, case_id: str, bearer, viewer_email: str, items) -> dict[st
     for key, uploader, content, filename, sensitivity in (
         ("evidence_id", LEAD, b"satellite image", "item.txt", "standard"),
         ("restricted_id", INVESTIGATOR, RESTRICTED_CONTENT, RESTRICTED_NAME, "restricted"),
+        ("pdf_id", LEAD, one_page_pdf(), "item.pdf", "standard"),  # shown page by page
     ):
         if key not in items:
             continue

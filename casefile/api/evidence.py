@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response, jsonify, stream_with_context
 
-from casefile import request_scope, uploads
+from casefile import downloads, request_scope, uploads
 from casefile.api import requests, schemas, serializers
 from casefile.api.blueprint import bp
 from casefile.api.openapi import multipart_schema, operation
@@ -115,7 +115,10 @@ def _described(item: Evidence) -> dict[str, Any]:
 
 @bp.get("/evidence/<uuid:evidence_id>/content")
 @operation(
-    summary="The item's bytes, decrypted and verified as they stream (always an attachment)",
+    summary=(
+        "The item's bytes, decrypted and verified as they stream (always an attachment, "
+        "named ERN_original-name.ext)"
+    ),
     tag="evidence",
     raw_response=("application/octet-stream", {"type": "string", "format": "binary"}),
     errors=(401, 404, 409),
@@ -130,7 +133,8 @@ def evidence_content(evidence_id: uuid.UUID) -> Response:
     )
     response = Response(stream_with_context(chunks), mimetype="application/octet-stream")
     response.headers["Content-Length"] = str(item.size)
-    response.headers["Content-Disposition"] = f'attachment; filename="{item.ern}"'
+    original = metadata.reveal(request_scope.keyring(), item).original_filename
+    response.headers["Content-Disposition"] = downloads.attachment(item, original)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Casefile-SHA256"] = item.sha256
     return response

@@ -9,6 +9,31 @@ import magic
 
 HEAD_BYTES = 64 * 1024  # what libmagic looks at; kept in memory only
 
+# Names in use for the same type: browsers, operating systems and libmagic spell several types
+# differently (Chromium declares a WAV file audio/wav, libmagic says audio/x-wav). Each maps to
+# one canonical name; a comparison of two types compares their canonical names.
+EQUIVALENT: dict[str, str] = {
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/vnd.wave": "audio/wav",
+    "audio/x-pn-wav": "audio/wav",
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/x-png": "image/png",
+    "application/x-pdf": "application/pdf",
+    "application/acrobat": "application/pdf",
+    "audio/mp3": "audio/mpeg",
+    "audio/x-mp3": "audio/mpeg",
+    "audio/mpeg3": "audio/mpeg",
+    "audio/x-mpeg": "audio/mpeg",
+    "video/x-quicktime": "video/quicktime",
+    "application/x-zip-compressed": "application/zip",
+    "application/x-zip": "application/zip",
+}
+# Declared types that claim nothing about the content: a client that does not know the type
+# sends one of these.
+NO_CLAIM = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+
 
 def detect(head: bytes) -> str:
     if not head:
@@ -16,21 +41,30 @@ def detect(head: bytes) -> str:
     return str(magic.from_buffer(head, mime=True))
 
 
-def _family(mime: str) -> str:
-    aliases = {"application/x-zip-compressed": "application/zip", "image/jpg": "image/jpeg"}
-    return aliases.get(mime, mime)
+def canonical(mime: str) -> str:
+    """The one name of a type among its equivalent spellings (parameters and case dropped).
+    Plain text under any name (text/x-python, text/x-c: libmagic's and browsers' guesses of
+    what a text is *about*) is plain text."""
+    value = mime.split(";", maxsplit=1)[0].strip().lower()
+    if value.startswith("text/x-"):
+        return "text/plain"
+    return EQUIVALENT.get(value, value)
+
+
+def same_type(first: str, second: str) -> bool:
+    return canonical(first) == canonical(second)
 
 
 def mismatches(detected: str, filename: str | None, declared: str | None) -> list[str]:
-    """Which of the file name's extension and the client's declared type disagree."""
+    """Which of the file name's extension and the client's declared type disagree with the
+    content. Equivalent names of one type agree; a declared application/octet-stream claims
+    nothing. The one comparison for every way in (web form, API, tus, bulk ingest)."""
     found: list[str] = []
-    declared_type = _family((declared or "").split(";")[0].strip().lower())
-    if declared_type not in ("", "application/octet-stream") and declared_type != _family(detected):
+    declared_type = canonical(declared or "")
+    if declared_type not in NO_CLAIM and not same_type(declared_type, detected):
         found.append("declared_type")
     if filename:
         guessed, _ = mimetypes.guess_type(PurePosixPath(filename).name, strict=False)
-        if guessed not in (None, "application/octet-stream") and _family(guessed) != _family(
-            detected
-        ):
+        if guessed is not None and guessed not in NO_CLAIM and not same_type(guessed, detected):
             found.append("extension")
     return found

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from pydantic import ValidationError
 from werkzeug.wrappers import Response as BaseResponse
 
-from casefile import request_scope, uploads
+from casefile import downloads, request_scope, uploads
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.cases import cases
@@ -37,7 +37,8 @@ from casefile.logic.evidence import (
 )
 from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.evidence.grants import GrantInput
-from casefile.model import CustodyAction, Sensitivity
+from casefile.model import CustodyAction, Evidence, Sensitivity
+from casefile.web import type_flags
 from casefile.web.custody import custody_pdf
 from casefile.web.forms import (
     EmptyForm,
@@ -170,7 +171,9 @@ def _item_page(item_id: uuid.UUID, verdict: object, grant_form: GrantForm | None
         can_delete=authz.can(role, CaseAction.DELETE_EVIDENCE) and not item.case.legal_hold,
         can_preview=previewable(item.mime) and item.status.value == "active" and not too_large,
         preview_refused=too_large,
+        pdf_paging=_pdf_paging(item, described.extracted),
         also_types=[flag.split(":", 1)[1] for flag in item.flags if flag.startswith("polyglot:")],
+        type_flags=type_flags.explain(item, described.original_filename),
         verdict=verdict,
         checkpoint=custody_checkpoints.latest_checkpoint(session),
         access=access,
@@ -215,6 +218,17 @@ def withdraw_access(item_id: uuid.UUID, user_id: uuid.UUID) -> BaseResponse:
     if actor is not None and user_id == actor.id:  # their own: the item is hidden from them now
         return redirect(url_for("web.evidence.list_items", case_id=item.case_id))
     return redirect(url_for("web.evidence.show", item_id=item_id))
+def _pdf_paging(item: Evidence, extracted: dict[str, object]) -> dict[str, int | None] | None:
+    """Which page of a PDF the item page shows (`?page=`), and how many it has if known
+    (counted at intake; a restricted item's count is sealed metadata, revealed to this viewer)."""
+    if item.mime != "application/pdf" or item.status.value != "active":
+        return None
+    found = extracted.get("pdf")
+    pages = found.get("pages") if isinstance(found, dict) else None
+    count = pages if isinstance(pages, int) and pages > 0 else None
+    page = request.args.get("page", type=int) or 1
+    page = max(1, min(page, count or page))
+    return {"page": page, "pages": count, "opened": "page" in request.args}
 
 
 @bp.post("/evidence/<uuid:item_id>/verify")
@@ -235,7 +249,8 @@ def download(item_id: uuid.UUID) -> Response:
     )
     response = Response(stream_with_context(chunks), mimetype="application/octet-stream")
     response.headers["Content-Length"] = str(item.size)
-    response.headers["Content-Disposition"] = f'attachment; filename="{item.ern}"'
+    original = metadata.reveal(request_scope.keyring(), item).original_filename
+    response.headers["Content-Disposition"] = downloads.attachment(item, original)
     return response
 
 
@@ -305,7 +320,7 @@ def legal_hold(case_id: uuid.UUID) -> BaseResponse:
     return redirect(url_for("web.cases.show_case", case_id=case_id))
 
 
-PREVIEWABLE = ("image/", "audio/", "video/", "text/plain", "application/pdf")
+PREVIEWABLE = ("image/", "audio/", "video/", "text/plain")  # a PDF: page images (pdf_page)
 PREVIEW_CSP = (
     "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; "
     "sandbox; frame-ancestors 'self'"
@@ -345,4 +360,24 @@ def preview(item_id: uuid.UUID) -> Response:
     response.headers["Content-Disposition"] = "inline"
     response.headers["Content-Security-Policy"] = PREVIEW_CSP
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.get("/evidence/<uuid:item_id>/pages/<int:number>.png")
+def pdf_page(item_id: uuid.UUID, number: int) -> Response:
+    """Page `number` of a PDF item as a PNG rendered on the server (the browser's PDF viewer
+    is blocked by the site's CSP). Each page served is a custody entry ("viewed"); a page
+    that fails to render is refused (422) and not recorded."""
+    _, page = reading.pdf_page(
+        request_scope.db_session(),
+        request_scope.actor(),
+        item_id,
+        number,
+        store=request_scope.blobs(),
+        keyring=request_scope.keyring(),
+    )
+    response = Response(page.png, mimetype="image/png")
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Casefile-Pages"] = str(page.pages)
     return response

@@ -114,6 +114,45 @@ def test_a_generic_extension_is_no_claim():
     assert sniff.mismatches("text/plain", "acquisition.bin", None) == []
 
 
+@pytest.mark.parametrize(
+    ("detected", "filename", "declared"),
+    [
+        ("audio/x-wav", "interview.wav", "audio/wav"),  # Chromium's guess; libmagic's name
+        ("audio/x-wav", "interview.wav", "audio/x-wav"),
+        ("audio/x-wav", "interview.wav", "audio/wave"),
+        ("audio/x-wav", "interview.wave", "audio/vnd.wave"),
+        ("image/jpeg", "photo.jpg", "image/pjpeg"),
+        ("image/png", "photo.png", "image/x-png"),
+        ("application/pdf", "report.pdf", "application/x-pdf"),
+        ("audio/mpeg", "call.mp3", "audio/mp3"),
+        ("audio/mpeg", "call.mp3", "audio/x-mp3"),
+        ("video/quicktime", "clip.mov", "video/x-quicktime"),
+        ("application/zip", "bundle.zip", "application/x-zip"),
+        ("text/x-python", "notes.txt", "text/plain"),  # libmagic names what a text is about
+        ("text/plain", "script.py", "text/x-python"),
+        ("audio/x-wav", "interview.wav", "application/octet-stream"),  # no claim
+        ("audio/x-wav", "interview.wav", "binary/octet-stream"),
+    ],
+)
+def test_equivalent_types_are_no_mismatch(detected, filename, declared):
+    assert sniff.mismatches(detected, filename, declared) == []
+
+
+@pytest.mark.parametrize(
+    ("detected", "declared"),
+    [
+        ("audio/x-wav", "audio/mpeg"),
+        ("application/pdf", "application/x-zip-compressed"),
+        ("text/plain", "text/html"),  # HTML is not plain text under another name
+        ("image/png", "image/jpeg"),
+        ("video/mp4", "video/quicktime"),
+    ],
+)
+def test_different_types_still_mismatch(detected, declared):
+    assert sniff.mismatches(detected, None, declared) == ["declared_type"]
+    assert not sniff.same_type(detected, declared)
+
+
 # --- extraction -----------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ Never run `playwright install`: the browser is the system's /usr/bin/chromium.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
@@ -425,3 +426,113 @@ def test_restricted_item_access_is_given_and_withdrawn_on_the_item_page(
             browser.close()
     assert problems == [], problems
     assert_access_history(live_database, holders={ids["investigator"], ids["lead"]})
+
+
+LOADED = "img => img.complete && img.naturalWidth > 0"
+
+
+def page_through_pdf(page: Page) -> None:
+    """On a two-page PDF's item page: open the preview, see page 1 as an image, go to page 2."""
+    expect(page.locator("iframe")).to_have_count(0)
+    preview = page.locator("#pdf-preview")
+    preview.locator("summary").click()
+    expect(preview.locator("img.fit")).to_be_visible()
+    page.wait_for_function(LOADED, arg=preview.locator("img.fit").element_handle())
+    expect(preview.get_by_text("Page 1 of 2")).to_be_visible()
+    preview.get_by_role("link", name="Next page").click()
+    expect(preview.get_by_text("Page 2 of 2")).to_be_visible()
+    page.wait_for_function(LOADED, arg=page.locator("#pdf-preview img.fit").element_handle())
+    assert "blocked" not in page.content().lower()
+
+
+def image_fits_its_card(page: Page) -> bool:
+    """Open an image item's preview: loaded, inside its card and the window, its proportions
+    kept."""
+    page.locator("#image-preview summary").click()
+    image = page.locator("#image-preview img.fit")
+    page.wait_for_function(LOADED, arg=image.element_handle())
+    fits = image.evaluate(
+        """img => {
+          const card = img.closest("section").getBoundingClientRect();
+          const box = img.getBoundingClientRect();
+          return box.width > 0 && box.left >= card.left - 0.5 && box.right <= card.right + 0.5
+            && box.right <= window.innerWidth && Math.abs(box.width / box.height - 1.5) < 0.02;
+        }"""
+    )
+    return bool(fits)
+
+
+def test_pdf_pages_are_images_and_an_image_fits_its_card(
+    server: str, live_database: Database, tmp_path: Path
+) -> None:
+    """A PDF's preview is its pages as images rendered on the server (the browser's PDF
+    viewer is blocked by the CSP), one custody view per page served; a page that cannot be
+    rendered says so and is not logged; a large image fits its card on a phone and a desktop."""
+    require_chromium()
+    from PIL import Image  # noqa: PLC0415
+    from reportlab.pdfgen import canvas  # noqa: PLC0415
+
+    with live_database.sessions() as session:
+        make_user(session, "lead@example.org")
+    statement = tmp_path / "statement.pdf"
+    document = canvas.Canvas(str(statement))
+    for number in (1, 2):
+        document.drawString(72, 720, f"Witness statement W-17, page {number}")
+        document.showPage()
+    document.save()
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\n" + bytes(range(256)) * 8)
+    photo = tmp_path / "panorama.png"
+    Image.new("RGB", (2400, 1600), (40, 90, 60)).save(photo)
+
+    problems = Problems()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
+            page.set_default_timeout(TIMEOUT_MS)
+            problems.watch(page)
+            sign_in(page, server, "lead@example.org")
+            case_url = create_case(page, server)
+            page.goto(f"{case_url}/evidence")
+            page.set_input_files("#file", [str(statement), str(broken), str(photo)])
+            with page.expect_navigation():
+                page.locator("#upload-form button[type=submit]").click()
+            expect(page.get_by_text("panorama.png")).to_be_visible()
+            with live_database.sessions() as session:
+                ids = {
+                    item.original_filename: item.id for item in session.scalars(select(Evidence))
+                }
+
+            page.goto(f"{server}/evidence/{ids['statement.pdf']}")
+            page_through_pdf(page)
+
+            page.goto(f"{server}/evidence/{ids['broken.pdf']}")
+            page.locator("#pdf-preview summary").click()
+            expect(page.locator("#pdf-preview .preview-failed")).to_be_visible()
+            expect(page.locator("#pdf-preview img.fit")).to_be_hidden()
+
+            for width in (1280, 390):
+                page.set_viewport_size({"width": width, "height": 844})
+                page.goto(f"{server}/evidence/{ids['panorama.png']}")
+                assert image_fits_its_card(page), width
+            page.close()
+        finally:
+            browser.close()
+
+    broken_page = f"{server}/evidence/{ids['broken.pdf']}/pages/1.png"
+    assert problems == [f"422 {broken_page}"], problems
+    with live_database.sessions() as session:
+        viewed = {
+            name: [
+                json.loads(entry.details).get("page")
+                for entry in session.scalars(
+                    select(CustodyEntry)
+                    .where(CustodyEntry.item_id == item_id,
+                           CustodyEntry.action == CustodyAction.VIEWED)
+                    .order_by(CustodyEntry.seq)
+                )
+            ]
+            for name, item_id in ids.items()
+        }
+    assert viewed == {"statement.pdf": [1, 2], "broken.pdf": [], "panorama.png": [None, None]}

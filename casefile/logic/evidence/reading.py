@@ -1,6 +1,7 @@
 """Reading an item back: its bytes decrypted and verified against the recorded SHA-256 as
 they stream, every read (download, preview) a custody entry committed before the first byte
-leaves, every failed check one too; whether an image may be previewed inline."""
+leaves, every failed check one too; whether an image may be previewed inline; a PDF's page
+rendered to an image, a custody entry for each page served (none for one that failed)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from casefile import db, failures
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
-from casefile.logic.errors import Conflict, DomainError
+from casefile.logic.errors import Conflict, DomainError, ValidationFailed
 from casefile.model import CustodyAction, Evidence, EvidenceStatus, User
+from casefile.vault import pdf_pages
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import Keyring, KeyringError
 
@@ -55,6 +57,57 @@ def read_content(
             blob.close()
         raise
     return item, _verified_chunks(session, actor, item, store, keyring, opened=blob)
+
+
+def pdf_page(
+    session: Session,
+    actor: User | None,
+    item_id: uuid.UUID,
+    number: int,
+    *,
+    store: BlobStore,
+    keyring: Keyring,
+) -> tuple[Evidence, pdf_pages.Page]:
+    """Page `number` (from 1) of a PDF item as a PNG. The PDF is read back verified into
+    memory and rendered in a helper process (`pdf_pages`) with no transaction open; only a
+    page that rendered is a custody entry ("viewed", with its page number), committed before
+    the image is returned. A page that cannot be rendered raises ValidationFailed and is not
+    recorded as viewed (nobody saw it)."""
+    item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
+    if item.status != EvidenceStatus.ACTIVE:
+        raise Conflict("this item was deleted; its content no longer exists")
+    if item.mime != "application/pdf":
+        raise ValidationFailed({"item": "only PDF documents are shown page by page"})
+    if item.size > pdf_pages.MAX_BYTES:
+        limit = pdf_pages.MAX_BYTES // (1024 * 1024)
+        raise ValidationFailed({"item": f"PDFs over {limit} MiB are not shown; download it"})
+    content = b"".join(_verified_chunks(session, actor, item, store, keyring))
+    session.commit()  # a read, ended: no transaction open while PDFium works
+    try:
+        page = pdf_pages.render(content, number)
+    except pdf_pages.RenderFailed as error:
+        raise ValidationFailed({"page": str(error)}) from None
+    finally:
+        del content
+    return _record_view(session, actor, item_id, page.number), page
+
+
+@retry.transaction
+def _record_view(session: Session, actor: User | None, item_id: uuid.UUID, page: int) -> Evidence:
+    db.begin_writing(session)
+    item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)  # still
+    if item.status != EvidenceStatus.ACTIVE:
+        raise Conflict("this item was deleted; its content no longer exists")
+    custody_log.append(
+        session,
+        actor,
+        CustodyAction.VIEWED,
+        case_id=item.case_id,
+        item_id=item.id,
+        details={"ern": item.ern, "page": page},
+    )
+    session.commit()
+    return item
 
 
 def _open_unless_unavailable(store: BlobStore, blob_id: str) -> BinaryIO | None:
