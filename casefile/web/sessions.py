@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from flask import Flask, Response, g, request, session
+from flask import Flask, Response, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext as _
 from flask_login import logout_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import request_scope
 from casefile.extensions import babel, csrf, login_manager
@@ -80,6 +82,27 @@ def enforce_session() -> None:
     session["seen"] = now
 
 
+# What a person signed in with an administrator's temporary password may open: the account
+# page (to choose their own password), sign-out and the language choice.
+MUST_CHANGE_ALLOWED = frozenset(
+    {"web.account.overview", "web.account.change_password", "web.auth.logout", "web.auth.language"}
+)
+
+
+def require_own_password() -> BaseResponse | None:
+    """After an administrator's password reset, nothing else opens until the person has
+    chosen their own password (logic/accounts/accounts.py, reset_password)."""
+    if request.endpoint == "static" or request.endpoint in MUST_CHANGE_ALLOWED:
+        return None
+    user = request_scope.actor()
+    if user is None or not user.password_must_change:
+        return None
+    if request.path.startswith("/api/"):
+        return None  # the reset revoked every token; a new one needs the web page
+    flash(_("Choose your own password to continue."), "error")
+    return redirect(url_for("web.account.overview"))
+
+
 def security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
@@ -116,4 +139,5 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     app.before_request(enforce_session)
+    app.before_request(require_own_password)
     app.after_request(security_headers)
