@@ -52,7 +52,7 @@ def lock(app: Flask, email: str) -> None:
 def state_cell(page: str, email: str) -> str:
     row = page[page.index(f"<td>{email}</td>") :]
     row = row[: row.index("</tr>")]
-    return re.findall(r"<td>(.*?)</td>", row, re.DOTALL)[3]
+    return re.findall(r"<td>(.*?)</td>", row, re.DOTALL)[4]
 
 
 def test_admin_sees_the_lock_and_unlocks(app: Flask, session: Session) -> None:
@@ -137,7 +137,7 @@ def secret_on(page: str) -> str:
 
 
 def session_cookie(client: FlaskClient) -> str:
-    cookie = client.get_cookie("session")
+    cookie = client.get_cookie(client.application.config["SESSION_COOKIE_NAME"])
     assert cookie is not None
     payload = cookie.value.split(".")[0 if not cookie.value.startswith(".") else 1]
     raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
