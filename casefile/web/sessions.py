@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from casefile import request_scope
 from casefile.extensions import babel, csrf, login_manager
 from casefile.logic.accounts import login_sessions
+from casefile.logic.errors import Forbidden
 from casefile.model import User
 
 CSP = "; ".join(  # noqa: FLY002 - one directive a line reads better
@@ -83,22 +84,33 @@ def enforce_session() -> None:
 
 
 # What a person signed in with an administrator's temporary password may open: the account
-# page (to choose their own password), sign-out and the language choice.
+# page (to choose their own password), sign-out, the language choice, and the API's password
+# change (with the browser session).
 MUST_CHANGE_ALLOWED = frozenset(
-    {"web.account.overview", "web.account.change_password", "web.auth.logout", "web.auth.language"}
+    {
+        "web.account.overview",
+        "web.account.change_password",
+        "web.auth.logout",
+        "web.auth.language",
+        "api.change_my_password",
+    }
 )
 
 
 def require_own_password() -> BaseResponse | None:
     """After an administrator's password reset, nothing else opens until the person has
-    chosen their own password (logic/accounts/accounts.py, reset_password)."""
+    chosen their own password (logic/accounts/accounts.py, reset_password). A bearer token is
+    not this check's business: the reset revoked every token of the account, and a new one is
+    made only on the account page, after the change."""
     if request.endpoint == "static" or request.endpoint in MUST_CHANGE_ALLOWED:
+        return None
+    if request.path.startswith("/api/") and "Authorization" in request.headers:
         return None
     user = request_scope.actor()
     if user is None or not user.password_must_change:
         return None
     if request.path.startswith("/api/"):
-        return None  # the reset revoked every token; a new one needs the web page
+        raise Forbidden("choose your own password first: an administrator reset it")
     flash(_("Choose your own password to continue."), "error")
     return redirect(url_for("web.account.overview"))
 

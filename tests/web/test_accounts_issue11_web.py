@@ -117,6 +117,9 @@ def test_admin_resets_a_password_and_the_person_must_choose_their_own(
     assert location_path(response) == "/"
     blocked = user_client.get("/cases")
     assert location_path(blocked) == "/account"
+    api = user_client.get("/api/v1/cases")  # the browser session on the API: refused too
+    assert api.status_code == 403
+    assert api.get_json()["error"]["code"] == "forbidden"
     assert "Choose your own password to continue." in text(user_client.get("/account"))
 
     response = submit(
@@ -128,6 +131,7 @@ def test_admin_resets_a_password_and_the_person_must_choose_their_own(
     assert location_path(response) == "/account"
     assert not fresh(session, user).password_must_change
     assert user_client.get("/cases").status_code == 200
+    assert user_client.get("/api/v1/cases").status_code == 200
 
 
 def secret_on(page: str) -> str:
