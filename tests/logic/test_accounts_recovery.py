@@ -314,3 +314,17 @@ def test_the_pending_secret_is_sealed_and_stable_until_cancelled(session, keyrin
         session, user, secret=second, keyring=keyring, code=pyotp.TOTP(second).now(), pending=record
     )
     assert record.totp_pending_wrapped is None
+
+
+def test_an_unfinished_enrolment_ends_with_its_session(session, keyring):
+    user = make_user(session, "t@example.org")
+    record = login_sessions.start(session, user, client_address=None, user_agent=None).record
+    accounts.pending_totp_secret(session, user, record, keyring=keyring)
+    login_sessions.end(session, record, client_address=None, user=user)
+    assert record.totp_pending_wrapped is None
+
+    other = login_sessions.start(session, user, client_address=None, user_agent=None).record
+    accounts.pending_totp_secret(session, user, other, keyring=keyring)
+    login_sessions.sign_out_others(session, user, None)
+    session.refresh(other)
+    assert other.ended_at is not None and other.totp_pending_wrapped is None
