@@ -136,13 +136,7 @@ def account_states(
     """Every account, with when its sign-in lock (throttle) ends if it is locked: the
     administrators' list."""
     users = list_accounts(session, actor)
-    now = utcnow()
-    states = []
-    for user in users:
-        wait = throttle.account_wait(user.email)
-        until = now + dt.timedelta(seconds=wait) if wait is not None else None
-        states.append(AccountState(user, until))
-    return states
+    return [AccountState(user, throttle.account_locked_until(user.email)) for user in users]
 
 
 def unlock(

@@ -3,7 +3,6 @@ a throttled attempt, is in the security log."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import NoReturn
@@ -14,7 +13,7 @@ from casefile.db import utcnow
 from casefile.logic.accounts import recovery_codes, security_log, totp_at_rest
 from casefile.logic.accounts.accounts import find_by_email, normalise_email, totp_step
 from casefile.logic.accounts.passwords import hash_password, needs_rehash, verify_password
-from casefile.logic.accounts.throttle import Throttle
+from casefile.logic.accounts.throttle import Throttle, lock_ends
 from casefile.logic.errors import AccountLocked, CodeAlreadyUsed, LoginRefused, TooManyAttempts
 from casefile.model import SecurityEventType, User
 from casefile.vault.envelope import Keyring
@@ -151,7 +150,7 @@ def _refuse_throttled(
     probe = throttle.may_probe(account=account, client=client_address)
     right = probe and verify_password(user.password_hash if user else None, password)
     if right and user is not None and not user.is_disabled:
-        until = (utcnow() + dt.timedelta(seconds=error.retry_after)).replace(microsecond=0)
+        until = lock_ends(error.retry_after)
         security_log.record(
             session,
             SecurityEventType.LOGIN_FAILED,

@@ -29,6 +29,7 @@ from becoming a way to test passwords quickly while locked.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections.abc import Sequence
@@ -50,6 +51,15 @@ NO_ADDRESS = "-"
 # per (account, address) pair, and per address over all accounts.
 PROBES_PER_PAIR = (RateLimitItemPerHour(3),)
 PROBES_PER_CLIENT = (RateLimitItemPerHour(10),)
+
+
+def lock_ends(wait: int) -> dt.datetime:
+    """The time, `wait` seconds from now, rounded up to the whole minute: "locked until 14:35"
+    must not send someone back at 14:35:00 to a lock that holds until 14:35:40."""
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
+    if end.second or end.microsecond:
+        end += dt.timedelta(minutes=1)
+    return end.replace(second=0, microsecond=0)
 
 
 def parse_limits(text: str) -> tuple[RateLimitItem, ...]:
@@ -123,6 +133,12 @@ class Throttle:
         for item in PROBES_PER_CLIENT:
             allowed = self._limiter.hit(item, NAMESPACE, "probe", client) and allowed
         return allowed
+
+    def account_locked_until(self, account: str) -> dt.datetime | None:
+        """When the account's lock (its spent failure budget) ends, rounded up to the minute
+        shown to people; None if it is not locked."""
+        wait = self.account_wait(account)
+        return None if wait is None else lock_ends(wait)
 
     def account_wait(self, account: str) -> int | None:
         """Seconds until the account's failure budget frees up, if it is spent (the account
