@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from casefile import failures
+from casefile import failures, request_scope
 from casefile.db import Database
 from casefile.logic import retry
 from casefile.logic.accounts import accounts, tokens
@@ -346,6 +346,7 @@ def list_users(ctx: click.Context) -> None:
                     ("admin", user.is_admin),
                     ("disabled", user.is_disabled),
                     ("2fa", user.totp_enabled),
+                    ("must-change-password", user.password_must_change),
                 )
                 if on
             ]
@@ -387,6 +388,40 @@ def reset_2fa(ctx: click.Context, email: str) -> None:
         user = _account(session, email)
         accounts.reset_totp(session, None, user)
         click.echo(f"two-factor sign-in reset for {user.email}")
+
+
+@users.command("unlock")
+@click.argument("email")
+@click.pass_context
+@one_line_errors
+def unlock_user(ctx: click.Context, email: str) -> None:
+    """Clear an account's failed sign-in counts (the throttle)."""
+    settings = _settings(ctx)
+    app = _app(ctx)
+    with _session(ctx, app) as session:
+        user = _account(session, email)
+        accounts.unlock(session, None, user, throttle=request_scope.throttle(app))
+        click.echo(f"sign-in unlocked for {user.email}")
+    if settings.throttle_storage_url.startswith("memory://"):
+        click.echo(
+            "note: auth.throttle_storage_url is memory://, which each serving process keeps "
+            "for itself; unlock from the administrators' page instead",
+            err=True,
+        )
+
+
+@users.command("reset-password")
+@click.argument("email")
+@click.pass_context
+@one_line_errors
+def reset_password(ctx: click.Context, email: str) -> None:
+    """Give EMAIL a temporary password, printed alone on the last line; they must choose
+    their own at the next sign-in. Their sessions end and their API tokens are revoked."""
+    with _session(ctx) as session:
+        user = _account(session, email)
+        temporary = accounts.reset_password(session, None, user)
+        click.echo(f"password reset for {user.email}; sessions ended, API tokens revoked")
+        click.echo(temporary)
 
 
 @users.command("token")

@@ -27,7 +27,9 @@ from casefile.api.tus_headers import MalformedUpload
 from casefile.logic import retry
 from casefile.logic.backup import BackupError
 from casefile.logic.errors import (
+    AccountLocked,
     Busy,
+    CodeAlreadyUsed,
     Conflict,
     DomainError,
     Forbidden,
@@ -74,7 +76,9 @@ ANSWERS: dict[type[DomainError], Answer] = {
     Conflict: Answer(409, "conflict"),
     ValidationFailed: Answer(422, "validation_error"),
     LoginRefused: Answer(401, "login_refused"),
+    CodeAlreadyUsed: Answer(401, "code_already_used"),
     TooManyAttempts: Answer(429, "too_many_requests", retry_after=_throttle_wait),
+    AccountLocked: Answer(429, "account_locked", retry_after=_throttle_wait),
     Busy: Answer(503, "busy", retry_after=_after(2)),
     # the domains'
     IntegrityFailure: Answer(500, "integrity_failure"),

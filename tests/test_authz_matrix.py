@@ -193,6 +193,8 @@ ROWS = (
     Row("GET", "/account/totp", signed_in()),
     Row("POST", "/account/totp", signed_in(), body={}),
     Row("POST", "/account/totp/disable", signed_in(), body={}),
+    Row("POST", "/account/totp/cancel", signed_in(), body={}),
+    Row("POST", "/account/totp/recovery-codes", signed_in(), body={}),
     Row("POST", "/account/tokens", signed_in(), body={"token-name": "laptop"}),
     Row("POST", "/account/tokens/<uuid:token_id>/revoke", owned_by_lead(), body={}),
     Row("POST", "/account/sessions/end-others", signed_in(), body={}),
@@ -205,6 +207,8 @@ ROWS = (
         values={"user_id": "disabled_id"}),
     Row("POST", "/admin/users/<uuid:user_id>/reset-2fa", admin_only(), body={}),
     Row("POST", "/admin/users/<uuid:user_id>/sign-out", admin_only(), body={}),
+    Row("POST", "/admin/users/<uuid:user_id>/unlock", admin_only(), body={}),
+    Row("POST", "/admin/users/<uuid:user_id>/reset-password", admin_only(), body={}),
     # --- API ---
     Row("GET", "/api/v1/openapi.json", public()),
     # --- health, for load balancers and monitoring (public; they say nothing secret) ---

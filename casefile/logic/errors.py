@@ -4,6 +4,7 @@ the API, the web pages and tus alike), and the CLI shows the message on one line
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 
@@ -59,6 +60,12 @@ class LoginRefused(DomainError):
     """Wrong credentials or a disabled account; the message never says which."""
 
 
+class CodeAlreadyUsed(LoginRefused):
+    """A two-factor code that is right but was already accepted (at enrolment or a previous
+    sign-in) in its 30-second step: refused, as a code works once, with the reason given (only
+    someone past the password step can get this far)."""
+
+
 class TooManyAttempts(DomainError):
     """Authentication failures from this client (or on this account) were throttled; the
     attempt was not looked at. `retry_after` is in seconds."""
@@ -67,6 +74,20 @@ class TooManyAttempts(DomainError):
         minutes = math.ceil(retry_after / 60)
         super().__init__(f"too many failed attempts; try again in {minutes} minute(s)")
         self.retry_after = retry_after
+
+
+class AccountLocked(TooManyAttempts):
+    """Sign-in is throttled, and the password given was the right one: its owner is told
+    until when (`until`, UTC). Raised only after the correct password of an enabled account,
+    so it says nothing to anyone who does not know the password."""
+
+    def __init__(self, retry_after: int, until: dt.datetime) -> None:
+        super().__init__(retry_after)
+        self.until = until
+        self.message = (
+            f"this account is locked until {until:%H:%M} UTC after too many failed attempts"
+        )
+        self.args = (self.message,)
 
 
 class Busy(DomainError):

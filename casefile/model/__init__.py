@@ -6,6 +6,7 @@ from casefile.model.case import Case, CaseMember, Forum, Role
 from casefile.model.custody import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
 from casefile.model.evidence import Evidence, EvidenceGrant, EvidenceStatus, Sensitivity
 from casefile.model.login_session import LoginSession
+from casefile.model.recovery_code import RecoveryCode
 from casefile.model.security_event import SecurityEvent, SecurityEventType
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
 from casefile.model.user import User
@@ -25,6 +26,7 @@ __all__ = [
     "IndexKey",
     "IndexToken",
     "LoginSession",
+    "RecoveryCode",
     "Role",
     "SecurityEvent",
     "SecurityEventType",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casefile.db import UUIDPK, Base, OptionalTimestamp, Timestamp
@@ -26,6 +26,10 @@ class LoginSession(Base):
     end_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # A two-factor secret being enrolled in this session, sealed under the KEK like the
+    # account's own (logic/accounts/totp_at_rest.py): the same secret on every reload of the
+    # enrolment page until enrolment completes or is cancelled.
+    totp_pending_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     @property
     def is_active(self) -> bool:

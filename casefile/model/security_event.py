@@ -27,6 +27,10 @@ class SecurityEventType(StrEnum):
     ACCOUNT_CREATED = "account_created"
     ACCOUNT_DISABLED = "account_disabled"
     ACCOUNT_ENABLED = "account_enabled"
+    ACCOUNT_UNLOCKED = "account_unlocked"
+    PASSWORD_RESET = "password_reset"  # noqa: S105
+    RECOVERY_CODES_GENERATED = "recovery_codes_generated"
+    RECOVERY_CODE_USED = "recovery_code_used"
 
 
 class SecurityEvent(Base):

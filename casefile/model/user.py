@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Boolean, Integer, LargeBinary, String
+from sqlalchemy import Boolean, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casefile.db import UUIDPK, Base, OptionalTimestamp, Timestamp
@@ -34,6 +34,9 @@ class User(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[Timestamp]
     password_changed_at: Mapped[Timestamp]
+    # Set by an administrator's password reset: the temporary password opens only the page
+    # where the person chooses their own (web/sessions.py), and is cleared by that change.
+    password_must_change: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     @property
     def is_disabled(self) -> bool:

@@ -8,7 +8,7 @@ import uuid
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import login_user
@@ -17,11 +17,12 @@ from werkzeug.wrappers import Response
 from casefile import request_scope
 from casefile.logic import authz
 from casefile.logic.accounts import accounts, login_sessions, tokens
-from casefile.logic.errors import ValidationFailed
+from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.model import User
 from casefile.web.forms import (
     EmptyForm,
     PasswordChangeForm,
+    RecoveryCodesForm,
     TokenForm,
     TotpDisableForm,
     TotpEnableForm,
@@ -29,7 +30,6 @@ from casefile.web.forms import (
 from casefile.web.helpers import show_errors
 
 bp = Blueprint("account", __name__, url_prefix="/account")
-PENDING_SECRET = "totp_enrolment_secret"  # noqa: S105 - a session key name
 
 
 def _me() -> User:
@@ -43,6 +43,7 @@ def _page(**forms: object) -> str:
         "totp_disable_form": TotpDisableForm(prefix="totp"),
         "token_form": TokenForm(prefix="token"),
         "revoke_form": EmptyForm(),
+        "recovery_form": RecoveryCodesForm(prefix="recovery"),
     }
     defaults.update(forms)
     db = request_scope.db_session()
@@ -54,6 +55,7 @@ def _page(**forms: object) -> str:
         tokens=token_list,
         sessions=login_sessions.active_sessions(db, user),
         current_session_id=current.id if current is not None else None,
+        recovery_codes_left=accounts.recovery_codes_left(db, user) if user.totp_enabled else None,
         **defaults,
     )
 
@@ -120,34 +122,74 @@ def _qr_data_uri(uri: str) -> str:
 
 @bp.route("/totp", methods=["GET", "POST"])
 def enrol_totp() -> Response | str:
+    """The secret being enrolled is kept sealed on this sign-in's server-side session record
+    (not in the cookie, which is signed but readable): the same on every reload until
+    enrolment completes or is cancelled."""
     user = _me()
-    if user.totp_enabled:
+    record = request_scope.login_session()
+    if user.totp_enabled or record is None:
         return redirect(url_for("web.account.overview"))
     form = TotpEnableForm()
-    secret = session.get(PENDING_SECRET)
-    if not isinstance(secret, str):
-        secret = accounts.new_totp_secret()
-        session[PENDING_SECRET] = secret
+    db = request_scope.db_session()
+    secret = accounts.pending_totp_secret(db, user, record, keyring=request_scope.keyring())
     if form.validate_on_submit():
         try:
-            accounts.enable_totp(
-                request_scope.db_session(),
+            codes = accounts.enable_totp(
+                db,
                 user,
                 secret=secret,
                 code=form.code.data or "",
                 keyring=request_scope.keyring(),
                 client_address=request_scope.client_address(),
+                pending=record,
             )
         except ValidationFailed as error:
             show_errors(form, error)
         else:
-            session.pop(PENDING_SECRET, None)
             flash(_("Two-factor sign-in is on."), "success")
-            return redirect(url_for("web.account.overview"))
+            return render_template("recovery_codes.html", codes=codes)
     uri = accounts.totp_uri(user, secret)
     return render_template(
-        "totp_enrol.html", form=form, secret=secret, qr=_qr_data_uri(uri), uri=uri
+        "totp_enrol.html",
+        form=form,
+        secret=secret,
+        qr=_qr_data_uri(uri),
+        uri=uri,
+        cancel_form=EmptyForm(),
     )
+
+
+@bp.post("/totp/cancel")
+def cancel_totp_enrolment() -> Response:
+    user = _me()
+    form = EmptyForm()
+    record = request_scope.login_session()
+    if form.validate_on_submit() and record is not None:
+        accounts.cancel_totp_enrolment(request_scope.db_session(), user, record)
+        flash(_("Two-factor enrolment cancelled."), "info")
+    return redirect(url_for("web.account.overview"))
+
+
+@bp.post("/totp/recovery-codes")
+def regenerate_recovery_codes() -> Response | str:
+    user = _me()
+    form = RecoveryCodesForm(prefix="recovery")
+    if not form.validate_on_submit():
+        return _page(recovery_form=form)
+    try:
+        codes = accounts.regenerate_recovery_codes(
+            request_scope.db_session(),
+            user,
+            password=form.password.data or "",
+            client_address=request_scope.client_address(),
+        )
+    except ValidationFailed as error:
+        show_errors(form, error)
+        return _page(recovery_form=form)
+    except Conflict:
+        return redirect(url_for("web.account.overview"))
+    flash(_("New recovery codes made; the old ones no longer work."), "success")
+    return render_template("recovery_codes.html", codes=codes)
 
 
 @bp.post("/totp/disable")

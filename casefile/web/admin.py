@@ -19,10 +19,14 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _page(form: AccountForm | None = None) -> str:
-    users = accounts.list_accounts(request_scope.db_session(), request_scope.actor())
+    states = accounts.account_states(
+        request_scope.db_session(), request_scope.actor(), throttle=request_scope.throttle()
+    )
     return render_template(
         "admin_users.html",
-        users=users,
+        users=[state.user for state in states],
+        locked_until={state.user.id: state.locked_until for state in states if state.locked_until},
+        me=request_scope.actor(),
         form=form or AccountForm(formdata=None),
         action_form=EmptyForm(),
     )
@@ -69,7 +73,10 @@ def _set_disabled(user_id: uuid.UUID, *, disabled: bool) -> Response:
             session, actor, user, disabled=disabled, client_address=request_scope.client_address()
         )
     except Conflict:
-        flash(_("You cannot disable your own account."), "error")
+        if actor is not None and actor.id == user.id:
+            flash(_("You cannot disable your own account."), "error")
+        else:
+            flash(_("This is the last active administrator: make another one first."), "error")
     else:
         flash(_("Account disabled.") if disabled else _("Account enabled."), "success")
     return redirect(url_for("web.admin.users"))
@@ -112,3 +119,35 @@ def sign_out_everywhere(user_id: uuid.UUID) -> Response:
         "success",
     )
     return redirect(url_for("web.admin.users"))
+
+
+@bp.post("/users/<uuid:user_id>/unlock")
+def unlock_user(user_id: uuid.UUID) -> Response:
+    """Clear the account's failed sign-in counts (logged)."""
+    session, actor = request_scope.db_session(), request_scope.actor()
+    user = accounts.get_account(session, actor, user_id)
+    accounts.unlock(
+        session,
+        actor,
+        user,
+        throttle=request_scope.throttle(),
+        client_address=request_scope.client_address(),
+    )
+    flash(_("Sign-in unlocked for %(email)s.", email=user.email), "success")
+    return redirect(url_for("web.admin.users"))
+
+
+@bp.post("/users/<uuid:user_id>/reset-password")
+def reset_password(user_id: uuid.UUID) -> Response | str:
+    """A temporary password, shown once to the administrator; the person must choose their
+    own at the next sign-in. Their sessions end and their API tokens are revoked."""
+    session, actor = request_scope.db_session(), request_scope.actor()
+    user = accounts.get_account(session, actor, user_id)
+    try:
+        temporary = accounts.reset_password(
+            session, actor, user, client_address=request_scope.client_address()
+        )
+    except Conflict:
+        flash(_("The account is disabled: enable it first."), "error")
+        return redirect(url_for("web.admin.users"))
+    return render_template("admin_password_reset.html", user=user, temporary=temporary)

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from casefile import request_scope
 from casefile.logic.accounts import accounts, login, login_sessions
-from casefile.logic.errors import LoginRefused, TooManyAttempts
+from casefile.logic.errors import AccountLocked, CodeAlreadyUsed, LoginRefused, TooManyAttempts
 from casefile.model import User
 from casefile.web.forms import LanguageForm, LoginForm, TotpForm
 from casefile.web.helpers import safe_next
@@ -41,6 +41,19 @@ def _too_many(error: TooManyAttempts, form: FlaskForm, template: str) -> Throttl
         "error",
     )
     page = render_template(template, form=form)
+    return page, 429, {"Retry-After": str(error.retry_after)}
+
+
+def _locked(error: AccountLocked, form: FlaskForm) -> Throttled:
+    """The right password while the account is locked: its owner is told until when."""
+    flash(
+        _(
+            "This account is locked until %(time)s UTC after too many failed attempts.",
+            time=error.until.strftime("%H:%M"),
+        ),
+        "error",
+    )
+    page = render_template("login.html", form=form)
     return page, 429, {"Retry-After": str(error.retry_after)}
 
 
@@ -82,6 +95,8 @@ def login_page() -> Response | str | Throttled:
                 throttle=request_scope.throttle(),
                 client_address=request_scope.client_address(),
             )
+        except AccountLocked as error:
+            return _locked(error, form)
         except TooManyAttempts as error:
             return _too_many(error, form, "login.html")
         except LoginRefused:
@@ -109,7 +124,7 @@ def totp() -> Response | str | Throttled:
     form = TotpForm()
     if form.validate_on_submit():
         try:
-            user = login.check_totp(
+            accepted = login.check_totp(
                 request_scope.db_session(),
                 uuid.UUID(pending["user"]),
                 form.code.data or "",
@@ -119,10 +134,25 @@ def totp() -> Response | str | Throttled:
             )
         except TooManyAttempts as error:
             return _too_many(error, form, "totp.html")
+        except CodeAlreadyUsed:
+            flash(
+                _("This code was already used. Wait for the next code (up to 30 s) and enter it."),
+                "error",
+            )
         except LoginRefused:
             flash(_("That code was not accepted."), "error")
         else:
-            return _finish(user.id)
+            response = _finish(accepted.user.id)
+            if accepted.recovery_codes_left is not None:
+                flash(
+                    ngettext(
+                        "You signed in with a recovery code. %(num)d recovery code is left.",
+                        "You signed in with a recovery code. %(num)d recovery codes are left.",
+                        accepted.recovery_codes_left,
+                    ),
+                    "info" if accepted.recovery_codes_left else "error",
+                )
+            return response
     return render_template("totp.html", form=form)
 
 

@@ -49,7 +49,8 @@ class LoginForm(FlaskForm):
 
 
 class TotpForm(FlaskForm):
-    code = StringField(_l("Six-digit code"), validators=[DataRequired(), Length(min=6, max=7)])
+    # six digits, or a recovery code (16 characters, in groups of four)
+    code = StringField(_l("Six-digit code"), validators=[DataRequired(), Length(min=6, max=24)])
 
 
 class EmptyForm(FlaskForm):
@@ -224,3 +225,7 @@ class EvidenceFilterForm(FlaskForm):
         ],
         validate_choice=False,
     )
+
+
+class RecoveryCodesForm(FlaskForm):
+    password = PasswordField(_l("Current password"), validators=[DataRequired()])

@@ -6,13 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from flask import Flask, Response, g, request, session
+from flask import Flask, Response, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext as _
 from flask_login import logout_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import request_scope
 from casefile.extensions import babel, csrf, login_manager
 from casefile.logic.accounts import login_sessions
+from casefile.logic.errors import Forbidden
 from casefile.model import User
 
 CSP = "; ".join(  # noqa: FLY002 - one directive a line reads better
@@ -80,6 +83,38 @@ def enforce_session() -> None:
     session["seen"] = now
 
 
+# What a person signed in with an administrator's temporary password may open: the account
+# page (to choose their own password), sign-out, the language choice, and the API's password
+# change (with the browser session).
+MUST_CHANGE_ALLOWED = frozenset(
+    {
+        "web.account.overview",
+        "web.account.change_password",
+        "web.auth.logout",
+        "web.auth.language",
+        "api.change_my_password",
+    }
+)
+
+
+def require_own_password() -> BaseResponse | None:
+    """After an administrator's password reset, nothing else opens until the person has
+    chosen their own password (logic/accounts/accounts.py, reset_password). A bearer token is
+    not this check's business: the reset revoked every token of the account, and a new one is
+    made only on the account page, after the change."""
+    if request.endpoint == "static" or request.endpoint in MUST_CHANGE_ALLOWED:
+        return None
+    if request.path.startswith("/api/") and "Authorization" in request.headers:
+        return None
+    user = request_scope.actor()
+    if user is None or not user.password_must_change:
+        return None
+    if request.path.startswith("/api/"):
+        raise Forbidden("choose your own password first: an administrator reset it")
+    flash(_("Choose your own password to continue."), "error")
+    return redirect(url_for("web.account.overview"))
+
+
 def security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
@@ -116,4 +151,5 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     app.before_request(enforce_session)
+    app.before_request(require_own_password)
     app.after_request(security_headers)

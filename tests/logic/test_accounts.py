@@ -153,7 +153,7 @@ def test_totp_enrolment_login_and_replay(session, throttle, keyring):
     code = pyotp.TOTP(secret).at(later - dt.timedelta(seconds=30))
     signed_in = login.check_totp(session, user.id, code, throttle=throttle, keyring=keyring,
                                      client_address=None)
-    assert signed_in.id == user.id
+    assert signed_in.user.id == user.id
     with pytest.raises(LoginRefused):  # replay of the accepted code
         login.check_totp(session, user.id, code, throttle=throttle, keyring=keyring,
                                      client_address=None)

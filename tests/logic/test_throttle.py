@@ -87,12 +87,19 @@ def test_a_throttled_attempt_is_logged(session):
     throttle = make_throttle()
     fail(session, throttle, user.email, ATTACKER, 5)
     with pytest.raises(TooManyAttempts):
-        attempt(session, throttle, user.email, PASSWORD, ATTACKER)
+        attempt(session, throttle, user.email, "a wrong password again", ATTACKER)
     last = session.scalars(select(SecurityEvent).order_by(SecurityEvent.id.desc())).first()
     assert last.event == SecurityEventType.LOGIN_FAILED
     assert last.user_id == user.id
     assert last.client_address == ATTACKER
     assert last.details["reason"] == "throttled"
+    assert last.details["retry_after"] >= 1
+    # The right password while throttled (issue 11): logged as such, and still no sign-in.
+    with pytest.raises(TooManyAttempts):
+        attempt(session, throttle, user.email, PASSWORD, ATTACKER)
+    last = session.scalars(select(SecurityEvent).order_by(SecurityEvent.id.desc())).first()
+    assert last.event == SecurityEventType.LOGIN_FAILED
+    assert last.details["reason"] == "locked"
     assert last.details["retry_after"] >= 1
 
 

@@ -51,7 +51,7 @@ def sign_in_with_code(session, user, secret, keyring):
     code = pyotp.TOTP(secret).at(utcnow() + dt.timedelta(seconds=30))
     return login.check_totp(
         session, user.id, code, throttle=throttle, keyring=keyring, client_address=None
-    )
+    ).user
 
 
 def test_the_database_holds_no_base32_secret(session, kek_path):

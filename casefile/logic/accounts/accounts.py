@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 import pyotp
@@ -19,13 +21,21 @@ from pydantic import (
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from casefile import db
 from casefile.db import utcnow
 from casefile.logic import authz
-from casefile.logic.accounts import login_sessions, security_log, tokens, totp_at_rest
+from casefile.logic.accounts import (
+    login_sessions,
+    recovery_codes,
+    security_log,
+    tokens,
+    totp_at_rest,
+)
 from casefile.logic.accounts.passwords import hash_password, verify_password
+from casefile.logic.accounts.throttle import Throttle
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.logic.text import refuse_nul
-from casefile.model import SecurityEventType, User
+from casefile.model import LoginSession, SecurityEventType, User
 from casefile.vault.envelope import Keyring
 
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -114,6 +124,88 @@ def get_account(session: Session, actor: User | None, user_id: uuid.UUID) -> Use
     return user
 
 
+@dataclass(frozen=True)
+class AccountState:
+    user: User
+    locked_until: dt.datetime | None  # the account's failure budget is spent until then
+
+
+def account_states(
+    session: Session, actor: User | None, *, throttle: Throttle
+) -> list[AccountState]:
+    """Every account, with when its sign-in lock (throttle) ends if it is locked: the
+    administrators' list."""
+    users = list_accounts(session, actor)
+    return [AccountState(user, throttle.account_locked_until(user.email)) for user in users]
+
+
+def unlock(
+    session: Session,
+    actor: User | None,
+    user: User,
+    *,
+    throttle: Throttle,
+    client_address: str | None = None,
+) -> None:
+    """An administrator clears the account's failure counts, so sign-in works again from
+    addresses that failed on it (an address throttled for its own failures on any account
+    stays throttled). Logged, naming the administrator."""
+    if actor is not None:
+        authz.require_admin(actor)
+    wait = throttle.account_wait(user.email)
+    throttle.unlock(user.email)
+    security_log.record(
+        session,
+        SecurityEventType.ACCOUNT_UNLOCKED,
+        user=user,
+        actor=actor,
+        client_address=client_address,
+        was_locked_seconds=wait,
+    )
+    session.commit()
+
+
+TEMPORARY_PASSWORD_BYTES = 18  # 24 characters, above any allowed minimum length
+
+
+def reset_password(
+    session: Session,
+    actor: User | None,
+    user: User,
+    *,
+    client_address: str | None = None,
+) -> str:
+    """An administrator's reset for someone who lost their password: a random temporary
+    password, returned once (to be given to the person by another channel) and never stored
+    in the clear; it opens only the page where they choose their own. Every session ends and
+    every API token is revoked: a reset is also how a suspected compromise is handled, and
+    whoever held the old password must not keep a way in. Logged, naming the administrator."""
+    if actor is not None:
+        authz.require_admin(actor)
+    if user.is_disabled:
+        raise Conflict("the account is disabled; enable it first")
+    temporary = secrets.token_urlsafe(TEMPORARY_PASSWORD_BYTES)
+    user.password_hash = hash_password(temporary)
+    user.password_changed_at = utcnow()
+    user.password_must_change = True
+    user.session_version += 1
+    ended = login_sessions.end_all(session, user, reason="password_reset")
+    revoked = tokens.revoke_all(
+        session, user, reason="password_reset", actor=actor, client_address=client_address
+    )
+    security_log.record(
+        session,
+        SecurityEventType.PASSWORD_RESET,
+        user=user,
+        actor=actor,
+        client_address=client_address,
+        sessions_ended=ended,
+        tokens_revoked=revoked,
+    )
+    session.commit()
+    return temporary
+
+
 def set_disabled(
     session: Session,
     actor: User | None,
@@ -126,6 +218,9 @@ def set_disabled(
         authz.require_admin(actor)
         if actor.id == user.id and disabled:
             raise Conflict("you cannot disable your own account")
+    last_admin = user.is_admin and _other_active_admins(session, user) == 0
+    if disabled and not user.is_disabled and last_admin:
+        raise Conflict("this is the last active administrator; make another one first")
     if disabled and not user.is_disabled:
         user.disabled_at = utcnow()
         user.session_version += 1
@@ -158,6 +253,17 @@ def set_disabled(
     return user
 
 
+def _other_active_admins(session: Session, user: User) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.is_admin.is_(True), User.disabled_at.is_(None), User.id != user.id)
+        )
+        or 0
+    )
+
+
 def change_password(
     session: Session,
     user: User,
@@ -175,8 +281,11 @@ def change_password(
     if not verify_password(user.password_hash, current_password):
         raise ValidationFailed({"current_password": "is not your current password"})
     ensure_password_meets_policy(new_password, min_password_length, field="new_password")
+    if user.password_must_change and new_password == current_password:
+        raise ValidationFailed({"new_password": "must differ from the temporary password"})
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
+    user.password_must_change = False
     user.session_version += 1  # other sessions end; the caller signs this one in again
     ended = login_sessions.end_all(session, user, reason="password_changed", keep=keep_session)
     revoked = 0
@@ -230,6 +339,38 @@ def totp_step(secret: str, code: str, now: dt.datetime | None = None) -> int | N
     return None
 
 
+def pending_totp_secret(
+    session: Session, user: User, record: LoginSession, *, keyring: Keyring
+) -> str:
+    """The secret being enrolled in this sign-in session: made on the first visit to the
+    enrolment page, kept sealed on the login session record, and the same on every reload
+    until enrolment completes or is cancelled (a scan made before a reload still works)."""
+    authz.require_active(user)
+    if record.user_id != user.id:
+        raise NotFound("session not found")
+    secret = None
+    if record.totp_pending_wrapped is not None:
+        try:
+            secret = totp_at_rest.pending_of(keyring, record)
+        except Exception:  # noqa: BLE001 - sealed under a key since retired: start again
+            secret = None
+    if secret is None:
+        secret = new_totp_secret()
+        db.begin_writing(session)  # a GET's first transaction read only so far
+        totp_at_rest.seal_pending(keyring, record, secret)
+        session.commit()
+        db.end_writing(session)
+    return secret
+
+
+def cancel_totp_enrolment(session: Session, user: User, record: LoginSession) -> None:
+    """Forget the secret being enrolled; the next visit to the enrolment page makes a new one."""
+    authz.require_active(user)
+    if record.user_id == user.id and record.totp_pending_wrapped is not None:
+        record.totp_pending_wrapped = None
+        session.commit()
+
+
 def enable_totp(
     session: Session,
     user: User,
@@ -238,8 +379,15 @@ def enable_totp(
     code: str,
     keyring: Keyring,
     client_address: str | None = None,
-) -> None:
-    """Turn on two-factor sign-in; the secret is stored encrypted under the KEK."""
+    pending: LoginSession | None = None,
+) -> list[str]:
+    """Turn on two-factor sign-in; the secret is stored encrypted under the KEK. Returns ten
+    recovery codes, shown once (logic/accounts/recovery_codes.py). `pending`, the login
+    session that held the secret during enrolment, forgets it.
+
+    The accepted code's time step is recorded as used, so the same code cannot then sign in
+    within its 30 seconds: a code works once, and one seen over a shoulder or in a screen
+    recording of the enrolment must not open the account."""
     authz.require_active(user)
     if user.totp_enabled:
         raise Conflict("two-factor sign-in is already on; turn it off first")
@@ -249,10 +397,52 @@ def enable_totp(
     totp_at_rest.seal(keyring, user, secret)
     user.totp_enabled_at = utcnow()
     user.totp_last_step = step
+    if pending is not None:
+        pending.totp_pending_wrapped = None
+    codes = recovery_codes.replace_all(session, user)
     security_log.record(
         session, SecurityEventType.TOTP_ENABLED, user=user, client_address=client_address
     )
+    security_log.record(
+        session,
+        SecurityEventType.RECOVERY_CODES_GENERATED,
+        user=user,
+        client_address=client_address,
+        count=len(codes),
+    )
     session.commit()
+    return codes
+
+
+def regenerate_recovery_codes(
+    session: Session,
+    user: User,
+    *,
+    password: str,
+    client_address: str | None = None,
+) -> list[str]:
+    """Ten new recovery codes (the old ones stop working), after the password is given
+    again; returned once."""
+    authz.require_active(user)
+    if not user.totp_enabled:
+        raise Conflict("two-factor sign-in is off; turn it on first")
+    if not verify_password(user.password_hash, password):
+        raise ValidationFailed({"password": "is not your current password"})
+    codes = recovery_codes.replace_all(session, user)
+    security_log.record(
+        session,
+        SecurityEventType.RECOVERY_CODES_GENERATED,
+        user=user,
+        client_address=client_address,
+        count=len(codes),
+    )
+    session.commit()
+    return codes
+
+
+def recovery_codes_left(session: Session, user: User) -> int:
+    authz.require_active(user)
+    return recovery_codes.remaining(session, user)
 
 
 def disable_totp(
@@ -265,7 +455,7 @@ def disable_totp(
     authz.require_active(user)
     if not verify_password(user.password_hash, password):
         raise ValidationFailed({"password": "is not your current password"})
-    _clear_totp(user)
+    _clear_totp(session, user)
     security_log.record(
         session, SecurityEventType.TOTP_DISABLED, user=user, client_address=client_address
     )
@@ -282,7 +472,7 @@ def reset_totp(
     """An administrator's reset for someone who lost their device."""
     if actor is not None:
         authz.require_admin(actor)
-    _clear_totp(user)
+    _clear_totp(session, user)
     user.session_version += 1
     login_sessions.end_all(session, user, reason="totp_reset")
     security_log.record(
@@ -291,8 +481,9 @@ def reset_totp(
     session.commit()
 
 
-def _clear_totp(user: User) -> None:
+def _clear_totp(session: Session, user: User) -> None:
     totp_at_rest.clear(user)
+    recovery_codes.clear(session, user)
     user.totp_enabled_at = None
     user.totp_last_step = None
 

@@ -52,6 +52,7 @@ def start(
     now = utcnow()
     if replaces is not None and replaces.ended_at is None:
         replaces.ended_at, replaces.end_reason = now, "replaced"
+        replaces.totp_pending_wrapped = None
     token = secrets.token_urlsafe(32)
     record = LoginSession(
         user_id=user.id,
@@ -93,6 +94,7 @@ def resume(
     if end_as_idle or now - record.last_seen_at > idle + LAST_SEEN_RESOLUTION:
         db.begin_writing(session)  # a GET's first transaction read only so far
         record.ended_at, record.end_reason = now, "idle"
+        record.totp_pending_wrapped = None
         session.commit()
         db.end_writing(session)
         return None
@@ -110,6 +112,7 @@ def end(
     """Sign-out: this session ends, and the sign-out is in the security log."""
     if record.ended_at is None:
         record.ended_at, record.end_reason = utcnow(), "logout"
+    record.totp_pending_wrapped = None  # an enrolment left unfinished goes with the session
     security_log.record(
         session,
         SecurityEventType.LOGOUT,
@@ -134,7 +137,9 @@ def end_all(
     if keep is not None:
         query = query.where(LoginSession.id != keep)
     result = session.execute(
-        query.values(ended_at=utcnow(), end_reason=reason).execution_options(
+        query.values(
+            ended_at=utcnow(), end_reason=reason, totp_pending_wrapped=None
+        ).execution_options(
             synchronize_session="fetch"
         )
     )

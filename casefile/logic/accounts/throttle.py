@@ -19,18 +19,24 @@ the longer the guessing goes on:
   is spent, which the per-address budget and the password length rules keep small.
 
 A throttled attempt is refused before the password or code is looked at, so being throttled
-says nothing about whether it was right.
+says nothing about whether it was right. The one exception (logic/accounts/login.py): a
+throttled sign-in may still have its password checked, within a small budget of its own
+(`PROBES`, per address and account pair and per address), so that the account's owner, who
+knows the password, is told until when sign-in is locked. Those checks count nothing against
+the failure budgets, so they neither reset nor extend a lock, and their own budget keeps them
+from becoming a way to test passwords quickly while locked.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from limits import RateLimitItem, RateLimitItemPerDay, parse_many
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, parse_many
 from limits.strategies import RateLimiter
 
 from casefile.logic.errors import TooManyAttempts
@@ -41,6 +47,19 @@ NAMESPACE = "casefile-auth"
 FAILED_HERE = RateLimitItemPerDay(1)
 MARK_SECONDS = FAILED_HERE.get_expiry()
 NO_ADDRESS = "-"
+# Password checks allowed while throttled, only to tell the owner how long the lock lasts:
+# per (account, address) pair, and per address over all accounts.
+PROBES_PER_PAIR = (RateLimitItemPerHour(3),)
+PROBES_PER_CLIENT = (RateLimitItemPerHour(10),)
+
+
+def lock_ends(wait: int) -> dt.datetime:
+    """The time, `wait` seconds from now, rounded up to the whole minute: "locked until 14:35"
+    must not send someone back at 14:35:00 to a lock that holds until 14:35:40."""
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
+    if end.second or end.microsecond:
+        end += dt.timedelta(minutes=1)
+    return end.replace(second=0, microsecond=0)
 
 
 def parse_limits(text: str) -> tuple[RateLimitItem, ...]:
@@ -102,6 +121,36 @@ class Throttle:
             for item in self._policy.account:
                 self._limiter.hit(item, NAMESPACE, "account", account)
             self._limiter.hit(FAILED_HERE, NAMESPACE, "pair", account, client)
+
+    def may_probe(self, *, account: str, client: str | None) -> bool:
+        """While throttled: may this attempt's password still be checked (to tell the owner
+        how long the lock lasts)? Each call spends one of the probe budget; the failure
+        budgets are not touched."""
+        client = client or NO_ADDRESS
+        allowed = True
+        for item in PROBES_PER_PAIR:
+            allowed = self._limiter.hit(item, NAMESPACE, "probe", account, client) and allowed
+        for item in PROBES_PER_CLIENT:
+            allowed = self._limiter.hit(item, NAMESPACE, "probe", client) and allowed
+        return allowed
+
+    def account_locked_until(self, account: str) -> dt.datetime | None:
+        """When the account's lock (its spent failure budget) ends, rounded up to the minute
+        shown to people; None if it is not locked."""
+        wait = self.account_wait(account)
+        return None if wait is None else lock_ends(wait)
+
+    def account_wait(self, account: str) -> int | None:
+        """Seconds until the account's failure budget frees up, if it is spent (the account
+        is then locked for every address that has failed on it); None if it is not."""
+        waits = self._waits(self._policy.account, "account", account)
+        return max(waits) if waits else None
+
+    def unlock(self, account: str) -> None:
+        """An administrator's unlock: the account's failure counts start again from zero.
+        Addresses throttled for failures of their own stay throttled."""
+        for item in self._policy.account:
+            self._limiter.clear(item, NAMESPACE, "account", account)
 
     def _waits(self, items: Sequence[RateLimitItem], *identifiers: str) -> list[int]:
         now = time.time()

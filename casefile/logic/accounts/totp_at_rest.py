@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casefile.model import User
+from casefile.model import LoginSession, User
 from casefile.vault import envelope
 from casefile.vault.envelope import Keyring
 
@@ -39,6 +39,21 @@ def secret_of(keyring: Keyring, user: User) -> str | None:
 def clear(user: User) -> None:
     user.totp_secret_wrapped = None
     user.totp_secret_legacy = None
+
+
+def _pending_associated(record: LoginSession) -> bytes:
+    return b"casefile/totp-pending:" + record.id.bytes + record.user_id.bytes
+
+
+def seal_pending(keyring: Keyring, record: LoginSession, secret: str) -> None:
+    """Keep a secret being enrolled on the login session, encrypted (the caller commits)."""
+    record.totp_pending_wrapped = keyring.encrypt(secret.encode(), _pending_associated(record))
+
+
+def pending_of(keyring: Keyring, record: LoginSession) -> str | None:
+    if record.totp_pending_wrapped is None:
+        return None
+    return keyring.decrypt(record.totp_pending_wrapped, _pending_associated(record)).decode()
 
 
 def encrypt_plaintext(session: Session, keyring: Keyring) -> int:
