@@ -50,9 +50,9 @@ def lock(app: Flask, email: str) -> None:
 
 
 def state_cell(page: str, email: str) -> str:
-    row = page[page.index(f"<td>{email}</td>") :]
+    row = page[re.search(rf"<td[^>]*>{re.escape(email)}</td>", page).start() :]
     row = row[: row.index("</tr>")]
-    return re.findall(r"<td>(.*?)</td>", row, re.DOTALL)[4]
+    return re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)[4]
 
 
 def test_admin_sees_the_lock_and_unlocks(app: Flask, session: Session) -> None:
