@@ -27,6 +27,7 @@ from casefile.web.forms import (
     TotpEnableForm,
 )
 from casefile.web.helpers import show_errors
+from casefile.web.prg import refused
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 PENDING_SECRET = "totp_enrolment_secret"  # noqa: S105 - a session key name
@@ -64,11 +65,11 @@ def overview() -> str:
 
 
 @bp.post("/password")
-def change_password() -> Response | str:
+def change_password() -> Response | tuple[str, int]:
     user = _me()
     form = PasswordChangeForm(prefix="pw")
     if not form.validate_on_submit():
-        return _page(password_form=form)
+        return refused(_page(password_form=form))
     try:
         accounts.change_password(
             request_scope.db_session(),
@@ -82,7 +83,7 @@ def change_password() -> Response | str:
         )
     except ValidationFailed as error:
         show_errors(form, error)
-        return _page(password_form=form)
+        return refused(_page(password_form=form))
     login_user(user)  # the session version changed: keep this session, end the others
     flash(_("Password changed. Other sessions have been signed out."), "success")
     if form.revoke_tokens.data:
@@ -119,7 +120,7 @@ def _qr_data_uri(uri: str) -> str:
 
 
 @bp.route("/totp", methods=["GET", "POST"])
-def enrol_totp() -> Response | str:
+def enrol_totp() -> Response | str | tuple[str, int]:
     user = _me()
     if user.totp_enabled:
         return redirect(url_for("web.account.overview"))
@@ -145,17 +146,18 @@ def enrol_totp() -> Response | str:
             flash(_("Two-factor sign-in is on."), "success")
             return redirect(url_for("web.account.overview"))
     uri = accounts.totp_uri(user, secret)
-    return render_template(
+    page = render_template(
         "totp_enrol.html", form=form, secret=secret, qr=_qr_data_uri(uri), uri=uri
     )
+    return refused(page) if form.is_submitted() else page
 
 
 @bp.post("/totp/disable")
-def disable_totp() -> Response | str:
+def disable_totp() -> Response | tuple[str, int]:
     user = _me()
     form = TotpDisableForm(prefix="totp")
     if not form.validate_on_submit():
-        return _page(totp_disable_form=form)
+        return refused(_page(totp_disable_form=form))
     try:
         accounts.disable_totp(
             request_scope.db_session(),
@@ -165,17 +167,17 @@ def disable_totp() -> Response | str:
         )
     except ValidationFailed as error:
         show_errors(form, error)
-        return _page(totp_disable_form=form)
+        return refused(_page(totp_disable_form=form))
     flash(_("Two-factor sign-in is off."), "success")
     return redirect(url_for("web.account.overview"))
 
 
 @bp.post("/tokens")
-def create_token() -> str:
+def create_token() -> str | tuple[str, int]:
     user = _me()
     form = TokenForm(prefix="token")
     if not form.validate_on_submit():
-        return _page(token_form=form)
+        return refused(_page(token_form=form))
     try:
         token, plaintext = tokens.create_token(
             request_scope.db_session(),
@@ -186,7 +188,7 @@ def create_token() -> str:
         )
     except ValidationFailed as error:
         show_errors(form, error)
-        return _page(token_form=form)
+        return refused(_page(token_form=form))
     return render_template("token_created.html", token=token, plaintext=plaintext)
 
 
