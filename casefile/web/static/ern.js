@@ -67,6 +67,7 @@ document.addEventListener("DOMContentLoaded", function () {
         batch.checked = Boolean(match[3]);
         if (match[3]) { batchDigits.value = match[3]; }
         seqDigits.value = match[4];
+        batchDigits.disabled = !batch.checked;
         return;
       }
     }
