@@ -127,7 +127,7 @@ def test_the_web_upload_form_reads_its_body_outside_any_transaction(live):
     )
     probe = Probe(body, url)
     response = post(client, f"/cases/{case_id}/evidence", probe, content_type)
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert len(probe.held) >= 10
     assert not any(probe.held)
 

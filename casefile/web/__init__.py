@@ -8,7 +8,7 @@ from flask_babel import get_locale
 from casefile import request_scope
 from casefile.documents.custody_report_pdf import breakable
 from casefile.vault import bidi
-from casefile.web import account, admin, auth, cases, custody, evidence, sessions
+from casefile.web import account, admin, auth, cases, custody, evidence, prg, sessions
 from casefile.web.labels import (
     action_label,
     collector_label,
@@ -24,6 +24,7 @@ from casefile.web.labels import (
 bp = Blueprint("web", __name__)
 for child in (auth.bp, account.bp, cases.bp, custody.bp, evidence.bp, admin.bp):
     bp.register_blueprint(child)
+bp.after_request(prg.see_other)
 
 
 def template_helpers() -> dict[str, object]:
@@ -47,4 +48,5 @@ def template_helpers() -> dict[str, object]:
 def init_app(app: Flask) -> None:
     sessions.init_app(app)
     app.context_processor(template_helpers)
+    prg.init_app(app)
     app.register_blueprint(bp)

@@ -28,6 +28,7 @@ from casefile.web.forms import (
     TotpEnableForm,
 )
 from casefile.web.helpers import show_errors
+from casefile.web.prg import refused
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -66,11 +67,11 @@ def overview() -> str:
 
 
 @bp.post("/password")
-def change_password() -> Response | str:
+def change_password() -> Response | tuple[str, int]:
     user = _me()
     form = PasswordChangeForm(prefix="pw")
     if not form.validate_on_submit():
-        return _page(password_form=form)
+        return refused(_page(password_form=form))
     try:
         accounts.change_password(
             request_scope.db_session(),
@@ -84,7 +85,7 @@ def change_password() -> Response | str:
         )
     except ValidationFailed as error:
         show_errors(form, error)
-        return _page(password_form=form)
+        return refused(_page(password_form=form))
     login_user(user)  # the session version changed: keep this session, end the others
     flash(_("Password changed. Other sessions have been signed out."), "success")
     if form.revoke_tokens.data:
@@ -121,7 +122,7 @@ def _qr_data_uri(uri: str) -> str:
 
 
 @bp.route("/totp", methods=["GET", "POST"])
-def enrol_totp() -> Response | str:
+def enrol_totp() -> Response | str | tuple[str, int]:
     """The secret being enrolled is kept sealed on this sign-in's server-side session record
     (not in the cookie, which is signed but readable): the same on every reload until
     enrolment completes or is cancelled."""
@@ -149,7 +150,7 @@ def enrol_totp() -> Response | str:
             flash(_("Two-factor sign-in is on."), "success")
             return render_template("recovery_codes.html", codes=codes)
     uri = accounts.totp_uri(user, secret)
-    return render_template(
+    page = render_template(
         "totp_enrol.html",
         form=form,
         secret=secret,
@@ -157,6 +158,7 @@ def enrol_totp() -> Response | str:
         uri=uri,
         cancel_form=EmptyForm(),
     )
+    return refused(page) if form.is_submitted() else page
 
 
 @bp.post("/totp/cancel")
@@ -171,11 +173,11 @@ def cancel_totp_enrolment() -> Response:
 
 
 @bp.post("/totp/recovery-codes")
-def regenerate_recovery_codes() -> Response | str:
+def regenerate_recovery_codes() -> Response | str | tuple[str, int]:
     user = _me()
     form = RecoveryCodesForm(prefix="recovery")
     if not form.validate_on_submit():
-        return _page(recovery_form=form)
+        return refused(_page(recovery_form=form))
     try:
         codes = accounts.regenerate_recovery_codes(
             request_scope.db_session(),
@@ -185,7 +187,7 @@ def regenerate_recovery_codes() -> Response | str:
         )
     except ValidationFailed as error:
         show_errors(form, error)
-        return _page(recovery_form=form)
+        return refused(_page(recovery_form=form))
     except Conflict:
         return redirect(url_for("web.account.overview"))
     flash(_("New recovery codes made; the old ones no longer work."), "success")
@@ -193,11 +195,11 @@ def regenerate_recovery_codes() -> Response | str:
 
 
 @bp.post("/totp/disable")
-def disable_totp() -> Response | str:
+def disable_totp() -> Response | tuple[str, int]:
     user = _me()
     form = TotpDisableForm(prefix="totp")
     if not form.validate_on_submit():
-        return _page(totp_disable_form=form)
+        return refused(_page(totp_disable_form=form))
     try:
         accounts.disable_totp(
             request_scope.db_session(),
@@ -207,17 +209,17 @@ def disable_totp() -> Response | str:
         )
     except ValidationFailed as error:
         show_errors(form, error)
-        return _page(totp_disable_form=form)
+        return refused(_page(totp_disable_form=form))
     flash(_("Two-factor sign-in is off."), "success")
     return redirect(url_for("web.account.overview"))
 
 
 @bp.post("/tokens")
-def create_token() -> str:
+def create_token() -> str | tuple[str, int]:
     user = _me()
     form = TokenForm(prefix="token")
     if not form.validate_on_submit():
-        return _page(token_form=form)
+        return refused(_page(token_form=form))
     try:
         token, plaintext = tokens.create_token(
             request_scope.db_session(),
@@ -228,7 +230,7 @@ def create_token() -> str:
         )
     except ValidationFailed as error:
         show_errors(form, error)
-        return _page(token_form=form)
+        return refused(_page(token_form=form))
     return render_template("token_created.html", token=token, plaintext=plaintext)
 
 

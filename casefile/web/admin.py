@@ -13,7 +13,8 @@ from casefile import request_scope
 from casefile.logic.accounts import accounts, login_sessions
 from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.web.forms import AccountForm, EmptyForm
-from casefile.web.helpers import show_errors
+from casefile.web.helpers import show_errors, validate_all
+from casefile.web.prg import refused
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -38,18 +39,21 @@ def users() -> str:
 
 
 @bp.post("/users")
-def create_user() -> Response | str:
+def create_user() -> Response | tuple[str, int]:
     form = AccountForm()
     actor = request_scope.actor()
     accounts.list_accounts(request_scope.db_session(), actor)  # authorizes before anything else
-    if form.validate_on_submit():
+    data = validate_all(
+        form,
+        lambda: accounts.parse_account_input(
+            email=form.email.data or "",
+            password=form.password.data or "",
+            display_name=form.display_name.data or None,
+            is_admin=bool(form.is_admin.data),
+        ),
+    )
+    if data is not None:
         try:
-            data = accounts.parse_account_input(
-                email=form.email.data or "",
-                password=form.password.data or "",
-                display_name=form.display_name.data or None,
-                is_admin=bool(form.is_admin.data),
-            )
             accounts.create_account(
                 request_scope.db_session(),
                 actor,
@@ -62,7 +66,7 @@ def create_user() -> Response | str:
         else:
             flash(_("Account created."), "success")
             return redirect(url_for("web.admin.users"))
-    return _page(form)
+    return refused(_page(form))
 
 
 def _set_disabled(user_id: uuid.UUID, *, disabled: bool) -> Response:

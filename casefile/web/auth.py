@@ -19,6 +19,7 @@ from casefile.logic.errors import AccountLocked, CodeAlreadyUsed, LoginRefused, 
 from casefile.model import User
 from casefile.web.forms import LanguageForm, LoginForm, TotpForm
 from casefile.web.helpers import safe_next
+from casefile.web.prg import refused
 from casefile.web.sessions import SESSION_ID
 
 bp = Blueprint("auth", __name__)
@@ -80,7 +81,7 @@ def _finish(user_id: uuid.UUID) -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"], endpoint="login")
-def login_page() -> Response | str | Throttled:
+def login_page() -> Response | str | tuple[str, int] | Throttled:
     form = LoginForm()
     if request.method == "GET" and request.args.get("next"):
         session["next"] = request.args["next"]
@@ -112,11 +113,12 @@ def login_page() -> Response | str | Throttled:
                 return _finish(accepted.user.id)
             session[PENDING] = {"user": str(accepted.user.id), "at": int(time.time())}
             return redirect(url_for("web.auth.totp"))
-    return render_template("login.html", form=form)
+    page = render_template("login.html", form=form)
+    return refused(page) if form.is_submitted() else page
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
-def totp() -> Response | str | Throttled:
+def totp() -> Response | str | tuple[str, int] | Throttled:
     pending = session.get(PENDING)
     if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
         session.pop(PENDING, None)
@@ -153,7 +155,8 @@ def totp() -> Response | str | Throttled:
                     "info" if accepted.recovery_codes_left else "error",
                 )
             return response
-    return render_template("totp.html", form=form)
+    page = render_template("totp.html", form=form)
+    return refused(page) if form.is_submitted() else page
 
 
 @bp.post("/logout")

@@ -6,7 +6,6 @@ import uuid
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
 from casefile import request_scope
@@ -17,8 +16,10 @@ from casefile.logic.cases.cases import CaseInput
 from casefile.logic.cases.members import MemberInput
 from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.model import Role
+from casefile.web.ern_editor import ern_editor
 from casefile.web.forms import CaseForm, EmptyForm, MemberForm, ReasonForm, RoleForm
-from casefile.web.helpers import show_errors
+from casefile.web.helpers import show_errors, validate_all
+from casefile.web.prg import refused
 
 bp = Blueprint("cases", __name__)
 
@@ -41,30 +42,44 @@ def list_cases() -> str:
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
-def new_case() -> Response | str:
+def new_case() -> Response | str | tuple[str, int]:
     authz.require_active(request_scope.actor())
     form = CaseForm()
-    if form.validate_on_submit():
+    if not form.is_submitted():
+        return _new_case_page(form)
+    data = validate_all(
+        form,
+        lambda: CaseInput(
+            title=form.title.data or "",
+            forum=form.forum.data,
+            court=form.court.data,
+            reference=form.reference.data,
+            ern_pattern=(form.ern_pattern.data or "").strip(),
+            languages=(form.languages.data or "").replace(",", " ").split(),
+            description=form.description.data,
+        ),
+    )
+    if data is not None:
         try:
-            data = CaseInput(
-                title=form.title.data or "",
-                forum=form.forum.data,
-                court=form.court.data,
-                reference=form.reference.data,
-                ern_pattern=(form.ern_pattern.data or "").strip(),
-                languages=(form.languages.data or "").replace(",", " ").split(),
-                description=form.description.data,
-            )
             case = cases.create_case(request_scope.db_session(), request_scope.actor(), data)
-        except ValidationError as error:
-            show_errors(form, ValidationFailed.from_pydantic(error))
+        except ValidationFailed as error:
+            show_errors(form, error)
         else:
             flash(_("Case created."), "success")
             return redirect(url_for("web.cases.show_case", case_id=case.id))
-    return render_template("case_new.html", form=form)
+    return refused(_new_case_page(form))
 
 
-def _case_page(case_id: uuid.UUID, member_form: MemberForm | None = None) -> str:
+def _new_case_page(form: CaseForm) -> str:
+    return render_template("case_new.html", form=form, ern=ern_editor(form.ern_pattern.data))
+
+
+def case_page(
+    case_id: uuid.UUID,
+    member_form: MemberForm | None = None,
+    hold_form: ReasonForm | None = None,
+) -> str:
+    """The case page; a refused form (add member, legal hold) shown with its errors."""
     session, actor = request_scope.db_session(), request_scope.actor()
     case = cases.get_case(session, actor, case_id)
     role = authz.role_in_case(session, authz.require_active(actor), case.id)
@@ -76,22 +91,24 @@ def _case_page(case_id: uuid.UUID, member_form: MemberForm | None = None) -> str
         member_form=member_form or MemberForm(formdata=None, role=Role.VIEWER.value),
         role_form=RoleForm(formdata=None),
         action_form=EmptyForm(),
-        hold_form=ReasonForm(formdata=None),
+        hold_form=hold_form or ReasonForm(formdata=None),
     )
 
 
 @bp.get("/cases/<uuid:case_id>")
 def show_case(case_id: uuid.UUID) -> str:
-    return _case_page(case_id)
+    return case_page(case_id)
 
 
 @bp.post("/cases/<uuid:case_id>/members")
-def add_member(case_id: uuid.UUID) -> Response | str:
+def add_member(case_id: uuid.UUID) -> Response | tuple[str, int]:
     members.authorize_management(request_scope.db_session(), request_scope.actor(), case_id)
     form = MemberForm()
-    if form.validate_on_submit():
+    data = validate_all(
+        form, lambda: MemberInput.model_validate({"email": form.email.data, "role": form.role.data})
+    )
+    if data is not None:
         try:
-            data = MemberInput(email=form.email.data or "", role=Role(form.role.data))
             members.add_member(request_scope.db_session(), request_scope.actor(), case_id, data)
         except ValidationFailed as error:
             show_errors(form, error)
@@ -100,7 +117,7 @@ def add_member(case_id: uuid.UUID) -> Response | str:
         else:
             flash(_("Member added."), "success")
             return redirect(url_for("web.cases.show_case", case_id=case_id))
-    return _case_page(case_id, member_form=form)
+    return refused(case_page(case_id, member_form=form))
 
 
 @bp.post("/cases/<uuid:case_id>/members/<uuid:user_id>/role")

@@ -25,18 +25,21 @@ from casefile.logic.custody import transfers
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence import listing, metadata
 from casefile.model import Case, CustodyAction, Evidence
+from casefile.verifier.custody_verifier import Verdict
 from casefile.web.forms import ActivityFilterForm, EmptyForm, TransferForm, forum_choices
-from casefile.web.helpers import attachment, day_bound, show_errors
+from casefile.web.helpers import attachment, day_bound, show_errors, validate_all
 from casefile.web.labels import entry_sentence
+from casefile.web.prg import refused
 
 bp = Blueprint("custody", __name__)
 _SUBMITTED = object()  # read the form from the request
 
 
 PAGE_SIZE = 100
+VERDICT_PROBLEMS_SHOWN = 10  # the flash travels in the session cookie: keep it small
 
 
-def _page(case_id: uuid.UUID, verdict: object = None) -> str:
+def _page(case_id: uuid.UUID) -> str:
     session, actor = request_scope.db_session(), request_scope.actor()
     case = cases.get_case(session, actor, case_id)
     role = authz.role_in_case(session, authz.require_active(actor), case.id)
@@ -79,7 +82,6 @@ def _page(case_id: uuid.UUID, verdict: object = None) -> str:
         checkpoint=custody_checkpoints.latest_checkpoint(session),
         can_transfer=authz.can(role, CaseAction.RECORD_TRANSFER),
         verify_form=EmptyForm(),
-        verdict=verdict,
         paged=cursor is not None,
         first_page=url_for("web.custody.activity", case_id=case.id, **kept),
         next_page=url_for(
@@ -99,14 +101,15 @@ def activity(case_id: uuid.UUID) -> str:
 
 
 @bp.post("/cases/<uuid:case_id>/activity/verify")
-def verify(case_id: uuid.UUID) -> str:
+def verify(case_id: uuid.UUID) -> BaseResponse:
     verdict = custody_reports.verify_case(
         request_scope.db_session(),
         request_scope.actor(),
         case_id,
         request_scope.custody_keys(),
     )
-    return _page(case_id, verdict=verdict)
+    flash_verdict(verdict, scope="case")
+    return redirect(url_for("web.custody.activity", case_id=case_id))
 
 
 @bp.get("/cases/<uuid:case_id>/activity/verify")
@@ -115,7 +118,47 @@ def verify_reloaded(case_id: uuid.UUID) -> BaseResponse:
     authz.authorize_case(
         request_scope.db_session(), request_scope.actor(), case_id, CaseAction.VIEW
     )
-    return redirect(url_for("web.custody.activity", case_id=case_id))
+    return redirect(url_for("web.custody.activity", case_id=case_id), 303)
+
+
+def flash_verdict(verdict: Verdict, *, scope: str) -> None:
+    """The result of a verification, shown at the top of the page the browser is sent to."""
+    if verdict.valid and verdict.checkpoint is not None:
+        message = (
+            ngettext(
+                "Verified: every entry of this case is in the signed log, unchanged "
+                "(%(num)d entry checked against checkpoint %(size)s).",
+                "Verified: every entry of this case is in the signed log, unchanged "
+                "(%(num)d entries checked against checkpoint %(size)s).",
+                verdict.entries_checked,
+                size=verdict.checkpoint.size,
+            )
+            if scope == "case"
+            else ngettext(
+                "Verified: every entry of this item is in the signed log, unchanged "
+                "(%(num)d entry checked against checkpoint %(size)s).",
+                "Verified: every entry of this item is in the signed log, unchanged "
+                "(%(num)d entries checked against checkpoint %(size)s).",
+                verdict.entries_checked,
+                size=verdict.checkpoint.size,
+            )
+        )
+        flash(message, "success")
+        return
+    flash(_("Verification FAILED. Do not rely on this log until it is explained."), "error")
+    shown = verdict.problems[:VERDICT_PROBLEMS_SHOWN]
+    for problem in shown:
+        flash(problem, "error")
+    if len(verdict.problems) > len(shown):
+        more = len(verdict.problems) - len(shown)
+        flash(
+            ngettext(
+                "%(num)d more problem: download the custody report for all of them.",
+                "%(num)d more problems: download the custody report for all of them.",
+                more,
+            ),
+            "error",
+        )
 
 
 def _transfer_page(case_id: uuid.UUID, form: TransferForm) -> str:
@@ -151,36 +194,15 @@ def transfer_form(case_id: uuid.UUID) -> str:
 
 
 @bp.post("/cases/<uuid:case_id>/transfers")
-def record_transfer(case_id: uuid.UUID) -> BaseResponse | str:
+def record_transfer(case_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
     # Authorize before reading the form: a viewer's invalid transfer is 403, not field errors.
     authz.authorize_case(
         request_scope.db_session(), request_scope.actor(), case_id, CaseAction.RECORD_TRANSFER
     )
     form = _transfer_form(case_id)
-    if form.validate_on_submit():
+    data = validate_all(form, lambda: _parse_transfer(case_id, form))
+    if data is not None:
         try:
-            when = form.when.data.replace(tzinfo=dt.UTC) if form.when.data else None
-            receipt = (
-                listing.find_by_ern(
-                    request_scope.db_session(), request_scope.actor(), case_id, form.receipt.data
-                ).id
-                if form.receipt.data
-                else None
-            )
-            data = transfers.parse_transfer(
-                {
-                    "from": form.from_party.data or "",
-                    "to": form.to_party.data or "",
-                    "when": when,
-                    "where": form.where.data or None,
-                    "media": form.media.data or None,
-                    "reason": form.reason.data or "",
-                    "condition": form.condition.data or None,
-                    "seal_number": form.seal_number.data or None,
-                    "receipt_evidence_id": receipt,
-                    "item_ids": form.items.data or [],
-                }
-            )
             written = transfers.record_transfer(
                 request_scope.db_session(), request_scope.actor(), case_id, data
             )
@@ -200,7 +222,41 @@ def record_transfer(case_id: uuid.UUID) -> BaseResponse | str:
             else:
                 flash(_("Transfer of custody recorded."), "success")
             return redirect(url_for("web.custody.activity", case_id=case_id))
-    return _transfer_page(case_id, form)
+    return refused(_transfer_page(case_id, form))
+
+
+def _parse_transfer(case_id: uuid.UUID, form: TransferForm) -> transfers.TransferInput:
+    """The transfer as logic reads it; every problem at once (the receipt and the rest)."""
+    when = form.when.data.replace(tzinfo=dt.UTC) if form.when.data else None
+    problems: dict[str, str] = {}
+    receipt = None
+    if form.receipt.data:
+        try:
+            receipt = listing.find_by_ern(
+                request_scope.db_session(), request_scope.actor(), case_id, form.receipt.data
+            ).id
+        except ValidationFailed as error:
+            problems.update(error.fields)
+    try:
+        data = transfers.parse_transfer(
+            {
+                "from": form.from_party.data or "",
+                "to": form.to_party.data or "",
+                "when": when,
+                "where": form.where.data or None,
+                "media": form.media.data or None,
+                "reason": form.reason.data or "",
+                "condition": form.condition.data or None,
+                "seal_number": form.seal_number.data or None,
+                "receipt_evidence_id": receipt,
+                "item_ids": form.items.data or [],
+            }
+        )
+    except ValidationFailed as error:
+        problems = {**error.fields, **problems}
+    if problems:
+        raise _rename(ValidationFailed(problems))
+    return data
 
 
 def _rename(error: ValidationFailed) -> ValidationFailed:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import downloads, request_scope, uploads
-from casefile.logic import authz
+from casefile.logic import authz, pagination
 from casefile.logic.authz import CaseAction
 from casefile.logic.cases import cases
 from casefile.logic.custody import checkpoints as custody_checkpoints
@@ -39,7 +39,8 @@ from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.evidence.grants import GrantInput
 from casefile.model import CustodyAction, Evidence, Sensitivity
 from casefile.web import type_flags
-from casefile.web.custody import custody_pdf
+from casefile.web.cases import case_page
+from casefile.web.custody import custody_pdf, flash_verdict
 from casefile.web.forms import (
     EmptyForm,
     EvidenceFilterForm,
@@ -48,6 +49,7 @@ from casefile.web.forms import (
     ReasonForm,
 )
 from casefile.web.helpers import attachment, day_bound
+from casefile.web.prg import refused
 
 bp = Blueprint("evidence", __name__)
 
@@ -139,12 +141,18 @@ def upload(case_id: uuid.UUID) -> BaseResponse | str:
     return redirect(url_for("web.evidence.list_items", case_id=case_id))
 
 
+TIMELINE_PAGE_SIZE = 50
+
+
 @bp.get("/evidence/<uuid:item_id>")
 def show(item_id: uuid.UUID) -> str:
-    return _item_page(item_id, verdict=None)
+    return _item_page(item_id)
 
 
-def _item_page(item_id: uuid.UUID, verdict: object, grant_form: GrantForm | None = None) -> str:
+def _item_page(
+    item_id: uuid.UUID, delete_form: ReasonForm | None = None, grant_form: GrantForm | None = None
+) -> str:
+    """The item page; a refused deletion or grant shown with its error and the input kept."""
     session, actor = request_scope.db_session(), request_scope.actor()
     item = listing.get_item(session, actor, item_id)
     manages = grants.may_manage(session, actor, item)
@@ -156,7 +164,17 @@ def _item_page(item_id: uuid.UUID, verdict: object, grant_form: GrantForm | None
             for user in access.candidates
         ]
     role = authz.role_in_case(session, authz.require_active(actor), item.case_id)
-    _, entries = custody_reports.item_activity(session, actor, item.id, limit=1000)
+    # The chain of custody in pages, oldest first, with the case activity page's cursors.
+    cursor = request.args.get("cursor") or None
+    _, entries = custody_reports.item_activity(
+        session,
+        actor,
+        item.id,
+        after_seq=pagination.decode_seq(cursor) if cursor else None,
+        limit=TIMELINE_PAGE_SIZE + 1,
+    )
+    more = len(entries) > TIMELINE_PAGE_SIZE
+    entries = entries[:TIMELINE_PAGE_SIZE]
     described = metadata.reveal(request_scope.keyring(), item)
     too_large = reading.preview_refusal(
         item, request_scope.settings().preview_max_megapixels, described.extracted
@@ -167,23 +185,32 @@ def _item_page(item_id: uuid.UUID, verdict: object, grant_form: GrantForm | None
         described=described,
         entries=entries,
         verify_form=EmptyForm(),
-        delete_form=ReasonForm(formdata=None),
+        delete_form=delete_form or ReasonForm(formdata=None),
         can_delete=authz.can(role, CaseAction.DELETE_EVIDENCE) and not item.case.legal_hold,
         can_preview=previewable(item.mime) and item.status.value == "active" and not too_large,
         preview_refused=too_large,
         pdf_paging=_pdf_paging(item, described.extracted),
         also_types=[flag.split(":", 1)[1] for flag in item.flags if flag.startswith("polyglot:")],
         type_flags=type_flags.explain(item, described.original_filename),
-        verdict=verdict,
         checkpoint=custody_checkpoints.latest_checkpoint(session),
         access=access,
         grant_form=grant_form,
         withdraw_form=EmptyForm(),
+        timeline_paged=cursor is not None,
+        timeline_first=url_for("web.evidence.show", item_id=item.id, _anchor="custody-h"),
+        timeline_next=url_for(
+            "web.evidence.show",
+            item_id=item.id,
+            cursor=pagination.encode_seq(entries[-1].seq),
+            _anchor="custody-h",
+        )
+        if more
+        else None,
     )
 
 
 @bp.post("/evidence/<uuid:item_id>/access")
-def grant_access(item_id: uuid.UUID) -> BaseResponse | str:
+def grant_access(item_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
     """Give a member access to a restricted item (the item page's "who can see this item")."""
     session, actor = request_scope.db_session(), request_scope.actor()
     grants.authorize_management(session, actor, item_id)
@@ -201,7 +228,7 @@ def grant_access(item_id: uuid.UUID) -> BaseResponse | str:
             return redirect(url_for("web.evidence.show", item_id=item_id))
     else:
         form.form_errors.append(_("Choose the person to give access to."))
-    return _item_page(item_id, verdict=None, grant_form=form)
+    return refused(_item_page(item_id, grant_form=form))
 
 
 @bp.post("/evidence/<uuid:item_id>/access/<uuid:user_id>/withdraw")
@@ -218,6 +245,8 @@ def withdraw_access(item_id: uuid.UUID, user_id: uuid.UUID) -> BaseResponse:
     if actor is not None and user_id == actor.id:  # their own: the item is hidden from them now
         return redirect(url_for("web.evidence.list_items", case_id=item.case_id))
     return redirect(url_for("web.evidence.show", item_id=item_id))
+
+
 def _pdf_paging(item: Evidence, extracted: dict[str, object]) -> dict[str, int | None] | None:
     """Which page of a PDF the item page shows (`?page=`), and how many it has if known
     (counted at intake; a restricted item's count is sealed metadata, revealed to this viewer)."""
@@ -232,10 +261,11 @@ def _pdf_paging(item: Evidence, extracted: dict[str, object]) -> dict[str, int |
 
 
 @bp.post("/evidence/<uuid:item_id>/verify")
-def verify(item_id: uuid.UUID) -> str:
+def verify(item_id: uuid.UUID) -> BaseResponse:
     session, actor = request_scope.db_session(), request_scope.actor()
     verdict = custody_reports.verify_item(session, actor, item_id, request_scope.custody_keys())
-    return _item_page(item_id, verdict=verdict)
+    flash_verdict(verdict, scope="item")
+    return redirect(url_for("web.evidence.show", item_id=item_id))
 
 
 @bp.get("/evidence/<uuid:item_id>/download")
@@ -277,13 +307,12 @@ def report_pdf(item_id: uuid.UUID) -> Response:
 
 
 @bp.post("/evidence/<uuid:item_id>/delete")
-def delete(item_id: uuid.UUID) -> BaseResponse:
+def delete(item_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
     form = ReasonForm()
     session, actor = request_scope.db_session(), request_scope.actor()
     item = authz.authorize_item(session, actor, item_id, CaseAction.DELETE_EVIDENCE)
     if not form.validate_on_submit():
-        flash(_("Give a reason for the deletion."), "error")
-        return redirect(url_for("web.evidence.show", item_id=item_id))
+        return refused(_item_page(item_id, delete_form=form))
     try:
         deletion.delete_item(
             session,
@@ -303,20 +332,19 @@ def delete(item_id: uuid.UUID) -> BaseResponse:
 
 
 @bp.post("/cases/<uuid:case_id>/legal-hold")
-def legal_hold(case_id: uuid.UUID) -> BaseResponse:
+def legal_hold(case_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
     form = ReasonForm()
     session, actor = request_scope.db_session(), request_scope.actor()
     case = authz.authorize_case(session, actor, case_id, CaseAction.SET_LEGAL_HOLD)
     if not form.validate_on_submit():
-        flash(_("Give a reason for the change."), "error")
-    else:
-        deletion.set_legal_hold(
-            session,
-            actor,
-            case_id,
-            LegalHoldInput(on=not case.legal_hold, reason=form.reason.data or ""),
-        )
-        flash(_("Legal hold is on.") if case.legal_hold else _("Legal hold is off."), "success")
+        return refused(case_page(case_id, hold_form=form))
+    deletion.set_legal_hold(
+        session,
+        actor,
+        case_id,
+        LegalHoldInput(on=not case.legal_hold, reason=form.reason.data or ""),
+    )
+    flash(_("Legal hold is on.") if case.legal_hold else _("Legal hold is off."), "success")
     return redirect(url_for("web.cases.show_case", case_id=case_id))
 
 

@@ -267,7 +267,7 @@ def login(client, email: str, password: str = PASSWORD) -> None:
     response = client.post(
         "/login", data={"email": email, "password": password, "csrf_token": token}
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert not response.headers["Location"].startswith("/login")
 
 
@@ -351,5 +351,5 @@ def test_after_logout_the_session_no_longer_works(client, session):
     make_user(session, "lawyer@example.org")
     login(client, "lawyer@example.org")
     token = page_csrf_token(client)
-    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 303
     assert client.get("/api/v1/me").status_code == 401

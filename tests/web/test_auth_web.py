@@ -153,7 +153,7 @@ def login(client: FlaskClient, email: str, password: str = PASSWORD, **kwargs: A
 
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
     response = login(client, email, password)
-    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.status_code == 303, response.get_data(as_text=True)
     assert location_path(response) == HOME
 
 
@@ -242,7 +242,7 @@ def test_wrong_password_is_refused_flashed_and_logged(
     response = login(
         client, user.email, "not the right password", environ_base={"REMOTE_ADDR": CLIENT_ADDRESS}
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert 'class="flash error"' in text(response)
     assert "Sign-in refused" in text(response)
     assert not is_signed_in(client)
@@ -274,7 +274,7 @@ def test_failures_are_throttled_with_retry_after_and_no_lockout(
     attacker = app.test_client()
     for _ in range(5):
         response = login(attacker, user.email, "not the right password", environ_base=ATTACKER)
-        assert response.status_code == 200
+        assert response.status_code == 422
         assert "Sign-in refused" in text(response)
 
     # The sixth attempt does not sign in, right password or not: a wrong one gets the
@@ -312,7 +312,7 @@ def test_a_right_password_uses_up_no_budget(app: Flask, session: Session) -> Non
         assert location_path(response) == HOME
         logout(client)
     response = login(client, user.email, "not the right password", environ_base=OWNER)
-    assert response.status_code == 200  # the fifth failure is still looked at
+    assert response.status_code == 422  # the fifth failure is still looked at
     assert login(client, user.email, environ_base=OWNER).status_code == 429
 
 
@@ -366,7 +366,7 @@ def test_login_with_a_forged_csrf_token_is_a_400(client: FlaskClient, session: S
 def test_logout_is_a_post_with_csrf(client: FlaskClient, session: Session) -> None:
     user = make_user(session, "aung@example.org")
     sign_in(client, user.email)
-    assert client.get("/logout").status_code == 405
+    assert client.get("/logout").status_code == 303  # a reload: to the home page, not a 405
     assert client.post("/logout").status_code == 400  # no token: still signed in
     assert is_signed_in(client)
     logout(client)
@@ -405,7 +405,7 @@ def test_login_next_never_leaves_the_site(
     user = make_user(session, "aung@example.org")
     client.get("/login", query_string={"next": target})
     response = submit(client, "/login", {"email": user.email, "password": PASSWORD})
-    assert response.status_code == 302
+    assert response.status_code == 303
     location = response.headers["Location"]
     # Read the way a browser does: tabs and newlines dropped, "\\" taken as "/".
     as_browser = urljoin(
@@ -458,7 +458,7 @@ def test_totp_enrolment_login_and_replay(client: FlaskClient, session: Session) 
     totp = pyotp.TOTP(secret)
     code = totp.at(time.time() + 30)  # the next step: the enrolment used the current one
     response = submit(client, "/login/totp", {"code": other_code(secret, code)})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "That code was not accepted." in text(response)
     assert not is_signed_in(client)
     assert len(events(session, SecurityEventType.TOTP_FAILED, user)) == 1
@@ -472,7 +472,7 @@ def test_totp_enrolment_login_and_replay(client: FlaskClient, session: Session) 
     response = login(client, user.email)
     assert location_path(response) == "/login/totp"
     response = submit(client, "/login/totp", {"code": code})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "This code was already used. Wait for the next code (up to 30 s) and enter it." in text(
         response
     )
@@ -515,7 +515,7 @@ def test_totp_enrolment_refuses_a_wrong_code(client: FlaskClient, session: Sessi
     start = page.index('<code class="secret">') + len('<code class="secret">')
     secret = page[start : page.index("</code>", start)]
     response = submit(client, "/account/totp", {"code": other_code(secret)})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert 'class="field invalid"' in text(response)
     session.refresh(user)
     assert not user.totp_enabled
@@ -595,7 +595,7 @@ def test_password_change_needs_the_current_password(client: FlaskClient, session
         {"pw-current_password": "not my password at all", "pw-new_password": "x" * 20},
         action="/account/password",
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "is not your current password" in text(response)
     response = submit(
         client,
@@ -620,6 +620,6 @@ def test_https_login_without_a_referrer_works(app: Flask, session: Session) -> N
     )
     assert response.status_code == 400
     response = login(client, user.email, base_url=https)
-    assert response.status_code == 302, text(response)
+    assert response.status_code == 303, text(response)
     assert location_path(response) == HOME
     assert client.get("/account", base_url=https).status_code == 200

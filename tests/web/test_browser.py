@@ -6,6 +6,7 @@ Never run `playwright install`: the browser is the system's /usr/bin/chromium.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -20,7 +21,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select
 
 from casefile.db import Database
-from casefile.logic.cases import cases, members
+from casefile.logic.cases import cases, ern, members
 from casefile.logic.cases.cases import CaseInput
 from casefile.logic.cases.members import MemberInput
 from casefile.model import (
@@ -34,7 +35,8 @@ from casefile.model import (
     Role,
     User,
 )
-from tests.factories import PASSWORD, make_settings, make_user
+from tests.factories import PASSWORD, make_case, make_settings, make_user
+from tests.factories import add_member as add_member_to
 from tests.live_server import instance_env, serving
 from tests.web.test_account_web import burmese
 
@@ -536,3 +538,83 @@ def test_pdf_pages_are_images_and_an_image_fits_its_card(
             for name, item_id in ids.items()
         }
     assert viewed == {"statement.pdf": [1, 2], "broken.pdf": [], "panorama.png": [None, None]}
+
+
+def errors_come_into_view(page: Page, server: str, case_id: object) -> list[str]:
+    """Refuse, then accept, the add-member form below the fold; the 422 URLs it caused."""
+    page.goto(f"{server}/cases/{case_id}")
+    form = page.locator("form[action$='/members']")
+    expect(form).not_to_be_in_viewport()  # the page is long: the form is below the fold
+    form.locator("input[name=email]").fill("not-an-email")
+    form.get_by_role("button", name="Add member").click()
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_be_in_viewport()
+    expect(summary.get_by_role("link")).to_contain_text("Email")
+    expect(page.locator("input[name=email]")).to_have_value("not-an-email")
+    refused = [f"422 {page.url}"]
+    summary.get_by_role("link").first.click()
+    expect(page.locator("input[name=email]")).to_be_focused()
+
+    page.locator("input[name=email]").fill("newcomer@example.org")
+    page.get_by_role("button", name="Add member").click()
+    messages = page.locator("#messages")
+    expect(messages).to_contain_text("Member added.")
+    expect(messages).to_be_focused()
+    expect(messages).to_be_in_viewport()
+    return refused
+
+
+def ern_example_is_live(page: Page, server: str) -> None:
+    year = dt.datetime.now(dt.UTC).year
+    page.goto(f"{server}/cases/new")
+    example = page.locator("#ern-example")
+    expect(example).to_have_text("CF-000001")
+    for pattern in ("MMR-OTP-{batch:04d}-{seq:04d}", "{year}/{seq}", "X_{seq:9d}",
+                    "A.{batch}.{seq:02d}-{year:06d}", "{seq:}", "X-{nope}", "{batch}"):
+        page.fill("#ern_pattern", pattern)
+        expected = ern.example(pattern, year=year)
+        expect(example).to_have_text(expected if expected is not None else "—")
+    # The builder writes a pattern the server accepts, and the example follows.
+    page.fill("#ern_pattern", "")
+    page.fill("#ern-prefix", "MMR-OTP")
+    page.check("#ern-batch")
+    page.select_option("#ern-batch-digits", "3")
+    page.select_option("#ern-seq-digits", "4")
+    expect(page.locator("#ern_pattern")).to_have_value("MMR-OTP-{batch:03d}-{seq:04d}")
+    expect(example).to_have_text("MMR-OTP-001-0001")
+    expect(page.locator("#ern-words")).to_have_text(
+        "MMR-OTP-[batch number, 3 digits]-[item number, 4 digits]"
+    )
+
+
+def test_errors_come_into_view_on_a_long_page_and_the_ern_example_is_live(
+    server: str, live_database: Database
+) -> None:
+    """The add-member form sits below a long member list: a refusal comes back with the
+    error summary scrolled into view and focused, a success with the flash focused at the
+    top; the ERN pattern editor's example is the one logic/cases/ern.py produces."""
+    require_chromium()
+    with live_database.sessions() as session:
+        lead = make_user(session, "lead@example.org")
+        make_user(session, "newcomer@example.org")
+        case = make_case(session, lead, title="Tula Toli")
+        for n in range(40):
+            person = make_user(session, f"witness-handler-{n:02d}@example.org")
+            add_member_to(session, case, lead, person, Role.VIEWER)
+        case_id = case.id
+
+    problems = Problems()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 700}, locale="en-GB")
+            page.set_default_timeout(TIMEOUT_MS)
+            problems.watch(page)
+            sign_in(page, server, "lead@example.org")
+            refused = errors_come_into_view(page, server, case_id)
+            ern_example_is_live(page, server)
+            page.close()
+        finally:
+            browser.close()
+    assert [problem for problem in problems if problem not in refused] == [], problems

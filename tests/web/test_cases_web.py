@@ -72,7 +72,7 @@ def test_create_list_and_open_a_case(client: FlaskClient, session: Session) -> N
     assert 'value="CF-{seq:06d}"' in new_page  # the default ERN pattern is pre-filled
 
     response = submit(client, "/cases/new", {**CASE_FORM, "ern_pattern": "MMR-{nope}-{seq}"})
-    assert response.status_code == 200
+    assert response.status_code == 422
     page = text(response)
     assert 'class="field invalid"' in page
     assert "unknown field {nope}" in page
@@ -111,7 +111,7 @@ def test_case_form_requires_a_title(client: FlaskClient, session: Session) -> No
     lead = make_user(session, "lead@example.org")
     sign_in(client, lead.email)
     response = submit(client, "/cases/new", {**CASE_FORM, "title": ""})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert 'class="field invalid"' in text(response)
     response = submit(client, "/cases/new", {**CASE_FORM, "languages": "English"})
     assert "is not a language tag" in text(response)
@@ -195,13 +195,13 @@ def test_adding_an_unknown_or_existing_member_shows_an_error(
     response = submit(
         client, page, {"email": "nobody@example.org", "role": "viewer"}, action=members_url(case)
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "no active account has this email" in text(response)
 
     response = submit(
         client, page, {"email": colleague.email, "role": "lead"}, action=members_url(case)
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "already a member of this case" in text(response)
     assert role_of(session, case, colleague) == Role.VIEWER
 

@@ -97,8 +97,10 @@ def test_verify_button_runs_the_offline_verifier(client, world):
     sign_in(client, "viewer@example.org")
     response = submit(client, activity(world["case"]),
                       action=f"/cases/{world['case'].id}/activity/verify")
-    assert response.status_code == 200
-    assert "Verified: every entry of this case is in the signed log" in text(response)
+    assert response.status_code == 303  # Post/Redirect/Get: the verdict is on the log's page
+    assert response.headers["Location"].endswith(activity(world["case"]))
+    page = text(client.get(activity(world["case"])))
+    assert "Verified: every entry of this case is in the signed log" in page
 
 
 def test_verify_button_reports_a_failure(client, world, session, monkeypatch):
@@ -114,7 +116,10 @@ def test_verify_button_reports_a_failure(client, world, session, monkeypatch):
 
     monkeypatch.setattr(custody_entries, "entry_json", tampered)
     response = client.post(f"/cases/{world['case'].id}/activity/verify", data=form.fields)
-    assert "Verification FAILED" in text(response)
+    assert response.status_code == 303
+    page = text(client.get(activity(world["case"])))
+    assert "Verification FAILED" in page
+    assert 'class="flash error" role="alert"' in page
 
 
 def test_reports_download_as_json_and_pdf(client, world, app):
@@ -145,7 +150,7 @@ def upload(client, case, name, body):
                            data={**form.fields, "sensitivity": "standard",
                                  "file": [(io.BytesIO(body), name)]},
                            content_type="multipart/form-data")
-    assert response.status_code == 302
+    assert response.status_code == 303
     items = client.get(f"/api/v1/cases/{case.id}/evidence").get_json()["items"]
     return next(item for item in items if item["original_filename"] == name)
 
@@ -167,7 +172,7 @@ def test_transfer_form_records_an_entry(client, world, session):
     assert f'href="{transfer_page(world["case"])}"' in page  # the form is a page of its own
     response = submit(client, transfer_page(world["case"]), TRANSFER,
                       action=transfer_page(world["case"]))
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"].endswith(activity(world["case"]))
     entries = custody_entries.entries_for(session, case_id=world["case"].id,
                                   action=CustodyAction.CUSTODY_TRANSFERRED)
@@ -179,7 +184,7 @@ def test_transfer_form_records_an_entry(client, world, session):
 
     bad = submit(client, transfer_page(world["case"]), {**TRANSFER, "when": "2999-01-01T00:00"},
                  action=transfer_page(world["case"]))
-    assert bad.status_code == 200
+    assert bad.status_code == 422
     assert "a transfer cannot be in the future" in text(bad)
     assert 'value="Original notebook"' in text(bad)  # the input is kept
     assert session.query(CustodyEntry).filter_by(
@@ -197,7 +202,7 @@ def test_transfer_names_items_and_shows_in_their_timelines(client, world, sessio
                       {**TRANSFER, "items": [card["id"], notebook["id"]],
                        "receipt": receipt["ern"]},
                       action=transfer_page(world["case"]))
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert "Transfer of custody recorded for 2 items." in text(client.get(activity(world["case"])))
     entries = custody_entries.entries_for(session, case_id=world["case"].id,
                                   action=CustodyAction.CUSTODY_TRANSFERRED)
@@ -220,7 +225,7 @@ def test_transfer_refuses_items_of_other_cases_and_records_nothing(client, world
     before = session.query(CustodyEntry).count()
     response = submit(client, transfer_page(world["case"]), {**TRANSFER, "items": [foreign["id"]]},
                       action=transfer_page(world["case"]))
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "is not a valid choice" in text(response)
     assert session.query(CustodyEntry).count() == before
 

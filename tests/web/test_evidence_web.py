@@ -39,11 +39,11 @@ def test_upload_several_files_and_open_an_item(client, world):
     response = upload(client, world["case"], [("a.txt", b"first statement\n"),
                                               ("b.txt", b"second statement\n")],
                       collected_by="Investigator K.", sensitivity="standard")
-    assert response.status_code == 302
+    assert response.status_code == 303
     listing = text(client.get(f"/cases/{world['case'].id}/evidence"))
     assert "MMR-OTP-0001-0001" in listing and "MMR-OTP-0001-0002" in listing
     again = upload(client, world["case"], [("copy.txt", b"first statement\n")])
-    assert again.status_code == 302
+    assert again.status_code == 303
     listing = text(client.get(f"/cases/{world['case'].id}/evidence"))
     assert "0 item(s) added, 1 already in the case." in listing
 
@@ -55,7 +55,9 @@ def test_upload_several_files_and_open_an_item(client, world):
     assert "Evidence received" in page and "Same file submitted again" in page
     verify = find_form(page, f"/evidence/{first['id']}/verify")
     verified = client.post(f"/evidence/{first['id']}/verify", data=verify.fields)
-    assert "Verified: every entry of this item is in the signed log" in text(verified)
+    assert verified.status_code == 303
+    verified_page = text(client.get(f"/evidence/{first['id']}"))
+    assert "Verified: every entry of this item is in the signed log" in verified_page
     download = client.get(f"/evidence/{first['id']}/download")
     assert hashlib.sha256(download.data).hexdigest() == first["sha256"]
     assert "attachment" in download.headers["Content-Disposition"]

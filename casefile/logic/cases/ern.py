@@ -42,3 +42,21 @@ def pattern_problem(pattern: str) -> str | None:  # noqa: PLR0911 - one return p
 
 def render(pattern: str, *, seq: int, batch: int = 1, year: int = 0) -> str:
     return pattern.format(seq=seq, batch=batch, year=year)
+
+
+def example(pattern: str, *, year: int) -> str | None:
+    """The first item's ERN under `pattern` (batch 1, item 1), as the pattern editor shows it;
+    None if the pattern is unusable. static/ern.js computes the same in the browser."""
+    if pattern_problem(pattern) is not None:
+        return None
+    return render(pattern, seq=1, batch=1, year=year)
+
+
+def parts(pattern: str) -> list[tuple[str, str | None, int]]:
+    """A usable pattern as (literal text, field or None, digits) pieces, for describing it in
+    words: ``MMR-{seq:04d}`` is ``[("MMR-", "seq", 4)]``; digits is 0 when not zero-padded."""
+    pieces: list[tuple[str, str | None, int]] = []
+    for literal, name, spec, _ in string.Formatter().parse(pattern):
+        digits = int(spec[1:-1]) if spec and spec.startswith("0") and len(spec) > 2 else 0
+        pieces.append((literal, name, digits))
+    return pieces
