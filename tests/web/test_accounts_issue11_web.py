@@ -112,7 +112,7 @@ def test_admin_resets_a_password_and_the_person_must_choose_their_own(
     assert event.actor_id == admin.id
     assert temporary not in str(event.details)
 
-    assert login(user_client, user.email).status_code == 200  # the old password is gone
+    assert login(user_client, user.email).status_code == 422  # the old password is gone
     response = login(user_client, user.email, temporary)
     assert location_path(response) == "/"
     blocked = user_client.get("/cases")
@@ -198,7 +198,7 @@ def test_recovery_code_sign_in_and_new_codes(client: FlaskClient, session: Sessi
 
     assert location_path(login(client, user.email)) == "/login/totp"
     response = submit(client, "/login/totp", {"code": codes[0]})  # used already
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "That code was not accepted." in text(response)
 
     response = submit(client, "/login/totp", {"code": pyotp.TOTP(secret).at(time.time() + 30)})
@@ -209,7 +209,7 @@ def test_recovery_code_sign_in_and_new_codes(client: FlaskClient, session: Sessi
         {"recovery-password": "wrong password"},
         action="/account/totp/recovery-codes",
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "is not your current password" in text(response)
     response = submit(
         client, "/account", {"recovery-password": PASSWORD}, action="/account/totp/recovery-codes"

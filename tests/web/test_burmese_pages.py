@@ -171,7 +171,7 @@ def pages(client: FlaskClient, session: Session) -> dict[str, str]:
 
     sign_in(client, "lead@example.org")
     chosen = submit(client, "/cases", {"locale": "my"}, action="/language")
-    assert chosen.status_code == 302
+    assert chosen.status_code == 303
     # Entries the lead's own reading adds: viewed, downloaded.
     client.get(f"/evidence/{statement}")
     client.get(f"/evidence/{statement}/download")

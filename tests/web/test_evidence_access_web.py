@@ -101,7 +101,7 @@ def test_uploader_gives_a_lead_access_who_then_grants_and_withdraws(client, worl
     assert options == ["lead@example.org"]  # the uploader may give it to the leads only
     assert "/withdraw" not in card
     response = give_access(client, item, "lead@example.org")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/evidence/{item}")  # the result at the top
     assert "Access given to lead@example.org." in text(client.get(f"/evidence/{item}"))
     assert access_entries(session, world) == [(CustodyAction.ACCESS_GRANTED, str(world["lead"].id))]
@@ -112,7 +112,7 @@ def test_uploader_gives_a_lead_access_who_then_grants_and_withdraws(client, worl
     assert "restricted title" in page
     assert set(re.findall(r'<option value="([^"]+)"', card)) == {"lawyer@example.org",
                                                                   "viewer@example.org"}
-    assert give_access(client, item, "viewer@example.org").status_code == 302
+    assert give_access(client, item, "viewer@example.org").status_code == 303
     assert access_entries(session, world)[-1] == (CustodyAction.ACCESS_GRANTED,
                                                   str(world["viewer"].id))
 
@@ -125,7 +125,7 @@ def test_uploader_gives_a_lead_access_who_then_grants_and_withdraws(client, worl
 
     switch(client, "lead@example.org")
     response = withdraw(client, item, world["viewer"])
-    assert response.status_code == 302
+    assert response.status_code == 303
     page = text(client.get(f"/evidence/{item}"))
     assert "Access withdrawn." in page
     holders = re.sub(r"<select.*?</select>", "", access_card(page), flags=re.DOTALL)
@@ -201,7 +201,7 @@ def test_errors_are_shown_at_the_top_of_the_card(client, world, session):
 
     # A page left open while a colleague gave the same person access.
     again = client.post(f"/evidence/{item}/access", data={**token, "person": "inv@example.org"})
-    assert again.status_code == 200
+    assert again.status_code == 422
     card = access_card(text(again))
     assert card.index("This person already has access.") < card.index("<table")
     stranger = client.post(f"/evidence/{item}/access",
@@ -211,17 +211,17 @@ def test_errors_are_shown_at_the_top_of_the_card(client, world, session):
     assert "Choose the person to give access to." in access_card(text(nobody))
     kept = client.post(f"/evidence/{item}/access",
                        data={**token, "person": "viewer@example.org"})
-    assert kept.status_code == 302  # the form itself works with the same token
+    assert kept.status_code == 303  # the form itself works with the same token
     assert len(access_entries(session, world)) == len(before) + 1
 
     # Withdrawing a grant that is already gone says so, and records nothing.
     withdraw_form = find_form(text(client.get(f"/evidence/{item}")),
                               f"/evidence/{item}/access/{world['viewer'].id}/withdraw")
     assert client.post(f"/evidence/{item}/access/{world['viewer'].id}/withdraw",
-                       data=withdraw_form.fields).status_code == 302
+                       data=withdraw_form.fields).status_code == 303
     gone = client.post(f"/evidence/{item}/access/{world['viewer'].id}/withdraw",
                        data=withdraw_form.fields)
-    assert gone.status_code == 302
+    assert gone.status_code == 303
     assert "This person no longer has access." in text(client.get(f"/evidence/{item}"))
     assert [action for action, _ in access_entries(session, world)].count(
         CustodyAction.ACCESS_REVOKED) == 1

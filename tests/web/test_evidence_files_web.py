@@ -64,7 +64,7 @@ def put(client, case, name, content, content_type):
     data = {**form.fields, "file": [(io.BytesIO(content), name, content_type)]}
     response = client.post(f"/cases/{case.id}/evidence", data=data,
                            content_type="multipart/form-data")
-    assert response.status_code == 302
+    assert response.status_code == 303
 
 
 # --- equivalent types -----------------------------------------------------------------------
