@@ -8,11 +8,11 @@ from flask_babel import get_locale
 from casefile import request_scope
 from casefile.documents.custody_report_pdf import breakable
 from casefile.vault import bidi
-from casefile.web import account, admin, auth, cases, custody, evidence, sessions
+from casefile.web import account, admin, auth, cases, custody, evidence, evidence_edit, sessions
 from casefile.web.labels import action_label, describe, details_json, entry_details
 
 bp = Blueprint("web", __name__)
-for child in (auth.bp, account.bp, cases.bp, custody.bp, evidence.bp, admin.bp):
+for child in (auth.bp, account.bp, cases.bp, custody.bp, evidence.bp, evidence_edit.bp, admin.bp):
     bp.register_blueprint(child)
 
 

@@ -28,6 +28,7 @@ from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.logic.evidence import deletion, listing, metadata, reading, registration, submission
 from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
 from casefile.model import CustodyAction, Sensitivity
+from casefile.web import embedded
 from casefile.web.custody import custody_pdf
 from casefile.web.forms import EmptyForm, EvidenceFilterForm, EvidenceUploadForm, ReasonForm
 from casefile.web.helpers import attachment, day_bound
@@ -148,6 +149,12 @@ def _item_page(item_id: uuid.UUID, verdict: object) -> str:
         also_types=[flag.split(":", 1)[1] for flag in item.flags if flag.startswith("polyglot:")],
         verdict=verdict,
         checkpoint=custody_checkpoints.latest_checkpoint(session),
+        embedded_sections=embedded.sections(described.extracted),
+        embedded_json=embedded.raw_json(described.extracted),
+        can_edit=authz.can(role, CaseAction.ADD_EVIDENCE)
+        and item.status.value == "active"
+        and not item.case.legal_hold
+        and described.available,
     )
 
 
