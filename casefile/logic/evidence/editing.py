@@ -28,6 +28,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.orm import Session
 
 from casefile.logic import authz, retry
@@ -36,8 +37,7 @@ from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.logic.evidence import metadata
 from casefile.logic.evidence.metadata import Metadata
-from casefile.logic.evidence.submission import Text
-from casefile.logic.text import refuse_nul
+from casefile.logic.text import NO_NUL, VISIBLE, LongText, Note, Stripped, refuse_nul
 from casefile.model import CustodyAction, Evidence, EvidenceStatus, User
 from casefile.vault import bidi, sealing
 from casefile.vault.envelope import Keyring
@@ -61,6 +61,9 @@ EDITABLE = COLUMNS + COLLECTOR
 TEXTS = tuple(name for name in EDITABLE if name not in ("title", "collected_at", "lat", "lon"))
 
 
+Title = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=VISIBLE), Stripped]
+
+
 class StaleVersion(Conflict):
     """The edit was made from metadata that someone has changed since."""
 
@@ -73,25 +76,24 @@ class MetadataEdit(BaseModel):
 
     _no_nul = field_validator("*", mode="after")(refuse_nul)
 
-    version: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+    version: Annotated[
+        str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)
+    ] = Field(
         description="the item's `metadata_version` as read before the edit; an edit over a "
         "newer change is refused with 409 (code stale_version)"
     )
-    title: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-        | None
-    ) = None
-    description: Annotated[str, StringConstraints(max_length=20000)] | None = None
+    title: Title | SkipJsonSchema[None] = None  # null refused: an item always has a title
+    description: LongText | None = None
     collected_at: AwareDatetime | None = None
-    collected_by: Text | None = None
-    location: Text | None = None
+    collected_by: Note | None = None
+    location: Note | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    source: Text | None = None
-    original_url: Text | None = None
-    capture_tool: Text | None = None
-    language: Text | None = None
-    consent_notes: Text | None = None
+    source: Note | None = None
+    original_url: Note | None = None
+    capture_tool: Note | None = None
+    language: Note | None = None
+    consent_notes: Note | None = None
 
     @field_validator(*TEXTS, mode="before")
     @classmethod
