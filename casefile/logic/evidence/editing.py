@@ -64,6 +64,10 @@ TEXTS = tuple(name for name in EDITABLE if name not in ("title", "collected_at",
 Title = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=VISIBLE), Stripped]
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class StaleVersion(Conflict):
     """The edit was made from metadata that someone has changed since."""
 
@@ -82,7 +86,9 @@ class MetadataEdit(BaseModel):
         description="the item's `metadata_version` as read before the edit; an edit over a "
         "newer change is refused with 409 (code stale_version)"
     )
-    title: Title | SkipJsonSchema[None] = None  # null refused: an item always has a title
+    # Not sent: unchanged; null is refused (an item always has a title), so the document
+    # names neither null nor a default.
+    title: Title | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
     description: LongText | None = None
     collected_at: AwareDatetime | None = None
     collected_by: Note | None = None
