@@ -58,8 +58,7 @@ def save(item_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
     form = MetadataEditForm()  # CSRF was checked before the view (CSRFProtect)
     sent: dict[str, object] = {"version": form.version.data or ""}
     sent.update((name, getattr(form, name).data or None) for name in editing.EDITABLE)
-    if not sent["title"]:
-        sent["title"] = ""  # refused with "at least 1 character", next to the field
+    sent["title"] = (form.title.data or "").strip()  # blank: "at least 1 character"
     try:
         edited = editing.edit_metadata(
             session, actor, item_id, editing.parse_edit(sent), keyring=request_scope.keyring()

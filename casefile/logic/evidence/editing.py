@@ -28,7 +28,6 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.orm import Session
 
 from casefile.logic import authz, retry
@@ -86,9 +85,9 @@ class MetadataEdit(BaseModel):
         description="the item's `metadata_version` as read before the edit; an edit over a "
         "newer change is refused with 409 (code stale_version)"
     )
-    # Not sent: unchanged; null is refused (an item always has a title), so the document
-    # names neither null nor a default.
-    title: Title | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
+    # Not sent: unchanged (None, never read: changes() takes only the fields sent); null is
+    # refused (an item always has a title), so the document names neither null nor a default.
+    title: Title = Field(default=None, json_schema_extra=_no_default)  # type: ignore[assignment]
     description: LongText | None = None
     collected_at: AwareDatetime | None = None
     collected_by: Note | None = None
