@@ -39,6 +39,7 @@ from casefile.logic.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from casefile.logic.evidence.editing import StaleVersion
 from casefile.logic.evidence.reading import IntegrityFailure
 from casefile.logic.evidence.tus import ChecksumMismatch, OffsetMismatch, UploadTooLarge
 from casefile.uploads import MalformedBody
@@ -85,6 +86,7 @@ ANSWERS: dict[type[DomainError], Answer] = {
     BackupError: Answer(400, "backup_error"),
     UploadTooLarge: Answer(413, "payload_too_large"),
     OffsetMismatch: Answer(409, "offset_mismatch"),
+    StaleVersion: Answer(409, "stale_version"),
     ChecksumMismatch: Answer(460, "checksum_mismatch"),  # tus checksum extension
     # the request layer's own (casefile/api/requests.py, api/tus.py, api/tus_headers.py,
     # uploads.py)

@@ -187,6 +187,9 @@ ROWS = (
         body={"person": "{lawyer_email}"}, values={"item_id": "restricted_id"}),
     Row("POST", "/evidence/<uuid:item_id>/access/<uuid:user_id>/withdraw", grant_manager(),
         body={}, values={"item_id": "restricted_id"}),  # the viewer's grant
+    Row("GET", "/evidence/<uuid:item_id>/edit", contributor()),
+    Row("POST", "/evidence/<uuid:item_id>/edit", contributor(),
+        body={"version": "{item_version}", "title": "Renamed"}),
     Row("POST", CASE + "/legal-hold", case_manager(), body={"reason": "litigation"}),
     # --- HTML: my account (forms sent empty: only who may reach them is at stake here) ---
     Row("GET", "/account", signed_in()),
@@ -238,6 +241,8 @@ ROWS = (
     Row("GET", "/api/v1/evidence/<uuid:evidence_id>/custody", case_reader()),
     Row("DELETE", "/api/v1/evidence/<uuid:evidence_id>", case_manager(),
         body={"reason": "duplicate"}),
+    Row("PATCH", "/api/v1/evidence/<uuid:evidence_id>", contributor(),
+        body={"version": "{item_version}", "title": "Renamed"}),
     Row("POST", "/api/v1/evidence/<uuid:evidence_id>/grants", grant_manager(),
         body={"email": "{lawyer_email}"}, values={"evidence_id": "restricted_id"}),
     Row("DELETE", "/api/v1/evidence/<uuid:evidence_id>/grants/<uuid:user_id>", grant_manager(),
@@ -456,6 +461,9 @@ def upload_items(app, case_id: str, bearer, viewer_email: str, items) -> dict[st
         )
         assert response.status_code == 201, response.get_data(as_text=True)
         ids[key] = response.get_json()["id"]
+        # The collector metadata's version, which an edit sends: of the item the rows name
+        # (the standard one; the restricted one when it is the only item, rows pointed at it).
+        ids.setdefault("item_version", response.get_json()["metadata_version"])
         if key == "restricted_id":
             body = response.get_json()
             ids["restricted_ern"], ids["restricted_sha256"] = body["ern"], body["sha256"]

@@ -17,6 +17,7 @@ from casefile.logic.custody import reports as custody_reports
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence import (
     deletion,
+    editing,
     grants,
     listing,
     metadata,
@@ -25,6 +26,7 @@ from casefile.logic.evidence import (
     submission,
 )
 from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
+from casefile.logic.evidence.editing import MetadataEdit
 from casefile.logic.evidence.grants import GrantInput
 from casefile.logic.evidence.submission import EvidenceInput
 from casefile.model import Evidence
@@ -106,6 +108,25 @@ def list_evidence(case_id: uuid.UUID) -> Response:
 def get_evidence(evidence_id: uuid.UUID) -> Response:
     item = listing.get_item(request_scope.db_session(), request_scope.actor(), evidence_id)
     return jsonify(_described(item))
+
+
+@bp.patch("/evidence/<uuid:evidence_id>")
+@operation(
+    summary="Edit an item's collector metadata (title, description, collector fields); "
+    "send the `metadata_version` you read as `version`: 409 stale_version if it changed since",
+    tag="evidence",
+    body=MetadataEdit,
+    response=schemas.EvidenceOut,
+    errors=(401, 403, 404, 409, 422),
+)
+def edit_evidence(evidence_id: uuid.UUID) -> Response:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    authz.authorize_item(session, actor, evidence_id, CaseAction.ADD_EVIDENCE)
+    data = requests.body(MetadataEdit)
+    edited = editing.edit_metadata(
+        session, actor, evidence_id, data, keyring=request_scope.keyring()
+    )
+    return jsonify(_described(edited.item))
 
 
 def _described(item: Evidence) -> dict[str, Any]:

@@ -195,6 +195,10 @@ class EvidenceOut(BaseModel):
         "under its data key and were opened for you; destroyed: the item was deleted and "
         "they no longer exist; damaged: the sealed metadata fails authentication (tampering)"
     )
+    metadata_version: str = Field(
+        description="the version of the collector metadata (title, description, collector): "
+        "send it as `version` with an edit (PATCH); it changes with every change"
+    )
     created_at: dt.datetime
 
 

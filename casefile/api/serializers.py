@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from casefile.api import schemas
+from casefile.logic.evidence.editing import metadata_version
 from casefile.logic.evidence.metadata import Metadata
 from casefile.model import ApiToken, Case, CaseMember, Evidence, Role, User
 
@@ -75,5 +76,6 @@ def evidence(item: Evidence, described: Metadata) -> dict[str, Any]:
         collector=dict(described.collector),
         extracted=dict(described.extracted),
         metadata=described.state,
+        metadata_version=metadata_version(item.id, described),
         created_at=item.created_at,
     ).model_dump(mode="json")

@@ -8,7 +8,17 @@ from flask_babel import get_locale
 from casefile import request_scope
 from casefile.documents.custody_report_pdf import breakable
 from casefile.vault import bidi
-from casefile.web import account, admin, auth, cases, custody, evidence, prg, sessions
+from casefile.web import (
+    account,
+    admin,
+    auth,
+    cases,
+    custody,
+    evidence,
+    evidence_edit,
+    prg,
+    sessions,
+)
 from casefile.web.labels import (
     action_label,
     collector_label,
@@ -22,7 +32,7 @@ from casefile.web.labels import (
 )
 
 bp = Blueprint("web", __name__)
-for child in (auth.bp, account.bp, cases.bp, custody.bp, evidence.bp, admin.bp):
+for child in (auth.bp, account.bp, cases.bp, custody.bp, evidence.bp, evidence_edit.bp, admin.bp):
     bp.register_blueprint(child)
 bp.after_request(prg.see_other)
 

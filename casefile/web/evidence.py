@@ -38,7 +38,7 @@ from casefile.logic.evidence import (
 from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.evidence.grants import GrantInput
 from casefile.model import CustodyAction, Evidence, Sensitivity
-from casefile.web import type_flags
+from casefile.web import embedded, type_flags
 from casefile.web.cases import case_page
 from casefile.web.custody import custody_pdf, flash_verdict
 from casefile.web.forms import (
@@ -206,6 +206,12 @@ def _item_page(
         )
         if more
         else None,
+        embedded_sections=embedded.sections(described.extracted),
+        embedded_json=embedded.raw_json(described.extracted),
+        can_edit=authz.can(role, CaseAction.ADD_EVIDENCE)
+        and item.status.value == "active"
+        and not item.case.legal_hold
+        and described.available,
     )
 
 

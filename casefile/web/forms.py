@@ -229,3 +229,22 @@ class EvidenceFilterForm(FlaskForm):
 
 class RecoveryCodesForm(FlaskForm):
     password = PasswordField(_l("Current password"), validators=[DataRequired()])
+
+
+class MetadataEditForm(FlaskForm):
+    """An item's collector metadata (logic/evidence/editing.py), with the version it was
+    read at."""
+
+    version = HiddenField()
+    title = StringField(_l("Title"))
+    description = TextAreaField(_l("Description"))
+    collected_at = StringField(_l("Collected at"))
+    collected_by = StringField(_l("Collected by"))
+    location = StringField(_l("Location"))
+    lat = StringField(_l("Latitude"))
+    lon = StringField(_l("Longitude"))
+    source = StringField(_l("Source"))
+    original_url = StringField(_l("Original URL"))
+    capture_tool = StringField(_l("Capture tool"))
+    language = StringField(_l("Language"))
+    consent_notes = TextAreaField(_l("Consent notes"))

@@ -130,7 +130,71 @@ def _transferred(words: Words, details: Words) -> str:
     )
 
 
+FIELD_NAMES: dict[str, LazyString] = {
+    "title": _l("the title"),
+    "description": _l("the description"),
+    "collected_at": _l("the time collected"),
+    "collected_by": _l("the collector"),
+    "location": _l("the location"),
+    "lat": _l("the latitude"),
+    "lon": _l("the longitude"),
+    "source": _l("the source"),
+    "original_url": _l("the original URL"),
+    "capture_tool": _l("the capture tool"),
+    "language": _l("the language"),
+    "consent_notes": _l("the consent notes"),
+}
+SHOWN_VALUE = 80  # characters of a value quoted in a sentence; the details have it whole
+
+
+def _quoted(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= SHOWN_VALUE else text[: SHOWN_VALUE - 1] + "…"
+
+
+def _field_name(name: str) -> str:
+    return str(FIELD_NAMES.get(name, name.replace("_", " ")))
+
+
+def _change(name: str, change: object) -> str:
+    """One field's change, as a phrase: "the title from “x” to “y”"."""
+    old = change.get("from") if isinstance(change, dict) else None
+    new = change.get("to") if isinstance(change, dict) else None
+    field = _field_name(name)
+    if old is None and new is None:
+        return field
+    if old is None:
+        return _("%(field)s to “%(new)s” (it was empty)", field=field, new=_quoted(new))
+    if new is None:
+        return _("%(field)s to nothing (it was “%(old)s”)", field=field, old=_quoted(old))
+    return _("%(field)s from “%(old)s” to “%(new)s”", field=field, old=_quoted(old),
+             new=_quoted(new))
+
+
+def _position(name: str) -> int:
+    """Fields in the form's order, not the log's (its keys are sorted)."""
+    order = list(FIELD_NAMES)
+    return order.index(name) if name in order else len(order)
+
+
+def _metadata_edited(words: Words, details: Words) -> str:
+    changes = details.get("changes")
+    if not isinstance(changes, dict) or not changes:
+        return str(ITEM_SENTENCES[CustodyAction.METADATA_EDITED]) % words
+    if details.get("metadata") == "sealed":  # a restricted item's: commitments, no values
+        fields = ", ".join(_field_name(name) for name in sorted(changes, key=_position))
+        return _(
+            "%(who)s changed %(ern)s: %(fields)s (sealed: the values are not in the log)",
+            fields=fields,
+            **words,
+        )
+    names = sorted(changes, key=_position)
+    phrases = "; ".join(_change(name, changes[name]) for name in names)
+    return _("%(who)s changed %(ern)s: %(changes)s", changes=phrases, **words)
+
+
 SENTENCES: dict[CustodyAction, Callable[[Words, Words], str]] = {
+    CustodyAction.METADATA_EDITED: _metadata_edited,
     CustodyAction.INTAKE: _intake,
     CustodyAction.ACCESS_GRANTED: _granted,
     CustodyAction.CASE_CREATED: _opened,

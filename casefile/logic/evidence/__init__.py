@@ -9,6 +9,7 @@
 - `reading`: an item's bytes read back decrypted and verified; inline previews.
 - `listing`: finding items, filtered and sorted.
 - `tus` (resumable uploads) and `ingest` (bulk ingest from folders) feed `registration`;
-  `metadata` (restricted items' sealed metadata), `grants` (per-person access to restricted
+  `metadata` (restricted items' sealed metadata), `editing` (the collector's metadata
+  changed after upload), `grants` (per-person access to restricted
   items), `deletion` (legal holds and crypto-shredding) and `scrub` (the operator's
   integrity check) act on registered items."""

@@ -132,6 +132,38 @@ def filename_commitment(keyring: Keyring, item: Evidence, filename: str) -> str 
     return sealing.commitment(key, filename) if key else None
 
 
+def rewrite(
+    session: Session,
+    keyring: Keyring,
+    item: Evidence,
+    *,
+    title: str,
+    description: str | None,
+    collector: dict[str, Any],
+) -> str | None:
+    """Replace an item's title, description and collector fields (an edit). A restricted
+    item's are sealed again under its data key, with its other sealed fields (file name,
+    extracted, commitment key) as they were, and its blind index rewritten; returns its
+    commitment key. A standard item's columns are written; returns None."""
+    if item.sensitivity != Sensitivity.RESTRICTED:
+        item.title, item.description, item.collector = title, description, dict(collector)
+        return None
+    if item.sealed_metadata is None:  # from before sealing existed: sealed now
+        fields: dict[str, Any] = {
+            "original_filename": item.original_filename,
+            "extracted": dict(item.extracted or {}),
+        }
+    else:
+        fields = _open(keyring, item)
+    fields.update(title=title, description=description, collector=dict(collector))
+    commitment_key = fields.setdefault("commitment_key", sealing.new_commitment_key())
+    cipher = keyring.unwrap(item.wrapped_key, item.id.bytes)
+    item.sealed_metadata = sealing.seal(cipher, item.id, fields)
+    _clear(item)
+    _index(session, keyring, item.id, fields)
+    return str(commitment_key)
+
+
 def _seal(session: Session, keyring: Keyring, item: Evidence) -> str:
     commitment_key = sealing.new_commitment_key()
     fields = {
