@@ -40,7 +40,7 @@ def add_item(client, case, name="w17.txt", body=b"statement W-17\n", **fields) -
     data = {**form.fields, **fields, "file": [(io.BytesIO(body), name)]}
     response = client.post(f"/cases/{case.id}/evidence", data=data,
                            content_type="multipart/form-data")
-    assert response.status_code == 302
+    assert response.status_code == 303
     items = client.get(f"/api/v1/cases/{case.id}/evidence").get_json()["items"]
     return next(item for item in items if item["original_filename"] == name)
 
@@ -55,7 +55,7 @@ def test_edit_details_from_the_item_page(client, world):
     assert form.fields["version"] == item["metadata_version"] and form.fields["csrf_token"]
     response = client.post(f"/evidence/{item['id']}/edit",
                            data={**form.fields, "title": "Statement W-17", "location": ""})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/evidence/{item['id']}")
     page = text(client.get(f"/evidence/{item['id']}"))
     assert "Details saved: 2 fields changed, recorded in the chain of custody." in page
@@ -101,7 +101,7 @@ def test_a_stale_form_is_refused_with_the_current_values_shown(client, world):
     assert re.search(r'name="title"[^>]*value="My title"', page)
     retry = find_form(page)
     assert retry.fields["version"] == newer.get_json()["metadata_version"]
-    assert client.post(f"/evidence/{item['id']}/edit", data=retry.fields).status_code == 302
+    assert client.post(f"/evidence/{item['id']}/edit", data=retry.fields).status_code == 303
     assert client.get(f"/api/v1/evidence/{item['id']}").get_json()["title"] == "My title"
 
 
