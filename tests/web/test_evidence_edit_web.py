@@ -81,7 +81,8 @@ def test_errors_are_shown_next_to_the_fields_with_the_input_kept(client, world):
     page = text(response)
     assert re.search(r'name="lat"[^>]*value="north-ish"', page)
     assert re.search(r'name="collected_by"[^>]*value="Ko Zaw"', page)
-    assert re.search(r'name="title".*?<p class="error" role="alert">', page, re.DOTALL)
+    assert re.search(r'<p class="error" id="title-error">', page)  # the field's own error
+    assert re.search(r'<a href="#title">', page)  # and in the summary at the top
     assert client.get(f"/api/v1/evidence/{item['id']}").get_json()["collector"] == {}
 
 
