@@ -7,7 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from flask_babel import LazyString, format_datetime, format_decimal, gettext, ngettext
+from babel import dates as babel_dates
+from flask_babel import LazyString, format_datetime, format_decimal, get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
 from casefile.model import CustodyAction, CustodyEntry
@@ -249,6 +250,7 @@ def details_json(details: dict[str, Any]) -> str:
 # The collector's account of an item (`Evidence.collector`), by the key it is stored under.
 COLLECTOR_LABELS: dict[str, LazyString] = {
     "collected_at": _l("Collected at"),
+    "collected_at_entered": _l("Collected at, as entered (the collector's local time)"),
     "collected_by": _l("Collected by"),
     "location": _l("Place of collection"),
     "lat": _l("Latitude"),
@@ -271,13 +273,19 @@ def collector_label(key: str) -> str:
 def collector_value(key: str, value: object) -> str:
     """A collector field's value for reading: a moment in the reader's language and calendar
     words (Babel, with its time zone); anything else as the collector gave it."""
-    if key == "collected_at" and isinstance(value, str):
+    if key in ("collected_at", "collected_at_entered") and isinstance(value, str):
         try:
             moment = dt.datetime.fromisoformat(value)
         except ValueError:
             return value
-        if moment.tzinfo is not None:
+        if moment.tzinfo is not None and key == "collected_at":
             return str(format_datetime(moment, "long"))
+        if moment.tzinfo is not None:  # in the offset it was entered with, which it shows
+            offset = moment.strftime("%z")
+            local = babel_dates.format_datetime(
+                moment, "medium", tzinfo=moment.tzinfo, locale=get_locale() or "en"
+            )
+            return f"{local} (UTC{offset[:3]}:{offset[3:]})"
     return str(value)
 
 
