@@ -161,6 +161,8 @@ def seed(server: str, database: Database) -> dict[str, str]:
         "restricted-item": f"/evidence/{restricted}",
         "activity": f"/cases/{case_id}/activity",
         "transfer": f"/cases/{case_id}/transfers",
+        "item-edit": f"/evidence/{statement}/edit",
+        "new-case": "/cases/new",
         "account": "/account",
         "totp-enrol": "/account/totp",
         "admin": "/admin/users",
