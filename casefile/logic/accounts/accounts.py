@@ -188,22 +188,41 @@ def reset_password(
     user.password_hash = hash_password(temporary)
     user.password_changed_at = utcnow()
     user.password_must_change = True
+    _end_access(
+        session, actor, user, SecurityEventType.PASSWORD_RESET,
+        ("password_reset", "password_reset"), client_address=client_address,
+    )  # fmt: skip
+    session.commit()
+    return temporary
+
+
+def _end_access(
+    session: Session,
+    actor: User | None,
+    user: User,
+    event: SecurityEventType,
+    reasons: tuple[str, str],
+    *,
+    client_address: str | None,
+) -> None:
+    """End every session and API token of `user` (enabling the account or a new password
+    brings none back), and log `event` with how many ended. `reasons`: the sessions' and
+    the tokens' recorded reason."""
+    session_reason, token_reason = reasons
     user.session_version += 1
-    ended = login_sessions.end_all(session, user, reason="password_reset")
+    ended = login_sessions.end_all(session, user, reason=session_reason)
     revoked = tokens.revoke_all(
-        session, user, reason="password_reset", actor=actor, client_address=client_address
+        session, user, reason=token_reason, actor=actor, client_address=client_address
     )
     security_log.record(
         session,
-        SecurityEventType.PASSWORD_RESET,
+        event,
         user=user,
         actor=actor,
         client_address=client_address,
         sessions_ended=ended,
         tokens_revoked=revoked,
     )
-    session.commit()
-    return temporary
 
 
 def set_disabled(
@@ -223,21 +242,10 @@ def set_disabled(
         raise Conflict("this is the last active administrator; make another one first")
     if disabled and not user.is_disabled:
         user.disabled_at = utcnow()
-        user.session_version += 1
-        # Every session and API token ends; enabling the account again brings none back.
-        ended = login_sessions.end_all(session, user, reason="disabled")
-        revoked = tokens.revoke_all(
-            session, user, reason="account_disabled", actor=actor, client_address=client_address
-        )
-        security_log.record(
-            session,
-            SecurityEventType.ACCOUNT_DISABLED,
-            user=user,
-            actor=actor,
-            client_address=client_address,
-            sessions_ended=ended,
-            tokens_revoked=revoked,
-        )
+        _end_access(
+            session, actor, user, SecurityEventType.ACCOUNT_DISABLED,
+            ("disabled", "account_disabled"), client_address=client_address,
+        )  # fmt: skip
     elif not disabled and user.is_disabled:
         user.disabled_at = None
         security_log.record(

@@ -149,29 +149,19 @@ def _refuse_throttled(
     user = find_by_email(session, account)
     probe = throttle.may_probe(account=account, client=client_address)
     right = probe and verify_password(user.password_hash if user else None, password)
-    if right and user is not None and not user.is_disabled:
-        until = lock_ends(error.retry_after)
-        security_log.record(
-            session,
-            SecurityEventType.LOGIN_FAILED,
-            user=user,
-            email=email,
-            client_address=client_address,
-            reason="locked",
-            retry_after=error.retry_after,
-        )
-        session.commit()
-        raise AccountLocked(error.retry_after, until)
+    locked = right and user is not None and not user.is_disabled
     security_log.record(
         session,
         SecurityEventType.LOGIN_FAILED,
         user=user,
         email=email,
         client_address=client_address,
-        reason="throttled",
+        reason="locked" if locked else "throttled",
         retry_after=error.retry_after,
     )
     session.commit()
+    if locked:
+        raise AccountLocked(error.retry_after, lock_ends(error.retry_after))
     raise error
 
 
