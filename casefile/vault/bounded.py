@@ -8,7 +8,11 @@ ends in MemoryError there. Helpers are kept and reused (a Python start and the p
 are paid once, not per file); one is replaced after it was killed or ran out of memory.
 
 The bytes go to the helper over a pipe (nothing is written to disk); the answer comes back as
-JSON, never pickle, so a helper subverted by a hostile file cannot run code in the server."""
+JSON, never pickle, so a helper subverted by a hostile file cannot run code in the server. The
+helper starts with a minimal environment: none of the server's secrets given in variables
+(CASEFILE_KEK, CASEFILE_SECRET_KEY, the database URL) reach a parser that a hostile file may
+have subverted. (It runs as the same user, so files that user may read stay readable: in
+production the KEK comes from a secret store or a mounted file the server reads at start.)"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import atexit
 import contextlib
 import importlib
 import json
+import os
 import queue
 import resource
 import selectors
@@ -27,6 +32,9 @@ from collections.abc import Callable
 from typing import IO, Any
 
 FRAME = struct.Struct(">Q")
+# What a helper inherits of the server's environment: where programs, modules and the
+# locale are; never a CASEFILE_* variable or anything else the server was given.
+HELPER_ENVIRONMENT = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 KEEP_IDLE = 4  # helpers kept between extractions
 
 
@@ -47,6 +55,7 @@ class _Helper:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             bufsize=0,  # raw pipes: what the selector sees is all there is
+            env={name: os.environ[name] for name in HELPER_ENVIRONMENT if name in os.environ},
         )
 
     def call(self, target: str, data: bytes, seconds: float) -> dict[str, Any]:

@@ -290,3 +290,11 @@ def fail(data: bytes) -> dict[str, object]:
 
 def echo(data: bytes) -> dict[str, object]:
     return {"length": len(data), "head": data[:5].decode()}
+
+
+def environment(data: bytes) -> dict[str, object]:
+    """What a parser in the helper could read of its process's environment."""
+    del data
+    import os  # noqa: PLC0415
+
+    return {"names": sorted(os.environ)}

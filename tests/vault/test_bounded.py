@@ -37,3 +37,17 @@ def test_a_parser_that_raises_is_reported_by_type_and_the_helper_is_reused():
     assert bounded.run(hostile.echo, data, seconds=30, memory_bytes=512 * MIB)["length"] == len(
         data
     )
+
+
+def test_a_parser_sees_none_of_the_servers_secrets(monkeypatch):
+    """A helper subverted by a hostile file finds no key or database URL in its environment."""
+    bounded.close_helpers()  # helpers started before the variables were set
+    monkeypatch.setenv("CASEFILE_KEK", '{"primaryKeyId": 1}')
+    monkeypatch.setenv("CASEFILE_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("CASEFILE_DATABASE_URL", "postgresql://casefile:pw@db/casefile")
+    try:
+        names = bounded.run(hostile.environment, b"", seconds=30, memory_bytes=512 * MIB)["names"]
+    finally:
+        bounded.close_helpers()  # none kept that started with the test's variables
+    assert not [name for name in names if name.startswith("CASEFILE")], names
+    assert "PATH" in names
