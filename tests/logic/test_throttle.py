@@ -107,3 +107,15 @@ def test_a_throttled_attempt_is_logged(session):
 def test_limits_that_make_no_sense_are_refused(text):
     with pytest.raises(ValueError):  # noqa: PT011 - the message is the settings' business
         parse_limits(text)
+
+
+def test_checks_of_a_locked_accounts_password_are_few_from_any_number_of_addresses():
+    """While an account is locked its password is still checked, to tell the owner until when;
+    many addresses together get no more than five such checks an hour, not three each."""
+    throttle = make_throttle()
+    checked = [
+        throttle.may_probe(account="aung@example.org", client=f"10.0.{number}.1")
+        for number in range(50)
+    ]
+    assert checked.count(True) == 5
+    assert throttle.may_probe(account="other@example.org", client="10.9.9.9")

@@ -48,9 +48,12 @@ FAILED_HERE = RateLimitItemPerDay(1)
 MARK_SECONDS = FAILED_HERE.get_expiry()
 NO_ADDRESS = "-"
 # Password checks allowed while throttled, only to tell the owner how long the lock lasts:
-# per (account, address) pair, and per address over all accounts.
+# per (account, address) pair, per address over all accounts, and per account over all
+# addresses (so that many addresses together get no more than 5 checked guesses an hour
+# at a locked account; past it the owner too gets the generic answer until the hour ends).
 PROBES_PER_PAIR = (RateLimitItemPerHour(3),)
 PROBES_PER_CLIENT = (RateLimitItemPerHour(10),)
+PROBES_PER_ACCOUNT = (RateLimitItemPerHour(5),)
 
 
 def lock_ends(wait: int) -> dt.datetime:
@@ -132,6 +135,8 @@ class Throttle:
             allowed = self._limiter.hit(item, NAMESPACE, "probe", account, client) and allowed
         for item in PROBES_PER_CLIENT:
             allowed = self._limiter.hit(item, NAMESPACE, "probe", client) and allowed
+        for item in PROBES_PER_ACCOUNT:
+            allowed = self._limiter.hit(item, NAMESPACE, "probe-account", account) and allowed
         return allowed
 
     def account_locked_until(self, account: str) -> dt.datetime | None:
