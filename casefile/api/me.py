@@ -99,6 +99,7 @@ def change_my_password() -> Response:
         revoke_tokens=data.revoke_tokens,
         keep_session=current.id if current is not None else None,
         client_address=request_scope.client_address(),
+        throttle=request_scope.throttle(),
     )
     if current is not None:
         login_user(user)  # a browser session asking keeps going under the new session version

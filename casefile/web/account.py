@@ -82,6 +82,7 @@ def change_password() -> Response | tuple[str, int]:
             revoke_tokens=bool(form.revoke_tokens.data),
             keep_session=current.id if (current := request_scope.login_session()) else None,
             client_address=request_scope.client_address(),
+            throttle=request_scope.throttle(),
         )
     except ValidationFailed as error:
         show_errors(form, error)
@@ -184,6 +185,7 @@ def regenerate_recovery_codes() -> Response | str | tuple[str, int]:
             user,
             password=form.password.data or "",
             client_address=request_scope.client_address(),
+            throttle=request_scope.throttle(),
         )
     except ValidationFailed as error:
         show_errors(form, error)
@@ -206,6 +208,7 @@ def disable_totp() -> Response | tuple[str, int]:
             user,
             password=form.password.data or "",
             client_address=request_scope.client_address(),
+            throttle=request_scope.throttle(),
         )
     except ValidationFailed as error:
         show_errors(form, error)

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casefile.logic.accounts.passwords import verify_password
 from casefile.model import ApiToken, SecurityEventType, User
 from casefile.settings import PROJECT_ROOT
 from tests.factories import PASSWORD, make_user
@@ -262,3 +263,31 @@ def test_signing_out_keeps_the_language(client: FlaskClient, session: Session) -
     page = text(response)
     assert html_lang(page) == "my"
     assert burmese("You are signed out.") in page
+
+
+def test_asking_for_the_password_again_is_throttled_like_sign_in(
+    client: FlaskClient, session: Session
+) -> None:
+    """A stolen session cookie is no unthrottled way to guess the password: wrong answers on
+    the account page count as sign-in failures do (5 a minute for the account), and then even
+    the right password waits (429 with Retry-After) and changes nothing."""
+    user = make_user(session, "aung@example.org")
+    sign_in(client, user.email)
+    for _ in range(5):
+        response = submit(
+            client,
+            "/account",
+            {"pw-current_password": "not my password at all", "pw-new_password": "y" * 20},
+            action="/account/password",
+        )
+        assert response.status_code == 422
+    response = submit(
+        client,
+        "/account",
+        {"pw-current_password": PASSWORD, "pw-new_password": "a new passphrase of mine"},
+        action="/account/password",
+    )
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) >= 1
+    session.refresh(user)
+    assert verify_password(user.password_hash, PASSWORD)  # unchanged

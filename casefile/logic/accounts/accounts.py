@@ -272,6 +272,20 @@ def _other_active_admins(session: Session, user: User) -> int:
     )
 
 
+def _recheck_password(
+    user: User, password: str, field: str, throttle: Throttle | None, client_address: str | None
+) -> None:
+    """The password asked again before a sensitive change (a signed-in session is not proof
+    enough): wrong answers count against the account and the address as at sign-in, so a
+    stolen session cookie is no unthrottled way to guess the password."""
+    if throttle is not None:
+        throttle.check(account=user.email, client=client_address)
+    if not verify_password(user.password_hash, password):
+        if throttle is not None:
+            throttle.failed(account=user.email, client=client_address)
+        raise ValidationFailed({field: "is not your current password"})
+
+
 def change_password(
     session: Session,
     user: User,
@@ -282,12 +296,12 @@ def change_password(
     revoke_tokens: bool = False,
     keep_session: uuid.UUID | None = None,
     client_address: str | None = None,
+    throttle: Throttle | None = None,
 ) -> int:
     """Every other sign-in session ends (`keep_session`, the one asking, stays); with
     `revoke_tokens` every API token is revoked too. Returns the number of tokens revoked."""
     authz.require_active(user)
-    if not verify_password(user.password_hash, current_password):
-        raise ValidationFailed({"current_password": "is not your current password"})
+    _recheck_password(user, current_password, "current_password", throttle, client_address)
     ensure_password_meets_policy(new_password, min_password_length, field="new_password")
     if user.password_must_change and new_password == current_password:
         raise ValidationFailed({"new_password": "must differ from the temporary password"})
@@ -428,14 +442,14 @@ def regenerate_recovery_codes(
     *,
     password: str,
     client_address: str | None = None,
+    throttle: Throttle | None = None,
 ) -> list[str]:
     """Ten new recovery codes (the old ones stop working), after the password is given
     again; returned once."""
     authz.require_active(user)
     if not user.totp_enabled:
         raise Conflict("two-factor sign-in is off; turn it on first")
-    if not verify_password(user.password_hash, password):
-        raise ValidationFailed({"password": "is not your current password"})
+    _recheck_password(user, password, "password", throttle, client_address)
     codes = recovery_codes.replace_all(session, user)
     security_log.record(
         session,
@@ -459,10 +473,10 @@ def disable_totp(
     *,
     password: str,
     client_address: str | None = None,
+    throttle: Throttle | None = None,
 ) -> None:
     authz.require_active(user)
-    if not verify_password(user.password_hash, password):
-        raise ValidationFailed({"password": "is not your current password"})
+    _recheck_password(user, password, "password", throttle, client_address)
     _clear_totp(session, user)
     security_log.record(
         session, SecurityEventType.TOTP_DISABLED, user=user, client_address=client_address
