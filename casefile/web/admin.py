@@ -6,6 +6,7 @@ import uuid
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
@@ -17,6 +18,11 @@ from casefile.web.helpers import show_errors, validate_all
 from casefile.web.prg import refused
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+BOTH_FACTORS = _l(
+    "One administrator may not reset both the password and the two-factor sign-in of an "
+    "account within 7 days: that would hand them the account. The operator can, on the "
+    "server (casefile users)."
+)
 
 
 def _page(form: AccountForm | None = None) -> str:
@@ -100,8 +106,12 @@ def enable_user(user_id: uuid.UUID) -> Response:
 def reset_totp(user_id: uuid.UUID) -> Response:
     session, actor = request_scope.db_session(), request_scope.actor()
     user = accounts.get_account(session, actor, user_id)
-    accounts.reset_totp(session, actor, user, client_address=request_scope.client_address())
-    flash(_("Two-factor sign-in reset; the person can enrol again."), "success")
+    try:
+        accounts.reset_totp(session, actor, user, client_address=request_scope.client_address())
+    except Conflict:
+        flash(str(BOTH_FACTORS), "error")
+    else:
+        flash(_("Two-factor sign-in reset; the person can enrol again."), "success")
     return redirect(url_for("web.admin.users"))
 
 
@@ -152,6 +162,9 @@ def reset_password(user_id: uuid.UUID) -> Response | str:
             session, actor, user, client_address=request_scope.client_address()
         )
     except Conflict:
-        flash(_("The account is disabled: enable it first."), "error")
+        if user.is_disabled:
+            flash(_("The account is disabled: enable it first."), "error")
+        else:
+            flash(str(BOTH_FACTORS), "error")
         return redirect(url_for("web.admin.users"))
     return render_template("admin_password_reset.html", user=user, temporary=temporary)

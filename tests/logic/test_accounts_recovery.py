@@ -329,3 +329,24 @@ def test_an_unfinished_enrolment_ends_with_its_session(session, keyring):
     login_sessions.sign_out_others(session, user, None)
     session.refresh(other)
     assert other.ended_at is not None and other.totp_pending_wrapped is None
+
+
+def test_one_administrator_may_not_reset_both_factors_within_a_week(session):
+    """Password and two-factor reset by one administrator would hand them the account (and its
+    access to restricted items, the custody log naming its owner): the second is refused
+    within 7 days, whichever came first; the operator on the server (no acting user) may."""
+    admin = make_user(session, "admin@example.org", admin=True)
+    first = make_user(session, "first@example.org")
+    second = make_user(session, "second@example.org")
+
+    accounts.reset_totp(session, admin, first)
+    with pytest.raises(Conflict, match="may not reset both"):
+        accounts.reset_password(session, admin, first)
+    assert events(session, SecurityEventType.PASSWORD_RESET, first) == []
+    assert accounts.reset_password(session, None, first)  # the operator: `casefile users`
+
+    accounts.reset_password(session, admin, second)
+    with pytest.raises(Conflict, match="may not reset both"):
+        accounts.reset_totp(session, admin, second)
+    accounts.reset_totp(session, None, second)
+    assert len(events(session, SecurityEventType.TOTP_RESET, second)) == 1

@@ -35,7 +35,7 @@ from casefile.logic.accounts.passwords import hash_password, verify_password
 from casefile.logic.accounts.throttle import Throttle
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.logic.text import refuse_nul
-from casefile.model import LoginSession, SecurityEventType, User
+from casefile.model import LoginSession, SecurityEvent, SecurityEventType, User
 from casefile.vault.envelope import Keyring
 
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -168,6 +168,39 @@ def unlock(
 TEMPORARY_PASSWORD_BYTES = 18  # 24 characters, above any allowed minimum length
 
 
+# An administrator may reset one of an account's two factors, not both within this time: the
+# password and two-factor reset by one administrator would hand them the account, with its
+# access to restricted items, the custody log naming its owner. The operator (on the server,
+# `casefile users ...`, no acting user) may: then two people were involved.
+BOTH_FACTORS_DAYS = 7
+
+
+def _refuse_both_factors(
+    session: Session, actor: User | None, user: User, other: SecurityEventType
+) -> None:
+    if actor is None:
+        return
+    since = utcnow() - dt.timedelta(days=BOTH_FACTORS_DAYS)
+    earlier = session.scalar(
+        select(SecurityEvent.time)
+        .where(
+            SecurityEvent.user_id == user.id,
+            SecurityEvent.event == other,
+            SecurityEvent.actor_id.is_not(None),
+            SecurityEvent.time >= since,
+        )
+        .order_by(SecurityEvent.time.desc())
+        .limit(1)
+    )
+    if earlier is not None:
+        what = "two-factor sign-in" if other == SecurityEventType.TOTP_RESET else "the password"
+        raise Conflict(
+            f"an administrator reset {what} of this account on {earlier:%Y-%m-%d %H:%M} UTC; "
+            f"one administrator may not reset both within {BOTH_FACTORS_DAYS} days (that would "
+            "hand them the account): the operator can, on the server, with `casefile users`"
+        )
+
+
 def reset_password(
     session: Session,
     actor: User | None,
@@ -184,6 +217,7 @@ def reset_password(
         authz.require_admin(actor)
     if user.is_disabled:
         raise Conflict("the account is disabled; enable it first")
+    _refuse_both_factors(session, actor, user, SecurityEventType.TOTP_RESET)
     temporary = secrets.token_urlsafe(TEMPORARY_PASSWORD_BYTES)
     user.password_hash = hash_password(temporary)
     user.password_changed_at = utcnow()
@@ -494,6 +528,7 @@ def reset_totp(
     """An administrator's reset for someone who lost their device."""
     if actor is not None:
         authz.require_admin(actor)
+    _refuse_both_factors(session, actor, user, SecurityEventType.PASSWORD_RESET)
     _clear_totp(session, user)
     user.session_version += 1
     login_sessions.end_all(session, user, reason="totp_reset")
