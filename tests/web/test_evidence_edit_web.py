@@ -123,6 +123,7 @@ def test_embedded_metadata_is_a_readable_table(client, world):
     assert ('href="https://www.openstreetmap.org/?mlat=20.940000&amp;mlon=92.570000'
             '#map=16/20.940000/92.570000" target="_blank" rel="noopener noreferrer"') in page
     assert 'href="geo:20.940000,92.570000"' in page
+    assert "sends this position and your address to openstreetmap.org" in page  # said first
     assert '<time datetime="2017-08-30T09:15:00">Aug 30, 2017, 9:15:00\u202fAM</time>' in page
     assert '<details class="raw"><summary>Embedded metadata as stored (JSON)' in page
     document = add_item(client, world["case"], name="statement.pdf", body=pdf_bytes())
