@@ -12,6 +12,7 @@ from flask_babel import force_locale, gettext
 from PIL import Image
 from sqlalchemy import select
 
+from casefile.logic.evidence import reading
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
 from tests.api.test_evidence_api import pdf_bytes
 from tests.factories import add_member, make_case, make_user
@@ -191,3 +192,27 @@ def test_someone_outside_the_case_gets_no_page(client, world, session):
     assert client.get(f"/evidence/{item.id}/pages/1.png").status_code == 404
     assert client.get(f"/evidence/{uuid.uuid4()}/pages/1.png").status_code == 404
     assert views(session, item.id) == []
+
+
+def test_pages_beyond_the_renders_at_once_are_told_to_come_back(
+    client, world, session, monkeypatch
+):
+    """Each render holds the whole PDF and a helper process: past RENDERS_AT_ONCE a request
+    waits a moment, then gets 503 busy with Retry-After, and no view is recorded."""
+    monkeypatch.setattr(reading, "RENDER_WAIT_SECONDS", 0.2)
+    sign_in(client, "lead@example.org")
+    put(client, world["case"], "statement.pdf", pdf_bytes(1), "application/pdf")
+    item = only_item(session, world["case"])
+    taken = 0
+    while reading.RENDERS_AT_ONCE.acquire(blocking=False):  # as if others were rendering
+        taken += 1
+    try:
+        busy = client.get(f"/evidence/{item.id}/pages/1.png")
+    finally:
+        for _ in range(taken):
+            reading.RENDERS_AT_ONCE.release()
+    assert taken == 2
+    assert busy.status_code == 503 and int(busy.headers["Retry-After"]) >= 1
+    assert views(session, item.id) == []
+    assert client.get(f"/evidence/{item.id}/pages/1.png").status_code == 200
+    assert views(session, item.id) == [{"ern": item.ern, "page": 1}]

@@ -6,6 +6,7 @@ rendered to an image, a custody entry for each page served (none for one that fa
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -16,7 +17,7 @@ from casefile import db, failures
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
-from casefile.logic.errors import Conflict, DomainError, ValidationFailed
+from casefile.logic.errors import Busy, Conflict, DomainError, ValidationFailed
 from casefile.model import CustodyAction, Evidence, EvidenceStatus, User
 from casefile.vault import pdf_pages
 from casefile.vault.blobstore import BlobStore
@@ -59,6 +60,13 @@ def read_content(
     return item, _verified_chunks(session, actor, item, store, keyring, opened=blob)
 
 
+# PDF pages rendered at once in this process: each holds the whole PDF (up to 64 MiB, a few
+# copies on its way) and a helper process; more requests wait a moment, then are told to
+# come back (503 busy), so that many page requests cannot exhaust the server's memory.
+RENDERS_AT_ONCE = threading.BoundedSemaphore(2)
+RENDER_WAIT_SECONDS = 10.0
+
+
 def pdf_page(
     session: Session,
     actor: User | None,
@@ -81,14 +89,19 @@ def pdf_page(
     if item.size > pdf_pages.MAX_BYTES:
         limit = pdf_pages.MAX_BYTES // (1024 * 1024)
         raise ValidationFailed({"item": f"PDFs over {limit} MiB are not shown; download it"})
-    content = b"".join(_verified_chunks(session, actor, item, store, keyring))
-    session.commit()  # a read, ended: no transaction open while PDFium works
+    if not RENDERS_AT_ONCE.acquire(timeout=RENDER_WAIT_SECONDS):
+        raise Busy("other pages are being rendered; ask again in a moment")
     try:
-        page = pdf_pages.render(content, number)
-    except pdf_pages.RenderFailed as error:
-        raise ValidationFailed({"page": str(error)}) from None
+        content = b"".join(_verified_chunks(session, actor, item, store, keyring))
+        session.commit()  # a read, ended: no transaction open while PDFium works
+        try:
+            page = pdf_pages.render(content, number)
+        except pdf_pages.RenderFailed as error:
+            raise ValidationFailed({"page": str(error)}) from None
+        finally:
+            del content
     finally:
-        del content
+        RENDERS_AT_ONCE.release()
     return _record_view(session, actor, item_id, page.number), page
 
 
