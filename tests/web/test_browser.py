@@ -326,6 +326,13 @@ def test_the_upload_summary_stays_on_screen_and_progress_says_percent_and_mb(
         assert len(session.scalars(select(Evidence)).all()) == 2
 
 
+PASTE = """(input, text) => {
+  const data = new DataTransfer();
+  data.setData("text/plain", text);
+  input.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true }));
+}"""
+
+
 def test_the_upload_form_fields_reach_the_item(
     server: str, live_database: Database, tmp_path: Path
 ) -> None:
@@ -352,6 +359,11 @@ def test_the_upload_form_fields_reach_the_item(
             page.fill("#title", "Statement of W-12")
             page.fill("#description", "Taken in the camp,\nsigned.")
             expect(page.locator("#description-count")).to_have_text("26 / 20,000 characters")
+            # A paste longer than the limit: the browser keeps what fits, the page says so.
+            cut = page.get_by_text("What you pasted was longer than 20,000 characters")
+            expect(cut).to_be_hidden()
+            page.locator("#description").evaluate(PASTE, "p" * 20001)
+            expect(cut).to_be_visible()
             page.fill("#collected_at", "2017-08-30T09:15")
             page.fill("#source", "WhatsApp from witness W-12, forwarded by the camp coordinator")
             page.fill("#declared_sha256", digest.upper())
