@@ -203,9 +203,14 @@ class EvidenceRequest(Request):
         return cast(IO[bytes], stream)
 
 
+# The web form's fields for declared digests, one per algorithm (the API's is one field).
+WEB_DECLARED = {"declared_sha256": "sha256", "declared_sha1": "sha1", "declared_md5": "md5"}
+
+
 def _declared(fields: tuple[tuple[str, str], ...]) -> list[str]:
-    """Algorithms named by a declared_hashes field sent before the file part. A malformed one
-    names none here; the view refuses it with the rest of the form."""
+    """Algorithms named by a declared_hashes field (or the web form's declared_<algorithm>
+    fields) sent before the file part. A malformed one names none here; the view refuses it
+    with the rest of the form."""
     names: list[str] = []
     for name, value in fields:
         if name == "declared_hashes":
@@ -213,6 +218,8 @@ def _declared(fields: tuple[tuple[str, str], ...]) -> list[str]:
                 names.extend(submission.parse_declared_hashes(value))
             except ValueError:
                 continue
+        elif name in WEB_DECLARED and value.strip():
+            names.append(WEB_DECLARED[name])
     return names
 
 

@@ -15,6 +15,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import format_number, get_translations, ngettext
 from flask_babel import gettext as _
 from pydantic import ValidationError
 from werkzeug.wrappers import Response as BaseResponse
@@ -42,13 +43,14 @@ from casefile.web import embedded, type_flags
 from casefile.web.cases import case_page
 from casefile.web.custody import custody_pdf, flash_verdict
 from casefile.web.forms import (
+    DECLARED_HASH_FIELDS,
     EmptyForm,
     EvidenceFilterForm,
     EvidenceUploadForm,
     GrantForm,
     ReasonForm,
 )
-from casefile.web.helpers import attachment, day_bound
+from casefile.web.helpers import attachment, day_bound, show_errors
 from casefile.web.prg import refused
 
 bp = Blueprint("evidence", __name__)
@@ -56,6 +58,16 @@ bp = Blueprint("evidence", __name__)
 
 @bp.get("/cases/<uuid:case_id>/evidence")
 def list_items(case_id: uuid.UUID) -> str:
+    return _list_page(case_id, EvidenceUploadForm(formdata=None), fresh=True)
+
+
+def _list_page(
+    case_id: uuid.UUID,
+    form: EvidenceUploadForm,
+    *,
+    fresh: bool = False,
+    file_error: str | None = None,
+) -> str:
     session, actor = request_scope.db_session(), request_scope.actor()
     case = cases.get_case(session, actor, case_id)
     role = authz.role_in_case(session, authz.require_active(actor), case.id)
@@ -82,41 +94,38 @@ def list_items(case_id: uuid.UUID) -> str:
         hidden_count=listing.hidden_count(session, actor, case.id),
         can_upload=authz.can(role, CaseAction.ADD_EVIDENCE),
         tus_threshold=request_scope.settings().tus_threshold_mb * 1024 * 1024,
-        form=EvidenceUploadForm(formdata=None),
+        form=form,
+        fresh_form=fresh,
+        file_error=file_error,
+        upload_plurals=upload_plurals(),
     )
 
 
 @bp.post("/cases/<uuid:case_id>/evidence")
-def upload(case_id: uuid.UUID) -> BaseResponse | str:
+def upload(case_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
     session, actor = request_scope.db_session(), request_scope.actor()
     authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE)
     form = EvidenceUploadForm()  # CSRF was checked before the view (CSRFProtect)
     parts = uploads.read_form()[1].getlist("file")
     streams = uploads.streams()
-    if not parts or not streams or not any(part.filename for part in parts):
-        flash(_("Choose at least one file."), "error")
-        return redirect(url_for("web.evidence.list_items", case_id=case_id))
+    chosen = [(part, stream) for part, stream in zip(parts, streams, strict=True) if part.filename]
+    file_error = None if chosen else _("Choose at least one file.")
     try:
-        data = submission.parse_input(
-            {
-                "description": form.description.data or None,
-                "collected_by": form.collected_by.data or None,
-                "location": form.location.data or None,
-                "source": form.source.data or None,
-                "sensitivity": form.sensitivity.data or Sensitivity.STANDARD.value,
-            }
-        )
+        data = submission.parse_input(upload_fields(form))
     except ValidationFailed as error:
+        show_upload_errors(form, error)
+        data = None
+    if data is None or file_error:
         for stream in streams:
             stream.abort()
-        flash("; ".join(error.fields.values()), "error")
-        return redirect(url_for("web.evidence.list_items", case_id=case_id))
-    store = request_scope.blobs()
-    added, repeated = 0, 0
+        # The input kept, each error by its field; a browser cannot keep the chosen files.
+        return refused(_list_page(case_id, form, file_error=file_error))
     for part, stream in zip(parts, streams, strict=True):
         if not part.filename:  # an empty file input still sends an empty part
             stream.abort()
-            continue
+    store = request_scope.blobs()
+    added, repeated = 0, 0
+    for part, stream in chosen:
         result = registration.register_upload(
             session,
             actor,
@@ -130,15 +139,87 @@ def upload(case_id: uuid.UUID) -> BaseResponse | str:
         )
         repeated += result.duplicate
         added += not result.duplicate
-    flash(
-        _(
-            "%(added)s item(s) added, %(repeated)s already in the case.",
-            added=added,
-            repeated=repeated,
-        ),
-        "success",
-    )
+    flash(upload_summary(added, repeated), "success")
     return redirect(url_for("web.evidence.list_items", case_id=case_id))
+
+
+def upload_fields(form: EvidenceUploadForm) -> dict[str, object]:
+    """The form's fields as the upload model (the API's) takes them: the time collected with
+    the offset chosen beside it, the declared digests as one mapping."""
+    collected_at = (form.collected_at.data or "").strip()
+    return {
+        "title": form.title.data or None,
+        "description": form.description.data or None,
+        "collected_at": collected_at + (form.collected_offset.data or "") if collected_at else None,
+        "collected_by": form.collected_by.data or None,
+        "location": form.location.data or None,
+        "source": form.source.data or None,
+        "declared_hashes": {
+            algorithm: "".join((getattr(form, name).data or "").split()).lower()
+            for name, algorithm in DECLARED_HASH_FIELDS
+            if (getattr(form, name).data or "").strip()
+        },
+        "sensitivity": form.sensitivity.data or Sensitivity.STANDARD.value,
+    }
+
+
+def show_upload_errors(form: EvidenceUploadForm, error: ValidationFailed) -> None:
+    """The logic's refusals next to the fields they concern: a declared digest's next to its
+    own field, a value over its limit in the page's language, saying nothing was cut."""
+    fields: dict[str, str] = {}
+    for name, message in error.fields.items():
+        target = name
+        if name == "declared_hashes":
+            target = next(
+                (field for field, algorithm in DECLARED_HASH_FIELDS
+                 if message.startswith(algorithm + " ")),
+                DECLARED_HASH_FIELDS[0][0],
+            )  # fmt: skip
+        field = getattr(form, target, None)
+        limit = field.flags.maxlength if field is not None else None
+        count = len((field.data or "").replace("\r\n", "\n")) if field is not None else 0
+        fields[target] = message
+        if limit and count > limit:
+            fields[target] = _(
+                "Too long: %(count)s characters, at most %(limit)s. Nothing was cut: shorten "
+                "it and send the form again.",
+                count=format_number(count),
+                limit=format_number(limit),
+            )
+    show_errors(form, ValidationFailed(fields))
+
+
+def upload_plurals() -> dict[str, list[str]]:
+    """The summary's counted messages for the page's script, in the page's language: the
+    form for one and the form for more, with {num} for the number (the catalogue's plural
+    rule, for the two languages served: English has these two forms, Burmese one)."""
+    translations = get_translations()
+    forms = {
+        "added": [
+            translations.ungettext("%(num)d file added.", "%(num)d files added.", n)
+            for n in (1, 2)
+        ],
+        "repeated": [
+            translations.ungettext(
+                "%(num)d was already in the case:", "%(num)d were already in the case:", n
+            )
+            for n in (1, 2)
+        ],
+        "refused": [
+            translations.ungettext("%(num)d was refused:", "%(num)d were refused:", n)
+            for n in (1, 2)
+        ],
+    }
+    return {key: [form.replace("%(num)d", "{num}") for form in pair] for key, pair in forms.items()}
+
+
+def upload_summary(added: int, repeated: int) -> str:
+    text: str = ngettext("%(num)d file added.", "%(num)d files added.", added)
+    if repeated:
+        text += " " + ngettext(
+            "%(num)d was already in the case.", "%(num)d were already in the case.", repeated
+        )
+    return text
 
 
 TIMELINE_PAGE_SIZE = 50

@@ -19,9 +19,10 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, DateTimeLocalInput, ListWidget
 
 from casefile.logic.cases.ern import DEFAULT_PATTERN
+from casefile.logic.evidence.submission import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
 from casefile.model import CustodyAction, Forum, Role
 from casefile.web.labels import action_label
 
@@ -165,13 +166,46 @@ def sensitivity_choices() -> list[tuple[str, str]]:
     ]
 
 
-class EvidenceUploadForm(FlaskForm):
-    """The file parts are read by the intake pipeline, not by this form."""
+# Offsets from UTC in use somewhere (Myanmar is +06:30), west to east.
+UTC_OFFSETS = (
+    "-12:00", "-11:00", "-10:00", "-09:30", "-09:00", "-08:00", "-07:00", "-06:00", "-05:00",
+    "-04:00", "-03:30", "-03:00", "-02:00", "-01:00", "+00:00", "+01:00", "+02:00", "+03:00",
+    "+03:30", "+04:00", "+04:30", "+05:00", "+05:30", "+05:45", "+06:00", "+06:30", "+07:00",
+    "+08:00", "+08:45", "+09:00", "+09:30", "+10:00", "+10:30", "+11:00", "+12:00", "+12:45",
+    "+13:00", "+14:00",
+)  # fmt: skip
 
-    description = TextAreaField(_l("Description"), validators=[Length(max=20000)])
-    collected_by = StringField(_l("Collected by"), validators=[Length(max=2000)])
-    location = StringField(_l("Place of collection"), validators=[Length(max=2000)])
-    source = StringField(_l("Source"), validators=[Length(max=2000)])
+
+def offset_choices() -> list[tuple[str, str]]:
+    return [(offset, f"UTC{offset}") for offset in UTC_OFFSETS]
+
+
+# The digests a collector may declare, strongest first: (form field, algorithm).
+DECLARED_HASH_FIELDS = (
+    ("declared_sha256", "sha256"),
+    ("declared_sha1", "sha1"),
+    ("declared_md5", "md5"),
+)
+
+
+class EvidenceUploadForm(FlaskForm):
+    """The file parts are read by the intake pipeline, not by this form. The fields are
+    checked by the logic layer (the same model as the API's upload); the lengths here only
+    give the browser the limits to show. The declared digests come before the file input: the
+    browser sends the form in this order, and intake computes them while the file streams."""
+
+    title = StringField(_l("Title"), validators=[Length(max=TITLE_MAX)])
+    description = TextAreaField(_l("Description"), validators=[Length(max=DESCRIPTION_MAX)])
+    collected_at = StringField(_l("Date and time collected"), widget=DateTimeLocalInput())
+    collected_offset = SelectField(
+        _l("Time zone of that time"), choices=offset_choices, default="+00:00"
+    )
+    collected_by = StringField(_l("Collected by"), validators=[Length(max=TEXT_MAX)])
+    location = StringField(_l("Place of collection"), validators=[Length(max=TEXT_MAX)])
+    source = StringField(_l("Source"), validators=[Length(max=TEXT_MAX)])
+    declared_sha256 = StringField("SHA-256")
+    declared_sha1 = StringField("SHA-1")
+    declared_md5 = StringField("MD5")
     sensitivity = SelectField(_l("Sensitivity"), choices=sensitivity_choices)
 
 

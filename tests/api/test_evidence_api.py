@@ -252,6 +252,8 @@ def test_upload_registers_an_item_with_ern_hash_type_and_collector(client, world
     assert body["collector"]["lat"] == 20.94 and body["collector"]["lon"] == 92.57
     collected = dt.datetime.fromisoformat(body["collector"]["collected_at"])
     assert collected == dt.datetime(2017, 8, 30, 2, 45, tzinfo=dt.UTC)
+    assert collected.utcoffset() == dt.timedelta(0)  # kept in UTC, and as it was sent:
+    assert body["collector"]["collected_at_entered"] == "2017-08-30T09:15:00+06:30"
     # The blob is named by the item id, nowhere else.
     assert stored.contents() == [stored.blob(body["id"])]
     again = client.get(f"/api/v1/evidence/{body['id']}", headers=world.viewer)
@@ -619,6 +621,9 @@ def test_a_body_without_its_closing_boundary_is_refused(client, world, vault, ab
         ({"lat": "91"}, "lat"),
         ({"lon": "east"}, "lon"),
         ({"title": "x" * 501}, "title"),
+        ({"description": "x" * 20001}, "description"),  # refused whole, never cut
+        ({"source": "x" * 2001}, "source"),
+        ({"declared_hashes": "sha256:abc"}, "declared_hashes"),
     ],
 )
 def test_invalid_fields_are_refused_and_nothing_is_stored(client, world, vault, aborted, bad):

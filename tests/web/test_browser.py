@@ -7,6 +7,7 @@ Never run `playwright install`: the browser is the system's /usr/bin/chromium.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -91,7 +92,10 @@ def server(live_database: Database, fresh_database_url: str, tmp_path: Path) -> 
 class Problems(list[str]):
     """What the browser reports going wrong: script errors, CSP violations, failed loads."""
 
-    def watch(self, page: Page) -> None:
+    expected: tuple[str, ...] = ()  # addresses whose 4xx answer the test expects
+
+    def watch(self, page: Page, expected: tuple[str, ...] = ()) -> None:
+        self.expected = expected
         page.on("console", lambda message: self.console(message.type, message.text))
         page.on("pageerror", lambda error: self.append(str(error)))
         page.on("response", lambda response: self.response(response.status, response.url))
@@ -103,8 +107,8 @@ class Problems(list[str]):
             self.append(message)
 
     def response(self, status: int, url: str) -> None:
-        if status >= 400 and not url.endswith("/favicon.ico"):  # the browser asks on its own
-            self.append(f"{status} {url}")
+        if status >= 400 and not url.endswith(("/favicon.ico", *self.expected)):
+            self.append(f"{status} {url}")  # the browser asks for the icon on its own
 
 
 def sign_in(page: Page, server: str, email: str) -> None:
@@ -233,14 +237,13 @@ def test_the_upload_page_sends_files_directly_and_resumably_and_speaks_burmese(
             case_url = create_case(page, upload_server)
             page.goto(f"{case_url}/evidence")
             switch_to_burmese(page)
-            # The page reloads once every file is done: watch the progress rows as they change.
+            # Watch the progress rows as they change.
             seen: list[str] = []
             page.expose_function("casefileSeen", lambda text: seen.append(text))  # noqa: PLW0108 - Playwright needs a Python function, not a builtin
             page.evaluate(WATCH_PROGRESS)
-            page.set_input_files("#file", [str(small), str(large)])
-            with page.expect_navigation():
-                page.locator("#upload-form button[type=submit]").click()
-            expect(page.get_by_text("statement.txt")).to_be_visible()  # listed after the reload
+            send_files(page, [small, large])
+            # Listed once every file is done, in place.
+            expect(page.locator("#evidence-items")).to_contain_text("statement.txt")
             page.close()
         finally:
             browser.close()
@@ -251,11 +254,232 @@ def test_the_upload_page_sends_files_directly_and_resumably_and_speaks_burmese(
     done = [text.removeprefix("done|").strip() for text in seen if text.startswith("done|")]
     assert any(text.startswith("statement.txt — MMR-OTP-0001-") for text in done), seen
     drone = [text.strip() for text in seen if "drone-footage.bin" in text]
-    assert f"|drone-footage.bin — {burmese('uploading')}" in drone, drone
+    # The label, then how far it is ("... %" and megabytes, in Burmese digits).
+    assert any(
+        text.startswith(f"|drone-footage.bin — {burmese('uploading')} ") and "MB" in text
+        for text in drone
+    ), drone
     assert any(text.startswith("drone-footage.bin — MMR-OTP-0001-") for text in done), drone
     with live_database.sessions() as session:
         sizes = sorted(item.size for item in session.scalars(select(Evidence)))
     assert sizes == sorted([small.stat().st_size, large.stat().st_size])
+
+
+def send_files(page: Page, files: list[Path]) -> None:
+    """Choose the files, press Upload, and wait until the page says how it went."""
+    page.set_input_files("#file", [str(path) for path in files])
+    page.locator("#upload-form button[type=submit]").click()
+    expect(page.locator("#upload-summary.flash")).to_be_visible()
+    expect(page.locator("#upload-form button[type=submit]")).to_be_enabled()
+
+
+WATCH_UPLOAD = """() => {
+  const form = document.getElementById("upload-form");
+  const button = form.querySelector("button[type=submit]");
+  new MutationObserver(() => {
+    window.casefileSeen("button|" + button.disabled);
+    form.querySelectorAll("#upload-progress li").forEach(
+      (li) => window.casefileSeen("row|" + li.innerText));
+  }).observe(form, { subtree: true, childList: true, characterData: true, attributes: true });
+}"""
+
+
+def test_the_upload_summary_stays_on_screen_and_progress_says_percent_and_mb(
+    server: str, live_database: Database, tmp_path: Path
+) -> None:
+    require_chromium()
+    with live_database.sessions() as session:
+        make_user(session, "lead@example.org")
+    statement, footage, copy = (tmp_path / name for name in
+                                ("statement.txt", "footage.bin", "statement-copy.txt"))
+    statement.write_text("Witness statement W-12, taken in Kutupalong.\n")
+    footage.write_bytes(os.urandom(1_500_000))
+    copy.write_bytes(statement.read_bytes())  # the same bytes: already in the case
+
+    problems = Problems()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB")
+            page.set_default_timeout(TIMEOUT_MS)
+            problems.watch(page)
+            sign_in(page, server, "lead@example.org")
+            case_url = create_case(page, server)
+            page.goto(f"{case_url}/evidence")
+            seen: list[str] = []
+            page.expose_function("casefileSeen", lambda text: seen.append(text))  # noqa: PLW0108 - Playwright needs a Python function, not a builtin
+            page.evaluate(WATCH_UPLOAD)
+            page.evaluate("window.casefileSamePage = true")
+            send_files(page, [statement, footage, copy])
+            summary = page.locator("#upload-summary")
+            page.wait_for_timeout(2000)
+            # Still there two seconds later, on the same page (no reload).
+            expect(summary).to_be_visible()
+            assert page.evaluate("window.casefileSamePage") is True
+            expect(summary).to_contain_text("2 files added.")
+            expect(summary).to_contain_text("1 was already in the case:")
+            link = summary.get_by_role("link", name="MMR-OTP-0001-0001")
+            expect(link).to_have_attribute("href", re.compile(r"^/evidence/[0-9a-f-]{36}$"))
+            expect(summary).to_contain_text("statement-copy.txt")
+            # The list above was refreshed in place: both new items are in it.
+            items = page.locator("#evidence-items")
+            expect(items).to_contain_text("MMR-OTP-0001-0002")
+            expect(items).to_contain_text("footage.bin")
+            expect(page.locator("#upload-form button[type=submit]")).to_be_enabled()
+            link.click()
+            heading = page.get_by_role("heading", name=re.compile("MMR-OTP-0001-0001"))
+            expect(heading).to_be_visible()
+            page.close()
+        finally:
+            browser.close()
+
+    assert problems == [], problems
+    buttons = [text for text in seen if text.startswith("button|")]
+    assert "button|true" in buttons, buttons  # held while the files were sent
+    rows = [text.removeprefix("row|") for text in seen if text.startswith("row|")]
+    assert any(re.search(r"^footage\.bin .*\b100 % · 1\.5 of 1\.5 MB$", row.strip())
+               for row in rows), rows
+    with live_database.sessions() as session:
+        assert len(session.scalars(select(Evidence)).all()) == 2
+
+
+PASTE = """(input, text) => {
+  const data = new DataTransfer();
+  data.setData("text/plain", text);
+  input.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true }));
+}"""
+
+
+def test_the_upload_form_fields_reach_the_item(
+    server: str, live_database: Database, tmp_path: Path
+) -> None:
+    require_chromium()
+    with live_database.sessions() as session:
+        make_user(session, "lead@example.org")
+    statement = tmp_path / "statement.txt"
+    statement.write_text("Witness statement W-12, taken in Kutupalong.\n")
+    digest = hashlib.sha256(statement.read_bytes()).hexdigest()
+
+    problems = Problems()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB",
+                                    timezone_id="Asia/Yangon")
+            page.set_default_timeout(TIMEOUT_MS)
+            problems.watch(page)
+            sign_in(page, server, "lead@example.org")
+            case_url = create_case(page, server)
+            page.goto(f"{case_url}/evidence")
+            # The time zone offered is the browser's (Yangon: UTC+06:30).
+            expect(page.locator("#collected_offset")).to_have_value("+06:30")
+            page.fill("#title", "Statement of W-12")
+            page.fill("#description", "Taken in the camp,\nsigned.")
+            expect(page.locator("#description-count")).to_have_text("26 / 20,000 characters")
+            # A paste longer than the limit: the browser keeps what fits, the page says so.
+            cut = page.get_by_text("What you pasted was longer than 20,000 characters")
+            expect(cut).to_be_hidden()
+            page.locator("#description").evaluate(PASTE, "p" * 20001)
+            expect(cut).to_be_visible()
+            page.fill("#collected_at", "2017-08-30T09:15")
+            page.fill("#source", "WhatsApp from witness W-12, forwarded by the camp coordinator")
+            page.fill("#declared_sha256", digest.upper())
+            send_files(page, [statement])
+            expect(page.locator("#upload-summary")).to_contain_text("1 file added.")
+            page.locator("#evidence-items").get_by_role("link", name="MMR-OTP-0001-0001").click()
+            expect(page.get_by_role("heading", name="MMR-OTP-0001-0001: Statement of W-12"))\
+                .to_be_visible()
+            facts = page.locator("dl.facts")
+            expect(facts).to_contain_text(digest)  # the declared SHA-256, beside the computed
+            expect(page.locator("dl.details")).to_contain_text("2017-08-30T02:45:00+00:00")
+            expect(page.locator("dl.details")).to_contain_text("2017-08-30T09:15:00+06:30")
+            expect(page.locator("dl.details")).to_contain_text("forwarded by the camp coordinator")
+            expect(page.get_by_text("Declared hash mismatch")).to_have_count(0)
+            page.close()
+        finally:
+            browser.close()
+    assert problems == [], problems
+    with live_database.sessions() as session:
+        [item] = session.scalars(select(Evidence)).all()
+        assert item.declared_hashes == {"sha256": digest}
+
+
+def test_a_refused_field_stops_the_upload_and_is_marked_by_the_field(
+    server: str, live_database: Database, tmp_path: Path
+) -> None:
+    require_chromium()
+    with live_database.sessions() as session:
+        make_user(session, "lead@example.org")
+    statement = tmp_path / "statement.txt"
+    statement.write_text("Witness statement W-12.\n")
+    other = tmp_path / "other.txt"
+    other.write_text("Witness statement W-13.\n")
+
+    problems = Problems()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB")
+            page.set_default_timeout(TIMEOUT_MS)
+            problems.watch(page, expected=("/evidence",))  # the API's 422, on purpose
+            sign_in(page, server, "lead@example.org")
+            case_url = create_case(page, server)
+            page.goto(f"{case_url}/evidence")
+            page.fill("#title", "Statement of W-12")
+            page.fill("#declared_md5", "abc")
+            send_files(page, [statement, other])
+            box = page.locator(".field.invalid", has=page.locator("#declared_md5"))
+            expect(box).to_contain_text("md5 must be 32 hex digits")
+            expect(page.locator("#upload-summary")).to_contain_text("The files were not sent")
+            expect(page.locator("#title")).to_have_value("Statement of W-12")
+            expect(page.locator("#upload-progress li")).to_have_count(1)  # the second not sent
+            page.close()
+        finally:
+            browser.close()
+    assert problems == [], problems
+    with live_database.sessions() as session:
+        assert session.scalars(select(Evidence)).all() == []
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_long_unbroken_text_never_widens_the_page(
+    width: int, server: str, live_database: Database, tmp_path: Path
+) -> None:
+    require_chromium()
+    with live_database.sessions() as session:
+        make_user(session, "lead@example.org")
+    named = tmp_path / ("n" * 200 + ".txt")
+    named.write_text("Witness statement W-12.\n")
+
+    problems = Problems()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900}, locale="en-GB")
+            page.set_default_timeout(TIMEOUT_MS)
+            problems.watch(page)
+            sign_in(page, server, "lead@example.org")
+            case_url = create_case(page, server)
+            page.goto(f"{case_url}/evidence")
+            # Every field at its limit, each one unbroken string (50,000 characters in all).
+            page.fill("#title", "T" * 500)
+            page.fill("#description", "D" * 20000)
+            expect(page.locator("#description-count")).to_have_text("20,000 / 20,000 characters")
+            for name in ("collected_by", "location", "source"):
+                page.fill(f"#{name}", name[0].upper() * 2000)
+            send_files(page, [named])
+            expect(page.locator("#upload-summary")).to_contain_text("1 file added.")
+            wide = "document.documentElement.scrollWidth <= window.innerWidth"
+            assert page.evaluate(wide), page.evaluate("document.documentElement.scrollWidth")
+            page.goto(f"{case_url}/evidence")
+            assert page.evaluate(wide), page.evaluate("document.documentElement.scrollWidth")
+            page.locator("#evidence-items").get_by_role("link", name="MMR-OTP-0001-0001").click()
+            expect(page.locator("p.prose")).to_contain_text("D" * 100)
+            assert page.evaluate(wide), page.evaluate("document.documentElement.scrollWidth")
+            page.close()
+        finally:
+            browser.close()
+    assert problems == [], problems
 
 
 def test_a_transfer_names_an_item_and_the_log_reads_as_sentences(
@@ -277,10 +501,8 @@ def test_a_transfer_names_an_item_and_the_log_reads_as_sentences(
             sign_in(page, server, "lead@example.org")
             case_url = create_case(page, server)
             page.goto(f"{case_url}/evidence")
-            page.set_input_files("#file", [str(card)])
-            with page.expect_navigation():
-                page.locator("#upload-form button[type=submit]").click()
-            expect(page.get_by_text("sd-card-image.txt")).to_be_visible()
+            send_files(page, [card])
+            expect(page.locator("#evidence-items")).to_contain_text("sd-card-image.txt")
 
             page.goto(f"{case_url}/activity")
             page.get_by_role("link", name="Record a transfer of physical custody").click()

@@ -6,6 +6,7 @@ records. `prepare` does all of it before any transaction, with no session."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -26,8 +28,13 @@ from casefile.logic.text import refuse_nul
 from casefile.model import Sensitivity
 from casefile.vault import bidi, extract, polyglot, sniff
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+TITLE_MAX, TEXT_MAX, DESCRIPTION_MAX = 500, 2000, 20000  # characters; the web form shows them
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=TEXT_MAX)]
 HEX_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64}
+
+
+def _one_character_line_breaks(value: object) -> object:
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
 
 
 class EvidenceInput(BaseModel):
@@ -37,8 +44,19 @@ class EvidenceInput(BaseModel):
 
     _no_nul = field_validator("*", mode="after")(refuse_nul)
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
-    description: Annotated[str, StringConstraints(max_length=20000)] | None = None
+    title: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX)] | None
+    ) = None
+    # A browser sends a textarea's line breaks as CRLF: a line break counts as one character,
+    # as it does in the form's counter.
+    description: (
+        Annotated[
+            str,
+            BeforeValidator(_one_character_line_breaks),
+            StringConstraints(max_length=DESCRIPTION_MAX),
+        ]
+        | None
+    ) = None
     collected_at: AwareDatetime | None = None
     collected_by: Text | None = None
     location: Text | None = None
@@ -189,8 +207,12 @@ def _refuse_unchecked_declarations(data: EvidenceInput, received: Received) -> N
 
 def collector_fields(data: EvidenceInput) -> dict[str, Any]:
     """The collector's account as the item keeps it (its `collector` column): every field
-    given, except those the item has columns of its own for."""
+    given, except those the item has columns of its own for. The time of collection is kept
+    in UTC (`collected_at`) and as entered, with its offset (`collected_at_entered`)."""
     fields = data.model_dump(
         mode="json", exclude={"title", "description", "declared_hashes", "sensitivity"}
     )
+    if data.collected_at is not None:
+        fields["collected_at_entered"] = fields["collected_at"]
+        fields["collected_at"] = data.collected_at.astimezone(dt.UTC).isoformat()
     return {key: value for key, value in fields.items() if value is not None}
