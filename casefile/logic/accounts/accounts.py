@@ -455,10 +455,17 @@ def enable_totp(
     user.totp_last_step = step
     if pending is not None:
         pending.totp_pending_wrapped = None
-    codes = recovery_codes.replace_all(session, user)
     security_log.record(
         session, SecurityEventType.TOTP_ENABLED, user=user, client_address=client_address
     )
+    codes = _new_recovery_codes(session, user, client_address)
+    session.commit()
+    return codes
+
+
+def _new_recovery_codes(session: Session, user: User, client_address: str | None) -> list[str]:
+    """Ten new recovery codes in place of any old ones, logged; returned once."""
+    codes = recovery_codes.replace_all(session, user)
     security_log.record(
         session,
         SecurityEventType.RECOVERY_CODES_GENERATED,
@@ -466,7 +473,6 @@ def enable_totp(
         client_address=client_address,
         count=len(codes),
     )
-    session.commit()
     return codes
 
 
@@ -484,14 +490,7 @@ def regenerate_recovery_codes(
     if not user.totp_enabled:
         raise Conflict("two-factor sign-in is off; turn it on first")
     _recheck_password(user, password, "password", throttle, client_address)
-    codes = recovery_codes.replace_all(session, user)
-    security_log.record(
-        session,
-        SecurityEventType.RECOVERY_CODES_GENERATED,
-        user=user,
-        client_address=client_address,
-        count=len(codes),
-    )
+    codes = _new_recovery_codes(session, user, client_address)
     session.commit()
     return codes
 
