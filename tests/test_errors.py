@@ -55,7 +55,10 @@ def test_the_table_holds_http_statuses_and_json_codes():
     for failure, answer in errors.FAILURE_ANSWERS.items():
         assert answer.status in {503, 507}, failure
     assert set(errors.FAILURE_ANSWERS) == {
-        failures.DATABASE_UNAVAILABLE, failures.STORAGE_UNAVAILABLE, failures.STORAGE_FULL
+        failures.DATABASE_UNAVAILABLE,
+        failures.STORAGE_UNAVAILABLE,
+        failures.STORAGE_FULL,
+        failures.THROTTLE_UNAVAILABLE,
     }
 
 
