@@ -671,18 +671,21 @@ def test_a_backup_of_an_older_schema_is_loaded_at_its_revision_then_upgraded(
         row.pop("sealed_fields")
         return row
 
-    # Users: the lockout columns, no wrapped TOTP secret (sessions came with a later revision).
+    # Users: the lockout columns, no wrapped TOTP secret (sessions came with a later revision),
+    # no forced password change (administrators' resets came later still).
     def users(row):
         assert row.pop("totp_secret_wrapped") is None
+        assert row.pop("password_must_change") is False
         return {**row, "failed_logins": 0, "locked_until": None}
 
     changed = [rewrite("evidence", evidence), rewrite("users", users),
                rewrite("tus_uploads", tus_uploads)]
     for table, column in (("evidence", "content_id"), ("evidence", "sealed_metadata"),
-                          ("users", "totp_secret_wrapped"), ("tus_uploads", "sealed_fields")):
+                          ("users", "totp_secret_wrapped"), ("users", "password_must_change"),
+                          ("tus_uploads", "sealed_fields")):
         del tables[table]["columns"][column]
     tables["users"]["columns"].update(failed_logins="int", locked_until="datetime")
-    later = {"login_sessions", "blind_index_keys", "evidence_index_tokens"}
+    later = {"login_sessions", "blind_index_keys", "evidence_index_tokens", "recovery_codes"}
     files = {tables.pop(name)["file"] for name in later}
     inventory["tables"] = [t for t in inventory["tables"] if t["name"] not in later]
     inventory["files"] = [f for f in inventory["files"] if f["path"] not in files]
