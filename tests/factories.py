@@ -76,6 +76,15 @@ def add_member(session: Session, case: Case, lead: User, user: User, role: Role)
     members.add_member(session, lead, case.id, MemberInput(email=user.email, role=role))
 
 
+def make_case_with_viewer(session: Session) -> Case:
+    """A case led by lead@example.org, with viewer@example.org as a viewer."""
+    lead = make_user(session, "lead@example.org")
+    viewer = make_user(session, "viewer@example.org")
+    case = make_case(session, lead)
+    add_member(session, case, lead, viewer, Role.VIEWER)
+    return case
+
+
 def bearer(session: Session, user: User) -> dict[str, str]:
     _, plaintext = tokens.create_token(session, user, name="test", days=1)
     return {"Authorization": f"Bearer {plaintext}"}

@@ -56,13 +56,7 @@ def explain(item: Evidence, original_filename: str | None) -> list[Explained]:
     if "type_mismatch:declared_type" in item.flags:
         declared = item.declared_mime or ""
         if declared and sniff.same_type(declared, item.mime):
-            sentence = _(
-                "Recorded at intake, when %(declared)s and %(content)s were not yet treated as "
-                "names of the same type. They are the same type: this is not a mismatch.",
-                declared=declared,
-                content=item.mime,
-            )
-            found.append(Explained("type_mismatch:declared_type", sentence, settled=True))
+            found.append(_settled("type_mismatch:declared_type", declared, item.mime))
         else:
             sentence = _(
                 "The file's content is %(content)s, but the uploader's browser or program "
@@ -80,13 +74,7 @@ def explain(item: Evidence, original_filename: str | None) -> list[Explained]:
                 PurePosixPath(original_filename).name, strict=False
             )
         if guessed is not None and sniff.same_type(guessed, item.mime):
-            sentence = _(
-                "Recorded at intake, when %(declared)s and %(content)s were not yet treated as "
-                "names of the same type. They are the same type: this is not a mismatch.",
-                declared=guessed,
-                content=item.mime,
-            )
-            found.append(Explained("type_mismatch:extension", sentence, settled=True))
+            found.append(_settled("type_mismatch:extension", guessed, item.mime))
         else:
             sentence = _(
                 "The file's content is %(content)s, but the extension of its file name is used "
@@ -97,3 +85,15 @@ def explain(item: Evidence, original_filename: str | None) -> list[Explained]:
             )
             found.append(Explained("type_mismatch:extension", sentence, settled=False))
     return found
+
+
+def _settled(flag: str, claimed: str, content: str) -> Explained:
+    """A flag stored before `claimed` and `content` counted as names of one type: kept (the
+    record is history), explained as no mismatch."""
+    sentence = _(
+        "Recorded at intake, when %(declared)s and %(content)s were not yet treated as "
+        "names of the same type. They are the same type: this is not a mismatch.",
+        declared=claimed,
+        content=content,
+    )
+    return Explained(flag, sentence, settled=True)

@@ -9,9 +9,8 @@ import re
 
 import pytest
 
-from casefile.model import Role
 from tests.api.test_evidence_api import jpeg_with_exif, pdf_bytes
-from tests.factories import add_member, make_case, make_user
+from tests.factories import make_case_with_viewer
 from tests.web.test_auth_web import cheap_password_hashes, find_form, sign_in, text
 
 
@@ -22,11 +21,7 @@ def _cheap_hashes(monkeypatch):
 
 @pytest.fixture
 def world(session):
-    lead = make_user(session, "lead@example.org")
-    viewer = make_user(session, "viewer@example.org")
-    case = make_case(session, lead)
-    add_member(session, case, lead, viewer, Role.VIEWER)
-    return {"case": case}
+    return {"case": make_case_with_viewer(session)}
 
 
 def words(page: str) -> str:

@@ -13,9 +13,9 @@ from PIL import Image
 from sqlalchemy import select
 
 from casefile.logic.evidence import reading
-from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
+from casefile.model import CustodyAction, CustodyEntry, Evidence
 from tests.api.test_evidence_api import pdf_bytes
-from tests.factories import add_member, make_case, make_user
+from tests.factories import make_case_with_viewer, make_user
 from tests.web.test_auth_web import cheap_password_hashes, find_form, logout, sign_in, submit, text
 
 
@@ -26,11 +26,7 @@ def _cheap_hashes(monkeypatch):
 
 @pytest.fixture
 def world(session):
-    lead = make_user(session, "lead@example.org")
-    viewer = make_user(session, "viewer@example.org")
-    case = make_case(session, lead)
-    add_member(session, case, lead, viewer, Role.VIEWER)
-    return {"case": case}
+    return {"case": make_case_with_viewer(session)}
 
 
 def wav() -> bytes:

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from casefile.logic.evidence.intake import IntakeStream
-from casefile.model import CustodyEntry, Evidence, Role
-from tests.factories import add_member, make_case, make_user
+from casefile.model import CustodyEntry, Evidence
+from tests.factories import make_case_with_viewer
 from tests.web.test_auth_web import cheap_password_hashes, find_form, sign_in, text
 
 
@@ -23,11 +23,7 @@ def _cheap_hashes(monkeypatch):
 
 @pytest.fixture
 def world(session):
-    lead = make_user(session, "lead@example.org")
-    viewer = make_user(session, "viewer@example.org")
-    case = make_case(session, lead)
-    add_member(session, case, lead, viewer, Role.VIEWER)
-    return {"case": case}
+    return {"case": make_case_with_viewer(session)}
 
 
 def upload(client, case, files, **fields):
