@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 
 from casefile.db import Database
@@ -111,6 +111,17 @@ class Problems(list[str]):
             self.append(f"{status} {url}")  # the browser asks for the icon on its own
 
 
+def open_page(
+    browser: Browser, problems: Problems, *, width: int = 1200, expected: tuple[str, ...] = (),
+    **options: Any,
+) -> Page:
+    """A page in English at `width` by 900 px, the tests' timeout, its problems watched."""
+    page = browser.new_page(viewport={"width": width, "height": 900}, locale="en-GB", **options)
+    page.set_default_timeout(TIMEOUT_MS)
+    problems.watch(page, expected=expected)
+    return page
+
+
 def sign_in(page: Page, server: str, email: str) -> None:
     page.goto(f"{server}/login")
     expect(page.locator("html")).to_have_attribute("lang", "en")
@@ -165,9 +176,7 @@ def test_sign_in_create_case_add_member_and_switch_to_burmese(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB")
-            page.set_default_timeout(TIMEOUT_MS)
-            problems.watch(page)
+            page = open_page(browser, problems)
             sign_in(page, server, "lead@example.org")
             create_case(page, server)
             add_member(page, "investigator@example.org", "investigator")
@@ -230,9 +239,7 @@ def test_the_upload_page_sends_files_directly_and_resumably_and_speaks_burmese(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB")
-            page.set_default_timeout(TIMEOUT_MS)
-            problems.watch(page)
+            page = open_page(browser, problems)
             sign_in(page, upload_server, "lead@example.org")
             case_url = create_case(page, upload_server)
             page.goto(f"{case_url}/evidence")
@@ -300,9 +307,7 @@ def test_the_upload_summary_stays_on_screen_and_progress_says_percent_and_mb(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB")
-            page.set_default_timeout(TIMEOUT_MS)
-            problems.watch(page)
+            page = open_page(browser, problems)
             sign_in(page, server, "lead@example.org")
             case_url = create_case(page, server)
             page.goto(f"{case_url}/evidence")
@@ -364,10 +369,7 @@ def test_the_upload_form_fields_reach_the_item(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB",
-                                    timezone_id="Asia/Yangon")
-            page.set_default_timeout(TIMEOUT_MS)
-            problems.watch(page)
+            page = open_page(browser, problems, timezone_id="Asia/Yangon")
             sign_in(page, server, "lead@example.org")
             case_url = create_case(page, server)
             page.goto(f"{case_url}/evidence")
@@ -419,9 +421,7 @@ def test_a_refused_field_stops_the_upload_and_is_marked_by_the_field(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB")
-            page.set_default_timeout(TIMEOUT_MS)
-            problems.watch(page, expected=("/evidence",))  # the API's 422, on purpose
+            page = open_page(browser, problems, expected=("/evidence",))  # the API 422s on purpose
             sign_in(page, server, "lead@example.org")
             case_url = create_case(page, server)
             page.goto(f"{case_url}/evidence")
@@ -455,9 +455,7 @@ def test_long_unbroken_text_never_widens_the_page(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": width, "height": 900}, locale="en-GB")
-            page.set_default_timeout(TIMEOUT_MS)
-            problems.watch(page)
+            page = open_page(browser, problems, width=width)
             sign_in(page, server, "lead@example.org")
             case_url = create_case(page, server)
             page.goto(f"{case_url}/evidence")
@@ -495,9 +493,7 @@ def test_a_transfer_names_an_item_and_the_log_reads_as_sentences(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB")
-            page.set_default_timeout(TIMEOUT_MS)
-            problems.watch(page)
+            page = open_page(browser, problems)
             sign_in(page, server, "lead@example.org")
             case_url = create_case(page, server)
             page.goto(f"{case_url}/evidence")
@@ -713,9 +709,7 @@ def test_pdf_pages_are_images_and_an_image_fits_its_card(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
-            page.set_default_timeout(TIMEOUT_MS)
-            problems.watch(page)
+            page = open_page(browser, problems, width=1280)
             sign_in(page, server, "lead@example.org")
             case_url = create_case(page, server)
             page.goto(f"{case_url}/evidence")

@@ -15,9 +15,9 @@ from tests.factories import PASSWORD, make_user
 from tests.web.test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    TIMEOUT_MS,
     Problems,
     live_database,  # noqa: F401 - a fixture
+    open_page,
     require_chromium,
     server,  # noqa: F401 - a fixture
     sign_in,
@@ -39,9 +39,7 @@ def test_enrolment_survives_a_reload_and_a_recovery_code_signs_in(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB")
-            page.set_default_timeout(TIMEOUT_MS)
-            problems.watch(page)
+            page = open_page(browser, problems)
             sign_in(page, server, "witness-officer@example.org")
 
             page.goto(f"{server}/account/totp")
