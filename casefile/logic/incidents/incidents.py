@@ -30,6 +30,7 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import NotFound, ValidationFailed
 from casefile.logic.evidence.editing import StaleVersion
+from casefile.logic.incidents import places
 from casefile.logic.text import VISIBLE, Line, LongText, Note, Stripped, refuse_nul
 from casefile.model import (
     CustodyAction,
@@ -277,6 +278,22 @@ def _case_perpetrators(
     return [found[value] for value in ids]
 
 
+def _checked_location(location: LocationInput) -> LocationInput:
+    """The location with its administrative names as stored (in Myanmar: the data's English
+    names, filled in from the township or district); ValidationFailed if they do not fit."""
+    checked = places.check(
+        country=location.country,
+        state_region=location.state_region,
+        district=location.district,
+        township=location.township,
+    )
+    if checked.problems:
+        raise ValidationFailed(
+            {f"location.{name}": problem for name, problem in checked.problems.items()}
+        )
+    return location.model_copy(update=checked.values)
+
+
 def _apply(
     incident: Incident, sent: dict[str, Any], perpetrators: list[Perpetrator] | None
 ) -> None:
@@ -312,6 +329,7 @@ def create_incident(
     user = authz.require_active(actor)
     case = authz.authorize_case(session, actor, case_id, CaseAction.EDIT_INCIDENTS, for_update=True)
     perpetrators = _case_perpetrators(session, case.id, data.perpetrators)
+    data = data.model_copy(update={"location": _checked_location(data.location)})
     custody_log.hold_lock(session)
     now = utcnow()
     incident = Incident(
@@ -357,6 +375,8 @@ def update_incident(
     start = sent.get("start_date", incident.start_date)
     end = sent.get("end_date", incident.end_date)
     _dates_in_order(start, end)
+    if "location" in sent:
+        sent["location"] = _checked_location(sent["location"])
     perpetrators = (
         _case_perpetrators(session, incident.case_id, sent["perpetrators"])
         if "perpetrators" in sent
