@@ -16,6 +16,7 @@ from casefile.web import (
     custody,
     evidence,
     evidence_edit,
+    maps,
     prg,
     sessions,
 )
@@ -32,7 +33,16 @@ from casefile.web.labels import (
 )
 
 bp = Blueprint("web", __name__)
-for child in (auth.bp, account.bp, cases.bp, custody.bp, evidence.bp, evidence_edit.bp, admin.bp):
+for child in (
+    auth.bp,
+    account.bp,
+    cases.bp,
+    custody.bp,
+    evidence.bp,
+    evidence_edit.bp,
+    maps.bp,
+    admin.bp,
+):
     bp.register_blueprint(child)
 bp.after_request(prg.see_other)
 
