@@ -157,6 +157,7 @@ def seed(server: str, database: Database) -> dict[str, str]:
         "cases": "/cases",
         "case": f"/cases/{case_id}",
         "evidence": f"/cases/{case_id}/evidence",
+        "map": f"/cases/{case_id}/map",
         "item": f"/evidence/{statement}",
         "restricted-item": f"/evidence/{restricted}",
         "activity": f"/cases/{case_id}/activity",
