@@ -11,7 +11,7 @@ from babel import dates as babel_dates
 from flask_babel import LazyString, format_datetime, format_decimal, get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
-from casefile.model import CustodyAction, CustodyEntry
+from casefile.model import CustodyAction, CustodyEntry, IncidentCategory
 
 
 def _(text: str, **variables: Any) -> str:
@@ -342,3 +342,28 @@ def file_size(size: int) -> str:
 def exact_size(size: int) -> str:
     """Every byte counted, digits grouped for the reader's locale."""
     return str(ngettext("%(count)s byte", "%(count)s bytes", size, count=format_decimal(size)))
+
+
+# The incident categories of issue 12, in the controlled list's order (the map's filter and
+# its points; the incident pages may share them).
+INCIDENT_CATEGORY_LABELS: dict[IncidentCategory, LazyString] = {
+    IncidentCategory.KILLING: _l("Killing"),
+    IncidentCategory.TORTURE: _l("Torture"),
+    IncidentCategory.SGBV: _l("Sexual and gender-based violence"),
+    IncidentCategory.ARSON_DESTRUCTION: _l("Arson, destruction of property"),
+    IncidentCategory.FORCED_DISPLACEMENT: _l("Forced displacement, deportation"),
+    IncidentCategory.ARBITRARY_DETENTION: _l("Arbitrary detention"),
+    IncidentCategory.ENFORCED_DISAPPEARANCE: _l("Enforced disappearance"),
+    IncidentCategory.AIRSTRIKE_SHELLING: _l("Airstrike, shelling"),
+    IncidentCategory.ATTACK_PROTECTED_SITE: _l("Attack on a school, hospital or place of worship"),
+    IncidentCategory.CHILD_RECRUITMENT: _l("Recruitment of children"),
+    IncidentCategory.PERSECUTION: _l("Persecution"),
+    IncidentCategory.OTHER: _l("Other"),
+}
+
+
+def incident_category_label(code: str) -> str:
+    try:
+        return str(INCIDENT_CATEGORY_LABELS[IncidentCategory(code)])
+    except ValueError:
+        return code

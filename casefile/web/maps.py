@@ -5,9 +5,11 @@ host, and only when one is configured."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
-from flask import Blueprint, make_response, render_template, request
+from flask import Blueprint, make_response, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
@@ -15,9 +17,10 @@ from casefile import request_scope
 from casefile.logic.cases import cases
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.maps import points
-from casefile.logic.maps.points import CaseMap, MapFilter
+from casefile.logic.maps.points import CaseMap, MapFilter, Point
 from casefile.web.forms import MapFilterForm
 from casefile.web.helpers import has_errors, show_errors
+from casefile.web.labels import INCIDENT_CATEGORY_LABELS, incident_category_label
 from casefile.web.prg import UNPROCESSABLE
 from casefile.web.sessions import CSP
 
@@ -32,7 +35,7 @@ DATE_SOURCES = {
 POSITION_SOURCES = {
     "exif": _l("GPS in the file"),
     "collector": _l("given by the collector"),
-    "incident": _l("of the incident"),
+    "incident": _l("recorded for the incident"),
 }
 
 
@@ -41,6 +44,25 @@ def map_csp(tile_origin: str | None) -> str:
     if tile_origin is None:
         return CSP
     return CSP.replace("img-src 'self' data:", f"img-src 'self' data: {tile_origin}")
+
+
+def point_url(point: Point) -> str:
+    """The page of a point's item or incident. Incidents have no HTML page of their own yet:
+    their JSON (GET /api/v1/incidents/<id>, which the browser's session opens)."""
+    if point.kind == "evidence":
+        return url_for("web.evidence.show", item_id=point.id)
+    return url_for("api.get_incident", incident_id=point.id)
+
+
+def shown_date(day: dt.date, precision: str | None) -> str:
+    """A point's date as precisely as it is known: 2017-08-30, 2017-08, 2017, about …."""
+    if precision == "month":
+        return day.isoformat()[:7]
+    if precision == "year":
+        return day.isoformat()[:4]
+    if precision == "approximate":
+        return _("about %(date)s", date=day.isoformat())
+    return day.isoformat()
 
 
 def _filter(form: MapFilterForm) -> MapFilter:
@@ -59,7 +81,10 @@ def case_map(case_id: uuid.UUID) -> Response:
     case = cases.get_case(session, actor, case_id)
     settings = request_scope.settings()
     form = MapFilterForm(request.args)
-    form.category.choices = [("", str(form.category.label.text))]
+    form.category.choices = [
+        ("", str(_l("All categories"))),
+        *((code.value, str(label)) for code, label in INCIDENT_CATEGORY_LABELS.items()),
+    ]
     if request.args:
         form.validate()
     keyring = request_scope.keyring()
@@ -82,6 +107,9 @@ def case_map(case_id: uuid.UUID) -> Response:
         max_points=points.MAX_POINTS,
         date_sources=DATE_SOURCES,
         position_sources=POSITION_SOURCES,
+        point_url=point_url,
+        shown_date=shown_date,
+        category_label=incident_category_label,
     )
     response = make_response(page, UNPROCESSABLE if has_errors(form) else 200)
     response.headers["Content-Security-Policy"] = map_csp(settings.map_tile_origin)

@@ -1,5 +1,6 @@
-"""GET /api/v1/cases/{case_id}/map: the case's points as GeoJSON. Items with a GPS position in
-their EXIF (or a collector's latitude and longitude) are there, items without one are not;
+"""GET /api/v1/cases/{case_id}/map: the case's points as GeoJSON. Incidents with a latitude and
+longitude and items with a GPS position in their EXIF (or a collector's latitude and
+longitude) are there, incidents and items without one are not;
 restricted items only for those holding a grant, with nothing else of them anywhere in the
 answer (no feature, no count); other cases' points never; out-of-range coordinates dropped;
 bad filters refused with 422; reading the map writes no custody entry."""
@@ -95,15 +96,37 @@ def world(session, client):
     w.elsewhere = add(client, other.id, w.lead,
                       photo((16.0, 47.0, 0.0), (96.0, 9.0, 0.0), shade=50),
                       title="Yangon, other case")
+    w.massacre = incident(client, case.id, w.lead, title="Killings at Tula Toli",
+                          start_date="2017-08-30", categories=["killing", "sgbv"],
+                          location={"place": "Tula Toli", "lat": 20.9512, "lon": 92.5634})
+    w.burning = incident(client, case.id, w.lead, title="Burning of Min Gyi",
+                         start_date="2017-09-01", end_date="2017-09-03",
+                         date_precision="approximate", categories=["arson_destruction"],
+                         location={"place": "Min Gyi", "lat": 20.17, "lon": 92.9})
+    w.nowhere = incident(client, case.id, w.lead, title="Arrests, place unknown",
+                         start_date="2017-08-29", categories=["arbitrary_detention"])
+    w.other_incident = incident(client, other.id, w.lead, title="Yangon detentions",
+                                start_date="2021-02-01",
+                                location={"place": "Insein", "lat": 16.88, "lon": 96.1})
     return w
+
+
+def incident(client, case_id, headers, **fields) -> dict:
+    response = client.post(f"/api/v1/cases/{case_id}/incidents", headers=headers, json=fields)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
 
 
 def get_map(client, case_id, headers, **params):
     return client.get(f"/api/v1/cases/{case_id}/map", headers=headers, query_string=params)
 
 
-def by_id(body: dict) -> dict[str, dict]:
-    return {feature["properties"]["id"]: feature for feature in body["features"]}
+def by_id(body: dict, kind: str | None = None) -> dict[str, dict]:
+    return {
+        feature["properties"]["id"]: feature
+        for feature in body["features"]
+        if kind is None or feature["properties"]["kind"] == kind
+    }
 
 
 def test_items_with_a_position_are_points_and_others_are_not(client, world):
@@ -111,7 +134,7 @@ def test_items_with_a_position_are_points_and_others_are_not(client, world):
     assert response.status_code == 200
     body = response.get_json()
     assert body["type"] == "FeatureCollection" and body["truncated"] is False
-    found = by_id(body)
+    found = by_id(body, "evidence")
     assert set(found) == {world.tula["id"], world.declared["id"]}
     tula = found[world.tula["id"]]
     assert tula["type"] == "Feature" and tula["id"] == f"evidence/{world.tula['id']}"
@@ -132,6 +155,52 @@ def test_items_with_a_position_are_points_and_others_are_not(client, world):
         "collector", "2017-09-02", "collected")
 
 
+def test_incidents_with_a_location_are_points(client, world):
+    body = get_map(client, world.case.id, world.viewer).get_json()
+    found = by_id(body, "incident")
+    assert set(found) == {world.massacre["id"], world.burning["id"]}  # not the unplaced one
+    massacre = found[world.massacre["id"]]
+    assert massacre["id"] == f"incident/{world.massacre['id']}"
+    assert massacre["geometry"] == {"type": "Point", "coordinates": [92.5634, 20.9512]}
+    assert massacre["properties"] == {
+        "kind": "incident",
+        "id": world.massacre["id"],
+        "title": "Killings at Tula Toli",
+        "date": "2017-08-30",
+        "end_date": None,
+        "date_precision": "day",
+        "date_source": "incident",
+        "position_source": "incident",
+        "categories": ["killing", "sgbv"],
+        "place": "Tula Toli",
+    }
+    burning = found[world.burning["id"]]["properties"]
+    assert (burning["date"], burning["end_date"], burning["date_precision"]) == (
+        "2017-09-01", "2017-09-03", "approximate")
+    assert [f["properties"]["kind"] for f in body["features"]][:2] == ["incident", "incident"]
+
+
+def test_incidents_filter_by_category_and_period(client, world):
+    def ids(**params):
+        response = get_map(client, world.case.id, world.viewer, show="incidents", **params)
+        assert response.status_code == 200, response.get_json()
+        assert all(f["properties"]["kind"] == "incident" for f in response.get_json()["features"])
+        return set(by_id(response.get_json()))
+
+    both = {world.massacre["id"], world.burning["id"]}
+    assert ids() == both
+    assert ids(category="killing") == {world.massacre["id"]}
+    assert ids(category="arson_destruction") == {world.burning["id"]}
+    assert ids(category="torture") == set()
+    assert ids(since="2017-09-02") == {world.burning["id"]}  # it lasted until the 3rd
+    assert ids(until="2017-08-31") == {world.massacre["id"]}
+    assert ids(since="2017-09-04") == set()
+    # The category narrows incidents only; items stay.
+    mixed = get_map(client, world.case.id, world.viewer, category="killing").get_json()
+    assert set(by_id(mixed, "incident")) == {world.massacre["id"]}
+    assert set(by_id(mixed, "evidence")) == {world.tula["id"], world.declared["id"]}
+
+
 def test_a_restricted_item_is_a_point_only_for_a_grantee(client, world):
     seen = by_id(get_map(client, world.case.id, world.investigator).get_json())
     assert world.secret["id"] in seen
@@ -140,7 +209,7 @@ def test_a_restricted_item_is_a_point_only_for_a_grantee(client, world):
     assert secret["properties"]["sensitivity"] == "restricted"
     assert secret["geometry"]["coordinates"] == [92.75, 21.5]
     for headers in (world.viewer, world.lead):  # the lead holds no grant either
-        response = get_map(client, world.case.id, headers)
+        response = get_map(client, world.case.id, headers, show="evidence")
         text = response.get_data(as_text=True)
         assert len(response.get_json()["features"]) == 2  # no feature, and no count of it
         for needle in (world.secret["id"], world.secret["ern"], "Witness", "shelter",
@@ -151,8 +220,9 @@ def test_a_restricted_item_is_a_point_only_for_a_grantee(client, world):
 def test_other_cases_points_are_not_shown_and_non_members_get_404(client, world):
     text = get_map(client, world.case.id, world.lead).get_data(as_text=True)
     assert world.elsewhere["id"] not in text and "Yangon" not in text
+    assert world.other_incident["id"] not in text and "Insein" not in text
     other = by_id(get_map(client, world.other.id, world.viewer).get_json())
-    assert set(other) == {world.elsewhere["id"]}
+    assert set(other) == {world.elsewhere["id"], world.other_incident["id"]}
     assert get_map(client, world.case.id, world.outsider).status_code == 404
     assert get_map(client, world.case.id, world.outsider, since="junk").status_code == 404
     assert get_map(client, "00000000-0000-0000-0000-000000000000", world.lead).status_code == 404
@@ -163,7 +233,8 @@ def test_filters_by_date_and_kind(client, world):
     def ids(**params):
         response = get_map(client, world.case.id, world.investigator, **params)
         assert response.status_code == 200, response.get_json()
-        return set(by_id(response.get_json()))
+        kind = "incident" if params.get("show") == "incidents" else "evidence"
+        return set(by_id(response.get_json(), kind))
 
     everything = {world.tula["id"], world.declared["id"], world.secret["id"]}
     assert ids() == everything
@@ -172,8 +243,8 @@ def test_filters_by_date_and_kind(client, world):
     assert ids(since="2017-08-31", until="2017-08-31") == {world.secret["id"]}
     assert ids(kind="image/") == everything
     assert ids(kind="application/pdf") == set()
-    assert ids(show="incidents") == set()
     assert ids(show="evidence") == everything
+    assert ids(show="incidents") == {world.massacre["id"], world.burning["id"]}
 
 
 @pytest.mark.parametrize(("params", "field"), [
@@ -183,6 +254,7 @@ def test_filters_by_date_and_kind(client, world):
     ({"since": "2017-09-01", "until": "2017-08-01"}, "until"),
     ({"show": "everything"}, "show"),
     ({"kind": "image"}, "kind"),
+    ({"category": "massacre"}, "category"),
 ])
 def test_bad_filters_are_refused(client, world, params, field):
     response = get_map(client, world.case.id, world.viewer, **params)

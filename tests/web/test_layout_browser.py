@@ -153,6 +153,16 @@ def seed(server: str, database: Database) -> dict[str, str]:
         timeout=30,
     )
     assert transfer.status_code == 201, transfer.text
+    incident = requests.post(
+        f"{server}/api/v1/cases/{case_id}/incidents",
+        headers=auth,
+        json={"title": "Burning of Min Gyi", "start_date": "2017-08-30",
+              "date_precision": "approximate",
+              "categories": ["arson_destruction", "attack_protected_site", "sgbv"],
+              "location": {"place": "Min Gyi (Tula Toli)", "lat": 20.9512, "lon": 92.5634}},
+        timeout=30,
+    )
+    assert incident.status_code == 201, incident.text
     return {
         "cases": "/cases",
         "case": f"/cases/{case_id}",

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 from urllib.parse import urlsplit
 
 import pytest
@@ -52,7 +53,7 @@ class TileServer:
         self.asked = asked
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the base class's name
+            def do_GET(self) -> None:
                 asked.append(self.path)
                 if not self.path.startswith("/tiles/"):
                     self.send_error(404)
@@ -74,7 +75,7 @@ class TileServer:
     def template(self) -> str:
         return f"http://127.0.0.1:{self.port}/tiles/{{z}}/{{x}}/{{y}}.png"
 
-    def __enter__(self) -> TileServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -117,7 +118,17 @@ def seed(server: str, database: Database) -> dict[str, str]:
     upload(photo(None, None, shade=9), title="No position")
     upload(photo((21.0, 30.0, 0.0), (92.0, 45.0, 0.0), shade=13), title="Witness shelter",
            sensitivity="restricted")
-    return {"case": case_id, "tula_ern": tula["ern"], "tula": tula["id"]}
+    recorded = requests.post(
+        f"{server}/api/v1/cases/{case_id}/incidents",
+        headers=auth,
+        json={"title": "Killings at Tula Toli", "start_date": "2017-08-30",
+              "categories": ["killing"],
+              "location": {"place": "Tula Toli", "lat": 20.4, "lon": 92.2}},
+        timeout=30,
+    )
+    assert recorded.status_code == 201, recorded.text
+    return {"case": case_id, "tula_ern": tula["ern"], "tula": tula["id"],
+            "incident": recorded.json()["id"]}
 
 
 def markers(page: Page) -> int:
@@ -152,21 +163,27 @@ def test_points_on_plain_borders_without_a_tile_server(
                 expect(page).to_have_url(f"{server}/cases/{seeded['case']}/map")
                 holder = page.locator("#map")
                 expect(holder).to_be_visible()
-                expect(holder).to_have_attribute("data-points", "3")  # the grantee's three
+                # The grantee's three items and the incident.
+                expect(holder).to_have_attribute("data-points", "4")
                 expect(holder).to_have_attribute("data-outline-drawn", "yes")
-                assert markers(page) == 3
-                assert page.locator("#map .leaflet-overlay-pane path").count() > 3  # borders
+                assert markers(page) == 4
+                assert page.locator("#map path.map-point-incident").count() == 1
+                assert page.locator("#map .leaflet-overlay-pane path").count() > 4  # borders
                 assert page.locator("#map img.leaflet-tile").count() == 0
                 expect(page.locator("#tile-notice")).to_contain_text("No tile server")
                 # A marker's popup links to its item.
-                page.locator(f"#point-{seeded['tula']}").scroll_into_view_if_needed()
-                popup_target = page.locator("#map path.map-point").first
-                popup_target.click(force=True)
+                page.locator("#map path.map-point-evidence").first.click(force=True)
                 popup = page.locator(".leaflet-popup-content")
                 expect(popup).to_be_visible()
                 link = popup.locator("a.point-link")
                 expect(link).to_have_count(1)
                 assert link.get_attribute("href", timeout=5000).startswith("/evidence/")
+                page.locator("#map path.map-point-incident").click(force=True)
+                incident_link = popup.locator(
+                    f"a.point-link[href='/api/v1/incidents/{seeded['incident']}']")
+                expect(incident_link).to_be_visible()
+                expect(incident_link).to_contain_text("Killings at Tula Toli")
+                expect(page.locator(".leaflet-popup")).to_have_count(1)  # one popup at a time
                 assert elsewhere == [], elsewhere  # no tiles, no other server asked
                 # The page's CSP refuses an image from any other host.
                 refused = page.evaluate(
@@ -184,8 +201,8 @@ def test_points_on_plain_borders_without_a_tile_server(
                 page.context.clear_cookies()
                 sign_in(page, server, "viewer@example.org")
                 page.goto(f"{server}/cases/{seeded['case']}/map")
-                expect(page.locator("#map")).to_have_attribute("data-points", "2")
-                assert markers(page) == 2
+                expect(page.locator("#map")).to_have_attribute("data-points", "3")
+                assert markers(page) == 3
                 assert "Witness shelter" not in page.content()
                 page.close()
             finally:
@@ -218,10 +235,10 @@ def test_tiles_from_a_configured_server_under_the_pages_csp(
                     f"Map tiles come from http://127.0.0.1:{tiles.port}: viewing this map "
                     "sends the area on screen to that server"
                 )
-                expect(page.locator("#map")).to_have_attribute("data-points", "3")
+                expect(page.locator("#map")).to_have_attribute("data-points", "4")
                 loaded = page.locator("#map img.leaflet-tile-loaded")
                 expect(loaded.first).to_be_visible()
-                assert markers(page) == 3
+                assert markers(page) == 4
                 attribution = page.locator(".leaflet-control-attribution")
                 expect(attribution).to_contain_text("Test tiles <em>not markup</em>")
                 assert page.locator(".leaflet-control-attribution em").count() == 0

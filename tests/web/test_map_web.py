@@ -76,7 +76,8 @@ def test_the_list_shows_the_points_a_viewer_may_see(client, world):  # noqa: F81
     response = page(client, world.case.id)
     assert response.status_code == 200
     shown = points(response)
-    assert set(shown) == {world.tula["id"], world.declared["id"]}
+    assert set(shown) == {world.tula["id"], world.declared["id"], world.massacre["id"],
+                          world.burning["id"]}
     tula = shown[world.tula["id"]]
     assert (tula["lat"], tula["lon"], tula["kind"]) == ("20.940000", "92.570000", "evidence")
     assert tula["href"] == f"/evidence/{world.tula['id']}"
@@ -90,6 +91,24 @@ def test_the_list_shows_the_points_a_viewer_may_see(client, world):  # noqa: F81
     assert 'data-tile-url=""' in html
 
 
+def test_incidents_are_listed_with_their_categories_dates_and_places(client, world):  # noqa: F811
+    sign_in(client, "viewer@example.org")
+    shown = points(page(client, world.case.id))
+    massacre = shown[world.massacre["id"]]
+    assert (massacre["kind"], massacre["lat"], massacre["lon"]) == (
+        "incident", "20.951200", "92.563400")
+    assert massacre["href"] == f"/api/v1/incidents/{world.massacre['id']}"
+    assert "Killings at Tula Toli" in massacre["text"]
+    assert "Killing, Sexual and gender-based violence" in massacre["text"]
+    assert "2017-08-30 (of the incident)" in massacre["text"]
+    assert "20.951200, 92.563400 (recorded for the incident)" in massacre["text"]
+    assert "about 2017-09-01 \N{EN DASH} about 2017-09-03" in shown[world.burning["id"]]["text"]
+    assert world.nowhere["id"] not in shown
+    only = points(page(client, world.case.id, show="incidents", category="arson_destruction"))
+    assert set(only) == {world.burning["id"]}
+    assert page(client, world.case.id, category="massacre").status_code == 422
+
+
 def test_a_grantee_sees_the_restricted_point(client, world):  # noqa: F811
     sign_in(client, "investigator@example.org")
     shown = points(page(client, world.case.id))
@@ -100,8 +119,8 @@ def test_a_grantee_sees_the_restricted_point(client, world):  # noqa: F811
 
 def test_filters_narrow_the_list_and_bad_ones_answer_422(client, world):  # noqa: F811
     sign_in(client, "investigator@example.org")
-    assert set(points(page(client, world.case.id, since="2017-08-31", until="2017-08-31"))) \
-        == {world.secret["id"]}
+    assert set(points(page(client, world.case.id, since="2017-08-31", until="2017-08-31",
+                           show="evidence"))) == {world.secret["id"]}
     refused = page(client, world.case.id, since="2017-09-01", until="2017-08-01")
     assert refused.status_code == 422
     html = refused.get_data(as_text=True)

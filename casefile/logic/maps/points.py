@@ -16,17 +16,25 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import or_
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from casefile.logic import authz
+from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence import metadata
-from casefile.model import Evidence, EvidenceStatus, Sensitivity, User
+from casefile.model import (
+    Evidence,
+    EvidenceStatus,
+    Incident,
+    IncidentCategory,
+    IncidentCategoryRow,
+    Sensitivity,
+    User,
+)
 from casefile.vault import exif
 from casefile.vault.envelope import Keyring
 
@@ -39,6 +47,7 @@ DateSource = Literal["taken", "collected", "received", "incident"]
 PositionSource = Literal["exif", "collector", "incident"]
 SHOW = ("all", "incidents", "evidence")
 KINDS = ("image/", "video/", "audio/", "application/pdf", "text/")  # the evidence list's types
+CATEGORIES = tuple(category.value for category in IncidentCategory)
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ class MapFilter:
     kind: str | None = None  # items: a MIME prefix, as the evidence list's type filter
     category: str | None = None  # incidents: one of the categories
 
-    def check(self, categories: Iterable[str] = ()) -> None:
+    def check(self) -> None:
         problems: dict[str, str] = {}
         if self.show not in SHOW:
             problems["show"] = f"one of {', '.join(SHOW)}"
@@ -57,9 +66,8 @@ class MapFilter:
             problems["kind"] = f"one of {', '.join(KINDS)}"
         if self.since is not None and self.until is not None and self.until < self.since:
             problems["until"] = "must not be before since"
-        known = tuple(categories)
-        if self.category is not None and known and self.category not in known:
-            problems["category"] = f"one of {', '.join(known)}"
+        if self.category is not None and self.category not in CATEGORIES:
+            problems["category"] = f"one of {', '.join(CATEGORIES)}"
         if problems:
             raise ValidationFailed(problems)
 
@@ -211,6 +219,67 @@ def evidence_points(
     return found, truncated
 
 
+def _place(incident: Incident) -> str | None:
+    parts = (
+        incident.place,
+        incident.village_ward,
+        incident.township,
+        incident.district,
+        incident.state_region,
+        incident.country,
+    )
+    named = [part.strip() for part in parts if part and part.strip()]
+    return ", ".join(named) or None
+
+
+def incident_points(
+    session: Session, case_id: uuid.UUID, where: MapFilter
+) -> tuple[list[Point], bool]:
+    """The case's incidents with a latitude and longitude, as points (the caller has
+    authorized the actor to see the case's incidents)."""
+    query = select(Incident).where(
+        Incident.case_id == case_id, Incident.lat.is_not(None), Incident.lon.is_not(None)
+    )
+    if where.category is not None:
+        query = query.where(
+            exists().where(
+                IncidentCategoryRow.incident_id == Incident.id,
+                IncidentCategoryRow.category == IncidentCategory(where.category),
+            )
+        )
+    if where.since is not None:  # as the incident list's period: it ends on or after
+        query = query.where(func.coalesce(Incident.end_date, Incident.start_date) >= where.since)
+    if where.until is not None:
+        query = query.where(Incident.start_date <= where.until)
+    query = query.order_by(Incident.start_date, Incident.created_at, Incident.id)
+    found: list[Point] = []
+    truncated = False
+    for incident in session.scalars(query.limit(MAX_POINTS + 1)):
+        place = checked_position(incident.lat, incident.lon)
+        if place is None:
+            continue
+        if len(found) == MAX_POINTS:
+            truncated = True
+            break
+        found.append(
+            Point(
+                kind="incident",
+                id=incident.id,
+                title=incident.title,
+                lat=place[0],
+                lon=place[1],
+                date=incident.start_date,
+                date_source="incident",
+                position_source="incident",
+                end_date=incident.end_date,
+                date_precision=incident.date_precision.value,
+                categories=tuple(category.value for category in incident.categories),
+                place=_place(incident),
+            )
+        )
+    return found, truncated
+
+
 def case_map(
     session: Session,
     actor: User | None,
@@ -219,11 +288,16 @@ def case_map(
     keyring: Keyring,
 ) -> CaseMap:
     """The points of the case's map the actor may see (NotFound for non-members)."""
+    case = authz.authorize_case(session, actor, case_id, CaseAction.VIEW)
     where.check()
-    authz.authorize_case(session, actor, case_id, authz.CaseAction.VIEW_EVIDENCE)
+    role = authz.role_in_case(session, authz.require_active(actor), case.id)
     points: list[Point] = []
     truncated = False
-    if where.show in ("all", "evidence"):
+    if where.show in ("all", "incidents") and authz.can(role, CaseAction.VIEW_INCIDENTS):
+        incidents, cut = incident_points(session, case.id, where)
+        points += incidents
+        truncated = truncated or cut
+    if where.show in ("all", "evidence") and authz.can(role, CaseAction.VIEW_EVIDENCE):
         items, cut = evidence_points(session, actor, case_id, where, keyring)
         points += items
         truncated = truncated or cut
