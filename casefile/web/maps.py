@@ -61,7 +61,7 @@ def shown_date(day: dt.date, precision: str | None) -> str:
     if precision == "year":
         return day.isoformat()[:4]
     if precision == "approximate":
-        return _("about %(date)s", date=day.isoformat())
+        return str(_("about %(date)s", date=day.isoformat()))
     return day.isoformat()
 
 
