@@ -33,7 +33,7 @@ PARAMS = (
     ),
     Param(
         "category",
-        {"type": "string"},
+        {"type": "string", "enum": list(points.CATEGORIES)},
         "incidents of this category only (items are not filtered by it)",
     ),
 )

@@ -42,7 +42,8 @@ ENGLISH = [
     "Since", "Browser", "Address", "Expires", "Revoke", "Skip", "Main", "Sort", "Any",
     "All", "from", "until", "Record", "transfer", "items", "item", "None", "found",
     "Embedded", "Chain", "custody", "report", "Legal", "hold", "Forum", "Court", "pattern",
-    "Working", "languages", "My", "Description",
+    "Working", "languages", "My", "Description", "Map", "Incident", "Incidents", "Points",
+    "Show", "Killing", "Persecution", "Borders", "tiles", "taken", "collector", "incident",
 ]
 WORDS = re.compile(r"(?<![\w-])(" + "|".join(re.escape(word) for word in ENGLISH) + r")(?![\w-])")
 
@@ -55,6 +56,7 @@ TYPED = [
     "Investigator K.", "Evidence unit, The Hague", "original SD card for forensic imaging",
     "CF-SEAL-00042", "Cox's Bazar", "SD card", "sealed bag, intact", "scripts",
     "statement.txt", "photo.jpg", "restricted-witness.txt", "a.txt", "test",
+    "Burning of Min Gyi", "Min Gyi",
 ]
 IDENTIFIERS = re.compile(
     r"[\w.+-]+@[\w.-]+|MMR-OTP-\d{4}-\d{4}|\b[0-9a-f]{8,}\b|\b(?:text|image|application)/[\w.+-]+"
@@ -168,6 +170,14 @@ def pages(client: FlaskClient, session: Session) -> dict[str, str]:
         },
     )
     assert transfer.status_code == 201, transfer.get_json()
+    incident = client.post(
+        f"/api/v1/cases/{case.id}/incidents",
+        headers=auth,
+        json={"title": "Burning of Min Gyi", "start_date": "2017-08-30",
+              "date_precision": "approximate", "categories": ["killing", "persecution"],
+              "location": {"place": "Min Gyi", "lat": 20.9512, "lon": 92.5634}},
+    )
+    assert incident.status_code == 201, incident.get_json()
 
     sign_in(client, "lead@example.org")
     chosen = submit(client, "/cases", {"locale": "my"}, action="/language")
@@ -179,6 +189,7 @@ def pages(client: FlaskClient, session: Session) -> dict[str, str]:
         "cases": "/cases",
         "case": f"/cases/{case.id}",
         "evidence": f"/cases/{case.id}/evidence",
+        "map": f"/cases/{case.id}/map",
         "item": f"/evidence/{statement}",
         "flagged item": f"/evidence/{photo}",
         "restricted item": f"/evidence/{restricted}",
