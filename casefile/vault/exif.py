@@ -32,7 +32,11 @@ def rational(value: object) -> Fraction | None:
     match = _NUMBER.match(value)
     if match is None:
         return None
-    numerator, denominator = Fraction(match.group(1)), Fraction(match.group(2) or 1)
+    top, bottom = match.group(1), match.group(2) or "1"
+    if "." not in top and "." not in bottom:  # the usual "753/25": whole numbers, parsed fast
+        numerator, denominator = Fraction(int(top)), Fraction(int(bottom))
+    else:
+        numerator, denominator = Fraction(top), Fraction(bottom)
     return None if denominator == 0 else numerator / denominator
 
 

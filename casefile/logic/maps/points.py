@@ -166,10 +166,12 @@ def _may_have_position() -> Any:
     """Items whose stored metadata could hold a position (a cheap test in SQL; the position
     itself is read and checked in Python). Sealed items hold nothing in the clear: they are
     read from their seal."""
+    # as_string(): SQLite's JSON_EXTRACT / PostgreSQL's #>>, NULL where the key is missing
+    # (the plain index would be JSON_QUOTE(...) on SQLite: the text 'null', never NULL).
     return or_(
-        Evidence.extracted[("exif", "gps_latitude")].is_not(None),
-        Evidence.extracted[("exif", "gps")].is_not(None),
-        Evidence.collector["lat"].is_not(None),
+        Evidence.extracted[("exif", "gps_latitude")].as_string().is_not(None),
+        Evidence.extracted[("exif", "gps")].as_string().is_not(None),
+        Evidence.collector["lat"].as_string().is_not(None),
         Evidence.sealed_metadata.is_not(None),
     )
 
