@@ -41,7 +41,7 @@ PARAMS = (
 
 def _date(name: str) -> dt.date | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     problem = ValidationFailed({name: "must be a date, YYYY-MM-DD"})
     if len(raw) != 10:  # fromisoformat also takes 20170830
@@ -53,12 +53,13 @@ def _date(name: str) -> dt.date | None:
 
 
 def map_filter() -> MapFilter:
+    # As the document says: a parameter given is checked as given ("show=" is no choice).
     return MapFilter(
-        show=request.args.get("show") or "all",
+        show=request.args.get("show", "all"),
         since=_date("since"),
         until=_date("until"),
-        kind=request.args.get("kind") or None,
-        category=request.args.get("category") or None,
+        kind=request.args.get("kind"),
+        category=request.args.get("category"),
     )
 
 

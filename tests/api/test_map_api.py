@@ -255,6 +255,10 @@ def test_filters_by_date_and_kind(client, world):
     ({"show": "everything"}, "show"),
     ({"kind": "image"}, "kind"),
     ({"category": "massacre"}, "category"),
+    ({"until": ""}, "until"),
+    ({"show": ""}, "show"),
+    ({"kind": ""}, "kind"),
+    ({"category": ""}, "category"),
 ])
 def test_bad_filters_are_refused(client, world, params, field):
     response = get_map(client, world.case.id, world.viewer, **params)
