@@ -93,6 +93,14 @@ class I18nSection(_Section):
     default_language: str = "en"
 
 
+class MapSection(_Section):
+    # The case map's tile server, as a Leaflet URL template ("https://{s}.tile.example.org/
+    # {z}/{x}/{y}.png"). Empty: no tiles, the map shows country borders shipped with Casefile
+    # and asks no other server for anything. A tile server learns which areas are viewed.
+    tile_url: str = ""
+    attribution: str = ""  # shown on the map (plain text), e.g. the tiles' copyright
+
+
 class ConfigFile(BaseSettings):
     """The settings a TOML file may hold. Relative paths are resolved against the project
     folder (the one holding config/)."""
@@ -112,6 +120,7 @@ class ConfigFile(BaseSettings):
     storage: StorageSection = StorageSection()
     custody: CustodySection = CustodySection()
     i18n: I18nSection = I18nSection()
+    map: MapSection = MapSection()
 
     @classmethod
     def settings_customise_sources(

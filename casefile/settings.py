@@ -7,6 +7,7 @@ settings loaded from a file and for settings built in code alike.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -84,6 +85,8 @@ class Settings:
     custody_origin: str = DEFAULTS.custody.origin
     checkpoint_every_entries: int = DEFAULTS.custody.checkpoint_every_entries
     checkpoint_every_minutes: int = DEFAULTS.custody.checkpoint_every_minutes
+    map_tile_url: str = DEFAULTS.map.tile_url
+    map_attribution: str = DEFAULTS.map.attribution
     testing: bool = False  # set by the test suite only
 
     @property
@@ -132,6 +135,7 @@ class Settings:
         if not self.storage_url.startswith(("file://", "s3://")):
             raise SettingsError("storage_url must be file:///path or s3://bucket/prefix")
         self._validate_storage()
+        self._validate_map()
         if self.secret_key is None:
             raise SettingsError(
                 f"no secret key in {self.secret_key_path}: run `casefile init` first"
@@ -167,6 +171,28 @@ class Settings:
         if self.s3_part_mb * 10_000 < self.evidence_max_mb * 1.01 + 1:  # S3: 10,000 parts
             raise SettingsError("storage.s3_part_mb is too small for vault.evidence_max_mb")
 
+    def _validate_map(self) -> None:
+        if len(self.map_attribution) > 500 or any(
+            ord(character) < 32 for character in self.map_attribution
+        ):
+            raise SettingsError("map.attribution must be one line of at most 500 characters")
+        if not self.map_tile_url:
+            return
+        try:
+            tile_source(self.map_tile_url)
+        except ValueError as error:
+            raise SettingsError(f"map.tile_url {error}") from None
+        if self.is_production and not self.map_tile_url.startswith("https://"):
+            raise SettingsError(
+                "production needs map.tile_url to be https:// (over http, anyone on the "
+                "network sees which areas are viewed), or empty"
+            )
+
+    @property
+    def map_tile_origin(self) -> str | None:
+        """The tile server as a CSP source ("https://*.tile.example.org"), None if unset."""
+        return tile_source(self.map_tile_url) if self.map_tile_url else None
+
     def _validate_production(self) -> None:
         if self.secret_key == DEVELOPMENT_SECRET_KEY:
             raise SettingsError("production refuses the development secret key")
@@ -197,6 +223,35 @@ class Settings:
                 f"instance folder {self.instance_path} is accessible to other users "
                 f"(mode {mode:o}); chmod 700 it"
             )
+
+
+_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+_TILE_HOST = re.compile(rf"^(\{{s\}}\.)?({_LABEL}\.)*{_LABEL}$")
+_TILE_PLACEHOLDERS = re.compile(r"\{[^}]*\}")
+
+
+def tile_source(url: str) -> str:
+    """A tile URL template checked, as the Content-Security-Policy source that admits it:
+    scheme, host (a {s} subdomain as *) and port. ValueError says what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("must start with https:// (or http://)")
+    if parts.username is not None or parts.password is not None or parts.fragment:
+        raise ValueError("must be scheme://host[:port]/path[?query], without credentials or #")
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has a port that is not a number") from None
+    if not _TILE_HOST.match(host):
+        raise ValueError("must name a host (letters, digits, '-', '.', or a {s}. subdomain)")
+    placeholders = set(_TILE_PLACEHOLDERS.findall(parts.path))
+    if not {"{z}", "{x}", "{y}"} <= placeholders or placeholders - {"{z}", "{x}", "{y}", "{r}"}:
+        raise ValueError("must hold {z}, {x} and {y} in its path (and no other {...} but {r})")
+    if any(character in parts.path for character in " ;,'\"\\"):
+        raise ValueError("must not hold spaces, quotes, ';' or ','")
+    shown = host.replace("{s}.", "*.")
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None else "")
 
 
 def _flatten(loaded: ConfigFile, kek_text: str | None) -> Settings:
@@ -232,6 +287,8 @@ def _flatten(loaded: ConfigFile, kek_text: str | None) -> Settings:
         custody_origin=custody.origin,
         checkpoint_every_entries=custody.checkpoint_every_entries,
         checkpoint_every_minutes=custody.checkpoint_every_minutes,
+        map_tile_url=loaded.map.tile_url.strip(),
+        map_attribution=loaded.map.attribution.strip(),
     )
 
 

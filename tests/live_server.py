@@ -10,6 +10,7 @@ disk checks.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -49,6 +50,8 @@ def instance_env(settings: Any, database_url: str, folder: Path) -> dict[str, st
         f"[storage]\ns3_part_mb = {settings.s3_part_mb}\n"
         f"object_lock_days = {settings.object_lock_days}\n"
         + (f's3_region = "{settings.s3_region}"\n' if settings.s3_region else "")
+        + f"[map]\ntile_url = {json.dumps(settings.map_tile_url)}\n"
+        f"attribution = {json.dumps(settings.map_attribution)}\n"
     )
     env = {
         "CASEFILE_INSTANCE": str(settings.instance_path),

@@ -185,6 +185,7 @@ ROWS = (
     Row("POST", CASE + "/transfers", contributor(), body=TRANSFER_FORM),
     # --- HTML: evidence ---
     Row("GET", CASE + "/evidence", case_reader()),
+    Row("GET", CASE + "/map", case_reader()),
     Row("POST", CASE + "/evidence", contributor(), body={"source": "Field team"}, upload=True),
     Row("GET", "/evidence/<uuid:item_id>", case_reader()),
     Row("POST", "/evidence/<uuid:item_id>/verify", case_reader(), body={}),
@@ -262,6 +263,7 @@ ROWS = (
     Row("POST", API_CASE + "/custody/transfers", contributor(), body=TRANSFER),
     Row("POST", API_CASE + "/evidence", contributor(), body={"title": "Photo"}, upload=True),
     Row("GET", API_CASE + "/evidence", case_reader()),
+    Row("GET", API_CASE + "/map", case_reader()),
     Row("GET", "/api/v1/evidence/<uuid:evidence_id>", case_reader()),
     Row("GET", "/api/v1/evidence/<uuid:evidence_id>/content", case_reader()),
     Row("GET", "/api/v1/evidence/<uuid:evidence_id>/custody", case_reader()),

@@ -219,6 +219,54 @@ class EvidencePage(BaseModel):
     )
 
 
+class MapGeometry(BaseModel):
+    type: Literal["Point"]
+    coordinates: Annotated[list[float], Field(min_length=2, max_length=2)] = Field(
+        description="[longitude, latitude], WGS 84 decimal degrees (RFC 7946 order)"
+    )
+
+
+class MapPointProperties(BaseModel):
+    kind: Literal["evidence", "incident"]
+    id: uuid.UUID
+    title: str
+    date: dt.date | None = Field(
+        description="an item's date taken (EXIF), else collected, else received; an "
+        "incident's start date"
+    )
+    date_source: Literal["taken", "collected", "received", "incident"]
+    position_source: Literal["exif", "collector", "incident"] = Field(
+        description="exif: the GPS position embedded in the file; collector: the latitude "
+        "and longitude its collector gave; incident: the incident's location"
+    )
+    ern: str | None = Field(default=None, description="items only")
+    sensitivity: Literal["standard", "restricted"] | None = Field(
+        default=None, description="items only"
+    )
+    end_date: dt.date | None = Field(default=None, description="incidents only")
+    date_precision: str | None = Field(default=None, description="incidents only")
+    categories: list[str] = Field(default_factory=list, description="incidents only")
+    place: str | None = Field(default=None, description="incidents only: the place named")
+
+
+class MapFeature(BaseModel):
+    type: Literal["Feature"]
+    id: str = Field(description="kind/id, e.g. evidence/0b9e…")
+    geometry: MapGeometry
+    properties: MapPointProperties
+
+
+class MapOut(BaseModel):
+    """A GeoJSON FeatureCollection (RFC 7946) of the case's points the caller may see."""
+
+    type: Literal["FeatureCollection"]
+    features: list[MapFeature]
+    truncated: bool = Field(
+        description="true when more points matched than one answer holds (5000 of each "
+        "kind); narrow the filters"
+    )
+
+
 class LocationOut(BaseModel):
     place: str | None
     village_ward: str | None

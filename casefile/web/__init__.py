@@ -17,6 +17,7 @@ from casefile.web import (
     evidence,
     evidence_edit,
     incidents,
+    maps,
     prg,
     sessions,
 )
@@ -47,6 +48,7 @@ for child in (
     evidence.bp,
     evidence_edit.bp,
     incidents.bp,
+    maps.bp,
     admin.bp,
 ):
     bp.register_blueprint(child)

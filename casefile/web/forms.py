@@ -369,3 +369,37 @@ class PerpetratorForm(FlaskForm):
     kind = SelectField(_l("Unit or person"), choices=lambda: _choices(PERPETRATOR_KIND_LABELS))
     affiliation = StringField(_l("Affiliation"))
     description = TextAreaField(_l("Description"))
+class MapFilterForm(FlaskForm):
+    """The case map's filters (logic/maps/points.py, MapFilter); a GET form."""
+
+    class Meta:
+        csrf = False
+
+    show = SelectField(
+        _l("Show"),
+        id="map-show",
+        choices=lambda: [
+            ("all", str(_l("Incidents and evidence"))),
+            ("incidents", str(_l("Incidents only"))),
+            ("evidence", str(_l("Evidence only"))),
+        ],
+        validate_choice=False,
+    )
+    category = SelectField(
+        _l("Incident category"), id="map-category", choices=[], validate_choice=False
+    )
+    kind = SelectField(
+        _l("Type"),
+        id="map-kind",
+        choices=lambda: [
+            ("", str(_l("All types"))),
+            ("image/", str(_l("Images"))),
+            ("video/", str(_l("Video"))),
+            ("audio/", str(_l("Audio"))),
+            ("application/pdf", "PDF"),
+            ("text/", str(_l("Text"))),
+        ],
+        validate_choice=False,
+    )
+    since = DateField(_l("From"), validators=[Optional()], id="map-since")
+    until = DateField(_l("To"), validators=[Optional()], id="map-until")

@@ -42,7 +42,8 @@ ENGLISH = [
     "Since", "Browser", "Address", "Expires", "Revoke", "Skip", "Main", "Sort", "Any",
     "All", "from", "until", "Record", "transfer", "items", "item", "None", "found",
     "Embedded", "Chain", "custody", "report", "Legal", "hold", "Forum", "Court", "pattern",
-    "Working", "languages", "My", "Description",
+    "Working", "languages", "My", "Description", "Map", "Incident", "Incidents", "Points",
+    "Show", "Killing", "Persecution", "Borders", "tiles", "taken", "collector", "incident",
 ]
 WORDS = re.compile(r"(?<![\w-])(" + "|".join(re.escape(word) for word in ENGLISH) + r")(?![\w-])")
 
@@ -201,6 +202,7 @@ def pages(client: FlaskClient, session: Session) -> dict[str, str]:
         "cases": "/cases",
         "case": f"/cases/{case.id}",
         "evidence": f"/cases/{case.id}/evidence",
+        "map": f"/cases/{case.id}/map",
         "item": f"/evidence/{statement}",
         "flagged item": f"/evidence/{photo}",
         "restricted item": f"/evidence/{restricted}",

@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import pytest
 
+from casefile.vault import exif
 from casefile.web import embedded
 
 
@@ -24,7 +25,7 @@ from casefile.web import embedded
     ("[180, 0, 0]", "W", "lon", "-180.000000"),
 ])
 def test_gps_to_signed_decimal_degrees(value, ref, axis, expected):
-    assert embedded.decimal_degrees(value, ref, axis) == expected
+    assert exif.decimal_degrees(value, ref, axis) == expected
 
 
 @pytest.mark.parametrize(("value", "ref", "axis"), [
@@ -46,39 +47,39 @@ def test_gps_to_signed_decimal_degrees(value, ref, axis, expected):
     ([float("nan"), 0, 0], "N", "lat"),
 ])
 def test_gps_that_is_not_a_position_gives_none(value, ref, axis):
-    assert embedded.decimal_degrees(value, ref, axis) is None
+    assert exif.decimal_degrees(value, ref, axis) is None
 
 
 def test_rationals():
-    assert embedded.rational("753/25") == Fraction(753, 25)
-    assert embedded.rational(" 20 ") == 20
-    assert embedded.rational("20.5") == Fraction(41, 2)
-    assert embedded.rational("1/0") is None and embedded.rational("x") is None
+    assert exif.rational("753/25") == Fraction(753, 25)
+    assert exif.rational(" 20 ") == 20
+    assert exif.rational("20.5") == Fraction(41, 2)
+    assert exif.rational("1/0") is None and exif.rational("x") is None
 
 
 def test_position_and_map_links():
-    place = embedded.position({"gps_latitude": "[20, 56, 24]", "gps_latitude_ref": "N",
+    place = exif.position({"gps_latitude": "[20, 56, 24]", "gps_latitude_ref": "N",
                                "gps_longitude": "[92, 34, 12]", "gps_longitude_ref": "W"})
-    assert place == embedded.Position("20.940000", "-92.570000")
+    assert place == exif.Position("20.940000", "-92.570000")
     assert place.map_url == ("https://www.openstreetmap.org/?mlat=20.940000&mlon=-92.570000"
                              "#map=16/20.940000/-92.570000")
     assert place.geo_uri == "geo:20.940000,-92.570000"
     # The raw values do not parse: the decimals intake computed, checked.
-    assert embedded.position({"gps_latitude": "junk", "gps": {"lat": "-20.94", "lon": "92.57"}}) \
-        == embedded.Position("-20.940000", "92.570000")
-    assert embedded.position({"gps": {"lat": "200", "lon": "92.57"}}) is None
-    assert embedded.position({}) is None
+    assert exif.position({"gps_latitude": "junk", "gps": {"lat": "-20.94", "lon": "92.57"}}) \
+        == exif.Position("-20.940000", "92.570000")
+    assert exif.position({"gps": {"lat": "200", "lon": "92.57"}}) is None
+    assert exif.position({}) is None
 
 
 def test_exif_times():
-    assert embedded.exif_time("2024:03:05 14:22:10") == dt.datetime(2024, 3, 5, 14, 22, 10)  # noqa: DTZ001
-    aware = embedded.exif_time("2024:03:05 14:22:10", "+06:30")
+    assert exif.exif_time("2024:03:05 14:22:10") == dt.datetime(2024, 3, 5, 14, 22, 10)  # noqa: DTZ001
+    aware = exif.exif_time("2024:03:05 14:22:10", "+06:30")
     assert aware == dt.datetime(2024, 3, 5, 14, 22, 10,
                                 tzinfo=dt.timezone(dt.timedelta(hours=6, minutes=30)))
-    assert embedded.exif_time("2024:03:05 14:22:10", "-05:00").utcoffset() == dt.timedelta(hours=-5)
-    assert embedded.exif_time("2024:03:05 14:22:10", "garbage").tzinfo is None
+    assert exif.exif_time("2024:03:05 14:22:10", "-05:00").utcoffset() == dt.timedelta(hours=-5)
+    assert exif.exif_time("2024:03:05 14:22:10", "garbage").tzinfo is None
     for bad in ("0000:00:00 00:00:00", "2024-03-05", "", None, 20240305):
-        assert embedded.exif_time(bad) is None
+        assert exif.exif_time(bad) is None
 
 
 def test_pdf_times():
@@ -93,9 +94,9 @@ def test_pdf_times():
 
 
 def test_local_time_keeps_the_recorded_clock_and_offset():
-    moment = embedded.exif_time("2024:03:05 14:22:10", "+06:30")
+    moment = exif.exif_time("2024:03:05 14:22:10", "+06:30")
     assert embedded.local_time(moment, "en") == "Mar 5, 2024, 2:22:10\u202fPM (UTC+06:30)"
-    naive = embedded.local_time(embedded.exif_time("2024:03:05 14:22:10"), "en")
+    naive = embedded.local_time(exif.exif_time("2024:03:05 14:22:10"), "en")
     assert naive == "Mar 5, 2024, 2:22:10\u202fPM"
     assert "2024" in embedded.local_time(moment, "my")
 

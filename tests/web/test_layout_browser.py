@@ -187,10 +187,21 @@ def seed(server: str, database: Database) -> dict[str, str]:
         timeout=30,
     )
     assert linked.status_code == 201, linked.text
+    second = requests.post(
+        f"{server}/api/v1/cases/{case_id}/incidents",
+        headers=auth,
+        json={"title": "Burning of Min Gyi", "start_date": "2017-08-30",
+              "date_precision": "approximate",
+              "categories": ["arson_destruction", "attack_protected_site", "sgbv"],
+              "location": {"place": "Min Gyi (Tula Toli)", "lat": 20.9512, "lon": 92.5634}},
+        timeout=30,
+    )
+    assert second.status_code == 201, second.text
     return {
         "cases": "/cases",
         "case": f"/cases/{case_id}",
         "evidence": f"/cases/{case_id}/evidence",
+        "map": f"/cases/{case_id}/map",
         "item": f"/evidence/{statement}",
         "restricted-item": f"/evidence/{restricted}",
         "activity": f"/cases/{case_id}/activity",
