@@ -100,6 +100,10 @@ class Point:
     date_precision: str | None = None  # incidents
     categories: tuple[str, ...] = ()  # incidents
     place: str | None = None  # incidents: the place as written
+    # incidents: the same place by level (place, village_ward, township, district,
+    # state_region, country), for pages that name Myanmar's places in the reader's language
+    location: tuple[tuple[str, str], ...] = ()
+    country: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,17 +225,16 @@ def evidence_points(
     return found, truncated
 
 
+_LEVELS = ("place", "village_ward", "township", "district", "state_region", "country")
+
+
+def _location(incident: Incident) -> tuple[tuple[str, str], ...]:
+    parts = ((level, getattr(incident, level)) for level in _LEVELS)
+    return tuple((level, value.strip()) for level, value in parts if value and value.strip())
+
+
 def _place(incident: Incident) -> str | None:
-    parts = (
-        incident.place,
-        incident.village_ward,
-        incident.township,
-        incident.district,
-        incident.state_region,
-        incident.country,
-    )
-    named = [part.strip() for part in parts if part and part.strip()]
-    return ", ".join(named) or None
+    return ", ".join(value for _, value in _location(incident)) or None
 
 
 def incident_points(
@@ -277,6 +280,8 @@ def incident_points(
                 date_precision=incident.date_precision.value,
                 categories=tuple(category.value for category in incident.categories),
                 place=_place(incident),
+                location=_location(incident),
+                country=incident.country,
             )
         )
     return found, truncated
