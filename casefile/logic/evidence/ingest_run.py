@@ -125,6 +125,8 @@ def ingest(
             run.summary.interrupted = isinstance(error, KeyboardInterrupt)
             run.abandon()
             raise
+        finally:
+            run.blobs.close()
     return summary
 
 
@@ -139,6 +141,17 @@ class _Flight:
 
 
 _Hashed = tuple[str, bytes | None]  # SHA-256, and the bytes of a small file
+_Ready = tuple[_Flight, IntakeStream, Submission]
+
+
+@dataclass
+class _Settling:
+    """A batch taken for registering: the files whose blobs failed, and those written, being
+    made durable on the sync thread (`durable`) before they are registered."""
+
+    failed: list[tuple[_Flight, Exception]] = field(default_factory=list)
+    ready: list[_Ready] = field(default_factory=list)
+    durable: Future[None] | None = None
 
 
 class _Cancelled(Exception):
@@ -159,6 +172,7 @@ class _Run:
     syncer: ThreadPoolExecutor  # makes a batch's blobs durable (their folders' fsyncs)
     blobs: blobstore.Batch = field(init=False)  # the store, written a batch at a time
     flights: deque[_Flight] = field(default_factory=deque)
+    settling: deque[_Settling] = field(default_factory=deque)  # taken, not yet registered
     hashing: list[Future[_Hashed]] = field(default_factory=list)
     in_run: dict[str, list[SourceFile]] = field(default_factory=dict)  # sha256 → later copies
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -273,14 +287,24 @@ class _Run:
             self.unsettled.pop(stream.item_id, None)
 
     def _register_ahead(self, *, limit: int) -> None:
-        while self.flights and (
-            len(self.flights) > limit
-            or (limit and sum(flight.weight for flight in self.flights) > IN_FLIGHT_BYTES)
-        ):
-            batch = self._next_batch()
-            self._register(batch)  # still listed, so an interruption aborts them
-            for _ in batch:
-                self.flights.popleft()
+        """Register batches until at most `limit` flights wait (0: all). A batch is made
+        durable on the sync thread while the one before it is registered here; with `limit`,
+        the last batch taken is left settling while this thread goes on sorting files."""
+        while True:
+            if self.flights and (
+                len(self.flights) > limit
+                or (limit and sum(flight.weight for flight in self.flights) > IN_FLIGHT_BYTES)
+            ):
+                batch = self._next_batch()
+                for _ in batch:
+                    self.flights.popleft()
+                self.settling.append(self._make_durable(batch))  # its streams stay unsettled
+                if len(self.settling) > 1:
+                    self._register(self.settling.popleft())
+            elif not limit and self.settling:
+                self._register(self.settling.popleft())  # may launch a failed file's copy
+            else:
+                return
 
     def _next_batch(self) -> list[_Flight]:
         """The first flight, and those after it whose blobs are written by the time it is
@@ -297,23 +321,33 @@ class _Run:
             batch.append(flight)
         return batch
 
-    def _register(self, flights: Sequence[_Flight]) -> None:
-        ready: list[tuple[_Flight, IntakeStream, Submission]] = []
+    def _make_durable(self, flights: Sequence[_Flight]) -> _Settling:
+        """The batch's written blobs made durable on the sync thread (blobstore.settle), so
+        that none is registered before; on a thread of its own, not queued behind the
+        workers' files, and its waits and system time off this thread, the one that cannot
+        be spread over cores."""
+        batch = _Settling()
         for flight in flights:
             try:
                 stream, submission = flight.future.result()
             except Exception as error:  # noqa: BLE001 - its blob is aborted already
-                self._failed(flight, error)
+                batch.failed.append((flight, error))
                 continue
-            ready.append((flight, stream, submission))
-        if not ready:
+            batch.ready.append((flight, stream, submission))
+        if batch.ready:
+            blob_ids = [stream.item_id.hex for _, stream, _ in batch.ready]
+            batch.durable = self.syncer.submit(self.blobs.settle, blob_ids)
+        return batch
+
+    def _register(self, batch: _Settling) -> None:
+        for flight, error in batch.failed:
+            self._failed(flight, error)
+        ready = batch.ready
+        if not ready or batch.durable is None:
             return
-        try:  # every blob of the batch durable (its folders fsynced) before it is registered;
-            # on a thread of its own, not queued behind the workers' files: the fsyncs' system
-            # time stays off this thread, the one that cannot be spread over cores
-            blob_ids = [stream.item_id.hex for _, stream, _ in ready]
-            self.syncer.submit(self.blobs.settle, blob_ids).result()
-        except OSError as error:
+        try:  # every blob of the batch durable before it is registered
+            batch.durable.result()
+        except (OSError, blobstore.BlobStoreError) as error:
             self._refused(ready, error)
             return
         with ingest_db.interruptions_held():
@@ -335,7 +369,7 @@ class _Run:
             for one, result in zip(ready, results, strict=True):
                 self._settled(one, result)
 
-    def _one_by_one(self, ready: Sequence[tuple[_Flight, IntakeStream, Submission]]) -> None:
+    def _one_by_one(self, ready: Sequence[_Ready]) -> None:
         """After a batch the database refused: each file alone, so a bad one fails alone."""
         for one in ready:
             try:
@@ -346,7 +380,7 @@ class _Run:
             self._settled(one, result)
 
     def _register_many(
-        self, ready: Sequence[tuple[_Flight, IntakeStream, Submission]]
+        self, ready: Sequence[_Ready]
     ) -> list[Registered]:
         try:
             return registration.register_many(
@@ -362,7 +396,7 @@ class _Run:
             raise
 
     def _refused(
-        self, ready: Sequence[tuple[_Flight, IntakeStream, Submission]], error: Exception
+        self, ready: Sequence[_Ready], error: Exception
     ) -> None:
         """Registration failed and rolled back: the blobs go, and the files fail (or, for an
         actor who may not add evidence here, the run stops)."""
@@ -373,7 +407,7 @@ class _Run:
         for flight, _, _ in ready:
             self._failed(flight, error)
 
-    def _settled(self, ready: tuple[_Flight, IntakeStream, Submission], result: Registered) -> None:
+    def _settled(self, ready: _Ready, result: Registered) -> None:
         flight, stream, submission = ready
         self._settle(stream, abort=False)  # its blob is the item's now: never to be aborted
         if result.created:
@@ -415,11 +449,15 @@ class _Run:
         for flight in self.flights:
             flight.future.cancel()
         self.pool.shutdown(wait=True)  # the running ones see `cancel` at their next chunk
+        for batch in self.settling:  # a settle under way finishes before its blobs go
+            if batch.durable is not None:
+                futures_wait([batch.durable])
         with self.lock:
             streams = list(self.unsettled.values())
         for stream in streams:
             self._settle(stream, abort=True)
         self.flights.clear()
+        self.settling.clear()
 
 
 def _reason(error: Exception) -> str:
