@@ -107,7 +107,8 @@ def ingest(
     them in order, up to REGISTER_BATCH per transaction (registration.register_many); a batch the
     database refuses is registered again one file at a time, so a bad file fails alone.
     `summary` is filled as it goes, so it tells what was done even when an interruption ends
-    the run early. `keyring` is asked per file, so a KEK rotated meanwhile is picked up.
+    the run early. `keyring` is asked per batch of files checked against the case (and per
+    registration), so a KEK rotated meanwhile is picked up.
     `on_bytes` may be called from the worker threads.
     A file that cannot be read or stored fails alone; an actor who may not add evidence stops
     the run before the first file."""
@@ -180,6 +181,9 @@ class _Run:
     # interruption must abort, wherever this thread happens to be when it comes.
     unsettled: dict[uuid.UUID, IntakeStream] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The KEK that new files' data keys are wrapped under, asked for once per batch checked
+    # (asking reads the key file's time: a system call, and a turn of the GIL, per file).
+    keys: Keyring = field(init=False)
 
     def __post_init__(self) -> None:
         self.blobs = blobstore.batched(self.store)
@@ -203,6 +207,7 @@ class _Run:
                 self.session, self.actor, self.case_id, [digest for digest, _ in digests.values()]
             )
             self.session.commit()  # end the read (SQLite: a write lock) before streaming
+            self.keys = self.keyring()
             for index, (digest, content) in digests.items():
                 self._sort(batch[index], digest, content, present)
                 self._register_ahead(limit=IN_FLIGHT_FILES)
@@ -244,8 +249,7 @@ class _Run:
             self._launch(source, digest, content)
 
     def _launch(self, source: SourceFile, digest: str, content: bytes | None) -> None:
-        keyring = self.keyring()
-        future = self.pool.submit(self._stream, source, content, keyring)
+        future = self.pool.submit(self._stream, source, content, self.keys)
         weight = min(source.size, EXTRACT_LIMIT) + sniff.HEAD_BYTES
         self.flights.append(_Flight(source, digest, future, weight))
 
