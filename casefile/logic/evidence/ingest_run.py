@@ -7,9 +7,10 @@ encrypted, so rerunning an interrupted ingest only does the rest. Worker threads
 encrypted blobs ahead (a fresh data key each; the fsyncs overlap) and examine them (libmagic,
 bounded metadata extraction); registration stays in order on the calling thread, several files
 per transaction (registration.register_many: each item its own custody entry). The blobs are written
-through `blobstore.batched`: each is fsynced and renamed by its worker, and the folders of a
-batch's blobs are fsynced once each just before the batch is registered, so every blob is
-durable before the commit that makes it visible. An interruption (Ctrl-C) stops the workers
+through `blobstore.batched`: on Linux each is written under a temporary name by its worker, and
+a batch is made durable on a sync thread of its own (one syncfs for the bytes, the renames, one
+syncfs for the names; elsewhere an fsync per blob and per folder) while the batch before it is
+registered, so every blob is durable before the commit that makes it visible. An interruption (Ctrl-C) stops the workers
 and removes every blob not yet registered; one that arrives while a batch is being registered
 is held back until that transaction has committed or rolled back, so nothing is left
 half-registered and no orphan blob is left behind. A kill that cannot be held back (SIGKILL,
