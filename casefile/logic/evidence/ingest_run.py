@@ -2,20 +2,20 @@
 (IntakeStream → registration.register_many), with collector metadata from an optional sidecar.
 
 A file whose SHA-256 is already an active item of the case is skipped before any byte of it is
-encrypted, so rerunning an interrupted ingest only does the rest. Worker threads hash files
-(a small file's bytes are kept from that one read, so it is opened once), write their
-encrypted blobs ahead (a fresh data key each; the fsyncs overlap) and examine them (libmagic,
-bounded metadata extraction); registration stays in order on the calling thread, several files
-per transaction (registration.register_many: each item its own custody entry). The blobs are written
-through `blobstore.batched`: on Linux each is written under a temporary name by its worker, and
-a batch is made durable on a sync thread of its own (one syncfs for the bytes, the renames, one
-syncfs for the names; elsewhere an fsync per blob and per folder) while the batch before it is
-registered, so every blob is durable before the commit that makes it visible. An interruption (Ctrl-C) stops the workers
-and removes every blob not yet registered; one that arrives while a batch is being registered
-is held back until that transaction has committed or rolled back, so nothing is left
-half-registered and no orphan blob is left behind. A kill that cannot be held back (SIGKILL,
-power loss) leaves at most the blobs written ahead: orphans that `casefile scrub` reports and
-`scrub --repair` removes, never an item without its blob.
+encrypted, so rerunning an interrupted ingest only does the rest. Worker threads hash files (a
+small file's bytes are kept from that one read, so it is opened once), write their encrypted
+blobs ahead (a fresh data key each) and examine them (libmagic, bounded metadata extraction);
+registration stays in order on the calling thread, several files per transaction
+(registration.register_many: each item its own custody entry). The blobs are written through
+`blobstore.batched`: on Linux each is written under a temporary name by its worker, and a batch
+is made durable on a sync thread of its own (one syncfs for the bytes, the renames, one syncfs
+for the names; elsewhere an fsync per blob and per folder) while the batch before it is
+registered, so every blob is durable before the commit that makes it visible. An interruption
+(Ctrl-C) stops the workers and removes every blob not yet registered; one that arrives while a
+batch is being registered is held back until that transaction has committed or rolled back, so
+nothing is left half-registered and no orphan blob is left behind. A kill that cannot be held
+back (SIGKILL, power loss) leaves at most the blobs written ahead: orphans (or temporary files)
+that `casefile scrub` reports and `scrub --repair` removes, never an item without its blob.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ class _Run:
     on_bytes: BytesDone | None
     on_file: FileDone | None
     pool: ThreadPoolExecutor
-    syncer: ThreadPoolExecutor  # makes a batch's blobs durable (their folders' fsyncs)
+    syncer: ThreadPoolExecutor  # makes a batch's blobs durable (blobstore.Batch.settle)
     blobs: blobstore.Batch = field(init=False)  # the store, written a batch at a time
     flights: deque[_Flight] = field(default_factory=deque)
     settling: deque[_Settling] = field(default_factory=deque)  # taken, not yet registered
