@@ -35,6 +35,7 @@ from pathlib import Path
 from unittest import mock
 
 from benchdb import fresh_database, postgres_server_url
+from timers import Breakdown
 
 from casefile import create_app
 from casefile.db import Database
@@ -54,6 +55,7 @@ from casefile.vault.envelope import Keyring
 
 TARGET = 1000.0  # files/s, on SQLite and on PostgreSQL (issue 9)
 PER_FOLDER = 100
+BREAKDOWN = False  # --breakdown: time the steps of the first run (see timers.py)
 
 
 def make_files(root: Path, count: int, size: int) -> None:
@@ -66,6 +68,41 @@ def make_files(root: Path, count: int, size: int) -> None:
 
 Rate = tuple[float, float, float]  # files/s, CPU s per file (all threads, registering thread)
 Rates = tuple[Rate, Rate]  # new files, rerun
+
+
+def breakdown_steps(timers: Breakdown) -> None:
+    """The steps of an ingest whose wall and CPU time `--breakdown` prints."""
+    from sqlalchemy.orm import Session  # noqa: PLC0415
+
+    from casefile.logic.custody import log as custody_log  # noqa: PLC0415
+    from casefile.logic.evidence import ingest_db, registration  # noqa: PLC0415
+    from casefile.vault import extract, sniff  # noqa: PLC0415
+
+    run_class = ingest_run._Run  # noqa: SLF001 - its steps are what is timed
+
+    for owner, attribute, label in (
+        (run_class, "_sha256", "hashing read (open, read, SHA-256)"),
+        (run_class, "_stream", "blob + examine, in all (_stream)"),
+        (IntakeStream, "__init__", "IntakeStream set-up (key, temp file)"),
+        (Keyring, "new_data_key", "Tink data key: generate, wrap, primitive"),
+        (LocalBlobStore, "create_file", "temp file create (mkdir if new)"),
+        (IntakeStream, "write", "IntakeStream.write (hash, encrypt)"),
+        (IntakeStream, "finish", "IntakeStream.finish (close, commit)"),
+        (blobstore.os, "fsync", "fsync (blob files and folders)"),
+        (blobstore, "fsync_folder", "fsync of a folder"),
+        *([(blobstore, "SYNCFS", "syncfs")] if blobstore.SYNCFS is not None else []),
+        (Path, "replace", "rename"),
+        (submission, "prepare", "prepare (examine)"),
+        (sniff, "detect", "libmagic"),
+        (extract, "extract", "metadata extraction"),
+        (blobstore.LocalBatch, "settle", "settle (syncfs, renames)"),
+        (run_class, "_next_batch", "waiting for the workers"),
+        (ingest_db, "sha256s_in_case", "check of digests against the case"),
+        (registration, "register_many", "register_many (transaction)"),
+        (custody_log, "append_many", "custody append_many"),
+        (Session, "commit", "commit"),
+    ):
+        timers.wrap(owner, attribute, label)
 
 
 def run(backend: str, count: int, size: int, server_url: str | None) -> Rates:
@@ -116,10 +153,14 @@ def _ingest_twice(
         for expected in ("added", "present"):
             start, cpu = time.perf_counter(), time.process_time()
             own = time.thread_time()
-            plan = ingest_logic.plan([files])  # walking is part of what the command does
-            summary = ingest_logic.ingest(
-                session, lead, case.id, plan.files, store=store, keyring=keyring.get
-            )
+            timers = Breakdown()
+            if BREAKDOWN and expected == "added":
+                breakdown_steps(timers)
+            with timers:
+                plan = ingest_logic.plan([files])  # walking is part of what the command does
+                summary = ingest_logic.ingest(
+                    session, lead, case.id, plan.files, store=store, keyring=keyring.get
+                )
             elapsed = time.perf_counter() - start
             cpu = time.process_time() - cpu
             own = time.thread_time() - own
@@ -127,6 +168,8 @@ def _ingest_twice(
             if done != count or summary.failed:
                 raise RuntimeError(f"ingest did not {expected} every file: {summary}")
             rates.append((count / elapsed, cpu / count, own / count))
+            if timers.figures:
+                timers.print(count)
             print(
                 f"  {expected:>7}: {count} files in {elapsed:.1f} s (CPU {cpu:.1f} s, all "
                 f"threads; {own:.1f} s registering)",
@@ -206,7 +249,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="time one worker thread's blob path alone (no database)",
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="print wall and CPU time per file of each step of the first run, by thread",
+    )
     args = parser.parse_args(argv)
+    global BREAKDOWN  # noqa: PLW0603 - a switch for this script's run
+    BREAKDOWN = args.breakdown
     if args.worker_side:
         worker_side(args.files, args.size)
         return 0

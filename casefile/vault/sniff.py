@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import queue
 from pathlib import PurePosixPath
 
 import magic
@@ -35,10 +36,24 @@ EQUIVALENT: dict[str, str] = {
 NO_CLAIM = frozenset({"", "application/octet-stream", "binary/octet-stream"})
 
 
+# libmagic handles, each used by one thread at a time. `magic.from_buffer` shares one handle
+# behind a lock, so that threads examining files (bulk ingest's workers, the server's request
+# threads) took turns; libmagic runs without the GIL (ctypes), so with a handle each they run
+# at once. A handle is made when none is free: at most one per thread that detects at once.
+_handles: queue.SimpleQueue[magic.Magic] = queue.SimpleQueue()
+
+
 def detect(head: bytes) -> str:
     if not head:
         return "application/x-empty"
-    return str(magic.from_buffer(head, mime=True))
+    try:
+        handle = _handles.get_nowait()
+    except queue.Empty:
+        handle = magic.Magic(mime=True)
+    try:
+        return str(handle.from_buffer(head))
+    finally:
+        _handles.put(handle)
 
 
 def canonical(mime: str) -> str:

@@ -1,7 +1,9 @@
-"""Bulk ingest writes blobs a batch at a time: each is fsynced and renamed by its worker, and
-its folder (and any new fan-out folder's entry in its parent) is fsynced once per batch. What
-users depend on: no item is registered, so none becomes visible, before its blob is durable;
-and a small file is read from disk once, its bytes those that were hashed."""
+"""Bulk ingest writes blobs a batch at a time. With syncfs (Linux 5.8+): written under temporary
+names, the file system synced once for the batch's bytes, the blobs renamed, synced once more
+for the names. Without: each fsynced and renamed by its worker, and its folder (and any new
+fan-out folder's entry in its parent) fsynced once per batch. What users depend on: no item is
+registered, so none becomes visible, before its blob is durable; and a small file is read from
+disk once, its bytes those that were hashed."""
 
 from __future__ import annotations
 
@@ -64,9 +66,10 @@ class Events:
             self.log.append((kind, path))
 
 
-def test_no_blob_is_registered_before_its_folder_is_fsynced(
+def test_without_syncfs_no_blob_is_registered_before_its_folder_is_fsynced(
     session, people, keyring, tmp_path, monkeypatch
 ):
+    monkeypatch.setattr(blobstore, "SYNCFS", None)
     investigator, case = people
     store = LocalBlobStore(tmp_path / "blobs")
     drive = make_drive(tmp_path, 60)
@@ -170,3 +173,72 @@ def test_a_small_file_is_opened_once_and_stored_as_hashed(
             session, investigator, item.id, store=store, keyring=keyring
         )
         assert b"".join(chunks) == content
+
+
+@pytest.mark.skipif(blobstore.SYNCFS is None, reason="syncfs(2) not usable here")
+def test_no_blob_is_registered_before_a_syncfs_of_its_bytes_and_one_of_its_name(
+    session, people, keyring, tmp_path, monkeypatch
+):
+    investigator, case = people
+    store = LocalBlobStore(tmp_path / "blobs")
+    drive = make_drive(tmp_path, 60)
+    monkeypatch.setattr(ingest_run, "REGISTER_BATCH", 8)  # several batches, settled ahead
+    events = Events()
+    real_syncfs, real_fsync = blobstore.SYNCFS, os.fsync
+    real_replace, real_many = Path.replace, registration.register_many
+
+    def syncfs(descriptor):
+        real_syncfs(descriptor)
+        events.add("syncfs", str(Path(f"/proc/self/fd/{descriptor}").readlink()))
+
+    def fsync(descriptor):
+        real_fsync(descriptor)
+        events.add("fsync", str(Path(f"/proc/self/fd/{descriptor}").readlink()))
+
+    def replace(self, target):
+        renamed_from = str(self)
+        result = real_replace(self, target)
+        events.add("rename", f"{renamed_from} {target}")
+        return result
+
+    def register_many(session, actor, case_id, submissions, **kwargs):
+        for submission in submissions:
+            events.add("register", submission.received.item_id.hex)
+        return real_many(session, actor, case_id, submissions, **kwargs)
+
+    real_written = blobstore.LocalBatch.written
+
+    def written(self, blob_id, temp, final):
+        events.add("written", blob_id)  # closed and committed by its worker, not yet durable
+        real_written(self, blob_id, temp, final)
+
+    monkeypatch.setattr(blobstore, "SYNCFS", syncfs)
+    monkeypatch.setattr(blobstore.LocalBatch, "written", written)
+    monkeypatch.setattr(blobstore.os, "fsync", fsync)
+    monkeypatch.setattr(Path, "replace", replace)
+    monkeypatch.setattr(registration, "register_many", register_many)
+    summary = run_ingest(session, investigator, case, drive, store=store, keyring=keyring)
+    assert summary.added == 60 and not summary.failed
+
+    assert [path for kind, path in events.log if kind == "fsync"] == []  # no fsync per blob
+    assert {path for kind, path in events.log if kind == "syncfs"} == {str(store.root)}
+    registered = [path for kind, path in events.log if kind == "register"]
+    assert len(registered) == 60
+    syncs = [at for at, (kind, _) in enumerate(events.log) if kind == "syncfs"]
+    assert len(syncs) < 60  # two per batch, not one per blob
+    for blob_id in registered:
+        final = store.root / blob_id[:2] / blob_id[2:4] / blob_id
+        [renamed] = [
+            at for at, (kind, what) in enumerate(events.log)
+            if kind == "rename" and what.endswith(f" {final}")
+        ]
+        assert TEMP_MARK in events.log[renamed][1].split()[0], "written under a temporary name"
+        at = events.log.index(("register", blob_id))
+        wrote = events.log.index(("written", blob_id))
+        assert any(wrote < sync < renamed for sync in syncs), "renamed before its bytes' syncfs"
+        assert any(renamed < sync < at for sync in syncs), "registered before its name's syncfs"
+
+    items = session.query(Evidence).filter(Evidence.status == EvidenceStatus.ACTIVE).all()
+    assert sorted(item.seq for item in items) == list(range(1, 61))
+    assert sorted(item.blob_id for item in items) == sorted(store.blob_ids())
+    assert list(store.leftovers()) == []

@@ -3,6 +3,7 @@ nothing left by an abort, and `scrub --repair` removing only real leftovers."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import uuid
@@ -118,7 +119,10 @@ def test_mkdir_only_for_folders_not_known_yet(store, monkeypatch):
     assert len(made) == count
 
 
-def test_a_batched_blob_is_durable_only_once_settled(store, monkeypatch):
+def test_without_syncfs_a_batched_blob_is_durable_only_once_settled(store, monkeypatch):
+    """Where syncfs cannot be trusted (not Linux, or before 5.8): each blob fsynced, each folder
+    once per batch."""
+    monkeypatch.setattr(blobstore, "SYNCFS", None)
     batch = blobstore.batched(store)
     ids = [uuid.uuid4().hex for _ in range(3)]
     ids.append(ids[0][:4] + uuid.uuid4().hex[4:])  # shares the first one's folder
@@ -170,6 +174,137 @@ def test_folders_found_existing_are_synced_into_their_parents_once(store, blob_i
     synced.clear()
     put(later, blob_id[:4] + uuid.uuid4().hex[4:])
     assert len(synced) == 2  # the bytes and the blob's folder
+
+
+class FileSystemSyncs:
+    """syncfs, fsync and rename calls on the store, in order, as (call, what)."""
+
+    def __init__(self, monkeypatch, store, *, fail_at=None):
+        self.events = []
+        self.store = store
+        real_fsync, real_replace = os.fsync, Path.replace
+
+        def syncfs(descriptor):
+            self.events.append(("syncfs", str(Path(f"/proc/self/fd/{descriptor}").readlink())))
+            if fail_at is not None and self.count("syncfs") == fail_at:
+                raise OSError(5, "Input/output error")
+            assert blobstore.SYNCFS is not None
+            blobstore.SYNCFS(descriptor)
+
+        def fsync(descriptor):
+            self.events.append(("fsync", str(Path(f"/proc/self/fd/{descriptor}").readlink())))
+            real_fsync(descriptor)
+
+        def replace(path, target):
+            result = real_replace(path, target)
+            self.events.append(("rename", Path(target).name))
+            return result
+
+        self.syncfs = syncfs
+        monkeypatch.setattr(blobstore.os, "fsync", fsync)
+        monkeypatch.setattr(Path, "replace", replace)
+
+    def count(self, call):
+        return sum(1 for kind, _ in self.events if kind == call)
+
+    def batch(self):
+        return blobstore.LocalBatch(self.store, syncfs=self.syncfs)
+
+
+def write(batch, blob_id, data=b"ciphertext"):
+    writer = batch.writer(blob_id)
+    writer.write(data)
+    writer.commit()
+
+
+needs_syncfs = pytest.mark.skipif(blobstore.SYNCFS is None, reason="syncfs(2) not usable here")
+
+
+@needs_syncfs
+def test_a_batch_is_made_durable_by_two_syncfs_its_blobs_renamed_between(store, monkeypatch):
+    calls = FileSystemSyncs(monkeypatch, store)
+    batch = calls.batch()
+    ids = [uuid.uuid4().hex for _ in range(3)]
+    ids.append(ids[0][:4] + uuid.uuid4().hex[4:])  # shares the first one's folder
+    for blob_id in ids:
+        write(batch, blob_id)
+    # Written under their temporary names, no fsync each: not blobs yet, only leftovers.
+    assert calls.events == []
+    assert list(store.blob_ids()) == []
+    assert len(list(store.leftovers())) == len(ids)
+
+    batch.settle(ids[:3])
+    root = str(store.root)
+    assert calls.events == [
+        ("syncfs", root),  # the bytes, and the new folders' entries
+        *[("rename", blob_id) for blob_id in ids[:3]],
+        ("syncfs", root),  # the names
+    ]
+    assert sorted(store.blob_ids()) == sorted(ids[:3])
+    calls.events.clear()
+    batch.settle(ids[3:])
+    assert calls.events == [("syncfs", root), ("rename", ids[3]), ("syncfs", root)]
+    for blob_id in ids:
+        with store.open(blob_id) as handle:
+            assert handle.read() == b"ciphertext"
+    assert list(store.leftovers()) == []
+    calls.events.clear()
+    put(store, ids[0][:4] + uuid.uuid4().hex[4:])  # its folders are durable: bytes and folder
+    assert [kind for kind, _ in calls.events] == ["fsync", "rename", "fsync"]
+    batch.close()
+
+
+@needs_syncfs
+@pytest.mark.parametrize("fail_at", [1, 2])
+def test_a_batch_whose_syncfs_fails_can_be_removed_whole(store, monkeypatch, fail_at):
+    calls = FileSystemSyncs(monkeypatch, store, fail_at=fail_at)
+    batch = calls.batch()
+    ids = [uuid.uuid4().hex for _ in range(3)]
+    for blob_id in ids:
+        write(batch, blob_id)
+    with pytest.raises(OSError, match="Input/output error"):
+        batch.settle(ids)
+    if fail_at == 1:  # nothing was renamed: the bytes were not known to be durable
+        assert calls.count("rename") == 0
+        assert list(store.blob_ids()) == []
+    for blob_id in ids:  # what the ingest does with a batch that could not be settled
+        batch.delete(blob_id)
+    assert files(store.root) == []
+    batch.close()
+
+
+@needs_syncfs
+def test_a_batch_settles_only_blobs_committed_in_it(store, monkeypatch):
+    calls = FileSystemSyncs(monkeypatch, store)
+    batch = calls.batch()
+    blob_id, aborted, deleted = (uuid.uuid4().hex for _ in range(3))
+    write(batch, blob_id)
+    writer = batch.writer(aborted)
+    writer.write(b"half")
+    writer.abort()
+    write(batch, deleted)
+    batch.delete(deleted)  # before it settled: its temporary file goes
+    for never in (aborted, deleted):
+        with pytest.raises(BlobStoreError, match="not committed"):
+            batch.settle([blob_id, never])
+    assert calls.events == []
+    batch.settle([blob_id])
+    assert list(store.blob_ids()) == [blob_id]
+    assert list(store.leftovers()) == []
+    batch.close()
+
+
+@needs_syncfs
+def test_syncfs_reports_a_failure_as_oserror(tmp_path):
+    assert blobstore.SYNCFS is not None
+    descriptor = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        blobstore.SYNCFS(descriptor)  # works on a real file system
+    finally:
+        os.close(descriptor)
+    with pytest.raises(OSError, match=os.strerror(errno.EBADF)) as raised:
+        blobstore.SYNCFS(descriptor)  # closed now
+    assert raised.value.errno == errno.EBADF
 
 
 def test_batched_on_another_store_writes_through_and_settles_nothing(store, monkeypatch):

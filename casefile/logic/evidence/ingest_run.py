@@ -2,19 +2,20 @@
 (IntakeStream → registration.register_many), with collector metadata from an optional sidecar.
 
 A file whose SHA-256 is already an active item of the case is skipped before any byte of it is
-encrypted, so rerunning an interrupted ingest only does the rest. Worker threads hash files
-(a small file's bytes are kept from that one read, so it is opened once), write their
-encrypted blobs ahead (a fresh data key each; the fsyncs overlap) and examine them (libmagic,
-bounded metadata extraction); registration stays in order on the calling thread, several files
-per transaction (registration.register_many: each item its own custody entry). The blobs are written
-through `blobstore.batched`: each is fsynced and renamed by its worker, and the folders of a
-batch's blobs are fsynced once each just before the batch is registered, so every blob is
-durable before the commit that makes it visible. An interruption (Ctrl-C) stops the workers
-and removes every blob not yet registered; one that arrives while a batch is being registered
-is held back until that transaction has committed or rolled back, so nothing is left
-half-registered and no orphan blob is left behind. A kill that cannot be held back (SIGKILL,
-power loss) leaves at most the blobs written ahead: orphans that `casefile scrub` reports and
-`scrub --repair` removes, never an item without its blob.
+encrypted, so rerunning an interrupted ingest only does the rest. Worker threads hash files (a
+small file's bytes are kept from that one read, so it is opened once), write their encrypted
+blobs ahead (a fresh data key each) and examine them (libmagic, bounded metadata extraction);
+registration stays in order on the calling thread, several files per transaction
+(registration.register_many: each item its own custody entry). The blobs are written through
+`blobstore.batched`: on Linux each is written under a temporary name by its worker, and a batch
+is made durable on a sync thread of its own (one syncfs for the bytes, the renames, one syncfs
+for the names; elsewhere an fsync per blob and per folder) while the batch before it is
+registered, so every blob is durable before the commit that makes it visible. An interruption
+(Ctrl-C) stops the workers and removes every blob not yet registered; one that arrives while a
+batch is being registered is held back until that transaction has committed or rolled back, so
+nothing is left half-registered and no orphan blob is left behind. A kill that cannot be held
+back (SIGKILL, power loss) leaves at most the blobs written ahead: orphans (or temporary files)
+that `casefile scrub` reports and `scrub --repair` removes, never an item without its blob.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def ingest(
     them in order, up to REGISTER_BATCH per transaction (registration.register_many); a batch the
     database refuses is registered again one file at a time, so a bad file fails alone.
     `summary` is filled as it goes, so it tells what was done even when an interruption ends
-    the run early. `keyring` is asked per file, so a KEK rotated meanwhile is picked up.
+    the run early. `keyring` is asked per batch of files checked against the case (and per
+    registration), so a KEK rotated meanwhile is picked up.
     `on_bytes` may be called from the worker threads.
     A file that cannot be read or stored fails alone; an actor who may not add evidence stops
     the run before the first file."""
@@ -125,6 +127,8 @@ def ingest(
             run.summary.interrupted = isinstance(error, KeyboardInterrupt)
             run.abandon()
             raise
+        finally:
+            run.blobs.close()
     return summary
 
 
@@ -139,6 +143,17 @@ class _Flight:
 
 
 _Hashed = tuple[str, bytes | None]  # SHA-256, and the bytes of a small file
+_Ready = tuple[_Flight, IntakeStream, Submission]
+
+
+@dataclass
+class _Settling:
+    """A batch taken for registering: the files whose blobs failed, and those written, being
+    made durable on the sync thread (`durable`) before they are registered."""
+
+    failed: list[tuple[_Flight, Exception]] = field(default_factory=list)
+    ready: list[_Ready] = field(default_factory=list)
+    durable: Future[None] | None = None
 
 
 class _Cancelled(Exception):
@@ -156,9 +171,10 @@ class _Run:
     on_bytes: BytesDone | None
     on_file: FileDone | None
     pool: ThreadPoolExecutor
-    syncer: ThreadPoolExecutor  # makes a batch's blobs durable (their folders' fsyncs)
+    syncer: ThreadPoolExecutor  # makes a batch's blobs durable (blobstore.Batch.settle)
     blobs: blobstore.Batch = field(init=False)  # the store, written a batch at a time
     flights: deque[_Flight] = field(default_factory=deque)
+    settling: deque[_Settling] = field(default_factory=deque)  # taken, not yet registered
     hashing: list[Future[_Hashed]] = field(default_factory=list)
     in_run: dict[str, list[SourceFile]] = field(default_factory=dict)  # sha256 → later copies
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -166,6 +182,9 @@ class _Run:
     # interruption must abort, wherever this thread happens to be when it comes.
     unsettled: dict[uuid.UUID, IntakeStream] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The KEK that new files' data keys are wrapped under, asked for once per batch checked
+    # (asking reads the key file's time: a system call, and a turn of the GIL, per file).
+    keys: Keyring = field(init=False)
 
     def __post_init__(self) -> None:
         self.blobs = blobstore.batched(self.store)
@@ -189,6 +208,7 @@ class _Run:
                 self.session, self.actor, self.case_id, [digest for digest, _ in digests.values()]
             )
             self.session.commit()  # end the read (SQLite: a write lock) before streaming
+            self.keys = self.keyring()
             for index, (digest, content) in digests.items():
                 self._sort(batch[index], digest, content, present)
                 self._register_ahead(limit=IN_FLIGHT_FILES)
@@ -230,8 +250,7 @@ class _Run:
             self._launch(source, digest, content)
 
     def _launch(self, source: SourceFile, digest: str, content: bytes | None) -> None:
-        keyring = self.keyring()
-        future = self.pool.submit(self._stream, source, content, keyring)
+        future = self.pool.submit(self._stream, source, content, self.keys)
         weight = min(source.size, EXTRACT_LIMIT) + sniff.HEAD_BYTES
         self.flights.append(_Flight(source, digest, future, weight))
 
@@ -273,14 +292,24 @@ class _Run:
             self.unsettled.pop(stream.item_id, None)
 
     def _register_ahead(self, *, limit: int) -> None:
-        while self.flights and (
-            len(self.flights) > limit
-            or (limit and sum(flight.weight for flight in self.flights) > IN_FLIGHT_BYTES)
-        ):
-            batch = self._next_batch()
-            self._register(batch)  # still listed, so an interruption aborts them
-            for _ in batch:
-                self.flights.popleft()
+        """Register batches until at most `limit` flights wait (0: all). A batch is made
+        durable on the sync thread while the one before it is registered here; with `limit`,
+        the last batch taken is left settling while this thread goes on sorting files."""
+        while True:
+            if self.flights and (
+                len(self.flights) > limit
+                or (limit and sum(flight.weight for flight in self.flights) > IN_FLIGHT_BYTES)
+            ):
+                batch = self._next_batch()
+                for _ in batch:
+                    self.flights.popleft()
+                self.settling.append(self._make_durable(batch))  # its streams stay unsettled
+                if len(self.settling) > 1:
+                    self._register(self.settling.popleft())
+            elif not limit and self.settling:
+                self._register(self.settling.popleft())  # may launch a failed file's copy
+            else:
+                return
 
     def _next_batch(self) -> list[_Flight]:
         """The first flight, and those after it whose blobs are written by the time it is
@@ -297,23 +326,33 @@ class _Run:
             batch.append(flight)
         return batch
 
-    def _register(self, flights: Sequence[_Flight]) -> None:
-        ready: list[tuple[_Flight, IntakeStream, Submission]] = []
+    def _make_durable(self, flights: Sequence[_Flight]) -> _Settling:
+        """The batch's written blobs made durable on the sync thread (blobstore.settle), so
+        that none is registered before; on a thread of its own, not queued behind the
+        workers' files, and its waits and system time off this thread, the one that cannot
+        be spread over cores."""
+        batch = _Settling()
         for flight in flights:
             try:
                 stream, submission = flight.future.result()
             except Exception as error:  # noqa: BLE001 - its blob is aborted already
-                self._failed(flight, error)
+                batch.failed.append((flight, error))
                 continue
-            ready.append((flight, stream, submission))
-        if not ready:
+            batch.ready.append((flight, stream, submission))
+        if batch.ready:
+            blob_ids = [stream.item_id.hex for _, stream, _ in batch.ready]
+            batch.durable = self.syncer.submit(self.blobs.settle, blob_ids)
+        return batch
+
+    def _register(self, batch: _Settling) -> None:
+        for flight, error in batch.failed:
+            self._failed(flight, error)
+        ready = batch.ready
+        if not ready or batch.durable is None:
             return
-        try:  # every blob of the batch durable (its folders fsynced) before it is registered;
-            # on a thread of its own, not queued behind the workers' files: the fsyncs' system
-            # time stays off this thread, the one that cannot be spread over cores
-            blob_ids = [stream.item_id.hex for _, stream, _ in ready]
-            self.syncer.submit(self.blobs.settle, blob_ids).result()
-        except OSError as error:
+        try:  # every blob of the batch durable before it is registered
+            batch.durable.result()
+        except (OSError, blobstore.BlobStoreError) as error:
             self._refused(ready, error)
             return
         with ingest_db.interruptions_held():
@@ -335,7 +374,7 @@ class _Run:
             for one, result in zip(ready, results, strict=True):
                 self._settled(one, result)
 
-    def _one_by_one(self, ready: Sequence[tuple[_Flight, IntakeStream, Submission]]) -> None:
+    def _one_by_one(self, ready: Sequence[_Ready]) -> None:
         """After a batch the database refused: each file alone, so a bad one fails alone."""
         for one in ready:
             try:
@@ -346,7 +385,7 @@ class _Run:
             self._settled(one, result)
 
     def _register_many(
-        self, ready: Sequence[tuple[_Flight, IntakeStream, Submission]]
+        self, ready: Sequence[_Ready]
     ) -> list[Registered]:
         try:
             return registration.register_many(
@@ -362,7 +401,7 @@ class _Run:
             raise
 
     def _refused(
-        self, ready: Sequence[tuple[_Flight, IntakeStream, Submission]], error: Exception
+        self, ready: Sequence[_Ready], error: Exception
     ) -> None:
         """Registration failed and rolled back: the blobs go, and the files fail (or, for an
         actor who may not add evidence here, the run stops)."""
@@ -373,7 +412,7 @@ class _Run:
         for flight, _, _ in ready:
             self._failed(flight, error)
 
-    def _settled(self, ready: tuple[_Flight, IntakeStream, Submission], result: Registered) -> None:
+    def _settled(self, ready: _Ready, result: Registered) -> None:
         flight, stream, submission = ready
         self._settle(stream, abort=False)  # its blob is the item's now: never to be aborted
         if result.created:
@@ -415,11 +454,15 @@ class _Run:
         for flight in self.flights:
             flight.future.cancel()
         self.pool.shutdown(wait=True)  # the running ones see `cancel` at their next chunk
+        for batch in self.settling:  # a settle under way finishes before its blobs go
+            if batch.durable is not None:
+                futures_wait([batch.durable])
         with self.lock:
             streams = list(self.unsettled.values())
         for stream in streams:
             self._settle(stream, abort=True)
         self.flights.clear()
+        self.settling.clear()
 
 
 def _reason(error: Exception) -> str:
