@@ -200,6 +200,7 @@ class EvidenceOut(BaseModel):
         "send it as `version` with an edit (PATCH); it changes with every change"
     )
     created_at: dt.datetime
+    tags: list[str] = Field(default_factory=list, description="the item's tags, by name")
 
 
 class EvidencePage(BaseModel):
@@ -209,3 +210,34 @@ class EvidencePage(BaseModel):
         description="items of the case hidden from the caller (restricted, no grant): the "
         "whole case's count, on every page"
     )
+
+
+class TagOut(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    name: str
+    description: str | None
+    controlled: bool = Field(description="true: the case's controlled vocabulary; false: free")
+    retired: bool = Field(description="true: no longer attached; items keep it")
+    created_at: dt.datetime
+
+
+class TagList(BaseModel):
+    items: list[TagOut]
+
+
+class TagRef(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class ItemTagsOut(BaseModel):
+    evidence_id: uuid.UUID
+    tags: list[TagRef]
+
+
+class BulkOut(BaseModel):
+    action: str
+    bulk: uuid.UUID = Field(description="the id every custody entry of this action carries")
+    changed: list[uuid.UUID] = Field(description="items changed, one custody entry each")
+    unchanged: list[uuid.UUID] = Field(description="items that already were as asked")

@@ -7,7 +7,7 @@ from typing import Any
 from casefile.api import schemas
 from casefile.logic.evidence.editing import metadata_version
 from casefile.logic.evidence.metadata import Metadata
-from casefile.model import ApiToken, Case, CaseMember, Evidence, Role, User
+from casefile.model import ApiToken, Case, CaseMember, Evidence, Role, Tag, User
 
 
 def user(account: User) -> dict[str, Any]:
@@ -56,8 +56,11 @@ def token(item: ApiToken, plaintext: str | None = None) -> dict[str, Any]:
     return schemas.NewTokenOut(token=plaintext, **fields).model_dump(mode="json")
 
 
-def evidence(item: Evidence, described: Metadata) -> dict[str, Any]:
-    """`described`: the item's metadata as casefile.logic.evidence.metadata.reveal gives it."""
+def evidence(
+    item: Evidence, described: Metadata, tags: list[str] | None = None
+) -> dict[str, Any]:
+    """`described`: the item's metadata as casefile.logic.evidence.metadata.reveal gives it;
+    `tags`: its tags' names."""
     return schemas.EvidenceOut(
         id=item.id,
         case_id=item.case_id,
@@ -77,5 +80,18 @@ def evidence(item: Evidence, described: Metadata) -> dict[str, Any]:
         extracted=dict(described.extracted),
         metadata=described.state,
         metadata_version=metadata_version(item.id, described),
+        created_at=item.created_at,
+        tags=list(tags or []),
+    ).model_dump(mode="json")
+
+
+def tag(item: Tag) -> dict[str, Any]:
+    return schemas.TagOut(
+        id=item.id,
+        case_id=item.case_id,
+        name=item.name,
+        description=item.description,
+        controlled=item.controlled,
+        retired=item.retired_at is not None,
         created_at=item.created_at,
     ).model_dump(mode="json")

@@ -8,6 +8,7 @@ from casefile.model.evidence import Evidence, EvidenceGrant, EvidenceStatus, Sen
 from casefile.model.login_session import LoginSession
 from casefile.model.recovery_code import RecoveryCode
 from casefile.model.security_event import SecurityEvent, SecurityEventType
+from casefile.model.tag import EvidenceTag, Tag
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
 from casefile.model.user import User
 
@@ -22,6 +23,7 @@ __all__ = [
     "Evidence",
     "EvidenceGrant",
     "EvidenceStatus",
+    "EvidenceTag",
     "Forum",
     "IndexKey",
     "IndexToken",
@@ -31,6 +33,7 @@ __all__ = [
     "SecurityEvent",
     "SecurityEventType",
     "Sensitivity",
+    "Tag",
     "TusChunk",
     "TusUpload",
     "TusUploadState",

@@ -1,0 +1,278 @@
+"""Bulk actions on a case's items, from the evidence list: tag, untag, change sensitivity,
+give a member access (leads). The items are named by id, or are all those matching a filter
+(the list's filters); either way at most MAX_ITEMS per request.
+
+All or nothing, in one transaction: every named item is authorized first (an id that is not
+an item of the case the caller sees, a hidden restricted item included, is refused in the
+same words as one that does not exist, and nothing is changed), then each item that changes
+gets one custody entry of its own, all sharing a `bulk` id. Items that already are as asked
+(tagged already, of that sensitivity already, holding access already) are left alone and
+get no entry. The first item refused is named in the error."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy.orm import Session
+
+from casefile.logic import authz, retry
+from casefile.logic.accounts.accounts import find_by_email
+from casefile.logic.authz import CaseAction
+from casefile.logic.custody import log as custody_log
+from casefile.logic.errors import Conflict, ValidationFailed
+from casefile.logic.evidence import grants, listing, sensitivity
+from casefile.logic.tags import tagging
+from casefile.logic.tags.names import TagName
+from casefile.logic.text import NO_NUL, Note, refuse_nul
+from casefile.model import Evidence, EvidenceGrant, Sensitivity, User
+from casefile.vault.envelope import Keyring
+
+MAX_ITEMS = 500  # per request: one transaction holds the custody log's lock meanwhile
+ACTIONS = ("tag", "untag", "set_sensitivity", "grant")
+NEEDS = {"tag": "tag", "untag": "tag", "set_sensitivity": "sensitivity", "grant": "email"}
+KIND = Annotated[str, Field(max_length=100, pattern=NO_NUL)]
+
+
+class ItemFilterInput(BaseModel):
+    """The evidence list's filters: items received on or after `since` and on or before
+    `until` (whole UTC days), of a type (a MIME prefix), sensitivity, collector or tag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    _no_nul = field_validator("*", mode="after")(refuse_nul)
+
+    kind: KIND | None = Field(default=None, description="a MIME prefix, e.g. image/")
+    sensitivity: Sensitivity | None = None
+    collector: Note | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    tag: TagName | None = None
+
+    def item_filter(self) -> listing.ItemFilter:
+        return listing.ItemFilter(
+            kind=self.kind or None,
+            sensitivity=self.sensitivity,
+            collector=self.collector or None,
+            since=_day(self.since),
+            until=_day(self.until, end=True),
+            tag=self.tag,
+        )
+
+
+def _day(value: dt.date | None, *, end: bool = False) -> dt.datetime | None:
+    if value is None:
+        return None
+    moment = dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
+    return moment + dt.timedelta(days=1) if end else moment
+
+
+class BulkInput(BaseModel):
+    """One action on many items: `ids`, or every item matching `filter` (`{}`: all the
+    items of the case the caller sees). `tag` for tag/untag, `sensitivity` for
+    set_sensitivity, `email` (a member of the case) for grant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["tag", "untag", "set_sensitivity", "grant"]
+    ids: list[uuid.UUID] | None = Field(
+        default=None, json_schema_extra={"maxItems": MAX_ITEMS, "minItems": 1}
+    )
+    filter: ItemFilterInput | None = None
+    tag: TagName | None = None
+    sensitivity: Sensitivity | None = None
+    email: EmailStr | None = None
+
+    @field_validator("ids")
+    @classmethod
+    def _capped(cls, value: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
+        if value is not None and not value:
+            raise ValueError("name at least one item")
+        if value is not None and len(value) > MAX_ITEMS:
+            raise ValueError(
+                f"at most {MAX_ITEMS} items per request ({len(value)} named): "
+                "send them in several requests"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> BulkInput:
+        if (self.ids is None) == (self.filter is None):
+            raise ValueError("send either ids or filter")
+        needed = NEEDS[self.action]
+        if getattr(self, needed) is None:
+            raise ValueError(f"the action {self.action} needs {needed}")
+        for other in set(NEEDS.values()) - {needed}:
+            if getattr(self, other) is not None:
+                raise ValueError(f"the action {self.action} takes no {other}")
+        return self
+
+
+def parse(fields: dict[str, object]) -> BulkInput:
+    try:
+        return BulkInput.model_validate(fields)
+    except ValidationError as error:
+        raise ValidationFailed.from_pydantic(error) from error
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    action: str
+    bulk_id: str
+    changed: list[Evidence]
+    unchanged: list[Evidence]
+
+
+def required_action(data: BulkInput) -> CaseAction:
+    """The case action the caller's role must allow."""
+    if data.action == "grant":
+        return CaseAction.GRANT_ACCESS
+    if data.action == "set_sensitivity" and data.sensitivity == Sensitivity.STANDARD:
+        return CaseAction.LIFT_RESTRICTION
+    return CaseAction.ADD_EVIDENCE
+
+
+def authorize(session: Session, actor: User | None, case_id: uuid.UUID, action: CaseAction) -> None:
+    """Refuse at once one who may not do bulk work of this kind in the case (the API and the
+    web call it before reading the rest of the input)."""
+    authz.authorize_case(session, actor, case_id, action)
+
+
+def matching_count(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    where: listing.ItemFilter,
+    keyring: Keyring | None,
+) -> int:
+    from sqlalchemy import func  # noqa: PLC0415 - local: this module's one count
+
+    query = where.apply(authz.visible_evidence(session, actor, case_id), session, keyring)
+    return session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0
+
+
+def _items(
+    session: Session, actor: User | None, case_id: uuid.UUID, data: BulkInput, keyring: Keyring
+) -> list[Evidence]:
+    visible = authz.visible_evidence(session, actor, case_id)
+    if data.ids is not None:
+        wanted = list(dict.fromkeys(data.ids))
+        found = {
+            item.id: item
+            for start in range(0, len(wanted), 500)
+            for item in session.scalars(visible.where(Evidence.id.in_(wanted[start : start + 500])))
+        }
+        for position, item_id in enumerate(wanted):
+            if item_id not in found:
+                raise ValidationFailed(
+                    {f"ids.{position}": f"no item of this case has the id {item_id}"},
+                    f"no item of this case has the id {item_id}: nothing was changed",
+                )
+        return [found[item_id] for item_id in wanted]
+    assert data.filter is not None  # noqa: S101 - the model requires ids or filter
+    query = data.filter.item_filter().apply(visible, session, keyring)
+    items = list(session.scalars(query.order_by(Evidence.seq).limit(MAX_ITEMS + 1)))
+    if len(items) > MAX_ITEMS:
+        count = matching_count(session, actor, case_id, data.filter.item_filter(), keyring)
+        raise ValidationFailed(
+            {"filter": f"{count} items match; at most {MAX_ITEMS} per request"},
+            f"{count} items match the filter; at most {MAX_ITEMS} are changed per request: "
+            "narrow the filter (e.g. by date received) and send each part; nothing was changed",
+        )
+    if not items:
+        raise ValidationFailed({"filter": "no item matches the filter"})
+    return items
+
+
+@retry.transaction
+def apply(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    data: BulkInput,
+    *,
+    keyring: Keyring,
+) -> BulkResult:
+    case = authz.authorize_case(session, actor, case_id, required_action(data))
+    items = _items(session, actor, case.id, data, keyring)
+    bulk_id = str(uuid.uuid4())
+    entries: list[custody_log.NewEntry] = []
+    changed: list[Evidence]
+    if data.action in ("tag", "untag"):
+        assert data.tag is not None  # noqa: S101 - checked by the model
+        tagger = tagging.start_tagging(
+            session, actor, case.id, data.tag, attach=data.action == "tag", bulk=bulk_id
+        )
+        changed = tagger.apply(items, attach=data.action == "tag")
+        entries = tagger.entries
+    elif data.action == "set_sensitivity":
+        assert data.sensitivity is not None  # noqa: S101 - checked by the model
+        custody_log.hold_lock(session)  # the lock order: the items' rows are written under it
+        changed = [
+            item
+            for item in items
+            if sensitivity.change(
+                session,
+                actor,
+                item,
+                data.sensitivity,
+                keyring=keyring,
+                entries=entries,
+                bulk=bulk_id,
+            )
+        ]
+    else:
+        changed = _grant(
+            session, actor, case.id, items, str(data.email), entries=entries, bulk_id=bulk_id
+        )
+    custody_log.append_many(session, entries)
+    session.commit()
+    done = {item.id for item in changed}
+    return BulkResult(
+        action=data.action,
+        bulk_id=bulk_id,
+        changed=changed,
+        unchanged=[item for item in items if item.id not in done],
+    )
+
+
+def _grant(
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    items: list[Evidence],
+    email: str,
+    *,
+    entries: list[custody_log.NewEntry],
+    bulk_id: str,
+) -> list[Evidence]:
+    user = find_by_email(session, email)
+    if user is None or authz.role_in_case(session, user, case_id) is None:
+        raise ValidationFailed({"email": "no member of this case has this email"})
+    for item in items:
+        if item.sensitivity != Sensitivity.RESTRICTED:
+            raise Conflict(
+                f"{item.ern} is not restricted: every member of the case sees it; "
+                "nothing was changed"
+            )
+    custody_log.hold_lock(session)
+    changed = []
+    for item in items:
+        if session.get(EvidenceGrant, (item.id, user.id)) is not None:
+            continue
+        row, entry = grants.new_grant(actor, item, user, bulk=bulk_id)
+        session.add(row)
+        entries.append(entry)
+        changed.append(item)
+    return changed
