@@ -36,6 +36,7 @@ from casefile import create_app
 from casefile.db import Database
 from casefile.logic.accounts import accounts, login_sessions, tokens
 from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.tags import tagging, vocabulary
 from casefile.model import Role
 from tests.factories import PASSWORD, add_member, make_case, make_settings, make_user
 
@@ -120,6 +121,7 @@ class Row:
     upload: bool = False  # a multipart body with a file part named `file`
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
     raw: bytes | None = None  # a body sent as it is, with headers' Content-Type
+    needs: frozenset[str] = frozenset()  # items the row needs though its URL names none
 
     @property
     def api(self) -> bool:
@@ -129,7 +131,8 @@ class Row:
     def items(self) -> frozenset[str]:
         """The world's items of evidence this row's URL names."""
         names = set(PARAM.findall(self.rule)) & {"evidence_id", "item_id"}
-        return frozenset(self.values.get(name, DEFAULT_VALUES[name]) for name in names)
+        named = frozenset(self.values.get(name, DEFAULT_VALUES[name]) for name in names)
+        return named | self.needs
 
     @property
     def id(self) -> str:
@@ -256,6 +259,14 @@ ROWS = (
     Row("PATCH", "/api/v1/uploads/<uuid:upload_id>", owned_by_lead(), raw=b"hello",
         headers={**TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}),
     Row("DELETE", "/api/v1/uploads/<uuid:upload_id>", owned_by_lead(), headers=TUS),
+    Row("GET", API_CASE + "/tags", case_reader()),
+    Row("POST", API_CASE + "/tags", case_manager(), body={"name": "Arson"}),
+    Row("PATCH", "/api/v1/tags/<uuid:tag_id>", case_manager(), body={"description": "fire"}),
+    Row("POST", "/api/v1/evidence/<uuid:evidence_id>/tags", contributor(), body={"tag": "Arson"}),
+    Row("DELETE", "/api/v1/evidence/<uuid:evidence_id>/tags/<uuid:tag_id>", contributor()),
+    Row("POST", API_CASE + "/evidence/bulk", contributor(),
+        body={"action": "tag", "filter": {}, "tag": "Arson"}, needs=frozenset({"evidence_id"})),
+    Row("GET", API_CASE + "/evidence.csv", case_reader()),
     Row("GET", "/api/v1/custody/public-key", public()),
     Row("GET", "/api/v1/custody/checkpoint", signed_in()),
     Row("GET", "/api/v1/custody/checkpoints", signed_in()),
@@ -274,6 +285,7 @@ DEFAULT_VALUES = {
     "item_id": "evidence_id",
     "upload_id": "upload_id",
     "number": "page_one",
+    "tag_id": "tag_id",
 }
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 
@@ -369,6 +381,7 @@ def build_world(
     checkpoint: bool = True,
     items: frozenset[str] = NO_ITEMS,
     upload: bool = False,
+    tag: bool = False,
 ) -> World:
     """Seven accounts, one case with a member of each role; API tokens, items of evidence
     and a signed checkpoint only where the row needs them (each write costs every row time)."""
@@ -406,6 +419,14 @@ def build_world(
     }
     if items:
         values.update(upload_items(app, values["case_id"], bearer, users[VIEWER].email, items))
+    if tag:  # a tag of the case's vocabulary, on the standard item
+        made = vocabulary.create_tag(
+            session, users[LEAD], case.id, vocabulary.TagInput(name="Killing")
+        )
+        values["tag_id"] = str(made.id)
+        if "evidence_id" in values:
+            tagging.tag_item(session, users[LEAD], uuid.UUID(values["evidence_id"]),
+                             tagging.TagItemInput(tag="Killing"))
     if upload:  # a resumable upload the lead started: 5 bytes announced, none sent yet
         response = app.test_client().post(
             f"/api/v1/cases/{values['case_id']}/uploads",
@@ -584,6 +605,7 @@ def test_route_authorization(app, connection, session, row):
         checkpoint=row.rule.startswith("/api/v1/custody/"),
         items=row.items,
         upload="<uuid:upload_id>" in row.rule,
+        tag="<uuid:tag_id>" in row.rule,
     )
 
     got: dict[str, str] = {}
@@ -730,6 +752,7 @@ def test_no_route_reveals_a_restricted_item_without_a_grant(app, connection, ses
         checkpoint=True,
         items=row.items | {"restricted_id"},
         upload="<uuid:upload_id>" in row.rule,
+        tag="<uuid:tag_id>" in row.rule,
     )
     known = frozenset(
         {"id"} if world.values["restricted_id"] in url_for_row(row, world) else set()
@@ -749,7 +772,9 @@ def test_no_route_reveals_a_restricted_item_without_a_grant(app, connection, ses
     assert not leaks, f"{row.id} reveals the restricted item: {leaks}"
 
 
-ITEM_ROWS = tuple(row for row in ROWS if row.items and "restricted_id" not in row.values.values())
+ITEM_ROWS = tuple(  # rows whose URL names an item
+    row for row in ROWS if row.items - row.needs and "restricted_id" not in row.values.values()
+)
 
 
 @pytest.mark.parametrize("row", ITEM_ROWS, ids=[row.id for row in ITEM_ROWS])
@@ -758,7 +783,8 @@ def test_a_restricted_item_does_not_exist_without_a_grant(app, connection, sessi
     without a grant, the lead included, whatever the role would otherwise allow."""
     param = "evidence_id" if "evidence_id" in row.rule else "item_id"
     pointed = dataclasses.replace(row, values={**row.values, param: "restricted_id"})
-    world = build_world(app, session, api=row.api, items=pointed.items)
+    world = build_world(app, session, api=row.api, items=pointed.items,
+                        tag="<uuid:tag_id>" in row.rule)
     wrong = {}
     for actor in (ADMIN, OUTSIDER, LAWYER, LEAD):
         savepoint = connection.begin_nested()

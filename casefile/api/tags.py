@@ -4,9 +4,8 @@ the evidence list as CSV."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
-from flask import Response, jsonify, stream_with_context
+from flask import Response, jsonify
 
 from casefile import request_scope
 from casefile.api import requests, schemas, serializers
@@ -156,8 +155,8 @@ def evidence_csv(case_id: uuid.UUID) -> Response:
     return csv_response(chunks, f"evidence-{case_id}.csv")
 
 
-def csv_response(chunks: Iterator[bytes], filename: str) -> Response:
-    response = Response(stream_with_context(chunks), mimetype="text/csv")
+def csv_response(chunks: list[bytes], filename: str) -> Response:
+    response = Response(chunks, mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
