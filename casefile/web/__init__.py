@@ -18,6 +18,7 @@ from casefile.web import (
     evidence_edit,
     prg,
     sessions,
+    tags,
 )
 from casefile.web.labels import (
     action_label,
@@ -32,7 +33,9 @@ from casefile.web.labels import (
 )
 
 bp = Blueprint("web", __name__)
-for child in (auth.bp, account.bp, cases.bp, custody.bp, evidence.bp, evidence_edit.bp, admin.bp):
+for child in (
+    auth.bp, account.bp, cases.bp, custody.bp, evidence.bp, evidence_edit.bp, tags.bp, admin.bp
+):
     bp.register_blueprint(child)
 bp.after_request(prg.see_other)
 

@@ -213,7 +213,7 @@ def test_csv_holds_what_the_caller_sees_safe_from_formulas(client, world, sessio
     client.patch(f"/api/v1/evidence/{first}", headers=world["inv"], json={
         "version": client.get(f"/api/v1/evidence/{first}",
                               headers=world["inv"]).get_json()["metadata_version"],
-        "title": "=HYPERLINK(\"http://evil.example\",\"click\")",
+        "title": '=HYPERLINK("http://evil.example","click")',
     })
     client.post(f"/api/v1/evidence/{first}/tags", headers=world["inv"],
                 json={"tag": "+cmd|' /C calc'!A0"})
