@@ -41,7 +41,7 @@ def list_tags(case_id: uuid.UUID) -> Response:
     body=TagInput,
     response=schemas.TagOut,
     status=201,
-    errors=(401, 403, 404, 422),
+    errors=(401, 403, 404, 409, 422),
 )
 def create_tag(case_id: uuid.UUID) -> tuple[Response, int]:
     session, actor = request_scope.db_session(), request_scope.actor()
@@ -58,7 +58,7 @@ def create_tag(case_id: uuid.UUID) -> tuple[Response, int]:
     tag="tags",
     body=TagChange,
     response=schemas.TagOut,
-    errors=(401, 403, 404, 422),
+    errors=(401, 403, 404, 409, 422),
 )
 def change_tag(tag_id: uuid.UUID) -> Response:
     session, actor = request_scope.db_session(), request_scope.actor()
@@ -83,7 +83,7 @@ def _visible_tag(tag_id: uuid.UUID, action: CaseAction) -> Tag:
     tag="tags",
     body=TagItemInput,
     response=schemas.ItemTagsOut,
-    errors=(401, 403, 404, 422),
+    errors=(401, 403, 404, 409, 422),
 )
 def tag_item(evidence_id: uuid.UUID) -> Response:
     session, actor = request_scope.db_session(), request_scope.actor()

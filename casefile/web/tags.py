@@ -82,6 +82,8 @@ def create_tag(case_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
             tag = vocabulary.create_tag(session, actor, case_id, data)
         except ValidationFailed as error:
             show_errors(form, error)
+        except Conflict as error:
+            show_errors(form, ValidationFailed({"name": error.message}))
         else:
             flash(_("Tag “%(name)s” added to the case's vocabulary.", name=tag.name), "success")
             return redirect(url_for("web.tags.tags_page", case_id=case_id))
@@ -109,6 +111,8 @@ def change_tag(case_id: uuid.UUID, tag_id: uuid.UUID) -> BaseResponse | tuple[st
             changed = vocabulary.change_tag(session, actor, tag_id, data)
         except ValidationFailed as error:
             show_errors(form, error)
+        except Conflict as error:
+            show_errors(form, ValidationFailed({"name": error.message}))
         else:
             flash(_("Tag “%(name)s” saved.", name=changed.name), "success")
             return redirect(url_for("web.tags.tags_page", case_id=case_id))
@@ -129,6 +133,8 @@ def tag_item(item_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
             tagging.tag_item(session, actor, item_id, data)
         except ValidationFailed as error:
             show_errors(form, error)
+        except Conflict as error:
+            show_errors(form, ValidationFailed({"tag": error.message}))
         else:
             flash(_("Tagged “%(name)s”.", name=data.tag), "success")
             return redirect(url_for("web.evidence.show", item_id=item_id, _anchor="tags-h"))

@@ -60,7 +60,7 @@ def test_leads_manage_the_vocabulary_others_may_not(client, world, session):
     assert (tag["name"], tag["controlled"], tag["retired"]) == ("Arson", True, False)
     # Another tag of the same name, whatever the case of its letters or blanks around it.
     again = client.post(url, headers=world["lead"], json={"name": "  aRSON "})
-    assert again.status_code == 422 and "name" in again.get_json()["error"]["fields"]
+    assert again.status_code == 409 and "already" in again.get_json()["error"]["message"]
 
     change = f"/api/v1/tags/{tag['id']}"
     assert client.patch(change, headers=world["outsider"], json={"name": "x"}).status_code == 404
@@ -84,7 +84,7 @@ def test_leads_manage_the_vocabulary_others_may_not(client, world, session):
 
 @pytest.mark.parametrize("body", [
     {"name": ""}, {"name": "   "}, {"name": "x" * 65}, {"name": "a\u202eb"},
-    {"name": "a\x01b"}, {"name": 5}, {"name": "x", "colour": "red"},
+    {"name": "a\x01b"}, {"name": 5}, {"name": "x", "colour": "red"}, {"name": None},
 ])
 def test_bad_tag_names_are_refused(client, world, body, session):
     url = f"/api/v1/cases/{world['case'].id}/tags"
@@ -143,7 +143,7 @@ def test_retired_tags_are_not_attached(client, world, session):
     client.patch(f"/api/v1/tags/{tag['id']}", headers=world["lead"], json={"retired": True})
     response = client.post(f"/api/v1/evidence/{world['items'][0]}/tags", headers=world["inv"],
                            json={"tag": "torture"})
-    assert response.status_code == 422 and "retired" in response.get_json()["error"]["message"]
+    assert response.status_code == 409 and "retired" in response.get_json()["error"]["message"]
     assert session.scalar(select(EvidenceTag)) is None
 
 

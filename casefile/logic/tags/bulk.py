@@ -12,9 +12,10 @@ get no entry. The first item refused is named in the error."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -60,6 +61,16 @@ class ItemFilterInput(BaseModel):
     until: dt.date | None = None
     tag: TagName | None = None
 
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> object:
+        """A date as YYYY-MM-DD (not a number of days or seconds, which pydantic would take)."""
+        if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError("a date as YYYY-MM-DD")
+        if not isinstance(value, str | dt.date):
+            raise ValueError("a date as YYYY-MM-DD")  # noqa: TRY004 - pydantic's 422
+        return value
+
     def item_filter(self) -> listing.ItemFilter:
         return listing.ItemFilter(
             kind=self.kind or None,
@@ -78,28 +89,51 @@ def _day(value: dt.date | None, *, end: bool = False) -> dt.datetime | None:
     return moment + dt.timedelta(days=1) if end else moment
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _capped_list(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+    schema.update(maxItems=MAX_ITEMS, minItems=1)
+
+
+def _either_ids_or_filter(schema: dict[str, Any]) -> None:
+    schema["oneOf"] = [{"required": ["ids"]}, {"required": ["filter"]}]
+
+
 class BulkInput(BaseModel):
     """One action on many items: `ids`, or every item matching `filter` (`{}`: all the
     items of the case the caller sees). `tag` for tag/untag, `sensitivity` for
     set_sensitivity, `email` (a member of the case) for grant."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_either_ids_or_filter)
 
     action: Literal["tag", "untag", "set_sensitivity", "grant"]
-    ids: list[uuid.UUID] | None = Field(
-        default=None, json_schema_extra={"maxItems": MAX_ITEMS, "minItems": 1}
+    # Not sent: not used; null is refused, so the document names neither null nor a default.
+    ids: list[uuid.UUID] = Field(
+        default=None,  # type: ignore[arg-type]
+        json_schema_extra=_capped_list,
     )
-    filter: ItemFilterInput | None = None
-    tag: TagName | None = None
-    sensitivity: Sensitivity | None = None
-    email: EmailStr | None = None
+    filter: ItemFilterInput = Field(  # type: ignore[assignment]
+        default=None, json_schema_extra=_no_default
+    )
+    tag: TagName = Field(  # type: ignore[assignment]
+        default=None, json_schema_extra=_no_default, description="for tag and untag"
+    )
+    sensitivity: Sensitivity = Field(  # type: ignore[assignment]
+        default=None, json_schema_extra=_no_default, description="for set_sensitivity"
+    )
+    email: EmailStr = Field(  # type: ignore[assignment]
+        default=None, json_schema_extra=_no_default, description="for grant: a case member"
+    )
 
     @field_validator("ids")
     @classmethod
-    def _capped(cls, value: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
-        if value is not None and not value:
+    def _capped(cls, value: list[uuid.UUID]) -> list[uuid.UUID]:
+        if not value:
             raise ValueError("name at least one item")
-        if value is not None and len(value) > MAX_ITEMS:
+        if len(value) > MAX_ITEMS:
             raise ValueError(
                 f"at most {MAX_ITEMS} items per request ({len(value)} named): "
                 "send them in several requests"
@@ -190,9 +224,7 @@ def _items(
             f"{count} items match the filter; at most {MAX_ITEMS} are changed per request: "
             "narrow the filter (e.g. by date received) and send each part; nothing was changed",
         )
-    if not items:
-        raise ValidationFailed({"filter": "no item matches the filter"})
-    return items
+    return items  # none matching: nothing to change, and nothing refused
 
 
 @retry.transaction

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
-from casefile.logic.errors import NotFound, ValidationFailed
+from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.logic.tags import names
 from casefile.logic.tags.names import TagName
 from casefile.logic.tags.vocabulary import same_name
@@ -76,7 +76,7 @@ def tag_names(session: Session, item_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID
 
 def tag_to_attach(session: Session, actor: User | None, case_id: uuid.UUID, name: str) -> Tag:
     """The case's tag of this name, or a new free tag (caller holds the custody lock, so
-    that two taggers of one new name make one tag). A retired tag is refused."""
+    that two taggers of one new name make one tag). A retired tag is refused (Conflict)."""
     tag = same_name(session, case_id, name)
     if tag is None:
         tag = Tag(
@@ -89,7 +89,7 @@ def tag_to_attach(session: Session, actor: User | None, case_id: uuid.UUID, name
         session.add(tag)
         session.flush()
     elif tag.retired_at is not None:
-        raise ValidationFailed({"tag": f"the tag “{tag.name}” is retired: it is not attached"})
+        raise Conflict(f"the tag “{tag.name}” is retired: it is no longer attached to items")
     return tag
 
 

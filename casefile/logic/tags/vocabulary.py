@@ -16,7 +16,7 @@ from casefile.db import utcnow
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
-from casefile.logic.errors import NotFound, ValidationFailed
+from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.logic.tags import names
 from casefile.logic.tags.names import TagName
 from casefile.logic.text import Note, refuse_nul
@@ -125,7 +125,7 @@ def create_tag(session: Session, actor: User | None, case_id: uuid.UUID, data: T
     # answer the second with a refusal instead of failing on the unique key.
     custody_log.hold_lock(session)
     if same_name(session, case.id, data.name) is not None:
-        raise ValidationFailed({"name": "this case has a tag of this name already"})
+        raise Conflict("this case has a tag of this name already")
     tag = Tag(
         case_id=case.id,
         name=data.name,
@@ -177,7 +177,7 @@ def change_tag(session: Session, actor: User | None, tag_id: uuid.UUID, data: Ta
     if "name" in changed and names.key(new["name"]) != tag.key:
         other = same_name(session, tag.case_id, new["name"])
         if other is not None and other.id != tag.id:
-            raise ValidationFailed({"name": "this case has a tag of this name already"})
+            raise Conflict("this case has another tag of this name")
     tag.name, tag.key = new["name"], names.key(new["name"])
     tag.description = new["description"]
     tag.controlled = new["controlled"]
