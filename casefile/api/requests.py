@@ -14,6 +14,7 @@ from casefile.logic.errors import DomainError, ValidationFailed
 from casefile.logic.evidence.listing import ItemFilter
 from casefile.logic.pagination import MAX_LIMIT
 from casefile.logic.tags.bulk import ItemFilterInput
+from casefile.logic.tags.names import PATTERN as TAG_PATTERN
 from casefile.logic.tags.names import SENT_MAX
 
 M = TypeVar("M", bound=BaseModel)
@@ -34,7 +35,11 @@ ITEM_FILTERS = (
     Param("collector", {"type": "string", "maxLength": 2000}, "text within 'collected by'"),
     Param("since", {"type": "string", "format": "date"}, "received on or after (UTC day)"),
     Param("until", {"type": "string", "format": "date"}, "received on or before (UTC day)"),
-    Param("tag", {"type": "string", "maxLength": SENT_MAX}, "a tag's name"),
+    Param(
+        "tag",
+        {"type": "string", "minLength": 1, "maxLength": SENT_MAX, "pattern": TAG_PATTERN},
+        "a tag's name (any case of its letters)",
+    ),
 )
 
 
@@ -94,11 +99,10 @@ def uuid_arg(value: str, name: str) -> uuid.UUID:
 
 
 def item_filter() -> ItemFilter:
-    """The evidence list's filters from the query string (an empty value: no filter)."""
+    """The evidence list's filters from the query string, each checked as the document
+    states (an empty kind or collector filters nothing; an empty date is refused)."""
     fields = {
-        param.name: request.args[param.name]
-        for param in ITEM_FILTERS
-        if request.args.get(param.name, "").strip()
+        param.name: request.args[param.name] for param in ITEM_FILTERS if param.name in request.args
     }
     try:
         return ItemFilterInput.model_validate(fields).item_filter()
