@@ -167,3 +167,19 @@ def test_free_tags_of_hidden_items_are_not_listed_to_members_without_a_grant(
     report = client.get(f"/api/v1/cases/{world['case'].id}/custody?limit=200",
                         headers=world["viewer"]).get_json()
     assert "witness W-17" not in json.dumps(report, ensure_ascii=False)
+
+
+def test_a_free_tag_changes_only_once_taken_into_the_vocabulary(client, world, session):
+    item = world["items"][0]
+    tags = client.post(f"/api/v1/evidence/{item}/tags", headers=world["inv"],
+                       json={"tag": "burnt"}).get_json()["tags"]
+    url = f"/api/v1/tags/{tags[0]['id']}"
+    assert client.patch(url, headers=world["inv"], json={"controlled": True}).status_code == 403
+    refused = client.patch(url, headers=world["lead"], json={"name": "Burnt homes"})
+    assert refused.status_code == 409 and "vocabulary" in refused.get_json()["error"]["message"]
+    adopted = client.patch(url, headers=world["lead"],
+                           json={"name": "Burnt homes", "controlled": True})
+    assert adopted.status_code == 200
+    assert (adopted.get_json()["name"], adopted.get_json()["controlled"]) == ("Burnt homes", True)
+    shown = client.get(f"/api/v1/evidence/{item}", headers=world["viewer"]).get_json()
+    assert shown["tags"] == ["Burnt homes"]

@@ -157,8 +157,9 @@ def create_tag(session: Session, actor: User | None, case_id: uuid.UUID, data: T
 
 @retry.transaction
 def change_tag(session: Session, actor: User | None, tag_id: uuid.UUID, data: TagChange) -> Tag:
-    """Rename, describe, retire or restore a tag, or adopt a free tag into the vocabulary (or
-    release one from it). Nothing changed, no entry."""
+    """Rename, describe, retire or restore a tag of the vocabulary, take a free tag into the
+    vocabulary (and change it at once), or release one from it. Nothing changed, no entry;
+    a change to a free tag that leaves it free: Conflict."""
     tag = get_tag(session, actor, tag_id, CaseAction.MANAGE_TAGS)
     custody_log.hold_lock(session)
     session.refresh(tag)
@@ -174,6 +175,14 @@ def change_tag(session: Session, actor: User | None, tag_id: uuid.UUID, data: Ta
     if not changed:
         session.commit()
         return tag
+    if not old["controlled"] and not new["controlled"]:
+        # A free tag may be carried only by items some members do not see: an entry of the
+        # case naming it would show it to them. Leads take it into the vocabulary (visible
+        # to every member, by their choice) to change it.
+        raise Conflict(
+            "a free tag is changed only once taken into the vocabulary (controlled: true), "
+            "which shows it to every member of the case"
+        )
     if "name" in changed and names.key(new["name"]) != tag.key:
         other = same_name(session, tag.case_id, new["name"])
         if other is not None and other.id != tag.id:
