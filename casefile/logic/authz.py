@@ -32,16 +32,25 @@ class CaseAction(StrEnum):
     GRANT_ACCESS = "grant_access"  # to restricted items
     MANAGE_TAGS = "manage_tags"  # the case's controlled vocabulary of tags
     LIFT_RESTRICTION = "lift_restriction"  # make a restricted item standard (unseal it)
+    VIEW_INCIDENTS = "view_incidents"  # incidents, perpetrators, links to items one may see
+    EDIT_INCIDENTS = "edit_incidents"  # record and change incidents, perpetrators, links
 
 
 _CONTRIBUTOR = frozenset(
-    {CaseAction.VIEW, CaseAction.RECORD_TRANSFER, CaseAction.VIEW_EVIDENCE, CaseAction.ADD_EVIDENCE}
+    {
+        CaseAction.VIEW,
+        CaseAction.RECORD_TRANSFER,
+        CaseAction.VIEW_EVIDENCE,
+        CaseAction.ADD_EVIDENCE,
+        CaseAction.VIEW_INCIDENTS,
+        CaseAction.EDIT_INCIDENTS,
+    }
 )
 ROLE_ACTIONS: dict[Role, frozenset[CaseAction]] = {
     Role.LEAD: frozenset(CaseAction),
     Role.LAWYER: _CONTRIBUTOR,
     Role.INVESTIGATOR: _CONTRIBUTOR,
-    Role.VIEWER: frozenset({CaseAction.VIEW, CaseAction.VIEW_EVIDENCE}),
+    Role.VIEWER: frozenset({CaseAction.VIEW, CaseAction.VIEW_EVIDENCE, CaseAction.VIEW_INCIDENTS}),
 }
 
 

@@ -37,6 +37,10 @@ class CustodyAction(StrEnum):
     ACCESS_GRANTED = "access_granted"  # to a restricted item
     ACCESS_REVOKED = "access_revoked"
     SENSITIVITY_CHANGED = "sensitivity_changed"  # an item restricted, or its restriction lifted
+    INCIDENT_CREATED = "incident_created"
+    INCIDENT_UPDATED = "incident_updated"
+    UNLINKED = "unlinked"  # an item's link to an incident removed
+    PERPETRATOR_CREATED = "perpetrator_created"
 
 
 class CustodyEntry(Base):

@@ -2,7 +2,7 @@
 for untagging, defining tags and changing an item's sensitivity
 
 Revision ID: c4a8e2f61d3b
-Revises: b7c3e1a9d2f4
+Revises: 483c8dfff623
 Create Date: 2026-12-07 05:30:00
 
 The custody log's action column is a string with a CHECK constraint listing the actions; the
@@ -20,7 +20,7 @@ import casefile.db
 from casefile.db_triggers import append_only, drop_append_only
 
 revision = 'c4a8e2f61d3b'
-down_revision = 'b7c3e1a9d2f4'
+down_revision = '483c8dfff623'
 branch_labels = None
 depends_on = None
 
@@ -30,6 +30,8 @@ OLD_ACTIONS = (
     'metadata_edited', 'tagged', 'linked', 'exported', 'integrity_checked',
     'integrity_failure', 'key_rotated', 'deleted', 'legal_hold_changed', 'access_granted',
     'access_revoked',
+    # the incidents revision's (483c8dfff623)
+    'incident_created', 'incident_updated', 'unlinked', 'perpetrator_created',
 )
 NEW_ACTIONS = (*OLD_ACTIONS, 'untagged', 'tag_defined', 'sensitivity_changed')
 CHECK = 'ck_custody_entries_custody_action'
