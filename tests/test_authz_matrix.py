@@ -37,7 +37,7 @@ from casefile.db import Database
 from casefile.logic.accounts import accounts, login_sessions, tokens
 from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.incidents import incidents, links
-from casefile.logic.tags import tagging, vocabulary
+from casefile.logic.tags import incident_tags, tagging, vocabulary
 from casefile.model import Role
 from tests.factories import PASSWORD, add_member, make_case, make_settings, make_user
 
@@ -202,6 +202,19 @@ ROWS = (
     Row("POST", "/evidence/<uuid:item_id>/edit", contributor(),
         body={"version": "{item_version}", "title": "Renamed"}),
     Row("POST", CASE + "/legal-hold", case_manager(), body={"reason": "litigation"}),
+    # --- HTML: tags, bulk actions, the list as CSV ---
+    Row("GET", CASE + "/tags", case_reader()),
+    Row("POST", CASE + "/tags", case_manager(), body={"name": "Arson"}),
+    Row("POST", CASE + "/tags/<uuid:tag_id>", case_manager(), body={"name": "Killings"}),
+    Row("POST", "/evidence/<uuid:item_id>/tags", contributor(), body={"tag": "Arson"}),
+    Row("POST", "/evidence/<uuid:item_id>/tags/<uuid:tag_id>/remove", contributor(), body={}),
+    Row("POST", CASE + "/evidence/bulk", contributor(),
+        body={"scope": "matching", "action": "tag", "tag": "Arson"},
+        extra_items=frozenset({"evidence_id"})),
+    Row("GET", CASE + "/evidence.csv", case_reader()),
+    Row("POST", "/incidents/<uuid:incident_id>/tags", contributor(), body={"tag": "Arson"}),
+    Row("POST", "/incidents/<uuid:incident_id>/tags/<uuid:tag_id>/remove", contributor(),
+        body={}),
     # --- HTML: my account (forms sent empty: only who may reach them is at stake here) ---
     Row("GET", "/account", signed_in()),
     Row("POST", "/account/password", signed_in(), body={}),
@@ -276,6 +289,8 @@ ROWS = (
         body={"action": "tag", "filter": {}, "tag": "Arson"},
         extra_items=frozenset({"evidence_id"})),
     Row("GET", API_CASE + "/evidence.csv", case_reader()),
+    Row("POST", "/api/v1/incidents/<uuid:incident_id>/tags", contributor(), body={"tag": "Arson"}),
+    Row("DELETE", "/api/v1/incidents/<uuid:incident_id>/tags/<uuid:tag_id>", contributor()),
     Row("GET", "/api/v1/custody/public-key", public()),
     Row("GET", "/api/v1/custody/checkpoint", signed_in()),
     Row("GET", "/api/v1/custody/checkpoints", signed_in()),
@@ -458,6 +473,9 @@ def build_world(
             linked = links.link_item(session, users[LEAD], recorded.id, links.parse_link(
                 {"evidence_id": values["evidence_id"], "relation": "context"}))
             values["link_id"] = str(linked.link.id)
+        if tag:  # the tag on the incident too
+            incident_tags.tag_incident(session, users[LEAD], recorded.id,
+                                       tagging.TagItemInput(tag="Killing"))
     if upload:  # a resumable upload the lead started: 5 bytes announced, none sent yet
         response = app.test_client().post(
             f"/api/v1/cases/{values['case_id']}/uploads",

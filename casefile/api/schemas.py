@@ -244,6 +244,11 @@ class ItemTagsOut(BaseModel):
     tags: list[TagRef]
 
 
+class IncidentTagsOut(BaseModel):
+    incident_id: uuid.UUID
+    tags: list[TagRef]
+
+
 class BulkOut(BaseModel):
     action: str
     bulk: uuid.UUID = Field(description="the id every custody entry of this action carries")
@@ -315,6 +320,7 @@ class IncidentOut(BaseModel):
     created_by: uuid.UUID | None
     updated_at: dt.datetime
     updated_by: uuid.UUID | None
+    tags: list[str] = Field(default_factory=list, description="the incident's tags, by name")
 
 
 class IncidentSummaryOut(BaseModel):

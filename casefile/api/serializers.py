@@ -174,7 +174,9 @@ def _incident_link(
 
 
 def incident(
-    item: Incident, links: Sequence[tuple[IncidentEvidence, Evidence, Metadata]]
+    item: Incident,
+    links: Sequence[tuple[IncidentEvidence, Evidence, Metadata]],
+    tags: Sequence[str] = (),
 ) -> dict[str, Any]:
     return schemas.IncidentOut(
         **_incident_fields(item),
@@ -182,6 +184,7 @@ def incident(
         evidence=[_incident_link(*link) for link in links],
         created_by=item.created_by_id,
         updated_by=item.updated_by_id,
+        tags=list(tags),
     ).model_dump(mode="json")
 
 

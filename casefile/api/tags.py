@@ -14,7 +14,8 @@ from casefile.api.openapi import operation
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import NotFound
-from casefile.logic.tags import bulk, export, tagging, vocabulary
+from casefile.logic.incidents.incidents import get_incident
+from casefile.logic.tags import bulk, export, incident_tags, tagging, vocabulary
 from casefile.logic.tags.bulk import BulkInput
 from casefile.logic.tags.tagging import TagItemInput
 from casefile.logic.tags.vocabulary import TagChange, TagInput
@@ -162,3 +163,39 @@ def csv_response(chunks: list[bytes], filename: str) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.post("/incidents/<uuid:incident_id>/tags")
+@operation(
+    summary="Tag an incident with a tag of the vocabulary, or a new name (a free tag)",
+    tag="tags",
+    body=TagItemInput,
+    response=schemas.IncidentTagsOut,
+    errors=(401, 403, 404, 409, 422),
+)
+def tag_incident(incident_id: uuid.UUID) -> Response:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    get_incident(session, actor, incident_id, CaseAction.EDIT_INCIDENTS)
+    data = requests.body(TagItemInput)
+    tags = incident_tags.tag_incident(session, actor, incident_id, data)
+    return jsonify(_incident_tags(incident_id, tags))
+
+
+@bp.delete("/incidents/<uuid:incident_id>/tags/<uuid:tag_id>")
+@operation(
+    summary="Take a tag off an incident",
+    tag="tags",
+    response=schemas.IncidentTagsOut,
+    errors=(401, 403, 404),
+)
+def untag_incident(incident_id: uuid.UUID, tag_id: uuid.UUID) -> Response:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    tags = incident_tags.untag_incident(session, actor, incident_id, tag_id)
+    return jsonify(_incident_tags(incident_id, tags))
+
+
+def _incident_tags(incident_id: uuid.UUID, tags: list[Tag]) -> dict[str, object]:
+    return schemas.IncidentTagsOut(
+        incident_id=incident_id,
+        tags=[schemas.TagRef(id=tag.id, name=tag.name) for tag in tags],
+    ).model_dump(mode="json")

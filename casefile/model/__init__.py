@@ -20,7 +20,7 @@ from casefile.model.incident import (
 from casefile.model.login_session import LoginSession
 from casefile.model.recovery_code import RecoveryCode
 from casefile.model.security_event import SecurityEvent, SecurityEventType
-from casefile.model.tag import EvidenceTag, Tag
+from casefile.model.tag import EvidenceTag, IncidentTag, Tag
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
 from casefile.model.user import User
 
@@ -44,6 +44,7 @@ __all__ = [
     "IncidentCategoryRow",
     "IncidentEvidence",
     "IncidentStatus",
+    "IncidentTag",
     "IndexKey",
     "IndexToken",
     "LoginSession",

@@ -1,5 +1,5 @@
 """Tags of a case: its controlled vocabulary (defined by leads) and free tags (made by any
-member who may add evidence, on first use), and which items carry which tag."""
+member who may add evidence, on first use), and which items and incidents carry which tag."""
 
 from __future__ import annotations
 
@@ -45,3 +45,16 @@ class EvidenceTag(Base):
     tagged_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
     __table_args__ = (Index("ix_evidence_tags_tag_id", "tag_id"),)
+
+
+class IncidentTag(Base):
+    """One incident carrying one tag (of the incident's case)."""
+
+    __tablename__ = "incident_tags"
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    tag_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tags.id"), primary_key=True)
+    tagged_at: Mapped[Timestamp]
+    tagged_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+    __table_args__ = (Index("ix_incident_tags_tag_id", "tag_id"),)

@@ -114,8 +114,15 @@ def _list_page(
             getattr(bulk_form, name).data = (
                 value[0] if isinstance(value, list) and value else value or ""
             )
+    can_link = authz.can(role, CaseAction.EDIT_INCIDENTS)
+    if can_link:
+        case_incidents = incident_listing.list_incidents(session, actor, case.id, limit=200)
+        bulk_form.incident.choices = [
+            (str(incident.id), incident.title) for incident in case_incidents.items
+        ]
     return render_template(
         "evidence_list.html",
+        can_link=can_link and bool(bulk_form.incident.choices),
         case=case,
         items=items,
         described=metadata.reveal_all(keyring, items),

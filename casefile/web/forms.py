@@ -327,6 +327,7 @@ def bulk_action_choices() -> list[tuple[str, str]]:
         ("restrict", str(_l("Make restricted"))),
         ("unrestrict", str(_l("Make standard (leads)"))),
         ("grant", str(_l("Give access to a person (leads)"))),
+        ("link", str(_l("Link to an incident"))),
     ]
 
 
@@ -353,6 +354,17 @@ class BulkForm(FlaskForm):
     person = EmailField(
         _l("Person's email (to give access)"), validators=[Optional()], id="bulk-person"
     )
+    # Choices (the case's incidents) are set by the view; the logic checks the one sent.
+    incident = SelectField(
+        _l("Incident (to link to)"), choices=[], validate_choice=False, id="bulk-incident"
+    )
+    relation = SelectField(  # shown only with the incidents; the logic checks it
+        _l("Relation"),
+        choices=lambda: _choices(RELATION_LABELS),
+        id="bulk-relation",
+        validate_choice=False,
+    )
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=2000)], id="bulk-note")
     kind = HiddenField(id="bulk-filter-kind")
     sensitivity = HiddenField(id="bulk-filter-sensitivity")
     collector = HiddenField(id="bulk-filter-collector")

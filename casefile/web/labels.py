@@ -208,10 +208,16 @@ def _tag_name(details: Words) -> str:
 
 
 def _tagged(words: Words, details: Words) -> str:
+    if "incident" in details:
+        return _("%(who)s tagged the incident “%(title)s” “%(tag)s”",
+                 title=_incident_title(details), tag=_tag_name(details), **words)
     return _("%(who)s tagged %(ern)s “%(tag)s”", tag=_tag_name(details), **words)
 
 
 def _untagged(words: Words, details: Words) -> str:
+    if "incident" in details:
+        return _("%(who)s removed the tag “%(tag)s” from the incident “%(title)s”",
+                 title=_incident_title(details), tag=_tag_name(details), **words)
     return _("%(who)s removed the tag “%(tag)s” from %(ern)s", tag=_tag_name(details), **words)
 
 

@@ -18,12 +18,14 @@ from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.cases import cases
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
-from casefile.logic.tags import bulk, export, tagging, vocabulary
+from casefile.logic.incidents.incidents import get_incident
+from casefile.logic.tags import bulk, export, incident_tags, tagging, vocabulary
 from casefile.logic.tags.vocabulary import TagChange, TagInput
 from casefile.model import Sensitivity, Tag
 from casefile.web.evidence import _item_page, _list_page, list_filters
 from casefile.web.forms import BulkForm, EvidenceUploadForm, ItemTagForm, TagEditForm, TagForm
 from casefile.web.helpers import show_errors
+from casefile.web.incidents import _incident_page
 from casefile.web.prg import refused
 
 bp = Blueprint("tags", __name__)
@@ -151,6 +153,38 @@ def untag_item(item_id: uuid.UUID, tag_id: uuid.UUID) -> BaseResponse:
     return redirect(url_for("web.evidence.show", item_id=item_id, _anchor="tags-h"))
 
 
+# --- one incident -------------------------------------------------------------------------------
+
+
+@bp.post("/incidents/<uuid:incident_id>/tags")
+def tag_incident(incident_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    get_incident(session, actor, incident_id, CaseAction.EDIT_INCIDENTS)
+    form = ItemTagForm()
+    if form.validate_on_submit():
+        try:
+            data = tagging.parse_tag_item({"tag": form.tag.data})
+            incident_tags.tag_incident(session, actor, incident_id, data)
+        except ValidationFailed as error:
+            show_errors(form, error)
+        except Conflict as error:
+            show_errors(form, ValidationFailed({"tag": error.message}))
+        else:
+            flash(_("Tagged “%(name)s”.", name=data.tag), "success")
+            target = url_for("web.incidents.show", incident_id=incident_id, _anchor="tags-h")
+            return redirect(target)
+    return refused(_incident_page(incident_id, tag_form=form))
+
+
+@bp.post("/incidents/<uuid:incident_id>/tags/<uuid:tag_id>/remove")
+def untag_incident(incident_id: uuid.UUID, tag_id: uuid.UUID) -> BaseResponse:
+    """CSRF was checked before the view (CSRFProtect)."""
+    session, actor = request_scope.db_session(), request_scope.actor()
+    incident_tags.untag_incident(session, actor, incident_id, tag_id)
+    flash(_("Tag removed."), "success")
+    return redirect(url_for("web.incidents.show", incident_id=incident_id, _anchor="tags-h"))
+
+
 # --- bulk actions and CSV from the evidence list ---------------------------------------------
 
 ACTIONS = {
@@ -159,8 +193,17 @@ ACTIONS = {
     "restrict": {"action": "set_sensitivity", "sensitivity": Sensitivity.RESTRICTED.value},
     "unrestrict": {"action": "set_sensitivity", "sensitivity": Sensitivity.STANDARD.value},
     "grant": {"action": "grant"},
+    "link": {"action": "link_incident"},
 }
 FILTER_FIELDS = ("kind", "sensitivity", "collector", "since", "until")
+# The logic's field → the bulk form's.
+BULK_FIELDS = {
+    "tag": "tag",
+    "email": "person",
+    "incident_id": "incident",
+    "relation": "relation",
+    "note": "note",
+}
 
 
 @bp.post("/cases/<uuid:case_id>/evidence/bulk")
@@ -203,6 +246,11 @@ def _bulk_fields(form: BulkForm, filters: dict[str, str]) -> dict[str, object]:
         fields["tag"] = form.tag.data or ""
     if fields["action"] == "grant":
         fields["email"] = form.person.data or ""
+    if fields["action"] == "link_incident":
+        fields["incident_id"] = form.incident.data or ""
+        fields["relation"] = form.relation.data or ""
+        if (form.note.data or "").strip():
+            fields["note"] = form.note.data
     if form.scope.data == "matching":
         fields["filter"] = {name: value for name, value in filters.items() if value.strip()}
     else:
@@ -213,8 +261,8 @@ def _bulk_fields(form: BulkForm, filters: dict[str, str]) -> dict[str, object]:
 def _show_bulk_errors(form: BulkForm, error: ValidationFailed) -> None:
     on_fields: dict[str, str] = {}
     for name, message in error.fields.items():
-        if name in ("tag", "email"):
-            on_fields["tag" if name == "tag" else "person"] = message
+        if name in BULK_FIELDS:
+            on_fields[BULK_FIELDS[name]] = message
         elif name in ("ids", "body") and not form.ids.data and form.scope.data != "matching":
             form.form_errors.append(_("Select at least one item, or apply to every item that "
                                       "matches the filters."))

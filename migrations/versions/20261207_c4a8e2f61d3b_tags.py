@@ -1,4 +1,4 @@
-"""tags: a case's controlled vocabulary and free tags, tags on items, and the custody actions
+"""tags: a case's controlled vocabulary and free tags, tags on items and incidents, and the custody actions
 for untagging, defining tags and changing an item's sensitivity
 
 Revision ID: c4a8e2f61d3b
@@ -104,11 +104,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('evidence_tags', schema=None) as batch_op:
         batch_op.create_index('ix_evidence_tags_tag_id', ['tag_id'], unique=False)
+    op.create_table('incident_tags',
+    sa.Column('incident_id', sa.Uuid(), nullable=False),
+    sa.Column('tag_id', sa.Uuid(), nullable=False),
+    sa.Column('tagged_at', casefile.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('tagged_by_id', sa.Uuid(), nullable=True),
+    sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_incident_tags_incident_id_incidents')),
+    sa.ForeignKeyConstraint(['tag_id'], ['tags.id'], name=op.f('fk_incident_tags_tag_id_tags')),
+    sa.ForeignKeyConstraint(['tagged_by_id'], ['users.id'], name=op.f('fk_incident_tags_tagged_by_id_users')),
+    sa.PrimaryKeyConstraint('incident_id', 'tag_id', name=op.f('pk_incident_tags'))
+    )
+    with op.batch_alter_table('incident_tags', schema=None) as batch_op:
+        batch_op.create_index('ix_incident_tags_tag_id', ['tag_id'], unique=False)
     _allow_actions(NEW_ACTIONS)
 
 
 def downgrade() -> None:
     _allow_actions(OLD_ACTIONS)  # fails if the log already holds one of the new actions: kept
+    with op.batch_alter_table('incident_tags', schema=None) as batch_op:
+        batch_op.drop_index('ix_incident_tags_tag_id')
+    op.drop_table('incident_tags')
     with op.batch_alter_table('evidence_tags', schema=None) as batch_op:
         batch_op.drop_index('ix_evidence_tags_tag_id')
     op.drop_table('evidence_tags')

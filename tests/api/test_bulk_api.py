@@ -253,3 +253,61 @@ def test_a_cell_starting_with_a_formula_character_is_prefixed():
         assert safe_cell(text) == "'" + text
     for text in ("1", "a=b", " =1", "မီး"):
         assert safe_cell(text) == text
+
+
+def record_incident(client, world, title="Village burned, 2017-08-27"):
+    response = client.post(f"/api/v1/cases/{world['case'].id}/incidents",
+                           headers=world["inv"], json={"title": title})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def test_bulk_link_to_an_incident_through_the_incidents_logic(client, world, session, app):
+    incident = record_incident(client, world)
+    body = {"action": "link_incident", "ids": world["items"][:2], "incident_id": incident,
+            "relation": "depicts", "note": "same village"}
+    assert client.post(world["url"], headers=world["viewer"], json=body).status_code == 403
+    result = client.post(world["url"], headers=world["inv"], json=body).get_json()
+    assert sorted(result["changed"]) == sorted(world["items"][:2])
+    shown = client.get(f"/api/v1/incidents/{incident}", headers=world["viewer"]).get_json()
+    assert sorted(link["evidence_id"] for link in shown["evidence"]) == sorted(world["items"][:2])
+    entry = item_entries(session, world["items"][0])[-1]
+    details = json.loads(entry.details)
+    assert entry.action == "linked" and details["bulk"] == result["bulk"]
+    assert (details["incident"], details["relation"]) == (incident, "depicts")
+    # Again with one more: only that one changes; the same link is not made twice.
+    again = client.post(world["url"], headers=world["inv"],
+                        json={**body, "ids": world["items"]}).get_json()
+    assert again["changed"] == [world["items"][2]]
+    # An incident of no case of the caller's, or a missing one: refused, nothing changes.
+    before = log_size(session)
+    missing = client.post(world["url"], headers=world["inv"],
+                          json={**body, "incident_id": str(uuid.uuid4())})
+    assert missing.status_code == 422 and "incident_id" in missing.get_json()["error"]["fields"]
+    hidden = client.post(world["url"], headers=world["lead"], json={**body, "relation": "context",
+                                                                    "ids": [world["hidden"]]})
+    assert hidden.status_code == 422
+    assert log_size(session) == before
+    assert verify_log(session, app.extensions["casefile.custody_keys"].verifier_key).ok
+
+
+def test_tagging_an_incident(client, world, session):
+    incident = record_incident(client, world)
+    url = f"/api/v1/incidents/{incident}/tags"
+    assert client.post(url, headers=world["viewer"], json={"tag": "Arson"}).status_code == 403
+    assert client.post(url, headers=world["outsider"], json={"tag": "Arson"}).status_code == 404
+    tagged = client.post(url, headers=world["inv"], json={"tag": "Arson"})
+    assert tagged.status_code == 200
+    tag_id = tagged.get_json()["tags"][0]["id"]
+    shown = client.get(f"/api/v1/incidents/{incident}", headers=world["viewer"]).get_json()
+    assert shown["tags"] == ["Arson"]
+    # A free tag of an incident is listed to every member (they all see the incident).
+    names = [t["name"] for t in client.get(f"/api/v1/cases/{world['case'].id}/tags",
+                                          headers=world["viewer"]).get_json()["items"]]
+    assert names == ["Arson"]
+    removed = client.delete(f"{url}/{tag_id}", headers=world["inv"])
+    assert removed.status_code == 200 and removed.get_json()["tags"] == []
+    actions = list(session.scalars(select(CustodyEntry.action).where(
+        CustodyEntry.case_id == world["case"].id, CustodyEntry.item_id.is_(None))
+        .order_by(CustodyEntry.seq)))
+    assert actions[-2:] == ["tagged", "untagged"]

@@ -184,3 +184,25 @@ def test_item_entries_name_the_tag_in_the_activity_sentence(client, world, sessi
     assert "tagged" in shown and "Airstrike" in shown
     entry = session.scalar(select(CustodyEntry).where(CustodyEntry.action == "tagged"))
     assert json.loads(entry.details)["tag"]["name"] == "Airstrike"
+
+
+def test_bulk_link_and_incident_tags_in_the_browser(client, world, session):
+    sign_in(client, "inv@example.org")
+    recorded = client.post(f"/api/v1/cases/{world['case'].id}/incidents",
+                           headers=bearer(session, investigator(session)),
+                           json={"title": "Shelling of the market"})
+    incident = recorded.get_json()["id"]
+    bulk = f"/cases/{world['case'].id}/evidence/bulk"
+    page = text(client.get(world["list"]))
+    assert "Shelling of the market" in page  # offered in the bulk form
+    form = find_form(page, bulk)
+    response = client.post(bulk, data={**form.fields, "ids": world["ids"][:2],
+                                       "scope": "selected", "action": "link",
+                                       "incident": incident, "relation": "corroborates"})
+    assert response.status_code == 303, text(response)
+    shown = text(client.get(f"/incidents/{incident}"))
+    assert "Item 0" in shown and "Item 1" in shown
+    tagged = submit(client, f"/incidents/{incident}", {"tag": "Market"},
+                    action=f"/incidents/{incident}/tags")
+    assert tagged.status_code == 303
+    assert "Market" in text(client.get(f"/incidents/{incident}"))

@@ -32,17 +32,33 @@ from casefile.logic import authz, retry
 from casefile.logic.accounts.accounts import find_by_email
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
-from casefile.logic.errors import Conflict, ValidationFailed
+from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.logic.evidence import grants, listing, sensitivity
+from casefile.logic.incidents import links
+from casefile.logic.incidents.incidents import get_incident
 from casefile.logic.tags import tagging
 from casefile.logic.tags.names import TagName
 from casefile.logic.text import NO_NUL, Note, refuse_nul
-from casefile.model import Evidence, EvidenceGrant, Sensitivity, User
+from casefile.model import (
+    Evidence,
+    EvidenceGrant,
+    EvidenceRelation,
+    Incident,
+    Sensitivity,
+    User,
+)
 from casefile.vault.envelope import Keyring
 
 MAX_ITEMS = 500  # per request: one transaction holds the custody log's lock meanwhile
-ACTIONS = ("tag", "untag", "set_sensitivity", "grant")
-NEEDS = {"tag": "tag", "untag": "tag", "set_sensitivity": "sensitivity", "grant": "email"}
+# What each action needs; `note` is optional, and only for link_incident.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "tag": ("tag",),
+    "untag": ("tag",),
+    "set_sensitivity": ("sensitivity",),
+    "grant": ("email",),
+    "link_incident": ("incident_id", "relation"),
+}
+PARAMETERS = ("tag", "sensitivity", "email", "incident_id", "relation", "note")
 KIND = Annotated[str, Field(max_length=100, pattern=NO_NUL)]
 
 
@@ -105,11 +121,12 @@ def _either_ids_or_filter(schema: dict[str, Any]) -> None:
 class BulkInput(BaseModel):
     """One action on many items: `ids`, or every item matching `filter` (`{}`: all the
     items of the case the caller sees). `tag` for tag/untag, `sensitivity` for
-    set_sensitivity, `email` (a member of the case) for grant."""
+    set_sensitivity, `email` (a member of the case) for grant, `incident_id` and `relation`
+    (and an optional `note`) for link_incident."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_either_ids_or_filter)
 
-    action: Literal["tag", "untag", "set_sensitivity", "grant"]
+    action: Literal["tag", "untag", "set_sensitivity", "grant", "link_incident"]
     # Not sent: not used; null is refused, so the document names neither null nor a default.
     ids: list[uuid.UUID] = Field(
         default=None,  # type: ignore[arg-type]
@@ -126,6 +143,15 @@ class BulkInput(BaseModel):
     )
     email: EmailStr = Field(  # type: ignore[assignment]
         default=None, json_schema_extra=_no_default, description="for grant: a case member"
+    )
+    incident_id: uuid.UUID = Field(  # type: ignore[assignment]
+        default=None, json_schema_extra=_no_default, description="for link_incident"
+    )
+    relation: EvidenceRelation = Field(  # type: ignore[assignment]
+        default=None, json_schema_extra=_no_default, description="for link_incident"
+    )
+    note: Note = Field(  # type: ignore[assignment]
+        default=None, json_schema_extra=_no_default, description="for link_incident (optional)"
     )
 
     @field_validator("ids")
@@ -145,10 +171,12 @@ class BulkInput(BaseModel):
         if (self.ids is None) == (self.filter is None):
             raise ValueError("send either ids or filter")
         needed = NEEDS[self.action]
-        if getattr(self, needed) is None:
-            raise ValueError(f"the action {self.action} needs {needed}")
-        for other in set(NEEDS.values()) - {needed}:
-            if getattr(self, other) is not None:
+        for name in needed:
+            if getattr(self, name) is None:
+                raise ValueError(f"the action {self.action} needs {name}")
+        allowed = (*needed, "note") if self.action == "link_incident" else needed
+        for other in PARAMETERS:
+            if other not in allowed and getattr(self, other) is not None:
                 raise ValueError(f"the action {self.action} takes no {other}")
         return self
 
@@ -172,6 +200,8 @@ def required_action(data: BulkInput) -> CaseAction:
     """The case action the caller's role must allow."""
     if data.action == "grant":
         return CaseAction.GRANT_ACCESS
+    if data.action == "link_incident":
+        return CaseAction.EDIT_INCIDENTS
     if data.action == "set_sensitivity" and data.sensitivity == Sensitivity.STANDARD:
         return CaseAction.LIFT_RESTRICTION
     return CaseAction.ADD_EVIDENCE
@@ -237,6 +267,8 @@ def apply(
     keyring: Keyring,
 ) -> BulkResult:
     case = authz.authorize_case(session, actor, case_id, required_action(data))
+    linking = data.action == "link_incident"
+    incident = _incident(session, actor, case.id, data) if linking else None
     items = _items(session, actor, case.id, data, keyring)
     bulk_id = str(uuid.uuid4())
     entries: list[custody_log.NewEntry] = []
@@ -264,6 +296,17 @@ def apply(
                 bulk=bulk_id,
             )
         ]
+    elif incident is not None:
+        assert data.relation is not None  # noqa: S101 - checked by the model
+        changed, entries = links.link_many(
+            session,
+            authz.require_active(actor),
+            incident,
+            items,
+            relation=data.relation,
+            note=data.note,
+            bulk=bulk_id,
+        )
     else:
         changed = _grant(
             session, actor, case.id, items, str(data.email), entries=entries, bulk_id=bulk_id
@@ -277,6 +320,22 @@ def apply(
         changed=changed,
         unchanged=[item for item in items if item.id not in done],
     )
+
+
+def _incident(
+    session: Session, actor: User | None, case_id: uuid.UUID, data: BulkInput
+) -> Incident:
+    """The incident to link to, of this case (its case row locked: the lock order); any
+    other id is refused as one that does not exist."""
+    try:
+        incident = get_incident(
+            session, actor, data.incident_id, CaseAction.EDIT_INCIDENTS, for_update=True
+        )
+    except NotFound:
+        incident = None
+    if incident is None or incident.case_id != case_id:
+        raise ValidationFailed({"incident_id": "no incident of this case has this id"})
+    return incident
 
 
 def _grant(

@@ -26,7 +26,7 @@ from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.logic.tags import names
 from casefile.logic.tags.names import TagName
 from casefile.logic.tags.vocabulary import same_name
-from casefile.model import CustodyAction, Evidence, EvidenceTag, Tag, User
+from casefile.model import CustodyAction, Evidence, EvidenceTag, IncidentTag, Tag, User
 
 
 class TagItemInput(BaseModel):
@@ -44,10 +44,14 @@ def parse_tag_item(fields: dict[str, object]) -> TagItemInput:
 
 def visible_tags(session: Session, actor: User | None, case_id: uuid.UUID) -> list[Tag]:
     """The case's tags as the actor may know them: the whole vocabulary, and free tags that
-    an item the actor sees carries. Vocabulary first, then by name."""
+    an item the actor sees, or an incident, carries. Vocabulary first, then by name."""
     visible = authz.visible_evidence(session, actor, case_id).with_only_columns(Evidence.id)
     used = select(EvidenceTag.tag_id).where(EvidenceTag.evidence_id.in_(visible))
-    query = select(Tag).where(Tag.case_id == case_id, or_(Tag.controlled, Tag.id.in_(used)))
+    on_incidents = select(IncidentTag.tag_id)  # every member sees the case's incidents
+    query = select(Tag).where(
+        Tag.case_id == case_id,
+        or_(Tag.controlled, Tag.id.in_(used), Tag.id.in_(on_incidents)),
+    )
     return list(session.scalars(query.order_by(Tag.controlled.desc(), Tag.key, Tag.id)))
 
 
