@@ -37,6 +37,7 @@ from casefile.db import Database
 from casefile.logic.accounts import accounts, login_sessions, tokens
 from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.incidents import incidents, links
+from casefile.logic.tags import incident_tags, tagging, vocabulary
 from casefile.model import Role
 from tests.factories import PASSWORD, add_member, make_case, make_settings, make_user
 
@@ -204,6 +205,19 @@ ROWS = (
     Row("POST", "/evidence/<uuid:item_id>/edit", contributor(),
         body={"version": "{item_version}", "title": "Renamed"}),
     Row("POST", CASE + "/legal-hold", case_manager(), body={"reason": "litigation"}),
+    # --- HTML: tags, bulk actions, the list as CSV ---
+    Row("GET", CASE + "/tags", case_reader()),
+    Row("POST", CASE + "/tags", case_manager(), body={"name": "Arson"}),
+    Row("POST", CASE + "/tags/<uuid:tag_id>", case_manager(), body={"name": "Killings"}),
+    Row("POST", "/evidence/<uuid:item_id>/tags", contributor(), body={"tag": "Arson"}),
+    Row("POST", "/evidence/<uuid:item_id>/tags/<uuid:tag_id>/remove", contributor(), body={}),
+    Row("POST", CASE + "/evidence/bulk", contributor(),
+        body={"scope": "matching", "action": "tag", "tag": "Arson"},
+        extra_items=frozenset({"evidence_id"})),
+    Row("GET", CASE + "/evidence.csv", case_reader()),
+    Row("POST", "/incidents/<uuid:incident_id>/tags", contributor(), body={"tag": "Arson"}),
+    Row("POST", "/incidents/<uuid:incident_id>/tags/<uuid:tag_id>/remove", contributor(),
+        body={}),
     # --- HTML: incidents ---
     Row("GET", CASE + "/incidents", case_reader()),
     Row("POST", CASE + "/incidents/perpetrators", contributor(),
@@ -284,6 +298,17 @@ ROWS = (
     Row("PATCH", "/api/v1/uploads/<uuid:upload_id>", owned_by_lead(), raw=b"hello",
         headers={**TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}),
     Row("DELETE", "/api/v1/uploads/<uuid:upload_id>", owned_by_lead(), headers=TUS),
+    Row("GET", API_CASE + "/tags", case_reader()),
+    Row("POST", API_CASE + "/tags", case_manager(), body={"name": "Arson"}),
+    Row("PATCH", "/api/v1/tags/<uuid:tag_id>", case_manager(), body={"description": "fire"}),
+    Row("POST", "/api/v1/evidence/<uuid:evidence_id>/tags", contributor(), body={"tag": "Arson"}),
+    Row("DELETE", "/api/v1/evidence/<uuid:evidence_id>/tags/<uuid:tag_id>", contributor()),
+    Row("POST", API_CASE + "/evidence/bulk", contributor(),
+        body={"action": "tag", "filter": {}, "tag": "Arson"},
+        extra_items=frozenset({"evidence_id"})),
+    Row("GET", API_CASE + "/evidence.csv", case_reader()),
+    Row("POST", "/api/v1/incidents/<uuid:incident_id>/tags", contributor(), body={"tag": "Arson"}),
+    Row("DELETE", "/api/v1/incidents/<uuid:incident_id>/tags/<uuid:tag_id>", contributor()),
     Row("GET", "/api/v1/custody/public-key", public()),
     Row("GET", "/api/v1/custody/checkpoint", signed_in()),
     Row("GET", "/api/v1/custody/checkpoints", signed_in()),
@@ -311,6 +336,7 @@ DEFAULT_VALUES = {
     "item_id": "evidence_id",
     "upload_id": "upload_id",
     "number": "page_one",
+    "tag_id": "tag_id",
     "incident_id": "incident_id",
     "link_id": "link_id",
 }
@@ -408,6 +434,7 @@ def build_world(
     checkpoint: bool = True,
     items: frozenset[str] = NO_ITEMS,
     upload: bool = False,
+    tag: bool = False,
     incident: bool = False,
     link: bool = False,
 ) -> World:
@@ -447,6 +474,14 @@ def build_world(
     }
     if items:
         values.update(upload_items(app, values["case_id"], bearer, users[VIEWER].email, items))
+    if tag:  # a tag of the case's vocabulary, on the standard item
+        made = vocabulary.create_tag(
+            session, users[LEAD], case.id, vocabulary.TagInput(name="Killing")
+        )
+        values["tag_id"] = str(made.id)
+        if "evidence_id" in values:
+            tagging.tag_item(session, users[LEAD], uuid.UUID(values["evidence_id"]),
+                             tagging.TagItemInput(tag="Killing"))
     if incident:  # an incident the lead recorded, and the standard item linked to it
         recorded = incidents.create_incident(
             session, users[LEAD], case.id, incidents.parse_input({"title": "Matrix incident"})
@@ -456,6 +491,9 @@ def build_world(
             linked = links.link_item(session, users[LEAD], recorded.id, links.parse_link(
                 {"evidence_id": values["evidence_id"], "relation": "context"}))
             values["link_id"] = str(linked.link.id)
+        if tag:  # the tag on the incident too
+            incident_tags.tag_incident(session, users[LEAD], recorded.id,
+                                       tagging.TagItemInput(tag="Killing"))
     if upload:  # a resumable upload the lead started: 5 bytes announced, none sent yet
         response = app.test_client().post(
             f"/api/v1/cases/{values['case_id']}/uploads",
@@ -634,6 +672,7 @@ def test_route_authorization(app, connection, session, row):
         checkpoint=row.rule.startswith("/api/v1/custody/"),
         items=row.items,
         upload="<uuid:upload_id>" in row.rule,
+        tag="<uuid:tag_id>" in row.rule,
         incident="<uuid:incident_id>" in row.rule,
         link="<uuid:link_id>" in row.rule,
     )
@@ -782,6 +821,7 @@ def test_no_route_reveals_a_restricted_item_without_a_grant(app, connection, ses
         checkpoint=True,
         items=row.items | {"restricted_id"},
         upload="<uuid:upload_id>" in row.rule,
+        tag="<uuid:tag_id>" in row.rule,
         incident="<uuid:incident_id>" in row.rule,
         link="<uuid:link_id>" in row.rule,
     )
@@ -816,7 +856,8 @@ def test_a_restricted_item_does_not_exist_without_a_grant(app, connection, sessi
     without a grant, the lead included, whatever the role would otherwise allow."""
     param = "evidence_id" if "evidence_id" in row.rule else "item_id"
     pointed = dataclasses.replace(row, values={**row.values, param: "restricted_id"})
-    world = build_world(app, session, api=row.api, items=pointed.items)
+    world = build_world(app, session, api=row.api, items=pointed.items,
+                        tag="<uuid:tag_id>" in row.rule)
     wrong = {}
     for actor in (ADMIN, OUTSIDER, LAWYER, LEAD):
         savepoint = connection.begin_nested()

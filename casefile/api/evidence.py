@@ -29,6 +29,7 @@ from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.evidence.editing import MetadataEdit
 from casefile.logic.evidence.grants import GrantInput
 from casefile.logic.evidence.submission import EvidenceInput
+from casefile.logic.tags import tagging
 from casefile.model import Evidence
 
 UPLOAD_FIELDS = frozenset(EvidenceInput.model_fields)
@@ -76,10 +77,10 @@ def upload_evidence(case_id: uuid.UUID) -> tuple[Response, int]:
 
 @bp.get("/cases/<uuid:case_id>/evidence")
 @operation(
-    summary="Items of a case that I may see",
+    summary="Items of a case that I may see, filtered by the evidence list's filters",
     tag="evidence",
     response=schemas.EvidencePage,
-    params=requests.PAGING,
+    params=requests.PAGING + requests.ITEM_FILTERS,
     errors=(401, 404, 422),
 )
 def list_evidence(case_id: uuid.UUID) -> Response:
@@ -91,12 +92,14 @@ def list_evidence(case_id: uuid.UUID) -> Response:
         case_id,
         limit=requests.limit(),
         cursor=requests.cursor(),
+        where=requests.item_filter(),
         keyring=request_scope.keyring(),
     )
     hidden = listing.hidden_count(session, actor, case_id)
+    names = tagging.tag_names(session, [item.id for item in page.items])
     return jsonify(
         {
-            "items": [_described(item) for item in page.items],
+            "items": [_described(item, names[item.id]) for item in page.items],
             "next": page.next_cursor,
             "hidden_count": hidden,
         }
@@ -129,9 +132,12 @@ def edit_evidence(evidence_id: uuid.UUID) -> Response:
     return jsonify(_described(edited.item))
 
 
-def _described(item: Evidence) -> dict[str, Any]:
-    """An item the caller was authorized to see, its sealed metadata opened."""
-    return serializers.evidence(item, metadata.reveal(request_scope.keyring(), item))
+def _described(item: Evidence, tags: list[str] | None = None) -> dict[str, Any]:
+    """An item the caller was authorized to see, its sealed metadata opened, with its tags
+    (read here unless given)."""
+    if tags is None:
+        tags = tagging.tag_names(request_scope.db_session(), [item.id])[item.id]
+    return serializers.evidence(item, metadata.reveal(request_scope.keyring(), item), tags)
 
 
 @bp.get("/evidence/<uuid:evidence_id>/content")

@@ -21,6 +21,7 @@ from casefile.logic.incidents.incidents import IncidentInput, IncidentUpdate
 from casefile.logic.incidents.links import LinkInput
 from casefile.logic.incidents.listing import IncidentFilters
 from casefile.logic.incidents.perpetrators import PerpetratorInput
+from casefile.logic.tags import incident_tags
 from casefile.logic.text import NO_NUL
 from casefile.model import Incident
 
@@ -56,8 +57,11 @@ def _shown(incident: Incident) -> dict[str, Any]:
     session, actor = request_scope.db_session(), request_scope.actor()
     keyring = request_scope.keyring()
     shown = listing.visible_links(session, actor, incident)
+    tags = incident_tags.tags_by_incident(session, [incident.id])[incident.id]
     return serializers.incident(
-        incident, [(row.link, row.item, metadata.reveal(keyring, row.item)) for row in shown]
+        incident,
+        [(row.link, row.item, metadata.reveal(keyring, row.item)) for row in shown],
+        [tag.name for tag in tags],
     )
 
 

@@ -11,7 +11,11 @@ from pydantic import BaseModel, ValidationError
 
 from casefile.api.openapi import MAX_INT64, Param
 from casefile.logic.errors import DomainError, ValidationFailed
+from casefile.logic.evidence.listing import ItemFilter
 from casefile.logic.pagination import MAX_LIMIT
+from casefile.logic.tags.bulk import ItemFilterInput
+from casefile.logic.tags.names import PATTERN as TAG_PATTERN
+from casefile.logic.tags.names import SENT_MAX
 
 M = TypeVar("M", bound=BaseModel)
 DIGITS = re.compile(r"[0-9]{1,19}")
@@ -22,6 +26,20 @@ PAGING = (
         f"page size, 1 to {MAX_LIMIT} (default 50)",
     ),
     Param("cursor", {"type": "string"}, "the `next` value of the previous page"),
+)
+
+# The evidence list's filters, as query parameters (the same as a bulk action's `filter`).
+ITEM_FILTERS = (
+    Param("kind", {"type": "string", "maxLength": 100}, "a MIME prefix, e.g. image/"),
+    Param("sensitivity", {"type": "string", "enum": ["standard", "restricted"]}, "sensitivity"),
+    Param("collector", {"type": "string", "maxLength": 2000}, "text within 'collected by'"),
+    Param("since", {"type": "string", "format": "date"}, "received on or after (UTC day)"),
+    Param("until", {"type": "string", "format": "date"}, "received on or before (UTC day)"),
+    Param(
+        "tag",
+        {"type": "string", "minLength": 1, "maxLength": SENT_MAX, "pattern": TAG_PATTERN},
+        "a tag's name (any case of its letters)",
+    ),
 )
 
 
@@ -78,3 +96,15 @@ def uuid_arg(value: str, name: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError as error:
         raise ValidationFailed({name: "not a valid id"}) from error
+
+
+def item_filter() -> ItemFilter:
+    """The evidence list's filters from the query string, each checked as the document
+    states (an empty kind or collector filters nothing; an empty date is refused)."""
+    fields = {
+        param.name: request.args[param.name] for param in ITEM_FILTERS if param.name in request.args
+    }
+    try:
+        return ItemFilterInput.model_validate(fields).item_filter()
+    except ValidationError as error:
+        raise ValidationFailed.from_pydantic(error) from error

@@ -208,6 +208,7 @@ class EvidenceOut(BaseModel):
         "send it as `version` with an edit (PATCH); it changes with every change"
     )
     created_at: dt.datetime
+    tags: list[str] = Field(default_factory=list, description="the item's tags, by name")
 
 
 class EvidencePage(BaseModel):
@@ -267,6 +268,40 @@ class MapOut(BaseModel):
     )
 
 
+class TagOut(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    name: str
+    description: str | None
+    controlled: bool = Field(description="true: the case's controlled vocabulary; false: free")
+    retired: bool = Field(description="true: no longer attached; items keep it")
+    created_at: dt.datetime
+
+
+class TagList(BaseModel):
+    items: list[TagOut]
+
+
+class TagRef(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class ItemTagsOut(BaseModel):
+    evidence_id: uuid.UUID
+    tags: list[TagRef]
+
+
+class IncidentTagsOut(BaseModel):
+    incident_id: uuid.UUID
+    tags: list[TagRef]
+
+
+class BulkOut(BaseModel):
+    action: str
+    bulk: uuid.UUID = Field(description="the id every custody entry of this action carries")
+    changed: list[uuid.UUID] = Field(description="items changed, one custody entry each")
+    unchanged: list[uuid.UUID] = Field(description="items that already were as asked")
 class LocationOut(BaseModel):
     place: str | None
     village_ward: str | None
@@ -333,6 +368,7 @@ class IncidentOut(BaseModel):
     created_by: uuid.UUID | None
     updated_at: dt.datetime
     updated_by: uuid.UUID | None
+    tags: list[str] = Field(default_factory=list, description="the incident's tags, by name")
 
 
 class IncidentSummaryOut(BaseModel):

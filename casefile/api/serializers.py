@@ -17,6 +17,7 @@ from casefile.model import (
     IncidentEvidence,
     Perpetrator,
     Role,
+    Tag,
     User,
 )
 
@@ -67,8 +68,11 @@ def token(item: ApiToken, plaintext: str | None = None) -> dict[str, Any]:
     return schemas.NewTokenOut(token=plaintext, **fields).model_dump(mode="json")
 
 
-def evidence(item: Evidence, described: Metadata) -> dict[str, Any]:
-    """`described`: the item's metadata as casefile.logic.evidence.metadata.reveal gives it."""
+def evidence(
+    item: Evidence, described: Metadata, tags: list[str] | None = None
+) -> dict[str, Any]:
+    """`described`: the item's metadata as casefile.logic.evidence.metadata.reveal gives it;
+    `tags`: its tags' names."""
     return schemas.EvidenceOut(
         id=item.id,
         case_id=item.case_id,
@@ -88,6 +92,19 @@ def evidence(item: Evidence, described: Metadata) -> dict[str, Any]:
         extracted=dict(described.extracted),
         metadata=described.state,
         metadata_version=metadata_version(item.id, described),
+        created_at=item.created_at,
+        tags=list(tags or []),
+    ).model_dump(mode="json")
+
+
+def tag(item: Tag) -> dict[str, Any]:
+    return schemas.TagOut(
+        id=item.id,
+        case_id=item.case_id,
+        name=item.name,
+        description=item.description,
+        controlled=item.controlled,
+        retired=item.retired_at is not None,
         created_at=item.created_at,
     ).model_dump(mode="json")
 
@@ -157,7 +174,9 @@ def _incident_link(
 
 
 def incident(
-    item: Incident, links: Sequence[tuple[IncidentEvidence, Evidence, Metadata]]
+    item: Incident,
+    links: Sequence[tuple[IncidentEvidence, Evidence, Metadata]],
+    tags: Sequence[str] = (),
 ) -> dict[str, Any]:
     return schemas.IncidentOut(
         **_incident_fields(item),
@@ -165,6 +184,7 @@ def incident(
         evidence=[_incident_link(*link) for link in links],
         created_by=item.created_by_id,
         updated_by=item.updated_by_id,
+        tags=list(tags),
     ).model_dump(mode="json")
 
 

@@ -30,6 +30,8 @@ class CaseAction(StrEnum):
     DELETE_EVIDENCE = "delete_evidence"
     SET_LEGAL_HOLD = "set_legal_hold"
     GRANT_ACCESS = "grant_access"  # to restricted items
+    MANAGE_TAGS = "manage_tags"  # the case's controlled vocabulary of tags
+    LIFT_RESTRICTION = "lift_restriction"  # make a restricted item standard (unseal it)
     VIEW_INCIDENTS = "view_incidents"  # incidents, perpetrators, links to items one may see
     EDIT_INCIDENTS = "edit_incidents"  # record and change incidents, perpetrators, links
 

@@ -20,6 +20,7 @@ from casefile.model.incident import (
 from casefile.model.login_session import LoginSession
 from casefile.model.recovery_code import RecoveryCode
 from casefile.model.security_event import SecurityEvent, SecurityEventType
+from casefile.model.tag import EvidenceTag, IncidentTag, Tag
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
 from casefile.model.user import User
 
@@ -36,12 +37,14 @@ __all__ = [
     "EvidenceGrant",
     "EvidenceRelation",
     "EvidenceStatus",
+    "EvidenceTag",
     "Forum",
     "Incident",
     "IncidentCategory",
     "IncidentCategoryRow",
     "IncidentEvidence",
     "IncidentStatus",
+    "IncidentTag",
     "IndexKey",
     "IndexToken",
     "LoginSession",
@@ -52,6 +55,7 @@ __all__ = [
     "SecurityEvent",
     "SecurityEventType",
     "Sensitivity",
+    "Tag",
     "TusChunk",
     "TusUpload",
     "TusUploadState",

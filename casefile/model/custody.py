@@ -25,6 +25,8 @@ class CustodyAction(StrEnum):
     DOWNLOADED = "downloaded"
     METADATA_EDITED = "metadata_edited"
     TAGGED = "tagged"
+    UNTAGGED = "untagged"
+    TAG_DEFINED = "tag_defined"  # the case's tags: one created, renamed, described, retired
     LINKED = "linked"
     EXPORTED = "exported"
     INTEGRITY_CHECKED = "integrity_checked"
@@ -34,6 +36,7 @@ class CustodyAction(StrEnum):
     LEGAL_HOLD_CHANGED = "legal_hold_changed"
     ACCESS_GRANTED = "access_granted"  # to a restricted item
     ACCESS_REVOKED = "access_revoked"
+    SENSITIVITY_CHANGED = "sensitivity_changed"  # an item restricted, or its restriction lifted
     INCIDENT_CREATED = "incident_created"
     INCIDENT_UPDATED = "incident_updated"
     UNLINKED = "unlinked"  # an item's link to an incident removed

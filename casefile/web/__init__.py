@@ -20,6 +20,7 @@ from casefile.web import (
     maps,
     prg,
     sessions,
+    tags,
 )
 from casefile.web.labels import (
     action_label,
@@ -49,6 +50,7 @@ for child in (
     evidence_edit.bp,
     incidents.bp,
     maps.bp,
+    tags.bp,
     admin.bp,
 ):
     bp.register_blueprint(child)

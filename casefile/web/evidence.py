@@ -18,6 +18,7 @@ from flask import (
 from flask_babel import format_number, get_translations, ngettext
 from flask_babel import gettext as _
 from pydantic import ValidationError
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from casefile import downloads, request_scope, uploads
@@ -39,16 +40,19 @@ from casefile.logic.evidence import (
 from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.evidence.grants import GrantInput
 from casefile.logic.incidents import listing as incident_listing
+from casefile.logic.tags import bulk, tagging
 from casefile.model import CustodyAction, Evidence, Sensitivity
 from casefile.web import embedded, type_flags
 from casefile.web.cases import case_page
 from casefile.web.custody import custody_pdf, flash_verdict
 from casefile.web.forms import (
     DECLARED_HASH_FIELDS,
+    BulkForm,
     EmptyForm,
     EvidenceFilterForm,
     EvidenceUploadForm,
     GrantForm,
+    ItemTagForm,
     ReasonForm,
 )
 from casefile.web.helpers import attachment, day_bound, show_errors
@@ -62,19 +66,12 @@ def list_items(case_id: uuid.UUID) -> str:
     return _list_page(case_id, EvidenceUploadForm(formdata=None), fresh=True)
 
 
-def _list_page(
-    case_id: uuid.UUID,
-    form: EvidenceUploadForm,
-    *,
-    fresh: bool = False,
-    file_error: str | None = None,
-) -> str:
-    session, actor = request_scope.db_session(), request_scope.actor()
-    case = cases.get_case(session, actor, case_id)
-    role = authz.role_in_case(session, authz.require_active(actor), case.id)
-    filters = EvidenceFilterForm(request.args)
+def list_filters(
+    args: MultiDict[str, str],
+) -> tuple[EvidenceFilterForm, listing.ItemFilter]:
+    """The evidence list's filters as the page shows them, and as the logic applies them."""
+    filters = EvidenceFilterForm(args)
     filters.validate()
-    sort = filters.sort.data if filters.sort.data in listing.SORTS else "ern"
     where = listing.ItemFilter(
         kind=filters.kind.data or None,
         sensitivity=Sensitivity(filters.sensitivity.data)
@@ -83,14 +80,62 @@ def _list_page(
         collector=filters.collector.data or None,
         since=day_bound(filters.since.data),
         until=day_bound(filters.until.data, end=True),
+        tag=(filters.tag.data or "").strip() or None,
     )
+    return filters, where
+
+
+def _list_page(
+    case_id: uuid.UUID,
+    form: EvidenceUploadForm,
+    *,
+    fresh: bool = False,
+    file_error: str | None = None,
+    bulk_form: BulkForm | None = None,
+    args: MultiDict[str, str] | None = None,
+) -> str:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    case = cases.get_case(session, actor, case_id)
+    role = authz.role_in_case(session, authz.require_active(actor), case.id)
+    filters, where = list_filters(request.args if args is None else args)
+    sort = filters.sort.data if filters.sort.data in listing.SORTS else "ern"
+    case_tags = tagging.visible_tags(session, actor, case.id)
+    filters.tag.choices = [("", str(_("Any"))), *((tag.name, tag.name) for tag in case_tags)]
     keyring = request_scope.keyring()
     items = listing.sorted_items(session, actor, case.id, sort=sort, where=where, keyring=keyring)
+    can_tag = authz.can(role, CaseAction.ADD_EVIDENCE)
+    if bulk_form is None:
+        bulk_form = BulkForm(formdata=None)
+        for name, value in (
+            ("kind", filters.kind.data), ("sensitivity", filters.sensitivity.data),
+            ("collector", filters.collector.data), ("since", filters.since.raw_data),
+            ("until", filters.until.raw_data), ("by_tag", filters.tag.data),
+        ):  # fmt: skip
+            getattr(bulk_form, name).data = (
+                value[0] if isinstance(value, list) and value else value or ""
+            )
+    can_link = authz.can(role, CaseAction.EDIT_INCIDENTS)
+    if can_link:
+        case_incidents = incident_listing.list_incidents(session, actor, case.id, limit=200)
+        bulk_form.incident.choices = [
+            (str(incident.id), incident.title) for incident in case_incidents.items
+        ]
     return render_template(
         "evidence_list.html",
+        can_link=can_link and bool(bulk_form.incident.choices),
         case=case,
         items=items,
         described=metadata.reveal_all(keyring, items),
+        item_tags=tagging.tag_names(session, [item.id for item in items]),
+        vocabulary=[tag for tag in case_tags if tag.controlled and tag.retired_at is None],
+        matching=bulk.matching_count(session, actor, case.id, where, keyring)
+        if can_tag
+        else len(items),
+        can_tag=can_tag,
+        is_lead=authz.can(role, CaseAction.MANAGE_TAGS),
+        bulk_form=bulk_form,
+        bulk_max=bulk.MAX_ITEMS,
+        csv_query=request.query_string.decode("ascii", "replace") if args is None else "",
         filters=filters,
         hidden_count=listing.hidden_count(session, actor, case.id),
         can_upload=authz.can(role, CaseAction.ADD_EVIDENCE),
@@ -232,9 +277,13 @@ def show(item_id: uuid.UUID) -> str:
 
 
 def _item_page(
-    item_id: uuid.UUID, delete_form: ReasonForm | None = None, grant_form: GrantForm | None = None
+    item_id: uuid.UUID,
+    delete_form: ReasonForm | None = None,
+    grant_form: GrantForm | None = None,
+    tag_form: ItemTagForm | None = None,
 ) -> str:
-    """The item page; a refused deletion or grant shown with its error and the input kept."""
+    """The item page; a refused deletion, grant or tag shown with its error and the input
+    kept."""
     session, actor = request_scope.db_session(), request_scope.actor()
     item = listing.get_item(session, actor, item_id)
     manages = grants.may_manage(session, actor, item)
@@ -295,6 +344,15 @@ def _item_page(
         and item.status.value == "active"
         and not item.case.legal_hold
         and described.available,
+        tags=tagging.tags_by_item(session, [item.id])[item.id],
+        can_tag=authz.can(role, CaseAction.ADD_EVIDENCE),
+        tag_form=tag_form or ItemTagForm(formdata=None),
+        untag_form=EmptyForm(),
+        vocabulary=[
+            tag
+            for tag in tagging.visible_tags(session, actor, item.case_id)
+            if tag.controlled and tag.retired_at is None
+        ],
     )
 
 

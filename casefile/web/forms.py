@@ -254,6 +254,7 @@ class EvidenceFilterForm(FlaskForm):
         validate_choice=False,
     )
     collector = StringField(_l("Collected by"), id="filter-collector")
+    tag = SelectField(_l("Tag"), id="filter-tag", choices=[], validate_choice=False)
     since = DateField(_l("Received from"), validators=[Optional()], id="filter-since")
     until = DateField(_l("Received until"), validators=[Optional()], id="filter-until")
     sort = SelectField(
@@ -292,6 +293,84 @@ class MetadataEditForm(FlaskForm):
     consent_notes = TextAreaField(_l("Consent notes"))
 
 
+class TagForm(FlaskForm):
+    """A new tag of the case's vocabulary (leads); the logic normalises and checks the name."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=256)], id="tag-name")
+    description = TextAreaField(
+        _l("What it means"), validators=[Optional(), Length(max=2000)], id="tag-description"
+    )
+
+
+class TagEditForm(FlaskForm):
+    """A tag changed (leads): its fields carry the tag's id, several forms share the page."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=256)])
+    description = TextAreaField(_l("What it means"), validators=[Optional(), Length(max=2000)])
+    controlled = BooleanField(_l("In the case's vocabulary"))
+    retired = BooleanField(_l("Retired (no longer attached to items)"))
+
+
+class ItemTagForm(FlaskForm):
+    tag = StringField(
+        _l("Add a tag"),
+        validators=[DataRequired(), Length(max=256)],
+        id="item-tag",
+        render_kw={"list": "item-vocabulary"},
+    )
+
+
+def bulk_action_choices() -> list[tuple[str, str]]:
+    return [
+        ("tag", str(_l("Add the tag"))),
+        ("untag", str(_l("Remove the tag"))),
+        ("restrict", str(_l("Make restricted"))),
+        ("unrestrict", str(_l("Make standard (leads)"))),
+        ("grant", str(_l("Give access to a person (leads)"))),
+        ("link", str(_l("Link to an incident"))),
+    ]
+
+
+class BulkForm(FlaskForm):
+    """The evidence list's selection and the one action to apply to it (the list's filters
+    ride along as hidden fields, for "every item that matches")."""
+
+    ids = SelectMultipleField(_l("Select"), choices=[], validate_choice=False)
+    scope = SelectField(
+        _l("Apply to"),
+        choices=lambda: [
+            ("selected", str(_l("The items selected"))),
+            ("matching", str(_l("Every item that matches the filters"))),
+        ],
+        id="bulk-scope",
+    )
+    action = SelectField(_l("Action"), choices=bulk_action_choices, id="bulk-action")
+    tag = StringField(
+        _l("Tag"),
+        validators=[Optional(), Length(max=256)],
+        id="bulk-tag",
+        render_kw={"list": "vocabulary"},
+    )
+    person = EmailField(
+        _l("Person's email (to give access)"), validators=[Optional()], id="bulk-person"
+    )
+    # Choices (the case's incidents) are set by the view; the logic checks the one sent.
+    incident = SelectField(
+        _l("Incident (to link to)"), choices=[], validate_choice=False, id="bulk-incident"
+    )
+    relation = SelectField(  # shown only with the incidents; the logic checks it
+        _l("Relation"),
+        choices=lambda: _choices(RELATION_LABELS),
+        id="bulk-relation",
+        validate_choice=False,
+    )
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=2000)], id="bulk-note")
+    kind = HiddenField(id="bulk-filter-kind")
+    sensitivity = HiddenField(id="bulk-filter-sensitivity")
+    collector = HiddenField(id="bulk-filter-collector")
+    since = HiddenField(id="bulk-filter-since")
+    until = HiddenField(id="bulk-filter-until")
+    by_tag = HiddenField(id="bulk-filter-tag")
 def _choices(labels: dict[str, LazyString]) -> list[tuple[str, str]]:
     return [(code, str(label)) for code, label in labels.items()]
 

@@ -19,11 +19,13 @@ from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.logic.evidence import metadata
 from casefile.logic.evidence.editing import StaleVersion
 from casefile.logic.incidents import incidents, links, listing, perpetrators, places
+from casefile.logic.tags import incident_tags, tagging
 from casefile.model import Case, Incident
 from casefile.web.forms import (
     EmptyForm,
     IncidentFilterForm,
     IncidentForm,
+    ItemTagForm,
     LinkForm,
     PerpetratorForm,
 )
@@ -284,7 +286,11 @@ def show(incident_id: uuid.UUID) -> str:
     return _incident_page(incident_id)
 
 
-def _incident_page(incident_id: uuid.UUID, link_form: LinkForm | None = None) -> str:
+def _incident_page(
+    incident_id: uuid.UUID,
+    link_form: LinkForm | None = None,
+    tag_form: ItemTagForm | None = None,
+) -> str:
     session, actor = request_scope.db_session(), request_scope.actor()
     incident, shown = listing.read_incident(session, actor, incident_id)
     case = cases.get_case(session, actor, incident.case_id)
@@ -298,6 +304,14 @@ def _incident_page(incident_id: uuid.UUID, link_form: LinkForm | None = None) ->
         link_form=link_form or LinkForm(formdata=None),
         unlink_form=EmptyForm(),
         can_edit=authz.can(role, CaseAction.EDIT_INCIDENTS),
+        tags=incident_tags.tags_by_incident(session, [incident.id])[incident.id],
+        tag_form=tag_form or ItemTagForm(formdata=None),
+        untag_form=EmptyForm(),
+        vocabulary=[
+            tag
+            for tag in tagging.visible_tags(session, actor, case.id)
+            if tag.controlled and tag.retired_at is None
+        ],
     )
 
 

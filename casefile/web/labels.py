@@ -42,6 +42,9 @@ ACTION_LABELS: dict[CustodyAction, LazyString] = {
     CustodyAction.LEGAL_HOLD_CHANGED: _l("Legal hold changed"),
     CustodyAction.ACCESS_GRANTED: _l("Access granted"),
     CustodyAction.ACCESS_REVOKED: _l("Access withdrawn"),
+    CustodyAction.UNTAGGED: _l("Tag removed"),
+    CustodyAction.TAG_DEFINED: _l("Tags of the case changed"),
+    CustodyAction.SENSITIVITY_CHANGED: _l("Sensitivity changed"),
     CustodyAction.INCIDENT_CREATED: _l("Incident recorded"),
     CustodyAction.INCIDENT_UPDATED: _l("Incident changed"),
     CustodyAction.UNLINKED: _l("Link removed"),
@@ -199,6 +202,43 @@ def _metadata_edited(words: Words, details: Words) -> str:
     return _("%(who)s changed %(ern)s: %(changes)s", changes=phrases, **words)
 
 
+def _tag_name(details: Words) -> str:
+    tag = details.get("tag")
+    return str(tag.get("name", "")) if isinstance(tag, dict) else ""
+
+
+def _tagged(words: Words, details: Words) -> str:
+    if "incident" in details:
+        return _("%(who)s tagged the incident “%(title)s” “%(tag)s”",
+                 title=_incident_title(details), tag=_tag_name(details), **words)
+    return _("%(who)s tagged %(ern)s “%(tag)s”", tag=_tag_name(details), **words)
+
+
+def _untagged(words: Words, details: Words) -> str:
+    if "incident" in details:
+        return _("%(who)s removed the tag “%(tag)s” from the incident “%(title)s”",
+                 title=_incident_title(details), tag=_tag_name(details), **words)
+    return _("%(who)s removed the tag “%(tag)s” from %(ern)s", tag=_tag_name(details), **words)
+
+
+def _tag_defined(words: Words, details: Words) -> str:
+    if details.get("change") == "created":
+        return _("%(who)s added the tag “%(tag)s” to the case's vocabulary",
+                 tag=_tag_name(details), **words)
+    changes = details.get("changes")
+    name = changes.get("name") if isinstance(changes, dict) else None
+    if isinstance(name, dict) and name.get("from"):
+        return _("%(who)s renamed the tag “%(old)s” to “%(tag)s”",
+                 old=name["from"], tag=_tag_name(details), **words)
+    return _("%(who)s changed the tag “%(tag)s”", tag=_tag_name(details), **words)
+
+
+def _sensitivity(words: Words, details: Words) -> str:
+    if details.get("to") == "restricted":
+        return _("%(who)s restricted %(ern)s (its description sealed)", **words)
+    return _("%(who)s lifted the restriction on %(ern)s", **words)
+
+
 INCIDENT_FIELD_NAMES: dict[str, LazyString] = {
     "title": _l("the title"),
     "narrative": _l("the narrative"),
@@ -255,6 +295,10 @@ def _perpetrator_named(words: Words, details: Words) -> str:
 
 
 SENTENCES: dict[CustodyAction, Callable[[Words, Words], str]] = {
+    CustodyAction.TAGGED: _tagged,
+    CustodyAction.UNTAGGED: _untagged,
+    CustodyAction.TAG_DEFINED: _tag_defined,
+    CustodyAction.SENSITIVITY_CHANGED: _sensitivity,
     CustodyAction.INCIDENT_CREATED: _incident_created,
     CustodyAction.INCIDENT_UPDATED: _incident_updated,
     CustodyAction.LINKED: _linked,

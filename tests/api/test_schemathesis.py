@@ -52,6 +52,7 @@ REFUSED_FOR_MEANING = {
     "create_upload_post": ("413", "422"),
     "consistency_get": ("422",),
     "change_my_password_post": ("422",),
+    "bulk_action_post": ("422",),  # an id of no item of the case, an email of no member
     # incidents: a cursor not issued, a period that ends before it starts, a date in the
     # future, one coordinate without the other, names of Myanmar's places that do not belong
     # together, a perpetrator or an item of no case the caller sees

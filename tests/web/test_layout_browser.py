@@ -153,6 +153,19 @@ def seed(server: str, database: Database) -> dict[str, str]:
         timeout=30,
     )
     assert transfer.status_code == 201, transfer.text
+    vocabulary = requests.post(
+        f"{server}/api/v1/cases/{case_id}/tags",
+        headers=auth,
+        json={"name": "Arson", "description": "homes and villages burned"},
+        timeout=30,
+    )
+    assert vocabulary.status_code == 201, vocabulary.text
+    for tag in ("Arson", "မီးရှို့ခြင်း ကူတူပါလောင် အရှေ့ဘက်"):
+        tagged = requests.post(
+            f"{server}/api/v1/evidence/{statement}/tags", headers=auth, json={"tag": tag},
+            timeout=30,
+        )
+        assert tagged.status_code == 200, tagged.text
     unit = requests.post(
         f"{server}/api/v1/cases/{case_id}/perpetrators",
         headers=auth,
@@ -205,6 +218,7 @@ def seed(server: str, database: Database) -> dict[str, str]:
         "item": f"/evidence/{statement}",
         "restricted-item": f"/evidence/{restricted}",
         "activity": f"/cases/{case_id}/activity",
+        "tags": f"/cases/{case_id}/tags",
         "transfer": f"/cases/{case_id}/transfers",
         "item-edit": f"/evidence/{statement}/edit",
         "new-case": "/cases/new",

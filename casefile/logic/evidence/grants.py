@@ -146,20 +146,29 @@ def grant(
     custody_log.hold_lock(session)
     if session.get(EvidenceGrant, (item.id, user.id)) is not None:
         raise Conflict(f"{user.email} already has access")
+    row, entry = new_grant(actor, item, user)
+    session.add(row)
+    custody_log.append_many(session, [entry])
+    session.commit()
+    return row
+
+
+def new_grant(
+    actor: User | None, item: Evidence, user: User, *, bulk: str | None = None
+) -> tuple[EvidenceGrant, custody_log.NewEntry]:
+    """The grant row and its custody entry, for a caller that authorized the actor to give
+    `user` (a member of the item's case) access to the restricted `item`, under the custody
+    lock; one grant at a time here, or many (`casefile.logic.tags.bulk`)."""
     row = EvidenceGrant(
         evidence_id=item.id, user_id=user.id, granted_by_id=actor.id if actor else None
     )
-    session.add(row)
-    custody_log.append(
-        session,
-        actor,
-        CustodyAction.ACCESS_GRANTED,
-        case_id=item.case_id,
-        item_id=item.id,
-        details={"ern": item.ern, "person": str(user.id), "email": user.email},
+    details: dict[str, str] = {"ern": item.ern, "person": str(user.id), "email": user.email}
+    if bulk is not None:
+        details["bulk"] = bulk
+    entry = custody_log.NewEntry(
+        actor, CustodyAction.ACCESS_GRANTED, case_id=item.case_id, item_id=item.id, details=details
     )
-    session.commit()
-    return row
+    return row, entry
 
 
 @retry.transaction

@@ -1,6 +1,6 @@
 """Finding items: one by id or by its ERN, a case's items a page at a time or sorted for the
 evidence table, filtered by type, sensitivity, collector (sealed items through their blind
-index) and date."""
+index), date received and tag."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from casefile.logic import authz
@@ -16,7 +16,8 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence import metadata
 from casefile.logic.pagination import Page, paginate
-from casefile.model import Evidence, Sensitivity, User
+from casefile.logic.tags import names as tag_names
+from casefile.model import Evidence, EvidenceTag, Sensitivity, Tag, User
 from casefile.vault.envelope import Keyring
 
 
@@ -31,6 +32,7 @@ class ItemFilter:
     collector: str | None = None  # text within "collected by"; sealed items: whole words
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    tag: str | None = None  # a tag's name (any case of its letters)
 
     def apply(
         self, query: Select[Evidence], session: Session, keyring: Keyring | None
@@ -47,6 +49,13 @@ class ItemFilter:
             query = query.where(Evidence.created_at >= self.since)
         if self.until is not None:
             query = query.where(Evidence.created_at < self.until)
+        if self.tag:
+            tagged = (
+                select(EvidenceTag.evidence_id)
+                .join(Tag, Tag.id == EvidenceTag.tag_id)
+                .where(Tag.key == tag_names.key(self.tag))
+            )
+            query = query.where(Evidence.id.in_(tagged))
         return query
 
     @staticmethod

@@ -164,6 +164,32 @@ def rewrite(
     return str(commitment_key)
 
 
+def seal(session: Session, keyring: Keyring, item: Evidence) -> str:
+    """An item made restricted after intake (its `sensitivity` set already): its metadata
+    sealed as at intake, its columns cleared, its collector indexed blindly; returns the
+    commitment key kept in the seal."""
+    if item.sensitivity != Sensitivity.RESTRICTED or item.sealed_metadata is not None:
+        raise KeyringError("only a restricted item whose metadata is in the clear is sealed")
+    return _seal(session, keyring, item)
+
+
+def unseal(session: Session, keyring: Keyring, item: Evidence) -> None:
+    """A restricted item made standard (its `sensitivity` set already): its sealed metadata
+    opened back into its columns, the seal and its blind index entries dropped. Raises
+    KeyringError if the seal does not open (damaged, or the item was shredded)."""
+    if item.sensitivity == Sensitivity.RESTRICTED:
+        raise KeyringError("set the item's sensitivity to standard before unsealing it")
+    if item.sealed_metadata is not None:
+        fields = _open(keyring, item)
+        item.title = fields.get("title") or item.title
+        item.description = fields.get("description")
+        item.original_filename = fields.get("original_filename")
+        item.collector = dict(fields.get("collector") or {})
+        item.extracted = dict(fields.get("extracted") or {})
+        item.sealed_metadata = None
+    session.execute(delete(IndexToken).where(IndexToken.evidence_id == item.id))
+
+
 def _seal(session: Session, keyring: Keyring, item: Evidence) -> str:
     commitment_key = sealing.new_commitment_key()
     fields = {

@@ -121,37 +121,83 @@ def link_item(
     user = authz.require_active(actor)
     incident = get_incident(session, actor, incident_id, CaseAction.EDIT_INCIDENTS, for_update=True)
     item = _visible_item(session, user, incident, data.evidence_id)
-    if item.status == EvidenceStatus.DELETED:
-        raise Conflict("this item was deleted: it cannot be linked")
-    existing = session.scalar(
-        select(IncidentEvidence.id).where(
-            IncidentEvidence.incident_id == incident.id,
-            IncidentEvidence.evidence_id == item.id,
-            IncidentEvidence.relation == data.relation,
-        )
-    )
+    existing = _existing(session, incident, item, data.relation)
     if existing is not None:
         raise Conflict(f"this item is already linked to the incident as '{data.relation.value}'")
     custody_log.hold_lock(session)
+    link, entry = new_link(
+        session, user, incident, item, relation=data.relation, note=data.note
+    )
+    custody_log.append_many(session, [entry])
+    session.commit()
+    return Linked(link, incident, item)
+
+
+def _existing(
+    session: Session, incident: Incident, item: Evidence, relation: EvidenceRelation
+) -> uuid.UUID | None:
+    if item.status == EvidenceStatus.DELETED:
+        raise Conflict(f"{item.ern} was deleted: it cannot be linked")
+    return session.scalar(
+        select(IncidentEvidence.id).where(
+            IncidentEvidence.incident_id == incident.id,
+            IncidentEvidence.evidence_id == item.id,
+            IncidentEvidence.relation == relation,
+        )
+    )
+
+
+def new_link(
+    session: Session,
+    user: User,
+    incident: Incident,
+    item: Evidence,
+    *,
+    relation: EvidenceRelation,
+    note: str | None,
+    bulk: str | None = None,
+) -> tuple[IncidentEvidence, custody_log.NewEntry]:
+    """The link (added to the session) and its `linked` entry, for a caller holding the
+    custody lock that authorized the actor for the incident and the item (one link here, or
+    many: casefile.logic.tags.bulk)."""
     link = IncidentEvidence(
         incident_id=incident.id,
         evidence_id=item.id,
-        relation=data.relation,
-        note=data.note,
+        relation=relation,
+        note=note,
         created_by_id=user.id,
     )
     session.add(link)
     session.flush()
-    custody_log.append(
-        session,
-        user,
-        CustodyAction.LINKED,
-        case_id=incident.case_id,
-        item_id=item.id,
-        details=_details(link, incident, item),
+    details = _details(link, incident, item)
+    if bulk is not None:
+        details["bulk"] = bulk
+    entry = custody_log.NewEntry(
+        user, CustodyAction.LINKED, case_id=incident.case_id, item_id=item.id, details=details
     )
-    session.commit()
-    return Linked(link, incident, item)
+    return link, entry
+
+
+def link_many(
+    session: Session,
+    user: User,
+    incident: Incident,
+    items: list[Evidence],
+    *,
+    relation: EvidenceRelation,
+    note: str | None,
+    bulk: str,
+) -> tuple[list[Evidence], list[custody_log.NewEntry]]:
+    """Link items the caller authorized (of the incident's case, seen by the actor) in the
+    caller's transaction: the items linked and their entries; an item linked so already is
+    left alone, a deleted one refused (Conflict naming its ERN)."""
+    fresh = [item for item in items if _existing(session, incident, item, relation) is None]
+    custody_log.hold_lock(session)
+    entries = [
+        new_link(session, user, incident, item, relation=relation, note=note, bulk=bulk)[1]
+        for item in fresh
+    ]
+    return fresh, entries
 
 
 @retry.transaction
