@@ -5,6 +5,7 @@ from casefile.model.blind_index import IndexKey, IndexToken
 from casefile.model.case import Case, CaseMember, Forum, Role
 from casefile.model.custody import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
 from casefile.model.evidence import Evidence, EvidenceGrant, EvidenceStatus, Sensitivity
+from casefile.model.framework import Charge, LoadedFramework, ProofLink, Strength
 from casefile.model.login_session import LoginSession
 from casefile.model.recovery_code import RecoveryCode
 from casefile.model.security_event import SecurityEvent, SecurityEventType
@@ -15,6 +16,7 @@ __all__ = [
     "ApiToken",
     "Case",
     "CaseMember",
+    "Charge",
     "CustodyAction",
     "CustodyCheckpoint",
     "CustodyEntry",
@@ -25,12 +27,15 @@ __all__ = [
     "Forum",
     "IndexKey",
     "IndexToken",
+    "LoadedFramework",
     "LoginSession",
+    "ProofLink",
     "RecoveryCode",
     "Role",
     "SecurityEvent",
     "SecurityEventType",
     "Sensitivity",
+    "Strength",
     "TusChunk",
     "TusUpload",
     "TusUploadState",
