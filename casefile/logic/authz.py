@@ -30,10 +30,18 @@ class CaseAction(StrEnum):
     DELETE_EVIDENCE = "delete_evidence"
     SET_LEGAL_HOLD = "set_legal_hold"
     GRANT_ACCESS = "grant_access"  # to restricted items
+    MANAGE_CHARGES = "manage_charges"  # the crimes charged in the case
+    LINK_PROOF = "link_proof"  # evidence to the elements of charged crimes (the proof matrix)
 
 
 _CONTRIBUTOR = frozenset(
-    {CaseAction.VIEW, CaseAction.RECORD_TRANSFER, CaseAction.VIEW_EVIDENCE, CaseAction.ADD_EVIDENCE}
+    {
+        CaseAction.VIEW,
+        CaseAction.RECORD_TRANSFER,
+        CaseAction.VIEW_EVIDENCE,
+        CaseAction.ADD_EVIDENCE,
+        CaseAction.LINK_PROOF,
+    }
 )
 ROLE_ACTIONS: dict[Role, frozenset[CaseAction]] = {
     Role.LEAD: frozenset(CaseAction),
