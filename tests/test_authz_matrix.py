@@ -36,7 +36,10 @@ from casefile import create_app
 from casefile.db import Database
 from casefile.logic.accounts import accounts, login_sessions, tokens
 from casefile.logic.custody import checkpoints as custody_checkpoints
-from casefile.model import Role
+from casefile.logic.frameworks import charges, links
+from casefile.logic.frameworks.charges import ChargeInput
+from casefile.logic.frameworks.links import LinkInput
+from casefile.model import Role, Strength
 from tests.factories import PASSWORD, add_member, make_case, make_settings, make_user
 
 OK, LOGIN, FORBIDDEN, NOT_FOUND = "ok", "login", "403", "404"
@@ -129,7 +132,14 @@ class Row:
     def items(self) -> frozenset[str]:
         """The world's items of evidence this row's URL names."""
         names = set(PARAM.findall(self.rule)) & {"evidence_id", "item_id"}
+        if self.proof:  # the proof link the world makes points at the standard item
+            names.add("evidence_id")
         return frozenset(self.values.get(name, DEFAULT_VALUES[name]) for name in names)
+
+    @property
+    def proof(self) -> bool:
+        """Whether the row needs a charge and a proof link in the world."""
+        return "/proof-" in self.rule or "/charges/" in self.rule
 
     @property
     def id(self) -> str:
@@ -191,6 +201,18 @@ ROWS = (
     Row("POST", "/evidence/<uuid:item_id>/edit", contributor(),
         body={"version": "{item_version}", "title": "Renamed"}),
     Row("POST", CASE + "/legal-hold", case_manager(), body={"reason": "litigation"}),
+    # --- HTML: charges and the proof matrix ---
+    Row("GET", CASE + "/charges", case_reader()),
+    Row("POST", CASE + "/charges", case_manager(), body={"crime": "rome-statute|7(1)(a)"}),
+    Row("POST", CASE + "/charges/<uuid:charge_id>/remove", case_manager(), body={}),
+    Row("GET", CASE + "/proof-matrix", case_reader()),
+    Row("GET", CASE + "/proof-matrix.csv", case_reader()),
+    Row("GET", CASE + "/proof-matrix.pdf", case_reader()),
+    Row("POST", CASE + "/proof-matrix/links", contributor(), body={}),
+    Row("GET", CASE + "/proof-matrix/links/<uuid:link_id>", contributor()),
+    Row("POST", CASE + "/proof-matrix/links/<uuid:link_id>", contributor(),
+        body={"strength": "lead", "note": "n"}),
+    Row("POST", CASE + "/proof-matrix/links/<uuid:link_id>/remove", contributor(), body={}),
     # --- HTML: my account (forms sent empty: only who may reach them is at stake here) ---
     Row("GET", "/account", signed_in()),
     Row("POST", "/account/password", signed_in(), body={}),
@@ -213,6 +235,8 @@ ROWS = (
     Row("POST", "/admin/users/<uuid:user_id>/sign-out", admin_only(), body={}),
     Row("POST", "/admin/users/<uuid:user_id>/unlock", admin_only(), body={}),
     Row("POST", "/admin/users/<uuid:user_id>/reset-password", admin_only(), body={}),
+    Row("GET", "/admin/frameworks", admin_only()),
+    Row("POST", "/admin/frameworks", admin_only(), body={}),
     # --- API ---
     Row("GET", "/api/v1/openapi.json", public()),
     # --- health, for load balancers and monitoring (public; they say nothing secret) ---
@@ -248,6 +272,18 @@ ROWS = (
     Row("DELETE", "/api/v1/evidence/<uuid:evidence_id>/grants/<uuid:user_id>", grant_manager(),
         values={"evidence_id": "restricted_id"}),  # the viewer's grant
     Row("PUT", API_CASE + "/legal-hold", case_manager(), body={"on": True, "reason": "litigation"}),
+    Row("GET", "/api/v1/frameworks", signed_in()),
+    Row("GET", API_CASE + "/charges", case_reader()),
+    Row("POST", API_CASE + "/charges", case_manager(),
+        body={"framework": "rome-statute", "crime": "7(1)(a)"}),
+    Row("DELETE", API_CASE + "/charges/<uuid:charge_id>", case_manager()),
+    Row("POST", API_CASE + "/proof-links", contributor(),
+        body={"charge_id": "{charge_id}", "element": "2", "evidence_id": "{evidence_id}",
+              "strength": "lead"}),
+    Row("PATCH", API_CASE + "/proof-links/<uuid:link_id>", contributor(),
+        body={"strength": "lead"}),
+    Row("DELETE", API_CASE + "/proof-links/<uuid:link_id>", contributor()),
+    Row("GET", API_CASE + "/proof-matrix", case_reader()),
     Row("OPTIONS", API_CASE + "/uploads", public(), headers=TUS),
     Row("POST", API_CASE + "/uploads", contributor(),
         headers={**TUS, "Upload-Length": "5", "Upload-Metadata": "filename YS50eHQ="}),
@@ -274,6 +310,8 @@ DEFAULT_VALUES = {
     "item_id": "evidence_id",
     "upload_id": "upload_id",
     "number": "page_one",
+    "charge_id": "charge_id",
+    "link_id": "link_id",
 }
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 
@@ -369,6 +407,7 @@ def build_world(
     checkpoint: bool = True,
     items: frozenset[str] = NO_ITEMS,
     upload: bool = False,
+    proof: bool = False,
 ) -> World:
     """Seven accounts, one case with a member of each role; API tokens, items of evidence
     and a signed checkpoint only where the row needs them (each write costs every row time)."""
@@ -406,6 +445,22 @@ def build_world(
     }
     if items:
         values.update(upload_items(app, values["case_id"], bearer, users[VIEWER].email, items))
+    if proof:  # a charge and a proof link from its element 1 to the standard item, by the lead
+        charge = charges.add_charge(
+            session, users[LEAD], case.id, ChargeInput(framework="rome-statute", crime="7(1)(d)")
+        )
+        link = links.add_link(
+            session,
+            users[LEAD],
+            case.id,
+            LinkInput(
+                charge_id=charge.id,
+                element="1",
+                evidence_id=uuid.UUID(values["evidence_id"]),
+                strength=Strength.SUPPORTS,
+            ),
+        )
+        values["charge_id"], values["link_id"] = str(charge.id), str(link.id)
     if upload:  # a resumable upload the lead started: 5 bytes announced, none sent yet
         response = app.test_client().post(
             f"/api/v1/cases/{values['case_id']}/uploads",
@@ -584,6 +639,7 @@ def test_route_authorization(app, connection, session, row):
         checkpoint=row.rule.startswith("/api/v1/custody/"),
         items=row.items,
         upload="<uuid:upload_id>" in row.rule,
+        proof=row.proof,
     )
 
     got: dict[str, str] = {}
@@ -730,6 +786,7 @@ def test_no_route_reveals_a_restricted_item_without_a_grant(app, connection, ses
         checkpoint=True,
         items=row.items | {"restricted_id"},
         upload="<uuid:upload_id>" in row.rule,
+        proof=row.proof,
     )
     known = frozenset(
         {"id"} if world.values["restricted_id"] in url_for_row(row, world) else set()
@@ -749,7 +806,13 @@ def test_no_route_reveals_a_restricted_item_without_a_grant(app, connection, ses
     assert not leaks, f"{row.id} reveals the restricted item: {leaks}"
 
 
-ITEM_ROWS = tuple(row for row in ROWS if row.items and "restricted_id" not in row.values.values())
+# Rows that name an item in their URL (a proof row's item is the world's, not the URL's: the
+# restricted item's proof links are tested in tests/api/test_frameworks_api.py).
+ITEM_ROWS = tuple(
+    row
+    for row in ROWS
+    if row.items and not row.proof and "restricted_id" not in row.values.values()
+)
 
 
 @pytest.mark.parametrize("row", ITEM_ROWS, ids=[row.id for row in ITEM_ROWS])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -23,8 +24,8 @@ from wtforms.widgets import CheckboxInput, DateTimeLocalInput, ListWidget
 
 from casefile.logic.cases.ern import DEFAULT_PATTERN
 from casefile.logic.evidence.submission import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
-from casefile.model import CustodyAction, Forum, Role
-from casefile.web.labels import action_label
+from casefile.model import CustodyAction, Forum, Role, Strength
+from casefile.web.labels import action_label, strength_label
 
 
 def forum_choices() -> list[tuple[str, str]]:
@@ -282,3 +283,36 @@ class MetadataEditForm(FlaskForm):
     capture_tool = StringField(_l("Capture tool"))
     language = StringField(_l("Language"))
     consent_notes = TextAreaField(_l("Consent notes"))
+
+
+def strength_choices() -> list[tuple[str, str]]:
+    return [(s.value, strength_label(s.value)) for s in Strength]
+
+
+class ChargeForm(FlaskForm):
+    # "<framework>|<crime>"; the choices, grouped by framework and article, are set by the view
+    crime = SelectField(
+        _l("Crime or mode of liability"),
+        choices=[],
+        validate_choice=False,
+        validators=[DataRequired()],
+    )
+
+
+class ProofLinkForm(FlaskForm):
+    # "<charge id>|<element id>"; the choices, grouped by charge, are set by the view
+    element = SelectField(
+        _l("Element"), choices=[], validate_choice=False, validators=[DataRequired()]
+    )
+    ern = StringField(_l("Item (its ERN)"), validators=[DataRequired(), Length(max=120)])
+    strength = SelectField(_l("Strength"), choices=strength_choices, validators=[DataRequired()])
+    note = TextAreaField(_l("Note"), validators=[Length(max=2000)])
+
+
+class ProofLinkChangeForm(FlaskForm):
+    strength = SelectField(_l("Strength"), choices=strength_choices, validators=[DataRequired()])
+    note = TextAreaField(_l("Note"), validators=[Length(max=2000)])
+
+
+class FrameworkUploadForm(FlaskForm):
+    file = FileField(_l("Framework file (YAML)"), validators=[FileRequired()])
