@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from casefile.api import cases, custody, evidence, frameworks, me, meta, tus
+from casefile.api import cases, custody, evidence, frameworks, incidents, me, meta, tus
 from casefile.api.blueprint import bp
 from casefile.extensions import csrf
 
 # importing registers their routes on bp
-ROUTE_MODULES = (cases, custody, evidence, frameworks, me, meta, tus)
+ROUTE_MODULES = (cases, custody, evidence, frameworks, incidents, me, meta, tus)
 
 
 def init_app(app: Flask) -> None:

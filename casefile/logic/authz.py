@@ -32,6 +32,8 @@ class CaseAction(StrEnum):
     GRANT_ACCESS = "grant_access"  # to restricted items
     MANAGE_CHARGES = "manage_charges"  # the crimes charged in the case
     LINK_PROOF = "link_proof"  # evidence to the elements of charged crimes (the proof matrix)
+    VIEW_INCIDENTS = "view_incidents"  # incidents, perpetrators, links to items one may see
+    EDIT_INCIDENTS = "edit_incidents"  # record and change incidents, perpetrators, links
 
 
 _CONTRIBUTOR = frozenset(
@@ -41,13 +43,15 @@ _CONTRIBUTOR = frozenset(
         CaseAction.VIEW_EVIDENCE,
         CaseAction.ADD_EVIDENCE,
         CaseAction.LINK_PROOF,
+        CaseAction.VIEW_INCIDENTS,
+        CaseAction.EDIT_INCIDENTS,
     }
 )
 ROLE_ACTIONS: dict[Role, frozenset[CaseAction]] = {
     Role.LEAD: frozenset(CaseAction),
     Role.LAWYER: _CONTRIBUTOR,
     Role.INVESTIGATOR: _CONTRIBUTOR,
-    Role.VIEWER: frozenset({CaseAction.VIEW, CaseAction.VIEW_EVIDENCE}),
+    Role.VIEWER: frozenset({CaseAction.VIEW, CaseAction.VIEW_EVIDENCE, CaseAction.VIEW_INCIDENTS}),
 }
 
 

@@ -6,6 +6,18 @@ from casefile.model.case import Case, CaseMember, Forum, Role
 from casefile.model.custody import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
 from casefile.model.evidence import Evidence, EvidenceGrant, EvidenceStatus, Sensitivity
 from casefile.model.framework import Charge, LoadedFramework, ProofLink, Strength
+from casefile.model.incident import (
+    DatePrecision,
+    EvidenceRelation,
+    Incident,
+    IncidentCategory,
+    IncidentCategoryRow,
+    IncidentEvidence,
+    IncidentStatus,
+    Perpetrator,
+    PerpetratorKind,
+    incident_perpetrators,
+)
 from casefile.model.login_session import LoginSession
 from casefile.model.recovery_code import RecoveryCode
 from casefile.model.security_event import SecurityEvent, SecurityEventType
@@ -21,14 +33,23 @@ __all__ = [
     "CustodyCheckpoint",
     "CustodyEntry",
     "CustodyNode",
+    "DatePrecision",
     "Evidence",
     "EvidenceGrant",
+    "EvidenceRelation",
     "EvidenceStatus",
     "Forum",
+    "Incident",
+    "IncidentCategory",
+    "IncidentCategoryRow",
+    "IncidentEvidence",
+    "IncidentStatus",
     "IndexKey",
     "IndexToken",
     "LoadedFramework",
     "LoginSession",
+    "Perpetrator",
+    "PerpetratorKind",
     "ProofLink",
     "RecoveryCode",
     "Role",
@@ -40,4 +61,5 @@ __all__ = [
     "TusUpload",
     "TusUploadState",
     "User",
+    "incident_perpetrators",
 ]

@@ -41,6 +41,10 @@ ACTION_LABELS: dict[CustodyAction, LazyString] = {
     CustodyAction.LEGAL_HOLD_CHANGED: _l("Legal hold changed"),
     CustodyAction.ACCESS_GRANTED: _l("Access granted"),
     CustodyAction.ACCESS_REVOKED: _l("Access withdrawn"),
+    CustodyAction.INCIDENT_CREATED: _l("Incident recorded"),
+    CustodyAction.INCIDENT_UPDATED: _l("Incident changed"),
+    CustodyAction.UNLINKED: _l("Link removed"),
+    CustodyAction.PERPETRATOR_CREATED: _l("Alleged perpetrator named"),
 }
 
 

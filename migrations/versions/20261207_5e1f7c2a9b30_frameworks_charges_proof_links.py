@@ -2,7 +2,7 @@
 proof links from their elements to evidence items (issue 12)
 
 Revision ID: 5e1f7c2a9b30
-Revises: b7c3e1a9d2f4
+Revises: 483c8dfff623
 Create Date: 2026-12-07 05:19:36
 
 New tables only; frameworks shipped in the package are files, not rows.
