@@ -16,7 +16,7 @@ from alembic import op
 import casefile.db
 
 revision = "5e1f7c2a9b30"
-down_revision = "b7c3e1a9d2f4"
+down_revision = "483c8dfff623"
 branch_labels = None
 depends_on = None
 
