@@ -79,16 +79,19 @@ class LinkOut(BaseModel):
     id: uuid.UUID
     charge_id: uuid.UUID
     element: str
-    evidence_id: uuid.UUID
+    evidence_id: uuid.UUID | None
+    incident_id: uuid.UUID | None
     strength: Strength
     note: str
 
 
 class MatrixLinkOut(BaseModel):
     id: uuid.UUID
-    evidence_id: uuid.UUID
-    ern: str
-    title: str
+    kind: Literal["evidence", "incident"]
+    evidence_id: uuid.UUID | None
+    incident_id: uuid.UUID | None
+    ern: str | None  # an item's; null for an incident
+    title: str  # the item's title, or the incident's
     restricted: bool
     deleted: bool
     strength: Strength
@@ -163,10 +166,15 @@ def link_json(link: ProofLink) -> dict[str, Any]:
         "id": str(link.id),
         "charge_id": str(link.charge_id),
         "element": link.element_id,
-        "evidence_id": str(link.evidence_id),
+        "evidence_id": _id(link.evidence_id),
+        "incident_id": _id(link.incident_id),
         "strength": link.strength.value,
         "note": link.note,
     }
+
+
+def _id(value: uuid.UUID | None) -> str | None:
+    return str(value) if value is not None else None
 
 
 def matrix_json(built: matrix.Matrix) -> dict[str, Any]:
@@ -186,7 +194,9 @@ def matrix_json(built: matrix.Matrix) -> dict[str, Any]:
                         "links": [
                             {
                                 "id": str(link.id),
-                                "evidence_id": str(link.evidence_id),
+                                "kind": link.kind,
+                                "evidence_id": _id(link.evidence_id),
+                                "incident_id": _id(link.incident_id),
                                 "ern": link.ern,
                                 "title": link.title,
                                 "restricted": link.restricted,
@@ -265,7 +275,7 @@ def remove_charge(case_id: uuid.UUID, charge_id: uuid.UUID) -> tuple[str, int]:
 
 @bp.post("/cases/<uuid:case_id>/proof-links")
 @operation(
-    summary="Link an item of the case to an element of a charged crime",
+    summary="Link an item or an incident of the case to an element of a charged crime",
     tag="proof matrix",
     body=LinkInput,
     response=LinkOut,

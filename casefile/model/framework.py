@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casefile.db import UUIDPK, Base, Timestamp
@@ -65,7 +65,8 @@ class Charge(Base):
 
 
 class ProofLink(Base):
-    """An element of a charged crime → an evidence item, with how strongly it bears on it."""
+    """An element of a charged crime → an evidence item or an incident of the same case (one
+    of the two), with how strongly it bears on it."""
 
     __tablename__ = "proof_links"
 
@@ -75,6 +76,9 @@ class ProofLink(Base):
     element_id: Mapped[str] = mapped_column(String(40))
     evidence_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("evidence.id"), nullable=True, index=True
+    )
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("incidents.id"), nullable=True, index=True
     )
     strength: Mapped[Strength] = mapped_column(enum_column(Strength, "proof_strength"))
     note: Mapped[str] = mapped_column(Text, default="")
@@ -88,4 +92,8 @@ class ProofLink(Base):
         UniqueConstraint(
             "charge_id", "element_id", "evidence_id", name="uq_proof_links_element_item"
         ),
+        UniqueConstraint(
+            "charge_id", "element_id", "incident_id", name="uq_proof_links_element_incident"
+        ),
+        CheckConstraint("(evidence_id IS NULL) <> (incident_id IS NULL)", name="one_target"),
     )

@@ -304,7 +304,9 @@ class ProofLinkForm(FlaskForm):
     element = SelectField(
         _l("Element"), choices=[], validate_choice=False, validators=[DataRequired()]
     )
-    ern = StringField(_l("Item (its ERN)"), validators=[DataRequired(), Length(max=120)])
+    ern = StringField(_l("Item (its ERN)"), validators=[Length(max=120)])
+    # or an incident of the case: "" or its id; the choices are set by the view
+    incident = SelectField(_l("Or an incident"), choices=[], validate_choice=False)
     strength = SelectField(_l("Strength"), choices=strength_choices, validators=[DataRequired()])
     note = TextAreaField(_l("Note"), validators=[Length(max=2000)])
 

@@ -9,6 +9,7 @@ import uuid
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from casefile import request_scope
@@ -21,7 +22,7 @@ from casefile.logic.frameworks import charges, links, matrix, registry
 from casefile.logic.frameworks.charges import ChargeInput
 from casefile.logic.frameworks.document import FrameworkFileError
 from casefile.logic.frameworks.links import LinkChange, LinkInput
-from casefile.model import Evidence
+from casefile.model import Evidence, Incident
 from casefile.web.forms import (
     ChargeForm,
     EmptyForm,
@@ -129,6 +130,12 @@ def _matrix_page(case_id: uuid.UUID, form: ProofLinkForm | None = None) -> str:
     if form is None:
         form = ProofLinkForm(formdata=None, element=request.args.get("element", ""))
     form.element.choices = _element_choices(built)
+    form.incident.choices = [("", _("None: the item above"))] + [
+        (str(incident.id), incident.title)
+        for incident in session.scalars(
+            select(Incident).where(Incident.case_id == built.case.id).order_by(Incident.title)
+        )
+    ]
     return render_template(
         "proof_matrix.html",
         case=built.case,
@@ -165,12 +172,15 @@ def add_link(case_id: uuid.UUID) -> Response | tuple[str, int]:
     charge_id, _sep, element = (form.element.data or "").partition("|")
 
     def parse() -> LinkInput:
-        item_id = _item_by_ern(case_id, form.ern.data or "") if form.ern.data else uuid.UUID(int=0)
+        ern, incident = (form.ern.data or "").strip(), form.incident.data or None
+        if bool(ern) == bool(incident):
+            raise ValidationFailed({"ern": _("Give an item's ERN, or choose an incident.")})
         return LinkInput.model_validate(
             {
                 "charge_id": charge_id or None,
                 "element": element,
-                "evidence_id": item_id,
+                "evidence_id": _item_by_ern(case_id, ern) if ern else None,
+                "incident_id": incident,
                 "strength": form.strength.data,
                 "note": form.note.data or "",
             }
@@ -192,14 +202,14 @@ def add_link(case_id: uuid.UUID) -> Response | tuple[str, int]:
 
 def _web_fields(error: ValidationFailed) -> ValidationFailed:
     """The logic's field names as the form's (the form names the item by its ERN)."""
-    names = {"evidence_id": "ern", "charge_id": "element"}
+    names = {"evidence_id": "ern", "charge_id": "element", "incident_id": "incident"}
     return ValidationFailed({names.get(k, k): v for k, v in error.fields.items()})
 
 
 def _link_page(case_id: uuid.UUID, link_id: uuid.UUID, form: ProofLinkChangeForm | None) -> str:
     session, actor = request_scope.db_session(), request_scope.actor()
     case = links.authorize_linking(session, actor, case_id)
-    link, item = links.visible_link(session, actor, case, link_id)
+    link, target = links.visible_link(session, actor, case, link_id)
     charge = charges.charge_of_case(session, case.id, link.charge_id)
     framework, crime = charges.described(session, charge)
     if form is None:
@@ -208,7 +218,7 @@ def _link_page(case_id: uuid.UUID, link_id: uuid.UUID, form: ProofLinkChangeForm
         "proof_link.html",
         case=case,
         link=link,
-        item=item,
+        target=target,
         framework=framework,
         crime=crime,
         element=crime.element(link.element_id),
@@ -298,7 +308,7 @@ def matrix_csv(case_id: uuid.UUID) -> Response:
             if not cell.links:
                 writer.writerow([_csv_cell(v) for v in [*base, "", "", "", ""]])
             for link in cell.links:
-                values = [*base, link.ern, link.title, link.strength.value, link.note]
+                values = [*base, link.ern or "", link.title, link.strength.value, link.note]
                 writer.writerow([_csv_cell(v) for v in values])
     # A byte order mark, so that a spreadsheet opens Burmese text as UTF-8.
     return attachment("\ufeff" + out.getvalue(), "text/csv", f"proof-matrix-{case_id}.csv")

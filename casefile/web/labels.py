@@ -238,6 +238,10 @@ def _strength_of(value: object) -> str:
 def _linked(words: Words, details: Words) -> str:
     change = details.get("change")
     where = {"element": str(details.get("element", "")), **_charge_words(details)}
+    incident = details.get("incident")
+    if str(change).startswith("proof_link_") and isinstance(incident, dict):
+        # a proof link to an incident: named by its title
+        words = {**words, "ern": _("incident “%(title)s”", title=incident.get("title", ""))}
     if change == "proof_link_added":
         return _(
             "%(who)s linked %(ern)s to element %(element)s of %(crime)s (%(framework)s): "
@@ -264,9 +268,16 @@ def _linked(words: Words, details: Words) -> str:
     return str(ITEM_SENTENCES[CustodyAction.LINKED]) % words
 
 
+def _unlinked(words: Words, details: Words) -> str:
+    if details.get("change") == "proof_link_removed":
+        return _linked(words, details)
+    return _("%(who)s: %(action)s", action=action_label(CustodyAction.UNLINKED), who=words["who"])
+
+
 SENTENCES: dict[CustodyAction, Callable[[Words, Words], str]] = {
     CustodyAction.CASE_UPDATED: _case_updated,
     CustodyAction.LINKED: _linked,
+    CustodyAction.UNLINKED: _unlinked,
     CustodyAction.METADATA_EDITED: _metadata_edited,
     CustodyAction.INTAKE: _intake,
     CustodyAction.ACCESS_GRANTED: _granted,

@@ -1,5 +1,5 @@
 """frameworks: legal frameworks loaded by administrators, the crimes charged in a case, and the
-proof links from their elements to evidence items (issue 12)
+proof links from their elements to evidence items or incidents (issue 12)
 
 Revision ID: 5e1f7c2a9b30
 Revises: 483c8dfff623
@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("charge_id", sa.Uuid(), nullable=False),
         sa.Column("element_id", sa.String(length=40), nullable=False),
         sa.Column("evidence_id", sa.Uuid(), nullable=True),
+        sa.Column("incident_id", sa.Uuid(), nullable=True),
         sa.Column(
             "strength",
             sa.Enum(
@@ -80,6 +81,10 @@ def upgrade() -> None:
         sa.Column("created_by_id", sa.Uuid(), nullable=True),
         sa.Column("updated_at", casefile.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by_id", sa.Uuid(), nullable=True),
+        sa.CheckConstraint(
+            "(evidence_id IS NULL) <> (incident_id IS NULL)",
+            name=op.f("ck_proof_links_one_target"),
+        ),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_proof_links_case_id_cases")
         ),
@@ -93,11 +98,17 @@ def upgrade() -> None:
             ["evidence_id"], ["evidence.id"], name=op.f("fk_proof_links_evidence_id_evidence")
         ),
         sa.ForeignKeyConstraint(
+            ["incident_id"], ["incidents.id"], name=op.f("fk_proof_links_incident_id_incidents")
+        ),
+        sa.ForeignKeyConstraint(
             ["updated_by_id"], ["users.id"], name=op.f("fk_proof_links_updated_by_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_proof_links")),
         sa.UniqueConstraint(
             "charge_id", "element_id", "evidence_id", name="uq_proof_links_element_item"
+        ),
+        sa.UniqueConstraint(
+            "charge_id", "element_id", "incident_id", name="uq_proof_links_element_incident"
         ),
     )
     with op.batch_alter_table("proof_links", schema=None) as batch_op:
@@ -105,10 +116,14 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_proof_links_evidence_id"), ["evidence_id"], unique=False
         )
+        batch_op.create_index(
+            batch_op.f("ix_proof_links_incident_id"), ["incident_id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("proof_links", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_proof_links_incident_id"))
         batch_op.drop_index(batch_op.f("ix_proof_links_evidence_id"))
         batch_op.drop_index("ix_proof_links_case_charge")
 

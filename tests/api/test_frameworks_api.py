@@ -11,6 +11,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from casefile.logic.incidents import incidents
 from casefile.model import Charge, CustodyEntry, ProofLink, Role
 from tests.api.test_openapi import Contract
 from tests.factories import add_member, bearer, make_case, make_user
@@ -210,7 +211,10 @@ def test_proof_links_make_and_close_gaps(client, world, session, contract):
 
     assert client.delete(path, headers=world.headers["viewer"]).status_code == 403
     assert client.delete(path, headers=world.headers["lead"]).status_code == 204
-    assert entries(session, world.case.id, "linked")[-1][1]["change"] == "proof_link_removed"
+    [(removal, details)] = entries(session, world.case.id, "unlinked")
+    assert details["change"] == "proof_link_removed" and details["after"] is None
+    assert details["before"] == {"strength": "establishes", "note": "မြင်သည်"}
+    assert removal.item_id == uuid.UUID(world.public["id"]) and removal.actor_id == world.lead.id
     assert element(matrix(client, world, "viewer"), "7(1)(d)", "1")["gap"] is True
     assert client.delete(path, headers=world.headers["lead"]).status_code == 404
 
@@ -304,7 +308,7 @@ def test_a_restricted_items_link_leaves_no_trace_for_members_without_a_grant(
     )
     assert removed.status_code == 204
     assert session.get(ProofLink, uuid.UUID(link_id)) is None
-    removal = entries(session, world.case.id, "linked")[-1]
+    removal = entries(session, world.case.id, "unlinked")[-1]
     assert removal[0].item_id == uuid.UUID(world.secret["id"])
     assert removal[1]["change"] == "proof_link_removed"
     charge_removed = entries(session, world.case.id, "case_updated")[-1][1]
@@ -313,3 +317,63 @@ def test_a_restricted_items_link_leaves_no_trace_for_members_without_a_grant(
         f"/api/v1/cases/{world.case.id}/custody", headers=world.headers["lead"]
     ).get_json()
     assert link_id not in json.dumps(report)
+
+
+def test_an_incident_is_linked_like_an_item(client, world, session, contract):
+    charge_id = charge(client, world).get_json()["id"]
+    incident = incidents.create_incident(
+        session,
+        world.uploader,
+        world.case.id,
+        incidents.parse_input({"title": "Expulsion from Tula Toli"}),
+    )
+    other_lead = make_user(session, "other@example.org")
+    other_case = make_case(session, other_lead, title="Another case")
+    elsewhere = incidents.create_incident(
+        session, other_lead, other_case.id, incidents.parse_input({"title": "Elsewhere"})
+    )
+    base = {"charge_id": charge_id, "element": "1a", "strength": "supports"}
+    path = f"/api/v1/cases/{world.case.id}/proof-links"
+    for body, field in (
+        ({**base, "incident_id": str(elsewhere.id)}, "incident_id"),
+        ({**base, "incident_id": str(incident.id), "evidence_id": world.public["id"]}, "body"),
+        (base, "body"),
+    ):
+        refused = client.post(path, headers=world.headers["lead"], json=body)
+        assert refused.status_code == 422, refused.get_json()
+        assert field in refused.get_json()["error"]["fields"]
+    made = client.post(
+        path, headers=world.headers["grantee"], json={**base, "incident_id": str(incident.id)}
+    )
+    assert made.status_code == 201, made.get_json()
+    contract.check(made, "/api/v1/cases/{case_id}/proof-links", "post")
+    assert made.get_json()["evidence_id"] is None
+    again = client.post(
+        path, headers=world.headers["lead"], json={**base, "incident_id": str(incident.id)}
+    )
+    assert again.status_code == 409
+
+    response = client.get(
+        f"/api/v1/cases/{world.case.id}/proof-matrix", headers=world.headers["viewer"]
+    )
+    contract.check(response, "/api/v1/cases/{case_id}/proof-matrix", "get")
+    cell = element(response.get_json(), "7(1)(d)", "1a")
+    assert cell["gap"] is False
+    [shown] = cell["links"]
+    assert (shown["kind"], shown["incident_id"], shown["ern"]) == (
+        "incident",
+        str(incident.id),
+        None,
+    )
+    assert shown["title"] == "Expulsion from Tula Toli"
+
+    [(entry, details)] = [
+        (e, d)
+        for e, d in entries(session, world.case.id, "linked")
+        if d.get("change") == "proof_link_added"
+    ]
+    assert entry.item_id is None
+    assert details["incident"] == {"id": str(incident.id), "title": "Expulsion from Tula Toli"}
+    removed = client.delete(f"{path}/{made.get_json()['id']}", headers=world.headers["uploader"])
+    assert removed.status_code == 204
+    assert element(matrix(client, world, "lead"), "7(1)(d)", "1a")["gap"] is True

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from casefile.logic.frameworks import charges, links
 from casefile.logic.frameworks.charges import ChargeInput
 from casefile.logic.frameworks.links import LinkInput
+from casefile.logic.incidents import incidents
 from casefile.model import Charge, LoadedFramework, ProofLink, Strength
 from casefile.settings import PROJECT_ROOT
 from tests.factories import make_user
@@ -230,3 +231,49 @@ def test_case_page_links_to_charges_and_the_matrix(client, world):
     assert f'href="/cases/{world.case.id}/charges"' in page
     assert f'href="/cases/{world.case.id}/proof-matrix"' in page
     assert client.get(f"/cases/{world.case.id}/proof-matrix").status_code == 200
+
+
+def test_an_incident_is_linked_from_the_matrix_page(client, session, world):
+    charge = charged(session, world)
+    incident = incidents.create_incident(
+        session,
+        world.uploader,
+        world.case.id,
+        incidents.parse_input({"title": "ရွာ မီးရှို့ခံရခြင်း"}),
+    )
+    sign_in(client, world.grantee.email)
+    url = f"/cases/{world.case.id}/proof-matrix"
+    page = text(client.get(url))
+    assert f'<option value="{incident.id}">ရွာ မီးရှို့ခံရခြင်း</option>' in page
+    neither = submit(
+        client, url, {"element": f"{charge.id}|1", "strength": "supports"}, action=f"{url}/links"
+    )
+    assert neither.status_code == 422
+    assert "Give an item&#39;s ERN, or choose an incident." in text(neither)
+    both = submit(
+        client,
+        url,
+        {
+            "element": f"{charge.id}|1",
+            "ern": world.public["ern"],
+            "incident": str(incident.id),
+            "strength": "supports",
+        },
+        action=f"{url}/links",
+    )
+    assert both.status_code == 422
+    assert session.scalar(select(func.count()).select_from(ProofLink)) == 0
+    done = submit(
+        client,
+        url,
+        {"element": f"{charge.id}|1", "incident": str(incident.id), "strength": "establishes"},
+        action=f"{url}/links",
+    )
+    assert done.status_code == 303, text(done)
+    page = text(client.get(url))
+    assert "Linked incident: <bdi>ရွာ မီးရှို့ခံရခြင်း</bdi>" in page
+    [link] = session.scalars(select(ProofLink))
+    assert link.incident_id == incident.id and link.evidence_id is None
+    assert "ရွာ မီးရှို့ခံရခြင်း" in text(client.get(f"{url}/links/{link.id}"))
+    activity = text(client.get(f"/cases/{world.case.id}/activity"))
+    assert "to element 1 of 7(1)(d)" in activity and "ရွာ မီးရှို့ခံရခြင်း" in activity

@@ -18,7 +18,7 @@ from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.logic.frameworks import registry
 from casefile.logic.frameworks.document import Crime, Framework
 from casefile.logic.text import NO_NUL, Stripped
-from casefile.model import Charge, CustodyAction, Evidence, ProofLink, User
+from casefile.model import Charge, CustodyAction, ProofLink, User
 
 FrameworkId = Annotated[
     str, StringConstraints(min_length=1, max_length=60, pattern=NO_NUL), Stripped
@@ -132,35 +132,25 @@ def remove_charge(
     """Remove a charge and its proof links (each link's removal is an entry about its item,
     so that members who may not see a restricted item see that entry redacted; the charge's
     own entry does not count them, as a count would tell of hidden links)."""
+    from casefile.logic.frameworks import links  # noqa: PLC0415 - links imports this module
+
     case = authz.authorize_case(session, actor, case_id, CaseAction.MANAGE_CHARGES, for_update=True)
     charge = charge_of_case(session, case.id, charge_id)
     framework, crime = described(session, charge)
     custody_log.hold_lock(session)
     facts = charge_facts(charge, framework, crime)
-    rows = session.execute(
-        select(ProofLink, Evidence.ern)
-        .join(Evidence, Evidence.id == ProofLink.evidence_id)
-        .where(ProofLink.charge_id == charge.id)
-        .order_by(ProofLink.created_at, ProofLink.id)
-    ).all()
-    entries = [
-        custody_log.NewEntry(
-            actor,
-            CustodyAction.LINKED,
-            case_id=case.id,
-            item_id=link.evidence_id,
-            details={
-                "change": "proof_link_removed",
-                "reason": "its charge was removed",
-                "link": str(link.id),
-                "charge": facts,
-                "element": link.element_id,
-                "item": {"id": str(link.evidence_id), "ern": ern},
-                "before": {"strength": link.strength.value, "note": link.note},
-                "after": None,
-            },
+    found = list(
+        session.scalars(
+            select(ProofLink)
+            .where(ProofLink.charge_id == charge.id)
+            .order_by(ProofLink.created_at, ProofLink.id)
         )
-        for link, ern in rows
+    )
+    entries = [
+        links.removal_entry(
+            actor, link, facts, links.target_of(session, link), "its charge was removed"
+        )
+        for link in found
     ]
     entries.append(
         custody_log.NewEntry(
@@ -180,7 +170,7 @@ def remove_charge(
         )
     )
     custody_log.append_many(session, entries)
-    for link, _ in rows:
+    for link in found:
         session.delete(link)
     session.flush()
     session.delete(charge)

@@ -145,9 +145,7 @@ class _Loader(yaml.SafeLoader):
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-            raise FrameworkFileError(
-                mark.line + 1, "anchors and aliases (& and *) are not allowed"
-            )
+            raise FrameworkFileError(mark.line + 1, "anchors and aliases (& and *) are not allowed")
         return super().compose_node(parent, index)
 
 

@@ -1,12 +1,14 @@
-"""Proof links: an element of a charged crime (or mode of liability) → an evidence item of the
-same case, with a strength and a note. Contributors and leads make, change and remove them;
-each change is a custody entry about the item, with the link's before and after. A restricted
-item can be linked only by one who may see it, and its links do not exist for anyone else:
-changing or removing one is NotFound for them, as reading it is."""
+"""Proof links: an element of a charged crime (or mode of liability) → an evidence item or an
+incident of the same case, with a strength and a note. Contributors and leads make, change and
+remove them; each change is a custody entry (about the item, for an item's link) with the
+link's before and after. A restricted item can be linked only by one who may see it, and its
+links do not exist for anyone else: changing or removing one is NotFound for them, as reading
+it is. Incidents are seen by every member of their case."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -27,6 +29,7 @@ from casefile.model import (
     CustodyAction,
     Evidence,
     EvidenceStatus,
+    Incident,
     ProofLink,
     Strength,
     User,
@@ -38,9 +41,16 @@ class LinkInput(BaseModel):
 
     charge_id: uuid.UUID
     element: CrimeId
-    evidence_id: uuid.UUID
+    evidence_id: uuid.UUID | None = None
+    incident_id: uuid.UUID | None = None
     strength: Strength
     note: Note = ""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> LinkInput:
+        if (self.evidence_id is None) == (self.incident_id is None):
+            raise ValueError("give either evidence_id or incident_id")
+        return self
 
 
 class LinkChange(BaseModel):
@@ -56,28 +66,53 @@ class LinkChange(BaseModel):
         return self
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a link points at: an item or an incident."""
+
+    item: Evidence | None = None
+    incident: Incident | None = None
+
+    @property
+    def item_id(self) -> uuid.UUID | None:
+        return self.item.id if self.item else None
+
+    def facts(self) -> dict[str, Any]:
+        if self.item is not None:
+            return {"item": {"id": str(self.item.id), "ern": self.item.ern}}
+        assert self.incident is not None  # noqa: S101 - a Target holds one of the two
+        return {"incident": {"id": str(self.incident.id), "title": self.incident.title}}
+
+    @property
+    def name(self) -> str:
+        return self.item.ern if self.item else f"incident “{self.incident.title}”"  # type: ignore[union-attr]
+
+
 def authorize_linking(session: Session, actor: User | None, case_id: uuid.UUID) -> Case:
     return authz.authorize_case(session, actor, case_id, CaseAction.LINK_PROOF)
 
 
-def _item_for_link(
-    session: Session, actor: User | None, case: Case, item_id: uuid.UUID
-) -> Evidence:
+def _target_for_link(session: Session, actor: User | None, case: Case, data: LinkInput) -> Target:
     user = authz.require_active(actor)
-    item = session.get(Evidence, item_id)
+    if data.incident_id is not None:
+        incident = session.get(Incident, data.incident_id)
+        if incident is None or incident.case_id != case.id:
+            raise ValidationFailed({"incident_id": "no incident of this case has this id"})
+        return Target(incident=incident)
+    item = session.get(Evidence, data.evidence_id)
     # Another case's item and a restricted one the actor may not see get the same answer.
     if item is None or item.case_id != case.id or not authz.may_see_item(session, user, item):
         raise ValidationFailed({"evidence_id": "no item of this case has this id"})
     if item.status == EvidenceStatus.DELETED:
         raise ValidationFailed({"evidence_id": "this item was deleted"})
-    return item
+    return Target(item=item)
 
 
 def _details(
     change: str,
     link: ProofLink,
     facts: dict[str, Any],
-    ern: str,
+    target: Target,
     *,
     before: dict[str, str] | None,
     after: dict[str, str] | None,
@@ -87,10 +122,33 @@ def _details(
         "link": str(link.id),
         "charge": facts,
         "element": link.element_id,
-        "item": {"id": str(link.evidence_id), "ern": ern},
+        **target.facts(),
         "before": before,
         "after": after,
     }
+
+
+def removal_entry(
+    actor: User | None, link: ProofLink, facts: dict[str, Any], target: Target, reason: str | None
+) -> custody_log.NewEntry:
+    """The custody entry of a link's removal (on its own, or with its charge)."""
+    details = _details(
+        "proof_link_removed",
+        link,
+        facts,
+        target,
+        before={"strength": link.strength.value, "note": link.note},
+        after=None,
+    )
+    if reason:
+        details["reason"] = reason
+    return custody_log.NewEntry(
+        actor,
+        CustodyAction.UNLINKED,
+        case_id=link.case_id,
+        item_id=target.item_id,
+        details=details,
+    )
 
 
 @retry.transaction
@@ -107,16 +165,21 @@ def add_link(
         raise ValidationFailed(
             {"element": f"{crime.id} has no element '{data.element}' (its elements: {known})"}
         )
-    item = _item_for_link(session, actor, case, data.evidence_id)
+    target = _target_for_link(session, actor, case, data)
+    same = (
+        ProofLink.evidence_id == target.item.id
+        if target.item is not None
+        else ProofLink.incident_id == data.incident_id
+    )
     taken = session.scalar(
         select(ProofLink.id).where(
-            ProofLink.charge_id == charge.id,
-            ProofLink.element_id == data.element,
-            ProofLink.evidence_id == item.id,
+            ProofLink.charge_id == charge.id, ProofLink.element_id == data.element, same
         )
     )
     if taken is not None:
-        raise Conflict(f"{item.ern} is already linked to element {data.element}; change that link")
+        raise Conflict(
+            f"{target.name} is already linked to element {data.element}; change that link"
+        )
     custody_log.hold_lock(session)
     now = utcnow()
     link = ProofLink(
@@ -124,7 +187,8 @@ def add_link(
         case_id=case.id,
         charge_id=charge.id,
         element_id=data.element,
-        evidence_id=item.id,
+        evidence_id=target.item.id if target.item else None,
+        incident_id=target.incident.id if target.incident else None,
         strength=data.strength,
         note=data.note,
         created_at=now,
@@ -140,33 +204,43 @@ def add_link(
         actor,
         CustodyAction.LINKED,
         case_id=case.id,
-        item_id=item.id,
-        details=_details("proof_link_added", link, facts, item.ern, before=None, after=after),
+        item_id=target.item_id,
+        details=_details("proof_link_added", link, facts, target, before=None, after=after),
     )
     session.commit()
     return link
 
 
+def target_of(session: Session, link: ProofLink) -> Target:
+    if link.evidence_id is not None:
+        return Target(item=session.get_one(Evidence, link.evidence_id))
+    return Target(incident=session.get_one(Incident, link.incident_id))
+
+
 def visible_link(
     session: Session, actor: User | None, case: Case, link_id: uuid.UUID
-) -> tuple[ProofLink, Evidence]:
-    """A link of the case whose item the actor may see; NotFound otherwise."""
+) -> tuple[ProofLink, Target]:
+    """A link of the case whose item (if it is an item's) the actor may see; else NotFound."""
     user = authz.require_active(actor)
     link = session.get(ProofLink, link_id)
-    item = session.get(Evidence, link.evidence_id) if link and link.evidence_id else None
-    if link is None or link.case_id != case.id or item is None:
+    if link is None or link.case_id != case.id:
         raise NotFound("proof link not found")
-    if not authz.may_see_item(session, user, item):
+    target = target_of(session, link)
+    if target.item is not None and not authz.may_see_item(session, user, target.item):
         raise NotFound("proof link not found")
-    return link, item
+    return link, target
 
 
 @retry.transaction
 def change_link(
-    session: Session, actor: User | None, case_id: uuid.UUID, link_id: uuid.UUID, data: LinkChange
+    session: Session,
+    actor: User | None,
+    case_id: uuid.UUID,
+    link_id: uuid.UUID,
+    data: LinkChange,
 ) -> ProofLink:
     case = authz.authorize_case(session, actor, case_id, CaseAction.LINK_PROOF, for_update=True)
-    link, item = visible_link(session, actor, case, link_id)
+    link, target = visible_link(session, actor, case, link_id)
     before = {"strength": link.strength.value, "note": link.note}
     after = {
         "strength": (data.strength or link.strength).value,
@@ -183,8 +257,8 @@ def change_link(
         actor,
         CustodyAction.LINKED,
         case_id=case.id,
-        item_id=item.id,
-        details=_details("proof_link_changed", link, facts, item.ern, before=before, after=after),
+        item_id=target.item_id,
+        details=_details("proof_link_changed", link, facts, target, before=before, after=after),
     )
     link.strength = Strength(after["strength"])
     link.note = after["note"]
@@ -199,25 +273,11 @@ def remove_link(
     session: Session, actor: User | None, case_id: uuid.UUID, link_id: uuid.UUID
 ) -> None:
     case = authz.authorize_case(session, actor, case_id, CaseAction.LINK_PROOF, for_update=True)
-    link, item = visible_link(session, actor, case, link_id)
+    link, target = visible_link(session, actor, case, link_id)
     charge = session.get_one(Charge, link.charge_id)
     framework, crime = charges.described(session, charge)
     custody_log.hold_lock(session)
-    before = {"strength": link.strength.value, "note": link.note}
-    custody_log.append(
-        session,
-        actor,
-        CustodyAction.LINKED,
-        case_id=case.id,
-        item_id=item.id,
-        details=_details(
-            "proof_link_removed",
-            link,
-            charges.charge_facts(charge, framework, crime),
-            item.ern,
-            before=before,
-            after=None,
-        ),
-    )
+    facts = charges.charge_facts(charge, framework, crime)
+    custody_log.append_many(session, [removal_entry(actor, link, facts, target, None)])
     session.delete(link)
     session.commit()

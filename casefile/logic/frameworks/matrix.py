@@ -1,5 +1,5 @@
 """The proof matrix of a case, as one actor may see it: every element of every charged crime
-(and mode of liability), with the links to items the actor may see.
+(and mode of liability), with the links to incidents and to the items the actor may see.
 
 What "gap" means: an element is a gap for an actor when no link *that actor may see* is of a
 strength that proves (`supports` or `establishes`): nothing, or only `lead` or `contests`.
@@ -29,6 +29,7 @@ from casefile.model import (
     Charge,
     Evidence,
     EvidenceStatus,
+    Incident,
     ProofLink,
     Sensitivity,
     Strength,
@@ -38,15 +39,27 @@ from casefile.model import (
 
 @dataclass(frozen=True)
 class MatrixLink:
+    """A link as the matrix shows it: to an item (`evidence_id`, `ern`) or an incident."""
+
     id: uuid.UUID
     strength: Strength
     note: str
-    evidence_id: uuid.UUID
-    ern: str
+    evidence_id: uuid.UUID | None
+    incident_id: uuid.UUID | None
+    ern: str | None
     title: str
     restricted: bool
     deleted: bool
     updated_at: dt.datetime
+
+    @property
+    def kind(self) -> str:
+        return "evidence" if self.evidence_id else "incident"
+
+    @property
+    def label(self) -> str:
+        """How it is named in a list: the item's ERN, or the incident's title."""
+        return self.ern if self.ern is not None else self.title
 
 
 @dataclass
@@ -110,13 +123,16 @@ def build(session: Session, actor: User | None, case_id: uuid.UUID) -> Matrix:
             Evidence.title,
             Evidence.sensitivity,
             Evidence.status,
+            Incident.id,
+            Incident.title,
         )
-        .join(Evidence, Evidence.id == ProofLink.evidence_id)
+        .outerjoin(Evidence, Evidence.id == ProofLink.evidence_id)
+        .outerjoin(Incident, Incident.id == ProofLink.incident_id)
         .where(ProofLink.case_id == case.id)
     ).all()
     by_element: dict[tuple[uuid.UUID, str], list[MatrixLink]] = defaultdict(list)
     for row in found:
-        if row[6] in hidden:
+        if row[6] is not None and row[6] in hidden:
             continue
         by_element[(row[1], row[2])].append(
             MatrixLink(
@@ -124,8 +140,9 @@ def build(session: Session, actor: User | None, case_id: uuid.UUID) -> Matrix:
                 strength=row[3],
                 note=row[4],
                 evidence_id=row[6],
+                incident_id=row[11],
                 ern=row[7],
-                title=row[8],
+                title=row[8] if row[6] is not None else row[12],
                 restricted=row[9] == Sensitivity.RESTRICTED,
                 deleted=row[10] == EvidenceStatus.DELETED,
                 updated_at=row[5],
@@ -137,7 +154,7 @@ def build(session: Session, actor: User | None, case_id: uuid.UUID) -> Matrix:
         elements = []
         for element in crime.elements:
             links = by_element.get((charge.id, element.id), [])
-            links.sort(key=lambda link: (_ORDER[link.strength], link.ern))
+            links.sort(key=lambda link: (_ORDER[link.strength], link.label))
             elements.append(MatrixElement(element, links))
         rows.append(MatrixRow(charge, framework, crime, elements))
     return Matrix(case, rows)
