@@ -22,7 +22,7 @@ from casefile.logic.frameworks import charges, links, matrix, registry
 from casefile.logic.frameworks.charges import ChargeInput
 from casefile.logic.frameworks.document import FrameworkFileError
 from casefile.logic.frameworks.links import LinkChange, LinkInput
-from casefile.model import Evidence, Incident
+from casefile.model import Evidence, Incident, Strength
 from casefile.web.forms import (
     ChargeForm,
     EmptyForm,
@@ -122,6 +122,10 @@ def _element_choices(built: matrix.Matrix) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+# Links shown per element; the rest behind "Show all" (the CSV, PDF and API have them all).
+SHOWN_LINKS = 25
+
+
 def _matrix_page(case_id: uuid.UUID, form: ProofLinkForm | None = None) -> str:
     session, actor = request_scope.db_session(), request_scope.actor()
     built = matrix.build(session, actor, case_id)
@@ -136,13 +140,22 @@ def _matrix_page(case_id: uuid.UUID, form: ProofLinkForm | None = None) -> str:
             select(Incident).where(Incident.case_id == built.case.id).order_by(Incident.title)
         )
     ]
+    # Each link has two addresses: built from their prefix, not with url_for per link (10,000
+    # links would cost half a second in url_for alone).
+    zero = uuid.UUID(int=0)
     return render_template(
         "proof_matrix.html",
         case=built.case,
         matrix=built,
         form=form,
         can_link=can_link,
-        strength_label=strength_label,
+        strengths={s.value: strength_label(s.value) for s in Strength},
+        item_url=url_for("web.evidence.show", item_id=zero).removesuffix(str(zero)),
+        link_url=url_for("web.frameworks.show_link", case_id=built.case.id, link_id=zero)
+        .removesuffix(str(zero)),
+        here=url_for("web.frameworks.proof_matrix", case_id=built.case.id),
+        shown_links=SHOWN_LINKS,
+        expand=request.args.get("expand", ""),
     )
 
 

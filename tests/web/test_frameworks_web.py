@@ -19,6 +19,7 @@ from casefile.logic.frameworks.links import LinkInput
 from casefile.logic.incidents import incidents
 from casefile.model import Charge, LoadedFramework, ProofLink, Strength
 from casefile.settings import PROJECT_ROOT
+from casefile.web import frameworks as web_frameworks
 from tests.factories import make_user
 from tests.restricted_custody import World, build
 from tests.web.test_auth_web import (
@@ -277,3 +278,35 @@ def test_an_incident_is_linked_from_the_matrix_page(client, session, world):
     assert "ရွာ မီးရှို့ခံရခြင်း" in text(client.get(f"{url}/links/{link.id}"))
     activity = text(client.get(f"/cases/{world.case.id}/activity"))
     assert "to element 1 of 7(1)(d)" in activity and "ရွာ မီးရှို့ခံရခြင်း" in activity
+
+
+def test_an_element_shows_its_first_links_and_the_rest_on_demand(
+    client, session, world, monkeypatch
+):
+    monkeypatch.setattr(web_frameworks, "SHOWN_LINKS", 1)
+    charge = charged(session, world)
+    for item, strength in ((world.public, Strength.SUPPORTS), (world.secret, Strength.LEAD)):
+        links.add_link(
+            session,
+            world.uploader,
+            world.case.id,
+            LinkInput(
+                charge_id=charge.id,
+                element="1",
+                evidence_id=uuid.UUID(item["id"]),
+                strength=strength,
+            ),
+        )
+    url = f"/cases/{world.case.id}/proof-matrix"
+    sign_in(client, world.uploader.email)  # sees both: one shown, the other behind "Show all"
+    shown = [f'>{item["ern"]}</a>' for item in (world.public, world.secret)]
+    page = text(client.get(url))
+    assert shown[0] in page and shown[1] not in page  # establishes/supports come first
+    assert "Show all 2 links" in page
+    expanded = text(client.get(f"{url}?expand={charge.id}%7C1"))
+    assert shown[1] in expanded and "Show all" not in expanded
+
+    lead = client.application.test_client()
+    sign_in(lead, world.lead.email)  # the restricted item's link is not counted for the lead
+    page = text(lead.get(url))
+    assert shown[0] in page and "Show all" not in page

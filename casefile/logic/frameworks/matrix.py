@@ -37,7 +37,7 @@ from casefile.model import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MatrixLink:
     """A link as the matrix shows it: to an item (`evidence_id`, `ern`) or an incident."""
 
