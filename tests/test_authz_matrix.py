@@ -38,7 +38,7 @@ from casefile.logic.accounts import accounts, login_sessions, tokens
 from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.frameworks import charges, links
 from casefile.logic.frameworks.charges import ChargeInput
-from casefile.logic.frameworks.links import LinkInput
+from casefile.logic.frameworks.links import ProofLinkInput
 from casefile.model import Role, Strength
 from tests.factories import PASSWORD, add_member, make_case, make_settings, make_user
 
@@ -453,7 +453,7 @@ def build_world(
             session,
             users[LEAD],
             case.id,
-            LinkInput(
+            ProofLinkInput(
                 charge_id=charge.id,
                 element="1",
                 evidence_id=uuid.UUID(values["evidence_id"]),

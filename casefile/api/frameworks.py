@@ -17,7 +17,7 @@ from casefile.logic import authz
 from casefile.logic.frameworks import charges, links, matrix, registry
 from casefile.logic.frameworks.charges import ChargeInput
 from casefile.logic.frameworks.document import Crime, Element, Framework
-from casefile.logic.frameworks.links import LinkChange, LinkInput
+from casefile.logic.frameworks.links import ProofLinkChange, ProofLinkInput
 from casefile.model import Charge, ProofLink, Strength
 from casefile.verifier.custody_entry import format_time
 
@@ -75,7 +75,7 @@ class ChargeList(BaseModel):
     items: list[ChargeOut]
 
 
-class LinkOut(BaseModel):
+class ProofLinkOut(BaseModel):
     id: uuid.UUID
     charge_id: uuid.UUID
     element: str
@@ -277,15 +277,15 @@ def remove_charge(case_id: uuid.UUID, charge_id: uuid.UUID) -> tuple[str, int]:
 @operation(
     summary="Link an item or an incident of the case to an element of a charged crime",
     tag="proof matrix",
-    body=LinkInput,
-    response=LinkOut,
+    body=ProofLinkInput,
+    response=ProofLinkOut,
     status=201,
     errors=(401, 403, 404, 409, 422),
 )
 def add_link(case_id: uuid.UUID) -> tuple[Response, int]:
     session, actor = request_scope.db_session(), request_scope.actor()
     links.authorize_linking(session, actor, case_id)
-    data = requests.body(LinkInput)
+    data = requests.body(ProofLinkInput)
     link = links.add_link(session, actor, case_id, data)
     return jsonify(link_json(link)), 201
 
@@ -294,14 +294,14 @@ def add_link(case_id: uuid.UUID) -> tuple[Response, int]:
 @operation(
     summary="Change a proof link's strength or note",
     tag="proof matrix",
-    body=LinkChange,
-    response=LinkOut,
+    body=ProofLinkChange,
+    response=ProofLinkOut,
     errors=(401, 403, 404, 422),
 )
 def change_link(case_id: uuid.UUID, link_id: uuid.UUID) -> Response:
     session, actor = request_scope.db_session(), request_scope.actor()
     links.authorize_linking(session, actor, case_id)
-    data = requests.body(LinkChange)
+    data = requests.body(ProofLinkChange)
     return jsonify(link_json(links.change_link(session, actor, case_id, link_id, data)))
 
 

@@ -21,7 +21,7 @@ from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.logic.frameworks import charges, links, matrix, registry
 from casefile.logic.frameworks.charges import ChargeInput
 from casefile.logic.frameworks.document import FrameworkFileError
-from casefile.logic.frameworks.links import LinkChange, LinkInput
+from casefile.logic.frameworks.links import ProofLinkChange, ProofLinkInput
 from casefile.model import Evidence, Incident, Strength
 from casefile.web.forms import (
     ChargeForm,
@@ -184,11 +184,11 @@ def add_link(case_id: uuid.UUID) -> Response | tuple[str, int]:
     form = ProofLinkForm()
     charge_id, _sep, element = (form.element.data or "").partition("|")
 
-    def parse() -> LinkInput:
+    def parse() -> ProofLinkInput:
         ern, incident = (form.ern.data or "").strip(), form.incident.data or None
         if bool(ern) == bool(incident):
             raise ValidationFailed({"ern": _("Give an item's ERN, or choose an incident.")})
-        return LinkInput.model_validate(
+        return ProofLinkInput.model_validate(
             {
                 "charge_id": charge_id or None,
                 "element": element,
@@ -252,7 +252,7 @@ def change_link(case_id: uuid.UUID, link_id: uuid.UUID) -> Response | tuple[str,
     form = ProofLinkChangeForm()
     data = validate_all(
         form,
-        lambda: LinkChange.model_validate(
+        lambda: ProofLinkChange.model_validate(
             {"strength": form.strength.data, "note": form.note.data or ""}
         ),
     )

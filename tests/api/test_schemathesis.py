@@ -52,6 +52,9 @@ REFUSED_FOR_MEANING = {
     "create_upload_post": ("413", "422"),
     "consistency_get": ("422",),
     "change_my_password_post": ("422",),
+    "add_charge_post": ("422",),  # a framework or crime that does not exist
+    "add_link_post": ("422",),  # a charge, element, item or incident not of the case
+    "change_link_patch": ("422",),  # neither a strength nor a note
 }
 # Fuzzing examples per operation (the coverage phase adds its boundary cases to these): fewer on
 # PostgreSQL, whose leg repeats the run for what only that database refuses.

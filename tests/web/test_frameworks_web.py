@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from casefile.logic.frameworks import charges, links
 from casefile.logic.frameworks.charges import ChargeInput
-from casefile.logic.frameworks.links import LinkInput
+from casefile.logic.frameworks.links import ProofLinkInput
 from casefile.logic.incidents import incidents
 from casefile.model import Charge, LoadedFramework, ProofLink, Strength
 from casefile.settings import PROJECT_ROOT
@@ -136,7 +136,7 @@ def test_exports_show_only_what_the_reader_may_see(app, client, session, world):
         session,
         world.uploader,
         world.case.id,
-        LinkInput(
+        ProofLinkInput(
             charge_id=charge.id,
             element="1",
             evidence_id=uuid.UUID(world.secret["id"]),
@@ -148,7 +148,7 @@ def test_exports_show_only_what_the_reader_may_see(app, client, session, world):
         session,
         world.uploader,
         world.case.id,
-        LinkInput(
+        ProofLinkInput(
             charge_id=charge.id,
             element="2",
             evidence_id=uuid.UUID(world.public["id"]),
@@ -290,7 +290,7 @@ def test_an_element_shows_its_first_links_and_the_rest_on_demand(
             session,
             world.uploader,
             world.case.id,
-            LinkInput(
+            ProofLinkInput(
                 charge_id=charge.id,
                 element="1",
                 evidence_id=uuid.UUID(item["id"]),
@@ -299,7 +299,7 @@ def test_an_element_shows_its_first_links_and_the_rest_on_demand(
         )
     url = f"/cases/{world.case.id}/proof-matrix"
     sign_in(client, world.uploader.email)  # sees both: one shown, the other behind "Show all"
-    shown = [f'>{item["ern"]}</a>' for item in (world.public, world.secret)]
+    shown = [f">{item['ern']}</a>" for item in (world.public, world.secret)]
     page = text(client.get(url))
     assert shown[0] in page and shown[1] not in page  # establishes/supports come first
     assert "Show all 2 links" in page

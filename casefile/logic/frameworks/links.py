@@ -36,7 +36,7 @@ from casefile.model import (
 )
 
 
-class LinkInput(BaseModel):
+class ProofLinkInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     charge_id: uuid.UUID
@@ -47,20 +47,20 @@ class LinkInput(BaseModel):
     note: Note = ""
 
     @model_validator(mode="after")
-    def _one_target(self) -> LinkInput:
+    def _one_target(self) -> ProofLinkInput:
         if (self.evidence_id is None) == (self.incident_id is None):
             raise ValueError("give either evidence_id or incident_id")
         return self
 
 
-class LinkChange(BaseModel):
+class ProofLinkChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     strength: Strength | None = None
     note: Note | None = None
 
     @model_validator(mode="after")
-    def _something(self) -> LinkChange:
+    def _something(self) -> ProofLinkChange:
         if self.strength is None and self.note is None:
             raise ValueError("give a strength, a note, or both")
         return self
@@ -92,7 +92,9 @@ def authorize_linking(session: Session, actor: User | None, case_id: uuid.UUID) 
     return authz.authorize_case(session, actor, case_id, CaseAction.LINK_PROOF)
 
 
-def _target_for_link(session: Session, actor: User | None, case: Case, data: LinkInput) -> Target:
+def _target_for_link(
+    session: Session, actor: User | None, case: Case, data: ProofLinkInput
+) -> Target:
     user = authz.require_active(actor)
     if data.incident_id is not None:
         incident = session.get(Incident, data.incident_id)
@@ -153,7 +155,7 @@ def removal_entry(
 
 @retry.transaction
 def add_link(
-    session: Session, actor: User | None, case_id: uuid.UUID, data: LinkInput
+    session: Session, actor: User | None, case_id: uuid.UUID, data: ProofLinkInput
 ) -> ProofLink:
     case = authz.authorize_case(session, actor, case_id, CaseAction.LINK_PROOF, for_update=True)
     charge = session.get(Charge, data.charge_id)
@@ -237,7 +239,7 @@ def change_link(
     actor: User | None,
     case_id: uuid.UUID,
     link_id: uuid.UUID,
-    data: LinkChange,
+    data: ProofLinkChange,
 ) -> ProofLink:
     case = authz.authorize_case(session, actor, case_id, CaseAction.LINK_PROOF, for_update=True)
     link, target = visible_link(session, actor, case, link_id)
