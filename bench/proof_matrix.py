@@ -195,7 +195,7 @@ def timed(work: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-def run(backend: str, links: int, repeat: int, server_url: str | None) -> None:
+def run(backend: str, links: int, repeat: int, server_url: str | None, pdf: bool = False) -> None:
     with tempfile.TemporaryDirectory(prefix="casefile-bench-matrix-") as name:
         folder = Path(name)
         with fresh_database(backend, folder, server_url) as url:
@@ -247,6 +247,15 @@ def run(backend: str, links: int, repeat: int, server_url: str | None) -> None:
                     api = timed(lambda: get(f"/api/v1/cases/{case_id}/proof-matrix"), repeat)
                     page = timed(lambda: get(f"/cases/{case_id}/proof-matrix"), repeat)
                     size = len(get(f"/cases/{case_id}/proof-matrix"))  # type: ignore[arg-type]
+                    if pdf and who == "lead":
+                        path = f"/cases/{case_id}/proof-matrix.pdf"
+                        wall, cpu = timed(lambda path=path: get(path), 1)
+                        body = get(path)
+                        assert isinstance(body, bytes)  # noqa: S101
+                        print(
+                            f"  PDF export (lead), once: {wall:,.0f} / {cpu:,.0f} ms, "
+                            f"{len(body) / 2**20:.1f} MiB"
+                        )
                     print(
                         f"  {who:6} sees {count:6,} links: build {logic[0]:6.0f} / "
                         f"{logic[1]:4.0f}   API JSON {api[0]:6.0f} / {api[1]:4.0f}   "
@@ -262,8 +271,15 @@ def main() -> None:
     parser.add_argument("-n", "--links", type=int, default=10_000)
     parser.add_argument("-r", "--repeat", type=int, default=5)
     parser.add_argument("--postgres", help="server URL (default: $CASEFILE_TEST_POSTGRES_URL)")
+    parser.add_argument("--pdf", action="store_true", help="also time the PDF export once")
     options = parser.parse_args()
-    run(options.backend, options.links, options.repeat, postgres_server_url(options.postgres))
+    run(
+        options.backend,
+        options.links,
+        options.repeat,
+        postgres_server_url(options.postgres),
+        pdf=options.pdf,
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casefile.logic import authz, retry
@@ -125,5 +126,11 @@ def load(session: Session, actor: User | None, data: bytes | str) -> Framework:
             loaded_by_id=actor.id if actor else None,
         )
     )
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # the same version loaded at the same moment by someone else
+        session.rollback()
+        raise Conflict(
+            f"framework '{framework.id}' version {framework.version} was just loaded"
+        ) from None
     return framework
