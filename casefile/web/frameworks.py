@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import uuid
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -17,7 +18,7 @@ from casefile.documents import proof_matrix_pdf
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.cases import cases
-from casefile.logic.errors import Conflict, ValidationFailed
+from casefile.logic.errors import Busy, Conflict, ValidationFailed
 from casefile.logic.frameworks import charges, links, matrix, registry
 from casefile.logic.frameworks.charges import ChargeInput
 from casefile.logic.frameworks.document import FrameworkFileError
@@ -122,6 +123,8 @@ def _element_choices(built: matrix.Matrix) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+PDF_AT_ONCE = threading.BoundedSemaphore(1)
+PDF_WAIT_SECONDS = 10.0
 # Links shown per element; the rest behind "Show all" (the CSV, PDF and API have them all).
 SHOWN_LINKS = 25
 
@@ -332,9 +335,18 @@ def matrix_pdf(case_id: uuid.UUID) -> Response:
     session, actor = request_scope.db_session(), request_scope.actor()
     built = matrix.build(session, actor, case_id)
     case = built.case
-    with force_locale("en"):  # the court's working language; titles and notes as written
-        forum = dict(forum_choices()).get(case.forum.value)
-        pdf = proof_matrix_pdf.render(built, forum=forum)
+    forum_value = case.forum.value
+    session.commit()  # a read, ended: no transaction stays open while the PDF is laid out
+    # A matrix of 10,000 links takes WeasyPrint tens of seconds (bench/README.md): one PDF
+    # at a time per process; another request waits a moment, then is told to come back (503).
+    if not PDF_AT_ONCE.acquire(timeout=PDF_WAIT_SECONDS):
+        raise Busy("another proof matrix PDF is being made; ask again in a moment")
+    try:
+        with force_locale("en"):  # the court's working language; titles and notes as written
+            forum = dict(forum_choices()).get(forum_value)
+            pdf = proof_matrix_pdf.render(built, forum=forum)
+    finally:
+        PDF_AT_ONCE.release()
     return attachment(pdf, "application/pdf", f"proof-matrix-{case_id}.pdf")
 
 
