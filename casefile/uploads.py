@@ -10,6 +10,7 @@ version and tests/test_werkzeug_pin.py fails if an upgrade moves what is overrid
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
@@ -29,6 +30,9 @@ from casefile.logic.evidence import submission
 from casefile.logic.evidence.intake import IntakeStream
 
 EVIDENCE_ENDPOINTS = frozenset({"api.upload_evidence", "web.evidence.upload"})  # only these
+# Routes that take a small file that is not evidence (a framework file an administrator
+# loads): held in memory, refused past its limit, never spooled to disk.
+SMALL_FILE_ENDPOINTS = {"web.admin_frameworks.load": 2 * 1024 * 1024}
 
 
 PART_BUFFER = 1024 * 1024  # bytes read from the body at a time (Werkzeug's default: 64 KiB)
@@ -186,6 +190,9 @@ class EvidenceRequest(Request):
         preceding_fields: tuple[tuple[str, str], ...] = (),
     ) -> IO[bytes]:
         del total_content_length, content_type, filename, content_length
+        if self.endpoint in SMALL_FILE_ENDPOINTS:
+            authz.require_admin(request_scope.actor())  # nothing held for anyone else
+            return cast(IO[bytes], BoundedBuffer(SMALL_FILE_ENDPOINTS[self.endpoint]))
         if self.endpoint not in EVIDENCE_ENDPOINTS:
             raise BadRequest("this route takes no files")
         # Nothing is stored for someone who may not add evidence to this case, even
@@ -201,6 +208,19 @@ class EvidenceRequest(Request):
         )
         g.setdefault("intake_streams", []).append(stream)
         return cast(IO[bytes], stream)
+
+
+class BoundedBuffer(io.BytesIO):
+    """A file part held in memory, refused (413) once it passes `limit` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.limit:
+            raise RequestEntityTooLarge
+        return super().write(data)
 
 
 # The web form's fields for declared digests, one per algorithm (the API's is one field).

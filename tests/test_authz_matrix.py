@@ -36,9 +36,13 @@ from casefile import create_app
 from casefile.db import Database
 from casefile.logic.accounts import accounts, login_sessions, tokens
 from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.frameworks import charges
+from casefile.logic.frameworks import links as proof_links
+from casefile.logic.frameworks.charges import ChargeInput
+from casefile.logic.frameworks.links import ProofLinkInput
 from casefile.logic.incidents import incidents, links
 from casefile.logic.tags import incident_tags, tagging, vocabulary
-from casefile.model import Role
+from casefile.model import Role, Strength
 from tests.factories import PASSWORD, add_member, make_case, make_settings, make_user
 
 OK, LOGIN, FORBIDDEN, NOT_FOUND = "ok", "login", "403", "404"
@@ -132,10 +136,15 @@ class Row:
     def items(self) -> frozenset[str]:
         """The world's items of evidence this row's URL (or body) names."""
         names = set(PARAM.findall(self.rule)) & {"evidence_id", "item_id"}
-        if "<uuid:link_id>" in self.rule:
-            names.add("evidence_id")  # the link's item
+        if "<uuid:link_id>" in self.rule or self.proof:
+            names.add("evidence_id")  # the link's item (incident and proof links alike)
         named = frozenset(self.values.get(name, DEFAULT_VALUES[name]) for name in names)
         return named | self.extra_items
+
+    @property
+    def proof(self) -> bool:
+        """Whether the row needs a charge and a proof link in the world."""
+        return "/proof-" in self.rule or "/charges/" in self.rule
 
     @property
     def id(self) -> str:
@@ -232,6 +241,18 @@ ROWS = (
         body={"evidence": "{evidence_id}", "relation": "depicts"}, extra_items=ITEM),
     Row("POST", "/incidents/<uuid:incident_id>/evidence/<uuid:link_id>/remove", contributor(),
         body={}),
+    # --- HTML: charges and the proof matrix ---
+    Row("GET", CASE + "/charges", case_reader()),
+    Row("POST", CASE + "/charges", case_manager(), body={"crime": "rome-statute|7(1)(a)"}),
+    Row("POST", CASE + "/charges/<uuid:charge_id>/remove", case_manager(), body={}),
+    Row("GET", CASE + "/proof-matrix", case_reader()),
+    Row("GET", CASE + "/proof-matrix.csv", case_reader()),
+    Row("GET", CASE + "/proof-matrix.pdf", case_reader()),
+    Row("POST", CASE + "/proof-matrix/links", contributor(), body={}),
+    Row("GET", CASE + "/proof-matrix/links/<uuid:link_id>", contributor()),
+    Row("POST", CASE + "/proof-matrix/links/<uuid:link_id>", contributor(),
+        body={"strength": "lead", "note": "n"}),
+    Row("POST", CASE + "/proof-matrix/links/<uuid:link_id>/remove", contributor(), body={}),
     # --- HTML: my account (forms sent empty: only who may reach them is at stake here) ---
     Row("GET", "/account", signed_in()),
     Row("POST", "/account/password", signed_in(), body={}),
@@ -254,6 +275,8 @@ ROWS = (
     Row("POST", "/admin/users/<uuid:user_id>/sign-out", admin_only(), body={}),
     Row("POST", "/admin/users/<uuid:user_id>/unlock", admin_only(), body={}),
     Row("POST", "/admin/users/<uuid:user_id>/reset-password", admin_only(), body={}),
+    Row("GET", "/admin/frameworks", admin_only()),
+    Row("POST", "/admin/frameworks", admin_only(), body={}),
     # --- API ---
     Row("GET", "/api/v1/openapi.json", public()),
     # --- health, for load balancers and monitoring (public; they say nothing secret) ---
@@ -290,6 +313,18 @@ ROWS = (
     Row("DELETE", "/api/v1/evidence/<uuid:evidence_id>/grants/<uuid:user_id>", grant_manager(),
         values={"evidence_id": "restricted_id"}),  # the viewer's grant
     Row("PUT", API_CASE + "/legal-hold", case_manager(), body={"on": True, "reason": "litigation"}),
+    Row("GET", "/api/v1/frameworks", signed_in()),
+    Row("GET", API_CASE + "/charges", case_reader()),
+    Row("POST", API_CASE + "/charges", case_manager(),
+        body={"framework": "rome-statute", "crime": "7(1)(a)"}),
+    Row("DELETE", API_CASE + "/charges/<uuid:charge_id>", case_manager()),
+    Row("POST", API_CASE + "/proof-links", contributor(),
+        body={"charge_id": "{charge_id}", "element": "2", "evidence_id": "{evidence_id}",
+              "strength": "lead"}),
+    Row("PATCH", API_CASE + "/proof-links/<uuid:link_id>", contributor(),
+        body={"strength": "lead"}),
+    Row("DELETE", API_CASE + "/proof-links/<uuid:link_id>", contributor()),
+    Row("GET", API_CASE + "/proof-matrix", case_reader()),
     Row("OPTIONS", API_CASE + "/uploads", public(), headers=TUS),
     Row("POST", API_CASE + "/uploads", contributor(),
         headers={**TUS, "Upload-Length": "5", "Upload-Metadata": "filename YS50eHQ="}),
@@ -338,6 +373,7 @@ DEFAULT_VALUES = {
     "number": "page_one",
     "tag_id": "tag_id",
     "incident_id": "incident_id",
+    "charge_id": "charge_id",
     "link_id": "link_id",
 }
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -426,6 +462,48 @@ def sign_in_session(session, user) -> str:
     return login_sessions.start(session, user, client_address=None, user_agent="matrix").token
 
 
+def add_case_building(
+    session, lead, case_id, values, *, tag: bool, incident: bool, link: bool, proof: bool
+) -> None:
+    """What a row about tags, incidents or the proof matrix needs in the world, by the lead."""
+    if tag:  # a tag of the case's vocabulary, on the standard item
+        made = vocabulary.create_tag(
+            session, lead, case_id, vocabulary.TagInput(name="Killing")
+        )
+        values["tag_id"] = str(made.id)
+        if "evidence_id" in values:
+            tagging.tag_item(session, lead, uuid.UUID(values["evidence_id"]),
+                             tagging.TagItemInput(tag="Killing"))
+    if incident:  # an incident the lead recorded, and the standard item linked to it
+        recorded = incidents.create_incident(
+            session, lead, case_id, incidents.parse_input({"title": "Matrix incident"})
+        )
+        values["incident_id"] = str(recorded.id)
+        if link:
+            linked = links.link_item(session, lead, recorded.id, links.parse_link(
+                {"evidence_id": values["evidence_id"], "relation": "context"}))
+            values["link_id"] = str(linked.link.id)
+        if tag:  # the tag on the incident too
+            incident_tags.tag_incident(session, lead, recorded.id,
+                                       tagging.TagItemInput(tag="Killing"))
+    if proof:  # a charge and a proof link from its element 1 to the standard item, by the lead
+        charge = charges.add_charge(
+            session, lead, case_id, ChargeInput(framework="rome-statute", crime="7(1)(d)")
+        )
+        proof_link = proof_links.add_link(
+            session,
+            lead,
+            case_id,
+            ProofLinkInput(
+                charge_id=charge.id,
+                element="1",
+                evidence_id=uuid.UUID(values["evidence_id"]),
+                strength=Strength.SUPPORTS,
+            ),
+        )
+        values["charge_id"], values["link_id"] = str(charge.id), str(proof_link.id)
+
+
 def build_world(
     app,
     session,
@@ -437,6 +515,7 @@ def build_world(
     tag: bool = False,
     incident: bool = False,
     link: bool = False,
+    proof: bool = False,
 ) -> World:
     """Seven accounts, one case with a member of each role; API tokens, items of evidence
     and a signed checkpoint only where the row needs them (each write costs every row time)."""
@@ -474,26 +553,8 @@ def build_world(
     }
     if items:
         values.update(upload_items(app, values["case_id"], bearer, users[VIEWER].email, items))
-    if tag:  # a tag of the case's vocabulary, on the standard item
-        made = vocabulary.create_tag(
-            session, users[LEAD], case.id, vocabulary.TagInput(name="Killing")
-        )
-        values["tag_id"] = str(made.id)
-        if "evidence_id" in values:
-            tagging.tag_item(session, users[LEAD], uuid.UUID(values["evidence_id"]),
-                             tagging.TagItemInput(tag="Killing"))
-    if incident:  # an incident the lead recorded, and the standard item linked to it
-        recorded = incidents.create_incident(
-            session, users[LEAD], case.id, incidents.parse_input({"title": "Matrix incident"})
-        )
-        values["incident_id"] = str(recorded.id)
-        if link:
-            linked = links.link_item(session, users[LEAD], recorded.id, links.parse_link(
-                {"evidence_id": values["evidence_id"], "relation": "context"}))
-            values["link_id"] = str(linked.link.id)
-        if tag:  # the tag on the incident too
-            incident_tags.tag_incident(session, users[LEAD], recorded.id,
-                                       tagging.TagItemInput(tag="Killing"))
+    add_case_building(session, users[LEAD], case.id, values, tag=tag, incident=incident,
+                      link=link, proof=proof)
     if upload:  # a resumable upload the lead started: 5 bytes announced, none sent yet
         response = app.test_client().post(
             f"/api/v1/cases/{values['case_id']}/uploads",
@@ -674,7 +735,8 @@ def test_route_authorization(app, connection, session, row):
         upload="<uuid:upload_id>" in row.rule,
         tag="<uuid:tag_id>" in row.rule,
         incident="<uuid:incident_id>" in row.rule,
-        link="<uuid:link_id>" in row.rule,
+        link="<uuid:link_id>" in row.rule and not row.proof,
+        proof=row.proof,
     )
 
     got: dict[str, str] = {}
@@ -823,7 +885,8 @@ def test_no_route_reveals_a_restricted_item_without_a_grant(app, connection, ses
         upload="<uuid:upload_id>" in row.rule,
         tag="<uuid:tag_id>" in row.rule,
         incident="<uuid:incident_id>" in row.rule,
-        link="<uuid:link_id>" in row.rule,
+        link="<uuid:link_id>" in row.rule and not row.proof,
+        proof=row.proof,
     )
     known = frozenset(
         {"id"} if world.values["restricted_id"] in url_for_row(row, world) else set()
@@ -843,9 +906,12 @@ def test_no_route_reveals_a_restricted_item_without_a_grant(app, connection, ses
     assert not leaks, f"{row.id} reveals the restricted item: {leaks}"
 
 
+# Rows that name an item in their URL (a proof row's item is the world's, not the URL's: the
+# restricted item's proof links are tested in tests/api/test_frameworks_api.py).
 ITEM_ROWS = tuple(
     row for row in ROWS
     if {"evidence_id", "item_id"} & set(PARAM.findall(row.rule))
+    and not row.proof
     and "restricted_id" not in row.values.values()
 )
 

@@ -87,8 +87,11 @@ def _path(rule: str) -> tuple[str, list[tuple[str, str]]]:
 
 def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, str]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    components.update(schema.pop("$defs", {}))
-    components[model.__name__] = schema
+    for name, component in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+        # Two models of one name would share one component, and one route would document
+        # the other's shape: refuse at build time.
+        if components.setdefault(name, component) != component:
+            raise RuntimeError(f"two request or response models are named {name}")
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 

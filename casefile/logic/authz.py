@@ -32,6 +32,8 @@ class CaseAction(StrEnum):
     GRANT_ACCESS = "grant_access"  # to restricted items
     MANAGE_TAGS = "manage_tags"  # the case's controlled vocabulary of tags
     LIFT_RESTRICTION = "lift_restriction"  # make a restricted item standard (unseal it)
+    MANAGE_CHARGES = "manage_charges"  # the crimes charged in the case
+    LINK_PROOF = "link_proof"  # evidence to the elements of charged crimes (the proof matrix)
     VIEW_INCIDENTS = "view_incidents"  # incidents, perpetrators, links to items one may see
     EDIT_INCIDENTS = "edit_incidents"  # record and change incidents, perpetrators, links
 
@@ -42,6 +44,7 @@ _CONTRIBUTOR = frozenset(
         CaseAction.RECORD_TRANSFER,
         CaseAction.VIEW_EVIDENCE,
         CaseAction.ADD_EVIDENCE,
+        CaseAction.LINK_PROOF,
         CaseAction.VIEW_INCIDENTS,
         CaseAction.EDIT_INCIDENTS,
     }

@@ -5,6 +5,7 @@ from casefile.model.blind_index import IndexKey, IndexToken
 from casefile.model.case import Case, CaseMember, Forum, Role
 from casefile.model.custody import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
 from casefile.model.evidence import Evidence, EvidenceGrant, EvidenceStatus, Sensitivity
+from casefile.model.framework import Charge, LoadedFramework, ProofLink, Strength
 from casefile.model.incident import (
     DatePrecision,
     EvidenceRelation,
@@ -28,6 +29,7 @@ __all__ = [
     "ApiToken",
     "Case",
     "CaseMember",
+    "Charge",
     "CustodyAction",
     "CustodyCheckpoint",
     "CustodyEntry",
@@ -47,14 +49,17 @@ __all__ = [
     "IncidentTag",
     "IndexKey",
     "IndexToken",
+    "LoadedFramework",
     "LoginSession",
     "Perpetrator",
     "PerpetratorKind",
+    "ProofLink",
     "RecoveryCode",
     "Role",
     "SecurityEvent",
     "SecurityEventType",
     "Sensitivity",
+    "Strength",
     "Tag",
     "TusChunk",
     "TusUpload",

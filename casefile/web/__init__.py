@@ -16,6 +16,7 @@ from casefile.web import (
     custody,
     evidence,
     evidence_edit,
+    frameworks,
     incidents,
     maps,
     prg,
@@ -52,6 +53,9 @@ for child in (
     maps.bp,
     tags.bp,
     admin.bp,
+    admin.bp,
+    frameworks.bp,
+    frameworks.admin_bp,
 ):
     bp.register_blueprint(child)
 bp.after_request(prg.see_other)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -24,7 +25,7 @@ from wtforms.widgets import CheckboxInput, DateInput, DateTimeLocalInput, ListWi
 
 from casefile.logic.cases.ern import DEFAULT_PATTERN
 from casefile.logic.evidence.submission import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
-from casefile.model import CustodyAction, Forum, Role
+from casefile.model import CustodyAction, Forum, Role, Strength
 from casefile.web.labels import (
     CATEGORY_LABELS,
     INCIDENT_STATUS_LABELS,
@@ -32,6 +33,7 @@ from casefile.web.labels import (
     PRECISION_LABELS,
     RELATION_LABELS,
     action_label,
+    strength_label,
 )
 
 
@@ -482,3 +484,36 @@ class MapFilterForm(FlaskForm):
     )
     since = DateField(_l("From"), validators=[Optional()], id="map-since")
     until = DateField(_l("To"), validators=[Optional()], id="map-until")
+def strength_choices() -> list[tuple[str, str]]:
+    return [(s.value, strength_label(s.value)) for s in Strength]
+
+
+class ChargeForm(FlaskForm):
+    # "<framework>|<crime>"; the choices, grouped by framework and article, are set by the view
+    crime = SelectField(
+        _l("Crime or mode of liability"),
+        choices=[],
+        validate_choice=False,
+        validators=[DataRequired()],
+    )
+
+
+class ProofLinkForm(FlaskForm):
+    # "<charge id>|<element id>"; the choices, grouped by charge, are set by the view
+    element = SelectField(
+        _l("Element"), choices=[], validate_choice=False, validators=[DataRequired()]
+    )
+    ern = StringField(_l("Item (its ERN)"), validators=[Length(max=120)])
+    # or an incident of the case: "" or its id; the choices are set by the view
+    incident = SelectField(_l("Or an incident"), choices=[], validate_choice=False)
+    strength = SelectField(_l("Strength"), choices=strength_choices, validators=[DataRequired()])
+    note = TextAreaField(_l("Note"), validators=[Length(max=2000)])
+
+
+class ProofLinkChangeForm(FlaskForm):
+    strength = SelectField(_l("Strength"), choices=strength_choices, validators=[DataRequired()])
+    note = TextAreaField(_l("Note"), validators=[Length(max=2000)])
+
+
+class FrameworkUploadForm(FlaskForm):
+    file = FileField(_l("Framework file (YAML)"), validators=[FileRequired()])

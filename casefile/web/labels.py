@@ -176,8 +176,9 @@ def _change(name: str, change: object) -> str:
         return _("%(field)s to “%(new)s” (it was empty)", field=field, new=_quoted(new))
     if new is None:
         return _("%(field)s to nothing (it was “%(old)s”)", field=field, old=_quoted(old))
-    return _("%(field)s from “%(old)s” to “%(new)s”", field=field, old=_quoted(old),
-             new=_quoted(new))
+    return _(
+        "%(field)s from “%(old)s” to “%(new)s”", field=field, old=_quoted(old), new=_quoted(new)
+    )
 
 
 def _position(name: str) -> int:
@@ -272,6 +273,8 @@ def _incident_updated(words: Words, details: Words) -> str:
 
 
 def _linked(words: Words, details: Words) -> str:
+    if str(details.get("change", "")).startswith("proof_link_"):
+        return _proof_linked(words, details)
     if "incident" not in details:
         return str(ITEM_SENTENCES[CustodyAction.LINKED]) % words
     return _("%(who)s linked %(ern)s to the incident “%(title)s” (%(relation)s)",
@@ -280,6 +283,8 @@ def _linked(words: Words, details: Words) -> str:
 
 
 def _unlinked(words: Words, details: Words) -> str:
+    if details.get("change") == "proof_link_removed":
+        return _proof_linked(words, details)
     return _("%(who)s removed the link of %(ern)s to the incident “%(title)s” (%(relation)s)",
              title=_incident_title(details), relation=relation_label(details.get("relation")),
              **words)
@@ -294,7 +299,77 @@ def _perpetrator_named(words: Words, details: Words) -> str:
     )
 
 
+STRENGTH_LABELS: dict[str, LazyString] = {
+    "lead": _l("Lead to follow"),
+    "supports": _l("Supports"),
+    "establishes": _l("Establishes"),
+    "contests": _l("Contests"),
+}
+
+
+def strength_label(strength: object) -> str:
+    return str(STRENGTH_LABELS.get(str(strength), str(strength)))
+
+
+def _charge_words(details: Words) -> dict[str, str]:
+    charge = details.get("charge")
+    if not isinstance(charge, dict):
+        charge = {}
+    return {"crime": str(charge.get("crime", "")), "framework": str(charge.get("framework", ""))}
+
+
+def _case_updated(words: Words, details: Words) -> str:
+    change = details.get("change")
+    if change == "charge_added":
+        return _("%(who)s charged %(crime)s (%(framework)s)", **_charge_words(details), **words)
+    if change == "charge_removed":
+        return _(
+            "%(who)s removed the charge %(crime)s (%(framework)s)",
+            **_charge_words(details),
+            **words,
+        )
+    return str(ITEM_SENTENCES[CustodyAction.CASE_UPDATED]) % words
+
+
+def _strength_of(value: object) -> str:
+    return strength_label(value.get("strength")) if isinstance(value, dict) else ""
+
+
+def _proof_linked(words: Words, details: Words) -> str:
+    change = details.get("change")
+    where = {"element": str(details.get("element", "")), **_charge_words(details)}
+    incident = details.get("incident")
+    if str(change).startswith("proof_link_") and isinstance(incident, dict):
+        # a proof link to an incident: named by its title
+        words = {**words, "ern": _("incident “%(title)s”", title=incident.get("title", ""))}
+    if change == "proof_link_added":
+        return _(
+            "%(who)s linked %(ern)s to element %(element)s of %(crime)s (%(framework)s): "
+            "%(strength)s",
+            strength=_strength_of(details.get("after")),
+            **where,
+            **words,
+        )
+    if change == "proof_link_changed":
+        return _(
+            "%(who)s changed the link of %(ern)s to element %(element)s of %(crime)s "
+            "from %(old)s to %(new)s",
+            old=_strength_of(details.get("before")),
+            new=_strength_of(details.get("after")),
+            **{k: v for k, v in where.items() if k != "framework"},
+            **words,
+        )
+    if change == "proof_link_removed":
+        return _(
+            "%(who)s removed the link of %(ern)s to element %(element)s of %(crime)s",
+            **{k: v for k, v in where.items() if k != "framework"},
+            **words,
+        )
+    return str(ITEM_SENTENCES[CustodyAction.LINKED]) % words
+
+
 SENTENCES: dict[CustodyAction, Callable[[Words, Words], str]] = {
+    CustodyAction.CASE_UPDATED: _case_updated,
     CustodyAction.TAGGED: _tagged,
     CustodyAction.UNTAGGED: _untagged,
     CustodyAction.TAG_DEFINED: _tag_defined,

@@ -61,6 +61,9 @@ REFUSED_FOR_MEANING = {
     "update_incident_patch": ("422",),
     "link_evidence_post": ("422",),
     "case_map_get": ("422",),  # a period whose end comes before its start
+    "add_charge_post": ("422",),  # a framework or crime that does not exist
+    "add_link_post": ("422",),  # a charge, element, item or incident not of the case
+    "change_link_patch": ("422",),  # neither a strength nor a note
 }
 # Fuzzing examples per operation (the coverage phase adds its boundary cases to these): fewer on
 # PostgreSQL, whose leg repeats the run for what only that database refuses.

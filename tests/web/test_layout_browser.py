@@ -210,6 +210,26 @@ def seed(server: str, database: Database) -> dict[str, str]:
         timeout=30,
     )
     assert second.status_code == 201, second.text
+    charged = requests.post(
+        f"{server}/api/v1/cases/{case_id}/charges",
+        headers=auth,
+        json={"framework": "rome-statute", "crime": "7(1)(d)"},
+        timeout=30,
+    )
+    assert charged.status_code == 201, charged.text
+    linked = requests.post(
+        f"{server}/api/v1/cases/{case_id}/proof-links",
+        headers=auth,
+        json={
+            "charge_id": charged.json()["id"],
+            "element": "1",
+            "evidence_id": statement,
+            "strength": "supports",
+            "note": "ရွာမှ အတင်းအကျပ် နှင်ထုတ်ခံရကြောင်း ထွက်ဆိုချက်",
+        },
+        timeout=30,
+    )
+    assert linked.status_code == 201, linked.text
     return {
         "cases": "/cases",
         "case": f"/cases/{case_id}",
@@ -229,6 +249,10 @@ def seed(server: str, database: Database) -> dict[str, str]:
         "incident": f"/incidents/{incident_id}",
         "incident-new": f"/cases/{case_id}/incidents/new",
         "incident-edit": f"/incidents/{incident_id}/edit",
+        "charges": f"/cases/{case_id}/charges",
+        "proof-matrix": f"/cases/{case_id}/proof-matrix",
+        "proof-link": f"/cases/{case_id}/proof-matrix/links/{linked.json()['id']}",
+        "admin-frameworks": "/admin/frameworks",
     }
 
 
