@@ -209,3 +209,24 @@ class EvidencePage(BaseModel):
         description="items of the case hidden from the caller (restricted, no grant): the "
         "whole case's count, on every page"
     )
+
+
+class SnippetOut(BaseModel):
+    text: str = Field(description="plain text (escape it before display); at most ~220 characters")
+    highlights: list[tuple[int, int]] = Field(
+        description="where the query's words are in `text`: [start, end) offsets in Unicode "
+        "code points"
+    )
+
+
+class SearchResultOut(BaseModel):
+    kind: Literal["evidence", "incident"]
+    id: uuid.UUID
+    case_id: uuid.UUID
+    title: str
+    snippet: SnippetOut
+
+
+class SearchPage(BaseModel):
+    results: list[SearchResultOut]
+    next: str | None

@@ -152,3 +152,19 @@ def hidden_evidence(session: Session, actor: User | None, case_id: uuid.UUID) ->
 def visible_cases(actor: User | None) -> Select[Case]:
     user = require_active(actor)
     return select(Case).join(CaseMember).where(CaseMember.user_id == user.id)
+
+
+def searchable_cases(actor: User | None) -> Select[uuid.UUID]:
+    """Ids of the cases whose items and incidents the actor may search: those they are a
+    member of with a role that may view evidence."""
+    user = require_active(actor)
+    roles = [role for role, actions in ROLE_ACTIONS.items() if CaseAction.VIEW_EVIDENCE in actions]
+    return select(CaseMember.case_id).where(
+        CaseMember.user_id == user.id, CaseMember.role.in_(roles)
+    )
+
+
+def granted_items(actor: User | None) -> Select[uuid.UUID]:
+    """Ids of the restricted items the actor holds a grant for."""
+    user = require_active(actor)
+    return select(EvidenceGrant.evidence_id).where(EvidenceGrant.user_id == user.id)

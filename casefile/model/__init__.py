@@ -7,6 +7,7 @@ from casefile.model.custody import CustodyAction, CustodyCheckpoint, CustodyEntr
 from casefile.model.evidence import Evidence, EvidenceGrant, EvidenceStatus, Sensitivity
 from casefile.model.login_session import LoginSession
 from casefile.model.recovery_code import RecoveryCode
+from casefile.model.search import SearchBlindTerm, SearchDocument
 from casefile.model.security_event import SecurityEvent, SecurityEventType
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
 from casefile.model.user import User
@@ -28,6 +29,8 @@ __all__ = [
     "LoginSession",
     "RecoveryCode",
     "Role",
+    "SearchBlindTerm",
+    "SearchDocument",
     "SecurityEvent",
     "SecurityEventType",
     "Sensitivity",

@@ -1,0 +1,45 @@
+"""The one dialect-specific part of search: which documents' terms match a query.
+
+SQLite: an FTS5 table over `search_documents.body` (external content, kept in step by
+triggers), queried with MATCH. PostgreSQL: a stored `tsvector` column generated from `body`
+with the `simple` configuration (no stemming, no stop words: the terms are already what they
+should be) and a GIN index on it, queried with `@@`. Both are given only encoded terms
+(`terms.encode`: ASCII letters and digits), joined by each engine's own operators, so no
+user input reaches either query language."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Integer, bindparam, column, literal_column, text
+from sqlalchemy.orm import Session
+
+from casefile.logic.search.terms import encode
+from casefile.model import SearchDocument
+
+
+def fts5_query(phrases: list[list[str]]) -> str:
+    """Every phrase, each its terms in a row: `"wburned" AND "u..." "u..."`."""
+    return " AND ".join('"' + " ".join(encode(term) for term in phrase) + '"' for phrase in phrases)
+
+
+def tsquery(phrases: list[list[str]]) -> str:
+    """Every phrase, each its terms in a row: `wburned & (u... <-> u...)`."""
+    return " & ".join(
+        "(" + " <-> ".join(encode(term) for term in phrase) + ")" for phrase in phrases
+    )
+
+
+def matches(session: Session, phrases: list[list[str]]) -> ColumnElement[bool]:
+    """Documents whose terms hold every phrase (restricted ones have none: never here)."""
+    if session.get_bind().dialect.name == "postgresql":
+        body_tsv: ColumnElement[object] = literal_column("search_documents.body_tsv")
+        query = text("to_tsquery('simple'::regconfig, :search_query)").bindparams(
+            bindparam("search_query", tsquery(phrases))
+        )
+        return body_tsv.bool_op("@@")(query)
+    matched = (
+        text("SELECT rowid FROM search_fts WHERE search_fts MATCH :search_query")
+        .bindparams(bindparam("search_query", fts5_query(phrases)))
+        .columns(column("rowid", Integer))
+        .subquery()
+    )
+    return SearchDocument.id.in_(matched.select())

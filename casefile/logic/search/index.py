@@ -1,0 +1,169 @@
+"""Writing the search index, always in the caller's transaction: an item is indexed when it
+is registered, indexed again when its metadata is edited or sealed, and taken out when it is
+deleted, in the same transaction as the change (and so with its custody entry).
+
+A standard item's row holds its terms (`terms.body`); a restricted item's holds none: its
+terms are kept only as keyed hashes (`blind_hashes`), with the blind index key, so neither
+its words nor their count in a readable form are in the index tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from collections.abc import Callable, Iterable
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from casefile.logic.evidence import metadata
+from casefile.logic.search import documents, terms
+from casefile.model import (
+    Evidence,
+    EvidenceStatus,
+    SearchBlindTerm,
+    SearchDocument,
+    Sensitivity,
+)
+from casefile.vault import blind_index
+from casefile.vault.envelope import Keyring
+
+EVIDENCE, INCIDENT = "evidence", "incident"
+KINDS = (EVIDENCE, INCIDENT)
+BLIND_FIELD = "search"  # the field name the blind hashes are bound to
+ZAWGYI_FLAG = "zawgyi"
+BATCH = 200
+
+
+def blind_term(key: blind_index.IndexKey, term: str) -> bytes:
+    return key.hash(BLIND_FIELD, term)
+
+
+def blind_pair(key: blind_index.IndexKey, first: str, second: str) -> bytes:
+    return key.hash(BLIND_FIELD, f"{first} {second}")  # terms hold no spaces
+
+
+def blind_hashes(key: blind_index.IndexKey, parts: Iterable[str]) -> set[bytes]:
+    """Each term of each part, and each two terms in a row within a part (so a Burmese word
+    is found as its syllables in a row, not only as syllables anywhere)."""
+    found: set[bytes] = set()
+    for part in parts:
+        found_terms = terms.terms(part)
+        found.update(blind_term(key, term) for term in found_terms)
+        found.update(
+            blind_pair(key, first, second) for first, second in itertools.pairwise(found_terms)
+        )
+    return found
+
+
+def index_evidence(
+    session: Session, keyring: Keyring, item: Evidence, *, flag: bool = True
+) -> None:
+    """(Re)index an item as it is now in the session; a deleted item is taken out. With
+    `flag`, also keeps its `zawgyi` flag in step with its text (registering and editing,
+    whose custody entries cover the change; not `reindex`, which records none)."""
+    if item.status == EvidenceStatus.DELETED:
+        remove(session, item.id)
+        return
+    described = metadata.reveal(keyring, item)
+    parts, zawgyi = documents.with_conversions(documents.evidence_parts(item, described))
+    if flag and described.available:
+        _flag(item, zawgyi)
+    if item.sensitivity == Sensitivity.RESTRICTED:
+        key = metadata.index_key(session, keyring, create=True)
+        assert key is not None  # noqa: S101 - create=True always gives one
+        put(
+            session,
+            EVIDENCE,
+            item.id,
+            item.case_id,
+            item.created_at,
+            blind=blind_hashes(key, parts),
+        )
+    else:
+        put(session, EVIDENCE, item.id, item.case_id, item.created_at, body=terms.body(parts))
+
+
+def _flag(item: Evidence, zawgyi: bool) -> None:
+    flags = list(item.flags or [])
+    if zawgyi and ZAWGYI_FLAG not in flags:
+        item.flags = [*flags, ZAWGYI_FLAG]
+    elif not zawgyi and ZAWGYI_FLAG in flags:
+        item.flags = [flag for flag in flags if flag != ZAWGYI_FLAG]
+
+
+def put(
+    session: Session,
+    kind: str,
+    doc_id: uuid.UUID,
+    case_id: uuid.UUID,
+    created_at: dt.datetime,
+    *,
+    body: str | None = None,
+    blind: set[bytes] | None = None,
+) -> SearchDocument:
+    """A document's row, written anew: its terms (`body`), or for a restricted one its blind
+    hashes (`blind`) and no terms."""
+    row = session.scalar(select(SearchDocument).where(SearchDocument.doc_id == doc_id))
+    if row is None:
+        row = SearchDocument(kind=kind, doc_id=doc_id)
+        session.add(row)
+    row.case_id, row.created_at = case_id, created_at
+    row.restricted = blind is not None
+    row.body = None if blind is not None else body
+    session.flush()
+    session.execute(delete(SearchBlindTerm).where(SearchBlindTerm.document_id == row.id))
+    if blind:
+        session.execute(
+            insert(SearchBlindTerm),
+            [{"document_id": row.id, "term_hash": term_hash} for term_hash in sorted(blind)],
+        )
+    return row
+
+
+def remove(session: Session, doc_id: uuid.UUID) -> None:
+    document = select(SearchDocument.id).where(SearchDocument.doc_id == doc_id)
+    session.execute(delete(SearchBlindTerm).where(SearchBlindTerm.document_id.in_(document)))
+    session.execute(delete(SearchDocument).where(SearchDocument.doc_id == doc_id))
+
+
+# --- rebuilding -------------------------------------------------------------------------------
+
+
+def evidence_to_index(session: Session, case_id: uuid.UUID | None) -> int:
+    query = select(func.count()).select_from(Evidence)
+    if case_id is not None:
+        query = query.where(Evidence.case_id == case_id)
+    return session.scalar(query) or 0
+
+
+def reindex(
+    session: Session,
+    keyring: Keyring,
+    *,
+    case_id: uuid.UUID | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """(Re)build the index of every item (of one case, or all), a batch per transaction:
+    an interrupted run leaves what it committed, and a rerun does it all again. Returns the
+    number of items seen. For the operator (the CLI): no actor and no custody entry, as the
+    index is derived from what the items hold and nothing of the items changes."""
+    seen = 0
+    last_id: uuid.UUID | None = None
+    while True:
+        query = select(Evidence).order_by(Evidence.id).limit(BATCH)
+        if case_id is not None:
+            query = query.where(Evidence.case_id == case_id)
+        if last_id is not None:
+            query = query.where(Evidence.id > last_id)
+        batch = list(session.scalars(query))
+        if not batch:
+            break
+        for item in batch:
+            index_evidence(session, keyring, item, flag=False)
+        session.commit()
+        seen += len(batch)
+        last_id = batch[-1].id
+        if progress is not None:
+            progress(len(batch))
+    return seen
