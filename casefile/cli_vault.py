@@ -286,7 +286,7 @@ def keys_seal_restricted(ctx: click.Context) -> None:
 @click.pass_context
 @one_line_errors
 def reindex(ctx: click.Context, case_id: uuid.UUID | None) -> None:
-    """(Re)build the search index of existing items (all, or one case's), a batch per
+    """(Re)build the search index of existing items and incidents (all, or one case's), a batch per
     transaction: rerun after an interruption and it does it all again. Restricted items are
     indexed blindly (the KEK opens their sealed metadata)."""
     app = _app(ctx)
@@ -294,7 +294,7 @@ def reindex(ctx: click.Context, case_id: uuid.UUID | None) -> None:
     with _session(ctx, app) as session:
         if case_id is not None and session.get(Case, case_id) is None:
             raise CasefileError(f"no case {case_id}")
-        total = search_index.evidence_to_index(session, case_id)
+        total = search_index.documents_to_index(session, case_id)
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(bar_width=20),
@@ -303,11 +303,11 @@ def reindex(ctx: click.Context, case_id: uuid.UUID | None) -> None:
             console=Console(stderr=True),
         )
         with progress:
-            task = progress.add_task("indexing items", total=total)
+            task = progress.add_task("indexing items and incidents", total=total)
             seen = _keyring_errors_in_one_line(search_index.reindex)(
                 session,
                 source.get(),
                 case_id=case_id,
                 progress=lambda count: progress.advance(task, count),
             )
-    click.echo(f"search index rebuilt: {seen} items")
+    click.echo(f"search index rebuilt: {seen} items and incidents")

@@ -36,6 +36,7 @@ from casefile import create_app
 from casefile.db import Database
 from casefile.logic.accounts import accounts, login_sessions, tokens
 from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.incidents import incidents, links
 from casefile.model import Role
 from tests.factories import PASSWORD, add_member, make_case, make_settings, make_user
 
@@ -120,6 +121,7 @@ class Row:
     upload: bool = False  # a multipart body with a file part named `file`
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
     raw: bytes | None = None  # a body sent as it is, with headers' Content-Type
+    extra_items: frozenset[str] = frozenset()  # items the body names (not the URL)
 
     @property
     def api(self) -> bool:
@@ -127,9 +129,12 @@ class Row:
 
     @property
     def items(self) -> frozenset[str]:
-        """The world's items of evidence this row's URL names."""
+        """The world's items of evidence this row's URL (or body) names."""
         names = set(PARAM.findall(self.rule)) & {"evidence_id", "item_id"}
-        return frozenset(self.values.get(name, DEFAULT_VALUES[name]) for name in names)
+        if "<uuid:link_id>" in self.rule:
+            names.add("evidence_id")  # the link's item
+        named = frozenset(self.values.get(name, DEFAULT_VALUES[name]) for name in names)
+        return named | self.extra_items
 
     @property
     def id(self) -> str:
@@ -145,6 +150,11 @@ TRANSFER_FORM = {"from_party": "Field team", "to_party": "Registry", "when": "20
                  "reason": "secure storage", "media": "SD card"}
 TRANSFER = {"from": "Field team", "to": "Registry", "when": "2024-05-01T10:30:00Z",
             "reason": "secure storage", "media": "SD card"}
+INCIDENT = "/api/v1/incidents/<uuid:incident_id>"
+NEW_INCIDENT = {"title": "Burning of Tula Toli", "categories": ["arson_destruction"],
+                "location": {"township": "Maungdaw", "country": "Myanmar"}}
+LINK = {"evidence_id": "{evidence_id}", "relation": "depicts", "note": "seen from the river"}
+ITEM = frozenset({"evidence_id"})
 
 ROWS = (
     # --- HTML: sign-in and preferences (public) ---
@@ -261,6 +271,19 @@ ROWS = (
     Row("GET", "/api/v1/custody/checkpoints", signed_in()),
     Row("GET", "/api/v1/custody/consistency", signed_in(),
         query="old={checkpoint_size}&new={checkpoint_size}"),
+    Row("GET", API_CASE + "/incidents", case_reader()),
+    Row("POST", API_CASE + "/incidents", contributor(), body=NEW_INCIDENT),
+    Row("GET", INCIDENT, case_reader()),
+    Row("PATCH", INCIDENT, contributor(), body={"version": 1, "status": "corroborated"}),
+    Row("POST", INCIDENT + "/evidence", contributor(), body=LINK, extra_items=ITEM),
+    Row("DELETE", INCIDENT + "/evidence/<uuid:link_id>", contributor()),
+    Row("GET", API_CASE + "/perpetrators", case_reader()),
+    Row("POST", API_CASE + "/perpetrators", contributor(), body={"name": "LID 33", "kind": "unit"}),
+    Row("GET", "/api/v1/places/myanmar", signed_in(), query="level=township&q=maung"),
+    # Search in one case: its members; to anyone else the case does not exist. (Without a
+    # case, anyone signed in searches their own cases: tests/search/.)
+    Row("GET", "/api/v1/search", case_reader(), query="q=matrix&case_id={case_id}"),
+    Row("GET", "/search", case_reader(), query="q=matrix&case_id={case_id}"),
 )
 MATRIX = {(row.method, row.rule): row for row in ROWS}
 assert len(MATRIX) == len(ROWS), "a route appears twice in the matrix"
@@ -274,6 +297,8 @@ DEFAULT_VALUES = {
     "item_id": "evidence_id",
     "upload_id": "upload_id",
     "number": "page_one",
+    "incident_id": "incident_id",
+    "link_id": "link_id",
 }
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 
@@ -369,6 +394,8 @@ def build_world(
     checkpoint: bool = True,
     items: frozenset[str] = NO_ITEMS,
     upload: bool = False,
+    incident: bool = False,
+    link: bool = False,
 ) -> World:
     """Seven accounts, one case with a member of each role; API tokens, items of evidence
     and a signed checkpoint only where the row needs them (each write costs every row time)."""
@@ -406,6 +433,15 @@ def build_world(
     }
     if items:
         values.update(upload_items(app, values["case_id"], bearer, users[VIEWER].email, items))
+    if incident:  # an incident the lead recorded, and the standard item linked to it
+        recorded = incidents.create_incident(
+            session, users[LEAD], case.id, incidents.parse_input({"title": "Matrix incident"})
+        )
+        values["incident_id"] = str(recorded.id)
+        if link:
+            linked = links.link_item(session, users[LEAD], recorded.id, links.parse_link(
+                {"evidence_id": values["evidence_id"], "relation": "context"}))
+            values["link_id"] = str(linked.link.id)
     if upload:  # a resumable upload the lead started: 5 bytes announced, none sent yet
         response = app.test_client().post(
             f"/api/v1/cases/{values['case_id']}/uploads",
@@ -584,6 +620,8 @@ def test_route_authorization(app, connection, session, row):
         checkpoint=row.rule.startswith("/api/v1/custody/"),
         items=row.items,
         upload="<uuid:upload_id>" in row.rule,
+        incident="<uuid:incident_id>" in row.rule,
+        link="<uuid:link_id>" in row.rule,
     )
 
     got: dict[str, str] = {}
@@ -730,6 +768,8 @@ def test_no_route_reveals_a_restricted_item_without_a_grant(app, connection, ses
         checkpoint=True,
         items=row.items | {"restricted_id"},
         upload="<uuid:upload_id>" in row.rule,
+        incident="<uuid:incident_id>" in row.rule,
+        link="<uuid:link_id>" in row.rule,
     )
     known = frozenset(
         {"id"} if world.values["restricted_id"] in url_for_row(row, world) else set()
@@ -749,7 +789,11 @@ def test_no_route_reveals_a_restricted_item_without_a_grant(app, connection, ses
     assert not leaks, f"{row.id} reveals the restricted item: {leaks}"
 
 
-ITEM_ROWS = tuple(row for row in ROWS if row.items and "restricted_id" not in row.values.values())
+ITEM_ROWS = tuple(
+    row for row in ROWS
+    if {"evidence_id", "item_id"} & set(PARAM.findall(row.rule))
+    and "restricted_id" not in row.values.values()
+)
 
 
 @pytest.mark.parametrize("row", ITEM_ROWS, ids=[row.id for row in ITEM_ROWS])

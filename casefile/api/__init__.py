@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from casefile.api import cases, custody, evidence, me, meta, search, tus
+from casefile.api import cases, custody, evidence, incidents, me, meta, search, tus
 from casefile.api.blueprint import bp
 from casefile.extensions import csrf
 
 # Importing registers their routes on bp.
-ROUTE_MODULES = (cases, custody, evidence, me, meta, search, tus)
+ROUTE_MODULES = (cases, custody, evidence, incidents, me, meta, search, tus)
 
 
 def init_app(app: Flask) -> None:

@@ -9,7 +9,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from casefile.logic.text import VISIBLE
-from casefile.model import Forum, Role
+from casefile.model import (
+    DatePrecision,
+    EvidenceRelation,
+    Forum,
+    IncidentCategory,
+    IncidentStatus,
+    PerpetratorKind,
+    Role,
+)
 
 
 class UserOut(BaseModel):
@@ -209,6 +217,112 @@ class EvidencePage(BaseModel):
         description="items of the case hidden from the caller (restricted, no grant): the "
         "whole case's count, on every page"
     )
+
+
+class LocationOut(BaseModel):
+    place: str | None
+    village_ward: str | None
+    township: str | None
+    district: str | None
+    state_region: str | None
+    country: str | None
+    lat: float | None
+    lon: float | None
+
+
+class VictimsOut(BaseModel):
+    count: int | None = Field(description="an estimate")
+    group: str | None
+
+
+class PerpetratorOut(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    name: str
+    kind: PerpetratorKind
+    description: str | None
+    affiliation: str | None
+    created_at: dt.datetime
+
+
+class PerpetratorList(BaseModel):
+    items: list[PerpetratorOut]
+
+
+class IncidentLinkOut(BaseModel):
+    """A link between an incident and an item the caller may see."""
+
+    id: uuid.UUID
+    incident_id: uuid.UUID
+    evidence_id: uuid.UUID
+    ern: str
+    title: str = Field(description="the item's title (a restricted item's, opened for you)")
+    relation: EvidenceRelation
+    note: str | None
+    created_at: dt.datetime
+    created_by: uuid.UUID | None
+
+
+class IncidentOut(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    title: str
+    narrative: str | None
+    start_date: dt.date | None
+    end_date: dt.date | None
+    date_precision: DatePrecision
+    location: LocationOut
+    categories: list[IncidentCategory]
+    status: IncidentStatus
+    perpetrators: list[PerpetratorOut]
+    victims: VictimsOut
+    evidence: list[IncidentLinkOut] = Field(
+        description="links to the items you may see (restricted items need a grant); "
+        "links to others are not shown, nor counted"
+    )
+    version: int = Field(description="send it as `version` with a change (PATCH)")
+    created_at: dt.datetime
+    created_by: uuid.UUID | None
+    updated_at: dt.datetime
+    updated_by: uuid.UUID | None
+
+
+class IncidentSummaryOut(BaseModel):
+    """An incident in a list: as IncidentOut, without its links."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    title: str
+    start_date: dt.date | None
+    end_date: dt.date | None
+    date_precision: DatePrecision
+    location: LocationOut
+    categories: list[IncidentCategory]
+    status: IncidentStatus
+    perpetrators: list[PerpetratorOut]
+    victims: VictimsOut
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentSummaryOut]
+    next: str | None
+
+
+class PlaceOut(BaseModel):
+    level: Literal["state_region", "district", "township"]
+    pcode: str = Field(description="the MIMU place code")
+    en: str
+    my: str
+    state_region: str
+    district: str | None
+
+
+class PlaceList(BaseModel):
+    items: list[PlaceOut]
+    source: dict[str, object]
 
 
 class SnippetOut(BaseModel):

@@ -29,9 +29,12 @@ PARAMS = (
     Param("type", TEXT, "items of this type, or whose type starts so (`image/`)"),
     Param("sensitivity", {"type": "string", "enum": ["standard", "restricted"]}, "items only"),
     Param("collector", TEXT, "items whose collector's name holds this text"),
-    Param("location", TEXT, "items whose recorded location holds this text"),
+    Param("location", TEXT, "items and incidents whose location holds this text"),
     Param("collected_from", DATE, "items collected on or after this date (as recorded)"),
     Param("collected_to", DATE, "items collected on or before this date (as recorded)"),
+    Param("incident", {"type": "string", "format": "uuid"}, "items linked to this incident"),
+    Param("incident_from", DATE, "incidents that ended (or began) on or after this date"),
+    Param("incident_to", DATE, "incidents that began on or before this date"),
     *requests.PAGING,
 )
 KNOWN = frozenset(param.name for param in PARAMS)

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from casefile.api import schemas
 from casefile.logic.evidence.editing import metadata_version
 from casefile.logic.evidence.metadata import Metadata
-from casefile.model import ApiToken, Case, CaseMember, Evidence, Role, User
+from casefile.model import (
+    ApiToken,
+    Case,
+    CaseMember,
+    Evidence,
+    Incident,
+    IncidentEvidence,
+    Perpetrator,
+    Role,
+    User,
+)
 
 
 def user(account: User) -> dict[str, Any]:
@@ -79,3 +90,83 @@ def evidence(item: Evidence, described: Metadata) -> dict[str, Any]:
         metadata_version=metadata_version(item.id, described),
         created_at=item.created_at,
     ).model_dump(mode="json")
+
+
+def perpetrator(item: Perpetrator) -> dict[str, Any]:
+    return _perpetrator(item).model_dump(mode="json")
+
+
+def _perpetrator(item: Perpetrator) -> schemas.PerpetratorOut:
+    return schemas.PerpetratorOut(
+        id=item.id,
+        case_id=item.case_id,
+        name=item.name,
+        kind=item.kind,
+        description=item.description,
+        affiliation=item.affiliation,
+        created_at=item.created_at,
+    )
+
+
+def _incident_fields(item: Incident) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "case_id": item.case_id,
+        "title": item.title,
+        "start_date": item.start_date,
+        "end_date": item.end_date,
+        "date_precision": item.date_precision,
+        "location": schemas.LocationOut(
+            place=item.place,
+            village_ward=item.village_ward,
+            township=item.township,
+            district=item.district,
+            state_region=item.state_region,
+            country=item.country,
+            lat=item.lat,
+            lon=item.lon,
+        ),
+        "categories": item.categories,
+        "status": item.status,
+        "perpetrators": [_perpetrator(person) for person in item.perpetrators],
+        "victims": schemas.VictimsOut(count=item.victims_count, group=item.victims_group),
+        "version": item.version,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }
+
+
+def incident_link(link: IncidentEvidence, item: Evidence, described: Metadata) -> dict[str, Any]:
+    return _incident_link(link, item, described).model_dump(mode="json")
+
+
+def _incident_link(
+    link: IncidentEvidence, item: Evidence, described: Metadata
+) -> schemas.IncidentLinkOut:
+    return schemas.IncidentLinkOut(
+        id=link.id,
+        incident_id=link.incident_id,
+        evidence_id=item.id,
+        ern=item.ern,
+        title=described.title,
+        relation=link.relation,
+        note=link.note,
+        created_at=link.created_at,
+        created_by=link.created_by_id,
+    )
+
+
+def incident(
+    item: Incident, links: Sequence[tuple[IncidentEvidence, Evidence, Metadata]]
+) -> dict[str, Any]:
+    return schemas.IncidentOut(
+        **_incident_fields(item),
+        narrative=item.narrative,
+        evidence=[_incident_link(*link) for link in links],
+        created_by=item.created_by_id,
+        updated_by=item.updated_by_id,
+    ).model_dump(mode="json")
+
+
+def incident_summary(item: Incident) -> dict[str, Any]:
+    return schemas.IncidentSummaryOut(**_incident_fields(item)).model_dump(mode="json")

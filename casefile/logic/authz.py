@@ -30,16 +30,25 @@ class CaseAction(StrEnum):
     DELETE_EVIDENCE = "delete_evidence"
     SET_LEGAL_HOLD = "set_legal_hold"
     GRANT_ACCESS = "grant_access"  # to restricted items
+    VIEW_INCIDENTS = "view_incidents"  # incidents, perpetrators, links to items one may see
+    EDIT_INCIDENTS = "edit_incidents"  # record and change incidents, perpetrators, links
 
 
 _CONTRIBUTOR = frozenset(
-    {CaseAction.VIEW, CaseAction.RECORD_TRANSFER, CaseAction.VIEW_EVIDENCE, CaseAction.ADD_EVIDENCE}
+    {
+        CaseAction.VIEW,
+        CaseAction.RECORD_TRANSFER,
+        CaseAction.VIEW_EVIDENCE,
+        CaseAction.ADD_EVIDENCE,
+        CaseAction.VIEW_INCIDENTS,
+        CaseAction.EDIT_INCIDENTS,
+    }
 )
 ROLE_ACTIONS: dict[Role, frozenset[CaseAction]] = {
     Role.LEAD: frozenset(CaseAction),
     Role.LAWYER: _CONTRIBUTOR,
     Role.INVESTIGATOR: _CONTRIBUTOR,
-    Role.VIEWER: frozenset({CaseAction.VIEW, CaseAction.VIEW_EVIDENCE}),
+    Role.VIEWER: frozenset({CaseAction.VIEW, CaseAction.VIEW_EVIDENCE, CaseAction.VIEW_INCIDENTS}),
 }
 
 
@@ -154,11 +163,13 @@ def visible_cases(actor: User | None) -> Select[Case]:
     return select(Case).join(CaseMember).where(CaseMember.user_id == user.id)
 
 
-def searchable_cases(actor: User | None) -> Select[uuid.UUID]:
-    """Ids of the cases whose items and incidents the actor may search: those they are a
-    member of with a role that may view evidence."""
+def searchable_cases(
+    actor: User | None, action: CaseAction = CaseAction.VIEW_EVIDENCE
+) -> Select[uuid.UUID]:
+    """Ids of the cases the actor is a member of with a role that may do `action` (search:
+    view evidence, view incidents)."""
     user = require_active(actor)
-    roles = [role for role, actions in ROLE_ACTIONS.items() if CaseAction.VIEW_EVIDENCE in actions]
+    roles = [role for role, actions in ROLE_ACTIONS.items() if action in actions]
     return select(CaseMember.case_id).where(
         CaseMember.user_id == user.id, CaseMember.role.in_(roles)
     )

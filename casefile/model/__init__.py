@@ -5,6 +5,18 @@ from casefile.model.blind_index import IndexKey, IndexToken
 from casefile.model.case import Case, CaseMember, Forum, Role
 from casefile.model.custody import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
 from casefile.model.evidence import Evidence, EvidenceGrant, EvidenceStatus, Sensitivity
+from casefile.model.incident import (
+    DatePrecision,
+    EvidenceRelation,
+    Incident,
+    IncidentCategory,
+    IncidentCategoryRow,
+    IncidentEvidence,
+    IncidentStatus,
+    Perpetrator,
+    PerpetratorKind,
+    incident_perpetrators,
+)
 from casefile.model.login_session import LoginSession
 from casefile.model.recovery_code import RecoveryCode
 from casefile.model.search import SearchBlindTerm, SearchDocument
@@ -20,13 +32,22 @@ __all__ = [
     "CustodyCheckpoint",
     "CustodyEntry",
     "CustodyNode",
+    "DatePrecision",
     "Evidence",
     "EvidenceGrant",
+    "EvidenceRelation",
     "EvidenceStatus",
     "Forum",
+    "Incident",
+    "IncidentCategory",
+    "IncidentCategoryRow",
+    "IncidentEvidence",
+    "IncidentStatus",
     "IndexKey",
     "IndexToken",
     "LoginSession",
+    "Perpetrator",
+    "PerpetratorKind",
     "RecoveryCode",
     "Role",
     "SearchBlindTerm",
@@ -38,4 +59,5 @@ __all__ = [
     "TusUpload",
     "TusUploadState",
     "User",
+    "incident_perpetrators",
 ]

@@ -34,6 +34,10 @@ class CustodyAction(StrEnum):
     LEGAL_HOLD_CHANGED = "legal_hold_changed"
     ACCESS_GRANTED = "access_granted"  # to a restricted item
     ACCESS_REVOKED = "access_revoked"
+    INCIDENT_CREATED = "incident_created"
+    INCIDENT_UPDATED = "incident_updated"
+    UNLINKED = "unlinked"  # an item's link to an incident removed
+    PERPETRATOR_CREATED = "perpetrator_created"
 
 
 class CustodyEntry(Base):

@@ -17,6 +17,7 @@ from casefile.web import (
     evidence,
     evidence_edit,
     prg,
+    search,
     sessions,
 )
 from casefile.web.labels import (
@@ -32,7 +33,16 @@ from casefile.web.labels import (
 )
 
 bp = Blueprint("web", __name__)
-for child in (auth.bp, account.bp, cases.bp, custody.bp, evidence.bp, evidence_edit.bp, admin.bp):
+for child in (
+    auth.bp,
+    account.bp,
+    cases.bp,
+    custody.bp,
+    evidence.bp,
+    evidence_edit.bp,
+    admin.bp,
+    search.bp,
+):
     bp.register_blueprint(child)
 bp.after_request(prg.see_other)
 

@@ -41,6 +41,10 @@ ACTION_LABELS: dict[CustodyAction, LazyString] = {
     CustodyAction.LEGAL_HOLD_CHANGED: _l("Legal hold changed"),
     CustodyAction.ACCESS_GRANTED: _l("Access granted"),
     CustodyAction.ACCESS_REVOKED: _l("Access withdrawn"),
+    CustodyAction.INCIDENT_CREATED: _l("Incident recorded"),
+    CustodyAction.INCIDENT_UPDATED: _l("Incident changed"),
+    CustodyAction.UNLINKED: _l("Link removed"),
+    CustodyAction.PERPETRATOR_CREATED: _l("Alleged perpetrator named"),
 }
 
 
@@ -298,6 +302,7 @@ FLAG_LABELS: dict[str, LazyString] = {
     "polyglot": _l("polyglot"),
     "bidi_controls": _l("bidi controls"),
     "extraction_failed": _l("metadata unreadable"),
+    "zawgyi": _l("Zawgyi-encoded text"),
 }
 TYPE_MISMATCH_DETAILS: dict[str, LazyString] = {
     "extension": _l("file name extension"),

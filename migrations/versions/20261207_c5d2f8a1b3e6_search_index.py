@@ -3,7 +3,7 @@ blind terms, the text extracted from items at intake; SQLite's FTS5 table and it
 PostgreSQL's GIN index over the terms
 
 Revision ID: c5d2f8a1b3e6
-Revises: b7c3e1a9d2f4
+Revises: 483c8dfff623
 Create Date: 2026-12-07 05:30:00
 
 The engine-specific parts (the FTS5 virtual table and its triggers; the generated tsvector
@@ -20,7 +20,7 @@ from alembic import op
 import casefile.db
 
 revision = 'c5d2f8a1b3e6'
-down_revision = 'b7c3e1a9d2f4'
+down_revision = '483c8dfff623'
 branch_labels = None
 depends_on = None
 

@@ -247,3 +247,65 @@ def test_the_index_follows_edits_and_deletion(world):
     assert find(world, world.viewer, "ကျောင်းသား")["results"] == []
     assert session.scalars(select(SearchDocument).where(
         SearchDocument.doc_id == item_id)).first() is None
+
+
+# --- incidents ------------------------------------------------------------------------------
+
+
+def record(world, **fields):
+    response = world.client.post(f"/api/v1/cases/{world.case.id}/incidents", json=fields,
+                                 headers=world.investigator)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def name(world, **fields):
+    response = world.client.post(f"/api/v1/cases/{world.case.id}/perpetrators", json=fields,
+                                 headers=world.investigator)
+    assert response.status_code in (200, 201), response.get_json()
+    return response.get_json()
+
+
+def test_incidents_are_found_by_title_narrative_place_and_perpetrator(world):
+    unit = name(world, name="Light Infantry Division 33", kind="unit",
+                affiliation="Tatmadaw")
+    incident = record(
+        world, title="Clearance of Tula Toli", narrative=f"{SENTENCE}။ Many fled to the river.",
+        start_date="2017-08-30", end_date="2017-08-31",
+        location={"place": "Tula Toli", "country": "Bangladesh"},
+        categories=["killing", "arson_destruction"], perpetrators=[unit["id"]])
+    item = world.add(title="Tula Toli riverbank photo")
+    for query in ("မီးရှို့", "Tatmadaw", "infantry 33", "arson", "river"):
+        body = find(world, world.viewer, query)
+        assert incident["id"] in ids(body), query
+    [result] = find(world, world.viewer, "Tatmadaw")["results"]
+    assert (result["kind"], result["title"]) == ("incident", "Clearance of Tula Toli")
+    assert marked(result) == ["tatmadaw"] or marked(result) == ["Tatmadaw"]
+    assert sorted(ids(find(world, world.viewer, "tula toli"))) == sorted(
+        [incident["id"], item["id"]])
+    assert ids(find(world, world.viewer, "tula toli", kind="incident")) == [incident["id"]]
+    assert ids(find(world, world.viewer, "tula toli", kind="evidence")) == [item["id"]]
+    # Dates of the incident: ranges that meet it, and ranges that do not.
+    assert ids(find(world, world.viewer, "tula", incident_from="2017-08-31")) == [incident["id"]]
+    assert ids(find(world, world.viewer, "tula", incident_to="2017-08-29")) == []
+    assert ids(find(world, world.viewer, "tula", location="bangla")) == [incident["id"]]
+    # Not for other cases' members.
+    assert find(world, world.outsider, "Tatmadaw")["results"] == []
+
+
+def test_an_incident_change_is_indexed_and_linked_items_filter(world):
+    incident = record(world, title="Shelling of the school")
+    linked = world.add(title="School shelling video")
+    world.add(title="School shelling photo, not linked")
+    response = world.client.post(f"/api/v1/incidents/{incident['id']}/evidence",
+                                 json={"evidence_id": linked["id"], "relation": "depicts"},
+                                 headers=world.investigator)
+    assert response.status_code == 201, response.get_json()
+    assert ids(find(world, world.viewer, "shelling", incident=incident["id"])) == [linked["id"]]
+    response = world.client.patch(f"/api/v1/incidents/{incident['id']}",
+                                  json={"version": incident["version"],
+                                        "title": "Airstrike on the monastery"},
+                                  headers=world.investigator)
+    assert response.status_code == 200, response.get_json()
+    assert ids(find(world, world.viewer, "monastery")) == [incident["id"]]
+    assert incident["id"] not in ids(find(world, world.viewer, "shelling"))

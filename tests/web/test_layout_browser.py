@@ -166,6 +166,9 @@ def seed(server: str, database: Database) -> dict[str, str]:
         "account": "/account",
         "totp-enrol": "/account/totp",
         "admin": "/admin/users",
+        # Results with marked matches in both scripts, and the filters open.
+        "search": "/search?q=Kutupalong",
+        "search-burmese": "/search?q=ကူတူ&kind=evidence",
     }
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from casefile.logic.evidence.metadata import Metadata
 from casefile.logic.search import burmese
-from casefile.model import Evidence
+from casefile.model import Evidence, Incident
 
 # The collector's account fields that hold text worth finding, in the order shown.
 COLLECTOR_TEXT = (
@@ -28,6 +28,25 @@ def evidence_parts(item: Evidence, described: Metadata) -> list[str]:
     parts = [described.title, item.ern, described.description, described.original_filename]
     parts += [_text(described.collector.get(name)) for name in COLLECTOR_TEXT]
     parts.append(described.text)
+    return [part for part in parts if part]
+
+
+def incident_parts(incident: Incident) -> list[str]:
+    """An incident's text parts: title, narrative, where, its categories, the victims'
+    group, and its alleged perpetrators (name, affiliation, description)."""
+    parts = [incident.title, incident.narrative]
+    parts += [
+        incident.place,
+        incident.village_ward,
+        incident.township,
+        incident.district,
+        incident.state_region,
+        incident.country,
+    ]
+    parts += [category.value.replace("_", " ") for category in incident.categories]
+    parts.append(incident.victims_group)
+    for perpetrator in incident.perpetrators:
+        parts += [perpetrator.name, perpetrator.affiliation, perpetrator.description]
     return [part for part in parts if part]
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from casefile.logic.search import documents, terms
 from casefile.model import (
     Evidence,
     EvidenceStatus,
+    Incident,
     SearchBlindTerm,
     SearchDocument,
     Sensitivity,
@@ -84,6 +86,19 @@ def index_evidence(
         put(session, EVIDENCE, item.id, item.case_id, item.created_at, body=terms.body(parts))
 
 
+def index_incident(session: Session, incident: Incident) -> None:
+    """(Re)index an incident as it is now in the session (flushed: it has its id)."""
+    parts, _ = documents.with_conversions(documents.incident_parts(incident))
+    put(
+        session,
+        INCIDENT,
+        incident.id,
+        incident.case_id,
+        incident.created_at,
+        body=terms.body(parts),
+    )
+
+
 def _flag(item: Evidence, zawgyi: bool) -> None:
     flags = list(item.flags or [])
     if zawgyi and ZAWGYI_FLAG not in flags:
@@ -130,11 +145,15 @@ def remove(session: Session, doc_id: uuid.UUID) -> None:
 # --- rebuilding -------------------------------------------------------------------------------
 
 
-def evidence_to_index(session: Session, case_id: uuid.UUID | None) -> int:
-    query = select(func.count()).select_from(Evidence)
-    if case_id is not None:
-        query = query.where(Evidence.case_id == case_id)
-    return session.scalar(query) or 0
+def documents_to_index(session: Session, case_id: uuid.UUID | None) -> int:
+    """How many items and incidents `reindex` goes through."""
+    total = 0
+    for model in (Evidence, Incident):
+        query = select(func.count()).select_from(model)
+        if case_id is not None:
+            query = query.where(model.case_id == case_id)
+        total += session.scalar(query) or 0
+    return total
 
 
 def reindex(
@@ -144,26 +163,42 @@ def reindex(
     case_id: uuid.UUID | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """(Re)build the index of every item (of one case, or all), a batch per transaction:
-    an interrupted run leaves what it committed, and a rerun does it all again. Returns the
-    number of items seen. For the operator (the CLI): no actor and no custody entry, as the
-    index is derived from what the items hold and nothing of the items changes."""
+    """(Re)build the index of every item and incident (of one case, or all), a batch per
+    transaction: an interrupted run leaves what it committed, and a rerun does it all
+    again. Returns the number of items and incidents seen. For the operator (the CLI): no
+    actor and no custody entry, as the index is derived from what the documents hold and
+    nothing of them changes."""
     seen = 0
+    for items in _batches(session, Evidence, case_id):
+        for item in items:
+            index_evidence(session, keyring, item, flag=False)
+        seen += _done(session, len(items), progress)
+    for incidents in _batches(session, Incident, case_id):
+        for incident in incidents:
+            index_incident(session, incident)
+        seen += _done(session, len(incidents), progress)
+    return seen
+
+
+def _batches(
+    session: Session, model: type[Evidence | Incident], case_id: uuid.UUID | None
+) -> Iterator[list[Any]]:
     last_id: uuid.UUID | None = None
     while True:
-        query = select(Evidence).order_by(Evidence.id).limit(BATCH)
+        query = select(model).order_by(model.id).limit(BATCH)
         if case_id is not None:
-            query = query.where(Evidence.case_id == case_id)
+            query = query.where(model.case_id == case_id)
         if last_id is not None:
-            query = query.where(Evidence.id > last_id)
-        batch = list(session.scalars(query))
+            query = query.where(model.id > last_id)
+        batch: list[Any] = list(session.scalars(query))
         if not batch:
-            break
-        for item in batch:
-            index_evidence(session, keyring, item, flag=False)
-        session.commit()
-        seen += len(batch)
+            return
+        yield batch
         last_id = batch[-1].id
-        if progress is not None:
-            progress(len(batch))
-    return seen
+
+
+def _done(session: Session, count: int, progress: Callable[[int], None] | None) -> int:
+    session.commit()
+    if progress is not None:
+        progress(count)
+    return count

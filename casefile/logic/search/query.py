@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
-from sqlalchemy import ColumnElement, Select, and_, distinct, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    distinct,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from casefile.logic import authz
@@ -35,6 +45,8 @@ from casefile.logic.text import refuse_nul
 from casefile.model import (
     CaseMember,
     Evidence,
+    Incident,
+    IncidentEvidence,
     SearchBlindTerm,
     SearchDocument,
     Sensitivity,
@@ -65,6 +77,9 @@ class SearchInput(BaseModel):
     location: Short | None = None
     collected_from: dt.date | None = None
     collected_to: dt.date | None = None
+    incident: uuid.UUID | None = None
+    incident_from: dt.date | None = None
+    incident_to: dt.date | None = None
 
     def filter(self) -> SearchFilter:
         return SearchFilter(
@@ -75,6 +90,9 @@ class SearchInput(BaseModel):
             location=self.location,
             collected_from=self.collected_from,
             collected_to=self.collected_to,
+            incident=self.incident,
+            incident_from=self.incident_from,
+            incident_to=self.incident_to,
         )
 
 
@@ -101,6 +119,9 @@ class SearchFilter:
     location: str | None = None  # text within the location
     collected_from: dt.date | None = None  # the date collected, as recorded
     collected_to: dt.date | None = None
+    incident: uuid.UUID | None = None  # items linked to this incident
+    incident_from: dt.date | None = None  # incidents whose dates meet this range
+    incident_to: dt.date | None = None
 
     def evidence_only(self) -> bool:
         return any(
@@ -111,8 +132,40 @@ class SearchFilter:
                 self.collector,
                 self.collected_from,
                 self.collected_to,
+                self.incident,
             )
         )
+
+    def incidents_only(self) -> bool:
+        return self.incident_from is not None or self.incident_to is not None
+
+    def incident_conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.location:
+            found.append(
+                or_(
+                    *(
+                        _contains(column, self.location)
+                        for column in (
+                            Incident.place,
+                            Incident.village_ward,
+                            Incident.township,
+                            Incident.district,
+                            Incident.state_region,
+                            Incident.country,
+                        )
+                    )
+                )
+            )
+        # An incident meets the range if it began by its end and ended (or began, with no
+        # end recorded) by its start.
+        if self.incident_from is not None:
+            found.append(
+                func.coalesce(Incident.end_date, Incident.start_date) >= self.incident_from
+            )
+        if self.incident_to is not None:
+            found.append(Incident.start_date <= self.incident_to)
+        return found
 
     def sealed_fields(self) -> bool:
         """Whether a restricted item must be opened to check it."""
@@ -154,7 +207,7 @@ class SearchFilter:
         )
 
 
-def _contains(value: ColumnElement[str], text: str) -> ColumnElement[bool]:
+def _contains(value: SQLColumnExpression[str | None], text: str) -> ColumnElement[bool]:
     return func.lower(value).contains(text.lower(), autoescape=True)
 
 
@@ -186,10 +239,13 @@ def search(
     where = where or SearchFilter()
     if where.kind is not None and where.kind not in index.KINDS:
         raise ValidationFailed({"kind": f"one of {', '.join(index.KINDS)}"})
-    cases = authz.searchable_cases(actor)
+    cases = {
+        index.EVIDENCE: authz.searchable_cases(actor, CaseAction.VIEW_EVIDENCE),
+        index.INCIDENT: authz.searchable_cases(actor, CaseAction.VIEW_INCIDENTS),
+    }
     if case_id is not None:  # NotFound for a case the actor is not in
-        authz.authorize_case(session, actor, case_id, CaseAction.VIEW_EVIDENCE)
-        cases = cases.where(CaseMember.case_id == case_id)
+        authz.authorize_case(session, actor, case_id, CaseAction.VIEW)
+        cases = {kind: query.where(CaseMember.case_id == case_id) for kind, query in cases.items()}
     phrases = terms.query_phrases(text)
     if not phrases:
         raise ValidationFailed({"q": NO_WORDS})
@@ -204,31 +260,64 @@ def _query(
     actor: User | None,
     phrases: list[list[str]],
     *,
-    cases: Select[uuid.UUID],
+    cases: dict[str, Select[uuid.UUID]],
     where: SearchFilter,
     keyring: Keyring,
 ) -> Select[SearchDocument]:
     plain = and_(SearchDocument.restricted.is_(False), engines.matches(session, phrases))
     blind = _blind(session, actor, phrases, keyring)
-    query = select(SearchDocument).where(
-        SearchDocument.case_id.in_(cases), or_(plain, blind) if blind is not None else plain
+    in_scope = or_(
+        *(
+            and_(SearchDocument.kind == kind, SearchDocument.case_id.in_(scope))
+            for kind, scope in cases.items()
+        )
     )
-    kind = "evidence" if where.evidence_only() else where.kind
-    if where.evidence_only() and where.kind not in (None, index.EVIDENCE):
-        return query.where(false())  # evidence filters asked of incidents: none match
-    if kind is not None:
-        query = query.where(SearchDocument.kind == kind)
-    if kind == index.EVIDENCE or where.location:
-        query = query.outerjoin(Evidence, Evidence.id == SearchDocument.doc_id)
+    query = select(SearchDocument).where(
+        in_scope, or_(plain, blind) if blind is not None else plain
+    )
+    kinds = _kinds(where)
+    if not kinds:
+        return query.where(false())  # filters of items and of incidents together: none match
+    if len(kinds) == 1:
+        query = query.where(SearchDocument.kind == next(iter(kinds)))
+    if index.INCIDENT in kinds and where.incident_conditions():
+        query = query.outerjoin(Incident, Incident.id == SearchDocument.doc_id).where(
+            or_(SearchDocument.kind != index.INCIDENT, and_(*where.incident_conditions()))
+        )
+    if index.EVIDENCE not in kinds:
+        return query
+    query = query.outerjoin(Evidence, Evidence.id == SearchDocument.doc_id)
+    if where.incident is not None:
+        linked = select(IncidentEvidence.evidence_id).where(
+            IncidentEvidence.incident_id == where.incident
+        )
+        query = query.where(SearchDocument.doc_id.in_(linked))
     if where.type:
         query = query.where(Evidence.mime.startswith(where.type.lower(), autoescape=True))
     if where.sensitivity is not None:
         query = query.where(Evidence.sensitivity == where.sensitivity)
     conditions = where.plain_conditions()
     if conditions:
-        # Restricted items pass here and are checked once opened (`SearchFilter.admits`).
-        query = query.where(or_(SearchDocument.restricted.is_(True), and_(*conditions)))
+        # Restricted items pass here and are checked once opened (`SearchFilter.admits`);
+        # incidents, by the conditions above.
+        query = query.where(
+            or_(
+                SearchDocument.kind != index.EVIDENCE,
+                SearchDocument.restricted.is_(True),
+                and_(*conditions),
+            )
+        )
     return query
+
+
+def _kinds(where: SearchFilter) -> set[str]:
+    """The kinds of document the filters allow."""
+    kinds = {where.kind} if where.kind else set(index.KINDS)
+    if where.evidence_only():
+        kinds.discard(index.INCIDENT)
+    if where.incidents_only():
+        kinds.discard(index.EVIDENCE)
+    return kinds
 
 
 def _blind(
@@ -317,8 +406,29 @@ def _results(
             )
         )
     }
+    incidents = {
+        incident.id: incident
+        for incident in session.scalars(
+            select(Incident).where(
+                Incident.id.in_([doc.doc_id for doc in found if doc.kind == index.INCIDENT])
+            )
+        )
+    }
     results: list[Result | None] = []
     for document in found:
+        incident = incidents.get(document.doc_id)
+        if document.kind == index.INCIDENT and incident is not None:
+            parts, _ = documents.with_conversions(documents.incident_parts(incident))
+            results.append(
+                Result(
+                    kind=index.INCIDENT,
+                    id=incident.id,
+                    case_id=incident.case_id,
+                    title=incident.title,
+                    snippet=snippets.make(parts, text),
+                )
+            )
+            continue
         item = items.get(document.doc_id)
         if document.kind != index.EVIDENCE or item is None:
             results.append(None)
