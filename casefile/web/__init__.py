@@ -16,12 +16,14 @@ from casefile.web import (
     custody,
     evidence,
     evidence_edit,
+    incidents,
     prg,
     search,
     sessions,
 )
 from casefile.web.labels import (
     action_label,
+    category_label,
     collector_label,
     collector_value,
     describe,
@@ -30,6 +32,11 @@ from casefile.web.labels import (
     exact_size,
     file_size,
     flag_label,
+    incident_status_label,
+    perpetrator_kind_label,
+    place_name,
+    precision_label,
+    relation_label,
 )
 
 bp = Blueprint("web", __name__)
@@ -40,6 +47,7 @@ for child in (
     custody.bp,
     evidence.bp,
     evidence_edit.bp,
+    incidents.bp,
     admin.bp,
     search.bp,
 ):
@@ -62,6 +70,12 @@ def template_helpers() -> dict[str, object]:
         "flag_label": flag_label,
         "file_size": file_size,
         "exact_size": exact_size,
+        "category_label": category_label,
+        "incident_status_label": incident_status_label,
+        "relation_label": relation_label,
+        "precision_label": precision_label,
+        "perpetrator_kind_label": perpetrator_kind_label,
+        "place_name": place_name,
     }
 
 

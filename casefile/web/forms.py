@@ -3,6 +3,7 @@ are the logic layer's, whose ValidationFailed errors are shown against the field
 
 from __future__ import annotations
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -19,12 +20,19 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, DateTimeLocalInput, ListWidget
+from wtforms.widgets import CheckboxInput, DateInput, DateTimeLocalInput, ListWidget
 
 from casefile.logic.cases.ern import DEFAULT_PATTERN
 from casefile.logic.evidence.submission import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
 from casefile.model import CustodyAction, Forum, Role
-from casefile.web.labels import action_label
+from casefile.web.labels import (
+    CATEGORY_LABELS,
+    INCIDENT_STATUS_LABELS,
+    PERPETRATOR_KIND_LABELS,
+    PRECISION_LABELS,
+    RELATION_LABELS,
+    action_label,
+)
 
 
 def forum_choices() -> list[tuple[str, str]]:
@@ -282,6 +290,85 @@ class MetadataEditForm(FlaskForm):
     capture_tool = StringField(_l("Capture tool"))
     language = StringField(_l("Language"))
     consent_notes = TextAreaField(_l("Consent notes"))
+
+
+def _choices(labels: dict[str, LazyString]) -> list[tuple[str, str]]:
+    return [(code, str(label)) for code, label in labels.items()]
+
+
+class IncidentForm(FlaskForm):
+    """An incident (logic/incidents/incidents.py); dates and numbers are read by the logic
+    layer, whose messages go on the fields. `version` only when editing."""
+
+    version = HiddenField()
+    title = StringField(_l("Title"))
+    narrative = TextAreaField(_l("What happened"))
+    start_date = StringField(_l("Start date"), widget=DateInput())
+    end_date = StringField(_l("End date"), widget=DateInput())
+    date_precision = SelectField(
+        _l("How precise are the dates?"), choices=lambda: _choices(PRECISION_LABELS)
+    )
+    status = SelectField(_l("Status"), choices=lambda: _choices(INCIDENT_STATUS_LABELS))
+    categories = SelectMultipleField(
+        _l("Categories"),
+        choices=lambda: _choices(CATEGORY_LABELS),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=False,  # the logic layer names an unknown one
+    )
+    country = StringField(_l("Country"))
+    state_region = StringField(_l("State or region"))
+    district = StringField(_l("District"))
+    township = StringField(_l("Township"))
+    village_ward = StringField(_l("Village or ward"))
+    place = StringField(_l("Place"))
+    lat = StringField(_l("Latitude"))
+    lon = StringField(_l("Longitude"))
+    victims_count = StringField(_l("Number of victims (estimate)"))
+    victims_group = StringField(_l("Victims (group)"))
+    # Choices are the case's perpetrators, set by the view.
+    perpetrators = SelectMultipleField(
+        _l("Alleged perpetrators"),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=False,
+    )
+
+
+class IncidentFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    category = SelectField(
+        _l("Category"),
+        id="filter-category",
+        choices=lambda: [("", str(_l("Any"))), *_choices(CATEGORY_LABELS)],
+        validate_choice=False,
+    )
+    status = SelectField(
+        _l("Status"),
+        id="filter-status",
+        choices=lambda: [("", str(_l("Any"))), *_choices(INCIDENT_STATUS_LABELS)],
+        validate_choice=False,
+    )
+    date_from = DateField(_l("From"), validators=[Optional()], id="filter-from")
+    date_to = DateField(_l("To"), validators=[Optional()], id="filter-to")
+    place = StringField(_l("Place"), id="filter-place")
+
+
+class LinkForm(FlaskForm):
+    """Link an item to an incident: the item by its ERN, a relation, a note."""
+
+    evidence = StringField(_l("Item (ERN)"))
+    relation = SelectField(_l("Relation"), choices=lambda: _choices(RELATION_LABELS))
+    note = StringField(_l("Note"))
+
+
+class PerpetratorForm(FlaskForm):
+    name = StringField(_l("Name"))
+    kind = SelectField(_l("Unit or person"), choices=lambda: _choices(PERPETRATOR_KIND_LABELS))
+    affiliation = StringField(_l("Affiliation"))
+    description = TextAreaField(_l("Description"))
 
 
 class SearchForm(FlaskForm):

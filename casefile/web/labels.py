@@ -11,6 +11,7 @@ from babel import dates as babel_dates
 from flask_babel import LazyString, format_datetime, format_decimal, get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
+from casefile.logic.incidents import places
 from casefile.model import CustodyAction, CustodyEntry
 
 
@@ -198,7 +199,67 @@ def _metadata_edited(words: Words, details: Words) -> str:
     return _("%(who)s changed %(ern)s: %(changes)s", changes=phrases, **words)
 
 
+INCIDENT_FIELD_NAMES: dict[str, LazyString] = {
+    "title": _l("the title"),
+    "narrative": _l("the narrative"),
+    "start_date": _l("the start date"),
+    "end_date": _l("the end date"),
+    "date_precision": _l("the precision of the dates"),
+    "location": _l("the location"),
+    "categories": _l("the categories"),
+    "status": _l("the status"),
+    "victims": _l("the victims"),
+    "perpetrators": _l("the alleged perpetrators"),
+}
+
+
+def _incident_title(details: Words) -> str:
+    title = details.get("incident_title") or details.get("title")
+    return _quoted(title) if isinstance(title, str) else _("an incident")
+
+
+def _incident_created(words: Words, details: Words) -> str:
+    return _("%(who)s recorded the incident “%(title)s”", title=_incident_title(details),
+             **words)
+
+
+def _incident_updated(words: Words, details: Words) -> str:
+    changes = details.get("changes")
+    names = [name for name in INCIDENT_FIELD_NAMES if isinstance(changes, dict) and name in changes]
+    fields = ", ".join(str(INCIDENT_FIELD_NAMES[name]) for name in names)
+    return _("%(who)s changed the incident “%(title)s”: %(fields)s",
+             title=_incident_title(details), fields=fields, **words)
+
+
+def _linked(words: Words, details: Words) -> str:
+    if "incident" not in details:
+        return str(ITEM_SENTENCES[CustodyAction.LINKED]) % words
+    return _("%(who)s linked %(ern)s to the incident “%(title)s” (%(relation)s)",
+             title=_incident_title(details), relation=relation_label(details.get("relation")),
+             **words)
+
+
+def _unlinked(words: Words, details: Words) -> str:
+    return _("%(who)s removed the link of %(ern)s to the incident “%(title)s” (%(relation)s)",
+             title=_incident_title(details), relation=relation_label(details.get("relation")),
+             **words)
+
+
+def _perpetrator_named(words: Words, details: Words) -> str:
+    return _(
+        "%(who)s named %(name)s as an alleged perpetrator (%(kind)s)",
+        name=_quoted(details.get("name", "")),
+        kind=perpetrator_kind_label(details.get("kind")),
+        **words,
+    )
+
+
 SENTENCES: dict[CustodyAction, Callable[[Words, Words], str]] = {
+    CustodyAction.INCIDENT_CREATED: _incident_created,
+    CustodyAction.INCIDENT_UPDATED: _incident_updated,
+    CustodyAction.LINKED: _linked,
+    CustodyAction.UNLINKED: _unlinked,
+    CustodyAction.PERPETRATOR_CREATED: _perpetrator_named,
     CustodyAction.METADATA_EDITED: _metadata_edited,
     CustodyAction.INTAKE: _intake,
     CustodyAction.ACCESS_GRANTED: _granted,
@@ -343,3 +404,79 @@ def file_size(size: int) -> str:
 def exact_size(size: int) -> str:
     """Every byte counted, digits grouped for the reader's locale."""
     return str(ngettext("%(count)s byte", "%(count)s bytes", size, count=format_decimal(size)))
+
+
+# Incidents: the controlled lists' words (codes are stored; these are shown).
+CATEGORY_LABELS: dict[str, LazyString] = {
+    "killing": _l("Killing"),
+    "torture": _l("Torture"),
+    "sgbv": _l("Sexual and gender-based violence"),
+    "arson_destruction": _l("Arson, destruction of property"),
+    "forced_displacement": _l("Forced displacement, deportation"),
+    "arbitrary_detention": _l("Arbitrary detention"),
+    "enforced_disappearance": _l("Enforced disappearance"),
+    "airstrike_shelling": _l("Airstrike, shelling"),
+    "attack_protected_site": _l("Attack on a school, hospital or place of worship"),
+    "child_recruitment": _l("Recruitment of children"),
+    "persecution": _l("Persecution"),
+    "other": _l("Other"),
+}
+INCIDENT_STATUS_LABELS: dict[str, LazyString] = {
+    "reported": _l("Reported"),
+    "under_investigation": _l("Under investigation"),
+    "corroborated": _l("Corroborated"),
+}
+RELATION_LABELS: dict[str, LazyString] = {
+    "depicts": _l("depicts"),
+    "corroborates": _l("corroborates"),
+    "contradicts": _l("contradicts"),
+    "context": _l("context"),
+}
+PRECISION_LABELS: dict[str, LazyString] = {
+    "day": _l("Exact days"),
+    "month": _l("Month only"),
+    "year": _l("Year only"),
+    "approximate": _l("Approximate"),
+}
+PERPETRATOR_KIND_LABELS: dict[str, LazyString] = {
+    "unit": _l("Unit"),
+    "person": _l("Person"),
+}
+
+
+def _label(table: dict[str, LazyString], value: object) -> str:
+    code = getattr(value, "value", value)
+    return str(table.get(str(code), code if code is not None else ""))
+
+
+def category_label(value: object) -> str:
+    return _label(CATEGORY_LABELS, value)
+
+
+def incident_status_label(value: object) -> str:
+    return _label(INCIDENT_STATUS_LABELS, value)
+
+
+def relation_label(value: object) -> str:
+    return _label(RELATION_LABELS, value)
+
+
+def precision_label(value: object) -> str:
+    return _label(PRECISION_LABELS, value)
+
+
+def perpetrator_kind_label(value: object) -> str:
+    return _label(PERPETRATOR_KIND_LABELS, value)
+
+
+def place_name(level: str, value: str | None, country: str | None) -> str:
+    """A location's name in the reader's language: in Myanmar, the data's Burmese name on
+    Burmese pages (its English one is what is stored); anything else as stored."""
+    if not value:
+        return ""
+    if str(get_locale() or "en") != "my" or not places.is_myanmar(country):
+        return value
+    if level == "country":
+        return "မြန်မာ"
+    named = places.gazetteer().named(level, value)
+    return named[0].my if len(named) == 1 else value

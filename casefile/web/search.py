@@ -4,6 +4,7 @@ marked, a page at a time (logic/search/)."""
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
@@ -74,4 +75,4 @@ def _next_url(cursor: str | None) -> str | None:
         return None
     arguments = {name: value for name, value in request.args.items() if name != "cursor"}
     arguments["cursor"] = cursor
-    return url_for("web.search.search", **arguments)
+    return url_for("web.search.search") + "?" + urlencode(arguments)

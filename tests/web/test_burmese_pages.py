@@ -55,6 +55,8 @@ TYPED = [
     "Investigator K.", "Evidence unit, The Hague", "original SD card for forensic imaging",
     "CF-SEAL-00042", "Cox's Bazar", "SD card", "sealed bag, intact", "scripts",
     "statement.txt", "photo.jpg", "restricted-witness.txt", "a.txt", "test",
+    "Burning of Tula Toli", "Tula Toli", "riverbank", "33rd Light Infantry Division",
+    "Tatmadaw", "Rohingya villagers", "seen from the river", "Soldiers set the houses on fire.",
 ]
 IDENTIFIERS = re.compile(
     r"[\w.+-]+@[\w.-]+|MMR-OTP-\d{4}-\d{4}|\b[0-9a-f]{8,}\b|\b(?:text|image|application)/[\w.+-]+"
@@ -168,6 +170,26 @@ def pages(client: FlaskClient, session: Session) -> dict[str, str]:
         },
     )
     assert transfer.status_code == 201, transfer.get_json()
+    unit = client.post(f"/api/v1/cases/{case.id}/perpetrators", headers=auth, json={
+        "name": "33rd Light Infantry Division", "kind": "unit", "affiliation": "Tatmadaw"})
+    assert unit.status_code == 201, unit.get_json()
+    incident = client.post(f"/api/v1/cases/{case.id}/incidents", headers=auth, json={
+        "title": "Burning of Tula Toli", "narrative": "Soldiers set the houses on fire.",
+        "start_date": "2017-08-30", "end_date": "2017-08-31", "date_precision": "day",
+        "location": {"place": "riverbank", "village_ward": "Tula Toli", "township": "Maungdaw",
+                     "country": "Myanmar", "lat": 20.94, "lon": 92.39},
+        "categories": ["killing", "arson_destruction", "sgbv"],
+        "victims": {"count": 300, "group": "Rohingya villagers"},
+        "perpetrators": [unit.get_json()["id"]],
+    })
+    assert incident.status_code == 201, incident.get_json()
+    incident_id = incident.get_json()["id"]
+    linked = client.post(f"/api/v1/incidents/{incident_id}/evidence", headers=auth, json={
+        "evidence_id": statement, "relation": "corroborates", "note": "seen from the river"})
+    assert linked.status_code == 201, linked.get_json()
+    changed = client.patch(f"/api/v1/incidents/{incident_id}", headers=auth,
+                           json={"version": 1, "status": "under_investigation"})
+    assert changed.status_code == 200, changed.get_json()
 
     sign_in(client, "lead@example.org")
     chosen = submit(client, "/cases", {"locale": "my"}, action="/language")
@@ -188,6 +210,10 @@ def pages(client: FlaskClient, session: Session) -> dict[str, str]:
         "two-factor enrolment": "/account/totp",
         "accounts": "/admin/users",
         "new case": "/cases/new",
+        "incidents": f"/cases/{case.id}/incidents",
+        "incident": f"/incidents/{incident_id}",
+        "new incident": f"/cases/{case.id}/incidents/new",
+        "edit incident": f"/incidents/{incident_id}/edit",
     }
 
 

@@ -153,6 +153,40 @@ def seed(server: str, database: Database) -> dict[str, str]:
         timeout=30,
     )
     assert transfer.status_code == 201, transfer.text
+    unit = requests.post(
+        f"{server}/api/v1/cases/{case_id}/perpetrators",
+        headers=auth,
+        json={"name": "33rd Light Infantry Division", "kind": "unit", "affiliation": "Tatmadaw"},
+        timeout=30,
+    )
+    assert unit.status_code == 201, unit.text
+    incident = requests.post(
+        f"{server}/api/v1/cases/{case_id}/incidents",
+        headers=auth,
+        json={
+            "title": "Burning of Tula Toli and the killing of villagers at the riverbank",
+            "narrative": "Soldiers surrounded the village at dawn and set the houses on fire.",
+            "start_date": "2017-08-30",
+            "end_date": "2017-08-31",
+            "location": {"place": "riverbank", "village_ward": "Tula Toli",
+                         "township": "Maungdaw", "country": "Myanmar",
+                         "lat": 20.94, "lon": 92.39},
+            "categories": ["killing", "arson_destruction", "sgbv", "attack_protected_site"],
+            "victims": {"count": 300, "group": "Rohingya villagers"},
+            "perpetrators": [unit.json()["id"]],
+        },
+        timeout=30,
+    )
+    assert incident.status_code == 201, incident.text
+    incident_id = incident.json()["id"]
+    linked = requests.post(
+        f"{server}/api/v1/incidents/{incident_id}/evidence",
+        headers=auth,
+        json={"evidence_id": statement, "relation": "corroborates",
+              "note": "the witness describes the soldiers arriving from the river"},
+        timeout=30,
+    )
+    assert linked.status_code == 201, linked.text
     return {
         "cases": "/cases",
         "case": f"/cases/{case_id}",
@@ -166,6 +200,10 @@ def seed(server: str, database: Database) -> dict[str, str]:
         "account": "/account",
         "totp-enrol": "/account/totp",
         "admin": "/admin/users",
+        "incidents": f"/cases/{case_id}/incidents",
+        "incident": f"/incidents/{incident_id}",
+        "incident-new": f"/cases/{case_id}/incidents/new",
+        "incident-edit": f"/incidents/{incident_id}/edit",
         # Results with marked matches in both scripts, and the filters open.
         "search": "/search?q=Kutupalong",
         "search-burmese": "/search?q=ကူတူ&kind=evidence",

@@ -406,7 +406,12 @@ def update_incident(
         user,
         CustodyAction.INCIDENT_UPDATED,
         case_id=incident.case_id,
-        details={"incident": str(incident.id), "version": incident.version, "changes": changes},
+        details={
+            "incident": str(incident.id),
+            "title": incident.title,
+            "version": incident.version,
+            "changes": changes,
+        },
     )
     session.commit()
     return incident

@@ -59,6 +59,27 @@ def parse_link(fields: dict[str, object]) -> LinkInput:
         raise ValidationFailed.from_pydantic(error) from error
 
 
+def find_item(
+    session: Session, actor: User | None, incident_id: uuid.UUID, reference: str
+) -> uuid.UUID:
+    """The id of the item of the incident's case that `reference` names (its ERN or id),
+    among those the actor may see; ValidationFailed on `evidence_id` otherwise (the web form
+    names items by ERN)."""
+    incident = get_incident(session, actor, incident_id, CaseAction.VIEW_INCIDENTS)
+    text = reference.strip()
+    visible = authz.visible_evidence(session, actor, incident.case_id)
+    try:
+        by_id = uuid.UUID(text)
+    except ValueError:
+        chosen = visible.where(Evidence.ern == text)
+    else:
+        chosen = visible.where(Evidence.id == by_id)
+    found: uuid.UUID | None = session.scalar(chosen.with_only_columns(Evidence.id))
+    if found is None:
+        raise ValidationFailed({"evidence_id": NOT_IN_CASE})
+    return found
+
+
 @dataclass(frozen=True)
 class Linked:
     link: IncidentEvidence
