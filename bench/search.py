@@ -45,8 +45,18 @@ from casefile.model import (
 )
 from casefile.vault.envelope import Keyring
 
-ENGLISH = ["village", "burned", "soldiers", "arrived", "dawn", "fled", "river", "houses", "mosque", "school", "market", "road", "helicopter", "shelling", "witness", "statement", "video", "photo", "injured", "killed", "detained", "border", "camp", "refugees", "family", "children", "women", "men", "night", "fire", "smoke", "gunfire", "checkpoint", "convoy", "bridge", "hill", "forest", "field", "rice", "boat", "island", "township", "district", "region", "interview", "transcript", "satellite", "image", "hospital", "clinic", "monastery", "church", "teacher", "farmer", "fisherman", "trader"]
-BURMESE = ["စစ်တပ်", "ရွာ", "မီးရှို့", "ခဲ့", "သည်", "ကျောင်းသား", "ထွက်ပြေး", "မြစ်", "အိမ်", "ဗလီ", "ဈေး", "လမ်း", "ရဟတ်ယာဉ်", "သက်သေ", "ဗီဒီယို", "ဓာတ်ပုံ", "ဒဏ်ရာ", "သေဆုံး", "ဖမ်းဆီး", "နယ်စပ်", "စခန်း", "ဒုက္ခသည်", "မိသားစု", "ကလေး", "အမျိုးသမီး", "ညဘက်", "မီး", "မီးခိုး", "သေနတ်", "ကင်း", "တံတား", "တောင်", "တော", "လယ်", "လှေ", "မြို့နယ်", "ခရိုင်"]
+ENGLISH = (  # noqa: SIM905 - a word list reads best as words
+    "village burned soldiers arrived dawn fled river houses mosque school market road "
+    "helicopter shelling witness statement video photo injured killed detained border camp "
+    "refugees family children women men night fire smoke gunfire checkpoint convoy bridge "
+    "hill forest field rice boat island township district region interview transcript "
+    "satellite image hospital clinic monastery church teacher farmer fisherman trader"
+).split()
+BURMESE = (  # noqa: SIM905
+    "စစ်တပ် ရွာ မီးရှို့ ခဲ့ သည် ကျောင်းသား ထွက်ပြေး မြစ် အိမ် ဗလီ ဈေး လမ်း ရဟတ်ယာဉ် "
+    "သက်သေ ဗီဒီယို ဓာတ်ပုံ ဒဏ်ရာ သေဆုံး ဖမ်းဆီး နယ်စပ် စခန်း ဒုက္ခသည် မိသားစု ကလေး "
+    "အမျိုးသမီး ညဘက် မီး မီးခိုး သေနတ် ကင်း တံတား တောင် တော လယ် လှေ မြို့နယ် ခရိုင်"
+).split()
 TYPES = ("image/jpeg", "video/mp4", "application/pdf", "text/plain", "audio/mpeg")
 BATCH = 5000
 
