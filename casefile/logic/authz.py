@@ -169,10 +169,13 @@ def searchable_cases(
     """Ids of the cases the actor is a member of with a role that may do `action` (search:
     view evidence, view incidents)."""
     user = require_active(actor)
-    roles = [role for role, actions in ROLE_ACTIONS.items() if action in actions]
     return select(CaseMember.case_id).where(
-        CaseMember.user_id == user.id, CaseMember.role.in_(roles)
+        CaseMember.user_id == user.id, CaseMember.role.in_(sorted(roles_with(action)))
     )
+
+
+def roles_with(action: CaseAction) -> frozenset[Role]:
+    return frozenset(role for role, actions in ROLE_ACTIONS.items() if action in actions)
 
 
 def granted_items(actor: User | None) -> Select[uuid.UUID]:

@@ -9,7 +9,16 @@ user input reaches either query language."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Integer, bindparam, column, literal_column, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    column,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from casefile.logic.search.terms import encode
@@ -28,18 +37,19 @@ def tsquery(phrases: list[list[str]]) -> str:
     )
 
 
-def matches(session: Session, phrases: list[list[str]]) -> ColumnElement[bool]:
-    """Documents whose terms hold every phrase (restricted ones have none: never here)."""
+def matching(session: Session, phrases: list[list[str]]) -> Select[int]:
+    """Ids of the documents whose terms hold every phrase (restricted ones have no terms:
+    never among them)."""
     if session.get_bind().dialect.name == "postgresql":
         body_tsv: ColumnElement[object] = literal_column("search_documents.body_tsv")
         query = text("to_tsquery('simple'::regconfig, :search_query)").bindparams(
             bindparam("search_query", tsquery(phrases))
         )
-        return body_tsv.bool_op("@@")(query)
+        return select(SearchDocument.id).where(body_tsv.bool_op("@@")(query))
     matched = (
         text("SELECT rowid FROM search_fts WHERE search_fts MATCH :search_query")
         .bindparams(bindparam("search_query", fts5_query(phrases)))
         .columns(column("rowid", Integer))
         .subquery()
     )
-    return SearchDocument.id.in_(matched.select())
+    return select(matched.c.rowid)

@@ -31,6 +31,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    union,
 )
 from sqlalchemy.orm import Session
 
@@ -239,10 +240,7 @@ def search(
     where = where or SearchFilter()
     if where.kind is not None and where.kind not in index.KINDS:
         raise ValidationFailed({"kind": f"one of {', '.join(index.KINDS)}"})
-    cases = {
-        index.EVIDENCE: authz.searchable_cases(actor, CaseAction.VIEW_EVIDENCE),
-        index.INCIDENT: authz.searchable_cases(actor, CaseAction.VIEW_INCIDENTS),
-    }
+    cases = {kind: authz.searchable_cases(actor, action) for kind, action in SCOPES}
     if case_id is not None:  # NotFound for a case the actor is not in
         authz.authorize_case(session, actor, case_id, CaseAction.VIEW)
         cases = {kind: query.where(CaseMember.case_id == case_id) for kind, query in cases.items()}
@@ -264,16 +262,16 @@ def _query(
     where: SearchFilter,
     keyring: Keyring,
 ) -> Select[SearchDocument]:
-    plain = and_(SearchDocument.restricted.is_(False), engines.matches(session, phrases))
+    # One list of candidates (the engine's matches, and restricted items matched blindly),
+    # so that the engine's index drives the query; then who may see them.
+    matched = engines.matching(session, phrases)
     blind = _blind(session, actor, phrases, keyring)
-    in_scope = or_(
-        *(
-            and_(SearchDocument.kind == kind, SearchDocument.case_id.in_(scope))
-            for kind, scope in cases.items()
-        )
-    )
+    candidates = matched if blind is None else union(matched, blind)
+    granted = authz.granted_items(actor)
     query = select(SearchDocument).where(
-        in_scope, or_(plain, blind) if blind is not None else plain
+        SearchDocument.id.in_(candidates),
+        _in_scope(cases),
+        or_(SearchDocument.restricted.is_(False), SearchDocument.doc_id.in_(granted)),
     )
     kinds = _kinds(where)
     if not kinds:
@@ -310,6 +308,22 @@ def _query(
     return query
 
 
+SCOPES = ((index.EVIDENCE, CaseAction.VIEW_EVIDENCE), (index.INCIDENT, CaseAction.VIEW_INCIDENTS))
+
+
+def _in_scope(cases: dict[str, Select[uuid.UUID]]) -> ColumnElement[bool]:
+    """In the cases where the caller may see each kind: one condition when the same roles
+    may see every kind (as with today's roles), else one per kind."""
+    if len({authz.roles_with(action) for _, action in SCOPES}) == 1:
+        return SearchDocument.case_id.in_(cases[index.EVIDENCE])
+    return or_(
+        *(
+            and_(SearchDocument.kind == kind, SearchDocument.case_id.in_(scope))
+            for kind, scope in cases.items()
+        )
+    )
+
+
 def _kinds(where: SearchFilter) -> set[str]:
     """The kinds of document the filters allow."""
     kinds = {where.kind} if where.kind else set(index.KINDS)
@@ -325,7 +339,7 @@ def _blind(
     actor: User | None,
     phrases: list[list[str]],
     keyring: Keyring,
-) -> ColumnElement[bool] | None:
+) -> Select[int] | None:
     """Restricted items the actor holds a grant for whose blind terms hold every term and
     every pair of terms in a row of the query."""
     key = metadata.index_key(session, keyring, create=False)
@@ -341,15 +355,15 @@ def _blind(
     matched = (
         select(SearchBlindTerm.document_id)
         .join(SearchDocument, SearchDocument.id == SearchBlindTerm.document_id)
-        .where(SearchDocument.doc_id.in_(granted), SearchBlindTerm.term_hash.in_(sorted(wanted)))
+        .where(
+            SearchDocument.restricted.is_(True),
+            SearchDocument.doc_id.in_(granted),
+            SearchBlindTerm.term_hash.in_(sorted(wanted)),
+        )
         .group_by(SearchBlindTerm.document_id)
         .having(func.count(distinct(SearchBlindTerm.term_hash)) == len(wanted))
     )
-    return and_(
-        SearchDocument.restricted.is_(True),
-        SearchDocument.doc_id.in_(granted),
-        SearchDocument.id.in_(matched),
-    )
+    return matched
 
 
 def _page(
