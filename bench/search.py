@@ -40,6 +40,7 @@ from casefile.model import (
     IncidentStatus,
     Role,
     SearchBlindTerm,
+    SearchBody,
     SearchDocument,
     Sensitivity,
 )
@@ -82,6 +83,7 @@ def load(database: Database, keyring: Keyring, items: int, incidents: int, seed:
             raise SystemExit("no blind index key")
         start = time.perf_counter()
         evidence_rows, document_rows, blind_rows, grants = [], [], [], []
+        bodies: list[dict[str, object]] = []
         for number in range(items):
             case = cases[number % 4]
             burmese = number % 10 == 0
@@ -101,17 +103,23 @@ def load(database: Database, keyring: Keyring, items: int, incidents: int, seed:
                 "extracted": {}, "created_at": created,
             })
             parts = [title, description, collected_by]
+            document_id = number + 1
             document_rows.append({
-                "kind": index.EVIDENCE, "doc_id": item_id, "case_id": case.id,
-                "created_at": created, "restricted": restricted,
-                "body": None if restricted else terms.body(parts),
+                "id": document_id, "kind": index.EVIDENCE, "doc_id": item_id,
+                "case_id": case.id, "created_at": created, "restricted": restricted,
+                "mime": evidence_rows[-1]["mime"],
             })
             if restricted:
                 grants.append({"evidence_id": item_id, "user_id": me.id, "granted_at": created})
-                blind_rows.append((item_id, index.blind_hashes(key, parts)))
+                blind_rows.extend(
+                    {"document_id": document_id, "term_hash": term_hash}
+                    for term_hash in index.blind_hashes(key, parts)
+                )
+            else:
+                bodies.append({"document_id": document_id, "body": terms.body(parts)})
             if len(evidence_rows) == BATCH:
-                _flush(session, evidence_rows, document_rows, blind_rows, grants)
-        _flush(session, evidence_rows, document_rows, blind_rows, grants)
+                _flush(session, evidence_rows, document_rows, bodies, blind_rows, grants)
+        _flush(session, evidence_rows, document_rows, bodies, blind_rows, grants)
         incident_rows, document_rows = [], []
         for number in range(incidents):
             case = cases[number % 4]
@@ -124,42 +132,33 @@ def load(database: Database, keyring: Keyring, items: int, incidents: int, seed:
                 "version": 1, "created_at": created, "updated_at": created,
             })
             document_rows.append({
-                "kind": index.INCIDENT, "doc_id": incident_id, "case_id": case.id,
-                "created_at": created, "restricted": False,
-                "body": terms.body([title, narrative]),
+                "id": items + number + 1, "kind": index.INCIDENT, "doc_id": incident_id,
+                "case_id": case.id, "created_at": created, "restricted": False,
             })
+            bodies.append({"document_id": items + number + 1,
+                           "body": terms.body([title, narrative])})
         for chunk in range(0, len(incident_rows), BATCH):
             session.execute(insert(Incident), incident_rows[chunk : chunk + BATCH])
             session.execute(insert(SearchDocument), document_rows[chunk : chunk + BATCH])
+            session.execute(insert(SearchBody), bodies[chunk : chunk + BATCH])
         session.commit()
-        if session.get_bind().dialect.name == "postgresql":
-            session.commit()
         print(f"loaded {items:,} items and {incidents:,} incidents in "
               f"{time.perf_counter() - start:.1f} s")
         return me
 
 
-def _flush(session, evidence_rows, document_rows, blind_rows, grants) -> None:
-    if evidence_rows:
-        session.execute(insert(Evidence), evidence_rows)
-        session.execute(insert(SearchDocument), document_rows)
-    if grants:
-        session.execute(insert(EvidenceGrant), grants)
-    for item_id, hashes in blind_rows:
-        document = session.scalar(
-            text("SELECT id FROM search_documents WHERE doc_id = :doc").bindparams(
-                doc=item_id if session.get_bind().dialect.name == "postgresql" else item_id.hex
-            )
-        )
-        session.execute(
-            insert(SearchBlindTerm),
-            [{"document_id": document, "term_hash": term_hash} for term_hash in hashes],
-        )
+def _flush(session, evidence_rows, document_rows, bodies, blind_rows, grants) -> None:  # noqa: PLR0917
+    for rows, model in (
+        (evidence_rows, Evidence),
+        (document_rows, SearchDocument),
+        (bodies, SearchBody),
+        (grants, EvidenceGrant),
+        (blind_rows, SearchBlindTerm),
+    ):
+        if rows:
+            session.execute(insert(model), rows)
+        rows.clear()
     session.commit()
-    evidence_rows.clear()
-    document_rows.clear()
-    blind_rows.clear()
-    grants.clear()
 
 
 def analyse(database: Database) -> None:

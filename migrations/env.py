@@ -15,7 +15,7 @@ target_metadata = Base.metadata
 # What the search index keeps outside the models, per engine (migrations/versions/*_search_index):
 # SQLite's FTS5 table (and the shadow tables FTS5 makes for it); PostgreSQL's generated tsvector
 # column and its index.
-ENGINE_SEARCH_OBJECTS = ("search_fts", "ix_search_documents_body_tsv", "body_tsv")
+ENGINE_SEARCH_OBJECTS = ("search_fts", "ix_search_bodies_body_tsv", "body_tsv")
 
 
 def include_object(

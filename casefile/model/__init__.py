@@ -19,7 +19,7 @@ from casefile.model.incident import (
 )
 from casefile.model.login_session import LoginSession
 from casefile.model.recovery_code import RecoveryCode
-from casefile.model.search import SearchBlindTerm, SearchDocument
+from casefile.model.search import SearchBlindTerm, SearchBody, SearchDocument
 from casefile.model.security_event import SecurityEvent, SecurityEventType
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
 from casefile.model.user import User
@@ -51,6 +51,7 @@ __all__ = [
     "RecoveryCode",
     "Role",
     "SearchBlindTerm",
+    "SearchBody",
     "SearchDocument",
     "SecurityEvent",
     "SecurityEventType",

@@ -1,9 +1,11 @@
 """The search index: one row per searchable document (an item of evidence, an incident), and
 the blind terms of restricted items. See casefile/logic/search/ for what goes in them.
 
-Each engine indexes `body` its own way, outside these mappings (migrations/, "search
-index"): SQLite an FTS5 table `search_fts` kept in step by triggers, PostgreSQL a GIN index
-on `to_tsvector('simple', body)`. A restricted item's row has no body: its terms are only in
+A document's terms are in a table of their own (`search_bodies`), so that the rows a query
+reads for its candidates stay narrow. Each engine indexes them its own way, outside these
+mappings (migrations/, "search index"): SQLite an FTS5 table `search_fts` over
+`search_bodies` kept in step by triggers, PostgreSQL a stored `tsvector` column generated
+from the body with a GIN index. A restricted item has no body: its terms are only in
 `search_blind_terms`, as keyed hashes."""
 
 from __future__ import annotations
@@ -38,9 +40,20 @@ class SearchDocument(Base):
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"))
     created_at: Mapped[Timestamp]  # the document's own; results are paged in this order
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
-    body: Mapped[str | None] = mapped_column(Text, nullable=True)  # encoded terms (terms.py)
+    mime: Mapped[str | None] = mapped_column(String(200), nullable=True)  # an item's type
 
     __table_args__ = (Index("ix_search_documents_case_created", "case_id", "created_at", "doc_id"),)
+
+
+class SearchBody(Base):
+    """A standard document's terms, encoded (casefile/logic/search/terms.py)."""
+
+    __tablename__ = "search_bodies"
+
+    document_id: Mapped[int] = mapped_column(
+        DocumentKey, ForeignKey("search_documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    body: Mapped[str] = mapped_column(Text)
 
 
 class SearchBlindTerm(Base):

@@ -2,8 +2,8 @@
 is registered, indexed again when its metadata is edited or sealed, and taken out when it is
 deleted, in the same transaction as the change (and so with its custody entry).
 
-A standard item's row holds its terms (`terms.body`); a restricted item's holds none: its
-terms are kept only as keyed hashes (`blind_hashes`), with the blind index key, so neither
+A standard item's terms (`terms.body`) are in `search_bodies`; a restricted item has none:
+its terms are kept only as keyed hashes (`blind_hashes`), with the blind index key, so neither
 its words nor their count in a readable form are in the index tables."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from casefile.model import (
     EvidenceStatus,
     Incident,
     SearchBlindTerm,
+    SearchBody,
     SearchDocument,
     Sensitivity,
 )
@@ -80,10 +81,19 @@ def index_evidence(
             item.id,
             item.case_id,
             item.created_at,
+            mime=item.mime,
             blind=blind_hashes(key, parts),
         )
     else:
-        put(session, EVIDENCE, item.id, item.case_id, item.created_at, body=terms.body(parts))
+        put(
+            session,
+            EVIDENCE,
+            item.id,
+            item.case_id,
+            item.created_at,
+            mime=item.mime,
+            body=terms.body(parts),
+        )
 
 
 def index_incident(session: Session, incident: Incident) -> None:
@@ -114,6 +124,7 @@ def put(
     case_id: uuid.UUID,
     created_at: dt.datetime,
     *,
+    mime: str | None = None,
     body: str | None = None,
     blind: set[bytes] | None = None,
 ) -> SearchDocument:
@@ -123,11 +134,13 @@ def put(
     if row is None:
         row = SearchDocument(kind=kind, doc_id=doc_id)
         session.add(row)
-    row.case_id, row.created_at = case_id, created_at
+    row.case_id, row.created_at, row.mime = case_id, created_at, mime
     row.restricted = blind is not None
-    row.body = None if blind is not None else body
     session.flush()
+    session.execute(delete(SearchBody).where(SearchBody.document_id == row.id))
     session.execute(delete(SearchBlindTerm).where(SearchBlindTerm.document_id == row.id))
+    if blind is None and body:
+        session.execute(insert(SearchBody).values(document_id=row.id, body=body))
     if blind:
         session.execute(
             insert(SearchBlindTerm),
@@ -139,6 +152,7 @@ def put(
 def remove(session: Session, doc_id: uuid.UUID) -> None:
     document = select(SearchDocument.id).where(SearchDocument.doc_id == doc_id)
     session.execute(delete(SearchBlindTerm).where(SearchBlindTerm.document_id.in_(document)))
+    session.execute(delete(SearchBody).where(SearchBody.document_id.in_(document)))
     session.execute(delete(SearchDocument).where(SearchDocument.doc_id == doc_id))
 
 

@@ -284,18 +284,19 @@ def _query(
         )
     if index.EVIDENCE not in kinds:
         return query
-    query = query.outerjoin(Evidence, Evidence.id == SearchDocument.doc_id)
     if where.incident is not None:
         linked = select(IncidentEvidence.evidence_id).where(
             IncidentEvidence.incident_id == where.incident
         )
         query = query.where(SearchDocument.doc_id.in_(linked))
     if where.type:
-        query = query.where(Evidence.mime.startswith(where.type.lower(), autoescape=True))
+        query = query.where(SearchDocument.mime.startswith(where.type.lower(), autoescape=True))
     if where.sensitivity is not None:
-        query = query.where(Evidence.sensitivity == where.sensitivity)
+        restricted = where.sensitivity == Sensitivity.RESTRICTED
+        query = query.where(SearchDocument.restricted.is_(restricted))
     conditions = where.plain_conditions()
     if conditions:
+        query = query.outerjoin(Evidence, Evidence.id == SearchDocument.doc_id)
         # Restricted items pass here and are checked once opened (`SearchFilter.admits`);
         # incidents, by the conditions above.
         query = query.where(
