@@ -193,8 +193,15 @@ def test_audio_container_data():
 
 
 def test_types_without_an_extractor_give_nothing():
-    assert examine(b"plain notes\n") == {}
     assert extract.extract(b"PK\x03\x04", b"PK\x03\x04", "application/zip", 4) == {}
+
+
+def test_text_files_give_their_text_for_search_capped():
+    assert examine(b"plain notes\n") == {"text": "plain notes\n"}
+    assert examine("မီးရှို့ခဲ့သည်\n".encode("utf-16")) == {"text": "မီးရှို့ခဲ့သည်\n"}
+    long = b"word " * (extract.TEXT_LIMIT // 2)
+    assert len(extract.extract(long, long[:65536], "text/plain", len(long))["text"]) == (
+        extract.TEXT_LIMIT)
 
 
 @pytest.mark.parametrize(
