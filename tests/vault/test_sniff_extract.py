@@ -183,6 +183,8 @@ def test_pdf_info_pages_and_text():
     assert found["info"]["title"] == "Situation report"
     assert found["info"]["author"] == "Documentation team"
     assert "Report page 1" in found["text_excerpt"]
+    text = examine(pdf(pages=4))["text"]  # every page's text, for search
+    assert all(f"Report page {number}" in text for number in range(1, 5))
 
 
 def test_audio_container_data():
