@@ -10,6 +10,8 @@ from casefile import request_scope
 from casefile.api import requests, schemas
 from casefile.api.blueprint import bp
 from casefile.api.openapi import Param, operation
+from casefile.logic import authz
+from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.search import query
 from casefile.logic.search.query import Result
@@ -49,13 +51,17 @@ KNOWN = frozenset(param.name for param in PARAMS)
     errors=(401, 404, 422),
 )
 def search() -> Response:
+    session, actor = request_scope.db_session(), request_scope.actor()
+    case_id = request.args.get("case_id")
+    if case_id:  # authorization first: another case's id is 404 whatever else is asked
+        authz.authorize_case(session, actor, requests.uuid_arg(case_id, "case_id"), CaseAction.VIEW)
     unknown = sorted(set(request.args) - KNOWN)
     if unknown:
         raise ValidationFailed(dict.fromkeys(unknown, "unknown parameter"))
     asked = query.parse_search({name: request.args.get(name) for name in ("q", *query.FILTERS)})
     page = query.search(
-        request_scope.db_session(),
-        request_scope.actor(),
+        session,
+        actor,
         asked.q,
         keyring=request_scope.keyring(),
         case_id=asked.case_id,

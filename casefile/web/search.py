@@ -3,7 +3,9 @@ marked, a page at a time (logic/search/)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import uuid
 from urllib.parse import urlencode
 
 from flask import Blueprint, render_template, request, url_for
@@ -11,6 +13,7 @@ from flask_babel import gettext as _
 
 from casefile import request_scope
 from casefile.logic import authz
+from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.pagination import Page
 from casefile.logic.search import query
@@ -34,6 +37,10 @@ def search() -> str | tuple[str, int]:
             authz.visible_cases(actor).order_by(Case.title).with_only_columns(Case)
         )
     ]
+    case_id = request.args.get("case_id")
+    if case_id:  # another case's id is "not found", whatever else is asked
+        with contextlib.suppress(ValueError):  # not an id: refused with the fields below
+            authz.authorize_case(session, actor, uuid.UUID(case_id), CaseAction.VIEW)
     if not request.args.get("q"):
         return render_template("search.html", form=form, page=None, asked=False)
     valid = form.validate()

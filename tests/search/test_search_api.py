@@ -168,6 +168,8 @@ def test_scope_is_the_callers_cases(world):
     # Another case's id is "not found", as for any other route.
     body = find(world, world.viewer, "arson", expect=404, case_id=str(world.other.id))
     assert body["error"]["code"] == "not_found"
+    # Authorization first: whatever else is wrong, another case is "not found".
+    find(world, world.viewer, "*", expect=404, case_id=str(world.other.id), cursor="garbage")
     assert find(world, world.viewer, "arson", expect=422, case_id="nope")["error"]
 
 
