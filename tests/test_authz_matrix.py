@@ -155,6 +155,8 @@ NEW_INCIDENT = {"title": "Burning of Tula Toli", "categories": ["arson_destructi
                 "location": {"township": "Maungdaw", "country": "Myanmar"}}
 LINK = {"evidence_id": "{evidence_id}", "relation": "depicts", "note": "seen from the river"}
 ITEM = frozenset({"evidence_id"})
+INCIDENT_FORM = {"title": "Burning of Tula Toli", "date_precision": "day", "status": "reported",
+                 "categories": "arson_destruction", "country": "Myanmar", "township": "Maungdaw"}
 
 ROWS = (
     # --- HTML: sign-in and preferences (public) ---
@@ -201,6 +203,20 @@ ROWS = (
     Row("POST", "/evidence/<uuid:item_id>/edit", contributor(),
         body={"version": "{item_version}", "title": "Renamed"}),
     Row("POST", CASE + "/legal-hold", case_manager(), body={"reason": "litigation"}),
+    # --- HTML: incidents ---
+    Row("GET", CASE + "/incidents", case_reader()),
+    Row("POST", CASE + "/incidents/perpetrators", contributor(),
+        body={"name": "LID 33", "kind": "unit"}),
+    Row("GET", CASE + "/incidents/new", contributor()),
+    Row("POST", CASE + "/incidents/new", contributor(), body=INCIDENT_FORM),
+    Row("GET", "/incidents/<uuid:incident_id>", case_reader()),
+    Row("GET", "/incidents/<uuid:incident_id>/edit", contributor()),
+    Row("POST", "/incidents/<uuid:incident_id>/edit", contributor(),
+        body={**INCIDENT_FORM, "version": "1", "title": "Renamed"}),
+    Row("POST", "/incidents/<uuid:incident_id>/evidence", contributor(),
+        body={"evidence": "{evidence_id}", "relation": "depicts"}, extra_items=ITEM),
+    Row("POST", "/incidents/<uuid:incident_id>/evidence/<uuid:link_id>/remove", contributor(),
+        body={}),
     # --- HTML: my account (forms sent empty: only who may reach them is at stake here) ---
     Row("GET", "/account", signed_in()),
     Row("POST", "/account/password", signed_in(), body={}),

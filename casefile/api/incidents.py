@@ -21,6 +21,7 @@ from casefile.logic.incidents.incidents import IncidentInput, IncidentUpdate
 from casefile.logic.incidents.links import LinkInput
 from casefile.logic.incidents.listing import IncidentFilters
 from casefile.logic.incidents.perpetrators import PerpetratorInput
+from casefile.logic.text import NO_NUL
 from casefile.model import Incident
 
 
@@ -196,9 +197,21 @@ PLACE_PARAMS = (
         "which places: states/regions, districts or townships",
         required=True,
     ),
-    Param("q", {"type": "string", "maxLength": 100}, "text in the English or Burmese name"),
-    Param("state_region", {"type": "string", "maxLength": 300}, "only places in this one"),
-    Param("district", {"type": "string", "maxLength": 300}, "only townships of this district"),
+    Param(
+        "q",
+        {"type": "string", "maxLength": 100, "pattern": NO_NUL},
+        "text in the English or Burmese name",
+    ),
+    Param(
+        "state_region",
+        {"type": "string", "maxLength": 300, "pattern": NO_NUL},
+        "only places in this one",
+    ),
+    Param(
+        "district",
+        {"type": "string", "maxLength": 300, "pattern": NO_NUL},
+        "only townships of this district",
+    ),
 )
 
 

@@ -91,6 +91,9 @@ def test_record_read_and_change_an_incident(client, world):
     ({"victims": {"count": "many"}}, "victims.count"),
     ({"start_date": "30/08/2017"}, "start_date"),
     ({"perpetrators": ["not an id"]}, "perpetrators.0"),
+    ({"start_date": "2999-01-01", "end_date": None}, "start_date"),
+    ({"victims": {"count": 2.5}}, "victims.count"),
+    ({"victims": {"count": "300"}}, "victims.count"),
 ])
 def test_bad_input_is_a_validation_error_and_nothing_is_written(client, session, world,
                                                                changes, field):
@@ -141,7 +144,10 @@ def test_list_filters_and_pages(client, world):
     assert len(page["items"]) == 2 and page["next"]
     rest = client.get(url + f"?limit=2&cursor={page['next']}", headers=headers).get_json()
     assert [item["id"] for item in rest["items"]] == [third["id"]] and rest["next"] is None
-    for query in ("?category=genocide", "?status=open", "?date_from=yesterday",
+    whole = client.patch(f"/api/v1/incidents/{third['id']}", headers=world.headers["lead"],
+                         json={"version": 1.0, "victims": {"count": 12.0, "group": None}})
+    assert whole.status_code == 200 and whole.get_json()["victims"]["count"] == 12
+    for query in ("?category=genocide", "?status=open", "?date_from=yesterday", "?date_to=0",
                   "?date_from=2020-01-02&date_to=2020-01-01", "?cursor=nonsense"):
         response = client.get(url + query, headers=headers)
         assert response.status_code == 422, query

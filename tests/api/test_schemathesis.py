@@ -53,6 +53,13 @@ REFUSED_FOR_MEANING = {
     "consistency_get": ("422",),
     "change_my_password_post": ("422",),
     "search_get": ("422",),  # a cursor the server did not issue; a `q` of punctuation only
+    # incidents: a cursor not issued, a period that ends before it starts, a date in the
+    # future, one coordinate without the other, names of Myanmar's places that do not belong
+    # together, a perpetrator or an item of no case the caller sees
+    "list_incidents_get": ("422",),
+    "create_incident_post": ("422",),
+    "update_incident_patch": ("422",),
+    "link_evidence_post": ("422",),
 }
 # Fuzzing examples per operation (the coverage phase adds its boundary cases to these): fewer on
 # PostgreSQL, whose leg repeats the run for what only that database refuses.

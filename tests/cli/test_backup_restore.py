@@ -5,6 +5,7 @@ checkpoint is backed up while an upload runs, and restored into a new, empty ins
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -21,7 +22,7 @@ from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import OperationalError
 
 from casefile import create_app
@@ -32,7 +33,17 @@ from casefile.logic.backup import restore as restore_logic
 from casefile.logic.backup import snapshot
 from casefile.logic.evidence import deletion, tus
 from casefile.logic.evidence import ingest as ingest_logic
-from casefile.model import Case, CustodyCheckpoint, Evidence, EvidenceStatus, Role
+from casefile.logic.incidents import incidents, links, perpetrators
+from casefile.model import (
+    Case,
+    CustodyCheckpoint,
+    Evidence,
+    EvidenceStatus,
+    Incident,
+    IncidentCategory,
+    IncidentEvidence,
+    Role,
+)
 from casefile.schema import alembic_config
 from casefile.settings import load_settings
 from casefile.vault.blobstore import BlobStore, open_store
@@ -174,6 +185,35 @@ def source(request, tmp_path, fresh_database_url, kind) -> Instance:
     assert len(shared) == 1 and shared[0].created_by_id != shared[0].content_id
     assert [item.status for item in items].count(EvidenceStatus.DELETED) == 1
     return instance
+
+
+def record_incident(session, lead, case_id: uuid.UUID) -> None:
+    """An incident with a day, coordinates, a perpetrator and a linked item (dates and
+    doubles are kinds of columns of their own in the backup's rows)."""
+    unit = perpetrators.name_perpetrator(session, lead, case_id, perpetrators.parse_perpetrator(
+        {"name": "33rd Light Infantry Division", "kind": "unit"}))
+    incident = incidents.create_incident(session, lead, case_id, incidents.parse_input({
+        "title": "Burning of Tula Toli", "start_date": "2017-08-30",
+        "categories": ["arson_destruction"], "perpetrators": [str(unit.perpetrator.id)],
+        "location": {"township": "Maungdaw", "country": "Myanmar", "lat": 20.94, "lon": 92.39},
+    }))
+    item = session.scalars(select(Evidence).where(
+        Evidence.case_id == case_id, Evidence.sensitivity == "standard",
+        Evidence.status == EvidenceStatus.ACTIVE)).first()
+    links.link_item(session, lead, incident.id, links.parse_link(
+        {"evidence_id": str(item.id), "relation": "depicts"}))
+
+
+def incident_as_stored(instance: Instance) -> tuple:
+    database = instance.database()
+    try:
+        with database.session() as session:
+            incident = session.scalars(select(Incident)).one()
+            return (incident.title, incident.start_date, incident.lat, incident.lon,
+                    incident.categories, [p.name for p in incident.perpetrators],
+                    session.scalar(select(func.count()).select_from(IncidentEvidence)))
+    finally:
+        database.engine.dispose()
 
 
 @pytest.fixture
@@ -522,7 +562,15 @@ def test_a_failed_load_leaves_the_instance_empty_and_can_be_run_again(
 
 
 def test_a_backup_restores_into_the_other_database_and_store(request, source, tmp_path, kind):
-    """SQLite + local folder into PostgreSQL + S3, and the other way round."""
+    """SQLite + local folder into PostgreSQL + S3, and the other way round; with an incident
+    (its day and coordinates are columns of kinds of their own)."""
+    database = source.database()
+    with database.session() as session:
+        record_incident(session, accounts.find_by_email(session, LEAD), uuid.UUID(source.case_id))
+    database.engine.dispose()
+    checkpoint = source.run("custody", "checkpoint")
+    assert checkpoint.exit_code == 0, checkpoint.output
+    source.checkpoint = checkpoint.output
     out = tmp_path / "backup"
     assert source.run("backup", str(out)).exit_code == 0
     if kind == "local":
@@ -541,6 +589,9 @@ def test_a_backup_restores_into_the_other_database_and_store(request, source, tm
         assert other.run("scrub").exit_code == 0
         assert latest_checkpoint(other) == source.checkpoint
         assert len(download_all(other)) == 4
+        assert incident_as_stored(other) == incident_as_stored(source) == (
+            "Burning of Tula Toli", dt.date(2017, 8, 30), 20.94, 92.39,
+            [IncidentCategory.ARSON_DESTRUCTION], ["33rd Light Infantry Division"], 1)
     finally:
         next(databases, None)
 

@@ -1,11 +1,11 @@
 """Table rows as portable JSON Lines: what is written from one database loads into the other.
 
-Each column gets a kind from its SQLAlchemy type (uuid, datetime, bytes, json, text, int,
-float, bool); values are written as JSON with bytes in base64, times in ISO 8601 (UTC), ids as
-strings. The kinds are recorded in the inventory, so a restore rebuilds each table with the
-same kinds and lets SQLAlchemy bind them for whichever database it loads into. Rows come in
-primary-key order, tables in foreign-key order; an evidence item that shares another item's
-blob (content_id) comes after that item.
+Each column gets a kind from its SQLAlchemy type (uuid, datetime, date, bytes, json, text,
+int, float, bool); values are written as JSON with bytes in base64, times in ISO 8601 (UTC),
+days as YYYY-MM-DD, ids as strings. The kinds are recorded in the inventory, so a restore
+rebuilds each table with the same kinds and lets SQLAlchemy bind them for whichever database
+it loads into. Rows come in primary-key order, tables in foreign-key order; an evidence item
+that shares another item's blob (content_id) comes after that item.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     Enum,
     Float,
     Integer,
@@ -58,6 +59,7 @@ def column_kind(column: Column[Any]) -> str:
     kind = _stored_type(column)
     checks: list[tuple[type[Any], str]] = [
         (UTCDateTime, "datetime"),
+        (Date, "date"),
         (Uuid, "uuid"),
         (LargeBinary, "bytes"),
         (JSON, "json"),
@@ -91,15 +93,23 @@ def rows_query(table: Table) -> Select[Any]:
     return select(*columns).order_by(*order)
 
 
+def _encode_time(value: Any, kind: str) -> str:
+    if kind == "datetime":
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise BackupError(f"expected a UTC time, got {value!r}")
+        return value.astimezone(dt.UTC).isoformat()
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise BackupError(f"expected a day, got {value!r}")
+    return value.isoformat()
+
+
 def _encode(value: Any, kind: str) -> Any:
     if value is None:
         return None
     if kind == "uuid":
         return str(value)
-    if kind == "datetime":
-        if not isinstance(value, dt.datetime) or value.tzinfo is None:
-            raise BackupError(f"expected a UTC time, got {value!r}")
-        return value.astimezone(dt.UTC).isoformat()
+    if kind in ("datetime", "date"):
+        return _encode_time(value, kind)
     if kind == "bytes":
         return base64.b64encode(bytes(value)).decode("ascii")
     if kind == "text":
@@ -117,6 +127,8 @@ def _decode(value: Any, kind: str) -> Any:
         if parsed.tzinfo is None:
             raise ValueError(f"a time without a zone: {value!r}")
         return parsed
+    if kind == "date":
+        return dt.date.fromisoformat(value)
     if kind == "bytes":
         return base64.b64decode(value, validate=True)
     return value
@@ -146,6 +158,7 @@ def _decode_record(record: Any, column_kinds: Kinds) -> dict[str, Any]:
 _TYPES: dict[str, Any] = {
     "uuid": Uuid,
     "datetime": UTCDateTime,
+    "date": Date,
     "bytes": LargeBinary,
     "json": lambda: JSON(none_as_null=True),  # SQL NULL stays NULL, not JSON null
     "text": Text,

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -49,6 +50,25 @@ MAX_VICTIMS = 100_000_000
 MAX_PERPETRATORS = 200
 
 LOCATION_FIELDS = ("place", "village_ward", "township", "district", "state_region", "country")
+
+
+def _whole(value: object) -> object:
+    """A whole number sent as 5.0 is the number 5 (JSON Schema's integer, which the document
+    states); 5.5 stays a float and is refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = BeforeValidator(_whole)
+
+
+def _not_in_the_future(value: dt.date | None) -> dt.date | None:
+    """An incident has happened: its dates are not later than today (anywhere on Earth:
+    UTC+14 is a day ahead of UTC)."""
+    if value is not None and value > (utcnow() + dt.timedelta(hours=14)).date():
+        raise ValueError("a date in the future")
+    return value
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -93,7 +113,9 @@ class VictimsInput(BaseModel):
     _no_nul = field_validator("*", mode="after")(refuse_nul)
     _blank = field_validator("group", mode="before")(_blank_is_none)
 
-    count: int | None = Field(default=None, ge=0, le=MAX_VICTIMS, description="an estimate")
+    count: Annotated[int | None, WholeNumber] = Field(
+        default=None, ge=0, le=MAX_VICTIMS, description="an estimate"
+    )
     group: Note | None = None
 
 
@@ -123,6 +145,11 @@ class _Fields(BaseModel):
     @classmethod
     def _blank_narrative(cls, value: object) -> object:
         return _blank_is_none(value)
+
+    @field_validator("start_date", "end_date", mode="after", check_fields=False)
+    @classmethod
+    def _past(cls, value: dt.date | None) -> dt.date | None:
+        return _not_in_the_future(value)
 
 
 class IncidentInput(_Fields):
@@ -154,7 +181,7 @@ class IncidentUpdate(_Fields):
     """A change to an incident: only the fields sent change (`location` and `victims` as a
     whole); a text field sent empty is cleared, except the title."""
 
-    version: int = Field(
+    version: Annotated[int, WholeNumber] = Field(
         ge=1,
         description="the incident's `version` as read before the change; a change over a "
         "newer version is refused with 409 (code stale_version)",

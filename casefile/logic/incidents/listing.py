@@ -8,6 +8,7 @@ ERN, no count, nothing that says one exists (authz.visible_evidence decides)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from casefile.model import (
     incident_perpetrators,
 )
 
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 PLACE_COLUMNS = (
     Incident.place,
     Incident.village_ward,
@@ -68,6 +70,14 @@ class IncidentFilters(BaseModel):
     @classmethod
     def _blank(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("date_from", "date_to", mode="before")
+    @classmethod
+    def _calendar_date(cls, value: object) -> object:
+        """A day as YYYY-MM-DD (not a number of seconds, not a date-time)."""
+        if isinstance(value, str) and not ISO_DATE.fullmatch(value):
+            raise ValueError("a date as YYYY-MM-DD")
+        return value
 
 
 def parse_filters(fields: dict[str, object]) -> IncidentFilters:
