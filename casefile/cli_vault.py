@@ -1,4 +1,4 @@
-"""`casefile` commands for the evidence vault: ingest, scrub, keys seal-restricted.
+"""`casefile` commands for the evidence vault: ingest, scrub, keys seal-restricted, reindex.
 Registered on the main group by casefile.cli; they call the logic layer only."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     ProgressColumn,
     Task,
@@ -36,6 +37,8 @@ from casefile.cli import (
 from casefile.logic.evidence import ingest as ingest_logic
 from casefile.logic.evidence import metadata as metadata_logic
 from casefile.logic.evidence import scrub as scrub_logic
+from casefile.logic.search import index as search_index
+from casefile.model import Case
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import KeyringError, KeyringSource
 
@@ -273,3 +276,38 @@ def keys_seal_restricted(ctx: click.Context) -> None:
     click.echo(
         f"restricted items: {report.sealed} sealed, {report.wiped} deleted items' metadata removed"
     )
+
+
+# --- reindex --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--case", "case_id", type=click.UUID, help="Only the items of this case.")
+@click.pass_context
+@one_line_errors
+def reindex(ctx: click.Context, case_id: uuid.UUID | None) -> None:
+    """(Re)build the search index of existing items and incidents (all, or one case's), a batch per
+    transaction: rerun after an interruption and it does it all again. Restricted items are
+    indexed blindly (the KEK opens their sealed metadata)."""
+    app = _app(ctx)
+    _, source = _vault(app)
+    with _session(ctx, app) as session:
+        if case_id is not None and session.get(Case, case_id) is None:
+            raise CasefileError(f"no case {case_id}")
+        total = search_index.documents_to_index(session, case_id)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        with progress:
+            task = progress.add_task("indexing items and incidents", total=total)
+            seen = _keyring_errors_in_one_line(search_index.reindex)(
+                session,
+                source.get(),
+                case_id=case_id,
+                progress=lambda count: progress.advance(task, count),
+            )
+    click.echo(f"search index rebuilt: {seen} items and incidents")

@@ -12,6 +12,20 @@ from casefile.settings import load_settings
 config = context.config
 target_metadata = Base.metadata
 
+# What the search index keeps outside the models, per engine (migrations/versions/*_search_index):
+# SQLite's FTS5 table (and the shadow tables FTS5 makes for it); PostgreSQL's generated tsvector
+# column and its index.
+ENGINE_SEARCH_OBJECTS = ("search_fts", "ix_search_bodies_body_tsv", "body_tsv")
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    del obj, reflected, compare_to
+    if type_ in ("table", "index", "column") and name is not None:
+        return not name.startswith(ENGINE_SEARCH_OBJECTS)
+    return True
+
 
 def _configure(connection: object) -> None:
     context.configure(
@@ -19,6 +33,7 @@ def _configure(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite needs batch mode to alter tables
         compare_type=True,
+        include_object=include_object,
     )
 
 

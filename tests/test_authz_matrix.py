@@ -358,6 +358,10 @@ ROWS = (
     Row("GET", API_CASE + "/perpetrators", case_reader()),
     Row("POST", API_CASE + "/perpetrators", contributor(), body={"name": "LID 33", "kind": "unit"}),
     Row("GET", "/api/v1/places/myanmar", signed_in(), query="level=township&q=maung"),
+    # Search in one case: its members; to anyone else the case does not exist. (Without a
+    # case, anyone signed in searches their own cases: tests/search/.)
+    Row("GET", "/api/v1/search", case_reader(), query="q=matrix&case_id={case_id}"),
+    Row("GET", "/search", case_reader(), query="q=matrix&case_id={case_id}"),
 )
 MATRIX = {(row.method, row.rule): row for row in ROWS}
 assert len(MATRIX) == len(ROWS), "a route appears twice in the matrix"

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from flask import Flask
 
-from casefile.api import cases, custody, evidence, frameworks, incidents, maps, me, meta, tags, tus
+from casefile.api import (
+    cases,
+    custody,
+    evidence,
+    frameworks,
+    incidents,
+    maps,
+    me,
+    meta,
+    search,
+    tags,
+    tus,
+)
 from casefile.api.blueprint import bp
 from casefile.extensions import csrf
 
 # Importing registers their routes on bp.
-ROUTE_MODULES = (cases, custody, evidence, frameworks, incidents, maps, me, meta, tags, tus)
+ROUTE_MODULES = (
+    cases, custody, evidence, frameworks, incidents, maps, me, meta, search, tags, tus
+)
 
 
 def init_app(app: Flask) -> None:

@@ -407,3 +407,24 @@ class PlaceOut(BaseModel):
 class PlaceList(BaseModel):
     items: list[PlaceOut]
     source: dict[str, object]
+
+
+class SnippetOut(BaseModel):
+    text: str = Field(description="plain text (escape it before display); at most ~220 characters")
+    highlights: list[tuple[int, int]] = Field(
+        description="where the query's words are in `text`: [start, end) offsets in Unicode "
+        "code points"
+    )
+
+
+class SearchResultOut(BaseModel):
+    kind: Literal["evidence", "incident"]
+    id: uuid.UUID
+    case_id: uuid.UUID
+    title: str
+    snippet: SnippetOut
+
+
+class SearchPage(BaseModel):
+    results: list[SearchResultOut]
+    next: str | None

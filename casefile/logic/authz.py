@@ -166,3 +166,24 @@ def hidden_evidence(session: Session, actor: User | None, case_id: uuid.UUID) ->
 def visible_cases(actor: User | None) -> Select[Case]:
     user = require_active(actor)
     return select(Case).join(CaseMember).where(CaseMember.user_id == user.id)
+
+
+def searchable_cases(
+    actor: User | None, action: CaseAction = CaseAction.VIEW_EVIDENCE
+) -> Select[uuid.UUID]:
+    """Ids of the cases the actor is a member of with a role that may do `action` (search:
+    view evidence, view incidents)."""
+    user = require_active(actor)
+    return select(CaseMember.case_id).where(
+        CaseMember.user_id == user.id, CaseMember.role.in_(sorted(roles_with(action)))
+    )
+
+
+def roles_with(action: CaseAction) -> frozenset[Role]:
+    return frozenset(role for role, actions in ROLE_ACTIONS.items() if action in actions)
+
+
+def granted_items(actor: User | None) -> Select[uuid.UUID]:
+    """Ids of the restricted items the actor holds a grant for."""
+    user = require_active(actor)
+    return select(EvidenceGrant.evidence_id).where(EvidenceGrant.user_id == user.id)

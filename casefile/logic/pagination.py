@@ -44,6 +44,11 @@ def _decode(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
     return moment, row
 
 
+def cursor_after(created_at: dt.datetime, row_id: uuid.UUID) -> str:
+    """The cursor of a page that ends at this row (for callers that page by hand)."""
+    return _encode(created_at, row_id)
+
+
 def valid_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed({"limit": f"must be between 1 and {MAX_LIMIT}"})

@@ -20,6 +20,7 @@ from casefile.model.incident import (
 )
 from casefile.model.login_session import LoginSession
 from casefile.model.recovery_code import RecoveryCode
+from casefile.model.search import SearchBlindTerm, SearchBody, SearchDocument
 from casefile.model.security_event import SecurityEvent, SecurityEventType
 from casefile.model.tag import EvidenceTag, IncidentTag, Tag
 from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
@@ -56,6 +57,9 @@ __all__ = [
     "ProofLink",
     "RecoveryCode",
     "Role",
+    "SearchBlindTerm",
+    "SearchBody",
+    "SearchDocument",
     "SecurityEvent",
     "SecurityEventType",
     "Sensitivity",

@@ -61,6 +61,9 @@ class Evidence(Base):
     status: Mapped[EvidenceStatus] = mapped_column(enum_column(EvidenceStatus, "evidence_status"))
     collector: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     extracted: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Text extracted at intake from a PDF or a text file (capped; casefile/vault/extract.py),
+    # for search. A restricted item's is sealed with its other metadata: NULL here.
+    extracted_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # A restricted item's title, description, file name, collector and extracted fields,
     # encrypted under its own data key (casefile/vault/sealing.py); the plain columns above

@@ -1,6 +1,8 @@
 """Metadata embedded in a file, extracted read-only at intake from bytes held in memory:
 EXIF (camera, original time, GPS), PDF document info and page count, audio/video container
-data, an image's dimensions. The parsers run in a child process with a time and memory limit
+data, an image's dimensions, and the text of PDFs and text files, for search (under the key
+"text", at most TEXT_LIMIT characters; registering keeps it apart from the metadata shown).
+The parsers run in a child process with a time and memory limit
 (casefile.vault.bounded): a hostile file cannot hang or exhaust the server. A failure never
 blocks intake; it is noted in the result as {"error": ...}."""
 
@@ -18,6 +20,8 @@ from casefile.vault import bounded
 EXTRACT_LIMIT = 16 * 1024 * 1024  # whole files up to this size are examined in memory
 EXTRACT_SECONDS = 10.0  # a parser taking longer is stopped
 EXTRACT_MEMORY = 1024 * 1024 * 1024  # the parser's process address space
+TEXT_LIMIT = 100_000  # characters of a file's text kept for search
+PDF_TEXT_PAGES = 500  # pages whose text is read (within EXTRACT_SECONDS)
 log = logging.getLogger("casefile.extract")
 
 EXIF_TAGS = {
@@ -68,8 +72,27 @@ def _pdf(data: bytes) -> dict[str, Any]:
         for key, value in (reader.metadata or {}).items()
         if isinstance(value, str | int)
     }
-    text = "".join(page.extract_text() or "" for page in reader.pages[:50])
-    return {"pdf": {"pages": len(reader.pages), "info": info, "text_excerpt": text[:2000]}}
+    pieces, length = [], 0
+    for page in reader.pages[:PDF_TEXT_PAGES]:
+        piece = page.extract_text() or ""
+        pieces.append(piece)
+        length += len(piece)
+        if length >= TEXT_LIMIT:
+            break
+    text = "\n".join(pieces)[:TEXT_LIMIT]
+    return {
+        "pdf": {"pages": len(reader.pages), "info": info, "text_excerpt": text[:2000]},
+        "text": text,
+    }
+
+
+def _text(data: bytes) -> dict[str, Any]:
+    """A text file's text: UTF-8 (or UTF-16 with its byte order mark), bad bytes replaced."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        decoded = data.decode("utf-16", errors="replace")
+    else:
+        decoded = data.decode("utf-8-sig", errors="replace")
+    return {"text": decoded[:TEXT_LIMIT]}
 
 
 def _media(data: bytes) -> dict[str, Any]:
@@ -97,6 +120,8 @@ def _extractor(mime: str) -> Callable[[bytes], dict[str, Any]] | None:
         return _pdf
     if mime.startswith(("audio/", "video/")):
         return _media
+    if mime.startswith("text/"):
+        return _text
     return None
 
 

@@ -20,6 +20,7 @@ from casefile.web import (
     incidents,
     maps,
     prg,
+    search,
     sessions,
     tags,
 )
@@ -56,6 +57,7 @@ for child in (
     admin.bp,
     frameworks.bp,
     frameworks.admin_bp,
+    search.bp,
 ):
     bp.register_blueprint(child)
 bp.after_request(prg.see_other)

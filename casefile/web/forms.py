@@ -517,3 +517,56 @@ class ProofLinkChangeForm(FlaskForm):
 
 class FrameworkUploadForm(FlaskForm):
     file = FileField(_l("Framework file (YAML)"), validators=[FileRequired()])
+
+
+class SearchForm(FlaskForm):
+    """The search page's box and filters, in the query string (a GET: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search for"), id="search-q")
+    case_id = SelectField(_l("Case"), choices=[], validate_choice=False, id="search-case")
+    kind = SelectField(
+        _l("Find"),
+        id="search-kind",
+        choices=lambda: [
+            ("", str(_l("Items and incidents"))),
+            ("evidence", str(_l("Items"))),
+            ("incident", str(_l("Incidents"))),
+        ],
+        validate_choice=False,
+    )
+    type = SelectField(
+        _l("Type"),
+        id="search-type",
+        choices=lambda: [
+            ("", str(_l("All types"))),
+            ("image/", str(_l("Images"))),
+            ("video/", str(_l("Video"))),
+            ("audio/", str(_l("Audio"))),
+            ("application/pdf", "PDF"),
+            ("text/", str(_l("Text"))),
+        ],
+        validate_choice=False,
+    )
+    sensitivity = SelectField(
+        _l("Sensitivity"),
+        id="search-sensitivity",
+        choices=lambda: [("", str(_l("Any"))), *sensitivity_choices()],
+        validate_choice=False,
+    )
+    collector = StringField(_l("Collected by"), id="search-collector")
+    location = StringField(_l("Location"), id="search-location")
+    collected_from = DateField(
+        _l("Collected from"), validators=[Optional()], id="search-collected-from"
+    )
+    collected_to = DateField(
+        _l("Collected until"), validators=[Optional()], id="search-collected-to"
+    )
+    incident_from = DateField(
+        _l("Incident from"), validators=[Optional()], id="search-incident-from"
+    )
+    incident_to = DateField(
+        _l("Incident until"), validators=[Optional()], id="search-incident-to"
+    )

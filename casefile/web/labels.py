@@ -482,6 +482,7 @@ FLAG_LABELS: dict[str, LazyString] = {
     "polyglot": _l("polyglot"),
     "bidi_controls": _l("bidi controls"),
     "extraction_failed": _l("metadata unreadable"),
+    "zawgyi": _l("Zawgyi-encoded text"),
 }
 TYPE_MISMATCH_DETAILS: dict[str, LazyString] = {
     "extension": _l("file name extension"),

@@ -53,6 +53,7 @@ REFUSED_FOR_MEANING = {
     "consistency_get": ("422",),
     "change_my_password_post": ("422",),
     "bulk_action_post": ("422",),  # an id of no item of the case, an email of no member
+    "search_get": ("422",),  # a cursor the server did not issue; a `q` of punctuation only
     # incidents: a cursor not issued, a period that ends before it starts, a date in the
     # future, one coordinate without the other, names of Myanmar's places that do not belong
     # together, a perpetrator or an item of no case the caller sees

@@ -96,6 +96,8 @@ class Instance:
                 for name in names:
                     if (
                         name != "alembic_version"
+                        # SQLite's FTS5 index keeps its own bookkeeping rows, even when empty
+                        and not name.startswith("search_fts")
                         and connection.exec_driver_sql(f'SELECT COUNT(*) FROM "{name}"').scalar()
                     ):
                         return False
@@ -716,6 +718,7 @@ def test_a_backup_of_an_older_schema_is_loaded_at_its_revision_then_upgraded(
     # stays as it is.
     def evidence(row):
         row.pop("sealed_metadata")
+        row.pop("extracted_text")  # search came later still
         return row if row.pop("content_id") is None else None
 
     def tus_uploads(row):
@@ -732,11 +735,13 @@ def test_a_backup_of_an_older_schema_is_loaded_at_its_revision_then_upgraded(
     changed = [rewrite("evidence", evidence), rewrite("users", users),
                rewrite("tus_uploads", tus_uploads)]
     for table, column in (("evidence", "content_id"), ("evidence", "sealed_metadata"),
+                          ("evidence", "extracted_text"),
                           ("users", "totp_secret_wrapped"), ("users", "password_must_change"),
                           ("tus_uploads", "sealed_fields")):
         del tables[table]["columns"][column]
     tables["users"]["columns"].update(failed_logins="int", locked_until="datetime")
-    later = {"login_sessions", "blind_index_keys", "evidence_index_tokens", "recovery_codes"}
+    later = {"login_sessions", "blind_index_keys", "evidence_index_tokens", "recovery_codes",
+             "search_documents", "search_bodies", "search_blind_terms"}
     files = {tables.pop(name)["file"] for name in later}
     inventory["tables"] = [t for t in inventory["tables"] if t["name"] not in later]
     inventory["files"] = [f for f in inventory["files"] if f["path"] not in files]

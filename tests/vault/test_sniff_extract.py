@@ -183,6 +183,8 @@ def test_pdf_info_pages_and_text():
     assert found["info"]["title"] == "Situation report"
     assert found["info"]["author"] == "Documentation team"
     assert "Report page 1" in found["text_excerpt"]
+    text = examine(pdf(pages=4))["text"]  # every page's text, for search
+    assert all(f"Report page {number}" in text for number in range(1, 5))
 
 
 def test_audio_container_data():
@@ -193,8 +195,15 @@ def test_audio_container_data():
 
 
 def test_types_without_an_extractor_give_nothing():
-    assert examine(b"plain notes\n") == {}
     assert extract.extract(b"PK\x03\x04", b"PK\x03\x04", "application/zip", 4) == {}
+
+
+def test_text_files_give_their_text_for_search_capped():
+    assert examine(b"plain notes\n") == {"text": "plain notes\n"}
+    assert examine("မီးရှို့ခဲ့သည်\n".encode("utf-16")) == {"text": "မီးရှို့ခဲ့သည်\n"}
+    long = b"word " * (extract.TEXT_LIMIT // 2)
+    assert len(extract.extract(long, long[:65536], "text/plain", len(long))["text"]) == (
+        extract.TEXT_LIMIT)
 
 
 @pytest.mark.parametrize(

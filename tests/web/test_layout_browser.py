@@ -253,6 +253,9 @@ def seed(server: str, database: Database) -> dict[str, str]:
         "proof-matrix": f"/cases/{case_id}/proof-matrix",
         "proof-link": f"/cases/{case_id}/proof-matrix/links/{linked.json()['id']}",
         "admin-frameworks": "/admin/frameworks",
+        # Results with marked matches in both scripts, and the filters open.
+        "search": "/search?q=Kutupalong",
+        "search-burmese": "/search?q=ကူတူ&kind=evidence",
     }
 
 

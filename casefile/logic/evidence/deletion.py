@@ -14,6 +14,7 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Conflict
 from casefile.logic.evidence import metadata, sharing
+from casefile.logic.search import index as search_index
 from casefile.logic.text import Reason, refuse_nul
 from casefile.model import Case, CustodyAction, Evidence, EvidenceStatus, User
 from casefile.vault.blobstore import BlobStore
@@ -72,6 +73,7 @@ def delete_item(
     item.status = EvidenceStatus.DELETED
     item.wrapped_key = None  # crypto-shredding: without its data key the blob is noise
     metadata.forget(session, item)  # and so is its sealed metadata; its index entries go
+    search_index.remove(session, item.id)
     item.deleted_at = utcnow()
     custody_log.append(
         session,

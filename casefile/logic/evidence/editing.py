@@ -36,6 +36,7 @@ from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.logic.evidence import metadata
 from casefile.logic.evidence.metadata import Metadata
+from casefile.logic.search import index as search_index
 from casefile.logic.text import NO_NUL, VISIBLE, LongText, Note, Stripped, refuse_nul
 from casefile.model import CustodyAction, Evidence, EvidenceStatus, User
 from casefile.vault import bidi, sealing
@@ -204,6 +205,7 @@ def edit_metadata(
     )
     if "title" in changed and bidi.has_controls(new["title"]) and "bidi_controls" not in item.flags:
         item.flags = [*item.flags, "bidi_controls"]
+    search_index.index_evidence(session, keyring, item)  # and its zawgyi flag, in step
     if commitment_key is None:
         recorded = {name: {"from": _plain(old[name]), "to": _plain(new[name])} for name in changed}
         details: dict[str, Any] = {"ern": item.ern, "changes": recorded}

@@ -39,6 +39,7 @@ class Metadata:
     original_filename: str | None = None
     collector: dict[str, Any] = field(default_factory=dict)
     extracted: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None  # extracted at intake from a PDF or text file, for search
     sealed: bool = False  # stored only encrypted under the item's data key
     available: bool = True  # False: sealed, and cannot be opened (see `state`)
     damaged: bool = False  # the data key exists but the seal does not open: tampered
@@ -60,6 +61,7 @@ def _plain(item: Evidence) -> Metadata:
         original_filename=item.original_filename,
         collector=dict(item.collector or {}),
         extracted=dict(item.extracted or {}),
+        text=item.extracted_text,
     )
 
 
@@ -86,6 +88,7 @@ def reveal(keyring: Keyring, item: Evidence) -> Metadata:
         original_filename=fields.get("original_filename"),
         collector=dict(fields.get("collector") or {}),
         extracted=dict(fields.get("extracted") or {}),
+        text=fields.get("text"),
         sealed=True,
     )
 
@@ -152,6 +155,7 @@ def rewrite(
         fields: dict[str, Any] = {
             "original_filename": item.original_filename,
             "extracted": dict(item.extracted or {}),
+            "text": item.extracted_text,
         }
     else:
         fields = _open(keyring, item)
@@ -198,6 +202,7 @@ def _seal(session: Session, keyring: Keyring, item: Evidence) -> str:
         "original_filename": item.original_filename,
         "collector": dict(item.collector or {}),
         "extracted": dict(item.extracted or {}),
+        "text": item.extracted_text,
         "commitment_key": commitment_key,
     }
     cipher = keyring.unwrap(item.wrapped_key, item.id.bytes)
@@ -213,6 +218,7 @@ def _clear(item: Evidence) -> None:
     item.original_filename = None
     item.collector = {}
     item.extracted = {}
+    item.extracted_text = None
 
 
 def _index(session: Session, keyring: Keyring, item_id: uuid.UUID, fields: dict[str, Any]) -> None:
@@ -268,15 +274,23 @@ def seal_restricted(
                 if _plain(item) != Metadata(title=PLACEHOLDER_TITLE):
                     _clear(item)
                     session.execute(delete(IndexToken).where(IndexToken.evidence_id == item.id))
+                    _search_index().remove(session, item.id)
                     wiped += 1
             else:
                 _seal(session, keyring, item)
+                _search_index().index_evidence(session, keyring, item, flag=False)
                 sealed += 1
         session.commit()
         last_id = batch[-1].id
         if progress is not None:
             progress(len(batch))
     return SealReport(sealed=sealed, wiped=wiped)
+
+
+def _search_index() -> Any:
+    from casefile.logic.search import index  # noqa: PLC0415 - search builds on this module
+
+    return index
 
 
 # --- the blind index --------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from casefile.logic.evidence.submission import (
     collector_fields,
     prepare,
 )
+from casefile.logic.search import index as search_index
 from casefile.model import (
     Case,
     CustodyAction,
@@ -234,6 +235,7 @@ def _add(
         status=EvidenceStatus.ACTIVE,
         collector=collector_fields(data),
         extracted=found.extracted,
+        extracted_text=found.text,
         wrapped_key=received.wrapped_key,
         created_at=now,
         created_by_id=actor.id if actor else None,
@@ -244,6 +246,7 @@ def _add(
         share_content(session, actor, item, hidden, keyring=keyring, entries=entries)
     # After _share_content: a restricted item's metadata is sealed under its final data key.
     described = metadata.on_intake(session, keyring, item, name)
+    search_index.index_evidence(session, keyring, item)  # after sealing: blind if restricted
     if data.sensitivity == Sensitivity.RESTRICTED and actor is not None:
         session.add(EvidenceGrant(evidence_id=item.id, user_id=actor.id, granted_by_id=actor.id))
     entries.append(

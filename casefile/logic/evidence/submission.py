@@ -24,6 +24,7 @@ from pydantic import (
 
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence.intake import Received
+from casefile.logic.search import burmese
 from casefile.logic.text import refuse_nul
 from casefile.model import Sensitivity
 from casefile.vault import bidi, extract, polyglot, sniff
@@ -136,6 +137,7 @@ class Examined:
     flags: list[str]
     mismatched: dict[str, str]  # declared digests that do not match the file
     extracted: dict[str, Any]
+    text: str | None = None  # the file's text (PDF, text file), for search; capped
 
 
 def examine(
@@ -166,7 +168,12 @@ def examine(
     extracted = extract.extract(received.content, received.head, mime, received.size)
     if "error" in extracted:
         flags.append("extraction_failed")
-    return Examined(mime, flags, mismatched, extracted)
+    text = extracted.pop("text", None)
+    text = text if isinstance(text, str) and text.strip() else None
+    described = [data.title, data.description, *collector_fields(data).values(), name, text]
+    if burmese.any_zawgyi(value for value in described if isinstance(value, str)):
+        flags.append("zawgyi")
+    return Examined(mime, flags, mismatched, extracted, text)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import NotFound, ValidationFailed
 from casefile.logic.evidence.editing import StaleVersion
 from casefile.logic.incidents import places
+from casefile.logic.search import index as search_index
 from casefile.logic.text import VISIBLE, Line, LongText, Note, Stripped, refuse_nul
 from casefile.model import (
     CustodyAction,
@@ -373,6 +374,7 @@ def create_incident(
     _apply(incident, fields, perpetrators)
     session.add(incident)
     session.flush()
+    search_index.index_incident(session, incident)
     custody_log.append(
         session,
         user,
@@ -425,6 +427,7 @@ def update_incident(
     incident.updated_at = utcnow()
     incident.updated_by_id = user.id
     session.flush()
+    search_index.index_incident(session, incident)
     custody_log.append(
         session,
         user,

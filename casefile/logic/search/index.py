@@ -1,0 +1,218 @@
+"""Writing the search index, always in the caller's transaction: an item is indexed when it
+is registered, indexed again when its metadata is edited or sealed, and taken out when it is
+deleted, in the same transaction as the change (and so with its custody entry).
+
+A standard item's terms (`terms.body`) are in `search_bodies`; a restricted item has none:
+its terms are kept only as keyed hashes (`blind_hashes`), with the blind index key, so neither
+its words nor their count in a readable form are in the index tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from casefile.logic.evidence import metadata
+from casefile.logic.search import documents, terms
+from casefile.model import (
+    Evidence,
+    EvidenceStatus,
+    Incident,
+    SearchBlindTerm,
+    SearchBody,
+    SearchDocument,
+    Sensitivity,
+)
+from casefile.vault import blind_index
+from casefile.vault.envelope import Keyring
+
+EVIDENCE, INCIDENT = "evidence", "incident"
+KINDS = (EVIDENCE, INCIDENT)
+BLIND_FIELD = "search"  # the field name the blind hashes are bound to
+ZAWGYI_FLAG = "zawgyi"
+BATCH = 200
+
+
+def blind_term(key: blind_index.IndexKey, term: str) -> bytes:
+    return key.hash(BLIND_FIELD, term)
+
+
+def blind_pair(key: blind_index.IndexKey, first: str, second: str) -> bytes:
+    return key.hash(BLIND_FIELD, f"{first} {second}")  # terms hold no spaces
+
+
+def blind_hashes(key: blind_index.IndexKey, parts: Iterable[str]) -> set[bytes]:
+    """Each term of each part, and each two terms in a row within a part (so a Burmese word
+    is found as its syllables in a row, not only as syllables anywhere)."""
+    found: set[bytes] = set()
+    for part in parts:
+        found_terms = terms.terms(part)
+        found.update(blind_term(key, term) for term in found_terms)
+        found.update(
+            blind_pair(key, first, second) for first, second in itertools.pairwise(found_terms)
+        )
+    return found
+
+
+def index_evidence(
+    session: Session, keyring: Keyring, item: Evidence, *, flag: bool = True
+) -> None:
+    """(Re)index an item as it is now in the session; a deleted item is taken out. With
+    `flag`, also keeps its `zawgyi` flag in step with its text (registering and editing,
+    whose custody entries cover the change; not `reindex`, which records none)."""
+    if item.status == EvidenceStatus.DELETED:
+        remove(session, item.id)
+        return
+    described = metadata.reveal(keyring, item)
+    parts, zawgyi = documents.with_conversions(documents.evidence_parts(item, described))
+    if flag and described.available:
+        _flag(item, zawgyi)
+    if item.sensitivity == Sensitivity.RESTRICTED:
+        key = metadata.index_key(session, keyring, create=True)
+        assert key is not None  # noqa: S101 - create=True always gives one
+        put(
+            session,
+            EVIDENCE,
+            item.id,
+            item.case_id,
+            item.created_at,
+            mime=item.mime,
+            blind=blind_hashes(key, parts),
+        )
+    else:
+        put(
+            session,
+            EVIDENCE,
+            item.id,
+            item.case_id,
+            item.created_at,
+            mime=item.mime,
+            body=terms.body(parts),
+        )
+
+
+def index_incident(session: Session, incident: Incident) -> None:
+    """(Re)index an incident as it is now in the session (flushed: it has its id)."""
+    parts, _ = documents.with_conversions(documents.incident_parts(incident))
+    put(
+        session,
+        INCIDENT,
+        incident.id,
+        incident.case_id,
+        incident.created_at,
+        body=terms.body(parts),
+    )
+
+
+def _flag(item: Evidence, zawgyi: bool) -> None:
+    flags = list(item.flags or [])
+    if zawgyi and ZAWGYI_FLAG not in flags:
+        item.flags = [*flags, ZAWGYI_FLAG]
+    elif not zawgyi and ZAWGYI_FLAG in flags:
+        item.flags = [flag for flag in flags if flag != ZAWGYI_FLAG]
+
+
+def put(
+    session: Session,
+    kind: str,
+    doc_id: uuid.UUID,
+    case_id: uuid.UUID,
+    created_at: dt.datetime,
+    *,
+    mime: str | None = None,
+    body: str | None = None,
+    blind: set[bytes] | None = None,
+) -> SearchDocument:
+    """A document's row, written anew: its terms (`body`), or for a restricted one its blind
+    hashes (`blind`) and no terms."""
+    row = session.scalar(select(SearchDocument).where(SearchDocument.doc_id == doc_id))
+    if row is None:
+        row = SearchDocument(kind=kind, doc_id=doc_id)
+        session.add(row)
+    row.case_id, row.created_at, row.mime = case_id, created_at, mime
+    row.restricted = blind is not None
+    session.flush()
+    session.execute(delete(SearchBody).where(SearchBody.document_id == row.id))
+    session.execute(delete(SearchBlindTerm).where(SearchBlindTerm.document_id == row.id))
+    if blind is None and body:
+        session.execute(insert(SearchBody).values(document_id=row.id, body=body))
+    if blind:
+        session.execute(
+            insert(SearchBlindTerm),
+            [{"document_id": row.id, "term_hash": term_hash} for term_hash in sorted(blind)],
+        )
+    return row
+
+
+def remove(session: Session, doc_id: uuid.UUID) -> None:
+    document = select(SearchDocument.id).where(SearchDocument.doc_id == doc_id)
+    session.execute(delete(SearchBlindTerm).where(SearchBlindTerm.document_id.in_(document)))
+    session.execute(delete(SearchBody).where(SearchBody.document_id.in_(document)))
+    session.execute(delete(SearchDocument).where(SearchDocument.doc_id == doc_id))
+
+
+# --- rebuilding -------------------------------------------------------------------------------
+
+
+def documents_to_index(session: Session, case_id: uuid.UUID | None) -> int:
+    """How many items and incidents `reindex` goes through."""
+    total = 0
+    for model in (Evidence, Incident):
+        query = select(func.count()).select_from(model)
+        if case_id is not None:
+            query = query.where(model.case_id == case_id)
+        total += session.scalar(query) or 0
+    return total
+
+
+def reindex(
+    session: Session,
+    keyring: Keyring,
+    *,
+    case_id: uuid.UUID | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """(Re)build the index of every item and incident (of one case, or all), a batch per
+    transaction: an interrupted run leaves what it committed, and a rerun does it all
+    again. Returns the number of items and incidents seen. For the operator (the CLI): no
+    actor and no custody entry, as the index is derived from what the documents hold and
+    nothing of them changes."""
+    seen = 0
+    for items in _batches(session, Evidence, case_id):
+        for item in items:
+            index_evidence(session, keyring, item, flag=False)
+        seen += _done(session, len(items), progress)
+    for incidents in _batches(session, Incident, case_id):
+        for incident in incidents:
+            index_incident(session, incident)
+        seen += _done(session, len(incidents), progress)
+    return seen
+
+
+def _batches(
+    session: Session, model: type[Evidence | Incident], case_id: uuid.UUID | None
+) -> Iterator[list[Any]]:
+    last_id: uuid.UUID | None = None
+    while True:
+        query = select(model).order_by(model.id).limit(BATCH)
+        if case_id is not None:
+            query = query.where(model.case_id == case_id)
+        if last_id is not None:
+            query = query.where(model.id > last_id)
+        batch: list[Any] = list(session.scalars(query))
+        if not batch:
+            return
+        yield batch
+        last_id = batch[-1].id
+
+
+def _done(session: Session, count: int, progress: Callable[[int], None] | None) -> int:
+    session.commit()
+    if progress is not None:
+        progress(count)
+    return count
