@@ -2,7 +2,7 @@
 proof links from their elements to evidence items or incidents (issue 12)
 
 Revision ID: 5e1f7c2a9b30
-Revises: 483c8dfff623
+Revises: c4a8e2f61d3b
 Create Date: 2026-12-07 05:19:36
 
 New tables only; frameworks shipped in the package are files, not rows.
@@ -16,7 +16,7 @@ from alembic import op
 import casefile.db
 
 revision = "5e1f7c2a9b30"
-down_revision = "483c8dfff623"
+down_revision = "c4a8e2f61d3b"
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,7 @@ terms, the text extracted from items at intake; SQLite's FTS5 table and its trig
 PostgreSQL's generated tsvector column and its GIN index
 
 Revision ID: c5d2f8a1b3e6
-Revises: 483c8dfff623
+Revises: 5e1f7c2a9b30
 Create Date: 2026-12-07 05:30:00
 
 The engine-specific parts (the FTS5 virtual table and its triggers; the generated tsvector
@@ -19,7 +19,7 @@ from alembic import op
 import casefile.db
 
 revision = 'c5d2f8a1b3e6'
-down_revision = '483c8dfff623'
+down_revision = '5e1f7c2a9b30'
 branch_labels = None
 depends_on = None
 
