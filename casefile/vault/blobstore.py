@@ -6,13 +6,13 @@ fsynced. An interrupted write leaves a `.tmp-` file that `casefile scrub --repai
 
 Bulk intake writes many blobs at once: `batched(store)` gives a view of the store whose blobs
 are durable only once `settle(blob_ids)` has returned, so none may be registered before (the
-ingest settles a batch just before registering it). On Linux (5.8 or later: `syncfs` reports
-write-back errors) a batch's blobs are written under their temporary names without an fsync
-each; `settle` makes them durable with one `syncfs` of the store's file system, renames them,
-and makes the names durable with a second: two waits per batch instead of one per blob and one
-per folder, and a blob still appears under its final name only once its bytes are durable.
-Elsewhere each blob is fsynced and renamed as it is committed, and `settle` fsyncs each of
-the batch's folders once."""
+ingest settles a batch just before registering it). On Linux (5.17 or later: `syncfs` reports
+write-back errors, the file system's own included) a batch's blobs are written under their
+temporary names without an fsync each; `settle` makes them durable with one `syncfs` of the
+store's file system, renames them, and makes the names durable with a second: two waits per
+batch instead of one per blob and one per folder, and a blob still appears under its final name
+only once its bytes are durable. Elsewhere each blob is fsynced and renamed as it is committed,
+and `settle` fsyncs each of the batch's folders once."""
 
 from __future__ import annotations
 
@@ -134,8 +134,9 @@ def fsync_folder(folder: Path) -> None:
 
 
 def _libc_syncfs() -> Callable[[int], None] | None:
-    """syncfs(2), where it says whether write-back failed: Linux 5.8 or later (before, it
-    returned 0 even when blocks could not be written, so a batch could not know)."""
+    """syncfs(2), where it says whether write-back failed: Linux 5.17 or later (before 5.8 it
+    returned 0 even when blocks could not be written; before 5.17 it still ignored an error
+    from the file system's own sync, so a batch could not know)."""
     system = os.uname()
     if system.sysname != "Linux":
         return None
@@ -143,7 +144,7 @@ def _libc_syncfs() -> Callable[[int], None] | None:
         major, minor = (int(part) for part in system.release.split(".")[:2])
     except ValueError:
         return None
-    if (major, minor) < (5, 8):
+    if (major, minor) < (5, 17):
         return None
     try:
         function = ctypes.CDLL(None, use_errno=True).syncfs
@@ -343,6 +344,11 @@ class LocalBatch(_Durable):
         self._waiting: dict[str, tuple[Path, Path]] = {}  # committed: temporary, final name
         self._lock = threading.Lock()
         self._root: int | None = None  # the store's root, open: what syncfs is called on
+        # A failed syncfs, kept: syncfs reports a write-back error once, to whichever call
+        # comes first, and that call may be settling an earlier batch than the one whose
+        # pages were lost (the next batch's blobs are being written meanwhile). So once one
+        # fails, no blob written through this view is trusted: every later settle fails.
+        self._failed: OSError | None = None
 
     def writer(self, blob_id: str) -> BlobWriter:
         if self._syncfs is None:
@@ -376,14 +382,26 @@ class LocalBatch(_Durable):
         if root is None:  # pragma: no cover - a committed blob opened it
             raise BlobStoreError("nothing was written in this batch")
         made = self.local.pending_folders()
-        self._syncfs(root)  # the bytes, and the entries of folders made for them
+        self._sync(root)  # the bytes, and the entries of folders made for them
         self.local.folders_durable(made)
         for temp, final in names:
             temp.replace(final)
-        self._syncfs(root)  # the names
+        self._sync(root)  # the names
         with self._lock:
             for blob_id in ids:
                 self._waiting.pop(blob_id, None)
+
+    def _sync(self, root: int) -> None:
+        if self._failed is not None:
+            raise BlobStoreError(
+                "the file system reported a write error earlier in this run: blobs written "
+                "since cannot be trusted to be on disk"
+            ) from self._failed
+        try:
+            self._syncfs(root)
+        except OSError as error:
+            self._failed = error
+            raise
 
     def delete(self, blob_id: str) -> None:
         with self._lock:

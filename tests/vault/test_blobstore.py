@@ -120,7 +120,7 @@ def test_mkdir_only_for_folders_not_known_yet(store, monkeypatch):
 
 
 def test_without_syncfs_a_batched_blob_is_durable_only_once_settled(store, monkeypatch):
-    """Where syncfs cannot be trusted (not Linux, or before 5.8): each blob fsynced, each folder
+    """Where syncfs cannot be trusted (not Linux, or before 5.17): each blob fsynced, each folder
     once per batch."""
     monkeypatch.setattr(blobstore, "SYNCFS", None)
     batch = blobstore.batched(store)
@@ -268,6 +268,29 @@ def test_a_batch_whose_syncfs_fails_can_be_removed_whole(store, monkeypatch, fai
         assert calls.count("rename") == 0
         assert list(store.blob_ids()) == []
     for blob_id in ids:  # what the ingest does with a batch that could not be settled
+        batch.delete(blob_id)
+    assert files(store.root) == []
+    batch.close()
+
+
+@needs_syncfs
+def test_after_a_failed_syncfs_no_later_batch_settles(store, monkeypatch):
+    """syncfs reports a write-back error once, to the first call after it, which may be an
+    earlier batch's settle while the next batch's pages were the ones lost: once one syncfs
+    fails, every later batch of the run is refused, never renamed into place."""
+    calls = FileSystemSyncs(monkeypatch, store, fail_at=1)
+    batch = calls.batch()
+    first, second = uuid.uuid4().hex, uuid.uuid4().hex
+    write(batch, first)
+    write(batch, second)  # written while the first batch settles
+    with pytest.raises(OSError, match="Input/output error"):
+        batch.settle([first])
+    with pytest.raises(BlobStoreError, match="write error earlier in this run"):
+        batch.settle([second])  # the real syncfs would now succeed: it must not be believed
+    assert calls.count("syncfs") == 1
+    assert calls.count("rename") == 0
+    assert list(store.blob_ids()) == []
+    for blob_id in (first, second):
         batch.delete(blob_id)
     assert files(store.root) == []
     batch.close()
