@@ -21,9 +21,9 @@ from casefile.logic.evidence.intake import IntakeStream
 from casefile.logic.evidence.submission import EvidenceInput
 from casefile.logic.export import items as export_items
 from casefile.model import CustodyAction, CustodyEntry, Role, Sensitivity
+from casefile.vault.blobstore import LocalBlobStore
 from casefile.verifier import bundle_verifier
 from casefile.verifier.signed_note import generate_private_key
-from casefile.vault.blobstore import LocalBlobStore
 from tests.bundle import fakes
 from tests.factories import add_member, make_case, make_user
 from tests.web.test_auth_web import cheap_password_hashes
@@ -54,7 +54,7 @@ def add(session, actor, case, content, *, store, keyring, filename, **fields):
 
 
 @pytest.fixture
-def vault(session, store, keyring):
+def vault(session, store, keyring, keys):
     lead = make_user(session, "lead@example.org")
     viewer = make_user(session, "viewer@example.org")
     case = make_case(session, lead)
@@ -67,7 +67,8 @@ def vault(session, store, keyring):
     hidden = add(session, lead, case, b"witness identity " * 100, store=store, keyring=keyring,
                  filename="identity.txt", title=fakes.BURMESE_TITLE, language="my",
                  sensitivity=Sensitivity.RESTRICTED)
-    return {"lead": lead, "viewer": viewer, "case": case, "items": [pdf, image, hidden]}
+    return {"lead": lead, "viewer": viewer, "case": case, "items": [pdf, image, hidden],
+            "store": store, "keyring": keyring, "keys": keys}
 
 
 def exported(session):
@@ -76,9 +77,8 @@ def exported(session):
         .order_by(CustodyEntry.seq)))
 
 
-def test_a_bundle_of_items_verifies_and_each_item_gets_an_exported_entry(
-    session, vault, store, keyring, keys, tmp_path
-):
+def test_a_bundle_of_items_verifies_and_each_item_gets_an_exported_entry(session, vault, tmp_path):
+    store, keyring, keys = vault["store"], vault["keyring"], vault["keys"]
     erns = [item.ern for item in vault["items"]]
     prepared = export_items.prepare(session, vault["lead"], vault["case"].id, erns, keys=keys,
                                     keyring=keyring, store=store)
@@ -113,9 +113,8 @@ def test_a_bundle_of_items_verifies_and_each_item_gets_an_exported_entry(
         written.tagmanifest_sha256)
 
 
-def test_a_restricted_item_without_a_grant_is_not_found_like_a_missing_one(
-    session, vault, store, keyring, keys
-):
+def test_a_restricted_item_without_a_grant_is_not_found_like_a_missing_one(session, vault):
+    store, keyring, keys = vault["store"], vault["keyring"], vault["keys"]
     hidden = vault["items"][2]
     with pytest.raises(NotFound) as refused:
         export_items.prepare(session, vault["viewer"], vault["case"].id, [hidden.ern],
@@ -140,8 +139,9 @@ def corrupt(store, item):
 
 @pytest.mark.parametrize("as_zip", [False, True])
 def test_an_item_that_fails_its_check_stops_the_bundle_and_nothing_is_exported(
-    session, vault, store, keyring, keys, tmp_path, as_zip
+    session, vault, tmp_path, as_zip
 ):
+    store, keyring, keys = vault["store"], vault["keyring"], vault["keys"]
     out = tmp_path / "out"
     out.mkdir()
     corrupt(store, vault["items"][1])
@@ -158,9 +158,8 @@ def test_an_item_that_fails_its_check_stops_the_bundle_and_nothing_is_exported(
     assert [entry.item_id for entry in failures] == [vault["items"][1].id]
 
 
-def test_entries_that_cannot_be_committed_leave_no_bundle(
-    session, vault, store, keyring, keys, tmp_path, monkeypatch
-):
+def test_entries_that_cannot_be_committed_leave_no_bundle(session, vault, tmp_path, monkeypatch):
+    store, keyring, keys = vault["store"], vault["keyring"], vault["keys"]
     prepared = export_items.prepare(session, vault["lead"], vault["case"].id,
                                     [vault["items"][0].ern], keys=keys, keyring=keyring,
                                     store=store)
