@@ -397,3 +397,17 @@ def test_an_existing_output_is_never_replaced(tmp_path, built):
     with pytest.raises(BundleError, match="exists already"):
         writer.write_bundle(plan, sources, tmp_path / "bundle")
     del built
+
+
+def test_the_key_may_be_given_as_a_file_or_as_pem(built, tmp_path):
+    key_file = tmp_path / "published.txt"
+    key_file.write_text(key_of(built) + "\n")
+    assert problems(built["folder"], str(key_file)) == []
+    pem = tmp_path / "published.pem"
+    shutil.copy(built["folder"] / "data/custody/public-key.pem", pem)
+    assert problems(built["zip"], str(pem)) == []
+    stranger = tmp_path / "stranger.txt"
+    stranger.write_text(verifier_key(fakes.ORIGIN, generate_private_key().public_key()))
+    found = problems(built["folder"], str(stranger))
+    assert any("is not the key given" in p for p in found)
+    assert any("does not verify with the key given" in p for p in found)
