@@ -22,8 +22,11 @@ from typing import Any
 
 from casefile.vault import bounded
 
-# Renditions are made of files up to this size (bigger ones are bundled as originals only).
-MAX_BYTES = 64 * 1024 * 1024
+# Renditions are made of files up to this size; bigger ones are bundled as originals only,
+# with a warning. The file and the stamped PDF pass through this process whole (to and from
+# the helper, base64 in JSON on the way back), a few copies at once: 32 MiB keeps the
+# exporting process's peak within its 250 MiB budget.
+MAX_BYTES = 32 * 1024 * 1024
 MAX_PIXELS = 100_000_000
 HELPER_MEMORY = 1536 * 1024 * 1024
 HELPER_SECONDS = 180.0

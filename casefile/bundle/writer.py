@@ -161,6 +161,27 @@ def _custody_pdf(plan: BundlePlan, exhibit: ExhibitPlan, report: dict[str, Any])
     )
 
 
+def _rendition(
+    bag: _Bag, folder: str, original: str, exhibit: ExhibitPlan, warnings: list[str]
+) -> str:
+    """The stamped PDF of a document or an image ("" if none: the reason in `warnings`)."""
+    label = f"exhibit {exhibit.number} ({exhibit.ern}): no PDF rendition"
+    if exhibit.mime != "application/pdf" and exhibit.mime not in stamping.IMAGE_TYPES:
+        return ""
+    if not stamping.wants_rendition(exhibit.mime, exhibit.size):
+        warnings.append(f"{label}: over {stamping.MAX_BYTES // (1024 * 1024)} MiB")
+        return ""
+    stamp = stamping.Stamp(exhibit.number, exhibit.ern, exhibit.classification)
+    try:
+        pdf = stamping.render((bag.root / original).read_bytes(), exhibit.mime, stamp)
+    except stamping.RenditionFailed as error:
+        warnings.append(f"{label}: {error}")
+        return ""
+    rendition = f"{folder}/rendition.pdf"
+    bag.write_bytes(rendition, pdf)
+    return rendition
+
+
 def _exhibit(
     bag: _Bag, plan: BundlePlan, sources: Sources, exhibit: ExhibitPlan, *, position: int,
     warnings: list[str],
@@ -168,16 +189,7 @@ def _exhibit(
     folder = f"data/exhibits/{_folder_name(exhibit, position)}"
     original = f"{folder}/original{_extension(exhibit)}"
     _verified_original(bag, original, exhibit, sources.content(exhibit))
-    rendition = ""
-    if stamping.wants_rendition(exhibit.mime, exhibit.size):
-        stamp = stamping.Stamp(exhibit.number, exhibit.ern, exhibit.classification)
-        try:
-            pdf = stamping.render((bag.root / original).read_bytes(), exhibit.mime, stamp)
-        except stamping.RenditionFailed as error:
-            warnings.append(f"exhibit {exhibit.number} ({exhibit.ern}): no PDF rendition: {error}")
-        else:
-            rendition = f"{folder}/rendition.pdf"
-            bag.write_bytes(rendition, pdf)
+    rendition = _rendition(bag, folder, original, exhibit, warnings)
     report = sources.custody_report(exhibit)
     if report.get("checkpoint") != sources.checkpoint:
         raise BundleError(

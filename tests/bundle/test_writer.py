@@ -411,3 +411,28 @@ def test_the_key_may_be_given_as_a_file_or_as_pem(built, tmp_path):
     found = problems(built["folder"], str(stranger))
     assert any("is not the key given" in p for p in found)
     assert any("does not verify with the key given" in p for p in found)
+
+
+def test_no_rendition_for_a_broken_or_too_large_document_and_a_warning(tmp_path, monkeypatch):
+    from casefile.bundle import stamping  # noqa: PLC0415
+
+    plan, sources, _ = fakes.plan_and_sources()
+    broken = b"%PDF-1.4 this is not a PDF at all"
+    exhibits = list(plan.exhibits)
+    exhibits[0] = fakes.exhibit("Annex 1", exhibits[0].item_id, exhibits[0].ern, broken,
+                                "application/pdf")
+    plan = type(plan)(**{**plan.__dict__, "exhibits": tuple(exhibits)})
+    sources = type(sources)(**{**sources.__dict__, "content": lambda e: [
+        broken if e.number == "Annex 1" else b"".join(fakes_content(e))]})
+    monkeypatch.setattr(stamping, "MAX_BYTES", 1000)  # the PNG (1.9 KB) is now too large
+    written = writer.write_bundle(plan, sources, tmp_path / "bundle")
+    assert [w.split(": no PDF rendition: ")[0] for w in written.warnings] == [
+        "exhibit Annex 1 (MMR-OTP-0001-0001)", "exhibit Annex 2 (MMR-OTP-0001-0002)"]
+    assert "over 0 MiB" in written.warnings[1]
+    assert not list((tmp_path / "bundle").rglob("rendition.pdf"))
+    assert problems(tmp_path / "bundle", sources.verifier_key) == []
+
+
+def fakes_content(exhibit):
+    _, sources, _ = fakes.plan_and_sources()
+    return sources.content(exhibit)
