@@ -3,14 +3,20 @@ each file against it) and as PDF (what a person reads: Burmese titles shaped by 
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
 
 import jinja2
 
+from casefile.bundle import stamping
 from casefile.bundle.plan import BundlePlan
 from casefile.bundle.stamping import BANNERS
+from casefile.vault import bounded
 from casefile.verifier.bundle_verifier import INDEX_COLUMNS
 
 _templates = jinja2.Environment(
@@ -39,10 +45,25 @@ def html(plan: BundlePlan, rows: Sequence[dict[str, str]], checkpoint: str, key:
 
 
 def pdf_bytes(plan: BundlePlan, rows: Sequence[dict[str, str]], checkpoint: str, key: str) -> bytes:
-    import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - heavy, used here only
+    """The index as PDF, laid out in a helper process: a long table's layout takes WeasyPrint
+    ~0.2 MiB a row at its peak (40 MiB for 200 exhibits), which the exporting process, whose
+    peak must not grow with the bundle, does not pay."""
+    fields = asdict(plan)
+    fields["exhibits"] = []  # the rows say what the index shows
+    message = json.dumps(
+        {"plan": fields, "rows": list(rows), "checkpoint": checkpoint, "key": key}
+    ).encode("utf-8")
+    answer = bounded.run(
+        render_in_helper,
+        message,
+        seconds=stamping.HELPER_SECONDS,
+        memory_bytes=stamping.HELPER_MEMORY,
+    )
+    return base64.b64decode(answer["pdf"])
 
-    fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())
-    pdf = weasyprint.HTML(string=html(plan, rows, checkpoint, key), url_fetcher=fetcher).write_pdf()
-    if not isinstance(pdf, bytes):
-        raise TypeError("WeasyPrint returned no PDF")
-    return pdf
+
+def render_in_helper(message: bytes) -> dict[str, Any]:
+    fields = json.loads(message)
+    plan = BundlePlan(**{**fields["plan"], "exhibits": ()})
+    document = html(plan, fields["rows"], fields["checkpoint"], fields["key"])
+    return {"pdf": base64.b64encode(stamping.weasyprint_pdf(document)).decode("ascii")}

@@ -102,7 +102,7 @@ def stamp_html(stamp: Stamp, sizes: list[tuple[float, float]]) -> str:
     )
 
 
-def _weasyprint_pdf(document: str) -> bytes:
+def weasyprint_pdf(document: str) -> bytes:
     import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - heavy, used here only
 
     fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())
@@ -141,7 +141,7 @@ def stamp_pdf(pdf: bytes, stamp: Stamp) -> bytes:
         if page.rotation % 360:
             page.transfer_rotation_to_content()  # upright: stamps go where a reader looks
     sizes = [(float(page.cropbox.width), float(page.cropbox.height)) for page in pages]
-    stamps = PdfReader(io.BytesIO(_weasyprint_pdf(stamp_html(stamp, sizes))))
+    stamps = PdfReader(io.BytesIO(weasyprint_pdf(stamp_html(stamp, sizes))))
     if len(stamps.pages) != len(pages):
         raise RenditionFailed("the stamps did not come out one per page")
     for page, stamp_page in zip(pages, stamps.pages, strict=True):

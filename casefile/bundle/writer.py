@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from casefile.bundle import index, stamping, verifier_file
 from casefile.bundle.plan import CLASSIFICATIONS, BundlePlan, ExhibitPlan, Sources
 from casefile.documents import custody_report_pdf
+from casefile.vault import bounded
 from casefile.verifier import bundle_verifier as layout
 
 CHUNK = 1 << 20
@@ -282,9 +283,11 @@ def _write_bag(root: Path, plan: BundlePlan, sources: Sources, warnings: list[st
             # ~50 MiB (bench/bundle.py). A full collection costs ~0.07 s here: every 16.
             gc.collect()
     bag.write_bytes(layout.INDEX_CSV, index.csv_bytes(rows))
-    bag.write_bytes(
-        layout.INDEX_PDF, index.pdf_bytes(plan, rows, sources.checkpoint, sources.verifier_key)
-    )
+    try:
+        index_pdf = index.pdf_bytes(plan, rows, sources.checkpoint, sources.verifier_key)
+    except (bounded.LimitExceeded, bounded.ParserFailed) as error:
+        raise BundleError(f"the index PDF could not be laid out ({error})") from None
+    bag.write_bytes(layout.INDEX_PDF, index_pdf)
     bag.write_bytes(layout.CHECKPOINT, sources.checkpoint.encode("utf-8"))
     bag.write_bytes(layout.PUBLIC_KEY, f"{sources.verifier_key}\n".encode())
     pem = sources.signing_key.public_key().public_bytes(
