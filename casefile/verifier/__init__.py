@@ -7,5 +7,8 @@ signed notes (signed_note.py), since checking signatures by hand-written crypto 
 one well-known dependency. Modules import each other relatively, so the folder works under any
 package name once copied into a bundle. tests/verifier/test_portable_imports.py enforces this.
 
-Writers of documents (PDF reports, later the bundle export) live in casefile/documents/.
+bundle_verifier.py checks a whole court bundle (BagIt fixity, the index, the signature over
+the tag manifest, every custody report); casefile/bundle/verifier_file.py inlines this package
+into the bundle's verify_bundle.py. Writers of documents live in casefile/documents/ and
+casefile/bundle/.
 """

@@ -25,6 +25,7 @@ def modules() -> list[Path]:
     found = sorted(PACKAGE.glob("*.py"))
     assert {path.name for path in found} >= {
         "__init__.py", "custody_entry.py", "custody_verifier.py", "merkle.py", "signed_note.py",
+        "bundle_verifier.py",
     }
     return found
 
@@ -94,6 +95,7 @@ def test_a_copy_under_another_name_loads_nothing_else(tmp_path):
         "before = set(sys.modules)\n"
         "import bundle_verifier.custody_verifier, bundle_verifier.merkle\n"
         "import bundle_verifier.signed_note, bundle_verifier.custody_entry\n"
+        "import bundle_verifier.bundle_verifier\n"
         "for name in sorted(set(sys.modules) - before):\n"
         "    if name.split('.')[0] not in sys.stdlib_module_names:\n"
         "        print(name, getattr(sys.modules[name], '__file__', None) or '-')\n"

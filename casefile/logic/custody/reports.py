@@ -192,6 +192,31 @@ def item_report(
     }
 
 
+def item_report_at(
+    session: Session,
+    actor: User | None,
+    item_id: uuid.UUID,
+    checkpoint: CustodyCheckpoint,
+    keys: CustodyKeys | None,
+) -> dict[str, Any]:
+    """The item's report as of `checkpoint`: its entries that checkpoint covers, each with its
+    inclusion proof to it (a court bundle: every report leads to the one checkpoint it
+    carries)."""
+    item, entries = item_activity(session, actor, item_id)
+    entries = [entry for entry in entries if entry.seq < checkpoint.size]
+    proofs = custody_proofs.inclusion_proofs(
+        session, [entry.seq for entry in entries], checkpoint.size
+    )
+    return {
+        "item": str(item.id),
+        "ern": item.ern,
+        "sha256": item.sha256,
+        "entries": [_with_proof(entry, checkpoint, proofs[entry.seq]) for entry in entries],
+        "checkpoint": checkpoint.note,
+        "verifier_key": keys.verifier_key if keys else None,
+    }
+
+
 def item_report_page(
     session: Session,
     actor: User | None,

@@ -1,0 +1,205 @@
+"""A court bundle of N exhibits totalling S bytes: `casefile bundle` against the same
+machine's in-process decrypt -> hash -> write loop, its peak RSS, and `casefile
+verify-bundle` against `sha256sum` on the same files.
+
+Builds a throwaway instance with the CLI in a temporary folder (`init`, `users create`,
+`cases create`, `ingest` of N generated files, one in ten of them a 3-page PDF that gets a
+stamped rendition, the rest random bytes), then, each command as a child process measured
+with os.wait4 (wall time, CPU time, peak RSS of that process):
+
+1. the in-process loop: every item's blob unwrapped, decrypted, SHA-256 hashed and written
+   to a file, in this process (the floor an export cannot beat);
+2. `casefile bundle CASE ERN... -o OUT` (ratio of throughputs: target >= 50 %; peak RSS of
+   the bundling process: target <= 250 MiB whatever the size; the rendition helper is a
+   process of its own, reported apart when it is the child's child);
+3. `casefile verify-bundle OUT --key KEY` against `sha256sum` over every file of the bundle
+   (target >= 50 %; verify computes SHA-256 and SHA-512 of each file, two threads).
+
+    .venv/bin/python bench/bundle.py                            # 20 exhibits, 64 MiB
+    .venv/bin/python bench/bundle.py -n 200 --total-mib 2048    # the issue's figures
+    .venv/bin/python bench/bundle.py --zip                      # the bundle as a zip
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CASEFILE = str(Path(sys.executable).with_name("casefile"))
+PASSWORD = "bench passphrase of some length"  # noqa: S105 - a throwaway bench account
+LEAD = "lead@example.org"
+MIB = 1 << 20
+
+
+def measured(env: dict[str, str], *args: str, stdin: str | None = None) -> dict[str, float]:
+    """Run a command as a child; its wall time, CPU time and peak RSS (os.wait4)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        list(args), env={**os.environ, **env}, stdin=subprocess.PIPE if stdin else None,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    if stdin:
+        process.stdin.write(stdin)  # type: ignore[union-attr]
+        process.stdin.close()  # type: ignore[union-attr]
+    out = process.stdout.read()  # type: ignore[union-attr]
+    err = process.stderr.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(args[:3])} failed ({process.returncode}):\n{out}\n{err}")
+    return {"wall": elapsed, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss_mib": usage.ru_maxrss / 1024, "out": out}  # type: ignore[dict-item]
+
+
+def casefile(env: dict[str, str], *args: str, stdin: str | None = None) -> dict[str, float]:
+    return measured(env, CASEFILE, *args, stdin=stdin)
+
+
+def instance(folder: Path) -> dict[str, str]:
+    return {
+        "CASEFILE_INSTANCE": str(folder / "instance"),
+        "CASEFILE_STORAGE_URL": (folder / "storage").as_uri(),
+        "CASEFILE_CONFIG": "",
+    }
+
+
+def make_files(folder: Path, count: int, total: int) -> None:
+    from reportlab.pdfgen import canvas  # noqa: PLC0415 - a development dependency
+
+    folder.mkdir()
+    each = total // count
+    for number in range(count):
+        if number % 10 == 9:
+            drawing = canvas.Canvas(str(folder / f"item-{number:05d}.pdf"))
+            for page in range(3):
+                drawing.drawString(72, 720, f"Exhibit {number}, page {page + 1}")
+                drawing.showPage()
+            drawing.save()
+            continue
+        with (folder / f"item-{number:05d}.bin").open("wb") as handle:
+            left = each
+            while left:
+                block = min(left, 8 * MIB)
+                handle.write(os.urandom(block))
+                left -= block
+
+
+def in_process_loop(env: dict[str, str], out: Path) -> dict[str, float]:
+    """Unwrap, decrypt, SHA-256 and write every item, in this process."""
+    os.environ.update(env)
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from casefile import create_app  # noqa: PLC0415
+    from casefile.model import Evidence  # noqa: PLC0415
+    from casefile.settings import load_settings  # noqa: PLC0415
+
+    app = create_app(load_settings())
+    database, store = app.extensions["casefile.db"], app.extensions["casefile.blobs"]
+    keyring = app.extensions["casefile.keyring"].get()
+    out.mkdir()
+    started, cpu = time.perf_counter(), time.process_time()
+    with app.app_context(), database.session() as session:
+        items = list(session.scalars(select(Evidence).order_by(Evidence.seq)))
+        for item in items:
+            cipher = keyring.unwrap(item.wrapped_key, item.id.bytes)
+            digest = hashlib.sha256()
+            with store.open(item.blob_id) as blob, (out / item.ern).open("wb") as target:
+                plain = cipher.new_decrypting_stream(blob, item.content_owner.bytes)
+                while chunk := plain.read(MIB):
+                    digest.update(chunk)
+                    target.write(chunk)
+                target.flush()
+                os.fsync(target.fileno())
+            if digest.hexdigest() != item.sha256:
+                sys.exit(f"{item.ern}: wrong SHA-256")
+    database.engine.dispose()
+    return {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu}
+
+
+def on_disk_mib(out: Path) -> float:
+    return sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / MIB
+
+
+def main() -> None:  # noqa: PLR0915 - one run, printed in order
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--exhibits", type=int, default=20)
+    parser.add_argument("--total-mib", type=int, default=64)
+    parser.add_argument("--zip", action="store_true", help="write the bundle as a zip")
+    options = parser.parse_args()
+    print(f"load average before: {os.getloadavg()}  cpus: {os.cpu_count()}")
+    with tempfile.TemporaryDirectory(prefix="casefile-bench-bundle-") as temp:
+        root = Path(temp)
+        env = instance(root / "vault")
+        casefile(env, "init")
+        casefile(env, "users", "create", LEAD, "--password-stdin", stdin=PASSWORD + "\n")
+        created = casefile(env, "cases", "create", "--as", LEAD, "--title", "Bench",
+                           "--forum", "icj")["out"]
+        case_id = re.search(r"created case (\S+)", str(created)).group(1)  # type: ignore[union-attr]
+        make_files(root / "files", options.exhibits, options.total_mib * MIB)
+        took = casefile(env, "ingest", case_id, str(root / "files"), "--as", LEAD)
+        print(f"ingest {options.exhibits} files: {took['wall']:.1f} s")
+
+        from sqlalchemy import create_engine, text  # noqa: PLC0415
+
+        database = root / "vault" / "instance"
+        url = next(f"sqlite:///{p}" for p in database.glob("*.sqlite3"))
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            erns = list(connection.scalars(text("SELECT ern FROM evidence ORDER BY seq")))
+            size = int(connection.scalar(text("SELECT SUM(size) FROM evidence")) or 0)
+        engine.dispose()
+        mib = size / MIB
+        print(f"{len(erns)} items, {mib:.1f} MiB")
+
+        loop = in_process_loop(env, root / "loop")
+        shutil.rmtree(root / "loop")
+        loop_rate = mib / loop["wall"]
+        print(f"in-process decrypt -> SHA-256 -> write: {loop['wall']:.2f} s wall, "
+              f"{loop['cpu']:.2f} s CPU, {loop_rate:.1f} MiB/s")
+
+        out = root / ("bundle.zip" if options.zip else "bundle")
+        bundled = casefile(env, "bundle", case_id, *erns, "-o", str(out), "--as", LEAD,
+                           "--classification", "confidential",
+                           *(["--zip"] if options.zip else []))
+        rate = mib / bundled["wall"]
+        print(f"casefile bundle: {bundled['wall']:.2f} s wall, {bundled['cpu']:.2f} s CPU, "
+              f"{rate:.1f} MiB/s of exhibits = {100 * rate / loop_rate:.1f} % of the loop "
+              f"(target >= 50 %); by CPU time {100 * loop['cpu'] / bundled['cpu']:.1f} %; "
+              f"peak RSS {bundled['rss_mib']:.1f} MiB (target <= 250)")
+
+        checkpoint = (out / "data/custody/checkpoint.txt") if out.is_dir() else None
+        key_text = None
+        if checkpoint is not None:
+            key_text = (out / "data/custody/public-key.txt").read_text().strip()
+        key_args = ["--key", key_text] if key_text else []
+        verified = casefile(env, "verify-bundle", str(out), *key_args)
+        files = [str(p) for p in sorted(out.rglob("*")) if p.is_file()] if out.is_dir() else [
+            str(out)]
+        on_disk = sum(Path(p).stat().st_size for p in files) / MIB
+        summed = measured({}, "sha256sum", *files)
+        bundled_file = out / "verify_bundle.py" if out.is_dir() else None
+        if bundled_file is not None:
+            alone = measured({}, sys.executable, "-I", str(bundled_file), str(out), *key_args)
+            print(f"the bundle's own verify_bundle.py: {alone['wall']:.2f} s wall, "
+                  f"{alone['cpu']:.2f} s CPU ({on_disk_mib(out) / alone['wall']:.1f} MiB/s)")
+        verify_rate = on_disk / verified["wall"]
+        sum_rate = on_disk / summed["wall"]
+        print(f"verify-bundle: {verified['wall']:.2f} s wall, {verified['cpu']:.2f} s CPU, "
+              f"{verify_rate:.1f} MiB/s over {on_disk:.1f} MiB; sha256sum {summed['wall']:.2f} s "
+              f"wall, {summed['cpu']:.2f} s CPU, {sum_rate:.1f} MiB/s -> "
+              f"{100 * verify_rate / sum_rate:.1f} % (target >= 50 %); peak RSS "
+              f"{verified['rss_mib']:.1f} MiB")
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

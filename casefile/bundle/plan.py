@@ -1,0 +1,59 @@
+"""What a bundle holds, as plain typed values: the filing and its exhibits in order, and
+where the writer gets each exhibit's verified bytes and custody report.
+
+The writer knows nothing of the database: logic/export/ builds a plan from items (and will
+from filings), authorized, and gives the readers below."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+CLASSIFICATIONS = ("public", "confidential", "under_seal", "ex_parte")
+
+
+@dataclass(frozen=True)
+class ExhibitPlan:
+    number: str  # as the forum numbers it: "Annex 3", "Anx 2", "Exhibit 12"
+    item_id: str
+    ern: str
+    title: str
+    date: str  # ISO 8601 date (or date and time) the exhibit is dated, "" if unknown
+    mime: str
+    source: str
+    classification: str
+    language: str
+    original_name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class BundlePlan:
+    filing_id: str  # External-Identifier
+    filing_title: str
+    forum: str
+    classification: str
+    exhibits: tuple[ExhibitPlan, ...]
+    organization: str = "Casefile"  # Source-Organization
+    case_title: str = ""
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the writer reads what it bundles.
+
+    `content(exhibit)`: the exhibit's bytes, decrypted and verified as they stream (it must
+    raise, never end cleanly, when a check fails: logic/evidence/reading.py does);
+    `custody_report(exhibit)`: the item's report (entries with inclusion proofs) against
+    `checkpoint`, the signed note signed for this bundle; `signing_key` signs the tag
+    manifest; `verifier_key` is its public half as the instance publishes it."""
+
+    content: Callable[[ExhibitPlan], Iterable[bytes]]
+    custody_report: Callable[[ExhibitPlan], dict[str, Any]]
+    checkpoint: str
+    verifier_key: str
+    signing_key: Ed25519PrivateKey

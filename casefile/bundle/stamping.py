@@ -1,0 +1,188 @@
+"""PDF renditions of exhibits, stamped on every page: the exhibit's number and ERN, "page x
+of y" and, when the exhibit is not public, a classification banner across the top.
+
+The stamps are laid out by WeasyPrint (Pango and HarfBuzz shape Burmese numbers and labels),
+one stamp page per page of the exhibit at that page's size, then laid over the exhibit's
+pages with pypdf (BSD licence; pikepdf's MPL-2.0 would do as well, but pypdf is already a
+dependency). Images become one-page PDFs through Pillow first.
+
+The exhibit's bytes are a collector's file, possibly hostile (a PDF whose page tree loops,
+an image that decompresses to gigabytes): `render` runs in a helper process with limits on
+time and memory (casefile/vault/bounded.py), and its answer is the PDF, base64 in JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from casefile.vault import bounded
+
+# Renditions are made of files up to this size; bigger ones are bundled as originals only,
+# with a warning. The file and the stamped PDF pass through this process whole (to and from
+# the helper, base64 in JSON on the way back), a few copies at once: 32 MiB keeps the
+# exporting process's peak within its 250 MiB budget.
+MAX_BYTES = 32 * 1024 * 1024
+MAX_PIXELS = 100_000_000
+HELPER_MEMORY = 1536 * 1024 * 1024
+HELPER_SECONDS = 180.0
+IMAGE_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/gif", "image/tiff", "image/webp", "image/bmp"}
+)
+BANNERS = {
+    "confidential": "CONFIDENTIAL",
+    "under_seal": "UNDER SEAL",
+    "ex_parte": "EX PARTE",
+}
+FONTS = (
+    '"DejaVu Sans", "Liberation Sans", "Padauk", "Padauk Book", "Noto Sans Myanmar", '
+    '"Myanmar Text", sans-serif'
+)
+
+
+class RenditionFailed(Exception):
+    """The file could not be made into a stamped PDF (the reason, for the report)."""
+
+
+@dataclass(frozen=True)
+class Stamp:
+    label: str  # the exhibit number as the forum writes it, e.g. "Annex 3"
+    ern: str
+    classification: str  # public | confidential | under_seal | ex_parte
+
+    @property
+    def banner(self) -> str | None:
+        if self.classification == "public":
+            return None
+        return BANNERS.get(self.classification, self.classification.replace("_", " ").upper())
+
+
+def wants_rendition(mime: str, size: int) -> bool:
+    return (mime == "application/pdf" or mime in IMAGE_TYPES) and size <= MAX_BYTES
+
+
+def stamp_html(stamp: Stamp, sizes: list[tuple[float, float]]) -> str:
+    """One page per exhibit page, each of that page's size, with only the stamps on it."""
+    named: dict[tuple[float, float], str] = {}
+    for size in sizes:
+        named.setdefault(size, f"s{len(named)}")
+    rules = "\n".join(
+        f"@page {name} {{ size: {width:.2f}pt {height:.2f}pt; margin: 0; }}"
+        for (width, height), name in named.items()
+    )
+    total = len(sizes)
+    banner = stamp.banner
+    pages = []
+    for number, size in enumerate(sizes, start=1):
+        width, height = size
+        breaking = "break-before: page;" if number > 1 else ""
+        text = f"{stamp.label} \u00b7 {stamp.ern} \u00b7 page {number} of {total}"
+        pages.append(
+            f'<div class="page" style="page: {named[size]}; {breaking} '
+            f'width: {width:.2f}pt; height: {height:.2f}pt;">'
+            + (f'<div class="banner">{html.escape(banner)}</div>' if banner else "")
+            + f'<div class="mark">{html.escape(text)}</div></div>'
+        )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><style>'
+        f"{rules}\n@page {{ margin: 0; }}\n"
+        f"html, body {{ margin: 0; padding: 0; font-family: {FONTS}; }}\n"
+        ".page { position: relative; overflow: hidden; }\n"
+        ".banner { position: absolute; top: 0; left: 0; right: 0; padding: 2pt 0;"
+        " background: #b00000; color: white; text-align: center; font-size: 9pt;"
+        " font-weight: bold; letter-spacing: 1pt; }\n"
+        ".mark { position: absolute; right: 8pt; bottom: 6pt; padding: 1.5pt 4pt;"
+        " background: white; color: black; border: 0.6pt solid black; font-size: 8pt;"
+        " white-space: nowrap; }\n"
+        "</style></head><body>" + "".join(pages) + "</body></html>"
+    )
+
+
+def weasyprint_pdf(document: str) -> bytes:
+    import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - heavy, used here only
+
+    fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())
+    pdf = weasyprint.HTML(string=document, url_fetcher=fetcher).write_pdf()
+    if not isinstance(pdf, bytes):
+        raise TypeError("WeasyPrint returned no PDF")
+    return pdf
+
+
+def image_to_pdf(data: bytes) -> bytes:
+    """A one-page PDF of the image (its first frame), at most A4's longer side in length."""
+    from PIL import Image  # noqa: PLC0415
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # more is refused (DecompressionBombError)
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        frame = image.convert("RGB")
+    longest = max(frame.size)
+    out = io.BytesIO()
+    # Resolution so that the longer side is about 11 inches: a page a court prints as is.
+    frame.save(out, "PDF", resolution=max(72.0, longest / 11.0))
+    return out.getvalue()
+
+
+def stamp_pdf(pdf: bytes, stamp: Stamp) -> bytes:
+    from pypdf import PdfReader, PdfWriter, Transformation  # noqa: PLC0415
+
+    reader = PdfReader(io.BytesIO(pdf))
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise RenditionFailed("the PDF is encrypted with a password")
+    writer = PdfWriter(clone_from=reader)
+    pages = list(writer.pages)
+    if not pages:
+        raise RenditionFailed("the PDF has no pages")
+    for page in pages:
+        if page.rotation % 360:
+            page.transfer_rotation_to_content()  # upright: stamps go where a reader looks
+    sizes = [(float(page.cropbox.width), float(page.cropbox.height)) for page in pages]
+    stamps = PdfReader(io.BytesIO(weasyprint_pdf(stamp_html(stamp, sizes))))
+    if len(stamps.pages) != len(pages):
+        raise RenditionFailed("the stamps did not come out one per page")
+    for page, stamp_page in zip(pages, stamps.pages, strict=True):
+        box = page.cropbox
+        page.merge_transformed_page(
+            stamp_page, Transformation().translate(float(box.left), float(box.bottom))
+        )
+    writer.add_metadata({"/Title": f"{stamp.label} {stamp.ern}", "/Producer": "Casefile"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def render_in_helper(message: bytes) -> dict[str, Any]:
+    """The helper's side: a JSON line (mime and stamp), then the file's bytes."""
+    header, _, data = message.partition(b"\n")
+    fields = json.loads(header)
+    stamp = Stamp(fields["label"], fields["ern"], fields["classification"])
+    pdf = data if fields["mime"] == "application/pdf" else image_to_pdf(data)
+    try:
+        stamped = stamp_pdf(pdf, stamp)
+    except RenditionFailed as error:
+        return {"failed": str(error)}
+    return {"pdf": base64.b64encode(stamped).decode("ascii")}
+
+
+def render(data: bytes, mime: str, stamp: Stamp) -> bytes:
+    """The stamped PDF rendition of a document or an image (RenditionFailed if none)."""
+    header = json.dumps(
+        {"mime": mime, "label": stamp.label, "ern": stamp.ern,
+         "classification": stamp.classification}
+    ).encode("utf-8")
+    try:
+        answer = bounded.run(
+            render_in_helper,
+            header + b"\n" + data,
+            seconds=HELPER_SECONDS,
+            memory_bytes=HELPER_MEMORY,
+        )
+    except (bounded.LimitExceeded, bounded.ParserFailed) as error:
+        raise RenditionFailed(f"could not be rendered ({error})") from None
+    if "failed" in answer:
+        raise RenditionFailed(str(answer["failed"]))
+    return base64.b64decode(answer["pdf"])

@@ -1,0 +1,400 @@
+"""Writes a court bundle: a BagIt bag (RFC 8493) as a folder, or the same bag streamed into a
+zip, in bounded memory whatever its size.
+
+Everything is written under a temporary name beside the output (`.NAME.partial-XXXX`), the
+detached signature last, and renamed to NAME only when every file is written and flushed to
+disk and the caller's `before_publish` (the custody entries, logic/export/) has succeeded.
+Any failure removes the temporary files: an exhibit whose bytes fail their check, a full
+disk, a refused commit. A process killed midway leaves a hidden `.partial` folder without
+its signature, which does not verify, never something that looks complete.
+
+Each exhibit's original is written as it streams from `Sources.content`, hashed with SHA-256
+and SHA-512 in the same pass (the manifests), and compared with the SHA-256 and size the
+plan states: the bundle says what the vault recorded, or it is not written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gc
+import hashlib
+import json
+import mimetypes
+import os
+import re
+import secrets
+import shutil
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from casefile.bundle import index, stamping, verifier_file
+from casefile.bundle.plan import CLASSIFICATIONS, BundlePlan, ExhibitPlan, Sources
+from casefile.documents import custody_report_pdf
+from casefile.vault import bounded
+from casefile.verifier import bundle_verifier as layout
+
+CHUNK = 1 << 20
+GC_EVERY = 16
+BAGIT_TEXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+VERIFY_TEXT = "VERIFY.txt"
+EXTENSIONS = {
+    "application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif",
+    "image/tiff": ".tif", "image/webp": ".webp", "text/plain": ".txt", "video/mp4": ".mp4",
+    "audio/mpeg": ".mp3", "application/zip": ".zip", "application/octet-stream": ".bin",
+}
+
+
+class BundleError(Exception):
+    """The bundle was not written (the reason names the exhibit when one is the cause)."""
+
+
+@dataclass
+class Written:
+    """A finished bundle, before or after it takes its final name."""
+
+    path: Path
+    tagmanifest_sha256: str
+    payload_bytes: int
+    payload_files: int
+    exhibits: int
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Bag:
+    root: Path
+    digests: dict[str, dict[str, str]] = field(default_factory=dict)  # payload path -> digests
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def write(self, relative: str, chunks: Iterable[bytes]) -> dict[str, str]:
+        """A payload or tag file from chunks, hashed as written, flushed to disk."""
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        hashers = {name: hashlib.new(name) for name in layout.ALGORITHMS}
+        size = 0
+        with path.open("xb") as handle:
+            for chunk in chunks:
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+                handle.write(chunk)
+                size += len(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
+        if relative.startswith("data/"):
+            self.digests[relative] = digests
+            self.sizes[relative] = size
+        return digests
+
+    def write_bytes(self, relative: str, data: bytes) -> dict[str, str]:
+        return self.write(relative, [data])
+
+
+def _encode_path(path: str) -> str:
+    return path.replace("%", "%25").replace("\n", "%0A").replace("\r", "%0D")
+
+
+def _manifest(entries: dict[str, dict[str, str]], algorithm: str) -> bytes:
+    return "".join(
+        f"{digests[algorithm]}  {_encode_path(path)}\n" for path, digests in sorted(entries.items())
+    ).encode("utf-8")
+
+
+def _folder_name(exhibit: ExhibitPlan, position: int) -> str:
+    """A file-system-safe folder per exhibit: its position, then its number and ERN."""
+    words = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{exhibit.number}_{exhibit.ern}").strip("-.")
+    return f"{position:04d}_{words[:80]}"
+
+
+def _extension(exhibit: ExhibitPlan) -> str:
+    return EXTENSIONS.get(exhibit.mime) or mimetypes.guess_extension(exhibit.mime) or ".bin"
+
+
+def _checked(plan: BundlePlan) -> None:
+    if not plan.exhibits:
+        raise BundleError("a bundle needs at least one exhibit")
+    numbers = [exhibit.number for exhibit in plan.exhibits]
+    if len(set(numbers)) != len(numbers):
+        raise BundleError("two exhibits have the same number")
+    for classification in {plan.classification, *(e.classification for e in plan.exhibits)}:
+        if classification not in CLASSIFICATIONS:
+            raise BundleError(f"unknown classification {classification!r}")
+
+
+def _verified_original(
+    bag: _Bag, relative: str, exhibit: ExhibitPlan, chunks: Iterable[bytes]
+) -> None:
+    label = f"exhibit {exhibit.number} ({exhibit.ern})"
+    try:
+        digests = bag.write(relative, chunks)
+    except BundleError:
+        raise
+    except Exception as error:
+        raise BundleError(f"{label} failed its integrity check: {error}") from error
+    if bag.sizes[relative] != exhibit.size or digests["sha256"] != exhibit.sha256:
+        raise BundleError(
+            f"{label} failed its integrity check: its bytes do not match the SHA-256 recorded "
+            "at intake"
+        )
+
+
+def _read(path: Path) -> Iterable[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
+
+
+def _custody_pdf(plan: BundlePlan, exhibit: ExhibitPlan, report: dict[str, Any]) -> bytes:
+    subject = custody_report_pdf.Subject(
+        case_title=plan.case_title or plan.filing_title,
+        forum=plan.forum,
+        reference=plan.filing_id,
+        items=(custody_report_pdf.ItemLine(exhibit.item_id, exhibit.ern,
+                                           exhibit.original_name or None, exhibit.sha256),),
+        scope="item",
+    )
+    return custody_report_pdf.render(
+        report, f"Custody report: {exhibit.number}, {exhibit.ern}", subject
+    )
+
+
+def _rendition(
+    bag: _Bag, folder: str, original: str, exhibit: ExhibitPlan, warnings: list[str]
+) -> str:
+    """The stamped PDF of a document or an image ("" if none: the reason in `warnings`)."""
+    label = f"exhibit {exhibit.number} ({exhibit.ern}): no PDF rendition"
+    if exhibit.mime != "application/pdf" and exhibit.mime not in stamping.IMAGE_TYPES:
+        return ""
+    if not stamping.wants_rendition(exhibit.mime, exhibit.size):
+        warnings.append(f"{label}: over {stamping.MAX_BYTES // (1024 * 1024)} MiB")
+        return ""
+    stamp = stamping.Stamp(exhibit.number, exhibit.ern, exhibit.classification)
+    try:
+        pdf = stamping.render((bag.root / original).read_bytes(), exhibit.mime, stamp)
+    except stamping.RenditionFailed as error:
+        warnings.append(f"{label}: {error}")
+        return ""
+    rendition = f"{folder}/rendition.pdf"
+    bag.write_bytes(rendition, pdf)
+    return rendition
+
+
+def _exhibit(
+    bag: _Bag, plan: BundlePlan, sources: Sources, exhibit: ExhibitPlan, *, position: int,
+    warnings: list[str],
+) -> dict[str, str]:
+    folder = f"data/exhibits/{_folder_name(exhibit, position)}"
+    original = f"{folder}/original{_extension(exhibit)}"
+    _verified_original(bag, original, exhibit, sources.content(exhibit))
+    rendition = _rendition(bag, folder, original, exhibit, warnings)
+    report = sources.custody_report(exhibit)
+    if report.get("checkpoint") != sources.checkpoint:
+        raise BundleError(
+            f"exhibit {exhibit.number} ({exhibit.ern}): its custody report is not against the "
+            "bundle's checkpoint"
+        )
+    custody = f"{folder}/custody.json"
+    bag.write_bytes(
+        custody, json.dumps(report, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+    )
+    bag.write_bytes(f"{folder}/custody.pdf", _custody_pdf(plan, exhibit, report))
+    return {
+        "number": exhibit.number, "ern": exhibit.ern, "title": exhibit.title,
+        "date": exhibit.date, "type": exhibit.mime, "source": exhibit.source,
+        "classification": exhibit.classification, "language": exhibit.language,
+        "original_name": exhibit.original_name, "size": str(exhibit.size),
+        "sha256": exhibit.sha256, "file": original, "rendition": rendition,
+        "custody_report": custody,
+    }
+
+
+def _verify_text(plan: BundlePlan, key: str) -> str:
+    return f"""How to check this bundle
+========================
+
+Filing: {plan.filing_title} ({plan.filing_id})
+Signed by the custody key: {key}
+Compare this key with the one the instance publishes (GET /api/v1/custody/public-key);
+a bundle can be rewritten and re-signed whole only with another key.
+
+1. All of it, with the verifier in this bundle (Python 3.11+ and `pip install cryptography`):
+
+     python3 verify_bundle.py .  --key '{key}'
+
+   It checks every file against both manifests and Payload-Oxum, every exhibit against
+   data/index.csv (SHA-256 and size), the signature over tagmanifest-sha256.txt, the signed
+   checkpoint, and every custody report's inclusion proofs against that checkpoint, and
+   names each failure (exit status 1). Casefile's own `casefile verify-bundle PATH --key KEY`
+   runs the same code. On a zip, give the zip's path.
+
+2. BagIt fixity with the Library of Congress validator (pip install bagit):
+
+     python3 -m bagit --validate .
+
+3. The exhibits' hashes with coreutils (from this folder):
+
+     sha256sum -c manifest-sha256.txt && sha512sum -c manifest-sha512.txt
+     sha256sum -c tagmanifest-sha256.txt
+
+   and compare each exhibit's SHA-256 with its row in data/index.csv.
+
+4. The Ed25519 signature over the tag manifest, with OpenSSL 3 (the key is also in
+   data/custody/public-key.pem; use the one the instance publishes, not only that copy):
+
+     openssl pkeyutl -verify -pubin -inkey data/custody/public-key.pem -rawin \\
+       -in tagmanifest-sha256.txt -sigfile tagmanifest-sha256.txt.sig
+
+5. The custody reports by hand: docs/custody.md of Casefile shows how to recompute each
+   entry's leaf hash (SHA-256 of 0x00 and the entry's canonical JSON) and check its
+   inclusion proof (RFC 9162) against the root in data/custody/checkpoint.txt, a C2SP
+   signed note whose signature the same key verifies. Keep that checkpoint: the custody log
+   must extend it from now on (`casefile custody verify --trusted checkpoint.txt`).
+"""
+
+
+def _bag_info(plan: BundlePlan, bag: _Bag) -> bytes:
+    octets = sum(bag.sizes.values())
+    fields = [
+        ("Source-Organization", plan.organization),
+        ("External-Identifier", plan.filing_id),
+        ("External-Description", plan.filing_title),
+        ("Bagging-Date", dt.datetime.now(dt.UTC).date().isoformat()),
+        ("Payload-Oxum", f"{octets}.{len(bag.sizes)}"),
+        ("Bag-Software-Agent", "Casefile (casefile.bundle)"),
+    ]
+    # One line per field: values lose line breaks (RFC 8493 allows folding; one line is simpler).
+    return "".join(f"{name}: {' '.join(value.split())}\n" for name, value in fields).encode("utf-8")
+
+
+def _write_bag(root: Path, plan: BundlePlan, sources: Sources, warnings: list[str]) -> str:
+    bag = _Bag(root)
+    rows = []
+    for position, exhibit in enumerate(plan.exhibits, start=1):
+        rows.append(_exhibit(bag, plan, sources, exhibit, position=position, warnings=warnings))
+        if position % GC_EVERY == 0:
+            # Each WeasyPrint layout leaves reference cycles that only a full collection
+            # frees; left to the collector's thresholds, 200 exhibits grew the process by
+            # ~50 MiB (bench/bundle.py). A full collection costs ~0.07 s here: every 16.
+            gc.collect()
+    bag.write_bytes(layout.INDEX_CSV, index.csv_bytes(rows))
+    try:
+        index_pdf = index.pdf_bytes(plan, rows, sources.checkpoint, sources.verifier_key)
+    except (bounded.LimitExceeded, bounded.ParserFailed) as error:
+        raise BundleError(f"the index PDF could not be laid out ({error})") from None
+    bag.write_bytes(layout.INDEX_PDF, index_pdf)
+    bag.write_bytes(layout.CHECKPOINT, sources.checkpoint.encode("utf-8"))
+    bag.write_bytes(layout.PUBLIC_KEY, f"{sources.verifier_key}\n".encode())
+    pem = sources.signing_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    bag.write_bytes(layout.PUBLIC_KEY_PEM, pem)
+    tags: dict[str, dict[str, str]] = {}
+    for algorithm in layout.ALGORITHMS:
+        name = f"manifest-{algorithm}.txt"
+        tags[name] = bag.write_bytes(name, _manifest(bag.digests, algorithm))
+    tags[layout.BAGIT] = bag.write_bytes(layout.BAGIT, BAGIT_TEXT.encode())
+    tags[layout.BAG_INFO] = bag.write_bytes(layout.BAG_INFO, _bag_info(plan, bag))
+    tags[VERIFY_TEXT] = bag.write_bytes(
+        VERIFY_TEXT, _verify_text(plan, sources.verifier_key).encode("utf-8")
+    )
+    tags[verifier_file.FILE_NAME] = bag.write_bytes(
+        verifier_file.FILE_NAME, verifier_file.text().encode("utf-8")
+    )
+    for algorithm in reversed(layout.ALGORITHMS):  # sha512 first: sha256's is the one signed
+        name = f"tagmanifest-{algorithm}.txt"
+        bag.write_bytes(name, _manifest(tags, algorithm))
+    signed = (root / layout.TAG_MANIFEST).read_bytes()
+    bag.write_bytes(layout.SIGNATURE, sources.signing_key.sign(signed))  # last of all
+    return hashlib.sha256(signed).hexdigest()
+
+
+def _zip_folder(folder: Path, target: Path, top: str) -> None:
+    """The bag's files into a zip under one top folder, streamed (stored: media is already
+    compressed, and a registry's tools read stored members fastest)."""
+    with zipfile.ZipFile(target, "x", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            name = f"{top}/{path.relative_to(folder).as_posix()}"
+            info = zipfile.ZipInfo.from_file(path, name)
+            info.compress_type = zipfile.ZIP_STORED
+            with path.open("rb") as source, archive.open(info, "w", force_zip64=True) as sink:
+                shutil.copyfileobj(source, sink, CHUNK)
+    with target.open("rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _payload_sizes(folder: Path) -> list[int]:
+    return [path.stat().st_size for path in (folder / "data").rglob("*") if path.is_file()]
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def write_bundle(
+    plan: BundlePlan,
+    sources: Sources,
+    out: Path,
+    *,
+    as_zip: bool = False,
+    before_publish: Callable[[Written], None] | None = None,
+) -> Written:
+    """Write the bundle to `out` (a folder, or a zip with `as_zip`), which must not exist.
+    `before_publish(written)` runs once every file is on disk and before `out` appears; if
+    it raises, nothing is left. BundleError names what stopped the bundle."""
+    _checked(plan)
+    out = out.absolute()
+    if out.exists() or out.is_symlink():
+        raise BundleError(f"{out} exists already: give a new name")
+    if not out.parent.is_dir():
+        raise BundleError(f"{out.parent} is not a folder")
+    partial = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
+    folder = partial / "bag" if as_zip else partial
+    warnings: list[str] = []
+    try:
+        folder.mkdir(parents=True)
+        digest = _write_bag(folder, plan, sources, warnings)
+        written = Written(
+            path=out,
+            tagmanifest_sha256=digest,
+            payload_bytes=sum(bag_sizes := _payload_sizes(folder)),
+            payload_files=len(bag_sizes),
+            exhibits=len(plan.exhibits),
+            warnings=warnings,
+        )
+        produced = folder
+        if as_zip:
+            produced = partial / "bundle.zip"
+            top = re.sub(r"[^A-Za-z0-9._-]+", "-", out.stem).strip("-.") or "bundle"
+            _zip_folder(folder, produced, top)
+            shutil.rmtree(folder)
+        else:
+            _fsync_dir(folder)
+        if before_publish is not None:
+            before_publish(written)
+        produced.rename(out)
+        _fsync_dir(out.parent)
+    except BaseException:
+        _remove(partial)
+        raise
+    finally:
+        if as_zip:
+            _remove(partial)
+    return written

@@ -1,0 +1,84 @@
+"""`casefile bundle` (a court bundle of chosen items, until filings bring `casefile export
+FILING`) and `casefile verify-bundle` (offline: no database, no secret, no settings).
+Registered on the main group by casefile.cli; they call casefile.logic and casefile.verifier."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import click
+
+from casefile.bundle.writer import BundleError
+from casefile.cli import CasefileError, _account, _app, _keys, _session, main, one_line_errors
+from casefile.cli_vault import _keyring_errors_in_one_line, _vault
+from casefile.logic.export import items as export_items
+from casefile.verifier import bundle_verifier
+
+
+@main.command("bundle")
+@click.argument("case_id", type=click.UUID)
+@click.argument("erns", nargs=-1, required=True)
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path),
+              help="The bundle to write: a folder, or a zip with --zip (must not exist).")
+@click.option("--as", "as_email", required=True, help="Account that exports (sees every item).")
+@click.option("--zip", "as_zip", is_flag=True, help="Write the bag as one zip file.")
+@click.option("--classification", default="public", show_default=True,
+              type=click.Choice(["public", "confidential", "under_seal", "ex_parte"]))
+@click.option("--title", help="The bundle's title (default: Exhibits from <case>).")
+@click.option("--organization", help="Source-Organization in bag-info.txt (default: the "
+              "custody log's origin).")
+@click.pass_context
+@one_line_errors
+def bundle_command(  # noqa: PLR0917 - one parameter per option
+    ctx: click.Context,
+    case_id: uuid.UUID,
+    erns: tuple[str, ...],
+    out: Path,
+    as_email: str,
+    as_zip: bool,
+    classification: str,
+    title: str | None,
+    organization: str | None,
+) -> None:
+    """Write a court bundle of the items ERN... of case CASE_ID to OUT: a BagIt bag with the
+    originals (read verified), stamped PDF renditions, the index, each item's custody report
+    and the signed checkpoint; each item gets an `exported` custody entry naming it."""
+    app = _app(ctx)
+    keys = _keys(app)
+    store, source = _vault(app)
+    with _session(ctx, app) as session:
+        actor = _account(session, as_email)
+        prepared = _keyring_errors_in_one_line(export_items.prepare)(
+            session, actor, case_id, list(erns), keys=keys, keyring=source.get(), store=store,
+            classification=classification, title=title, organization=organization,
+        )
+        try:
+            written = export_items.export(session, actor, prepared, out, as_zip=as_zip)
+        except BundleError as error:
+            raise CasefileError(f"no bundle written: {error}") from None
+    for warning in written.warnings:
+        click.echo(f"casefile: {warning}", err=True)
+    click.echo(
+        f"bundle written: {written.path} ({written.exhibits} exhibits, "
+        f"{written.payload_bytes:,} payload bytes; tag manifest SHA-256 "
+        f"{written.tagmanifest_sha256})"
+    )
+
+
+@main.command("verify-bundle")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--key", help="The verifier key you trust (name+keyid+base64, a PEM public "
+              "key, or a file holding one); default: only the key inside the bundle.")
+def verify_bundle(path: Path, key: str | None) -> None:
+    """Check a court bundle offline (its folder or zip): BagIt fixity, every exhibit against
+    the index, the signature over the tag manifest, the checkpoint and every inclusion
+    proof. Exit 1 naming each failure."""
+    report = bundle_verifier.verify(path, key)
+    bundle_verifier.print_report(report, click.echo)
+    if not report.valid:
+        first = report.problems[0]
+        more = len(report.problems) - 1
+        raise CasefileError(
+            f"bundle does not verify: {first}" + (f" (and {more} more)" if more else "")
+        )

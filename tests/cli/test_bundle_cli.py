@@ -1,0 +1,110 @@
+"""`casefile bundle CASE ERN... -o OUT` and `casefile verify-bundle PATH [--key KEY]` against
+a real instance: the bundle verifies offline with the instance's published key, a tampered
+one fails in one line naming what failed, and a refused bundle leaves nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from casefile.cli import main
+from casefile.db import make_engine
+from casefile.vault import signing_key
+from casefile.verifier.signed_note import verifier_key
+from tests.bundle import fakes
+from tests.cli.instances import cli_env
+from tests.factories import PASSWORD
+
+LEAD = "lead@example.org"
+
+
+@pytest.fixture
+def instance(tmp_path, fresh_database_url):
+    env = cli_env(tmp_path, fresh_database_url)
+    runner = CliRunner()
+
+    def run(*args, stdin=None, environment=None):
+        return runner.invoke(main, list(args), input=stdin, env=environment or env,
+                             catch_exceptions=False)
+
+    assert run("init").exit_code == 0
+    run("users", "create", LEAD, "--password-stdin", stdin=PASSWORD + "\n")
+    created = run("cases", "create", "--as", LEAD, "--title", "The Gambia v. Myanmar",
+                  "--forum", "icj")
+    case_id = re.search(r"created case (\S+)", created.output).group(1)
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "a-statement.pdf").write_bytes(fakes.three_page_pdf())
+    (files / "b-map.png").write_bytes(fakes.png())
+    assert run("ingest", case_id, str(files), "--as", LEAD).exit_code == 0
+    engine = make_engine(fresh_database_url)
+    with engine.connect() as connection:
+        erns = list(connection.scalars(text("SELECT ern FROM evidence ORDER BY seq")))
+    engine.dispose()
+    key = signing_key.load(tmp_path / "instance" / signing_key.FILE_NAME)
+    return {"run": run, "case": case_id, "erns": erns, "key": key, "tmp": tmp_path,
+            "db": fresh_database_url}
+
+
+def published_key(instance, bundle) -> str:
+    origin = (bundle / "data/custody/checkpoint.txt").read_text().splitlines()[0]
+    return verifier_key(origin, instance["key"].public_key())
+
+
+def test_bundle_then_verify_bundle_offline(instance, tmp_path):
+    run = instance["run"]
+    out = tmp_path / "memorial"
+    result = run("bundle", instance["case"], *instance["erns"], "-o", str(out), "--as", LEAD,
+                 "--classification", "confidential")
+    assert result.exit_code == 0, result.output
+    assert "bundle written:" in result.output and "2 exhibits" in result.output
+    key = published_key(instance, out)
+    # Offline: no instance, no database, no configuration in the environment at all.
+    offline = {"CASEFILE_CONFIG": "", "CASEFILE_DATABASE_URL": "postgresql://nowhere/none",
+               "CASEFILE_INSTANCE": str(tmp_path / "no-instance")}
+    checked = run("verify-bundle", str(out), "--key", key, environment=offline)
+    assert checked.exit_code == 0, checked.output
+    assert "bundle verified: 2 exhibits" in checked.output
+    assert not (tmp_path / "no-instance").exists()
+    engine = make_engine(instance["db"])
+    with engine.connect() as connection:
+        actions = list(connection.scalars(text(
+            "SELECT action FROM custody_entries WHERE action = 'exported'")))
+    engine.dispose()
+    assert len(actions) == 2
+    # Tampered: exit 1, the failure named on stderr's one line and in the report.
+    original = next(out.glob("data/exhibits/0001_*/original.pdf"))
+    original.write_bytes(original.read_bytes() + b" ")
+    failed = run("verify-bundle", str(out), "--key", key, environment=offline)
+    assert failed.exit_code == 1
+    assert "FAIL" in failed.output and "original.pdf: SHA256 does not match" in failed.output
+    assert "casefile: bundle does not verify:" in failed.output
+
+
+def test_a_zip_bundle_and_a_key_file(instance, tmp_path):
+    out = tmp_path / "memorial.zip"
+    result = instance["run"]("bundle", instance["case"], instance["erns"][0], "-o", str(out),
+                             "--as", LEAD, "--zip")
+    assert result.exit_code == 0, result.output
+    import zipfile  # noqa: PLC0415
+
+    with zipfile.ZipFile(out) as archive:
+        checkpoint = archive.read("memorial/data/custody/checkpoint.txt").decode()
+    origin = checkpoint.splitlines()[0]
+    key_file = tmp_path / "published.txt"
+    key_file.write_text(verifier_key(origin, instance["key"].public_key()) + "\n")
+    checked = instance["run"]("verify-bundle", str(out), "--key", str(key_file))
+    assert checked.exit_code == 0, checked.output
+
+
+def test_an_unknown_ern_is_one_line_and_leaves_nothing(instance, tmp_path):
+    out = tmp_path / "nothing"
+    result = instance["run"]("bundle", instance["case"], instance["erns"][0], "MMR-NOPE-1",
+                             "-o", str(out), "--as", LEAD)
+    assert result.exit_code == 1
+    assert result.output.strip() == "casefile: evidence MMR-NOPE-1 not found"
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
