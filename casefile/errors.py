@@ -42,6 +42,7 @@ from casefile.logic.errors import (
 from casefile.logic.evidence.editing import StaleVersion
 from casefile.logic.evidence.reading import IntegrityFailure
 from casefile.logic.evidence.tus import ChecksumMismatch, OffsetMismatch, UploadTooLarge
+from casefile.logic.filings.filings import FilingFrozen
 from casefile.uploads import MalformedBody
 
 log = logging.getLogger("casefile")
@@ -88,6 +89,7 @@ ANSWERS: dict[type[DomainError], Answer] = {
     OffsetMismatch: Answer(409, "offset_mismatch"),
     StaleVersion: Answer(409, "stale_version"),
     ChecksumMismatch: Answer(460, "checksum_mismatch"),  # tus checksum extension
+    FilingFrozen: Answer(409, "filing_filed"),
     # the request layer's own (casefile/api/requests.py, api/tus.py, api/tus_headers.py,
     # uploads.py)
     MalformedRequest: Answer(400, "bad_request"),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from casefile.api import cases, custody, evidence, me, meta, tus
+from casefile.api import cases, custody, evidence, filings, me, meta, tus
 from casefile.api.blueprint import bp
 from casefile.extensions import csrf
 
-ROUTE_MODULES = (cases, custody, evidence, me, meta, tus)  # importing registers their routes on bp
+# importing registers their routes on bp
+ROUTE_MODULES = (cases, custody, evidence, me, meta, tus, filings)
 
 
 def init_app(app: Flask) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from casefile.logic.text import VISIBLE
-from casefile.model import Forum, Role
+from casefile.model import Classification, FilingStatus, FilingType, Forum, Role
 
 
 class UserOut(BaseModel):
@@ -209,3 +209,50 @@ class EvidencePage(BaseModel):
         description="items of the case hidden from the caller (restricted, no grant): the "
         "whole case's count, on every page"
     )
+
+
+class ExhibitOut(BaseModel):
+    id: uuid.UUID
+    number: str  # by the forum's convention: "Annex 3", "Anx 3", "Exhibit 3"
+    position: int  # 0-based place in the filing's list
+    evidence_id: uuid.UUID
+    ern: str
+    title: str
+    classification: Classification
+    description: str | None
+
+
+class FilingOut(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    title: str
+    type: FilingType
+    classification: Classification
+    classification_basis: str | None
+    language: str
+    court_document_number: str | None
+    filing_date: dt.date | None
+    status: FilingStatus
+    version: int
+    supersedes_id: uuid.UUID | None
+    superseded_by_id: uuid.UUID | None
+    exhibit_prefix: str
+    exhibit_start: int
+    exhibits_version: int
+    created_at: dt.datetime
+    exhibits: list[ExhibitOut]
+
+
+class FilingList(BaseModel):
+    items: list[FilingOut]
+
+
+class FilingWarningOut(BaseModel):
+    code: str
+    message: str
+    exhibits: list[str]  # the numbers of the exhibits concerned
+    total_pages: int | None
+
+
+class FilingWarnings(BaseModel):
+    items: list[FilingWarningOut]

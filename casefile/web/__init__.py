@@ -16,11 +16,13 @@ from casefile.web import (
     custody,
     evidence,
     evidence_edit,
+    filings,
     prg,
     sessions,
 )
 from casefile.web.labels import (
     action_label,
+    classification_name,
     collector_label,
     collector_value,
     describe,
@@ -28,12 +30,16 @@ from casefile.web.labels import (
     entry_details,
     exact_size,
     file_size,
+    filing_status_name,
+    filing_type_name,
     flag_label,
+    warning_sentence,
 )
 
 bp = Blueprint("web", __name__)
 for child in (auth.bp, account.bp, cases.bp, custody.bp, evidence.bp, evidence_edit.bp, admin.bp):
     bp.register_blueprint(child)
+bp.register_blueprint(filings.bp)
 bp.after_request(prg.see_other)
 
 
@@ -52,6 +58,10 @@ def template_helpers() -> dict[str, object]:
         "flag_label": flag_label,
         "file_size": file_size,
         "exact_size": exact_size,
+        "filing_type_name": filing_type_name,
+        "classification_name": classification_name,
+        "filing_status_name": filing_status_name,
+        "warning_sentence": warning_sentence,
     }
 
 

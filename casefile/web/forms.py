@@ -23,8 +23,8 @@ from wtforms.widgets import CheckboxInput, DateTimeLocalInput, ListWidget
 
 from casefile.logic.cases.ern import DEFAULT_PATTERN
 from casefile.logic.evidence.submission import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
-from casefile.model import CustodyAction, Forum, Role
-from casefile.web.labels import action_label
+from casefile.model import FORUM_TYPES, Classification, CustodyAction, Forum, Role
+from casefile.web.labels import action_label, classification_name, filing_type_name
 
 
 def forum_choices() -> list[tuple[str, str]]:
@@ -282,3 +282,44 @@ class MetadataEditForm(FlaskForm):
     capture_tool = StringField(_l("Capture tool"))
     language = StringField(_l("Language"))
     consent_notes = TextAreaField(_l("Consent notes"))
+
+
+def filing_type_choices(forum: Forum) -> list[tuple[str, str]]:
+    return [(kind.value, filing_type_name(kind)) for kind in FORUM_TYPES[forum]]
+
+
+def classification_choices() -> list[tuple[str, str]]:
+    return [(each.value, classification_name(each)) for each in Classification]
+
+
+class FilingForm(FlaskForm):
+    """A filing's fields (logic/filings/filings.py); `new_version` for a filed one."""
+
+    title = StringField(_l("Title"))
+    type = SelectField(_l("Type of filing"))
+    classification = SelectField(_l("Classification"))
+    classification_basis = TextAreaField(_l("Basis of the classification"))
+    language = StringField(_l("Language of the filing"), default="en")
+    court_document_number = StringField(_l("Court document number"))
+    filing_date = StringField(_l("Filing date"))
+    exhibit_prefix = StringField(_l("Exhibit number prefix"))
+    exhibit_start = StringField(_l("First exhibit number"), default="1")
+
+
+class ExhibitForm(FlaskForm):
+    evidence_id = SelectField(_l("Item"))
+    classification = SelectField(_l("Classification"))
+    description = TextAreaField(_l("Description"))
+
+
+class ExhibitOrderForm(FlaskForm):
+    exhibits_version = HiddenField()
+    exhibit_ids = HiddenField()  # comma-separated, in the new order
+
+
+class StatusForm(FlaskForm):
+    status = HiddenField()
+
+
+class MoveForm(FlaskForm):
+    step = HiddenField()  # -1 up, 1 down

@@ -338,3 +338,81 @@ def file_size(size: int) -> str:
 def exact_size(size: int) -> str:
     """Every byte counted, digits grouped for the reader's locale."""
     return str(ngettext("%(count)s byte", "%(count)s bytes", size, count=format_decimal(size)))
+
+
+# --- filings (logic/filings) -----------------------------------------------------------------
+
+FILING_TYPE_NAMES: dict[str, LazyString] = {
+    "application_instituting_proceedings": _l("Application instituting proceedings"),
+    "request_provisional_measures": _l("Request for the indication of provisional measures"),
+    "memorial": _l("Memorial"),
+    "counter_memorial": _l("Counter-Memorial"),
+    "reply": _l("Reply"),
+    "rejoinder": _l("Rejoinder"),
+    "written_observations": _l("Written observations"),
+    "article_15_communication": _l("Article 15 communication"),
+    "request_or_submission": _l("Request or submission"),
+    "list_of_evidence": _l("List of evidence"),
+    "disclosure_package": _l("Disclosure package"),
+    "criminal_complaint": _l("Criminal complaint"),
+    "supplementary_submission": _l("Supplementary submission"),
+}
+CLASSIFICATION_NAMES: dict[str, LazyString] = {
+    "public": _l("Public"),
+    "confidential": _l("Confidential"),
+    "under_seal": _l("Under seal"),
+    "ex_parte": _l("Ex parte"),
+}
+FILING_STATUS_NAMES: dict[str, LazyString] = {
+    "draft": _l("Draft"),
+    "final": _l("Final"),
+    "filed": _l("Filed"),
+}
+WARNING_SENTENCES: dict[str, LazyString] = {
+    "icj_annex_pages": _l(
+        "The annexes total %(pages)s pages, over the 750 pages of ICJ Practice Direction III."
+    ),
+    "page_count_unknown": _l(
+        "The pages of these annexes could not be counted, so the total may be higher:"
+    ),
+    "translation_missing": _l(
+        "In a language other than English or French, with no linked translation into either:"
+    ),
+    "language_unknown": _l(
+        "The language of these exhibits is not recorded, so a missing translation cannot be "
+        "ruled out:"
+    ),
+    "restricted_in_public_filing": _l("Restricted items are exhibits of this public filing:"),
+    "integrity_failure": _l(
+        "These exhibits failed their latest integrity check (or were deleted) and cannot be "
+        "exported:"
+    ),
+    "type_mismatch": _l(
+        "The content of these exhibits is not of the type they were declared or named as:"
+    ),
+    "declared_hash_mismatch": _l(
+        "These exhibits did not match a digest their collector declared:"
+    ),
+}
+
+
+def filing_type_name(kind: object) -> str:
+    value = getattr(kind, "value", kind)
+    return str(FILING_TYPE_NAMES.get(str(value), str(value)))
+
+
+def classification_name(kind: object) -> str:
+    value = getattr(kind, "value", kind)
+    return str(CLASSIFICATION_NAMES.get(str(value), str(value)))
+
+
+def filing_status_name(kind: object) -> str:
+    value = getattr(kind, "value", kind)
+    return str(FILING_STATUS_NAMES.get(str(value), str(value)))
+
+
+def warning_sentence(code: str, total_pages: int | None) -> str:
+    sentence = WARNING_SENTENCES.get(code)
+    if sentence is None:
+        return code
+    return str(sentence) % {"pages": format_decimal(total_pages or 0)}

@@ -153,6 +153,28 @@ def seed(server: str, database: Database) -> dict[str, str]:
         timeout=30,
     )
     assert transfer.status_code == 201, transfer.text
+    filing = requests.post(
+        f"{server}/api/v1/cases/{case_id}/filings",
+        headers=auth,
+        json={
+            "title": "Request under article 15 concerning deportation to Bangladesh",
+            "type": "article_15_communication",
+            "classification": "confidential",
+            "classification_basis": "Regulation 23 bis of the Regulations of the Court",
+            "court_document_number": "ICC-01/19-7",
+        },
+        timeout=30,
+    )
+    assert filing.status_code == 201, filing.text
+    filing_id = filing.json()["id"]
+    for item in (statement, restricted):  # the lead uploaded both, so sees both
+        added = requests.post(
+            f"{server}/api/v1/filings/{filing_id}/exhibits",
+            headers=auth,
+            json={"evidence_id": item, "description": "Interview notes, Kutupalong"},
+            timeout=30,
+        )
+        assert added.status_code == 201, added.text
     return {
         "cases": "/cases",
         "case": f"/cases/{case_id}",
@@ -166,6 +188,10 @@ def seed(server: str, database: Database) -> dict[str, str]:
         "account": "/account",
         "totp-enrol": "/account/totp",
         "admin": "/admin/users",
+        "filings": f"/cases/{case_id}/filings",
+        "filing": f"/filings/{filing_id}",
+        "filing-edit": f"/filings/{filing_id}/edit",
+        "new-filing": f"/cases/{case_id}/filings/new",
     }
 
 
