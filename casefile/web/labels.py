@@ -212,6 +212,10 @@ def entry_sentence(action: CustodyAction | str, who: str, details: dict[str, Any
     Plain text: templates escape it."""
     action = CustodyAction(action)
     words: Words = {"who": who, "ern": _ern(details) or _("an item")}
+    if action in (CustodyAction.CASE_UPDATED, CustodyAction.LINKED) and isinstance(
+        details.get("filing"), dict
+    ):
+        return _filing_sentence(words, details)
     if action in SENTENCES:
         return SENTENCES[action](words, details)
     if action in ITEM_SENTENCES:
@@ -416,3 +420,32 @@ def warning_sentence(code: str, total_pages: int | None) -> str:
     if sentence is None:
         return code
     return str(sentence) % {"pages": format_decimal(total_pages or 0)}
+
+
+def _filing_sentence(words: Words, details: Words) -> str:
+    """An entry of logic/filings: a filing's change (on its case) or an exhibit's (on its item)."""
+    filing = details["filing"]
+    words = {**words, "title": filing.get("title", ""), "n": filing.get("version", "")}
+    change = details.get("change")
+    status = details.get("status")
+    if change == "filing_created":
+        return _("%(who)s created the filing “%(title)s” (version %(n)s)", **words)
+    if change == "filing_new_version":
+        return _("%(who)s made version %(n)s of the filing “%(title)s”", **words)
+    if change == "exhibit_added":
+        return _("%(who)s added %(ern)s to the filing “%(title)s” as %(number)s",
+                 number=details.get("number", ""), **words)
+    if change == "exhibit_removed":
+        return _("%(who)s removed %(ern)s (%(number)s) from the filing “%(title)s”",
+                 number=details.get("number", ""), **words)
+    if change == "exhibit_renumbered":
+        return _("%(who)s renumbered %(ern)s in the filing “%(title)s” from %(old)s to %(new)s",
+                 old=details.get("from", ""), new=details.get("to", ""), **words)
+    if isinstance(status, dict):
+        return _(
+            "%(who)s changed the status of the filing “%(title)s” from %(old)s to %(new)s",
+            old=filing_status_name(status.get("from")),
+            new=filing_status_name(status.get("to")),
+            **words,
+        )
+    return _("%(who)s changed the filing “%(title)s”", **words)

@@ -90,6 +90,9 @@ def test_a_filing_from_the_case_page_to_its_exhibits(client, case):
     assert client.post(f"{filing_url}/exhibits/{ids[1]}/remove",
                        data=remove.fields).status_code == 303
     assert len(client.get(f"/api/v1{filing_url}").get_json()["exhibits"]) == 1
+    timeline = words(text(client.get(f"/evidence/{first['id']}")))
+    assert f"added {first['ern']} to the filing “Request under article 15” as Anx 1" in timeline
+    assert f"renumbered {first['ern']} in the filing" in timeline
 
 
 def test_status_buttons_and_a_new_version_of_a_filed_filing(client, case):
@@ -115,6 +118,11 @@ def test_status_buttons_and_a_new_version_of_a_filed_filing(client, case):
     assert 'id="superseded"' in text(client.get(filing_url))
     listed = words(text(client.get(f"/cases/{case.id}/filings")))
     assert "Corrigendum" in listed and "Request under article 15" in listed
+    activity = words(text(client.get(f"/cases/{case.id}/activity")))
+    assert "created the filing “Request under article 15” (version 1)" in activity
+    assert ("changed the status of the filing “Request under article 15” from Final to Filed"
+            in activity)
+    assert "made version 2 of the filing “Corrigendum”" in activity
 
 
 def test_readers_see_filings_without_forms(client, case):
