@@ -21,6 +21,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     Enum,
     Float,
     Integer,
@@ -58,6 +59,7 @@ def column_kind(column: Column[Any]) -> str:
     kind = _stored_type(column)
     checks: list[tuple[type[Any], str]] = [
         (UTCDateTime, "datetime"),
+        (Date, "date"),
         (Uuid, "uuid"),
         (LargeBinary, "bytes"),
         (JSON, "json"),
@@ -82,6 +84,10 @@ def rows_query(table: Table) -> Select[Any]:
     order: list[Any] = list(table.primary_key.columns)
     if "content_id" in table.columns:  # items owning a blob before the items sharing it
         order.insert(0, table.c.content_id.is_not(None))
+    if "derived_from_id" in table.columns:  # originals before their derivatives
+        order.insert(1, table.c.derived_from_id.is_not(None))
+    if "supersedes_id" in table.columns:  # a filing's versions in order: each after the one
+        order.insert(0, table.c.version)  # it supersedes
     columns = [
         type_coerce(column, stored).label(column.name)
         if (stored := _stored_type(column)) is not column.type
@@ -100,6 +106,8 @@ def _encode(value: Any, kind: str) -> Any:
         if not isinstance(value, dt.datetime) or value.tzinfo is None:
             raise BackupError(f"expected a UTC time, got {value!r}")
         return value.astimezone(dt.UTC).isoformat()
+    if kind == "date":
+        return value.isoformat()
     if kind == "bytes":
         return base64.b64encode(bytes(value)).decode("ascii")
     if kind == "text":
@@ -117,6 +125,8 @@ def _decode(value: Any, kind: str) -> Any:
         if parsed.tzinfo is None:
             raise ValueError(f"a time without a zone: {value!r}")
         return parsed
+    if kind == "date":
+        return dt.date.fromisoformat(value)
     if kind == "bytes":
         return base64.b64decode(value, validate=True)
     return value
@@ -146,6 +156,7 @@ def _decode_record(record: Any, column_kinds: Kinds) -> dict[str, Any]:
 _TYPES: dict[str, Any] = {
     "uuid": Uuid,
     "datetime": UTCDateTime,
+    "date": Date,
     "bytes": LargeBinary,
     "json": lambda: JSON(none_as_null=True),  # SQL NULL stays NULL, not JSON null
     "text": Text,
