@@ -422,16 +422,20 @@ def warning_sentence(code: str, total_pages: int | None) -> str:
     return str(sentence) % {"pages": format_decimal(total_pages or 0)}
 
 
+FILING_SENTENCES: dict[str, LazyString] = {
+    "filing_created": _l("%(who)s created the filing “%(title)s” (version %(n)s)"),
+    "filing_new_version": _l("%(who)s made version %(n)s of the filing “%(title)s”"),
+}
+
+
 def _filing_sentence(words: Words, details: Words) -> str:
     """An entry of logic/filings: a filing's change (on its case) or an exhibit's (on its item)."""
     filing = details["filing"]
     words = {**words, "title": filing.get("title", ""), "n": filing.get("version", "")}
     change = details.get("change")
     status = details.get("status")
-    if change == "filing_created":
-        return _("%(who)s created the filing “%(title)s” (version %(n)s)", **words)
-    if change == "filing_new_version":
-        return _("%(who)s made version %(n)s of the filing “%(title)s”", **words)
+    if change in FILING_SENTENCES:
+        return str(FILING_SENTENCES[change]) % words
     if change == "exhibit_added":
         return _("%(who)s added %(ern)s to the filing “%(title)s” as %(number)s",
                  number=details.get("number", ""), **words)

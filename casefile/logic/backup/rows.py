@@ -106,13 +106,12 @@ def _encode(value: Any, kind: str) -> Any:
         if not isinstance(value, dt.datetime) or value.tzinfo is None:
             raise BackupError(f"expected a UTC time, got {value!r}")
         return value.astimezone(dt.UTC).isoformat()
-    if kind == "date":
-        return value.isoformat()
     if kind == "bytes":
         return base64.b64encode(bytes(value)).decode("ascii")
     if kind == "text":
         return str(value.value if hasattr(value, "value") else value)
-    return value  # int, float, bool, json: as they are
+    # int, float, bool, json: as they are; a date as ISO 8601 text
+    return value.isoformat() if kind == "date" else value
 
 
 def _decode(value: Any, kind: str) -> Any:
