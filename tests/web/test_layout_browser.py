@@ -167,11 +167,12 @@ def seed(server: str, database: Database) -> dict[str, str]:
     )
     assert filing.status_code == 201, filing.text
     filing_id = filing.json()["id"]
-    for item in (statement, restricted):  # the lead uploaded both, so sees both
+    for item, described in ((statement, {"description": "Interview notes, Kutupalong"}),
+                            (restricted, {})):  # the lead uploaded both, so sees both
         added = requests.post(
             f"{server}/api/v1/filings/{filing_id}/exhibits",
             headers=auth,
-            json={"evidence_id": item, "description": "Interview notes, Kutupalong"},
+            json={"evidence_id": item, **described},
             timeout=30,
         )
         assert added.status_code == 201, added.text

@@ -35,6 +35,7 @@ from casefile.model import (
     Filing,
     FilingStatus,
     Forum,
+    Sensitivity,
     User,
 )
 
@@ -134,6 +135,13 @@ def add_exhibit(
     item = authz.authorize_item(session, actor, data.evidence_id, CaseAction.VIEW_EVIDENCE)
     if item.case_id != filing.case_id:
         raise ValidationFailed({"evidence_id": "not an item of this filing's case"})
+    if item.sensitivity == Sensitivity.RESTRICTED and data.description:
+        # Restricted items' descriptions are kept only sealed under their own key; an
+        # exhibit's description is not sealed (yet), so it is not taken.
+        raise ValidationFailed(
+            {"description": "a restricted item's exhibit takes no description (it would be "
+             "stored unsealed): describe it in the item's own, sealed, details"}
+        )
     if item.status != EvidenceStatus.ACTIVE:
         raise Conflict("this item was deleted: it cannot be an exhibit")
     if any(exhibit.evidence_id == item.id for exhibit in filing.exhibits):
