@@ -53,7 +53,7 @@ def filing_body(filing: Filing) -> dict[str, Any]:
                 "ern": exhibit.item.ern,
                 "title": metadata.reveal(keyring, exhibit.item).title,
                 "classification": exhibit.classification.value,
-                "description": exhibit.description,
+                "description": exhibits.description_of(keyring, exhibit),
             }
             for exhibit in filing.exhibits
         ],
@@ -129,7 +129,7 @@ def add_exhibit(filing_id: uuid.UUID) -> tuple[Response, int]:
     session, actor = request_scope.db_session(), request_scope.actor()
     authz.authorize_filing(session, actor, filing_id, CaseAction.EDIT_FILINGS)
     data = requests.body(ExhibitInput)
-    exhibits.add_exhibit(session, actor, filing_id, data)
+    exhibits.add_exhibit(session, actor, filing_id, data, keyring=request_scope.keyring())
     return jsonify(filing_body(filings.get_filing(session, actor, filing_id))), 201
 
 

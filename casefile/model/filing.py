@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casefile.db import UUIDPK, Base, Timestamp
@@ -115,6 +115,9 @@ class Exhibit(Base):
         enum_column(Classification, "classification")
     )
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A restricted item's exhibit keeps its description only sealed under the item's data key
+    # (logic/filings/exhibits.py), as the item's own details are; `description` is then NULL.
+    sealed_description: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     added_at: Mapped[Timestamp]
     added_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 

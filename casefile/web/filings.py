@@ -167,6 +167,7 @@ def _filing_page(filing: Filing, exhibit_form: ExhibitForm | None = None) -> str
             "exhibit": exhibit,
             "number": exhibits.number(filing, case, exhibit.position),
             "title": metadata.reveal(keyring, exhibit.item).title,
+            "description": exhibits.description_of(keyring, exhibit),
         }
         for exhibit in filing.exhibits
     ]
@@ -228,7 +229,9 @@ def add_exhibit(filing_id: uuid.UUID) -> Response | tuple[str, int]:
     data = validate_all(form, parse)
     if data is not None:
         try:
-            exhibit = exhibits.add_exhibit(session, actor, filing_id, data)
+            exhibit = exhibits.add_exhibit(
+                session, actor, filing_id, data, keyring=request_scope.keyring()
+            )
         except ValidationFailed as error:
             show_errors(form, error)
         except Conflict as error:

@@ -69,6 +69,7 @@ def upgrade() -> None:
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('classification', _classification(), nullable=False),
     sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('sealed_description', sa.LargeBinary(), nullable=True),
     sa.Column('added_at', casefile.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('added_by_id', sa.Uuid(), nullable=True),
     sa.ForeignKeyConstraint(['added_by_id'], ['users.id'], name=op.f('fk_exhibits_added_by_id_users')),

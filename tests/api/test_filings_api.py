@@ -353,11 +353,12 @@ def test_a_filing_holding_a_restricted_item_is_not_there_for_those_without_a_gra
     grant = world.client.post(f"/api/v1/evidence/{secret['id']}/grants",
                               json={"email": "lawyer@example.org"}, headers=world.lead)
     assert grant.status_code == 201
-    described = add_exhibit(world, filing["id"], secret["id"], description="W-17's account")
-    assert described.status_code == 422  # it would be stored unsealed
-    assert "description" in described.get_json()["error"]["fields"]
-    added = add_exhibit(world, filing["id"], secret["id"])
+    added = add_exhibit(world, filing["id"], secret["id"], description="W-17's account")
     assert added.status_code == 201
+    assert added.get_json()["exhibits"][0]["description"] == "W-17's account"
+    [row] = world.session.scalars(select(Exhibit)).all()
+    world.session.refresh(row)
+    assert row.description is None and b"W-17" not in row.sealed_description  # sealed
     assert added.get_json()["exhibits"][0]["title"] == "W-17 statement"
     base = f"/api/v1/filings/{filing['id']}"
     for method, url, body in (

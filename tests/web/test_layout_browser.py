@@ -168,7 +168,8 @@ def seed(server: str, database: Database) -> dict[str, str]:
     assert filing.status_code == 201, filing.text
     filing_id = filing.json()["id"]
     for item, described in ((statement, {"description": "Interview notes, Kutupalong"}),
-                            (restricted, {})):  # the lead uploaded both, so sees both
+                            (restricted, {"description": "ကူတူပါလောင် စခန်း"})):  # the lead
+        # uploaded both, so sees both
         added = requests.post(
             f"{server}/api/v1/filings/{filing_id}/exhibits",
             headers=auth,

@@ -38,6 +38,8 @@ from casefile.model import (
     Sensitivity,
     User,
 )
+from casefile.vault import sealing
+from casefile.vault.envelope import Keyring, KeyringError
 
 FORUM_PREFIX: dict[Forum, str] = {Forum.ICJ: "Annex", Forum.ICC: "Anx", Forum.UJ: "Exhibit"}
 MAX_EXHIBITS = 5000
@@ -63,6 +65,34 @@ class ExhibitOrder(BaseModel):
         "changed since"
     )
     exhibit_ids: list[uuid.UUID] = Field(max_length=MAX_EXHIBITS)
+
+
+def _description_id(item: Evidence) -> uuid.UUID:
+    """What a sealed exhibit description is bound to: the item, for this purpose only (not
+    the item's own sealed details), so copies into a new version open as they are."""
+    return uuid.uuid5(item.id, "casefile exhibit description")
+
+
+def seal_description(keyring: Keyring, item: Evidence, text: str) -> bytes:
+    cipher = keyring.unwrap(item.wrapped_key, item.id.bytes)
+    return sealing.seal(cipher, _description_id(item), {"description": text})
+
+
+def description_of(keyring: Keyring, exhibit: Exhibit) -> str | None:
+    """The exhibit's description, opened if sealed (None once the item was shredded). Only
+    for readers authorized to see the item (authz.authorize_filing)."""
+    if exhibit.sealed_description is None:
+        return exhibit.description
+    item = exhibit.item
+    if item.wrapped_key is None:
+        return None
+    try:
+        cipher = keyring.unwrap(item.wrapped_key, item.id.bytes)
+        fields = sealing.unseal(cipher, _description_id(item), exhibit.sealed_description)
+    except KeyringError:
+        return None
+    value = fields.get("description")
+    return value if isinstance(value, str) else None
 
 
 def prefix(filing: Filing, case: Case) -> str:
@@ -127,7 +157,12 @@ def _renumbered(
 
 @retry.transaction
 def add_exhibit(
-    session: Session, actor: User | None, filing_id: uuid.UUID, data: ExhibitInput
+    session: Session,
+    actor: User | None,
+    filing_id: uuid.UUID,
+    data: ExhibitInput,
+    *,
+    keyring: Keyring | None = None,
 ) -> Exhibit:
     """Add an item of the filing's case at the end of its exhibits. An item the actor may
     not see is NotFound; one of another case, one already an exhibit, a deleted one: refused."""
@@ -135,13 +170,11 @@ def add_exhibit(
     item = authz.authorize_item(session, actor, data.evidence_id, CaseAction.VIEW_EVIDENCE)
     if item.case_id != filing.case_id:
         raise ValidationFailed({"evidence_id": "not an item of this filing's case"})
-    if item.sensitivity == Sensitivity.RESTRICTED and data.description:
-        # Restricted items' descriptions are kept only sealed under their own key; an
-        # exhibit's description is not sealed (yet), so it is not taken.
-        raise ValidationFailed(
-            {"description": "a restricted item's exhibit takes no description (it would be "
-             "stored unsealed): describe it in the item's own, sealed, details"}
-        )
+    description, sealed = data.description, None
+    if item.sensitivity == Sensitivity.RESTRICTED and description:
+        if keyring is None:
+            raise Conflict("a restricted item's exhibit description needs the keyring")
+        description, sealed = None, seal_description(keyring, item, data.description or "")
     if item.status != EvidenceStatus.ACTIVE:
         raise Conflict("this item was deleted: it cannot be an exhibit")
     if any(exhibit.evidence_id == item.id for exhibit in filing.exhibits):
@@ -153,7 +186,8 @@ def add_exhibit(
         evidence_id=item.id,
         position=len(filing.exhibits),
         classification=data.classification or filing.classification,
-        description=data.description,
+        description=description,
+        sealed_description=sealed,
         added_by_id=actor.id if actor is not None else None,
     )
     filing.exhibits.append(exhibit)

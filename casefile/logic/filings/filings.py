@@ -327,6 +327,7 @@ def _new_version(
             position=old.position,
             classification=old.classification,
             description=old.description,
+            sealed_description=old.sealed_description,
             added_by_id=actor.id if actor is not None else None,
         )
         session.add(copy)
