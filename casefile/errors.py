@@ -42,6 +42,7 @@ from casefile.logic.errors import (
 from casefile.logic.evidence.editing import StaleVersion
 from casefile.logic.evidence.reading import IntegrityFailure
 from casefile.logic.evidence.tus import ChecksumMismatch, OffsetMismatch, UploadTooLarge
+from casefile.logic.filings.filings import FilingFrozen
 from casefile.logic.frameworks.document import FrameworkFileError
 from casefile.uploads import MalformedBody
 
@@ -90,6 +91,7 @@ ANSWERS: dict[type[DomainError], Answer] = {
     StaleVersion: Answer(409, "stale_version"),
     ChecksumMismatch: Answer(460, "checksum_mismatch"),  # tus checksum extension
     FrameworkFileError: Answer(422, "invalid_framework"),
+    FilingFrozen: Answer(409, "filing_filed"),
     # the request layer's own (casefile/api/requests.py, api/tus.py, api/tus_headers.py,
     # uploads.py)
     MalformedRequest: Answer(400, "bad_request"),

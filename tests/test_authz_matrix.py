@@ -36,6 +36,7 @@ from casefile import create_app
 from casefile.db import Database
 from casefile.logic.accounts import accounts, login_sessions, tokens
 from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.filings import exhibits, filings
 from casefile.logic.frameworks import charges
 from casefile.logic.frameworks import links as proof_links
 from casefile.logic.frameworks.charges import ChargeInput
@@ -168,6 +169,19 @@ ITEM = frozenset({"evidence_id"})
 INCIDENT_FORM = {"title": "Burning of Tula Toli", "date_precision": "day", "status": "reported",
                  "categories": "arson_destruction", "country": "Myanmar", "township": "Maungdaw"}
 
+FILING = "/filings/<uuid:filing_id>"
+API_FILING = "/api/v1" + FILING
+NEW_FILING = {"title": "Submission", "type": "request_or_submission", "classification": "public"}
+
+
+def filing_editor() -> Expect:
+    """Filings and their exhibits: lawyers and leads; investigators and viewers read only."""
+    return _expect(
+        **{ADMIN: NOT_FOUND, OUTSIDER: NOT_FOUND, VIEWER: FORBIDDEN, INVESTIGATOR: FORBIDDEN},
+        **dict.fromkeys((LAWYER, LEAD), OK),
+    )
+
+
 ROWS = (
     # --- HTML: sign-in and preferences (public) ---
     Row("GET", "/login", public()),
@@ -253,6 +267,20 @@ ROWS = (
     Row("POST", CASE + "/proof-matrix/links/<uuid:link_id>", contributor(),
         body={"strength": "lead", "note": "n"}),
     Row("POST", CASE + "/proof-matrix/links/<uuid:link_id>/remove", contributor(), body={}),
+    # --- HTML: filings and exhibits ---
+    Row("GET", CASE + "/filings", case_reader()),
+    Row("GET", CASE + "/filings/new", filing_editor()),
+    Row("POST", CASE + "/filings/new", filing_editor(), body=NEW_FILING),
+    Row("GET", FILING, case_reader()),
+    Row("GET", FILING + "/edit", filing_editor()),
+    Row("POST", FILING + "/edit", filing_editor(), body={**NEW_FILING, "language": "en"}),
+    Row("POST", FILING + "/exhibits", filing_editor(), body={"evidence_id": "{pdf_id}"}),
+    Row("POST", FILING + "/exhibits/<uuid:exhibit_id>/remove", filing_editor(), body={}),
+    Row("POST", FILING + "/exhibits/<uuid:exhibit_id>/move", filing_editor(),
+        body={"step": "1"}),
+    Row("POST", FILING + "/exhibits/order", filing_editor(),
+        body={"exhibits_version": "2", "exhibit_ids": "{exhibit_id}"}),
+    Row("POST", FILING + "/status", filing_editor(), body={"status": "final"}),
     # --- HTML: my account (forms sent empty: only who may reach them is at stake here) ---
     Row("GET", "/account", signed_in()),
     Row("POST", "/account/password", signed_in(), body={}),
@@ -345,6 +373,16 @@ ROWS = (
     Row("POST", "/api/v1/incidents/<uuid:incident_id>/tags", contributor(), body={"tag": "Arson"}),
     Row("DELETE", "/api/v1/incidents/<uuid:incident_id>/tags/<uuid:tag_id>", contributor()),
     Row("GET", "/api/v1/custody/public-key", public()),
+    # --- API: filings and exhibits ---
+    Row("POST", API_CASE + "/filings", filing_editor(), body=NEW_FILING),
+    Row("GET", API_CASE + "/filings", case_reader()),
+    Row("GET", API_FILING, case_reader()),
+    Row("PATCH", API_FILING, filing_editor(), body={"title": "Renamed"}),
+    Row("POST", API_FILING + "/exhibits", filing_editor(), body={"evidence_id": "{pdf_id}"}),
+    Row("DELETE", API_FILING + "/exhibits/<uuid:exhibit_id>", filing_editor()),
+    Row("PUT", API_FILING + "/exhibits/order", filing_editor(),
+        body={"exhibits_version": 2, "exhibit_ids": ["{exhibit_id}"]}),
+    Row("GET", API_FILING + "/warnings", case_reader()),
     Row("GET", "/api/v1/custody/checkpoint", signed_in()),
     Row("GET", "/api/v1/custody/checkpoints", signed_in()),
     Row("GET", "/api/v1/custody/consistency", signed_in(),
@@ -379,7 +417,10 @@ DEFAULT_VALUES = {
     "incident_id": "incident_id",
     "charge_id": "charge_id",
     "link_id": "link_id",
+    "filing_id": "filing_id",
+    "exhibit_id": "exhibit_id",
 }
+
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
@@ -520,9 +561,12 @@ def build_world(
     incident: bool = False,
     link: bool = False,
     proof: bool = False,
+    filing: bool = False,
 ) -> World:
     """Seven accounts, one case with a member of each role; API tokens, items of evidence
     and a signed checkpoint only where the row needs them (each write costs every row time)."""
+    if filing:  # its exhibit, and an item to add to it
+        items = items | {"evidence_id", "pdf_id"}
     users = {
         ADMIN: make_user(session, "admin@example.org", admin=True),
         OUTSIDER: make_user(session, "outsider@example.org"),
@@ -559,6 +603,8 @@ def build_world(
         values.update(upload_items(app, values["case_id"], bearer, users[VIEWER].email, items))
     add_case_building(session, users[LEAD], case.id, values, tag=tag, incident=incident,
                       link=link, proof=proof)
+    if filing:  # a filing of the lead's whose one exhibit is the standard item
+        values.update(make_filing(session, users[LEAD], case.id, values["evidence_id"]))
     if upload:  # a resumable upload the lead started: 5 bytes announced, none sent yet
         response = app.test_client().post(
             f"/api/v1/cases/{values['case_id']}/uploads",
@@ -577,6 +623,17 @@ def build_world(
     )
     session.commit()
     return world
+
+
+def make_filing(session, lead, case_id, evidence_id: str) -> dict[str, str]:
+    filing = filings.create_filing(
+        session, lead, case_id, filings.FilingInput.model_validate(NEW_FILING)
+    )
+    exhibit = exhibits.add_exhibit(
+        session, lead, filing.id, exhibits.ExhibitInput(evidence_id=uuid.UUID(evidence_id))
+    )
+    assert filing.exhibits_version == 2  # what the reorder row sends
+    return {"filing_id": str(filing.id), "exhibit_id": str(exhibit.id)}
 
 
 def one_page_pdf() -> bytes:
@@ -642,13 +699,15 @@ def url_for_row(row: Row, world: World) -> str:
 def fill(body: Mapping[str, object] | None, world: World) -> dict[str, object] | None:
     if body is None:
         return None
-    # A value that is exactly "{key}" names one of the world's values.
-    return {
-        name: world.values[value[1:-1]]
-        if isinstance(value, str) and re.fullmatch(r"\{\w+\}", value)
-        else value
-        for name, value in body.items()
-    }
+    # A value that is exactly "{key}" names one of the world's values (also in a list).
+    def one(value: object) -> object:
+        if isinstance(value, list):
+            return [one(each) for each in value]
+        if isinstance(value, str) and re.fullmatch(r"\{\w+\}", value):
+            return world.values[value[1:-1]]
+        return value
+
+    return {name: one(value) for name, value in body.items()}
 
 
 def request_as(app, world: World, actor: str, row: Row, *, content: bytes | None = None):
@@ -741,6 +800,7 @@ def test_route_authorization(app, connection, session, row):
         incident="<uuid:incident_id>" in row.rule,
         link="<uuid:link_id>" in row.rule and not row.proof,
         proof=row.proof,
+        filing="<uuid:filing_id>" in row.rule,
     )
 
     got: dict[str, str] = {}
@@ -891,6 +951,7 @@ def test_no_route_reveals_a_restricted_item_without_a_grant(app, connection, ses
         incident="<uuid:incident_id>" in row.rule,
         link="<uuid:link_id>" in row.rule and not row.proof,
         proof=row.proof,
+        filing="<uuid:filing_id>" in row.rule,
     )
     known = frozenset(
         {"id"} if world.values["restricted_id"] in url_for_row(row, world) else set()

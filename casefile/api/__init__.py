@@ -8,6 +8,7 @@ from casefile.api import (
     cases,
     custody,
     evidence,
+    filings,
     frameworks,
     incidents,
     maps,
@@ -22,7 +23,7 @@ from casefile.extensions import csrf
 
 # Importing registers their routes on bp.
 ROUTE_MODULES = (
-    cases, custody, evidence, frameworks, incidents, maps, me, meta, search, tags, tus
+    cases, custody, evidence, filings, frameworks, incidents, maps, me, meta, search, tags, tus
 )
 
 

@@ -10,8 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from casefile.logic.text import VISIBLE
 from casefile.model import (
+    Classification,
     DatePrecision,
     EvidenceRelation,
+    FilingStatus,
+    FilingType,
     Forum,
     IncidentCategory,
     IncidentStatus,
@@ -428,3 +431,48 @@ class SearchResultOut(BaseModel):
 class SearchPage(BaseModel):
     results: list[SearchResultOut]
     next: str | None
+class ExhibitOut(BaseModel):
+    id: uuid.UUID
+    number: str  # by the forum's convention: "Annex 3", "Anx 3", "Exhibit 3"
+    position: int  # 0-based place in the filing's list
+    evidence_id: uuid.UUID
+    ern: str
+    title: str
+    classification: Classification
+    description: str | None
+
+
+class FilingOut(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    title: str
+    type: FilingType
+    classification: Classification
+    classification_basis: str | None
+    language: str
+    court_document_number: str | None
+    filing_date: dt.date | None
+    status: FilingStatus
+    version: int
+    supersedes_id: uuid.UUID | None
+    superseded_by_id: uuid.UUID | None
+    exhibit_prefix: str
+    exhibit_start: int
+    exhibits_version: int
+    created_at: dt.datetime
+    exhibits: list[ExhibitOut]
+
+
+class FilingList(BaseModel):
+    items: list[FilingOut]
+
+
+class FilingWarningOut(BaseModel):
+    code: str
+    message: str
+    exhibits: list[str]  # the numbers of the exhibits concerned
+    total_pages: int | None
+
+
+class FilingWarnings(BaseModel):
+    items: list[FilingWarningOut]

@@ -17,7 +17,17 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from casefile.logic.errors import Forbidden, NotFound, Unauthenticated
-from casefile.model import Case, CaseMember, Evidence, EvidenceGrant, Role, Sensitivity, User
+from casefile.model import (
+    Case,
+    CaseMember,
+    Evidence,
+    EvidenceGrant,
+    Exhibit,
+    Filing,
+    Role,
+    Sensitivity,
+    User,
+)
 
 
 class CaseAction(StrEnum):
@@ -36,6 +46,7 @@ class CaseAction(StrEnum):
     LINK_PROOF = "link_proof"  # evidence to the elements of charged crimes (the proof matrix)
     VIEW_INCIDENTS = "view_incidents"  # incidents, perpetrators, links to items one may see
     EDIT_INCIDENTS = "edit_incidents"  # record and change incidents, perpetrators, links
+    EDIT_FILINGS = "edit_filings"  # filings and their exhibits (reading them is VIEW_EVIDENCE)
 
 
 _CONTRIBUTOR = frozenset(
@@ -51,7 +62,7 @@ _CONTRIBUTOR = frozenset(
 )
 ROLE_ACTIONS: dict[Role, frozenset[CaseAction]] = {
     Role.LEAD: frozenset(CaseAction),
-    Role.LAWYER: _CONTRIBUTOR,
+    Role.LAWYER: _CONTRIBUTOR | {CaseAction.EDIT_FILINGS},
     Role.INVESTIGATOR: _CONTRIBUTOR,
     Role.VIEWER: frozenset({CaseAction.VIEW, CaseAction.VIEW_EVIDENCE, CaseAction.VIEW_INCIDENTS}),
 }
@@ -187,3 +198,39 @@ def granted_items(actor: User | None) -> Select[uuid.UUID]:
     """Ids of the restricted items the actor holds a grant for."""
     user = require_active(actor)
     return select(EvidenceGrant.evidence_id).where(EvidenceGrant.user_id == user.id)
+
+
+def authorize_filing(
+    session: Session,
+    actor: User | None,
+    filing_id: uuid.UUID,
+    action: CaseAction,
+    *,
+    for_update: bool = False,
+) -> Filing:
+    """The filing, if the actor may do `action` on it (VIEW_EVIDENCE to read it,
+    EDIT_FILINGS to change it). A filing holding an exhibit the actor may not see (a
+    restricted item without their grant) does not exist for them (NotFound), as the item
+    does not: its title, number and description would show it. `for_update` locks the
+    filing's case row (as `authorize_case`)."""
+    user = require_active(actor)
+    filing = session.get(Filing, filing_id)
+    if filing is None or role_in_case(session, user, filing.case_id) is None:
+        raise NotFound("filing not found")
+    if session.scalar(
+        hidden_evidence(session, user, filing.case_id)
+        .with_only_columns(Evidence.id)
+        .where(Evidence.id.in_(select(Exhibit.evidence_id).where(Exhibit.filing_id == filing.id)))
+        .limit(1)
+    ):
+        raise NotFound("filing not found")
+    authorize_case(session, user, filing.case_id, action, for_update=for_update)
+    return filing
+
+
+def visible_filings(session: Session, actor: User | None, case_id: uuid.UUID) -> Select[Filing]:
+    """Filings of a case the actor may read: those holding no exhibit hidden from them."""
+    case = authorize_case(session, actor, case_id, CaseAction.VIEW_EVIDENCE)
+    hidden = hidden_evidence(session, actor, case.id).with_only_columns(Evidence.id)
+    holding_hidden = select(Exhibit.filing_id).where(Exhibit.evidence_id.in_(hidden))
+    return select(Filing).where(Filing.case_id == case.id, Filing.id.not_in(holding_hidden))

@@ -4,7 +4,21 @@ from casefile.model.api_token import ApiToken
 from casefile.model.blind_index import IndexKey, IndexToken
 from casefile.model.case import Case, CaseMember, Forum, Role
 from casefile.model.custody import CustodyAction, CustodyCheckpoint, CustodyEntry, CustodyNode
-from casefile.model.evidence import Evidence, EvidenceGrant, EvidenceStatus, Sensitivity
+from casefile.model.evidence import (
+    Derivation,
+    Evidence,
+    EvidenceGrant,
+    EvidenceStatus,
+    Sensitivity,
+)
+from casefile.model.filing import (
+    FORUM_TYPES,
+    Classification,
+    Exhibit,
+    Filing,
+    FilingStatus,
+    FilingType,
+)
 from casefile.model.framework import Charge, LoadedFramework, ProofLink, Strength
 from casefile.model.incident import (
     DatePrecision,
@@ -27,20 +41,27 @@ from casefile.model.tus_upload import TusChunk, TusUpload, TusUploadState
 from casefile.model.user import User
 
 __all__ = [
+    "FORUM_TYPES",
     "ApiToken",
     "Case",
     "CaseMember",
     "Charge",
+    "Classification",
     "CustodyAction",
     "CustodyCheckpoint",
     "CustodyEntry",
     "CustodyNode",
     "DatePrecision",
+    "Derivation",
     "Evidence",
     "EvidenceGrant",
     "EvidenceRelation",
     "EvidenceStatus",
     "EvidenceTag",
+    "Exhibit",
+    "Filing",
+    "FilingStatus",
+    "FilingType",
     "Forum",
     "Incident",
     "IncidentCategory",

@@ -5,13 +5,13 @@ from enum import StrEnum
 from sqlalchemy import Enum
 
 
-def enum_column(enum: type[StrEnum], name: str) -> Enum:
+def enum_column(enum: type[StrEnum], name: str, length: int = 32) -> Enum:
     return Enum(
         enum,
         name=name,
         native_enum=False,
         create_constraint=True,
-        length=32,
+        length=length,
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )

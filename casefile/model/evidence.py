@@ -27,6 +27,13 @@ class Sensitivity(StrEnum):
     RESTRICTED = "restricted"  # e.g. witness-identifying: needs a per-person grant
 
 
+class Derivation(StrEnum):
+    """How an item was made from the item it derives from (`derived_from_id`)."""
+
+    TRANSLATION = "translation"
+    REDACTION = "redaction"
+
+
 class EvidenceStatus(StrEnum):
     ACTIVE = "active"
     DELETED = "deleted"  # a tombstone: data key destroyed, blob removed
@@ -72,6 +79,17 @@ class Evidence(Base):
     content_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("evidence.id"), nullable=True, index=True
     )
+    # The item's language (BCP 47 code, e.g. "en", "fr", "my"), when known.
+    language: Mapped[str | None] = mapped_column(String(35), nullable=True)
+    # A derivative (a translation, a redacted version) names the item it was made from.
+    derived_from_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("evidence.id"), nullable=True, index=True
+    )
+    derivation: Mapped[Derivation | None] = mapped_column(
+        enum_column(Derivation, "derivation"), nullable=True
+    )
+    # A PDF's number of pages, counted (by PDFium, on the verified bytes) when first needed.
+    page_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[Timestamp]
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     deleted_at: Mapped[OptionalTimestamp]

@@ -397,6 +397,8 @@ class LocalBatch(_Durable):
                 "the file system reported a write error earlier in this run: blobs written "
                 "since cannot be trusted to be on disk"
             ) from self._failed
+        if self._syncfs is None:  # pragma: no cover - settle took the fsync path
+            raise BlobStoreError("syncfs is not usable here")
         try:
             self._syncfs(root)
         except OSError as error:

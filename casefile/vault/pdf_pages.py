@@ -24,6 +24,7 @@ MEMORY = EXTRACT_MEMORY  # the helper's address space; the same as extraction's,
 MAX_SIDE = 1600  # pixels of a page's longer side
 MAX_PIXELS = 2_000_000  # pixels of a page image
 REQUEST = struct.Struct(">II")  # page index, longest side
+NO_PAGE = 0xFFFFFFFF  # a page index past every document's end: the answer is the count only
 
 
 class RenderFailed(Exception):
@@ -63,6 +64,21 @@ def render(pdf: bytes, number: int, *, longest_side: int = MAX_SIDE) -> Page:
         width=int(answer["width"]),
         height=int(answer["height"]),
     )
+
+
+def count(pdf: bytes) -> int:
+    """The number of pages of `pdf`, read by PDFium in the same bounded helper as `render`
+    (asked for a page past any document's end, it answers only the count)."""
+    if len(pdf) > MAX_BYTES:
+        raise RenderFailed(f"PDFs over {MAX_BYTES // (1024 * 1024)} MiB are not read")
+    request = REQUEST.pack(NO_PAGE, 1) + pdf
+    try:
+        answer = bounded.run(_render, request, seconds=SECONDS, memory_bytes=MEMORY)
+    except bounded.LimitExceeded as error:
+        raise RenderFailed(f"counting stopped: {error}") from None
+    except bounded.ParserFailed as error:
+        raise RenderFailed(f"the PDF could not be read ({error})") from None
+    return int(answer["pages"])
 
 
 # --- the helper's side ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from casefile.web import (
     custody,
     evidence,
     evidence_edit,
+    filings,
     frameworks,
     incidents,
     maps,
@@ -27,6 +28,7 @@ from casefile.web import (
 from casefile.web.labels import (
     action_label,
     category_label,
+    classification_name,
     collector_label,
     collector_value,
     describe,
@@ -34,12 +36,15 @@ from casefile.web.labels import (
     entry_details,
     exact_size,
     file_size,
+    filing_status_name,
+    filing_type_name,
     flag_label,
     incident_status_label,
     perpetrator_kind_label,
     place_name,
     precision_label,
     relation_label,
+    warning_sentence,
 )
 
 bp = Blueprint("web", __name__)
@@ -59,6 +64,7 @@ for child in (
     search.bp,
 ):
     bp.register_blueprint(child)
+bp.register_blueprint(filings.bp)
 bp.after_request(prg.see_other)
 
 
@@ -83,6 +89,10 @@ def template_helpers() -> dict[str, object]:
         "precision_label": precision_label,
         "perpetrator_kind_label": perpetrator_kind_label,
         "place_name": place_name,
+        "filing_type_name": filing_type_name,
+        "classification_name": classification_name,
+        "filing_status_name": filing_status_name,
+        "warning_sentence": warning_sentence,
     }
 
 

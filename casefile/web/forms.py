@@ -25,7 +25,7 @@ from wtforms.widgets import CheckboxInput, DateInput, DateTimeLocalInput, ListWi
 
 from casefile.logic.cases.ern import DEFAULT_PATTERN
 from casefile.logic.evidence.submission import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
-from casefile.model import CustodyAction, Forum, Role, Strength
+from casefile.model import FORUM_TYPES, Classification, CustodyAction, Forum, Role, Strength
 from casefile.web.labels import (
     CATEGORY_LABELS,
     INCIDENT_STATUS_LABELS,
@@ -33,6 +33,8 @@ from casefile.web.labels import (
     PRECISION_LABELS,
     RELATION_LABELS,
     action_label,
+    classification_name,
+    filing_type_name,
     strength_label,
 )
 
@@ -570,3 +572,42 @@ class SearchForm(FlaskForm):
     incident_to = DateField(
         _l("Incident until"), validators=[Optional()], id="search-incident-to"
     )
+def filing_type_choices(forum: Forum) -> list[tuple[str, str]]:
+    return [(kind.value, filing_type_name(kind)) for kind in FORUM_TYPES[forum]]
+
+
+def classification_choices() -> list[tuple[str, str]]:
+    return [(each.value, classification_name(each)) for each in Classification]
+
+
+class FilingForm(FlaskForm):
+    """A filing's fields (logic/filings/filings.py); `new_version` for a filed one."""
+
+    title = StringField(_l("Title"))
+    type = SelectField(_l("Type of filing"))
+    classification = SelectField(_l("Classification"))
+    classification_basis = TextAreaField(_l("Basis of the classification"))
+    language = StringField(_l("Language of the filing"), default="en")
+    court_document_number = StringField(_l("Court document number"))
+    filing_date = StringField(_l("Filing date"))
+    exhibit_prefix = StringField(_l("Exhibit number prefix"))
+    exhibit_start = StringField(_l("First exhibit number"), default="1")
+
+
+class ExhibitForm(FlaskForm):
+    evidence_id = SelectField(_l("Item"))
+    classification = SelectField(_l("Classification"))
+    description = TextAreaField(_l("Description"))
+
+
+class ExhibitOrderForm(FlaskForm):
+    exhibits_version = HiddenField()
+    exhibit_ids = HiddenField()  # comma-separated, in the new order
+
+
+class StatusForm(FlaskForm):
+    status = HiddenField()
+
+
+class MoveForm(FlaskForm):
+    step = HiddenField()  # -1 up, 1 down

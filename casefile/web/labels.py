@@ -396,6 +396,10 @@ def entry_sentence(action: CustodyAction | str, who: str, details: dict[str, Any
     Plain text: templates escape it."""
     action = CustodyAction(action)
     words: Words = {"who": who, "ern": _ern(details) or _("an item")}
+    if action in (CustodyAction.CASE_UPDATED, CustodyAction.LINKED) and isinstance(
+        details.get("filing"), dict
+    ):
+        return _filing_sentence(words, details)
     if action in SENTENCES:
         return SENTENCES[action](words, details)
     if action in ITEM_SENTENCES:
@@ -599,3 +603,112 @@ def place_name(level: str, value: str | None, country: str | None) -> str:
         return "မြန်မာ"
     named = places.gazetteer().named(level, value)
     return named[0].my if len(named) == 1 else value
+# --- filings (logic/filings) -----------------------------------------------------------------
+
+FILING_TYPE_NAMES: dict[str, LazyString] = {
+    "application_instituting_proceedings": _l("Application instituting proceedings"),
+    "request_provisional_measures": _l("Request for the indication of provisional measures"),
+    "memorial": _l("Memorial"),
+    "counter_memorial": _l("Counter-Memorial"),
+    "reply": _l("Reply"),
+    "rejoinder": _l("Rejoinder"),
+    "written_observations": _l("Written observations"),
+    "article_15_communication": _l("Article 15 communication"),
+    "request_or_submission": _l("Request or submission"),
+    "list_of_evidence": _l("List of evidence"),
+    "disclosure_package": _l("Disclosure package"),
+    "criminal_complaint": _l("Criminal complaint"),
+    "supplementary_submission": _l("Supplementary submission"),
+}
+CLASSIFICATION_NAMES: dict[str, LazyString] = {
+    "public": _l("Public"),
+    "confidential": _l("Confidential"),
+    "under_seal": _l("Under seal"),
+    "ex_parte": _l("Ex parte"),
+}
+FILING_STATUS_NAMES: dict[str, LazyString] = {
+    "draft": _l("Draft"),
+    "final": _l("Final"),
+    "filed": _l("Filed"),
+}
+WARNING_SENTENCES: dict[str, LazyString] = {
+    "icj_annex_pages": _l(
+        "The annexes total %(pages)s pages, over the 750 pages of ICJ Practice Direction III."
+    ),
+    "page_count_unknown": _l(
+        "The pages of these annexes could not be counted, so the total may be higher:"
+    ),
+    "translation_missing": _l(
+        "In a language other than English or French, with no linked translation into either:"
+    ),
+    "language_unknown": _l(
+        "The language of these exhibits is not recorded, so a missing translation cannot be "
+        "ruled out:"
+    ),
+    "restricted_in_public_filing": _l("Restricted items are exhibits of this public filing:"),
+    "integrity_failure": _l(
+        "These exhibits failed their latest integrity check (or were deleted) and cannot be "
+        "exported:"
+    ),
+    "type_mismatch": _l(
+        "The content of these exhibits is not of the type they were declared or named as:"
+    ),
+    "declared_hash_mismatch": _l(
+        "These exhibits did not match a digest their collector declared:"
+    ),
+}
+
+
+def filing_type_name(kind: object) -> str:
+    value = getattr(kind, "value", kind)
+    return str(FILING_TYPE_NAMES.get(str(value), str(value)))
+
+
+def classification_name(kind: object) -> str:
+    value = getattr(kind, "value", kind)
+    return str(CLASSIFICATION_NAMES.get(str(value), str(value)))
+
+
+def filing_status_name(kind: object) -> str:
+    value = getattr(kind, "value", kind)
+    return str(FILING_STATUS_NAMES.get(str(value), str(value)))
+
+
+def warning_sentence(code: str, total_pages: int | None) -> str:
+    sentence = WARNING_SENTENCES.get(code)
+    if sentence is None:
+        return code
+    return str(sentence) % {"pages": format_decimal(total_pages or 0)}
+
+
+FILING_SENTENCES: dict[str, LazyString] = {
+    "filing_created": _l("%(who)s created the filing “%(title)s” (version %(n)s)"),
+    "filing_new_version": _l("%(who)s made version %(n)s of the filing “%(title)s”"),
+}
+
+
+def _filing_sentence(words: Words, details: Words) -> str:
+    """An entry of logic/filings: a filing's change (on its case) or an exhibit's (on its item)."""
+    filing = details["filing"]
+    words = {**words, "title": filing.get("title", ""), "n": filing.get("version", "")}
+    change = details.get("change")
+    status = details.get("status")
+    if change in FILING_SENTENCES:
+        return str(FILING_SENTENCES[change]) % words
+    if change == "exhibit_added":
+        return _("%(who)s added %(ern)s to the filing “%(title)s” as %(number)s",
+                 number=details.get("number", ""), **words)
+    if change == "exhibit_removed":
+        return _("%(who)s removed %(ern)s (%(number)s) from the filing “%(title)s”",
+                 number=details.get("number", ""), **words)
+    if change == "exhibit_renumbered":
+        return _("%(who)s renumbered %(ern)s in the filing “%(title)s” from %(old)s to %(new)s",
+                 old=details.get("from", ""), new=details.get("to", ""), **words)
+    if isinstance(status, dict):
+        return _(
+            "%(who)s changed the status of the filing “%(title)s” from %(old)s to %(new)s",
+            old=filing_status_name(status.get("from")),
+            new=filing_status_name(status.get("to")),
+            **words,
+        )
+    return _("%(who)s changed the filing “%(title)s”", **words)

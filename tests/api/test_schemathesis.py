@@ -65,6 +65,14 @@ REFUSED_FOR_MEANING = {
     "add_charge_post": ("422",),  # a framework or crime that does not exist
     "add_link_post": ("422",),  # a charge, element, item or incident not of the case
     "change_link_patch": ("422",),  # neither a strength nor a note
+    # Filings: a type of another forum, a classification without its basis, a status the
+    # filing cannot move to without a filing date; an item of no exhibit of the filing; and
+    # 409 for a status change the filing's status does not allow, an item already an exhibit,
+    # a reorder from an older list.
+    "create_filing_post": ("422",),
+    "update_filing_patch": ("409", "422"),
+    "add_exhibit_post": ("409", "422"),
+    "reorder_exhibits_put": ("409", "422"),
 }
 # Fuzzing examples per operation (the coverage phase adds its boundary cases to these): fewer on
 # PostgreSQL, whose leg repeats the run for what only that database refuses.
@@ -160,6 +168,7 @@ def _schema(
         "path.case_id": seeded["case"],
         "path.evidence_id": seeded["item"],
         "path.user_id": seeded["viewer_id"],
+        "path.filing_id": seeded["filing"],
     }
     examples = EXAMPLES[seeded["backend"]]
     SIGNED_IN.add(headers["Authorization"])
@@ -214,7 +223,15 @@ def _failures(schema: Any) -> list[str]:
 
 @pytest.fixture
 def seeded(session, client, database_url):
-    return {**seed_case(session, client), "backend": database_url.split(":", 1)[0].split("+")[0]}
+    found = seed_case(session, client)
+    filing = client.post(
+        f"/api/v1/cases/{found['case']}/filings",
+        json={"title": "Submission", "type": "request_or_submission", "classification": "public"},
+        headers=found["lead"],
+    )
+    assert filing.status_code == 201, filing.get_json()
+    found["filing"] = filing.get_json()["id"]
+    return {**found, "backend": database_url.split(":", 1)[0].split("+")[0]}
 
 
 def test_contract_as_a_case_lead(app, seeded):

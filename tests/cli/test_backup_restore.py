@@ -33,12 +33,15 @@ from casefile.logic.backup import restore as restore_logic
 from casefile.logic.backup import snapshot
 from casefile.logic.evidence import deletion, tus
 from casefile.logic.evidence import ingest as ingest_logic
+from casefile.logic.filings import exhibits, filings
 from casefile.logic.incidents import incidents, links, perpetrators
 from casefile.model import (
     Case,
     CustodyCheckpoint,
     Evidence,
     EvidenceStatus,
+    Exhibit,
+    Filing,
     Incident,
     IncidentCategory,
     IncidentEvidence,
@@ -175,6 +178,7 @@ def source(request, tmp_path, fresh_database_url, kind) -> Instance:
             session, lead, doomed.id, deletion.DeletionInput(reason="a draft"),
             store=instance.store,
         )  # fmt: skip
+        make_filed_filing_and_its_new_version(session, lead, uuid.UUID(case_id))
     database.engine.dispose()
     checkpoint = instance.run("custody", "checkpoint")
     assert checkpoint.exit_code == 0, checkpoint.output
@@ -214,6 +218,38 @@ def incident_as_stored(instance: Instance) -> tuple:
             return (incident.title, incident.start_date, incident.lat, incident.lon,
                     incident.categories, [p.name for p in incident.perpetrators],
                     session.scalar(select(func.count()).select_from(IncidentEvidence)))
+    finally:
+        database.engine.dispose()
+
+
+def make_filed_filing_and_its_new_version(session, lead, case_id: uuid.UUID) -> None:
+    """A filing with a filing date and an exhibit, filed, then its version 2 (which names
+    it): the backup keeps dates, and restores a version after the one it supersedes."""
+    item = session.scalars(
+        select(Evidence).where(Evidence.original_filename == "statement-w12.txt")
+    ).one()
+    filing = filings.create_filing(session, lead, case_id, filings.FilingInput(
+        title="Request", type="request_or_submission", classification="public",
+        filing_date=dt.date(2026, 12, 1)))  # fmt: skip
+    exhibits.add_exhibit(session, lead, filing.id, exhibits.ExhibitInput(evidence_id=item.id))
+    for status in ("final", "filed"):
+        filings.update_filing(session, lead, filing.id, filings.FilingPatch(status=status))
+    filings.update_filing(
+        session, lead, filing.id, filings.FilingPatch(title="Corrigendum", new_version=True)
+    )
+
+
+def filing_rows(instance: Instance) -> set[tuple]:
+    database = instance.database()
+    try:
+        with database.session() as session:
+            return {
+                (row.id, row.version, row.supersedes_id, row.filing_date, row.title)
+                for row in session.scalars(select(Filing))
+            } | {
+                (row.id, row.filing_id, row.evidence_id, row.position)
+                for row in session.scalars(select(Exhibit))
+            }
     finally:
         database.engine.dispose()
 
@@ -367,6 +403,8 @@ def test_backup_while_uploading_then_restore_into_a_new_instance(
     scrubbed = target.run("scrub")
     assert scrubbed.exit_code == 0, scrubbed.output
     assert latest_checkpoint(target) == source.checkpoint
+    assert filing_rows(target) == filing_rows(source)
+    assert len(filing_rows(target)) == 4  # two versions, an exhibit each
 
     restored_items = target.items()
     assert {item.ern: item.sha256 for item in restored_items} == before  # not the upload
@@ -719,6 +757,8 @@ def test_a_backup_of_an_older_schema_is_loaded_at_its_revision_then_upgraded(
     def evidence(row):
         row.pop("sealed_metadata")
         row.pop("extracted_text")  # search came later still
+        for later_column in ("language", "derived_from_id", "derivation", "page_count"):
+            assert row.pop(later_column) is None  # filings and derivatives came later
         return row if row.pop("content_id") is None else None
 
     def tus_uploads(row):
@@ -737,11 +777,14 @@ def test_a_backup_of_an_older_schema_is_loaded_at_its_revision_then_upgraded(
     for table, column in (("evidence", "content_id"), ("evidence", "sealed_metadata"),
                           ("evidence", "extracted_text"),
                           ("users", "totp_secret_wrapped"), ("users", "password_must_change"),
-                          ("tus_uploads", "sealed_fields")):
+                          ("tus_uploads", "sealed_fields"), ("evidence", "language"),
+                          ("evidence", "derived_from_id"), ("evidence", "derivation"),
+                          ("evidence", "page_count")):
         del tables[table]["columns"][column]
     tables["users"]["columns"].update(failed_logins="int", locked_until="datetime")
     later = {"login_sessions", "blind_index_keys", "evidence_index_tokens", "recovery_codes",
-             "search_documents", "search_bodies", "search_blind_terms"}
+             "search_documents", "search_bodies", "search_blind_terms",
+             "filings", "exhibits"}
     files = {tables.pop(name)["file"] for name in later}
     inventory["tables"] = [t for t in inventory["tables"] if t["name"] not in later]
     inventory["files"] = [f for f in inventory["files"] if f["path"] not in files]

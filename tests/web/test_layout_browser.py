@@ -230,6 +230,30 @@ def seed(server: str, database: Database) -> dict[str, str]:
         timeout=30,
     )
     assert linked.status_code == 201, linked.text
+    filing = requests.post(
+        f"{server}/api/v1/cases/{case_id}/filings",
+        headers=auth,
+        json={
+            "title": "Request under article 15 concerning deportation to Bangladesh",
+            "type": "article_15_communication",
+            "classification": "confidential",
+            "classification_basis": "Regulation 23 bis of the Regulations of the Court",
+            "court_document_number": "ICC-01/19-7",
+        },
+        timeout=30,
+    )
+    assert filing.status_code == 201, filing.text
+    filing_id = filing.json()["id"]
+    for item, described in ((statement, {"description": "Interview notes, Kutupalong"}),
+                            (restricted, {"description": "ကူတူပါလောင် စခန်း"})):  # the lead
+        # uploaded both, so sees both
+        added = requests.post(
+            f"{server}/api/v1/filings/{filing_id}/exhibits",
+            headers=auth,
+            json={"evidence_id": item, **described},
+            timeout=30,
+        )
+        assert added.status_code == 201, added.text
     return {
         "cases": "/cases",
         "case": f"/cases/{case_id}",
@@ -256,6 +280,10 @@ def seed(server: str, database: Database) -> dict[str, str]:
         # Results with marked matches in both scripts, and the filters open.
         "search": "/search?q=Kutupalong",
         "search-burmese": "/search?q=ကူတူ&kind=evidence",
+        "filings": f"/cases/{case_id}/filings",
+        "filing": f"/filings/{filing_id}",
+        "filing-edit": f"/filings/{filing_id}/edit",
+        "new-filing": f"/cases/{case_id}/filings/new",
     }
 
 

@@ -84,6 +84,10 @@ def rows_query(table: Table) -> Select[Any]:
     order: list[Any] = list(table.primary_key.columns)
     if "content_id" in table.columns:  # items owning a blob before the items sharing it
         order.insert(0, table.c.content_id.is_not(None))
+    if "derived_from_id" in table.columns:  # originals before their derivatives
+        order.insert(1, table.c.derived_from_id.is_not(None))
+    if "supersedes_id" in table.columns:  # a filing's versions in order: each after the one
+        order.insert(0, table.c.version)  # it supersedes
     columns = [
         type_coerce(column, stored).label(column.name)
         if (stored := _stored_type(column)) is not column.type
@@ -114,7 +118,8 @@ def _encode(value: Any, kind: str) -> Any:
         return base64.b64encode(bytes(value)).decode("ascii")
     if kind == "text":
         return str(value.value if hasattr(value, "value") else value)
-    return value  # int, float, bool, json: as they are
+    # int, float, bool, json: as they are; a date as ISO 8601 text
+    return value.isoformat() if kind == "date" else value
 
 
 def _decode(value: Any, kind: str) -> Any:
