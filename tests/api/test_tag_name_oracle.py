@@ -89,3 +89,23 @@ def test_a_lead_adopting_a_free_tag_takes_the_name_from_a_hidden_one(client, wor
     [used] = tag(client, world["inv"], world["items"][1], HIDDEN_NAME)
     assert used["id"] == free["id"]  # the vocabulary's tag, before the free one
     assert hidden_tag["id"] != free["id"]
+
+
+def test_incidents_and_bulk_tagging_follow_the_same_rule(client, world, session):
+    from tests.api.test_bulk_api import record_incident  # noqa: PLC0415
+
+    [hidden_tag] = tag(client, world["inv"], world["hidden"], HIDDEN_NAME)
+    incident = record_incident(client, world)
+    response = client.post(f"/api/v1/incidents/{incident}/tags", headers=world["lead"],
+                           json={"tag": "WITNESS daw khin"})
+    assert response.status_code == 200, response.get_json()
+    [on_incident] = response.get_json()["tags"]
+    assert on_incident["name"] == "WITNESS daw khin" and on_incident["id"] != hidden_tag["id"]
+    tagged = entries(session, world["case"].id, CustodyAction.TAGGED)[-1]
+    assert json.loads(tagged.details)["new_free_tag"] is True
+    # An incident's tags are seen by every member: from now on the name's tag for the lead.
+    bulk = client.post(f"/api/v1/cases/{world['case'].id}/evidence/bulk", headers=world["lead"],
+                       json={"action": "tag", "ids": world["items"][:1], "tag": "witness daw khin"})
+    assert bulk.status_code == 200, bulk.get_json()
+    shown = client.get(f"/api/v1/evidence/{world['items'][0]}", headers=world["lead"]).get_json()
+    assert shown["tags"] == ["WITNESS daw khin"]
