@@ -87,6 +87,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
+        # Freed pages are overwritten with zeros, so that deleted rows (a restricted item's
+        # terms, a deleted item's metadata) do not linger in the file's free pages.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @sa_event.listens_for(engine, "begin")

@@ -400,6 +400,38 @@ def test_any_cursor_is_read_or_refused_with_a_validation_error(cursor):
     assert problem == {"cursor": "not a cursor this server issued"}
 
 
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                  max_size=3),
+    max_leaves=6,
+)
+
+
+def _b64(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+@BOUNDED
+@given(st.lists(_JSON, min_size=0, max_size=3) | _JSON)
+def test_any_json_in_a_cursor_is_read_or_refused_with_a_validation_error(decoded):
+    """Well-formed base64 and JSON of any shape (a number where the id goes: uuid.UUID(1)
+    was an AttributeError, a 500)."""
+    with contextlib.suppress(ValidationFailed):
+        pagination._decode(_b64(decoded))
+
+
+@pytest.mark.parametrize("decoded", [
+    ["2020-01-01", 1], ["2020-01-01T00:00:00+00:00", 1],
+    [1, "00000000-0000-0000-0000-000000000000"],
+    ["2020-01-01T00:00:00+00:00", None], ["2020-01-01T00:00:00+00:00", ["x"]],
+    {"2020-01-01T00:00:00+00:00": 1, "00000000-0000-0000-0000-000000000000": 2},
+])
+def test_cursors_of_the_wrong_types_are_refused(decoded):
+    with pytest.raises(ValidationFailed):
+        pagination._decode(_b64(decoded))
+
+
 @BOUNDED
 @given(
     st.datetimes(

@@ -35,7 +35,12 @@ def _decode(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
     problem = ValidationFailed({"cursor": "not a cursor this server issued"})
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, row_id = json.loads(raw)
+        decoded = json.loads(raw)
+        if not isinstance(decoded, list) or len(decoded) != 2:
+            raise problem
+        created_at, row_id = decoded
+        if not isinstance(created_at, str) or not isinstance(row_id, str):
+            raise problem  # uuid.UUID(1) would be an AttributeError: a 500
         moment, row = dt.datetime.fromisoformat(created_at), uuid.UUID(row_id)
     except (binascii.Error, ValueError, TypeError) as error:
         raise problem from error

@@ -230,6 +230,16 @@ def test_anchors_and_aliases_are_refused_where_the_alias_is() -> None:
     assert "aliases" in error.message
 
 
+def test_deep_nesting_is_refused_with_its_line_not_a_recursion_error() -> None:
+    for opening in ("[", "{a: ", "- "):
+        deep = GOOD + "extra:\n  " + opening * 100_000 + "\n"
+        error = refusal(deep)
+        assert "nested more than" in error.message, opening
+        assert error.line == len(GOOD.splitlines()) + 2
+    nested_within = GOOD + "extra: " + "[" * 30 + "]" * 30 + "\n"  # deep, within the limit
+    assert "nested more than" not in refusal(nested_within).message
+
+
 def test_an_empty_file_and_a_wrong_format_are_refused() -> None:
     assert refusal("").line == 1
     assert "format 1" in refusal(GOOD.replace("format: 1", "format: 2")).message

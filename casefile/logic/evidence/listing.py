@@ -53,7 +53,12 @@ class ItemFilter:
             tagged = (
                 select(EvidenceTag.evidence_id)
                 .join(Tag, Tag.id == EvidenceTag.tag_id)
-                .where(Tag.key == tag_names.key(self.tag))
+                .where(  # tags of the name, those made apart too (logic/tags/vocabulary.py)
+                    or_(
+                        Tag.key == tag_names.key(self.tag),
+                        Tag.key.startswith(tag_names.key(self.tag) + "\n", autoescape=True),
+                    )
+                )
             )
             query = query.where(Evidence.id.in_(tagged))
         return query

@@ -190,6 +190,7 @@ def unseal(session: Session, keyring: Keyring, item: Evidence) -> None:
         item.original_filename = fields.get("original_filename")
         item.collector = dict(fields.get("collector") or {})
         item.extracted = dict(fields.get("extracted") or {})
+        item.extracted_text = fields.get("text")
         item.sealed_metadata = None
     session.execute(delete(IndexToken).where(IndexToken.evidence_id == item.id))
 

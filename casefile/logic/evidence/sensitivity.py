@@ -2,9 +2,11 @@
 metadata under its data key and indexes its collector blindly, as intake does for a
 restricted upload (`metadata.seal`), and gives the person restricting it a grant, so that
 they keep seeing it; whoever may add evidence to the case may restrict an item they see.
-Lifting a restriction opens the seal back into the plain columns and drops the blind index
-(`metadata.unseal`): leads only, for an item they see (hold a grant for). Grants stay as
-they were (a standard item needs none; restricting it again brings them back into force).
+Lifting a restriction opens the seal back into the plain columns (the extracted text too) and
+drops the blind index (`metadata.unseal`): leads only, for an item they see (hold a grant for).
+Grants stay as they were (a standard item needs none; restricting it again brings them back
+into force). Either way the item's search document is written anew in the same transaction
+(`search.index.index_evidence`): blind hashes only once restricted, its terms once lifted.
 
 Each change is one `sensitivity_changed` custody entry of the item, with the sensitivity
 before and after. The entries already in the log stay as written: restricting an item does not
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Conflict
 from casefile.logic.evidence import metadata
+from casefile.logic.search import index as search_index
 from casefile.model import CustodyAction, Evidence, EvidenceGrant, EvidenceStatus, Sensitivity, User
 from casefile.vault.envelope import Keyring, KeyringError
 
@@ -59,6 +62,10 @@ def change(
             details["metadata"] = "unsealed"
     except KeyringError as error:
         raise Conflict(f"{item.ern}: its sealed description does not open") from error
+    # Its search document follows, in this transaction: blind hashes and no readable terms
+    # once restricted, its terms again once lifted (else search would keep the plaintext of
+    # a restricted item, or a lifted one only blindly).
+    search_index.index_evidence(session, keyring, item, flag=False)
     if bulk is not None:
         details["bulk"] = bulk
     entries.append(

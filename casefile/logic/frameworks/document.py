@@ -134,6 +134,10 @@ def parse(text: str | bytes) -> Framework:
     return Framework(**{**framework.__dict__, "sha256": digest, "text": source})
 
 
+# Far deeper than any framework file (a handful of levels), far below the recursion limit.
+MAX_DEPTH = 64
+
+
 def _line(node: Node) -> int:
     return node.start_mark.line + 1
 
@@ -142,11 +146,22 @@ class _Loader(yaml.SafeLoader):
     """The safe composer, refusing aliases where they are written: a file of a few kilobytes
     could otherwise expand into gigabytes of nodes."""
 
+    depth = 0
+
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
             raise FrameworkFileError(mark.line + 1, "anchors and aliases (& and *) are not allowed")
-        return super().compose_node(parent, index)
+        if self.depth >= MAX_DEPTH:  # the composer recurses: refused before Python's limit
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise FrameworkFileError(
+                mark.line + 1, f"nested more than {MAX_DEPTH} levels deep"
+            )
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _compose(source: str) -> Node | None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Select,
     bindparam,
     column,
+    event,
     literal_column,
     select,
     text,
@@ -54,3 +55,31 @@ def matching(session: Session, phrases: list[list[str]]) -> Select[int]:
         .subquery()
     )
     return select(matched.c.rowid)
+
+
+# --- purging deleted terms ------------------------------------------------------------------
+
+PURGE = "casefile.search_purge"  # session.info: terms were deleted that must not linger
+
+
+def purge_later(session: Session) -> None:
+    """Terms of a document were deleted (it was restricted or deleted): before this
+    transaction commits, make the engine drop them from its own storage too.
+
+    SQLite's FTS5 keeps a deleted document's terms in its segments (`search_fts_data`),
+    marked deleted, until those segments are merged; `optimize` merges them all into one,
+    which leaves none of them (with `secure_delete` on, the freed pages are zeroed too).
+    PostgreSQL keeps the dead rows of `search_bodies` until VACUUM (docs/deploy.md)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.info[PURGE] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _purge(session: Session) -> None:
+    if session.info.pop(PURGE, False):
+        session.execute(text("INSERT INTO search_fts(search_fts) VALUES ('optimize')"))
+
+
+@event.listens_for(Session, "after_rollback")
+def _nothing_to_purge(session: Session) -> None:
+    session.info.pop(PURGE, None)

@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from casefile.logic.evidence import metadata
-from casefile.logic.search import documents, terms
+from casefile.logic.search import documents, engines, terms
 from casefile.model import (
     Evidence,
     EvidenceStatus,
@@ -137,7 +137,11 @@ def put(
     row.case_id, row.created_at, row.mime = case_id, created_at, mime
     row.restricted = blind is not None
     session.flush()
-    session.execute(delete(SearchBody).where(SearchBody.document_id == row.id))
+    had_terms = _deleted(
+        session.execute(delete(SearchBody).where(SearchBody.document_id == row.id))
+    )
+    if had_terms and blind is not None:  # restricted now: its words purged from the engine
+        engines.purge_later(session)
     session.execute(delete(SearchBlindTerm).where(SearchBlindTerm.document_id == row.id))
     if blind is None and body:
         session.execute(insert(SearchBody).values(document_id=row.id, body=body))
@@ -149,10 +153,15 @@ def put(
     return row
 
 
+def _deleted(result: Any) -> int:
+    return int(result.rowcount or 0)  # a DELETE's result: how many rows it took
+
+
 def remove(session: Session, doc_id: uuid.UUID) -> None:
     document = select(SearchDocument.id).where(SearchDocument.doc_id == doc_id)
     session.execute(delete(SearchBlindTerm).where(SearchBlindTerm.document_id.in_(document)))
-    session.execute(delete(SearchBody).where(SearchBody.document_id.in_(document)))
+    if _deleted(session.execute(delete(SearchBody).where(SearchBody.document_id.in_(document)))):
+        engines.purge_later(session)
     session.execute(delete(SearchDocument).where(SearchDocument.doc_id == doc_id))
 
 

@@ -46,6 +46,7 @@ from casefile.logic.text import refuse_nul
 from casefile.model import (
     CaseMember,
     Evidence,
+    EvidenceGrant,
     Incident,
     IncidentEvidence,
     SearchBlindTerm,
@@ -249,7 +250,14 @@ def search(
         raise ValidationFailed({"q": NO_WORDS})
     query = _query(session, actor, phrases, cases=cases, where=where, keyring=keyring)
     return _page(
-        session, query, text=text, where=where, keyring=keyring, limit=limit, cursor=cursor
+        session,
+        actor,
+        query,
+        text=text,
+        where=where,
+        keyring=keyring,
+        limit=limit,
+        cursor=cursor,
     )
 
 
@@ -369,6 +377,7 @@ def _blind(
 
 def _page(
     session: Session,
+    actor: User | None,
     query: Select[SearchDocument],
     *,
     text: str,
@@ -391,7 +400,7 @@ def _page(
             cursor=cursor,
         )
         for document, result in zip(
-            page.items, _results(session, page.items, text, where, keyring), strict=True
+            page.items, _results(session, actor, page.items, text, where, keyring), strict=True
         ):
             if result is None:
                 last = document
@@ -406,8 +415,9 @@ def _page(
         cursor = page.next_cursor
 
 
-def _results(
+def _results(  # noqa: PLR0917 - one private caller
     session: Session,
+    actor: User | None,
     found: Sequence[SearchDocument],
     text: str,
     where: SearchFilter,
@@ -429,6 +439,14 @@ def _results(
             )
         )
     }
+    # Defence in depth: whatever the index row says, an item restricted now is shown only to
+    # a holder of a grant for it (its sealed title and text are never opened for another).
+    restricted = [item.id for item in items.values() if item.sensitivity != Sensitivity.STANDARD]
+    granted = (
+        set(session.scalars(authz.granted_items(actor).where(EvidenceGrant.evidence_id.in_(restricted))))
+        if restricted
+        else set()
+    )
     results: list[Result | None] = []
     for document in found:
         incident = incidents.get(document.doc_id)
@@ -446,6 +464,9 @@ def _results(
             continue
         item = items.get(document.doc_id)
         if document.kind != index.EVIDENCE or item is None:
+            results.append(None)
+            continue
+        if item.sensitivity != Sensitivity.STANDARD and item.id not in granted:
             results.append(None)
             continue
         described = metadata.reveal(keyring, item)

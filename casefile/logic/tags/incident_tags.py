@@ -76,7 +76,7 @@ def tag_incident(
     """Attach a tag to an incident; its tags after (unchanged if it had it)."""
     incident = get_incident(session, actor, incident_id, CaseAction.EDIT_INCIDENTS)
     custody_log.hold_lock(session)
-    created = same_name(session, incident.case_id, data.tag) is None
+    created = same_name(session, actor, incident.case_id, data.tag) is None
     tag = tagging.tag_to_attach(session, actor, incident.case_id, data.tag)
     before = tags_by_incident(session, [incident.id])[incident.id]
     if any(have.id == tag.id for have in before):

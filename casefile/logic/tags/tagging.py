@@ -6,7 +6,9 @@ of the item, naming the tag and the item's tags before and after; nothing change
 
 A free tag made on a restricted item must not tell members without a grant that such an item
 exists: free tags are listed only to members who see an item carrying them (`visible_tags`),
-and making one writes no case-level entry (the item's own `tagged` entry records it)."""
+making one writes no case-level entry (the item's own `tagged` entry records it), and a name is
+looked up as the caller may know it (`vocabulary.same_name`): one who uses the name of a free
+tag carried only by items hidden from them makes a new free tag, apart from the hidden one."""
 
 from __future__ import annotations
 
@@ -23,9 +25,8 @@ from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
-from casefile.logic.tags import names
 from casefile.logic.tags.names import TagName
-from casefile.logic.tags.vocabulary import same_name
+from casefile.logic.tags.vocabulary import free_key, same_name
 from casefile.model import CustodyAction, Evidence, EvidenceTag, IncidentTag, Tag, User
 
 
@@ -81,12 +82,14 @@ def tag_names(session: Session, item_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID
 def tag_to_attach(session: Session, actor: User | None, case_id: uuid.UUID, name: str) -> Tag:
     """The case's tag of this name, or a new free tag (caller holds the custody lock, so
     that two taggers of one new name make one tag). A retired tag is refused (Conflict)."""
-    tag = same_name(session, case_id, name)
-    if tag is None:
+    tag = same_name(session, actor, case_id, name)
+    if tag is None:  # none the actor may know of: a new one, apart from any hidden from them
+        tag_id = uuid.uuid4()
         tag = Tag(
+            id=tag_id,
             case_id=case_id,
             name=name,
-            key=names.key(name),
+            key=free_key(session, case_id, name, tag_id),
             controlled=False,
             created_by_id=actor.id if actor else None,
         )
@@ -175,12 +178,12 @@ def start_tagging(
     """Under the custody lock: the tag (made, for a new name being attached) and a Tagger."""
     custody_log.hold_lock(session)
     if attach:
-        existed = same_name(session, case_id, name) is not None
+        existed = same_name(session, actor, case_id, name) is not None
         tag = tag_to_attach(session, actor, case_id, name)
         return Tagger(session, actor, tag, created=not existed, bulk=bulk)
     # A name no tag has is simply carried by none of the items: refusing it would tell whether
     # a free tag of that name exists on items the actor does not see.
-    return Tagger(session, actor, same_name(session, case_id, name), bulk=bulk)
+    return Tagger(session, actor, same_name(session, actor, case_id, name), bulk=bulk)
 
 
 @retry.transaction

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from casefile.db import utcnow
@@ -20,7 +20,7 @@ from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.logic.tags import names
 from casefile.logic.tags.names import TagName
 from casefile.logic.text import Note, refuse_nul
-from casefile.model import CustodyAction, Tag, User
+from casefile.model import CustodyAction, Evidence, EvidenceTag, IncidentTag, Tag, User
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -110,8 +110,83 @@ def authorize_vocabulary(session: Session, actor: User | None, case_id: uuid.UUI
     authz.authorize_case(session, actor, case_id, CaseAction.MANAGE_TAGS)
 
 
-def same_name(session: Session, case_id: uuid.UUID, name: str) -> Tag | None:
-    return session.scalar(select(Tag).where(Tag.case_id == case_id, Tag.key == names.key(name)))
+# --- one name, as each member may know it ------------------------------------------------------
+#
+# A free tag carried only by items hidden from a member (restricted, no grant) does not exist
+# for them: using its name must tell them nothing of it (its spelling, id, date, or that it
+# existed). So a name is looked up as the caller may know it (`same_name`): the vocabulary's
+# tag, else a free tag the caller sees on an item or on an incident, else none; and a new tag
+# of a name that a hidden free tag holds is made apart from it. A tag's `key` is unique in its
+# case: the name's key (`names.key`) for the first tag of a name, and for a tag made apart
+# from another of the same name `<name's key>\n<its id>` (names hold no line breaks; `key`
+# is never shown). A member seeing both kinds of item may see two free tags of one name.
+
+APART = "\n"
+
+
+def keys_of(name: str) -> tuple[str, str]:
+    """The key of a name, and the start of the key of a tag made apart with that name."""
+    key = names.key(name)
+    return key, key + APART
+
+
+def of_name(key: str) -> ColumnElement[bool]:
+    """Tags of this name (key), whether made apart or not."""
+    return or_(Tag.key == key, Tag.key.startswith(key + APART, autoescape=True))
+
+
+def same_name(
+    session: Session, actor: User | None, case_id: uuid.UUID, name: str
+) -> Tag | None:
+    """The case's tag of this name as the actor may know it: in the vocabulary, or a free
+    tag on an item the actor sees or on an incident (the oldest, if several); else None.
+    No actor (the operator): any tag of the name."""
+    key, _ = keys_of(name)
+    found = list(
+        session.scalars(
+            select(Tag)
+            .where(Tag.case_id == case_id, of_name(key))
+            .order_by(Tag.controlled.desc(), Tag.created_at, Tag.id)
+        )
+    )
+    if not found or actor is None or found[0].controlled:
+        return found[0] if found else None
+    visible = authz.visible_evidence(session, actor, case_id).with_only_columns(Evidence.id)
+    shown = set(
+        session.scalars(
+            select(Tag.id).where(
+                Tag.id.in_([tag.id for tag in found]),
+                or_(
+                    Tag.id.in_(
+                        select(EvidenceTag.tag_id).where(EvidenceTag.evidence_id.in_(visible))
+                    ),
+                    Tag.id.in_(select(IncidentTag.tag_id)),
+                ),
+            )
+        )
+    )
+    return next((tag for tag in found if tag.id in shown), None)
+
+
+def free_key(session: Session, case_id: uuid.UUID, name: str, tag_id: uuid.UUID) -> str:
+    """The key of a new free tag (its id `tag_id`) of a name the caller knows no tag of: the
+    name's key, or if a tag hidden from the caller holds it, a key apart."""
+    key, apart = keys_of(name)
+    taken = session.scalar(select(Tag.id).where(Tag.case_id == case_id, Tag.key == key))
+    return key if taken is None else f"{apart}{tag_id}"
+
+
+def take_key(session: Session, tag: Tag, name: str) -> None:
+    """Give `tag` (of the vocabulary) the plain key of `name`; a free tag holding it, which
+    the caller was found not to know (`same_name`), is moved apart (nothing shown changes)."""
+    key, apart = keys_of(name)
+    holder = session.scalar(
+        select(Tag).where(Tag.case_id == tag.case_id, Tag.key == key, Tag.id != tag.id)
+    )
+    if holder is not None:
+        holder.key = f"{apart}{holder.id}"
+        session.flush()
+    tag.key = key
 
 
 def _described(tag: Tag) -> dict[str, Any]:
@@ -124,17 +199,21 @@ def create_tag(session: Session, actor: User | None, case_id: uuid.UUID, data: T
     # Under the custody lock (the lock order), so that two tags of one name at the same moment
     # answer the second with a refusal instead of failing on the unique key.
     custody_log.hold_lock(session)
-    if same_name(session, case.id, data.name) is not None:
+    if same_name(session, actor, case.id, data.name) is not None:
         raise Conflict("this case has a tag of this name already")
+    tag_id = uuid.uuid4()
     tag = Tag(
+        id=tag_id,
         case_id=case.id,
         name=data.name,
-        key=names.key(data.name),
+        key=f"{keys_of(data.name)[1]}{tag_id}",  # until it takes the name's key
         description=data.description,
         controlled=True,
         created_by_id=actor.id if actor else None,
     )
     session.add(tag)
+    session.flush()
+    take_key(session, tag, data.name)
     session.flush()
     custody_log.append(
         session,
@@ -183,11 +262,15 @@ def change_tag(session: Session, actor: User | None, tag_id: uuid.UUID, data: Ta
             "a free tag is changed only once taken into the vocabulary (controlled: true), "
             "which shows it to every member of the case"
         )
-    if "name" in changed and names.key(new["name"]) != tag.key:
-        other = same_name(session, tag.case_id, new["name"])
+    if "name" in changed or "controlled" in changed:
+        other = same_name(session, actor, tag.case_id, new["name"])
         if other is not None and other.id != tag.id:
             raise Conflict("this case has another tag of this name")
-    tag.name, tag.key = new["name"], names.key(new["name"])
+    tag.name = new["name"]
+    if new["controlled"]:
+        take_key(session, tag, new["name"])  # a hidden free tag of the name is moved apart
+    elif names.key(new["name"]) != tag.key.split(APART)[0]:
+        tag.key = free_key(session, tag.case_id, new["name"], tag.id)
     tag.description = new["description"]
     tag.controlled = new["controlled"]
     if "retired" in changed:
