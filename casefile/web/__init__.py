@@ -54,7 +54,6 @@ for child in (
     maps.bp,
     tags.bp,
     admin.bp,
-    admin.bp,
     frameworks.bp,
     frameworks.admin_bp,
     search.bp,
