@@ -37,6 +37,11 @@ PARAMS = (
     Param("incident", {"type": "string", "format": "uuid"}, "items linked to this incident"),
     Param("incident_from", DATE, "incidents that ended (or began) on or after this date"),
     Param("incident_to", DATE, "incidents that began on or before this date"),
+    Param(
+        "tag",
+        {"type": "string", "minLength": 1, "maxLength": 64},
+        "items and incidents carrying the tag of this name (any case of its letters)",
+    ),
     *requests.PAGING,
 )
 KNOWN = frozenset(param.name for param in PARAMS)

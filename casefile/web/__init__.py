@@ -40,6 +40,7 @@ from casefile.web.labels import (
     place_name,
     precision_label,
     relation_label,
+    strength_label,
 )
 
 bp = Blueprint("web", __name__)
@@ -83,6 +84,7 @@ def template_helpers() -> dict[str, object]:
         "precision_label": precision_label,
         "perpetrator_kind_label": perpetrator_kind_label,
         "place_name": place_name,
+        "strength_label": strength_label,
     }
 
 

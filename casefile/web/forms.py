@@ -435,6 +435,7 @@ class IncidentFilterForm(FlaskForm):
     date_from = DateField(_l("From"), validators=[Optional()], id="filter-from")
     date_to = DateField(_l("To"), validators=[Optional()], id="filter-to")
     place = StringField(_l("Place"), id="filter-place")
+    tag = SelectField(_l("Tag"), id="filter-tag", choices=[], validate_choice=False)
 
 
 class LinkForm(FlaskForm):
@@ -570,3 +571,4 @@ class SearchForm(FlaskForm):
     incident_to = DateField(
         _l("Incident until"), validators=[Optional()], id="search-incident-to"
     )
+    tag = StringField(_l("Tag"), id="search-tag")

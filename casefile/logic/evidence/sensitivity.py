@@ -59,6 +59,9 @@ def change(
             details["metadata"] = "unsealed"
     except KeyringError as error:
         raise Conflict(f"{item.ern}: its sealed description does not open") from error
+    # The search index follows: a restricted item's words only as blind hashes, a standard
+    # one's in the clear again (else its words and title stay findable by every member).
+    _search_index().index_evidence(session, keyring, item, flag=False)
     if bulk is not None:
         details["bulk"] = bulk
     entries.append(
@@ -71,3 +74,9 @@ def change(
         )
     )
     return True
+
+
+def _search_index() -> Any:
+    from casefile.logic.search import index  # noqa: PLC0415 - search builds on evidence
+
+    return index
