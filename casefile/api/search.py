@@ -15,6 +15,8 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.search import query
 from casefile.logic.search.query import Result
+from casefile.logic.tags.names import PATTERN as TAG_PATTERN
+from casefile.logic.tags.names import SENT_MAX
 
 TEXT = {"type": "string", "maxLength": 200}
 DATE = {"type": "string", "format": "date"}
@@ -39,7 +41,7 @@ PARAMS = (
     Param("incident_to", DATE, "incidents that began on or before this date"),
     Param(
         "tag",
-        {"type": "string", "minLength": 1, "maxLength": 64},
+        {"type": "string", "minLength": 1, "maxLength": SENT_MAX, "pattern": TAG_PATTERN},
         "items and incidents carrying the tag of this name (any case of its letters)",
     ),
     *requests.PAGING,
