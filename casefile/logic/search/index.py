@@ -63,16 +63,23 @@ def blind_hashes(key: blind_index.IndexKey, parts: Iterable[str]) -> set[bytes]:
 
 
 def index_evidence(
-    session: Session, keyring: Keyring, item: Evidence, *, flag: bool = True
+    session: Session,
+    keyring: Keyring,
+    item: Evidence,
+    *,
+    flag: bool = True,
+    tags: list[str] | None = None,
 ) -> None:
     """(Re)index an item as it is now in the session; a deleted item is taken out. With
     `flag`, also keeps its `zawgyi` flag in step with its text (registering and editing,
-    whose custody entries cover the change; not `reindex`, which records none)."""
+    whose custody entries cover the change; not `reindex`, which records none). `tags`: the
+    names of its tags as they now are, if the caller has them at hand."""
     if item.status == EvidenceStatus.DELETED:
         remove(session, item.id)
         return
     described = metadata.reveal(keyring, item)
-    tags = evidence_tags(session, [item.id])[item.id]
+    if tags is None:  # the caller may know them (tagging does): one query less per item
+        tags = evidence_tags(session, [item.id])[item.id]
     parts, zawgyi = documents.with_conversions(documents.evidence_parts(item, described, tags))
     if flag and described.available:
         _flag(item, zawgyi)

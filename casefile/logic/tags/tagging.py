@@ -119,6 +119,7 @@ class Tagger:
             return []
         current = tags_by_item(self.session, (item.id for item in items))
         changed = []
+        names_after: dict[uuid.UUID, list[str]] = {}
         for item in items:
             before = current[item.id]
             has = any(tag.id == self.tag.id for tag in before)
@@ -141,9 +142,12 @@ class Tagger:
                 after = [tag for tag in before if tag.id != self.tag.id]
             self.entries.append(self._entry(item, before, after, attach=attach))
             changed.append(item)
+            names_after[item.id] = [tag.name for tag in after]
         self.session.flush()
         for item in changed:  # its tags are found by search, in the same transaction
-            search_index.index_evidence(self.session, self.keyring, item, flag=False)
+            search_index.index_evidence(
+                self.session, self.keyring, item, flag=False, tags=names_after[item.id]
+            )
         return changed
 
     def _entry(
