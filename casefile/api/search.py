@@ -65,6 +65,8 @@ def search() -> Response:
     unknown = sorted(set(request.args) - KNOWN)
     if unknown:
         raise ValidationFailed(dict.fromkeys(unknown, "unknown parameter"))
+    if request.args.get("tag") == "":  # as documented: a name, or no parameter at all
+        raise ValidationFailed({"tag": "a tag's name (or leave the parameter out)"})
     asked = query.parse_search({name: request.args.get(name) for name in ("q", *query.FILTERS)})
     page = query.search(
         session,

@@ -104,6 +104,12 @@ def test_an_incidents_tags_are_found_and_filter(world):
     bad = world.client.get(f"/api/v1/cases/{world.case.id}/incidents",
                            query_string={"tag": "\u202e"}, headers=world.viewer)
     assert bad.status_code == 422 and "tag" in str(bad.get_json()["error"])
+    empty = world.client.get(f"/api/v1/cases/{world.case.id}/incidents",
+                             query_string={"tag": ""}, headers=world.viewer)
+    assert empty.status_code == 422 and "tag" in empty.get_json()["error"]["fields"]
+    empty = world.client.get("/api/v1/search", query_string={"q": "raid", "tag": ""},
+                             headers=world.viewer)
+    assert empty.status_code == 422 and "tag" in empty.get_json()["error"]["fields"]
     untag = world.client.delete(
         f"/api/v1/incidents/{incident['id']}/tags/{tag_id(world, 'Hospital')}",
         headers=world.investigator)

@@ -74,7 +74,7 @@ class IncidentFilters(BaseModel):
         description="incidents carrying the tag of this name (any case of its letters)",
     )
 
-    @field_validator("place", "tag", mode="before")
+    @field_validator("place", mode="before")
     @classmethod
     def _blank(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
