@@ -80,7 +80,8 @@ def run(backend: str, url: str, items: int, keyring: Keyring) -> None:
     def one_by_one() -> None:
         for item_id in ids[:cap]:
             with database.sessions() as session:
-                tagging.tag_item(session, lead, item_id, tagging.TagItemInput(tag="single"))
+                tagging.tag_item(session, lead, item_id, tagging.TagItemInput(tag="single"),
+                                 keyring=keyring)
 
     def in_bulk(action: str, **fields: object) -> Callable[[], None]:
         def work() -> None:

@@ -32,7 +32,7 @@ import pytest
 from pypdf import PdfReader
 from reportlab.pdfgen import canvas
 
-from casefile import create_app
+from casefile import create_app, request_scope
 from casefile.db import Database
 from casefile.logic.accounts import accounts, login_sessions, tokens
 from casefile.logic.custody import checkpoints as custody_checkpoints
@@ -508,7 +508,7 @@ def sign_in_session(session, user) -> str:
 
 
 def add_case_building(
-    session, lead, case_id, values, *, tag: bool, incident: bool, link: bool, proof: bool
+    app, session, lead, case_id, values, *, tag: bool, incident: bool, link: bool, proof: bool
 ) -> None:
     """What a row about tags, incidents or the proof matrix needs in the world, by the lead."""
     if tag:  # a tag of the case's vocabulary, on the standard item
@@ -518,7 +518,8 @@ def add_case_building(
         values["tag_id"] = str(made.id)
         if "evidence_id" in values:
             tagging.tag_item(session, lead, uuid.UUID(values["evidence_id"]),
-                             tagging.TagItemInput(tag="Killing"))
+                             tagging.TagItemInput(tag="Killing"),
+                             keyring=request_scope.keyring(app))
     if incident:  # an incident the lead recorded, and the standard item linked to it
         recorded = incidents.create_incident(
             session, lead, case_id, incidents.parse_input({"title": "Matrix incident"})
@@ -601,7 +602,7 @@ def build_world(
     }
     if items:
         values.update(upload_items(app, values["case_id"], bearer, users[VIEWER].email, items))
-    add_case_building(session, users[LEAD], case.id, values, tag=tag, incident=incident,
+    add_case_building(app, session, users[LEAD], case.id, values, tag=tag, incident=incident,
                       link=link, proof=proof)
     if filing:  # a filing of the lead's whose one exhibit is the standard item
         values.update(make_filing(session, users[LEAD], case.id, values["evidence_id"]))

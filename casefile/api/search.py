@@ -15,6 +15,8 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.search import query
 from casefile.logic.search.query import Result
+from casefile.logic.tags.names import PATTERN as TAG_PATTERN
+from casefile.logic.tags.names import SENT_MAX
 
 TEXT = {"type": "string", "maxLength": 200}
 DATE = {"type": "string", "format": "date"}
@@ -37,6 +39,11 @@ PARAMS = (
     Param("incident", {"type": "string", "format": "uuid"}, "items linked to this incident"),
     Param("incident_from", DATE, "incidents that ended (or began) on or after this date"),
     Param("incident_to", DATE, "incidents that began on or before this date"),
+    Param(
+        "tag",
+        {"type": "string", "minLength": 1, "maxLength": SENT_MAX, "pattern": TAG_PATTERN},
+        "items and incidents carrying the tag of this name (any case of its letters)",
+    ),
     *requests.PAGING,
 )
 KNOWN = frozenset(param.name for param in PARAMS)
@@ -58,6 +65,8 @@ def search() -> Response:
     unknown = sorted(set(request.args) - KNOWN)
     if unknown:
         raise ValidationFailed(dict.fromkeys(unknown, "unknown parameter"))
+    if request.args.get("tag") == "":  # as documented: a name, or no parameter at all
+        raise ValidationFailed({"tag": "a tag's name (or leave the parameter out)"})
     asked = query.parse_search({name: request.args.get(name) for name in ("q", *query.FILTERS)})
     page = query.search(
         session,

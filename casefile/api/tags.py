@@ -65,7 +65,7 @@ def change_tag(tag_id: uuid.UUID) -> Response:
     session, actor = request_scope.db_session(), request_scope.actor()
     _visible_tag(tag_id, CaseAction.MANAGE_TAGS)
     data = requests.body(TagChange)
-    tag = vocabulary.change_tag(session, actor, tag_id, data)
+    tag = vocabulary.change_tag(session, actor, tag_id, data, keyring=request_scope.keyring())
     return jsonify(serializers.tag(tag))
 
 
@@ -90,7 +90,7 @@ def tag_item(evidence_id: uuid.UUID) -> Response:
     session, actor = request_scope.db_session(), request_scope.actor()
     authz.authorize_item(session, actor, evidence_id, CaseAction.ADD_EVIDENCE)
     data = requests.body(TagItemInput)
-    tags = tagging.tag_item(session, actor, evidence_id, data)
+    tags = tagging.tag_item(session, actor, evidence_id, data, keyring=request_scope.keyring())
     return jsonify(_item_tags(evidence_id, tags))
 
 
@@ -103,7 +103,9 @@ def tag_item(evidence_id: uuid.UUID) -> Response:
 )
 def untag_item(evidence_id: uuid.UUID, tag_id: uuid.UUID) -> Response:
     session, actor = request_scope.db_session(), request_scope.actor()
-    tags = tagging.untag_item(session, actor, evidence_id, tag_id)
+    tags = tagging.untag_item(
+        session, actor, evidence_id, tag_id, keyring=request_scope.keyring()
+    )
     return jsonify(_item_tags(evidence_id, tags))
 
 

@@ -44,6 +44,7 @@ from casefile.web.labels import (
     place_name,
     precision_label,
     relation_label,
+    strength_label,
     warning_sentence,
 )
 
@@ -93,6 +94,7 @@ def template_helpers() -> dict[str, object]:
         "classification_name": classification_name,
         "filing_status_name": filing_status_name,
         "warning_sentence": warning_sentence,
+        "strength_label": strength_label,
     }
 
 

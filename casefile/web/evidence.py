@@ -39,6 +39,7 @@ from casefile.logic.evidence import (
 )
 from casefile.logic.evidence.deletion import DeletionInput, LegalHoldInput
 from casefile.logic.evidence.grants import GrantInput
+from casefile.logic.frameworks import matrix
 from casefile.logic.incidents import listing as incident_listing
 from casefile.logic.tags import bulk, tagging
 from casefile.model import CustodyAction, Evidence, Sensitivity
@@ -328,6 +329,7 @@ def _item_page(
         grant_form=grant_form,
         withdraw_form=EmptyForm(),
         incident_links=incident_listing.links_of_item(session, actor, item.id),
+        element_links=matrix.elements_of_item(session, actor, item.id),
         timeline_paged=cursor is not None,
         timeline_first=url_for("web.evidence.show", item_id=item.id, _anchor="custody-h"),
         timeline_next=url_for(

@@ -437,6 +437,7 @@ class IncidentFilterForm(FlaskForm):
     date_from = DateField(_l("From"), validators=[Optional()], id="filter-from")
     date_to = DateField(_l("To"), validators=[Optional()], id="filter-to")
     place = StringField(_l("Place"), id="filter-place")
+    tag = SelectField(_l("Tag"), id="filter-tag", choices=[], validate_choice=False)
 
 
 class LinkForm(FlaskForm):
@@ -611,3 +612,4 @@ class StatusForm(FlaskForm):
 
 class MoveForm(FlaskForm):
     step = HiddenField()  # -1 up, 1 down
+    tag = StringField(_l("Tag"), id="search-tag")

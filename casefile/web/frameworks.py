@@ -154,6 +154,7 @@ def _matrix_page(case_id: uuid.UUID, form: ProofLinkForm | None = None) -> str:
         can_link=can_link,
         strengths={s.value: strength_label(s.value) for s in Strength},
         item_url=url_for("web.evidence.show", item_id=zero).removesuffix(str(zero)),
+        incident_url=url_for("web.incidents.show", incident_id=zero).removesuffix(str(zero)),
         link_url=url_for("web.frameworks.show_link", case_id=built.case.id, link_id=zero)
         .removesuffix(str(zero)),
         here=url_for("web.frameworks.proof_matrix", case_id=built.case.id),

@@ -18,6 +18,7 @@ from casefile.logic.cases import cases
 from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.logic.evidence import metadata
 from casefile.logic.evidence.editing import StaleVersion
+from casefile.logic.frameworks import matrix
 from casefile.logic.incidents import incidents, links, listing, perpetrators, places
 from casefile.logic.tags import incident_tags, tagging
 from casefile.model import Case, Incident
@@ -130,6 +131,10 @@ def _list_page(case_id: uuid.UUID, perpetrator_form: PerpetratorForm | None = No
     case = authz.authorize_case(session, actor, case_id, CaseAction.VIEW_INCIDENTS)
     role = authz.role_in_case(session, authz.require_active(actor), case.id)
     filters = IncidentFilterForm(request.args)
+    filters.tag.choices = [
+        ("", str(_("Any"))),
+        *((tag.name, tag.name) for tag in tagging.visible_tags(session, actor, case.id)),
+    ]
     filters.validate()
     fields = {
         name: value
@@ -139,6 +144,7 @@ def _list_page(case_id: uuid.UUID, perpetrator_form: PerpetratorForm | None = No
             ("date_from", filters.date_from.data),
             ("date_to", filters.date_to.data),
             ("place", filters.place.data),
+            ("tag", filters.tag.data),
         )
         if value
     }
@@ -301,6 +307,7 @@ def _incident_page(
         case=case,
         incident=incident,
         links=[(row.link, row.item, metadata.reveal(keyring, row.item)) for row in shown],
+        element_links=matrix.elements_of_incident(session, actor, incident.id),
         link_form=link_form or LinkForm(formdata=None),
         unlink_form=EmptyForm(),
         can_edit=authz.can(role, CaseAction.EDIT_INCIDENTS),

@@ -110,7 +110,9 @@ def change_tag(case_id: uuid.UUID, tag_id: uuid.UUID) -> BaseResponse | tuple[st
                     "retired": bool(form.retired.data),
                 },
             )
-            changed = vocabulary.change_tag(session, actor, tag_id, data)
+            changed = vocabulary.change_tag(
+                session, actor, tag_id, data, keyring=request_scope.keyring()
+            )
         except ValidationFailed as error:
             show_errors(form, error)
         except Conflict as error:
@@ -132,7 +134,7 @@ def tag_item(item_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
     if form.validate_on_submit():
         try:
             data = tagging.parse_tag_item({"tag": form.tag.data})
-            tagging.tag_item(session, actor, item_id, data)
+            tagging.tag_item(session, actor, item_id, data, keyring=request_scope.keyring())
         except ValidationFailed as error:
             show_errors(form, error)
         except Conflict as error:
@@ -148,7 +150,7 @@ def untag_item(item_id: uuid.UUID, tag_id: uuid.UUID) -> BaseResponse:
     """CSRF was checked before the view (CSRFProtect)."""
     session, actor = request_scope.db_session(), request_scope.actor()
     authz.authorize_item(session, actor, item_id, CaseAction.ADD_EVIDENCE)
-    tagging.untag_item(session, actor, item_id, tag_id)
+    tagging.untag_item(session, actor, item_id, tag_id, keyring=request_scope.keyring())
     flash(_("Tag removed."), "success")
     return redirect(url_for("web.evidence.show", item_id=item_id, _anchor="tags-h"))
 

@@ -31,6 +31,11 @@ def _cheap_hashes(monkeypatch):
 
 @pytest.fixture
 def world(session, client):
+    return build_world(session, client)
+
+
+def build_world(session, client):
+    """Four people, the case they share (the outsider apart), and `add` to upload an item."""
     lead = make_user(session, "lead@example.org")
     investigator = make_user(session, "investigator@example.org")
     viewer = make_user(session, "viewer@example.org")

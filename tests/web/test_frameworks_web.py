@@ -272,7 +272,10 @@ def test_an_incident_is_linked_from_the_matrix_page(client, session, world):
     )
     assert done.status_code == 303, text(done)
     page = text(client.get(url))
-    assert "Linked incident: <bdi>ရွာ မီးရှို့ခံရခြင်း</bdi>" in page
+    assert (
+        f'Linked incident: <a href="/incidents/{incident.id}"><bdi>ရွာ မီးရှို့ခံရခြင်း</bdi></a>'
+        in page
+    )
     [link] = session.scalars(select(ProofLink))
     assert link.incident_id == incident.id and link.evidence_id is None
     assert "ရွာ မီးရှို့ခံရခြင်း" in text(client.get(f"{url}/links/{link.id}"))

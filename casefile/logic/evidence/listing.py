@@ -53,12 +53,7 @@ class ItemFilter:
             tagged = (
                 select(EvidenceTag.evidence_id)
                 .join(Tag, Tag.id == EvidenceTag.tag_id)
-                .where(  # tags of the name, those made apart too (logic/tags/vocabulary.py)
-                    or_(
-                        Tag.key == tag_names.key(self.tag),
-                        Tag.key.startswith(tag_names.key(self.tag) + "\n", autoescape=True),
-                    )
-                )
+                .where(tag_names.of_name(self.tag))
             )
             query = query.where(Evidence.id.in_(tagged))
         return query

@@ -17,13 +17,14 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.frameworks import charges
 from casefile.logic.frameworks.document import Crime, Element, Framework
+from casefile.logic.incidents.incidents import get_incident
 from casefile.model import (
     Case,
     Charge,
@@ -158,3 +159,61 @@ def build(session: Session, actor: User | None, case_id: uuid.UUID) -> Matrix:
             elements.append(MatrixElement(element, links))
         rows.append(MatrixRow(charge, framework, crime, elements))
     return Matrix(case, rows)
+
+
+@dataclass(frozen=True)
+class ElementLink:
+    """One proof link of an item or an incident, as its page lists it: the charge's crime
+    (or mode of liability), the element, how strongly it bears on it, and the note."""
+
+    id: uuid.UUID
+    charge: Charge
+    crime: Crime
+    element: Element
+    strength: Strength
+    note: str
+
+
+def elements_of_item(session: Session, actor: User | None, item_id: uuid.UUID) -> list[ElementLink]:
+    """The elements an item is linked to, for a reader who may see the item and the matrix
+    (NotFound otherwise, as for the item)."""
+    item = authz.authorize_item(session, actor, item_id, CaseAction.VIEW_EVIDENCE)
+    return _elements(session, ProofLink.evidence_id == item.id)
+
+
+def elements_of_incident(
+    session: Session, actor: User | None, incident_id: uuid.UUID
+) -> list[ElementLink]:
+    """The elements an incident is linked to, for a reader who may see the incident and the
+    matrix (NotFound otherwise, as for the incident)."""
+    incident = get_incident(session, actor, incident_id, CaseAction.VIEW_INCIDENTS)
+    authz.authorize_case(session, actor, incident.case_id, CaseAction.VIEW_EVIDENCE)
+    return _elements(session, ProofLink.incident_id == incident.id)
+
+
+def _elements(session: Session, target: ColumnElement[bool]) -> list[ElementLink]:
+    rows = session.execute(
+        select(ProofLink, Charge)
+        .join(Charge, Charge.id == ProofLink.charge_id)
+        .where(target)
+        .order_by(Charge.created_at, Charge.id, ProofLink.element_id)
+    ).all()
+    found: list[ElementLink] = []
+    crimes: dict[uuid.UUID, Crime] = {}
+    for link, charge in rows:
+        if charge.id not in crimes:
+            crimes[charge.id] = charges.described(session, charge)[1]
+        crime = crimes[charge.id]
+        element = crime.element(link.element_id)
+        if element is None:  # a version never changes once shipped or loaded
+            continue
+        found.append(ElementLink(link.id, charge, crime, element, link.strength, link.note))
+    # In the order of the crime's elements, as the matrix lists them.
+    position = {
+        (charge_id, element.id): index
+        for charge_id, crime in crimes.items()
+        for index, element in enumerate(crime.elements)
+    }
+    order = {charge_id: index for index, charge_id in enumerate(crimes)}
+    found.sort(key=lambda one: (order[one.charge.id], position[(one.charge.id, one.element.id)]))
+    return found

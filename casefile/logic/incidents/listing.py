@@ -21,6 +21,8 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.incidents.incidents import get_incident
 from casefile.logic.pagination import Page, paginate
+from casefile.logic.tags import names as tag_names
+from casefile.logic.tags.names import TagName
 from casefile.logic.text import Line, refuse_nul
 from casefile.model import (
     Evidence,
@@ -29,6 +31,8 @@ from casefile.model import (
     IncidentCategoryRow,
     IncidentEvidence,
     IncidentStatus,
+    IncidentTag,
+    Tag,
     User,
     incident_perpetrators,
 )
@@ -65,6 +69,10 @@ class IncidentFilters(BaseModel):
         "state/region or country (any case)",
     )
     perpetrator: uuid.UUID | None = None
+    tag: TagName | None = Field(
+        default=None,
+        description="incidents carrying the tag of this name (any case of its letters)",
+    )
 
     @field_validator("place", mode="before")
     @classmethod
@@ -115,6 +123,14 @@ def _filtered(query: Select[Incident], filters: IncidentFilters) -> Select[Incid
             exists().where(
                 incident_perpetrators.c.incident_id == Incident.id,
                 incident_perpetrators.c.perpetrator_id == filters.perpetrator,
+            )
+        )
+    if filters.tag:
+        query = query.where(
+            exists().where(
+                IncidentTag.incident_id == Incident.id,
+                IncidentTag.tag_id == Tag.id,
+                tag_names.of_name(filters.tag),
             )
         )
     return query

@@ -4,7 +4,7 @@ conversion beside it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from casefile.logic.evidence.metadata import Metadata
 from casefile.logic.search import burmese
@@ -22,18 +22,21 @@ COLLECTOR_TEXT = (
 )
 
 
-def evidence_parts(item: Evidence, described: Metadata) -> list[str]:
+def evidence_parts(
+    item: Evidence, described: Metadata, tags: Sequence[str] = ()
+) -> list[str]:
     """An item's text parts: title, ERN, description, file name, the collector's account,
-    the text extracted from the file at intake."""
+    the text extracted from the file at intake, and its tags' names."""
     parts = [described.title, item.ern, described.description, described.original_filename]
     parts += [_text(described.collector.get(name)) for name in COLLECTOR_TEXT]
     parts.append(described.text)
+    parts += tags
     return [part for part in parts if part]
 
 
-def incident_parts(incident: Incident) -> list[str]:
+def incident_parts(incident: Incident, tags: Sequence[str] = ()) -> list[str]:
     """An incident's text parts: title, narrative, where, its categories, the victims'
-    group, and its alleged perpetrators (name, affiliation, description)."""
+    group, its alleged perpetrators (name, affiliation, description), and its tags' names."""
     parts = [incident.title, incident.narrative]
     parts += [
         incident.place,
@@ -47,6 +50,7 @@ def incident_parts(incident: Incident) -> list[str]:
     parts.append(incident.victims_group)
     for perpetrator in incident.perpetrators:
         parts += [perpetrator.name, perpetrator.affiliation, perpetrator.description]
+    parts += tags
     return [part for part in parts if part]
 
 

@@ -15,18 +15,21 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from casefile.logic.evidence import metadata
 from casefile.logic.search import documents, engines, terms
 from casefile.model import (
     Evidence,
     EvidenceStatus,
+    EvidenceTag,
     Incident,
+    IncidentTag,
     SearchBlindTerm,
     SearchBody,
     SearchDocument,
     Sensitivity,
+    Tag,
 )
 from casefile.vault import blind_index
 from casefile.vault.envelope import Keyring
@@ -60,16 +63,24 @@ def blind_hashes(key: blind_index.IndexKey, parts: Iterable[str]) -> set[bytes]:
 
 
 def index_evidence(
-    session: Session, keyring: Keyring, item: Evidence, *, flag: bool = True
+    session: Session,
+    keyring: Keyring,
+    item: Evidence,
+    *,
+    flag: bool = True,
+    tags: list[str] | None = None,
 ) -> None:
     """(Re)index an item as it is now in the session; a deleted item is taken out. With
     `flag`, also keeps its `zawgyi` flag in step with its text (registering and editing,
-    whose custody entries cover the change; not `reindex`, which records none)."""
+    whose custody entries cover the change; not `reindex`, which records none). `tags`: the
+    names of its tags as they now are, if the caller has them at hand."""
     if item.status == EvidenceStatus.DELETED:
         remove(session, item.id)
         return
     described = metadata.reveal(keyring, item)
-    parts, zawgyi = documents.with_conversions(documents.evidence_parts(item, described))
+    if tags is None:  # the caller may know them (tagging does): one query less per item
+        tags = evidence_tags(session, [item.id])[item.id]
+    parts, zawgyi = documents.with_conversions(documents.evidence_parts(item, described, tags))
     if flag and described.available:
         _flag(item, zawgyi)
     if item.sensitivity == Sensitivity.RESTRICTED:
@@ -98,7 +109,8 @@ def index_evidence(
 
 def index_incident(session: Session, incident: Incident) -> None:
     """(Re)index an incident as it is now in the session (flushed: it has its id)."""
-    parts, _ = documents.with_conversions(documents.incident_parts(incident))
+    tags = incident_tags(session, [incident.id])[incident.id]
+    parts, _ = documents.with_conversions(documents.incident_parts(incident, tags))
     put(
         session,
         INCIDENT,
@@ -107,6 +119,57 @@ def index_incident(session: Session, incident: Incident) -> None:
         incident.created_at,
         body=terms.body(parts),
     )
+
+
+def evidence_tags(
+    session: Session, item_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """The names of each item's tags (as indexed, and for snippets)."""
+    return _tag_names(session, EvidenceTag.evidence_id, EvidenceTag.tag_id, item_ids)
+
+
+def incident_tags(
+    session: Session, incident_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """The names of each incident's tags."""
+    return _tag_names(session, IncidentTag.incident_id, IncidentTag.tag_id, incident_ids)
+
+
+def _tag_names(
+    session: Session,
+    owner: InstrumentedAttribute[uuid.UUID],
+    tag_id: InstrumentedAttribute[uuid.UUID],
+    ids: Iterable[uuid.UUID],
+) -> dict[uuid.UUID, list[str]]:
+    wanted = list(ids)
+    found: dict[uuid.UUID, list[str]] = {one: [] for one in wanted}
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(owner, Tag.name)
+            .join(Tag, Tag.id == tag_id)
+            .where(owner.in_(wanted[start : start + 500]))
+            .order_by(Tag.key, Tag.id)
+        )
+        for one, name in rows:
+            found[one].append(name)
+    return found
+
+
+def reindex_tagged(session: Session, keyring: Keyring, tag_id: uuid.UUID) -> None:
+    """Index again every item and incident carrying a tag (renamed), in the caller's
+    transaction."""
+    for item in session.scalars(
+        select(Evidence).join(EvidenceTag, EvidenceTag.evidence_id == Evidence.id).where(
+            EvidenceTag.tag_id == tag_id
+        )
+    ):
+        index_evidence(session, keyring, item, flag=False)
+    for incident in session.scalars(
+        select(Incident).join(IncidentTag, IncidentTag.incident_id == Incident.id).where(
+            IncidentTag.tag_id == tag_id
+        )
+    ):
+        index_incident(session, incident)
 
 
 def _flag(item: Evidence, zawgyi: bool) -> None:

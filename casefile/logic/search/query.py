@@ -42,16 +42,21 @@ from casefile.logic.evidence import metadata
 from casefile.logic.evidence.metadata import Metadata
 from casefile.logic.pagination import Page, cursor_after, paginate, valid_limit
 from casefile.logic.search import documents, engines, index, snippets, terms
+from casefile.logic.tags import names as tag_names
+from casefile.logic.tags.names import TagName
 from casefile.logic.text import refuse_nul
 from casefile.model import (
     CaseMember,
     Evidence,
     EvidenceGrant,
+    EvidenceTag,
     Incident,
     IncidentEvidence,
+    IncidentTag,
     SearchBlindTerm,
     SearchDocument,
     Sensitivity,
+    Tag,
     User,
 )
 from casefile.vault.envelope import Keyring
@@ -82,6 +87,7 @@ class SearchInput(BaseModel):
     incident: uuid.UUID | None = None
     incident_from: dt.date | None = None
     incident_to: dt.date | None = None
+    tag: TagName | None = None
 
     def filter(self) -> SearchFilter:
         return SearchFilter(
@@ -95,6 +101,7 @@ class SearchInput(BaseModel):
             incident=self.incident,
             incident_from=self.incident_from,
             incident_to=self.incident_to,
+            tag=self.tag,
         )
 
 
@@ -124,6 +131,7 @@ class SearchFilter:
     incident: uuid.UUID | None = None  # items linked to this incident
     incident_from: dt.date | None = None  # incidents whose dates meet this range
     incident_to: dt.date | None = None
+    tag: str | None = None  # items and incidents carrying the tag of this name (any case)
 
     def evidence_only(self) -> bool:
         return any(
@@ -286,6 +294,8 @@ def _query(
         return query.where(false())  # filters of items and of incidents together: none match
     if len(kinds) == 1:
         query = query.where(SearchDocument.kind == next(iter(kinds)))
+    if where.tag:
+        query = query.where(SearchDocument.doc_id.in_(_tagged(where.tag, kinds)))
     if index.INCIDENT in kinds and where.incident_conditions():
         query = query.outerjoin(Incident, Incident.id == SearchDocument.doc_id).where(
             or_(SearchDocument.kind != index.INCIDENT, and_(*where.incident_conditions()))
@@ -315,6 +325,26 @@ def _query(
             )
         )
     return query
+
+
+def _tagged(name: str, kinds: set[str]) -> Select[uuid.UUID]:
+    """The items and incidents carrying a tag of this name, in any case. A restricted item
+    found here is still only a result for one holding a grant (the query's scope)."""
+    named = tag_names.of_name(name)
+    tagged: list[Select[uuid.UUID]] = []
+    if index.EVIDENCE in kinds:
+        tagged.append(
+            select(EvidenceTag.evidence_id)
+            .join(Tag, Tag.id == EvidenceTag.tag_id)
+            .where(named)
+        )
+    if index.INCIDENT in kinds:
+        tagged.append(
+            select(IncidentTag.incident_id)
+            .join(Tag, Tag.id == IncidentTag.tag_id)
+            .where(named)
+        )
+    return select(union(*tagged).subquery().c[0])
 
 
 SCOPES = ((index.EVIDENCE, CaseAction.VIEW_EVIDENCE), (index.INCIDENT, CaseAction.VIEW_INCIDENTS))
@@ -447,11 +477,15 @@ def _results(  # noqa: PLR0917 - one private caller
         if restricted
         else set()
     )
+    item_tags = index.evidence_tags(session, items)
+    incident_tags = index.incident_tags(session, incidents)
     results: list[Result | None] = []
     for document in found:
         incident = incidents.get(document.doc_id)
         if document.kind == index.INCIDENT and incident is not None:
-            parts, _ = documents.with_conversions(documents.incident_parts(incident))
+            parts, _ = documents.with_conversions(
+                documents.incident_parts(incident, incident_tags[incident.id])
+            )
             results.append(
                 Result(
                     kind=index.INCIDENT,
@@ -473,7 +507,9 @@ def _results(  # noqa: PLR0917 - one private caller
         if document.restricted and where.sealed_fields() and not where.admits(described):
             results.append(None)
             continue
-        parts, _ = documents.with_conversions(documents.evidence_parts(item, described))
+        parts, _ = documents.with_conversions(
+            documents.evidence_parts(item, described, item_tags[item.id])
+        )
         results.append(
             Result(
                 kind=index.EVIDENCE,

@@ -276,7 +276,13 @@ def apply(
     if data.action in ("tag", "untag"):
         assert data.tag is not None  # noqa: S101 - checked by the model
         tagger = tagging.start_tagging(
-            session, actor, case.id, data.tag, attach=data.action == "tag", bulk=bulk_id
+            session,
+            actor,
+            case.id,
+            data.tag,
+            attach=data.action == "tag",
+            keyring=keyring,
+            bulk=bulk_id,
         )
         changed = tagger.apply(items, attach=data.action == "tag")
         entries = tagger.entries

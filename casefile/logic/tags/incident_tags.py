@@ -1,7 +1,8 @@
 """Tagging incidents, with the same tags as items (the case's vocabulary, or a new name that
 makes a free tag): whoever may edit a case's incidents. Each tag or untag that changes
 something is one `tagged` / `untagged` custody entry of the case naming the incident (its
-id and title), the tag, and the incident's tags before and after."""
+id and title), the tag, and the incident's tags before and after; the incident is indexed
+again for search in the same transaction."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import NotFound
 from casefile.logic.incidents.incidents import get_incident
+from casefile.logic.search import index as search_index
 from casefile.logic.tags import tagging
 from casefile.logic.tags.tagging import TagItemInput
 from casefile.logic.tags.vocabulary import same_name
@@ -88,6 +90,8 @@ def tag_incident(
         )
     )
     after = sorted([*before, tag], key=lambda have: (have.key, str(have.id)))
+    session.flush()
+    search_index.index_incident(session, incident)  # its tags are found by search
     custody_log.append_many(
         session, [_entry(actor, incident, tag, before, after, attach=True, created=created)]
     )
@@ -109,6 +113,8 @@ def untag_incident(
     tag = session.get_one(Tag, tag_id)
     session.delete(row)
     after = [have for have in before if have.id != tag_id]
+    session.flush()
+    search_index.index_incident(session, incident)
     custody_log.append_many(session, [_entry(actor, incident, tag, before, after, attach=False)])
     session.commit()
     return after

@@ -9,8 +9,9 @@ import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
+from sqlalchemy import ColumnElement, or_
 
-from casefile.model.tag import NAME_MAX
+from casefile.model.tag import NAME_MAX, Tag
 from casefile.vault import bidi
 
 SENT_MAX = NAME_MAX  # characters as sent (blanks around it and decomposed letters count)
@@ -55,3 +56,15 @@ TagName = Annotated[
     BeforeValidator(_readable),
     AfterValidator(normalise),
 ]
+
+
+# A tag made apart from a free tag of the same name carried only by items hidden from its
+# maker has the key `<name key>APART<its id>` (logic/tags/vocabulary.py; names hold no line
+# break, so no name's key starts so).
+APART = "\n"
+
+
+def of_name(name: str) -> ColumnElement[bool]:
+    """Tags of this name, whether made apart or not: what every tag filter matches."""
+    key_ = key(name)
+    return or_(Tag.key == key_, Tag.key.startswith(key_ + APART, autoescape=True))

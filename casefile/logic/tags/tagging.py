@@ -1,7 +1,8 @@
 """Tagging items one at a time (the item page, `POST /evidence/{id}/tags`) and the core that
 bulk tagging shares. Whoever may add evidence to a case and sees an item may tag it with a
 tag of the vocabulary, or with a new name, which makes a free tag; a retired tag is not
-attached. Each tag or untag that changes something is one `tagged` / `untagged` custody entry
+attached. The item is indexed again for search with its tags, in the same transaction.
+Each tag or untag that changes something is one `tagged` / `untagged` custody entry
 of the item, naming the tag and the item's tags before and after; nothing changed, no entry.
 
 A free tag made on a restricted item must not tell members without a grant that such an item
@@ -25,9 +26,11 @@ from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
+from casefile.logic.search import index as search_index
 from casefile.logic.tags.names import TagName
 from casefile.logic.tags.vocabulary import free_key, same_name
 from casefile.model import CustodyAction, Evidence, EvidenceTag, IncidentTag, Tag, User
+from casefile.vault.envelope import Keyring
 
 
 class TagItemInput(BaseModel):
@@ -108,6 +111,7 @@ class Tagger:
     session: Session
     actor: User | None
     tag: Tag | None  # None: untagging a name no tag of the case has; nothing changes
+    keyring: Keyring  # to index the items changed again (a restricted one blindly)
     created: bool = False  # the tag is a free tag made by this action
     bulk: str | None = None  # the bulk action's id, shared by its entries
     entries: list[custody_log.NewEntry] = field(default_factory=list)
@@ -118,6 +122,7 @@ class Tagger:
             return []
         current = tags_by_item(self.session, (item.id for item in items))
         changed = []
+        names_after: dict[uuid.UUID, list[str]] = {}
         for item in items:
             before = current[item.id]
             has = any(tag.id == self.tag.id for tag in before)
@@ -140,6 +145,12 @@ class Tagger:
                 after = [tag for tag in before if tag.id != self.tag.id]
             self.entries.append(self._entry(item, before, after, attach=attach))
             changed.append(item)
+            names_after[item.id] = [tag.name for tag in after]
+        self.session.flush()
+        for item in changed:  # its tags are found by search, in the same transaction
+            search_index.index_evidence(
+                self.session, self.keyring, item, flag=False, tags=names_after[item.id]
+            )
         return changed
 
     def _entry(
@@ -173,6 +184,7 @@ def start_tagging(
     name: str,
     *,
     attach: bool,
+    keyring: Keyring,
     bulk: str | None = None,
 ) -> Tagger:
     """Under the custody lock: the tag (made, for a new name being attached) and a Tagger."""
@@ -180,19 +192,24 @@ def start_tagging(
     if attach:
         existed = same_name(session, actor, case_id, name) is not None
         tag = tag_to_attach(session, actor, case_id, name)
-        return Tagger(session, actor, tag, created=not existed, bulk=bulk)
+        return Tagger(session, actor, tag, keyring, created=not existed, bulk=bulk)
     # A name no tag has is simply carried by none of the items: refusing it would tell whether
     # a free tag of that name exists on items the actor does not see.
-    return Tagger(session, actor, same_name(session, actor, case_id, name), bulk=bulk)
+    return Tagger(session, actor, same_name(session, actor, case_id, name), keyring, bulk=bulk)
 
 
 @retry.transaction
 def tag_item(
-    session: Session, actor: User | None, item_id: uuid.UUID, data: TagItemInput
+    session: Session,
+    actor: User | None,
+    item_id: uuid.UUID,
+    data: TagItemInput,
+    *,
+    keyring: Keyring,
 ) -> list[Tag]:
     """Attach a tag to one item; its tags after."""
     item = authz.authorize_item(session, actor, item_id, CaseAction.ADD_EVIDENCE)
-    tagger = start_tagging(session, actor, item.case_id, data.tag, attach=True)
+    tagger = start_tagging(session, actor, item.case_id, data.tag, attach=True, keyring=keyring)
     tagger.apply([item], attach=True)
     custody_log.append_many(session, tagger.entries)
     session.commit()
@@ -201,7 +218,12 @@ def tag_item(
 
 @retry.transaction
 def untag_item(
-    session: Session, actor: User | None, item_id: uuid.UUID, tag_id: uuid.UUID
+    session: Session,
+    actor: User | None,
+    item_id: uuid.UUID,
+    tag_id: uuid.UUID,
+    *,
+    keyring: Keyring,
 ) -> list[Tag]:
     """Take a tag off one item; its tags after. A tag the item does not carry: NotFound."""
     item = authz.authorize_item(session, actor, item_id, CaseAction.ADD_EVIDENCE)
@@ -213,7 +235,7 @@ def untag_item(
         or (session.get(EvidenceTag, (item.id, tag.id)) is None)
     ):
         raise NotFound("this item does not carry that tag")
-    tagger = Tagger(session, actor, tag)
+    tagger = Tagger(session, actor, tag, keyring)
     tagger.apply([item], attach=False)
     custody_log.append_many(session, tagger.entries)
     session.commit()

@@ -17,10 +17,12 @@ from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
+from casefile.logic.search import index as search_index
 from casefile.logic.tags import names
 from casefile.logic.tags.names import TagName
 from casefile.logic.text import Note, refuse_nul
 from casefile.model import CustodyAction, Evidence, EvidenceTag, IncidentTag, Tag, User
+from casefile.vault.envelope import Keyring
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -121,7 +123,7 @@ def authorize_vocabulary(session: Session, actor: User | None, case_id: uuid.UUI
 # from another of the same name `<name's key>\n<its id>` (names hold no line breaks; `key`
 # is never shown). A member seeing both kinds of item may see two free tags of one name.
 
-APART = "\n"
+APART = names.APART
 
 
 def keys_of(name: str) -> tuple[str, str]:
@@ -235,10 +237,13 @@ def create_tag(session: Session, actor: User | None, case_id: uuid.UUID, data: T
 
 
 @retry.transaction
-def change_tag(session: Session, actor: User | None, tag_id: uuid.UUID, data: TagChange) -> Tag:
+def change_tag(
+    session: Session, actor: User | None, tag_id: uuid.UUID, data: TagChange, *, keyring: Keyring
+) -> Tag:
     """Rename, describe, retire or restore a tag of the vocabulary, take a free tag into the
     vocabulary (and change it at once), or release one from it. Nothing changed, no entry;
-    a change to a free tag that leaves it free: Conflict."""
+    a change to a free tag that leaves it free: Conflict. A rename indexes the items and
+    incidents carrying the tag again (search finds them by the new name, not the old)."""
     tag = get_tag(session, actor, tag_id, CaseAction.MANAGE_TAGS)
     custody_log.hold_lock(session)
     session.refresh(tag)
@@ -275,6 +280,9 @@ def change_tag(session: Session, actor: User | None, tag_id: uuid.UUID, data: Ta
     tag.controlled = new["controlled"]
     if "retired" in changed:
         tag.retired_at = utcnow() if new["retired"] else None
+    if "name" in changed:
+        session.flush()
+        search_index.reindex_tagged(session, keyring, tag.id)
     custody_log.append(
         session,
         actor,
