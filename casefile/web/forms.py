@@ -573,6 +573,7 @@ class SearchForm(FlaskForm):
     incident_to = DateField(
         _l("Incident until"), validators=[Optional()], id="search-incident-to"
     )
+    tag = StringField(_l("Tag"), id="search-tag")
 def filing_type_choices(forum: Forum) -> list[tuple[str, str]]:
     return [(kind.value, filing_type_name(kind)) for kind in FORUM_TYPES[forum]]
 
@@ -612,4 +613,3 @@ class StatusForm(FlaskForm):
 
 class MoveForm(FlaskForm):
     step = HiddenField()  # -1 up, 1 down
-    tag = StringField(_l("Tag"), id="search-tag")
