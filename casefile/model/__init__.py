@@ -11,6 +11,7 @@ from casefile.model.evidence import (
     EvidenceStatus,
     Sensitivity,
 )
+from casefile.model.export import Export, ExportStatus
 from casefile.model.filing import (
     FORUM_TYPES,
     Classification,
@@ -54,6 +55,8 @@ __all__ = [
     "DatePrecision",
     "Derivation",
     "Evidence",
+    "Export",
+    "ExportStatus",
     "EvidenceGrant",
     "EvidenceRelation",
     "EvidenceStatus",
