@@ -213,3 +213,14 @@ def test_the_zip_member_names_are_under_one_folder(world, filing):
         tops = {name.split("/")[0] for name in archive.namelist()}
         assert archive.testzip() is None
     assert tops == {f"filing-{filing['id'][:8]}-v1"}
+
+
+def test_the_openapi_document_has_the_export_routes(world):
+    document = world.client.get("/api/v1/openapi.json").get_json()
+    paths = document["paths"]
+    assert "post" in paths["/api/v1/filings/{filing_id}/exports"]
+    assert "202" in paths["/api/v1/filings/{filing_id}/exports"]["post"]["responses"]
+    assert "get" in paths["/api/v1/filings/{filing_id}/exports"]
+    assert "get" in paths["/api/v1/exports/{export_id}"]
+    download = paths["/api/v1/exports/{export_id}/download"]["get"]
+    assert "application/zip" in download["responses"]["200"]["content"]
