@@ -4,7 +4,6 @@ key, wrapped by the key-encryption key with the export's id as associated data).
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from enum import StrEnum
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - `world`, the fixture imported from test_filings_api, is every test's
 """Filing exports as background jobs through the API (jobs run at once under the test suite,
 huey's immediate mode): 202 and polling to done, the downloaded zip a valid BagIt bag that
 Casefile's verifier accepts, an `exported` entry per exhibit naming the export, a download
@@ -20,7 +21,12 @@ from casefile import request_scope
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Export, ExportStatus
 from casefile.verifier import bundle_verifier
 from tests.api.test_evidence_api import png_bytes
-from tests.api.test_filings_api import add_exhibit, add_item, new_filing, world  # noqa: F401
+from tests.api.test_filings_api import (
+    add_exhibit,
+    add_item,
+    new_filing,
+    world,  # noqa: F401 - the fixture
+)
 
 WITNESS_TEXT = b"Statement of witness W-17: the soldiers came at dawn. " * 40
 

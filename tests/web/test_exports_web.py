@@ -46,8 +46,8 @@ def test_warnings_then_the_button_then_progress_then_download(client, filing_url
     assert 'http-equiv="refresh"' not in page
     # Held in the queue (no job runs), the page shows its progress and reloads itself.
     held = []
-    monkeypatch.setattr(jobs.Jobs, "enqueue_export", lambda self, export_id: held.append(
-        export_id))
+    monkeypatch.setattr(jobs.Jobs, "enqueue_export",
+                        lambda _self, export_id: held.append(export_id))
     started = client.post(f"{filing_url}/exports", data=form.fields)
     assert started.status_code == 303
     assert started.headers["Location"].endswith(f"{filing_url}#exports")
@@ -57,7 +57,7 @@ def test_warnings_then_the_button_then_progress_then_download(client, filing_url
     assert "0 of 2 exhibits" in words(page) and "waiting for its turn" in page
     [export_id] = held
     # The job runs (as a consumer would), and the page offers the bundle.
-    client.application.extensions["casefile.jobs"]._run_export(str(export_id))  # noqa: SLF001
+    client.application.extensions["casefile.jobs"]._run_export(str(export_id))
     page = text(client.get(filing_url))
     assert 'http-equiv="refresh"' not in page and "<progress" not in page
     assert "Ready" in page and "Download bundle" in page
