@@ -152,3 +152,12 @@ def start_embedded(app: Flask, *, stale: dt.timedelta | None = None) -> Consumer
     except Exception:
         log.exception("exports left by a stopped process could not be recovered now")
     return consumer
+
+
+def stop_embedded(app: Flask) -> None:
+    """The server process stops: its consumer takes no new job (one in hand ends with the
+    process, and is found and run again by `recover`)."""
+    with _embedded_lock:
+        consumer = _embedded.pop(id(app), None)
+    if consumer is not None:
+        consumer.stop(graceful=False)
