@@ -226,7 +226,12 @@ class _Reporter:
         if (done, stage) == self._last and now - self._at < PROGRESS_EVERY:
             return
         self._last, self._at = (done, stage), now
-        _progress(self._session, self._run, done, stage)
+        try:
+            _progress(self._session, self._run, done, stage)
+        except Superseded:
+            raise  # stops this run: another has its row
+        except Exception:  # a progress write is not the export: it goes on without it
+            log.warning("export %s: progress not recorded", self._run.export_id, exc_info=True)
         if self._echo is not None:
             self._echo(done, self.total, stage)
 
