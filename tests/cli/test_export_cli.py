@@ -5,16 +5,25 @@ verify-bundle` accepts; refusals in one line, exit 1, nothing written."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from casefile import create_app, jobs, request_scope
 from casefile.cli import main
 from casefile.db import Database
+from casefile.logic.export import jobs as export_jobs
 from casefile.logic.filings import exhibits, filings
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Export, ExportStatus, User
+from casefile.settings import load_settings
 from casefile.vault import signing_key
 from casefile.verifier.signed_note import verifier_key
 from tests.bundle import fakes
@@ -111,3 +120,42 @@ def test_export_refusals_are_one_line(instance, tmp_path):
     with instance["database"].sessions() as session:
         assert session.scalars(select(Export)).all() == []
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_casefile_worker_runs_queued_exports_and_stops_on_sigterm(instance, tmp_path):
+    """A job queued by a server (SqliteHuey in the instance folder), run by `casefile worker`
+    in a process of its own, which SIGTERM stops."""
+    env = cli_env(tmp_path, instance["database"].engine.url.render_as_string(
+        hide_password=False))
+    settings = load_settings({**os.environ, **env}).with_secret_from_instance()
+    app = create_app(settings)
+    try:
+        with app.app_context(), request_scope.database(app).sessions() as session:
+            lead = session.scalar(select(User).where(User.email == LEAD))
+            export = export_jobs.request_export(
+                session, lead, uuid.UUID(instance["filing"]), store=request_scope.blobs(app),
+                keyring=request_scope.keyring(app))
+            session.commit()
+            export_id = export.id
+        jobs.jobs(app).enqueue_export(export_id)
+    finally:
+        request_scope.database(app).engine.dispose()
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from casefile.cli import main; sys.exit(main())",
+         "worker"], env={**os.environ, **env}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        status = None
+        while time.monotonic() < deadline:
+            with instance["database"].sessions() as session:
+                status = session.get_one(Export, export_id).status
+            if status in (ExportStatus.DONE, ExportStatus.FAILED):
+                break
+            time.sleep(0.5)
+        assert status == ExportStatus.DONE
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=60)[0].decode()
+    assert worker.returncode == 0, output
+    assert "casefile worker: 1 exports queued" in output
