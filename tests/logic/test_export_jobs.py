@@ -6,6 +6,7 @@ a job that keeps dying ends failed, and a job enqueued twice runs once."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 import uuid
@@ -24,6 +25,7 @@ from casefile.verifier import bundle_verifier
 from tests.bundle import fakes
 from tests.factories import make_case, make_settings, make_user
 from tests.web.test_auth_web import cheap_password_hashes
+from tests.web.test_throttle_redis import redis_url  # noqa: F401 - the fixture (skips without)
 
 
 @pytest.fixture(autouse=True)
@@ -217,3 +219,27 @@ def test_a_job_enqueued_twice_runs_once(settings, seeded):
         assert export_jobs.run_export(session, export_id, **kwargs) == ExportStatus.DONE
         assert export_jobs.run_export(session, export_id, **kwargs) is None
     assert len(exported_entries(app, export_id)) == 2
+
+
+def test_the_redis_queue_carries_a_job_to_another_process(
+    settings, seeded, tmp_path, redis_url  # noqa: F811 - the fixture imported above
+):
+    """queue.backend "redis": the job enqueued by one app is run by another's consumer (what
+    `casefile worker` processes do), through RedisHuey."""
+    url = redis_url.rstrip("/") + "/13"  # a database of its own on the shared server
+    on_redis = dataclasses.replace(settings, queue_backend="redis", queue_redis_url=url)
+    server = new_app(on_redis)
+    jobs.jobs(server).huey.flush()
+    export_id = ask(server, seeded)
+    jobs.jobs(server).enqueue_export(export_id)
+    assert row(server, export_id).status == ExportStatus.QUEUED
+    worker = new_app(on_redis)
+    consumer = jobs.jobs(worker).consumer(in_thread=True)
+    consumer.start()
+    try:
+        done = wait_for(worker, export_id, {ExportStatus.DONE, ExportStatus.FAILED})
+    finally:
+        consumer.stop(graceful=True)
+        jobs.jobs(worker).huey.flush()
+    assert done.status == ExportStatus.DONE, done.error
+    download_verifies(worker, seeded, export_id, tmp_path)
