@@ -62,7 +62,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # its Content-Length is a client that went away, not a shorter body.
     app.wsgi_app = bodies_end_at_content_length(app.wsgi_app)  # type: ignore[method-assign]
 
-    from casefile import api, errors, health, uploads, web  # noqa: PLC0415 - blueprints import the app
+    from casefile import api, errors, health, jobs, uploads, web  # noqa: PLC0415 - blueprints import the app
+
+    jobs.init_app(app, settings)
 
     uploads.init_app(app)
     web.init_app(app)

@@ -623,4 +623,4 @@ def keys_rotate(ctx: click.Context) -> None:
 
 # Evidence commands (ingest, scrub, keys), backup/restore and frameworks live beside this module;
 # importing registers them.
-from casefile import cli_backup, cli_bundle, cli_frameworks, cli_vault  # noqa: E402, F401
+from casefile import cli_backup, cli_bundle, cli_export, cli_frameworks, cli_vault  # noqa: E402, F401

@@ -101,6 +101,16 @@ class MapSection(_Section):
     attribution: str = ""  # shown on the map (plain text), e.g. the tiles' copyright
 
 
+class QueueSection(_Section):
+    # Background jobs (filing exports) go through huey: "sqlite" keeps the queue in a file
+    # under the instance folder, run by a consumer thread in the server process; "redis"
+    # (with redis_url) for several servers, with `casefile worker` processes running them.
+    backend: Literal["sqlite", "redis"] = "sqlite"
+    redis_url: str = ""
+    embedded_consumer: bool = True  # the server process runs jobs itself (one thread)
+    stale_minutes: int = 5  # a running export silent this long is taken as dead and re-run
+
+
 class ConfigFile(BaseSettings):
     """The settings a TOML file may hold. Relative paths are resolved against the project
     folder (the one holding config/)."""
@@ -121,6 +131,7 @@ class ConfigFile(BaseSettings):
     custody: CustodySection = CustodySection()
     i18n: I18nSection = I18nSection()
     map: MapSection = MapSection()
+    queue: QueueSection = QueueSection()
 
     @classmethod
     def settings_customise_sources(

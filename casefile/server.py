@@ -162,6 +162,24 @@ class CasefileServer(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
+def _jobs_hooks(app: Flask) -> dict[str, Any]:
+    """Each worker process runs background jobs (filing exports) on a thread of its own when
+    `queue.embedded_consumer` (casefile.jobs); a worker that stops leaves its job to
+    `recover` (the next consumer's start, or the queue's minutely check)."""
+
+    def post_worker_init(_worker: Any) -> None:
+        from casefile import jobs  # noqa: PLC0415 - the app is built; jobs need it
+
+        jobs.start_embedded(app)
+
+    def worker_exit(_server: Any, _worker: Any) -> None:
+        from casefile import jobs  # noqa: PLC0415
+
+        jobs.stop_embedded(app)
+
+    return {"post_worker_init": post_worker_init, "worker_exit": worker_exit}
+
+
 def worker_class(header_timeout: float, body_idle_timeout: float) -> type[CasefileWorker]:
     limits = {"header_timeout": header_timeout, "body_idle_timeout": body_idle_timeout}
     return type("CasefileWorker", (CasefileWorker,), limits)
@@ -201,5 +219,6 @@ def serve(
             # No control socket ($HOME/.gunicorn/gunicorn.ctl): nothing but the process's
             # signals may reload or stop it, and two instances on one host do not collide.
             "control_socket_disable": True,
+            **_jobs_hooks(app),
         },
     ).run()

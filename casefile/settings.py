@@ -87,6 +87,10 @@ class Settings:
     checkpoint_every_minutes: int = DEFAULTS.custody.checkpoint_every_minutes
     map_tile_url: str = DEFAULTS.map.tile_url
     map_attribution: str = DEFAULTS.map.attribution
+    queue_backend: str = DEFAULTS.queue.backend
+    queue_redis_url: str = DEFAULTS.queue.redis_url
+    queue_embedded_consumer: bool = DEFAULTS.queue.embedded_consumer
+    queue_stale_minutes: int = DEFAULTS.queue.stale_minutes
     testing: bool = False  # set by the test suite only
 
     @property
@@ -136,12 +140,28 @@ class Settings:
             raise SettingsError("storage_url must be file:///path or s3://bucket/prefix")
         self._validate_storage()
         self._validate_map()
+        self._validate_queue()
         if self.secret_key is None:
             raise SettingsError(
                 f"no secret key in {self.secret_key_path}: run `casefile init` first"
             )
         if self.is_production:
             self._validate_production()
+
+    def _validate_queue(self) -> None:
+        if self.queue_backend not in ("sqlite", "redis"):
+            raise SettingsError("queue.backend must be 'sqlite' or 'redis'")
+        if self.queue_backend == "redis" and not self.queue_redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise SettingsError("queue.backend 'redis' needs queue.redis_url (redis://...)")
+        if self.queue_stale_minutes < 1:
+            raise SettingsError("queue.stale_minutes must be at least 1")
+
+    @property
+    def queue_path(self) -> Path:
+        """The embedded queue's SQLite file (queue.backend "sqlite")."""
+        return self.instance_path / "queue.sqlite3"
 
     def _validate_throttle(self) -> None:
         for name in ("throttle_account_limits", "throttle_client_limits"):
@@ -289,6 +309,10 @@ def _flatten(loaded: ConfigFile, kek_text: str | None) -> Settings:
         checkpoint_every_minutes=custody.checkpoint_every_minutes,
         map_tile_url=loaded.map.tile_url.strip(),
         map_attribution=loaded.map.attribution.strip(),
+        queue_backend=loaded.queue.backend,
+        queue_redis_url=loaded.queue.redis_url.strip(),
+        queue_embedded_consumer=loaded.queue.embedded_consumer,
+        queue_stale_minutes=loaded.queue.stale_minutes,
     )
 
 

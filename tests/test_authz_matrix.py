@@ -36,6 +36,7 @@ from casefile import create_app, request_scope
 from casefile.db import Database
 from casefile.logic.accounts import accounts, login_sessions, tokens
 from casefile.logic.custody import checkpoints as custody_checkpoints
+from casefile.logic.export import jobs as export_jobs
 from casefile.logic.filings import exhibits, filings
 from casefile.logic.frameworks import charges
 from casefile.logic.frameworks import links as proof_links
@@ -43,7 +44,7 @@ from casefile.logic.frameworks.charges import ChargeInput
 from casefile.logic.frameworks.links import ProofLinkInput
 from casefile.logic.incidents import incidents, links
 from casefile.logic.tags import incident_tags, tagging, vocabulary
-from casefile.model import Role, Strength
+from casefile.model import ExportStatus, Role, Strength
 from tests.factories import PASSWORD, add_member, make_case, make_settings, make_user
 
 OK, LOGIN, FORBIDDEN, NOT_FOUND = "ok", "login", "403", "404"
@@ -281,6 +282,8 @@ ROWS = (
     Row("POST", FILING + "/exhibits/order", filing_editor(),
         body={"exhibits_version": "2", "exhibit_ids": "{exhibit_id}"}),
     Row("POST", FILING + "/status", filing_editor(), body={"status": "final"}),
+    Row("POST", FILING + "/exports", filing_editor(), body={}),
+    Row("GET", "/exports/<uuid:export_id>/download", filing_editor()),
     # --- HTML: my account (forms sent empty: only who may reach them is at stake here) ---
     Row("GET", "/account", signed_in()),
     Row("POST", "/account/password", signed_in(), body={}),
@@ -383,6 +386,10 @@ ROWS = (
     Row("PUT", API_FILING + "/exhibits/order", filing_editor(),
         body={"exhibits_version": 2, "exhibit_ids": ["{exhibit_id}"]}),
     Row("GET", API_FILING + "/warnings", case_reader()),
+    Row("POST", API_FILING + "/exports", filing_editor()),
+    Row("GET", API_FILING + "/exports", filing_editor()),
+    Row("GET", "/api/v1/exports/<uuid:export_id>", filing_editor()),
+    Row("GET", "/api/v1/exports/<uuid:export_id>/download", filing_editor()),
     Row("GET", "/api/v1/custody/checkpoint", signed_in()),
     Row("GET", "/api/v1/custody/checkpoints", signed_in()),
     Row("GET", "/api/v1/custody/consistency", signed_in(),
@@ -419,6 +426,7 @@ DEFAULT_VALUES = {
     "link_id": "link_id",
     "filing_id": "filing_id",
     "exhibit_id": "exhibit_id",
+    "export_id": "export_id",
 }
 
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -563,6 +571,7 @@ def build_world(
     link: bool = False,
     proof: bool = False,
     filing: bool = False,
+    export: bool = False,
 ) -> World:
     """Seven accounts, one case with a member of each role; API tokens, items of evidence
     and a signed checkpoint only where the row needs them (each write costs every row time)."""
@@ -606,6 +615,8 @@ def build_world(
                       link=link, proof=proof)
     if filing:  # a filing of the lead's whose one exhibit is the standard item
         values.update(make_filing(session, users[LEAD], case.id, values["evidence_id"]))
+    if export:  # the lead's finished export of that filing
+        values["export_id"] = make_export(app, session, users[LEAD], values["filing_id"])
     if upload:  # a resumable upload the lead started: 5 bytes announced, none sent yet
         response = app.test_client().post(
             f"/api/v1/cases/{values['case_id']}/uploads",
@@ -635,6 +646,19 @@ def make_filing(session, lead, case_id, evidence_id: str) -> dict[str, str]:
     )
     assert filing.exhibits_version == 2  # what the reorder row sends
     return {"filing_id": str(filing.id), "exhibit_id": str(exhibit.id)}
+
+
+def make_export(app, session, lead, filing_id: str) -> str:
+    export = export_jobs.request_export(
+        session, lead, uuid.UUID(filing_id), store=request_scope.blobs(app),
+        keyring=request_scope.keyring(app),
+    )
+    status = export_jobs.run_export(
+        session, export.id, keys=app.extensions["casefile.custody_keys"],
+        keyring=request_scope.keyring(app), store=request_scope.blobs(app),
+    )
+    assert status == ExportStatus.DONE
+    return str(export.id)
 
 
 def one_page_pdf() -> bytes:
@@ -801,7 +825,8 @@ def test_route_authorization(app, connection, session, row):
         incident="<uuid:incident_id>" in row.rule,
         link="<uuid:link_id>" in row.rule and not row.proof,
         proof=row.proof,
-        filing="<uuid:filing_id>" in row.rule,
+        filing="<uuid:filing_id>" in row.rule or "<uuid:export_id>" in row.rule,
+        export="<uuid:export_id>" in row.rule,
     )
 
     got: dict[str, str] = {}
@@ -952,7 +977,8 @@ def test_no_route_reveals_a_restricted_item_without_a_grant(app, connection, ses
         incident="<uuid:incident_id>" in row.rule,
         link="<uuid:link_id>" in row.rule and not row.proof,
         proof=row.proof,
-        filing="<uuid:filing_id>" in row.rule,
+        filing="<uuid:filing_id>" in row.rule or "<uuid:export_id>" in row.rule,
+        export="<uuid:export_id>" in row.rule,
     )
     known = frozenset(
         {"id"} if world.values["restricted_id"] in url_for_row(row, world) else set()

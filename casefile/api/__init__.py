@@ -8,6 +8,7 @@ from casefile.api import (
     cases,
     custody,
     evidence,
+    exports,
     filings,
     frameworks,
     incidents,
@@ -23,7 +24,8 @@ from casefile.extensions import csrf
 
 # Importing registers their routes on bp.
 ROUTE_MODULES = (
-    cases, custody, evidence, filings, frameworks, incidents, maps, me, meta, search, tags, tus
+    cases, custody, evidence, exports, filings, frameworks, incidents, maps, me, meta, search,
+    tags, tus,
 )
 
 

@@ -476,3 +476,29 @@ class FilingWarningOut(BaseModel):
 
 class FilingWarnings(BaseModel):
     items: list[FilingWarningOut]
+
+
+class ExportProgress(BaseModel):
+    done: int  # exhibits written
+    total: int
+    stage: str  # queued | signing | exhibits | sealing | done | failed
+
+
+class ExportOut(BaseModel):
+    id: uuid.UUID
+    filing_id: uuid.UUID
+    status: str  # queued | running | done | failed
+    progress: ExportProgress
+    error: str | None
+    warnings: list[FilingWarningOut]  # the filing's warnings when the export was asked for
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    size: int | None
+    sha256: str | None  # of the zip as downloaded
+    tagmanifest_sha256: str | None  # the bundle's signed tag manifest
+    download_url: str | None
+
+
+class ExportList(BaseModel):
+    items: list[ExportOut]

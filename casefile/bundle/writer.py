@@ -64,6 +64,8 @@ class Written:
     payload_files: int
     exhibits: int
     warnings: list[str] = field(default_factory=list)
+    zip_size: int | None = None  # write_bundle_stream: the zip as written
+    zip_sha256: str | None = None
 
 
 @dataclass
@@ -94,6 +96,10 @@ class _Bag:
 
     def write_bytes(self, relative: str, data: bytes) -> dict[str, str]:
         return self.write(relative, [data])
+
+    def read_bytes(self, relative: str) -> bytes:
+        """A file written before (a small original for its rendition, the tag manifest)."""
+        return (self.root / relative).read_bytes()
 
 
 def _encode_path(path: str) -> str:
@@ -176,7 +182,7 @@ def _rendition(
         return ""
     stamp = stamping.Stamp(exhibit.number, exhibit.ern, exhibit.classification)
     try:
-        pdf = stamping.render((bag.root / original).read_bytes(), exhibit.mime, stamp)
+        pdf = stamping.render(bag.read_bytes(original), exhibit.mime, stamp)
     except stamping.RenditionFailed as error:
         warnings.append(f"{label}: {error}")
         return ""
@@ -272,8 +278,10 @@ def _bag_info(plan: BundlePlan, bag: _Bag) -> bytes:
     return "".join(f"{name}: {' '.join(value.split())}\n" for name, value in fields).encode("utf-8")
 
 
-def _write_bag(root: Path, plan: BundlePlan, sources: Sources, warnings: list[str]) -> str:
-    bag = _Bag(root)
+def _write_bag(
+    root: Path | _Bag, plan: BundlePlan, sources: Sources, warnings: list[str]
+) -> str:
+    bag = root if isinstance(root, _Bag) else _Bag(root)
     rows = []
     for position, exhibit in enumerate(plan.exhibits, start=1):
         rows.append(_exhibit(bag, plan, sources, exhibit, position=position, warnings=warnings))
@@ -309,7 +317,7 @@ def _write_bag(root: Path, plan: BundlePlan, sources: Sources, warnings: list[st
     for algorithm in reversed(layout.ALGORITHMS):  # sha512 first: sha256's is the one signed
         name = f"tagmanifest-{algorithm}.txt"
         bag.write_bytes(name, _manifest(tags, algorithm))
-    signed = (root / layout.TAG_MANIFEST).read_bytes()
+    signed = bag.read_bytes(layout.TAG_MANIFEST)
     bag.write_bytes(layout.SIGNATURE, sources.signing_key.sign(signed))  # last of all
     return hashlib.sha256(signed).hexdigest()
 
@@ -398,3 +406,101 @@ def write_bundle(
         if as_zip:
             _remove(partial)
     return written
+
+
+# --- the bag streamed into a zip on any writable stream (an export job's encrypted blob) -----
+
+
+class _StreamSink:
+    """What zipfile writes to: the caller's stream, counted and hashed (the zip's own size
+    and SHA-256). It offers no tell() or seek(), so zipfile writes each member's sizes after
+    its data (data descriptors) and never goes back: nothing needs a file on disk."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self._stream.write(data)
+        self.sha256.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        """zipfile flushes; the stream's owner decides when its bytes are durable."""
+
+    def close(self) -> None:
+        """The stream's owner closes it (after this zip, it may still have bytes to write)."""
+
+
+class _ZipBag(_Bag):
+    """A bag whose files are zip members written once, in order, to a stream. What the bag
+    reads back is held in memory: the tag files (small), and the last original written if it
+    is small enough to get a rendition (stamping.MAX_BYTES); a larger one gets none, so it is
+    never read back."""
+
+    def __init__(self, archive: zipfile.ZipFile, top: str) -> None:
+        super().__init__(Path(top))
+        self._archive = archive
+        self._top = top
+        self._kept: dict[str, bytes] = {}
+        self._stamp = dt.datetime.now(dt.UTC).timetuple()[:6]
+
+    def write(self, relative: str, chunks: Iterable[bytes]) -> dict[str, str]:
+        info = zipfile.ZipInfo(f"{self._top}/{relative}", date_time=self._stamp)
+        info.compress_type = zipfile.ZIP_STORED
+        info.external_attr = 0o644 << 16
+        hashers = {name: hashlib.new(name) for name in layout.ALGORITHMS}
+        size = 0
+        kept: bytearray | None = bytearray()
+        with self._archive.open(info, "w", force_zip64=True) as member:
+            for chunk in chunks:
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+                member.write(chunk)
+                size += len(chunk)
+                if kept is not None and len(kept) + len(chunk) <= stamping.MAX_BYTES:
+                    kept += chunk
+                else:
+                    kept = None
+        if relative.startswith("data/exhibits/"):
+            self._kept = {key: value for key, value in self._kept.items()
+                          if not key.startswith("data/exhibits/")}
+        if kept is not None:
+            self._kept[relative] = bytes(kept)
+        digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
+        if relative.startswith("data/"):
+            self.digests[relative] = digests
+            self.sizes[relative] = size
+        return digests
+
+    def read_bytes(self, relative: str) -> bytes:
+        try:
+            return self._kept[relative]
+        except KeyError:
+            raise BundleError(f"{relative} is not held for reading back") from None
+
+
+def write_bundle_stream(plan: BundlePlan, sources: Sources, stream: Any, *, top: str) -> Written:
+    """Write the bag as a zip (stored members under the folder `top`) to `stream`, anything
+    with write(): nothing touches the disk. The caller owns the stream and decides what a
+    failure means for it (the export job aborts its encrypted blob); BundleError names what
+    stopped the bundle. `Written.path` is `top`; `Written.zip_size`/`zip_sha256` describe
+    the zip as written."""
+    _checked(plan)
+    sink = _StreamSink(stream)
+    warnings: list[str] = []
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        bag = _ZipBag(archive, top)
+        digest = _write_bag(bag, plan, sources, warnings)
+    return Written(
+        path=Path(top),
+        tagmanifest_sha256=digest,
+        payload_bytes=sum(bag.sizes.values()),
+        payload_files=len(bag.sizes),
+        exhibits=len(plan.exhibits),
+        warnings=warnings,
+        zip_size=sink.size,
+        zip_sha256=sink.sha256.hexdigest(),
+    )

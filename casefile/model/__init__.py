@@ -11,6 +11,7 @@ from casefile.model.evidence import (
     EvidenceStatus,
     Sensitivity,
 )
+from casefile.model.export import Export, ExportStatus
 from casefile.model.filing import (
     FORUM_TYPES,
     Classification,
@@ -59,6 +60,8 @@ __all__ = [
     "EvidenceStatus",
     "EvidenceTag",
     "Exhibit",
+    "Export",
+    "ExportStatus",
     "Filing",
     "FilingStatus",
     "FilingType",

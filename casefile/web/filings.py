@@ -7,19 +7,28 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from casefile import request_scope
+from casefile import jobs, request_scope
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict, ValidationFailed
 from casefile.logic.evidence import metadata
+from casefile.logic.export import jobs as export_jobs
 from casefile.logic.filings import exhibits, filings, warnings
 from casefile.logic.filings.exhibits import ExhibitInput, ExhibitOrder
 from casefile.logic.filings.filings import FilingInput, FilingPatch
-from casefile.model import Case, Exhibit, Filing, FilingStatus
+from casefile.model import Case, Exhibit, ExportStatus, Filing, FilingStatus
 from casefile.web.forms import (
     ExhibitForm,
     ExhibitOrderForm,
@@ -33,6 +42,7 @@ from casefile.web.helpers import show_errors, validate_all
 from casefile.web.prg import refused
 
 bp = Blueprint("filings", __name__)
+EXPORTS_SHOWN = 20
 
 
 def _may_edit(case: Case) -> bool:
@@ -177,6 +187,11 @@ def _filing_page(filing: Filing, exhibit_form: ExhibitForm | None = None) -> str
     filing = authz.authorize_filing(
         session, request_scope.actor(), filing.id, CaseAction.VIEW_EVIDENCE
     )
+    exports = (
+        export_jobs.list_exports(session, request_scope.actor(), filing.id)[:EXPORTS_SHOWN]
+        if _may_edit(case)
+        else []
+    )
     order_form = ExhibitOrderForm(formdata=None)
     order_form.exhibits_version.data = str(filing.exhibits_version)
     order_form.exhibit_ids.data = ",".join(str(row["exhibit"].id) for row in rows)
@@ -194,6 +209,11 @@ def _filing_page(filing: Filing, exhibit_form: ExhibitForm | None = None) -> str
         order_form=order_form,
         move_form=MoveForm(formdata=None),
         status_form=StatusForm(formdata=None),
+        exports=exports,
+        exports_active=any(
+            export.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for export in exports
+        ),
+        export_warnings=export_jobs.warnings_of,
     )
 
 
@@ -315,3 +335,47 @@ def change_status(filing_id: uuid.UUID) -> Response:
         flash(_("Status changed."), "success")
 
     return _back(filing_id, change)
+
+
+@bp.post("/filings/<uuid:filing_id>/exports")
+def export_filing(filing_id: uuid.UUID) -> Response:
+    """The export button: a job queued (the warnings were shown above the button and are
+    kept with the export); the page shows its progress."""
+    session, actor = request_scope.db_session(), request_scope.actor()
+    authz.authorize_filing(session, actor, filing_id, CaseAction.EDIT_FILINGS)
+
+    def start() -> None:
+        export = export_jobs.request_export(
+            session, actor, filing_id, store=request_scope.blobs(),
+            keyring=request_scope.keyring(),
+        )
+        session.commit()
+        jobs.jobs().enqueue_export(export.id)
+        flash(_("Export started. This page shows its progress."), "success")
+
+    try:
+        start()
+    except (Conflict, ValidationFailed) as error:
+        flash(error.message if not isinstance(error, ValidationFailed)
+              else "; ".join(error.fields.values()), "error")
+    return redirect(url_for("web.filings.show", filing_id=filing_id, _anchor="exports"))
+
+
+@bp.get("/exports/<uuid:export_id>/download")
+def download_export(export_id: uuid.UUID) -> Response:
+    """The finished bundle (a zip), decrypted as it streams; a custody entry per exhibit."""
+    export, chunks = export_jobs.open_download(
+        request_scope.db_session(),
+        request_scope.actor(),
+        export_id,
+        store=request_scope.blobs(),
+        keyring=request_scope.keyring(),
+        record=request.method == "GET",
+    )
+    response = Response(stream_with_context(chunks), mimetype="application/zip")
+    response.headers["Content-Length"] = str(export.size)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{export_jobs.file_name(export)}"'
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

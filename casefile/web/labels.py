@@ -659,6 +659,30 @@ WARNING_SENTENCES: dict[str, LazyString] = {
 }
 
 
+EXPORT_STATUS_NAMES = {
+    "queued": _l("Queued"),
+    "running": _l("Running"),
+    "done": _l("Ready"),
+    "failed": _l("Failed"),
+}
+EXPORT_STAGE_NAMES = {
+    "queued": _l("waiting for its turn"),
+    "signing": _l("signing a checkpoint"),
+    "exhibits": _l("reading and checking exhibits"),
+    "sealing": _l("writing the index and signing the bundle"),
+    "done": _l("finished"),
+    "failed": _l("stopped"),
+}
+
+
+def export_status_name(value: str) -> str:
+    return str(EXPORT_STATUS_NAMES.get(value, value))
+
+
+def export_stage_name(value: str) -> str:
+    return str(EXPORT_STAGE_NAMES.get(value, value))
+
+
 def filing_type_name(kind: object) -> str:
     value = getattr(kind, "value", kind)
     return str(FILING_TYPE_NAMES.get(str(value), str(value)))

@@ -58,6 +58,7 @@ TYPED = [
     "statement.txt", "photo.jpg", "restricted-witness.txt", "a.txt", "test",
     "Burning of Tula Toli", "Tula Toli", "riverbank", "33rd Light Infantry Division",
     "Tatmadaw", "Rohingya villagers", "seen from the river", "Soldiers set the houses on fire.",
+    "Request under article 15",
 ]
 IDENTIFIERS = re.compile(
     r"[\w.+-]+@[\w.-]+|MMR-OTP-\d{4}-\d{4}|\b[0-9a-f]{8,}\b|\b(?:text|image|application)/[\w.+-]+"
@@ -192,6 +193,17 @@ def pages(client: FlaskClient, session: Session) -> dict[str, str]:
                            json={"version": 1, "status": "under_investigation"})
     assert changed.status_code == 200, changed.get_json()
 
+    filing = client.post(f"/api/v1/cases/{case.id}/filings", headers=auth, json={
+        "title": "Request under article 15", "type": "request_or_submission",
+        "classification": "public", "court_document_number": "ICC-01/19"})
+    assert filing.status_code == 201, filing.get_json()
+    filing_id = filing.get_json()["id"]
+    exhibit = client.post(f"/api/v1/filings/{filing_id}/exhibits", headers=auth,
+                          json={"evidence_id": statement})
+    assert exhibit.status_code == 201, exhibit.get_json()
+    exported = client.post(f"/api/v1/filings/{filing_id}/exports", headers=auth)
+    assert exported.status_code == 202, exported.get_json()
+
     sign_in(client, "lead@example.org")
     chosen = submit(client, "/cases", {"locale": "my"}, action="/language")
     assert chosen.status_code == 303
@@ -216,6 +228,7 @@ def pages(client: FlaskClient, session: Session) -> dict[str, str]:
         "incident": f"/incidents/{incident_id}",
         "new incident": f"/cases/{case.id}/incidents/new",
         "edit incident": f"/incidents/{incident_id}/edit",
+        "filing with an export": f"/filings/{filing_id}",
     }
 
 

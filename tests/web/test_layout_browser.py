@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -254,6 +255,18 @@ def seed(server: str, database: Database) -> dict[str, str]:
             timeout=30,
         )
         assert added.status_code == 201, added.text
+    # A finished export on the filing's page (run by the server's own consumer thread).
+    exported = requests.post(f"{server}/api/v1/filings/{filing_id}/exports", headers=auth,
+                             timeout=30)
+    assert exported.status_code == 202, exported.text
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = requests.get(f"{server}/api/v1/exports/{exported.json()['id']}",
+                              headers=auth, timeout=30).json()["status"]
+        if status not in ("queued", "running"):
+            break
+        time.sleep(0.5)
+    assert status == "done", status
     return {
         "cases": "/cases",
         "case": f"/cases/{case_id}",

@@ -1,11 +1,11 @@
 """Backups of a whole instance and their restore (`casefile backup`, `casefile restore`).
 
 A backup is a folder: the database as JSON Lines (one file per table, read in one consistent
-snapshot), the blobs its active items and resumable uploads use (copied as ciphertext, never
-decrypted), `inventory.json` naming every file with its size and SHA-256, the schema revision,
-the source's custody verifier key and latest signed checkpoint, and `inventory.sha256`, the
-hash of the inventory. Keys are in it only on request, wrapped under a passphrase
-(keys_export). See docs/deploy.md, "Backups".
+snapshot), the blobs its active items, resumable uploads and finished exports use (copied as
+ciphertext, never decrypted), `inventory.json` naming every file with its size and SHA-256,
+the schema revision, the source's custody verifier key and latest signed checkpoint, and
+`inventory.sha256`, the hash of the inventory. Keys are in it only on request, wrapped under
+a passphrase (keys_export). See docs/deploy.md, "Backups".
 """
 
 from __future__ import annotations

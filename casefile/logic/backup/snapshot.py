@@ -161,6 +161,8 @@ def _note(table: str, row: Any, found: _Snapshot) -> None:
         found.blob_ids.add((row["content_id"] or row["id"]).hex)
     elif table == "tus_upload_chunks":
         found.blob_ids.add(row["blob_id"])
+    elif table == "exports" and _value(row["status"]) == "done" and row["blob_id"]:
+        found.blob_ids.add(row["blob_id"])  # a finished export's stored (encrypted) bundle
     elif table == "custody_entries":
         found.log_size = max(found.log_size, row["seq"] + 1)
     elif table == "custody_checkpoints" and (

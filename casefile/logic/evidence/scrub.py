@@ -27,7 +27,7 @@ from casefile.db import utcnow
 from casefile.logic.custody import log as custody_log
 from casefile.logic.evidence import metadata, reading, sharing, tus
 from casefile.logic.evidence.reading import IntegrityFailure
-from casefile.model import CustodyAction, Evidence, EvidenceStatus, TusChunk
+from casefile.model import CustodyAction, Evidence, EvidenceStatus, Export, TusChunk
 from casefile.vault.blobstore import BLOB_ID, BlobStore, LocalBlobStore
 from casefile.vault.envelope import Keyring
 
@@ -111,13 +111,21 @@ def scrub(
     # An intake writes its blob before it commits its row: a blob without an item may be one
     # on its way. Each is looked up again now, and those younger than `grace` are let be.
     # Encrypted chunks of resumable uploads in progress belong to those uploads.
-    owned = sharing.active_blob_ids(session) | tus.chunk_blob_ids(session)
+    owned = (
+        sharing.active_blob_ids(session)
+        | tus.chunk_blob_ids(session)
+        | export_blob_ids(session)  # exports' stored bundles, and those being written
+    )
     old_enough = utcnow() - grace
     for blob_id in sorted(listed - owned):
         if _still_owned(session, blob_id):
             continue  # its item was committed after the items were listed
         _sort_extra(store, blob_id, old_enough, report.orphans, report)
+    exporting = export_blob_ids(session)
+    session.commit()
     for name in leftovers:
+        if any(blob_id in name for blob_id in exporting):
+            continue  # an export being written (logic/export/jobs.py removes its own)
         _sort_extra(store, name, old_enough, report.leftovers, report)
     if repair:
         _repair(session, store, report)
@@ -208,8 +216,14 @@ def _still_owned(session: Session, blob_id: str) -> bool:
         return False
     used = sharing.blob_in_use(session, uuid.UUID(hex=blob_id))
     chunk = session.scalar(select(TusChunk.blob_id).where(TusChunk.blob_id == blob_id))
+    export = session.scalar(select(Export.id).where(Export.blob_id == blob_id))
     session.commit()
-    return used or chunk is not None
+    return used or chunk is not None or export is not None
+
+
+def export_blob_ids(session: Session) -> set[str]:
+    """The blobs of exports (a finished one's bundle, or a running one's being written)."""
+    return set(session.scalars(select(Export.blob_id).where(Export.blob_id.is_not(None))))
 
 
 def _sort_extra(

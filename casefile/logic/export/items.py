@@ -6,10 +6,8 @@ transaction with an `exported` entry per item naming the bundle."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -17,38 +15,20 @@ from sqlalchemy.orm import Session
 
 from casefile import db
 from casefile.bundle import writer
-from casefile.bundle.plan import CLASSIFICATIONS, BundlePlan, ExhibitPlan, Sources
+from casefile.bundle.plan import CLASSIFICATIONS, BundlePlan
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
-from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.custody import log as custody_log
-from casefile.logic.custody import reports
 from casefile.logic.custody.checkpoints import CustodyKeys
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
-from casefile.logic.evidence import metadata, reading
-from casefile.model import CustodyAction, Evidence, EvidenceStatus, Forum, Sensitivity, User
+from casefile.logic.export import shared
+from casefile.logic.export.shared import Prepared
+from casefile.model import Evidence, EvidenceStatus, Forum, Sensitivity, User
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import Keyring
 
 NUMBERING = {Forum.ICJ: "Annex {n}", Forum.ICC: "Anx {n}", Forum.UJ: "Exhibit {n}"}
 MAX_ITEMS = 10_000
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A plan and what the writer reads it from."""
-
-    plan: BundlePlan
-    sources: Sources
-    case_id: uuid.UUID
-    items: dict[str, uuid.UUID]  # exhibit number -> item id
-
-
-def _date(item: Evidence, collector: dict[str, Any]) -> str:
-    collected = collector.get("collected_at")
-    if isinstance(collected, str) and collected:
-        return collected[:10]
-    return item.created_at.astimezone(dt.UTC).date().isoformat()
 
 
 def _items(
@@ -101,41 +81,18 @@ def prepare(
     exhibits = []
     numbers: dict[str, uuid.UUID] = {}
     for position, item in enumerate(items, start=1):
-        shown = metadata.reveal(keyring, item)
-        collector = shown.collector
         own = classification
         if item.sensitivity == Sensitivity.RESTRICTED and classification == "public":
             own = "confidential"  # a restricted item is never public
         number = numbering.format(n=position)
         numbers[number] = item.id
         exhibits.append(
-            ExhibitPlan(
-                number=number,
-                item_id=str(item.id),
-                ern=item.ern,
-                title=shown.title,
-                date=_date(item, collector),
-                mime=item.mime,
-                source=str(collector.get("source") or ""),
-                classification=own,
-                language=str(collector.get("language") or ""),
-                original_name=shown.original_filename or "",
-                size=item.size,
-                sha256=item.sha256,
-            )
+            shared.exhibit_plan(keyring, item, number=number, classification=own)
         )
     session.commit()  # the reads end: signing takes the custody lock in its own transaction
-    checkpoint = _sign(session, keys)
-    custody = {
-        str(item.id): reports.item_report_at(session, actor, item.id, checkpoint, keys)
-        for item in items
-    }
-    session.commit()
-    by_id = {str(item.id): item for item in items}
-
-    def content(exhibit: ExhibitPlan) -> Iterator[bytes]:
-        return reading.verified_chunks(session, actor, by_id[exhibit.item_id], store, keyring)
-
+    sources = shared.signed_sources(
+        session, actor, items, keys=keys, keyring=keyring, store=store
+    )
     plan = BundlePlan(
         filing_id=f"casefile-bundle-{uuid.uuid4()}",
         filing_title=title or f"Exhibits from {case.title}",
@@ -145,23 +102,7 @@ def prepare(
         organization=organization or keys.origin,
         case_title=case.title,
     )
-    sources = Sources(
-        content=content,
-        custody_report=lambda exhibit: custody[exhibit.item_id],
-        checkpoint=checkpoint.note,
-        verifier_key=keys.verifier_key,
-        signing_key=keys.private_key,
-    )
     return Prepared(plan=plan, sources=sources, case_id=case.id, items=numbers)
-
-
-@retry.transaction
-def _sign(session: Session, keys: CustodyKeys) -> Any:
-    db.begin_writing(session)
-    checkpoint = custody_checkpoints.make_checkpoint(session, keys)
-    session.commit()
-    db.end_writing(session)
-    return checkpoint
 
 
 @retry.transaction
@@ -172,26 +113,7 @@ def record_export(
     writer once every file is on disk and before the bundle takes its name."""
     session.rollback()  # reads of the export (an item refreshed) end here
     db.begin_writing(session)
-    custody_log.append_many(
-        session,
-        [
-            custody_log.NewEntry(
-                actor,
-                CustodyAction.EXPORTED,
-                case_id=prepared.case_id,
-                item_id=uuid.UUID(exhibit.item_id),
-                details={
-                    "ern": exhibit.ern,
-                    "bundle": {
-                        "external_identifier": prepared.plan.filing_id,
-                        "exhibit": exhibit.number,
-                        "tagmanifest_sha256": written.tagmanifest_sha256,
-                    },
-                },
-            )
-            for exhibit in prepared.plan.exhibits
-        ],
-    )
+    custody_log.append_many(session, shared.exported_entries(actor, prepared, written))
     session.commit()
     db.end_writing(session)
 

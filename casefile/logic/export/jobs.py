@@ -1,0 +1,517 @@
+"""A filing's export as a background job: asked for (`request_export`: authorized, refused
+early when it cannot succeed, the filing's warnings stored with it), run by whatever runs
+jobs (`run_export`: the queue's consumer, or `casefile export` in-process: the same
+function), watched (`progress` on the row, written in short transactions of its own), and
+downloaded (`open_download`: authorized again, a `downloaded` custody entry per item).
+
+The bundle is a zip streamed straight into Tink streaming AEAD (a fresh data key per export,
+wrapped by the key-encryption key with the export's id as associated data) and into the
+blob store under a temporary name: the plaintext zip never touches the disk. The blob takes
+its name, then one transaction appends an `exported` entry per item (naming the export and
+the bundle) and marks the export done; if that fails, the blob is deleted.
+
+A run that dies (the process killed) leaves its row `running` with a heartbeat that stops
+moving: `recover` (at every consumer's start, and every minute by the queue) deletes what
+the run had written (its blob, or the temporary file of one) and queues it again, up to
+MAX_ATTEMPTS runs; then it fails with a message. A run that finds its row taken back (it
+was too slow, not dead) stops without writing anything: the row's `attempts` is the run's
+token.
+
+Lock order: the custody lock, then the export row (the finishing transaction); progress and
+recovery take the export row only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from casefile import db
+from casefile.bundle import writer
+from casefile.bundle.plan import ExhibitPlan, Sources
+from casefile.db import utcnow
+from casefile.logic import authz, retry
+from casefile.logic.authz import CaseAction
+from casefile.logic.custody import log as custody_log
+from casefile.logic.custody.checkpoints import CustodyKeys
+from casefile.logic.errors import Conflict, DomainError, NotFound
+from casefile.logic.export import filing as filing_export
+from casefile.logic.export import shared
+from casefile.logic.export.shared import Prepared
+from casefile.logic.filings import warnings as filing_warnings
+from casefile.logic.filings.filings import filing_ref
+from casefile.model import CustodyAction, Export, ExportStatus, Filing, User
+from casefile.vault.blobstore import BlobStore
+from casefile.vault.envelope import Keyring
+
+log = logging.getLogger("casefile.exports")
+
+PROGRESS_EVERY = 1.0  # seconds between progress writes within a stage
+MAX_ATTEMPTS = 3
+CHUNK = 1 << 20
+STAGES = ("queued", "signing", "exhibits", "sealing", "done", "failed")
+
+
+class Superseded(Exception):
+    """The run's row was taken back by `recover` (this run was taken for dead)."""
+
+
+# --- asking ----------------------------------------------------------------------------------
+
+
+def request_export(
+    session: Session,
+    actor: User | None,
+    filing_id: uuid.UUID,
+    *,
+    store: BlobStore,
+    keyring: Keyring,
+) -> Export:
+    """A queued export of the filing, with the filing's warnings as they are now. The
+    caller enqueues its job (casefile.jobs) once this returns."""
+    filing = filing_export.exportable(session, actor, filing_id)
+    total = len(filing.exhibits)
+    case_id = filing.case_id
+    found = filing_warnings.filing_warnings(session, actor, filing_id, store=store,
+                                            keyring=keyring)
+    listed = [
+        {"code": w.code, "message": w.message, "exhibits": w.exhibits,
+         "total_pages": w.total_pages}
+        for w in found
+    ]
+    return _insert(session, actor, filing_id, case_id=case_id, listed=listed, total=total)
+
+
+@retry.transaction
+def _insert(
+    session: Session,
+    actor: User | None,
+    filing_id: uuid.UUID,
+    *,
+    case_id: uuid.UUID,
+    listed: list[dict[str, Any]],
+    total: int,
+) -> Export:
+    session.rollback()
+    db.begin_writing(session)
+    filing_export.exportable(session, actor, filing_id)  # again, in the writing transaction
+    export = Export(
+        filing_id=filing_id,
+        case_id=case_id,
+        requested_by_id=actor.id if actor is not None else None,
+        status=ExportStatus.QUEUED,
+        progress_done=0,
+        progress_total=total,
+        stage="queued",
+        warnings=json.dumps(listed, ensure_ascii=False),
+        exhibits="[]",
+        attempts=0,
+    )
+    session.add(export)
+    session.commit()
+    db.end_writing(session)
+    return export
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def get_export(session: Session, actor: User | None, export_id: uuid.UUID) -> Export:
+    """The export, for whoever may export its filing now (and sees every exhibit)."""
+    export = session.get(Export, export_id, populate_existing=True)
+    if export is None:
+        raise NotFound("export not found")
+    try:
+        authz.authorize_filing(session, actor, export.filing_id, CaseAction.EDIT_FILINGS)
+    except NotFound:
+        raise NotFound("export not found") from None
+    return export
+
+
+def list_exports(session: Session, actor: User | None, filing_id: uuid.UUID) -> list[Export]:
+    """The filing's exports, newest first, for whoever may export it."""
+    authz.authorize_filing(session, actor, filing_id, CaseAction.EDIT_FILINGS)
+    return list(
+        session.scalars(
+            select(Export)
+            .where(Export.filing_id == filing_id)
+            .order_by(Export.created_at.desc(), Export.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def warnings_of(export: Export) -> list[dict[str, Any]]:
+    return list(json.loads(export.warnings or "[]"))
+
+
+def file_name(export: Export) -> str:
+    return f"{export.bundle_name or 'bundle'}.zip"
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    export_id: uuid.UUID
+    attempt: int
+    blob_id: str
+    filing_id: uuid.UUID
+    actor_id: uuid.UUID | None
+
+
+@retry.transaction
+def _claim(session: Session, export_id: uuid.UUID) -> _Run | None:
+    session.rollback()
+    db.begin_writing(session)
+    export = session.get(Export, export_id, with_for_update=True, populate_existing=True)
+    if export is None or export.status != ExportStatus.QUEUED:
+        session.commit()
+        db.end_writing(session)
+        return None  # done, failed, or run elsewhere: a job enqueued twice does nothing
+    now = utcnow()
+    export.status = ExportStatus.RUNNING
+    export.attempts += 1
+    export.started_at = now
+    export.heartbeat_at = now
+    export.blob_id = uuid.uuid4().hex
+    export.stage = "signing"
+    export.progress_done = 0
+    export.error = None
+    run = _Run(export.id, export.attempts, export.blob_id, export.filing_id,
+               export.requested_by_id)
+    session.commit()
+    db.end_writing(session)
+    return run
+
+
+@retry.transaction
+def _progress(session: Session, run: _Run, done: int, stage: str) -> None:
+    session.rollback()
+    db.begin_writing(session)
+    export = session.get(Export, run.export_id, with_for_update=True, populate_existing=True)
+    if export is None or export.status != ExportStatus.RUNNING or export.attempts != run.attempt:
+        session.commit()
+        db.end_writing(session)
+        raise Superseded
+    export.progress_done = done
+    export.stage = stage
+    export.heartbeat_at = utcnow()
+    session.commit()
+    db.end_writing(session)
+
+
+class _Reporter:
+    """Progress to the row: at once when the stage or the count changes, else at most every
+    PROGRESS_EVERY seconds (a heartbeat while one large exhibit streams)."""
+
+    def __init__(self, session: Session, run: _Run, on_progress: Callable[[int, int, str], None]
+                 | None, total: int) -> None:
+        self._session, self._run, self._echo, self.total = session, run, on_progress, total
+        self._last = (-1, "")
+        self._at = 0.0
+
+    def __call__(self, done: int, stage: str) -> None:
+        now = time.monotonic()
+        if (done, stage) == self._last and now - self._at < PROGRESS_EVERY:
+            return
+        self._last, self._at = (done, stage), now
+        try:
+            _progress(self._session, self._run, done, stage)
+        except Superseded:
+            raise  # stops this run: another has its row
+        except Exception:  # a progress write is not the export: it goes on without it
+            log.warning("export %s: progress not recorded", self._run.export_id, exc_info=True)
+        if self._echo is not None:
+            self._echo(done, self.total, stage)
+
+
+def _reporting(sources: Sources, plan_exhibits: tuple[ExhibitPlan, ...],
+               report: _Reporter) -> Sources:
+    """The same sources, telling `report` where the writer is: exhibit i of n as its bytes
+    stream (a heartbeat), done with it when its custody report is taken, then sealing."""
+    position = {exhibit.number: index for index, exhibit in enumerate(plan_exhibits)}
+    total = len(plan_exhibits)
+
+    def content(exhibit: ExhibitPlan) -> Iterator[bytes]:
+        done = position[exhibit.number]
+        report(done, "exhibits")
+        for chunk in sources.content(exhibit):
+            report(done, "exhibits")
+            yield chunk
+
+    def custody_report(exhibit: ExhibitPlan) -> dict[str, Any]:
+        done = position[exhibit.number] + 1
+        report(done, "sealing" if done == total else "exhibits")
+        return sources.custody_report(exhibit)
+
+    return replace(sources, content=content, custody_report=custody_report)
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, writer.BundleError):
+        return f"no bundle written: {error}"
+    if isinstance(error, NotFound):
+        return ("the filing or one of its exhibits is no longer visible to the account that "
+                "asked for the export")
+    if isinstance(error, DomainError):
+        return error.message
+    return f"the export failed ({type(error).__name__}); the server's log has the details"
+
+
+@retry.transaction
+def _fail(session: Session, run: _Run, message: str) -> None:
+    session.rollback()
+    db.begin_writing(session)
+    export = session.get(Export, run.export_id, with_for_update=True, populate_existing=True)
+    if export is not None and export.status == ExportStatus.RUNNING and (
+        export.attempts == run.attempt
+    ):
+        export.status = ExportStatus.FAILED
+        export.error = message[:2000]
+        export.stage = "failed"
+        export.finished_at = utcnow()
+        export.blob_id = None
+    session.commit()
+    db.end_writing(session)
+
+
+@retry.transaction
+def _finish(
+    session: Session,
+    actor: User | None,
+    run: _Run,
+    *,
+    prepared: Prepared,
+    written: writer.Written,
+    wrapped_key: bytes,
+) -> None:
+    session.rollback()
+    db.begin_writing(session)
+    custody_log.hold_lock(session)  # the lock order: the custody lock, then the export row
+    export = session.get(Export, run.export_id, with_for_update=True, populate_existing=True)
+    if export is None or export.status != ExportStatus.RUNNING or export.attempts != run.attempt:
+        raise Superseded
+    filing = session.get_one(Filing, run.filing_id)
+    custody_log.append_many(
+        session,
+        shared.exported_entries(
+            actor, prepared, written, export={"id": str(export.id)}, filing=filing_ref(filing)
+        ),
+    )
+    export.status = ExportStatus.DONE
+    export.stage = "done"
+    export.progress_done = len(prepared.plan.exhibits)
+    export.finished_at = utcnow()
+    export.heartbeat_at = export.finished_at
+    export.size = written.zip_size
+    export.sha256 = written.zip_sha256
+    export.tagmanifest_sha256 = written.tagmanifest_sha256
+    export.wrapped_key = wrapped_key
+    export.bundle_name = str(written.path)
+    export.exhibits = json.dumps(
+        [{"id": str(item_id), "ern": exhibit.ern, "number": number}
+         for exhibit in prepared.plan.exhibits
+         for number, item_id in [(exhibit.number, prepared.items[exhibit.number])]],
+        ensure_ascii=False,
+    )
+    session.commit()
+    db.end_writing(session)
+
+
+def run_export(
+    session: Session,
+    export_id: uuid.UUID,
+    *,
+    keys: CustodyKeys | None,
+    keyring: Keyring,
+    store: BlobStore,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> ExportStatus | None:
+    """Run a queued export to its end (done or failed); None if it was not queued (done,
+    failed, or taken by another run). Never raises for the export's own failures: they are
+    the row's `error`."""
+    run = _claim(session, export_id)
+    if run is None:
+        return None
+    blob = None
+    committed = False
+    try:
+        keys = _required(keys)
+        actor = session.get(User, run.actor_id) if run.actor_id else None
+        prepared = filing_export.prepare(session, actor, run.filing_id, keys=keys,
+                                         keyring=keyring, store=store)
+        report = _Reporter(session, run, on_progress, len(prepared.plan.exhibits))
+        report(0, "exhibits")
+        sources = _reporting(prepared.sources, prepared.plan.exhibits, report)
+        data_key = keyring.new_data_key(export_id.bytes)
+        blob = store.writer(run.blob_id)
+        encrypting = data_key.cipher.new_encrypting_stream(blob, export_id.bytes)
+        name = _top_name(session, run)
+        written = writer.write_bundle_stream(prepared.plan, sources, encrypting, top=name)
+        report(len(prepared.plan.exhibits), "sealing")
+        encrypting.close()  # the last segment; closes (fsyncs) the blob under its temp name
+        blob.commit()
+        committed = True
+        _finish(session, actor, run, prepared=prepared, written=written,
+                wrapped_key=data_key.wrapped)
+    except Superseded:
+        session.rollback()
+        _discard(store, run, blob, committed=committed)
+        log.warning("export %s: run %s was taken for dead and stopped", export_id, run.attempt)
+        return None
+    except BaseException as error:
+        _discard(store, run, blob, committed=committed)
+        if not isinstance(error, (writer.BundleError, DomainError)):
+            log.exception("export %s failed", export_id)
+        _fail(session, run, _message(error))
+        if not isinstance(error, Exception):
+            raise
+        return ExportStatus.FAILED
+    return ExportStatus.DONE
+
+
+def _required(keys: CustodyKeys | None) -> CustodyKeys:
+    if keys is None:
+        raise Conflict("this instance has no custody signing key: run `casefile init`")
+    return keys
+
+
+def _top_name(session: Session, run: _Run) -> str:
+    filing = session.get_one(Filing, run.filing_id)
+    session.commit()
+    return filing_export.bundle_name(filing)
+
+
+def _discard(store: BlobStore, run: _Run, blob: Any, *, committed: bool) -> None:
+    """Nothing of a run that did not finish stays in the store."""
+    try:
+        if committed:
+            store.delete(run.blob_id)
+        elif blob is not None:
+            blob.abort()
+    except Exception:
+        log.exception("export %s: its blob %s could not be removed", run.export_id, run.blob_id)
+
+
+# --- recovering ------------------------------------------------------------------------------
+
+
+def _remove_blob(store: BlobStore, blob_id: str) -> None:
+    store.delete(blob_id)
+    for name in list(store.leftovers()):
+        if blob_id in name:
+            store.remove_leftover(name)
+
+
+@retry.transaction
+def recover(session: Session, store: BlobStore, *, stale: dt.timedelta) -> list[uuid.UUID]:
+    """Exports left running by a run that stopped answering `stale` ago (a killed process):
+    what they wrote is deleted, and they are queued again (failed after MAX_ATTEMPTS runs).
+    Returns every queued export's id, to be enqueued (a job enqueued twice runs once)."""
+    session.rollback()
+    db.begin_writing(session)
+    cutoff = utcnow() - stale
+    dead = session.scalars(
+        select(Export)
+        .where(Export.status == ExportStatus.RUNNING,
+               or_(Export.heartbeat_at.is_(None), Export.heartbeat_at < cutoff))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    for export in dead:
+        if export.blob_id:
+            _remove_blob(store, export.blob_id)
+        export.blob_id = None
+        export.progress_done = 0
+        if export.attempts >= MAX_ATTEMPTS:
+            export.status = ExportStatus.FAILED
+            export.stage = "failed"
+            export.finished_at = utcnow()
+            export.error = (
+                f"the export stopped {export.attempts} times without finishing (the process "
+                "running it ended); nothing of it was kept"
+            )
+        else:
+            export.status = ExportStatus.QUEUED
+            export.stage = "queued"
+        log.warning("export %s: a run stopped midway; %s", export.id, export.status.value)
+    queued = list(session.scalars(
+        select(Export.id).where(Export.status == ExportStatus.QUEUED)
+        .order_by(Export.created_at)
+    ))
+    session.commit()
+    db.end_writing(session)
+    return queued
+
+
+# --- downloading -----------------------------------------------------------------------------
+
+
+@retry.transaction
+def open_download(
+    session: Session,
+    actor: User | None,
+    export_id: uuid.UUID,
+    *,
+    store: BlobStore,
+    keyring: Keyring,
+    record: bool = True,
+) -> tuple[Export, Iterator[bytes]]:
+    """The finished export and its zip, decrypted as it streams (Tink checks every segment;
+    the SHA-256 recorded at the end is checked too: a mismatch ends the stream with an
+    error, never cleanly). Authorized again (may export the filing now, sees every
+    exhibit); with `record`, a `downloaded` custody entry per item naming the export,
+    committed before the first byte leaves."""
+    db.begin_writing(session)
+    export = get_export(session, actor, export_id)
+    if export.status != ExportStatus.DONE or not export.blob_id or export.wrapped_key is None:
+        raise Conflict(f"this export is {export.status.value}: there is nothing to download")
+    cipher = keyring.unwrap(export.wrapped_key, export.id.bytes)
+    blob = store.open(export.blob_id)
+    try:
+        if record:
+            custody_log.append_many(
+                session,
+                [
+                    custody_log.NewEntry(
+                        actor,
+                        CustodyAction.DOWNLOADED,
+                        case_id=export.case_id,
+                        item_id=uuid.UUID(line["id"]),
+                        details={"ern": line["ern"], "export": {
+                            "id": str(export.id), "bundle": export.bundle_name,
+                            "exhibit": line["number"], "sha256": export.sha256}},
+                    )
+                    for line in json.loads(export.exhibits)
+                ],
+            )
+        session.commit()
+    except BaseException:
+        blob.close()
+        raise
+    db.end_writing(session)
+    return export, _decrypted(blob, cipher, export)
+
+
+def _decrypted(blob: Any, cipher: Any, export: Export) -> Iterator[bytes]:
+    digest = hashlib.sha256()
+    size = 0
+    with blob:
+        plain = cipher.new_decrypting_stream(blob, export.id.bytes)
+        while chunk := plain.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            yield chunk
+    if size != export.size or digest.hexdigest() != export.sha256:
+        raise OSError(f"export {export.id}: the stored bundle does not match its SHA-256")
