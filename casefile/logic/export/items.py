@@ -203,13 +203,16 @@ def export(
     out: Any,
     *,
     as_zip: bool = False,
+    age_recipients: Sequence[str] = (),
 ) -> writer.Written:
-    """Write the bundle; its custody entries commit before it takes its name, and only if
-    every file was written (a failure leaves neither entries nor files)."""
+    """Write the bundle (a zip encrypted to `age_recipients`, if any); its custody entries
+    commit before it takes its name, and only if every file was written (a failure leaves
+    neither entries nor files)."""
     return writer.write_bundle(
         prepared.plan,
         prepared.sources,
         out,
         as_zip=as_zip,
+        age_recipients=age_recipients,
         before_publish=lambda written: record_export(session, actor, prepared, written),
     )

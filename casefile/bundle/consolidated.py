@@ -1,0 +1,232 @@
+"""The consolidated PDF of a bundle's documentary exhibits (`data/consolidated.pdf`): a cover
+page, an index giving each exhibit's page range in this PDF, then every stamped rendition in
+order, with a bookmark per exhibit ("<number> — <ERN> — <title>", Unicode, so Burmese titles
+show in a viewer's bookmark pane). Exhibits without a rendition (audio, video, a file over
+the rendition limit) are listed in the index as a native file only, with its path.
+
+Cover and index are laid out by WeasyPrint (Burmese shaped by Pango and HarfBuzz). Their page
+count is only known once laid out, and the page ranges depend on it: the front matter is laid
+out assuming F pages; if it comes out longer, again with that count (ranges only grow, so this
+ends); if shorter, blank pages pad it to F, so the ranges printed stay true.
+
+The pages are joined by pikepdf (qpdf, MPL-2.0), which reads each rendition lazily and copies
+its streams to the output as it writes, without decoding them (`StreamDecodeLevel.none`):
+memory grows with the number of PDF objects, not with the bytes. pypdf (already used for the
+stamps) holds every page's objects and stream data in memory until it writes, which for a
+bundle of hundreds of renditions would be the bundle's size (bench/consolidated_merge.py
+measures both). All of it runs in a helper process (casefile/vault/bounded.py) with limits on
+time and memory: the renditions are our own pypdf output, but their fonts, images and
+content come from collectors' files, and the exporting process, whose peak must not grow with
+the bundle, keeps none of it. The helper reads the renditions from the bag and writes the PDF
+into it; the writer then hashes the file like every other payload file.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import io
+import json
+import resource
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from casefile.bundle import stamping
+from casefile.bundle.plan import BundlePlan
+from casefile.bundle.stamping import BANNERS
+from casefile.vault import bounded
+from casefile.verifier.signed_note import Checkpoint
+
+TARGET = "data/consolidated.pdf"
+BOOKMARK_LENGTH = 240  # characters of a bookmark's title (a viewer's pane shows far fewer)
+MAX_PASSES = 8
+# A4, in points: the size of a blank page that pads the front matter.
+A4 = (595.28, 841.89)
+
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("casefile.bundle", "templates"),
+    autoescape=True,  # titles are user text: shown, never interpreted
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class ConsolidationFailed(Exception):
+    """The consolidated PDF could not be made (the reason)."""
+
+
+def wanted(rows: Sequence[dict[str, str]]) -> bool:
+    """A consolidated PDF is made when at least one exhibit has a stamped rendition."""
+    return any(row["rendition"] for row in rows)
+
+
+def bookmark(row: dict[str, str]) -> str:
+    title = " ".join(f"{row['number']} \u2014 {row['ern']} \u2014 {row['title']}".split())
+    return title if len(title) <= BOOKMARK_LENGTH else title[: BOOKMARK_LENGTH - 1] + "\u2026"
+
+
+def page_ranges(counts: Sequence[int | None], front: int) -> list[tuple[int, int] | None]:
+    """Each exhibit's first and last page (1-based) in the consolidated PDF, after `front`
+    pages of cover and index; None for an exhibit without a rendition (count None)."""
+    ranges: list[tuple[int, int] | None] = []
+    page = front
+    for count in counts:
+        if count is None:
+            ranges.append(None)
+            continue
+        ranges.append((page + 1, page + count))
+        page += count
+    return ranges
+
+
+def _checkpoint_fields(note: str) -> dict[str, Any]:
+    body = note.split("\n\n", maxsplit=1)[0] + "\n"
+    checkpoint = Checkpoint.parse(body)
+    return {
+        "origin": checkpoint.origin,
+        "size": checkpoint.size,
+        "root_base64": base64.b64encode(checkpoint.root).decode("ascii"),
+        "root_hex": checkpoint.root.hex(),
+    }
+
+
+def html(  # noqa: PLR0917 - what the cover and the index show
+    plan: BundlePlan,
+    rows: Sequence[dict[str, str]],
+    counts: Sequence[int | None],
+    front: int,
+    checkpoint: str,
+    key: str,
+    date: str,
+) -> str:
+    """Cover and index, assuming they take `front` pages."""
+    ranges = page_ranges(counts, front)
+    entries = []
+    for row, pages in zip(rows, ranges, strict=True):
+        if pages is None:
+            where = row["file"]
+            shown = ""
+        else:
+            where = ""
+            shown = str(pages[0]) if pages[0] == pages[1] else f"{pages[0]}\u2013{pages[1]}"
+        entries.append({**row, "pages": shown, "native": where})
+    total = front + sum(count for count in counts if count is not None)
+    banner = None if plan.classification == "public" else BANNERS.get(plan.classification)
+    return _templates.get_template("consolidated.html").render(
+        plan=plan, entries=entries, banner=banner, checkpoint=_checkpoint_fields(checkpoint),
+        key=key, date=date, total=total,
+        documentary=sum(1 for count in counts if count is not None),
+    )
+
+
+def build(
+    root: Path,
+    plan: BundlePlan,
+    rows: Sequence[dict[str, str]],
+    checkpoint: str,
+    key: str,
+    *,
+    date: str | None = None,
+) -> dict[str, Any]:
+    """Write `root/data/consolidated.pdf` from the renditions already in the bag at `root`
+    (in a helper process); its page counts. ConsolidationFailed if it could not be made."""
+    fields = asdict(plan)
+    fields["exhibits"] = []  # the rows say what the index shows
+    sizes = sum((root / row["rendition"]).stat().st_size for row in rows if row["rendition"])
+    message = json.dumps({
+        "root": str(root), "plan": fields, "rows": list(rows), "checkpoint": checkpoint,
+        "key": key, "date": date or dt.datetime.now(dt.UTC).date().isoformat(),
+    }).encode("utf-8")
+    try:
+        return bounded.run(
+            build_in_helper,
+            message,
+            # qpdf copies ~100 MiB/s here; a slow disk gets twenty times less and some more
+            seconds=stamping.HELPER_SECONDS + sizes / (5 * 1024 * 1024),
+            memory_bytes=stamping.HELPER_MEMORY,
+        )
+    except (bounded.LimitExceeded, bounded.ParserFailed) as error:
+        (root / TARGET).unlink(missing_ok=True)
+        raise ConsolidationFailed(str(error)) from None
+
+
+# --- the helper's side ----------------------------------------------------------------------
+
+
+def _enough_files(count: int) -> None:
+    """Every rendition stays open until the PDF is written (qpdf reads them then)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted_files = count + 64
+    if soft != resource.RLIM_INFINITY and soft < wanted_files:
+        limit = wanted_files if hard == resource.RLIM_INFINITY else min(wanted_files, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+
+
+def _front_matter(
+    fields: dict[str, Any], plan: BundlePlan, counts: list[int | None]
+) -> tuple[bytes, int, int]:
+    """The front matter's PDF, the pages it takes (blank pages to add included) and the
+    blank pages to add."""
+    import pikepdf  # noqa: PLC0415 - the helper's import
+
+    assumed = 2  # a cover and a page of index
+    for _ in range(MAX_PASSES):
+        document = html(plan, fields["rows"], counts, assumed, fields["checkpoint"],
+                        fields["key"], fields["date"])
+        pdf = stamping.weasyprint_pdf(document)
+        with pikepdf.open(io.BytesIO(pdf)) as laid_out:
+            pages = len(laid_out.pages)
+        if pages <= assumed:
+            return pdf, assumed, assumed - pages
+        assumed = pages
+    raise ConsolidationFailed("the index's length did not settle")  # pragma: no cover
+
+
+def build_in_helper(message: bytes) -> dict[str, Any]:
+    import pikepdf  # noqa: PLC0415 - the helper's import
+
+    fields = json.loads(message)
+    root = Path(fields["root"])
+    plan = BundlePlan(**{**fields["plan"], "exhibits": ()})
+    rows: list[dict[str, str]] = fields["rows"]
+    documentary = [row for row in rows if row["rendition"]]
+    _enough_files(len(documentary))
+    with contextlib.ExitStack() as stack:
+        sources = {
+            row["rendition"]: stack.enter_context(pikepdf.open(root / row["rendition"]))
+            for row in documentary
+        }
+        counts: list[int | None] = [
+            len(sources[row["rendition"]].pages) if row["rendition"] else None for row in rows
+        ]
+        front_pdf, front, blanks = _front_matter(fields, plan, counts)
+        out = stack.enter_context(pikepdf.open(io.BytesIO(front_pdf)))
+        for _ in range(blanks):
+            out.add_blank_page(page_size=A4)
+        starts = []
+        for row in documentary:
+            starts.append(len(out.pages))
+            out.pages.extend(sources[row["rendition"]].pages)
+        with out.open_outline() as outline:
+            outline.root.clear()
+            outline.root.append(pikepdf.OutlineItem("Index of exhibits", 1))  # after the cover
+            outline.root.extend(
+                pikepdf.OutlineItem(bookmark(row), start)
+                for row, start in zip(documentary, starts, strict=True)
+            )
+        out.Root.PageMode = pikepdf.Name.UseOutlines  # the bookmark pane open on opening
+        out.docinfo["/Title"] = f"Consolidated exhibits: {plan.filing_title}"
+        out.docinfo["/Producer"] = "Casefile"
+        out.save(
+            root / TARGET,
+            stream_decode_level=pikepdf.StreamDecodeLevel.none,  # copied as they are
+            fix_metadata_version=False,
+        )
+        total = len(out.pages)
+    return {"pages": total, "front": front, "exhibits": len(documentary)}
