@@ -9,26 +9,26 @@ count is only known once laid out, and the page ranges depend on it: the front m
 out assuming F pages; if it comes out longer, again with that count (ranges only grow, so this
 ends); if shorter, blank pages pad it to F, so the ranges printed stay true.
 
-The pages are joined by pikepdf (qpdf, MPL-2.0), which reads each rendition lazily and copies
-its streams to the output as it writes, without decoding them (`StreamDecodeLevel.none`):
-memory grows with the number of PDF objects, not with the bytes. pypdf (already used for the
-stamps) holds every page's objects and stream data in memory until it writes, which for a
-bundle of hundreds of renditions would be the bundle's size (bench/consolidated_merge.py
-measures both). All of it runs in a helper process (casefile/vault/bounded.py) with limits on
-time and memory: the renditions are our own pypdf output, but their fonts, images and
-content come from collectors' files, and the exporting process, whose peak must not grow with
-the bundle, keeps none of it. The helper reads the renditions from the bag and writes the PDF
+The pages are joined by qpdf through pikepdf (MPL-2.0): qpdf's page assembly (`qpdf --empty
+--pages ...` as a QPDFJob) copies each page's streams from its file while it writes, without
+decoding them, then pikepdf adds the bookmarks to the joined file, its streams again copied as
+written: memory grows with the number of PDF objects, not with the bytes (43 MiB for 176 MiB
+of renditions, bench/consolidated_merge.py; pikepdf's own `pages.extend` reads every copied
+stream into memory first, and so does pypdf's PdfWriter). The joined file is written once
+more with its bookmarks, so the disk holds the consolidated PDF twice for a moment. All of it
+runs in a helper process (casefile/vault/bounded.py) with limits on time and memory: the
+renditions are our own pypdf output, but their fonts, images and content come from
+collectors' files, and the exporting process, whose peak must not grow with the bundle,
+keeps none of it. The helper reads the renditions from the bag and writes the PDF
 into it; the writer then hashes the file like every other payload file.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import io
 import json
-import resource
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -159,15 +159,6 @@ def build(
 # --- the helper's side ----------------------------------------------------------------------
 
 
-def _enough_files(count: int) -> None:
-    """Every rendition stays open until the PDF is written (qpdf reads them then)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted_files = count + 64
-    if soft != resource.RLIM_INFINITY and soft < wanted_files:
-        limit = wanted_files if hard == resource.RLIM_INFINITY else min(wanted_files, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
-
-
 def _front_matter(
     fields: dict[str, Any], plan: BundlePlan, counts: list[int | None]
 ) -> tuple[bytes, int, int]:
@@ -188,6 +179,39 @@ def _front_matter(
     raise ConsolidationFailed("the index's length did not settle")  # pragma: no cover
 
 
+def _page_counts(root: Path, rows: Sequence[dict[str, str]]) -> list[int | None]:
+    import pikepdf  # noqa: PLC0415 - the helper's import
+
+    counts: list[int | None] = []
+    for row in rows:
+        if not row["rendition"]:
+            counts.append(None)
+            continue
+        with pikepdf.open(root / row["rendition"]) as rendition:  # its page tree only
+            counts.append(len(rendition.pages))
+    return counts
+
+
+def _join(root: Path, front: Path, rows: Sequence[dict[str, str]], joined: Path) -> None:
+    """The front matter and every rendition, in order, into `joined`: qpdf's own page
+    assembly (QPDFJob, as `qpdf --empty --pages ...`), which copies each page's streams from
+    its file as it writes, undecoded, and keeps at most 200 files open at once. (Pages copied
+    with pikepdf's `pages.extend` are read into memory first: pikepdf copies foreign streams
+    immediately, 190 MiB of RSS for 176 MiB of renditions; this way, 43 MiB.)"""
+    import pikepdf  # noqa: PLC0415 - the helper's import
+
+    job = pikepdf.Job({
+        "empty": "",
+        "outputFile": str(joined),
+        "decodeLevel": "none",
+        "pages": [{"file": str(front)}]
+        + [{"file": str(root / row["rendition"])} for row in rows if row["rendition"]],
+    })
+    job.run()
+    if job.exit_code not in {0, 3}:  # 3: warnings only
+        raise ConsolidationFailed(f"qpdf could not join the renditions (exit {job.exit_code})")
+
+
 def build_in_helper(message: bytes) -> dict[str, Any]:
     import pikepdf  # noqa: PLC0415 - the helper's import
 
@@ -195,38 +219,38 @@ def build_in_helper(message: bytes) -> dict[str, Any]:
     root = Path(fields["root"])
     plan = BundlePlan(**{**fields["plan"], "exhibits": ()})
     rows: list[dict[str, str]] = fields["rows"]
-    documentary = [row for row in rows if row["rendition"]]
-    _enough_files(len(documentary))
-    with contextlib.ExitStack() as stack:
-        sources = {
-            row["rendition"]: stack.enter_context(pikepdf.open(root / row["rendition"]))
-            for row in documentary
-        }
-        counts: list[int | None] = [
-            len(sources[row["rendition"]].pages) if row["rendition"] else None for row in rows
-        ]
-        front_pdf, front, blanks = _front_matter(fields, plan, counts)
-        out = stack.enter_context(pikepdf.open(io.BytesIO(front_pdf)))
-        for _ in range(blanks):
-            out.add_blank_page(page_size=A4)
-        starts = []
-        for row in documentary:
-            starts.append(len(out.pages))
-            out.pages.extend(sources[row["rendition"]].pages)
-        with out.open_outline() as outline:
-            outline.root.clear()
-            outline.root.append(pikepdf.OutlineItem("Index of exhibits", 1))  # after the cover
-            outline.root.extend(
-                pikepdf.OutlineItem(bookmark(row), start)
-                for row, start in zip(documentary, starts, strict=True)
-            )
-        out.Root.PageMode = pikepdf.Name.UseOutlines  # the bookmark pane open on opening
-        out.docinfo["/Title"] = f"Consolidated exhibits: {plan.filing_title}"
-        out.docinfo["/Producer"] = "Casefile"
-        out.save(
-            root / TARGET,
-            stream_decode_level=pikepdf.StreamDecodeLevel.none,  # copied as they are
-            fix_metadata_version=False,
-        )
-        total = len(out.pages)
-    return {"pages": total, "front": front, "exhibits": len(documentary)}
+    counts = _page_counts(root, rows)
+    front_pdf, front, blanks = _front_matter(fields, plan, counts)
+    # Beside the bag's files, never in data/; the writer removes its whole partial folder if
+    # this helper dies before removing them.
+    front_file = root / ".consolidated-front.pdf"
+    joined = root / ".consolidated-joined.pdf"
+    try:
+        with pikepdf.open(io.BytesIO(front_pdf)) as laid_out:
+            for _ in range(blanks):
+                laid_out.add_blank_page(page_size=A4)
+            laid_out.save(front_file)
+        _join(root, front_file, rows, joined)
+        with pikepdf.open(joined) as out:
+            total = front + sum(count for count in counts if count is not None)
+            if len(out.pages) != total:
+                raise ConsolidationFailed(f"{len(out.pages)} pages joined, {total} expected")
+            starts = page_ranges(counts, front)
+            with out.open_outline() as outline:
+                outline.root.append(pikepdf.OutlineItem("Index of exhibits", 1))  # after the cover
+                outline.root.extend(
+                    pikepdf.OutlineItem(bookmark(row), pages[0] - 1)
+                    for row, pages in zip(rows, starts, strict=True)
+                    if pages is not None
+                )
+            out.Root.PageMode = pikepdf.Name.UseOutlines  # the bookmark pane open on opening
+            out.docinfo["/Title"] = f"Consolidated exhibits: {plan.filing_title}"
+            out.docinfo["/Creator"] = "Casefile"
+            out.docinfo["/Producer"] = "Casefile"
+            # The joined file's streams are copied as they are, read from it as written.
+            out.save(root / TARGET, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+    finally:
+        front_file.unlink(missing_ok=True)
+        joined.unlink(missing_ok=True)
+    return {"pages": total, "front": front,
+            "exhibits": sum(1 for count in counts if count is not None)}
