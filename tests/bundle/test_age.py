@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import zipfile
 
+import bagit
 import pyrage
 import pytest
 from pyrage import x25519
@@ -75,7 +76,9 @@ def test_the_age_tool_decrypts_it_as_verify_txt_says(encrypted, keys, tmp_path):
     assert bundle_verifier.verify(bundle, encrypted["sources"].verifier_key).problems == []
     with zipfile.ZipFile(bundle) as archive:
         verify_text = archive.read("memorial/VERIFY.txt").decode()
+        archive.extractall(tmp_path / "unzipped")  # a zip written as a stream: data descriptors
     assert "age -d -i key.txt bundle.zip.age > bundle.zip" in verify_text
+    bagit.Bag(str(tmp_path / "unzipped" / "memorial")).validate()
 
 
 def test_another_key_cannot_decrypt_it(encrypted):
