@@ -45,6 +45,7 @@ from casefile.verifier.signed_note import Checkpoint
 TARGET = "data/consolidated.pdf"
 BOOKMARK_LENGTH = 240  # characters of a bookmark's title (a viewer's pane shows far fewer)
 MAX_PASSES = 8
+FIRST_GUESS = 2  # pages of front matter assumed first: a cover and a page of index
 # A4, in points: the size of a blank page that pads the front matter.
 A4 = (595.28, 841.89)
 
@@ -125,6 +126,24 @@ def html(  # noqa: PLR0917 - what the cover and the index show
     )
 
 
+def message(
+    root: Path,
+    plan: BundlePlan,
+    rows: Sequence[dict[str, str]],
+    checkpoint: str,
+    key: str,
+    *,
+    date: str | None = None,
+) -> bytes:
+    """What the helper is given (`build_in_helper`): JSON, the bag's folder by its path."""
+    fields = asdict(plan)
+    fields["exhibits"] = []  # the rows say what the index shows
+    return json.dumps({
+        "root": str(root), "plan": fields, "rows": list(rows), "checkpoint": checkpoint,
+        "key": key, "date": date or dt.datetime.now(dt.UTC).date().isoformat(),
+    }).encode("utf-8")
+
+
 def build(
     root: Path,
     plan: BundlePlan,
@@ -136,17 +155,11 @@ def build(
 ) -> dict[str, Any]:
     """Write `root/data/consolidated.pdf` from the renditions already in the bag at `root`
     (in a helper process); its page counts. ConsolidationFailed if it could not be made."""
-    fields = asdict(plan)
-    fields["exhibits"] = []  # the rows say what the index shows
     sizes = sum((root / row["rendition"]).stat().st_size for row in rows if row["rendition"])
-    message = json.dumps({
-        "root": str(root), "plan": fields, "rows": list(rows), "checkpoint": checkpoint,
-        "key": key, "date": date or dt.datetime.now(dt.UTC).date().isoformat(),
-    }).encode("utf-8")
     try:
         return bounded.run(
             build_in_helper,
-            message,
+            message(root, plan, rows, checkpoint, key, date=date),
             # qpdf copies ~100 MiB/s here; a slow disk gets twenty times less and some more
             seconds=stamping.HELPER_SECONDS + sizes / (5 * 1024 * 1024),
             memory_bytes=stamping.HELPER_MEMORY,
@@ -166,7 +179,7 @@ def _front_matter(
     blank pages to add."""
     import pikepdf  # noqa: PLC0415 - the helper's import
 
-    assumed = 2  # a cover and a page of index
+    assumed = FIRST_GUESS
     for _ in range(MAX_PASSES):
         document = html(plan, fields["rows"], counts, assumed, fields["checkpoint"],
                         fields["key"], fields["date"])
@@ -212,10 +225,10 @@ def _join(root: Path, front: Path, rows: Sequence[dict[str, str]], joined: Path)
         raise ConsolidationFailed(f"qpdf could not join the renditions (exit {job.exit_code})")
 
 
-def build_in_helper(message: bytes) -> dict[str, Any]:
+def build_in_helper(request: bytes) -> dict[str, Any]:
     import pikepdf  # noqa: PLC0415 - the helper's import
 
-    fields = json.loads(message)
+    fields = json.loads(request)
     root = Path(fields["root"])
     plan = BundlePlan(**{**fields["plan"], "exhibits": ()})
     rows: list[dict[str, str]] = fields["rows"]

@@ -202,3 +202,35 @@ def test_a_failure_to_consolidate_stops_the_bundle_and_leaves_nothing(tmp_path, 
     with pytest.raises(BundleError, match="consolidated PDF could not be made"):
         writer.write_bundle(plan, sources, tmp_path / "bundle")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_front_matter_shorter_than_assumed_is_padded_and_the_ranges_hold(tmp_path, monkeypatch):
+    """Laid out for 5 pages, cover and index take 2: 3 blank pages keep the ranges true."""
+    monkeypatch.setattr(consolidated, "FIRST_GUESS", 5)
+    plan, sources, _ = fakes.plan_and_sources()
+    bag = tmp_path / "bag"
+    bag.mkdir()
+    rows = []
+    for position, exhibit in enumerate(plan.exhibits[:2], start=1):
+        rendition = f"data/exhibits/{position}/rendition.pdf"
+        (bag / rendition).parent.mkdir(parents=True)
+        data = b"".join(sources.content(exhibit))
+        from casefile.bundle import stamping  # noqa: PLC0415
+
+        stamp = stamping.Stamp(exhibit.number, exhibit.ern, exhibit.classification)
+        (bag / rendition).write_bytes(stamping.render(data, exhibit.mime, stamp))
+        rows.append({"number": exhibit.number, "ern": exhibit.ern, "title": exhibit.title,
+                     "file": f"data/exhibits/{position}/original", "rendition": rendition})
+    # In this process (the helper would import the module afresh, without the patch).
+    answer = consolidated.build_in_helper(
+        consolidated.message(bag, plan, rows, sources.checkpoint, sources.verifier_key))
+    assert answer == {"pages": 9, "front": 5, "exhibits": 2}
+    reader = PdfReader(bag / TARGET)
+    assert len(reader.pages) == 9
+    assert text_of(reader.pages[2]) == ""  # a blank page
+    index_text = text_of(reader.pages[1])
+    assert "6\u20138" in index_text and " 9" in index_text
+    assert [reader.get_destination_page_number(item) for item in reader.outline] == [1, 5, 8]
+    assert "MMR-OTP-0001-0001" in text_of(reader.pages[5])
+    assert "MMR-OTP-0001-0002" in text_of(reader.pages[8])
+    assert sorted(p.name for p in bag.iterdir()) == ["data"]  # no temporary file left
