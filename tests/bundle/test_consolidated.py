@@ -105,7 +105,7 @@ def test_the_cover_ties_the_pdf_to_the_bag_and_bears_the_banner(built):
     assert f"Tree size {size}" in cover
     assert root_hash in cover.replace(" ", "")
     assert built["sources"].verifier_key in cover.replace(" ", "")
-    assert "3 in the bundle: 2 in this PDF, 1 as native files only" in cover
+    assert "3 in the bundle: 2 in this PDF, 1 as a native file only" in cover
     assert "Pages 6" in cover
     # Every page of cover and index says the classification.
     assert "CONFIDENTIAL" in text_of(reader.pages[1])
