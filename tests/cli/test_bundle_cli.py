@@ -140,6 +140,17 @@ def test_a_zip_encrypted_with_age_for_two_recipients(instance, tmp_path):
     checked = instance["run"]("verify-bundle", str(decrypted), "--key", key)
     assert checked.exit_code == 0, checked.output
     assert "bundle verified: 2 exhibits" in checked.output
+    # The custody log says to whom the transport copy was encrypted.
+    import json  # noqa: PLC0415
+
+    engine = make_engine(instance["db"])
+    with engine.connect() as connection:
+        details = [json.loads(row) for row in connection.scalars(text(
+            "SELECT details FROM custody_entries WHERE action = 'exported' ORDER BY seq"))]
+    engine.dispose()
+    assert len(details) == 2
+    assert all(d["bundle"]["age_recipients"] == [str(registry.to_public()),
+                                                 str(counsel.to_public())] for d in details)
 
 
 @pytest.mark.parametrize(("extra", "message"), [

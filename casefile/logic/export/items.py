@@ -166,10 +166,17 @@ def _sign(session: Session, keys: CustodyKeys) -> Any:
 
 @retry.transaction
 def record_export(
-    session: Session, actor: User | None, prepared: Prepared, written: writer.Written
+    session: Session,
+    actor: User | None,
+    prepared: Prepared,
+    written: writer.Written,
+    *,
+    age_recipients: Sequence[str] = (),
 ) -> None:
-    """One `exported` entry per item, naming the bundle, in one transaction: called by the
-    writer once every file is on disk and before the bundle takes its name."""
+    """One `exported` entry per item, naming the bundle (and the age public keys it was
+    encrypted to, if any), in one transaction: called by the writer once every file is on
+    disk and before the bundle takes its name."""
+    encrypted = {"age_recipients": list(age_recipients)} if age_recipients else {}
     session.rollback()  # reads of the export (an item refreshed) end here
     db.begin_writing(session)
     custody_log.append_many(
@@ -186,6 +193,7 @@ def record_export(
                         "external_identifier": prepared.plan.filing_id,
                         "exhibit": exhibit.number,
                         "tagmanifest_sha256": written.tagmanifest_sha256,
+                        **encrypted,
                     },
                 },
             )
@@ -214,5 +222,7 @@ def export(
         out,
         as_zip=as_zip,
         age_recipients=age_recipients,
-        before_publish=lambda written: record_export(session, actor, prepared, written),
+        before_publish=lambda written: record_export(
+            session, actor, prepared, written, age_recipients=age_recipients
+        ),
     )
