@@ -20,9 +20,10 @@ with os.wait4 (wall time, CPU time, peak RSS of that process):
     .venv/bin/python bench/bundle.py --zip                      # the bundle as a zip
     .venv/bin/python bench/bundle.py --no-consolidated          # without data/consolidated.pdf
 
-The consolidated PDF (bundle/consolidated.py) is made in the bounded helper: its size, pages
-and the helper's own peak RSS are printed apart (bench/consolidated_merge.py measures it
-against pypdf on bigger renditions).
+The consolidated PDF (bundle/consolidated.py) is made in the bounded helper, whose memory is
+not the bundling process's: its size and pages are printed; what it costs in time is the
+difference with --no-consolidated; bench/consolidated_merge.py measures the helper's side
+(time, peak RSS) against pypdf on bigger renditions.
 """
 
 from __future__ import annotations
