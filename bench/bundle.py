@@ -18,6 +18,12 @@ with os.wait4 (wall time, CPU time, peak RSS of that process):
     .venv/bin/python bench/bundle.py                            # 20 exhibits, 64 MiB
     .venv/bin/python bench/bundle.py -n 200 --total-mib 2048    # the issue's figures
     .venv/bin/python bench/bundle.py --zip                      # the bundle as a zip
+    .venv/bin/python bench/bundle.py --no-consolidated          # without data/consolidated.pdf
+
+The consolidated PDF (bundle/consolidated.py) is made in the bounded helper, whose memory is
+not the bundling process's: its size and pages are printed; what it costs in time is the
+difference with --no-consolidated; bench/consolidated_merge.py measures the helper's side
+(time, peak RSS) against pypdf on bigger renditions.
 """
 
 from __future__ import annotations
@@ -62,6 +68,28 @@ def measured(env: dict[str, str], *args: str, stdin: str | None = None) -> dict[
 
 def casefile(env: dict[str, str], *args: str, stdin: str | None = None) -> dict[str, float]:
     return measured(env, CASEFILE, *args, stdin=stdin)
+
+
+# `casefile` with the consolidated PDF left out (the bench's "without"; no such switch exists
+# in Casefile: every bundle with a rendition gets one).
+WITHOUT_CONSOLIDATED = (
+    "import sys; from casefile.bundle import consolidated; "
+    "consolidated.wanted = lambda rows: False; "
+    "from casefile.cli import main; sys.argv[0] = 'casefile'; main()"
+)
+
+
+def consolidated_figures(out: Path) -> str:
+    """The consolidated PDF's size and pages (folder bundles only)."""
+    pdf = out / "data" / "consolidated.pdf"
+    if not out.is_dir():
+        return "consolidated PDF: inside the zip (use a folder bundle for its figures)"
+    if not pdf.exists():
+        return "consolidated PDF: none"
+    from pypdf import PdfReader  # noqa: PLC0415
+
+    pages = len(PdfReader(pdf).pages)
+    return f"consolidated PDF: {pdf.stat().st_size / MIB:.2f} MiB, {pages} pages"
 
 
 def instance(folder: Path) -> dict[str, str]:
@@ -134,7 +162,12 @@ def main() -> None:  # noqa: PLR0915 - one run, printed in order
     parser.add_argument("-n", "--exhibits", type=int, default=20)
     parser.add_argument("--total-mib", type=int, default=64)
     parser.add_argument("--zip", action="store_true", help="write the bundle as a zip")
+    parser.add_argument("--age", action="store_true",
+                        help="the zip encrypted with age (implies --zip), decrypted to verify")
+    parser.add_argument("--no-consolidated", action="store_true",
+                        help="leave data/consolidated.pdf out (to measure what it costs)")
     options = parser.parse_args()
+    options.zip = options.zip or options.age
     print(f"load average before: {os.getloadavg()}  cpus: {os.cpu_count()}")
     with tempfile.TemporaryDirectory(prefix="casefile-bench-bundle-") as temp:
         root = Path(temp)
@@ -167,14 +200,33 @@ def main() -> None:  # noqa: PLR0915 - one run, printed in order
               f"{loop['cpu']:.2f} s CPU, {loop_rate:.1f} MiB/s")
 
         out = root / ("bundle.zip" if options.zip else "bundle")
-        bundled = casefile(env, "bundle", case_id, *erns, "-o", str(out), "--as", LEAD,
-                           "--classification", "confidential",
-                           *(["--zip"] if options.zip else []))
+        if options.age:
+            from pyrage import x25519  # noqa: PLC0415
+
+            identity = x25519.Identity.generate()
+        command = ([sys.executable, "-c", WITHOUT_CONSOLIDATED] if options.no_consolidated
+                   else [CASEFILE])
+        bundled = measured(env, *command, "bundle", case_id, *erns, "-o", str(out), "--as",
+                           LEAD, "--classification", "confidential",
+                           *(["--zip"] if options.zip else []),
+                           *(["--age-recipient", str(identity.to_public())] if options.age
+                             else []))
         rate = mib / bundled["wall"]
         print(f"casefile bundle: {bundled['wall']:.2f} s wall, {bundled['cpu']:.2f} s CPU, "
               f"{rate:.1f} MiB/s of exhibits = {100 * rate / loop_rate:.1f} % of the loop "
               f"(target >= 50 %); by CPU time {100 * loop['cpu'] / bundled['cpu']:.1f} %; "
               f"peak RSS {bundled['rss_mib']:.1f} MiB (target <= 250)")
+        print(consolidated_figures(out))
+        if options.age:
+            encrypted = out.with_name(out.name + ".age")
+            started = time.perf_counter()
+            import pyrage  # noqa: PLC0415
+
+            with encrypted.open("rb") as source, out.open("xb") as sink:
+                pyrage.decrypt_io(source, sink, [identity])
+            print(f"age: {encrypted.stat().st_size / MIB:.1f} MiB encrypted; decrypted in "
+                  f"{time.perf_counter() - started:.2f} s (pyrage, this process)")
+            encrypted.unlink()
 
         checkpoint = (out / "data/custody/checkpoint.txt") if out.is_dir() else None
         key_text = None

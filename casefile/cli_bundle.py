@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from casefile.bundle import age
 from casefile.bundle.writer import BundleError
 from casefile.cli import CasefileError, _account, _app, _keys, _session, main, one_line_errors
 from casefile.cli_vault import _keyring_errors_in_one_line, _vault
@@ -23,6 +24,9 @@ from casefile.verifier import bundle_verifier
               help="The bundle to write: a folder, or a zip with --zip (must not exist).")
 @click.option("--as", "as_email", required=True, help="Account that exports (sees every item).")
 @click.option("--zip", "as_zip", is_flag=True, help="Write the bag as one zip file.")
+@click.option("--age-recipient", "age_recipients", multiple=True, metavar="AGE1...",
+              help="Encrypt the zip to this age public key, for transport (repeatable; "
+              "needs --zip): writes OUT.age, and no plaintext zip.")
 @click.option("--classification", default="public", show_default=True,
               type=click.Choice(["public", "confidential", "under_seal", "ex_parte"]))
 @click.option("--title", help="The bundle's title (default: Exhibits from <case>).")
@@ -37,6 +41,7 @@ def bundle_command(  # noqa: PLR0917 - one parameter per option
     out: Path,
     as_email: str,
     as_zip: bool,
+    age_recipients: tuple[str, ...],
     classification: str,
     title: str | None,
     organization: str | None,
@@ -44,6 +49,15 @@ def bundle_command(  # noqa: PLR0917 - one parameter per option
     """Write a court bundle of the items ERN... of case CASE_ID to OUT: a BagIt bag with the
     originals (read verified), stamped PDF renditions, the index, each item's custody report
     and the signed checkpoint; each item gets an `exported` custody entry naming it."""
+    if age_recipients:
+        if not as_zip:
+            raise CasefileError("--age-recipient needs --zip: only a zip is encrypted")
+        try:
+            age.recipients_of(age_recipients)  # before anything is signed or written
+        except age.BadRecipient as error:
+            raise CasefileError(f"no bundle written: {error}") from None
+        if not out.name.endswith(age.SUFFIX):
+            out = out.with_name(out.name + age.SUFFIX)
     app = _app(ctx)
     keys = _keys(app)
     store, source = _vault(app)
@@ -54,7 +68,8 @@ def bundle_command(  # noqa: PLR0917 - one parameter per option
             classification=classification, title=title, organization=organization,
         )
         try:
-            written = export_items.export(session, actor, prepared, out, as_zip=as_zip)
+            written = export_items.export(session, actor, prepared, out, as_zip=as_zip,
+                                          age_recipients=list(age_recipients))
         except BundleError as error:
             raise CasefileError(f"no bundle written: {error}") from None
     for warning in written.warnings:
@@ -63,6 +78,8 @@ def bundle_command(  # noqa: PLR0917 - one parameter per option
         f"bundle written: {written.path} ({written.exhibits} exhibits, "
         f"{written.payload_bytes:,} payload bytes; tag manifest SHA-256 "
         f"{written.tagmanifest_sha256})"
+        + (f"; encrypted with age to {len(age_recipients)} recipient(s)" if age_recipients
+           else "")
     )
 
 

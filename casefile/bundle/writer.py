@@ -26,14 +26,14 @@ import re
 import secrets
 import shutil
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from casefile.bundle import index, stamping, verifier_file
+from casefile.bundle import age, consolidated, index, stamping, verifier_file
 from casefile.bundle.plan import CLASSIFICATIONS, BundlePlan, ExhibitPlan, Sources
 from casefile.documents import custody_report_pdf
 from casefile.vault import bounded
@@ -100,6 +100,22 @@ class _Bag:
     def read_bytes(self, relative: str) -> bytes:
         """A file written before (a small original for its rendition, the tag manifest)."""
         return (self.root / relative).read_bytes()
+
+    def adopt(self, relative: str) -> dict[str, str]:
+        """A payload file another process wrote into the bag: hashed as read, flushed."""
+        path = self.root / relative
+        hashers = {name: hashlib.new(name) for name in layout.ALGORITHMS}
+        size = 0
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+                size += len(chunk)
+            os.fsync(handle.fileno())
+        digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
+        self.digests[relative] = digests
+        self.sizes[relative] = size
+        return digests
 
 
 def _encode_path(path: str) -> str:
@@ -261,6 +277,17 @@ a bundle can be rewritten and re-signed whole only with another key.
    inclusion proof (RFC 9162) against the root in data/custody/checkpoint.txt, a C2SP
    signed note whose signature the same key verifies. Keep that checkpoint: the custody log
    must extend it from now on (`casefile custody verify --trusted checkpoint.txt`).
+
+6. Reading: data/index.pdf lists every exhibit. data/consolidated.pdf (when any exhibit has
+   a PDF rendition) is one PDF of the documentary exhibits: a cover with the checkpoint and
+   the key above, an index with each exhibit's page range in it, then every stamped
+   rendition in order, a bookmark per exhibit. It is a payload file like the others, checked
+   by steps 1-3; the renditions in data/exhibits/ are the same pages.
+
+If the bundle came encrypted with age (bundle.zip.age), decrypt it first with the private
+key whose public key (age1...) it was encrypted to, then check the zip as above:
+
+     age -d -i key.txt bundle.zip.age > bundle.zip
 """
 
 
@@ -276,6 +303,24 @@ def _bag_info(plan: BundlePlan, bag: _Bag) -> bytes:
     ]
     # One line per field: values lose line breaks (RFC 8493 allows folding; one line is simpler).
     return "".join(f"{name}: {' '.join(value.split())}\n" for name, value in fields).encode("utf-8")
+
+
+def _consolidated(
+    bag: _Bag, plan: BundlePlan, rows: list[dict[str, str]], sources: Sources,
+    warnings: list[str],
+) -> None:
+    """data/consolidated.pdf, when any exhibit has a rendition (bundle/consolidated.py)."""
+    if not consolidated.wanted(rows):
+        return
+    if isinstance(bag, _ZipBag):
+        # A stored export streams its zip and keeps no rendition to join: not built yet.
+        warnings.append("no consolidated PDF: not yet made for exports stored on the server")
+        return
+    try:
+        consolidated.build(bag.root, plan, rows, sources.checkpoint, sources.verifier_key)
+    except consolidated.ConsolidationFailed as error:
+        raise BundleError(f"the consolidated PDF could not be made ({error})") from None
+    bag.adopt(consolidated.TARGET)
 
 
 def _write_bag(
@@ -296,6 +341,7 @@ def _write_bag(
     except (bounded.LimitExceeded, bounded.ParserFailed) as error:
         raise BundleError(f"the index PDF could not be laid out ({error})") from None
     bag.write_bytes(layout.INDEX_PDF, index_pdf)
+    _consolidated(bag, plan, rows, sources, warnings)
     bag.write_bytes(layout.CHECKPOINT, sources.checkpoint.encode("utf-8"))
     bag.write_bytes(layout.PUBLIC_KEY, f"{sources.verifier_key}\n".encode())
     pem = sources.signing_key.public_key().public_bytes(
@@ -322,17 +368,28 @@ def _write_bag(
     return hashlib.sha256(signed).hexdigest()
 
 
-def _zip_folder(folder: Path, target: Path, top: str) -> None:
+def _zip_folder(
+    folder: Path, target: Path, top: str, age_recipients: Sequence[str] = ()
+) -> None:
     """The bag's files into a zip under one top folder, streamed (stored: media is already
-    compressed, and a registry's tools read stored members fastest)."""
-    with zipfile.ZipFile(target, "x", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            name = f"{top}/{path.relative_to(folder).as_posix()}"
-            info = zipfile.ZipInfo.from_file(path, name)
-            info.compress_type = zipfile.ZIP_STORED
-            with path.open("rb") as source, archive.open(info, "w", force_zip64=True) as sink:
-                shutil.copyfileobj(source, sink, CHUNK)
-    with target.open("rb+") as handle:
+    compressed, and a registry's tools read stored members fastest). With `age_recipients`
+    the zip streams through age encryption into `target` (bundle/age.py): no plaintext zip
+    is written."""
+    with target.open("xb") as handle:
+        encrypting = (
+            age.encrypting(age_recipients, handle) if age_recipients
+            else contextlib.nullcontext(handle)
+        )
+        with encrypting as stream, zipfile.ZipFile(
+            stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True
+        ) as archive:
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                name = f"{top}/{path.relative_to(folder).as_posix()}"
+                info = zipfile.ZipInfo.from_file(path, name)
+                info.compress_type = zipfile.ZIP_STORED
+                with path.open("rb") as source, archive.open(info, "w", force_zip64=True) as sink:
+                    shutil.copyfileobj(source, sink, CHUNK)
+        handle.flush()
         os.fsync(handle.fileno())
 
 
@@ -356,6 +413,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(descriptor)
 
 
+def _checked_recipients(age_recipients: Sequence[str], *, as_zip: bool) -> None:
+    """Age recipients are checked before anything is read or written."""
+    if not age_recipients:
+        return
+    if not as_zip:
+        raise BundleError("only a zip bundle can be encrypted with age")
+    try:
+        age.recipients_of(age_recipients)
+    except age.BadRecipient as error:
+        raise BundleError(str(error)) from None
+
+
 def write_bundle(
     plan: BundlePlan,
     sources: Sources,
@@ -363,11 +432,14 @@ def write_bundle(
     *,
     as_zip: bool = False,
     before_publish: Callable[[Written], None] | None = None,
+    age_recipients: Sequence[str] = (),
 ) -> Written:
     """Write the bundle to `out` (a folder, or a zip with `as_zip`), which must not exist.
+    With `age_recipients` (age public keys, zip only) `out` is the zip encrypted to them.
     `before_publish(written)` runs once every file is on disk and before `out` appears; if
     it raises, nothing is left. BundleError names what stopped the bundle."""
     _checked(plan)
+    _checked_recipients(age_recipients, as_zip=as_zip)
     out = out.absolute()
     if out.exists() or out.is_symlink():
         raise BundleError(f"{out} exists already: give a new name")
@@ -389,9 +461,13 @@ def write_bundle(
         )
         produced = folder
         if as_zip:
-            produced = partial / "bundle.zip"
-            top = re.sub(r"[^A-Za-z0-9._-]+", "-", out.stem).strip("-.") or "bundle"
-            _zip_folder(folder, produced, top)
+            produced = partial / ("bundle.zip.age" if age_recipients else "bundle.zip")
+            stem = Path(out.name.removesuffix(age.SUFFIX)).stem
+            top = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "bundle"
+            try:
+                _zip_folder(folder, produced, top, age_recipients)
+            except age.EncryptionFailed as error:
+                raise BundleError(str(error)) from None
             shutil.rmtree(folder)
         else:
             _fsync_dir(folder)

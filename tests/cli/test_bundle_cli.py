@@ -108,3 +108,72 @@ def test_an_unknown_ern_is_one_line_and_leaves_nothing(instance, tmp_path):
     assert result.output.strip() == "casefile: evidence MMR-NOPE-1 not found"
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_zip_encrypted_with_age_for_two_recipients(instance, tmp_path):
+    import io  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    import pyrage  # noqa: PLC0415
+    from pyrage import x25519  # noqa: PLC0415
+
+    registry, counsel = x25519.Identity.generate(), x25519.Identity.generate()
+    out = tmp_path / "memorial.zip"
+    result = instance["run"](
+        "bundle", instance["case"], *instance["erns"], "-o", str(out), "--as", LEAD, "--zip",
+        "--age-recipient", str(registry.to_public()), "--age-recipient", str(counsel.to_public()),
+    )
+    assert result.exit_code == 0, result.output
+    encrypted = tmp_path / "memorial.zip.age"
+    assert f"bundle written: {encrypted}" in result.output
+    assert "encrypted with age to 2 recipient(s)" in result.output
+    assert not out.exists()  # no plaintext zip beside it
+    assert sorted(p.name for p in tmp_path.iterdir() if "memorial" in p.name) == [
+        "memorial.zip.age"]
+    plain = pyrage.decrypt(encrypted.read_bytes(), [counsel])
+    with zipfile.ZipFile(io.BytesIO(plain)) as archive:
+        assert "memorial/data/consolidated.pdf" in archive.namelist()
+        checkpoint = archive.read("memorial/data/custody/checkpoint.txt").decode()
+    decrypted = tmp_path / "decrypted.zip"
+    decrypted.write_bytes(plain)
+    key = verifier_key(checkpoint.splitlines()[0], instance["key"].public_key())
+    checked = instance["run"]("verify-bundle", str(decrypted), "--key", key)
+    assert checked.exit_code == 0, checked.output
+    assert "bundle verified: 2 exhibits" in checked.output
+    # The custody log says to whom the transport copy was encrypted.
+    import json  # noqa: PLC0415
+
+    engine = make_engine(instance["db"])
+    with engine.connect() as connection:
+        details = [json.loads(row) for row in connection.scalars(text(
+            "SELECT details FROM custody_entries WHERE action = 'exported' ORDER BY seq"))]
+    engine.dispose()
+    assert len(details) == 2
+    assert all(d["bundle"]["age_recipients"] == [str(registry.to_public()),
+                                                 str(counsel.to_public())] for d in details)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--zip", "--age-recipient", "age1nope"],
+     ("casefile: no bundle written: 'age1nope' is not an age public key (age1... of 62 "
+      "characters)")),
+    (["--age-recipient", "age1nope"],
+     "casefile: --age-recipient needs --zip: only a zip is encrypted"),
+])
+def test_a_bad_age_recipient_is_one_line_and_nothing_is_signed_or_written(
+    instance, tmp_path, extra, message
+):
+    engine = make_engine(instance["db"])
+    with engine.connect() as connection:
+        before = [connection.scalar(text(f"SELECT count(*) FROM {table}"))
+                  for table in ("custody_entries", "custody_checkpoints")]
+    out = tmp_path / "memorial.zip"
+    result = instance["run"]("bundle", instance["case"], instance["erns"][0], "-o", str(out),
+                             "--as", LEAD, *extra)
+    assert result.exit_code == 1
+    assert result.output.strip() == message
+    with engine.connect() as connection:
+        assert [connection.scalar(text(f"SELECT count(*) FROM {table}"))
+                for table in ("custody_entries", "custody_checkpoints")] == before
+    engine.dispose()
+    assert sorted(p.name for p in tmp_path.iterdir() if "memorial" in p.name) == []

@@ -107,13 +107,21 @@ def prepare(
 
 @retry.transaction
 def record_export(
-    session: Session, actor: User | None, prepared: Prepared, written: writer.Written
+    session: Session,
+    actor: User | None,
+    prepared: Prepared,
+    written: writer.Written,
+    *,
+    age_recipients: Sequence[str] = (),
 ) -> None:
-    """One `exported` entry per item, naming the bundle, in one transaction: called by the
-    writer once every file is on disk and before the bundle takes its name."""
+    """One `exported` entry per item, naming the bundle (and the age public keys it was
+    encrypted to, if any), in one transaction: called by the writer once every file is on
+    disk and before the bundle takes its name."""
     session.rollback()  # reads of the export (an item refreshed) end here
     db.begin_writing(session)
-    custody_log.append_many(session, shared.exported_entries(actor, prepared, written))
+    custody_log.append_many(
+        session, shared.exported_entries(actor, prepared, written, age_recipients=age_recipients)
+    )
     session.commit()
     db.end_writing(session)
 
@@ -125,13 +133,18 @@ def export(
     out: Any,
     *,
     as_zip: bool = False,
+    age_recipients: Sequence[str] = (),
 ) -> writer.Written:
-    """Write the bundle; its custody entries commit before it takes its name, and only if
-    every file was written (a failure leaves neither entries nor files)."""
+    """Write the bundle (a zip encrypted to `age_recipients`, if any); its custody entries
+    commit before it takes its name, and only if every file was written (a failure leaves
+    neither entries nor files)."""
     return writer.write_bundle(
         prepared.plan,
         prepared.sources,
         out,
         as_zip=as_zip,
-        before_publish=lambda written: record_export(session, actor, prepared, written),
+        age_recipients=age_recipients,
+        before_publish=lambda written: record_export(
+            session, actor, prepared, written, age_recipients=age_recipients
+        ),
     )

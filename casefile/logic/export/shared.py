@@ -118,10 +118,14 @@ def exported_entries(
     actor: User | None,
     prepared: Prepared,
     written: writer.Written,
+    *,
+    age_recipients: Sequence[str] = (),
     **facts: Any,
 ) -> list[custody_log.NewEntry]:
-    """One `exported` entry per exhibit, naming the bundle (and `facts`: the export, the
-    filing), for the caller to append in its transaction."""
+    """One `exported` entry per exhibit, naming the bundle (and the age public keys it was
+    encrypted to, if any; and `facts`: the export, the filing), for the caller to append in
+    its transaction."""
+    encrypted = {"age_recipients": list(age_recipients)} if age_recipients else {}
     return [
         custody_log.NewEntry(
             actor,
@@ -135,6 +139,7 @@ def exported_entries(
                     "external_identifier": prepared.plan.filing_id,
                     "exhibit": exhibit.number,
                     "tagmanifest_sha256": written.tagmanifest_sha256,
+                    **encrypted,
                 },
             },
         )

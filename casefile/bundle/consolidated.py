@@ -1,0 +1,269 @@
+"""The consolidated PDF of a bundle's documentary exhibits (`data/consolidated.pdf`): a cover
+page, an index giving each exhibit's page range in this PDF, then every stamped rendition in
+order, with a bookmark per exhibit ("<number> — <ERN> — <title>", Unicode, so Burmese titles
+show in a viewer's bookmark pane). Exhibits without a rendition (audio, video, a file over
+the rendition limit) are listed in the index as a native file only, with its path.
+
+Cover and index are laid out by WeasyPrint (Burmese shaped by Pango and HarfBuzz). Their page
+count is only known once laid out, and the page ranges depend on it: the front matter is laid
+out assuming F pages; if it comes out longer, again with that count (ranges only grow, so this
+ends); if shorter, blank pages pad it to F, so the ranges printed stay true.
+
+The pages are joined by qpdf through pikepdf (MPL-2.0): qpdf's page assembly (`qpdf --empty
+--pages ...` as a QPDFJob) copies each page's streams from its file while it writes, without
+decoding them, then pikepdf adds the bookmarks to the joined file, its streams again copied as
+written: memory grows with the number of PDF objects, not with the bytes (43 MiB for 176 MiB
+of renditions, bench/consolidated_merge.py; pikepdf's own `pages.extend` reads every copied
+stream into memory first, and so does pypdf's PdfWriter). The joined file is written once
+more with its bookmarks, so the disk holds the consolidated PDF twice for a moment. All of it
+runs in a helper process (casefile/vault/bounded.py) with limits on time and memory: the
+renditions are our own pypdf output, but their fonts, images and content come from
+collectors' files, and the exporting process, whose peak must not grow with the bundle,
+keeps none of it. The helper reads the renditions from the bag and writes the PDF
+into it; the writer then hashes the file like every other payload file.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from casefile.bundle import stamping
+from casefile.bundle.plan import BundlePlan
+from casefile.bundle.stamping import BANNERS
+from casefile.vault import bounded
+from casefile.verifier.signed_note import Checkpoint
+
+TARGET = "data/consolidated.pdf"
+BOOKMARK_LENGTH = 240  # characters of a bookmark's title (a viewer's pane shows far fewer)
+MAX_PASSES = 8
+FIRST_GUESS = 2  # pages of front matter assumed first: a cover and a page of index
+# A4, in points: the size of a blank page that pads the front matter.
+A4 = (595.28, 841.89)
+
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("casefile.bundle", "templates"),
+    autoescape=True,  # titles are user text: shown, never interpreted
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class ConsolidationFailed(Exception):
+    """The consolidated PDF could not be made (the reason)."""
+
+
+def wanted(rows: Sequence[dict[str, str]]) -> bool:
+    """A consolidated PDF is made when at least one exhibit has a stamped rendition."""
+    return any(row["rendition"] for row in rows)
+
+
+def bookmark(row: dict[str, str]) -> str:
+    title = " ".join(f"{row['number']} \u2014 {row['ern']} \u2014 {row['title']}".split())
+    return title if len(title) <= BOOKMARK_LENGTH else title[: BOOKMARK_LENGTH - 1] + "\u2026"
+
+
+def page_ranges(counts: Sequence[int | None], front: int) -> list[tuple[int, int] | None]:
+    """Each exhibit's first and last page (1-based) in the consolidated PDF, after `front`
+    pages of cover and index; None for an exhibit without a rendition (count None)."""
+    ranges: list[tuple[int, int] | None] = []
+    page = front
+    for count in counts:
+        if count is None:
+            ranges.append(None)
+            continue
+        ranges.append((page + 1, page + count))
+        page += count
+    return ranges
+
+
+def _checkpoint_fields(note: str) -> dict[str, Any]:
+    body = note.split("\n\n", maxsplit=1)[0] + "\n"
+    checkpoint = Checkpoint.parse(body)
+    return {
+        "origin": checkpoint.origin,
+        "size": checkpoint.size,
+        "root_base64": base64.b64encode(checkpoint.root).decode("ascii"),
+        "root_hex": checkpoint.root.hex(),
+    }
+
+
+def html(  # noqa: PLR0917 - what the cover and the index show
+    plan: BundlePlan,
+    rows: Sequence[dict[str, str]],
+    counts: Sequence[int | None],
+    front: int,
+    checkpoint: str,
+    key: str,
+    date: str,
+) -> str:
+    """Cover and index, assuming they take `front` pages."""
+    ranges = page_ranges(counts, front)
+    entries = []
+    for row, pages in zip(rows, ranges, strict=True):
+        if pages is None:
+            where = row["file"]
+            shown = ""
+        else:
+            where = ""
+            shown = str(pages[0]) if pages[0] == pages[1] else f"{pages[0]}\u2013{pages[1]}"
+        entries.append({**row, "pages": shown, "native": where})
+    total = front + sum(count for count in counts if count is not None)
+    banner = None if plan.classification == "public" else BANNERS.get(plan.classification)
+    return _templates.get_template("consolidated.html").render(
+        plan=plan, entries=entries, banner=banner, checkpoint=_checkpoint_fields(checkpoint),
+        key=key, date=date, total=total,
+        documentary=sum(1 for count in counts if count is not None),
+    )
+
+
+def message(
+    root: Path,
+    plan: BundlePlan,
+    rows: Sequence[dict[str, str]],
+    checkpoint: str,
+    key: str,
+    *,
+    date: str | None = None,
+) -> bytes:
+    """What the helper is given (`build_in_helper`): JSON, the bag's folder by its path."""
+    fields = asdict(plan)
+    fields["exhibits"] = []  # the rows say what the index shows
+    return json.dumps({
+        "root": str(root), "plan": fields, "rows": list(rows), "checkpoint": checkpoint,
+        "key": key, "date": date or dt.datetime.now(dt.UTC).date().isoformat(),
+    }).encode("utf-8")
+
+
+def build(
+    root: Path,
+    plan: BundlePlan,
+    rows: Sequence[dict[str, str]],
+    checkpoint: str,
+    key: str,
+    *,
+    date: str | None = None,
+) -> dict[str, Any]:
+    """Write `root/data/consolidated.pdf` from the renditions already in the bag at `root`
+    (in a helper process); its page counts. ConsolidationFailed if it could not be made."""
+    sizes = sum((root / row["rendition"]).stat().st_size for row in rows if row["rendition"])
+    try:
+        return bounded.run(
+            build_in_helper,
+            message(root, plan, rows, checkpoint, key, date=date),
+            # qpdf copies ~100 MiB/s here; a slow disk gets twenty times less and some more
+            seconds=stamping.HELPER_SECONDS + sizes / (5 * 1024 * 1024),
+            memory_bytes=stamping.HELPER_MEMORY,
+        )
+    except (bounded.LimitExceeded, bounded.ParserFailed) as error:
+        (root / TARGET).unlink(missing_ok=True)
+        raise ConsolidationFailed(str(error)) from None
+
+
+# --- the helper's side ----------------------------------------------------------------------
+
+
+def _front_matter(
+    fields: dict[str, Any], plan: BundlePlan, counts: list[int | None]
+) -> tuple[bytes, int, int]:
+    """The front matter's PDF, the pages it takes (blank pages to add included) and the
+    blank pages to add."""
+    import pikepdf  # noqa: PLC0415 - the helper's import
+
+    assumed = FIRST_GUESS
+    for _ in range(MAX_PASSES):
+        document = html(plan, fields["rows"], counts, assumed, fields["checkpoint"],
+                        fields["key"], fields["date"])
+        pdf = stamping.weasyprint_pdf(document)
+        with pikepdf.open(io.BytesIO(pdf)) as laid_out:
+            pages = len(laid_out.pages)
+        if pages <= assumed:
+            return pdf, assumed, assumed - pages
+        assumed = pages
+    raise ConsolidationFailed("the index's length did not settle")  # pragma: no cover
+
+
+def _page_counts(root: Path, rows: Sequence[dict[str, str]]) -> list[int | None]:
+    import pikepdf  # noqa: PLC0415 - the helper's import
+
+    counts: list[int | None] = []
+    for row in rows:
+        if not row["rendition"]:
+            counts.append(None)
+            continue
+        with pikepdf.open(root / row["rendition"]) as rendition:  # its page tree only
+            counts.append(len(rendition.pages))
+    return counts
+
+
+def _join(root: Path, front: Path, rows: Sequence[dict[str, str]], joined: Path) -> None:
+    """The front matter and every rendition, in order, into `joined`: qpdf's own page
+    assembly (QPDFJob, as `qpdf --empty --pages ...`), which copies each page's streams from
+    its file as it writes, undecoded, and keeps at most 200 files open at once. (Pages copied
+    with pikepdf's `pages.extend` are read into memory first: pikepdf copies foreign streams
+    immediately, 190 MiB of RSS for 176 MiB of renditions; this way, 43 MiB.)"""
+    import pikepdf  # noqa: PLC0415 - the helper's import
+
+    job = pikepdf.Job({
+        "empty": "",
+        "outputFile": str(joined),
+        "decodeLevel": "none",
+        "pages": [{"file": str(front)}]
+        + [{"file": str(root / row["rendition"])} for row in rows if row["rendition"]],
+    })
+    job.run()
+    if job.exit_code not in {0, 3}:  # 3: warnings only
+        raise ConsolidationFailed(f"qpdf could not join the renditions (exit {job.exit_code})")
+
+
+def build_in_helper(request: bytes) -> dict[str, Any]:
+    import pikepdf  # noqa: PLC0415 - the helper's import
+
+    fields = json.loads(request)
+    root = Path(fields["root"])
+    plan = BundlePlan(**{**fields["plan"], "exhibits": ()})
+    rows: list[dict[str, str]] = fields["rows"]
+    counts = _page_counts(root, rows)
+    front_pdf, front, blanks = _front_matter(fields, plan, counts)
+    # Beside the bag's files, never in data/; the writer removes its whole partial folder if
+    # this helper dies before removing them.
+    front_file = root / ".consolidated-front.pdf"
+    joined = root / ".consolidated-joined.pdf"
+    try:
+        with pikepdf.open(io.BytesIO(front_pdf)) as laid_out:
+            for _ in range(blanks):
+                laid_out.add_blank_page(page_size=A4)
+            laid_out.save(front_file)
+        _join(root, front_file, rows, joined)
+        with pikepdf.open(joined) as out:
+            total = front + sum(count for count in counts if count is not None)
+            if len(out.pages) != total:
+                raise ConsolidationFailed(f"{len(out.pages)} pages joined, {total} expected")
+            starts = page_ranges(counts, front)
+            with out.open_outline() as outline:
+                outline.root.append(pikepdf.OutlineItem("Index of exhibits", 1))  # after the cover
+                outline.root.extend(
+                    pikepdf.OutlineItem(bookmark(row), pages[0] - 1)
+                    for row, pages in zip(rows, starts, strict=True)
+                    if pages is not None
+                )
+            out.Root.PageMode = pikepdf.Name.UseOutlines  # the bookmark pane open on opening
+            out.docinfo["/Title"] = f"Consolidated exhibits: {plan.filing_title}"
+            out.docinfo["/Creator"] = "Casefile"
+            out.docinfo["/Producer"] = "Casefile"
+            # The joined file's streams are copied as they are, read from it as written.
+            out.save(root / TARGET, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+    finally:
+        front_file.unlink(missing_ok=True)
+        joined.unlink(missing_ok=True)
+    return {"pages": total, "front": front,
+            "exhibits": sum(1 for count in counts if count is not None)}
