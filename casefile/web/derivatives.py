@@ -149,8 +149,8 @@ def _boxes(form: RedactionForm) -> list[Any]:
             return []
         return drawn if isinstance(drawn, list) else []
     typed = [_percent(form, name) for name in ("left", "top", "width", "height")]
-    if all(value is None for value in typed) and form.page.data is None:
-        return []
+    if all(value is None for value in typed):
+        return []  # the page number alone (filled in for the reader) is not a box
     x, y, width, height = typed
     return [{"page": form.page.data or 1, "x": x, "y": y, "width": width, "height": height}]
 
