@@ -250,10 +250,10 @@ class RedactionForm(FlaskForm):
         _l("Sensitivity of the redacted version"), choices=sensitivity_choices
     )
     page = IntegerField(_l("Page"), validators=[Optional()])
-    left = StringField(_l("Left edge (% of the width)"))
-    top = StringField(_l("Top edge (% of the height)"))
-    width = StringField(_l("Width (% of the width)"))
-    height = StringField(_l("Height (% of the height)"))
+    left = StringField(_l("Left edge, in percent of the width"))
+    top = StringField(_l("Top edge, in percent of the height"))
+    width = StringField(_l("Width, in percent of the width"))
+    height = StringField(_l("Height, in percent of the height"))
 
 
 class ReasonForm(FlaskForm):
