@@ -11,11 +11,9 @@ import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
-import pypdfium2
 import pytest
 from PIL import Image
 from PIL.ExifTags import IFD
-from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from casefile.model import CustodyAction, CustodyEntry, Evidence, Role
@@ -59,7 +57,7 @@ def world(session, tmp_path):
     )
 
 
-def uploaded(client, world, content, filename, content_type, headers=None, **fields):
+def uploaded(client, world, content, filename, content_type, *, headers=None, **fields):
     response = upload(client, world.case.id, headers or world.lead, content, filename=filename,
                       content_type=content_type, **fields)
     assert response.status_code == 201, response.get_json()
@@ -133,7 +131,8 @@ def test_redacted_pdf_has_nothing_under_the_box(client, world, session):
     # Custody: the new item's intake names the original, the reason and the boxes; the
     # original's entry names the redaction.
     [intake] = [e for e in entries(session, made["id"]) if e.action == CustodyAction.INTAKE]
-    assert f'"derived_from":{{"derivation":"redaction","ern":"{original["ern"]}"}}' in intake.details
+    origin = f'"derived_from":{{"derivation":"redaction","ern":"{original["ern"]}"}}'
+    assert origin in intake.details
     assert '"reason":"witness_identity"' in intake.details
     assert '"boxes":1' in intake.details
     linked = [e for e in entries(session, original["id"]) if e.action == CustodyAction.LINKED]

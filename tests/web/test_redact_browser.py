@@ -13,9 +13,15 @@ from sqlalchemy import select
 from casefile.db import Database
 from casefile.model import Derivation, Evidence
 from tests.factories import make_user
-from tests.vault.test_redaction import SECRET, SECRET_BOX, assert_black, interior, pdf_text
+from tests.vault.test_redaction import (
+    SECRET,
+    SECRET_BOX,
+    assert_black,
+    interior,
+    pdf_text,
+    two_page_pdf,
+)
 from tests.vault.test_redaction import rendered as render_page
-from tests.vault.test_redaction import two_page_pdf
 from tests.web.test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -30,6 +36,32 @@ from tests.web.test_browser import (
 )
 
 pytestmark = pytest.mark.browser
+
+
+def draw(page, box) -> None:
+    """Drag over the page image from the box's top left to its bottom right corner."""
+    shown = page.locator("#redact-image").bounding_box()
+    assert shown is not None and shown["width"] <= 390
+    left = shown["x"] + box.x * shown["width"]
+    top = shown["y"] + box.y * shown["height"]
+    width, height = box.width * shown["width"], box.height * shown["height"]
+    page.mouse.move(left, top)
+    page.mouse.down()
+    page.mouse.move(left + width / 2, top + height / 2, steps=4)
+    page.mouse.move(left + width, top + height, steps=4)
+    page.mouse.up()
+
+
+def upload_as_lead(page, base: str, database: Database, file: Path) -> object:
+    """Sign in as the lead, create a case, upload `file`; its item's id."""
+    sign_in(page, base, "lead@example.org")
+    case_url = create_case(page, base)
+    page.goto(f"{case_url}/evidence")
+    page.set_input_files("#file", [str(file)])
+    page.locator("#upload-form button[type=submit]").click()
+    expect(page.locator("#upload-summary")).to_contain_text("1 file added.")
+    with database.sessions() as session:
+        return session.scalars(select(Evidence)).one().id
 
 
 def test_draw_a_box_on_a_phone_and_redact(
@@ -47,14 +79,7 @@ def test_draw_a_box_on_a_phone_and_redact(
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = open_page(browser, problems, width=1200)
-            sign_in(page, server, "lead@example.org")
-            case_url = create_case(page, server)
-            page.goto(f"{case_url}/evidence")
-            page.set_input_files("#file", [str(statement)])
-            page.locator("#upload-form button[type=submit]").click()
-            expect(page.locator("#upload-summary")).to_contain_text("1 file added.")
-            with live_database.sessions() as session:
-                original = session.scalars(select(Evidence)).one().id
+            original = upload_as_lead(page, server, live_database, statement)
 
             page.set_viewport_size({"width": 390, "height": 844})
             page.goto(f"{server}/evidence/{original}")
@@ -64,17 +89,7 @@ def test_draw_a_box_on_a_phone_and_redact(
             page.wait_for_function(LOADED, arg=image.element_handle())
             expect(page.locator("#redact-typed")).to_be_hidden()  # script runs: no typing
             expect(page.get_by_role("link", name="Previous page")).to_be_hidden()
-            box = image.bounding_box()
-            assert box is not None and box["width"] <= 390
-            left = box["x"] + SECRET_BOX.x * box["width"]
-            top = box["y"] + SECRET_BOX.y * box["height"]
-            page.mouse.move(left, top)
-            page.mouse.down()
-            page.mouse.move(left + SECRET_BOX.width * box["width"] / 2,
-                            top + SECRET_BOX.height * box["height"] / 2, steps=4)
-            page.mouse.move(left + SECRET_BOX.width * box["width"],
-                            top + SECRET_BOX.height * box["height"], steps=4)
-            page.mouse.up()
+            draw(page, SECRET_BOX)
             expect(page.locator("#redact-boxes li")).to_have_count(1)
             expect(page.locator("#redact-stage .redact-box")).to_have_count(1)
             # Page 2 and back: the box stays in the list, and on page 1 only.

@@ -232,9 +232,9 @@ def redact(
     result = _run_redaction(session, actor, original, data, store=store, keyring=keyring)
     stream = IntakeStream(store, keyring)
     try:
-        view = memoryview(result.content)
-        for start in range(0, len(view), 1 << 20):
-            stream.write(view[start : start + (1 << 20)])
+        content = result.content
+        for start in range(0, len(content), 1 << 20):
+            stream.write(content[start : start + (1 << 20)])
     except BaseException:
         stream.abort()
         raise
