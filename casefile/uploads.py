@@ -26,10 +26,18 @@ from casefile import request_body, request_scope
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import DomainError
-from casefile.logic.evidence import submission
+from casefile.logic.evidence import derivatives, submission
 from casefile.logic.evidence.intake import IntakeStream
 
-EVIDENCE_ENDPOINTS = frozenset({"api.upload_evidence", "web.evidence.upload"})  # only these
+EVIDENCE_ENDPOINTS = frozenset(  # only these
+    {
+        "api.upload_evidence",
+        "web.evidence.upload",
+        # A translation of an item (logic/evidence/derivatives.py): its URL names the item.
+        "api.upload_translation",
+        "web.derivatives.add_translation",
+    }
+)
 # Routes that take a small file that is not evidence (a framework file an administrator
 # loads): held in memory, refused past its limit, never spooled to disk.
 SMALL_FILE_ENDPOINTS = {"web.admin_frameworks.load": 2 * 1024 * 1024}
@@ -197,12 +205,20 @@ class EvidenceRequest(Request):
             raise BadRequest("this route takes no files")
         # Nothing is stored for someone who may not add evidence to this case, even
         # transiently: the body is read (e.g. for the form's CSRF token) before the view runs.
-        authz.authorize_case(
-            request_scope.db_session(),
-            request_scope.actor(),
-            (self.view_args or {})["case_id"],
-            CaseAction.ADD_EVIDENCE,
-        )
+        values = self.view_args or {}
+        if "case_id" in values:
+            authz.authorize_case(
+                request_scope.db_session(),
+                request_scope.actor(),
+                values["case_id"],
+                CaseAction.ADD_EVIDENCE,
+            )
+        else:  # a translation: of an item the actor may see, in a case they may add to
+            derivatives.authorize(
+                request_scope.db_session(),
+                request_scope.actor(),
+                values.get("evidence_id") or values["item_id"],
+            )
         stream = IntakeStream(
             request_scope.blobs(), request_scope.keyring(), also=_declared(preceding_fields)
         )

@@ -7,6 +7,7 @@ from flask import Flask
 from casefile.api import (
     cases,
     custody,
+    derivatives,
     evidence,
     exports,
     filings,
@@ -24,8 +25,8 @@ from casefile.extensions import csrf
 
 # Importing registers their routes on bp.
 ROUTE_MODULES = (
-    cases, custody, evidence, exports, filings, frameworks, incidents, maps, me, meta, search,
-    tags, tus,
+    cases, custody, derivatives, evidence, exports, filings, frameworks, incidents, maps, me, meta,
+    search, tags, tus,
 )
 
 

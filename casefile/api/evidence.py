@@ -17,6 +17,7 @@ from casefile.logic.custody import reports as custody_reports
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence import (
     deletion,
+    derivatives,
     editing,
     grants,
     listing,
@@ -69,7 +70,7 @@ def upload_evidence(case_id: uuid.UUID) -> tuple[Response, int]:
         store=request_scope.blobs(),
         keyring=request_scope.keyring(),
     )
-    body = _described(result.item)
+    body = described(result.item)
     if result.duplicate:
         body["flags"] = [*body["flags"], "duplicate"]
     return jsonify(body), 200 if result.duplicate else 201
@@ -99,7 +100,7 @@ def list_evidence(case_id: uuid.UUID) -> Response:
     names = tagging.tag_names(session, [item.id for item in page.items])
     return jsonify(
         {
-            "items": [_described(item, names[item.id]) for item in page.items],
+            "items": [described(item, names[item.id]) for item in page.items],
             "next": page.next_cursor,
             "hidden_count": hidden,
         }
@@ -110,7 +111,7 @@ def list_evidence(case_id: uuid.UUID) -> Response:
 @operation(summary="An item's metadata", tag="evidence", response=schemas.EvidenceOut)
 def get_evidence(evidence_id: uuid.UUID) -> Response:
     item = listing.get_item(request_scope.db_session(), request_scope.actor(), evidence_id)
-    return jsonify(_described(item))
+    return jsonify(described(item))
 
 
 @bp.patch("/evidence/<uuid:evidence_id>")
@@ -129,15 +130,22 @@ def edit_evidence(evidence_id: uuid.UUID) -> Response:
     edited = editing.edit_metadata(
         session, actor, evidence_id, data, keyring=request_scope.keyring()
     )
-    return jsonify(_described(edited.item))
+    return jsonify(described(edited.item))
 
 
-def _described(item: Evidence, tags: list[str] | None = None) -> dict[str, Any]:
+def described(item: Evidence, tags: list[str] | None = None) -> dict[str, Any]:
     """An item the caller was authorized to see, its sealed metadata opened, with its tags
-    (read here unless given)."""
+    (read here unless given) and the item it was made from if the caller may see that."""
+    session = request_scope.db_session()
     if tags is None:
-        tags = tagging.tag_names(request_scope.db_session(), [item.id])[item.id]
-    return serializers.evidence(item, metadata.reveal(request_scope.keyring(), item), tags)
+        tags = tagging.tag_names(session, [item.id])[item.id]
+    original = derivatives.original_of(session, request_scope.actor(), item)
+    return serializers.evidence(
+        item,
+        metadata.reveal(request_scope.keyring(), item),
+        tags,
+        derived_from=original.id if original is not None else None,
+    )
 
 
 @bp.get("/evidence/<uuid:evidence_id>/content")
@@ -203,7 +211,7 @@ def delete_evidence(evidence_id: uuid.UUID) -> Response:
     authz.authorize_item(session, actor, evidence_id, CaseAction.DELETE_EVIDENCE)
     data = requests.body(DeletionInput)
     item = deletion.delete_item(session, actor, evidence_id, data, store=request_scope.blobs())
-    return jsonify(_described(item))
+    return jsonify(described(item))
 
 
 @bp.put("/cases/<uuid:case_id>/legal-hold")

@@ -212,6 +212,19 @@ class EvidenceOut(BaseModel):
     )
     created_at: dt.datetime
     tags: list[str] = Field(default_factory=list, description="the item's tags, by name")
+    language: str | None = Field(
+        default=None,
+        description="the item's language as a BCP 47 tag (en, fr, my), when recorded: from "
+        "the `language` field at upload or edit when it is a tag, or a translation's language",
+    )
+    derivation: Literal["translation", "redaction"] | None = Field(
+        default=None, description="how this item was made from another item, if it was"
+    )
+    derived_from: uuid.UUID | None = Field(
+        default=None,
+        description="the item this one was made from, if you may see it (null otherwise, "
+        "and for items not made from another)",
+    )
 
 
 class EvidencePage(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,10 +70,14 @@ def token(item: ApiToken, plaintext: str | None = None) -> dict[str, Any]:
 
 
 def evidence(
-    item: Evidence, described: Metadata, tags: list[str] | None = None
+    item: Evidence,
+    described: Metadata,
+    tags: list[str] | None = None,
+    derived_from: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """`described`: the item's metadata as casefile.logic.evidence.metadata.reveal gives it;
-    `tags`: its tags' names."""
+    `tags`: its tags' names; `derived_from`: the item it was made from, only if the reader
+    may see that one."""
     return schemas.EvidenceOut(
         id=item.id,
         case_id=item.case_id,
@@ -94,6 +99,9 @@ def evidence(
         metadata_version=metadata_version(item.id, described),
         created_at=item.created_at,
         tags=list(tags or []),
+        language=item.language,
+        derivation=item.derivation.value if item.derivation else None,
+        derived_from=derived_from,
     ).model_dump(mode="json")
 
 

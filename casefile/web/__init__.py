@@ -14,6 +14,7 @@ from casefile.web import (
     auth,
     cases,
     custody,
+    derivatives,
     evidence,
     evidence_edit,
     filings,
@@ -42,9 +43,11 @@ from casefile.web.labels import (
     filing_type_name,
     flag_label,
     incident_status_label,
+    language_name,
     perpetrator_kind_label,
     place_name,
     precision_label,
+    redaction_reason,
     relation_label,
     strength_label,
     warning_sentence,
@@ -58,6 +61,7 @@ for child in (
     custody.bp,
     evidence.bp,
     evidence_edit.bp,
+    derivatives.bp,
     incidents.bp,
     maps.bp,
     tags.bp,
@@ -99,6 +103,8 @@ def template_helpers() -> dict[str, object]:
         "filing_status_name": filing_status_name,
         "warning_sentence": warning_sentence,
         "strength_label": strength_label,
+        "language_name": language_name,
+        "redaction_reason": redaction_reason,
     }
 
 

@@ -30,6 +30,7 @@ from casefile.logic.custody import reports as custody_reports
 from casefile.logic.errors import Conflict, NotFound, ValidationFailed
 from casefile.logic.evidence import (
     deletion,
+    derivatives,
     grants,
     listing,
     metadata,
@@ -201,6 +202,7 @@ def upload_fields(form: EvidenceUploadForm) -> dict[str, object]:
         "collected_by": form.collected_by.data or None,
         "location": form.location.data or None,
         "source": form.source.data or None,
+        "language": form.language.data or None,
         "declared_hashes": {
             algorithm: "".join((getattr(form, name).data or "").split()).lower()
             for name, algorithm in DECLARED_HASH_FIELDS
@@ -308,6 +310,12 @@ def _item_page(
     more = len(entries) > TIMELINE_PAGE_SIZE
     entries = entries[:TIMELINE_PAGE_SIZE]
     described = metadata.reveal(request_scope.keyring(), item)
+    original = derivatives.original_of(session, actor, item)
+    may_derive = (
+        authz.can(role, CaseAction.ADD_EVIDENCE)
+        and item.status.value == "active"
+        and described.available
+    )
     too_large = reading.preview_refusal(
         item, request_scope.settings().preview_max_megapixels, described.extracted
     )
@@ -348,6 +356,13 @@ def _item_page(
         and described.available,
         tags=tagging.tags_by_item(session, [item.id])[item.id],
         can_tag=authz.can(role, CaseAction.ADD_EVIDENCE),
+        original=original,
+        original_title=metadata.reveal(request_scope.keyring(), original).title
+        if original is not None
+        else None,
+        derived=derivatives.derivatives_of(session, actor, item),
+        can_translate=may_derive,
+        can_redact=may_derive and derivatives.redactable(item),
         tag_form=tag_form or ItemTagForm(formdata=None),
         untag_form=EmptyForm(),
         vocabulary=[

@@ -31,6 +31,7 @@ from casefile.web.labels import (
     INCIDENT_STATUS_LABELS,
     PERPETRATOR_KIND_LABELS,
     PRECISION_LABELS,
+    REDACTION_REASONS,
     RELATION_LABELS,
     action_label,
     classification_name,
@@ -215,10 +216,44 @@ class EvidenceUploadForm(FlaskForm):
     collected_by = StringField(_l("Collected by"), validators=[Length(max=TEXT_MAX)])
     location = StringField(_l("Place of collection"), validators=[Length(max=TEXT_MAX)])
     source = StringField(_l("Source"), validators=[Length(max=TEXT_MAX)])
+    language = StringField(_l("Language"), validators=[Length(max=TEXT_MAX)])
     declared_sha256 = StringField("SHA-256")
     declared_sha1 = StringField("SHA-1")
     declared_md5 = StringField("MD5")
     sensitivity = SelectField(_l("Sensitivity"), choices=sensitivity_choices)
+
+
+class TranslationForm(FlaskForm):
+    """A translation's fields; its file part is read by the intake pipeline (as an upload's).
+    The rules are the logic layer's (`derivatives.TranslationInput`)."""
+
+    language = StringField(_l("Language of the translation"), validators=[Length(max=35)])
+    translator = StringField(_l("Translator"), validators=[Length(max=300)])
+    certification = TextAreaField(
+        _l("Certification statement"), validators=[Length(max=DESCRIPTION_MAX)]
+    )
+    title = StringField(_l("Title"), validators=[Length(max=TITLE_MAX)])
+
+
+def redaction_reason_choices() -> list[tuple[str, LazyString]]:
+    return [("", _l("Choose a reason")), *REDACTION_REASONS.items()]
+
+
+class RedactionForm(FlaskForm):
+    """Boxes drawn on the page images (redact.js keeps them in `boxes`, JSON) or, without
+    script, one box typed in as percentages of the page."""
+
+    boxes = HiddenField()
+    reason = SelectField(_l("Reason for the redaction"), choices=redaction_reason_choices)
+    title = StringField(_l("Title of the redacted version"), validators=[Length(max=TITLE_MAX)])
+    sensitivity = SelectField(
+        _l("Sensitivity of the redacted version"), choices=sensitivity_choices
+    )
+    page = IntegerField(_l("Page"), validators=[Optional()])
+    left = StringField(_l("Left edge, in percent of the width"))
+    top = StringField(_l("Top edge, in percent of the height"))
+    width = StringField(_l("Width, in percent of the width"))
+    height = StringField(_l("Height, in percent of the height"))
 
 
 class ReasonForm(FlaskForm):

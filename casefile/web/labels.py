@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
 from babel import dates as babel_dates
 from flask_babel import LazyString, format_datetime, format_decimal, get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
@@ -90,6 +91,14 @@ Words = dict[str, Any]
 
 
 def _intake(words: Words, details: Words) -> str:
+    origin = details.get("derived_from")
+    if isinstance(origin, dict):
+        other = origin.get("ern") or _("an item you may not see")
+        if origin.get("derivation") == "translation":
+            return _("%(who)s uploaded %(ern)s, a translation of %(other)s into %(language)s",
+                     other=other, language=str(details.get("language", "")), **words)
+        return _("%(who)s made %(ern)s, a redacted version of %(other)s (%(reason)s)",
+                 other=other, reason=redaction_reason(details.get("reason")), **words)
     if details.get("filename"):
         return _("%(who)s uploaded %(ern)s (%(name)s)", name=details["filename"], **words)
     return _("%(who)s uploaded %(ern)s", **words)
@@ -272,7 +281,47 @@ def _incident_updated(words: Words, details: Words) -> str:
              title=_incident_title(details), fields=fields, **words)
 
 
+REDACTION_REASONS: dict[str, LazyString] = {
+    "witness_identity": _l("Identity of a witness"),
+    "victim_identity": _l("Identity of a victim"),
+    "ongoing_investigation": _l("Ongoing investigation"),
+    "third_party_privacy": _l("Privacy of a third party"),
+    "national_security": _l("National security"),
+    "other": _l("Other reason"),
+}
+
+
+def language_name(tag: str | None) -> str:
+    """A BCP 47 tag as its language's name in the reader's language (Babel's CLDR data),
+    with the tag: "French (fr)"; the tag alone if Babel does not know it."""
+    if not tag:
+        return ""
+    try:
+        name = Locale.parse(tag.split("-")[0]).get_display_name(get_locale() or "en")
+    except (ValueError, UnknownLocaleError):
+        name = None
+    return f"{name} ({tag})" if name else tag
+
+
+def redaction_reason(code: object) -> str:
+    return str(REDACTION_REASONS.get(str(code), str(code)))
+
+
+def _derivative_made(words: Words, details: Words) -> str:
+    """An entry on an original naming a translation or redacted version made from it."""
+    made = details.get("derivative")
+    made = made if isinstance(made, dict) else {}
+    other = made.get("ern") or _("a restricted item")
+    if details.get("change") == "translation_added":
+        return _("%(who)s added %(other)s, a translation of %(ern)s into %(language)s",
+                 other=other, language=str(made.get("language", "")), **words)
+    return _("%(who)s made %(other)s, a redacted version of %(ern)s (%(reason)s)",
+             other=other, reason=redaction_reason(made.get("reason")), **words)
+
+
 def _linked(words: Words, details: Words) -> str:
+    if details.get("change") in ("translation_added", "redaction_made"):
+        return _derivative_made(words, details)
     if str(details.get("change", "")).startswith("proof_link_"):
         return _proof_linked(words, details)
     if "incident" not in details:
@@ -448,6 +497,8 @@ COLLECTOR_LABELS: dict[str, LazyString] = {
     "capture_tool": _l("Capture tool"),
     "language": _l("Language"),
     "consent_notes": _l("Consent notes"),
+    "translator": _l("Translator"),
+    "certification": _l("Certification statement"),
 }
 
 

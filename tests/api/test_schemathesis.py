@@ -73,6 +73,9 @@ REFUSED_FOR_MEANING = {
     "update_filing_patch": ("409", "422"),
     "add_exhibit_post": ("409", "422"),
     "reorder_exhibits_put": ("409", "422"),
+    # A redaction of an item of a type that cannot be redacted (the seeded item is a text
+    # file), or a box on a page the document does not have; 409 for bytes the case holds.
+    "make_redaction_post": ("409", "422"),
 }
 # Fuzzing examples per operation (the coverage phase adds its boundary cases to these): fewer on
 # PostgreSQL, whose leg repeats the run for what only that database refuses.
@@ -175,14 +178,16 @@ def _schema(
     schema = schemathesis.openapi.from_wsgi(
         "/api/v1/openapi.json", app, config=_config(headers, parameters, examples, extra_checks)
     )
-    # The multipart upload and the tus PATCH carry bytes whose meaning (a file, a chunk at an
-    # offset of an upload created first) schemathesis cannot produce: their own suites
-    # (test_evidence_api, test_tus) drive them. Every other operation, tus included, is here.
+    # The multipart uploads (an item, a translation) and the tus PATCH carry bytes whose
+    # meaning (a file, a chunk at an offset of an upload created first) schemathesis cannot
+    # produce: their own suites (test_evidence_api, test_derivatives_api, test_tus) drive
+    # them. Every other operation, tus included, is here.
     # Revoking tokens is left out too: schemathesis reuses the ids it sees in responses, so it
     # would revoke the very token the run signs in with, and revoking all of them does that
     # whatever the input (test_me_api and test_account_security_api cover both).
     return (
         schema.exclude(path_regex=r"^/api/v1/cases/\{case_id\}/evidence$", method="POST")
+        .exclude(path_regex=r"^/api/v1/evidence/\{evidence_id\}/translations$", method="POST")
         .exclude(path_regex=r"^/api/v1/uploads/\{upload_id\}$", method="PATCH")
         .exclude(path_regex=r"^/api/v1/me/tokens/\{token_id\}$", method="DELETE")
         .exclude(path_regex=r"^/api/v1/me/tokens$", method="DELETE")

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from casefile.model import Role
 from tests.factories import add_member, bearer, make_case, make_user
+from tests.vault.test_redaction import two_page_pdf
 from tests.web.test_account_web import PO_FILE, burmese
 from tests.web.test_auth_web import cheap_password_hashes, sign_in, submit, text
 
@@ -44,6 +45,8 @@ ENGLISH = [
     "Embedded", "Chain", "custody", "report", "Legal", "hold", "Forum", "Court", "pattern",
     "Working", "languages", "My", "Description", "Map", "Incident", "Incidents", "Points",
     "Show", "Killing", "Persecution", "Borders", "tiles", "taken", "collector", "incident",
+    "Translation", "Translations", "translation", "Translator", "Redact", "Redacted",
+    "redacted", "version", "Boxes", "box", "Page", "Certification", "Left", "Width", "Height",
 ]
 WORDS = re.compile(r"(?<![\w-])(" + "|".join(re.escape(word) for word in ENGLISH) + r")(?![\w-])")
 
@@ -52,7 +55,11 @@ TYPED = [
     "Witness statement W-12", "Interview notes, Kutupalong", "Field team 3",
     "Kutupalong camp", "WhatsApp forward", "https://example.org/post/1", "OpenArchive Save",
     "consent recorded on tape", "Clearance operations in northern Rakhine",
-    "Myanmar clearance operations", "ICC-01/19", "MMR-OTP-{batch:04d}-{seq:04d}",
+    "Myanmar clearance operations", "ICC-01/19", "Daw Khin", "Certified.",
+    # The scanned PDF's own metadata and text, and the redacted version's stored title and
+    # file name (made from the original's when it was made: data, in no reader's language).
+    "scan.pdf (redacted)", "scan-redacted.pdf", "scan.pdf", "Investigator X",
+    "Confidential title", "Situation report", "WITNESSALPHA", "MMR-OTP-{batch:04d}-{seq:04d}",
     "Investigator K.", "Evidence unit, The Hague", "original SD card for forensic imaging",
     "CF-SEAL-00042", "Cox's Bazar", "SD card", "sealed bag, intact", "scripts",
     "statement.txt", "photo.jpg", "restricted-witness.txt", "a.txt", "test",
@@ -156,6 +163,22 @@ def pages(client: FlaskClient, session: Session) -> dict[str, str]:
     restricted = api_upload(
         "restricted-witness.txt", b"names of witnesses\n", sensitivity="restricted"
     )
+    scan = api_upload("scan.pdf", two_page_pdf(), title="scan.pdf")
+    translated = client.post(
+        f"/api/v1/evidence/{statement}/translations",
+        headers=auth,
+        data={"language": "fr", "translator": "Daw Khin", "certification": "Certified.",
+              "file": (io.BytesIO(b"traduction"), "fr.txt")},
+        content_type="multipart/form-data",
+    )
+    assert translated.status_code == 201, translated.get_json()
+    redacted = client.post(
+        f"/api/v1/evidence/{scan}/redactions",
+        headers=auth,
+        json={"boxes": [{"page": 1, "x": 0.1, "y": 0.1, "width": 0.3, "height": 0.05}],
+              "reason": "witness_identity"},
+    )
+    assert redacted.status_code == 201, redacted.get_json()
     transfer = client.post(
         f"/api/v1/cases/{case.id}/custody/transfers",
         headers=auth,
@@ -229,6 +252,11 @@ def pages(client: FlaskClient, session: Session) -> dict[str, str]:
         "new incident": f"/cases/{case.id}/incidents/new",
         "edit incident": f"/incidents/{incident_id}/edit",
         "filing with an export": f"/filings/{filing_id}",
+        "scanned item": f"/evidence/{scan}",
+        "translation form": f"/evidence/{statement}/translations",
+        "redaction page": f"/evidence/{scan}/redact",
+        "translation": f"/evidence/{translated.get_json()['id']}",
+        "redacted version": f"/evidence/{redacted.get_json()['id']}",
     }
 
 

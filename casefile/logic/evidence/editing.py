@@ -34,7 +34,7 @@ from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Conflict, ValidationFailed
-from casefile.logic.evidence import metadata
+from casefile.logic.evidence import languages, metadata
 from casefile.logic.evidence.metadata import Metadata
 from casefile.logic.search import index as search_index
 from casefile.logic.text import NO_NUL, VISIBLE, LongText, Note, Stripped, refuse_nul
@@ -203,6 +203,8 @@ def edit_metadata(
         description=new["description"],
         collector=collector,
     )
+    if "language" in changed:  # the item's own field (filing warnings), when it is a tag
+        item.language = languages.tag_or_none(new["language"])
     if "title" in changed and bidi.has_controls(new["title"]) and "bidi_controls" not in item.flags:
         item.flags = [*item.flags, "bidi_controls"]
     search_index.index_evidence(session, keyring, item)  # and its zawgyi flag, in step

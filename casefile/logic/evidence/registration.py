@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casefile import failures
@@ -18,7 +20,8 @@ from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.cases import ern
 from casefile.logic.custody import log as custody_log
-from casefile.logic.evidence import metadata
+from casefile.logic.errors import Conflict, NotFound
+from casefile.logic.evidence import languages, metadata
 from casefile.logic.evidence.intake import SIDE_ALGORITHMS, IntakeStream, Received
 from casefile.logic.evidence.sharing import CaseContent, share_content
 from casefile.logic.evidence.submission import (
@@ -33,6 +36,7 @@ from casefile.logic.search import index as search_index
 from casefile.model import (
     Case,
     CustodyAction,
+    Derivation,
     Evidence,
     EvidenceGrant,
     EvidenceStatus,
@@ -52,6 +56,22 @@ class Registered:
 
     item: Evidence
     created: bool
+
+
+@dataclass(frozen=True)
+class Derivative:
+    """A new item made from an item of the same case (a translation, a redacted version):
+    what registering adds to it. `original_id` is checked again in the registering
+    transaction (the actor must still see it, and it must still be active); `collector`
+    is merged into the new item's collector fields (sealed with them if it is restricted);
+    `intake` goes into its intake entry; `copy_grants` gives everyone who holds a grant to
+    the original one to the new item (a restricted translation)."""
+
+    original_id: uuid.UUID
+    derivation: Derivation
+    collector: dict[str, Any] = field(default_factory=dict)
+    intake: dict[str, Any] = field(default_factory=dict)
+    copy_grants: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,7 @@ def register_upload(
     declared_mime: str | None,
     store: BlobStore,
     keyring: Keyring,
+    derivative: Derivative | None = None,
 ) -> RegisteredUpload:
     """Register one uploaded item: its intake stream is finished (the blob made durable), the
     bytes examined and the item recorded in one transaction, replayed whole on a lock
@@ -92,7 +113,9 @@ def register_upload(
         # store already, and nothing outside the database changes before the commit.
         [(registered, unused_blob)] = retry.run(
             session,
-            lambda: _register_in_one_transaction(session, actor, case_id, [submission], keyring),
+            lambda: _register_in_one_transaction(
+                session, actor, case_id, [submission], keyring, derivative=derivative
+            ),
         )
     except BaseException as error:
         session.rollback()
@@ -149,10 +172,13 @@ def _register_in_one_transaction(
     case_id: uuid.UUID,
     submissions: Sequence[Submission],
     keyring: Keyring,
+    *,
+    derivative: Derivative | None = None,
 ) -> list[tuple[Registered, str | None]]:
     """Each submission's item (or resubmission) and the blob it arrived with if it does not
     keep it, committed together: the caller removes those blobs once committed."""
     case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
+    original = _original(session, actor, case, derivative) if derivative else None
     view = CaseContent.read(session, case.id, [item.received.sha256 for item in submissions])
     custody_log.hold_lock(session)  # the lock order: the items' rows are flushed under it
     entries: list[custody_log.NewEntry] = []
@@ -169,6 +195,8 @@ def _register_in_one_transaction(
             declared_mime=submission.declared_mime,
             keyring=keyring,
             entries=entries,
+            derivative=derivative,
+            original=original,
         )
         for submission in submissions
     ]
@@ -190,12 +218,17 @@ def _add(
     declared_mime: str | None,
     keyring: Keyring,
     entries: list[custody_log.NewEntry],
+    derivative: Derivative | None = None,
+    original: Evidence | None = None,
 ) -> tuple[Registered, str | None]:
     """One item (or a resubmission), in the caller's transaction, which holds the case FOR NO
     KEY UPDATE and the custody lock, appends `entries` (to which this adds the item's custody
     entries, in order) and commits. Also returns the blob that the caller removes once
     committed, if the item does not keep the one it arrived with."""
     visible, hidden = view.same_content(session, actor, received.sha256)
+    if visible is not None and derivative is not None:
+        # A derivative is a new item by definition: bytes the case holds already are not one.
+        raise Conflict(f"this case holds this file already, as {visible.ern}")
     if visible is not None:
         entries.append(
             custody_log.NewEntry(
@@ -233,12 +266,15 @@ def _add(
         flags=flags,
         sensitivity=data.sensitivity,
         status=EvidenceStatus.ACTIVE,
-        collector=collector_fields(data),
+        collector=collector_fields(data) | (derivative.collector if derivative else {}),
         extracted=found.extracted,
         extracted_text=found.text,
         wrapped_key=received.wrapped_key,
         created_at=now,
         created_by_id=actor.id if actor else None,
+        language=languages.tag_or_none(data.language),
+        derived_from_id=original.id if original is not None else None,
+        derivation=derivative.derivation if derivative is not None else None,
     )
     session.add(item)
     view.added(item)
@@ -249,6 +285,8 @@ def _add(
     search_index.index_evidence(session, keyring, item)  # after sealing: blind if restricted
     if data.sensitivity == Sensitivity.RESTRICTED and actor is not None:
         session.add(EvidenceGrant(evidence_id=item.id, user_id=actor.id, granted_by_id=actor.id))
+    if derivative is not None and original is not None:
+        _copy_grants(session, actor, item, original, derivative)
     entries.append(
         custody_log.NewEntry(
             actor,
@@ -270,11 +308,97 @@ def _add(
                 "declared_hashes": data.declared_hashes,
                 "declared_hash_mismatch": sorted(mismatched),
                 "sensitivity": data.sensitivity.value,
+                **(_derived_details(item, original, derivative) if derivative else {}),
             },
         )
     )
+    if derivative is not None and original is not None:
+        entries.append(_original_entry(actor, case, item, original, derivative))
     # A shared blob holds these bytes already: the caller removes the ones it arrived with,
     # only after the commit (an attempt the database aborted is replayed, and may then find
     # the shared blob gone, its item deleted meanwhile, and need these bytes after all).
     unused_blob = received.item_id.hex if item.content_id is not None else None
     return Registered(item, created=True), unused_blob
+
+
+# --- derivatives (logic/evidence/derivatives.py) ----------------------------------------------
+
+DERIVED_CHANGE = {
+    Derivation.TRANSLATION: "translation_added",
+    Derivation.REDACTION: "redaction_made",
+}
+
+
+def _original(session: Session, actor: User | None, case: Case, derivative: Derivative) -> Evidence:
+    """The item a derivative is made from, checked in the registering transaction: of this
+    case, visible to the actor, not deleted."""
+    original = authz.authorize_item(
+        session, actor, derivative.original_id, CaseAction.VIEW_EVIDENCE
+    )
+    if original.case_id != case.id:
+        raise NotFound("evidence not found")
+    if original.status != EvidenceStatus.ACTIVE:
+        raise Conflict("this item was deleted; nothing can be made from it")
+    return original
+
+
+def _copy_grants(
+    session: Session, actor: User | None, item: Evidence, original: Evidence, derivative: Derivative
+) -> None:
+    """A restricted derivative's grants: those of the original (the uploader's own was added
+    with the item). Grants given or withdrawn on the original later are not carried over."""
+    if not derivative.copy_grants or item.sensitivity != Sensitivity.RESTRICTED:
+        return
+    holders = session.scalars(
+        select(EvidenceGrant.user_id).where(EvidenceGrant.evidence_id == original.id)
+    )
+    for user_id in sorted(set(holders) - ({actor.id} if actor else set())):
+        session.add(
+            EvidenceGrant(
+                evidence_id=item.id, user_id=user_id, granted_by_id=actor.id if actor else None
+            )
+        )
+
+
+def _derived_details(
+    item: Evidence, original: Evidence | None, derivative: Derivative
+) -> dict[str, Any]:
+    """What the new item's intake entry says of its origin. The original's ERN only if
+    everyone who may read this entry may see the original too (the original is standard, or
+    the new item is restricted as well); otherwise the link is recorded on the original's
+    side alone, which only those who may see the original read."""
+    origin: dict[str, Any] = {"derivation": derivative.derivation.value}
+    if original is not None and (
+        original.sensitivity != Sensitivity.RESTRICTED or item.sensitivity == Sensitivity.RESTRICTED
+    ):
+        origin["ern"] = original.ern
+    else:
+        origin["ern"] = None
+    return {"derived_from": origin, **derivative.intake}
+
+
+def _original_entry(
+    actor: User | None, case: Case, item: Evidence, original: Evidence, derivative: Derivative
+) -> custody_log.NewEntry:
+    """The entry on the original naming its derivative; a restricted derivative of a
+    standard original is not named (who reads the original's entries may not see it): its
+    own intake entry names the original instead."""
+    named: dict[str, Any] = {"ern": item.ern, "sha256": item.sha256}
+    restricted = Sensitivity.RESTRICTED
+    if item.sensitivity == restricted and original.sensitivity != restricted:
+        named = {"ern": None}
+    return custody_log.NewEntry(
+        actor,
+        CustodyAction.LINKED,
+        case_id=case.id,
+        item_id=original.id,
+        details={
+            "ern": original.ern,
+            "change": DERIVED_CHANGE[derivative.derivation],
+            "derivative": {
+                **named,
+                "sensitivity": item.sensitivity.value,
+                **derivative.intake,
+            },
+        },
+    )

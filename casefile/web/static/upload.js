@@ -386,7 +386,7 @@
 
   function fieldsOf() {
     var fields = [];
-    ["title", "description", "collected_by", "location", "source", "sensitivity"]
+    ["title", "description", "collected_by", "location", "source", "language", "sensitivity"]
       .forEach(function (name) {
         var input = form.elements[name];
         if (input && input.value) { fields.push([name, input.value]); }
