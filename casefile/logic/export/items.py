@@ -91,8 +91,8 @@ def prepare(
     title: str | None = None,
     organization: str | None = None,
 ) -> Prepared:
-    """Authorize, sign a checkpoint, build each item's custody report against it; the bytes
-    are read later, by the writer, verified as they stream."""
+    """Authorize and sign a checkpoint; each item's custody report against it is built, and
+    its bytes read verified as they stream, later, by the writer, one exhibit at a time."""
     if classification not in CLASSIFICATIONS:
         raise ValidationFailed({"classification": f"one of {', '.join(CLASSIFICATIONS)}"})
     case = authz.authorize_case(session, actor, case_id, CaseAction.VIEW_EVIDENCE)
@@ -126,15 +126,18 @@ def prepare(
         )
     session.commit()  # the reads end: signing takes the custody lock in its own transaction
     checkpoint = _sign(session, keys)
-    custody = {
-        str(item.id): reports.item_report_at(session, actor, item.id, checkpoint, keys)
-        for item in items
-    }
-    session.commit()
     by_id = {str(item.id): item for item in items}
 
     def content(exhibit: ExhibitPlan) -> Iterator[bytes]:
         return reading.verified_chunks(session, actor, by_id[exhibit.item_id], store, keyring)
+
+    def custody_report(exhibit: ExhibitPlan) -> dict[str, Any]:
+        # Built when the writer comes to the exhibit, not all up front: a bundle of thousands
+        # of items would otherwise hold every report for the whole export. The checkpoint
+        # fixes what each report holds (its entries before it, their proofs to it), so when
+        # it is built does not change it; an item the actor lost access to meanwhile is not
+        # found, and the bundle stops.
+        return reports.item_report_at(session, actor, by_id[exhibit.item_id].id, checkpoint, keys)
 
     plan = BundlePlan(
         filing_id=f"casefile-bundle-{uuid.uuid4()}",
@@ -147,7 +150,7 @@ def prepare(
     )
     sources = Sources(
         content=content,
-        custody_report=lambda exhibit: custody[exhibit.item_id],
+        custody_report=custody_report,
         checkpoint=checkpoint.note,
         verifier_key=keys.verifier_key,
         signing_key=keys.private_key,
