@@ -41,10 +41,11 @@ class Renditions:
 
     def add(self, exhibit: ExhibitPlan, source: Path, target: str, row: dict[str, str]) -> None:
         """Start the stamped PDF of `source` (a document or an image) to be written at
-        `target`; nothing for other types, a warning for one too big."""
-        self.finish()
+        `target`; nothing for other types, a warning for one too big. The previous one is
+        written first (one at a time, warnings in order); other exhibits do not wait for it."""
         if exhibit.mime != "application/pdf" and exhibit.mime not in stamping.IMAGE_TYPES:
             return
+        self.finish()
         if not stamping.wants_rendition(exhibit.mime, exhibit.size):
             self._warnings.append(
                 f"{_label(exhibit)}: over {stamping.MAX_BYTES // (1024 * 1024)} MiB"
