@@ -10,8 +10,10 @@ with os.wait4 (wall time, CPU time, peak RSS of that process):
 1. the in-process loop: every item's blob unwrapped, decrypted, SHA-256 hashed and written
    to a file, in this process (the floor an export cannot beat);
 2. `casefile bundle CASE ERN... -o OUT` (ratio of throughputs: target >= 50 %; peak RSS of
-   the bundling process: target <= 250 MiB whatever the size; the rendition helper is a
-   process of its own, reported apart when it is the child's child);
+   the exporting process: target <= 250 MiB whatever the size). Its helper processes (custody
+   PDFs, renditions, the index PDF: casefile/vault/bounded.py) are reported apart: the
+   largest one's peak RSS and their summed CPU (the command runs in a Python that writes
+   both as it exits, after the CLI has reaped its helpers);
 3. `casefile verify-bundle OUT --key KEY` against `sha256sum` over every file of the bundle
    (target >= 50 %; verify computes SHA-256 and SHA-512 of each file, two threads).
 
