@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import gc
 import hashlib
 import json
 import mimetypes
@@ -33,14 +32,21 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from casefile.bundle import age, consolidated, index, stamping, verifier_file
+from casefile.bundle import (
+    age,
+    consolidated,
+    custody_pdfs,
+    durable,
+    index,
+    renditions,
+    stamping,
+    verifier_file,
+)
 from casefile.bundle.plan import CLASSIFICATIONS, BundlePlan, ExhibitPlan, Sources
-from casefile.documents import custody_report_pdf
 from casefile.vault import bounded
 from casefile.verifier import bundle_verifier as layout
 
 CHUNK = 1 << 20
-GC_EVERY = 16
 BAGIT_TEXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 VERIFY_TEXT = "VERIFY.txt"
 EXTENSIONS = {
@@ -71,11 +77,13 @@ class Written:
 @dataclass
 class _Bag:
     root: Path
+    durability: durable.Durability
     digests: dict[str, dict[str, str]] = field(default_factory=dict)  # payload path -> digests
     sizes: dict[str, int] = field(default_factory=dict)
 
     def write(self, relative: str, chunks: Iterable[bytes]) -> dict[str, str]:
-        """A payload or tag file from chunks, hashed as written, flushed to disk."""
+        """A payload or tag file from chunks, hashed as written (durable once the bundle's
+        files are settled: durable.py)."""
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         hashers = {name: hashlib.new(name) for name in layout.ALGORITHMS}
@@ -86,8 +94,7 @@ class _Bag:
                     hasher.update(chunk)
                 handle.write(chunk)
                 size += len(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
+            self.durability.written(handle)
         digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
         if relative.startswith("data/"):
             self.digests[relative] = digests
@@ -172,68 +179,47 @@ def _read(path: Path) -> Iterable[bytes]:
             yield chunk
 
 
-def _custody_pdf(plan: BundlePlan, exhibit: ExhibitPlan, report: dict[str, Any]) -> bytes:
-    subject = custody_report_pdf.Subject(
-        case_title=plan.case_title or plan.filing_title,
-        forum=plan.forum,
-        reference=plan.filing_id,
-        items=(custody_report_pdf.ItemLine(exhibit.item_id, exhibit.ern,
-                                           exhibit.original_name or None, exhibit.sha256),),
-        scope="item",
-    )
-    return custody_report_pdf.render(
-        report, f"Custody report: {exhibit.number}, {exhibit.ern}", subject
-    )
-
-
-def _rendition(
-    bag: _Bag, folder: str, original: str, exhibit: ExhibitPlan, warnings: list[str]
-) -> str:
-    """The stamped PDF of a document or an image ("" if none: the reason in `warnings`)."""
-    label = f"exhibit {exhibit.number} ({exhibit.ern}): no PDF rendition"
-    if exhibit.mime != "application/pdf" and exhibit.mime not in stamping.IMAGE_TYPES:
-        return ""
-    if not stamping.wants_rendition(exhibit.mime, exhibit.size):
-        warnings.append(f"{label}: over {stamping.MAX_BYTES // (1024 * 1024)} MiB")
-        return ""
-    stamp = stamping.Stamp(exhibit.number, exhibit.ern, exhibit.classification)
-    try:
-        pdf = stamping.render(bag.read_bytes(original), exhibit.mime, stamp)
-    except stamping.RenditionFailed as error:
-        warnings.append(f"{label}: {error}")
-        return ""
-    rendition = f"{folder}/rendition.pdf"
-    bag.write_bytes(rendition, pdf)
-    return rendition
-
-
 def _exhibit(
-    bag: _Bag, plan: BundlePlan, sources: Sources, exhibit: ExhibitPlan, *, position: int,
-    warnings: list[str],
+    bag: _Bag,
+    sources: Sources,
+    exhibit: ExhibitPlan,
+    report: dict[str, Any],
+    custody_pdf: Callable[[], bytes],
+    *,
+    position: int,
+    stamped: renditions.Renditions,
 ) -> dict[str, str]:
     folder = f"data/exhibits/{_folder_name(exhibit, position)}"
     original = f"{folder}/original{_extension(exhibit)}"
     _verified_original(bag, original, exhibit, sources.content(exhibit))
-    rendition = _rendition(bag, folder, original, exhibit, warnings)
-    report = sources.custody_report(exhibit)
+    custody = f"{folder}/custody.json"
+    row = {
+        "number": exhibit.number, "ern": exhibit.ern, "title": exhibit.title,
+        "date": exhibit.date, "type": exhibit.mime, "source": exhibit.source,
+        "classification": exhibit.classification, "language": exhibit.language,
+        "original_name": exhibit.original_name, "size": str(exhibit.size),
+        "sha256": exhibit.sha256, "file": original, "rendition": "",
+        "custody_report": custody,
+    }
+    # Read back now, before the next file is written: a zip bag keeps only the last original.
+    stamped.add(exhibit, lambda: bag.read_bytes(original), f"{folder}/rendition.pdf", row)
     if report.get("checkpoint") != sources.checkpoint:
         raise BundleError(
             f"exhibit {exhibit.number} ({exhibit.ern}): its custody report is not against the "
             "bundle's checkpoint"
         )
-    custody = f"{folder}/custody.json"
     bag.write_bytes(
         custody, json.dumps(report, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
     )
-    bag.write_bytes(f"{folder}/custody.pdf", _custody_pdf(plan, exhibit, report))
-    return {
-        "number": exhibit.number, "ern": exhibit.ern, "title": exhibit.title,
-        "date": exhibit.date, "type": exhibit.mime, "source": exhibit.source,
-        "classification": exhibit.classification, "language": exhibit.language,
-        "original_name": exhibit.original_name, "size": str(exhibit.size),
-        "sha256": exhibit.sha256, "file": original, "rendition": rendition,
-        "custody_report": custody,
-    }
+    try:
+        pdf = custody_pdf()
+    except custody_pdfs.RenderFailed as error:
+        raise BundleError(
+            f"exhibit {exhibit.number} ({exhibit.ern}): its custody report PDF could not be "
+            f"laid out ({error})"
+        ) from None
+    bag.write_bytes(f"{folder}/custody.pdf", pdf)
+    return row
 
 
 def _verify_text(plan: BundlePlan, key: str) -> str:
@@ -324,17 +310,19 @@ def _consolidated(
 
 
 def _write_bag(
-    root: Path | _Bag, plan: BundlePlan, sources: Sources, warnings: list[str]
+    bag: _Bag, plan: BundlePlan, sources: Sources, warnings: list[str]
 ) -> str:
-    bag = root if isinstance(root, _Bag) else _Bag(root)
     rows = []
-    for position, exhibit in enumerate(plan.exhibits, start=1):
-        rows.append(_exhibit(bag, plan, sources, exhibit, position=position, warnings=warnings))
-        if position % GC_EVERY == 0:
-            # Each WeasyPrint layout leaves reference cycles that only a full collection
-            # frees; left to the collector's thresholds, 200 exhibits grew the process by
-            # ~50 MiB (bench/bundle.py). A full collection costs ~0.07 s here: every 16.
-            gc.collect()
+    # The custody PDFs and the renditions are laid out in helper processes while the bytes
+    # stream (custody_pdfs.py, renditions.py): this process never loads WeasyPrint.
+    with (
+        custody_pdfs.Ahead(plan, sources.custody_report) as reports,
+        renditions.Renditions(bag.write_bytes, warnings) as stamped,
+    ):
+        for position, (exhibit, report, custody_pdf) in enumerate(reports, start=1):
+            rows.append(_exhibit(bag, sources, exhibit, report, custody_pdf,
+                                 position=position, stamped=stamped))
+        stamped.finish()
     bag.write_bytes(layout.INDEX_CSV, index.csv_bytes(rows))
     try:
         index_pdf = index.pdf_bytes(plan, rows, sources.checkpoint, sources.verifier_key)
@@ -448,9 +436,13 @@ def write_bundle(
     partial = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
     folder = partial / "bag" if as_zip else partial
     warnings: list[str] = []
+    durability: durable.Durability | None = None
     try:
         folder.mkdir(parents=True)
-        digest = _write_bag(folder, plan, sources, warnings)
+        # Before the first byte: the descriptor syncfs reports write-back errors to.
+        durability = durable.Durability(folder, needed=not as_zip)
+        digest = _write_bag(_Bag(folder, durability), plan, sources, warnings)
+        durability.settle()  # every file and folder on disk before anything is published
         written = Written(
             path=out,
             tagmanifest_sha256=digest,
@@ -469,8 +461,6 @@ def write_bundle(
             except age.EncryptionFailed as error:
                 raise BundleError(str(error)) from None
             shutil.rmtree(folder)
-        else:
-            _fsync_dir(folder)
         if before_publish is not None:
             before_publish(written)
         produced.rename(out)
@@ -479,6 +469,8 @@ def write_bundle(
         _remove(partial)
         raise
     finally:
+        if durability is not None:
+            durability.close()
         if as_zip:
             _remove(partial)
     return written
@@ -517,7 +509,7 @@ class _ZipBag(_Bag):
     never read back."""
 
     def __init__(self, archive: zipfile.ZipFile, top: str) -> None:
-        super().__init__(Path(top))
+        super().__init__(Path(top), durable.Durability(Path(top), needed=False))
         self._archive = archive
         self._top = top
         self._kept: dict[str, bytes] = {}

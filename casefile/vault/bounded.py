@@ -36,6 +36,22 @@ FRAME = struct.Struct(">Q")
 # locale are; never a CASEFILE_* variable or anything else the server was given.
 HELPER_ENVIRONMENT = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 KEEP_IDLE = 4  # helpers kept between extractions
+# How a helper starts: the `casefile` package is entered without running its __init__.py,
+# which loads the web application (Flask, SQLAlchemy, the settings: ~1 s of CPU and ~60 MiB
+# per helper) that no parser needs; the parsers' modules are imported from it as usual. A
+# court bundle starts three helpers, ingest one per worker: each starts in a third of the
+# time and memory, and a parser a hostile file subverts has less of the server loaded.
+BOOTSTRAP = """
+import importlib.util, sys, types
+spec = importlib.util.find_spec("casefile")
+package = types.ModuleType("casefile")
+package.__path__ = list(spec.submodule_search_locations)
+package.__spec__, package.__file__ = spec, spec.origin
+sys.modules["casefile"] = package
+from casefile.vault import bounded
+sys.setrecursionlimit(10_000)
+bounded._serve(int(sys.argv[1]))
+"""
 
 
 class LimitExceeded(Exception):
@@ -50,7 +66,7 @@ class _Helper:
     def __init__(self, memory_bytes: int) -> None:
         self.memory_bytes = memory_bytes
         self.process = subprocess.Popen(  # noqa: S603 - this interpreter, this module
-            [sys.executable, "-m", "casefile.vault.bounded", str(memory_bytes)],
+            [sys.executable, "-c", BOOTSTRAP, str(memory_bytes)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -188,7 +204,3 @@ def _serve(memory_bytes: int) -> None:
         stdout.write(FRAME.pack(len(body)) + body)
         stdout.flush()
 
-
-if __name__ == "__main__":
-    sys.setrecursionlimit(10_000)
-    _serve(int(sys.argv[1]))

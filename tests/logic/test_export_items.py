@@ -172,3 +172,33 @@ def test_entries_that_cannot_be_committed_leave_no_bundle(session, vault, tmp_pa
         export_items.export(session, vault["lead"], prepared, tmp_path / "bundle")
     assert list(tmp_path.glob("*bundle*")) == []
     assert list(tmp_path.glob(".bundle*")) == []
+
+
+def test_reports_built_as_the_writer_comes_to_each_item_stay_at_the_checkpoint(
+    session, vault, tmp_path, monkeypatch
+):
+    """Each item's report is built when the writer reaches it, not in `prepare`: entries
+    appended in between (the export itself records none until the end) are left out, as
+    the checkpoint fixes, and every proof still verifies against it."""
+    store, keyring, keys = vault["store"], vault["keyring"], vault["keys"]
+    first, second = vault["items"][:2]
+    built = []
+    real = export_items.reports.item_report_at
+    monkeypatch.setattr(export_items.reports, "item_report_at",
+                        lambda *args: built.append(args[2]) or real(*args))
+    prepared = export_items.prepare(session, vault["lead"], vault["case"].id,
+                                    [first.ern, second.ern], keys=keys, keyring=keyring,
+                                    store=store)
+    custody_log.append(session, vault["lead"], CustodyAction.CUSTODY_TRANSFERRED,
+                       case_id=vault["case"].id, item_id=second.id,
+                       details={"from": "A", "to": "B", "reason": "after the checkpoint"})
+    session.commit()
+    assert built == []  # none held for the whole export
+    export_items.export(session, vault["lead"], prepared, tmp_path / "bundle")
+    assert built == [first.id, second.id]  # one each, in order
+    out = tmp_path / "bundle"
+    assert bundle_verifier.verify(out, keys.verifier_key).problems == []
+    rows = list(csv.DictReader(io.StringIO((out / "data/index.csv").read_text("utf-8"))))
+    custody = json.loads((out / rows[1]["custody_report"]).read_text("utf-8"))
+    assert [e["action"] for e in custody["entries"]] == ["intake"]
+    assert "after the checkpoint" not in (out / rows[1]["custody_report"]).read_text("utf-8")

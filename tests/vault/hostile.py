@@ -298,3 +298,13 @@ def environment(data: bytes) -> dict[str, object]:
     import os  # noqa: PLC0415
 
     return {"names": sorted(os.environ)}
+
+
+def loaded(data: bytes) -> dict[str, object]:
+    """Which of the server's heavy modules the helper has loaded."""
+    del data
+    import sys  # noqa: PLC0415
+
+    return {"modules": sorted(name for name in sys.modules
+                              if name.split(".")[0] in {"flask", "sqlalchemy", "werkzeug"}
+                              or name in {"casefile.settings", "casefile.db"})}

@@ -71,8 +71,8 @@ def prepare(
     title: str | None = None,
     organization: str | None = None,
 ) -> Prepared:
-    """Authorize, sign a checkpoint, build each item's custody report against it; the bytes
-    are read later, by the writer, verified as they stream."""
+    """Authorize and sign a checkpoint; each item's custody report against it is built, and
+    its bytes read verified as they stream, later, by the writer, one exhibit at a time."""
     if classification not in CLASSIFICATIONS:
         raise ValidationFailed({"classification": f"one of {', '.join(CLASSIFICATIONS)}"})
     case = authz.authorize_case(session, actor, case_id, CaseAction.VIEW_EVIDENCE)

@@ -82,23 +82,26 @@ def signed_sources(
     keyring: Keyring,
     store: BlobStore,
 ) -> Sources:
-    """Sign a checkpoint (its own transaction, under the custody lock), build each item's
-    custody report against it; the bytes are read later, by the writer, verified as they
-    stream. The caller has ended its reads (no transaction open)."""
+    """Sign a checkpoint (its own transaction, under the custody lock); each item's custody
+    report is built against it, and its bytes read verified as they stream, when the writer
+    comes to it. The caller has ended its reads (no transaction open)."""
     checkpoint = _sign(session, keys)
-    custody = {
-        str(item.id): reports.item_report_at(session, actor, item.id, checkpoint, keys)
-        for item in items
-    }
-    session.commit()
     by_id = {str(item.id): item for item in items}
 
     def content(exhibit: ExhibitPlan) -> Iterator[bytes]:
         return reading.verified_chunks(session, actor, by_id[exhibit.item_id], store, keyring)
 
+    def custody_report(exhibit: ExhibitPlan) -> dict[str, Any]:
+        # Built when the writer comes to the exhibit, not all up front: a bundle of thousands
+        # of items would otherwise hold every report for the whole export. The checkpoint
+        # fixes what each report holds (its entries before it, their proofs to it), so when
+        # it is built does not change it; an item the actor lost access to meanwhile is not
+        # found, and the bundle stops.
+        return reports.item_report_at(session, actor, by_id[exhibit.item_id].id, checkpoint, keys)
+
     return Sources(
         content=content,
-        custody_report=lambda exhibit: custody[exhibit.item_id],
+        custody_report=custody_report,
         checkpoint=checkpoint.note,
         verifier_key=keys.verifier_key,
         signing_key=keys.private_key,

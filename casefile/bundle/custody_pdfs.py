@@ -1,0 +1,170 @@
+"""The bundle's custody report PDFs, laid out in bounded helper processes, a batch of exhibits
+per call, ahead of the writer, while it streams the exhibits' bytes.
+
+Laying out one exhibit's report costs WeasyPrint ~0.1 s of CPU and leaves reference cycles
+that a full collection frees only in part: 200 exhibits grew the exporting process by ~40 MiB
+and made up most of a bundle's time (bench/bundle.py). Here the exporting process only builds
+each report (a database read, in its own thread: the session is not shared) and sends it out;
+the layout runs in helper processes (casefile/vault/bounded.py: address space capped, killed
+past a time limit, answers as JSON), each laying out BATCH reports in a row with one shared
+font configuration, on the other core. At most AHEAD batches are in flight or waiting to be
+written, so what the exporting process holds does not grow with the bundle.
+
+Each report is still its own WeasyPrint document (its "Page x of y" and its case title in
+the margin are its own): the batch shares the helper round trip and fontconfig's lookups,
+not a layout."""
+
+from __future__ import annotations
+
+import base64
+import collections
+import gc
+import json
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict
+from typing import Any, Self
+
+from casefile.bundle import stamping
+from casefile.bundle.plan import BundlePlan, ExhibitPlan
+from casefile.documents import custody_report_pdf
+from casefile.vault import bounded
+
+BATCH = 4  # reports per helper call: ~0.5 s of layout, ~150 KiB of answer
+WORKERS = 2  # helper processes laying out at once (the machine's cores: the writer's is mostly I/O)
+AHEAD = 2 * WORKERS  # batches submitted and not yet written
+
+
+class RenderFailed(Exception):
+    """A batch of custody PDFs could not be laid out (the reason, for BundleError)."""
+
+
+def title(exhibit: ExhibitPlan) -> str:
+    return f"Custody report: {exhibit.number}, {exhibit.ern}"
+
+
+def subject(plan: BundlePlan, exhibit: ExhibitPlan) -> custody_report_pdf.Subject:
+    return custody_report_pdf.Subject(
+        case_title=plan.case_title or plan.filing_title,
+        forum=plan.forum,
+        reference=plan.filing_id,
+        items=(custody_report_pdf.ItemLine(exhibit.item_id, exhibit.ern,
+                                           exhibit.original_name or None, exhibit.sha256),),
+        scope="item",
+    )
+
+
+def render_batch(
+    plan: BundlePlan, batch: Sequence[tuple[ExhibitPlan, dict[str, Any]]]
+) -> list[bytes]:
+    """Each exhibit's custody report as PDF, in order, laid out in one helper call."""
+    message = json.dumps(
+        [
+            {"title": title(exhibit), "subject": asdict(subject(plan, exhibit)), "report": report}
+            for exhibit, report in batch
+        ],
+        ensure_ascii=False,
+    ).encode("utf-8")
+    try:
+        answer = bounded.run(
+            render_in_helper,
+            message,
+            seconds=stamping.HELPER_SECONDS,
+            memory_bytes=stamping.HELPER_MEMORY,
+        )
+    except (bounded.LimitExceeded, bounded.ParserFailed) as error:
+        raise RenderFailed(str(error)) from None
+    pdfs = [base64.b64decode(pdf) for pdf in answer["pdfs"]]
+    if len(pdfs) != len(batch):
+        raise RenderFailed(f"{len(pdfs)} reports came back for {len(batch)}")
+    return pdfs
+
+
+_font_config: Any = None
+_batches = 0
+GC_EVERY = 16  # batches
+
+
+def render_in_helper(message: bytes) -> dict[str, Any]:
+    """The helper's side: every report of the batch laid out as its own PDF."""
+    global _font_config  # noqa: PLW0603 - one per helper process, reused by every batch
+    if _font_config is None:
+        from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        _font_config = FontConfiguration()
+    pdfs = []
+    for part in json.loads(message):
+        fields = part["subject"]
+        fields["items"] = tuple(custody_report_pdf.ItemLine(**item) for item in fields["items"])
+        pdf = custody_report_pdf.render(
+            part["report"], part["title"], custody_report_pdf.Subject(**fields),
+            font_config=_font_config,
+        )
+        pdfs.append(base64.b64encode(pdf).decode("ascii"))
+    global _batches  # noqa: PLW0603
+    _batches += 1
+    if _batches % GC_EVERY == 0:
+        # WeasyPrint's layouts leave reference cycles. In a helper's small heap the
+        # collector's own thresholds free them (400 reports: 86 MiB either way, measured);
+        # a full collection (~0.035 s, a tenth of a batch's time if run after each) now and
+        # then bounds a helper kept for long.
+        gc.collect()
+    return {"pdfs": pdfs}
+
+
+Renderer = Callable[[BundlePlan, Sequence[tuple[ExhibitPlan, dict[str, Any]]]], list[bytes]]
+
+
+class Ahead:
+    """Each exhibit's custody report and its PDF, in the plan's order, the PDFs laid out
+    AHEAD batches before the writer needs them. `reports(exhibit)` is called in the caller's
+    thread only (it reads the database), once per exhibit, in order. Use as a context
+    manager: leaving it waits for the batches still being laid out (none is left writing)."""
+
+    def __init__(
+        self,
+        plan: BundlePlan,
+        reports: Callable[[ExhibitPlan], dict[str, Any]],
+        *,
+        renderer: Renderer = render_batch,
+        batch: int = BATCH,
+        workers: int = WORKERS,
+        ahead: int = AHEAD,
+    ) -> None:
+        self._plan = plan
+        self._reports = reports
+        self._renderer = renderer
+        self._batch = batch
+        self._ahead = ahead
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="custody-pdf")
+        self._next = 0  # the first exhibit not yet submitted
+        self._queued: collections.deque[
+            tuple[list[dict[str, Any]], Future[list[bytes]]]
+        ] = collections.deque()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self) -> None:
+        exhibits = self._plan.exhibits
+        while len(self._queued) < self._ahead and self._next < len(exhibits):
+            chosen = exhibits[self._next : self._next + self._batch]
+            self._next += len(chosen)
+            batch = [(exhibit, self._reports(exhibit)) for exhibit in chosen]
+            future = self._pool.submit(self._renderer, self._plan, batch)
+            self._queued.append(([report for _, report in batch], future))
+
+    def __iter__(self) -> Iterator[tuple[ExhibitPlan, dict[str, Any], Callable[[], bytes]]]:
+        """(exhibit, its report, a call that waits for its PDF), in the plan's order. A
+        batch that failed raises RenderFailed from that call."""
+        exhibits = iter(self._plan.exhibits)
+        self._submit()
+        while self._queued:
+            reports, future = self._queued[0]
+            for index, report in enumerate(reports):
+                yield next(exhibits), report, lambda i=index, f=future: f.result()[i]  # type: ignore[misc]
+            self._queued.popleft()
+            self._submit()
