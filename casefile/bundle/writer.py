@@ -109,7 +109,8 @@ class _Bag:
         return (self.root / relative).read_bytes()
 
     def adopt(self, relative: str) -> dict[str, str]:
-        """A payload file another process wrote into the bag: hashed as read, flushed."""
+        """A payload file another process wrote into the bag: hashed as read, made durable
+        with the bag's other files."""
         path = self.root / relative
         hashers = {name: hashlib.new(name) for name in layout.ALGORITHMS}
         size = 0
@@ -118,7 +119,7 @@ class _Bag:
                 for hasher in hashers.values():
                     hasher.update(chunk)
                 size += len(chunk)
-            os.fsync(handle.fileno())
+            self.durability.written(handle)  # durable with the rest (durable.py)
         digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
         self.digests[relative] = digests
         self.sizes[relative] = size

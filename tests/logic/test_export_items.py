@@ -20,6 +20,7 @@ from casefile.logic.evidence import registration
 from casefile.logic.evidence.intake import IntakeStream
 from casefile.logic.evidence.submission import EvidenceInput
 from casefile.logic.export import items as export_items
+from casefile.logic.export import shared as export_shared
 from casefile.model import CustodyAction, CustodyEntry, Role, Sensitivity
 from casefile.vault.blobstore import LocalBlobStore
 from casefile.verifier import bundle_verifier
@@ -183,8 +184,8 @@ def test_reports_built_as_the_writer_comes_to_each_item_stay_at_the_checkpoint(
     store, keyring, keys = vault["store"], vault["keyring"], vault["keys"]
     first, second = vault["items"][:2]
     built = []
-    real = export_items.reports.item_report_at
-    monkeypatch.setattr(export_items.reports, "item_report_at",
+    real = export_shared.reports.item_report_at
+    monkeypatch.setattr(export_shared.reports, "item_report_at",
                         lambda *args: built.append(args[2]) or real(*args))
     prepared = export_items.prepare(session, vault["lead"], vault["case"].id,
                                     [first.ern, second.ern], keys=keys, keyring=keyring,
