@@ -38,6 +38,9 @@ def fold(text: str) -> str:
 
 def words(text: str) -> Iterator[str]:
     """Runs of letters, combining marks and digits, folded."""
+    if text.isascii():  # the same runs, found by a regular expression instead of a loop
+        yield from _ASCII_WORD.findall(text.lower())
+        return
     word: list[str] = []
     for char in fold(text):
         if unicodedata.category(char)[0] in WORD_CATEGORIES:
@@ -64,6 +67,8 @@ def word_terms(word: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     """Every term of a text, in order."""
+    if text.isascii():  # no Burmese: each word is one term
+        return [word[:MAX_TERM] for word in _ASCII_WORD.findall(text.lower())]
     return [term for word in words(text) for term in word_terms(word)]
 
 
@@ -88,4 +93,9 @@ def encode(term: str) -> str:
 def body(texts: Iterable[str]) -> str:
     """What the engines index for a document: its terms, encoded, space-separated. Texts are
     kept apart by a term no query can produce, so no phrase spans two fields."""
-    return " x ".join(" ".join(encode(term) for term in terms(text)) for text in texts if text)
+    return body_of_terms(terms(text) for text in texts if text)
+
+
+def body_of_terms(parts: Iterable[Iterable[str]]) -> str:
+    """`body` of texts already cut into terms (`terms`), one sequence per non-empty text."""
+    return " x ".join(" ".join(encode(term) for term in part) for part in parts)
