@@ -175,7 +175,8 @@ def _register_in_one_transaction(
         for submission in submissions
     ]
     search_index.put_new(session, indexed)  # the batch's items flushed, then indexed at once
-    custody_log.append_many(session, entries)  # in order: as one append per entry would write
+    # In order, as one append per entry would write them (their entities are not needed).
+    custody_log.append_many(session, entries, entities=False)
     session.commit()
     return registered
 
