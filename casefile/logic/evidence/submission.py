@@ -182,6 +182,7 @@ def examine(
         filename=name,
         collector=collector_fields(data),
         text=text,
+        restricted=data.sensitivity == Sensitivity.RESTRICTED,
     )
     if index.zawgyi:
         flags.append("zawgyi")

@@ -61,20 +61,22 @@ def _evidence_parts(
     return [part for part in parts if part]
 
 
-Terms = tuple[str, ...]
-
-
 @dataclass(frozen=True)
 class IntakeText:
-    """A new item's parts (with conversions) and their terms, all but the ERN's, which is
-    given when the item is registered, and the title's when it is made from the ERN's number
-    (an item with neither title nor file name). Together with those, the same as
-    `evidence_parts` and `with_conversions` give for the registered item (it has no tags
-    yet)."""
+    """A new item's parts (with conversions) as terms, all but the ERN's, which is given when
+    the item is registered, and the title's when it is made from the ERN's number (an item
+    with neither title nor file name). Together with those, the same as `evidence_parts` and
+    `with_conversions` give for the registered item (it has no tags yet).
 
-    title: tuple[Terms, ...] | None  # the title part and its conversion, as terms
-    rest: tuple[Terms, ...]  # the parts after the ERN, as terms
+    Each part is one string, its terms separated by spaces (terms hold none): encoded
+    (`terms.encode`, as the engines index them) for a standard item, as they are for a
+    restricted one (hashed at registration, with the blind index key). One string per part
+    keeps an item waiting to be registered about as large as its text."""
+
+    title: tuple[str, ...] | None  # the title part and its conversion
+    rest: tuple[str, ...]  # the parts after the ERN
     zawgyi: bool  # whether any of these parts is Zawgyi
+    encoded: bool  # standard: terms encoded; restricted: as they are
 
 
 def intake_text(
@@ -84,9 +86,10 @@ def intake_text(
     filename: str | None,
     collector: Mapping[str, Any],
     text: str | None,
+    restricted: bool,
 ) -> IntakeText:
     """What `evidence_parts` gives for a new item, but the ERN (and a title of None: made at
-    registration from the item's number), segmented into terms."""
+    registration from the item's number), cut into terms."""
     rest, zawgyi = with_conversions(
         _evidence_parts(
             None,
@@ -98,18 +101,30 @@ def intake_text(
             tags=(),
         )
     )
-    head: tuple[Terms, ...] | None = None
+    head: tuple[str, ...] | None = None
     if title:
         title_parts, title_zawgyi = with_conversions([title])
-        head = tuple(tuple(terms.terms(part)) for part in title_parts)
+        head = tuple(part_terms(part, encoded=not restricted) for part in title_parts)
         zawgyi = zawgyi or title_zawgyi
-    return IntakeText(head, tuple(tuple(terms.terms(part)) for part in rest), zawgyi)
+    rest_terms = tuple(part_terms(part, encoded=not restricted) for part in rest)
+    return IntakeText(head, rest_terms, zawgyi, encoded=not restricted)
 
 
-def terms_of(parts: Iterable[str]) -> tuple[list[Terms], bool]:
+def part_terms(part: str, *, encoded: bool) -> str:
+    """A part's terms, space-separated: encoded, or as they are."""
+    found = terms.terms(part)
+    return " ".join(terms.encode(term) for term in found) if encoded else " ".join(found)
+
+
+def split_terms(part: str) -> list[str]:
+    """The terms of a part as `part_terms` joined them."""
+    return part.split(" ") if part else []
+
+
+def terms_of(parts: Iterable[str], *, encoded: bool) -> tuple[list[str], bool]:
     """Parts made at registration (the ERN, a title from it): with conversions, as terms."""
     converted, zawgyi = with_conversions(parts)
-    return [tuple(terms.terms(part)) for part in converted], zawgyi
+    return [part_terms(part, encoded=encoded) for part in converted], zawgyi
 
 
 def incident_parts(incident: Incident, tags: Sequence[str] = ()) -> list[str]:

@@ -137,19 +137,23 @@ def index_new_evidence(
     flag set the same way), from its text worked out before the transaction: only the
     ERN's terms (and a title made from the item's number) are worked out here. The caller
     writes the rows of its batch together (`put_new`), in the same transaction."""
+    restricted = item.sensitivity == Sensitivity.RESTRICTED
+    if text.encoded == restricted:  # pragma: no cover - examined with the item's sensitivity
+        raise ValueError("the item's text was prepared for another sensitivity")
     made = [item.ern] if text.title is not None else [item.title, item.ern]
-    made_terms, zawgyi = documents.terms_of(part for part in made if part)
+    made_terms, zawgyi = documents.terms_of((part for part in made if part), encoded=not restricted)
     if text.title is not None:
         parts = [*text.title, *made_terms, *text.rest]
     else:
         parts = [*made_terms, *text.rest]
     _flag(item, zawgyi or text.zawgyi)
     common = (item.id, item.case_id, item.created_at, item.mime)
-    if item.sensitivity == Sensitivity.RESTRICTED:
+    if restricted:
         key = metadata.index_key(session, keyring, create=True)
         assert key is not None  # noqa: S101 - create=True always gives one
-        return NewDocument(*common, body=None, blind=blind_hashes_of_terms(key, parts))
-    return NewDocument(*common, body=terms.body_of_terms(parts), blind=None)
+        blind = blind_hashes_of_terms(key, (documents.split_terms(part) for part in parts))
+        return NewDocument(*common, body=None, blind=blind)
+    return NewDocument(*common, body=terms.SEPARATOR.join(parts), blind=None)
 
 
 def put_new(session: Session, new: Sequence[NewDocument]) -> None:

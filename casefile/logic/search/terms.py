@@ -28,6 +28,7 @@ from casefile.logic.search import burmese
 WORD_CATEGORIES = frozenset("LMN")  # letters, marks, numbers
 MAX_TERM = 60  # characters: longer "words" (a hash, base64) are cut; both sides the same
 MAX_QUERY_WORDS = 12
+SEPARATOR = " x "  # between the texts of a body: a term no query produces ("x" encodes as "wx")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _BURMESE_RUN = re.compile(rf"([{burmese.MYANMAR}]+)")
 
@@ -93,9 +94,4 @@ def encode(term: str) -> str:
 def body(texts: Iterable[str]) -> str:
     """What the engines index for a document: its terms, encoded, space-separated. Texts are
     kept apart by a term no query can produce, so no phrase spans two fields."""
-    return body_of_terms(terms(text) for text in texts if text)
-
-
-def body_of_terms(parts: Iterable[Iterable[str]]) -> str:
-    """`body` of texts already cut into terms (`terms`), one sequence per non-empty text."""
-    return " x ".join(" ".join(encode(term) for term in part) for part in parts)
+    return SEPARATOR.join(" ".join(encode(term) for term in terms(text)) for text in texts if text)
