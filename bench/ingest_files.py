@@ -15,6 +15,7 @@ alone, the one that cannot be spread over cores: 1,000 files/s needs at most ~1 
     .venv/bin/python bench/ingest_files.py -n 2000 --size 65536
     .venv/bin/python bench/ingest_files.py --backend postgresql --postgres postgresql://...
     .venv/bin/python bench/ingest_files.py --worker-side -n 2000   # one worker thread alone
+    .venv/bin/python bench/ingest_files.py -n 3000 --profile   # cProfile, per kind of thread
 
 `--worker-side` times what one worker thread does per file (IntakeStream from memory +
 evidence.prepare), CPU of that thread (kernel time included, so load-insensitive) and wall,
@@ -35,7 +36,7 @@ from pathlib import Path
 from unittest import mock
 
 from benchdb import fresh_database, postgres_server_url
-from timers import Breakdown
+from timers import Breakdown, Profiles
 
 from casefile import create_app
 from casefile.db import Database
@@ -56,6 +57,7 @@ from casefile.vault.envelope import Keyring
 TARGET = 1000.0  # files/s, on SQLite and on PostgreSQL (issue 9)
 PER_FOLDER = 100
 BREAKDOWN = False  # --breakdown: time the steps of the first run (see timers.py)
+PROFILE = False  # --profile: cProfile the first run, per kind of thread (see timers.py)
 
 
 def make_files(root: Path, count: int, size: int) -> None:
@@ -103,6 +105,19 @@ def breakdown_steps(timers: Breakdown) -> None:
         (Session, "commit", "commit"),
     ):
         timers.wrap(owner, attribute, label)
+
+
+def profile_threads(profiles: Profiles) -> None:
+    """What `--profile` runs under cProfile: the registering thread's whole run, the
+    workers' hashing and blob + examine steps, the settle thread's settles."""
+    run_class = ingest_run._Run  # noqa: SLF001 - its steps are what is profiled
+    for owner, attribute in (
+        (run_class, "go"),
+        (run_class, "_sha256"),
+        (run_class, "_stream"),
+        (blobstore.LocalBatch, "settle"),
+    ):
+        profiles.wrap(owner, attribute)
 
 
 def run(backend: str, count: int, size: int, server_url: str | None) -> Rates:
@@ -153,10 +168,12 @@ def _ingest_twice(
         for expected in ("added", "present"):
             start, cpu = time.perf_counter(), time.process_time()
             own = time.thread_time()
-            timers = Breakdown()
+            timers, profiles = Breakdown(), Profiles()
             if BREAKDOWN and expected == "added":
                 breakdown_steps(timers)
-            with timers:
+            if PROFILE and expected == "added":
+                profile_threads(profiles)
+            with timers, profiles:
                 plan = ingest_logic.plan([files])  # walking is part of what the command does
                 summary = ingest_logic.ingest(
                     session, lead, case.id, plan.files, store=store, keyring=keyring.get
@@ -170,6 +187,8 @@ def _ingest_twice(
             rates.append((count / elapsed, cpu / count, own / count))
             if timers.figures:
                 timers.print(count)
+            if PROFILE and expected == "added":
+                profiles.print(count)
             print(
                 f"  {expected:>7}: {count} files in {elapsed:.1f} s (CPU {cpu:.1f} s, all "
                 f"threads; {own:.1f} s registering)",
@@ -254,9 +273,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="print wall and CPU time per file of each step of the first run, by thread",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the first run: the registering thread, the workers, the settle thread",
+    )
     args = parser.parse_args(argv)
-    global BREAKDOWN  # noqa: PLW0603 - a switch for this script's run
-    BREAKDOWN = args.breakdown
+    global BREAKDOWN, PROFILE  # switches for this script's run
+    BREAKDOWN, PROFILE = args.breakdown, args.profile
     if args.worker_side:
         worker_side(args.files, args.size)
         return 0

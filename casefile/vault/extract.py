@@ -79,7 +79,7 @@ def _pdf(data: bytes) -> dict[str, Any]:
         length += len(piece)
         if length >= TEXT_LIMIT:
             break
-    text = "\n".join(pieces)[:TEXT_LIMIT]
+    text = _visible_nul("\n".join(pieces)[:TEXT_LIMIT])
     return {
         "pdf": {"pages": len(reader.pages), "info": info, "text_excerpt": text[:2000]},
         "text": text,
@@ -92,7 +92,14 @@ def _text(data: bytes) -> dict[str, Any]:
         decoded = data.decode("utf-16", errors="replace")
     else:
         decoded = data.decode("utf-8-sig", errors="replace")
-    return {"text": decoded[:TEXT_LIMIT]}
+    return {"text": _visible_nul(decoded[:TEXT_LIMIT])}
+
+
+def _visible_nul(text: str) -> str:
+    """NUL made U+FFFD, as bad bytes are: a database text column cannot hold it (PostgreSQL
+    refuses it), and a file taken for text may well have one (random bytes can look like
+    text to libmagic)."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _media(data: bytes) -> dict[str, Any]:

@@ -310,11 +310,11 @@ def test_a_file_the_database_refuses_fails_alone_in_its_batch(vault, batch, monk
     real_append, real_many = custody_log.append_many, registration.register_many
     batches = []
 
-    def append(session, new_entries):
+    def append(session, new_entries, **kwargs):
         if any((new.details or {}).get("filename") == "tula-toli/day2/log.csv"
                for new in new_entries):
             raise RuntimeError("disk full")
-        return real_append(session, new_entries)
+        return real_append(session, new_entries, **kwargs)
 
     def register_many(*args, **kwargs):
         batches.append([submission.name for submission in args[3]])

@@ -110,11 +110,16 @@ def test_batched_appends_write_the_log_of_single_appends(
 
     def batched(session):
         start = 0
-        for size in batches:
-            returned = custody_log.append_many(session, wanted[start : start + size])
+        for number, size in enumerate(batches):
+            # Every other batch without its entities returned (bulk intake's way): the same log.
+            entities = number % 2 == 0
+            returned = custody_log.append_many(
+                session, wanted[start : start + size], entities=entities
+            )
             assert [e.details for e in returned] == [
                 canonical_json(dict(new.details or {}))
                 for new in wanted[start : start + size]
+                if entities
             ]
             start += size
 

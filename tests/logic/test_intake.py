@@ -600,8 +600,8 @@ def test_a_failed_batch_registers_nothing_and_keeps_the_blobs(
 ):
     real = custody_log.append_many
 
-    def append_then_fail(session, new_entries):
-        real(session, new_entries[:1])  # the batch's first entry is written, then it fails
+    def append_then_fail(session, new_entries, **kwargs):
+        real(session, new_entries[:1], **kwargs)  # the first entry is written, then it fails
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(custody_log, "append_many", append_then_fail)

@@ -206,6 +206,14 @@ def test_text_files_give_their_text_for_search_capped():
         extract.TEXT_LIMIT)
 
 
+def test_a_nul_in_a_text_file_is_made_visible():
+    """A database text column cannot hold NUL (PostgreSQL refuses the row): random bytes that
+    libmagic takes for text (it happened: "text/PGP") must not fail the item's registration."""
+    data = b"-----BEGIN PGP\x00 MESSAGE\xff\n"
+    assert extract.extract(data, data, "text/PGP", len(data)) == {
+        "text": "-----BEGIN PGP\ufffd MESSAGE\ufffd\n"}
+
+
 @pytest.mark.parametrize(
     "mime",
     ["image/jpeg", "image/png", "image/tiff", "image/webp", "image/heic", "application/pdf",

@@ -83,12 +83,15 @@ def hold_lock(session: Session) -> None:
     log_state.take_lock(session)
 
 
-def append_many(session: Session, entries: Sequence[NewEntry]) -> list[CustodyEntry]:
+def append_many(
+    session: Session, entries: Sequence[NewEntry], *, entities: bool = True
+) -> list[CustodyEntry]:
     """Append entries in order in the caller's transaction: the same log as one `append` per
     entry (same sequence numbers, leaves, tree nodes and automatic checkpoints, at the same
     sizes), written with one multi-row INSERT of entries and one of tree nodes per run of
     entries between two automatic checkpoints. On any failure nothing of the call is left
-    in the log's state (the caller's transaction is to be rolled back)."""
+    in the log's state (the caller's transaction is to be rolled back). Returns the entries
+    written, unless `entities` is false (a caller that does not use them: bulk intake)."""
     if not entries:
         return []
     state = log_state.held(session) or log_state.take_lock(
@@ -104,7 +107,8 @@ def append_many(session: Session, entries: Sequence[NewEntry]) -> list[CustodyEn
             rows.append(fields)
             if checkpoints.due(session, state):
                 _write(session, rows, nodes)
-                written += (CustodyEntry(**fields) for fields in rows)
+                if entities:
+                    written += (CustodyEntry(**fields) for fields in rows)
                 rows, nodes = [], []
                 checkpoints.make_if_due(session, state)
         _write(session, rows, nodes)
@@ -114,7 +118,8 @@ def append_many(session: Session, entries: Sequence[NewEntry]) -> list[CustodyEn
     # The rows are written. The caller gets their values as entities that are not attached to
     # the session (attaching them costs a tenth of an append); adding one back would insert
     # it twice, which the primary key refuses.
-    written += (CustodyEntry(**fields) for fields in rows)
+    if entities:
+        written += (CustodyEntry(**fields) for fields in rows)
     return written
 
 

@@ -174,6 +174,7 @@ class _Run:
     syncer: ThreadPoolExecutor  # makes a batch's blobs durable (blobstore.Batch.settle)
     blobs: blobstore.Batch = field(init=False)  # the store, written a batch at a time
     flights: deque[_Flight] = field(default_factory=deque)
+    weight: int = 0  # of the flights, in all (kept as they come and go, not summed per file)
     settling: deque[_Settling] = field(default_factory=deque)  # taken, not yet registered
     hashing: list[Future[_Hashed]] = field(default_factory=list)
     in_run: dict[str, list[SourceFile]] = field(default_factory=dict)  # sha256 → later copies
@@ -253,6 +254,7 @@ class _Run:
         future = self.pool.submit(self._stream, source, content, self.keys)
         weight = min(source.size, EXTRACT_LIMIT) + sniff.HEAD_BYTES
         self.flights.append(_Flight(source, digest, future, weight))
+        self.weight += weight
 
     def _stream(
         self, source: SourceFile, content: bytes | None, keyring: Keyring
@@ -298,11 +300,11 @@ class _Run:
         while True:
             if self.flights and (
                 len(self.flights) > limit
-                or (limit and sum(flight.weight for flight in self.flights) > IN_FLIGHT_BYTES)
+                or (limit and self.weight > IN_FLIGHT_BYTES)
             ):
                 batch = self._next_batch()
                 for _ in batch:
-                    self.flights.popleft()
+                    self.weight -= self.flights.popleft().weight
                 self.settling.append(self._make_durable(batch))  # its streams stay unsettled
                 if len(self.settling) > 1:
                     self._register(self.settling.popleft())
@@ -462,6 +464,7 @@ class _Run:
         for stream in streams:
             self._settle(stream, abort=True)
         self.flights.clear()
+        self.weight = 0
         self.settling.clear()
 
 

@@ -182,6 +182,7 @@ def _register_in_one_transaction(
     view = CaseContent.read(session, case.id, [item.received.sha256 for item in submissions])
     custody_log.hold_lock(session)  # the lock order: the items' rows are flushed under it
     entries: list[custody_log.NewEntry] = []
+    indexed: list[search_index.NewDocument] = []
     registered = [
         _add(
             session,
@@ -197,10 +198,13 @@ def _register_in_one_transaction(
             entries=entries,
             derivative=derivative,
             original=original,
+            indexed=indexed,
         )
         for submission in submissions
     ]
-    custody_log.append_many(session, entries)  # in order: as one append per entry would write
+    search_index.put_new(session, indexed)  # the batch's items flushed, then indexed at once
+    # In order, as one append per entry would write them (their entities are not needed).
+    custody_log.append_many(session, entries, entities=False)
     session.commit()
     return registered
 
@@ -220,11 +224,13 @@ def _add(
     entries: list[custody_log.NewEntry],
     derivative: Derivative | None = None,
     original: Evidence | None = None,
+    indexed: list[search_index.NewDocument],
 ) -> tuple[Registered, str | None]:
     """One item (or a resubmission), in the caller's transaction, which holds the case FOR NO
     KEY UPDATE and the custody lock, appends `entries` (to which this adds the item's custody
-    entries, in order) and commits. Also returns the blob that the caller removes once
-    committed, if the item does not keep the one it arrived with."""
+    entries, in order), writes `indexed` (to which this adds a new item's search index rows)
+    and commits. Also returns the blob that the caller removes once committed, if the item
+    does not keep the one it arrived with."""
     visible, hidden = view.same_content(session, actor, received.sha256)
     if visible is not None and derivative is not None:
         # A derivative is a new item by definition: bytes the case holds already are not one.
@@ -282,7 +288,8 @@ def _add(
         share_content(session, actor, item, hidden, keyring=keyring, entries=entries)
     # After _share_content: a restricted item's metadata is sealed under its final data key.
     described = metadata.on_intake(session, keyring, item, name)
-    search_index.index_evidence(session, keyring, item)  # after sealing: blind if restricted
+    # After sealing (blind if restricted); its text was segmented before the transaction.
+    indexed.append(search_index.index_new_evidence(session, keyring, item, found.index))
     if data.sensitivity == Sensitivity.RESTRICTED and actor is not None:
         session.add(EvidenceGrant(evidence_id=item.id, user_id=actor.id, granted_by_id=actor.id))
     if derivative is not None and original is not None:

@@ -24,7 +24,7 @@ from pydantic import (
 
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence.intake import Received
-from casefile.logic.search import burmese
+from casefile.logic.search import documents
 from casefile.logic.text import refuse_nul
 from casefile.model import Sensitivity
 from casefile.vault import bidi, extract, polyglot, sniff
@@ -137,7 +137,10 @@ class Examined:
     flags: list[str]
     mismatched: dict[str, str]  # declared digests that do not match the file
     extracted: dict[str, Any]
-    text: str | None = None  # the file's text (PDF, text file), for search; capped
+    text: str | None  # the file's text (PDF, text file), for search; capped
+    # The item's text for the search index, segmented (and Zawgyi judged) here, before the
+    # registering transaction (documents.intake_text).
+    index: documents.IntakeText
 
 
 def examine(
@@ -170,10 +173,20 @@ def examine(
         flags.append("extraction_failed")
     text = extracted.pop("text", None)
     text = text if isinstance(text, str) and text.strip() else None
-    described = [data.title, data.description, *collector_fields(data).values(), name, text]
-    if burmese.any_zawgyi(value for value in described if isinstance(value, str)):
+    # Its text for the search index, and whether any of it is Zawgyi: the title, description,
+    # file name, the collector's account and the file's text (the ERN, given at registration,
+    # is ASCII or the case's own pattern: it is judged then).
+    index = documents.intake_text(
+        title=(data.title or name or "")[:TITLE_MAX] or None,
+        description=data.description,
+        filename=name,
+        collector=collector_fields(data),
+        text=text,
+        restricted=data.sensitivity == Sensitivity.RESTRICTED,
+    )
+    if index.zawgyi:
         flags.append("zawgyi")
-    return Examined(mime, flags, mismatched, extracted, text)
+    return Examined(mime, flags, mismatched, extracted, text, index)
 
 
 @dataclass(frozen=True)

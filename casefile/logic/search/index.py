@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from casefile.db import Base
 from casefile.logic.evidence import metadata
 from casefile.logic.search import documents, engines, terms
 from casefile.model import (
@@ -39,6 +41,11 @@ KINDS = (EVIDENCE, INCIDENT)
 BLIND_FIELD = "search"  # the field name the blind hashes are bound to
 ZAWGYI_FLAG = "zawgyi"
 BATCH = 200
+# A batch's new documents are written in Core (`put_new`): no ORM bookkeeping per row.
+_DOCUMENTS = Base.metadata.tables[SearchDocument.__tablename__]
+_BODIES = Base.metadata.tables[SearchBody.__tablename__]
+_BLIND_TERMS = Base.metadata.tables[SearchBlindTerm.__tablename__]
+_INSERT_DOCUMENTS = insert(_DOCUMENTS)
 
 
 def blind_term(key: blind_index.IndexKey, term: str) -> bytes:
@@ -52,9 +59,13 @@ def blind_pair(key: blind_index.IndexKey, first: str, second: str) -> bytes:
 def blind_hashes(key: blind_index.IndexKey, parts: Iterable[str]) -> set[bytes]:
     """Each term of each part, and each two terms in a row within a part (so a Burmese word
     is found as its syllables in a row, not only as syllables anywhere)."""
+    return blind_hashes_of_terms(key, (terms.terms(part) for part in parts))
+
+
+def blind_hashes_of_terms(key: blind_index.IndexKey, parts: Iterable[Sequence[str]]) -> set[bytes]:
+    """`blind_hashes` of parts already cut into terms."""
     found: set[bytes] = set()
-    for part in parts:
-        found_terms = terms.terms(part)
+    for found_terms in parts:
         found.update(blind_term(key, term) for term in found_terms)
         found.update(
             blind_pair(key, first, second) for first, second in itertools.pairwise(found_terms)
@@ -105,6 +116,83 @@ def index_evidence(
             mime=item.mime,
             body=terms.body(parts),
         )
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A new item's index rows, to be written with its batch's (`put_new`)."""
+
+    doc_id: uuid.UUID
+    case_id: uuid.UUID
+    created_at: dt.datetime
+    mime: str | None
+    body: str | None  # a standard item's terms
+    blind: set[bytes] | None  # a restricted item's hashes
+
+
+def index_new_evidence(
+    session: Session, keyring: Keyring, item: Evidence, text: documents.IntakeText
+) -> NewDocument:
+    """A new item's index rows (what `index_evidence` would write for it, and its `zawgyi`
+    flag set the same way), from its text worked out before the transaction: only the
+    ERN's terms (and a title made from the item's number) are worked out here. The caller
+    writes the rows of its batch together (`put_new`), in the same transaction."""
+    restricted = item.sensitivity == Sensitivity.RESTRICTED
+    if text.encoded == restricted:  # pragma: no cover - examined with the item's sensitivity
+        raise ValueError("the item's text was prepared for another sensitivity")
+    made = [item.ern] if text.title is not None else [item.title, item.ern]
+    made_terms, zawgyi = documents.terms_of((part for part in made if part), encoded=not restricted)
+    if text.title is not None:
+        parts = [*text.title, *made_terms, *text.rest]
+    else:
+        parts = [*made_terms, *text.rest]
+    _flag(item, zawgyi or text.zawgyi)
+    common = (item.id, item.case_id, item.created_at, item.mime)
+    if restricted:
+        key = metadata.index_key(session, keyring, create=True)
+        assert key is not None  # noqa: S101 - create=True always gives one
+        blind = blind_hashes_of_terms(key, (documents.split_terms(part) for part in parts))
+        return NewDocument(*common, body=None, blind=blind)
+    return NewDocument(*common, body=terms.SEPARATOR.join(parts), blind=None)
+
+
+def put_new(session: Session, new: Sequence[NewDocument]) -> None:
+    """New documents' rows (none of them indexed before), in three multi-row statements
+    whatever their number: the documents (their ids returned), the standard ones' terms, the
+    restricted ones' hashes."""
+    if not new:
+        return
+    session.flush()  # their items first, in one batch (the rows name their case only)
+    rows = session.execute(
+        _INSERT_DOCUMENTS.returning(_DOCUMENTS.c.doc_id, _DOCUMENTS.c.id),
+        [
+            {
+                "kind": EVIDENCE,
+                "doc_id": one.doc_id,
+                "case_id": one.case_id,
+                "created_at": one.created_at,
+                "mime": one.mime,
+                "restricted": one.blind is not None,
+            }
+            for one in new
+        ],
+    )
+    ids: dict[uuid.UUID, int] = {row.doc_id: row.id for row in rows}
+    bodies = [
+        {"document_id": ids[one.doc_id], "body": one.body}
+        for one in new
+        if one.blind is None and one.body
+    ]
+    if bodies:
+        session.execute(insert(_BODIES), bodies)
+    hashes = [
+        {"document_id": ids[one.doc_id], "term_hash": term_hash}
+        for one in new
+        if one.blind
+        for term_hash in sorted(one.blind)
+    ]
+    if hashes:
+        session.execute(insert(_BLIND_TERMS), hashes)
 
 
 def index_incident(session: Session, incident: Incident) -> None:

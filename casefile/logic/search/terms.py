@@ -28,6 +28,7 @@ from casefile.logic.search import burmese
 WORD_CATEGORIES = frozenset("LMN")  # letters, marks, numbers
 MAX_TERM = 60  # characters: longer "words" (a hash, base64) are cut; both sides the same
 MAX_QUERY_WORDS = 12
+SEPARATOR = " x "  # between the texts of a body: a term no query produces ("x" encodes as "wx")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _BURMESE_RUN = re.compile(rf"([{burmese.MYANMAR}]+)")
 
@@ -38,6 +39,9 @@ def fold(text: str) -> str:
 
 def words(text: str) -> Iterator[str]:
     """Runs of letters, combining marks and digits, folded."""
+    if text.isascii():  # the same runs, found by a regular expression instead of a loop
+        yield from _ASCII_WORD.findall(text.lower())
+        return
     word: list[str] = []
     for char in fold(text):
         if unicodedata.category(char)[0] in WORD_CATEGORIES:
@@ -64,6 +68,8 @@ def word_terms(word: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     """Every term of a text, in order."""
+    if text.isascii():  # no Burmese: each word is one term
+        return [word[:MAX_TERM] for word in _ASCII_WORD.findall(text.lower())]
     return [term for word in words(text) for term in word_terms(word)]
 
 
@@ -88,4 +94,4 @@ def encode(term: str) -> str:
 def body(texts: Iterable[str]) -> str:
     """What the engines index for a document: its terms, encoded, space-separated. Texts are
     kept apart by a term no query can produce, so no phrase spans two fields."""
-    return " x ".join(" ".join(encode(term) for term in terms(text)) for text in texts if text)
+    return SEPARATOR.join(" ".join(encode(term) for term in terms(text)) for text in texts if text)
