@@ -230,3 +230,55 @@ def test_the_openapi_document_has_the_export_routes(world):
     assert "get" in paths["/api/v1/exports/{export_id}"]
     download = paths["/api/v1/exports/{export_id}/download"]["get"]
     assert "application/zip" in download["responses"]["200"]["content"]
+
+
+def _secret_exhibit_exported(world, filing):
+    """A restricted item the lawyer may see (the lead may not), exported, then removed from
+    the filing: the filing is visible to the lead again, the export still holds the item."""
+    secret = add_item(world, world.icc, b"identity of W-17", headers=world.investigator,
+                      sensitivity="restricted", title="W-17")
+    assert world.client.post(f"/api/v1/evidence/{secret['id']}/grants",
+                             json={"email": "lawyer@example.org"},
+                             headers=world.lead).status_code == 201
+    added = add_exhibit(world, filing["id"], secret["id"])
+    assert added.status_code == 201
+    done = export(world, filing["id"]).get_json()
+    held = world.client.get(f"/api/v1/filings/{filing['id']}", headers=world.lawyer).get_json()
+    exhibit_id = next(each["id"] for each in held["exhibits"]
+                      if each["evidence_id"] == secret["id"])
+    removed = world.client.delete(f"/api/v1/filings/{filing['id']}/exhibits/{exhibit_id}",
+                                  headers=world.lawyer)
+    assert removed.status_code == 200, removed.get_json()
+    return secret, done
+
+
+def test_an_export_holding_an_item_removed_from_the_filing_stays_hidden(world, filing):
+    secret, done = _secret_exhibit_exported(world, filing)
+    listed = world.client.get(f"/api/v1/filings/{filing['id']}/exports", headers=world.lead)
+    assert listed.status_code == 200  # the filing itself is the lead's to see again
+    assert done["id"] not in listed.get_data(as_text=True)
+    for url in (f"/api/v1/exports/{done['id']}", f"/api/v1/exports/{done['id']}/download"):
+        response = world.client.get(url, headers=world.lead)
+        assert response.status_code == 404, url
+        assert "W-17" not in response.get_data(as_text=True)
+    assert not [e for e in entries(world.session, CustodyAction.DOWNLOADED)
+                if e["item"] == secret["id"]]
+    # The lawyer, who holds the grant, still has it.
+    assert world.client.get(f"/api/v1/exports/{done['id']}/download",
+                            headers=world.lawyer).status_code == 200
+
+
+def test_an_export_holding_a_deleted_item_is_no_longer_given_out(world, filing):
+    secret, done = _secret_exhibit_exported(world, filing)
+    assert world.client.post(f"/api/v1/evidence/{secret['id']}/grants",
+                             json={"email": "lead@example.org"},
+                             headers=world.investigator).status_code == 201
+    deleted = world.client.delete(f"/api/v1/evidence/{secret['id']}",
+                                  json={"reason": "shredded on the source's request"},
+                                  headers=world.lead)
+    assert deleted.status_code in (200, 204), deleted.get_json()
+    response = world.client.get(f"/api/v1/exports/{done['id']}/download", headers=world.lawyer)
+    assert response.status_code == 409
+    assert "deleted" in response.get_json()["error"]["message"]
+    assert not [e for e in entries(world.session, CustodyAction.DOWNLOADED)
+                if e["item"] == secret["id"]]

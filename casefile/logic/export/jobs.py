@@ -47,9 +47,19 @@ from casefile.logic.errors import Conflict, DomainError, NotFound
 from casefile.logic.export import filing as filing_export
 from casefile.logic.export import shared
 from casefile.logic.export.shared import Prepared
+from casefile.logic.filings import exhibits
 from casefile.logic.filings import warnings as filing_warnings
 from casefile.logic.filings.filings import filing_ref
-from casefile.model import CustodyAction, Export, ExportStatus, Filing, User
+from casefile.model import (
+    Case,
+    CustodyAction,
+    Evidence,
+    EvidenceStatus,
+    Export,
+    ExportStatus,
+    Filing,
+    User,
+)
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import Keyring
 
@@ -81,6 +91,12 @@ def request_export(
     filing = filing_export.exportable(session, actor, filing_id)
     total = len(filing.exhibits)
     case_id = filing.case_id
+    case = session.get_one(Case, case_id)
+    held = [
+        {"id": str(exhibit.evidence_id), "ern": exhibit.item.ern,
+         "number": exhibits.number(filing, case, exhibit.position)}
+        for exhibit in filing.exhibits
+    ]
     found = filing_warnings.filing_warnings(session, actor, filing_id, store=store,
                                             keyring=keyring)
     listed = [
@@ -88,7 +104,8 @@ def request_export(
          "total_pages": w.total_pages}
         for w in found
     ]
-    return _insert(session, actor, filing_id, case_id=case_id, listed=listed, total=total)
+    return _insert(session, actor, filing_id, case_id=case_id, listed=listed, total=total,
+                   held=held)
 
 
 @retry.transaction
@@ -100,6 +117,7 @@ def _insert(
     case_id: uuid.UUID,
     listed: list[dict[str, Any]],
     total: int,
+    held: list[dict[str, str]],
 ) -> Export:
     session.rollback()
     db.begin_writing(session)
@@ -113,7 +131,7 @@ def _insert(
         progress_total=total,
         stage="queued",
         warnings=json.dumps(listed, ensure_ascii=False),
-        exhibits="[]",
+        exhibits=json.dumps(held, ensure_ascii=False),
         attempts=0,
     )
     session.add(export)
@@ -125,8 +143,25 @@ def _insert(
 # --- reading ---------------------------------------------------------------------------------
 
 
+def held_items(export: Export) -> set[uuid.UUID]:
+    """The items an export holds (or, not yet run, the filing held when it was asked for;
+    a run adds its own plan's before it writes a byte)."""
+    return {uuid.UUID(line["id"]) for line in json.loads(export.exhibits or "[]")}
+
+
+def _hidden_among(
+    session: Session, actor: User | None, case_id: uuid.UUID, items: set[uuid.UUID]
+) -> bool:
+    if not items:
+        return False
+    hidden = authz.hidden_evidence(session, actor, case_id).subquery()
+    return session.scalars(select(hidden.c.id).where(hidden.c.id.in_(items))).first() is not None
+
+
 def get_export(session: Session, actor: User | None, export_id: uuid.UUID) -> Export:
-    """The export, for whoever may export its filing now (and sees every exhibit)."""
+    """The export, for whoever may export its filing now and sees every item the export
+    holds (the filing may have changed since: an item removed from it is still in the
+    bundle, and still restricted)."""
     export = session.get(Export, export_id, populate_existing=True)
     if export is None:
         raise NotFound("export not found")
@@ -134,13 +169,16 @@ def get_export(session: Session, actor: User | None, export_id: uuid.UUID) -> Ex
         authz.authorize_filing(session, actor, export.filing_id, CaseAction.EDIT_FILINGS)
     except NotFound:
         raise NotFound("export not found") from None
+    if _hidden_among(session, actor, export.case_id, held_items(export)):
+        raise NotFound("export not found")
     return export
 
 
 def list_exports(session: Session, actor: User | None, filing_id: uuid.UUID) -> list[Export]:
-    """The filing's exports, newest first, for whoever may export it."""
+    """The filing's exports, newest first, for whoever may export it: those holding an item
+    hidden from the actor are left out."""
     authz.authorize_filing(session, actor, filing_id, CaseAction.EDIT_FILINGS)
-    return list(
+    found = list(
         session.scalars(
             select(Export)
             .where(Export.filing_id == filing_id)
@@ -148,6 +186,15 @@ def list_exports(session: Session, actor: User | None, filing_id: uuid.UUID) -> 
             .execution_options(populate_existing=True)
         )
     )
+    if not found:
+        return found
+    held = {export.id: held_items(export) for export in found}
+    everything = set().union(*held.values())
+    hidden_all = authz.hidden_evidence(session, actor, found[0].case_id).subquery()
+    hidden = set(
+        session.scalars(select(hidden_all.c.id).where(hidden_all.c.id.in_(everything)))
+    ) if everything else set()
+    return [export for export in found if not held[export.id] & hidden]
 
 
 def warnings_of(export: Export) -> list[dict[str, Any]]:
@@ -319,12 +366,7 @@ def _finish(
     export.tagmanifest_sha256 = written.tagmanifest_sha256
     export.wrapped_key = wrapped_key
     export.bundle_name = str(written.path)
-    export.exhibits = json.dumps(
-        [{"id": str(item_id), "ern": exhibit.ern, "number": number}
-         for exhibit in prepared.plan.exhibits
-         for number, item_id in [(exhibit.number, prepared.items[exhibit.number])]],
-        ensure_ascii=False,
-    )
+    export.exhibits = json.dumps(_planned_lines(prepared), ensure_ascii=False)
     session.commit()
     db.end_writing(session)
 
@@ -351,6 +393,7 @@ def run_export(
         actor = session.get(User, run.actor_id) if run.actor_id else None
         prepared = filing_export.prepare(session, actor, run.filing_id, keys=keys,
                                          keyring=keyring, store=store)
+        _record_planned(session, run, prepared)
         report = _Reporter(session, run, on_progress, len(prepared.plan.exhibits))
         report(0, "exhibits")
         sources = _reporting(prepared.sources, prepared.plan.exhibits, report)
@@ -379,6 +422,32 @@ def run_export(
             raise
         return ExportStatus.FAILED
     return ExportStatus.DONE
+
+
+def _planned_lines(prepared: Prepared) -> list[dict[str, str]]:
+    return [
+        {"id": str(prepared.items[exhibit.number]), "ern": exhibit.ern, "number": exhibit.number}
+        for exhibit in prepared.plan.exhibits
+    ]
+
+
+@retry.transaction
+def _record_planned(session: Session, run: _Run, prepared: Prepared) -> None:
+    """Before a byte is written: the export also holds its plan's items (the filing may have
+    changed since it was asked for), so who may see it is decided over all of them."""
+    session.rollback()
+    db.begin_writing(session)
+    export = session.get(Export, run.export_id, with_for_update=True, populate_existing=True)
+    if export is None or export.status != ExportStatus.RUNNING or export.attempts != run.attempt:
+        session.commit()
+        db.end_writing(session)
+        raise Superseded
+    lines = json.loads(export.exhibits or "[]")
+    known = {line["id"] for line in lines}
+    lines += [line for line in _planned_lines(prepared) if line["id"] not in known]
+    export.exhibits = json.dumps(lines, ensure_ascii=False)
+    session.commit()
+    db.end_writing(session)
 
 
 def _required(keys: CustodyKeys | None) -> CustodyKeys:
@@ -477,6 +546,16 @@ def open_download(
     export = get_export(session, actor, export_id)
     if export.status != ExportStatus.DONE or not export.blob_id or export.wrapped_key is None:
         raise Conflict(f"this export is {export.status.value}: there is nothing to download")
+    deleted = session.scalars(
+        select(Evidence.ern).where(
+            Evidence.id.in_(held_items(export)), Evidence.status != EvidenceStatus.ACTIVE
+        )
+    ).first()
+    if deleted is not None:
+        raise Conflict(
+            f"{deleted} was deleted after this export was made: its bundle is no longer "
+            "given out; export the filing again"
+        )
     cipher = keyring.unwrap(export.wrapped_key, export.id.bytes)
     blob = store.open(export.blob_id)
     try:
