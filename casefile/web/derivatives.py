@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from casefile import request_scope, uploads
 from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence import derivatives, metadata
+from casefile.logic.filings import warnings as filing_warnings
 from casefile.model import Evidence
 from casefile.vault import redaction
 from casefile.web.forms import RedactionForm, TranslationForm
@@ -94,12 +95,17 @@ def add_translation(item_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
 
 
 def _pages(item: Evidence) -> int:
-    """The number of pages the redaction page offers (an image: one)."""
+    """The number of pages the redaction page offers (an image: one), as PDFium counts them:
+    the count that intake's metadata may lack (a large PDF) is made and kept on the item;
+    the redaction is refused if the document turns out to have another number."""
     if redaction.kind_of(item.mime) != redaction.PDF:
         return 1
-    found = metadata.reveal(request_scope.keyring(), item).extracted.get("pdf")
-    pages = found.get("pages") if isinstance(found, dict) else None
-    return pages if isinstance(pages, int) and pages > 0 else (item.page_count or 1)
+    if item.page_count is None:
+        session = request_scope.db_session()
+        filing_warnings.count_pages(session, request_scope.actor(), [item.id],
+                                    store=request_scope.blobs(), keyring=request_scope.keyring())
+        session.refresh(item)
+    return item.page_count or 1
 
 
 def _redaction_page(item: Evidence, form: RedactionForm) -> str:
@@ -107,6 +113,7 @@ def _redaction_page(item: Evidence, form: RedactionForm) -> str:
     page = max(1, min(request.args.get("page", type=int) or 1, pages))
     if form.page.data is None:
         form.page.data = page  # the typed box's page, without script
+    form.pages.data = str(pages)  # what the reader was shown, checked when redacting
     return render_template(
         "evidence_redact.html",
         item=item,
@@ -168,6 +175,7 @@ def redact(item_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
                 "reason": form.reason.data or None,
                 "title": (form.title.data or "").strip() or None,
                 "sensitivity": form.sensitivity.data or "standard",
+                "pages": form.pages.data or None,
             }
         )
         made = derivatives.redact(
@@ -183,7 +191,8 @@ def redact(item_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         if not boxes:
             fields["boxes"] = _("Draw at least one box over what is to be removed.")
         show_errors(form, ValidationFailed({_field(name): text for name, text in fields.items()}))
-        form.form_errors.extend(form.boxes.errors)  # a hidden field: said in the summary
+        form.form_errors.extend(form.boxes.errors)  # hidden fields: said in the summary
+        form.form_errors.extend(form.pages.errors)
         session.rollback()
         return refused(_redaction_page(item, form))
     flash(_("Redacted version made: %(ern)s.", ern=made.ern), "success")

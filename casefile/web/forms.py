@@ -244,6 +244,7 @@ class RedactionForm(FlaskForm):
     script, one box typed in as percentages of the page."""
 
     boxes = HiddenField()
+    pages = HiddenField()  # the number of pages shown (the redaction is refused if it differs)
     reason = SelectField(_l("Reason for the redaction"), choices=redaction_reason_choices)
     title = StringField(_l("Title of the redacted version"), validators=[Length(max=TITLE_MAX)])
     sensitivity = SelectField(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import uuid
 
 import pytest
 from PIL import Image
@@ -151,3 +152,35 @@ def test_add_a_translation(client, world):
     assert "Daw Khin" in made and "Certified accurate." in made
     original = words(text(client.get(f"/evidence/{item['id']}")))
     assert "Translation into French (fr) (MMR-OTP-0001-0002)" in original
+
+
+def test_the_redaction_page_counts_pages_when_intake_did_not(client, world, session, monkeypatch):
+    """A PDF whose intake metadata holds no page count (too big, or pypdf gave up) is counted
+    by PDFium for the page; a redaction made from a page showing another count than the
+    document has is refused, so no page goes out unseen."""
+    from casefile.logic.evidence import metadata  # noqa: PLC0415
+    from casefile.model import Evidence  # noqa: PLC0415
+
+    real_reveal = metadata.reveal
+
+    def without_pages(keyring, item):
+        shown = real_reveal(keyring, item)
+        shown.extracted.pop("pdf", None)
+        return shown
+
+    monkeypatch.setattr(metadata, "reveal", without_pages)
+    sign_in(client, "lead@example.org")
+    item = add_item(client, world["case"], name="statement.pdf", body=two_page_pdf())
+    assert session.get(Evidence, uuid.UUID(item["id"])).page_count is None
+    redact_page = text(client.get(f"/evidence/{item['id']}/redact"))
+    assert "Page 1 of 2" in redact_page
+    form = find_form(redact_page, f"/evidence/{item['id']}/redact")
+    assert form.fields["pages"] == "2"
+    drawn = [{"page": 1, "x": SECRET_BOX.x, "y": SECRET_BOX.y, "width": SECRET_BOX.width,
+              "height": SECRET_BOX.height}]
+    refused = client.post(f"/evidence/{item['id']}/redact",
+                          data={**form.fields, "pages": "1", "boxes": json.dumps(drawn),
+                                "reason": "witness_identity"})
+    assert refused.status_code == 422
+    assert "the document has 2 pages, not the 1 shown" in text(refused)
+    assert session.query(Evidence).count() == 1

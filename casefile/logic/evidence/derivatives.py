@@ -195,6 +195,13 @@ class RedactionInput(BaseModel):
         default=Sensitivity.STANDARD,
         description="standard unless chosen: a redacted version is made to be shared",
     )
+    pages: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="the number of pages the person redacting was shown: refused (422) if the "
+        "document has another number, so that no page goes out unseen",
+    )
 
 
 def parse_redaction(fields: dict[str, object]) -> RedactionInput:
@@ -230,6 +237,11 @@ def redact(
     title, filename_stem = _redacted_names(keyring, original, data)
     case_id, language = original.case_id, original.language
     result = _run_redaction(session, actor, original, data, store=store, keyring=keyring)
+    if data.pages is not None and data.pages != result.pages:
+        raise ValidationFailed({
+            "pages": f"the document has {result.pages} pages, not the {data.pages} shown: "
+            "every page must be seen before a redacted version goes out; look at them again"
+        })
     stream = IntakeStream(store, keyring)
     try:
         content = result.content
