@@ -181,6 +181,40 @@ def _refused(field: str, message: str) -> dict[str, Any]:
     return {"refused": message, "field": field}
 
 
+def _upright(image: Any) -> Any:
+    """The image turned as its EXIF orientation says, and as nothing else says: browsers
+    show it so (the boxes were drawn on that), while they ignore an orientation written only
+    in XMP, which Pillow's exif_transpose would also follow: boxes drawn on the picture as
+    shown would then land on a turned one, and leave what they covered."""
+    from PIL import Image  # noqa: PLC0415 - in the helper only
+
+    method = {
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_270,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_90,
+    }.get(_exif_orientation(image))
+    return image.copy() if method is None else image.transpose(method)
+
+
+def _exif_orientation(image: Any) -> int:
+    """The orientation in the image's own EXIF block (Image.getexif() would fill it in from
+    XMP when EXIF has none). A TIFF keeps it among its own tags."""
+    from PIL import Image  # noqa: PLC0415 - in the helper only
+
+    if image.format == "TIFF":
+        return int(getattr(image, "tag_v2", {}).get(0x0112, 1))
+    raw = image.info.get("exif")
+    if not raw:
+        return 1
+    exif = Image.Exif()
+    exif.load(raw)
+    return int(exif.get(0x0112, 1))
+
+
 def _redact_pdf(content: bytes, boxes: list[list[Any]]) -> dict[str, Any]:
     import pypdfium2  # type: ignore[import-untyped]  # noqa: PLC0415 - in the helper only
     from pypdf import PdfReader, PdfWriter  # noqa: PLC0415
@@ -237,7 +271,7 @@ def _redact_pdf(content: bytes, boxes: list[list[Any]]) -> dict[str, Any]:
 
 
 def _redact_image(content: bytes, boxes: list[list[Any]], out_format: str) -> dict[str, Any]:
-    from PIL import Image, ImageOps  # noqa: PLC0415 - in the helper only
+    from PIL import Image  # noqa: PLC0415 - in the helper only
 
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # larger: DecompressionBombError, refused
     if any(int(box[0]) != 1 for box in boxes):
@@ -248,7 +282,7 @@ def _redact_image(content: bytes, boxes: list[list[Any]], out_format: str) -> di
                 "item", "animated or multi-page images are not redacted; convert it first"
             )
         opened.load()
-        turned = ImageOps.exif_transpose(opened)
+        turned = _upright(opened)
     mode = turned.mode
     if out_format == "JPEG":
         wanted = "L" if mode in ("L", "1", "I;16", "I") else "RGB"

@@ -197,3 +197,28 @@ def test_an_image_box_beyond_page_one_and_other_types_are_refused():
 def test_a_broken_file_fails_cleanly():
     with pytest.raises(redaction.RedactionFailed):
         redaction.redact(b"%PDF-1.4 not really", "application/pdf", [SECRET_BOX])
+
+
+def test_an_orientation_written_only_in_xmp_is_not_followed():
+    """Browsers ignore XMP's tiff:Orientation (the boxes are drawn on the picture as they
+    show it); following it would turn the picture under the boxes and leave the patch."""
+    image = Image.new("RGB", (200, 100), (128, 128, 128))
+    image.paste((255, 0, 255), (0, 0, 100, 100))  # the left half is the secret
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
+           b'02/22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+           b'tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+    from PIL import PngImagePlugin  # noqa: PLC0415
+
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp.decode())
+    out = io.BytesIO()
+    image.save(out, "PNG", pnginfo=info)
+    box = Box(page=1, x=0, y=0, width=0.5, height=1)
+    result = redaction.redact(out.getvalue(), "image/png", [box])
+    with Image.open(io.BytesIO(result.content)) as after:
+        assert after.size == (200, 100)
+        pixels = after.convert("RGB")
+        magenta = [
+            p for p in pixels.get_flattened_data() if p[0] > 180 and p[2] > 180 and p[1] < 90
+        ]
+        assert not magenta
