@@ -14,6 +14,8 @@ tests of the real consumer build a `Jobs` with `immediate=False`."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import logging
 import threading
 import uuid
@@ -23,6 +25,7 @@ from typing import Any, cast
 from flask import Flask
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
+from huey.serializer import SignedSerializer
 
 from casefile import request_scope
 from casefile.logic.export import jobs as export_jobs
@@ -33,14 +36,26 @@ EXPORT_TASK = "casefile.export"
 RECOVER_TASK = "casefile.exports.recover"
 
 
-def make_huey(settings: Settings, *, immediate: bool | None = None) -> Huey:
+def _serializer(secret: str | bytes) -> SignedSerializer:
+    """huey unpickles what it reads from the queue: every message is signed (HMAC) with a
+    key derived from the app's secret key, so whoever can write to Redis (or the queue file)
+    but does not hold that key cannot make a consumer unpickle their bytes."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    derived = hmac.new(key, b"casefile: huey queue messages", hashlib.sha256).hexdigest()
+    return SignedSerializer(secret=derived, salt="casefile-queue")
+
+
+def make_huey(
+    settings: Settings, *, secret: str | bytes, immediate: bool | None = None
+) -> Huey:
     if immediate is None:
         immediate = settings.testing
+    serializer = _serializer(secret)
     if settings.queue_backend == "redis":
         return RedisHuey("casefile", url=settings.queue_redis_url, immediate=immediate,
-                         results=False)
+                         results=False, serializer=serializer)
     return SqliteHuey("casefile", filename=str(settings.queue_path), immediate=immediate,
-                      results=False)
+                      results=False, serializer=serializer)
 
 
 class _ThreadConsumer(Consumer):  # type: ignore[misc]
@@ -119,7 +134,13 @@ class Jobs:
 
 
 def init_app(app: Flask, settings: Settings, *, immediate: bool | None = None) -> Jobs:
-    jobs = Jobs(app, lambda: make_huey(settings, immediate=immediate))
+    def make() -> Huey:
+        secret = app.secret_key or settings.secret_key
+        if not secret:
+            raise RuntimeError("the job queue needs the app's secret key: run `casefile init`")
+        return make_huey(settings, secret=secret, immediate=immediate)
+
+    jobs = Jobs(app, make)
     app.extensions["casefile.jobs"] = jobs
     return jobs
 

@@ -243,3 +243,24 @@ def test_the_redis_queue_carries_a_job_to_another_process(
         jobs.jobs(worker).huey.flush()
     assert done.status == ExportStatus.DONE, done.error
     download_verifies(worker, seeded, export_id, tmp_path)
+
+
+def test_queue_messages_are_signed_and_unsigned_ones_are_refused(settings):
+    """huey unpickles what it reads from the queue: a message not signed with the key
+    derived from the app's secret key (written by someone who can reach Redis or the queue
+    file but holds no secret) is refused before it is unpickled."""
+    import pickle  # noqa: PLC0415
+
+    app = new_app(settings)
+    huey = jobs.jobs(app).huey
+    message = huey.serializer.serialize(("any", "message"))
+    assert huey.serializer.deserialize(message) == ("any", "message")
+    forged = pickle.dumps(("any", "message"))
+    for data in (forged, forged + b":" + b"0" * 40, message.replace(b"message", b"massage")):
+        with pytest.raises(ValueError, match="Separator|mismatch"):
+            huey.serializer.deserialize(data)
+    other = create_app(dataclasses.replace(settings, secret_key="another instance's key"))
+    jobs.init_app(other, settings, immediate=False)
+    _APPS.append(other)
+    with pytest.raises(ValueError, match="mismatch"):
+        jobs.jobs(other).huey.serializer.deserialize(message)
