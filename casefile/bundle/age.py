@@ -45,12 +45,26 @@ def recipients_of(texts: Sequence[str]) -> list[x25519.Recipient]:
     for text in texts:
         shown = text if len(text) <= 80 else text[:77] + "..."
         try:
-            parsed.append(x25519.Recipient.from_str(text.strip()))
+            recipient = x25519.Recipient.from_str(text.strip())
         except pyrage.RecipientError:
             raise BadRecipient(
                 f"{shown!r} is not an age public key (age1... of 62 characters)"
             ) from None
+        _usable(recipient, shown)
+        parsed.append(recipient)
     return parsed
+
+
+def _usable(recipient: x25519.Recipient, shown: str) -> None:
+    """A key that decodes may still be one no encryption can use (a low-order point: rage
+    stops with a panic, which Python sees as a BaseException): tried on an empty message
+    now, before anything is signed or written."""
+    try:
+        pyrage.encrypt(b"", [recipient])
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # noqa: BLE001 - pyo3's PanicException is a BaseException
+        raise BadRecipient(f"{shown!r} is not a usable age public key") from None
 
 
 def encrypt_to(recipients: Sequence[str], source: BinaryIO, sink: BinaryIO) -> None:

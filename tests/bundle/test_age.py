@@ -149,3 +149,11 @@ def test_a_failure_while_zipping_ends_the_encryption_too(keys):
 
     with pytest.raises(RuntimeError, match="disk gone"):
         zipping()
+
+
+def test_a_low_order_key_is_refused_before_anything_is_written():
+    """age1 keys that decode but that no encryption can use (the all-zero point) are refused
+    by the check, not by a panic half-way through a bundle."""
+    zero = "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z"
+    with pytest.raises(age.BadRecipient, match="not a usable age public key"):
+        age.recipients_of([zero])

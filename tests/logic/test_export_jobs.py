@@ -257,7 +257,7 @@ def test_queue_messages_are_signed_and_unsigned_ones_are_refused(settings):
     assert huey.serializer.deserialize(message) == ("any", "message")
     forged = pickle.dumps(("any", "message"))
     for data in (forged, forged + b":" + b"0" * 40, message.replace(b"message", b"massage")):
-        with pytest.raises(ValueError, match="Separator|mismatch"):
+        with pytest.raises(ValueError, match=r"Separator|mismatch"):
             huey.serializer.deserialize(data)
     other = create_app(dataclasses.replace(settings, secret_key="another instance's key"))
     jobs.init_app(other, settings, immediate=False)
