@@ -71,6 +71,7 @@ def render_batch(
             message,
             seconds=stamping.HELPER_SECONDS,
             memory_bytes=stamping.HELPER_MEMORY,
+            pool=bounded.OWN,  # never a helper that parsed a collector's file
         )
     except (bounded.LimitExceeded, bounded.ParserFailed) as error:
         raise RenderFailed(str(error)) from None

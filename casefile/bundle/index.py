@@ -58,6 +58,7 @@ def pdf_bytes(plan: BundlePlan, rows: Sequence[dict[str, str]], checkpoint: str,
         message,
         seconds=stamping.HELPER_SECONDS,
         memory_bytes=stamping.HELPER_MEMORY,
+        pool=bounded.OWN,  # never a helper that parsed a collector's file
     )
     return base64.b64decode(answer["pdf"])
 

@@ -62,9 +62,14 @@ class ParserFailed(Exception):
     """The parser raised; the message names the exception type."""
 
 
+FILES = "files"  # helpers that parse collectors' files (possibly hostile)
+OWN = "own"  # helpers that lay out Casefile's own documents only
+
+
 class _Helper:
-    def __init__(self, memory_bytes: int) -> None:
+    def __init__(self, memory_bytes: int, pool: str = FILES) -> None:
         self.memory_bytes = memory_bytes
+        self.pool = pool
         self.process = subprocess.Popen(  # noqa: S603 - this interpreter, this module
             [sys.executable, "-c", BOOTSTRAP, str(memory_bytes)],
             stdin=subprocess.PIPE,
@@ -128,15 +133,25 @@ def _read_exactly(stream: IO[bytes], size: int, deadline: float, seconds: float)
 _idle: queue.LifoQueue[_Helper] = queue.LifoQueue()
 
 
-def _take(memory_bytes: int) -> _Helper:
-    while True:
-        try:
-            helper = _idle.get_nowait()
-        except queue.Empty:
-            return _Helper(memory_bytes)
-        if helper.memory_bytes == memory_bytes and helper.process.poll() is None:
-            return helper
-        helper.close(kill=True)
+def _take(memory_bytes: int, pool: str) -> _Helper:
+    """An idle helper of this size and pool, else a new one; idle ones of other kinds stay
+    idle for their own (a bundle lays out custody reports and stamps renditions at once)."""
+    others: list[_Helper] = []
+    try:
+        while True:
+            try:
+                helper = _idle.get_nowait()
+            except queue.Empty:
+                return _Helper(memory_bytes, pool)
+            if helper.process.poll() is not None:
+                helper.close(kill=True)
+            elif helper.memory_bytes == memory_bytes and helper.pool == pool:
+                return helper
+            else:
+                others.append(helper)
+    finally:
+        for other in reversed(others):
+            _give_back(other)
 
 
 def _give_back(helper: _Helper) -> None:
@@ -161,11 +176,19 @@ def run(
     *,
     seconds: float,
     memory_bytes: int,
+    pool: str = FILES,
+    fresh: bool = False,
 ) -> dict[str, Any]:
     """`function(data)` in a helper process; LimitExceeded or ParserFailed if it went wrong.
-    `function` must be a module-level function returning JSON-serialisable data."""
+    `function` must be a module-level function returning JSON-serialisable data.
+
+    Idle helpers are reused only within their `pool`: FILES parse collectors' files (possibly
+    hostile: a helper one of them subverted must not go on to lay out what Casefile itself
+    vouches for), OWN lays out Casefile's own documents (custody reports, indexes). With
+    `fresh`, a new helper that no earlier file has touched runs this call alone and is
+    closed after it (a redaction: its output is trusted to hold nothing of what it covers)."""
     target = f"{function.__module__}:{function.__qualname__}"
-    helper = _take(memory_bytes)
+    helper = _Helper(memory_bytes, pool) if fresh else _take(memory_bytes, pool)
     try:
         answer = helper.call(target, data, seconds)
     except BaseException:
@@ -175,7 +198,10 @@ def run(
     if status == "memory":
         helper.close(kill=True)  # the next file gets a helper with a clean heap
         raise LimitExceeded(f"needed more than {memory_bytes // (1024 * 1024)} MiB")
-    _give_back(helper)
+    if fresh:
+        helper.close()
+    else:
+        _give_back(helper)
     if status == "ok":
         return dict(answer["result"])
     raise ParserFailed(str(answer.get("error", "unknown")))
@@ -186,6 +212,7 @@ def run(
 
 def _serve(memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash leaves no memory image on disk
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while header := stdin.read(FRAME.size):
         (length,) = FRAME.unpack(header)

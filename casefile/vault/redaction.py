@@ -40,7 +40,7 @@ MAX_PAGE_PIXELS = 12_000_000  # a page larger than this at DPI is rendered small
 MAX_IMAGE_PIXELS = 100_000_000  # a larger image is refused (decompression bomb)
 JPEG_QUALITY = 80  # of PDF pages: text stays crisp at 150 dpi; about 400 KiB a dense page
 SECONDS = 180.0
-MEMORY = EXTRACT_MEMORY  # the same size as extraction's: idle helpers are shared
+MEMORY = EXTRACT_MEMORY  # as extraction's; each redaction gets a fresh helper (bounded.run)
 HEADER = struct.Struct(">I")  # length of the JSON request before the file's bytes
 
 PDF = "pdf"
@@ -117,6 +117,7 @@ def redact(content: bytes, mime: str, boxes: Sequence[Box]) -> Redacted:
             HEADER.pack(len(request)) + request + content,
             seconds=SECONDS,
             memory_bytes=MEMORY,
+            fresh=True,  # a helper no earlier file touched, closed after this one
         )
     except bounded.LimitExceeded as error:
         raise RedactionFailed(f"redaction stopped: {error}") from None

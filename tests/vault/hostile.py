@@ -308,3 +308,11 @@ def loaded(data: bytes) -> dict[str, object]:
     return {"modules": sorted(name for name in sys.modules
                               if name.split(".")[0] in {"flask", "sqlalchemy", "werkzeug"}
                               or name in {"casefile.settings", "casefile.db"})}
+
+
+def process(data: bytes) -> dict[str, object]:
+    """The helper's process id and its core-dump limit (tests/vault/test_bounded.py)."""
+    import os  # noqa: PLC0415
+    import resource  # noqa: PLC0415
+
+    return {"pid": os.getpid(), "core": list(resource.getrlimit(resource.RLIMIT_CORE))}

@@ -63,3 +63,22 @@ def test_a_helper_does_not_load_the_web_application():
     from casefile.vault import pdf_pages  # noqa: PLC0415
 
     assert pdf_pages.count(hostile.minimal_pdf()) == 1
+
+
+def test_helpers_are_reused_only_within_their_pool_and_a_fresh_one_is_never_reused():
+    """A helper that parsed a collector's file (possibly subverted by it) never lays out
+    Casefile's own documents, and a redaction runs in a helper no earlier file touched,
+    closed after it; no helper can leave a core dump of what it held."""
+    bounded.close_helpers()
+    files = bounded.run(hostile.process, b"", seconds=30, memory_bytes=512 * MIB)
+    assert files["core"] == [0, 0]
+    again = bounded.run(hostile.process, b"", seconds=30, memory_bytes=512 * MIB)
+    assert again["pid"] == files["pid"]  # reused within its pool
+    own = bounded.run(hostile.process, b"", seconds=30, memory_bytes=512 * MIB,
+                      pool=bounded.OWN)
+    assert own["pid"] != files["pid"]
+    fresh = bounded.run(hostile.process, b"", seconds=30, memory_bytes=512 * MIB, fresh=True)
+    assert fresh["pid"] not in (files["pid"], own["pid"])
+    after = bounded.run(hostile.process, b"", seconds=30, memory_bytes=512 * MIB)
+    assert after["pid"] != fresh["pid"]
+    bounded.close_helpers()
