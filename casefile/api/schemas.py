@@ -497,11 +497,17 @@ class ExportProgress(BaseModel):
     stage: str  # queued | signing | exhibits | sealing | done | failed
 
 
+AGE_KEY = r"^age1[02-9ac-hj-np-z]{58}$"  # an X25519 age recipient, Bech32 (lower case)
+
+
 class ExportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # age public keys (age1...): the zip is encrypted to them (downloaded as .zip.age)
-    age_recipients: list[str] = Field(default_factory=list, max_length=20)
+    # age public keys (age1 and 58 Bech32 characters; the checksum is checked too): the zip
+    # is encrypted to them (downloaded as .zip.age)
+    age_recipients: list[Annotated[str, StringConstraints(pattern=AGE_KEY)]] = Field(
+        default_factory=list, max_length=20
+    )
 
 
 class ExportOut(BaseModel):

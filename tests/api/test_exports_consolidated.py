@@ -93,3 +93,25 @@ def test_a_stored_export_has_the_consolidated_pdf_and_leaves_nothing_on_disk(
     assert bookmarks[0][0].startswith("Anx 1") and "Report" in bookmarks[0][0]
     assert bookmarks[1][0].startswith("Anx 3") and "Village" in bookmarks[1][0]
     assert [page for _, page in bookmarks] == [front, front + 3]
+
+
+def test_renditions_over_the_limit_leave_a_warning_on_the_export(world, monkeypatch):
+    from casefile.bundle import writer  # noqa: PLC0415
+
+    monkeypatch.setattr(writer, "MAX_HELD_RENDITIONS", 1000)  # less than one rendition
+    photo = add_item(world, world.icc, png_bytes(), filename="village.png",
+                     content_type="image/png", title="Village", language="en")
+    filing = new_filing(world, world.icc).get_json()
+    assert add_exhibit(world, filing["id"], photo["id"]).status_code == 201
+    response = world.client.post(f"/api/v1/filings/{filing['id']}/exports",
+                                 headers=world.lawyer)
+    body = world.client.get(response.headers["Location"], headers=world.lawyer).get_json()
+    assert body["status"] == "done", body
+    [warning] = [w for w in body["warnings"] if w["code"] == "bundle_warning"]
+    assert warning["message"].startswith("no consolidated PDF")
+    assert "0 MiB at most" in warning["message"]
+    data = world.client.get(body["download_url"], headers=world.lawyer).get_data()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+    assert not any(name.endswith("/data/consolidated.pdf") for name in names)
+    assert any(name.endswith("/rendition.pdf") for name in names)
