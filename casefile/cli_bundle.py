@@ -5,6 +5,7 @@ Registered on the main group by casefile.cli; they call casefile.logic and casef
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -17,6 +18,26 @@ from casefile.logic.export import items as export_items
 from casefile.verifier import bundle_verifier
 
 
+def age_output(out: Path, age_recipients: Sequence[str], *, as_zip: bool) -> Path:
+    """--age-recipient checked before anything is signed or written (it needs --zip, and
+    every key must be an age public key); OUT with `.age` added if it lacks it."""
+    if not age_recipients:
+        return out
+    if not as_zip:
+        raise CasefileError("--age-recipient needs --zip: only a zip is encrypted")
+    try:
+        age.recipients_of(age_recipients)
+    except age.BadRecipient as error:
+        raise CasefileError(f"no bundle written: {error}") from None
+    return out if out.name.endswith(age.SUFFIX) else out.with_name(out.name + age.SUFFIX)
+
+
+AGE_OPTION = click.option(
+    "--age-recipient", "age_recipients", multiple=True, metavar="AGE1...",
+    help="Encrypt the zip to this age public key, for transport (repeatable; needs --zip): "
+    "writes OUT.age, and no plaintext zip.")
+
+
 @main.command("bundle")
 @click.argument("case_id", type=click.UUID)
 @click.argument("erns", nargs=-1, required=True)
@@ -24,9 +45,7 @@ from casefile.verifier import bundle_verifier
               help="The bundle to write: a folder, or a zip with --zip (must not exist).")
 @click.option("--as", "as_email", required=True, help="Account that exports (sees every item).")
 @click.option("--zip", "as_zip", is_flag=True, help="Write the bag as one zip file.")
-@click.option("--age-recipient", "age_recipients", multiple=True, metavar="AGE1...",
-              help="Encrypt the zip to this age public key, for transport (repeatable; "
-              "needs --zip): writes OUT.age, and no plaintext zip.")
+@AGE_OPTION
 @click.option("--classification", default="public", show_default=True,
               type=click.Choice(["public", "confidential", "under_seal", "ex_parte"]))
 @click.option("--title", help="The bundle's title (default: Exhibits from <case>).")
@@ -49,15 +68,7 @@ def bundle_command(  # noqa: PLR0917 - one parameter per option
     """Write a court bundle of the items ERN... of case CASE_ID to OUT: a BagIt bag with the
     originals (read verified), stamped PDF renditions, the index, each item's custody report
     and the signed checkpoint; each item gets an `exported` custody entry naming it."""
-    if age_recipients:
-        if not as_zip:
-            raise CasefileError("--age-recipient needs --zip: only a zip is encrypted")
-        try:
-            age.recipients_of(age_recipients)  # before anything is signed or written
-        except age.BadRecipient as error:
-            raise CasefileError(f"no bundle written: {error}") from None
-        if not out.name.endswith(age.SUFFIX):
-            out = out.with_name(out.name + age.SUFFIX)
+    out = age_output(out, age_recipients, as_zip=as_zip)
     app = _app(ctx)
     keys = _keys(app)
     store, source = _vault(app)

@@ -18,6 +18,7 @@ import click
 
 from casefile import jobs as queue
 from casefile.cli import CasefileError, _account, _app, _keys, _session, main, one_line_errors
+from casefile.cli_bundle import AGE_OPTION, age_output
 from casefile.cli_vault import _keyring_errors_in_one_line, _vault
 from casefile.logic.export import jobs as export_jobs
 from casefile.model import ExportStatus
@@ -71,16 +72,19 @@ def _write_out(chunks: Iterable[bytes], out: Path, *, as_zip: bool) -> None:
 @click.option("--as", "as_email", required=True,
               help="Account that exports (may edit the case's filings, sees every exhibit).")
 @click.option("--zip", "as_zip", is_flag=True, help="Write the bag as one zip file.")
+@AGE_OPTION
 @click.pass_context
 @one_line_errors
-def export_command(
-    ctx: click.Context, filing_id: uuid.UUID, out: Path, as_email: str, as_zip: bool
+def export_command(  # noqa: PLR0917 - one parameter per option
+    ctx: click.Context, filing_id: uuid.UUID, out: Path, as_email: str, as_zip: bool,
+    age_recipients: tuple[str, ...],
 ) -> None:
     """Export filing FILING_ID as a court bundle, running the same job as the web page and
     the API (here, in this process): a checkpoint signed first, the exhibits in order read
     verified, an `exported` custody entry per exhibit; then the bundle is copied to OUT (a
-    `downloaded` entry per exhibit) and its path and tag-manifest SHA-256 printed."""
-    out = out.absolute()
+    `downloaded` entry per exhibit) and its path and tag-manifest SHA-256 printed. With
+    --age-recipient the stored zip is encrypted to those keys and OUT(.age) is that file."""
+    out = age_output(out, age_recipients, as_zip=as_zip).absolute()
     if out.exists() or out.is_symlink():
         raise CasefileError(f"{out} exists already: give a new name")
     if not out.parent.is_dir():
@@ -91,7 +95,8 @@ def export_command(
     with _session(ctx, app) as session:
         actor = _account(session, as_email)
         export = _keyring_errors_in_one_line(export_jobs.request_export)(
-            session, actor, filing_id, store=store, keyring=source.get()
+            session, actor, filing_id, store=store, keyring=source.get(),
+            age_recipients=age_recipients,
         )
         for warning in export_jobs.warnings_of(export):
             exhibits = f" ({', '.join(warning['exhibits'])})" if warning["exhibits"] else ""
@@ -110,7 +115,9 @@ def export_command(
         )
         _write_out(chunks, out, as_zip=as_zip)
     click.echo(f"bundle written: {out} (export {export.id}, {export.progress_total} exhibits; "
-               f"tag manifest SHA-256 {export.tagmanifest_sha256})")
+               f"tag manifest SHA-256 {export.tagmanifest_sha256})"
+               + (f"; encrypted with age to {len(age_recipients)} recipient(s)"
+                  if age_recipients else ""))
 
 
 @main.command("worker")

@@ -12,6 +12,7 @@ from casefile import jobs, request_scope
 from casefile.api import schemas
 from casefile.api.blueprint import bp
 from casefile.api.openapi import operation
+from casefile.api.requests import body as json_body
 from casefile.logic.export import jobs as export_jobs
 from casefile.model import Export, ExportStatus
 
@@ -32,6 +33,7 @@ def export_body(export: Export) -> dict[str, Any]:
         "size": export.size,
         "sha256": export.sha256,
         "tagmanifest_sha256": export.tagmanifest_sha256,
+        "age_recipients": export_jobs.recipients_of(export),
         "download_url": url_for("api.download_export", export_id=export.id) if done else None,
     }
 
@@ -39,16 +41,23 @@ def export_body(export: Export) -> dict[str, Any]:
 @bp.post("/filings/<uuid:filing_id>/exports")
 @operation(
     summary="Export the filing as a court bundle (a BagIt zip), as a background job: 202 with "
-    "the export queued. Refused (422) for a filing with no exhibits; 409 if one was deleted",
+    "the export queued. The body is optional: `age_recipients` (age public keys) encrypts "
+    "the zip to them (downloaded as .zip.age). Refused (422) for a filing with no exhibits "
+    "or a bad age key, nothing queued; 409 if an exhibit was deleted",
     tag="exports",
+    body=schemas.ExportIn,
+    body_required=False,
     response=schemas.ExportOut,
     status=202,
     errors=(401, 403, 404, 409, 422),
 )
 def create_export(filing_id: uuid.UUID) -> tuple[Response, int]:
     session, actor = request_scope.db_session(), request_scope.actor()
+    # The body is optional: none (or an empty one) is a plain zip, as before it existed.
+    asked = json_body(schemas.ExportIn) if request.get_data(cache=True) else schemas.ExportIn()
     export = export_jobs.request_export(
-        session, actor, filing_id, store=request_scope.blobs(), keyring=request_scope.keyring()
+        session, actor, filing_id, store=request_scope.blobs(), keyring=request_scope.keyring(),
+        age_recipients=asked.age_recipients,
     )
     body = export_body(export)
     session.commit()
@@ -83,7 +92,8 @@ def get_export(export_id: uuid.UUID) -> Response:
 
 @bp.get("/exports/<uuid:export_id>/download")
 @operation(
-    summary="The finished bundle (a zip), decrypted as it streams; 409 until the export is "
+    summary="The finished bundle (a zip; application/octet-stream, a .zip.age, when it was "
+    "encrypted with age), decrypted from storage as it streams; 409 until the export is "
     "done. Each exhibit gets a `downloaded` custody entry naming the export",
     tag="exports",
     raw_response=("application/zip", {"type": "string", "format": "binary"}),
@@ -98,7 +108,7 @@ def download_export(export_id: uuid.UUID) -> Response:
         keyring=request_scope.keyring(),
         record=request.method == "GET",
     )
-    response = Response(stream_with_context(chunks), mimetype="application/zip")
+    response = Response(stream_with_context(chunks), mimetype=export_jobs.media_type(export))
     response.headers["Content-Length"] = str(export.size)
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{export_jobs.file_name(export)}"'

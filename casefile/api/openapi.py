@@ -52,6 +52,7 @@ class Operation:
     summary: str
     tag: str
     body: type[BaseModel] | None = None
+    body_required: bool = True  # False: the body may be left out (its fields' defaults)
     response: type[BaseModel] | None = None
     status: int = 200
     # Other success statuses answered with the same shape, e.g. 200 for a duplicate upload.
@@ -222,7 +223,7 @@ def _operation(
     }
     if doc.body is not None:
         result["requestBody"] = {
-            "required": True,
+            "required": doc.body_required,
             "content": {"application/json": {"schema": _schema_ref(doc.body, components)}},
         }
     elif doc.raw_body is not None:

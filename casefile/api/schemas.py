@@ -497,6 +497,19 @@ class ExportProgress(BaseModel):
     stage: str  # queued | signing | exhibits | sealing | done | failed
 
 
+AGE_KEY = r"^age1[02-9ac-hj-np-z]{58}$"  # an X25519 age recipient, Bech32 (lower case)
+
+
+class ExportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # age public keys (age1 and 58 Bech32 characters; the checksum is checked too): the zip
+    # is encrypted to them (downloaded as .zip.age)
+    age_recipients: list[Annotated[str, StringConstraints(pattern=AGE_KEY)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
 class ExportOut(BaseModel):
     id: uuid.UUID
     filing_id: uuid.UUID
@@ -510,6 +523,7 @@ class ExportOut(BaseModel):
     size: int | None
     sha256: str | None  # of the zip as downloaded
     tagmanifest_sha256: str | None  # the bundle's signed tag manifest
+    age_recipients: list[str]  # the age public keys the zip is encrypted to (none: a plain zip)
     download_url: str | None
 
 

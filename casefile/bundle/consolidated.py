@@ -21,15 +21,22 @@ renditions are our own pypdf output, but their fonts, images and content come fr
 collectors' files, and the exporting process, whose peak must not grow with the bundle,
 keeps none of it. The helper reads the renditions from the bag and writes the PDF
 into it; the writer then hashes the file like every other payload file.
+
+A bag streamed into a zip (an export stored on the server) has no folder: its writer keeps
+each rendition in an anonymous memory file (`os.memfd_create`, never on a disk) and gives
+the helper their paths as `/proc/<pid>/fd/<n>` (`build_from_files`), with another memory file
+for the result; the helper keeps its own two scratch files in memory files too.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import io
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -134,14 +141,29 @@ def message(
     key: str,
     *,
     date: str | None = None,
+    files: dict[str, str] | None = None,
+    target: str | None = None,
 ) -> bytes:
-    """What the helper is given (`build_in_helper`): JSON, the bag's folder by its path."""
+    """What the helper is given (`build_in_helper`): JSON, the bag's folder by its path; or,
+    with `files` (each rendition's path in the rows -> the path to read it at) and `target`
+    (where to write the PDF), no folder at all: the scratch files are memory files."""
     fields = asdict(plan)
     fields["exhibits"] = []  # the rows say what the index shows
     return json.dumps({
         "root": str(root), "plan": fields, "rows": list(rows), "checkpoint": checkpoint,
         "key": key, "date": date or dt.datetime.now(dt.UTC).date().isoformat(),
+        "files": files, "target": target,
     }).encode("utf-8")
+
+
+def _run(request: bytes, sizes: int) -> dict[str, Any]:
+    return bounded.run(
+        build_in_helper,
+        request,
+        # qpdf copies ~100 MiB/s here; a slow disk gets twenty times less and some more
+        seconds=stamping.HELPER_SECONDS + sizes / (5 * 1024 * 1024),
+        memory_bytes=stamping.HELPER_MEMORY,
+    )
 
 
 def build(
@@ -157,15 +179,37 @@ def build(
     (in a helper process); its page counts. ConsolidationFailed if it could not be made."""
     sizes = sum((root / row["rendition"]).stat().st_size for row in rows if row["rendition"])
     try:
-        return bounded.run(
-            build_in_helper,
-            message(root, plan, rows, checkpoint, key, date=date),
-            # qpdf copies ~100 MiB/s here; a slow disk gets twenty times less and some more
-            seconds=stamping.HELPER_SECONDS + sizes / (5 * 1024 * 1024),
-            memory_bytes=stamping.HELPER_MEMORY,
-        )
+        return _run(message(root, plan, rows, checkpoint, key, date=date), sizes)
     except (bounded.LimitExceeded, bounded.ParserFailed) as error:
         (root / TARGET).unlink(missing_ok=True)
+        raise ConsolidationFailed(str(error)) from None
+
+
+def build_from_files(  # noqa: PLR0917 - the same as build, with where things are
+    files: dict[str, int],
+    target: int,
+    plan: BundlePlan,
+    rows: Sequence[dict[str, str]],
+    checkpoint: str,
+    key: str,
+    *,
+    date: str | None = None,
+) -> dict[str, Any]:
+    """The consolidated PDF written to the open descriptor `target` (a memory file, empty)
+    from the renditions open at `files` (each rendition's path in the rows -> a descriptor
+    of this process, read from its start), in a helper that opens them through /proc (Linux);
+    its page counts. The caller keeps the descriptors open until this returns, then closes
+    them. ConsolidationFailed if it could not be made."""
+    def path(descriptor: int) -> str:
+        return f"/proc/{os.getpid()}/fd/{descriptor}"
+
+    sizes = sum(os.fstat(descriptor).st_size for descriptor in files.values())
+    request = message(Path("/nonexistent"), plan, rows, checkpoint, key, date=date,
+                      files={name: path(d) for name, d in files.items()}, target=path(target))
+    try:
+        return _run(request, sizes)
+    except (bounded.LimitExceeded, bounded.ParserFailed) as error:
+        os.ftruncate(target, 0)
         raise ConsolidationFailed(str(error)) from None
 
 
@@ -192,7 +236,9 @@ def _front_matter(
     raise ConsolidationFailed("the index's length did not settle")  # pragma: no cover
 
 
-def _page_counts(root: Path, rows: Sequence[dict[str, str]]) -> list[int | None]:
+def _page_counts(
+    rows: Sequence[dict[str, str]], where: Callable[[str], Path]
+) -> list[int | None]:
     import pikepdf  # noqa: PLC0415 - the helper's import
 
     counts: list[int | None] = []
@@ -200,12 +246,14 @@ def _page_counts(root: Path, rows: Sequence[dict[str, str]]) -> list[int | None]
         if not row["rendition"]:
             counts.append(None)
             continue
-        with pikepdf.open(root / row["rendition"]) as rendition:  # its page tree only
+        with pikepdf.open(where(row["rendition"])) as rendition:  # its page tree only
             counts.append(len(rendition.pages))
     return counts
 
 
-def _join(root: Path, front: Path, rows: Sequence[dict[str, str]], joined: Path) -> None:
+def _join(
+    front: Path, rows: Sequence[dict[str, str]], joined: Path, where: Callable[[str], Path]
+) -> None:
     """The front matter and every rendition, in order, into `joined`: qpdf's own page
     assembly (QPDFJob, as `qpdf --empty --pages ...`), which copies each page's streams from
     its file as it writes, undecoded, and keeps at most 200 files open at once. (Pages copied
@@ -218,7 +266,7 @@ def _join(root: Path, front: Path, rows: Sequence[dict[str, str]], joined: Path)
         "outputFile": str(joined),
         "decodeLevel": "none",
         "pages": [{"file": str(front)}]
-        + [{"file": str(root / row["rendition"])} for row in rows if row["rendition"]],
+        + [{"file": str(where(row["rendition"]))} for row in rows if row["rendition"]],
     })
     job.run()
     if job.exit_code not in {0, 3}:  # 3: warnings only
@@ -226,44 +274,80 @@ def _join(root: Path, front: Path, rows: Sequence[dict[str, str]], joined: Path)
 
 
 def build_in_helper(request: bytes) -> dict[str, Any]:
-    import pikepdf  # noqa: PLC0415 - the helper's import
-
     fields = json.loads(request)
     root = Path(fields["root"])
+    files: dict[str, str] | None = fields.get("files")
     plan = BundlePlan(**{**fields["plan"], "exhibits": ()})
     rows: list[dict[str, str]] = fields["rows"]
-    counts = _page_counts(root, rows)
+
+    def where(relative: str) -> Path:
+        return Path(files[relative]) if files is not None else root / relative
+
+    counts = _page_counts(rows, where)
     front_pdf, front, blanks = _front_matter(fields, plan, counts)
-    # Beside the bag's files, never in data/; the writer removes its whole partial folder if
-    # this helper dies before removing them.
-    front_file = root / ".consolidated-front.pdf"
-    joined = root / ".consolidated-joined.pdf"
-    try:
-        with pikepdf.open(io.BytesIO(front_pdf)) as laid_out:
-            for _ in range(blanks):
-                laid_out.add_blank_page(page_size=A4)
-            laid_out.save(front_file)
-        _join(root, front_file, rows, joined)
-        with pikepdf.open(joined) as out:
-            total = front + sum(count for count in counts if count is not None)
-            if len(out.pages) != total:
-                raise ConsolidationFailed(f"{len(out.pages)} pages joined, {total} expected")
-            starts = page_ranges(counts, front)
-            with out.open_outline() as outline:
-                outline.root.append(pikepdf.OutlineItem("Index of exhibits", 1))  # after the cover
-                outline.root.extend(
-                    pikepdf.OutlineItem(bookmark(row), pages[0] - 1)
-                    for row, pages in zip(rows, starts, strict=True)
-                    if pages is not None
-                )
-            out.Root.PageMode = pikepdf.Name.UseOutlines  # the bookmark pane open on opening
-            out.docinfo["/Title"] = f"Consolidated exhibits: {plan.filing_title}"
-            out.docinfo["/Creator"] = "Casefile"
-            out.docinfo["/Producer"] = "Casefile"
-            # The joined file's streams are copied as they are, read from it as written.
-            out.save(root / TARGET, stream_decode_level=pikepdf.StreamDecodeLevel.none)
-    finally:
-        front_file.unlink(missing_ok=True)
-        joined.unlink(missing_ok=True)
-    return {"pages": total, "front": front,
-            "exhibits": sum(1 for count in counts if count is not None)}
+    with contextlib.ExitStack() as scratch:
+        if files is None:
+            # Beside the bag's files, never in data/; the writer removes its whole partial
+            # folder if this helper dies before removing them.
+            front_file = root / ".consolidated-front.pdf"
+            joined = root / ".consolidated-joined.pdf"
+            target = root / TARGET
+            for each in (front_file, joined):
+                scratch.callback(each.unlink, missing_ok=True)
+        else:
+            # No folder: memory files, gone when closed (or when this helper dies).
+            front_file, joined = (_memory_file(scratch, name) for name in ("front", "joined"))
+            target = Path(fields["target"])
+        _assemble(front_pdf, front, blanks, counts, rows, plan,
+                  front_file=front_file, joined=joined, target=target, where=where)
+    return {"pages": front + sum(count for count in counts if count is not None),
+            "front": front, "exhibits": sum(1 for count in counts if count is not None)}
+
+
+def _memory_file(scratch: contextlib.ExitStack, name: str) -> Path:
+    descriptor = os.memfd_create(f"consolidated-{name}")
+    scratch.callback(os.close, descriptor)
+    return Path(f"/proc/self/fd/{descriptor}")
+
+
+def _assemble(  # noqa: PLR0917 - the pieces of the join
+    front_pdf: bytes,
+    front: int,
+    blanks: int,
+    counts: list[int | None],
+    rows: Sequence[dict[str, str]],
+    plan: BundlePlan,
+    *,
+    front_file: Path,
+    joined: Path,
+    target: Path,
+    where: Callable[[str], Path],
+) -> None:
+    import pikepdf  # noqa: PLC0415 - the helper's import
+
+    with pikepdf.open(io.BytesIO(front_pdf)) as laid_out:
+        for _ in range(blanks):
+            laid_out.add_blank_page(page_size=A4)
+        with front_file.open("wb") as stream:  # a stream: no temporary file beside it
+            laid_out.save(stream)
+    _join(front_file, rows, joined, where)
+    with pikepdf.open(joined) as out:
+        total = front + sum(count for count in counts if count is not None)
+        if len(out.pages) != total:
+            raise ConsolidationFailed(f"{len(out.pages)} pages joined, {total} expected")
+        starts = page_ranges(counts, front)
+        with out.open_outline() as outline:
+            outline.root.append(pikepdf.OutlineItem("Index of exhibits", 1))  # after the cover
+            outline.root.extend(
+                pikepdf.OutlineItem(bookmark(row), pages[0] - 1)
+                for row, pages in zip(rows, starts, strict=True)
+                if pages is not None
+            )
+        out.Root.PageMode = pikepdf.Name.UseOutlines  # the bookmark pane open on opening
+        out.docinfo["/Title"] = f"Consolidated exhibits: {plan.filing_title}"
+        out.docinfo["/Creator"] = "Casefile"
+        out.docinfo["/Producer"] = "Casefile"
+        # The joined file's streams are copied as they are, read from it as written.
+        with target.open("wb") as stream:
+            out.save(stream, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+

@@ -47,6 +47,10 @@ from casefile.vault import bounded
 from casefile.verifier import bundle_verifier as layout
 
 CHUNK = 1 << 20
+# What a bag streamed into a zip keeps of its renditions in memory files for the consolidated
+# PDF (os.memfd_create: RAM or swap, never a disk): past it, no consolidated PDF, a warning.
+MAX_HELD_RENDITIONS = 1 << 30
+RENDITION_NAME = "rendition.pdf"
 BAGIT_TEXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 VERIFY_TEXT = "VERIFY.txt"
 EXTENSIONS = {
@@ -203,7 +207,7 @@ def _exhibit(
         "custody_report": custody,
     }
     # Read back now, before the next file is written: a zip bag keeps only the last original.
-    stamped.add(exhibit, lambda: bag.read_bytes(original), f"{folder}/rendition.pdf", row)
+    stamped.add(exhibit, lambda: bag.read_bytes(original), f"{folder}/{RENDITION_NAME}", row)
     if report.get("checkpoint") != sources.checkpoint:
         raise BundleError(
             f"exhibit {exhibit.number} ({exhibit.ern}): its custody report is not against the "
@@ -300,8 +304,7 @@ def _consolidated(
     if not consolidated.wanted(rows):
         return
     if isinstance(bag, _ZipBag):
-        # A stored export streams its zip and keeps no rendition to join: not built yet.
-        warnings.append("no consolidated PDF: not yet made for exports stored on the server")
+        bag.consolidate(plan, rows, sources, warnings)
         return
     try:
         consolidated.build(bag.root, plan, rows, sources.checkpoint, sources.verifier_key)
@@ -503,11 +506,19 @@ class _StreamSink:
         """The stream's owner closes it (after this zip, it may still have bytes to write)."""
 
 
+def _memory_files_refused() -> str:
+    return (
+        "no consolidated PDF: an export stored on the server holds the renditions it is made "
+        f"from in memory, {MAX_HELD_RENDITIONS // (1024 * 1024)} MiB at most; "
+    )
+
+
 class _ZipBag(_Bag):
     """A bag whose files are zip members written once, in order, to a stream. What the bag
     reads back is held in memory: the tag files (small), and the last original written if it
     is small enough to get a rendition (stamping.MAX_BYTES); a larger one gets none, so it is
-    never read back."""
+    never read back. Each rendition is also kept in an anonymous memory file (memfd, never on
+    a disk), up to MAX_HELD_RENDITIONS in all, for the consolidated PDF; `close` closes them."""
 
     def __init__(self, archive: zipfile.ZipFile, top: str) -> None:
         super().__init__(Path(top), durable.Durability(Path(top), needed=False))
@@ -515,8 +526,70 @@ class _ZipBag(_Bag):
         self._top = top
         self._kept: dict[str, bytes] = {}
         self._stamp = dt.datetime.now(dt.UTC).timetuple()[:6]
+        self._held: dict[str, int] = {}  # rendition's path -> its memory file's descriptor
+        self._held_bytes = 0
+        self._not_held: str | None = (
+            None if hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir()
+            else "this system has no memory files (Linux only)"
+        )
+
+    def close(self) -> None:
+        """Close every memory file (their pages are freed): at the end and on failure."""
+        held, self._held = self._held, {}
+        for descriptor in held.values():
+            os.close(descriptor)
+
+    def _hold(self, relative: str, chunks: Iterable[bytes]) -> Iterable[bytes]:
+        """The rendition's chunks as they are written to the zip, copied to a memory file
+        while the total stays within MAX_HELD_RENDITIONS."""
+        if self._not_held is not None:
+            yield from chunks
+            return
+        descriptor = os.memfd_create("rendition", os.MFD_CLOEXEC)
+        self._held[relative] = descriptor
+        for chunk in chunks:
+            if self._not_held is None:
+                self._held_bytes += len(chunk)
+                if self._held_bytes > MAX_HELD_RENDITIONS:
+                    self._not_held = "these renditions are more"
+                    self.close()
+                else:
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(descriptor, view):]
+            yield chunk
+
+    def consolidate(
+        self, plan: BundlePlan, rows: list[dict[str, str]], sources: Sources,
+        warnings: list[str],
+    ) -> None:
+        """data/consolidated.pdf from the renditions held, made in a helper process into
+        another memory file and streamed from it into the zip; or a warning saying why not."""
+        if self._not_held is not None:
+            warnings.append(_memory_files_refused() + self._not_held)
+            self.close()
+            return
+        target = os.memfd_create("consolidated", os.MFD_CLOEXEC)
+        try:
+            try:
+                consolidated.build_from_files(
+                    {row["rendition"]: self._held[row["rendition"]]
+                     for row in rows if row["rendition"]},
+                    target, plan, rows, sources.checkpoint, sources.verifier_key,
+                )
+            except consolidated.ConsolidationFailed as error:
+                raise BundleError(f"the consolidated PDF could not be made ({error})") from None
+            finally:
+                self.close()  # the renditions are in the zip already
+            os.lseek(target, 0, os.SEEK_SET)
+            with os.fdopen(target, "rb", closefd=False) as result:
+                self.write(consolidated.TARGET, iter(lambda: result.read(CHUNK), b""))
+        finally:
+            os.close(target)
 
     def write(self, relative: str, chunks: Iterable[bytes]) -> dict[str, str]:
+        if relative.startswith("data/exhibits/") and relative.endswith(f"/{RENDITION_NAME}"):
+            chunks = self._hold(relative, chunks)
         info = zipfile.ZipInfo(f"{self._top}/{relative}", date_time=self._stamp)
         info.compress_type = zipfile.ZIP_STORED
         info.external_attr = 0o644 << 16
@@ -562,7 +635,10 @@ def write_bundle_stream(plan: BundlePlan, sources: Sources, stream: Any, *, top:
     warnings: list[str] = []
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         bag = _ZipBag(archive, top)
-        digest = _write_bag(bag, plan, sources, warnings)
+        try:
+            digest = _write_bag(bag, plan, sources, warnings)
+        finally:
+            bag.close()
     return Written(
         path=Path(top),
         tagmanifest_sha256=digest,

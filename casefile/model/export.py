@@ -51,3 +51,5 @@ class Export(Base):
     tagmanifest_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     blob_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # The age public keys the stored zip is encrypted to (JSON list; none: a plain zip).
+    age_recipients: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from casefile import jobs, request_scope
+from casefile.bundle import age
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.errors import Conflict, ValidationFailed
@@ -32,6 +33,7 @@ from casefile.model import Case, Exhibit, ExportStatus, Filing, FilingStatus
 from casefile.web.forms import (
     ExhibitForm,
     ExhibitOrderForm,
+    ExportForm,
     FilingForm,
     MoveForm,
     StatusForm,
@@ -163,7 +165,11 @@ def _candidates(case: Case, filing: Filing) -> list[tuple[str, str]]:
     ]
 
 
-def _filing_page(filing: Filing, exhibit_form: ExhibitForm | None = None) -> str:
+def _filing_page(
+    filing: Filing,
+    exhibit_form: ExhibitForm | None = None,
+    export_form: ExportForm | None = None,
+) -> str:
     session, keyring = request_scope.db_session(), request_scope.keyring()
     case = session.get_one(Case, filing.case_id)
     may_edit = _may_edit(case) and filing.status != FilingStatus.FILED
@@ -209,11 +215,13 @@ def _filing_page(filing: Filing, exhibit_form: ExhibitForm | None = None) -> str
         order_form=order_form,
         move_form=MoveForm(formdata=None),
         status_form=StatusForm(formdata=None),
+        export_form=export_form or ExportForm(formdata=None),
         exports=exports,
         exports_active=any(
             export.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for export in exports
         ),
         export_warnings=export_jobs.warnings_of,
+        export_recipients=export_jobs.recipients_of,
     )
 
 
@@ -338,16 +346,22 @@ def change_status(filing_id: uuid.UUID) -> Response:
 
 
 @bp.post("/filings/<uuid:filing_id>/exports")
-def export_filing(filing_id: uuid.UUID) -> Response:
+def export_filing(filing_id: uuid.UUID) -> Response | tuple[str, int]:
     """The export button: a job queued (the warnings were shown above the button and are
     kept with the export); the page shows its progress."""
     session, actor = request_scope.db_session(), request_scope.actor()
     authz.authorize_filing(session, actor, filing_id, CaseAction.EDIT_FILINGS)
+    form = ExportForm()
+    if not form.validate():  # the CSRF token, the field's length: the input kept
+        return refused(_filing_page(filings.get_filing(session, actor, filing_id),
+                                    export_form=form))
+    recipients = [line.strip() for line in (form.age_recipients.data or "").splitlines()
+                  if line.strip()]
 
     def start() -> None:
         export = export_jobs.request_export(
             session, actor, filing_id, store=request_scope.blobs(),
-            keyring=request_scope.keyring(),
+            keyring=request_scope.keyring(), age_recipients=recipients,
         )
         session.commit()
         jobs.jobs().enqueue_export(export.id)
@@ -355,9 +369,18 @@ def export_filing(filing_id: uuid.UUID) -> Response:
 
     try:
         start()
-    except (Conflict, ValidationFailed) as error:
-        flash(error.message if not isinstance(error, ValidationFailed)
-              else "; ".join(error.fields.values()), "error")
+    except ValidationFailed as error:
+        if "age_recipients" not in error.fields:
+            flash("; ".join(error.fields.values()), "error")
+        else:  # a bad key: shown at the field, what was typed kept
+            form.age_recipients.errors = [
+                _("Each line must be an age public key (age1…, 62 characters), at most "
+                  "%(n)d.", n=age.MAX_RECIPIENTS)
+            ]
+            return refused(_filing_page(filings.get_filing(session, actor, filing_id),
+                                        export_form=form))
+    except Conflict as error:
+        flash(error.message, "error")
     return redirect(url_for("web.filings.show", filing_id=filing_id, _anchor="exports"))
 
 
@@ -372,7 +395,7 @@ def download_export(export_id: uuid.UUID) -> Response:
         keyring=request_scope.keyring(),
         record=request.method == "GET",
     )
-    response = Response(stream_with_context(chunks), mimetype="application/zip")
+    response = Response(stream_with_context(chunks), mimetype=export_jobs.media_type(export))
     response.headers["Content-Length"] = str(export.size)
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{export_jobs.file_name(export)}"'

@@ -643,6 +643,13 @@ class ExhibitOrderForm(FlaskForm):
     exhibit_ids = HiddenField()  # comma-separated, in the new order
 
 
+class ExportForm(FlaskForm):
+    # age public keys (age1...), one per line: the export's zip is encrypted to them.
+    age_recipients = TextAreaField(
+        _l("age public keys (optional, one per line)"), validators=[Length(max=4000)]
+    )
+
+
 class StatusForm(FlaskForm):
     status = HiddenField()
 

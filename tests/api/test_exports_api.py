@@ -282,3 +282,55 @@ def test_an_export_holding_a_deleted_item_is_no_longer_given_out(world, filing):
     assert "deleted" in response.get_json()["error"]["message"]
     assert not [e for e in entries(world.session, CustodyAction.DOWNLOADED)
                 if e["item"] == secret["id"]]
+def test_an_export_encrypted_with_age(world, filing, tmp_path):
+    import pyrage  # noqa: PLC0415
+    from pyrage import x25519  # noqa: PLC0415
+
+    registry, counsel = x25519.Identity.generate(), x25519.Identity.generate()
+    keys = [str(registry.to_public()), str(counsel.to_public())]
+    response = world.client.post(f"/api/v1/filings/{filing['id']}/exports",
+                                 json={"age_recipients": keys}, headers=world.lawyer)
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["age_recipients"] == keys
+    polled = world.client.get(response.headers["Location"], headers=world.lawyer).get_json()
+    assert polled["status"] == "done", polled
+    download = world.client.get(polled["download_url"], headers=world.lawyer)
+    assert download.status_code == 200 and download.mimetype == "application/octet-stream"
+    assert download.headers["Content-Disposition"].endswith('.zip.age"')
+    encrypted = download.get_data()
+    import hashlib  # noqa: PLC0415
+
+    # What is recorded is what is downloaded: the age file.
+    assert len(encrypted) == polled["size"]
+    assert hashlib.sha256(encrypted).hexdigest() == polled["sha256"]
+    assert b"bagit.txt" not in encrypted
+    zipped = tmp_path / "bundle.zip"
+    zipped.write_bytes(pyrage.decrypt(encrypted, [registry]))
+    key = world.client.get("/api/v1/custody/public-key",
+                           headers=world.lawyer).get_data(as_text=True).strip()
+    report = bundle_verifier.verify(zipped, key)
+    assert report.valid, report.problems
+    exported = entries(world.session, CustodyAction.EXPORTED)
+    assert len(exported) == 2
+    assert all(entry["bundle"]["age_recipients"] == keys for entry in exported)
+
+
+@pytest.mark.parametrize("body", [{"age_recipients": ["age1nope"]},
+                                  {"age_recipients": "age1..."}, {"age": []}])
+def test_a_bad_age_body_is_422_and_nothing_is_queued(world, filing, body):
+    response = world.client.post(f"/api/v1/filings/{filing['id']}/exports", json=body,
+                                 headers=world.lawyer)
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["error"]["code"] == "validation_error"
+    assert world.session.scalars(select(Export)).all() == []
+
+
+def test_an_empty_body_is_a_plain_zip(world, filing):
+    response = world.client.post(f"/api/v1/filings/{filing['id']}/exports", json={},
+                                 headers=world.lawyer)
+    assert response.status_code == 202
+    assert response.get_json()["age_recipients"] == []
+    polled = world.client.get(response.headers["Location"], headers=world.lawyer).get_json()
+    download = world.client.get(polled["download_url"], headers=world.lawyer)
+    assert download.mimetype == "application/zip"
+    assert zipfile.ZipFile(io.BytesIO(download.get_data())).testzip() is None

@@ -119,7 +119,7 @@ def test_request_bodies_reference_the_views_input_models(app, document):
                 assert "requestBody" not in operation, (method, rule.rule)
                 continue
             body = operation["requestBody"]
-            assert body["required"] is True
+            assert body["required"] is doc.body_required
             assert body["content"]["application/json"]["schema"] == {
                 "$ref": f"#/components/schemas/{doc.body.__name__}"
             }
@@ -129,7 +129,6 @@ def test_request_bodies_reference_the_views_input_models(app, document):
 
 BODYLESS_WRITES = {
     ("post", "/api/v1/cases/{case_id}/uploads"),  # tus creation: everything is in headers
-    ("post", "/api/v1/filings/{filing_id}/exports"),  # the filing says what is exported
 }
 NON_JSON_BODIES = {
     ("post", "/api/v1/cases/{case_id}/evidence"),  # multipart/form-data
@@ -147,6 +146,16 @@ def test_writes_have_request_bodies(document):
 def test_non_json_bodies_are_documented(document):
     for method, path in sorted(NON_JSON_BODIES):
         assert "requestBody" in document["paths"][path][method], (method, path)
+
+
+def test_an_export_body_is_optional_and_names_age_recipients(document):
+    operation = document["paths"]["/api/v1/filings/{filing_id}/exports"]["post"]
+    assert operation["requestBody"]["required"] is False
+    schema = document["components"]["schemas"]["ExportIn"]
+    assert schema["properties"]["age_recipients"]["type"] == "array"
+    assert schema["properties"]["age_recipients"]["maxItems"] == 20
+    assert schema["additionalProperties"] is False
+    assert "age_recipients" in document["components"]["schemas"]["ExportOut"]["required"]
 
 
 def test_case_input_schema_has_the_contracts_fields(document):

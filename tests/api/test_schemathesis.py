@@ -76,6 +76,9 @@ REFUSED_FOR_MEANING = {
     # A redaction of an item of a type that cannot be redacted (the seeded item is a text
     # file), or a box on a page the document does not have; 409 for bytes the case holds.
     "make_redaction_post": ("409", "422"),
+    # An age key of the right form whose Bech32 checksum is wrong (or none at all): 422; and
+    # 409 for a filing holding a deleted exhibit.
+    "create_export_post": ("409", "422"),
 }
 # Fuzzing examples per operation (the coverage phase adds its boundary cases to these): fewer on
 # PostgreSQL, whose leg repeats the run for what only that database refuses.

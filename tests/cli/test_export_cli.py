@@ -5,6 +5,7 @@ verify-bundle` accepts; refusals in one line, exit 1, nothing written."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -159,3 +160,49 @@ def test_casefile_worker_runs_queued_exports_and_stops_on_sigterm(instance, tmp_
         output = worker.communicate(timeout=60)[0].decode()
     assert worker.returncode == 0, output
     assert "casefile worker: 1 exports queued" in output
+
+
+def test_export_encrypted_with_age(instance, tmp_path):
+    import pyrage  # noqa: PLC0415
+    from pyrage import x25519  # noqa: PLC0415
+
+    registry, counsel = x25519.Identity.generate(), x25519.Identity.generate()
+    keys = [str(registry.to_public()), str(counsel.to_public())]
+    result = instance["run"]("export", instance["filing"], "-o", str(tmp_path / "memorial.zip"),
+                             "--as", LEAD, "--zip", "--age-recipient", keys[0],
+                             "--age-recipient", keys[1])
+    assert result.exit_code == 0, result.output
+    assert "encrypted with age to 2 recipient(s)" in result.output
+    encrypted = tmp_path / "memorial.zip.age"
+    assert encrypted.is_file() and not (tmp_path / "memorial.zip").exists()
+    assert b"PK\x03\x04" not in encrypted.read_bytes()[:64]
+    plain = tmp_path / "memorial.zip"
+    plain.write_bytes(pyrage.decrypt(encrypted.read_bytes(), [counsel]))
+    verified = instance["run"]("verify-bundle", str(plain))
+    assert verified.exit_code == 0, verified.output
+    with instance["database"].sessions() as session:
+        [export] = session.scalars(select(Export)).all()
+        assert export_jobs.recipients_of(export) == keys
+        assert export_jobs.file_name(export).endswith(".zip.age")
+        exported = session.scalars(select(CustodyEntry).where(
+            CustodyEntry.action == CustodyAction.EXPORTED)).all()
+    assert len(exported) == 2
+    assert all(json.loads(entry.details)["bundle"]["age_recipients"] == keys
+               for entry in exported)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--zip", "--age-recipient", "age1nope"],
+     "casefile: no bundle written: 'age1nope' is not an age public key"),
+    (["--age-recipient", "age1nope"],
+     "casefile: --age-recipient needs --zip: only a zip is encrypted"),
+])
+def test_a_bad_age_recipient_is_one_line_and_nothing_is_queued(instance, tmp_path, extra,
+                                                               message):
+    out = tmp_path / "memorial.zip"
+    result = instance["run"]("export", instance["filing"], "-o", str(out), "--as", LEAD, *extra)
+    assert result.exit_code == 1
+    assert result.output.startswith(message) and result.output.strip().count("\n") == 0
+    with instance["database"].sessions() as session:
+        assert session.scalars(select(Export)).all() == []
+    assert list(tmp_path.glob("memorial*")) == []

@@ -47,6 +47,7 @@ ENGLISH = [
     "Show", "Killing", "Persecution", "Borders", "tiles", "taken", "collector", "incident",
     "Translation", "Translations", "translation", "Translator", "Redact", "Redacted",
     "redacted", "version", "Boxes", "box", "Page", "Certification", "Left", "Width", "Height",
+    "Encrypted", "keys", "key", "optional", "public", "recipients", "plain",
 ]
 WORDS = re.compile(r"(?<![\w-])(" + "|".join(re.escape(word) for word in ENGLISH) + r")(?![\w-])")
 
@@ -226,6 +227,11 @@ def pages(client: FlaskClient, session: Session) -> dict[str, str]:
     assert exhibit.status_code == 201, exhibit.get_json()
     exported = client.post(f"/api/v1/filings/{filing_id}/exports", headers=auth)
     assert exported.status_code == 202, exported.get_json()
+    from pyrage import x25519  # noqa: PLC0415
+
+    encrypted = client.post(f"/api/v1/filings/{filing_id}/exports", headers=auth, json={
+        "age_recipients": [str(x25519.Identity.generate().to_public())]})
+    assert encrypted.status_code == 202, encrypted.get_json()  # "encrypted with age to 1 key"
 
     sign_in(client, "lead@example.org")
     chosen = submit(client, "/cases", {"locale": "my"}, action="/language")

@@ -110,3 +110,46 @@ def test_readers_see_no_export_section(client, filing_url):
     sign_in(client, "viewer@example.org")
     page = text(client.get(filing_url))
     assert 'id="exports"' not in page and "Export bundle" not in page
+
+
+def test_age_public_keys_encrypt_the_bundle(client, filing_url, session):
+    import pyrage  # noqa: PLC0415
+    from pyrage import x25519  # noqa: PLC0415
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from casefile.model import Export  # noqa: PLC0415
+
+    registry = x25519.Identity.generate()
+    page = text(client.get(filing_url))
+    assert "age public keys (optional, one per line)" in page
+    form = find_form(page, f"{filing_url}/exports")
+    assert form.fields["csrf_token"]
+    started = client.post(f"{filing_url}/exports", data={
+        **form.fields, "age_recipients": f"  {registry.to_public()}  \n\n"})
+    assert started.status_code == 303
+    [export] = session.scalars(select(Export)).all()
+    assert export_jobs.recipients_of(export) == [str(registry.to_public())]
+    page = text(client.get(filing_url))
+    assert "Encrypted with age to 1 key." in page
+    download = client.get(f"/exports/{export.id}/download")
+    assert download.status_code == 200 and download.mimetype == "application/octet-stream"
+    assert ".zip.age" in download.headers["Content-Disposition"]
+    plain = pyrage.decrypt(download.get_data(), [registry])
+    with zipfile.ZipFile(io.BytesIO(plain)) as archive:
+        assert archive.testzip() is None
+
+
+def test_a_bad_age_key_is_refused_at_the_field_with_the_input_kept(client, filing_url, session):
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from casefile.model import Export  # noqa: PLC0415
+
+    form = find_form(text(client.get(filing_url)), f"{filing_url}/exports")
+    refused = client.post(f"{filing_url}/exports", data={
+        **form.fields, "age_recipients": "age1nope"})
+    assert refused.status_code == 422
+    page = text(refused)
+    assert "Each line must be an age public key" in page and "age1nope" in page
+    assert session.scalars(select(Export)).all() == []
+    without_token = client.post(f"{filing_url}/exports", data={"age_recipients": "age1nope"})
+    assert without_token.status_code == 400

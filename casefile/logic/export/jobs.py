@@ -28,7 +28,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -36,14 +36,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from casefile import db
-from casefile.bundle import writer
+from casefile.bundle import age, writer
 from casefile.bundle.plan import ExhibitPlan, Sources
 from casefile.db import utcnow
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
 from casefile.logic.custody.checkpoints import CustodyKeys
-from casefile.logic.errors import Conflict, DomainError, NotFound
+from casefile.logic.errors import Conflict, DomainError, NotFound, ValidationFailed
 from casefile.logic.export import filing as filing_export
 from casefile.logic.export import shared
 from casefile.logic.export.shared import Prepared
@@ -68,6 +68,7 @@ log = logging.getLogger("casefile.exports")
 PROGRESS_EVERY = 1.0  # seconds between progress writes within a stage
 MAX_ATTEMPTS = 3
 CHUNK = 1 << 20
+BUNDLE_WARNING = "bundle_warning"  # a warning of the writer's, stored with the export
 STAGES = ("queued", "signing", "exhibits", "sealing", "done", "failed")
 
 
@@ -85,9 +86,13 @@ def request_export(
     *,
     store: BlobStore,
     keyring: Keyring,
+    age_recipients: Sequence[str] = (),
 ) -> Export:
-    """A queued export of the filing, with the filing's warnings as they are now. The
-    caller enqueues its job (casefile.jobs) once this returns."""
+    """A queued export of the filing, with the filing's warnings as they are now; with
+    `age_recipients` (age public keys) its zip is encrypted to them (bundle/age.py). The
+    caller enqueues its job (casefile.jobs) once this returns. ValidationFailed for a bad
+    key, before anything is written."""
+    recipients = checked_recipients(age_recipients)
     filing = filing_export.exportable(session, actor, filing_id)
     total = len(filing.exhibits)
     case_id = filing.case_id
@@ -105,7 +110,19 @@ def request_export(
         for w in found
     ]
     return _insert(session, actor, filing_id, case_id=case_id, listed=listed, total=total,
-                   held=held)
+                   held=held, recipients=recipients)
+
+
+def checked_recipients(texts: Sequence[str]) -> list[str]:
+    """The age public keys, each checked (bundle/age.py), as stored; none for a plain zip."""
+    recipients = [text.strip() for text in texts]
+    if not recipients:
+        return []
+    try:
+        age.recipients_of(recipients)
+    except age.BadRecipient as error:
+        raise ValidationFailed({"age_recipients": str(error)}) from None
+    return recipients
 
 
 @retry.transaction
@@ -118,6 +135,7 @@ def _insert(
     listed: list[dict[str, Any]],
     total: int,
     held: list[dict[str, str]],
+    recipients: list[str],
 ) -> Export:
     session.rollback()
     db.begin_writing(session)
@@ -133,6 +151,7 @@ def _insert(
         warnings=json.dumps(listed, ensure_ascii=False),
         exhibits=json.dumps(held, ensure_ascii=False),
         attempts=0,
+        age_recipients=json.dumps(recipients),
     )
     session.add(export)
     session.commit()
@@ -201,8 +220,18 @@ def warnings_of(export: Export) -> list[dict[str, Any]]:
     return list(json.loads(export.warnings or "[]"))
 
 
+def recipients_of(export: Export) -> list[str]:
+    """The age public keys the export's zip is encrypted to (none: a plain zip)."""
+    return list(json.loads(export.age_recipients or "[]"))
+
+
 def file_name(export: Export) -> str:
-    return f"{export.bundle_name or 'bundle'}.zip"
+    name = f"{export.bundle_name or 'bundle'}.zip"
+    return name + age.SUFFIX if recipients_of(export) else name
+
+
+def media_type(export: Export) -> str:
+    return "application/octet-stream" if recipients_of(export) else "application/zip"
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -215,6 +244,7 @@ class _Run:
     blob_id: str
     filing_id: uuid.UUID
     actor_id: uuid.UUID | None
+    age_recipients: list[str]
 
 
 @retry.transaction
@@ -236,7 +266,7 @@ def _claim(session: Session, export_id: uuid.UUID) -> _Run | None:
     export.progress_done = 0
     export.error = None
     run = _Run(export.id, export.attempts, export.blob_id, export.filing_id,
-               export.requested_by_id)
+               export.requested_by_id, recipients_of(export))
     session.commit()
     db.end_writing(session)
     return run
@@ -353,7 +383,8 @@ def _finish(
     custody_log.append_many(
         session,
         shared.exported_entries(
-            actor, prepared, written, export={"id": str(export.id)}, filing=filing_ref(filing)
+            actor, prepared, written, age_recipients=run.age_recipients,
+            export={"id": str(export.id)}, filing=filing_ref(filing),
         ),
     )
     export.status = ExportStatus.DONE
@@ -366,6 +397,15 @@ def _finish(
     export.tagmanifest_sha256 = written.tagmanifest_sha256
     export.wrapped_key = wrapped_key
     export.bundle_name = str(written.path)
+    # What the writer had to say (an exhibit without a rendition, no consolidated PDF): kept
+    # with the filing's warnings, shown with the export, never silent.
+    export.warnings = json.dumps(
+        warnings_of(export) + [
+            {"code": BUNDLE_WARNING, "message": warning, "exhibits": [], "total_pages": None}
+            for warning in written.warnings
+        ],
+        ensure_ascii=False,
+    )
     export.exhibits = json.dumps(_planned_lines(prepared), ensure_ascii=False)
     session.commit()
     db.end_writing(session)
@@ -401,7 +441,7 @@ def run_export(
         blob = store.writer(run.blob_id)
         encrypting = data_key.cipher.new_encrypting_stream(blob, export_id.bytes)
         name = _top_name(session, run)
-        written = writer.write_bundle_stream(prepared.plan, sources, encrypting, top=name)
+        written = _write(prepared, sources, encrypting, name, run.age_recipients)
         report(len(prepared.plan.exhibits), "sealing")
         encrypting.close()  # the last segment; closes (fsyncs) the blob under its temp name
         blob.commit()
@@ -448,6 +488,41 @@ def _record_planned(session: Session, run: _Run, prepared: Prepared) -> None:
     export.exhibits = json.dumps(lines, ensure_ascii=False)
     session.commit()
     db.end_writing(session)
+
+
+class _Counted:
+    """What is stored (and downloaded): its size and SHA-256, as it is written."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self._stream.write(data)
+        self.sha256.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        """The stream's owner decides when its bytes are durable."""
+
+
+def _write(
+    prepared: Prepared, sources: Sources, stream: Any, name: str, recipients: list[str]
+) -> writer.Written:
+    """The zip streamed into `stream` (the blob's encryption), through age encryption to
+    `recipients` first if any: then the size and SHA-256 recorded are the age file's, the
+    one downloaded."""
+    if not recipients:
+        return writer.write_bundle_stream(prepared.plan, sources, stream, top=name)
+    stored = _Counted(stream)
+    try:
+        with age.encrypting(recipients, stored) as plaintext:  # type: ignore[arg-type]
+            written = writer.write_bundle_stream(prepared.plan, sources, plaintext, top=name)
+    except age.EncryptionFailed as error:
+        raise writer.BundleError(str(error)) from None
+    return replace(written, zip_size=stored.size, zip_sha256=stored.sha256.hexdigest())
 
 
 def _required(keys: CustodyKeys | None) -> CustodyKeys:
