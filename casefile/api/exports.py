@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, jsonify, request, stream_with_context, url_for
+from flask import Response, jsonify, request, url_for
 
-from casefile import jobs, request_scope
+from casefile import downloads, jobs, request_scope
 from casefile.api import schemas
 from casefile.api.blueprint import bp
 from casefile.api.openapi import operation
@@ -108,11 +108,4 @@ def download_export(export_id: uuid.UUID) -> Response:
         keyring=request_scope.keyring(),
         record=request.method == "GET",
     )
-    response = Response(stream_with_context(chunks), mimetype=export_jobs.media_type(export))
-    response.headers["Content-Length"] = str(export.size)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{export_jobs.file_name(export)}"'
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Casefile-SHA256"] = export.sha256 or ""
-    return response
+    return downloads.export_response(export, chunks)

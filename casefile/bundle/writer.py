@@ -483,7 +483,7 @@ def write_bundle(
 # --- the bag streamed into a zip on any writable stream (an export job's encrypted blob) -----
 
 
-class _StreamSink:
+class CountingSink:
     """What zipfile writes to: the caller's stream, counted and hashed (the zip's own size
     and SHA-256). It offers no tell() or seek(), so zipfile writes each member's sizes after
     its data (data descriptors) and never goes back: nothing needs a file on disk."""
@@ -631,7 +631,7 @@ def write_bundle_stream(plan: BundlePlan, sources: Sources, stream: Any, *, top:
     stopped the bundle. `Written.path` is `top`; `Written.zip_size`/`zip_sha256` describe
     the zip as written."""
     _checked(plan)
-    sink = _StreamSink(stream)
+    sink = CountingSink(stream)
     warnings: list[str] = []
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         bag = _ZipBag(archive, top)

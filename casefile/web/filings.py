@@ -13,13 +13,12 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from casefile import jobs, request_scope
+from casefile import downloads, jobs, request_scope
 from casefile.bundle import age
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
@@ -395,10 +394,4 @@ def download_export(export_id: uuid.UUID) -> Response:
         keyring=request_scope.keyring(),
         record=request.method == "GET",
     )
-    response = Response(stream_with_context(chunks), mimetype=export_jobs.media_type(export))
-    response.headers["Content-Length"] = str(export.size)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{export_jobs.file_name(export)}"'
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return downloads.export_response(export, chunks)

@@ -490,24 +490,6 @@ def _record_planned(session: Session, run: _Run, prepared: Prepared) -> None:
     db.end_writing(session)
 
 
-class _Counted:
-    """What is stored (and downloaded): its size and SHA-256, as it is written."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-        self.size = 0
-        self.sha256 = hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        self._stream.write(data)
-        self.sha256.update(data)
-        self.size += len(data)
-        return len(data)
-
-    def flush(self) -> None:
-        """The stream's owner decides when its bytes are durable."""
-
-
 def _write(
     prepared: Prepared, sources: Sources, stream: Any, name: str, recipients: list[str]
 ) -> writer.Written:
@@ -516,7 +498,7 @@ def _write(
     one downloaded."""
     if not recipients:
         return writer.write_bundle_stream(prepared.plan, sources, stream, top=name)
-    stored = _Counted(stream)
+    stored = writer.CountingSink(stream)  # the age file's size and SHA-256
     try:
         with age.encrypting(recipients, stored) as plaintext:  # type: ignore[arg-type]
             written = writer.write_bundle_stream(prepared.plan, sources, plaintext, top=name)
