@@ -25,7 +25,7 @@ from werkzeug.wsgi import get_input_stream
 from casefile import request_body, request_scope
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
-from casefile.logic.errors import DomainError
+from casefile.logic.errors import DomainError, ValidationFailed
 from casefile.logic.evidence import derivatives, submission
 from casefile.logic.evidence.intake import IntakeStream
 
@@ -279,6 +279,19 @@ def read_form() -> tuple[Any, Any]:
             "the multipart body could not be read (are the file names UTF-8?): "
             f"{type(error).__name__}"
         ) from None
+
+
+def one_file_form(allowed: frozenset[str] | set[str]) -> tuple[dict[str, object], Any]:
+    """The text fields and the file part of a multipart body that carries exactly one file
+    part, `file`, and no field outside `allowed` (the API's uploads: an item, a translation)."""
+    form, files = read_form()
+    parts = files.getlist("file")
+    if len(parts) != 1 or len(files) != 1:
+        raise ValidationFailed({"file": "send exactly one file part named 'file'"})
+    unknown = sorted(set(form) - set(allowed))
+    if unknown:
+        raise ValidationFailed(dict.fromkeys(unknown, "unknown field"))
+    return {name: form.get(name) for name in form}, parts[0]
 
 
 class MalformedBody(DomainError):

@@ -12,7 +12,6 @@ from casefile.api import requests, schemas
 from casefile.api.blueprint import bp
 from casefile.api.evidence import described
 from casefile.api.openapi import multipart_schema, operation
-from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence import derivatives
 from casefile.logic.evidence.derivatives import RedactionInput, TranslationInput
 
@@ -34,22 +33,16 @@ def upload_translation(evidence_id: uuid.UUID) -> tuple[Response, int]:
     # Authorize before reading a byte of the body (reading it streams it into the vault).
     derivatives.authorize(session, actor, evidence_id)
     # A refusal leaves the streamed file to uploads.abort_unfinished (teardown): no blob stays.
-    form, files = uploads.read_form()
-    parts = files.getlist("file")
-    if len(parts) != 1 or len(files) != 1:
-        raise ValidationFailed({"file": "send exactly one file part named 'file'"})
-    unknown = sorted(set(form) - TRANSLATION_FIELDS)
-    if unknown:
-        raise ValidationFailed(dict.fromkeys(unknown, "unknown field"))
-    data = derivatives.parse_translation({name: form.get(name) for name in form})
+    fields, part = uploads.one_file_form(TRANSLATION_FIELDS)
+    data = derivatives.parse_translation(fields)
     item = derivatives.translate(
         session,
         actor,
         evidence_id,
         uploads.streams()[0],
         data,
-        filename=parts[0].filename,
-        declared_mime=parts[0].mimetype or None,
+        filename=part.filename,
+        declared_mime=part.mimetype or None,
         store=request_scope.blobs(),
         keyring=request_scope.keyring(),
     )

@@ -14,7 +14,6 @@ from casefile.api.openapi import multipart_schema, operation
 from casefile.logic import authz
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import reports as custody_reports
-from casefile.logic.errors import ValidationFailed
 from casefile.logic.evidence import (
     deletion,
     derivatives,
@@ -51,22 +50,16 @@ def upload_evidence(case_id: uuid.UUID) -> tuple[Response, int]:
     authz.authorize_case(
         request_scope.db_session(), request_scope.actor(), case_id, CaseAction.ADD_EVIDENCE
     )
-    form, files = uploads.read_form()
-    parts = files.getlist("file")
-    if len(parts) != 1 or len(files) != 1:
-        raise ValidationFailed({"file": "send exactly one file part named 'file'"})
-    unknown = sorted(set(form) - UPLOAD_FIELDS)
-    if unknown:
-        raise ValidationFailed(dict.fromkeys(unknown, "unknown field"))
-    data = submission.parse_input({name: form.get(name) for name in form})
+    fields, part = uploads.one_file_form(UPLOAD_FIELDS)
+    data = submission.parse_input(fields)
     result = registration.register_upload(
         request_scope.db_session(),
         request_scope.actor(),
         case_id,
         uploads.streams()[0],
         data,
-        filename=parts[0].filename,
-        declared_mime=parts[0].mimetype or None,
+        filename=part.filename,
+        declared_mime=part.mimetype or None,
         store=request_scope.blobs(),
         keyring=request_scope.keyring(),
     )
