@@ -79,7 +79,8 @@ def list_exports(filing_id: uuid.UUID) -> Response:
 
 @bp.get("/exports/<uuid:export_id>")
 @operation(
-    summary="An export: its status (queued, running, done, failed), progress, error, the "
+    summary="An export: its status (queued, running, done, failed; purged: its bundle "
+    "destroyed because an item it held was deleted, `error` says which), progress, error, the "
     "filing's warnings when it was asked for, and the result's size and digests",
     tag="exports",
     response=schemas.ExportOut,
@@ -94,7 +95,8 @@ def get_export(export_id: uuid.UUID) -> Response:
 @operation(
     summary="The finished bundle (a zip; application/octet-stream, a .zip.age, when it was "
     "encrypted with age), decrypted from storage as it streams; 409 until the export is "
-    "done. Each exhibit gets a `downloaded` custody entry naming the export",
+    "done, and once it was purged. Each exhibit gets a `downloaded` custody entry naming the "
+    "export",
     tag="exports",
     raw_response=("application/zip", {"type": "string", "format": "binary"}),
     errors=(401, 403, 404, 409),

@@ -513,7 +513,7 @@ class ExportIn(BaseModel):
 class ExportOut(BaseModel):
     id: uuid.UUID
     filing_id: uuid.UUID
-    status: str  # queued | running | done | failed
+    status: str  # queued | running | done | failed | purged (destroyed: `error` says why)
     progress: ExportProgress
     error: str | None
     warnings: list[FilingWarningOut]  # the filing's warnings when the export was asked for

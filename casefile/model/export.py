@@ -19,6 +19,9 @@ class ExportStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    # Done once, then destroyed because an item it holds was deleted: its data key is gone
+    # (crypto-shredded) and its blob deleted; `error` says which item and why.
+    PURGED = "purged"
 
 
 class Export(Base):

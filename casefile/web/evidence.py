@@ -319,6 +319,7 @@ def _item_page(
     too_large = reading.preview_refusal(
         item, request_scope.settings().preview_max_megapixels, described.extracted
     )
+    can_delete = authz.can(role, CaseAction.DELETE_EVIDENCE) and not item.case.legal_hold
     return render_template(
         "evidence_item.html",
         item=item,
@@ -326,7 +327,12 @@ def _item_page(
         entries=entries,
         verify_form=EmptyForm(),
         delete_form=delete_form or ReasonForm(formdata=None),
-        can_delete=authz.can(role, CaseAction.DELETE_EVIDENCE) and not item.case.legal_hold,
+        can_delete=can_delete,
+        deletion_plan=(
+            deletion.plan(session, actor, item)
+            if can_delete and item.status.value == "active"
+            else None
+        ),
         can_preview=previewable(item.mime) and item.status.value == "active" and not too_large,
         preview_refused=too_large,
         pdf_paging=_pdf_paging(item, described.extracted),
@@ -478,7 +484,7 @@ def delete(item_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
     if not form.validate_on_submit():
         return refused(_item_page(item_id, delete_form=form))
     try:
-        deletion.delete_item(
+        done = deletion.delete_with_derivatives(
             session,
             actor,
             item_id,
@@ -492,6 +498,24 @@ def delete(item_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         _("Item deleted: its data key was destroyed; a tombstone and the custody record remain."),
         "success",
     )
+    if done.derivatives:
+        flash(
+            ngettext(
+                "%(num)d item made from it was deleted with it.",
+                "%(num)d items made from it were deleted with it.",
+                len(done.derivatives),
+            ),
+            "success",
+        )
+    if done.purged or done.stopped:
+        flash(
+            ngettext(
+                "%(num)d stored export holding it was destroyed.",
+                "%(num)d stored exports holding it were destroyed.",
+                len(done.purged) + len(done.stopped),
+            ),
+            "success",
+        )
     return redirect(url_for("web.evidence.list_items", case_id=item.case_id))
 
 

@@ -715,6 +715,7 @@ EXPORT_STATUS_NAMES = {
     "running": _l("Running"),
     "done": _l("Ready"),
     "failed": _l("Failed"),
+    "purged": _l("Destroyed"),
 }
 EXPORT_STAGE_NAMES = {
     "queued": _l("waiting for its turn"),

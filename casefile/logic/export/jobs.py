@@ -17,8 +17,14 @@ MAX_ATTEMPTS runs; then it fails with a message. A run that finds its row taken 
 was too slow, not dead) stops without writing anything: the row's `attempts` is the run's
 token.
 
-Lock order: the custody lock, then the export row (the finishing transaction); progress and
-recovery take the export row only."""
+An item deleted while a run goes on (logic/evidence/deletion.py) fails the run: the deletion
+marks a queued or running export holding it failed (the run then finds its row taken and
+writes nothing), and the finishing transaction checks again, under the custody lock, that
+every item of the plan is still active before it publishes; a finished export holding an item
+deleted later is purged (status `purged`: its data key destroyed, its blob deleted).
+
+Lock order: the custody lock, then the export row (the finishing transaction, and a
+deletion); progress and recovery take the export row only."""
 
 from __future__ import annotations
 
@@ -379,6 +385,19 @@ def _finish(
     export = session.get(Export, run.export_id, with_for_update=True, populate_existing=True)
     if export is None or export.status != ExportStatus.RUNNING or export.attempts != run.attempt:
         raise Superseded
+    # An item deleted since the run read it: the bundle holding it is never published (a
+    # deletion committed after this point finds the export done, and purges it).
+    deleted = session.scalars(
+        select(Evidence.ern).where(
+            Evidence.id.in_(set(prepared.items.values()) | held_items(export)),
+            Evidence.status != EvidenceStatus.ACTIVE,
+        )
+    ).first()
+    if deleted is not None:
+        raise Conflict(
+            f"{deleted} was deleted while this export was being made: nothing of it was "
+            "kept; export the filing again"
+        )
     filing = session.get_one(Filing, run.filing_id)
     custody_log.append_many(
         session,
@@ -601,6 +620,8 @@ def open_download(
     committed before the first byte leaves."""
     db.begin_writing(session)
     export = get_export(session, actor, export_id)
+    if export.status == ExportStatus.PURGED:
+        raise Conflict(f"this export was destroyed: {export.error}")
     if export.status != ExportStatus.DONE or not export.blob_id or export.wrapped_key is None:
         raise Conflict(f"this export is {export.status.value}: there is nothing to download")
     deleted = session.scalars(
