@@ -193,7 +193,10 @@ def evidence_custody(evidence_id: uuid.UUID) -> Response:
 
 @bp.delete("/evidence/<uuid:evidence_id>")
 @operation(
-    summary="Delete an item (leads only; refused under legal hold): destroys its data key",
+    summary="Delete an item (leads only; refused under legal hold): destroys its data key. "
+    "The items made from it (translations, redacted versions, recursively) are deleted with "
+    "it, and the stored exports holding any of them are purged (their bundles destroyed); "
+    "409 naming a derivative the caller does not see, nothing deleted",
     tag="evidence",
     body=DeletionInput,
     response=schemas.EvidenceOut,
@@ -243,7 +246,8 @@ def grant_access(evidence_id: uuid.UUID) -> tuple[Response, int]:
 
 @bp.delete("/evidence/<uuid:evidence_id>/grants/<uuid:user_id>")
 @operation(
-    summary="Withdraw a member's access to a restricted item (leads only)",
+    summary="Withdraw a member's access to a restricted item (leads only), and their access "
+    "to every item made from it (translations, redacted versions), one custody entry each",
     tag="evidence",
     status=204,
     errors=(401, 403, 404, 409),

@@ -318,6 +318,11 @@ class BulkOut(BaseModel):
     bulk: uuid.UUID = Field(description="the id every custody entry of this action carries")
     changed: list[uuid.UUID] = Field(description="items changed, one custody entry each")
     unchanged: list[uuid.UUID] = Field(description="items that already were as asked")
+    derived: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="items not named but restricted with them: their translations and "
+        "redacted versions (docs/derivatives.md), one custody entry each",
+    )
 class LocationOut(BaseModel):
     place: str | None
     village_ward: str | None

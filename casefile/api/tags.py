@@ -136,6 +136,7 @@ def bulk_action(case_id: uuid.UUID) -> Response:
             bulk=uuid.UUID(result.bulk_id),
             changed=[item.id for item in result.changed],
             unchanged=[item.id for item in result.unchanged],
+            derived=[item.id for item in result.derived],
         ).model_dump(mode="json")
     )
 

@@ -407,11 +407,20 @@ def withdraw_access(item_id: uuid.UUID, user_id: uuid.UUID) -> BaseResponse:
     session, actor = request_scope.db_session(), request_scope.actor()
     item = grants.authorize_management(session, actor, item_id)
     try:
-        grants.revoke(session, actor, item_id, user_id)
+        withdrawn = grants.revoke(session, actor, item_id, user_id)
     except NotFound:  # the item was found above: it is the grant that is gone
         flash(_("This person no longer has access."), "error")
     else:
         flash(_("Access withdrawn."), "success")
+        if withdrawn:
+            flash(
+                ngettext(
+                    "Their access to %(num)d item made from it was withdrawn too.",
+                    "Their access to %(num)d items made from it was withdrawn too.",
+                    len(withdrawn),
+                ),
+                "success",
+            )
     if actor is not None and user_id == actor.id:  # their own: the item is hidden from them now
         return redirect(url_for("web.evidence.list_items", case_id=item.case_id))
     return redirect(url_for("web.evidence.show", item_id=item_id))

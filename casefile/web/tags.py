@@ -232,6 +232,14 @@ def bulk_action(case_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
                 message += " " + ngettext(
                     "%(num)d was already so.", "%(num)d were already so.", unchanged
                 )
+            if result.derived:
+                message += " " + ngettext(
+                    "%(num)d item made from them (a translation or a redacted version) was "
+                    "restricted with them.",
+                    "%(num)d items made from them (translations and redacted versions) were "
+                    "restricted with them.",
+                    len(result.derived),
+                )
             flash(message, "success")
             query = urlencode({name: value for name, value in filters.items() if value})
             target = url_for("web.evidence.list_items", case_id=case_id)

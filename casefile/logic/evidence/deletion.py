@@ -34,7 +34,7 @@ from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Conflict
-from casefile.logic.evidence import metadata, sharing
+from casefile.logic.evidence import derivatives, metadata, sharing
 from casefile.logic.export.jobs import held_items
 from casefile.logic.search import index as search_index
 from casefile.logic.text import Reason, refuse_nul
@@ -104,29 +104,12 @@ class DeletionPlan:
 
 
 def _derivative_tree(session: Session, item: Evidence) -> list[Evidence]:
-    """Every item made from `item`, from those made from them, and so on (a deleted one is
-    walked through: a redaction of a translation deleted before this rule stays reachable);
-    the active ones are returned, each after its original."""
-    found: list[Evidence] = []
-    seen = {item.id}
-    level = [item.id]
-    while level:
-        children = list(
-            session.scalars(
-                select(Evidence)
-                .where(Evidence.derived_from_id.in_(level))
-                .order_by(Evidence.created_at, Evidence.id)
-            )
-        )
-        level = []
-        for child in children:
-            if child.id in seen:
-                continue
-            seen.add(child.id)
-            level.append(child.id)
-            if child.status == EvidenceStatus.ACTIVE:
-                found.append(child)
-    return found
+    """The active items made from `item`, recursively, each after its original."""
+    return [
+        one
+        for one in derivatives.derivative_tree(session, item)
+        if one.status == EvidenceStatus.ACTIVE
+    ]
 
 
 def exports_holding(
@@ -214,8 +197,8 @@ def delete_with_derivatives(
         raise Conflict("this item was deleted already")
     custody_log.hold_lock(session)  # the lock order: the custody lock, then the export rows
     user = authz.require_active(actor)
-    derivatives = _derivative_tree(session, item)
-    for child in derivatives:
+    made = _derivative_tree(session, item)
+    for child in made:
         if not authz.may_see_item(session, user, child):
             # Deleting is a lead's: a lead manages the grants of every restricted item of
             # the case, seen or not, so its ERN tells them nothing new.
@@ -224,7 +207,7 @@ def delete_with_derivatives(
                 "would be deleted with it: give yourself a grant to it (on the record) or ask "
                 "a lead who holds one; nothing was deleted"
             )
-    items = [item, *derivatives]
+    items = [item, *made]
     exports = exports_holding(session, case.id, [x.id for x in items], for_update=True)
     now = utcnow()
     stops = _stop_exports(exports, items, now)
@@ -242,7 +225,7 @@ def delete_with_derivatives(
             store.delete(blob_id)
         except Exception:
             log.exception("blob %s of a deletion could not be removed: scrub reports it", blob_id)
-    return Deleted(item=item, derivatives=derivatives, purged=stops.purged, stopped=stops.stopped)
+    return Deleted(item=item, derivatives=made, purged=stops.purged, stopped=stops.stopped)
 
 
 @dataclass
@@ -323,14 +306,4 @@ def _delete_one(
         item_id=item.id,
         details=details,
     )
-
-
-def describe(plan: DeletionPlan) -> dict[str, Any]:
-    """The plan as the API and the CLI show it."""
-    return {
-        "derivatives": [{"id": str(x.id), "ern": x.ern} for x in plan.derivatives],
-        "hidden_derivatives": plan.hidden,
-        "stored_exports": [str(e.id) for e in plan.stored_exports],
-        "unfinished_exports": [str(e.id) for e in plan.unfinished_exports],
-    }
 

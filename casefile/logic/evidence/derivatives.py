@@ -30,6 +30,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casefile.logic import authz
@@ -335,6 +336,30 @@ def _run_redaction(
             del content
     finally:
         reading.RENDERS_AT_ONCE.release()
+
+
+def derivative_tree(session: Session, item: Evidence) -> list[Evidence]:
+    """Every item made from `item`, from those made from them, and so on, deleted ones
+    included (a redaction of a translation deleted before stays reachable), each after the
+    item it was made from; unauthorized: for the rules that follow an original to what was
+    made of it (deletion, restriction, withdrawn grants)."""
+    found: list[Evidence] = []
+    seen = {item.id}
+    level = [item.id]
+    while level:
+        children = [
+            child
+            for child in session.scalars(
+                select(Evidence)
+                .where(Evidence.derived_from_id.in_(level))
+                .order_by(Evidence.created_at, Evidence.id)
+            )
+            if child.id not in seen
+        ]
+        seen.update(child.id for child in children)
+        found += children
+        level = [child.id for child in children]
+    return found
 
 
 def derivatives_of(session: Session, actor: User | None, item: Evidence) -> list[Evidence]:

@@ -2,7 +2,12 @@
 withdraws it; the item's uploader, while they see it, may give it to the case's leads (so a
 lead can review it); each change is a custody entry. A lead needs a grant too to see one: the
 lead can give it to themselves, on the record. A member who neither leads nor sees the item
-is answered as for a missing item: trying to manage its access tells them nothing."""
+is answered as for a missing item: trying to manage its access tells them nothing.
+
+Withdrawing a person's grant to an item withdraws their grants to the items made from it too
+(its translations and redacted versions, recursively; `revoke`), each on the record. Giving
+access stays per item: a grant to the original is copied to a translation only when the
+translation is made (logic/evidence/registration.py), never later."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from casefile.logic.accounts.accounts import find_by_email
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from casefile.logic.evidence import derivatives
 from casefile.model import (
     CaseMember,
     CustodyAction,
@@ -172,20 +178,50 @@ def new_grant(
 
 
 @retry.transaction
-def revoke(session: Session, actor: User | None, item_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def revoke(
+    session: Session, actor: User | None, item_id: uuid.UUID, user_id: uuid.UUID
+) -> list[Evidence]:
+    """Withdraw the person's grant to the item, and their grants to every item made from it
+    (recursively: a translation carries all of the original's content, a redaction part of
+    it), each with its own `access_revoked` entry; the derivatives whose grant went."""
     item, lead = _restricted_item(session, actor, item_id)
     if not lead:
         raise Forbidden("only a lead may withdraw access")
+    custody_log.hold_lock(session)  # the lock order: the grant rows are written under it
     row = session.get(EvidenceGrant, (item.id, user_id))
     if row is None:
         raise NotFound("that person has no access to grant back")
     session.delete(row)
-    custody_log.append(
-        session,
-        actor,
-        CustodyAction.ACCESS_REVOKED,
-        case_id=item.case_id,
-        item_id=item.id,
-        details={"ern": item.ern, "person": str(user_id)},
-    )
+    entries = [
+        custody_log.NewEntry(
+            actor,
+            CustodyAction.ACCESS_REVOKED,
+            case_id=item.case_id,
+            item_id=item.id,
+            details={"ern": item.ern, "person": str(user_id)},
+        )
+    ]
+    withdrawn: list[Evidence] = []
+    for derivative in derivatives.derivative_tree(session, item):
+        held = session.get(EvidenceGrant, (derivative.id, user_id))
+        if held is None:
+            continue
+        session.delete(held)
+        withdrawn.append(derivative)
+        entries.append(
+            custody_log.NewEntry(
+                actor,
+                CustodyAction.ACCESS_REVOKED,
+                case_id=derivative.case_id,
+                item_id=derivative.id,
+                details={
+                    "ern": derivative.ern,
+                    "person": str(user_id),
+                    "with": {"id": str(item.id), "ern": item.ern},
+                },
+            )
+        )
+    custody_log.append_many(session, entries)
     session.commit()
+    return withdrawn
+

@@ -8,6 +8,14 @@ Grants stay as they were (a standard item needs none; restricting it again bring
 into force). Either way the item's search document is written anew in the same transaction
 (`search.index.index_evidence`): blind hashes only once restricted, its terms once lifted.
 
+Restricting an item restricts what was made from it too (docs/derivatives.md), in the same
+transaction and by the same path (`change`, for each): its translations (they carry all of its
+content) and its redacted versions (made from content now judged sensitive: a lead lowers one
+explicitly once it is checked), and theirs in turn; each is sealed, reindexed and granted to
+the person restricting as the item is, with its own entry naming the item it was made from
+(`with`). A derivative that already was restricted stops the walk there (a standard redaction
+of it was a choice made on a restricted item). Lifting a restriction lifts nothing else.
+
 Each change is one `sensitivity_changed` custody entry of the item, with the sensitivity
 before and after. The entries already in the log stay as written: restricting an item does not
 seal what earlier entries said of it in the clear (its intake entry's file name, a metadata
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casefile.logic.custody import log as custody_log
@@ -36,11 +45,14 @@ def change(
     keyring: Keyring,
     entries: list[custody_log.NewEntry],
     bulk: str | None = None,
+    derived: list[Evidence] | None = None,
+    made_from: Evidence | None = None,
 ) -> bool:
     """Set one item's sensitivity inside the caller's transaction, which holds the custody
     lock and was authorized for the item and the direction; appends its entry to `entries`.
     False if it had that sensitivity already. Conflict for a deleted item, or a seal that does
-    not open."""
+    not open. Restricting it restricts its active derivatives too (recursively), each added
+    to `derived` (`made_from`: the item a derivative is restricted with, for its entry)."""
     if item.sensitivity == to:
         return False
     if item.status != EvidenceStatus.ACTIVE or item.wrapped_key is None:
@@ -68,6 +80,8 @@ def change(
     search_index.index_evidence(session, keyring, item, flag=False)
     if bulk is not None:
         details["bulk"] = bulk
+    if made_from is not None:
+        details["with"] = {"id": str(made_from.id), "ern": made_from.ern}
     entries.append(
         custody_log.NewEntry(
             actor,
@@ -77,4 +91,29 @@ def change(
             details=details,
         )
     )
+    if to == Sensitivity.RESTRICTED:
+        _restrict_derivatives(session, actor, item, keyring=keyring, entries=entries,
+                              bulk=bulk, derived=derived)
     return True
+
+
+def _restrict_derivatives(
+    session: Session,
+    actor: User | None,
+    item: Evidence,
+    *,
+    keyring: Keyring,
+    entries: list[custody_log.NewEntry],
+    bulk: str | None,
+    derived: list[Evidence] | None,
+) -> None:
+    children = session.scalars(
+        select(Evidence)
+        .where(Evidence.derived_from_id == item.id, Evidence.status == EvidenceStatus.ACTIVE)
+        .order_by(Evidence.created_at, Evidence.id)
+    ).all()
+    for child in children:
+        restricted = change(session, actor, child, Sensitivity.RESTRICTED, keyring=keyring,
+                            entries=entries, bulk=bulk, derived=derived, made_from=item)
+        if restricted and derived is not None:
+            derived.append(child)

@@ -7,14 +7,16 @@ an item of the case the caller sees, a hidden restricted item included, is refus
 same words as one that does not exist, and nothing is changed), then each item that changes
 gets one custody entry of its own, all sharing a `bulk` id. Items that already are as asked
 (tagged already, of that sensitivity already, holding access already) are left alone and
-get no entry. The first item refused is named in the error."""
+get no entry. The first item refused is named in the error. Restricting an item restricts
+its derivatives with it (logic/evidence/sensitivity.py), named or not: each gets its entry
+with the same `bulk` id, and those not named are listed apart (`derived`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -194,6 +196,8 @@ class BulkResult:
     bulk_id: str
     changed: list[Evidence]
     unchanged: list[Evidence]
+    # Items not named but changed with them: the derivatives of items restricted.
+    derived: list[Evidence] = field(default_factory=list)
 
 
 def required_action(data: BulkInput) -> CaseAction:
@@ -273,6 +277,7 @@ def apply(
     bulk_id = str(uuid.uuid4())
     entries: list[custody_log.NewEntry] = []
     changed: list[Evidence]
+    derived: list[Evidence] = []
     if data.action in ("tag", "untag"):
         assert data.tag is not None  # noqa: S101 - checked by the model
         tagger = tagging.start_tagging(
@@ -300,7 +305,10 @@ def apply(
                 keyring=keyring,
                 entries=entries,
                 bulk=bulk_id,
+                derived=derived,
             )
+            # or restricted already in this request, with an item it was made from
+            or any(other.id == item.id for other in derived)
         ]
     elif incident is not None:
         assert data.relation is not None  # noqa: S101 - checked by the model
@@ -320,11 +328,13 @@ def apply(
     custody_log.append_many(session, entries)
     session.commit()
     done = {item.id for item in changed}
+    named = {item.id for item in items}
     return BulkResult(
         action=data.action,
         bulk_id=bulk_id,
         changed=changed,
         unchanged=[item for item in items if item.id not in done],
+        derived=[item for item in derived if item.id not in named],
     )
 
 
