@@ -5,6 +5,7 @@ a queued export's progress bar with the page reloading itself, the Download link
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
 import pytest
@@ -153,3 +154,45 @@ def test_a_bad_age_key_is_refused_at_the_field_with_the_input_kept(client, filin
     assert session.scalars(select(Export)).all() == []
     without_token = client.post(f"{filing_url}/exports", data={"age_recipients": "age1nope"})
     assert without_token.status_code == 400
+
+
+def test_deleting_an_exhibit_says_what_goes_and_the_export_shows_destroyed(client, filing_url):
+    """The item page's deletion card names the translation deleted with it and counts the
+    stored exports destroyed; after the deletion the filing page shows the export destroyed,
+    with no Download link, and the download is refused."""
+    page = text(client.get(filing_url))
+    started = client.post(f"{filing_url}/exports",
+                          data=find_form(page, f"{filing_url}/exports").fields)
+    assert started.status_code == 303  # run at once (immediate mode)
+    page = text(client.get(filing_url))
+    assert "Download bundle" in page
+    [export_id] = re.findall(r"/exports/([0-9a-f-]{36})/download", page)
+    [item_id] = re.findall(r'href="/evidence/([0-9a-f-]{36})"', page)[:1]
+    form = find_form(text(client.get(f"/evidence/{item_id}/translations")),
+                     f"/evidence/{item_id}/translations")
+    made = client.post(f"/evidence/{item_id}/translations",
+                       data={**form.fields, "language": "fr", "translator": "Daw Khin",
+                             "file": [(io.BytesIO(b"traduction\n"), "fr.txt")]},
+                       content_type="multipart/form-data")
+    assert made.status_code == 303, text(made)
+    translation_id = made.headers["Location"].rsplit("/", 1)[-1]
+    item_page = text(client.get(f"/evidence/{item_id}"))
+    card = item_page[item_page.index('id="delete-h"'):]
+    assert "1 item made from this one (a translation or a redacted version) is deleted" in (
+        words(card))
+    assert f'href="/evidence/{translation_id}"' in card
+    assert "1 stored export (court bundle) holding it will be destroyed" in words(card)
+
+    form = find_form(item_page, f"/evidence/{item_id}/delete")
+    deleted = client.post(f"/evidence/{item_id}/delete",
+                          data={**form.fields, "reason": "withdrawn by the source"})
+    assert deleted.status_code == 303
+    listed = words(text(client.get(deleted.headers["Location"])))
+    assert "1 item made from it was deleted with it." in listed
+    assert "1 stored export holding it was destroyed." in listed
+    page = text(client.get(filing_url))
+    assert "Destroyed" in page and "Not downloadable: this bundle was destroyed." in page
+    assert f"/exports/{export_id}/download" not in page
+    assert client.get(f"/exports/{export_id}/download").status_code == 409
+    translation = client.get(f"/api/v1/evidence/{translation_id}").get_json()
+    assert translation["status"] == "deleted"
