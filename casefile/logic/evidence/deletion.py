@@ -98,10 +98,6 @@ class DeletionPlan:
     stored_exports: list[Export] = field(default_factory=list)
     unfinished_exports: list[Export] = field(default_factory=list)
 
-    @property
-    def items(self) -> list[Evidence]:
-        return [self.item, *self.derivatives]
-
 
 def _derivative_tree(session: Session, item: Evidence) -> list[Evidence]:
     """The active items made from `item`, recursively, each after its original."""
@@ -133,7 +129,8 @@ def exports_holding(
 
 
 def plan(session: Session, actor: User | None, item: Evidence) -> DeletionPlan:
-    """What deleting `item` (which the actor may delete) would take with it."""
+    """What deleting `item` (which the actor may delete) would take with it: for the
+    confirmation on the item page."""
     user = authz.require_active(actor)
     tree = _derivative_tree(session, item)
     visible = [child for child in tree if authz.may_see_item(session, user, child)]
@@ -146,12 +143,6 @@ def plan(session: Session, actor: User | None, item: Evidence) -> DeletionPlan:
         stored_exports=[e for e in exports if e.status == ExportStatus.DONE],
         unfinished_exports=[e for e in exports if e.status != ExportStatus.DONE],
     )
-
-
-def preview(session: Session, actor: User | None, item_id: uuid.UUID) -> DeletionPlan:
-    """For the confirmation (the item page, the CLI): what the deletion would take."""
-    item = authz.authorize_item(session, actor, item_id, CaseAction.DELETE_EVIDENCE)
-    return plan(session, actor, item)
 
 
 @dataclass
