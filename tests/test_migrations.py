@@ -85,3 +85,39 @@ def test_an_instance_with_restricted_items_and_grants_upgrades(old_database):
         assert grants == 1
         schema.check(connection)
     engine.dispose()
+
+
+BEFORE_PURGED_EXPORTS = "f3b8d6a2c1e9"  # exports with age recipients, before `purged`
+
+
+@pytest.fixture
+def database_before_purged(database_url, tmp_path):
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    yield from create_database_at(backend, tmp_path, BEFORE_PURGED_EXPORTS)
+
+
+def test_stored_exports_keep_their_rows_when_the_purged_status_arrives(database_before_purged):
+    """The revision that allows `purged` copies the exports table on SQLite (a CHECK
+    constraint cannot be altered there): every export, its blob and its key must survive."""
+    engine = create_engine(database_before_purged)
+    old = MetaData()
+    old.reflect(engine)
+    user, case, filing, export = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with engine.begin() as connection:
+        insert(connection, old, "users", id=user, email="lead@example.org", by=None)
+        insert(connection, old, "cases", id=case, forum="icc", ern_pattern="X-{seq:04d}",
+               languages=["en"], by=user)
+        insert(connection, old, "filings", id=filing, case_id=case, type="list_of_evidence",
+               status="draft", classification="public", by=user)
+        insert(connection, old, "exports", id=export, filing_id=filing, case_id=case,
+               status="done", blob_id="b" * 64, wrapped_key=b"wrapped data key",
+               age_recipients='["age1example"]', by=user)
+    with engine.begin() as connection:
+        schema.upgrade(connection)
+    exports = Base.metadata.tables["exports"]
+    with engine.connect() as connection:
+        row = connection.execute(select(exports).where(exports.c.id == export)).one()
+        assert (row.status, row.blob_id, row.wrapped_key, row.age_recipients) == (
+            "done", "b" * 64, b"wrapped data key", '["age1example"]')
+        schema.check(connection)
+    engine.dispose()
