@@ -291,7 +291,7 @@ def _record_failed_redaction(
     db.end_writing(session)
 
 
-def _redact_and_register(  # noqa: PLR0913 - the redaction's inputs, named
+def _redact_and_register(
     session: Session,
     actor: User | None,
     original: Evidence,
