@@ -257,7 +257,6 @@ def redact(
         )
     except Exception as error:
         if read:
-            session.rollback()
             _record_failed_redaction(session, actor, original_id, _failure_reason(error))
         raise
 
@@ -274,10 +273,9 @@ def _failure_reason(error: Exception) -> str:
 def _record_failed_redaction(
     session: Session, actor: User | None, original_id: uuid.UUID, reason: str
 ) -> None:
+    session.rollback()
     db.begin_writing(session)
-    original = session.get(Evidence, original_id)
-    if original is None:  # pragma: no cover - items are never removed from the table
-        return
+    original = session.get_one(Evidence, original_id)  # rows are never removed
     custody_log.append(
         session,
         actor,
