@@ -128,11 +128,13 @@ def export_command(  # noqa: PLR0917 - one parameter per option
 def worker_command(ctx: click.Context, workers: int) -> None:
     """Run background jobs (filing exports) from the queue until stopped (SIGINT or
     SIGTERM: the job in hand finishes first). Exports left running by a stopped process are
-    queued again at the start."""
+    queued again at the start, and queued ones that have waited 2 minutes are enqueued
+    again (their message may have been lost)."""
     app = _app(ctx)
     jobs = queue.jobs(app)
     consumer = jobs.consumer(workers=workers)
     stale = dt.timedelta(minutes=app.extensions["casefile.settings"].queue_stale_minutes)
-    queued = jobs.recover(stale)
-    click.echo(f"casefile worker: {len(queued)} exports queued; waiting for jobs", err=True)
+    enqueued = jobs.recover(stale)
+    click.echo(f"casefile worker: {jobs.queued_count()} exports queued ({len(enqueued)} "
+               "enqueued again); waiting for jobs", err=True)
     consumer.run()

@@ -4,7 +4,8 @@ service to run), and RedisHuey for several servers and `casefile worker` process
 job's state that people see (status, progress, result) is a row of the database
 (logic/export/jobs.py); the queue only carries "run export X", so a job enqueued twice runs
 once, and one lost (a crash between the row's commit and the enqueue) is enqueued again by
-`recover` when a consumer starts and every minute.
+`recover` (when a consumer starts and every minute) once it has waited 2 minutes in `queued`
+(export_jobs.REQUEUE_AFTER; the row's `enqueued_at` records each re-enqueue).
 
 Consumers: a thread in each server process when `queue.embedded_consumer` (started by
 `casefile serve` in each gunicorn worker, `start_embedded`), and `casefile worker`. Under
@@ -112,7 +113,9 @@ class Jobs:
 
     def recover(self, stale: dt.timedelta | None = None) -> list[uuid.UUID]:
         """Queue again the exports whose run stopped (`stale` of silence: by default the
-        setting), and enqueue every queued one."""
+        setting), and enqueue those and the queued ones that have waited
+        export_jobs.REQUEUE_AFTER without running (a lost message), not every queued one
+        every minute."""
         app = self.app
         settings = request_scope.settings(app)
         if stale is None:
@@ -126,6 +129,16 @@ class Jobs:
         for export_id in queued:
             self.enqueue_export(export_id)
         return queued
+
+    def queued_count(self) -> int:
+        """How many exports are queued (waiting for a consumer) now."""
+        app = self.app
+        with app.app_context():
+            session = request_scope.database(app).sessions()
+            try:
+                return export_jobs.queued_count(session)
+            finally:
+                session.close()
 
     def consumer(self, *, workers: int = 1, in_thread: bool = False) -> Consumer:
         kind = _ThreadConsumer if in_thread else Consumer

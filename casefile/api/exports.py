@@ -99,6 +99,7 @@ def get_export(export_id: uuid.UUID) -> Response:
     "export",
     tag="exports",
     raw_response=("application/zip", {"type": "string", "format": "binary"}),
+    raw_response_also=("application/octet-stream",),  # export_jobs.media_type: an age file
     errors=(401, 403, 404, 409),
 )
 def download_export(export_id: uuid.UUID) -> Response:

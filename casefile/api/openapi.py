@@ -64,6 +64,9 @@ class Operation:
     raw_body: tuple[str, dict[str, Any]] | None = None
     # A success body that is not JSON: (media type, JSON schema), e.g. a signed note.
     raw_response: tuple[str, dict[str, Any]] | None = None
+    # Other media types the same success body may come as (raw_response's schema), e.g. an
+    # export's download: a zip, or an age file (application/octet-stream).
+    raw_response_also: tuple[str, ...] = ()
 
 
 def operation(**kwargs: Any) -> Callable[[F], F]:
@@ -202,7 +205,9 @@ def _operation(
         success["content"] = {"application/json": {"schema": _schema_ref(doc.response, components)}}
     elif doc.raw_response is not None:
         media_type, schema = doc.raw_response
-        success["content"] = {media_type: {"schema": schema}}
+        success["content"] = {
+            kind: {"schema": schema} for kind in (media_type, *doc.raw_response_also)
+        }
     responses: dict[str, Any] = {str(doc.status): success}
     for status in doc.also:
         responses[str(status)] = success

@@ -22,8 +22,8 @@ from casefile.vault import blobstore
 
 class Durability:
     """For one bundle folder: `written(handle)` as each file is closed, `settle()` once all
-    are, `close()` at the end. With `needed=False` (a folder that is zipped, then removed:
-    the zip is fsynced) files are only flushed."""
+    are, `close()` at the end. With `needed=False` (a bag streamed into a zip: its owner
+    fsyncs the zip file or stores the stream) files are only flushed."""
 
     def __init__(
         self,

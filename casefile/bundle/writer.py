@@ -6,7 +6,10 @@ detached signature last, and renamed to NAME only when every file is written and
 disk and the caller's `before_publish` (the custody entries, logic/export/) has succeeded.
 Any failure removes the temporary files: an exhibit whose bytes fail their check, a full
 disk, a refused commit. A process killed midway leaves a hidden `.partial` folder without
-its signature, which does not verify, never something that looks complete.
+its signature (or, for a zip, a hidden truncated zip file), which does not verify, never
+something that looks complete. A zip is streamed straight into that one file (through the
+age encryptor when it is encrypted: then no plaintext byte of the bundle reaches the disk);
+no bag folder is written first.
 
 Each exhibit's original is written as it streams from `Sources.content`, hashed with SHA-256
 and SHA-512 in the same pass (the manifests), and compared with the SHA-256 and size the
@@ -26,7 +29,7 @@ import secrets
 import shutil
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -360,31 +363,6 @@ def _write_bag(
     return hashlib.sha256(signed).hexdigest()
 
 
-def _zip_folder(
-    folder: Path, target: Path, top: str, age_recipients: Sequence[str] = ()
-) -> None:
-    """The bag's files into a zip under one top folder, streamed (stored: media is already
-    compressed, and a registry's tools read stored members fastest). With `age_recipients`
-    the zip streams through age encryption into `target` (bundle/age.py): no plaintext zip
-    is written."""
-    with target.open("xb") as handle:
-        encrypting = (
-            age.encrypting(age_recipients, handle) if age_recipients
-            else contextlib.nullcontext(handle)
-        )
-        with encrypting as stream, zipfile.ZipFile(
-            stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True
-        ) as archive:
-            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                name = f"{top}/{path.relative_to(folder).as_posix()}"
-                info = zipfile.ZipInfo.from_file(path, name)
-                info.compress_type = zipfile.ZIP_STORED
-                with path.open("rb") as source, archive.open(info, "w", force_zip64=True) as sink:
-                    shutil.copyfileobj(source, sink, CHUNK)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def _payload_sizes(folder: Path) -> list[int]:
     return [path.stat().st_size for path in (folder / "data").rglob("*") if path.is_file()]
 
@@ -417,6 +395,50 @@ def _checked_recipients(age_recipients: Sequence[str], *, as_zip: bool) -> None:
         raise BundleError(str(error)) from None
 
 
+def _zip_top(out: Path) -> str:
+    """The zip's one top folder: OUT's name without .zip(.age), file-system safe."""
+    stem = Path(out.name.removesuffix(age.SUFFIX)).stem
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "bundle"
+
+
+def _write_zip(
+    plan: BundlePlan,
+    sources: Sources,
+    out: Path,
+    partial: Path,
+    *,
+    before_publish: Callable[[Written], None] | None,
+    age_recipients: Sequence[str],
+) -> Written:
+    """The bag streamed straight into one zip file, `partial` (hidden, beside `out`), through
+    the age encryptor when there are recipients (bundle/age.py): no bag folder, no plaintext
+    zip, so with age no plaintext byte of the bundle reaches the disk, even if the process is
+    killed. The file is fsynced, `before_publish` runs, then it is renamed to `out`; any
+    failure removes it."""
+    try:
+        with partial.open("xb") as handle:
+            encrypting = (
+                age.encrypting(age_recipients, handle) if age_recipients
+                else contextlib.nullcontext(handle)
+            )
+            try:
+                with encrypting as stream:
+                    written = write_bundle_stream(plan, sources, stream, top=_zip_top(out))
+            except age.EncryptionFailed as error:
+                raise BundleError(str(error)) from None
+            handle.flush()
+            os.fsync(handle.fileno())
+        written = replace(written, path=out)
+        if before_publish is not None:
+            before_publish(written)
+        partial.rename(out)
+        _fsync_dir(out.parent)
+    except BaseException:
+        _remove(partial)
+        raise
+    return written
+
+
 def write_bundle(
     plan: BundlePlan,
     sources: Sources,
@@ -438,36 +460,28 @@ def write_bundle(
     if not out.parent.is_dir():
         raise BundleError(f"{out.parent} is not a folder")
     partial = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
-    folder = partial / "bag" if as_zip else partial
+    if as_zip:
+        return _write_zip(plan, sources, out, partial, before_publish=before_publish,
+                          age_recipients=age_recipients)
     warnings: list[str] = []
     durability: durable.Durability | None = None
     try:
-        folder.mkdir(parents=True)
+        partial.mkdir()
         # Before the first byte: the descriptor syncfs reports write-back errors to.
-        durability = durable.Durability(folder, needed=not as_zip)
-        digest = _write_bag(_Bag(folder, durability), plan, sources, warnings)
+        durability = durable.Durability(partial)
+        digest = _write_bag(_Bag(partial, durability), plan, sources, warnings)
         durability.settle()  # every file and folder on disk before anything is published
         written = Written(
             path=out,
             tagmanifest_sha256=digest,
-            payload_bytes=sum(bag_sizes := _payload_sizes(folder)),
+            payload_bytes=sum(bag_sizes := _payload_sizes(partial)),
             payload_files=len(bag_sizes),
             exhibits=len(plan.exhibits),
             warnings=warnings,
         )
-        produced = folder
-        if as_zip:
-            produced = partial / ("bundle.zip.age" if age_recipients else "bundle.zip")
-            stem = Path(out.name.removesuffix(age.SUFFIX)).stem
-            top = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "bundle"
-            try:
-                _zip_folder(folder, produced, top, age_recipients)
-            except age.EncryptionFailed as error:
-                raise BundleError(str(error)) from None
-            shutil.rmtree(folder)
         if before_publish is not None:
             before_publish(written)
-        produced.rename(out)
+        partial.rename(out)
         _fsync_dir(out.parent)
     except BaseException:
         _remove(partial)
@@ -475,8 +489,6 @@ def write_bundle(
     finally:
         if durability is not None:
             durability.close()
-        if as_zip:
-            _remove(partial)
     return written
 
 
@@ -508,7 +520,7 @@ class CountingSink:
 
 def _memory_files_refused() -> str:
     return (
-        "no consolidated PDF: an export stored on the server holds the renditions it is made "
+        "no consolidated PDF: a zip bundle holds the renditions it is made "
         f"from in memory, {MAX_HELD_RENDITIONS // (1024 * 1024)} MiB at most; "
     )
 

@@ -48,6 +48,10 @@ class Export(Base):
     started_at: Mapped[OptionalTimestamp]
     heartbeat_at: Mapped[OptionalTimestamp]
     finished_at: Mapped[OptionalTimestamp]
+    # When `recover` last handed this queued export to the queue again (null: only when it
+    # was asked for, at created_at): a queued export is re-enqueued only once it has waited
+    # jobs.REQUEUE_AFTER since then.
+    enqueued_at: Mapped[OptionalTimestamp]
     bundle_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)

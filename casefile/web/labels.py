@@ -417,7 +417,15 @@ def _proof_linked(words: Words, details: Words) -> str:
     return str(ITEM_SENTENCES[CustodyAction.LINKED]) % words
 
 
+def _viewed(words: Words, details: Words) -> str:
+    if details.get("purpose") == "redaction" and details.get("outcome") == "failed":
+        return _("%(who)s read %(ern)s to make a redacted version; the redaction failed "
+                 "(%(reason)s)", reason=str(details.get("reason", "")), **words)
+    return str(ITEM_SENTENCES[CustodyAction.VIEWED]) % words
+
+
 SENTENCES: dict[CustodyAction, Callable[[Words, Words], str]] = {
+    CustodyAction.VIEWED: _viewed,
     CustodyAction.CASE_UPDATED: _case_updated,
     CustodyAction.TAGGED: _tagged,
     CustodyAction.UNTAGGED: _untagged,

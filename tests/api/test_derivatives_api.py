@@ -5,6 +5,7 @@ every refusal leaving nothing behind (no item, no blob, no custody entry)."""
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 import uuid
@@ -167,7 +168,6 @@ def test_redacted_image_is_black_under_the_box_and_has_no_gps(client, world):
         ({"boxes": [{**BOX, "x": 0.9, "width": 0.2}], "reason": "other"}, "boxes.0"),
         ({"boxes": [{**BOX, "width": 0}], "reason": "other"}, "boxes.0.width"),
         ({"boxes": [{**BOX, "x": -0.1}], "reason": "other"}, "boxes.0.x"),
-        ({"boxes": [{**BOX, "page": 3}], "reason": "other"}, "boxes"),
         ({"boxes": [BOX], "reason": "because"}, "reason"),
         ({"boxes": [], "reason": "other"}, "boxes"),
         ({"boxes": [BOX]}, "reason"),
@@ -183,6 +183,56 @@ def test_bad_redactions_are_refused_and_leave_nothing(client, world, session, bo
     assert error["code"] == "validation_error"
     assert any(name.startswith(field) for name in error["fields"]), error
     assert counts(session, world.storage) == before
+
+
+def test_a_redaction_refused_after_the_read_leaves_only_a_trace_of_the_read(
+    client, world, session
+):
+    """A box on a page the document lacks is found only once the original is decrypted and in
+    the helper: no item, no blob, but the read is in the log, on the original, and the custody
+    page says it in a sentence."""
+    original = uploaded(client, world, two_page_pdf(), "statement.pdf", "application/pdf")
+    items, entries_before, blobs = counts(session, world.storage)
+    seen_before = [e.seq for e in entries(session, original["id"])]
+    response = client.post(f"/api/v1/evidence/{original['id']}/redactions", headers=world.lead,
+                           json={"boxes": [{**BOX, "page": 3}], "reason": "other"})
+    assert response.status_code == 422, response.get_json()
+    assert "boxes" in response.get_json()["error"]["fields"]
+    assert counts(session, world.storage) == (items, entries_before + 1, blobs)
+    [trace] = [e for e in entries(session, original["id"]) if e.seq not in seen_before]
+    assert trace.action == CustodyAction.VIEWED
+    details = json.loads(trace.details)
+    assert details["ern"] == original["ern"]
+    assert (details["purpose"], details["outcome"]) == ("redaction", "failed")
+    assert details["reason"] == "boxes: the document has 2 pages; there is no page 3"
+    assert trace.actor_label.endswith("<lead@example.org>")
+    from casefile.web.labels import entry_sentence  # noqa: PLC0415
+
+    sentence = entry_sentence(trace.action, "Lead", details)
+    assert sentence.startswith(f"Lead read {original['ern']} to make a redacted version; "
+                               "the redaction failed (")
+
+
+def test_a_redaction_that_fails_in_the_helper_is_recorded_on_the_original(
+    client, world, session, monkeypatch
+):
+    from casefile.vault import redaction  # noqa: PLC0415
+
+    def broken(content, mime, boxes):
+        raise redaction.RedactionFailed("the helper process was killed (memory)")
+
+    monkeypatch.setattr(redaction, "redact", broken)
+    original = uploaded(client, world, two_page_pdf(), "statement.pdf", "application/pdf")
+    items, entries_before, blobs = counts(session, world.storage)
+    response = client.post(f"/api/v1/evidence/{original['id']}/redactions", headers=world.lead,
+                           json={"boxes": [BOX], "reason": "other"})
+    assert response.status_code == 422
+    assert counts(session, world.storage) == (items, entries_before + 1, blobs)
+    trace = entries(session, original["id"])[-1]
+    assert trace.action == CustodyAction.VIEWED
+    assert json.loads(trace.details) == {
+        "ern": original["ern"], "purpose": "redaction", "outcome": "failed",
+        "reason": "item: the helper process was killed (memory)"}
 
 
 def test_an_unsupported_type_is_refused_and_leaves_nothing(client, world, session):

@@ -31,6 +31,13 @@ from tests.api.test_filings_api import (
 WITNESS_TEXT = b"Statement of witness W-17: the soldiers came at dawn. " * 40
 
 
+def declared_download_types(client) -> set[str]:
+    """The media types the OpenAPI document declares for an export's download."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    operation = spec["paths"]["/api/v1/exports/{export_id}/download"]["get"]
+    return set(operation["responses"]["200"]["content"])
+
+
 def entries(session, action):
     found = session.scalars(select(CustodyEntry).where(CustodyEntry.action == action)
                             .order_by(CustodyEntry.seq))
@@ -71,6 +78,7 @@ def test_an_export_runs_to_done_and_downloads_a_valid_signed_bag(world, filing, 
     download = world.client.get(polled["download_url"], headers=world.lawyer)
     assert download.status_code == 200
     assert download.mimetype == "application/zip"
+    assert download.mimetype in declared_download_types(world.client)
     data = download.get_data()
     assert len(data) == polled["size"]
     import hashlib  # noqa: PLC0415
@@ -296,6 +304,7 @@ def test_an_export_encrypted_with_age(world, filing, tmp_path):
     assert polled["status"] == "done", polled
     download = world.client.get(polled["download_url"], headers=world.lawyer)
     assert download.status_code == 200 and download.mimetype == "application/octet-stream"
+    assert download.mimetype in declared_download_types(world.client)  # what the spec says
     assert download.headers["Content-Disposition"].endswith('.zip.age"')
     encrypted = download.get_data()
     import hashlib  # noqa: PLC0415

@@ -157,3 +157,53 @@ def test_a_low_order_key_is_refused_before_anything_is_written():
     zero = "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z"
     with pytest.raises(age.BadRecipient, match="not a usable age public key"):
         age.recipients_of([zero])
+
+
+def _files_under(root):
+    """Every regular file under `root` (hidden ones included) with its bytes."""
+    return {path: path.read_bytes() for path in root.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize("encrypted_to", [1, 0])
+def test_no_plaintext_reaches_the_disk_while_the_zip_is_written(tmp_path, keys, encrypted_to):
+    """What a SIGKILL or a power cut would leave at any moment of the run: with age, one
+    hidden partial file of ciphertext (no bag folder, no plaintext zip, no exhibit's bytes);
+    without, one hidden partial zip file (the bag is never written twice)."""
+    plan, sources, _ = fakes.plan_and_sources()
+    originals = [b"".join(sources.content(exhibit)) for exhibit in plan.exhibits]
+    recipients = [str(key.to_public()) for key in keys[:encrypted_to]]
+    name = "memorial.zip.age" if recipients else "memorial.zip"
+    seen: list[dict] = []
+
+    def content(exhibit):
+        seen.append(_files_under(tmp_path))  # before each exhibit's bytes are read
+        yield from sources.content(exhibit)
+
+    watched = sources.__class__(**{**sources.__dict__, "content": content})
+    written = writer.write_bundle(
+        plan, watched, tmp_path / name, as_zip=True, age_recipients=recipients,
+        before_publish=lambda _: seen.append(_files_under(tmp_path)),
+    )
+    assert len(seen) == len(plan.exhibits) + 1
+    for files in seen:
+        [(path, data)] = files.items()  # one file, nothing else
+        assert path.parent == tmp_path
+        assert path.name.startswith(f".{name}.partial-")
+        if recipients:
+            assert data == b"" or data.startswith(b"age-encryption.org/v1\n")
+            assert b"PK\x03\x04" not in data
+            assert b"bagit.txt" not in data and b"data/index.csv" not in data
+            for original in originals:
+                assert original[:4096] not in data
+                assert original[-4096:] not in data
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    assert written.path == tmp_path / name
+    plain = written.path.read_bytes()
+    if recipients:
+        plain = pyrage.decrypt(plain, [keys[0]])
+    bundle = tmp_path / "decrypted.zip"
+    bundle.write_bytes(plain)
+    assert bundle_verifier.verify(bundle, sources.verifier_key).problems == []
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(tmp_path / "unzipped")
+    bagit.Bag(str(tmp_path / "unzipped" / "memorial")).validate()

@@ -177,3 +177,62 @@ def test_a_bad_age_recipient_is_one_line_and_nothing_is_signed_or_written(
                 for table in ("custody_entries", "custody_checkpoints")] == before
     engine.dispose()
     assert sorted(p.name for p in tmp_path.iterdir() if "memorial" in p.name) == []
+
+
+def test_an_age_bundle_never_puts_plaintext_on_the_disk(instance, tmp_path, monkeypatch):
+    """`bundle --zip --age-recipient`: at every exhibit and when the custody entries commit,
+    the output folder holds one hidden partial file of ciphertext and nothing else (what a
+    SIGKILL would leave); the result decrypts to a bag that bagit and verify-bundle accept."""
+    import io  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    import bagit  # noqa: PLC0415
+    import pyrage  # noqa: PLC0415
+    from pyrage import x25519  # noqa: PLC0415
+
+    from casefile.bundle import writer  # noqa: PLC0415
+    from casefile.logic.export import items as export_items  # noqa: PLC0415
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    seen = []
+
+    def snapshot():
+        seen.append({p: p.read_bytes() for p in out_dir.rglob("*") if p.is_file()})
+
+    real_exhibit, real_record = writer._exhibit, export_items.record_export
+
+    def watched_exhibit(*args, **kwargs):
+        snapshot()
+        return real_exhibit(*args, **kwargs)
+
+    def watched_record(*args, **kwargs):
+        snapshot()
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(writer, "_exhibit", watched_exhibit)
+    monkeypatch.setattr(export_items, "record_export", watched_record)
+    registry = x25519.Identity.generate()
+    result = instance["run"](
+        "bundle", instance["case"], *instance["erns"], "-o", str(out_dir / "memorial.zip"),
+        "--as", LEAD, "--zip", "--age-recipient", str(registry.to_public()),
+    )
+    assert result.exit_code == 0, result.output
+    assert len(seen) == len(instance["erns"]) + 1
+    for files in seen:
+        [(path, data)] = files.items()
+        assert path.parent == out_dir and path.name.startswith(".memorial.zip.age.partial-")
+        assert data == b"" or data.startswith(b"age-encryption.org/v1\n")
+        assert b"PK\x03\x04" not in data and b"bagit.txt" not in data
+        assert fakes.png()[:64] not in data
+    assert sorted(p.name for p in out_dir.iterdir()) == ["memorial.zip.age"]
+    plain = pyrage.decrypt((out_dir / "memorial.zip.age").read_bytes(), [registry])
+    decrypted = tmp_path / "decrypted.zip"
+    decrypted.write_bytes(plain)
+    with zipfile.ZipFile(io.BytesIO(plain)) as archive:
+        checkpoint = archive.read("memorial/data/custody/checkpoint.txt").decode()
+        archive.extractall(tmp_path / "unzipped")
+    bagit.Bag(str(tmp_path / "unzipped" / "memorial")).validate()
+    key = verifier_key(checkpoint.splitlines()[0], instance["key"].public_key())
+    checked = instance["run"]("verify-bundle", str(decrypted), "--key", key)
+    assert checked.exit_code == 0, checked.output

@@ -264,3 +264,45 @@ def test_queue_messages_are_signed_and_unsigned_ones_are_refused(settings):
     _APPS.append(other)
     with pytest.raises(ValueError, match="mismatch"):
         jobs.jobs(other).huey.serializer.deserialize(message)
+
+
+def test_recover_enqueues_only_exports_that_waited_and_records_when(settings, seeded):
+    """`recover` runs every minute in every consumer: a queued export asked for moments ago is
+    in the queue already and is not enqueued again; one that has waited REQUEUE_AFTER (its
+    message lost) is enqueued once, `enqueued_at` says when, and the next minute's recover
+    leaves it alone until it has waited again. The embedded queue (SqliteHuey) holds exactly
+    what was enqueued."""
+    app = new_app(settings)
+    queue = jobs.jobs(app)
+    export_id = ask(app, seeded)  # asked for; its message is not sent (as if lost)
+    queue.huey.flush()
+    assert queue.recover(dt.timedelta(minutes=5)) == []
+    assert queue.huey.pending_count() == 0
+    assert row(app, export_id).enqueued_at is None
+    with request_scope.database(app).sessions() as session:
+        export = session.get_one(Export, export_id)
+        export.created_at = export.created_at - export_jobs.REQUEUE_AFTER - dt.timedelta(seconds=5)
+        session.commit()
+    before = export_jobs.utcnow()
+    assert queue.recover(dt.timedelta(minutes=5)) == [export_id]
+    assert queue.huey.pending_count() == 1
+    enqueued_at = row(app, export_id).enqueued_at
+    assert enqueued_at is not None and enqueued_at >= before
+    for _ in range(3):  # the following minutes: not again while it waits in the queue
+        assert queue.recover(dt.timedelta(minutes=5)) == []
+    assert queue.huey.pending_count() == 1
+    with request_scope.database(app).sessions() as session:
+        export = session.get_one(Export, export_id)
+        export.enqueued_at -= export_jobs.REQUEUE_AFTER + dt.timedelta(seconds=1)
+        session.commit()
+    assert queue.recover(dt.timedelta(minutes=5)) == [export_id]  # waited again: once more
+    assert queue.huey.pending_count() == 2
+    consumer = queue.consumer(in_thread=True)
+    consumer.start()
+    try:
+        done = wait_for(app, export_id, {ExportStatus.DONE, ExportStatus.FAILED})
+    finally:
+        consumer.stop(graceful=True)
+    assert done.status == ExportStatus.DONE, done.error
+    assert done.attempts == 1  # enqueued twice, run once
+    assert queue.recover(dt.timedelta(minutes=5)) == []

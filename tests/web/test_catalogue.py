@@ -117,3 +117,19 @@ def test_translations_keep_placeholders(catalogue):
     assert not wrong, "translations whose placeholders differ from the msgid:\n  " + "\n  ".join(
         wrong
     )
+
+
+def test_the_template_is_up_to_date(extracted):
+    """messages.pot, what `pybabel update` merges into every catalogue, holds exactly the
+    strings of the source tree (docs/translations.md, step 1): a stale template would drop
+    new strings or keep dead ones the next time a catalogue is updated from it."""
+    with (PO_FILE.parents[2] / "messages.pot").open("rb") as handle:
+        template = read_po(handle)
+    in_template = {(_forms(m.id)[0], m.context) for m in template if m.id}
+    missing = sorted(key for key in extracted if key not in in_template)
+    dead = sorted(key for key in in_template if key not in extracted)
+    assert not missing and not dead, (
+        f"messages.pot is stale: {len(missing)} strings missing (e.g. {missing[:3]}), "
+        f"{len(dead)} no longer used (e.g. {dead[:3]}); run step 1 of docs/translations.md"
+    )
+

@@ -55,6 +55,10 @@ def test_warnings_then_the_button_then_progress_then_download(client, filing_url
     page = text(client.get(filing_url))
     assert "Export started. This page shows its progress." in page
     assert 'http-equiv="refresh"' in page and "<progress" in page
+    # The reload only without scripts (it cleared the form); with them exports.js updates the
+    # list in place (tests/web/test_filings_browser.py).
+    assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in page
+    assert "/static/exports.js" in page and 'id="export-progress" data-active="yes"' in page
     assert "0 of 2 exhibits" in words(page) and "waiting for its turn" in page
     [export_id] = held
     # The job runs (as a consumer would), and the page offers the bundle.

@@ -44,3 +44,69 @@ def test_dragging_an_exhibit_renumbers_it(server, live_database):  # noqa: F811
             expect(page.locator("#exhibits > li").nth(0).locator("a.ern")).to_have_text(first)
         finally:
             browser.close()
+
+
+def change(database, export_id, **fields) -> None:
+    """An export's row changed as a worker would change it."""
+    from casefile.model import Export  # noqa: PLC0415
+
+    with database.sessions() as session:
+        export = session.get_one(Export, export_id)
+        for name, value in fields.items():
+            setattr(export, name, value)
+        session.commit()
+
+
+def test_an_age_key_being_typed_survives_an_export_in_progress(server, live_database):  # noqa: F811
+    """While an export runs, the export section's list updates in place (static/exports.js
+    polling the page) instead of the page reloading every 3 s: an age key half typed into the
+    new-export form is still there after several updates and once the export has ended."""
+    import datetime as dt  # noqa: PLC0415
+    import uuid  # noqa: PLC0415
+
+    from casefile.model import Export, ExportStatus, Filing  # noqa: PLC0415
+
+    require_chromium()
+    pages = seed(server, live_database)
+    filing_id = uuid.UUID(pages["filing"].rsplit("/", 1)[1])
+    with live_database.sessions() as session:  # a run in progress on some worker
+        filing = session.get_one(Filing, filing_id)
+        now = dt.datetime.now(dt.UTC)
+        running = Export(filing_id=filing.id, case_id=filing.case_id,
+                         status=ExportStatus.RUNNING, progress_done=0, progress_total=2,
+                         stage="signing", attempts=1, started_at=now, heartbeat_at=now)
+        session.add(running)
+        session.commit()
+        running_id = running.id
+    typed = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            sign_in(page, server, "lead@example.org")
+            expect(page).to_have_url(f"{server}/cases")
+            page.goto(f"{server}{pages['filing']}")
+            page.evaluate("window.notReloaded = true")
+            item = page.locator(f"#export-list li[data-id='{running_id}']")
+            expect(item).to_have_attribute("data-status", "running")
+            expect(page.locator("#export-updating")).to_be_visible()
+            field = page.locator("#age_recipients")
+            field.click()
+            field.press_sequentially(typed[:30])
+            change(live_database, running_id, progress_done=1,  # progress: the list shows it
+                   heartbeat_at=dt.datetime.now(dt.UTC))
+            expect(item.locator("progress")).to_have_attribute("value", "1", timeout=15_000)
+            page.wait_for_timeout(3500)  # at least one more update
+            field.press_sequentially(typed[30:])
+            change(live_database, running_id, status=ExportStatus.FAILED,  # the run ends
+                   stage="failed", error="stopped for this test",
+                   finished_at=dt.datetime.now(dt.UTC))
+            expect(item).to_have_attribute("data-status", "failed", timeout=15_000)
+            expect(item).to_contain_text("stopped for this test")
+            expect(page.locator("#export-progress")).not_to_have_attribute("data-active", "yes")
+            assert page.evaluate("window.notReloaded") is True
+            expect(field).to_have_value(typed)
+            expect(field).to_be_focused()
+        finally:
+            browser.close()

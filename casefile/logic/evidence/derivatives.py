@@ -33,8 +33,10 @@ from pydantic import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casefile.logic import authz
+from casefile import db
+from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
+from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Busy, Conflict, ValidationFailed
 from casefile.logic.evidence import metadata, reading, registration
 from casefile.logic.evidence.intake import IntakeStream
@@ -42,7 +44,14 @@ from casefile.logic.evidence.languages import LanguageTag
 from casefile.logic.evidence.registration import Derivative
 from casefile.logic.evidence.submission import TITLE_MAX, EvidenceInput
 from casefile.logic.text import VISIBLE, LongText, Stripped, refuse_nul
-from casefile.model import Derivation, Evidence, EvidenceStatus, Sensitivity, User
+from casefile.model import (
+    CustodyAction,
+    Derivation,
+    Evidence,
+    EvidenceStatus,
+    Sensitivity,
+    User,
+)
 from casefile.vault import redaction
 from casefile.vault.blobstore import BlobStore
 from casefile.vault.envelope import Keyring
@@ -232,12 +241,71 @@ def redact(
     """Make a redacted version of a PDF or an image as a new item of its case. The original is
     read back verified and redacted in a helper process with no transaction open; the result
     is registered like an upload. A refusal (a type that cannot be redacted, a box on a page
-    the document lacks) leaves nothing behind."""
+    the document lacks) leaves no new item behind. Once the original has been read (decrypted
+    and sent into the helper), a redaction that fails for any reason is recorded on the
+    original, in its own transaction: a `viewed` entry with purpose `redaction`, outcome
+    `failed` and the reason (docs/custody.md), so the log shows every read of the original."""
     original = authorize(session, actor, original_id)
     _check_redactable(original, data)
     title, filename_stem = _redacted_names(keyring, original, data)
     case_id, language = original.case_id, original.language
-    result = _run_redaction(session, actor, original, data, store=store, keyring=keyring)
+    read: list[bool] = []
+    try:
+        return _redact_and_register(
+            session, actor, original, data, read,
+            title=title, filename_stem=filename_stem, case_id=case_id, language=language,
+            store=store, keyring=keyring,
+        )
+    except Exception as error:
+        if read:
+            _record_failed_redaction(session, actor, original_id, _failure_reason(error))
+        raise
+
+
+def _failure_reason(error: Exception) -> str:
+    """What the custody entry says of a failed redaction: the refusal's own words, or only the
+    kind of an unexpected error (its text may hold anything)."""
+    if isinstance(error, ValidationFailed):
+        return "; ".join(f"{name}: {problem}" for name, problem in error.fields.items())[:500]
+    return f"unexpected error ({type(error).__name__})"
+
+
+@retry.transaction
+def _record_failed_redaction(
+    session: Session, actor: User | None, original_id: uuid.UUID, reason: str
+) -> None:
+    session.rollback()
+    db.begin_writing(session)
+    original = session.get_one(Evidence, original_id)  # rows are never removed
+    custody_log.append(
+        session,
+        actor,
+        CustodyAction.VIEWED,
+        case_id=original.case_id,
+        item_id=original.id,
+        details={"ern": original.ern, "purpose": "redaction", "outcome": "failed",
+                 "reason": reason},
+    )
+    session.commit()
+    db.end_writing(session)
+
+
+def _redact_and_register(
+    session: Session,
+    actor: User | None,
+    original: Evidence,
+    data: RedactionInput,
+    read: list[bool],
+    *,
+    title: str,
+    filename_stem: str,
+    case_id: uuid.UUID,
+    language: str | None,
+    store: BlobStore,
+    keyring: Keyring,
+) -> Evidence:
+    original_id = original.id
+    result = _run_redaction(session, actor, original, data, read, store=store, keyring=keyring)
     if data.pages is not None and data.pages != result.pages:
         raise ValidationFailed({
             "pages": f"the document has {result.pages} pages, not the {data.pages} shown: "
@@ -312,15 +380,18 @@ def _run_redaction(
     actor: User | None,
     original: Evidence,
     data: RedactionInput,
+    read: list[bool],
     *,
     store: BlobStore,
     keyring: Keyring,
 ) -> redaction.Redacted:
-    """The original read back verified and redacted in the helper, no transaction open."""
+    """The original read back verified and redacted in the helper, no transaction open;
+    `read` gets True once the original's bytes are in hand."""
     if not reading.RENDERS_AT_ONCE.acquire(timeout=reading.RENDER_WAIT_SECONDS):
         raise Busy("other documents are being rendered; ask again in a moment")
     try:
         content = b"".join(reading.verified_chunks(session, actor, original, store, keyring))
+        read.append(True)
         session.commit()  # a read, ended
         try:
             return redaction.redact(

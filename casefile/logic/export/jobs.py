@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from casefile import db
@@ -73,6 +73,8 @@ log = logging.getLogger("casefile.exports")
 
 PROGRESS_EVERY = 1.0  # seconds between progress writes within a stage
 MAX_ATTEMPTS = 3
+# A queued export is handed to the queue again only after waiting this long (`recover`).
+REQUEUE_AFTER = dt.timedelta(minutes=2)
 CHUNK = 1 << 20
 BUNDLE_WARNING = "bundle_warning"  # a warning of the writer's, stored with the export
 STAGES = ("queued", "signing", "exhibits", "sealing", "done", "failed")
@@ -560,13 +562,25 @@ def _remove_blob(store: BlobStore, blob_id: str) -> None:
 
 
 @retry.transaction
-def recover(session: Session, store: BlobStore, *, stale: dt.timedelta) -> list[uuid.UUID]:
+def recover(
+    session: Session,
+    store: BlobStore,
+    *,
+    stale: dt.timedelta,
+    requeue_after: dt.timedelta = REQUEUE_AFTER,
+) -> list[uuid.UUID]:
     """Exports left running by a run that stopped answering `stale` ago (a killed process):
     what they wrote is deleted, and they are queued again (failed after MAX_ATTEMPTS runs).
-    Returns every queued export's id, to be enqueued (a job enqueued twice runs once)."""
+    Returns the ids to enqueue: those just queued again, and the queued exports that have
+    waited `requeue_after` since they were asked for or last re-enqueued (their message may
+    have been lost: a crash between the row's commit and the enqueue). A queued export that
+    is younger is left to the queue, which holds it already: `recover` runs every minute in
+    every consumer, and enqueuing them all each time only fed the queue duplicates. Each
+    export returned gets `enqueued_at` = now (a job enqueued twice runs once anyway)."""
     session.rollback()
     db.begin_writing(session)
-    cutoff = utcnow() - stale
+    now = utcnow()
+    cutoff = now - stale
     dead = session.scalars(
         select(Export)
         .where(Export.status == ExportStatus.RUNNING,
@@ -591,13 +605,34 @@ def recover(session: Session, store: BlobStore, *, stale: dt.timedelta) -> list[
             export.status = ExportStatus.QUEUED
             export.stage = "queued"
         log.warning("export %s: a run stopped midway; %s", export.id, export.status.value)
-    queued = list(session.scalars(
-        select(Export.id).where(Export.status == ExportStatus.QUEUED)
+    revived = {export.id for export in dead if export.status == ExportStatus.QUEUED}
+    waited = now - requeue_after
+    due = session.scalars(
+        select(Export)
+        .where(Export.status == ExportStatus.QUEUED,
+               or_(Export.id.in_(revived),
+                   func.coalesce(Export.enqueued_at, Export.created_at) < waited))
         .order_by(Export.created_at)
-    ))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    for export in due:
+        if export.id not in revived:
+            log.warning("export %s: queued since %s and not run; enqueued again",
+                        export.id, export.enqueued_at or export.created_at)
+        export.enqueued_at = now
+    queued = [export.id for export in due]
     session.commit()
     db.end_writing(session)
     return queued
+
+
+def queued_count(session: Session) -> int:
+    """How many exports wait in `queued` (a read, ended)."""
+    count = session.scalar(
+        select(func.count()).select_from(Export).where(Export.status == ExportStatus.QUEUED))
+    session.rollback()
+    return int(count or 0)
 
 
 # --- downloading -----------------------------------------------------------------------------
