@@ -416,7 +416,9 @@ def _write_zip(
     killed. The file is fsynced, `before_publish` runs, then it is renamed to `out`; any
     failure removes it."""
     try:
-        with partial.open("xb") as handle:
+        # Readable by the operator alone, as the vault's own files: it holds the evidence.
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
             encrypting = (
                 age.encrypting(age_recipients, handle) if age_recipients
                 else contextlib.nullcontext(handle)
@@ -428,7 +430,9 @@ def _write_zip(
                 raise BundleError(str(error)) from None
             handle.flush()
             os.fsync(handle.fileno())
-        written = replace(written, path=out)
+        # With age, the zip's own size and SHA-256 describe no file on disk: not given.
+        written = replace(written, path=out, zip_size=None, zip_sha256=None) if age_recipients \
+            else replace(written, path=out)
         if before_publish is not None:
             before_publish(written)
         partial.rename(out)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from casefile.logic.accounts import totp_at_rest
 from casefile.logic.custody import log as custody_log
 from casefile.logic.evidence import metadata, tus
-from casefile.model import CustodyAction, Evidence
+from casefile.model import CustodyAction, Evidence, Export
 from casefile.vault import envelope
 from casefile.vault.envelope import Keyring
 
@@ -57,6 +57,10 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
     while (extra := _rewrap_pass(session, current, None))[0]:
         rewrapped += extra[0]
     rewrapped += tus.rewrap_keys(session, current)  # uploads still in progress
+    # Stored exports (their bundles' data keys), again until a pass finds none: an export
+    # that finished meanwhile under the old KEK is not stranded when it is retired.
+    while extra_exports := _rewrap_exports(session, current):
+        rewrapped += extra_exports
     metadata.rewrap_index_key(session, current)  # the blind index's key, not a data key
     session.commit()
     totp_encrypted = totp_at_rest.encrypt_plaintext(session, current)
@@ -81,6 +85,26 @@ def rotate(session: Session, kek_path: Path, progress: Progress | None = None) -
     session.commit()
     envelope.write_file(envelope.only_primary(current), kek_path)
     return Rotation(primary, retired, rewrapped, already, totp_rewrapped, totp_encrypted)
+
+
+def _rewrap_exports(session: Session, current: Keyring) -> int:
+    """The data keys of stored exports not yet under the primary key, rewrapped (their
+    rows locked and read as they are: an export purged meanwhile keeps its NULL)."""
+    primary, rewrapped = current.primary_key_id, 0
+    query = (
+        select(Export)
+        .where(Export.wrapped_key.is_not(None))
+        .order_by(Export.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    for export in session.scalars(query):
+        wrapped = export.wrapped_key
+        if wrapped is not None and envelope.wrapped_by(wrapped) != primary:
+            export.wrapped_key = current.rewrap(wrapped, export.id.bytes)
+            rewrapped += 1
+    session.commit()
+    return rewrapped
 
 
 def _rewrap_pass(session: Session, current: Keyring, progress: Progress | None) -> tuple[int, int]:

@@ -78,4 +78,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    _allow_statuses(OLD_STATUSES)  # fails if an export is purged already: kept
+    purged = op.get_bind().execute(
+        sa.text("SELECT COUNT(*) FROM exports WHERE status = 'purged'")
+    ).scalar_one()
+    if purged:  # refused before the table is touched (SQLite would leave its copy behind)
+        raise RuntimeError(
+            f"{purged} exports are purged (their bundles destroyed): this revision cannot be "
+            "undone while they are; nothing was changed"
+        )
+    _allow_statuses(OLD_STATUSES)

@@ -343,3 +343,24 @@ def test_an_empty_body_is_a_plain_zip(world, filing):
     download = world.client.get(polled["download_url"], headers=world.lawyer)
     assert download.mimetype == "application/zip"
     assert zipfile.ZipFile(io.BytesIO(download.get_data())).testzip() is None
+
+
+def test_a_stored_export_downloads_after_a_kek_rotation(world, filing, session, settings):
+    """Rotating the KEK retires the old key: the stored bundles' data keys are rewrapped
+    with the items', or every finished export would become noise."""
+    from casefile.logic import keys  # noqa: PLC0415
+    from casefile.model import Export  # noqa: PLC0415
+    from casefile.vault import envelope  # noqa: PLC0415
+
+    done = export(world, filing["id"]).get_json()
+    before = world.client.get(f"/api/v1/exports/{done['id']}/download", headers=world.lawyer)
+    assert before.status_code == 200
+    keys.rotate(session, settings.kek_path)
+    session.expire_all()
+    keyring = envelope.Keyring.load(settings.kek_path)
+    assert envelope.key_ids(keyring) == [keyring.primary_key_id]
+    row = session.get(Export, uuid.UUID(done["id"]))
+    assert envelope.wrapped_by(row.wrapped_key) == keyring.primary_key_id
+    after = world.client.get(f"/api/v1/exports/{done['id']}/download", headers=world.lawyer)
+    assert after.status_code == 200
+    assert after.get_data() == before.get_data()

@@ -89,6 +89,7 @@ def test_a_zip_bundle_and_a_key_file(instance, tmp_path):
     result = instance["run"]("bundle", instance["case"], instance["erns"][0], "-o", str(out),
                              "--as", LEAD, "--zip")
     assert result.exit_code == 0, result.output
+    assert out.stat().st_mode & 0o777 == 0o600  # the evidence, for the operator alone
     import zipfile  # noqa: PLC0415
 
     with zipfile.ZipFile(out) as archive:

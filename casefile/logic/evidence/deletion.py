@@ -99,6 +99,19 @@ class DeletionPlan:
     unfinished_exports: list[Export] = field(default_factory=list)
 
 
+def _lock_items(session: Session, item_ids: Sequence[uuid.UUID]) -> None:
+    """The items' rows read again and locked (PostgreSQL: FOR NO KEY UPDATE, in id order:
+    the lock order's item rows), so a deletion decides on them as they are now."""
+    if item_ids:
+        session.scalars(
+            select(Evidence)
+            .where(Evidence.id.in_(item_ids))
+            .order_by(Evidence.id)
+            .with_for_update(of=Evidence, **authz.NO_KEY_UPDATE)
+            .execution_options(populate_existing=True)
+        ).all()
+
+
 def _derivative_tree(session: Session, item: Evidence) -> list[Evidence]:
     """The active items made from `item`, recursively, each after its original."""
     return [
@@ -184,9 +197,12 @@ def delete_with_derivatives(
     )
     if case.legal_hold:
         raise Conflict("the case is under legal hold: nothing in it can be deleted")
+    custody_log.hold_lock(session)  # the lock order: the custody lock, then the export rows
+    # Under the custody lock, which another deletion or a restriction holds until it
+    # commits: the item as it is now (the session may hold it as read before the lock).
+    _lock_items(session, [item.id])
     if item.status == EvidenceStatus.DELETED:
         raise Conflict("this item was deleted already")
-    custody_log.hold_lock(session)  # the lock order: the custody lock, then the export rows
     user = authz.require_active(actor)
     made = _derivative_tree(session, item)
     for child in made:
@@ -199,6 +215,7 @@ def delete_with_derivatives(
                 "a lead who holds one; nothing was deleted"
             )
     items = [item, *made]
+    _lock_items(session, [x.id for x in made])  # the item rows before the export rows
     exports = exports_holding(session, case.id, [x.id for x in items], for_update=True)
     now = utcnow()
     stops = _stop_exports(exports, items, now)

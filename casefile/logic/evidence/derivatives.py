@@ -165,6 +165,7 @@ def translate(
             collector=collector,
             intake={"language": data.language},
             copy_grants=True,
+            original_sensitivity=original.sensitivity,
         ),
     )
     return result.item
@@ -247,6 +248,10 @@ def redact(
     `failed` and the reason (docs/custody.md), so the log shows every read of the original."""
     original = authorize(session, actor, original_id)
     _check_redactable(original, data)
+    # The names (and the check that a standard redaction of a restricted original is not
+    # asked for) are decided from the original's sensitivity now; registering refuses if it
+    # has changed by then (registration.Derivative.original_sensitivity).
+    sensitivity = original.sensitivity
     title, filename_stem = _redacted_names(keyring, original, data)
     case_id, language = original.case_id, original.language
     read: list[bool] = []
@@ -254,7 +259,7 @@ def redact(
         return _redact_and_register(
             session, actor, original, data, read,
             title=title, filename_stem=filename_stem, case_id=case_id, language=language,
-            store=store, keyring=keyring,
+            original_sensitivity=sensitivity, store=store, keyring=keyring,
         )
     except Exception as error:
         if read:
@@ -301,6 +306,7 @@ def _redact_and_register(
     filename_stem: str,
     case_id: uuid.UUID,
     language: str | None,
+    original_sensitivity: Sensitivity,
     store: BlobStore,
     keyring: Keyring,
 ) -> Evidence:
@@ -342,6 +348,7 @@ def _redact_and_register(
                 ],
                 "pages": result.pages,
             },
+            original_sensitivity=original_sensitivity,
         ),
     )
     return registered.item
@@ -424,6 +431,8 @@ def derivative_tree(session: Session, item: Evidence) -> list[Evidence]:
                 select(Evidence)
                 .where(Evidence.derived_from_id.in_(level))
                 .order_by(Evidence.created_at, Evidence.id)
+                # as they are now, not as this session may have read them before its lock
+                .execution_options(populate_existing=True)
             )
             if child.id not in seen
         ]

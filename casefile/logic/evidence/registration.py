@@ -72,6 +72,10 @@ class Derivative:
     collector: dict[str, Any] = field(default_factory=dict)
     intake: dict[str, Any] = field(default_factory=dict)
     copy_grants: bool = False
+    # The original's sensitivity the caller decided the new item's sensitivity, title and
+    # names from (before the upload streamed or the redaction ran): registering refuses if it
+    # has changed since, so a restriction made meanwhile is never bypassed.
+    original_sensitivity: Sensitivity | None = None
 
 
 @dataclass(frozen=True)
@@ -178,9 +182,11 @@ def _register_in_one_transaction(
     """Each submission's item (or resubmission) and the blob it arrived with if it does not
     keep it, committed together: the caller removes those blobs once committed."""
     case = authz.authorize_case(session, actor, case_id, CaseAction.ADD_EVIDENCE, for_update=True)
-    original = _original(session, actor, case, derivative) if derivative else None
     view = CaseContent.read(session, case.id, [item.received.sha256 for item in submissions])
     custody_log.hold_lock(session)  # the lock order: the items' rows are flushed under it
+    # Under the custody lock, which a deletion or a restriction holds until it commits: the
+    # original as it is now, not as it was when the upload began.
+    original = _original(session, actor, case, derivative) if derivative else None
     entries: list[custody_log.NewEntry] = []
     indexed: list[search_index.NewDocument] = []
     registered = [
@@ -338,7 +344,10 @@ DERIVED_CHANGE = {
 
 def _original(session: Session, actor: User | None, case: Case, derivative: Derivative) -> Evidence:
     """The item a derivative is made from, checked in the registering transaction: of this
-    case, visible to the actor, not deleted."""
+    case, visible to the actor, not deleted, and as sensitive as when the caller decided the
+    new item's sensitivity and names from it. The session may hold the row as loaded before
+    the upload streamed (sessions keep objects across commits): it is read again."""
+    session.get(Evidence, derivative.original_id, populate_existing=True)
     original = authz.authorize_item(
         session, actor, derivative.original_id, CaseAction.VIEW_EVIDENCE
     )
@@ -346,6 +355,11 @@ def _original(session: Session, actor: User | None, case: Case, derivative: Deri
         raise NotFound("evidence not found")
     if original.status != EvidenceStatus.ACTIVE:
         raise Conflict("this item was deleted; nothing can be made from it")
+    expected = derivative.original_sensitivity
+    if expected is not None and original.sensitivity != expected:
+        raise Conflict(
+            "the original's sensitivity was changed while this was being made: make it again"
+        )
     return original
 
 

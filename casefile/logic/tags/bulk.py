@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casefile.logic import authz, retry
@@ -45,6 +46,7 @@ from casefile.model import (
     Evidence,
     EvidenceGrant,
     EvidenceRelation,
+    EvidenceStatus,
     Incident,
     Sensitivity,
     User,
@@ -261,6 +263,21 @@ def _items(
     return items  # none matching: nothing to change, and nothing refused
 
 
+def _still_active(session: Session, items: list[Evidence]) -> list[Evidence]:
+    """The items read again under the custody lock (which a deletion holds until it
+    commits), those deleted since they were found left out: a sensitivity change never
+    reseals or reindexes a tombstone."""
+    if not items:
+        return items
+    fresh = session.scalars(
+        select(Evidence)
+        .where(Evidence.id.in_([item.id for item in items]))
+        .execution_options(populate_existing=True)
+    ).all()
+    active = {item.id for item in fresh if item.status == EvidenceStatus.ACTIVE}
+    return [item for item in items if item.id in active]
+
+
 @retry.transaction
 def apply(
     session: Session,
@@ -296,7 +313,7 @@ def apply(
         custody_log.hold_lock(session)  # the lock order: the items' rows are written under it
         changed = [
             item
-            for item in items
+            for item in _still_active(session, items)
             if sensitivity.change(
                 session,
                 actor,
