@@ -237,6 +237,10 @@ class _Run:
     stop: Any = None  # the pool's multiprocessing Event: set, the workers stop
     jobs: list[_Job] = field(default_factory=list)  # new files not yet sent to a worker
     jobs_bytes: int = 0
+    # Pools that broke (a worker process died), shut down at the end; then what their workers
+    # may still have written of these files' blobs is removed (their ids were chosen here).
+    broken: list[ProcessPoolExecutor] = field(default_factory=list)
+    lost: list[uuid.UUID] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.blobs = blobstore.batched(self.store)
@@ -349,6 +353,7 @@ class _Run:
             return self.process_pool
         if self.process_pool is not None:
             self.process_pool.shutdown(wait=False, cancel_futures=True)
+            self.broken.append(self.process_pool)
         if self.stop is None:
             self.stop = ingest_workers.context().Event()
         batch = self.blobs
@@ -379,6 +384,8 @@ class _Run:
             # on these files: whatever it had begun of them, under temporary names, goes.
             for job, future, _ in jobs:
                 self._remove_temporaries(job.item_id)
+                with self.lock:
+                    self.lost.append(job.item_id)
                 _set(future, exception=WorkerFailure(
                     f"the ingest worker process ended: {reason(error)}"
                 ))
@@ -405,8 +412,13 @@ class _Run:
 
     def stop_processes(self) -> None:
         """The worker processes end (after the run, or after `abandon` stopped them)."""
-        if self.process_pool is not None:
-            self.process_pool.shutdown(wait=True, cancel_futures=True)
+        for pool in [*self.broken, self.process_pool]:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        with self.lock:
+            lost, self.lost = self.lost, []
+        for item_id in lost:  # no worker can be writing any more
+            self._remove_temporaries(item_id)
 
     def _stream(
         self, source: SourceFile, content: bytes | None, keyring: Keyring
