@@ -4,8 +4,15 @@
 A file whose SHA-256 is already an active item of the case is skipped before any byte of it is
 encrypted, so rerunning an interrupted ingest only does the rest. Worker threads hash files (a
 small file's bytes are kept from that one read, so it is opened once), write their encrypted
-blobs ahead (a fresh data key each) and examine them (libmagic, bounded metadata extraction);
-registration stays in order on the calling thread, several files per transaction
+blobs ahead (a fresh data key each) and examine them (libmagic, bounded metadata extraction).
+A run of PROCESSES_FROM files or more into a local store (with syncfs) has the blobs written and
+examined by worker processes instead (ingest_workers: one per CPU, a chunk of files per task,
+forked from a fork server, the KEK given over their pipe), since Python threads share one core;
+the threads still hash. A worker process writes each blob under its temporary name and never
+renames it: this process adopts it into its batch, so durability is as below. One that dies
+fails the files it had (its blobs begun are removed: their ids were chosen here), a new pool
+takes the rest; the workers ignore Ctrl-C and end with this process, however it ends.
+Registration stays in order on the calling thread, several files per transaction
 (registration.register_many: each item its own custody entry). The blobs are written through
 `blobstore.batched`: on Linux each is written under a temporary name by its worker, and a batch
 is made durable on a sync thread of its own (one syncfs for the bytes, the renames, one syncfs
@@ -13,7 +20,8 @@ for the names; elsewhere an fsync per blob and per folder) while the batch befor
 registered, so every blob is durable before the commit that makes it visible. An interruption
 (Ctrl-C) stops the workers and removes every blob not yet registered; one that arrives while a
 batch is being registered is held back until that transaction has committed or rolled back, so
-nothing is left half-registered and no orphan blob is left behind. A kill that cannot be held
+nothing is left half-registered and no orphan blob is left behind (the worker processes are
+told to stop, and their blobs not yet registered are removed too). A kill that cannot be held
 back (SIGKILL, power loss) leaves at most the blobs written ahead: orphans (or temporary files)
 that `casefile scrub` reports and `scrub --repair` removes, never an item without its blob.
 """
@@ -115,13 +123,15 @@ def ingest(
     """Ingest `files` into the case as `actor`.
 
     Worker threads hash files ahead (checked against the case a batch at a time), stream the
-    new ones through IntakeStream into durable blobs and examine them; this thread registers
+    new ones through IntakeStream into durable blobs and examine them (worker processes do
+    that in a large run into a local store: see the module's docstring); this thread registers
     them in order, up to REGISTER_BATCH per transaction (registration.register_many); a batch the
     database refuses is registered again one file at a time, so a bad file fails alone.
     `summary` is filled as it goes, so it tells what was done even when an interruption ends
     the run early. `keyring` is asked per batch of files checked against the case (and per
     registration), so a KEK rotated meanwhile is picked up.
-    `on_bytes` may be called from the worker threads.
+    `on_bytes` may be called from the worker threads (or the process pool's thread, once per
+    file, as its blob comes back).
     A file that cannot be read or stored fails alone; an actor who may not add evidence stops
     the run before the first file."""
     summary = summary if summary is not None else Summary()
