@@ -137,7 +137,10 @@ def ingest(
     summary = summary if summary is not None else Summary()
     ingest_db.authorize(session, actor, case_id)
     processes = (
-        len(files) >= PROCESSES_FROM and PROCESSES > 1 and ingest_workers.usable(store)
+        len(files) >= PROCESSES_FROM
+        and PROCESSES >= 1
+        and (os.cpu_count() or 1) > 1
+        and ingest_workers.usable(store)
     )
     with (
         ingest_db.one_connection(session) as work,
@@ -356,7 +359,7 @@ class _Run:
             chunk.add_done_callback(lambda done: self._chunk_done(done, jobs))
             return
         for _, future, _ in jobs:
-            future.set_exception(WorkerFailure(f"no ingest worker process: {broken}"))
+            _set(future, exception=WorkerFailure(f"no ingest worker process: {reason(broken)}"))
 
     def _process_pool(self, *, fresh: bool) -> ProcessPoolExecutor:
         if self.process_pool is not None and not fresh:
@@ -406,7 +409,9 @@ class _Run:
                 continue
             blob = _Adopted(job.item_id, self.blobs)
             try:
-                self.blobs.adopt(job.item_id.hex, Path(result.temp), Path(result.final))  # type: ignore[attr-defined]
+                if not isinstance(self.blobs, blobstore.LocalBatch):  # pragma: no cover
+                    raise TypeError("worker processes write into a local store only")  # noqa: TRY301
+                self.blobs.adopt(job.item_id.hex, Path(result.temp), Path(result.final))
             except Exception as failure:  # noqa: BLE001 - not this store's: fails alone
                 _set(future, exception=failure)
                 continue

@@ -127,9 +127,12 @@ def stream_chunk(jobs: list[Job], kek_text: str | None) -> list[Written | Failed
 def _one(worker: _Worker, job: Job) -> Written | Failed:
     from casefile.logic.evidence.ingest_run import reason  # noqa: PLC0415 - no cycle at import
 
-    stream = IntakeStream(
-        worker.batch, worker.keyring, also=job.data.declared_hashes, item_id=job.item_id
-    )
+    try:
+        stream = IntakeStream(
+            worker.batch, worker.keyring, also=job.data.declared_hashes, item_id=job.item_id
+        )
+    except Exception as error:  # noqa: BLE001 - its blob could not be begun: fails alone
+        return Failed(job.item_id, reason(error))
     try:
         if job.content is not None:
             stream.write(job.content)
