@@ -250,10 +250,13 @@ class _Run:
     stop: Any = None  # the pool's multiprocessing Event: set, the workers stop
     jobs: list[_Job] = field(default_factory=list)  # new files not yet sent to a worker
     jobs_bytes: int = 0
-    # Pools that broke (a worker process died), shut down at the end; then what their workers
-    # may still have written of these files' blobs is removed (their ids were chosen here).
+    # Pools that broke (a worker process died), shut down at the end.
     broken: list[ProcessPoolExecutor] = field(default_factory=list)
-    lost: list[uuid.UUID] = field(default_factory=list)
+    # Files sent to a worker whose blob has not come back (adopted, or failed and removed by
+    # the worker): once every worker is gone, whatever was written of them under temporary
+    # names is removed (their ids were chosen here): after a worker died, or an interruption
+    # that came between a task's sending and its outcome.
+    sent: set[uuid.UUID] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.blobs = blobstore.batched(self.store)
@@ -346,6 +349,8 @@ class _Run:
         if not self.jobs:
             return
         jobs, self.jobs, self.jobs_bytes = self.jobs, [], 0
+        with self.lock:
+            self.sent.update(job.item_id for job, _, _ in jobs)
         for attempt in range(2):
             pool = self._process_pool(fresh=attempt > 0)
             kek = None if self.keys is self.pool_keys else self.keys.to_text()
@@ -396,14 +401,14 @@ class _Run:
             # The worker stopped (the run was interrupted: it removed its blobs) or died while
             # on these files: whatever it had begun of them, under temporary names, goes.
             for job, future, _ in jobs:
-                self._remove_temporaries(job.item_id)
-                with self.lock:
-                    self.lost.append(job.item_id)
+                self._remove_temporaries(job.item_id)  # and again once no worker runs
                 _set(future, exception=WorkerFailure(
                     f"the ingest worker process ended: {reason(error)}"
                 ))
             return
         for (job, future, size), result in zip(jobs, done.result(), strict=True):
+            with self.lock:
+                self.sent.discard(job.item_id)  # adopted below, or removed by the worker
             if isinstance(result, ingest_workers.Failed):
                 _set(future, exception=WorkerFailure(result.reason))
                 continue
@@ -413,6 +418,7 @@ class _Run:
                     raise TypeError("worker processes write into a local store only")  # noqa: TRY301
                 self.blobs.adopt(job.item_id.hex, Path(result.temp), Path(result.final))
             except Exception as failure:  # noqa: BLE001 - not this store's: fails alone
+                self._remove_temporaries(job.item_id)
                 _set(future, exception=failure)
                 continue
             with self.lock:
@@ -431,8 +437,8 @@ class _Run:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
         with self.lock:
-            lost, self.lost = self.lost, []
-        for item_id in lost:  # no worker can be writing any more
+            lost, self.sent = self.sent, set()
+        for item_id in sorted(lost):  # no worker can be writing any more
             self._remove_temporaries(item_id)
 
     def _stream(
