@@ -21,6 +21,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -183,5 +184,12 @@ def context() -> multiprocessing.context.BaseContext:
 def usable(store: blobstore.BlobStore) -> bool:
     """Whether worker processes can write this store's blobs: a local store whose batches are
     made durable by syncfs (which syncs what other processes wrote too). An S3 store, or a
-    system without syncfs, keeps the threads."""
+    system without syncfs, keeps the threads. So does a program whose main module cannot be
+    imported again by name or path (read from stdin): multiprocessing imports it in each
+    worker, so a script that ingests must keep its top level under `if __name__ ==
+    "__main__":`, as `casefile`'s own entry point does."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is not None and getattr(main, "__spec__", None) is None and not Path(path).is_file():
+        return False
     return isinstance(store, LocalBlobStore) and blobstore.SYNCFS is not None
