@@ -274,6 +274,13 @@ class LocalBlobStore:
         for path in sorted(self.root.glob(f"??/??/*{TEMP_MARK}*")):
             yield str(path.relative_to(self.root))
 
+    def remove_temporaries(self, blob_id: str) -> None:
+        """Remove what an interrupted write of this blob left under temporary names (a bulk
+        ingest's worker process that died while writing it)."""
+        final = self._path(blob_id)
+        for path in final.parent.glob(f"{blob_id}{TEMP_MARK}*"):
+            path.unlink(missing_ok=True)
+
     def remove_leftover(self, name: str) -> None:
         path = (self.root / name).resolve()
         if self.root.resolve() not in path.parents or TEMP_MARK not in path.name:
@@ -356,17 +363,38 @@ class LocalBatch(_Durable):
         final = self.local._path(blob_id)  # noqa: SLF001
         if final.exists():
             raise BlobStoreError(f"blob {blob_id} exists already")
+        self.begin()
+        return _DeferredWriter(self, blob_id, final)
+
+    def begin(self) -> None:
+        """Open the store's root, which syncfs is called on, if it is not open yet. Before the
+        batch's first byte is written (by this process or by worker processes whose blobs
+        `adopt` takes over): syncfs on it reports every write-back failure of the file system
+        since (and each one once)."""
         with self._lock:
             if self._root is None:
-                # Opened before the batch's first byte is written: syncfs on it reports every
-                # write-back failure of the file system since (and each one once).
                 self.local.root.mkdir(mode=0o700, parents=True, exist_ok=True)
                 self._root = os.open(self.local.root, os.O_RDONLY | os.O_DIRECTORY)
-        return _DeferredWriter(self, blob_id, final)
 
     def written(self, blob_id: str, temp: Path, final: Path) -> None:
         with self._lock:
             self._waiting[blob_id] = (temp, final)
+
+    def taken(self, blob_id: str) -> tuple[Path, Path]:
+        """A committed blob handed over to another process's batch (see `adopt`): its
+        temporary and final names, forgotten here."""
+        with self._lock:
+            return self._waiting.pop(blob_id)
+
+    def adopt(self, blob_id: str, temp: Path, final: Path) -> None:
+        """A blob committed by a worker process's batch (`taken`), settled by this one. Its
+        name must be the one this store gives the id; `begin` was called before it was
+        written."""
+        if final != self.local._path(blob_id) or temp.parent != final.parent:  # noqa: SLF001
+            raise BlobStoreError(f"blob {blob_id} was not written in this store")
+        if not temp.name.startswith(f"{blob_id}{TEMP_MARK}"):
+            raise BlobStoreError(f"blob {blob_id} was not written in this store")
+        self.written(blob_id, temp, final)
 
     def settle(self, blob_ids: Iterable[str]) -> None:
         if self._syncfs is None:

@@ -4,6 +4,8 @@
 - ingest_sidecar: collector metadata per file from a CSV or JSON sidecar;
 - ingest_run: the run itself (hashing ahead, blobs written by worker threads and made durable
   a batch at a time, registration in batches on the calling thread, interruptions);
+- ingest_workers: the worker processes that write and examine the blobs of a large run into a
+  local store;
 - ingest_db: what the run asks of the database besides registering.
 
 This module gives their public names in one place, as the CLI and the tests use them."""

@@ -4,8 +4,15 @@
 A file whose SHA-256 is already an active item of the case is skipped before any byte of it is
 encrypted, so rerunning an interrupted ingest only does the rest. Worker threads hash files (a
 small file's bytes are kept from that one read, so it is opened once), write their encrypted
-blobs ahead (a fresh data key each) and examine them (libmagic, bounded metadata extraction);
-registration stays in order on the calling thread, several files per transaction
+blobs ahead (a fresh data key each) and examine them (libmagic, bounded metadata extraction).
+A run of PROCESSES_FROM files or more into a local store (with syncfs) has the blobs written and
+examined by worker processes instead (ingest_workers: one per CPU, a chunk of files per task,
+forked from a fork server, the KEK given over their pipe), since Python threads share one core;
+the threads still hash. A worker process writes each blob under its temporary name and never
+renames it: this process adopts it into its batch, so durability is as below. One that dies
+fails the files it had (its blobs begun are removed: their ids were chosen here), a new pool
+takes the rest; the workers ignore Ctrl-C and end with this process, however it ends.
+Registration stays in order on the calling thread, several files per transaction
 (registration.register_many: each item its own custody entry). The blobs are written through
 `blobstore.batched`: on Linux each is written under a temporary name by its worker, and a batch
 is made durable on a sync thread of its own (one syncfs for the bytes, the renames, one syncfs
@@ -13,13 +20,15 @@ for the names; elsewhere an fsync per blob and per folder) while the batch befor
 registered, so every blob is durable before the commit that makes it visible. An interruption
 (Ctrl-C) stops the workers and removes every blob not yet registered; one that arrives while a
 batch is being registered is held back until that transaction has committed or rolled back, so
-nothing is left half-registered and no orphan blob is left behind. A kill that cannot be held
+nothing is left half-registered and no orphan blob is left behind (the worker processes are
+told to stop, and their blobs not yet registered are removed too). A kill that cannot be held
 back (SIGKILL, power loss) leaves at most the blobs written ahead: orphans (or temporary files)
 that `casefile scrub` reports and `scrub --repair` removes, never an item without its blob.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -28,10 +37,12 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -42,7 +53,7 @@ from casefile.logic.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from casefile.logic.evidence import ingest_db, registration, submission
+from casefile.logic.evidence import ingest_db, ingest_workers, registration, submission
 from casefile.logic.evidence.ingest_walk import SourceFile
 from casefile.logic.evidence.intake import IntakeStream
 from casefile.logic.evidence.registration import Registered
@@ -63,6 +74,14 @@ IN_FLIGHT_FILES = 128  # blobs written ahead of their registration, at most
 REGISTER_BATCH = 64  # files registered in one transaction, at most ...
 REGISTER_SECONDS = 0.1  # ... and no longer waited for than this once the first is ready
 IN_FLIGHT_BYTES = 64 * 1024 * 1024  # ... and bytes held in memory for them (head + small files)
+# From this many files in a run, into a local store with syncfs, worker processes write and
+# examine the blobs (ingest_workers): starting them costs ~0.5 s, so smaller runs keep the
+# threads. Not on a machine of one core, nor into S3 (its uploads wait on the network, and a
+# thread that waits does not hold the GIL).
+PROCESSES_FROM = 200
+PROCESSES = min(os.cpu_count() or 1, 8)  # worker processes
+PROCESS_CHUNK = 16  # files per task sent to a worker process, at most ...
+PROCESS_CHUNK_BYTES = 8 * 1024 * 1024  # ... and bytes (small files are sent in memory)
 
 
 @dataclass
@@ -104,23 +123,32 @@ def ingest(
     """Ingest `files` into the case as `actor`.
 
     Worker threads hash files ahead (checked against the case a batch at a time), stream the
-    new ones through IntakeStream into durable blobs and examine them; this thread registers
+    new ones through IntakeStream into durable blobs and examine them (worker processes do
+    that in a large run into a local store: see the module's docstring); this thread registers
     them in order, up to REGISTER_BATCH per transaction (registration.register_many); a batch the
     database refuses is registered again one file at a time, so a bad file fails alone.
     `summary` is filled as it goes, so it tells what was done even when an interruption ends
     the run early. `keyring` is asked per batch of files checked against the case (and per
     registration), so a KEK rotated meanwhile is picked up.
-    `on_bytes` may be called from the worker threads.
+    `on_bytes` may be called from the worker threads (or the process pool's thread, once per
+    file, as its blob comes back).
     A file that cannot be read or stored fails alone; an actor who may not add evidence stops
     the run before the first file."""
     summary = summary if summary is not None else Summary()
     ingest_db.authorize(session, actor, case_id)
+    processes = (
+        len(files) >= PROCESSES_FROM
+        and PROCESSES >= 1
+        and (os.cpu_count() or 1) > 1
+        and ingest_workers.usable(store)
+    )
     with (
         ingest_db.one_connection(session) as work,
         ThreadPoolExecutor(WORKERS, "casefile-ingest") as pool,
         ThreadPoolExecutor(1, "casefile-ingest-sync") as syncer,
     ):
         run = _Run(work, actor, case_id, store, keyring, summary, on_bytes, on_file, pool, syncer)
+        run.processes = processes
         try:
             run.go(files)
         except BaseException as error:
@@ -128,8 +156,35 @@ def ingest(
             run.abandon()
             raise
         finally:
+            run.stop_processes()
             run.blobs.close()
     return summary
+
+
+class _Blob(Protocol):
+    """A blob written for a file, not yet registered: an IntakeStream of a worker thread, or a
+    worker process's blob adopted by this process's batch (`_Adopted`)."""
+
+    @property
+    def item_id(self) -> uuid.UUID: ...
+
+    def abort(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Adopted:
+    """A blob a worker process wrote, under its temporary name until its batch settles."""
+
+    item_id: uuid.UUID
+    blobs: blobstore.Batch
+
+    def abort(self) -> None:
+        self.blobs.delete(self.item_id.hex)  # under its temporary name, or renamed
+
+
+class WorkerFailure(Exception):
+    """A file that failed in a worker process (the reason in words), or whose worker process
+    ended before it was done."""
 
 
 @dataclass
@@ -138,12 +193,13 @@ class _Flight:
 
     source: SourceFile
     sha256: str
-    future: Future[tuple[IntakeStream, Submission]]
+    future: Future[tuple[_Blob, Submission]]
     weight: int  # bytes it holds in memory until registered
 
 
 _Hashed = tuple[str, bytes | None]  # SHA-256, and the bytes of a small file
-_Ready = tuple[_Flight, IntakeStream, Submission]
+_Ready = tuple[_Flight, _Blob, Submission]
+_Job = tuple[ingest_workers.Job, "Future[tuple[_Blob, Submission]]", int]  # and bytes to count
 
 
 @dataclass
@@ -181,11 +237,26 @@ class _Run:
     cancel: threading.Event = field(default_factory=threading.Event)
     # Every stream a worker has begun and nobody has settled (registered, or aborted): what an
     # interruption must abort, wherever this thread happens to be when it comes.
-    unsettled: dict[uuid.UUID, IntakeStream] = field(default_factory=dict)
+    unsettled: dict[uuid.UUID, _Blob] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The KEK that new files' data keys are wrapped under, asked for once per batch checked
     # (asking reads the key file's time: a system call, and a turn of the GIL, per file).
     keys: Keyring = field(init=False)
+    # Worker processes (ingest_workers) instead of the threads for the blobs, if `processes`:
+    # started when the first new file is sent (a rerun that finds every file starts none).
+    processes: bool = False
+    process_pool: ProcessPoolExecutor | None = None
+    pool_keys: Keyring | None = None  # the KEK the pool was started with
+    stop: Any = None  # the pool's multiprocessing Event: set, the workers stop
+    jobs: list[_Job] = field(default_factory=list)  # new files not yet sent to a worker
+    jobs_bytes: int = 0
+    # Pools that broke (a worker process died), shut down at the end.
+    broken: list[ProcessPoolExecutor] = field(default_factory=list)
+    # Files sent to a worker whose blob has not come back (adopted, or failed and removed by
+    # the worker): once every worker is gone, whatever was written of them under temporary
+    # names is removed (their ids were chosen here): after a worker died, or an interruption
+    # that came between a task's sending and its outcome.
+    sent: set[uuid.UUID] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.blobs = blobstore.batched(self.store)
@@ -204,7 +275,7 @@ class _Run:
                 try:
                     digests[index] = future.result()
                 except Exception as error:  # noqa: BLE001 - an unreadable file fails alone
-                    self._done(Outcome(source, "failed", reason=_reason(error)))
+                    self._done(Outcome(source, "failed", reason=reason(error)))
             present = ingest_db.sha256s_in_case(
                 self.session, self.actor, self.case_id, [digest for digest, _ in digests.values()]
             )
@@ -251,14 +322,128 @@ class _Run:
             self._launch(source, digest, content)
 
     def _launch(self, source: SourceFile, digest: str, content: bytes | None) -> None:
-        future = self.pool.submit(self._stream, source, content, self.keys)
+        future: Future[tuple[_Blob, Submission]]
+        if self.processes:
+            future = self._job(source, content)
+        else:
+            future = self.pool.submit(self._stream, source, content, self.keys)
         weight = min(source.size, EXTRACT_LIMIT) + sniff.HEAD_BYTES
         self.flights.append(_Flight(source, digest, future, weight))
         self.weight += weight
 
+    def _job(self, source: SourceFile, content: bytes | None) -> Future[tuple[_Blob, Submission]]:
+        """A new file for the worker processes, sent with others as one task (`_flush`)."""
+        future: Future[tuple[_Blob, Submission]] = Future()
+        job = ingest_workers.Job(
+            uuid.uuid4(), str(source.path), source.relative, content, source.data
+        )
+        self.jobs.append((job, future, source.size))
+        self.jobs_bytes += len(content) if content is not None else CHUNK
+        if len(self.jobs) >= PROCESS_CHUNK or self.jobs_bytes >= PROCESS_CHUNK_BYTES:
+            self._flush()
+        return future
+
+    def _flush(self) -> None:
+        """Send the files gathered to a worker process, as one task. The pool is started for
+        the first; one that broke (a worker process died: its files fail) is started again."""
+        if not self.jobs:
+            return
+        jobs, self.jobs, self.jobs_bytes = self.jobs, [], 0
+        with self.lock:
+            self.sent.update(job.item_id for job, _, _ in jobs)
+        for attempt in range(2):
+            pool = self._process_pool(fresh=attempt > 0)
+            kek = None if self.keys is self.pool_keys else self.keys.to_text()
+            try:
+                chunk = pool.submit(
+                    ingest_workers.stream_chunk, [job for job, _, _ in jobs], kek
+                )
+            except BrokenProcessPool as error:
+                broken: Exception = error
+                continue
+            chunk.add_done_callback(lambda done: self._chunk_done(done, jobs))
+            return
+        for _, future, _ in jobs:
+            _set(future, exception=WorkerFailure(f"no ingest worker process: {reason(broken)}"))
+
+    def _process_pool(self, *, fresh: bool) -> ProcessPoolExecutor:
+        if self.process_pool is not None and not fresh:
+            return self.process_pool
+        if self.process_pool is not None:
+            self.process_pool.shutdown(wait=False, cancel_futures=True)
+            self.broken.append(self.process_pool)
+        if self.stop is None:
+            self.stop = ingest_workers.context().Event()
+        batch = self.blobs
+        if not isinstance(batch, blobstore.LocalBatch) or not isinstance(
+            self.store, blobstore.LocalBlobStore
+        ):  # pragma: no cover - ingest_workers.usable said so
+            raise TypeError("worker processes write into a local store only")
+        batch.begin()  # before any byte is written: its syncfs reports every failure since
+        self.pool_keys = self.keys
+        self.process_pool = ingest_workers.pool(
+            PROCESSES, self.keys.to_text(), self.store.root, self.stop
+        )
+        return self.process_pool
+
+    def _chunk_done(
+        self, done: Future[list[ingest_workers.Written | ingest_workers.Failed]], jobs: list[_Job]
+    ) -> None:
+        """A task's outcome, on the pool's thread: each written blob adopted by this process's
+        batch (and, until registered, one that an interruption removes), each file's future
+        given its outcome."""
+        if done.cancelled():
+            for _, future, _ in jobs:
+                future.cancel()
+            return
+        error = done.exception()
+        if error is not None:
+            # The worker stopped (the run was interrupted: it removed its blobs) or died while
+            # on these files: whatever it had begun of them, under temporary names, goes.
+            for job, future, _ in jobs:
+                self._remove_temporaries(job.item_id)  # and again once no worker runs
+                _set(future, exception=WorkerFailure(
+                    f"the ingest worker process ended: {reason(error)}"
+                ))
+            return
+        for (job, future, size), result in zip(jobs, done.result(), strict=True):
+            with self.lock:
+                self.sent.discard(job.item_id)  # adopted below, or removed by the worker
+            if isinstance(result, ingest_workers.Failed):
+                _set(future, exception=WorkerFailure(result.reason))
+                continue
+            blob = _Adopted(job.item_id, self.blobs)
+            try:
+                if not isinstance(self.blobs, blobstore.LocalBatch):  # pragma: no cover
+                    raise TypeError("worker processes write into a local store only")  # noqa: TRY301
+                self.blobs.adopt(job.item_id.hex, Path(result.temp), Path(result.final))
+            except Exception as failure:  # noqa: BLE001 - not this store's: fails alone
+                self._remove_temporaries(job.item_id)
+                _set(future, exception=failure)
+                continue
+            with self.lock:
+                self.unsettled[job.item_id] = blob
+            self._advance(size)
+            _set(future, result=(blob, result.submission))
+
+    def _remove_temporaries(self, item_id: uuid.UUID) -> None:
+        if isinstance(self.store, blobstore.LocalBlobStore):
+            with contextlib.suppress(OSError):  # or scrub --repair removes it
+                self.store.remove_temporaries(item_id.hex)
+
+    def stop_processes(self) -> None:
+        """The worker processes end (after the run, or after `abandon` stopped them)."""
+        for pool in [*self.broken, self.process_pool]:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        with self.lock:
+            lost, self.sent = self.sent, set()
+        for item_id in sorted(lost):  # no worker can be writing any more
+            self._remove_temporaries(item_id)
+
     def _stream(
         self, source: SourceFile, content: bytes | None, keyring: Keyring
-    ) -> tuple[IntakeStream, Submission]:
+    ) -> tuple[_Blob, Submission]:
         """In a worker: the file (from memory when small, its bytes as hashed) through
         streaming encryption into a blob, renamed into place but not yet durable (its folder is
         fsynced with its batch's), then examined (what register would do before its
@@ -287,7 +472,7 @@ class _Run:
             self._settle(stream, abort=True)
             raise
 
-    def _settle(self, stream: IntakeStream, *, abort: bool) -> None:
+    def _settle(self, stream: _Blob, *, abort: bool) -> None:
         if abort:
             stream.abort()
         with self.lock:
@@ -316,6 +501,7 @@ class _Run:
     def _next_batch(self) -> list[_Flight]:
         """The first flight, and those after it whose blobs are written by the time it is
         (or within REGISTER_SECONDS of it), up to REGISTER_BATCH."""
+        self._flush()  # the files not yet sent to a worker process
         first = self.flights[0]
         futures_wait([first.future])
         deadline = time.monotonic() + REGISTER_SECONDS
@@ -431,7 +617,7 @@ class _Run:
 
     def _failed(self, flight: _Flight, error: Exception) -> None:
         self.session.rollback()
-        self._done(Outcome(flight.source, "failed", reason=_reason(error)))
+        self._done(Outcome(flight.source, "failed", reason=reason(error)))
         copies = self.in_run.pop(flight.sha256, [])
         if copies:  # the next copy of the same content takes its place
             self.in_run[flight.sha256] = copies[1:]
@@ -451,11 +637,20 @@ class _Run:
         """After an interruption or a fatal error: stop the workers, and remove every blob
         written but not registered (nothing half-registered, no orphans)."""
         self.cancel.set()
+        if self.stop is not None:
+            self.stop.set()  # the worker processes' `cancel`
         for hashing in self.hashing:
             hashing.cancel()
         for flight in self.flights:
             flight.future.cancel()
+        for _, future, _ in self.jobs:
+            future.cancel()  # never sent
+        self.jobs = []
         self.pool.shutdown(wait=True)  # the running ones see `cancel` at their next chunk
+        # Tasks not begun are cancelled; those under way stop at their next file or chunk and
+        # remove their blobs; the blobs of those done were adopted, and are unsettled: all of
+        # that has happened once the pool is shut down (its thread has given every outcome).
+        self.stop_processes()
         for batch in self.settling:  # a settle under way finishes before its blobs go
             if batch.durable is not None:
                 futures_wait([batch.durable])
@@ -468,7 +663,27 @@ class _Run:
         self.settling.clear()
 
 
-def _reason(error: Exception) -> str:
+def _set(
+    future: Future[tuple[_Blob, Submission]],
+    *,
+    result: tuple[_Blob, Submission] | None = None,
+    exception: Exception | None = None,
+) -> None:
+    """Give a file's future its outcome, unless an interruption cancelled it meanwhile (its
+    blob is unsettled: `abandon` removes it)."""
+    try:
+        if exception is not None:
+            future.set_exception(exception)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+    except InvalidStateError:
+        pass
+
+
+def reason(error: BaseException) -> str:
+    """A failed file's reason, in words."""
+    if isinstance(error, WorkerFailure):
+        return str(error)
     if isinstance(error, ValidationFailed):
         return "; ".join(f"{name}: {problem}" for name, problem in error.fields.items())
     if isinstance(error, DomainError):

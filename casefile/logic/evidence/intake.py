@@ -82,10 +82,19 @@ class IntakeStream(RawIOBase):
     """Write the plaintext in; `finish()` makes the encrypted blob durable. Also usable as
     Werkzeug's file stream for a multipart part (it calls write() and then seek(0))."""
 
-    def __init__(self, store: BlobStore, keyring: Keyring, *, also: Iterable[str] = ()) -> None:
-        """`also`: digests to compute besides SHA-256 (those the collector declared)."""
+    def __init__(
+        self,
+        store: BlobStore,
+        keyring: Keyring,
+        *,
+        also: Iterable[str] = (),
+        item_id: uuid.UUID | None = None,
+    ) -> None:
+        """`also`: digests to compute besides SHA-256 (those the collector declared);
+        `item_id`: the new item's id when the caller chose it (a bulk ingest does, so that it
+        knows which blob a worker process may have begun)."""
         super().__init__()
-        self.item_id = uuid.uuid4()
+        self.item_id = item_id if item_id is not None else uuid.uuid4()
         self._store = store
         data_key = keyring.new_data_key(self.item_id.bytes)
         self._wrapped = data_key.wrapped

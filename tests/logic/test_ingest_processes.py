@@ -1,0 +1,282 @@
+"""A large `casefile ingest` into a local store writes and examines its blobs in worker
+processes (ingest_workers). What users depend on, as with the threads: every file registered
+with its blob and intake entry, the bytes those that were hashed; the KEK reaches the workers
+over their pipe only (not on disk, in argv or in the environment); a worker process that dies
+fails its files alone (or the run goes on without them), nothing half-registered, nothing left
+in the store; Ctrl-C leaves no blob and no worker process behind, nor does a SIGKILL of the
+parent (the workers end with it)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import multiprocessing.util
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from multiprocessing import forkserver
+from pathlib import Path
+
+import pytest
+
+from casefile.logic.evidence import ingest, ingest_run, ingest_workers, reading, registration
+from casefile.model import CustodyAction, CustodyEntry, Evidence
+from casefile.vault import blobstore, sniff
+from casefile.vault.blobstore import LocalBlobStore
+from tests.cli.test_ingest_scrub import entries, items, stored_files, vault  # noqa: F401
+from tests.logic.test_ingest_durability import _cheap_hashes, people  # noqa: F401
+
+pytestmark = pytest.mark.skipif(
+    blobstore.SYNCFS is None, reason="worker processes need syncfs(2)"
+)
+COUNT = 240  # above ingest_run.PROCESSES_FROM: the run uses worker processes
+
+
+def make_drive(root: Path, count: int) -> dict[str, bytes]:
+    contents: dict[str, bytes] = {}
+    for number in range(count):
+        relative = f"{number // 50:02d}/IMG_{number:04d}.bin"
+        path = root / "drive" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        content = os.urandom(200) + number.to_bytes(4, "big")
+        path.write_bytes(content)
+        contents[relative] = content
+    return contents
+
+
+def run_ingest(session, investigator, case, drive, *, store, keyring, **kwargs):
+    return ingest.ingest(
+        session, investigator, case.id, ingest.plan([drive]).files,
+        store=store, keyring=lambda: keyring, **kwargs,
+    )
+
+
+def worker_pids() -> list[int]:
+    """The live worker processes: the fork server's children."""
+    server = forkserver._forkserver._forkserver_pid
+    if server is None:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rpartition(")")[2].split()
+            if int(fields[1]) == server and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs (or has not ended: a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def no_thread_stream(*args, **kwargs):
+    raise AssertionError("a large local run writes its blobs in worker processes")
+
+
+@pytest.fixture(autouse=True)
+def processes_only(monkeypatch):
+    monkeypatch.setattr(ingest_run._Run, "_stream", no_thread_stream)
+
+
+def test_a_large_run_registers_every_file_from_worker_processes(
+    session, people, keyring, tmp_path  # noqa: F811
+):
+    investigator, case = people
+    store = LocalBlobStore(tmp_path / "blobs")
+    contents = make_drive(tmp_path, COUNT)
+    progress: list[int] = []
+    summary = run_ingest(
+        session, investigator, case, tmp_path / "drive", store=store, keyring=keyring,
+        on_bytes=progress.append,
+    )
+    assert (summary.added, summary.failed) == (COUNT, [])
+    assert sum(progress) == sum(len(content) for content in contents.values())
+    registered = session.query(Evidence).order_by(Evidence.seq).all()
+    assert [item.seq for item in registered] == list(range(1, COUNT + 1))
+    assert [item.original_filename for item in registered] == sorted(contents)  # in order
+    assert sorted(store.blob_ids()) == sorted(item.blob_id for item in registered)
+    assert list(store.leftovers()) == []
+    intake = session.query(CustodyEntry).filter(CustodyEntry.action == CustodyAction.INTAKE)
+    assert sorted(entry.item_id for entry in intake) == sorted(item.id for item in registered)
+    for item in registered[:: COUNT // 8]:
+        _, chunks = reading.read_content(
+            session, investigator, item.id, store=store, keyring=keyring
+        )
+        assert b"".join(chunks) == contents[item.original_filename]
+        assert item.mime == sniff.detect(contents[item.original_filename][: sniff.HEAD_BYTES])
+    assert worker_pids() == []  # ended with the run
+
+    again = run_ingest(session, investigator, case, tmp_path / "drive", store=store,
+                       keyring=keyring)
+    assert (again.added, again.present) == (0, COUNT)
+
+
+def test_the_kek_reaches_the_workers_over_their_pipe_only(
+    session, people, keyring, tmp_path, monkeypatch  # noqa: F811
+):
+    investigator, case = people
+    store = LocalBlobStore(tmp_path / "blobs")
+    make_drive(tmp_path, COUNT)
+    text = keyring.to_text()
+    secrets = [text.encode(), *(
+        base64.b64decode(key["keyData"]["value"]) for key in json.loads(text)["key"]
+    )]
+    secrets += [base64.b64encode(secret) for secret in secrets[1:]]
+    looked: list[int] = []
+    real = registration.register_many
+
+    def look_at_the_workers(*args, **kwargs):
+        for pid in worker_pids():
+            for name in ("cmdline", "environ"):
+                seen = Path(f"/proc/{pid}/{name}").read_bytes()
+                assert not any(secret in seen for secret in secrets), name
+            looked.append(pid)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(registration, "register_many", look_at_the_workers)
+    before = time.time()
+    summary = run_ingest(session, investigator, case, tmp_path / "drive", store=store,
+                         keyring=keyring)
+    assert summary.added == COUNT
+    assert looked  # the workers were running
+    # No file written during the run holds the KEK: in the test's folder (the store, the
+    # drive) or in multiprocessing's temporary folder (the fork server's socket).
+    for folder in (Path(multiprocessing.util.get_temp_dir()), tmp_path):
+        for path in folder.rglob("*"):
+            try:
+                if not path.is_file() or path.stat().st_mtime < before or path.name == "kek.json":
+                    continue
+                data = path.read_bytes()
+            except OSError:
+                continue
+            assert not any(secret in data for secret in secrets), path
+
+
+def test_a_worker_process_killed_mid_run_fails_its_files_alone(
+    session, people, keyring, tmp_path, monkeypatch  # noqa: F811
+):
+    investigator, case = people
+    store = LocalBlobStore(tmp_path / "blobs")
+    make_drive(tmp_path, 1000)
+    monkeypatch.setattr(ingest_run, "PROCESS_CHUNK", 4)  # many tasks still queued at the kill
+    killed: list[int] = []
+
+    def kill_a_worker(count):  # called as the first task's files come back
+        if not killed:
+            pids = worker_pids()
+            assert pids
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    summary = run_ingest(session, investigator, case, tmp_path / "drive", store=store,
+                         keyring=keyring, on_bytes=kill_a_worker)
+    assert killed
+    assert summary.added + len(summary.failed) == 1000
+    assert summary.failed  # the files the dead worker had, or had queued
+    assert all("ingest worker process" in reason for _, reason in summary.failed)
+    registered = session.query(Evidence).order_by(Evidence.seq).all()
+    assert [item.seq for item in registered] == list(range(1, summary.added + 1))
+    # Nothing half-registered, nothing left: each item its blob, no orphan, no leftover.
+    assert sorted(store.blob_ids()) == sorted(item.blob_id for item in registered)
+    assert list(store.leftovers()) == []
+    assert worker_pids() == []
+
+    again = run_ingest(session, investigator, case, tmp_path / "drive", store=store,
+                       keyring=keyring)
+    assert (again.added, again.present, again.failed) == (
+        len(summary.failed), summary.added, []
+    )
+
+
+def test_ctrl_c_in_a_large_run_leaves_no_blob_and_no_worker(
+    session, people, keyring, tmp_path  # noqa: F811
+):
+    investigator, case = people
+    store = LocalBlobStore(tmp_path / "blobs")
+    make_drive(tmp_path, 1000)
+    summary = ingest.Summary()
+    pids: list[int] = []
+
+    def ctrl_c(outcome):
+        if summary.added == 100:
+            pids.extend(worker_pids())
+            os.kill(os.getpid(), signal.SIGINT)  # as a terminal's Ctrl-C, to this process
+
+    with pytest.raises(KeyboardInterrupt):
+        run_ingest(session, investigator, case, tmp_path / "drive", store=store,
+                   keyring=keyring, summary=summary, on_file=ctrl_c)
+    assert summary.interrupted
+    assert pids  # the workers were running
+    registered = session.query(Evidence).all()
+    assert len(registered) == summary.added < 1000
+    assert sorted(store.blob_ids()) == sorted(item.blob_id for item in registered)
+    assert list(store.leftovers()) == []
+    assert worker_pids() == []
+    assert not any(alive(pid) for pid in pids)
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from multiprocessing import forkserver
+    from pathlib import Path
+    from casefile.logic.evidence import registration
+    real, report = registration.register_many, sys.argv[1]
+
+    def kill_myself(*args, **kwargs):
+        server = forkserver._forkserver._forkserver_pid
+        children = [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit()
+                    and (entry / "stat").exists()
+                    and int((entry / "stat").read_text().rpartition(")")[2].split()[1]) == server]
+        Path(report).write_text(" ".join([str(server), *children]))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    registration.register_many = kill_myself
+    from casefile.cli import main
+    sys.argv = ["casefile", *sys.argv[2:]]
+    main()
+    """
+)
+
+
+def test_the_workers_end_with_a_killed_ingest(vault, tmp_path):  # noqa: F811
+    if vault.kind != "local":
+        pytest.skip("S3 ingests keep the threads")
+    make_drive(tmp_path, COUNT)
+    report = tmp_path / "pids"
+    command = [sys.executable, "-c", KILLER, str(report),
+               "ingest", vault.case_id, str(tmp_path / "drive"), "--as", "lead@example.org"]
+    process = subprocess.run(command, env=os.environ | vault.env, capture_output=True,
+                             timeout=300, check=False)
+    assert process.returncode == -signal.SIGKILL, process.stderr.decode()[-2000:]
+    pids = [int(pid) for pid in report.read_text().split()]
+    assert len(pids) >= 2  # the fork server and its workers
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(alive(pid) for pid in pids):
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in pids), "worker processes outlived their ingest"
+    assert items(vault) == []
+    rerun = vault.run("ingest", vault.case_id, str(tmp_path / "drive"), "--as", "lead@example.org")
+    assert rerun.exit_code == 0, rerun.output
+    assert len(items(vault)) == COUNT
+    repaired = vault.run("scrub", "--repair", "--grace-minutes", "0")
+    assert repaired.exit_code == 0, repaired.output
+    assert stored_files(vault) == sorted(item.blob_id for item in items(vault))
+    assert len(entries(vault, CustodyAction.INTAKE)) == COUNT
+
+
+def test_workers_are_not_used_for_small_runs_or_s3():
+    assert ingest_run.PROCESSES_FROM > 100
+    assert not ingest_workers.usable(object())  # type: ignore[arg-type]
