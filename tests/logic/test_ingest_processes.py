@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import multiprocessing.forkserver
 import multiprocessing.util
 import os
 import signal
@@ -134,6 +135,10 @@ def test_the_kek_reaches_the_workers_over_their_pipe_only(
         base64.b64decode(key["keyData"]["value"]) for key in json.loads(text)["key"]
     )]
     secrets += [base64.b64encode(secret) for secret in secrets[1:]]
+    # An operator who gives the KEK in the environment: the fork server (started anew for
+    # this test, as a fresh `casefile ingest` starts it) must not pass it on.
+    monkeypatch.setenv("CASEFILE_KEK", text)
+    multiprocessing.forkserver._forkserver._stop()
     looked: list[int] = []
     real = registration.register_many
 

@@ -2,9 +2,10 @@
 encrypts and examines a chunk of files at a time, in a process of its own, so that the work
 spreads over the machine's cores (Python threads share one core's worth of interpreter).
 
-Started with `spawn` (a fresh interpreter: never a fork of a process holding database connections
-and threads), they are given the KEK as text over the pool's pipe (the initializer's arguments),
-never on disk, in argv or in the environment, and an Event that the run sets to stop them. They
+Forked from a fork server (a fresh interpreter: never a fork of a process holding database
+connections and threads, started without the CASEFILE_* variables), they are given the KEK as
+text over the pool's pipe (the initializer's arguments), never on disk, in argv or in the
+environment, and an Event that the run sets to stop them. They
 ignore Ctrl-C (SIGINT goes to the whole process group: the parent alone decides what becomes of
 the run, then shuts the pool down) and end themselves (`os._exit`) as soon as their parent does,
 whatever killed it: a watchdog thread waits on the parent's sentinel, which closes with it.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
 import os
 import signal
 import sys
@@ -173,11 +175,21 @@ def pool(count: int, kek_text: str, root: Path, cancel: Any) -> ProcessPoolExecu
 def context() -> multiprocessing.context.BaseContext:
     """Where the worker processes come from: a fork server (a fresh interpreter, started once
     per process that ingests, holding no connection nor thread of ours) that has imported this
-    module, so each worker is a fork of it, not a second import of the application."""
+    module, so each worker is a fork of it, not a second import of the application. It is
+    started without the CASEFILE_* variables the operator may have given (a KEK in
+    CASEFILE_KEK would otherwise sit in every worker's /proc/PID/environ): the workers are
+    given what they need over their pipe."""
     if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover
         return multiprocessing.get_context("spawn")
     forkserver = multiprocessing.get_context("forkserver")
     forkserver.set_forkserver_preload([__name__])
+    secrets = {name: value for name, value in os.environ.items() if name.startswith("CASEFILE_")}
+    for name in secrets:
+        del os.environ[name]
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        os.environ.update(secrets)
     return forkserver
 
 
