@@ -280,8 +280,9 @@ def _claim(session: Session, export_id: uuid.UUID) -> _Run | None:
     return run
 
 
-@retry.transaction
-def _progress(session: Session, run: _Run, done: int, stage: str) -> None:
+def _own_row(session: Session, run: _Run) -> Export:
+    """The run's export row, locked in a writing transaction of its own, while it is still
+    this run's (running, this attempt); otherwise the transaction ends and Superseded."""
     session.rollback()
     db.begin_writing(session)
     export = session.get(Export, run.export_id, with_for_update=True, populate_existing=True)
@@ -289,6 +290,12 @@ def _progress(session: Session, run: _Run, done: int, stage: str) -> None:
         session.commit()
         db.end_writing(session)
         raise Superseded
+    return export
+
+
+@retry.transaction
+def _progress(session: Session, run: _Run, done: int, stage: str) -> None:
+    export = _own_row(session, run)
     export.progress_done = done
     export.stage = stage
     export.heartbeat_at = utcnow()
@@ -496,13 +503,7 @@ def _planned_lines(prepared: Prepared) -> list[dict[str, str]]:
 def _record_planned(session: Session, run: _Run, prepared: Prepared) -> None:
     """Before a byte is written: the export also holds its plan's items (the filing may have
     changed since it was asked for), so who may see it is decided over all of them."""
-    session.rollback()
-    db.begin_writing(session)
-    export = session.get(Export, run.export_id, with_for_update=True, populate_existing=True)
-    if export is None or export.status != ExportStatus.RUNNING or export.attempts != run.attempt:
-        session.commit()
-        db.end_writing(session)
-        raise Superseded
+    export = _own_row(session, run)
     lines = json.loads(export.exhibits or "[]")
     known = {line["id"] for line in lines}
     lines += [line for line in _planned_lines(prepared) if line["id"] not in known]
