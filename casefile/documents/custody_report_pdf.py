@@ -7,15 +7,24 @@ key and how to check them by hand. The JSON report beside it is the authoritativ
 The PDF is an HTML template (templates/custody_report.html) laid out by WeasyPrint, whose
 Pango and HarfBuzz shape every script: Burmese titles and actor names come out with their
 medials and vowel signs reordered and stacked as a reader expects, which ReportLab could not
-do. The fonts are named by family in the template; Debian's fonts-sil-padauk provides Padauk.
+do. The fonts are named by family in the stylesheet (templates/custody_report.css); Debian's
+fonts-sil-padauk provides Padauk.
+
+Laying out costs: the bundle lays out one report per exhibit (bench/custody_report_pdf.py
+--warm). So the stylesheet is parsed once per process, not once per report, and the report
+is laid out with a user agent stylesheet of the rules its elements need (templates/
+print_ua.css) instead of WeasyPrint's whole HTML5 one, which it would match against every
+element: both give the same PDF, byte for byte.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
 from typing import Any
 
 import jinja2
@@ -36,6 +45,8 @@ HOW_TO_VERIFY = (
 )
 REDACTED = "concerns an item you have no access to; its leaf hash is in the signed log"
 TEMPLATE = "custody_report.html"
+STYLESHEET = "custody_report.css"
+USER_AGENT_STYLESHEET = "print_ua.css"
 EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 # An identifier: a run without spaces holding a digit and a hyphen (an ERN, a seal number, a
 # date, a court reference), set on one line.
@@ -179,6 +190,34 @@ def html(
     )
 
 
+def _stylesheet(name: str) -> str:
+    return (files("casefile.documents") / "templates" / name).read_text("utf-8")
+
+
+@functools.cache
+def _weasyprint() -> tuple[Any, Any, Any]:
+    """WeasyPrint's HTML class with the report's user agent stylesheet, the report's
+    stylesheet, and WeasyPrint's URLFetcher class. The stylesheets are parsed once per
+    process and shared by every report, in any thread: a parsed WeasyPrint CSS is only read,
+    as WeasyPrint's own user agent sheet, a module global, is by every document."""
+    # Imported on first use: WeasyPrint loads Pango and fontTools (about 23 MiB and 0.4 s CPU
+    # per process), which every server worker would otherwise pay for a rarely used route.
+    import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - no type hints shipped
+
+    user_agent = weasyprint.CSS(string=_stylesheet(USER_AGENT_STYLESHEET))
+
+    class ReportHTML(weasyprint.HTML):  # type: ignore[misc]  # untyped base
+        """An HTML document laid out with print_ua.css as its user agent stylesheet.
+        `_ua_stylesheets` is WeasyPrint's own (private) hook for it, the one its HTML
+        class calls (weasyprint/css/__init__.py, get_all_computed_styles);
+        test_custody_report_pdf checks that it still takes effect."""
+
+        def _ua_stylesheets(self, forms: bool = False) -> list[Any]:  # noqa: ARG002 - no forms
+            return [user_agent]
+
+    return ReportHTML, weasyprint.CSS(string=_stylesheet(STYLESHEET)), weasyprint.urls.URLFetcher
+
+
 def render(
     report: dict[str, Any],
     title: str,
@@ -190,15 +229,14 @@ def render(
     """The report as PDF. `font_config` (a weasyprint FontConfiguration) may be shared by the
     reports one process lays out in a row: fontconfig's lookups are then paid once, not per
     report (a quarter of a short report's time)."""
-    # Imported on first use: WeasyPrint loads Pango and fontTools (about 23 MiB and 0.4 s CPU
-    # per process), which every server worker would otherwise pay for a rarely used route.
-    import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - no type hints shipped
-
+    report_html, stylesheet, url_fetcher = _weasyprint()
     # The report needs nothing from outside (fonts come from fontconfig): refuse every URL,
     # so no text in it could make the writer read a local file or the network.
-    fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())
+    fetcher = url_fetcher(allowed_protocols=set())
     document = html(report, title, subject, describe)
-    pdf = weasyprint.HTML(string=document, url_fetcher=fetcher).write_pdf(font_config=font_config)
+    pdf = report_html(string=document, url_fetcher=fetcher).write_pdf(
+        stylesheets=[stylesheet], font_config=font_config
+    )
     if not isinstance(pdf, bytes):  # None only when given a target to write to
         raise TypeError("WeasyPrint returned no PDF")
     return pdf

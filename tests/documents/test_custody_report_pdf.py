@@ -288,3 +288,35 @@ def test_a_transfer_row_says_where_why_and_under_which_seal_and_keeps_erns_whole
     words = pdf_words(custody_report_pdf.render(data, "t", SUBJECT, sentence))
     assert "seal: CF-SEAL-00042" in words
     assert words.index("seal: CF-SEAL-00042") < words.index("Appendix")
+
+
+def test_the_report_is_laid_out_with_its_small_user_agent_stylesheet():
+    """print_ua.css replaces WeasyPrint's HTML5 sheet through a private hook of its HTML class:
+    if a WeasyPrint upgrade stops calling it, a list item gets its bullet back here."""
+    report_html, _, _ = custody_report_pdf._weasyprint()
+    probe = "<ul><li>listed</li></ul>"
+    full = pdf_words(weasyprint.HTML(string=probe).write_pdf())
+    small = pdf_words(report_html(string=probe).write_pdf())
+    assert "•" in full and "listed" in full
+    assert "•" not in small and "listed" in small
+
+
+@pytest.mark.parametrize("copies", [1, 4])
+def test_the_small_user_agent_stylesheet_changes_nothing_in_the_report(copies):
+    """The report laid out with print_ua.css is byte for byte the report laid out with
+    WeasyPrint's own HTML5 sheet: the small sheet leaves out only rules that match nothing.
+    Every element the template can hold is there: an e-mail address (<wbr>), a transfer's
+    notes (<br>), a redacted entry, details (<pre>), on one page and across pages."""
+    data = report()
+    data["entries"][2] = {
+        **data["entries"][2], "action": "custody_transferred",
+        "actor": {"id": None, "label": "registry.officer@icc-cpi.example.int"},
+        "details": {"seal_number": "CF-SEAL-00042", "where": "Kutupalong"},
+    }
+    data["entries"] = data["entries"] * copies
+    pdf = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence)
+    _, stylesheet, _ = custody_report_pdf._weasyprint()
+    document = custody_report_pdf.html(data, CASE_TITLE, SUBJECT, sentence)
+    fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())
+    full = weasyprint.HTML(string=document, url_fetcher=fetcher).write_pdf(stylesheets=[stylesheet])
+    assert pdf == full
