@@ -93,6 +93,11 @@ def render_in_helper(message: bytes) -> dict[str, Any]:
         from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]  # noqa: PLC0415
 
         _font_config = FontConfiguration()
+        custody_report_pdf.load()
+        # What is loaded so far (WeasyPrint, fontTools, the stylesheets: ~150,000 objects)
+        # lives as long as the helper: out of the collector's sight, a full collection no
+        # longer walks it (one took ~0.1 s, ~3 % of the reports' CPU, measured).
+        gc.freeze()
     pdfs = []
     for part in json.loads(message):
         fields = part["subject"]

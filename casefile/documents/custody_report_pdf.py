@@ -218,6 +218,13 @@ def _weasyprint() -> tuple[Any, Any, Any]:
     return ReportHTML, weasyprint.CSS(string=_stylesheet(STYLESHEET)), weasyprint.urls.URLFetcher
 
 
+def load() -> None:
+    """Import WeasyPrint and parse the report's stylesheets now (once per process), for a
+    process that lays out reports in a row and wants them ready (and then frozen: see
+    casefile/bundle/custody_pdfs.py)."""
+    _weasyprint()
+
+
 def render(
     report: dict[str, Any],
     title: str,
