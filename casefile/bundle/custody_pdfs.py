@@ -1,7 +1,7 @@
 """The bundle's custody report PDFs, laid out in bounded helper processes, a batch of exhibits
 per call, ahead of the writer, while it streams the exhibits' bytes.
 
-Laying out one exhibit's report costs WeasyPrint ~0.1 s of CPU and leaves reference cycles
+Laying out one exhibit's report costs WeasyPrint ~0.07 s of CPU and leaves reference cycles
 that a full collection frees only in part: 200 exhibits grew the exporting process by ~40 MiB
 and made up most of a bundle's time (bench/bundle.py). Here the exporting process only builds
 each report (a database read, in its own thread: the session is not shared) and sends it out;
