@@ -88,9 +88,10 @@ def append_many(
     """Append entries in order in the caller's transaction: the same log as one `append` per
     entry (same sequence numbers, leaves, tree nodes and automatic checkpoints, at the same
     sizes), written with one multi-row INSERT of entries and one of tree nodes per run of
-    entries between two automatic checkpoints (PostgreSQL: one statement of arrays). On any failure nothing of the call is left
-    in the log's state (the caller's transaction is to be rolled back). Returns the entries
-    written, unless `entities` is false (a caller that does not use them: bulk intake)."""
+    entries between two automatic checkpoints (PostgreSQL: one statement of arrays). On any
+    failure nothing of the call is left in the log's state (the caller's transaction is to be
+    rolled back). Returns the entries written, unless `entities` is false (a caller that does
+    not use them: bulk intake)."""
     if not entries:
         return []
     state = log_state.held(session) or log_state.take_lock(
