@@ -14,6 +14,11 @@ costs 0.5-0.8 ms of CPU against 0.02 ms elsewhere on the same disk, so give both
 CPU is given twice per file: all threads and worker processes (their start-up included: the
 fork server's and its children's CPU, read from /proc), and the registering (calling) thread
 alone, the one that cannot be spread over cores: 1,000 files/s needs at most ~1 ms of it.
+On PostgreSQL the server's CPU per file is given as well (it shares the cores): the backends
+serving the bench's database and the server's writers (checkpointer, background writer, WAL
+writer, whoever else they write for meanwhile), read from /proc before and after each run.
+`--breakdown` also counts the statements sent (through SQLAlchemy, and on the driver's cursor:
+an executemany counts once).
 `--breakdown` and `--profile` see this process only (not the worker processes: use --threads
 to time the blob steps, or `--worker-side`).
 
@@ -44,6 +49,7 @@ from pathlib import Path
 from unittest import mock
 
 from benchdb import fresh_database, postgres_server_url
+from sqlalchemy import make_url
 from timers import Breakdown, Profiles
 
 from casefile import create_app
@@ -99,12 +105,46 @@ def _fork_server_cpu() -> float:
     return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+# The PostgreSQL server's processes counted as the run's: the backends of the bench's own
+# database and the server's writers (shared with anything else the server runs meanwhile).
+SERVER_WRITERS = ("checkpointer", "background writer", "walwriter")
+SERVER_CPU: dict[str, float] = {}  # PostgreSQL: server CPU s per file, per run ("added", ...)
+
+
+def postgres_cpu(database: str | None) -> float:
+    """CPU (user + system, seconds) so far of the PostgreSQL server processes on this host that
+    serve `database` (its backends, named in their command line) or write for every database;
+    0 without one (SQLite). Backends that end are not counted: the run's stay connected."""
+    if database is None:
+        return 0.0
+    total = 0
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit():
+            continue
+        try:
+            command = (process / "cmdline").read_bytes().decode(errors="replace")
+            if not command.startswith("postgres: "):
+                continue
+            words = command.replace("\0", " ").split()
+            if database not in words and not any(name in command for name in SERVER_WRITERS):
+                continue
+            fields = (process / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def breakdown_steps(timers: Breakdown) -> None:
     """The steps of an ingest whose wall and CPU time `--breakdown` prints."""
+    from sqlalchemy.engine import Connection  # noqa: PLC0415
     from sqlalchemy.orm import Session  # noqa: PLC0415
 
+    from casefile import driver_statements  # noqa: PLC0415
+    from casefile.logic import authz  # noqa: PLC0415
     from casefile.logic.custody import log as custody_log  # noqa: PLC0415
     from casefile.logic.evidence import ingest_db, registration  # noqa: PLC0415
+    from casefile.logic.search import index as search_index  # noqa: PLC0415
     from casefile.vault import extract, sniff  # noqa: PLC0415
 
     run_class = ingest_run._Run  # noqa: SLF001 - its steps are what is timed
@@ -129,9 +169,19 @@ def breakdown_steps(timers: Breakdown) -> None:
         (ingest_db, "sha256s_in_case", "check of digests against the case"),
         (registration, "register_many", "register_many (transaction)"),
         (custody_log, "append_many", "custody append_many"),
+        (authz, "authorize_case", "authorize the case (FOR NO KEY UPDATE)"),
+        (custody_log, "hold_lock", "custody lock"),
+        (registration, "_add", "per item (_add)"),
+        (registration, "_insert_items", "item rows (_insert_items)"),
+        (search_index, "put_new", "search index rows (put_new)"),
+        (Session, "flush", "ORM flush"),
+        (Connection, "_execute_context", "statements through SQLAlchemy"),
+        (driver_statements, "execute", "statements on the driver's cursor"),
+        (driver_statements, "execute_many", "executemany on the driver's cursor"),
         (Session, "commit", "commit"),
     ):
-        timers.wrap(owner, attribute, label)
+        if hasattr(owner, attribute):  # an older casefile may lack a step
+            timers.wrap(owner, attribute, label)
 
 
 def profile_threads(profiles: Profiles) -> None:
@@ -168,14 +218,21 @@ def run(
             )
             app = create_app(settings)
             database: Database = app.extensions["casefile.db"]
+            server_database = make_url(url).database if backend == "postgresql" else None
             try:
-                return _ingest_twice(app.extensions, database, folder / "files", count)
+                return _ingest_twice(
+                    app.extensions, database, folder / "files", count, server_database
+                )
             finally:
                 database.engine.dispose()
 
 
 def _ingest_twice(
-    extensions: dict[str, object], database: Database, files: Path, count: int
+    extensions: dict[str, object],
+    database: Database,
+    files: Path,
+    count: int,
+    server_database: str | None,
 ) -> Rates:
     store = extensions["casefile.blobs"]
     keyring = extensions["casefile.keyring"]
@@ -196,6 +253,7 @@ def _ingest_twice(
         rates: list[Rate] = []
         for expected in ("added", "present"):
             children = cpu_children()
+            server = postgres_cpu(server_database)
             start, cpu = time.perf_counter(), time.process_time()
             own = time.thread_time()
             timers, profiles = Breakdown(), Profiles()
@@ -213,6 +271,7 @@ def _ingest_twice(
             children = cpu_children() - children  # the worker processes ended with the run
             cpu += children
             own = time.thread_time() - own
+            server = postgres_cpu(server_database) - server
             done = summary.added if expected == "added" else summary.present
             if done != count or summary.failed:
                 raise RuntimeError(f"ingest did not {expected} every file: {summary}")
@@ -224,9 +283,12 @@ def _ingest_twice(
             print(
                 f"  {expected:>7}: {count} files in {elapsed:.1f} s (CPU {cpu:.1f} s, all "
                 f"threads and worker processes, {children:.1f} s of it in worker processes "
-                f"(start-up included); {own:.1f} s registering)",
+                f"(start-up included); {own:.1f} s registering)"
+                + (f"; PostgreSQL server CPU {server:.1f} s" if server_database else ""),
                 flush=True,
             )
+            if server_database:
+                SERVER_CPU[expected] = server / count
         stored = session.query(Evidence).filter(Evidence.status == EvidenceStatus.ACTIVE).count()
         keys: custody_checkpoints.CustodyKeys = extensions["casefile.custody_keys"]
         report = verify_log(session, keys.verifier_key)
@@ -365,6 +427,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{'rerun (all already in the case)':<34}{rerun:>12,.0f}{rerun_cpu * 1000:>14.2f}"
         f"{rerun_own * 1000:>14.2f}"
     )
+    if SERVER_CPU:
+        print(
+            f"{'PostgreSQL server CPU ms/file':<34}{'new':>12}{SERVER_CPU['added'] * 1000:>14.2f}"
+            f"{'rerun':>14}{SERVER_CPU['present'] * 1000:>8.2f}"
+        )
     print(f"{'target (new files)':<34}{TARGET:>12,.0f}")
     print(f"{'meets target':<34}{'yes' if first >= TARGET else 'NO':>12}")
     print(f"{'ratio to target':<34}{first / TARGET:>12.2f}")

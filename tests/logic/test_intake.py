@@ -566,6 +566,30 @@ def test_a_batch_gives_each_item_its_number_and_custody_entry(session, people, s
     assert contents == [b"statement W-12", b"photo notes", b"arrival log"]
 
 
+def test_a_batch_s_items_are_in_the_session_as_their_rows_were_written(
+    session, people, store, keyring
+):
+    """Standard items' rows are written in Core, not by the ORM's flush: each item returned is
+    the session's own, holding exactly what its row holds (defaults included), with nothing
+    left to write."""
+    batch = [
+        prepared(store, keyring, b"statement W-12", "statement.txt"),
+        prepared(store, keyring, b"names of witnesses", "list.txt", Sensitivity.RESTRICTED),
+        prepared(store, keyring, b"%PDF-1.4 not really", "report.pdf"),
+    ]
+    results = register_many(session, people["investigator"], people["case"], batch,
+                            (store, keyring))
+    columns = [column.key for column in Evidence.__table__.c]
+    for result in results:
+        item = result.item
+        assert session.get(Evidence, item.id) is item
+        assert item not in session.dirty and item not in session.new
+        held = {name: getattr(item, name) for name in columns}
+        session.refresh(item)  # read back from the database
+        assert {name: getattr(item, name) for name in columns} == held
+    assert [result.item.flags is not None for result in results] == [True] * 3
+
+
 def test_a_batch_does_not_reveal_a_restricted_item_with_the_same_bytes(
     session, people, store, keyring
 ):
@@ -620,6 +644,36 @@ def test_a_failed_batch_registers_nothing_and_keeps_the_blobs(
     assert [result.item.ern for result in results] == [
         "MMR-OTP-0001-0001", "MMR-OTP-0001-0002", "MMR-OTP-0001-0003",
     ]
+
+
+def test_a_failed_batch_registered_again_one_by_one_while_its_error_is_handled(
+    session, people, store, keyring, monkeypatch
+):
+    """As bulk ingest does: the batch's error (and so its items, through the traceback) is
+    still alive while each item is registered alone, under the same id."""
+    real = custody_log.append_many
+
+    def append_then_fail(session, new_entries, **kwargs):
+        real(session, new_entries, **kwargs)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(custody_log, "append_many", append_then_fail)
+    batch = [prepared(store, keyring, f"item {n}".encode(), f"{n}.txt") for n in range(3)]
+    try:
+        register_many(session, people["investigator"], people["case"], batch, (store, keyring))
+    except RuntimeError:  # handled here: its traceback (and the batch's items) still alive
+        monkeypatch.undo()
+        results = [
+            register_many(session, people["investigator"], people["case"], [one],
+                          (store, keyring))[0]
+            for one in batch
+        ]
+    else:
+        pytest.fail("the batch was registered")
+    assert [result.item.ern for result in results] == [
+        "MMR-OTP-0001-0001", "MMR-OTP-0001-0002", "MMR-OTP-0001-0003",
+    ]
+    assert [item.id for item in items(session)] == [s.received.item_id for s in batch]
 
 
 def test_a_viewer_may_not_register_a_batch(session, people, store, keyring):

@@ -8,7 +8,6 @@ reaches them (checkpoints).
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -89,9 +88,10 @@ def append_many(
     """Append entries in order in the caller's transaction: the same log as one `append` per
     entry (same sequence numbers, leaves, tree nodes and automatic checkpoints, at the same
     sizes), written with one multi-row INSERT of entries and one of tree nodes per run of
-    entries between two automatic checkpoints. On any failure nothing of the call is left
-    in the log's state (the caller's transaction is to be rolled back). Returns the entries
-    written, unless `entities` is false (a caller that does not use them: bulk intake)."""
+    entries between two automatic checkpoints (PostgreSQL: one statement of arrays). On any
+    failure nothing of the call is left in the log's state (the caller's transaction is to be
+    rolled back). Returns the entries written, unless `entities` is false (a caller that does
+    not use them: bulk intake)."""
     if not entries:
         return []
     state = log_state.held(session) or log_state.take_lock(
@@ -165,10 +165,13 @@ def _write(
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         levels, indexes, hashes = zip(*nodes, strict=True)
-        parameters = {"levels": list(levels), "indexes": list(indexes), "hashes": list(hashes)}
-        for row, fields in enumerate(rows):
-            parameters.update((f"{name}_{row}", value) for name, value in fields.items())
-        driver_statements.execute(connection, _pg_insert_entries_and_nodes(len(rows)), parameters)
+        parameters: dict[str, Any] = {
+            "levels": list(levels),
+            "indexes": list(indexes),
+            "hashes": list(hashes),
+        }
+        parameters.update((name, [row[name] for row in rows]) for name in _ENTRY_NAMES)
+        driver_statements.execute(connection, _PG_INSERT_ENTRIES_AND_NODES, parameters)
     else:
         driver_statements.execute_many(connection, _INSERT_ENTRY, rows)
         driver_statements.execute_many(
@@ -178,25 +181,28 @@ def _write(
         )
 
 
-@functools.lru_cache(maxsize=128)
-def _pg_insert_entries_and_nodes(count: int) -> Any:
-    """PostgreSQL: `count` entries (parameters seq_0, time_0, ... seq_1, ...) as one
-    multi-row VALUES and their nodes (three arrays) in one statement, so one round trip.
-    One statement object per count: driver_statements compiles each once."""
-    entries = insert(_ENTRIES).values(
-        [
-            {
-                column.name: bindparam(f"{column.name}_{row}", type_=column.type)
-                for column in _ENTRIES.c
-            }
-            for row in range(count)
-        ]
+_ENTRY_NAMES = tuple(column.name for column in _ENTRIES.c)
+# PostgreSQL: the entries (one array per column) and their nodes (three arrays) in one
+# statement, so one round trip whatever their number. A statement of a few parameters, the
+# same text every time: psycopg parses a statement's text once if it is under 4 KiB with at
+# most 50 parameters (a VALUES row per entry, 9 parameters each, was parsed on every append).
+_NEW_ENTRIES = (
+    func.unnest(
+        # rendered with a cast to each column's array type (a column of NULLs alone too)
+        *(bindparam(column.name, type_=ARRAY(column.type)) for column in _ENTRIES.c)
     )
-    return (
-        insert(_NODES)
-        .from_select(
-            ["level", "index", "hash"],
-            select(_NEW_NODES.c.level, _NEW_NODES.c["index"], _NEW_NODES.c.hash),
-        )
-        .add_cte(entries.cte("entries"))
+    .table_valued(*_ENTRY_NAMES)
+    .render_derived(name="entry")
+)
+_PG_INSERT_ENTRIES_AND_NODES = (
+    insert(_NODES)
+    .from_select(
+        ["level", "index", "hash"],
+        select(_NEW_NODES.c.level, _NEW_NODES.c["index"], _NEW_NODES.c.hash),
     )
+    .add_cte(
+        insert(_ENTRIES)
+        .from_select(list(_ENTRY_NAMES), select(*(_NEW_ENTRIES.c[name] for name in _ENTRY_NAMES)))
+        .cte("entries")
+    )
+)
