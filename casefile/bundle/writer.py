@@ -45,7 +45,7 @@ from casefile.bundle import (
     stamping,
     verifier_file,
 )
-from casefile.bundle.plan import CLASSIFICATIONS, BundlePlan, ExhibitPlan, Sources
+from casefile.bundle.plan import CLASSIFICATIONS, BundlePlan, ExhibitPlan, Hashed, Sources
 from casefile.vault import bounded
 from casefile.verifier import bundle_verifier as layout
 
@@ -81,6 +81,33 @@ class Written:
     zip_sha256: str | None = None
 
 
+class _Hashing:
+    """A file's SHA-256 and SHA-512 (the manifests'), each computed once per byte: when the
+    chunks are Hashed (an original read verified: reading.VerifiedChunks), their reader's
+    SHA-256, the one its check against the recorded digest computed, is taken instead of
+    hashing the bytes again; it is None unless every chunk was read and checked."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._hashed = chunks if isinstance(chunks, Hashed) else None
+        self._hashers = {
+            name: hashlib.new(name) for name in layout.ALGORITHMS
+            if not (name == "sha256" and self._hashed is not None)
+        }
+        self._update = [hasher.update for hasher in self._hashers.values()]
+
+    def update(self, chunk: bytes) -> None:
+        for update in self._update:
+            update(chunk)
+
+    def digests(self, relative: str) -> dict[str, str]:
+        digests = {name: hasher.hexdigest() for name, hasher in self._hashers.items()}
+        if self._hashed is not None:
+            if self._hashed.sha256 is None:
+                raise BundleError(f"{relative}: its reader gave no checked SHA-256")
+            digests["sha256"] = self._hashed.sha256
+        return {name: digests[name] for name in layout.ALGORITHMS}
+
+
 @dataclass
 class _Bag:
     root: Path
@@ -93,16 +120,15 @@ class _Bag:
         files are settled: durable.py)."""
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        hashers = {name: hashlib.new(name) for name in layout.ALGORITHMS}
+        hashing = _Hashing(chunks)
         size = 0
         with path.open("xb") as handle:
             for chunk in chunks:
-                for hasher in hashers.values():
-                    hasher.update(chunk)
+                hashing.update(chunk)
                 handle.write(chunk)
                 size += len(chunk)
             self.durability.written(handle)
-        digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
+        digests = hashing.digests(relative)
         if relative.startswith("data/"):
             self.digests[relative] = digests
             self.sizes[relative] = size
@@ -609,13 +635,12 @@ class _ZipBag(_Bag):
         info = zipfile.ZipInfo(f"{self._top}/{relative}", date_time=self._stamp)
         info.compress_type = zipfile.ZIP_STORED
         info.external_attr = 0o644 << 16
-        hashers = {name: hashlib.new(name) for name in layout.ALGORITHMS}
+        hashing = _Hashing(chunks)
         size = 0
         kept: bytearray | None = bytearray()
         with self._archive.open(info, "w", force_zip64=True) as member:
             for chunk in chunks:
-                for hasher in hashers.values():
-                    hasher.update(chunk)
+                hashing.update(chunk)
                 member.write(chunk)
                 size += len(chunk)
                 if kept is not None and len(kept) + len(chunk) <= stamping.MAX_BYTES:
@@ -627,7 +652,7 @@ class _ZipBag(_Bag):
                           if not key.startswith("data/exhibits/")}
         if kept is not None:
             self._kept[relative] = bytes(kept)
-        digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
+        digests = hashing.digests(relative)
         if relative.startswith("data/"):
             self.digests[relative] = digests
             self.sizes[relative] = size

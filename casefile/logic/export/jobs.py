@@ -34,7 +34,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from casefile import db
 from casefile.bundle import age, writer
-from casefile.bundle.plan import ExhibitPlan, Sources
+from casefile.bundle.plan import ExhibitPlan, Sources, watched
 from casefile.db import utcnow
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
@@ -335,12 +335,11 @@ def _reporting(sources: Sources, plan_exhibits: tuple[ExhibitPlan, ...],
     position = {exhibit.number: index for index, exhibit in enumerate(plan_exhibits)}
     total = len(plan_exhibits)
 
-    def content(exhibit: ExhibitPlan) -> Iterator[bytes]:
+    def content(exhibit: ExhibitPlan) -> Iterable[bytes]:
         done = position[exhibit.number]
         report(done, "exhibits")
-        for chunk in sources.content(exhibit):
-            report(done, "exhibits")
-            yield chunk
+        # Still the reader's Hashed chunks: the writer reuses its SHA-256 (bundle/plan.py).
+        return watched(sources.content(exhibit), lambda: report(done, "exhibits"))
 
     def custody_report(exhibit: ExhibitPlan) -> dict[str, Any]:
         done = position[exhibit.number] + 1
