@@ -91,7 +91,7 @@ def test_prestarted_helpers_import_what_they_are_told_and_are_the_ones_used():
     bounded.close_helpers()
     bounded.prestart(2, memory_bytes=512 * MIB, pool=bounded.OWN, preload=("colorsys",))
     bounded.prestart(2, memory_bytes=512 * MIB, pool=bounded.OWN, preload=("colorsys",))
-    started = {helper.process.pid for helper in list(bounded._idle.queue)}  # noqa: SLF001
+    started = {helper.process.pid for helper in list(bounded._idle.queue)}
     assert len(started) == 2
     files = bounded.run(hostile.has_module, b"colorsys", seconds=30, memory_bytes=512 * MIB)
     assert files["pid"] not in started and not files["loaded"]
