@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from casefile.bundle import age
-from casefile.bundle.writer import BundleError
+from casefile.bundle.writer import BundleError, warm_helpers
 from casefile.cli import CasefileError, _account, _app, _keys, _session, main, one_line_errors
 from casefile.cli_vault import _keyring_errors_in_one_line, _vault
 from casefile.logic.export import items as export_items
@@ -69,6 +69,9 @@ def bundle_command(  # noqa: PLR0917 - one parameter per option
     originals (read verified), stamped PDF renditions, the index, each item's custody report
     and the signed checkpoint; each item gets an `exported` custody entry naming it."""
     out = age_output(out, age_recipients, as_zip=as_zip)
+    # The layout helpers import WeasyPrint on the other core while this process starts its
+    # application, authorizes and signs the checkpoint.
+    warm_helpers()
     app = _app(ctx)
     keys = _keys(app)
     store, source = _vault(app)

@@ -119,13 +119,19 @@ def render_in_helper(message: bytes) -> dict[str, Any]:
 
 
 Renderer = Callable[[BundlePlan, Sequence[tuple[ExhibitPlan, dict[str, Any]]]], list[bytes]]
+# An exhibit the writer may write the custody files of: its index in the plan, the exhibit,
+# its report, a call giving its PDF (RenderFailed if its batch failed).
+Done = tuple[int, ExhibitPlan, dict[str, Any], Callable[[], bytes]]
 
 
 class Ahead:
     """Each exhibit's custody report and its PDF, in the plan's order, the PDFs laid out
     AHEAD batches before the writer needs them. `reports(exhibit)` is called in the caller's
-    thread only (it reads the database), once per exhibit, in order. Use as a context
-    manager: leaving it waits for the batches still being laid out (none is left writing)."""
+    thread only (it reads the database), once per exhibit, in order, when its batch is
+    submitted. The writer takes those already laid out between its exhibits (`ready`, which
+    never waits: the bytes go on streaming while the helpers work), and the others once every
+    original is written (`rest`, or iterating). Use as a context manager: leaving it waits
+    for the batches still being laid out (none is left writing)."""
 
     def __init__(
         self,
@@ -145,7 +151,7 @@ class Ahead:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="custody-pdf")
         self._next = 0  # the first exhibit not yet submitted
         self._queued: collections.deque[
-            tuple[list[dict[str, Any]], Future[list[bytes]]]
+            tuple[list[tuple[int, ExhibitPlan, dict[str, Any]]], Future[list[bytes]]]
         ] = collections.deque()
 
     def __enter__(self) -> Self:
@@ -154,23 +160,51 @@ class Ahead:
     def __exit__(self, *_: object) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _submit(self) -> None:
+    def submit(self) -> None:
+        """Build the reports of the next batches and send them to be laid out, while fewer
+        than AHEAD are in flight or waiting to be written."""
         exhibits = self._plan.exhibits
         while len(self._queued) < self._ahead and self._next < len(exhibits):
-            chosen = exhibits[self._next : self._next + self._batch]
+            first = self._next
+            chosen = exhibits[first : first + self._batch]
             self._next += len(chosen)
             batch = [(exhibit, self._reports(exhibit)) for exhibit in chosen]
             future = self._pool.submit(self._renderer, self._plan, batch)
-            self._queued.append(([report for _, report in batch], future))
+            self._queued.append(
+                ([(first + n, exhibit, report) for n, (exhibit, report) in enumerate(batch)],
+                 future)
+            )
+
+    def also(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        """`function(*args)` on the same threads (and so the same helpers), after the
+        batches already submitted."""
+        return self._pool.submit(function, *args)
+
+    def _take(self) -> Iterator[Done]:
+        reports, future = self._queued.popleft()
+        for index, (position, exhibit, report) in enumerate(reports):
+            yield position, exhibit, report, lambda i=index, f=future: f.result()[i]  # type: ignore[misc]
+
+    def ready(self) -> Iterator[Done]:
+        """(its index in the plan, exhibit, its report, a call giving its PDF) for each
+        exhibit whose batch is laid out, in the plan's order, without waiting for any; more
+        batches are submitted as these are taken."""
+        self.submit()
+        while self._queued and self._queued[0][1].done():
+            yield from self._take()
+            self.submit()
+
+    def rest(self) -> Iterator[Done]:
+        """As `ready`, for every exhibit not yet given, waiting for each batch. A batch that
+        failed raises RenderFailed from its exhibits' calls."""
+        self.submit()
+        while self._queued:
+            yield from self._take()
+            self.submit()
 
     def __iter__(self) -> Iterator[tuple[ExhibitPlan, dict[str, Any], Callable[[], bytes]]]:
         """(exhibit, its report, a call that waits for its PDF), in the plan's order. A
         batch that failed raises RenderFailed from that call."""
-        exhibits = iter(self._plan.exhibits)
-        self._submit()
-        while self._queued:
-            reports, future = self._queued[0]
-            for index, report in enumerate(reports):
-                yield next(exhibits), report, lambda i=index, f=future: f.result()[i]  # type: ignore[misc]
-            self._queued.popleft()
-            self._submit()
+        for _, exhibit, report, pdf in self.rest():
+            yield exhibit, report, pdf
+

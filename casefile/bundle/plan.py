@@ -6,9 +6,9 @@ from filings), authorized, and gives the readers below."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, Self, runtime_checkable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -47,7 +47,9 @@ class Sources:
     """Where the writer reads what it bundles.
 
     `content(exhibit)`: the exhibit's bytes, decrypted and verified as they stream (it must
-    raise, never end cleanly, when a check fails: logic/evidence/reading.py does);
+    raise, never end cleanly, when a check fails: logic/evidence/reading.py does); if what it
+    returns is `Hashed`, the writer takes the SHA-256 its check computed instead of hashing
+    the bytes a second time;
     `custody_report(exhibit)`: the item's report (entries with inclusion proofs) against
     `checkpoint`, the signed note signed for this bundle; `signing_key` signs the tag
     manifest; `verifier_key` is its public half as the instance publishes it."""
@@ -57,3 +59,47 @@ class Sources:
     checkpoint: str
     verifier_key: str
     signing_key: Ed25519PrivateKey
+
+
+@runtime_checkable
+class Hashed(Protocol):
+    """Chunks whose reader hashes them with SHA-256 for its own check as they stream:
+    `sha256` is the hex digest of every chunk given once the last was read and checked,
+    None before (reading.VerifiedChunks)."""
+
+    sha256: str | None
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+
+def watched(chunks: Iterable[bytes], each: Callable[[], object]) -> Iterable[bytes]:
+    """`chunks`, calling `each()` after every chunk taken (a heartbeat); still Hashed, with
+    the reader's `sha256`, when `chunks` is."""
+    if isinstance(chunks, Hashed):
+        return _Watched(chunks, each)
+    return _each_after(chunks, each)
+
+
+def _each_after(chunks: Iterable[bytes], each: Callable[[], object]) -> Iterator[bytes]:
+    for chunk in chunks:
+        each()
+        yield chunk
+
+
+class _Watched(Iterator[bytes]):
+    def __init__(self, chunks: Hashed, each: Callable[[], object]) -> None:
+        self._hashed = chunks
+        self._chunks = iter(chunks)
+        self._each = each
+
+    @property
+    def sha256(self) -> str | None:
+        return self._hashed.sha256
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = next(self._chunks)
+        self._each()
+        return chunk

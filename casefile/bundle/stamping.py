@@ -102,11 +102,24 @@ def stamp_html(stamp: Stamp, sizes: list[tuple[float, float]]) -> str:
     )
 
 
+_font_config: Any = None
+
+
 def weasyprint_pdf(document: str) -> bytes:
+    """The PDF of an HTML document that loads nothing (no URL is fetched). Laid out with
+    one font configuration per process (a helper's: the fonts are looked up once, not for
+    each stamp; ~a quarter of a stamp's layout)."""
     import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - heavy, used here only
 
+    global _font_config  # noqa: PLW0603 - one per helper process, reused by every document
+    if _font_config is None:
+        from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        _font_config = FontConfiguration()
     fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())
-    pdf = weasyprint.HTML(string=document, url_fetcher=fetcher).write_pdf()
+    pdf = weasyprint.HTML(string=document, url_fetcher=fetcher).write_pdf(
+        font_config=_font_config
+    )
     if not isinstance(pdf, bytes):
         raise TypeError("WeasyPrint returned no PDF")
     return pdf

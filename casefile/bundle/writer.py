@@ -29,6 +29,8 @@ import secrets
 import shutil
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,7 @@ from casefile.bundle import (
     stamping,
     verifier_file,
 )
-from casefile.bundle.plan import CLASSIFICATIONS, BundlePlan, ExhibitPlan, Sources
+from casefile.bundle.plan import CLASSIFICATIONS, BundlePlan, ExhibitPlan, Hashed, Sources
 from casefile.vault import bounded
 from casefile.verifier import bundle_verifier as layout
 
@@ -81,6 +83,33 @@ class Written:
     zip_sha256: str | None = None
 
 
+class _Hashing:
+    """A file's SHA-256 and SHA-512 (the manifests'), each computed once per byte: when the
+    chunks are Hashed (an original read verified: reading.VerifiedChunks), their reader's
+    SHA-256, the one its check against the recorded digest computed, is taken instead of
+    hashing the bytes again; it is None unless every chunk was read and checked."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._hashed = chunks if isinstance(chunks, Hashed) else None
+        self._hashers = {
+            name: hashlib.new(name) for name in layout.ALGORITHMS
+            if not (name == "sha256" and self._hashed is not None)
+        }
+        self._update = [hasher.update for hasher in self._hashers.values()]
+
+    def update(self, chunk: bytes) -> None:
+        for update in self._update:
+            update(chunk)
+
+    def digests(self, relative: str) -> dict[str, str]:
+        digests = {name: hasher.hexdigest() for name, hasher in self._hashers.items()}
+        if self._hashed is not None:
+            if self._hashed.sha256 is None:
+                raise BundleError(f"{relative}: its reader gave no checked SHA-256")
+            digests["sha256"] = self._hashed.sha256
+        return {name: digests[name] for name in layout.ALGORITHMS}
+
+
 @dataclass
 class _Bag:
     root: Path
@@ -93,16 +122,15 @@ class _Bag:
         files are settled: durable.py)."""
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        hashers = {name: hashlib.new(name) for name in layout.ALGORITHMS}
+        hashing = _Hashing(chunks)
         size = 0
         with path.open("xb") as handle:
             for chunk in chunks:
-                for hasher in hashers.values():
-                    hasher.update(chunk)
+                hashing.update(chunk)
                 handle.write(chunk)
                 size += len(chunk)
             self.durability.written(handle)
-        digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
+        digests = hashing.digests(relative)
         if relative.startswith("data/"):
             self.digests[relative] = digests
             self.sizes[relative] = size
@@ -114,6 +142,20 @@ class _Bag:
     def read_bytes(self, relative: str) -> bytes:
         """A file written before (a small original for its rendition, the tag manifest)."""
         return (self.root / relative).read_bytes()
+
+    def consolidating(
+        self, plan: BundlePlan, rows: list[dict[str, str]], sources: Sources,
+        warnings: list[str], pool: ThreadPoolExecutor,
+    ) -> _Consolidating:
+        """data/consolidated.pdf, when any exhibit has a rendition (bundle/consolidated.py),
+        started on `pool`: its helper reads the renditions from the bag and writes it there;
+        `finish` hashes it as a payload file."""
+        del warnings  # a folder bag always has one when it is wanted
+        if not consolidated.wanted(rows):
+            return _Consolidating(None)
+        future = pool.submit(consolidated.build, self.root, plan, rows, sources.checkpoint,
+                             sources.verifier_key)
+        return _Consolidating(future, then=lambda: self.adopt(consolidated.TARGET))
 
     def adopt(self, relative: str) -> dict[str, str]:
         """A payload file another process wrote into the bag: hashed as read, made durable
@@ -131,6 +173,37 @@ class _Bag:
         self.digests[relative] = digests
         self.sizes[relative] = size
         return digests
+
+
+class _Consolidating:
+    """The consolidated PDF being made by its helper (or nothing to make): `finish` waits for
+    it and puts it in the bag (BundleError if it could not be made); `close`, always called,
+    waits for it too and then frees what it was made from."""
+
+    def __init__(
+        self, future: Future[Any] | None, *, then: Callable[[], object] | None = None,
+        cleanup: Callable[[], object] | None = None,
+    ) -> None:
+        self._future = future
+        self._then = then
+        self._cleanup = cleanup
+
+    def finish(self) -> None:
+        if self._future is None:
+            return
+        try:
+            self._future.result()
+        except consolidated.ConsolidationFailed as error:
+            raise BundleError(f"the consolidated PDF could not be made ({error})") from None
+        if self._then is not None:
+            self._then()
+
+    def close(self) -> None:
+        if self._future is not None:
+            futures.wait([self._future])  # its helper is done with what it reads and writes
+        if self._cleanup is not None:
+            cleanup, self._cleanup = self._cleanup, None
+            cleanup()
 
 
 def _encode_path(path: str) -> str:
@@ -191,33 +264,39 @@ def _exhibit(
     bag: _Bag,
     sources: Sources,
     exhibit: ExhibitPlan,
-    report: dict[str, Any],
-    custody_pdf: Callable[[], bytes],
     *,
     position: int,
     stamped: renditions.Renditions,
 ) -> dict[str, str]:
+    """The exhibit's original, checked, and its rendition started; its index row."""
     folder = f"data/exhibits/{_folder_name(exhibit, position)}"
     original = f"{folder}/original{_extension(exhibit)}"
     _verified_original(bag, original, exhibit, sources.content(exhibit))
-    custody = f"{folder}/custody.json"
     row = {
         "number": exhibit.number, "ern": exhibit.ern, "title": exhibit.title,
         "date": exhibit.date, "type": exhibit.mime, "source": exhibit.source,
         "classification": exhibit.classification, "language": exhibit.language,
         "original_name": exhibit.original_name, "size": str(exhibit.size),
         "sha256": exhibit.sha256, "file": original, "rendition": "",
-        "custody_report": custody,
+        "custody_report": f"{folder}/custody.json",
     }
     # Read back now, before the next file is written: a zip bag keeps only the last original.
     stamped.add(exhibit, lambda: bag.read_bytes(original), f"{folder}/{RENDITION_NAME}", row)
+    return row
+
+
+def _custody(bag: _Bag, sources: Sources, done: custody_pdfs.Done) -> None:
+    """An exhibit's custody report, as JSON and as PDF (laid out by a helper)."""
+    index, exhibit, report, custody_pdf = done
+    folder = f"data/exhibits/{_folder_name(exhibit, index + 1)}"
     if report.get("checkpoint") != sources.checkpoint:
         raise BundleError(
             f"exhibit {exhibit.number} ({exhibit.ern}): its custody report is not against the "
             "bundle's checkpoint"
         )
     bag.write_bytes(
-        custody, json.dumps(report, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+        f"{folder}/custody.json",
+        json.dumps(report, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8"),
     )
     try:
         pdf = custody_pdf()
@@ -227,7 +306,6 @@ def _exhibit(
             f"laid out ({error})"
         ) from None
     bag.write_bytes(f"{folder}/custody.pdf", pdf)
-    return row
 
 
 def _verify_text(plan: BundlePlan, key: str) -> str:
@@ -299,44 +377,58 @@ def _bag_info(plan: BundlePlan, bag: _Bag) -> bytes:
     return "".join(f"{name}: {' '.join(value.split())}\n" for name, value in fields).encode("utf-8")
 
 
-def _consolidated(
-    bag: _Bag, plan: BundlePlan, rows: list[dict[str, str]], sources: Sources,
-    warnings: list[str],
-) -> None:
-    """data/consolidated.pdf, when any exhibit has a rendition (bundle/consolidated.py)."""
-    if not consolidated.wanted(rows):
-        return
-    if isinstance(bag, _ZipBag):
-        bag.consolidate(plan, rows, sources, warnings)
-        return
+def _index_pdf(
+    plan: BundlePlan, rows: list[dict[str, str]], sources: Sources
+) -> bytes:
     try:
-        consolidated.build(bag.root, plan, rows, sources.checkpoint, sources.verifier_key)
-    except consolidated.ConsolidationFailed as error:
-        raise BundleError(f"the consolidated PDF could not be made ({error})") from None
-    bag.adopt(consolidated.TARGET)
+        return index.pdf_bytes(plan, rows, sources.checkpoint, sources.verifier_key)
+    except (bounded.LimitExceeded, bounded.ParserFailed) as error:
+        raise BundleError(f"the index PDF could not be laid out ({error})") from None
+
+
+def warm_helpers() -> None:
+    """Start the helper processes a bundle lays its PDFs out in, importing WeasyPrint (~0.4 s
+    of CPU each) while the caller sets up and signs its checkpoint, instead of when the
+    first batch is sent: custody_pdfs.WORKERS for the custody reports and the index (own
+    documents), one for the renditions and the consolidated PDF (collectors' files). Those
+    already idle count (a no-op the second time)."""
+    bounded.prestart(custody_pdfs.WORKERS, memory_bytes=stamping.HELPER_MEMORY,
+                     pool=bounded.OWN, preload=("weasyprint", custody_pdfs.__name__))
+    bounded.prestart(1, memory_bytes=stamping.HELPER_MEMORY, pool=bounded.FILES,
+                     preload=("weasyprint", stamping.__name__))
 
 
 def _write_bag(
     bag: _Bag, plan: BundlePlan, sources: Sources, warnings: list[str]
 ) -> str:
+    warm_helpers()
     rows = []
-    # The custody PDFs and the renditions are laid out in helper processes while the bytes
-    # stream (custody_pdfs.py, renditions.py): this process never loads WeasyPrint.
-    with (
-        custody_pdfs.Ahead(plan, sources.custody_report) as reports,
-        renditions.Renditions(bag.write_bytes, warnings) as stamped,
-    ):
-        for position, (exhibit, report, custody_pdf) in enumerate(reports, start=1):
-            rows.append(_exhibit(bag, sources, exhibit, report, custody_pdf,
-                                 position=position, stamped=stamped))
+    # The custody PDFs, the renditions, the index PDF and the consolidated PDF are laid out in
+    # helper processes (custody_pdfs.py, renditions.py, index.py, consolidated.py): this
+    # process never loads WeasyPrint. The originals stream without waiting for the custody
+    # PDFs (written as they come, in order); once the last original and its rendition are
+    # written the rows are final, and the index and consolidated PDFs are laid out beside the
+    # custody PDFs still to come, so that no core waits for the others at the end.
+    with contextlib.ExitStack() as stack:
+        reports = stack.enter_context(custody_pdfs.Ahead(plan, sources.custody_report))
+        stamped = stack.enter_context(renditions.Renditions(bag.write_bytes, warnings))
+        reports.submit()
+        for position, exhibit in enumerate(plan.exhibits, start=1):
+            rows.append(_exhibit(bag, sources, exhibit, position=position, stamped=stamped))
+            for done in reports.ready():
+                _custody(bag, sources, done)
         stamped.finish()
-    bag.write_bytes(layout.INDEX_CSV, index.csv_bytes(rows))
-    try:
-        index_pdf = index.pdf_bytes(plan, rows, sources.checkpoint, sources.verifier_key)
-    except (bounded.LimitExceeded, bounded.ParserFailed) as error:
-        raise BundleError(f"the index PDF could not be laid out ({error})") from None
-    bag.write_bytes(layout.INDEX_PDF, index_pdf)
-    _consolidated(bag, plan, rows, sources, warnings)
+        # Left last (after `reports` has waited for its helpers): the helper that makes the
+        # consolidated PDF writes into the bag, which a failure removes only once it is done.
+        joined = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="consolidated"))
+        consolidating = bag.consolidating(plan, rows, sources, warnings, joined)
+        stack.callback(consolidating.close)
+        index_pdf = reports.also(_index_pdf, plan, rows, sources)
+        for done in reports.rest():
+            _custody(bag, sources, done)
+        bag.write_bytes(layout.INDEX_CSV, index.csv_bytes(rows))
+        bag.write_bytes(layout.INDEX_PDF, index_pdf.result())
+        consolidating.finish()
     bag.write_bytes(layout.CHECKPOINT, sources.checkpoint.encode("utf-8"))
     bag.write_bytes(layout.PUBLIC_KEY, f"{sources.verifier_key}\n".encode())
     pem = sources.signing_key.public_key().public_bytes(
@@ -575,33 +667,37 @@ class _ZipBag(_Bag):
                         view = view[os.write(descriptor, view):]
             yield chunk
 
-    def consolidate(
+    def consolidating(
         self, plan: BundlePlan, rows: list[dict[str, str]], sources: Sources,
-        warnings: list[str],
-    ) -> None:
-        """data/consolidated.pdf from the renditions held, made in a helper process into
-        another memory file and streamed from it into the zip; or a warning saying why not."""
+        warnings: list[str], pool: ThreadPoolExecutor,
+    ) -> _Consolidating:
+        """data/consolidated.pdf from the renditions held, made on `pool` by a helper process
+        into another memory file, which `finish` streams into the zip; or a warning saying
+        why not."""
+        if not consolidated.wanted(rows):
+            return _Consolidating(None)
         if self._not_held is not None:
             warnings.append(_memory_files_refused() + self._not_held)
             self.close()
-            return
+            return _Consolidating(None)
         target = os.memfd_create("consolidated", os.MFD_CLOEXEC)
-        try:
-            try:
-                consolidated.build_from_files(
-                    {row["rendition"]: self._held[row["rendition"]]
-                     for row in rows if row["rendition"]},
-                    target, plan, rows, sources.checkpoint, sources.verifier_key,
-                )
-            except consolidated.ConsolidationFailed as error:
-                raise BundleError(f"the consolidated PDF could not be made ({error})") from None
-            finally:
-                self.close()  # the renditions are in the zip already
+        future = pool.submit(
+            consolidated.build_from_files,
+            {row["rendition"]: self._held[row["rendition"]] for row in rows if row["rendition"]},
+            target, plan, rows, sources.checkpoint, sources.verifier_key,
+        )
+
+        def then() -> None:
+            self.close()  # the renditions are in the zip already
             os.lseek(target, 0, os.SEEK_SET)
             with os.fdopen(target, "rb", closefd=False) as result:
                 self.write(consolidated.TARGET, iter(lambda: result.read(CHUNK), b""))
-        finally:
+
+        def cleanup() -> None:
+            self.close()
             os.close(target)
+
+        return _Consolidating(future, then=then, cleanup=cleanup)
 
     def write(self, relative: str, chunks: Iterable[bytes]) -> dict[str, str]:
         if relative.startswith("data/exhibits/") and relative.endswith(f"/{RENDITION_NAME}"):
@@ -609,13 +705,12 @@ class _ZipBag(_Bag):
         info = zipfile.ZipInfo(f"{self._top}/{relative}", date_time=self._stamp)
         info.compress_type = zipfile.ZIP_STORED
         info.external_attr = 0o644 << 16
-        hashers = {name: hashlib.new(name) for name in layout.ALGORITHMS}
+        hashing = _Hashing(chunks)
         size = 0
         kept: bytearray | None = bytearray()
         with self._archive.open(info, "w", force_zip64=True) as member:
             for chunk in chunks:
-                for hasher in hashers.values():
-                    hasher.update(chunk)
+                hashing.update(chunk)
                 member.write(chunk)
                 size += len(chunk)
                 if kept is not None and len(kept) + len(chunk) <= stamping.MAX_BYTES:
@@ -627,7 +722,7 @@ class _ZipBag(_Bag):
                           if not key.startswith("data/exhibits/")}
         if kept is not None:
             self._kept[relative] = bytes(kept)
-        digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
+        digests = hashing.digests(relative)
         if relative.startswith("data/"):
             self.digests[relative] = digests
             self.sizes[relative] = size

@@ -99,6 +99,33 @@ def test_a_failed_batch_stops_the_bundle_and_leaves_nothing(tmp_path, monkeypatc
     assert [t.name for t in threading.enumerate() if t.name.startswith("custody-pdf")] == []
 
 
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_the_bytes_stream_without_waiting_for_the_custody_pdfs(tmp_path, monkeypatch, as_zip):
+    """The custody PDFs are laid out beside the stream, not in its way: every original is
+    written while the first batch is still being laid out (its helper waits for the last
+    original to be read), and each exhibit still gets its own report and PDF."""
+    plan, sources = many_exhibits(9)
+    last_read = threading.Event()
+    real = bounded.run
+
+    def run(function, data, **limits):
+        if function is custody_pdfs.render_in_helper and b"Annex 1," in data:
+            assert last_read.wait(60), "the writer waited for the custody PDFs"
+        return real(function, data, **limits)
+
+    def content(exhibit):
+        if exhibit.number == plan.exhibits[-1].number:
+            last_read.set()
+        return sources.content(exhibit)
+
+    monkeypatch.setattr(bounded, "run", run)
+    watched = type(sources)(**{**sources.__dict__, "content": content})
+    out = tmp_path / ("bundle.zip" if as_zip else "bundle")
+    written = writer.write_bundle(plan, watched, out, as_zip=as_zip)
+    assert last_read.is_set()
+    assert bundle_verifier.verify(written.path, sources.verifier_key).problems == []
+
+
 def test_one_syncfs_before_publishing_on_a_descriptor_opened_first(tmp_path, monkeypatch):
     plan, sources, _ = fakes.plan_and_sources()
     calls: list[tuple[str, list[str]]] = []

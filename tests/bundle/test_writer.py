@@ -380,6 +380,58 @@ def test_bytes_that_differ_from_the_recorded_hash_stop_it_too(tmp_path):
     assert listing(tmp_path) == []
 
 
+class ReaderHashed:
+    """Chunks whose reader states their SHA-256 (as reading.VerifiedChunks does once it has
+    checked them): `claimed` once the last chunk is taken."""
+
+    def __init__(self, chunks, claimed):
+        self._chunks = iter(chunks)
+        self._claimed = claimed
+        self.sha256 = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            self.sha256 = self._claimed
+            raise
+
+
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_a_readers_sha256_is_taken_once_and_still_checked(tmp_path, as_zip):
+    """An original read verified is not hashed with SHA-256 a second time: the manifest
+    takes its reader's digest; one that is not the recorded SHA-256 stops the bundle, and
+    so does a reader that states none."""
+    plan, sources, _ = fakes.plan_and_sources()
+    taken = []
+
+    def hashed(exhibit):
+        data = b"".join(sources.content(exhibit))
+        taken.append(exhibit.number)
+        return ReaderHashed([data], hashlib.sha256(data).hexdigest())
+
+    good = type(sources)(**{**sources.__dict__, "content": hashed})
+    out = tmp_path / ("bundle.zip" if as_zip else "bundle")
+    writer.write_bundle(plan, good, out, as_zip=as_zip)
+    assert taken == [exhibit.number for exhibit in plan.exhibits]
+    assert bundle_verifier.verify(out, None).valid
+
+    for claimed, message in (("0" * 64, "do not match the SHA-256"),
+                             (None, "its reader gave no checked SHA-256")):
+        def lying(exhibit, claimed=claimed):
+            data = b"".join(sources.content(exhibit))
+            return ReaderHashed([data], claimed if exhibit.number == "Annex 2"
+                                else hashlib.sha256(data).hexdigest())
+
+        bad = type(sources)(**{**sources.__dict__, "content": lying})
+        with pytest.raises(BundleError, match=message):
+            writer.write_bundle(plan, bad, tmp_path / "bad", as_zip=as_zip)
+        assert not (tmp_path / "bad").exists()
+
+
 def test_a_failure_before_publishing_leaves_nothing(tmp_path):
     plan, sources, _ = fakes.plan_and_sources()
 

@@ -316,3 +316,11 @@ def process(data: bytes) -> dict[str, object]:
     import resource  # noqa: PLC0415
 
     return {"pid": os.getpid(), "core": list(resource.getrlimit(resource.RLIMIT_CORE))}
+
+
+def has_module(data: bytes) -> dict[str, object]:
+    """Whether the helper has imported the module `data` names, and its process id."""
+    import os  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    return {"loaded": data.decode() in sys.modules, "pid": os.getpid()}

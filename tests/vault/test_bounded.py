@@ -82,3 +82,22 @@ def test_helpers_are_reused_only_within_their_pool_and_a_fresh_one_is_never_reus
     after = bounded.run(hostile.process, b"", seconds=30, memory_bytes=512 * MIB)
     assert after["pid"] != fresh["pid"]
     bounded.close_helpers()
+
+
+def test_prestarted_helpers_import_what_they_are_told_and_are_the_ones_used():
+    """A court bundle starts its layout helpers before its own set-up: they import the given
+    modules first, and are the helpers the calls of that pool then get; a second prestart
+    starts none (those idle count); another pool's call does not take them."""
+    bounded.close_helpers()
+    bounded.prestart(2, memory_bytes=512 * MIB, pool=bounded.OWN, preload=("colorsys",))
+    bounded.prestart(2, memory_bytes=512 * MIB, pool=bounded.OWN, preload=("colorsys",))
+    started = {helper.process.pid for helper in list(bounded._idle.queue)}
+    assert len(started) == 2
+    files = bounded.run(hostile.has_module, b"colorsys", seconds=30, memory_bytes=512 * MIB)
+    assert files["pid"] not in started and not files["loaded"]
+    own = bounded.run(hostile.has_module, b"colorsys", seconds=30, memory_bytes=512 * MIB,
+                      pool=bounded.OWN)
+    assert own["pid"] in started and own["loaded"]
+    with pytest.raises(ValueError, match="not a module name"):
+        bounded.prestart(1, memory_bytes=512 * MIB, pool=bounded.OWN, preload=("os; x",))
+    bounded.close_helpers()

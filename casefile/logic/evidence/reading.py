@@ -8,8 +8,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
-from collections.abc import Iterator
-from typing import Any, BinaryIO
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, BinaryIO, Self
 
 from sqlalchemy.orm import Session
 
@@ -140,8 +140,37 @@ def verified_chunks(
 ) -> Iterator[bytes]:
     """The bytes of an item the caller has authorized, decrypted and checked as they stream
     (an export): IntegrityFailure, recorded as a custody entry, instead of a clean end when
-    they fail. The caller records what it does with them."""
-    return _verified_chunks(session, actor, item, store, keyring)
+    they fail. The caller records what it does with them. Once every chunk is read and
+    checked, the returned iterator's `sha256` is their SHA-256 (the one computed for the
+    check: an export reuses it for its manifests rather than hashing the bytes again)."""
+    return VerifiedChunks(session, actor, item, store, keyring)
+
+
+class VerifiedChunks(Iterator[bytes]):
+    """An item's bytes as `_verified_chunks` streams them; `sha256` is None until the last
+    chunk was read and the whole matched the recorded SHA-256 and size, then their hex
+    digest (which is the recorded one)."""
+
+    def __init__(
+        self, session: Session, actor: User | None, item: Evidence, store: BlobStore,
+        keyring: Keyring,
+    ) -> None:
+        self.sha256: str | None = None
+        self._chunks: Generator[bytes] = _verified_chunks(
+            session, actor, item, store, keyring, verified=self._verified
+        )
+
+    def _verified(self, digest: str) -> None:
+        self.sha256 = digest
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        self._chunks.close()
 
 
 def _verified_chunks(
@@ -152,7 +181,8 @@ def _verified_chunks(
     keyring: Keyring,
     *,
     opened: BinaryIO | None = None,
-) -> Iterator[bytes]:
+    verified: Callable[[str], None] | None = None,
+) -> Generator[bytes]:
     digest = hashlib.sha256()
     size = 0
     try:
@@ -167,6 +197,8 @@ def _verified_chunks(
                 yield chunk
         if size != item.size or digest.hexdigest() != item.sha256:
             raise IntegrityFailure("content does not match its recorded SHA-256")  # noqa: TRY301
+        if verified is not None:
+            verified(digest.hexdigest())
     except IntegrityFailure as error:
         _record_failure(session, actor, item, str(error))
         raise

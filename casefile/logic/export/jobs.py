@@ -34,7 +34,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from casefile import db
 from casefile.bundle import age, writer
-from casefile.bundle.plan import ExhibitPlan, Sources
+from casefile.bundle.plan import ExhibitPlan, Sources, watched
 from casefile.db import utcnow
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
@@ -331,20 +331,25 @@ class _Reporter:
 def _reporting(sources: Sources, plan_exhibits: tuple[ExhibitPlan, ...],
                report: _Reporter) -> Sources:
     """The same sources, telling `report` where the writer is: exhibit i of n as its bytes
-    stream (a heartbeat), done with it when its custody report is taken, then sealing."""
+    stream (a heartbeat), then sealing once the last custody report is taken. The custody
+    reports are taken behind the bytes (the writer does not wait for their PDFs), so the
+    count never goes back: taking one is a heartbeat at the count reached."""
     position = {exhibit.number: index for index, exhibit in enumerate(plan_exhibits)}
     total = len(plan_exhibits)
+    reached = [0]
 
-    def content(exhibit: ExhibitPlan) -> Iterator[bytes]:
-        done = position[exhibit.number]
+    def content(exhibit: ExhibitPlan) -> Iterable[bytes]:
+        reached[0] = max(reached[0], position[exhibit.number])
+        done = reached[0]
         report(done, "exhibits")
-        for chunk in sources.content(exhibit):
-            report(done, "exhibits")
-            yield chunk
+        # Still the reader's Hashed chunks: the writer reuses its SHA-256 (bundle/plan.py).
+        return watched(sources.content(exhibit), lambda: report(done, "exhibits"))
 
     def custody_report(exhibit: ExhibitPlan) -> dict[str, Any]:
-        done = position[exhibit.number] + 1
-        report(done, "sealing" if done == total else "exhibits")
+        if position[exhibit.number] + 1 == total:
+            report(total, "sealing")
+        else:
+            report(reached[0], "exhibits")
         return sources.custody_report(exhibit)
 
     return replace(sources, content=content, custody_report=custody_report)
