@@ -102,21 +102,69 @@ def test_a_fan_out_folder_removed_underneath_is_made_again(store, blob_id, monke
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
 
-def test_mkdir_only_for_folders_not_known_yet(store, monkeypatch):
+def spy_mkdir(monkeypatch):
+    """Every folder made from now on (through pathlib or os)."""
     made = []
-    real_mkdir = blobstore.Path.mkdir
+    real_mkdir = os.mkdir
 
-    def spy(self, *args, **kwargs):
-        made.append(self)
-        return real_mkdir(self, *args, **kwargs)
+    def spy(path, *args, **kwargs):
+        made.append(str(path))
+        return real_mkdir(path, *args, **kwargs)
 
-    monkeypatch.setattr(blobstore.Path, "mkdir", spy)
+    monkeypatch.setattr(blobstore.os, "mkdir", spy)  # pathlib's mkdir calls os.mkdir too
+    return made
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_mkdir_only_for_folders_not_known_yet(store, monkeypatch, batched):
+    made = spy_mkdir(monkeypatch)
+    target = blobstore.batched(store) if batched else store
     first = uuid.uuid4().hex
-    put(store, first)
+    put(target, first)
+    assert f"{store.root}/{first[:2]}/{first[2:4]}" in made
     count = len(made)
     for _ in range(5):
-        put(store, first[:4] + uuid.uuid4().hex[4:])
+        put(target, first[:4] + uuid.uuid4().hex[4:])
     assert len(made) == count
+    leaf = "01" if first[2:4] == "00" else "00"
+    put(target, first[:2] + leaf + uuid.uuid4().hex[4:])
+    assert len(made) == count + 1  # a new leaf in a known first-level folder: one mkdir
+
+
+@pytest.mark.skipif(blobstore.SYNCFS is None, reason="syncfs(2) not usable here")
+def test_a_batched_blob_in_a_fan_out_folder_removed_underneath(store, blob_id):
+    """A folder the batch knows (made for an earlier blob) and removed since (by hand: the
+    application never removes one) is made again for the next blob, both levels."""
+    batch = blobstore.batched(store)
+    put(batch, blob_id)
+    batch.settle([blob_id])
+    folder = store.root / blob_id[:2] / blob_id[2:4]
+    (folder / blob_id).unlink()
+    folder.rmdir()
+    (store.root / blob_id[:2]).rmdir()
+    other_leaf = blob_id[:2] + ("01" if blob_id[2:4] == "00" else "00") + uuid.uuid4().hex[4:]
+    for again in (other_leaf, blob_id[:4] + uuid.uuid4().hex[4:]):
+        put(batch, again)
+        batch.settle([again])
+        assert store.exists(again)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((store.root / blob_id[:2]).stat().st_mode) == 0o700
+    batch.close()
+
+
+@pytest.mark.skipif(blobstore.SYNCFS is None, reason="syncfs(2) not usable here")
+@pytest.mark.parametrize("process", ["same", "another"])
+def test_a_batched_blob_is_never_overwritten(store, blob_id, process):
+    """Whether its folder is known to this process or found existing by another."""
+    batch = blobstore.batched(store)
+    put(batch, blob_id, b"original")
+    batch.settle([blob_id])
+    again = batch if process == "same" else blobstore.batched(LocalBlobStore(store.root))
+    with pytest.raises(BlobStoreError, match="exists already"):
+        again.writer(blob_id)
+    with store.open(blob_id) as handle:
+        assert handle.read() == b"original"
+    assert list(store.leftovers()) == []
 
 
 def test_without_syncfs_a_batched_blob_is_durable_only_once_settled(store, monkeypatch):

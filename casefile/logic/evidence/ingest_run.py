@@ -416,7 +416,7 @@ class _Run:
             try:
                 if not isinstance(self.blobs, blobstore.LocalBatch):  # pragma: no cover
                     raise TypeError("worker processes write into a local store only")  # noqa: TRY301
-                self.blobs.adopt(job.item_id.hex, Path(result.temp), Path(result.final))
+                self.blobs.adopt(job.item_id.hex, result.temp, result.final)
             except Exception as failure:  # noqa: BLE001 - not this store's: fails alone
                 self._remove_temporaries(job.item_id)
                 _set(future, exception=failure)

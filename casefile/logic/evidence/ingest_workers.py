@@ -159,7 +159,7 @@ def _one(worker: _Worker, job: Job) -> Written | Failed:
     except BaseException:
         stream.abort()
         raise
-    return Written(job.item_id, str(temp), str(final), prepared)
+    return Written(job.item_id, temp, final, prepared)
 
 
 def pool(count: int, kek_text: str, root: Path, cancel: Any) -> ProcessPoolExecutor:
