@@ -16,11 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import Enum, String, TypeEngine
 
 Processor = Callable[[Any], Any] | None
 
@@ -123,3 +124,15 @@ def fetch_all(
         )
         for row in rows
     ]
+
+
+def array_of(kind: TypeEngine[Any]) -> ARRAY[Any]:
+    """The type of an array parameter holding a column's values (PostgreSQL's `unnest` of a
+    batch's rows). A bounded string is sent as an array of unbounded ones: an array parameter
+    is rendered with an explicit cast (`::VARCHAR(400)[]`), and PostgreSQL's explicit cast to
+    varchar(n) cuts a longer text silently, where the INSERT into the column refuses it. A cut
+    value would be stored unlike what was hashed (a custody entry's actor label) or written.
+    An Enum keeps its type: its bind step refuses any value not among its names."""
+    if isinstance(kind, String) and not isinstance(kind, Enum) and kind.length is not None:
+        return ARRAY(String())
+    return ARRAY(kind)

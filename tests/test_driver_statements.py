@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 import uuid
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import Enum, String, insert, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from casefile import driver_statements
+from casefile.logic.custody import log as custody_log
+from casefile.logic.evidence import registration
+from casefile.logic.search import index
 from casefile.model import CustodyAction, CustodyEntry
 
 ENTRIES = CustodyEntry.__table__
@@ -109,3 +114,28 @@ def test_cursors_are_closed_after_use(connection, monkeypatch):
     assert rows == [(9_000_006,), (9_000_007,)]
     assert len(recording.cursors) == 4
     assert [closed(cursor) for cursor in recording.cursors] == [True] * 4
+
+
+def test_batched_postgresql_inserts_never_cast_text_to_a_bounded_width():
+    """PostgreSQL's explicit cast to varchar(n) cuts a longer text without an error, where the
+    INSERT into the column refuses it: the batched statements (one array parameter per
+    column, rendered with a cast) send bounded strings as unbounded arrays, so a value too
+    long for its column is refused, never stored cut (an Enum keeps its type: its bind step
+    refuses any value not among its names)."""
+    dialect = postgresql.psycopg.dialect()  # type: ignore[attr-defined]
+    enum_widths = {
+        column.type.length
+        for table in (ENTRIES, registration._ITEMS)
+        for column in table.c
+        if isinstance(column.type, Enum)
+    }
+    statements = (
+        custody_log._PG_INSERT_ENTRIES_AND_NODES,
+        registration._PG_INSERT_ITEMS,
+        index._pg_put_new(),
+    )
+    for statement in statements:
+        sql = str(statement.compile(dialect=dialect))
+        widths = {int(width) for width in re.findall(r"::VARCHAR\((\d+)\)\[\]", sql)}
+        assert widths <= enum_widths, sql
+    assert str(driver_statements.array_of(String(400)).compile(dialect)) == "VARCHAR[]"

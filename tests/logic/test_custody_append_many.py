@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from casefile.logic.accounts import accounts
 from casefile.logic.custody import checkpoints as custody_checkpoints
 from casefile.logic.custody import entries as custody_entries
 from casefile.logic.custody import log as custody_log
@@ -192,6 +193,33 @@ def test_a_failure_part_of_the_way_leaves_nothing(session, keys, bad, error):
     appended = custody_log.append(session, None, CustodyAction.VIEWED, case_id=case.id)
     session.commit()
     assert appended.seq == len(before[0])
+    custody_checkpoints.make_checkpoint(session, keys)
+    session.commit()
+    report = verify_log(session, keys.verifier_key)
+    assert report.ok, report.mismatch
+
+
+def test_a_label_longer_than_its_column_is_stored_as_hashed(session, keys):
+    """A display name of 200 characters with an address of 253 make a label past the column's
+    400: the name is shortened before the entry is hashed, so the log verifies on both
+    databases (PostgreSQL's cast to varchar(400)[] in the batched INSERT once cut the stored
+    label silently after its leaf hash was computed over the whole one)."""
+    email = "w" * 64 + "@" + "d" * 63 + "." + "e" * 63 + "." + "f" * 56 + ".org"
+    data = accounts.parse_account_input(
+        email=email, password="a long enough passphrase", display_name="ဒေါ်" * 50
+    )
+    actor = accounts.create_account(session, None, data, min_password_length=12)
+    case = make_case(session, make_user(session, "lead@example.org"))
+    session.commit()
+    custody_log.append_many(session, new_entries(4, actor, case.id))
+    custody_log.append(session, actor, CustodyAction.VIEWED, case_id=case.id)
+    session.commit()
+    labels = set(
+        session.scalars(select(CustodyEntry.actor_label).where(CustodyEntry.actor_label.contains(email)))
+    )
+    (label,) = labels
+    assert len(label) == custody_log.LABEL_WIDTH
+    assert label.startswith("ဒေါ်ဒေါ်") and label.endswith(f"… <{email}>")
     custody_checkpoints.make_checkpoint(session, keys)
     session.commit()
     report = verify_log(session, keys.verifier_key)

@@ -43,10 +43,21 @@ _NEW_NODES = (
 )
 
 
+LABEL_WIDTH = 400  # custody_entries.actor_label
+
+
 def actor_label(actor: User | None) -> str:
+    """Who acted, as the entry records and hashes it: "name <e-mail>". A display name (up to
+    200 characters) with a long address (up to 254) can exceed the column: the name is then
+    shortened, marked with an ellipsis, so the label stored is the label hashed, on every
+    database (PostgreSQL would refuse the entry, and with it the action)."""
     if actor is None:
         return "operator on the server (command line)"
-    return f"{actor.display_name} <{actor.email}>"
+    label = f"{actor.display_name} <{actor.email}>"
+    if len(label) <= LABEL_WIDTH:
+        return label
+    room = max(LABEL_WIDTH - len(actor.email) - len(" <>") - 1, 0)
+    return f"{actor.display_name[:room]}… <{actor.email}>"[:LABEL_WIDTH]
 
 
 @dataclass(frozen=True)
@@ -189,7 +200,10 @@ _ENTRY_NAMES = tuple(column.name for column in _ENTRIES.c)
 _NEW_ENTRIES = (
     func.unnest(
         # rendered with a cast to each column's array type (a column of NULLs alone too)
-        *(bindparam(column.name, type_=ARRAY(column.type)) for column in _ENTRIES.c)
+        *(
+            bindparam(column.name, type_=driver_statements.array_of(column.type))
+            for column in _ENTRIES.c
+        )
     )
     .table_valued(*_ENTRY_NAMES)
     .render_derived(name="entry")

@@ -67,7 +67,12 @@ _JSON_COLUMNS = frozenset(c.name for c in _ITEMS.c if isinstance(c.type, JSON))
 _NEW_ITEMS = (
     func.unnest(
         *(
-            bindparam(c.name, type_=ARRAY(Text() if c.name in _JSON_COLUMNS else c.type))
+            bindparam(
+                c.name,
+                type_=ARRAY(Text())
+                if c.name in _JSON_COLUMNS
+                else driver_statements.array_of(c.type),
+            )
             for c in _ITEMS.c
         )
     )

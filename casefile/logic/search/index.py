@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from casefile import driver_statements
@@ -54,7 +53,12 @@ _NEW_DOCUMENT_COLUMNS = ("kind", "doc_id", "case_id", "created_at", "mime", "res
 def _unnest(name: str, columns: Sequence[tuple[str, Any]]) -> Any:
     """PostgreSQL: rows given as one array parameter per column (named after the column)."""
     return (
-        func.unnest(*(bindparam(column, type_=ARRAY(kind)) for column, kind in columns))
+        func.unnest(
+            *(
+                bindparam(column, type_=driver_statements.array_of(kind))
+                for column, kind in columns
+            )
+        )
         .table_valued(*(column for column, _ in columns))
         .render_derived(name=name)
     )
