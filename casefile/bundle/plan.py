@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Self
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -61,15 +61,16 @@ class Sources:
     signing_key: Ed25519PrivateKey
 
 
-@runtime_checkable
-class Hashed(Protocol):
+class Hashed(Iterator[bytes]):
     """Chunks whose reader hashes them with SHA-256 for its own check as they stream:
     `sha256` is the hex digest of every chunk given once the last was read and checked,
-    None before (reading.VerifiedChunks)."""
+    None before (reading.VerifiedChunks). A reader says so by deriving from this class, never
+    by merely having a `sha256` attribute: chunks that only carry the digest they are expected
+    to have (a plan's, an index's) must be hashed by the writer, not believed."""
 
-    sha256: str | None
-
-    def __iter__(self) -> Iterator[bytes]: ...
+    @property
+    def sha256(self) -> str | None:
+        raise NotImplementedError
 
 
 def watched(chunks: Iterable[bytes], each: Callable[[], object]) -> Iterable[bytes]:
@@ -86,7 +87,7 @@ def _each_after(chunks: Iterable[bytes], each: Callable[[], object]) -> Iterator
         yield chunk
 
 
-class _Watched(Iterator[bytes]):
+class _Watched(Hashed):
     def __init__(self, chunks: Hashed, each: Callable[[], object]) -> None:
         self._hashed = chunks
         self._chunks = iter(chunks)

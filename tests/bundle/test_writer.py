@@ -19,6 +19,7 @@ import pytest
 from pypdf import PdfReader
 
 from casefile.bundle import writer
+from casefile.bundle.plan import Hashed
 from casefile.bundle.writer import BundleError
 from casefile.verifier import bundle_verifier
 from casefile.verifier.signed_note import generate_private_key, verifier_key
@@ -380,9 +381,11 @@ def test_bytes_that_differ_from_the_recorded_hash_stop_it_too(tmp_path):
     assert listing(tmp_path) == []
 
 
-class ReaderHashed:
+class ReaderHashed(Hashed):
     """Chunks whose reader states their SHA-256 (as reading.VerifiedChunks does once it has
     checked them): `claimed` once the last chunk is taken."""
+
+    sha256 = None
 
     def __init__(self, chunks, claimed):
         self._chunks = iter(chunks)
@@ -430,6 +433,32 @@ def test_a_readers_sha256_is_taken_once_and_still_checked(tmp_path, as_zip):
         with pytest.raises(BundleError, match=message):
             writer.write_bundle(plan, bad, tmp_path / "bad", as_zip=as_zip)
         assert not (tmp_path / "bad").exists()
+
+
+def test_chunks_that_merely_carry_a_sha256_are_hashed_not_believed(tmp_path):
+    """Only a reader deriving from plan.Hashed has its digest taken: chunks that carry the
+    digest they are expected to have (here the plan's) but hold other bytes stop the bundle,
+    as any other mismatch does."""
+    plan, sources, _ = fakes.plan_and_sources()
+
+    class Claiming:
+        def __init__(self, chunks, claimed):
+            self._chunks = iter(chunks)
+            self.sha256 = claimed
+
+        def __iter__(self):
+            return self._chunks
+
+    def claiming(exhibit):
+        data = b"".join(sources.content(exhibit))
+        if exhibit.number == "Annex 2":
+            data = b"other bytes" + data
+        return Claiming([data], exhibit.sha256)
+
+    bad = type(sources)(**{**sources.__dict__, "content": claiming})
+    with pytest.raises(BundleError, match="do not match the SHA-256"):
+        writer.write_bundle(plan, bad, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_a_failure_before_publishing_leaves_nothing(tmp_path):

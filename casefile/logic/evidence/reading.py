@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, Self
 from sqlalchemy.orm import Session
 
 from casefile import db, failures
+from casefile.bundle.plan import Hashed
 from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
@@ -146,7 +147,7 @@ def verified_chunks(
     return VerifiedChunks(session, actor, item, store, keyring)
 
 
-class VerifiedChunks(Iterator[bytes]):
+class VerifiedChunks(Hashed):
     """An item's bytes as `_verified_chunks` streams them; `sha256` is None until the last
     chunk was read and the whole matched the recorded SHA-256 and size, then their hex
     digest (which is the recorded one)."""
@@ -155,13 +156,17 @@ class VerifiedChunks(Iterator[bytes]):
         self, session: Session, actor: User | None, item: Evidence, store: BlobStore,
         keyring: Keyring,
     ) -> None:
-        self.sha256: str | None = None
+        self._sha256: str | None = None
         self._chunks: Generator[bytes] = _verified_chunks(
             session, actor, item, store, keyring, verified=self._verified
         )
 
     def _verified(self, digest: str) -> None:
-        self.sha256 = digest
+        self._sha256 = digest
+
+    @property
+    def sha256(self) -> str | None:
+        return self._sha256
 
     def __iter__(self) -> Self:
         return self
