@@ -73,25 +73,33 @@ class Hashed(Iterator[bytes]):
         raise NotImplementedError
 
 
-def watched(chunks: Iterable[bytes], each: Callable[[], object]) -> Iterable[bytes]:
-    """`chunks`, calling `each()` after every chunk taken (a heartbeat); still Hashed, with
-    the reader's `sha256`, when `chunks` is."""
+def watched(
+    chunks: Iterable[bytes], each: Callable[[], object], at_end: Callable[[], object] = lambda: None
+) -> Iterable[bytes]:
+    """`chunks`, calling `each()` after every chunk taken (a heartbeat) and `at_end()` once
+    the last was taken; still Hashed, with the reader's `sha256`, when `chunks` is."""
     if isinstance(chunks, Hashed):
-        return _Watched(chunks, each)
-    return _each_after(chunks, each)
+        return _Watched(chunks, each, at_end)
+    return _each_after(chunks, each, at_end)
 
 
-def _each_after(chunks: Iterable[bytes], each: Callable[[], object]) -> Iterator[bytes]:
+def _each_after(
+    chunks: Iterable[bytes], each: Callable[[], object], at_end: Callable[[], object]
+) -> Iterator[bytes]:
     for chunk in chunks:
         each()
         yield chunk
+    at_end()
 
 
 class _Watched(Hashed):
-    def __init__(self, chunks: Hashed, each: Callable[[], object]) -> None:
+    def __init__(
+        self, chunks: Hashed, each: Callable[[], object], at_end: Callable[[], object]
+    ) -> None:
         self._hashed = chunks
         self._chunks = iter(chunks)
         self._each = each
+        self._at_end = at_end
 
     @property
     def sha256(self) -> str | None:
@@ -101,6 +109,10 @@ class _Watched(Hashed):
         return self
 
     def __next__(self) -> bytes:
-        chunk = next(self._chunks)
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            self._at_end()
+            raise
         self._each()
         return chunk

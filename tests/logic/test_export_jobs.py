@@ -306,3 +306,30 @@ def test_recover_enqueues_only_exports_that_waited_and_records_when(settings, se
     assert done.status == ExportStatus.DONE, done.error
     assert done.attempts == 1  # enqueued twice, run once
     assert queue.recover(dt.timedelta(minutes=5)) == []
+
+
+@pytest.mark.parametrize("reports", ["ahead", "behind"])
+def test_progress_never_goes_back_and_seals_after_the_last_bytes(reports):
+    """The export's progress as the writer takes its sources: custody reports taken ahead of
+    the bytes (the helpers lay them out early) or behind them never move the count back nor
+    show "sealing" before the last exhibit's bytes are all taken."""
+    plan, sources, _ = fakes.plan_and_sources()
+    seen: list[tuple[int, str]] = []
+    watched = export_jobs._reporting(  # the writer's view of its sources
+        sources, plan.exhibits, lambda done, stage, **_: seen.append((done, stage))
+    )
+    if reports == "ahead":
+        for exhibit in plan.exhibits:
+            watched.custody_report(exhibit)
+    for number, exhibit in enumerate(plan.exhibits):
+        for _ in watched.content(exhibit):
+            assert "sealing" not in {stage for _, stage in seen}
+        if reports == "behind":
+            watched.custody_report(exhibit)
+        if number + 1 < len(plan.exhibits):
+            assert seen[-1][1] == "exhibits"
+    assert seen[-1] == (len(plan.exhibits), "sealing")
+    counts = [done for done, _ in seen]
+    assert counts == sorted(counts)
+    stages = [stage for _, stage in seen]
+    assert stages == sorted(stages, key=["exhibits", "sealing"].index)

@@ -313,9 +313,11 @@ class _Reporter:
         self._last = (-1, "")
         self._at = 0.0
 
-    def __call__(self, done: int, stage: str) -> None:
+    def __call__(self, done: int, stage: str, *, force: bool = False) -> None:
+        """`force`: written whatever was written last (the run checks it still owns its
+        row, e.g. before it reads an exhibit an item's deletion may have shredded)."""
         now = time.monotonic()
-        if (done, stage) == self._last and now - self._at < PROGRESS_EVERY:
+        if not force and (done, stage) == self._last and now - self._at < PROGRESS_EVERY:
             return
         self._last, self._at = (done, stage), now
         try:
@@ -328,28 +330,47 @@ class _Reporter:
             self._echo(done, self.total, stage)
 
 
+@dataclass
+class _Reached:
+    """Where the writer is, as the export's progress shows it."""
+
+    done: int = 0
+    stage: str = "exhibits"
+
+
 def _reporting(sources: Sources, plan_exhibits: tuple[ExhibitPlan, ...],
                report: _Reporter) -> Sources:
     """The same sources, telling `report` where the writer is: exhibit i of n as its bytes
-    stream (a heartbeat), then sealing once the last custody report is taken. The custody
-    reports are taken behind the bytes (the writer does not wait for their PDFs), so the
-    count never goes back: taking one is a heartbeat at the count reached."""
+    stream (a heartbeat), then sealing once the last exhibit's bytes are all taken. The
+    custody reports are taken ahead of the bytes or behind them (the writer does not wait
+    for their PDFs), so taking one is only a heartbeat at the point reached: the count and
+    the stage never go back."""
     position = {exhibit.number: index for index, exhibit in enumerate(plan_exhibits)}
     total = len(plan_exhibits)
-    reached = [0]
+    reached = _Reached()
+
+    def seal() -> None:
+        reached.done, reached.stage = total, "sealing"
+        report(total, "sealing")
 
     def content(exhibit: ExhibitPlan) -> Iterable[bytes]:
-        reached[0] = max(reached[0], position[exhibit.number])
-        done = reached[0]
-        report(done, "exhibits")
+        index = position[exhibit.number]
+        if reached.stage == "exhibits":
+            reached.done = max(reached.done, index)
+        done, stage = reached.done, reached.stage
+        # Written before each exhibit is read, even at the same count: a deletion that failed
+        # the run (its item's blob shredded) stops it here, before the read would take the
+        # missing blob for a failed integrity check.
+        report(done, stage, force=True)
         # Still the reader's Hashed chunks: the writer reuses its SHA-256 (bundle/plan.py).
-        return watched(sources.content(exhibit), lambda: report(done, "exhibits"))
+        return watched(
+            sources.content(exhibit),
+            lambda: report(done, stage),
+            seal if index + 1 == total else lambda: None,
+        )
 
     def custody_report(exhibit: ExhibitPlan) -> dict[str, Any]:
-        if position[exhibit.number] + 1 == total:
-            report(total, "sealing")
-        else:
-            report(reached[0], "exhibits")
+        report(reached.done, reached.stage)
         return sources.custody_report(exhibit)
 
     return replace(sources, content=content, custody_report=custody_report)
