@@ -242,3 +242,50 @@ def test_no_blob_is_registered_before_a_syncfs_of_its_bytes_and_one_of_its_name(
     assert sorted(item.seq for item in items) == list(range(1, 61))
     assert sorted(item.blob_id for item in items) == sorted(store.blob_ids())
     assert list(store.leftovers()) == []
+
+
+@pytest.fixture(params=[8, 1], ids=["batch of 8", "one file"])
+def batch(request):
+    return request.param
+
+
+def test_a_batch_whose_commit_outcome_is_unknown_keeps_its_blobs(  # noqa: PLR0917 - fixtures
+    session, people, keyring, tmp_path, monkeypatch, batch
+):
+    """The connection lost as a batch commits (here: just after it committed): the batch is
+    not retried one file at a time, where each file found its own item as a duplicate and
+    removed the item's blob as "unused", nor are its blobs removed. Every item committed keeps
+    its blob, its files are reported failed with the reason, and a rerun finds them present."""
+    from sqlalchemy import select  # noqa: PLC0415
+    from sqlalchemy.exc import DisconnectionError  # noqa: PLC0415
+
+    from casefile.model import CustodyAction, CustodyEntry  # noqa: PLC0415
+
+    investigator, case = people
+    store = LocalBlobStore(tmp_path / "blobs")
+    drive = make_drive(tmp_path, 24)
+    monkeypatch.setattr(ingest_run, "REGISTER_BATCH", batch)
+    real_many, lost = registration.register_many, []
+
+    def committed_then_lost(*args, **kwargs):
+        registered = real_many(*args, **kwargs)
+        if not lost:
+            lost.append([item.item.id for item in registered])
+            raise DisconnectionError("server closed the connection unexpectedly")
+        return registered
+
+    monkeypatch.setattr(registration, "register_many", committed_then_lost)
+    summary = run_ingest(session, investigator, case, drive, store=store, keyring=keyring)
+    assert len(summary.failed) == batch and summary.added == 24 - batch
+    session.expire_all()
+    items = session.scalars(select(Evidence).where(Evidence.case_id == case.id)).all()
+    assert len(items) == 24
+    assert {item.id for item in items} >= set(lost[0])
+    for item in items:
+        assert store.exists(item.id.hex), item.ern
+    assert not session.scalars(
+        select(CustodyEntry).where(CustodyEntry.action == CustodyAction.SUBMITTED_AGAIN)
+    ).all()
+    monkeypatch.setattr(registration, "register_many", real_many)
+    again = run_ingest(session, investigator, case, drive, store=store, keyring=keyring)
+    assert (again.added, again.present, again.failed) == (0, 24, [])

@@ -46,6 +46,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from casefile import failures
 from casefile.logic.errors import (
     DomainError,
     Forbidden,
@@ -67,6 +68,13 @@ from casefile.vault.extract import EXTRACT_LIMIT
 CHUNK = 1 << 20
 SMALL_FILE = 1 << 20  # a file this small is kept from its hashing read: one open, one read
 _FATAL = (Forbidden, NotFound, Unauthenticated)  # the actor may not ingest here: stop at once
+
+
+def _outcome_unknown(error: Exception) -> bool:
+    """Whether the database was lost during the registration: its commit may have happened.
+    Such a batch is neither retried one file at a time (each would find its own item, as a
+    duplicate whose blob is "unused") nor are its blobs removed."""
+    return failures.classify(error) is failures.DATABASE_UNAVAILABLE
 
 WORKERS = 4  # threads that hash, encrypt and write blobs; registering stays on the caller's
 CHECK_BATCH = 64  # files hashed ahead and checked against the case in one query
@@ -547,7 +555,7 @@ class _Run:
             try:
                 results = self._register_many(ready)
             except Exception as error:  # noqa: BLE001 - nothing of the batch was registered
-                if isinstance(error, _FATAL) or len(ready) == 1:
+                if isinstance(error, _FATAL) or len(ready) == 1 or _outcome_unknown(error):
                     self._refused(ready, error)
                 else:
                     self._one_by_one(ready)
@@ -592,9 +600,13 @@ class _Run:
         self, ready: Sequence[_Ready], error: Exception
     ) -> None:
         """Registration failed and rolled back: the blobs go, and the files fail (or, for an
-        actor who may not add evidence here, the run stops)."""
+        actor who may not add evidence here, the run stops). A connection lost to the
+        database leaves the outcome unknown (the commit may have happened before it was
+        lost): the blobs stay, as an upload's do. An item committed keeps its blob, and a rerun
+        finds it present; a blob no item owns is an orphan that `scrub --repair` removes."""
+        keep = _outcome_unknown(error)
         for _, stream, _ in ready:
-            self._settle(stream, abort=True)
+            self._settle(stream, abort=not keep)
         if isinstance(error, _FATAL):
             raise error
         for flight, _, _ in ready:

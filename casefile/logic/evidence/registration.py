@@ -310,6 +310,10 @@ def _add(
     returns the blob that the caller removes once committed, if the item does not keep the
     one it arrived with."""
     visible, hidden = view.same_content(session, actor, received.sha256)
+    if visible is not None and visible.id == received.item_id:
+        # This very item, committed by an attempt whose outcome its caller could not know (a
+        # connection lost during the commit): its blob is the item's, never "unused".
+        return Registered(visible, created=False), None
     if visible is not None and derivative is not None:
         # A derivative is a new item by definition: bytes the case holds already are not one.
         raise Conflict(f"this case holds this file already, as {visible.ern}")
