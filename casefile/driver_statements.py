@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
@@ -136,3 +137,14 @@ def array_of(kind: TypeEngine[Any]) -> ARRAY[Any]:
     if isinstance(kind, String) and not isinstance(kind, Enum) and kind.length is not None:
         return ARRAY(String())
     return ARRAY(kind)
+
+
+def unnest(name: str, columns: Sequence[tuple[str, TypeEngine[Any]]]) -> Any:
+    """PostgreSQL: a batch's rows given as one array parameter per column, each parameter
+    named after its column and typed `array_of` its type: `FROM unnest(...) AS name(...)`,
+    whatever the number of rows one statement text that psycopg parses once."""
+    return (
+        func.unnest(*(bindparam(column, type_=array_of(kind)) for column, kind in columns))
+        .table_valued(*(column for column, _ in columns))
+        .render_derived(name=name)
+    )

@@ -197,16 +197,8 @@ _ENTRY_NAMES = tuple(column.name for column in _ENTRIES.c)
 # statement, so one round trip whatever their number. A statement of a few parameters, the
 # same text every time: psycopg parses a statement's text once if it is under 4 KiB with at
 # most 50 parameters (a VALUES row per entry, 9 parameters each, was parsed on every append).
-_NEW_ENTRIES = (
-    func.unnest(
-        # rendered with a cast to each column's array type (a column of NULLs alone too)
-        *(
-            bindparam(column.name, type_=driver_statements.array_of(column.type))
-            for column in _ENTRIES.c
-        )
-    )
-    .table_valued(*_ENTRY_NAMES)
-    .render_derived(name="entry")
+_NEW_ENTRIES = driver_statements.unnest(
+    "entry", [(column.name, column.type) for column in _ENTRIES.c]
 )
 _PG_INSERT_ENTRIES_AND_NODES = (
     insert(_NODES)

@@ -12,8 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, Column, ColumnDefault, Text, bindparam, cast, func, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import JSON, Column, ColumnDefault, Text, bindparam, cast, insert, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
 
@@ -64,20 +63,8 @@ _INSERT_ITEM = insert(_ITEMS).values(
 # (json.dumps), and are cast back: psycopg wrote an array of JSON values as a malformed literal.
 _ITEM_NAMES = tuple(c.name for c in _ITEMS.c)
 _JSON_COLUMNS = frozenset(c.name for c in _ITEMS.c if isinstance(c.type, JSON))
-_NEW_ITEMS = (
-    func.unnest(
-        *(
-            bindparam(
-                c.name,
-                type_=ARRAY(Text())
-                if c.name in _JSON_COLUMNS
-                else driver_statements.array_of(c.type),
-            )
-            for c in _ITEMS.c
-        )
-    )
-    .table_valued(*(c.name for c in _ITEMS.c))
-    .render_derived(name="item")
+_NEW_ITEMS = driver_statements.unnest(
+    "item", [(c.name, Text() if c.name in _JSON_COLUMNS else c.type) for c in _ITEMS.c]
 )
 _PG_INSERT_ITEMS = insert(_ITEMS).from_select(
     [c.name for c in _ITEMS.c],

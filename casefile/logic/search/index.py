@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from casefile import driver_statements
@@ -50,24 +50,12 @@ _INSERT_DOCUMENTS = insert(_DOCUMENTS)
 _NEW_DOCUMENT_COLUMNS = ("kind", "doc_id", "case_id", "created_at", "mime", "restricted")
 
 
-def _unnest(name: str, columns: Sequence[tuple[str, Any]]) -> Any:
-    """PostgreSQL: rows given as one array parameter per column (named after the column)."""
-    return (
-        func.unnest(
-            *(
-                bindparam(column, type_=driver_statements.array_of(kind))
-                for column, kind in columns
-            )
-        )
-        .table_valued(*(column for column, _ in columns))
-        .render_derived(name=name)
-    )
-
-
 def _pg_put_new() -> Any:
     """PostgreSQL: `put_new`'s rows in one statement of eight array parameters (one round
     trip, and a text psycopg parses once: a VALUES row per document was parsed every time)."""
-    new = _unnest("new", [(name, _DOCUMENTS.c[name].type) for name in _NEW_DOCUMENT_COLUMNS])
+    new = driver_statements.unnest(
+        "new", [(name, _DOCUMENTS.c[name].type) for name in _NEW_DOCUMENT_COLUMNS]
+    )
     documents = (
         insert(_DOCUMENTS)
         .from_select(
@@ -76,7 +64,7 @@ def _pg_put_new() -> Any:
         .returning(_DOCUMENTS.c.id, _DOCUMENTS.c.doc_id)
         .cte("documents")
     )
-    body = _unnest(
+    body = driver_statements.unnest(
         "body", [("body_doc_id", _DOCUMENTS.c.doc_id.type), ("body", _BODIES.c.body.type)]
     )
     bodies = (
@@ -89,7 +77,7 @@ def _pg_put_new() -> Any:
         )
         .cte("bodies")
     )
-    term = _unnest(
+    term = driver_statements.unnest(
         "term",
         [("term_doc_id", _DOCUMENTS.c.doc_id.type), ("term_hash", _BLIND_TERMS.c.term_hash.type)],
     )
