@@ -567,8 +567,10 @@ class _Run:
                 for _, stream, _ in ready:
                     self._settle(stream, abort=False)
                 raise
+            added = self.summary.added
             for one, result in zip(ready, results, strict=True):
                 self._settled(one, result)
+            ingest_db.keep_statistics(self.session, self.case_id, added, self.summary.added)
 
     def _one_by_one(self, ready: Sequence[_Ready]) -> None:
         """After a batch the database refused: each file alone, so a bad one fails alone."""

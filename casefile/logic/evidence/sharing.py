@@ -5,17 +5,44 @@ and which blobs active items still read from."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, Text, bindparam, func, literal_column, or_, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session, aliased
 
 from casefile.logic import authz
 from casefile.logic.custody import log as custody_log
 from casefile.logic.evidence.reading import IntegrityFailure
 from casefile.model import CustodyAction, Evidence, EvidenceStatus, User
 from casefile.vault.envelope import Keyring
+
+
+def with_sha256s(session: Session, query: Select[Any], sha256s: Collection[str]) -> Select[Any]:
+    """`query`, a select of evidence rows, narrowed to the items with these SHA-256 digests;
+    the result's columns are named as the query's (ORM entities are not kept: select columns).
+
+    On PostgreSQL, one probe of `(case_id, sha256)` per digest, whatever the planner believes
+    of the table: `sha256 IN (...)` was planned from statistics that lag behind a bulk ingest
+    (autovacuum analyzes a minute or more after it began), so a case taken for a handful of
+    rows was read whole, every item tested against every digest: ~13 ms of server CPU per
+    lookup of 64 digests at 10,000 items, growing with the case, instead of ~0.5. A lateral
+    subquery behind OFFSET 0 (not merged into the outer query) is run once per digest with
+    `sha256 = digest`, which the index answers, and the digests go as one array parameter (one
+    statement text whatever their number). Elsewhere (SQLite) `IN`, which its planner answers
+    from the same index."""
+    digests = sorted(set(sha256s))
+    if session.get_bind().dialect.name != "postgresql":
+        return query.where(Evidence.sha256.in_(digests))
+    wanted = (
+        func.unnest(bindparam("sha256s", digests, type_=ARRAY(Text())))
+        .table_valued("sha256")
+        .render_derived(name="wanted")
+    )
+    found = query.where(Evidence.sha256 == wanted.c.sha256).offset(literal_column("0")).lateral()
+    return select(found).select_from(wanted).join(found, true())
 
 
 @dataclass
@@ -30,15 +57,15 @@ class CaseContent:
     @classmethod
     def read(cls, session: Session, case_id: uuid.UUID, sha256s: Sequence[str]) -> CaseContent:
         same: dict[str, list[Evidence]] = {}
-        for item in session.scalars(
-            select(Evidence)
-            .where(
-                Evidence.case_id == case_id,
-                Evidence.sha256.in_(sorted(set(sha256s))),
-                Evidence.status == EvidenceStatus.ACTIVE,
-            )
-            .order_by(Evidence.seq)
-        ):
+        found = with_sha256s(
+            session,
+            select(Evidence).where(
+                Evidence.case_id == case_id, Evidence.status == EvidenceStatus.ACTIVE
+            ),
+            sha256s,
+        ).subquery()
+        item_of = aliased(Evidence, found)
+        for item in session.scalars(select(item_of).order_by(item_of.seq)):
             same.setdefault(item.sha256, []).append(item)
         last = session.scalar(select(func.max(Evidence.seq)).where(Evidence.case_id == case_id))
         return cls(same, last or 0)
