@@ -19,30 +19,56 @@ from casefile.logic.evidence.reading import IntegrityFailure
 from casefile.model import CustodyAction, Evidence, EvidenceStatus, User
 from casefile.vault.envelope import Keyring
 
+# On PostgreSQL, a lookup by SHA-256 is one probe of `(case_id, sha256)` per digest, whatever
+# the planner believes of the table: `sha256 IN (...)` was planned from statistics that lag
+# behind a bulk ingest (autovacuum analyzes a minute or more after it began), so a case taken
+# for a handful of rows was read whole, every item tested against every digest: ~13 ms of
+# server CPU per lookup of 64 digests at 10,000 items, growing with the case, instead of ~0.5.
+# A lateral subquery behind OFFSET 0 (never merged into the outer query) runs once per digest
+# with `sha256 = digest`, which the index answers; the digests go as one array parameter (one
+# statement text whatever their number, which psycopg prepares). Elsewhere (SQLite) `IN`,
+# which its planner answers from the same index.
+_WANTED = (
+    func.unnest(bindparam("sha256s", type_=ARRAY(Text())))
+    .table_valued("sha256")
+    .render_derived(name="wanted")
+)
+
 
 def with_sha256s(session: Session, query: Select[Any], sha256s: Collection[str]) -> Select[Any]:
-    """`query`, a select of evidence rows, narrowed to the items with these SHA-256 digests;
-    the result's columns are named as the query's (ORM entities are not kept: select columns).
-
-    On PostgreSQL, one probe of `(case_id, sha256)` per digest, whatever the planner believes
-    of the table: `sha256 IN (...)` was planned from statistics that lag behind a bulk ingest
-    (autovacuum analyzes a minute or more after it began), so a case taken for a handful of
-    rows was read whole, every item tested against every digest: ~13 ms of server CPU per
-    lookup of 64 digests at 10,000 items, growing with the case, instead of ~0.5. A lateral
-    subquery behind OFFSET 0 (not merged into the outer query) is run once per digest with
-    `sha256 = digest`, which the index answers, and the digests go as one array parameter (one
-    statement text whatever their number). Elsewhere (SQLite) `IN`, which its planner answers
-    from the same index."""
+    """`query`, a select of evidence rows, narrowed to the items with these SHA-256 digests (on
+    PostgreSQL, one probe per digest: see _WANTED); the result's columns are the query's."""
     digests = sorted(set(sha256s))
     if session.get_bind().dialect.name != "postgresql":
         return query.where(Evidence.sha256.in_(digests))
-    wanted = (
-        func.unnest(bindparam("sha256s", digests, type_=ARRAY(Text())))
-        .table_valued("sha256")
-        .render_derived(name="wanted")
+    found = query.where(Evidence.sha256 == _WANTED.c.sha256).offset(literal_column("0")).lateral()
+    return select(found).select_from(_WANTED).join(found, true()).params(sha256s=digests)
+
+
+# CaseContent.read's items, built once (a lookup per registered batch or upload).
+_FOUND = (
+    select(Evidence)
+    .where(
+        Evidence.case_id == bindparam("case_id"),
+        Evidence.status == EvidenceStatus.ACTIVE,
+        Evidence.sha256 == _WANTED.c.sha256,
     )
-    found = query.where(Evidence.sha256 == wanted.c.sha256).offset(literal_column("0")).lateral()
-    return select(found).select_from(wanted).join(found, true())
+    .offset(literal_column("0"))
+    .lateral()
+)
+_FOUND_ITEM = aliased(Evidence, _FOUND)
+_SAME_CONTENT_PG = (
+    select(_FOUND_ITEM).select_from(_WANTED).join(_FOUND, true()).order_by(_FOUND_ITEM.seq)
+)
+_SAME_CONTENT = (
+    select(Evidence)
+    .where(
+        Evidence.case_id == bindparam("case_id"),
+        Evidence.sha256.in_(bindparam("sha256s", expanding=True)),
+        Evidence.status == EvidenceStatus.ACTIVE,
+    )
+    .order_by(Evidence.seq)
+)
 
 
 @dataclass
@@ -57,15 +83,11 @@ class CaseContent:
     @classmethod
     def read(cls, session: Session, case_id: uuid.UUID, sha256s: Sequence[str]) -> CaseContent:
         same: dict[str, list[Evidence]] = {}
-        found = with_sha256s(
-            session,
-            select(Evidence).where(
-                Evidence.case_id == case_id, Evidence.status == EvidenceStatus.ACTIVE
-            ),
-            sha256s,
-        ).subquery()
-        item_of = aliased(Evidence, found)
-        for item in session.scalars(select(item_of).order_by(item_of.seq)):
+        postgresql = session.get_bind().dialect.name == "postgresql"
+        for item in session.scalars(
+            _SAME_CONTENT_PG if postgresql else _SAME_CONTENT,
+            {"case_id": case_id, "sha256s": sorted(set(sha256s))},
+        ):
             same.setdefault(item.sha256, []).append(item)
         last = session.scalar(select(func.max(Evidence.seq)).where(Evidence.case_id == case_id))
         return cls(same, last or 0)
