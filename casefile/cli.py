@@ -82,10 +82,12 @@ def _settings(ctx: click.Context) -> Settings:
     return settings
 
 
-def _app(ctx: click.Context) -> Flask:
+def _app(ctx: click.Context, *, http: bool = True) -> Flask:
+    """The app; `http=False`: without its HTTP side (create_app), for a command that needs
+    only the database, the keys and the store."""
     from casefile import create_app  # noqa: PLC0415 - only commands that need the app build it
 
-    return create_app(_settings(ctx))
+    return create_app(_settings(ctx), http=http)
 
 
 @contextmanager

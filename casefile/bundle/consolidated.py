@@ -7,7 +7,9 @@ the rendition limit) are listed in the index as a native file only, with its pat
 Cover and index are laid out by WeasyPrint (Burmese shaped by Pango and HarfBuzz). Their page
 count is only known once laid out, and the page ranges depend on it: the front matter is laid
 out assuming F pages; if it comes out longer, again with that count (ranges only grow, so this
-ends); if shorter, blank pages pad it to F, so the ranges printed stay true.
+ends); if shorter, blank pages pad it to F, so the ranges printed stay true. A pass is laid
+out and its pages counted before anything is painted: only the pass that settles is written
+as a PDF.
 
 The pages are joined by qpdf through pikepdf (MPL-2.0): qpdf's page assembly (`qpdf --empty
 --pages ...` as a QPDFJob) copies each page's streams from its file while it writes, without
