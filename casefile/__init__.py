@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
+from typing import TYPE_CHECKING
 
-from casefile.db import Database
-from casefile.logic.custody import checkpoints as custody_checkpoints
-from casefile.server import bodies_end_at_content_length
-from casefile.settings import Settings, load_settings
-from casefile.vault import signing_key
-from casefile.vault.blobstore import open_store
-from casefile.vault.envelope import KeyringSource
+# Nothing heavy at import: every `casefile.*` module runs this file first, and a command
+# that does not build the app (or not yet: `casefile bundle` starts its layout helpers
+# before, casefile/cli.py) should not pay for Flask and the rest.
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from casefile.db import Database
+    from casefile.settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Flask:
-    """Build the app. Settings are validated here: unsafe ones stop the start."""
+def create_app(
+    settings: Settings | None = None, *, database: Database | None = None, http: bool = True
+) -> Flask:
+    """Build the app. Settings are validated here: unsafe ones stop the start. `http=False`:
+    without the web pages, the API, uploads, health and error handlers (their imports are
+    ~0.2 s of CPU), for a command that serves no request (`casefile bundle`)."""
+    from flask import Flask  # noqa: PLC0415
+    from werkzeug.middleware.proxy_fix import ProxyFix  # noqa: PLC0415
+
+    from casefile.db import Database  # noqa: PLC0415
+    from casefile.logic.custody import checkpoints as custody_checkpoints  # noqa: PLC0415
+    from casefile.server import bodies_end_at_content_length  # noqa: PLC0415
+    from casefile.settings import load_settings  # noqa: PLC0415
+    from casefile.vault import signing_key  # noqa: PLC0415
+    from casefile.vault.blobstore import open_store  # noqa: PLC0415
+    from casefile.vault.envelope import KeyringSource  # noqa: PLC0415
+
     settings = settings or load_settings()
     settings.validate()
 
@@ -62,9 +77,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # its Content-Length is a client that went away, not a shorter body.
     app.wsgi_app = bodies_end_at_content_length(app.wsgi_app)  # type: ignore[method-assign]
 
-    from casefile import api, errors, health, jobs, uploads, web  # noqa: PLC0415 - blueprints import the app
+    from casefile import jobs  # noqa: PLC0415 - blueprints import the app
 
     jobs.init_app(app, settings)
+    if not http:
+        return app
+
+    from casefile import api, errors, health, uploads, web  # noqa: PLC0415 - as jobs
 
     uploads.init_app(app)
     web.init_app(app)

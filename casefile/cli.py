@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+
+from casefile.bundle import warm
+
+# `casefile bundle` starts its layout helpers now, before this module's imports (~0.9 s of
+# CPU, one core): each imports WeasyPrint on the other core meanwhile (bundle/warm.py).
+if warm.is_bundle_command(sys.argv[1:]):
+    warm.start()
+
 import functools
 import getpass
 import os
 import secrets
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,10 +82,12 @@ def _settings(ctx: click.Context) -> Settings:
     return settings
 
 
-def _app(ctx: click.Context) -> Flask:
+def _app(ctx: click.Context, *, http: bool = True) -> Flask:
+    """The app; `http=False`: without its HTTP side (create_app), for a command that needs
+    only the database, the keys and the store."""
     from casefile import create_app  # noqa: PLC0415 - only commands that need the app build it
 
-    return create_app(_settings(ctx))
+    return create_app(_settings(ctx), http=http)
 
 
 @contextmanager

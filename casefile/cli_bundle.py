@@ -69,10 +69,10 @@ def bundle_command(  # noqa: PLR0917 - one parameter per option
     originals (read verified), stamped PDF renditions, the index, each item's custody report
     and the signed checkpoint; each item gets an `exported` custody entry naming it."""
     out = age_output(out, age_recipients, as_zip=as_zip)
-    # The layout helpers import WeasyPrint on the other core while this process starts its
-    # application, authorizes and signs the checkpoint.
-    warm_helpers()
-    app = _app(ctx)
+    # The layout helpers import WeasyPrint on the other core while this process imports,
+    # starts its application, authorizes and signs the checkpoint.
+    warm_helpers()  # started as the process started (cli.py): a no-op then
+    app = _app(ctx, http=False)  # it serves no request
     keys = _keys(app)
     store, source = _vault(app)
     with _session(ctx, app) as session:

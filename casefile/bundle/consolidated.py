@@ -7,7 +7,9 @@ the rendition limit) are listed in the index as a native file only, with its pat
 Cover and index are laid out by WeasyPrint (Burmese shaped by Pango and HarfBuzz). Their page
 count is only known once laid out, and the page ranges depend on it: the front matter is laid
 out assuming F pages; if it comes out longer, again with that count (ranges only grow, so this
-ends); if shorter, blank pages pad it to F, so the ranges printed stay true.
+ends); if shorter, blank pages pad it to F, so the ranges printed stay true. A pass is laid
+out and its pages counted before anything is painted: only the pass that settles is written
+as a PDF.
 
 The pages are joined by qpdf through pikepdf (MPL-2.0): qpdf's page assembly (`qpdf --empty
 --pages ...` as a QPDFJob) copies each page's streams from its file while it writes, without
@@ -220,18 +222,17 @@ def _front_matter(
     fields: dict[str, Any], plan: BundlePlan, counts: list[int | None]
 ) -> tuple[bytes, int, int]:
     """The front matter's PDF, the pages it takes (blank pages to add included) and the
-    blank pages to add."""
-    import pikepdf  # noqa: PLC0415 - the helper's import
-
+    blank pages to add. Each pass is laid out and its pages counted; only the one that
+    settles is written as a PDF (a pass that comes out longer than assumed is never
+    written: painting and writing are a third of a pass)."""
     assumed = FIRST_GUESS
     for _ in range(MAX_PASSES):
         document = html(plan, fields["rows"], counts, assumed, fields["checkpoint"],
                         fields["key"], fields["date"])
-        pdf = stamping.weasyprint_pdf(document)
-        with pikepdf.open(io.BytesIO(pdf)) as laid_out:
-            pages = len(laid_out.pages)
+        laid_out = stamping.weasyprint_layout(document)
+        pages = len(laid_out.pages)
         if pages <= assumed:
-            return pdf, assumed, assumed - pages
+            return stamping.document_pdf(laid_out), assumed, assumed - pages
         assumed = pages
     raise ConsolidationFailed("the index's length did not settle")  # pragma: no cover
 

@@ -25,13 +25,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any, Self
 
-from casefile.bundle import stamping
+from casefile.bundle import stamping, warm
 from casefile.bundle.plan import BundlePlan, ExhibitPlan
 from casefile.documents import custody_report_pdf
 from casefile.vault import bounded
 
 BATCH = 4  # reports per helper call: ~0.5 s of layout, ~150 KiB of answer
-WORKERS = 2  # helper processes laying out at once (the machine's cores: the writer's is mostly I/O)
+WORKERS = warm.CUSTODY_WORKERS  # helper processes laying out at once
 AHEAD = 2 * WORKERS  # batches submitted and not yet written
 
 

@@ -105,10 +105,11 @@ def stamp_html(stamp: Stamp, sizes: list[tuple[float, float]]) -> str:
 _font_config: Any = None
 
 
-def weasyprint_pdf(document: str) -> bytes:
-    """The PDF of an HTML document that loads nothing (no URL is fetched). Laid out with
-    one font configuration per process (a helper's: the fonts are looked up once, not for
-    each stamp; ~a quarter of a stamp's layout)."""
+def weasyprint_layout(document: str) -> Any:
+    """An HTML document that loads nothing (no URL is fetched), laid out (a WeasyPrint
+    Document: its pages counted before any PDF is written). Laid out with one font
+    configuration per process (a helper's: the fonts are looked up once, not for each stamp;
+    ~a quarter of a stamp's layout)."""
     import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - heavy, used here only
 
     global _font_config  # noqa: PLW0603 - one per helper process, reused by every document
@@ -117,12 +118,20 @@ def weasyprint_pdf(document: str) -> bytes:
 
         _font_config = FontConfiguration()
     fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())
-    pdf = weasyprint.HTML(string=document, url_fetcher=fetcher).write_pdf(
-        font_config=_font_config
-    )
+    return weasyprint.HTML(string=document, url_fetcher=fetcher).render(font_config=_font_config)
+
+
+def document_pdf(laid_out: Any) -> bytes:
+    """The PDF of a document `weasyprint_layout` laid out (what HTML.write_pdf writes)."""
+    pdf = laid_out.write_pdf()
     if not isinstance(pdf, bytes):
         raise TypeError("WeasyPrint returned no PDF")
     return pdf
+
+
+def weasyprint_pdf(document: str) -> bytes:
+    """The PDF of an HTML document that loads nothing (`weasyprint_layout`)."""
+    return document_pdf(weasyprint_layout(document))
 
 
 def image_to_pdf(data: bytes) -> bytes:

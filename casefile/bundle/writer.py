@@ -46,6 +46,7 @@ from casefile.bundle import (
     renditions,
     stamping,
     verifier_file,
+    warm,
 )
 from casefile.bundle.plan import CLASSIFICATIONS, BundlePlan, ExhibitPlan, Hashed, Sources
 from casefile.vault import bounded
@@ -387,15 +388,11 @@ def _index_pdf(
 
 
 def warm_helpers() -> None:
-    """Start the helper processes a bundle lays its PDFs out in, importing WeasyPrint (~0.4 s
-    of CPU each) while the caller sets up and signs its checkpoint, instead of when the
-    first batch is sent: custody_pdfs.WORKERS for the custody reports and the index (own
-    documents), one for the renditions and the consolidated PDF (collectors' files). Those
-    already idle count (a no-op the second time)."""
-    bounded.prestart(custody_pdfs.WORKERS, memory_bytes=stamping.HELPER_MEMORY,
-                     pool=bounded.OWN, preload=("weasyprint", custody_pdfs.__name__))
-    bounded.prestart(1, memory_bytes=stamping.HELPER_MEMORY, pool=bounded.FILES,
-                     preload=("weasyprint", stamping.__name__))
+    """Start the helper processes a bundle lays its PDFs out in (bundle/warm.py), importing
+    WeasyPrint while the caller sets up and signs its checkpoint, instead of when the first
+    batch is sent. Those already idle count (a no-op the second time: `casefile bundle`
+    starts them as its process starts)."""
+    warm.start()
 
 
 def _write_bag(

@@ -234,3 +234,41 @@ def test_a_front_matter_shorter_than_assumed_is_padded_and_the_ranges_hold(tmp_p
     assert "MMR-OTP-0001-0001" in text_of(reader.pages[5])
     assert "MMR-OTP-0001-0002" in text_of(reader.pages[8])
     assert sorted(p.name for p in bag.iterdir()) == ["data"]  # no temporary file left
+
+
+def test_a_front_matter_longer_than_assumed_is_written_as_pdf_once(tmp_path, monkeypatch):
+    """Laid out for 1 page, cover and index take 2: laid out again for 2, and only that
+    second layout is painted and written as a PDF (the first was only counted)."""
+    from casefile.bundle import stamping  # noqa: PLC0415
+
+    monkeypatch.setattr(consolidated, "FIRST_GUESS", 1)
+    layouts, written = [], []
+    layout, pdf_of = stamping.weasyprint_layout, stamping.document_pdf
+    monkeypatch.setattr(stamping, "weasyprint_layout",
+                        lambda document: layouts.append(document) or layout(document))
+    monkeypatch.setattr(stamping, "document_pdf",
+                        lambda laid_out: written.append(laid_out) or pdf_of(laid_out))
+    plan, sources, _ = fakes.plan_and_sources()
+    bag = tmp_path / "bag"
+    bag.mkdir()
+    rows = []
+    for position, exhibit in enumerate(plan.exhibits[:2], start=1):
+        rendition = f"data/exhibits/{position}/rendition.pdf"
+        (bag / rendition).parent.mkdir(parents=True)
+        data = b"".join(sources.content(exhibit))
+        stamp = stamping.Stamp(exhibit.number, exhibit.ern, exhibit.classification)
+        (bag / rendition).write_bytes(stamping.render(data, exhibit.mime, stamp))
+        rows.append({"number": exhibit.number, "ern": exhibit.ern, "title": exhibit.title,
+                     "file": f"data/exhibits/{position}/original", "rendition": rendition})
+    written_before = len(written)  # the stamps above are written as PDFs too
+    layouts.clear()
+    answer = consolidated.build_in_helper(  # in this process, with the patches
+        consolidated.message(bag, plan, rows, sources.checkpoint, sources.verifier_key))
+    assert answer == {"pages": 6, "front": 2, "exhibits": 2}
+    assert len(layouts) == 2
+    assert len(written) - written_before == 1
+    reader = PdfReader(bag / TARGET)
+    assert len(reader.pages) == 6
+    index_text = text_of(reader.pages[1])
+    assert "3\u20135" in index_text and " 6 " in index_text
+    assert [reader.get_destination_page_number(item) for item in reader.outline] == [1, 2, 5]

@@ -237,3 +237,29 @@ def test_an_age_bundle_never_puts_plaintext_on_the_disk(instance, tmp_path, monk
     key = verifier_key(checkpoint.splitlines()[0], instance["key"].public_key())
     checked = instance["run"]("verify-bundle", str(decrypted), "--key", key)
     assert checked.exit_code == 0, checked.output
+
+
+def test_the_bundle_command_builds_its_app_without_the_http_side(instance, tmp_path, monkeypatch):
+    """No web pages, API, uploads or error handlers (their imports cost the start ~0.2 s of
+    CPU): the bundle needs the database, the keys and the store only, and is complete."""
+    import casefile  # noqa: PLC0415
+
+    built = []
+    create_app = casefile.create_app
+
+    def spy(*args, **kwargs):
+        app = create_app(*args, **kwargs)
+        built.append(app)
+        return app
+
+    monkeypatch.setattr(casefile, "create_app", spy)
+    out = tmp_path / "memorial"
+    result = instance["run"]("bundle", instance["case"], *instance["erns"], "-o", str(out),
+                             "--as", LEAD)
+    assert result.exit_code == 0, result.output
+    assert len(built) == 1
+    assert built[0].blueprints == {}
+    assert {"casefile.db", "casefile.custody_keys", "casefile.blobs", "casefile.keyring"} <= set(
+        built[0].extensions)
+    checked = instance["run"]("verify-bundle", str(out), "--key", published_key(instance, out))
+    assert checked.exit_code == 0, checked.output

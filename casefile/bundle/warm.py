@@ -1,0 +1,36 @@
+"""The helper processes a court bundle lays its PDFs out in, started before anything else
+(bounded.py): `casefile bundle` starts them as its process starts, before it imports the CLI
+and the application (~0.9 s of CPU in which the other core would wait), so that WeasyPrint's
+import in each helper overlaps that. Light on purpose: it imports the helpers' module and
+stamping.py (the standard library besides) and names the modules the helpers preload without
+importing them (custody_pdfs.py imports the custody report's templates)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from casefile.bundle import stamping
+from casefile.vault import bounded
+
+# Helper processes laying out custody reports at once (the machine's cores: the writer's is
+# mostly I/O).
+CUSTODY_WORKERS = 2
+CUSTODY_MODULE = "casefile.bundle.custody_pdfs"
+
+
+def start() -> None:
+    """CUSTODY_WORKERS helpers for the custody reports and the index (own documents), one
+    for the renditions and the consolidated PDF (collectors' files), each importing WeasyPrint
+    (~0.4 s of CPU). Those already idle count (a no-op the second time)."""
+    bounded.prestart(CUSTODY_WORKERS, memory_bytes=stamping.HELPER_MEMORY, pool=bounded.OWN,
+                     preload=("weasyprint", CUSTODY_MODULE))
+    bounded.prestart(1, memory_bytes=stamping.HELPER_MEMORY, pool=bounded.FILES,
+                     preload=("weasyprint", stamping.__name__))
+
+
+def is_bundle_command(arguments: Sequence[str]) -> bool:
+    """Whether a command line (without the program's name) runs `casefile bundle`: its first
+    argument that is not an option. A wrong answer costs only helpers started for nothing
+    (closed as the process exits) or started later."""
+    command = next((argument for argument in arguments if not argument.startswith("-")), None)
+    return command == "bundle"
