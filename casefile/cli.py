@@ -8,7 +8,7 @@ from casefile.bundle import warm
 
 # `casefile bundle` starts its layout helpers now, before this module's imports (~0.9 s of
 # CPU, one core): each imports WeasyPrint on the other core meanwhile (bundle/warm.py).
-if warm.is_bundle_command(sys.argv[1:]):
+if warm.runs_bundle(sys.argv):
     warm.start()
 
 import functools

@@ -8,6 +8,7 @@ importing them (custody_pdfs.py imports the custody report's templates)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import PurePath
 
 from casefile.bundle import stamping
 from casefile.vault import bounded
@@ -26,6 +27,12 @@ def start() -> None:
                      preload=("weasyprint", CUSTODY_MODULE))
     bounded.prestart(1, memory_bytes=stamping.HELPER_MEMORY, pool=bounded.FILES,
                      preload=("weasyprint", stamping.__name__))
+
+
+def runs_bundle(argv: Sequence[str]) -> bool:
+    """Whether this process is the `casefile` program running `casefile bundle` (argv as
+    sys.argv): never a process that merely imports the CLI (a test runner given `-k bundle`)."""
+    return bool(argv) and PurePath(argv[0]).name == "casefile" and is_bundle_command(argv[1:])
 
 
 def is_bundle_command(arguments: Sequence[str]) -> bool:

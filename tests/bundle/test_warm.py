@@ -20,6 +20,14 @@ def test_the_bundle_command_is_recognised_by_its_first_argument_that_is_no_optio
     assert not warm.is_bundle_command([])
 
 
+def test_only_the_casefile_program_starts_helpers_not_a_process_importing_its_cli():
+    assert warm.runs_bundle(["/venv/bin/casefile", "bundle", "CASE"])
+    assert warm.runs_bundle(["casefile", "--verbose", "bundle", "CASE"])
+    assert not warm.runs_bundle(["/venv/bin/pytest", "-k", "bundle"])
+    assert not warm.runs_bundle(["/venv/bin/casefile", "export", "FILING"])
+    assert not warm.runs_bundle([])
+
+
 def test_the_helpers_preload_the_modules_that_lay_the_bundle_out():
     assert custody_pdfs.__name__ == warm.CUSTODY_MODULE
     assert custody_pdfs.WORKERS == warm.CUSTODY_WORKERS
