@@ -346,6 +346,19 @@ def embedded_fonts(data: bytes) -> dict[str, tuple[bytes, str]]:
     return fonts
 
 
+def page_operators(data: bytes) -> str:
+    return "\n".join(page.get_contents().get_data().decode("latin-1")
+                     for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def hash_font(data: bytes) -> str:
+    """The resource name of the monospace font."""
+    page = PdfReader(io.BytesIO(data)).pages[0]
+    (name,) = (name[1:] for name, font in page["/Resources"]["/Font"].items()
+               if "Mono" in font.get_object()["/BaseFont"])
+    return name
+
+
 def outline(data: bytes) -> list[tuple[str, int, str]]:
     reader = PdfReader(io.BytesIO(data))
 
@@ -368,15 +381,20 @@ def test_reports_laid_out_in_a_row_lay_out_the_appendix_fixed_part_once(
 ):
     """A process laying out reports in a row (one font configuration: the bundle's helpers)
     lays out the how-to-verify text, the signed checkpoint and the verifier key once per
-    checkpoint and draws them into each report from what it recorded: each report reads,
-    looks (every page, pixel for pixel), embeds its fonts and is outlined exactly as the
-    report laid out whole; only the order of its page's operators differs."""
+    checkpoint, and records once how a proof's hash lines are drawn; each report holds
+    blocks as high, and its pages draw those from the record: each report reads, looks
+    (every page, pixel for pixel), embeds its fonts and is outlined exactly as the report
+    laid out whole; only the order of its pages' operators differs. A redacted entry's
+    hashes (grey, oblique) are laid out as before."""
     from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
 
-    laid_out = []
+    laid_out, recorded = [], []
     lay_out_alone = custody_report_pdf._lay_out_alone
     monkeypatch.setattr(custody_report_pdf, "_lay_out_alone",
                         lambda *given: laid_out.append(given) or lay_out_alone(*given))
+    record_hashes = custody_report_pdf._record_hashes
+    monkeypatch.setattr(custody_report_pdf, "_record_hashes",
+                        lambda *given: recorded.append(given) or record_hashes(*given))
     data = report()
     data["entries"] = data["entries"] * copies
     fonts = FontConfiguration()
@@ -384,10 +402,15 @@ def test_reports_laid_out_in_a_row_lay_out_the_appendix_fixed_part_once(
                                                font_config=fonts) for _ in range(2))
     whole = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence)
     assert len(laid_out) == 1
+    assert len(recorded) == 1
     assert first == second
     assert first != whole  # drawn from the recording, not laid out again
     assert pdf_words(first) == pdf_words(whole)
     assert "How to check this report without Casefile" in pdf_words(first)
+    assert f"leaf {'ab' * 32} p0 {'cd' * 32} p1 {'ef' * 32}" in pdf_words(first)
+    assert first.count(b" 6.132812 Tf") == whole.count(b" 6.132812 Tf") == 0  # compressed
+    operators = page_operators(first)
+    assert operators.count(f"/{hash_font(first)} 6.132812 Tf") >= 1
     assert embedded_fonts(first) == embedded_fonts(whole)
     assert outline(first) == outline(whole)
     assert len(outline(first)) == 6  # the title and five headings
@@ -409,3 +432,18 @@ def test_a_report_without_a_font_the_fixed_part_needs_is_laid_out_whole():
     shared = custody_report_pdf.render(data, CASE_TITLE, subject, font_config=fonts)
     assert shared == custody_report_pdf.render(data, CASE_TITLE, subject)
     assert "Verifier key: casefile.example+0badf00d+AQIDBA==" in pdf_words(shared)
+
+
+def test_hash_lines_with_a_character_not_recorded_are_laid_out():
+    """Only the characters of the recorded sample are drawn from the record: a proof with
+    another (here upper-case hexadecimal) is laid out by WeasyPrint, as before."""
+    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
+
+    data = report()
+    data["entries"][0]["leaf_hash"] = "AB" * 32
+    fonts = FontConfiguration()
+    shared = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence, font_config=fonts)
+    whole = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence)
+    assert f"leaf {'AB' * 32}" in pdf_words(shared)
+    assert pdf_words(shared) == pdf_words(whole)
+    assert embedded_fonts(shared) == embedded_fonts(whole)
