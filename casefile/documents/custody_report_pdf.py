@@ -21,9 +21,14 @@ lays out the appendix's fixed part (how to verify, the signed checkpoint, the ve
 the same in every report of a bundle) once per checkpoint (`LaidOut`), and each report then
 holds a block as high in its place: its page gets the drawing operators recorded from that
 layout, in its own content stream with its own fonts (they gain the part's glyphs before
-they are subset), so the text is still text, in the same fonts, at the same places. Only the
-order of the page's operators differs from a report laid out whole; a report whose block
-does not come out where the part was is laid out whole.
+they are subset), so the text is still text, in the same fonts, at the same places. Each
+proof's hash lines (fixed-width, one glyph per character) are likewise a block as high,
+their lines drawn as WeasyPrint drew a recorded sample (`DrawnHashes`), put in the page's
+stream where WeasyPrint would have drawn them. Only the order of a page's operators and
+some repeated state operators differ from a report laid out whole (same text, fonts,
+outline and pixels: tests/documents/test_custody_report_pdf.py); a report whose blocks do
+not come out where expected, or that lacks a font the recorded text needs, is laid out
+whole.
 """
 
 from __future__ import annotations
@@ -671,7 +676,8 @@ def render(
 ) -> bytes:
     """The report as PDF. `font_config` (a weasyprint FontConfiguration) may be shared by the
     reports one process lays out in a row: fontconfig's lookups are then paid once, not per
-    report (a quarter of a short report's time), and so is the appendix's fixed part."""
+    report (a quarter of a short report's time), and so are the appendix's fixed part and
+    the shaping of the proofs' hash lines (module docstring)."""
     report_html, stylesheet, url_fetcher = _weasyprint()
     # The report needs nothing from outside (fonts come from fontconfig): refuse every URL,
     # so no text in it could make the writer read a local file or the network.
