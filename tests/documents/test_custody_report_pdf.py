@@ -320,3 +320,130 @@ def test_the_small_user_agent_stylesheet_changes_nothing_in_the_report(copies):
     fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())
     full = weasyprint.HTML(string=document, url_fetcher=fetcher).write_pdf(stylesheets=[stylesheet])
     assert pdf == full
+
+
+def page_pixels(data: bytes, directory) -> list[bytes]:
+    """Each page at 110 dpi, as its pixels."""
+    (directory / "report.pdf").write_bytes(data)
+    subprocess.run(["pdftoppm", "-r", "110", "-png", "report.pdf", "page"],
+                   cwd=directory, capture_output=True, timeout=120, check=True)
+    pages = []
+    for png in sorted(directory.glob("page*.png")):
+        with Image.open(png) as image:
+            pages.append(image.tobytes())
+        png.unlink()
+    return pages
+
+
+def embedded_fonts(data: bytes) -> dict[str, tuple[bytes, str]]:
+    """Each embedded font's program and glyph widths, by name."""
+    fonts = {}
+    for page in PdfReader(io.BytesIO(data)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            descendant = font.get_object()["/DescendantFonts"][0].get_object()
+            program = descendant["/FontDescriptor"]["/FontFile2"].get_object().get_data()
+            fonts[descendant["/BaseFont"]] = (program, repr(descendant.get("/W")))
+    return fonts
+
+
+def page_operators(data: bytes) -> str:
+    return "\n".join(page.get_contents().get_data().decode("latin-1")
+                     for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def hash_font(data: bytes) -> str:
+    """The resource name of the monospace font."""
+    page = PdfReader(io.BytesIO(data)).pages[0]
+    (name,) = (name[1:] for name, font in page["/Resources"]["/Font"].items()
+               if "Mono" in font.get_object()["/BaseFont"])
+    return name
+
+
+def outline(data: bytes) -> list[tuple[str, int, str]]:
+    reader = PdfReader(io.BytesIO(data))
+
+    def walk(items: list) -> list[tuple[str, int, str]]:
+        found = []
+        for item in items:
+            if isinstance(item, list):
+                found += walk(item)
+            else:
+                found.append((item.title, reader.get_destination_page_number(item),
+                              f"{float(item.left):.3f} {float(item.top):.3f}"))
+        return found
+
+    return walk(reader.outline)
+
+
+@pytest.mark.parametrize("copies", [1, 8])
+def test_reports_laid_out_in_a_row_lay_out_the_appendix_fixed_part_once(
+    copies, tmp_path, monkeypatch
+):
+    """A process laying out reports in a row (one font configuration: the bundle's helpers)
+    lays out the how-to-verify text, the signed checkpoint and the verifier key once per
+    checkpoint, and records once how a proof's hash lines are drawn; each report holds
+    blocks as high, and its pages draw those from the record: each report reads, looks
+    (every page, pixel for pixel), embeds its fonts and is outlined exactly as the report
+    laid out whole; only the order of its pages' operators differs. A redacted entry's
+    hashes (grey, oblique) are laid out as before."""
+    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
+
+    laid_out, recorded = [], []
+    lay_out_alone = custody_report_pdf._lay_out_alone
+    monkeypatch.setattr(custody_report_pdf, "_lay_out_alone",
+                        lambda *given: laid_out.append(given) or lay_out_alone(*given))
+    record_hashes = custody_report_pdf._record_hashes
+    monkeypatch.setattr(custody_report_pdf, "_record_hashes",
+                        lambda *given: recorded.append(given) or record_hashes(*given))
+    data = report()
+    data["entries"] = data["entries"] * copies
+    fonts = FontConfiguration()
+    first, second = (custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence,
+                                               font_config=fonts) for _ in range(2))
+    whole = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence)
+    assert len(laid_out) == 1
+    assert len(recorded) == 1
+    assert first == second
+    assert first != whole  # drawn from the recording, not laid out again
+    assert pdf_words(first) == pdf_words(whole)
+    assert "How to check this report without Casefile" in pdf_words(first)
+    assert f"leaf {'ab' * 32} p0 {'cd' * 32} p1 {'ef' * 32}" in pdf_words(first)
+    assert first.count(b" 6.132812 Tf") == whole.count(b" 6.132812 Tf") == 0  # compressed
+    operators = page_operators(first)
+    assert operators.count(f"/{hash_font(first)} 6.132812 Tf") >= 1
+    assert embedded_fonts(first) == embedded_fonts(whole)
+    assert outline(first) == outline(whole)
+    assert len(outline(first)) == 6  # the title and five headings
+    if shutil.which("pdftoppm") is None:
+        if os.environ.get("CASEFILE_REQUIRE_BROWSER") == "1":
+            pytest.fail("CASEFILE_REQUIRE_BROWSER=1 but pdftoppm (poppler-utils) is missing")
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    assert page_pixels(first, tmp_path) == page_pixels(whole, tmp_path)
+
+
+def test_a_report_without_a_font_the_fixed_part_needs_is_laid_out_whole():
+    """The recorded part draws with the report's fonts: a report that draws nothing in the
+    monospace font before its checkpoint (no item, no entry) is laid out whole instead."""
+    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
+
+    data = {**report(), "entries": []}
+    subject = custody_report_pdf.Subject(case_title="Tula Toli", scope="item")
+    fonts = FontConfiguration()
+    shared = custody_report_pdf.render(data, CASE_TITLE, subject, font_config=fonts)
+    assert shared == custody_report_pdf.render(data, CASE_TITLE, subject)
+    assert "Verifier key: casefile.example+0badf00d+AQIDBA==" in pdf_words(shared)
+
+
+def test_hash_lines_with_a_character_not_recorded_are_laid_out():
+    """Only the characters of the recorded sample are drawn from the record: a proof with
+    another (here upper-case hexadecimal) is laid out by WeasyPrint, as before."""
+    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
+
+    data = report()
+    data["entries"][0]["leaf_hash"] = "AB" * 32
+    fonts = FontConfiguration()
+    shared = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence, font_config=fonts)
+    whole = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence)
+    assert f"leaf {'AB' * 32}" in pdf_words(shared)
+    assert pdf_words(shared) == pdf_words(whole)
+    assert embedded_fonts(shared) == embedded_fonts(whole)
