@@ -286,10 +286,11 @@ def test_the_workers_end_with_a_killed_ingest(vault, tmp_path):  # noqa: F811
 # (and with it the web application). Prints the modules a worker process has, as JSON.
 WORKER_MODULES = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys, uuid
     from pathlib import Path
     import casefile.cli  # noqa: F401 - as the console script's main module does
     from casefile.logic.evidence import ingest_workers
+    from casefile.logic.evidence.submission import EvidenceInput
     from casefile.vault.envelope import Keyring
 
     if __name__ == "__main__":
@@ -299,6 +300,14 @@ WORKER_MODULES = textwrap.dedent(
         pool = ingest_workers.pool(
             1, Keyring.load(root / "kek.json").to_text(), root, context.Event()
         )
+        # A file written and examined, and one that fails, before the worker is looked at.
+        jobs = [
+            ingest_workers.Job(uuid.uuid4(), "/x", "x.bin", os.urandom(4096), EvidenceInput()),
+            ingest_workers.Job(uuid.uuid4(), str(root / "none"), "none", None, EvidenceInput()),
+        ]
+        written, failed = pool.submit(ingest_workers.stream_chunk, jobs, None).result(timeout=120)
+        assert isinstance(written, ingest_workers.Written), written
+        assert isinstance(failed, ingest_workers.Failed), failed
         modules = pool.submit(eval, "sorted(__import__('sys').modules)").result(timeout=120)
         pool.shutdown()
         print(json.dumps(modules))
@@ -321,7 +330,8 @@ def test_a_worker_process_does_not_import_the_web_application(tmp_path):
     assert "casefile.logic.evidence.ingest_workers" in modules  # it is one of the workers
     assert "tink" in modules
     for name in ("flask", "werkzeug", "jinja2", "click", "casefile.cli", "casefile.settings",
-                 "casefile.logic.custody"):
+                 "casefile.logic.custody", "casefile.logic.evidence.ingest_run",
+                 "casefile.logic.evidence.registration"):
         assert name not in modules, name
 
 

@@ -42,6 +42,7 @@ from multiprocessing import popen_forkserver, reduction
 from pathlib import Path
 from typing import Any
 
+from casefile.logic.errors import DomainError, ValidationFailed
 from casefile.logic.evidence import submission
 from casefile.logic.evidence.intake import IntakeStream
 from casefile.logic.evidence.submission import EvidenceInput, Submission
@@ -139,8 +140,6 @@ def stream_chunk(jobs: list[Job], kek_text: str | None) -> list[Written | Failed
 
 
 def _one(worker: _Worker, job: Job) -> Written | Failed:
-    from casefile.logic.evidence.ingest_run import reason  # noqa: PLC0415 - no cycle at import
-
     try:
         stream = IntakeStream(
             worker.batch, worker.keyring, also=job.data.declared_hashes, item_id=job.item_id
@@ -171,6 +170,25 @@ def _one(worker: _Worker, job: Job) -> Written | Failed:
         stream.abort()
         raise
     return Written(job.item_id, temp, final, prepared)
+
+
+class WorkerFailure(Exception):
+    """A file that failed in a worker process (the reason in words), or whose worker process
+    ended before it was done."""
+
+
+def reason(error: BaseException) -> str:
+    """A failed file's reason, in words (here, not in ingest_run: a worker imports this module
+    and what it needs, not the registration)."""
+    if isinstance(error, WorkerFailure):
+        return str(error)
+    if isinstance(error, ValidationFailed):
+        return "; ".join(f"{name}: {problem}" for name, problem in error.fields.items())
+    if isinstance(error, DomainError):
+        return error.message
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return f"{type(error).__name__}: {error}"
 
 
 def pool(count: int, kek_text: str, root: Path, cancel: Any) -> ProcessPoolExecutor:
@@ -223,6 +241,9 @@ _LEAN = sys.version_info < (3, 14)
 def _ensure_server() -> None:
     """multiprocessing's fork server (the one `multiprocessing.forkserver.ensure_running`
     would start), started with `_SERVER`'s command unless it runs already."""
+    # Should multiprocessing ever start it itself (it was ended meanwhile), it preloads this
+    # module too, as before: with the whole package, each worker still a fork of it.
+    multiprocessing.forkserver.set_forkserver_preload([__name__])
     server: Any = multiprocessing.forkserver._forkserver  # noqa: SLF001 - its state is ours to set
     with server._lock:  # noqa: SLF001
         multiprocessing.resource_tracker.ensure_running()
