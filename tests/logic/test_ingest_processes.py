@@ -309,7 +309,11 @@ WORKER_MODULES = textwrap.dedent(
         assert isinstance(written, ingest_workers.Written), written
         assert isinstance(failed, ingest_workers.Failed), failed
         modules = pool.submit(eval, "sorted(__import__('sys').modules)").result(timeout=120)
+        source = pool.submit(
+            eval, "__import__('sys').modules['casefile.logic.evidence.ingest_workers'].__file__"
+        ).result(timeout=120)
         pool.shutdown()
+        assert source == ingest_workers.__file__, source  # not the working folder's casefile
         print(json.dumps(modules))
     """
 )
@@ -322,10 +326,15 @@ def test_a_worker_process_does_not_import_the_web_application(tmp_path):
     less of the server in a process that examines collectors' files."""
     program = tmp_path / "ingesting.py"
     program.write_text(WORKER_MODULES)
+    # Run from a folder that holds another `casefile` (a checkout): not what the workers import.
+    elsewhere = tmp_path / "elsewhere" / "casefile"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "__init__.py").write_text("raise ImportError('the working folder casefile')\n")
     process = subprocess.run(
         [sys.executable, str(program), str(tmp_path)], capture_output=True, timeout=300,
-        check=True,
+        check=False, cwd=elsewhere.parent,
     )
+    assert process.returncode == 0, process.stderr.decode()[-2000:]
     modules = set(json.loads(process.stdout))
     assert "casefile.logic.evidence.ingest_workers" in modules  # it is one of the workers
     assert "tink" in modules

@@ -234,7 +234,13 @@ def context() -> multiprocessing.context.BaseContext:
 # `ensure_running` starts), after the package is entered without its __init__.py. Through
 # Python 3.13 its protocol is the one `_ensure_server` and `_Popen` speak (3.14 adds an
 # authentication key): a later Python starts it as multiprocessing does, with the whole package.
-_SERVER = bounded.WITHOUT_INIT + "from multiprocessing.forkserver import main\nmain(%d, %d, %r)\n"
+# It takes this process's sys.path, so that it imports the same `casefile` as this process
+# (`python -c` would put the working folder first, which may hold another checkout).
+_SERVER = (
+    "import sys\nsys.path[:] = %r\n"
+    + bounded.WITHOUT_INIT
+    + "from multiprocessing.forkserver import main\nmain(%d, %d, %r)\n"
+)
 _LEAN = sys.version_info < (3, 14)
 
 
@@ -265,7 +271,7 @@ def _ensure_server() -> None:
             # Every client holds the write end of "alive": once all are gone, the server ends.
             alive_r, alive_w = os.pipe()
             try:
-                command = _SERVER % (listener.fileno(), alive_r, [__name__])
+                command = _SERVER % (sys.path, listener.fileno(), alive_r, [__name__])
                 executable = os.fsencode(multiprocessing.spawn.get_executable())
                 flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]  # noqa: SLF001
                 pid = multiprocessing.util.spawnv_passfds(
