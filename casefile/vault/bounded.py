@@ -42,14 +42,16 @@ KEEP_IDLE = 4  # helpers kept between extractions
 # per helper) that no parser needs; the parsers' modules are imported from it as usual. A
 # court bundle starts three helpers, ingest one per worker: each starts in a third of the
 # time and memory, and a parser a hostile file subverts has less of the server loaded.
-BOOTSTRAP = """
+# (`casefile ingest`'s fork server starts the same way: ingest_workers.)
+WITHOUT_INIT = """
 import importlib.util, sys, types
 spec = importlib.util.find_spec("casefile")
 package = types.ModuleType("casefile")
 package.__path__ = list(spec.submodule_search_locations)
 package.__spec__, package.__file__ = spec, spec.origin
 sys.modules["casefile"] = package
-from casefile.vault import bounded
+"""
+BOOTSTRAP = WITHOUT_INIT + """from casefile.vault import bounded
 sys.setrecursionlimit(10_000)
 bounded._serve(int(sys.argv[1]), sys.argv[2:])
 """

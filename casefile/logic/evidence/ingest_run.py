@@ -48,14 +48,13 @@ from sqlalchemy.orm import Session
 
 from casefile import failures
 from casefile.logic.errors import (
-    DomainError,
     Forbidden,
     NotFound,
     Unauthenticated,
-    ValidationFailed,
 )
 from casefile.logic.evidence import ingest_db, ingest_workers, registration, submission
 from casefile.logic.evidence.ingest_walk import SourceFile
+from casefile.logic.evidence.ingest_workers import WorkerFailure, reason
 from casefile.logic.evidence.intake import IntakeStream
 from casefile.logic.evidence.registration import Registered
 from casefile.logic.evidence.submission import Submission
@@ -188,11 +187,6 @@ class _Adopted:
 
     def abort(self) -> None:
         self.blobs.delete(self.item_id.hex)  # under its temporary name, or renamed
-
-
-class WorkerFailure(Exception):
-    """A file that failed in a worker process (the reason in words), or whose worker process
-    ended before it was done."""
 
 
 @dataclass
@@ -692,16 +686,3 @@ def _set(
             future.set_result(result)  # type: ignore[arg-type]
     except InvalidStateError:
         pass
-
-
-def reason(error: BaseException) -> str:
-    """A failed file's reason, in words."""
-    if isinstance(error, WorkerFailure):
-        return str(error)
-    if isinstance(error, ValidationFailed):
-        return "; ".join(f"{name}: {problem}" for name, problem in error.fields.items())
-    if isinstance(error, DomainError):
-        return error.message
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return f"{type(error).__name__}: {error}"
