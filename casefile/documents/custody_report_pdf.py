@@ -65,6 +65,7 @@ VERIFY_ALONE = "custody_report_verify_alone.html"
 HASHES_ALONE = "custody_report_hashes_alone.html"
 # Proof lines as a report holds them: "leaf " or "p<n> " and 64 hexadecimal digits.
 HASH_SAMPLE = ("leaf 0123456789abcdef", "p0 fedcba9876543210", "p19 a1b2c3d4e5f6")
+HASH_LINE = re.compile(r"(?:leaf|p\d{1,2}) [0-9a-f]{64}")  # what _hash_lines makes of SHA-256s
 HASH_MARK = 9  # bookmark level of a hash block's mark (a report's headings are 1 and 2)
 # The appendix's headings before its table of proofs, and the heading of that table.
 HEADINGS = ("Appendix: how to verify this report", "Signed checkpoint")
@@ -174,6 +175,12 @@ def _item_ern(entry: dict[str, Any], erns: dict[str, str]) -> str:
     if isinstance(details.get("ern"), str):
         return str(details["ern"])
     return ""
+
+
+def _unshaped(text: str) -> bool:
+    """Whether text is only of Latin letters without combining marks (below U+0300) and
+    general punctuation (a signed note's em dash): one glyph per character."""
+    return all(ord(char) < 0x0300 or 0x2000 <= ord(char) < 0x2070 for char in text)
 
 
 def _hash_lines(entry: dict[str, Any]) -> list[str]:
@@ -683,14 +690,21 @@ def render(
     # so no text in it could make the writer read a local file or the network.
     fetcher = url_fetcher(allowed_protocols=set())
     if font_config is not None:
-        part = laid_out(report["checkpoint"], str(report.get("verifier_key")), font_config)
+        checkpoint, key = report["checkpoint"], str(report.get("verifier_key"))
+        # Only text set one glyph per character is replayed: a glyph of a shaped script
+        # (Burmese) may stand for other text elsewhere on the page, and the page's text layer
+        # would then read differently.
+        part = laid_out(checkpoint, key, font_config) if _unshaped(checkpoint + key) else None
         drawn = drawn_hashes(font_config)
         blocks = {
             str(number): _hash_lines(entry) for number, entry in enumerate(report["entries"])
             if entry.get("redacted") is not True
         }
+        # Recorded lines are never wrapped: only lines as wide as the sample's (a SHA-256)
+        # are drawn from it, anything else is laid out, and wrapped, as before.
         if drawn is not None and not all(
-            char in drawn.glyphs for lines in blocks.values() for line in lines for char in line
+            HASH_LINE.fullmatch(line) and all(char in drawn.glyphs for char in line)
+            for lines in blocks.values() for line in lines
         ):
             drawn = None
         if part is not None or drawn is not None:

@@ -447,3 +447,39 @@ def test_hash_lines_with_a_character_not_recorded_are_laid_out():
     assert f"leaf {'AB' * 32}" in pdf_words(shared)
     assert pdf_words(shared) == pdf_words(whole)
     assert embedded_fonts(shared) == embedded_fonts(whole)
+
+
+def test_a_checkpoint_in_a_shaped_script_is_laid_out_with_the_report():
+    """A glyph of a shaped script (Burmese) may stand for other text elsewhere on the page:
+    a checkpoint or key that is not ASCII is laid out with the report, never replayed, so
+    the page's text layer (what a verifier copies) reads exactly as the report laid out
+    whole (review finding: the replayed part changed the Burmese origin's copied text)."""
+    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
+
+    data = report()
+    data["checkpoint"] = data["checkpoint"].replace(
+        "casefile.example/custody", "မြန်မာ.example/custody"
+    )
+    fonts = FontConfiguration()
+    shared = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence, font_config=fonts)
+    whole = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence)
+    assert pdf_words(shared) == pdf_words(whole)
+
+
+def test_a_hash_line_longer_than_a_sha256_is_laid_out_and_wrapped(tmp_path):
+    """Recorded hash lines are never wrapped: a line that is not a SHA-256's (here a leaf
+    hash of 120 digits) is laid out, and wrapped in its column, as in the report laid out
+    whole, never drawn past the page's edge (review finding)."""
+    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
+
+    data = report()
+    data["entries"][0]["leaf_hash"] = "ab" * 60
+    fonts = FontConfiguration()
+    shared = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence, font_config=fonts)
+    whole = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence)
+    assert pdf_words(shared) == pdf_words(whole)
+    if shutil.which("pdftoppm") is None:
+        if os.environ.get("CASEFILE_REQUIRE_BROWSER") == "1":
+            pytest.fail("CASEFILE_REQUIRE_BROWSER=1 but pdftoppm (poppler-utils) is missing")
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    assert page_pixels(shared, tmp_path) == page_pixels(whole, tmp_path)
