@@ -180,3 +180,24 @@ def test_statistics_left_alone_on_sqlite_and_while_the_planner_knows_the_case(
         monkeypatch.setattr(ingest_db, "planned_items", lambda *_: 10_000.0)
     ingest_db.keep_statistics(session, case.id, 0, ingest_db.STATISTICS_FROM)
     assert not [statement for statement in ran if "ANALYZE" in statement.upper()]
+
+
+def test_statistics_are_refreshed_with_ctrl_c_not_held(
+    session, people, store, keyring, *, tmp_path, monkeypatch
+):
+    """An ANALYZE of a large table may take seconds: the run asks for it after the batch's
+    committed block that holds Ctrl-C back, so Ctrl-C never waits on it (review finding)."""
+    import signal  # noqa: PLC0415
+
+    _, investigator, case = people
+    monkeypatch.setattr(ingest_run, "REGISTER_BATCH", 8)
+    handlers = []
+    monkeypatch.setattr(ingest_db, "keep_statistics",
+                        lambda *_: handlers.append(signal.getsignal(signal.SIGINT)))
+    before = signal.getsignal(signal.SIGINT)
+    summary = run_ingest(
+        session, investigator, case, make_drive(tmp_path, 20), store=store, keyring=keyring
+    )
+    assert summary.added == 20
+    assert handlers
+    assert all(handler is before for handler in handlers)

@@ -564,7 +564,9 @@ class _Run:
             added = self.summary.added
             for one, result in zip(ready, results, strict=True):
                 self._settled(one, result)
-            ingest_db.keep_statistics(self.session, self.case_id, added, self.summary.added)
+        # Outside the held block: an ANALYZE of a large table may take seconds, and Ctrl-C
+        # need not wait for a refresh of the planner's statistics (the batch is committed).
+        ingest_db.keep_statistics(self.session, self.case_id, added, self.summary.added)
 
     def _one_by_one(self, ready: Sequence[_Ready]) -> None:
         """After a batch the database refused: each file alone, so a bad one fails alone."""
