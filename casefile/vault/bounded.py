@@ -57,6 +57,16 @@ bounded._serve(int(sys.argv[1]), sys.argv[2:])
 """
 
 
+def _from_here() -> str:
+    """The helper's first line: the folder this process's `casefile` package is in, first on
+    its sys.path. The helper starts with `-P`, so the working folder is not on it: a server
+    or `casefile ingest` started in a collector's folder (a drive that may hold a planted
+    `casefile` or `weasyprint` package) never imports from there."""
+    package = sys.modules[__name__.partition(".")[0]]
+    root = os.path.dirname(os.path.abspath(package.__path__[0]))  # noqa: PTH100, PTH120
+    return f"import sys\nsys.path.insert(0, {root!r})\n"
+
+
 class LimitExceeded(Exception):
     """The parser ran out of time or memory, or its process died."""
 
@@ -76,7 +86,7 @@ class _Helper:
         self.memory_bytes = memory_bytes
         self.pool = pool
         self.process = subprocess.Popen(  # noqa: S603 - this interpreter, this module
-            [sys.executable, "-c", BOOTSTRAP, str(memory_bytes), *preload],
+            [sys.executable, "-P", "-c", _from_here() + BOOTSTRAP, str(memory_bytes), *preload],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -101,3 +101,27 @@ def test_prestarted_helpers_import_what_they_are_told_and_are_the_ones_used():
     with pytest.raises(ValueError, match="not a module name"):
         bounded.prestart(1, memory_bytes=512 * MIB, pool=bounded.OWN, preload=("os; x",))
     bounded.close_helpers()
+
+
+def test_a_helper_never_imports_from_the_working_folder(tmp_path, monkeypatch):
+    """A server or `casefile ingest` started in a collector's folder (a drive that may hold a
+    planted `casefile` package) starts helpers that import this process's `casefile`, never
+    the folder's (review finding: `python -c` put the working folder first on their path)."""
+    planted = tmp_path / "drive"
+    marker = tmp_path / "planted-code-ran"
+    (planted / "casefile" / "vault").mkdir(parents=True)
+    (planted / "casefile" / "__init__.py").write_text("")
+    (planted / "casefile" / "vault" / "__init__.py").write_text("")
+    (planted / "casefile" / "vault" / "bounded.py").write_text(
+        f"open({str(marker)!r}, 'w').write('ran')\n"
+    )
+    bounded.close_helpers()  # helpers started elsewhere
+    monkeypatch.chdir(planted)
+    try:
+        assert bounded.run(hostile.echo, b"drive", seconds=30, memory_bytes=512 * MIB) == {
+            "length": 5,
+            "head": "drive",
+        }
+    finally:
+        bounded.close_helpers()  # none kept that started in the planted folder
+    assert not marker.exists()
