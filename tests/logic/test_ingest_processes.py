@@ -347,3 +347,45 @@ def test_a_worker_process_does_not_import_the_web_application(tmp_path):
 def test_workers_are_not_used_for_small_runs_or_s3():
     assert ingest_run.PROCESSES_FROM > 100
     assert not ingest_workers.usable(object())  # type: ignore[arg-type]
+
+
+SERVER_RESTARTED = textwrap.dedent(
+    """
+    import json, os, signal, sys, time
+    from multiprocessing import forkserver
+    from casefile.logic.evidence import ingest_workers
+
+    if __name__ == "__main__":
+        context = ingest_workers.context()
+        first = forkserver._forkserver._forkserver_pid
+        os.kill(first, signal.SIGKILL)
+        time.sleep(0.5)
+        os.environ["CASEFILE_KEK"] = "not-for-the-fork-server"
+        worker = context.Process(target=os.getpid)
+        worker.start()
+        worker.join(60)
+        second = forkserver._forkserver._forkserver_pid
+        with open(f"/proc/{second}/environ", "rb") as handle:
+            environ = handle.read()
+        with open(f"/proc/{second}/cmdline", "rb") as handle:
+            command = handle.read()
+        print(json.dumps({"restarted": second != first, "exit": worker.exitcode,
+                          "secret": b"CASEFILE_KEK" in environ,
+                          "lean": b"types.ModuleType" in command}))
+    """
+)
+
+
+def test_a_fork_server_ended_mid_run_is_started_again_lean_and_without_secrets(tmp_path):
+    """A worker started after the fork server ended starts the lean server again, without
+    the CASEFILE_* variables (a KEK in CASEFILE_KEK) and without the working folder on its
+    path, never multiprocessing's own server with the whole environment (review finding)."""
+    program = tmp_path / "restarting.py"
+    program.write_text(SERVER_RESTARTED)
+    done = subprocess.run(
+        [sys.executable, str(program)], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"restarted": True, "exit": 0, "secret": False,
+                                       "lean": True}

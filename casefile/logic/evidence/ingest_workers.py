@@ -214,20 +214,38 @@ def context() -> multiprocessing.context.BaseContext:
     /proc/PID/environ): the workers are given what they need over their pipe."""
     if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover
         return multiprocessing.get_context("spawn")
+    if _LEAN:
+        _ensure_lean_server()
+        return _CONTEXT
+    secrets = _without_secrets()  # pragma: no cover - a Python whose fork server this module
+    try:  # pragma: no cover - does not start
+        forkserver = multiprocessing.get_context("forkserver")
+        forkserver.set_forkserver_preload([__name__])
+        multiprocessing.forkserver.ensure_running()
+        return forkserver
+    finally:
+        os.environ.update(secrets)
+
+
+def _without_secrets() -> dict[str, str]:
+    """Take the CASEFILE_* variables out of this process's environment (for a start), giving
+    them back to be restored."""
     secrets = {name: value for name, value in os.environ.items() if name.startswith("CASEFILE_")}
     for name in secrets:
         del os.environ[name]
+    return secrets
+
+
+def _ensure_lean_server() -> None:
+    """The lean fork server running, started without the CASEFILE_* variables if it is not:
+    before the pool's first worker and before each later one (a server ended meanwhile is
+    started again this way, never by multiprocessing's own `ensure_running`, which would
+    give it the whole environment and the working folder on its path)."""
+    secrets = _without_secrets()
     try:
-        if _LEAN:
-            _ensure_server()
-        else:  # pragma: no cover - a Python whose fork server this module does not start
-            forkserver = multiprocessing.get_context("forkserver")
-            forkserver.set_forkserver_preload([__name__])
-            multiprocessing.forkserver.ensure_running()
-            return forkserver
+        _ensure_server()
     finally:
         os.environ.update(secrets)
-    return _CONTEXT
 
 
 # The fork server's command: multiprocessing's own fork server loop (the one its
@@ -306,6 +324,7 @@ class _Popen(popen_forkserver.Popen):
         finally:
             multiprocessing.context.set_spawning_popen(None)
         fds: list[int] = self._fds  # type: ignore[attr-defined]
+        _ensure_lean_server()  # so that connect_to_new_process finds it running
         self.sentinel, w = multiprocessing.forkserver.connect_to_new_process(fds)
         # A duplicate of the data pipe's write end: the child's sentinel of its parent.
         parent_w = os.dup(w)
