@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from casefile.bundle import age
-from casefile.bundle.writer import BundleError, warm_helpers
+from casefile.bundle import age, warm
+from casefile.bundle.writer import BundleError
 from casefile.cli import CasefileError, _account, _app, _keys, _session, main, one_line_errors
 from casefile.cli_vault import _keyring_errors_in_one_line, _vault
 from casefile.logic.export import items as export_items
@@ -71,7 +71,7 @@ def bundle_command(  # noqa: PLR0917 - one parameter per option
     out = age_output(out, age_recipients, as_zip=as_zip)
     # The layout helpers import WeasyPrint on the other core while this process imports,
     # starts its application, authorizes and signs the checkpoint.
-    warm_helpers()  # started as the process started (cli.py): a no-op then
+    warm.start()  # started as the process started (cli.py): a no-op then
     app = _app(ctx, http=False)  # it serves no request
     keys = _keys(app)
     store, source = _vault(app)

@@ -387,18 +387,10 @@ def _index_pdf(
         raise BundleError(f"the index PDF could not be laid out ({error})") from None
 
 
-def warm_helpers() -> None:
-    """Start the helper processes a bundle lays its PDFs out in (bundle/warm.py), importing
-    WeasyPrint while the caller sets up and signs its checkpoint, instead of when the first
-    batch is sent. Those already idle count (a no-op the second time: `casefile bundle`
-    starts them as its process starts)."""
-    warm.start()
-
-
 def _write_bag(
     bag: _Bag, plan: BundlePlan, sources: Sources, warnings: list[str]
 ) -> str:
-    warm_helpers()
+    warm.start()  # a no-op when the caller started them already (idle helpers count)
     rows = []
     # The custody PDFs, the renditions, the index PDF and the consolidated PDF are laid out in
     # helper processes (custody_pdfs.py, renditions.py, index.py, consolidated.py): this
