@@ -1,0 +1,295 @@
+"""Pages of text, rules and filled boxes written as PDF with pydyf: each font embedded as a
+subset made by HarfBuzz (glyph ids kept, so a glyph's code is its id: Type0 font,
+CIDFontType2, Identity-H), with its widths (W) and a ToUnicode CMap giving each cluster's
+text on its first glyph, so that text extraction (pdftotext, a reader's copy) gives the
+text; an outline of headings and the document's Info."""
+
+from __future__ import annotations
+
+import functools
+import io
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pydyf  # type: ignore[import-untyped]  # no type hints shipped
+import uharfbuzz as hb  # type: ignore[import-untyped]
+
+from casefile.documents.pdf_text import fonts
+from casefile.documents.pdf_text.lines import Line, Run
+
+A4 = (595.2756, 841.8898)  # pt
+SUBSETS_KEPT = 64
+_ASCII = tuple(range(0x20, 0x7F))  # in every subset of a font with them: subsets repeat
+_DROPPED_TABLES = ("GSUB", "GPOS", "GDEF", "morx", "kerx", "kern", "DSIG", "BASE", "JSTF")
+
+
+def _number(value: float) -> bytes:
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return (text if text not in {"-0", ""} else "0").encode()
+
+
+def _colour(color: tuple[float, float, float], stroke: bool = False) -> bytes:
+    return b" ".join(_number(part) for part in color) + (b" RG" if stroke else b" rg")
+
+
+@dataclass
+class _Used:
+    """What a document draws with one font: its resource name, each glyph's text."""
+
+    name: str
+    text: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class Page:
+    operators: list[bytes] = field(default_factory=list)
+
+
+@dataclass
+class Mark:
+    """An outline entry: its level (1, 2), title, page index and y from the page's top."""
+
+    level: int
+    title: str
+    page: int
+    top: float
+
+
+class Document:
+    """Pages drawn in pt from the page's top left, written as PDF by `write`."""
+
+    def __init__(self, size: tuple[float, float] = A4) -> None:
+        self.width, self.height = size
+        self.pages: list[Page] = []
+        self.marks: list[Mark] = []
+        self._fonts: dict[fonts.Font, _Used] = {}
+
+    def new_page(self) -> Page:
+        page = Page()
+        self.pages.append(page)
+        return page
+
+    def rectangle(self, page: Page, x: float, top: float, width: float, height: float,
+                  *, fill: tuple[float, float, float] | None = None,
+                  stroke: tuple[float, float, float] | None = None,
+                  line_width: float = 0.25) -> None:
+        rect = b" ".join(_number(value) for value in
+                         (x, self.height - top - height, width, height)) + b" re"
+        if fill is not None:
+            page.operators += [_colour(fill), rect, b"f"]
+        if stroke is not None:
+            page.operators += [_colour(stroke, stroke=True), _number(line_width) + b" w",
+                               rect, b"S"]
+
+    def text(self, page: Page, x: float, baseline: float, line: Line) -> None:
+        """A line's glyphs, its start at x, on the baseline (both pt from the top left)."""
+        operators = page.operators
+        y = self.height - baseline
+        for run in line.runs:
+            used = self._fonts.get(run.font)
+            if used is None:
+                used = self._fonts[run.font] = _Used(f"F{len(self._fonts)}")
+            scale = 1000 / run.font.upem
+            operators += [b"BT", _colour(run.color),
+                          b"/%s %s Tf" % (used.name.encode(), _number(run.size)),
+                          b"1 0 0 1 %s %s Tm" % (_number(x + run.x), _number(y))]
+            operators += _shown(run, used, scale)
+            operators.append(b"ET")
+
+    def write(self, *, title: str, author: str = "Casefile", creator: str = "Casefile") -> bytes:
+        pdf = pydyf.PDF()
+        resources = pydyf.Dictionary({"Font": pydyf.Dictionary()})
+        for font, used in self._fonts.items():
+            resources["Font"][used.name] = _embed(pdf, font, used).reference
+        pdf.add_object(resources)
+        references = []
+        for page in self.pages:
+            content = _stream(b"\n".join(page.operators))
+            pdf.add_object(content)
+            dictionary = pydyf.Dictionary({
+                "Type": "/Page", "Parent": pdf.pages.reference,
+                "MediaBox": pydyf.Array([0, 0, _number(self.width).decode(),
+                                         _number(self.height).decode()]),
+                "Contents": content.reference, "Resources": resources.reference,
+            })
+            pdf.add_page(dictionary)
+            references.append(dictionary.reference)
+        if self.marks:
+            pdf.catalog["Outlines"] = _outline(pdf, self.marks, references, self.height)
+            pdf.catalog["PageMode"] = "/UseOutlines"
+        pdf.info.update({
+            "Title": pydyf.String(title), "Author": pydyf.String(author),
+            "Creator": pydyf.String(creator), "Producer": pydyf.String(creator),
+        })
+        output = io.BytesIO()
+        pdf.write(output, version=b"1.7", compress=True)
+        return output.getvalue()
+
+
+def _shown(run: Run, used: _Used, scale: float) -> list[bytes]:
+    """The operators showing a run's glyphs: TJ arrays with HarfBuzz's advances and x
+    offsets as adjustments, a y offset (a mark above or below) as a text rise."""
+    operators: list[bytes] = []
+    shown: list[bytes] = []
+    for glyph, advance, x_offset, y_offset, text in run.glyphs:
+        if text and not used.text.get(glyph):
+            used.text[glyph] = text  # the first text a glyph stands for
+        else:
+            used.text.setdefault(glyph, "")
+        if y_offset:
+            if shown:
+                operators.append(b"[" + b"".join(shown) + b"] TJ")
+                shown = []
+            operators.append(_number(y_offset * run.size / run.font.upem) + b" Ts")
+        if x_offset:
+            shown.append(_number(-x_offset * scale))
+        shown.append(b"<%04x>" % glyph)
+        adjust = round(run.font.advance(glyph) * scale, 2) - (advance - x_offset) * scale
+        if abs(adjust) > 1e-3:
+            shown.append(_number(adjust))
+        if y_offset:
+            operators += [b"[" + b"".join(shown) + b"] TJ", b"0 Ts"]
+            shown = []
+    if shown:
+        operators.append(b"[" + b"".join(shown) + b"] TJ")
+    return operators
+
+
+def _stream(data: bytes, extra: dict[str, object] | None = None) -> pydyf.Stream:
+    """A stream deflated at level 6 (pydyf's own compression is level 9: slower, for a few
+    bytes)."""
+    return pydyf.Stream([zlib.compress(data, 6)], {**(extra or {}), "Filter": "/FlateDecode"})
+
+
+def _embed(pdf: pydyf.PDF, font: fonts.Font, used: _Used) -> pydyf.Dictionary:
+    glyphs = frozenset(used.text)
+    program = _subset(font, glyphs, frozenset(
+        ord(char) for text in used.text.values() for char in text))
+    name = f"{_tag(glyphs)}+{font.postscript_name}"
+    file = _stream(program, {"Length1": len(program)})
+    pdf.add_object(file)
+    descriptor = pydyf.Dictionary({
+        "Type": "/FontDescriptor", "FontName": "/" + name, "Flags": 4,
+        "FontBBox": pydyf.Array([-1000, round(-font.descender * 1000), 2000,
+                                 round(font.ascender * 1000)]),
+        "ItalicAngle": -11 if font.key == "oblique" else 0,
+        "Ascent": round(font.ascender * 1000), "Descent": round(-font.descender * 1000),
+        "CapHeight": round(font.ascender * 1000), "StemV": 80, "FontFile2": file.reference,
+    })
+    pdf.add_object(descriptor)
+    scale = 1000 / font.upem
+    widths = pydyf.Array()
+    for glyph in sorted(glyphs):
+        widths += [glyph, pydyf.Array([_number(round(font.advance(glyph) * scale, 2)).decode()])]
+    cid_font = pydyf.Dictionary({
+        "Type": "/Font", "Subtype": "/CIDFontType2", "BaseFont": "/" + name,
+        "CIDSystemInfo": pydyf.Dictionary({
+            "Registry": pydyf.String("Adobe"), "Ordering": pydyf.String("Identity"),
+            "Supplement": 0}),
+        "CIDToGIDMap": "/Identity", "W": widths, "FontDescriptor": descriptor.reference,
+    })
+    pdf.add_object(cid_font)
+    to_unicode = _stream(_cmap(used.text))
+    pdf.add_object(to_unicode)
+    type0 = pydyf.Dictionary({
+        "Type": "/Font", "Subtype": "/Type0", "BaseFont": "/" + name, "Encoding": "/Identity-H",
+        "DescendantFonts": pydyf.Array([cid_font.reference]), "ToUnicode": to_unicode.reference,
+    })
+    pdf.add_object(type0)
+    return type0
+
+
+def _tag(glyphs: frozenset[int]) -> str:
+    """The six capital letters naming a subset (PDF 32000 9.6.4)."""
+    value = hash(tuple(sorted(glyphs))) & 0xFFFFFFFF
+    letters = ""
+    for _ in range(6):
+        value, rest = divmod(value, 26)
+        letters += chr(ord("A") + rest)
+    return letters
+
+
+@functools.lru_cache(maxsize=SUBSETS_KEPT)
+def _subset(font: fonts.Font, glyphs: frozenset[int], chars: frozenset[int]) -> bytes:
+    """The font cut down to the glyphs (ids kept) and a cmap of the characters; glyph ids
+    of printable ASCII are kept too, so that reports of one process mostly share a subset
+    (cached)."""
+    subset = hb.SubsetInput()
+    for glyph in glyphs:
+        subset.glyph_set.add(glyph)
+    for char in chars | {char for char in _ASCII if char in font.chars}:
+        subset.unicode_set.add(char)
+    for tag in _DROPPED_TABLES:
+        subset.drop_table_tag_set.add(_tag_number(tag))
+    subset.flags = hb.SubsetFlags.RETAIN_GIDS | hb.SubsetFlags.NO_LAYOUT_CLOSURE
+    face = hb.subset(font.face, subset)
+    if face is None:
+        raise ValueError(f"HarfBuzz could not subset {font.path}")
+    program: bytes = face.blob.data
+    return program
+
+
+def _tag_number(tag: str) -> int:
+    return int.from_bytes(tag.encode("ascii"), "big")
+
+
+def _utf16(text: str) -> str:
+    return text.encode("utf-16-be").hex().upper()
+
+
+def _cmap(text: dict[int, str]) -> bytes:
+    """A ToUnicode CMap: each glyph (code) to the text it stands for; a glyph standing for
+    nothing of its own (not a cluster's first) is left out."""
+    entries = [(glyph, value) for glyph, value in sorted(text.items()) if value]
+    body = []
+    for start in range(0, len(entries), 100):
+        chunk = entries[start : start + 100]
+        body.append(f"{len(chunk)} beginbfchar")
+        body += [f"<{glyph:04X}> <{_utf16(value)}>" for glyph, value in chunk]
+        body.append("endbfchar")
+    return "\n".join([
+        "/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
+        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
+        "/CMapName /Adobe-Identity-UCS def", "/CMapType 2 def",
+        "1 begincodespacerange", "<0000> <FFFF>", "endcodespacerange",
+        *body, "endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end",
+    ]).encode("ascii")
+
+
+def _outline(pdf: pydyf.PDF, marks: Sequence[Mark], pages: Sequence[bytes],
+             height: float) -> bytes:
+    """The outline: level-1 marks, each with the level-2 marks after it as children."""
+    root = pydyf.Dictionary({"Type": "/Outlines"})
+    pdf.add_object(root)
+    tops: list[tuple[pydyf.Dictionary, list[pydyf.Dictionary]]] = []
+    for mark in marks:
+        item = pydyf.Dictionary({
+            "Title": pydyf.String(mark.title),
+            "Dest": pydyf.Array([pages[mark.page], "/XYZ", 0,
+                                 _number(height - mark.top).decode(), 0]),
+        })
+        pdf.add_object(item)
+        if mark.level == 1 or not tops:
+            tops.append((item, []))
+        else:
+            tops[-1][1].append(item)
+
+    def chain(parent: pydyf.Dictionary, items: Sequence[pydyf.Dictionary]) -> None:
+        for index, item in enumerate(items):
+            item["Parent"] = parent.reference
+            if index:
+                item["Prev"] = items[index - 1].reference
+            if index + 1 < len(items):
+                item["Next"] = items[index + 1].reference
+        if items:
+            parent["First"] = items[0].reference
+            parent["Last"] = items[-1].reference
+            parent["Count"] = len(items)
+
+    chain(root, [item for item, _ in tops])
+    for item, children in tops:
+        chain(item, children)
+    root["Count"] = len(marks)
+    reference: bytes = root.reference
+    return reference
