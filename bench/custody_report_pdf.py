@@ -9,7 +9,8 @@ wall and CPU seconds (the machine may be shared), PDF size and peak RSS. Nothing
 With --warm N, the process then lays out the same report N more times, as a bundle's helper
 lays out one report per exhibit (fonts loaded once, shaping and paragraphs cached), and the
 last column gives the CPU milliseconds per report averaged over those N (the first, cold
-render and the import are left out). `--sizes 1 --warm 50` is the bundle's case: an exhibit with one entry.
+render and the import are left out). `--sizes 1 --warm 50` is the bundle's case: an exhibit
+with one entry.
 
     .venv/bin/python bench/custody_report_pdf.py                    # 100 and 1,000 entries
     .venv/bin/python bench/custody_report_pdf.py --sizes 10 100 1000 5000

@@ -84,18 +84,28 @@ class Document:
 
     def text(self, page: Page, x: float, baseline: float, line: Line) -> None:
         """A line's glyphs, its start at x, on the baseline (both pt from the top left)."""
-        operators = page.operators
+        drawn: list[bytes] = []
         y = self.height - baseline
+        exact = True
         for run in line.runs:
             used = self._fonts.get(run.font)
             if used is None:
                 used = self._fonts[run.font] = _Used(f"F{len(self._fonts)}")
-            scale = 1000 / run.font.upem
-            operators += [b"BT", _colour(run.color),
-                          b"/%s %s Tf" % (used.name.encode(), _number(run.size)),
-                          b"1 0 0 1 %s %s Tm" % (_number(x + run.x), _number(y))]
-            operators += _shown(run, used, scale)
-            operators.append(b"ET")
+            drawn += [b"BT", _colour(run.color),
+                      b"/%s %s Tf" % (used.name.encode(), _number(run.size)),
+                      b"1 0 0 1 %s %s Tm" % (_number(x + run.x), _number(y))]
+            shown, run_exact = _shown(run, used, 1000 / run.font.upem)
+            drawn += shown
+            drawn.append(b"ET")
+            exact = exact and run_exact
+        if not exact:
+            # The ToUnicode map gives a glyph one text, the first it stood for: where a glyph
+            # stands for other text here (a shaped script), the line says its text
+            # (ActualText, which pdftotext and a reader's copy use), spaces included.
+            text = "".join(glyph[4] for run in line.runs for glyph in run.glyphs)
+            drawn = [b"/Span <</ActualText <FEFF%s>>> BDC" % _utf16(text).encode(), *drawn,
+                     b"EMC"]
+        page.operators += drawn
 
     def write(self, *, title: str, author: str = "Casefile", creator: str = "Casefile") -> bytes:
         pdf = pydyf.PDF()
@@ -127,33 +137,35 @@ class Document:
         return output.getvalue()
 
 
-def _shown(run: Run, used: _Used, scale: float) -> list[bytes]:
+def _shown(run: Run, used: _Used, scale: float) -> tuple[list[bytes], bool]:
     """The operators showing a run's glyphs: TJ arrays with HarfBuzz's advances and x
-    offsets as adjustments, a y offset (a mark above or below) as a text rise."""
+    offsets as adjustments, a y offset (a mark above or below) as a text rise; and whether
+    the ToUnicode map reads the run's text exactly."""
     operators: list[bytes] = []
     shown: list[bytes] = []
+    exact = True
     for glyph, advance, x_offset, y_offset, text in run.glyphs:
-        if text and not used.text.get(glyph):
-            used.text[glyph] = text  # the first text a glyph stands for
-        else:
-            used.text.setdefault(glyph, "")
+        # A glyph's text in the ToUnicode map: the first it stood for ("" for a glyph that
+        # is not its cluster's first); a mark's offsets split the text for a reader too.
+        mapped = used.text.setdefault(glyph, text)
+        exact = exact and mapped == text and not x_offset and not y_offset
         if y_offset:
             if shown:
-                operators.append(b"[" + b"".join(shown) + b"] TJ")
+                operators.append(b"[" + b" ".join(shown) + b"] TJ")
                 shown = []
             operators.append(_number(y_offset * run.size / run.font.upem) + b" Ts")
         if x_offset:
             shown.append(_number(-x_offset * scale))
         shown.append(b"<%04x>" % glyph)
         adjust = round(run.font.advance(glyph) * scale, 2) - (advance - x_offset) * scale
-        if abs(adjust) > 1e-3:
+        if abs(adjust) > 0.01:  # a hundredth of a thousandth of an em: nothing to see
             shown.append(_number(adjust))
         if y_offset:
-            operators += [b"[" + b"".join(shown) + b"] TJ", b"0 Ts"]
+            operators += [b"[" + b" ".join(shown) + b"] TJ", b"0 Ts"]
             shown = []
     if shown:
-        operators.append(b"[" + b"".join(shown) + b"] TJ")
-    return operators
+        operators.append(b"[" + b" ".join(shown) + b"] TJ")
+    return operators, exact
 
 
 def _stream(data: bytes, extra: dict[str, object] | None = None) -> pydyf.Stream:
