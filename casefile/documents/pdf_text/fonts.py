@@ -109,7 +109,8 @@ def load() -> None:
 def itemize(text: str, key: str) -> list[tuple[int, int, Font]]:
     """The text's runs by font: (start, end, font). A character goes to the style's font if
     it has it, else to the first fallback that has it (else the style's font: .notdef);
-    marks and joiners stay with the font of the character before them."""
+    marks and joiners stay with the font of the character before them, and a space with
+    it if that font has one (between two Burmese words: Padauk's space, as Pango sets it)."""
     own = font(key)
     if all(ord(char) < 0x0300 for char in text) and all(own.has(char) for char in text):
         return [(0, len(text), own)] if text else []
@@ -122,6 +123,8 @@ def itemize(text: str, key: str) -> list[tuple[int, int, Font]]:
             char in _JOINERS or unicodedata.category(char) in {"Mn", "Mc", "Me"}
         ):
             chosen = current
+        elif char.isspace() and current is not None and current.has(char):
+            chosen = current  # a space stays in its run's font (as Pango keeps it)
         elif own.has(char) or char.isspace():
             chosen = own
         else:
