@@ -387,7 +387,7 @@ class Word:
 def bbox_words(data: bytes) -> tuple[list[Word], float, float]:
     """Each word pdftotext finds with its box (pt, from the page's top left)."""
     page_boxes = re.findall(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>',
-                            pdftotext(data, "-bbox"), re.S)
+                            pdftotext(data, "-bbox"), re.DOTALL)
     words = []
     for number, (_, _, body) in enumerate(page_boxes):
         for x_min, y_min, x_max, y_max, text in re.findall(
@@ -412,7 +412,8 @@ def test_a_long_report_repeats_its_headers_keeps_rows_whole_and_stays_inside_the
     # Nothing outside the page's margins; only the footer below the bottom margin's top.
     footer = set()
     for word in words:
-        assert 10 * MM - 0.5 <= word.x_min and word.x_max <= width - 10 * MM + 0.5, word
+        assert word.x_min >= 10 * MM - 0.5, word
+        assert word.x_max <= width - 10 * MM + 0.5, word
         assert word.y_min >= 12 * MM - 2, word
         if word.y_max > height - 14 * MM + 0.5:
             footer.add(word.page)
@@ -440,8 +441,8 @@ def test_a_long_report_repeats_its_headers_keeps_rows_whole_and_stays_inside_the
     for seq in range(100):
         found = {word.page for word in words if word.page >= appendix
                  and word.text in {f"{seq:060x}beef", f"{seq:04x}{19:060x}",
-                                   f"2026-11-{1 + seq % 28:02d}T{seq // 60:02d}:"
-                                   f"{seq % 60:02d}:00.000000Z"}}
+                                   (f"2026-11-{1 + seq % 28:02d}T{seq // 60:02d}:"
+                                    f"{seq % 60:02d}:00.000000Z")}}
         assert len(found) == 1, (seq, found)
 
 
@@ -476,7 +477,7 @@ def test_an_ern_never_breaks_across_lines():
     erns = [f"MMR-OTP-{n:04d}-{n * 7:04d}" for n in range(12)]
     data = report()
     pdf = custody_report_pdf.render(
-        data, "t", SUBJECT, lambda entry: "Items " + ", ".join(erns) + " were sealed.")
+        data, "t", SUBJECT, lambda _entry: "Items " + ", ".join(erns) + " were sealed.")
     words = [word.text for word in bbox_words(pdf)[0]]
     for ern in erns:
         assert any(word.startswith(ern) for word in words), ern
@@ -513,7 +514,7 @@ def test_a_long_case_title_wraps_in_the_footer_inside_the_page():
     pdf = custody_report_pdf.render(report(), "Custody report", subject, sentence)
     words, width, height = bbox_words(pdf)
     footer = [word for word in words if word.y_min > height - 14 * MM]
-    assert all(10 * MM - 0.5 <= word.x_min and word.x_max <= width - 10 * MM + 0.5
+    assert all(word.x_min >= 10 * MM - 0.5 and word.x_max <= width - 10 * MM + 0.5
                and word.y_max <= height for word in footer)
     on_first = [word for word in footer if word.page == 0 and word.text == "Somebody"]
     assert len({round(word.y_min) for word in on_first}) >= 2  # on two lines at least

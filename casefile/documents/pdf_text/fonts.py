@@ -112,7 +112,7 @@ def itemize(text: str, key: str) -> list[tuple[int, int, Font]]:
     marks and joiners stay with the font of the character before them, and a space with
     it if that font has one (between two Burmese words: Padauk's space, as Pango sets it)."""
     own = font(key)
-    if all(ord(char) < 0x0300 for char in text) and all(own.has(char) for char in text):
+    if text.isascii():  # DejaVu has every printable ASCII character; no fallback has more
         return [(0, len(text), own)] if text else []
     fallbacks = [font(name) for name in FALLBACKS]
     runs: list[tuple[int, int, Font]] = []

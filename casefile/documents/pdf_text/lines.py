@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import icu
 
@@ -51,6 +52,9 @@ class Run:
     color: tuple[float, float, float]
     x: float
     glyphs: tuple[tuple[int, int, int, int, str], ...]
+    # What a writer derives from the run once (a laid-out paragraph is cached, and so its
+    # runs): not part of its value.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -157,21 +161,24 @@ class _Text:
         return Line(x, tuple(drawn))
 
 
-def _opportunities(pieces: Sequence[Piece], text: str) -> set[int]:
-    """Where a line may start: ICU's line breaks outside whole pieces, and after pieces
-    marked `wbr`."""
+def _opportunities(pieces: Sequence[Piece], text: str) -> tuple[set[int], set[int]]:
+    """Where a line may start: ICU's line breaks outside whole pieces; and, taken only when
+    what lies between two of those is wider than a line, after pieces marked `wbr` (an
+    e-mail address moves to the next line whole if it fits there, as it did when laid out
+    by WeasyPrint with the address in a nowrap span)."""
     allowed = set(_boundaries(text, "line"))
+    fallback: set[int] = set()
     offset = 0
     for piece in pieces:
         end = offset + len(piece.text)
         if piece.whole:
             allowed.difference_update(range(offset + 1, end))
         if piece.wbr:
-            allowed.add(end)
+            fallback.add(end)
         offset = end
     allowed.discard(0)
     allowed.discard(len(text))
-    return allowed
+    return allowed, fallback - allowed
 
 
 def _visible_end(text: str, start: int, end: int) -> int:
@@ -209,24 +216,34 @@ def _fill(pieces: Sequence[Piece], width: float) -> list[Line]:
         return [Line(0.0, ())]
     text = _Text.of(pieces)
     string = text.text
-    breaks = [*sorted(_opportunities(pieces, string)), len(string)]
+    allowed, fallback = _opportunities(pieces, string)
+    breaks = [*sorted(allowed), len(string)]
     lines: list[Line] = []
     start = 0
     first = 0  # the first break after `start`
     while start < len(string):
-        end = None
         while breaks[first] <= start:
             first += 1
-        for candidate in breaks[first:]:
-            if text.width(start, _visible_end(string, start, candidate)) <= width + 1e-6:
-                end = candidate
-            else:
-                break
-        if end is None:  # the next piece alone is too wide: break it between graphemes
+        end = _last_fit(text, start, breaks[first:], width)
+        if end is None and fallback:  # a word wider than the line: inside an address
+            end = _last_fit(text, start, sorted(
+                bound for bound in fallback if start < bound < breaks[first]), width)
+        if end is None:  # still too wide: break it between graphemes
             end = _grapheme_fit(text, start, width)
         lines.append(text.line(start, _visible_end(string, start, end)))
         start = end
     return lines
+
+
+def _last_fit(text: _Text, start: int, candidates: Sequence[int], width: float) -> int | None:
+    """The last of the (ascending) candidate line ends whose line fits, if any."""
+    end = None
+    for candidate in candidates:
+        if text.width(start, _visible_end(text.text, start, candidate)) <= width + 1e-6:
+            end = candidate
+        else:
+            break
+    return end
 
 
 def _grapheme_fit(text: _Text, start: int, width: float) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -94,7 +95,7 @@ class Document:
             drawn += [b"BT", _colour(run.color),
                       b"/%s %s Tf" % (used.name.encode(), _number(run.size)),
                       b"1 0 0 1 %s %s Tm" % (_number(x + run.x), _number(y))]
-            shown, run_exact = _shown(run, used, 1000 / run.font.upem)
+            shown, run_exact = _shown(run, used)
             drawn += shown
             drawn.append(b"ET")
             exact = exact and run_exact
@@ -137,35 +138,91 @@ class Document:
         return output.getvalue()
 
 
-def _shown(run: Run, used: _Used, scale: float) -> tuple[list[bytes], bool]:
-    """The operators showing a run's glyphs: TJ arrays with HarfBuzz's advances and x
-    offsets as adjustments, a y offset (a mark above or below) as a text rise; and whether
-    the ToUnicode map reads the run's text exactly."""
-    operators: list[bytes] = []
-    shown: list[bytes] = []
-    exact = True
-    for glyph, advance, x_offset, y_offset, text in run.glyphs:
-        # A glyph's text in the ToUnicode map: the first it stood for ("" for a glyph that
-        # is not its cluster's first); a mark's offsets split the text for a reader too.
-        mapped = used.text.setdefault(glyph, text)
-        exact = exact and mapped == text and not x_offset and not y_offset
-        if y_offset:
-            if shown:
-                operators.append(b"[" + b" ".join(shown) + b"] TJ")
-                shown = []
-            operators.append(_number(y_offset * run.size / run.font.upem) + b" Ts")
-        if x_offset:
-            shown.append(_number(-x_offset * scale))
-        shown.append(b"<%04x>" % glyph)
-        adjust = round(run.font.advance(glyph) * scale, 2) - (advance - x_offset) * scale
-        if abs(adjust) > 0.01:  # a hundredth of a thousandth of an em: nothing to see
-            shown.append(_number(adjust))
-        if y_offset:
-            operators += [b"[" + b" ".join(shown) + b"] TJ", b"0 Ts"]
-            shown = []
-    if shown:
-        operators.append(b"[" + b" ".join(shown) + b"] TJ")
-    return operators, exact
+def _shown(run: Run, used: _Used) -> tuple[list[bytes], bool]:
+    """The operators showing a run's glyphs, and whether the document's ToUnicode map reads
+    them as the run's text. A glyph's text in the map is the first it stood for ("" for a
+    glyph that is not its cluster's first); a mark's offsets split the text for a reader."""
+    operators, texts, exact = _encoding(run)
+    for glyph, text in texts.items():
+        if used.text.setdefault(glyph, text) != text:
+            exact = False
+    return list(operators), exact
+
+
+def _encoding(run: Run) -> tuple[tuple[bytes, ...], dict[int, str], bool]:
+    """A run's TJ arrays (HarfBuzz's advances and x offsets as adjustments, a y offset as a
+    text rise), each glyph's text, and whether one text per glyph and no offsets let a
+    ToUnicode map read it exactly; worked out once per run."""
+    found = run.memo.get("pdf")
+    if found is None:
+        found = run.memo["pdf"] = _Encoder(run).encode()
+    return found
+
+
+class _Encoder:
+    """A run's glyphs as TJ arrays: glyphs in a row as one hex string, an adjustment where
+    HarfBuzz's advance is not the glyph's own width, a text rise around a raised mark."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.scale = 1000 / run.font.upem
+        self.operators: list[bytes] = []
+        self.shown: list[bytes] = []  # the TJ array being built
+        self.codes: list[int] = []  # glyphs shown in a row without adjustments
+
+    def flush(self) -> None:
+        if self.codes:
+            packed = struct.pack(f">{len(self.codes)}H", *self.codes)
+            self.shown.append(b"<" + packed.hex().encode() + b">")
+            self.codes.clear()
+
+    def close(self) -> None:
+        self.flush()
+        if self.shown:
+            self.operators.append(b"[" + b" ".join(self.shown) + b"] TJ")
+            self.shown = []
+
+    def encode(self) -> tuple[tuple[bytes, ...], dict[int, str], bool]:
+        run, scale = self.run, self.scale
+        texts: dict[int, str] = {}
+        exact = True
+        for glyph, advance, x_offset, y_offset, text in run.glyphs:
+            if texts.setdefault(glyph, text) != text:  # the map can say only one
+                exact = False
+            if y_offset:
+                self.close()
+                self.operators.append(_number(y_offset * run.size / run.font.upem) + b" Ts")
+            if x_offset:
+                self.flush()
+                self.shown.append(_number(-x_offset * scale))
+            self.codes.append(glyph)
+            adjust = _width(run.font, glyph) - (advance - x_offset) * scale
+            if adjust > 0.01 or adjust < -0.01:  # below, a hundredth of a thousandth of an em
+                self.flush()
+                self.shown.append(_number(adjust))
+            if y_offset:
+                self.close()
+                self.operators.append(b"0 Ts")
+            exact = exact and not x_offset and not y_offset
+        self.close()
+        return tuple(self.operators), texts, exact
+
+
+_font_widths: dict[fonts.Font, dict[int, float]] = {}
+
+
+def _widths(font: fonts.Font) -> dict[int, float]:
+    """The font's glyph widths as the W array gives them (thousandths of an em, two
+    decimals), filled as glyphs are drawn."""
+    return _font_widths.setdefault(font, {})
+
+
+def _width(font: fonts.Font, glyph: int) -> float:
+    widths = _widths(font)
+    width = widths.get(glyph)
+    if width is None:
+        width = widths[glyph] = round(font.advance(glyph) * 1000 / font.upem, 2)
+    return width
 
 
 def _stream(data: bytes, extra: dict[str, object] | None = None) -> pydyf.Stream:
@@ -175,11 +232,9 @@ def _stream(data: bytes, extra: dict[str, object] | None = None) -> pydyf.Stream
 
 
 def _embed(pdf: pydyf.PDF, font: fonts.Font, used: _Used) -> pydyf.Dictionary:
-    glyphs = frozenset(used.text)
-    program = _subset(font, glyphs, frozenset(
-        ord(char) for text in used.text.values() for char in text))
-    name = f"{_tag(glyphs)}+{font.postscript_name}"
-    file = _stream(program, {"Length1": len(program)})
+    name, program, length, widths, to_unicode_data = _font_parts(
+        font, frozenset(used.text.items()))
+    file = pydyf.Stream([program], {"Filter": "/FlateDecode", "Length1": length})
     pdf.add_object(file)
     descriptor = pydyf.Dictionary({
         "Type": "/FontDescriptor", "FontName": "/" + name, "Flags": 4,
@@ -190,10 +245,6 @@ def _embed(pdf: pydyf.PDF, font: fonts.Font, used: _Used) -> pydyf.Dictionary:
         "CapHeight": round(font.ascender * 1000), "StemV": 80, "FontFile2": file.reference,
     })
     pdf.add_object(descriptor)
-    scale = 1000 / font.upem
-    widths = pydyf.Array()
-    for glyph in sorted(glyphs):
-        widths += [glyph, pydyf.Array([_number(round(font.advance(glyph) * scale, 2)).decode()])]
     cid_font = pydyf.Dictionary({
         "Type": "/Font", "Subtype": "/CIDFontType2", "BaseFont": "/" + name,
         "CIDSystemInfo": pydyf.Dictionary({
@@ -202,7 +253,7 @@ def _embed(pdf: pydyf.PDF, font: fonts.Font, used: _Used) -> pydyf.Dictionary:
         "CIDToGIDMap": "/Identity", "W": widths, "FontDescriptor": descriptor.reference,
     })
     pdf.add_object(cid_font)
-    to_unicode = _stream(_cmap(used.text))
+    to_unicode = pydyf.Stream([to_unicode_data], {"Filter": "/FlateDecode"})
     pdf.add_object(to_unicode)
     type0 = pydyf.Dictionary({
         "Type": "/Font", "Subtype": "/Type0", "BaseFont": "/" + name, "Encoding": "/Identity-H",
@@ -210,6 +261,21 @@ def _embed(pdf: pydyf.PDF, font: fonts.Font, used: _Used) -> pydyf.Dictionary:
     })
     pdf.add_object(type0)
     return type0
+
+
+@functools.lru_cache(maxsize=SUBSETS_KEPT)
+def _font_parts(
+    font: fonts.Font, text: frozenset[tuple[int, str]]
+) -> tuple[str, bytes, int, bytes, bytes]:
+    """What embedding the font with these glyphs (and their texts) takes: the subset's name,
+    its program deflated and its length, the W array, the ToUnicode CMap deflated. Cached:
+    the reports of one process mostly draw the same glyphs."""
+    glyphs = frozenset(glyph for glyph, _ in text)
+    program = _subset(font, glyphs, frozenset(ord(char) for _, value in text for char in value))
+    widths = b"[" + b" ".join(b"%d [%s]" % (glyph, _number(_width(font, glyph)))
+                             for glyph in sorted(glyphs)) + b"]"
+    return (f"{_tag(glyphs)}+{font.postscript_name}", zlib.compress(program, 6), len(program),
+            widths, zlib.compress(_cmap(dict(text)), 6))
 
 
 def _tag(glyphs: frozenset[int]) -> str:
@@ -222,11 +288,10 @@ def _tag(glyphs: frozenset[int]) -> str:
     return letters
 
 
-@functools.lru_cache(maxsize=SUBSETS_KEPT)
 def _subset(font: fonts.Font, glyphs: frozenset[int], chars: frozenset[int]) -> bytes:
     """The font cut down to the glyphs (ids kept) and a cmap of the characters; glyph ids
-    of printable ASCII are kept too, so that reports of one process mostly share a subset
-    (cached)."""
+    of printable ASCII are kept too (and their cmap), so that reports mostly draw from the
+    same subsets."""
     subset = hb.SubsetInput()
     for glyph in glyphs:
         subset.glyph_set.add(glyph)
