@@ -24,7 +24,7 @@ PATTERNS = {
     "myanmar": "Padauk",
 }
 FALLBACKS = ("myanmar",)
-SHAPED_CACHE = 8192  # (font, text) shaping results kept per process
+SHAPED_CACHE = 4096  # (font, text) shaping results kept per process
 _JOINERS = frozenset("\u200c\u200d")
 
 

@@ -186,6 +186,8 @@ class _Encoder:
         run, scale = self.run, self.scale
         texts: dict[int, str] = {}
         exact = True
+        widths = _widths(run.font)
+        codes = self.codes
         for glyph, advance, x_offset, y_offset, text in run.glyphs:
             if texts.setdefault(glyph, text) != text:  # the map can say only one
                 exact = False
@@ -195,8 +197,11 @@ class _Encoder:
             if x_offset:
                 self.flush()
                 self.shown.append(_number(-x_offset * scale))
-            self.codes.append(glyph)
-            adjust = _width(run.font, glyph) - (advance - x_offset) * scale
+            codes.append(glyph)
+            width = widths.get(glyph)
+            if width is None:
+                width = _width(run.font, glyph)
+            adjust = width - (advance - x_offset) * scale
             if adjust > 0.01 or adjust < -0.01:  # below, a hundredth of a thousandth of an em
                 self.flush()
                 self.shown.append(_number(adjust))
