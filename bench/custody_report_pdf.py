@@ -63,8 +63,9 @@ def distinct(data: dict[str, Any], number: int) -> dict[str, Any]:
     reports really share."""
     rows = []
     for row in data["entries"]:
+        hashes = row["inclusion_proof"]["hashes"]
         proof = {**row["inclusion_proof"],
-                 "hashes": [f"{number:08x}{value[8:]}" for value in row["inclusion_proof"]["hashes"]]}
+                 "hashes": [f"{number:08x}{value[8:]}" for value in hashes]}
         changed = {**row, "leaf_hash": f"{number:08x}{row['leaf_hash'][8:]}",
                    "time": row["time"].replace("T10:", f"T{number % 24:02d}:"),
                    "inclusion_proof": proof}
