@@ -3,12 +3,13 @@ per call, ahead of the writer, while it streams the exhibits' bytes.
 
 Laying out the reports was most of a bundle's time when WeasyPrint laid them out (~0.07 s of
 CPU each); casefile/documents/custody_report_pdf.py now lays them out itself (HarfBuzz, ICU,
-pydyf: a few ms each), still away from the exporting process. Here the exporting process only builds
-each report (a database read, in its own thread: the session is not shared) and sends it out;
-the layout runs in helper processes (casefile/vault/bounded.py: address space capped, killed
-past a time limit, answers as JSON), each laying out BATCH reports in a row with one shared
-font configuration, on the other core. At most AHEAD batches are in flight or waiting to be
-written, so what the exporting process holds does not grow with the bundle.
+pydyf: ~10 ms of CPU for a one-entry report), still away from the exporting process. Here the
+exporting process only builds each report (a database read, in its own thread: the session
+is not shared) and sends it out; the layout runs in helper processes (casefile/vault/
+bounded.py: address space capped, killed past a time limit, answers as JSON), each laying
+out BATCH reports in a row, its fonts loaded once (custody_warm.py), on the other core. At
+most AHEAD batches are in flight or waiting to be written, so what the exporting process
+holds does not grow with the bundle.
 
 Each report is still its own document (its "Page x of y" and its case title in the margin
 are its own): the batch shares the helper round trip, the loaded fonts and what the helper
@@ -30,7 +31,7 @@ from casefile.bundle.plan import BundlePlan, ExhibitPlan
 from casefile.documents import custody_report_pdf
 from casefile.vault import bounded
 
-BATCH = 4  # reports per helper call: ~0.5 s of layout, ~150 KiB of answer
+BATCH = 4  # reports per helper call: ~40 ms of layout, ~350 KiB of answer
 WORKERS = warm.CUSTODY_WORKERS  # helper processes laying out at once
 AHEAD = 2 * WORKERS  # batches submitted and not yet written
 
