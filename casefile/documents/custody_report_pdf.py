@@ -283,9 +283,7 @@ class _Flow:
         self.margin = 0.0
 
     def draw(self, placed: Placed, x: float, top: float) -> None:
-        for line_top, baseline, line in placed.lines:
-            del line_top
-            self.document.text(self.page, x, top + baseline, line)
+        _draw_on(self.document, self.page, placed, x, top)
 
     def heading(self, text: str, size: float, level: int, before: float, after: float,
                 *, keep: float = 0.0) -> None:
@@ -428,7 +426,7 @@ def _entry_row(entry: dict[str, Any], describe: Callable[[dict[str, Any]], str],
     ]
 
 
-def _proof_row(entry: dict[str, Any], describe: Callable[[dict[str, Any]], str]) -> list[Cell]:
+def _proof_row(entry: dict[str, Any]) -> list[Cell]:
     redacted = entry.get("redacted") is True
     mono, sans = Style("mono", 6.5), Style("sans", 6.5)
     fields = [_plain(entry["time"], mono, 6.5),
@@ -441,7 +439,6 @@ def _proof_row(entry: dict[str, Any], describe: Callable[[dict[str, Any]], str])
     hashes = "\n".join(_hash_lines(entry))
     proof = [_plain(hashes, Style("mono", 4.6), 4.6),
              _plain(f"tree size {entry['inclusion_proof']['tree_size']}", sans)]
-    del describe
     return [[_plain(str(entry["seq"]), sans)], fields, proof]
 
 
@@ -490,7 +487,7 @@ def render(
     flow.heading(PROOFS_HEADING, 12, 2, 5 * MM, 2 * MM, keep=row_keep)
     flow.table(_columns(PROOF_COLUMNS),
                _header("No.", "Recorded fields (time, action, details)", "Hashes", size=6.5),
-               [_proof_row(entry, describe) for entry in entries])
+               [_proof_row(entry) for entry in entries])
     _footers(document, subject.case_title)
     return document.write(title=title)
 
