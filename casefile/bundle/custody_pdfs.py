@@ -1,18 +1,19 @@
 """The bundle's custody report PDFs, laid out in bounded helper processes, a batch of exhibits
 per call, ahead of the writer, while it streams the exhibits' bytes.
 
-Laying out one exhibit's report costs WeasyPrint ~0.07 s of CPU and leaves reference cycles
-that a full collection frees only in part: 200 exhibits grew the exporting process by ~40 MiB
-and made up most of a bundle's time (bench/bundle.py). Here the exporting process only builds
-each report (a database read, in its own thread: the session is not shared) and sends it out;
-the layout runs in helper processes (casefile/vault/bounded.py: address space capped, killed
-past a time limit, answers as JSON), each laying out BATCH reports in a row with one shared
-font configuration, on the other core. At most AHEAD batches are in flight or waiting to be
-written, so what the exporting process holds does not grow with the bundle.
+Laying out the reports was most of a bundle's time when WeasyPrint laid them out (~0.07 s of
+CPU each); casefile/documents/custody_report_pdf.py now lays them out itself (HarfBuzz, ICU,
+pydyf: ~10 ms of CPU for a one-entry report), still away from the exporting process. Here the
+exporting process only builds each report (a database read, in its own thread: the session
+is not shared) and sends it out; the layout runs in helper processes (casefile/vault/
+bounded.py: address space capped, killed past a time limit, answers as JSON), each laying
+out BATCH reports in a row, its fonts loaded once (custody_warm.py), on the other core. At
+most AHEAD batches are in flight or waiting to be written, so what the exporting process
+holds does not grow with the bundle.
 
-Each report is still its own WeasyPrint document (its "Page x of y" and its case title in
-the margin are its own): the batch shares the helper round trip and fontconfig's lookups,
-not a layout."""
+Each report is still its own document (its "Page x of y" and its case title in the margin
+are its own): the batch shares the helper round trip, the loaded fonts and what the helper
+has shaped and laid out before (the appendix's fixed text, headers), not a layout."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from casefile.bundle.plan import BundlePlan, ExhibitPlan
 from casefile.documents import custody_report_pdf
 from casefile.vault import bounded
 
-BATCH = 4  # reports per helper call: ~0.5 s of layout, ~150 KiB of answer
+BATCH = 4  # reports per helper call: ~40 ms of layout, ~350 KiB of answer
 WORKERS = warm.CUSTODY_WORKERS  # helper processes laying out at once
 AHEAD = 2 * WORKERS  # batches submitted and not yet written
 
@@ -81,39 +82,33 @@ def render_batch(
     return pdfs
 
 
-_font_config: Any = None
+_loaded = False
 _batches = 0
 GC_EVERY = 16  # batches
 
 
 def render_in_helper(message: bytes) -> dict[str, Any]:
     """The helper's side: every report of the batch laid out as its own PDF."""
-    global _font_config  # noqa: PLW0603 - one per helper process, reused by every batch
-    if _font_config is None:
-        from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]  # noqa: PLC0415
-
-        _font_config = FontConfiguration()
-        custody_report_pdf.load()
-        # What is loaded so far (WeasyPrint, fontTools, the stylesheets: ~150,000 objects)
-        # lives as long as the helper: out of the collector's sight, a full collection no
-        # longer walks it (one took ~0.1 s, ~3 % of the reports' CPU, measured).
+    global _loaded  # noqa: PLW0603 - once per helper process
+    if not _loaded:
+        custody_report_pdf.load()  # no-op cost if warm.py preloaded it
+        # What is loaded so far lives as long as the helper: out of the collector's sight,
+        # a full collection no longer walks it.
         gc.freeze()
+        _loaded = True
     pdfs = []
     for part in json.loads(message):
         fields = part["subject"]
         fields["items"] = tuple(custody_report_pdf.ItemLine(**item) for item in fields["items"])
         pdf = custody_report_pdf.render(
-            part["report"], part["title"], custody_report_pdf.Subject(**fields),
-            font_config=_font_config,
+            part["report"], part["title"], custody_report_pdf.Subject(**fields)
         )
         pdfs.append(base64.b64encode(pdf).decode("ascii"))
     global _batches  # noqa: PLW0603
     _batches += 1
     if _batches % GC_EVERY == 0:
-        # WeasyPrint's layouts leave reference cycles. In a helper's small heap the
-        # collector's own thresholds free them (400 reports: 86 MiB either way, measured);
-        # a full collection (~0.035 s, a tenth of a batch's time if run after each) now and
-        # then bounds a helper kept for long.
+        # A full collection now and then bounds a helper kept for long (pydyf's objects
+        # and the caches are freed by reference counting; this is a safety net).
         gc.collect()
     return {"pdfs": pdfs}
 

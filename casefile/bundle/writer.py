@@ -394,10 +394,11 @@ def _write_bag(
     rows = []
     # The custody PDFs, the renditions, the index PDF and the consolidated PDF are laid out in
     # helper processes (custody_pdfs.py, renditions.py, index.py, consolidated.py): this
-    # process never loads WeasyPrint. The originals stream without waiting for the custody
-    # PDFs (written as they come, in order); once the last original and its rendition are
-    # written the rows are final, and the index and consolidated PDFs are laid out beside the
-    # custody PDFs still to come, so that no core waits for the others at the end.
+    # process never loads WeasyPrint nor the custody report's writer. The originals stream
+    # without waiting for the custody PDFs (written as they come, in order); once the last
+    # original and its rendition are written the rows are final, and the index and
+    # consolidated PDFs are laid out beside the custody PDFs still to come, so that no core
+    # waits for the others at the end.
     with contextlib.ExitStack() as stack:
         reports = stack.enter_context(custody_pdfs.Ahead(plan, sources.custody_report))
         stamped = stack.enter_context(renditions.Renditions(bag.write_bytes, warnings))

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from casefile.bundle import custody_pdfs, warm
+from casefile.bundle import custody_pdfs, custody_warm, warm
 
 
 def test_the_bundle_command_is_recognised_by_its_first_argument_that_is_no_option():
@@ -31,6 +31,7 @@ def test_only_the_casefile_program_starts_helpers_not_a_process_importing_its_cl
 def test_the_helpers_preload_the_modules_that_lay_the_bundle_out():
     assert custody_pdfs.__name__ == warm.CUSTODY_MODULE
     assert custody_pdfs.WORKERS == warm.CUSTODY_WORKERS
+    assert custody_warm.__name__ == warm.CUSTODY_WARM
 
 
 PROBE = """
@@ -58,7 +59,9 @@ def probe(*arguments: str) -> list[dict[str, object]]:
 def test_casefile_bundle_starts_its_helpers_before_importing_flask_or_sqlalchemy():
     started = probe("bundle", "CASE", "ERN-1", "-o", "out", "--as", "lead@example.org")
     assert started == [
-        {"count": 2, "pool": "own", "preload": ["weasyprint", "casefile.bundle.custody_pdfs"],
+        {"count": 2, "pool": "own",
+         "preload": ["casefile.bundle.custody_warm", "casefile.bundle.custody_pdfs",
+                     "weasyprint"],
          "app_loaded": False},
         {"count": 1, "pool": "files", "preload": ["weasyprint", "casefile.bundle.stamping"],
          "app_loaded": False},

@@ -1,5 +1,7 @@
-"""The custody report PDF: what a reader finds in it, and Burmese set as Burmese is written
-(shaped by HarfBuzz: medials reordered, marks stacked), not one glyph per code point."""
+"""The custody report PDF: what a reader finds in it, Burmese set as Burmese is written
+(shaped by HarfBuzz: medials reordered, marks stacked; the same glyphs as WeasyPrint's Pango
+draws), and its pages: header rows repeated, rows kept whole, nothing outside the margins,
+identifiers and e-mail addresses broken only where a reader expects."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 
 import pytest
-import weasyprint.urls
+import weasyprint
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageOps
 from pypdf import PdfReader
@@ -65,6 +67,17 @@ def pdf() -> bytes:
     return custody_report_pdf.render(report(), CASE_TITLE, SUBJECT, sentence)
 
 
+def pdftotext(data: bytes, *arguments: str) -> str:
+    """The PDF's text as poppler's pdftotext reads it (the ToUnicode maps, ActualText)."""
+    if shutil.which("pdftotext") is None:
+        if os.environ.get("CASEFILE_REQUIRE_BROWSER") == "1":
+            pytest.fail("CASEFILE_REQUIRE_BROWSER=1 but pdftotext (poppler-utils) is missing")
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    done = subprocess.run(["pdftotext", *arguments, "-", "-"], input=data, capture_output=True,
+                          timeout=120, check=True)
+    return done.stdout.decode("utf-8")
+
+
 def pdf_words(data: bytes) -> str:
     return " ".join(
         "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).split()
@@ -95,13 +108,13 @@ def test_a_registry_reads_the_case_and_entries_first_and_the_appendix_last(pdf):
 def test_times_and_emails_break_only_between_tokens():
     data = report()
     data["entries"][2]["actor"]["label"] = "registry.officer@icc-cpi.example.int"
-    document = custody_report_pdf.html(data, "t", SUBJECT, sentence)
+    # The web pages' HTML form of the same rules.
     assert ('<span class="token">registry.<wbr>officer<wbr>@icc-cpi.<wbr>example.<wbr>int'
-            '</span>') in document
-    assert '<span class="nowrap">10:09:00 UTC</span>' in document
+            '</span>') in custody_report_pdf.breakable(data["entries"][2]["actor"]["label"])
     # Laid out in the narrow column, the address is still whole on each line it spans.
     pdf = custody_report_pdf.render(data, "t", SUBJECT, sentence)
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    text = pdftotext(pdf)
+    assert "10:09:00 UTC" in text  # a clock is never broken
     address = "registry.officer@icc-cpi.example.int"
     allowed = "".join(
         ("\\s?" if char == "@" else "") + re.escape(char) + ("\\s?" if char == "." else "")
@@ -189,19 +202,20 @@ def test_the_pdf_holds_the_title_checkpoint_entries_and_how_to_check_them(pdf):
 def test_user_text_is_shown_as_text_and_nothing_is_fetched(tmp_path, monkeypatch):
     secret = tmp_path / "secret.txt"
     secret.write_text("do not include")
-    fetched = []
-    monkeypatch.setattr(weasyprint.urls.URLFetcher, "fetch",
-                        lambda _self, url, _headers=None: fetched.append(url))
+    opened = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda name, *a, **k: opened.append(str(name))
+                        or real_open(name, *a, **k))
     data = report()
     data["entries"][0]["actor"]["label"] = f'<img src="file://{secret}"><b>Ko</b>'
     title = f'Custody report: <link rel="attachment" href="file://{secret}">'
-    document = custody_report_pdf.html(data, title)
-    assert "<img" not in document and "&lt;img src=" in document and "<link rel" not in document
     pdf = custody_report_pdf.render(data, title, SUBJECT)
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-    assert "<b>Ko</b>" in text.replace("\n", "")
+    text = pdftotext(pdf)
+    flat = "".join(text.split())  # broken across lines at spaces
+    assert "<b>Ko</b>" in flat and f'<imgsrc="file://{secret}">' in flat
+    assert '<linkrel="attachment"' in flat
     assert b"do not include" not in pdf and "do not include" not in text
-    assert fetched == []
+    assert not any("secret" in name for name in opened)
 
 
 def test_the_burmese_title_and_entry_are_drawn_with_a_myanmar_font(pdf):
@@ -278,85 +292,233 @@ def test_a_transfer_row_says_where_why_and_under_which_seal_and_keeps_erns_whole
                     "item": {"id": "i", "ern": "MMR-OTP-0001-0001", "sha256": "ab" * 32},
                     "receipt": {"id": "r", "ern": "MMR-OTP-0001-0002", "sha256": "cd" * 32}},
     }
-    document = custody_report_pdf.html(
+    pdf = custody_report_pdf.render(
         data, "t", SUBJECT,
         lambda entry: f"K. handed {entry['details'].get('item', {}).get('ern')} to B")
-    assert 'K. handed <span class="token">MMR-OTP-0001-0001</span> to B' in document
-    assert ('where: Kutupalong; reason: forensic imaging; seal: <span class="token">'
-            'CF-SEAL-00042</span>; receipt: <span class="token">MMR-OTP-0001-0002</span>'
-            ) in document
-    words = pdf_words(custody_report_pdf.render(data, "t", SUBJECT, sentence))
-    assert "seal: CF-SEAL-00042" in words
+    words = pdf_words(pdf)
+    assert "K. handed MMR-OTP-0001-0001 to B" in words
+    assert ("where: Kutupalong; reason: forensic imaging; seal: CF-SEAL-00042; receipt: "
+            "MMR-OTP-0001-0002") in words
     assert words.index("seal: CF-SEAL-00042") < words.index("Appendix")
+    lines = pdftotext(pdf).splitlines()  # each identifier whole on one line
+    for ern in ("MMR-OTP-0001-0001", "MMR-OTP-0001-0002", "CF-SEAL-00042"):
+        assert any(ern in line for line in lines), ern
 
 
-def test_the_report_is_laid_out_with_its_small_user_agent_stylesheet():
-    """print_ua.css replaces WeasyPrint's HTML5 sheet through a private hook of its HTML class:
-    if a WeasyPrint upgrade stops calling it, a list item gets its bullet back here."""
-    report_html, _, _ = custody_report_pdf._weasyprint()
-    probe = "<ul><li>listed</li></ul>"
-    full = pdf_words(weasyprint.HTML(string=probe).write_pdf())
-    small = pdf_words(report_html(string=probe).write_pdf())
-    assert "•" in full and "listed" in full
-    assert "•" not in small and "listed" in small
-
-
-@pytest.mark.parametrize("copies", [1, 4])
-def test_the_small_user_agent_stylesheet_changes_nothing_in_the_report(copies):
-    """The report laid out with print_ua.css is byte for byte the report laid out with
-    WeasyPrint's own HTML5 sheet: the small sheet leaves out only rules that match nothing.
-    Every element the template can hold is there: an e-mail address (<wbr>), a transfer's
-    notes (<br>), a redacted entry, details (<pre>), on one page and across pages."""
-    data = report()
-    data["entries"][2] = {
-        **data["entries"][2], "action": "custody_transferred",
-        "actor": {"id": None, "label": "registry.officer@icc-cpi.example.int"},
-        "details": {"seal_number": "CF-SEAL-00042", "where": "Kutupalong"},
-    }
-    data["entries"] = data["entries"] * copies
-    pdf = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence)
-    _, stylesheet, _ = custody_report_pdf._weasyprint()
-    document = custody_report_pdf.html(data, CASE_TITLE, SUBJECT, sentence)
-    fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())
-    full = weasyprint.HTML(string=document, url_fetcher=fetcher).write_pdf(stylesheets=[stylesheet])
-    assert pdf == full
-
-
-def page_pixels(data: bytes, directory) -> list[bytes]:
-    """Each page at 110 dpi, as its pixels."""
-    (directory / "report.pdf").write_bytes(data)
-    subprocess.run(["pdftoppm", "-r", "110", "-png", "report.pdf", "page"],
-                   cwd=directory, capture_output=True, timeout=120, check=True)
-    pages = []
-    for png in sorted(directory.glob("page*.png")):
-        with Image.open(png) as image:
-            pages.append(image.tobytes())
-        png.unlink()
-    return pages
-
-
-def embedded_fonts(data: bytes) -> dict[str, tuple[bytes, str]]:
-    """Each embedded font's program and glyph widths, by name."""
-    fonts = {}
-    for page in PdfReader(io.BytesIO(data)).pages:
+def padauk_glyphs(data: bytes) -> list[int]:
+    """Every glyph drawn in Padauk, in drawing order (Identity-H: a code is a glyph id)."""
+    reader = PdfReader(io.BytesIO(data))
+    glyphs: list[int] = []
+    for page in reader.pages:
+        fonts = {key: str(font.get_object()["/BaseFont"])
+                 for key, font in page["/Resources"]["/Font"].items()}
         for font in page["/Resources"]["/Font"].values():
             descendant = font.get_object()["/DescendantFonts"][0].get_object()
-            program = descendant["/FontDescriptor"]["/FontFile2"].get_object().get_data()
-            fonts[descendant["/BaseFont"]] = (program, repr(descendant.get("/W")))
-    return fonts
+            assert descendant.get("/CIDToGIDMap", "/Identity") == "/Identity"
+        current = None
+        for operands, operator in ContentStream(page.get_contents(), reader).operations:
+            if operator == b"Tf":
+                current = operands[0]
+            elif operator in {b"Tj", b"TJ"} and "Padauk" in fonts[current]:
+                parts = operands[0] if operator == b"TJ" else [operands[0]]
+                codes = b"".join(part.original_bytes for part in parts
+                                 if hasattr(part, "original_bytes"))
+                glyphs += [int.from_bytes(codes[i:i + 2], "big") for i in range(0, len(codes), 2)]
+    return glyphs
 
 
-def page_operators(data: bytes) -> str:
-    return "\n".join(page.get_contents().get_data().decode("latin-1")
-                     for page in PdfReader(io.BytesIO(data)).pages)
+@pytest.mark.parametrize("text", [CASE_TITLE, ACTOR, ITEM_TITLE, MYANMAR])
+def test_burmese_is_drawn_with_the_glyphs_weasyprint_draws(text):
+    """Checked against an independent engine: WeasyPrint (Pango and HarfBuzz) sets the same
+    string, in the report's families at the same size, with the same Padauk glyphs, in the
+    same order (spaces between Burmese words included, in Padauk as Pango sets them)."""
+    fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())
+    theirs = padauk_glyphs(weasyprint.HTML(
+        string=f'<p style="font-family: \'DejaVu Sans\', Padauk; font-size: 9pt">{text}</p>',
+        url_fetcher=fetcher,
+    ).write_pdf())
+    assert theirs
+    # The only Burmese of this report: the case title, in the subject table (9 pt) and in
+    # the footer of each of its two pages (7 pt).
+    subject = custody_report_pdf.Subject(case_title=text)
+    ours = custody_report_pdf.render({**report(), "entries": []}, "Custody report", subject)
+    assert len(PdfReader(io.BytesIO(ours)).pages) == 2
+    assert padauk_glyphs(ours) == theirs * 3
 
 
-def hash_font(data: bytes) -> str:
-    """The resource name of the monospace font."""
-    page = PdfReader(io.BytesIO(data)).pages[0]
-    (name,) = (name[1:] for name, font in page["/Resources"]["/Font"].items()
-               if "Mono" in font.get_object()["/BaseFont"])
-    return name
+def test_burmese_reads_back_as_written(pdf):
+    """pdftotext (a reader's copy) gives Burmese exactly as written: its lines carry their
+    text (ActualText) where one glyph stands for several characters or is reordered."""
+    text = pdftotext(pdf)
+    for burmese in (CASE_TITLE, SUBJECT.case_title, ACTOR, ITEM_TITLE):
+        assert burmese in text, burmese
+
+
+def many(entries: int) -> dict:
+    """A report of many entries: long sentences, Burmese names, proofs of 20 hashes."""
+    data = report()
+    rows = []
+    for seq in range(entries):
+        row = {**data["entries"][seq % 3], "seq": seq,
+               "time": f"2026-11-{1 + seq % 28:02d}T{seq // 60:02d}:{seq % 60:02d}:00.000000Z",
+               "leaf_hash": f"{seq:060x}beef",
+               "inclusion_proof": {"leaf_index": seq, "tree_size": 1_000_000,
+                                   "hashes": [f"{seq:04x}{level:060x}" for level in range(20)]}}
+        rows.append(row)
+    data["entries"] = rows
+    return data
+
+
+def long_sentence(entry: dict) -> str:
+    return (f"Entry {entry['seq']}: {entry['actor']['label']} registered the item after "
+            f"checking its seal and the accompanying chain-of-custody form, then stored it.")
+
+
+@dataclass
+class Word:
+    page: int
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+    text: str
+
+
+def bbox_words(data: bytes) -> tuple[list[Word], float, float]:
+    """Each word pdftotext finds with its box (pt, from the page's top left)."""
+    page_boxes = re.findall(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>',
+                            pdftotext(data, "-bbox"), re.DOTALL)
+    words = []
+    for number, (_, _, body) in enumerate(page_boxes):
+        for x_min, y_min, x_max, y_max, text in re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>',
+            body,
+        ):
+            words.append(Word(number, float(x_min), float(y_min), float(x_max), float(y_max),
+                              text))
+    width, height = float(page_boxes[0][0]), float(page_boxes[0][1])
+    return words, width, height
+
+
+MM = 72 / 25.4
+
+
+def test_a_long_report_repeats_its_headers_keeps_rows_whole_and_stays_inside_the_page():
+    data = many(100)
+    pdf = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, long_sentence)
+    words, width, height = bbox_words(pdf)
+    pages = 1 + max(word.page for word in words)
+    assert 8 <= pages <= 40
+    # Nothing outside the page's margins; only the footer below the bottom margin's top.
+    footer = set()
+    for word in words:
+        assert word.x_min >= 10 * MM - 0.5, word
+        assert word.x_max <= width - 10 * MM + 0.5, word
+        assert word.y_min >= 12 * MM - 2, word
+        if word.y_max > height - 14 * MM + 0.5:
+            footer.add(word.page)
+            assert word.y_max <= height - 2 * MM, word
+    assert footer == set(range(pages))
+    on_page = [" ".join(word.text for word in words if word.page == page)
+               for page in range(pages)]
+    for page, text in enumerate(on_page):  # the footer of every page
+        assert f"Page {page + 1} of {pages}" in text
+        assert "Tula Toli" in text
+    # The entries' table: its header row on each of its pages, each row on one page.
+    appendix = next(page for page, text in enumerate(on_page) if "Appendix:" in text)
+    assert appendix >= 2
+    for page in range(appendix):
+        assert "No. Time (UTC) Who What happened" in on_page[page], page
+    for seq in range(100):
+        clock = f"{seq // 60:02d}:{seq % 60:02d}:00"
+        found = {word.page for word in words if word.page < appendix
+                 and word.text in {f"{seq}:", clock}}
+        assert len(found) == 1, (seq, found)  # "Entry N:" and its time on one page
+    # The proofs' table: its header on each of its pages; an entry's hashes with its time.
+    for page in range(appendix + 1, pages):
+        assert "No. Recorded fields (time, action, details)" in on_page[page], page
+        assert on_page[page].count("Hashes") == 1, page
+    for seq in range(100):
+        found = {word.page for word in words if word.page >= appendix
+                 and word.text in {f"{seq:060x}beef", f"{seq:04x}{19:060x}",
+                                   (f"2026-11-{1 + seq % 28:02d}T{seq // 60:02d}:"
+                                    f"{seq % 60:02d}:00.000000Z")}}
+        assert len(found) == 1, (seq, found)
+
+
+def test_a_hash_or_address_wider_than_its_column_wraps_inside_it():
+    data = report()
+    data["entries"][0]["leaf_hash"] = "ab" * 60  # 120 digits: wider than the proofs column
+    data["entries"][2]["actor"]["label"] = "registry.officer.of.the.court@" + "icc-cpi." * 4 + "int"
+    pdf = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence)
+    words, width, _ = bbox_words(pdf)
+    assert all(word.x_max <= width - 10 * MM + 0.5 for word in words)
+    flat = "".join(pdftotext(pdf).split())
+    assert f"leaf{'ab' * 60}" in flat
+    leaf = [word for word in words if word.text.startswith("abab") or word.text == "leaf"]
+    assert len({round(word.y_min) for word in leaf}) >= 2  # wrapped
+    # The address in the "Who" column (42 mm): broken only after a dot or before the @,
+    # each line a run of whole parts.
+    address = data["entries"][2]["actor"]["label"]
+    cuts = {0, len(address)} | {index for index, char in enumerate(address) if char == "@"} | {
+        index + 1 for index, char in enumerate(address) if char == "."}
+    who = (10 * MM + 6 + 32 * MM, 10 * MM + 6 + 74 * MM)  # the "Who" column, roughly
+    parts = sorted((word for word in words if word.page == 0 and who[0] < word.x_min < who[1]
+                    and ("icc-cpi" in word.text or "registry" in word.text)),
+                   key=lambda word: word.y_min)
+    assert len(parts) >= 2 and "".join(word.text for word in parts) == address
+    position = 0
+    for word in parts:
+        assert position in cuts and position + len(word.text) in cuts, word.text
+        position += len(word.text)
+
+
+def test_an_ern_never_breaks_across_lines():
+    erns = [f"MMR-OTP-{n:04d}-{n * 7:04d}" for n in range(12)]
+    data = report()
+    pdf = custody_report_pdf.render(
+        data, "t", SUBJECT, lambda _entry: "Items " + ", ".join(erns) + " were sealed.")
+    words = [word.text for word in bbox_words(pdf)[0]]
+    for ern in erns:
+        assert any(word.startswith(ern) for word in words), ern
+
+
+def test_the_outline_info_and_fonts(pdf):
+    reader = PdfReader(io.BytesIO(pdf))
+    assert reader.metadata.title == CASE_TITLE and reader.metadata.author == "Casefile"
+    assert reader.metadata.creator == "Casefile"
+    titles = [(title, page) for title, page, _ in outline(pdf)]
+    assert titles == [
+        (CASE_TITLE, 0), ("Item", 0), ("Chain of custody", 0),
+        ("Appendix: how to verify this report", 1), ("Signed checkpoint", 1),
+        ("Recorded entries, leaf hashes and inclusion proofs", 1),
+    ]
+    top_level = reader.outline
+    assert len([item for item in top_level if not isinstance(item, list)]) == 1  # the h1
+    assert len(top_level[1]) == 5  # the h2s under it
+    fonts = embedded_fonts(pdf)
+    assert {re.sub(r"^/?[A-Z]{6}\+", "", str(name)) for name in fonts} == {
+        "DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique", "DejaVuSansMono",
+        "Padauk-Regular"}
+    if shutil.which("pdffonts") is not None:
+        listing = subprocess.run(["pdffonts", "-"], input=pdf, capture_output=True,
+                                 timeout=60, check=True).stdout.decode().splitlines()[2:]
+        assert len(listing) == 5
+        for line in listing:
+            assert re.search(r"CID TrueType\s+Identity-H\s+yes yes yes", line), line
+
+
+def test_a_long_case_title_wraps_in_the_footer_inside_the_page():
+    title = "Prosecutor v. " + " ".join(["Somebody Somewhere"] * 12) + " ရခိုင်ပြည်နယ်"
+    subject = custody_report_pdf.Subject(case_title=title)
+    pdf = custody_report_pdf.render(report(), "Custody report", subject, sentence)
+    words, width, height = bbox_words(pdf)
+    footer = [word for word in words if word.y_min > height - 14 * MM]
+    assert all(word.x_min >= 10 * MM - 0.5 and word.x_max <= width - 10 * MM + 0.5
+               and word.y_max <= height for word in footer)
+    on_first = [word for word in footer if word.page == 0 and word.text == "Somebody"]
+    assert len({round(word.y_min) for word in on_first}) >= 2  # on two lines at least
+    assert "Page 1 of 2" in " ".join(word.text for word in footer if word.page == 0)
 
 
 def outline(data: bytes) -> list[tuple[str, int, str]]:
@@ -369,117 +531,18 @@ def outline(data: bytes) -> list[tuple[str, int, str]]:
                 found += walk(item)
             else:
                 found.append((item.title, reader.get_destination_page_number(item),
-                              f"{float(item.left):.3f} {float(item.top):.3f}"))
+                              f"{float(item.top):.3f}"))
         return found
 
     return walk(reader.outline)
 
 
-@pytest.mark.parametrize("copies", [1, 8])
-def test_reports_laid_out_in_a_row_lay_out_the_appendix_fixed_part_once(
-    copies, tmp_path, monkeypatch
-):
-    """A process laying out reports in a row (one font configuration: the bundle's helpers)
-    lays out the how-to-verify text, the signed checkpoint and the verifier key once per
-    checkpoint, and records once how a proof's hash lines are drawn; each report holds
-    blocks as high, and its pages draw those from the record: each report reads, looks
-    (every page, pixel for pixel), embeds its fonts and is outlined exactly as the report
-    laid out whole; only the order of its pages' operators differs. A redacted entry's
-    hashes (grey, oblique) are laid out as before."""
-    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
-
-    laid_out, recorded = [], []
-    lay_out_alone = custody_report_pdf._lay_out_alone
-    monkeypatch.setattr(custody_report_pdf, "_lay_out_alone",
-                        lambda *given: laid_out.append(given) or lay_out_alone(*given))
-    record_hashes = custody_report_pdf._record_hashes
-    monkeypatch.setattr(custody_report_pdf, "_record_hashes",
-                        lambda *given: recorded.append(given) or record_hashes(*given))
-    data = report()
-    data["entries"] = data["entries"] * copies
-    fonts = FontConfiguration()
-    first, second = (custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence,
-                                               font_config=fonts) for _ in range(2))
-    whole = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence)
-    assert len(laid_out) == 1
-    assert len(recorded) == 1
-    assert first == second
-    assert first != whole  # drawn from the recording, not laid out again
-    assert pdf_words(first) == pdf_words(whole)
-    assert "How to check this report without Casefile" in pdf_words(first)
-    assert f"leaf {'ab' * 32} p0 {'cd' * 32} p1 {'ef' * 32}" in pdf_words(first)
-    assert first.count(b" 6.132812 Tf") == whole.count(b" 6.132812 Tf") == 0  # compressed
-    operators = page_operators(first)
-    assert operators.count(f"/{hash_font(first)} 6.132812 Tf") >= 1
-    assert embedded_fonts(first) == embedded_fonts(whole)
-    assert outline(first) == outline(whole)
-    assert len(outline(first)) == 6  # the title and five headings
-    if shutil.which("pdftoppm") is None:
-        if os.environ.get("CASEFILE_REQUIRE_BROWSER") == "1":
-            pytest.fail("CASEFILE_REQUIRE_BROWSER=1 but pdftoppm (poppler-utils) is missing")
-        pytest.skip("pdftoppm (poppler-utils) is not installed")
-    assert page_pixels(first, tmp_path) == page_pixels(whole, tmp_path)
-
-
-def test_a_report_without_a_font_the_fixed_part_needs_is_laid_out_whole():
-    """The recorded part draws with the report's fonts: a report that draws nothing in the
-    monospace font before its checkpoint (no item, no entry) is laid out whole instead."""
-    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
-
-    data = {**report(), "entries": []}
-    subject = custody_report_pdf.Subject(case_title="Tula Toli", scope="item")
-    fonts = FontConfiguration()
-    shared = custody_report_pdf.render(data, CASE_TITLE, subject, font_config=fonts)
-    assert shared == custody_report_pdf.render(data, CASE_TITLE, subject)
-    assert "Verifier key: casefile.example+0badf00d+AQIDBA==" in pdf_words(shared)
-
-
-def test_hash_lines_with_a_character_not_recorded_are_laid_out():
-    """Only the characters of the recorded sample are drawn from the record: a proof with
-    another (here upper-case hexadecimal) is laid out by WeasyPrint, as before."""
-    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
-
-    data = report()
-    data["entries"][0]["leaf_hash"] = "AB" * 32
-    fonts = FontConfiguration()
-    shared = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence, font_config=fonts)
-    whole = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence)
-    assert f"leaf {'AB' * 32}" in pdf_words(shared)
-    assert pdf_words(shared) == pdf_words(whole)
-    assert embedded_fonts(shared) == embedded_fonts(whole)
-
-
-def test_a_checkpoint_in_a_shaped_script_is_laid_out_with_the_report():
-    """A glyph of a shaped script (Burmese) may stand for other text elsewhere on the page:
-    a checkpoint or key that is not ASCII is laid out with the report, never replayed, so
-    the page's text layer (what a verifier copies) reads exactly as the report laid out
-    whole (review finding: the replayed part changed the Burmese origin's copied text)."""
-    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
-
-    data = report()
-    data["checkpoint"] = data["checkpoint"].replace(
-        "casefile.example/custody", "မြန်မာ.example/custody"
-    )
-    fonts = FontConfiguration()
-    shared = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence, font_config=fonts)
-    whole = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence)
-    assert pdf_words(shared) == pdf_words(whole)
-
-
-def test_a_hash_line_longer_than_a_sha256_is_laid_out_and_wrapped(tmp_path):
-    """Recorded hash lines are never wrapped: a line that is not a SHA-256's (here a leaf
-    hash of 120 digits) is laid out, and wrapped in its column, as in the report laid out
-    whole, never drawn past the page's edge (review finding)."""
-    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
-
-    data = report()
-    data["entries"][0]["leaf_hash"] = "ab" * 60
-    fonts = FontConfiguration()
-    shared = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence, font_config=fonts)
-    whole = custody_report_pdf.render(data, CASE_TITLE, SUBJECT, sentence)
-    assert pdf_words(shared) == pdf_words(whole)
-    if shutil.which("pdftoppm") is None:
-        if os.environ.get("CASEFILE_REQUIRE_BROWSER") == "1":
-            pytest.fail("CASEFILE_REQUIRE_BROWSER=1 but pdftoppm (poppler-utils) is missing")
-        pytest.skip("pdftoppm (poppler-utils) is not installed")
-    assert page_pixels(shared, tmp_path) == page_pixels(whole, tmp_path)
+def embedded_fonts(data: bytes) -> dict[str, bytes]:
+    """Each embedded font's program, by name."""
+    fonts = {}
+    for page in PdfReader(io.BytesIO(data)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            descendant = font.get_object()["/DescendantFonts"][0].get_object()
+            program = descendant["/FontDescriptor"]["/FontFile2"].get_object().get_data()
+            fonts[str(descendant["/BaseFont"])] = program
+    return fonts

@@ -1,0 +1,166 @@
+"""Fonts for the PDF text writer: found through fontconfig (`fc-match`, once per process and
+family), loaded into HarfBuzz, and text shaped with it (kerning and each script's shaping:
+Burmese medials reordered, marks stacked). A character a style's font lacks goes to the
+first fallback font whose cmap has it (Padauk, Debian's fonts-sil-padauk, for Myanmar);
+combining marks, ZWJ and ZWNJ stay with their base character's font."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+
+import uharfbuzz as hb  # type: ignore[import-untyped]  # no type hints shipped
+
+# The stylesheet's families, as fontconfig patterns: a style's own font first, then fallbacks.
+PATTERNS = {
+    "sans": "DejaVu Sans",
+    "bold": "DejaVu Sans:bold",
+    "oblique": "DejaVu Sans:oblique",
+    "mono": "DejaVu Sans Mono",
+    "myanmar": "Padauk",
+}
+FALLBACKS = ("myanmar",)
+SHAPED_CACHE = 4096  # (font, text) shaping results kept per process
+_JOINERS = frozenset("\u200c\u200d")
+
+
+class FontMissing(RuntimeError):
+    """fontconfig has no font for a family the report needs (install fonts-dejavu-core and
+    fonts-sil-padauk)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Font:
+    """One font file loaded for shaping and embedding."""
+
+    key: str
+    path: str
+    face: hb.Face = field(repr=False)
+    font: hb.Font = field(repr=False)
+    upem: int
+    ascender: float  # em
+    descender: float  # em, positive
+    postscript_name: str
+    chars: frozenset[int] = field(repr=False)
+    _advances: dict[int, int] = field(default_factory=dict, repr=False)
+
+    def advance(self, glyph: int) -> int:
+        """The glyph's own advance (hmtx), in font units."""
+        width = self._advances.get(glyph)
+        if width is None:
+            width = self._advances[glyph] = self.font.get_glyph_h_advance(glyph)
+        return width
+
+    def has(self, char: str) -> bool:
+        return ord(char) in self.chars
+
+
+def _match(pattern: str) -> str:
+    """The font file fontconfig gives for a pattern."""
+    program = shutil.which("fc-match")
+    if program is None:
+        raise FontMissing("fc-match (fontconfig) is not installed")
+    result = subprocess.run(  # noqa: S603 - a fixed program and pattern, no shell
+        [program, "-f", "%{file}", pattern], capture_output=True, text=True, timeout=30,
+        check=False,
+    )
+    if result.returncode != 0 or not result.stdout:
+        raise FontMissing(f"fontconfig found no font for {pattern!r}")
+    return result.stdout
+
+
+_loading = threading.Lock()
+
+
+@functools.cache
+def _load(key: str) -> Font:
+    path = _match(PATTERNS[key])
+    face = hb.Face(hb.Blob.from_file_path(path))
+    font = hb.Font(face)  # scale: the font's units per em
+    extents = font.get_font_extents("ltr")
+    name = face.get_name(hb.OTNameIdPredefined.POSTSCRIPT_NAME) or key
+    family = PATTERNS[key].split(":")[0]
+    if key != "myanmar" and family.replace(" ", "") not in name.replace(" ", ""):
+        raise FontMissing(f"fontconfig gave {path} for {PATTERNS[key]!r}")
+    return Font(
+        key=key, path=path, face=face, font=font, upem=face.upem,
+        ascender=extents.ascender / face.upem, descender=-extents.descender / face.upem,
+        postscript_name=name.replace(" ", ""), chars=frozenset(face.unicodes),
+    )
+
+
+def font(key: str) -> Font:
+    """A style's font, loaded once per process (any thread)."""
+    with _loading:
+        return _load(key)
+
+
+def load() -> None:
+    """Load every font now and shape a sample with each (a process that writes reports in
+    a row pays fontconfig and HarfBuzz's set-up before its first report)."""
+    for key in PATTERNS:
+        shape(font(key), "Casefile မြန်မာ 0123456789abcdef")
+
+
+def itemize(text: str, key: str) -> list[tuple[int, int, Font]]:
+    """The text's runs by font: (start, end, font). A character goes to the style's font if
+    it has it, else to the first fallback that has it (else the style's font: .notdef);
+    marks and joiners stay with the font of the character before them, and a space with
+    it if that font has one (between two Burmese words: Padauk's space, as Pango sets it)."""
+    own = font(key)
+    if text.isascii():  # DejaVu has every printable ASCII character; no fallback has more
+        return [(0, len(text), own)] if text else []
+    fallbacks = [font(name) for name in FALLBACKS]
+    runs: list[tuple[int, int, Font]] = []
+    current: Font | None = None
+    start = 0
+    for index, char in enumerate(text):
+        if current is not None and (
+            char in _JOINERS or unicodedata.category(char) in {"Mn", "Mc", "Me"}
+        ):
+            chosen = current
+        elif char.isspace() and current is not None and current.has(char):
+            chosen = current  # a space stays in its run's font (as Pango keeps it)
+        elif own.has(char) or char.isspace():
+            chosen = own
+        else:
+            chosen = next((other for other in fallbacks if other.has(char)), own)
+        if chosen is not current:
+            if current is not None:
+                runs.append((start, index, current))
+            current, start = chosen, index
+    if current is not None:
+        runs.append((start, len(text), current))
+    return runs
+
+
+# A shaped glyph: its id, the index in the shaped text of its cluster's first character,
+# its advance and offsets in font units.
+Glyph = tuple[int, int, int, int, int]
+
+
+@functools.lru_cache(maxsize=SHAPED_CACHE)
+def _shaped(font: Font, text: str) -> tuple[Glyph, ...]:
+    buffer = hb.Buffer()
+    buffer.add_str(text)
+    buffer.guess_segment_properties()
+    hb.shape(font.font, buffer, {})  # kerning and the script's features by default
+    # add_str takes a str: clusters are indices of code points in it.
+    return tuple(
+        (info.codepoint, info.cluster, position.x_advance, position.x_offset,
+         position.y_offset)
+        for info, position in zip(buffer.glyph_infos, buffer.glyph_positions, strict=True)
+    )
+
+
+_shaping = threading.Lock()
+
+
+def shape(font: Font, text: str) -> tuple[Glyph, ...]:
+    """The text shaped in one font (cached per process: LRU, bounded)."""
+    with _shaping:  # an hb.Font is not to be shared by threads shaping at once
+        return _shaped(font, text)

@@ -1,0 +1,261 @@
+"""Paragraphs broken into lines: break opportunities from ICU (UAX 14, and dictionary breaks
+for Burmese with the "my" locale), less those inside a piece kept whole (an identifier, a
+part of an e-mail address), plus those between two pieces marked breakable after (an
+e-mail address before its @ and after its dots); hard breaks at "\\n". A piece wider than
+the line breaks between grapheme clusters (`overflow-wrap: break-word`, or `anywhere`:
+hashes and keys). Lines are filled greedily, measured from HarfBuzz's advances; each line's
+text is then shaped as it is drawn (a run cut by a line break is shaped again in parts)."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import icu
+
+from casefile.documents.pdf_text import fonts
+
+LAID_OUT_CACHE = 512  # paragraphs (pieces, width) kept laid out per process: ~0.2 MiB a proof
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a piece of text is set: font key (fonts.PATTERNS), size in pt, RGB fill."""
+
+    font: str = "sans"
+    size: float = 8.0
+    color: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Text in one style; `whole`: no line break inside it; `wbr`: a break is allowed after
+    it (as HTML's <wbr>)."""
+
+    text: str
+    style: Style
+    whole: bool = False
+    wbr: bool = False
+
+
+@dataclass(frozen=True)
+class Run:
+    """Glyphs in one font, size and colour, from x (pt, from the line's start): each glyph's
+    id, advance, x and y offsets (font units) and the text its cluster stands for (on the
+    cluster's first glyph, "" on the others)."""
+
+    font: fonts.Font
+    size: float
+    color: tuple[float, float, float]
+    x: float
+    glyphs: tuple[tuple[int, int, int, int, str], ...]
+    # What a writer derives from the run once (a laid-out paragraph is cached, and so its
+    # runs): not part of its value.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Line:
+    width: float
+    runs: tuple[Run, ...]
+
+
+_local = threading.local()
+
+
+def _iterator(kind: str) -> icu.BreakIterator:
+    """ICU's break iterators, one per thread (they hold their text)."""
+    found = getattr(_local, kind, None)
+    if found is None:
+        if kind == "line":
+            found = icu.BreakIterator.createLineInstance(icu.Locale("my"))
+        else:
+            found = icu.BreakIterator.createCharacterInstance(icu.Locale("my"))
+        setattr(_local, kind, found)
+    return found
+
+
+def _boundaries(text: str, kind: str) -> list[int]:
+    """ICU's boundaries in text, as indices of code points (ICU counts UTF-16 units)."""
+    iterator = _iterator(kind)
+    iterator.setText(text)
+    found = list(iterator)
+    if any(ord(char) > 0xFFFF for char in text):
+        units, index = {}, 0
+        for position, char in enumerate(text):
+            units[index] = position
+            index += 2 if ord(char) > 0xFFFF else 1
+        units[index] = len(text)
+        found = [units[unit] for unit in found if unit in units]
+    return found
+
+
+@dataclass
+class _Text:
+    """A paragraph's text with, per character, its style and the x of its start."""
+
+    text: str
+    styles: list[Style]
+    runs: list[tuple[int, int, Style, fonts.Font]]
+    x: list[float]  # len(text) + 1 positions; a cluster's width is on its first character
+
+    @classmethod
+    def of(cls, pieces: Sequence[Piece]) -> _Text:
+        text = "".join(piece.text for piece in pieces)
+        styles: list[Style] = []
+        runs: list[tuple[int, int, Style, fonts.Font]] = []
+        offset = 0
+        # Consecutive pieces of one style are itemized and shaped together.
+        grouped: list[tuple[int, int, Style]] = []
+        for piece in pieces:
+            end = offset + len(piece.text)
+            if grouped and grouped[-1][2] == piece.style and grouped[-1][1] == offset:
+                grouped[-1] = (grouped[-1][0], end, piece.style)
+            elif piece.text:
+                grouped.append((offset, end, piece.style))
+            styles += [piece.style] * len(piece.text)
+            offset = end
+        advances = [0.0] * (len(text) + 1)
+        for start, end, style in grouped:
+            for run_start, run_end, font in fonts.itemize(text[start:end], style.font):
+                runs.append((start + run_start, start + run_end, style, font))
+                scale = style.size / font.upem
+                for glyph in fonts.shape(font, text[start + run_start : start + run_end]):
+                    advances[start + run_start + glyph[1]] += glyph[2] * scale
+        x = [0.0] * (len(text) + 1)
+        total = 0.0
+        for index, advance in enumerate(advances):
+            x[index] = total
+            total += advance
+        return cls(text, styles, runs, x)
+
+    def width(self, start: int, end: int) -> float:
+        return self.x[end] - self.x[start]
+
+    def line(self, start: int, end: int) -> Line:
+        """The line of text[start:end], each run in it shaped as drawn."""
+        drawn: list[Run] = []
+        x = 0.0
+        for run_start, run_end, style, font in self.runs:
+            low, high = max(start, run_start), min(end, run_end)
+            if low >= high:
+                continue
+            part = self.text[low:high]
+            shaped = fonts.shape(font, part)
+            firsts: dict[int, int] = {}
+            for index, glyph in enumerate(shaped):
+                firsts.setdefault(glyph[1], index)
+            ends = [*sorted({glyph[1] for glyph in shaped}), len(part)]
+            text_of = {cluster: part[cluster : ends[number + 1]]
+                       for number, cluster in enumerate(ends[:-1])}
+            glyphs = tuple(
+                (glyph[0], glyph[2], glyph[3], glyph[4],
+                 text_of[glyph[1]] if firsts[glyph[1]] == index else "")
+                for index, glyph in enumerate(shaped)
+            )
+            drawn.append(Run(font, style.size, style.color, x, glyphs))
+            x += sum(glyph[2] for glyph in shaped) * style.size / font.upem
+        return Line(x, tuple(drawn))
+
+
+def _opportunities(pieces: Sequence[Piece], text: str) -> tuple[set[int], set[int]]:
+    """Where a line may start: ICU's line breaks outside whole pieces; and, taken only when
+    what lies between two of those is wider than a line, after pieces marked `wbr` (an
+    e-mail address moves to the next line whole if it fits there, as it did when laid out
+    by WeasyPrint with the address in a nowrap span)."""
+    allowed = set(_boundaries(text, "line"))
+    fallback: set[int] = set()
+    offset = 0
+    for piece in pieces:
+        end = offset + len(piece.text)
+        if piece.whole:
+            allowed.difference_update(range(offset + 1, end))
+        if piece.wbr:
+            fallback.add(end)
+        offset = end
+    allowed.discard(0)
+    allowed.discard(len(text))
+    return allowed, fallback - allowed
+
+
+def _visible_end(text: str, start: int, end: int) -> int:
+    """The end of text[start:end] less trailing spaces (they hang past the line)."""
+    while end > start and text[end - 1] == " ":
+        end -= 1
+    return end
+
+
+def lay_out(pieces: Sequence[Piece], width: float) -> tuple[Line, ...]:
+    """The pieces broken into lines no wider than `width` (pt) where they can be; "\\n" ends
+    a line. Cached per process (LRU, bounded): a report's fixed texts are laid out once."""
+    return _lay_out(tuple(pieces), round(width, 4))
+
+
+@functools.lru_cache(maxsize=LAID_OUT_CACHE)
+def _lay_out(pieces: tuple[Piece, ...], width: float) -> tuple[Line, ...]:
+    lines: list[Line] = []
+    paragraph: list[Piece] = []
+    for piece in pieces:
+        parts = piece.text.split("\n")
+        for number, part in enumerate(parts):
+            if number:
+                lines += _fill(paragraph, width)
+                paragraph = []
+            if part:
+                paragraph.append(Piece(part, piece.style, piece.whole,
+                                       piece.wbr and number == len(parts) - 1))
+    lines += _fill(paragraph, width)
+    return tuple(lines)
+
+
+def _fill(pieces: Sequence[Piece], width: float) -> list[Line]:
+    if not pieces:
+        return [Line(0.0, ())]
+    text = _Text.of(pieces)
+    string = text.text
+    allowed, fallback = _opportunities(pieces, string)
+    breaks = [*sorted(allowed), len(string)]
+    lines: list[Line] = []
+    start = 0
+    first = 0  # the first break after `start`
+    while start < len(string):
+        while breaks[first] <= start:
+            first += 1
+        end = _last_fit(text, start, breaks[first:], width)
+        if end is None and fallback:  # a word wider than the line: inside an address
+            end = _last_fit(text, start, sorted(
+                bound for bound in fallback if start < bound < breaks[first]), width)
+        if end is None:  # still too wide: break it between graphemes
+            end = _grapheme_fit(text, start, width)
+        lines.append(text.line(start, _visible_end(string, start, end)))
+        start = end
+    return lines
+
+
+def _last_fit(text: _Text, start: int, candidates: Sequence[int], width: float) -> int | None:
+    """The last of the (ascending) candidate line ends whose line fits, if any."""
+    end = None
+    for candidate in candidates:
+        if text.width(start, _visible_end(text.text, start, candidate)) <= width + 1e-6:
+            end = candidate
+        else:
+            break
+    return end
+
+
+def _grapheme_fit(text: _Text, start: int, width: float) -> int:
+    """The end of the longest run of grapheme clusters from `start` that fits (one at
+    least)."""
+    string = text.text
+    bounds = [bound for bound in _boundaries(string, "character") if bound > start]
+    # A cluster split by shaping is kept whole: only boundaries with a width of their own.
+    end = bounds[0] if bounds else len(string)
+    for bound in bounds:
+        if text.width(start, bound) <= width + 1e-6:
+            end = bound
+        else:
+            break
+    return end
