@@ -499,11 +499,11 @@ def test_the_outline_info_and_fonts(pdf):
     fonts = embedded_fonts(pdf)
     assert {re.sub(r"^/?[A-Z]{6}\+", "", str(name)) for name in fonts} == {
         "DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique", "DejaVuSansMono",
-        "Padauk-Regular"}
+        "Padauk-Regular", "Padauk-Bold"}
     if shutil.which("pdffonts") is not None:
         listing = subprocess.run(["pdffonts", "-"], input=pdf, capture_output=True,
                                  timeout=60, check=True).stdout.decode().splitlines()[2:]
-        assert len(listing) == 5
+        assert len(listing) == 6
         for line in listing:
             assert re.search(r"CID TrueType\s+Identity-H\s+yes yes yes", line), line
 
@@ -546,3 +546,17 @@ def embedded_fonts(data: bytes) -> dict[str, bytes]:
             program = descendant["/FontDescriptor"]["/FontFile2"].get_object().get_data()
             fonts[str(descendant["/BaseFont"])] = program
     return fonts
+
+
+def test_burmese_in_a_heading_is_bold_as_the_heading(pdf):
+    """The heading's Burmese (the title's မြန်မာ) is drawn in Padauk's bold face, as the
+    Latin around it is in DejaVu Sans Bold; the table's Burmese stays regular."""
+    by_font = myanmar_glyphs(glyph_runs(pdf))
+    names = [run.font for run, _ in by_font]
+    assert any("Padauk-Bold" in name for name in names), names
+    assert any("Padauk-Regular" in name for name in names), names
+    bold = next((run, glyphs) for run, glyphs in by_font if "Padauk-Bold" in run.font)
+    run, glyphs = bold
+    assert all(ord(char) in run.cmap for char in MYANMAR)
+    # The bold face draws the heading's word, shaped (the medial ra first).
+    assert contains(glyphs, [run.cmap[0x103C], run.cmap[0x1019]])
