@@ -507,7 +507,7 @@ class LocalBatch(_Durable):
         self._sync(root)  # the bytes, and the entries of folders made for them
         self.local.folders_durable(made)
         for temp, final in names:
-            os.replace(temp, final)  # noqa: PTH105 - names as text: no Path per blob
+            Path(temp).replace(final)
         self._sync(root)  # the names
         with self._lock:
             for blob_id in ids:
