@@ -8,10 +8,8 @@ blobs ahead (a fresh data key each) and examine them (libmagic, bounded metadata
 A run of PROCESSES_FROM files or more into a local store (with syncfs) has the blobs written and
 examined by worker processes instead (ingest_workers: one per CPU, a chunk of files per task,
 forked from a fork server, the KEK given over their pipe), since Python threads share one core;
-the threads still hash, and write and examine the run's first new files while the fork server,
-started at the first, imports what the workers need (THREADS_WHILE_STARTING). A worker
-process writes each blob under its temporary name and never renames it: this process adopts
-it into its batch, so durability is as below. One that dies
+the threads still hash. A worker process writes each blob under its temporary name and never
+renames it: this process adopts it into its batch, so durability is as below. One that dies
 fails the files it had (its blobs begun are removed: their ids were chosen here), a new pool
 takes the rest; the workers ignore Ctrl-C and end with this process, however it ends.
 Registration stays in order on the calling thread, several files per transaction
