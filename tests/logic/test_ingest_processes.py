@@ -348,11 +348,8 @@ KILLER = textwrap.dedent(
     import os, signal, sys
     from multiprocessing import forkserver
     from pathlib import Path
-    from casefile.logic.evidence import ingest_run, registration
+    from casefile.logic.evidence import registration
     real, report = registration.register_many, sys.argv[1]
-    # The workers from the first file (not the threads while the fork server starts): they
-    # are running when the first batch is registered.
-    ingest_run.THREADS_WHILE_STARTING = False
 
     def kill_myself(*args, **kwargs):
         server = forkserver._forkserver._forkserver_pid
