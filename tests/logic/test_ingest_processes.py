@@ -82,16 +82,12 @@ def alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-THREAD_STREAM = ingest_run._Run._stream  # before `processes_only` forbids it
-
-
 def no_thread_stream(*args, **kwargs):
     raise AssertionError("a large local run writes its blobs in worker processes")
 
 
 @pytest.fixture(autouse=True)
 def processes_only(monkeypatch):
-    monkeypatch.setattr(ingest_run, "THREADS_WHILE_STARTING", False)
     monkeypatch.setattr(ingest_run._Run, "_stream", no_thread_stream)
 
 
@@ -234,113 +230,6 @@ def test_ctrl_c_in_a_large_run_leaves_no_blob_and_no_worker(
     assert list(store.leftovers()) == []
     assert worker_pids() == []
     assert not any(alive(pid) for pid in pids)
-
-
-def threads_while_starting(monkeypatch, not_ready: int) -> dict[str, int]:
-    """The threads allowed to take the run's first files while the fork server starts, the
-    server taken for not ready for the first `not_ready` new files, and then waited for until
-    it is: how many files each way went."""
-    monkeypatch.setattr(ingest_run, "THREADS_WHILE_STARTING", True)
-    counts = {"threads": 0, "processes": 0, "asked": 0}
-    real_stream, real_job, real_ready = (
-        THREAD_STREAM, ingest_run._Run._job, ingest_workers.server_ready
-    )
-
-    def stream(self, *args, **kwargs):
-        counts["threads"] += 1
-        return real_stream(self, *args, **kwargs)
-
-    def job(self, *args, **kwargs):
-        counts["processes"] += 1
-        return real_job(self, *args, **kwargs)
-
-    def server_ready():
-        counts["asked"] += 1
-        if counts["asked"] <= not_ready:
-            return False
-        while not real_ready():  # a run this small could otherwise end on the threads
-            time.sleep(0.01)
-        return True
-
-    monkeypatch.setattr(ingest_run._Run, "_stream", stream)
-    monkeypatch.setattr(ingest_run._Run, "_job", job)
-    monkeypatch.setattr(ingest_workers, "server_ready", server_ready)
-    return counts
-
-
-def test_threads_take_the_first_files_while_the_fork_server_starts(
-    session, people, keyring, tmp_path, monkeypatch  # noqa: F811
-):
-    investigator, case = people
-    store = LocalBlobStore(tmp_path / "blobs")
-    contents = make_drive(tmp_path, COUNT)
-    multiprocessing.forkserver._forkserver._stop()  # started by this run, at its first file
-    counts = threads_while_starting(monkeypatch, not_ready=40)
-    summary = run_ingest(session, investigator, case, tmp_path / "drive", store=store,
-                         keyring=keyring)
-    assert (summary.added, summary.failed) == (COUNT, [])
-    # The first 40 on the threads (the server was still importing), the rest in processes.
-    assert (counts["threads"], counts["processes"]) == (40, COUNT - 40)
-    registered = session.query(Evidence).order_by(Evidence.seq).all()
-    assert [item.original_filename for item in registered] == sorted(contents)  # in order
-    assert sorted(store.blob_ids()) == sorted(item.blob_id for item in registered)
-    assert list(store.leftovers()) == []
-    intake = session.query(CustodyEntry).filter(CustodyEntry.action == CustodyAction.INTAKE)
-    assert sorted(entry.item_id for entry in intake) == sorted(item.id for item in registered)
-    for item in registered[:: COUNT // 12]:  # from either side of the switch
-        _, chunks = reading.read_content(
-            session, investigator, item.id, store=store, keyring=keyring
-        )
-        assert b"".join(chunks) == contents[item.original_filename]
-        assert item.mime == sniff.detect(contents[item.original_filename][: sniff.HEAD_BYTES])
-    assert worker_pids() == []
-
-
-def test_the_fork_server_says_when_it_has_imported(keyring, tmp_path):
-    multiprocessing.forkserver._forkserver._stop()
-    ingest_workers.start_server()
-    server = forkserver._forkserver._forkserver_pid
-    assert server is not None
-    while not ingest_workers.server_ready():  # it says so once, then is taken for ready
-        assert alive(server)
-        time.sleep(0.01)
-    assert ingest_workers.server_ready()
-    assert forkserver._forkserver._forkserver_pid == server  # the same server, running
-    # A worker is then forked from it.
-    pool = ingest_workers.pool(
-        1, keyring.to_text(), tmp_path, ingest_workers.context().Event()
-    )
-    try:
-        worker = pool.submit(os.getpid).result()
-    finally:
-        pool.shutdown()
-    parent = Path(f"/proc/{worker}/stat")
-    assert not parent.exists() or int(parent.read_text().rpartition(")")[2].split()[1]) == server
-
-
-def test_ctrl_c_while_threads_take_the_first_files_leaves_no_blob(
-    session, people, keyring, tmp_path, monkeypatch  # noqa: F811
-):
-    investigator, case = people
-    store = LocalBlobStore(tmp_path / "blobs")
-    make_drive(tmp_path, 1000)
-    counts = threads_while_starting(monkeypatch, not_ready=150)
-    summary = ingest.Summary()
-
-    def ctrl_c(outcome):
-        if summary.added == 100:  # threads' files registered, more on their way
-            os.kill(os.getpid(), signal.SIGINT)
-
-    with pytest.raises(KeyboardInterrupt):
-        run_ingest(session, investigator, case, tmp_path / "drive", store=store,
-                   keyring=keyring, summary=summary, on_file=ctrl_c)
-    assert summary.interrupted
-    assert counts["threads"] > 100
-    registered = session.query(Evidence).all()
-    assert len(registered) == summary.added < 1000
-    assert sorted(store.blob_ids()) == sorted(item.blob_id for item in registered)
-    assert list(store.leftovers()) == []
-    assert worker_pids() == []
 
 
 KILLER = textwrap.dedent(

@@ -89,10 +89,6 @@ PROCESSES_FROM = 200
 PROCESSES = min(os.cpu_count() or 1, 8)  # worker processes
 PROCESS_CHUNK = 16  # files per task sent to a worker process, at most ...
 PROCESS_CHUNK_BYTES = 8 * 1024 * 1024  # ... and bytes (small files are sent in memory)
-# While the fork server imports (~0.5 s after the run's first new file), the threads write
-# and examine the new files, as in a small run, instead of this thread waiting for the pool's
-# first worker with the second core idle; the files after go to the worker processes.
-THREADS_WHILE_STARTING = True
 
 
 @dataclass
@@ -252,7 +248,6 @@ class _Run:
     # started when the first new file is sent (a rerun that finds every file starts none).
     processes: bool = False
     process_pool: ProcessPoolExecutor | None = None
-    server_started: bool = False  # the fork server, asked to start (`_processes_ready`)
     pool_keys: Keyring | None = None  # the KEK the pool was started with
     stop: Any = None  # the pool's multiprocessing Event: set, the workers stop
     jobs: list[_Job] = field(default_factory=list)  # new files not yet sent to a worker
@@ -330,25 +325,13 @@ class _Run:
 
     def _launch(self, source: SourceFile, digest: str, content: bytes | None) -> None:
         future: Future[tuple[_Blob, Submission]]
-        if self.processes and self._processes_ready():
+        if self.processes:
             future = self._job(source, content)
         else:
             future = self.pool.submit(self._stream, source, content, self.keys)
         weight = min(source.size, EXTRACT_LIMIT) + sniff.HEAD_BYTES
         self.flights.append(_Flight(source, digest, future, weight))
         self.weight += weight
-
-    def _processes_ready(self) -> bool:
-        """Whether new files go to the worker processes yet: the fork server is started at
-        the run's first new file and, until it has imported what the workers need (~0.5 s,
-        while the pool's first task would wait for it and this thread with it), the threads
-        write and examine the files, as in a small run (THREADS_WHILE_STARTING)."""
-        if self.process_pool is not None or not THREADS_WHILE_STARTING:
-            return True
-        if not self.server_started:
-            ingest_workers.start_server()
-            self.server_started = True
-        return ingest_workers.server_ready()
 
     def _job(self, source: SourceFile, content: bytes | None) -> Future[tuple[_Blob, Submission]]:
         """A new file for the worker processes, sent with others as one task (`_flush`)."""

@@ -30,7 +30,6 @@ import multiprocessing.spawn
 import multiprocessing.util
 import os
 import secrets as secrets_module
-import select
 import signal
 import socket
 import subprocess
@@ -255,53 +254,12 @@ def _ensure_lean_server() -> None:
 # authentication key): a later Python starts it as multiprocessing does, with the whole package.
 # It takes this process's sys.path, so that it imports the same `casefile` as this process
 # (`python -c` would put the working folder first, which may hold another checkout).
-# Before its loop it imports what the workers need (as the loop's own preload would: an
-# ImportError is left to the workers) and then says so on the "ready" pipe (`server_ready`).
 _SERVER = (
     "import sys\nsys.path[:] = %r\n"
     + bounded.WITHOUT_INIT
-    + "import os\ntry:\n    import %s\nexcept ImportError:\n    pass\n"
-    + "finally:\n    os.write(%d, b'+')\n    os.close(%d)\n"
     + "from multiprocessing.forkserver import main\nmain(%d, %d, %r)\n"
 )
 _LEAN = sys.version_info < (3, 14)
-# The read end of the "ready" pipe of the lean fork server started last, until it has said
-# that it has imported what the workers need (or ended): `server_ready`.
-_ready: int | None = None
-_ready_lock = threading.Lock()
-
-
-def start_server() -> None:
-    """Start the fork server now, if it is not running, without waiting for it: it imports
-    what the workers need (~0.5 s of a core) while this process goes on (`server_ready`
-    says when it has). `context` and the pool's first worker would start it otherwise."""
-    context()
-
-
-def server_ready() -> bool:
-    """Whether the pool's first worker can be had without waiting for the fork server's
-    imports: it has said that it has imported them, or it has ended (the pool then says why
-    at once), or it is not the lean one (started, and waited for, by multiprocessing).
-    Does not wait."""
-    global _ready  # noqa: PLW0603 - the one fork server of this process
-    with _ready_lock:
-        if _ready is None:
-            return True
-        readable, _, _ = select.select([_ready], [], [], 0)
-        if not readable:
-            return False
-        os.close(_ready)
-        _ready = None
-        return True
-
-
-def _await_server(ready: int) -> None:
-    """A new lean fork server's "ready" pipe, replacing that of one started before."""
-    global _ready  # noqa: PLW0603 - the one fork server of this process
-    with _ready_lock:
-        if _ready is not None:
-            os.close(_ready)
-        _ready = ready
 
 
 def _ensure_server() -> None:
@@ -330,26 +288,20 @@ def _ensure_server() -> None:
             listener.listen()
             # Every client holds the write end of "alive": once all are gone, the server ends.
             alive_r, alive_w = os.pipe()
-            ready_r, ready_w = os.pipe()
             try:
-                command = _SERVER % (
-                    sys.path, __name__, ready_w, ready_w, listener.fileno(), alive_r, [__name__]
-                )
+                command = _SERVER % (sys.path, listener.fileno(), alive_r, [__name__])
                 executable = os.fsencode(multiprocessing.spawn.get_executable())
                 flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]  # noqa: SLF001
                 pid = multiprocessing.util.spawnv_passfds(
                     executable,
                     [executable, *flags, "-c", command],
-                    [listener.fileno(), alive_r, ready_w],
+                    [listener.fileno(), alive_r],
                 )
             except BaseException:
                 os.close(alive_w)
-                os.close(ready_r)
                 raise
             finally:
                 os.close(alive_r)
-                os.close(ready_w)
-        _await_server(ready_r)
         server._forkserver_address = address  # noqa: SLF001
         server._forkserver_alive_fd = alive_w  # noqa: SLF001
         server._forkserver_pid = pid  # noqa: SLF001
