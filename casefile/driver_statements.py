@@ -34,14 +34,24 @@ class DriverStatement:
     processors: tuple[Processor, ...]
     positional: bool
 
+    def __post_init__(self) -> None:
+        # Each parameter's name and processor, zipped once: `parameters` runs per row.
+        pairs = tuple(zip(self.names, self.processors, strict=True))
+        object.__setattr__(self, "_pairs", pairs)
+
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        converted = (
-            (name, values[name] if process is None else process(values[name]))
-            for name, process in zip(self.names, self.processors, strict=True)
-        )
+        pairs: tuple[tuple[str, Processor], ...] = self._pairs  # type: ignore[attr-defined]
         if self.positional:
-            return tuple(value for _, value in converted)
-        return dict(converted)
+            return tuple(
+                [
+                    values[name] if process is None else process(values[name])
+                    for name, process in pairs
+                ]
+            )
+        return {
+            name: values[name] if process is None else process(values[name])
+            for name, process in pairs
+        }
 
 
 @functools.lru_cache(maxsize=256)  # keyed by statement object: keep statements module-level
