@@ -20,6 +20,8 @@ from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
 from casefile.documents import custody_report_pdf
+from casefile.documents.pdf_text import fonts as pdf_fonts
+from casefile.documents.pdf_text import lines as pdf_lines
 
 CASE_TITLE = "Custody report: မြန်မာ Tula Toli"
 ITEM_TITLE = "ရခိုင်ပြည်နယ် မြန်မာ"
@@ -608,8 +610,6 @@ def test_arabic_is_joined_and_drawn_right_to_left_among_latin():
     """"Ali (علي)": the Arabic word's glyphs are HarfBuzz's right-to-left shaping of it
     (initial, medial, final forms, rightmost letter drawn last), not its letters' isolated
     forms in the order typed; "Ali (" before it and ")" after it."""
-    from casefile.documents.pdf_text import fonts as pdf_fonts
-
     subject = custody_report_pdf.Subject(case_title="Ali (علي)")
     ours = glyphs_in(custody_report_pdf.render({**report(), "entries": []}, "Custody report",
                                                subject), "DejaVuSans")
@@ -649,13 +649,11 @@ def test_right_to_left_text_reads_back_as_typed():
 def test_left_to_right_paragraphs_skip_bidi():
     """Latin and Burmese paragraphs (no right-to-left or explicit bidi character) are laid out
     without ICU's bidi algorithm: the fast path the reports without Arabic or Hebrew keep."""
-    from casefile.documents.pdf_text import lines
-
-    style = lines.Style()
+    style = pdf_lines.Style()
     for text in ("Investigator K. 2019", CASE_TITLE, ITEM_TITLE, "Café «x» — 1/2"):
-        assert lines._Text.of([lines.Piece(text, style)]).levels is None, text
+        assert pdf_lines._Text.of([pdf_lines.Piece(text, style)]).levels is None, text
     for text in RIGHT_TO_LEFT:
-        assert lines._Text.of([lines.Piece(text, style)]).levels is not None, text
+        assert pdf_lines._Text.of([pdf_lines.Piece(text, style)]).levels is not None, text
 
 
 @pytest.mark.parametrize("text", RIGHT_TO_LEFT)
