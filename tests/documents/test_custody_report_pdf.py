@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import unicodedata
 from dataclasses import dataclass
 
 import pytest
@@ -654,6 +655,14 @@ def test_left_to_right_paragraphs_skip_bidi():
         assert pdf_lines._Text.of([pdf_lines.Piece(text, style)]).levels is None, text
     for text in RIGHT_TO_LEFT:
         assert pdf_lines._Text.of([pdf_lines.Piece(text, style)]).levels is not None, text
+
+
+def test_the_bidi_check_finds_every_right_to_left_or_explicit_character():
+    """The quick check's ranges hold every character of a class that needs the algorithm."""
+    missed = [f"U+{point:04X}" for point in range(0x80, 0x110000)
+              if unicodedata.bidirectional(chr(point)) in pdf_lines._BIDI_CLASSES
+              and not pdf_lines._needs_bidi(chr(point))]
+    assert not missed
 
 
 @pytest.mark.parametrize("text", RIGHT_TO_LEFT)

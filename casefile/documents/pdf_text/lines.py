@@ -17,6 +17,7 @@ paragraph with no right-to-left or explicit bidi character (Latin, Burmese) skip
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import unicodedata
 from collections.abc import Sequence
@@ -82,11 +83,20 @@ _BIDI_CLASSES = frozenset(
     {"R", "AL", "AN", "RLE", "RLO", "LRE", "LRO", "PDF", "RLI", "LRI", "FSI", "PDI"})
 
 
+# Where every character of those classes lies (Hebrew to Arabic Extended, RLM, the explicit
+# controls, Hebrew and Arabic presentation forms, the historic right-to-left blocks; a test
+# checks it against unicodedata): one regex search passes over a Latin or Burmese paragraph.
+_BIDI_RANGES = re.compile(
+    "[\u0590-\u08ff\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff"
+    "\U00010800-\U00010fff\U0001e800-\U0001efff]")
+
+
 def _needs_bidi(text: str) -> bool:
+    """Whether the paragraph holds a character of the classes above."""
     if text.isascii():
         return False
     bidirectional = unicodedata.bidirectional
-    return any(bidirectional(char) in _BIDI_CLASSES for char in text if ord(char) > 0x7F)
+    return any(bidirectional(char) in _BIDI_CLASSES for char in _BIDI_RANGES.findall(text))
 
 
 def _utf16_indices(text: str) -> list[int] | None:
