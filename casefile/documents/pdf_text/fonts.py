@@ -154,9 +154,11 @@ Glyph = tuple[int, int, int, int, int]
 
 
 @functools.lru_cache(maxsize=SHAPED_CACHE)
-def _shaped(font: Font, text: str) -> tuple[Glyph, ...]:
+def _shaped(font: Font, text: str, direction: str | None) -> tuple[Glyph, ...]:
     buffer = hb.Buffer()
     buffer.add_str(text)
+    if direction is not None:
+        buffer.direction = direction  # guess_segment_properties keeps it, guesses the rest
     buffer.guess_segment_properties()
     hb.shape(font.font, buffer, {})  # kerning and the script's features by default
     # add_str takes a str: clusters are indices of code points in it.
@@ -170,7 +172,10 @@ def _shaped(font: Font, text: str) -> tuple[Glyph, ...]:
 _shaping = threading.Lock()
 
 
-def shape(font: Font, text: str) -> tuple[Glyph, ...]:
-    """The text shaped in one font (cached per process: LRU, bounded)."""
+def shape(font: Font, text: str, direction: str | None = None) -> tuple[Glyph, ...]:
+    """The text shaped in one font (cached per process: LRU, bounded), in a direction
+    ("ltr", "rtl": a bidi run's, from lines.py) or, if None, the one its script suggests.
+    Right to left, HarfBuzz gives the glyphs in visual order (left to right), Arabic joined
+    and brackets mirrored; a glyph's cluster is still an index in the text as typed."""
     with _shaping:  # an hb.Font is not to be shared by threads shaping at once
-        return _shaped(font, text)
+        return _shaped(font, text, direction)

@@ -4,12 +4,22 @@ part of an e-mail address), plus those between two pieces marked breakable after
 e-mail address before its @ and after its dots); hard breaks at "\\n". A piece wider than
 the line breaks between grapheme clusters (`overflow-wrap: break-word`, or `anywhere`:
 hashes and keys). Lines are filled greedily, measured from HarfBuzz's advances; each line's
-text is then shaped as it is drawn (a run cut by a line break is shaped again in parts)."""
+text is then shaped as it is drawn (a run cut by a line break is shaped again in parts).
+
+Right-to-left text (Arabic, Hebrew) is ordered by ICU's bidi algorithm (UAX 9, a left-to-right
+paragraph: the report is English): lines are broken on the text as typed (widths do not
+depend on order), then each line's runs are cut at its bidi runs, each piece shaped in its
+own direction (HarfBuzz joins Arabic, mirrors brackets) and the pieces placed in visual
+order. As in WeasyPrint's PDFs, the glyphs (and their ToUnicode text) are in visual order:
+readers (pdftotext, a viewer's copy) put right-to-left text back in logical order. A
+paragraph with no right-to-left or explicit bidi character (Latin, Burmese) skips this."""
 
 from __future__ import annotations
 
 import functools
+import re
 import threading
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +62,7 @@ class Run:
     color: tuple[float, float, float]
     x: float
     glyphs: tuple[tuple[int, int, int, int, str], ...]
+    rtl: bool = False  # right to left: glyphs (clusters) in visual order, the text's reversed
     # What a writer derives from the run once (a laid-out paragraph is cached, and so its
     # runs): not part of its value.
     memo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
@@ -59,11 +70,45 @@ class Run:
 
 @dataclass(frozen=True)
 class Line:
+    """A line's runs, left to right as drawn."""
+
     width: float
     runs: tuple[Run, ...]
 
 
 _local = threading.local()
+# Bidi classes that make a paragraph need ICU's bidi algorithm: right-to-left letters,
+# Arabic digits, explicit embeddings, overrides and isolates. Without them every level is 0.
+_BIDI_CLASSES = frozenset(
+    {"R", "AL", "AN", "RLE", "RLO", "LRE", "LRO", "PDF", "RLI", "LRI", "FSI", "PDI"})
+
+
+# Where every character of those classes lies (Hebrew to Arabic Extended, RLM, the explicit
+# controls, Hebrew and Arabic presentation forms, the historic right-to-left blocks; a test
+# checks it against unicodedata): one regex search passes over a Latin or Burmese paragraph.
+_BIDI_RANGES = re.compile(
+    "[\u0590-\u08ff\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff"
+    "\U00010800-\U00010fff\U0001e800-\U0001efff]")
+
+
+def _needs_bidi(text: str) -> bool:
+    """Whether the paragraph holds a character of the classes above."""
+    if text.isascii():
+        return False
+    bidirectional = unicodedata.bidirectional
+    return any(bidirectional(char) in _BIDI_CLASSES for char in _BIDI_RANGES.findall(text))
+
+
+def _utf16_indices(text: str) -> list[int] | None:
+    """Each code point's index in UTF-16 units (ICU's), and the end's; None if the same."""
+    if all(ord(char) <= 0xFFFF for char in text):
+        return None
+    indices, unit = [], 0
+    for char in text:
+        indices.append(unit)
+        unit += 2 if ord(char) > 0xFFFF else 1
+    indices.append(unit)
+    return indices
 
 
 def _iterator(kind: str) -> icu.BreakIterator:
@@ -101,6 +146,11 @@ class _Text:
     styles: list[Style]
     runs: list[tuple[int, int, Style, fonts.Font]]
     x: list[float]  # len(text) + 1 positions; a cluster's width is on its first character
+    # Bidi, for a paragraph that needs it: each character's embedding level (the runs are
+    # cut where it changes), ICU's Bidi of the paragraph, code point -> UTF-16 index.
+    levels: list[int] | None = None
+    bidi: Any = None
+    units: list[int] | None = None
 
     @classmethod
     def of(cls, pieces: Sequence[Piece]) -> _Text:
@@ -118,33 +168,79 @@ class _Text:
                 grouped.append((offset, end, piece.style))
             styles += [piece.style] * len(piece.text)
             offset = end
+        levels: list[int] | None = None
+        bidi: Any = None
+        units: list[int] | None = None
+        if _needs_bidi(text):
+            bidi = icu.Bidi()
+            bidi.setPara(icu.UnicodeString(text), 0)  # paragraph level 0: left to right
+            by_unit = bidi.getLevels()
+            units = _utf16_indices(text)
+            levels = list(by_unit) if units is None else [by_unit[unit] for unit in units[:-1]]
         advances = [0.0] * (len(text) + 1)
         for start, end, style in grouped:
             for run_start, run_end, font in fonts.itemize(text[start:end], style.font):
-                runs.append((start + run_start, start + run_end, style, font))
-                scale = style.size / font.upem
-                for glyph in fonts.shape(font, text[start + run_start : start + run_end]):
-                    advances[start + run_start + glyph[1]] += glyph[2] * scale
+                low, high = start + run_start, start + run_end
+                parts = [(low, high)] if levels is None else _level_runs(levels, low, high)
+                for piece_start, piece_end in parts:
+                    runs.append((piece_start, piece_end, style, font))
+                    direction = None if levels is None else _direction(levels[piece_start])
+                    scale = style.size / font.upem
+                    for glyph in fonts.shape(font, text[piece_start:piece_end], direction):
+                        advances[piece_start + glyph[1]] += glyph[2] * scale
         x = [0.0] * (len(text) + 1)
         total = 0.0
         for index, advance in enumerate(advances):
             x[index] = total
             total += advance
-        return cls(text, styles, runs, x)
+        return cls(text, styles, runs, x, levels, bidi, units)
 
     def width(self, start: int, end: int) -> float:
         return self.x[end] - self.x[start]
 
-    def line(self, start: int, end: int) -> Line:
-        """The line of text[start:end], each run in it shaped as drawn."""
-        drawn: list[Run] = []
-        x = 0.0
+    def _pieces(self, start: int, end: int, direction: str | None
+                ) -> list[tuple[int, int, Style, fonts.Font, str | None]]:
+        """The runs' parts inside text[start:end], in the text's order."""
+        pieces: list[tuple[int, int, Style, fonts.Font, str | None]] = []
         for run_start, run_end, style, font in self.runs:
             low, high = max(start, run_start), min(end, run_end)
-            if low >= high:
-                continue
+            if low < high:
+                pieces.append((low, high, style, font, direction))
+        return pieces
+
+    def _visual(self, start: int, end: int
+                ) -> list[tuple[int, int, Style, fonts.Font, str | None]]:
+        """The runs' parts in text[start:end] in visual order (left to right), each with its
+        direction, as ICU orders the line's bidi runs (UAX 9 L1-L2)."""
+        units = self.units
+        if units is None:
+            unit_start, unit_end = start, end
+        else:
+            unit_start, unit_end = units[start], units[end]
+            index_of = {unit: index for index, unit in enumerate(units)}
+        line = self.bidi.setLine(unit_start, unit_end)
+        pieces: list[tuple[int, int, Style, fonts.Font, str | None]] = []
+        for number in range(line.countRuns()):
+            logical, length, direction = line.getVisualRun(number)
+            low, high = unit_start + logical, unit_start + logical + length
+            if units is not None:
+                low, high = index_of[low], index_of[high]
+            rtl = direction == icu.UBiDiDirection.RTL
+            found = self._pieces(low, high, "rtl" if rtl else "ltr")
+            if rtl:
+                found.reverse()  # its pieces (fonts, styles) right to left too
+            pieces += found
+        return pieces
+
+    def line(self, start: int, end: int) -> Line:
+        """The line of text[start:end], each run in it shaped as drawn, in visual order."""
+        drawn: list[Run] = []
+        x = 0.0
+        pieces = (self._pieces(start, end, None) if self.levels is None
+                  else self._visual(start, end))
+        for low, high, style, font, direction in pieces:
             part = self.text[low:high]
-            shaped = fonts.shape(font, part)
+            shaped = fonts.shape(font, part, direction)
             firsts: dict[int, int] = {}
             for index, glyph in enumerate(shaped):
                 firsts.setdefault(glyph[1], index)
@@ -156,9 +252,24 @@ class _Text:
                  text_of[glyph[1]] if firsts[glyph[1]] == index else "")
                 for index, glyph in enumerate(shaped)
             )
-            drawn.append(Run(font, style.size, style.color, x, glyphs))
+            drawn.append(Run(font, style.size, style.color, x, glyphs, direction == "rtl"))
             x += sum(glyph[2] for glyph in shaped) * style.size / font.upem
         return Line(x, tuple(drawn))
+
+
+def _direction(level: int) -> str:
+    return "rtl" if level % 2 else "ltr"
+
+
+def _level_runs(levels: list[int], start: int, end: int) -> list[tuple[int, int]]:
+    """text[start:end] cut where the embedding level changes."""
+    runs: list[tuple[int, int]] = []
+    for index in range(start + 1, end):
+        if levels[index] != levels[index - 1]:
+            runs.append((start, index))
+            start = index
+    runs.append((start, end))
+    return runs
 
 
 def _opportunities(pieces: Sequence[Piece], text: str) -> tuple[set[int], set[int]]:

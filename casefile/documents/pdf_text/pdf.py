@@ -102,8 +102,11 @@ class Document:
         if not exact:
             # The ToUnicode map gives a glyph one text, the first it stood for: where a glyph
             # stands for other text here (a shaped script), the line says its text
-            # (ActualText, which pdftotext and a reader's copy use), spaces included.
-            text = "".join(glyph[4] for run in line.runs for glyph in run.glyphs)
+            # (ActualText, which pdftotext and a reader's copy use), spaces included. Its
+            # characters follow the glyphs left to right (a right-to-left cluster's
+            # reversed): readers put right-to-left text back in logical order themselves.
+            text = "".join(glyph[4][::-1] if run.rtl else glyph[4]
+                           for run in line.runs for glyph in run.glyphs)
             drawn = [b"/Span <</ActualText <FEFF%s>>> BDC" % _utf16(text).encode(), *drawn,
                      b"EMC"]
         page.operators += drawn
