@@ -32,9 +32,17 @@ PATTERNS = {
     "myanmar_bold": "Padauk:bold",  # Padauk has a bold face: a heading's Burmese is bold too
 }
 # Each style's fallbacks, in order; a style not named here falls back to regular Padauk.
-FALLBACKS = {"bold": ("myanmar_bold",)}
+# After them, any installed font fontconfig finds with the character (`covering`).
+FALLBACKS = {"bold": ("myanmar_bold",), "mono": ("sans", "myanmar")}
 DEFAULT_FALLBACKS = ("myanmar",)
+# Fonts that must be the family asked for (a fontconfig substitute would draw nothing).
+REQUIRED = {"sans": "DejaVu Sans", "bold": "DejaVu Sans", "oblique": "DejaVu Sans",
+            "mono": "DejaVu Sans Mono", "myanmar": "Padauk", "myanmar_bold": "Padauk"}
+INSTALL_HINT = {"DejaVu Sans": "fonts-dejavu-core", "DejaVu Sans Mono": "fonts-dejavu-core",
+                "Padauk": "fonts-sil-padauk"}
 SHAPED_CACHE = 4096  # (font, text) shaping results kept per process
+SHAPED_LONGEST = 200  # characters: a longer text is shaped each time, not kept
+REPLACEMENT = 0xFFFD  # drawn for a character no installed font has (the text keeps it)
 _JOINERS = frozenset("\u200c\u200d")
 
 
@@ -69,18 +77,19 @@ class Font:
         return ord(char) in self.chars
 
 
-def _match(pattern: str) -> str:
-    """The font file fontconfig gives for a pattern."""
+def _match(pattern: str) -> tuple[str, int]:
+    """The font file (and face index in it) fontconfig gives for a pattern."""
     program = shutil.which("fc-match")
     if program is None:
         raise FontMissing("fc-match (fontconfig) is not installed")
     result = subprocess.run(  # noqa: S603 - a fixed program and pattern, no shell
-        [program, "-f", "%{file}", pattern], capture_output=True, text=True, timeout=30,
-        check=False,
+        [program, "-f", "%{index}:%{file}", pattern], capture_output=True, text=True,
+        timeout=30, check=False,
     )
-    if result.returncode != 0 or not result.stdout:
+    index, _, path = result.stdout.partition(":")
+    if result.returncode != 0 or not path:
         raise FontMissing(f"fontconfig found no font for {pattern!r}")
-    return result.stdout
+    return path, int(index or 0)
 
 
 _loading = threading.Lock()
@@ -88,14 +97,23 @@ _loading = threading.Lock()
 
 @functools.cache
 def _load(key: str) -> Font:
-    path = _match(PATTERNS[key])
-    face = hb.Face(hb.Blob.from_file_path(path))
+    path, index = _match(PATTERNS[key])
+    loaded = _open(key, path, index)
+    family = REQUIRED[key]
+    names = {loaded.face.get_name(name_id) or "" for name_id in (
+        hb.OTNameIdPredefined.FONT_FAMILY, hb.OTNameIdPredefined.TYPOGRAPHIC_FAMILY)}
+    if family not in names and family.replace(" ", "") not in loaded.postscript_name:
+        raise FontMissing(
+            f"fontconfig has no {family!r} font (it gave {path}): install "
+            f"{INSTALL_HINT[family]}")
+    return loaded
+
+
+def _open(key: str, path: str, index: int = 0) -> Font:
+    face = hb.Face(hb.Blob.from_file_path(path), index)
     font = hb.Font(face)  # scale: the font's units per em
     extents = font.get_font_extents("ltr")
     name = face.get_name(hb.OTNameIdPredefined.POSTSCRIPT_NAME) or key
-    family = PATTERNS[key].split(":")[0]
-    if not key.startswith("myanmar") and family.replace(" ", "") not in name.replace(" ", ""):
-        raise FontMissing(f"fontconfig gave {path} for {PATTERNS[key]!r}")
     return Font(
         key=key, path=path, face=face, font=font, upem=face.upem,
         ascender=extents.ascender / face.upem, descender=-extents.descender / face.upem,
@@ -109,6 +127,40 @@ def font(key: str) -> Font:
         return _load(key)
 
 
+# Fonts found through fontconfig for characters the styles' fonts lack, by file and index,
+# and each such character's font (None: no installed font has it), per process.
+_found_fonts: dict[tuple[str, int], Font] = {}
+_covering: dict[int, Font | None] = {}
+
+
+def covering(char: str) -> Font | None:
+    """An installed font with the character, for one no style font has: a font already found
+    for another character if it has it (a CJK name's characters all come from one font),
+    else fontconfig's best font for it (`fc-match :charset=`), asked once per character and
+    process. Only TrueType outlines (glyf), which the PDF embeds as CIDFontType2; None if no
+    installed font has the character."""
+    code = ord(char)
+    with _loading:
+        if code in _covering:
+            return _covering[code]
+        chosen = next((other for other in _found_fonts.values() if code in other.chars), None)
+        if chosen is None:
+            try:
+                path, index = _match(f":charset={code:x}:fontformat=TrueType")
+            except FontMissing:
+                path, index = "", 0
+            if path:
+                chosen = _found_fonts.get((path, index))
+                if chosen is None:
+                    opened = _open(f"fallback{len(_found_fonts)}", path, index)
+                    if "glyf" in opened.face.table_tags:
+                        chosen = _found_fonts[(path, index)] = opened
+            if chosen is not None and code not in chosen.chars:
+                chosen = None
+        _covering[code] = chosen
+        return chosen
+
+
 def load() -> None:
     """Load every font now and shape a sample with each (a process that writes reports in
     a row pays fontconfig and HarfBuzz's set-up before its first report)."""
@@ -118,7 +170,8 @@ def load() -> None:
 
 def itemize(text: str, key: str) -> list[tuple[int, int, Font]]:
     """The text's runs by font: (start, end, font). A character goes to the style's font if
-    it has it, else to the first fallback that has it (else the style's font: .notdef);
+    it has it, else to the first fallback that has it, else to an installed font that has
+    it (`covering`), else to the style's font (which draws U+FFFD for it, see `shape`);
     marks and joiners stay with the font of the character before them, and a space with
     it if that font has one (between two Burmese words: Padauk's space, as Pango sets it)."""
     own = font(key)
@@ -138,7 +191,8 @@ def itemize(text: str, key: str) -> list[tuple[int, int, Font]]:
         elif own.has(char) or char.isspace():
             chosen = own
         else:
-            chosen = next((other for other in fallbacks if other.has(char)), own)
+            chosen = (next((other for other in fallbacks if other.has(char)), None)
+                      or covering(char) or own)
         if chosen is not current:
             if current is not None:
                 runs.append((start, index, current))
@@ -153,24 +207,40 @@ def itemize(text: str, key: str) -> list[tuple[int, int, Font]]:
 Glyph = tuple[int, int, int, int, int]
 
 
-@functools.lru_cache(maxsize=SHAPED_CACHE)
-def _shaped(font: Font, text: str) -> tuple[Glyph, ...]:
+def _shape(font: Font, text: str) -> tuple[Glyph, ...]:
     buffer = hb.Buffer()
     buffer.add_str(text)
     buffer.guess_segment_properties()
     hb.shape(font.font, buffer, {})  # kerning and the script's features by default
     # add_str takes a str: clusters are indices of code points in it.
-    return tuple(
+    glyphs = tuple(
         (info.codepoint, info.cluster, position.x_advance, position.x_offset,
          position.y_offset)
         for info, position in zip(buffer.glyph_infos, buffer.glyph_positions, strict=True)
     )
+    if any(glyph[0] == 0 for glyph in glyphs):
+        # A character no installed font has: the font's U+FFFD (else its .notdef box, which
+        # most fonts draw), visible, in place of an empty glyph 0; its text stays the
+        # character (the glyph's cluster), for the text layer.
+        replacement = font.font.get_nominal_glyph(REPLACEMENT) or 0
+        width = font.advance(replacement)
+        glyphs = tuple(
+            (replacement, glyph[1], max(glyph[2], width) if replacement else glyph[2],
+             glyph[3], glyph[4]) if glyph[0] == 0 else glyph
+            for glyph in glyphs
+        )
+    return glyphs
 
 
+_shaped = functools.lru_cache(maxsize=SHAPED_CACHE)(_shape)
 _shaping = threading.Lock()
 
 
 def shape(font: Font, text: str) -> tuple[Glyph, ...]:
-    """The text shaped in one font (cached per process: LRU, bounded)."""
+    """The text shaped in one font (cached per process, LRU, bounded; a text longer than
+    SHAPED_LONGEST characters, a long note, is shaped each time: a process writing many
+    reports keeps only short, repeated texts)."""
     with _shaping:  # an hb.Font is not to be shared by threads shaping at once
+        if len(text) > SHAPED_LONGEST:
+            return _shape(font, text)
         return _shaped(font, text)
