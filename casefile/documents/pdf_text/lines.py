@@ -19,6 +19,7 @@ import icu
 from casefile.documents.pdf_text import fonts
 
 LAID_OUT_CACHE = 512  # paragraphs (pieces, width) kept laid out per process: ~0.2 MiB a proof
+LAID_OUT_LONGEST = 200  # characters: a longer paragraph (a long note) is laid out each time
 
 
 @dataclass(frozen=True)
@@ -190,12 +191,15 @@ def _visible_end(text: str, start: int, end: int) -> int:
 
 def lay_out(pieces: Sequence[Piece], width: float) -> tuple[Line, ...]:
     """The pieces broken into lines no wider than `width` (pt) where they can be; "\\n" ends
-    a line. Cached per process (LRU, bounded): a report's fixed texts are laid out once."""
-    return _lay_out(tuple(pieces), round(width, 4))
+    a line. Cached per process (LRU, bounded by entries and, as a longer paragraph is not
+    kept, by size): a report's fixed texts are laid out once."""
+    key = tuple(pieces)
+    if sum(len(piece.text) for piece in key) > LAID_OUT_LONGEST:
+        return _break(key, round(width, 4))
+    return _lay_out(key, round(width, 4))
 
 
-@functools.lru_cache(maxsize=LAID_OUT_CACHE)
-def _lay_out(pieces: tuple[Piece, ...], width: float) -> tuple[Line, ...]:
+def _break(pieces: tuple[Piece, ...], width: float) -> tuple[Line, ...]:
     lines: list[Line] = []
     paragraph: list[Piece] = []
     for piece in pieces:
@@ -209,6 +213,9 @@ def _lay_out(pieces: tuple[Piece, ...], width: float) -> tuple[Line, ...]:
                                        piece.wbr and number == len(parts) - 1))
     lines += _fill(paragraph, width)
     return tuple(lines)
+
+
+_lay_out = functools.lru_cache(maxsize=LAID_OUT_CACHE)(_break)
 
 
 def _fill(pieces: Sequence[Piece], width: float) -> list[Line]:
