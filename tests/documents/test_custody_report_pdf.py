@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -20,6 +21,7 @@ from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
 from casefile.documents import custody_report_pdf
+from casefile.documents.pdf_text import fonts, lines
 
 CASE_TITLE = "Custody report: မြန်မာ Tula Toli"
 ITEM_TITLE = "ရခိုင်ပြည်နယ် မြန်မာ"
@@ -560,3 +562,139 @@ def test_burmese_in_a_heading_is_bold_as_the_heading(pdf):
     assert all(ord(char) in run.cmap for char in MYANMAR)
     # The bold face draws the heading's word, shaped (the medial ra first).
     assert contains(glyphs, [run.cmap[0x103C], run.cmap[0x1019]])
+
+
+def report_with(actor: str = "Investigator K.", details: dict | None = None,
+                case_title: str = "Case T") -> bytes:
+    data = report()
+    data["entries"][2]["actor"]["label"] = actor
+    if details is not None:
+        data["entries"][2]["details"] = details
+    subject = custody_report_pdf.Subject(case_title=case_title)
+    return custody_report_pdf.render(data, "Custody report", subject, sentence)
+
+
+def drawn_with(runs: list[Run], char: str) -> list[Run]:
+    """The runs drawing the character with a font (subset) whose cmap has it."""
+    return [run for run in runs if ord(char) in run.cmap and run.cmap[ord(char)] in run.glyphs]
+
+
+def test_a_name_in_a_script_dejavu_and_padauk_lack_is_drawn_with_an_installed_font():
+    """A Chinese name (張偉) is drawn, as WeasyPrint's fontconfig fallback drew it, with an
+    installed font that has it (Debian's fonts-droid-fallback here), embedded as a subset:
+    visible glyphs, not glyph 0, and it reads back."""
+    if fonts.covering("張") is None:
+        pytest.skip("no installed font has 張 (Debian: fonts-droid-fallback)")
+    pdf = report_with(actor="張偉 Zhang", case_title="Prosecutor v. 張偉")
+    runs = glyph_runs(pdf)
+    for char in "張偉":
+        drawing = drawn_with(runs, char)
+        assert drawing, char
+        assert all("DejaVu" not in run.font and "Padauk" not in run.font for run in drawing)
+        assert all(run.cmap[ord(char)] != 0 for run in drawing)
+    assert not any(0 in run.glyphs for run in runs)
+    assert any(name.split("+")[1] == fonts.covering("張").postscript_name  # type: ignore[union-attr]
+               for name in embedded_fonts(pdf))
+    assert "張偉 Zhang" in pdftotext(pdf)
+
+
+def test_a_character_no_installed_font_has_is_drawn_visibly_and_kept_in_the_text():
+    """A character no font has (a private-use one, U+F0000) is drawn as U+FFFD, not as
+    an empty glyph 0; a reader's copy still gives the character."""
+    missing = "\U000f0000"
+    assert fonts.covering(missing) is None
+    pdf = report_with(actor=f"Ali {missing} Hassan")
+    runs = glyph_runs(pdf)
+    assert not any(0 in run.glyphs for run in runs)
+    replacement = [run for run in runs if 0xFFFD in run.cmap
+                   and run.cmap[0xFFFD] in run.glyphs]
+    assert replacement and all("DejaVuSans" in run.font for run in replacement)
+    assert f"Ali {missing} Hassan" in pdftotext(pdf)
+
+
+def test_hebrew_and_latin_letters_dejavu_mono_lacks_are_drawn_in_the_details():
+    """The recorded fields (DejaVu Sans Mono) fall back to DejaVu Sans, then Padauk, then
+    any installed font: Hebrew, ẫ and Cyrillic komi de are drawn with fonts that have them."""
+    pdf = report_with(details={"where": "בית המשפט", "reason": "ẫ \u0501"})
+    runs = glyph_runs(pdf)
+    for char in "בתמשפטẫ\u0501":
+        assert drawn_with(runs, char), char
+    assert not any(0 in run.glyphs for run in runs)
+    words = pdftotext(pdf)
+    assert "ẫ \u0501" in words
+
+
+def test_without_padauk_burmese_is_refused_with_an_install_hint(tmp_path):
+    """fontconfig gives some other font for Padauk if it is missing: the report refuses
+    (FontMissing, naming the package) instead of drawing Burmese as nothing."""
+    config = tmp_path / "fonts.conf"
+    config.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        "<dir>/usr/share/fonts/truetype/dejavu</dir>"
+        f"<cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>")
+    script = (
+        "from casefile.documents import custody_report_pdf as c\n"
+        "from casefile.documents.pdf_text.fonts import FontMissing\n"
+        "try:\n"
+        "    c.render({'checkpoint': 'x\\n1\\nAA=\\n', 'verifier_key': 'k', 'entries': []},"
+        " 'မြန်မာ', c.Subject(case_title='မြန်မာ'), str)\n"
+        "except FontMissing as error:\n"
+        "    print('missing:', error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "FONTCONFIG_FILE": str(config)}, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "missing:" in done.stdout and "fonts-sil-padauk" in done.stdout, done.stdout
+
+
+def test_a_case_title_of_300_wide_characters_stays_in_the_footer_cut_with_an_ellipsis():
+    title = "W" * 150 + " " + "\uff37" * 149
+    pdf = report_with(case_title=title)
+    words, width, height = bbox_words(pdf)
+    footer = [word for word in words if word.y_max > height - 14 * MM]
+    assert footer
+    for word in footer:
+        assert word.x_min >= 10 * MM - 0.5 and word.x_max <= width - 10 * MM + 0.5, word
+        assert word.y_min >= height - 14 * MM and word.y_max <= height, word
+    for page in {word.page for word in footer}:
+        rows = {round(word.y_min) for word in footer if word.page == page
+                and word.text.startswith(("W", "\uff37"))}
+        assert len(rows) == 2
+        title_words = [word.text for word in footer if word.page == page
+                       and word.text.startswith(("W", "\uff37"))]
+        assert title_words[-1].endswith("…")
+    # The whole title is on the first page's table.
+    assert title in pdftotext(pdf).replace("\n", "")
+
+
+def test_long_distinct_texts_are_not_kept_in_the_caches():
+    """A process writing many reports keeps short, repeated texts shaped and laid out, not
+    each report's long notes: after many distinct long texts, the caches hold none of them
+    (only the lines they were drawn in, each short), so what they hold stays under
+    SHAPED_CACHE x SHAPED_LONGEST characters however many reports a process writes."""
+    sans = fonts.font("sans")
+    style = lines.Style("sans", 8)
+    shaped, laid_out = fonts._shaped.cache_info(), lines._lay_out.cache_info()
+    drawn = 0
+    for number in range(50):
+        note = f"note {number} " + "the seal was intact when received " * 60
+        held = fonts._shaped.cache_info().currsize
+        fonts.shape(sans, note)
+        assert fonts._shaped.cache_info().currsize == held
+        laid = lines.lay_out([lines.Piece(note, style)], 300.0)
+        for line in laid:
+            assert len("".join(glyph[4] for run in line.runs for glyph in run.glyphs)) \
+                <= fonts.SHAPED_LONGEST
+        drawn += len(laid)
+    assert lines._lay_out.cache_info().currsize == laid_out.currsize
+    assert fonts._shaped.cache_info().currsize <= shaped.currsize + drawn
+    # Short texts are still kept: the same one again is a hit.
+    lines.lay_out([lines.Piece("short note", style)], 300.0)
+    hits = lines._lay_out.cache_info().hits
+    lines.lay_out([lines.Piece("short note", style)], 300.0)
+    assert lines._lay_out.cache_info().hits == hits + 1
+
+
+def test_the_catalog_gives_the_language(pdf):
+    assert PdfReader(io.BytesIO(pdf)).trailer["/Root"]["/Lang"] == "en"
