@@ -668,32 +668,26 @@ def test_a_case_title_of_300_wide_characters_stays_in_the_footer_cut_with_an_ell
     assert title in pdftotext(pdf).replace("\n", "")
 
 
-def test_long_distinct_texts_are_not_kept_in_the_caches():
-    """A process writing many reports keeps short, repeated texts shaped and laid out, not
-    each report's long notes: after many distinct long texts, the caches hold none of them
-    (only the lines they were drawn in, each short), so what they hold stays under
-    SHAPED_CACHE x SHAPED_LONGEST characters however many reports a process writes."""
-    sans = fonts.font("sans")
-    style = lines.Style("sans", 8)
-    shaped, laid_out = fonts._shaped.cache_info(), lines._lay_out.cache_info()
-    drawn = 0
-    for number in range(50):
-        note = f"note {number} " + "the seal was intact when received " * 60
-        held = fonts._shaped.cache_info().currsize
-        fonts.shape(sans, note)
-        assert fonts._shaped.cache_info().currsize == held
-        laid = lines.lay_out([lines.Piece(note, style)], 300.0)
-        for line in laid:
-            assert len("".join(glyph[4] for run in line.runs for glyph in run.glyphs)) \
-                <= fonts.SHAPED_LONGEST
-        drawn += len(laid)
-    assert lines._lay_out.cache_info().currsize == laid_out.currsize
-    assert fonts._shaped.cache_info().currsize <= shaped.currsize + drawn
-    # Short texts are still kept: the same one again is a hit.
-    lines.lay_out([lines.Piece("short note", style)], 300.0)
-    hits = lines._lay_out.cache_info().hits
-    lines.lay_out([lines.Piece("short note", style)], 300.0)
-    assert lines._lay_out.cache_info().hits == hits + 1
+def test_the_caches_hold_a_bounded_amount_of_text_however_many_long_notes():
+    """A process writing many reports (a bundle's helper) keeps texts shaped and laid out
+    up to a number of characters, not each report's long notes without end (2,000-character
+    notes once grew a process to ~630 MiB); what reports share is still kept."""
+    reports = 0
+    shared = custody_report_pdf.HOW_TO_VERIFY
+    for number in range(60):
+        note = f"note {number}: " + " ".join(f"seal{number}x{word}" for word in range(300))
+        report_with(details={"where": note[:2000], "reason": note[2000:4000] or "x"})
+        reports += 1
+        assert fonts.SHAPED.held <= fonts.SHAPED_CHARS
+        assert lines.LAID_OUT.held <= lines.LAID_OUT_CHARS
+    # Well past the bound: the notes alone (2 x 2,000 characters, shaped and laid out)
+    assert reports * 4000 > fonts.SHAPED_CHARS
+    # and what every report lays out (the appendix) is still there, kept.
+    hits = lines.LAID_OUT.hits
+    report_with()
+    assert lines.LAID_OUT.hits > hits
+    assert any(shared[:40] in "".join(piece.text for piece in key[0])
+               for key in lines.LAID_OUT._kept)
 
 
 def test_the_catalog_gives_the_language(pdf):

@@ -13,12 +13,16 @@ closer), so Burmese words here are set slightly looser than in WeasyPrint's PDFs
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 import subprocess
 import threading
 import unicodedata
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import uharfbuzz as hb  # type: ignore[import-untyped]  # no type hints shipped
 
@@ -40,8 +44,8 @@ REQUIRED = {"sans": "DejaVu Sans", "bold": "DejaVu Sans", "oblique": "DejaVu San
             "mono": "DejaVu Sans Mono", "myanmar": "Padauk", "myanmar_bold": "Padauk"}
 INSTALL_HINT = {"DejaVu Sans": "fonts-dejavu-core", "DejaVu Sans Mono": "fonts-dejavu-core",
                 "Padauk": "fonts-sil-padauk"}
-SHAPED_CACHE = 4096  # (font, text) shaping results kept per process
-SHAPED_LONGEST = 200  # characters: a longer text is shaped each time, not kept
+SHAPED_CACHE = 4096  # (font, text) shaping results kept per process, at most
+SHAPED_CHARS = 100_000  # characters of those texts, at most (~15 MiB of glyphs)
 REPLACEMENT = 0xFFFD  # drawn for a character no installed font has (the text keeps it)
 _JOINERS = frozenset("\u200c\u200d")
 
@@ -232,15 +236,60 @@ def _shape(font: Font, text: str) -> tuple[Glyph, ...]:
     return glyphs
 
 
-_shaped = functools.lru_cache(maxsize=SHAPED_CACHE)(_shape)
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class TextCache(Generic[K, V]):
+    """An LRU cache bounded by entries and by the characters of the texts it keeps (a key
+    is given with its text's length): a process writing many reports keeps what they share
+    (headings, the appendix's paragraphs) and, of each report's own long notes, no more
+    than the bound. A text longer than a tenth of the bound is not kept. Thread-safe."""
+
+    def __init__(self, entries: int, chars: int) -> None:
+        self.entries, self.chars = entries, chars
+        self.held = 0  # characters of the texts kept
+        self.hits = self.misses = 0
+        self._kept: OrderedDict[K, tuple[int, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, key: K) -> V | None:
+        found = self._kept.get(key)  # one step under the GIL, as move_to_end
+        if found is None:
+            self.misses += 1
+            return None
+        with contextlib.suppress(KeyError):  # another thread dropped it: still valid
+            self._kept.move_to_end(key)
+        self.hits += 1
+        return found[1]
+
+    def put(self, key: K, size: int, value: V) -> None:
+        if size > self.chars // 10:
+            return
+        with self._lock:
+            if key in self._kept:
+                return
+            self._kept[key] = (size, value)
+            self.held += size
+            while len(self._kept) > self.entries or self.held > self.chars:
+                _, (dropped, _) = self._kept.popitem(last=False)
+                self.held -= dropped
+
+
+SHAPED: TextCache[tuple[Font, str], tuple[Glyph, ...]] = TextCache(SHAPED_CACHE, SHAPED_CHARS)
 _shaping = threading.Lock()
 
 
 def shape(font: Font, text: str) -> tuple[Glyph, ...]:
-    """The text shaped in one font (cached per process, LRU, bounded; a text longer than
-    SHAPED_LONGEST characters, a long note, is shaped each time: a process writing many
-    reports keeps only short, repeated texts)."""
-    with _shaping:  # an hb.Font is not to be shared by threads shaping at once
-        if len(text) > SHAPED_LONGEST:
-            return _shape(font, text)
-        return _shaped(font, text)
+    """The text shaped in one font (cached per process in SHAPED: LRU, bounded by entries
+    and by the characters kept)."""
+    key = (font, text)
+    found = SHAPED.get(key)
+    if found is None:
+        with _shaping:  # an hb.Font is not to be shared by threads shaping at once
+            found = _shape(font, text)
+        SHAPED.put(key, len(text), found)
+    return found

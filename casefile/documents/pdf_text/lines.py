@@ -8,7 +8,6 @@ text is then shaped as it is drawn (a run cut by a line break is shaped again in
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ import icu
 from casefile.documents.pdf_text import fonts
 
 LAID_OUT_CACHE = 512  # paragraphs (pieces, width) kept laid out per process: ~0.2 MiB a proof
-LAID_OUT_LONGEST = 200  # characters: a longer paragraph (a long note) is laid out each time
+LAID_OUT_CHARS = 100_000  # characters of those paragraphs, at most (~15 MiB of lines)
 
 
 @dataclass(frozen=True)
@@ -191,12 +190,14 @@ def _visible_end(text: str, start: int, end: int) -> int:
 
 def lay_out(pieces: Sequence[Piece], width: float) -> tuple[Line, ...]:
     """The pieces broken into lines no wider than `width` (pt) where they can be; "\\n" ends
-    a line. Cached per process (LRU, bounded by entries and, as a longer paragraph is not
-    kept, by size): a report's fixed texts are laid out once."""
-    key = tuple(pieces)
-    if sum(len(piece.text) for piece in key) > LAID_OUT_LONGEST:
-        return _break(key, round(width, 4))
-    return _lay_out(key, round(width, 4))
+    a line. Cached per process (LAID_OUT: LRU, bounded by entries and by the characters
+    kept): a report's fixed texts are laid out once."""
+    key = (tuple(pieces), round(width, 4))
+    found = LAID_OUT.get(key)
+    if found is None:
+        found = _break(*key)
+        LAID_OUT.put(key, sum(len(piece.text) for piece in key[0]), found)
+    return found
 
 
 def _break(pieces: tuple[Piece, ...], width: float) -> tuple[Line, ...]:
@@ -215,7 +216,8 @@ def _break(pieces: tuple[Piece, ...], width: float) -> tuple[Line, ...]:
     return tuple(lines)
 
 
-_lay_out = functools.lru_cache(maxsize=LAID_OUT_CACHE)(_break)
+LAID_OUT: fonts.TextCache[tuple[tuple[Piece, ...], float], tuple[Line, ...]] = \
+    fonts.TextCache(LAID_OUT_CACHE, LAID_OUT_CHARS)
 
 
 def _fill(pieces: Sequence[Piece], width: float) -> list[Line]:
