@@ -692,3 +692,30 @@ def test_the_caches_hold_a_bounded_amount_of_text_however_many_long_notes():
 
 def test_the_catalog_gives_the_language(pdf):
     assert PdfReader(io.BytesIO(pdf)).trailer["/Root"]["/Lang"] == "en"
+
+
+def line_text(line: lines.Line) -> str:
+    return "".join(glyph[4] for run in line.runs for glyph in run.glyphs)
+
+
+def test_a_soft_hyphen_where_a_line_breaks_shows_a_hyphen_and_nowhere_else():
+    """As WeasyPrint did: a word may break at a soft hyphen (U+00AD), and the line then
+    ends with a visible "-", counted in the line's width; elsewhere it stays invisible."""
+    style = lines.Style("sans", 8)
+    text = "Internationalisation\u00adprocedures in the Pre\u00adTrial Chamber"
+    for width in (60.0, 90.0, 130.0):
+        laid = lines.lay_out([lines.Piece(text, style)], width)
+        for number, line in enumerate(laid):
+            assert line.width <= width + 1e-6
+            broken_at_soft_hyphen = line_text(line).rstrip("-").endswith("\u00ad")
+            last = number == len(laid) - 1
+            assert line_text(line).endswith("\u00ad-") == (broken_at_soft_hyphen and not last)
+            hyphens = sum(glyph[4] == "-" for run in line.runs for glyph in run.glyphs)
+            assert hyphens == (1 if broken_at_soft_hyphen and not last else 0)
+    narrow = lines.lay_out([lines.Piece(text, style)], 90.0)
+    assert line_text(narrow[0]) == "Internationalisation\u00ad-"
+    hyphen = narrow[0].runs[-1]
+    assert hyphen.glyphs[0][0] == fonts.font("sans").font.get_nominal_glyph(ord("-"))
+    # Wide enough, the word is whole and no hyphen is drawn.
+    wide = lines.lay_out([lines.Piece(text, style)], 400.0)
+    assert len(wide) == 1 and "-" not in line_text(wide[0])

@@ -239,16 +239,48 @@ def _fill(pieces: Sequence[Piece], width: float) -> list[Line]:
                 bound for bound in fallback if start < bound < breaks[first]), width)
         if end is None:  # still too wide: break it between graphemes
             end = _grapheme_fit(text, start, width)
-        lines.append(text.line(start, _visible_end(string, start, end)))
+        visible = _visible_end(string, start, end)
+        line = text.line(start, visible)
+        if visible > start and string[visible - 1] == SOFT_HYPHEN and end < len(string):
+            line = _hyphenated(line, text.styles[visible - 1])
+        lines.append(line)
         start = end
     return lines
+
+
+SOFT_HYPHEN = "\u00ad"
+
+
+def _hyphen(style: Style) -> tuple[fonts.Font, tuple[fonts.Glyph, ...]]:
+    font = fonts.itemize("-", style.font)[0][2]
+    return font, fonts.shape(font, "-")
+
+
+def _hyphen_width(style: Style) -> float:
+    font, glyphs = _hyphen(style)
+    return sum(glyph[2] for glyph in glyphs) * style.size / font.upem
+
+
+def _hyphenated(line: Line, style: Style) -> Line:
+    """A line broken at a soft hyphen, with a hyphen drawn at its end (as a browser, and
+    WeasyPrint, shows it); a reader's copy gives "-" there."""
+    font, glyphs = _hyphen(style)
+    run = Run(font, style.size, style.color, line.width, tuple(
+        (glyph[0], glyph[2], glyph[3], glyph[4], "-" if number == 0 else "")
+        for number, glyph in enumerate(glyphs)))
+    return Line(line.width + _hyphen_width(style), (*line.runs, run))
 
 
 def _last_fit(text: _Text, start: int, candidates: Sequence[int], width: float) -> int | None:
     """The last of the (ascending) candidate line ends whose line fits, if any."""
     end = None
     for candidate in candidates:
-        if text.width(start, _visible_end(text.text, start, candidate)) <= width + 1e-6:
+        visible = _visible_end(text.text, start, candidate)
+        drawn = text.width(start, visible)
+        if visible > start and text.text[visible - 1] == SOFT_HYPHEN \
+                and candidate < len(text.text):
+            drawn += _hyphen_width(text.styles[visible - 1])  # the hyphen it will show
+        if drawn <= width + 1e-6:
             end = candidate
         else:
             break
