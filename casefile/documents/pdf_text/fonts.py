@@ -1,9 +1,10 @@
 """Fonts for the PDF text writer: found through fontconfig (`fc-match`, once per process and
 family), loaded into HarfBuzz, and text shaped with it (kerning and each script's shaping:
 Burmese medials reordered, marks stacked). A character a style's font lacks goes to the
-first fallback font whose cmap has it (Padauk, Debian's fonts-sil-padauk, for Myanmar);
-combining marks, ZWJ and ZWNJ stay with their base character's font; bold text falls back
-to Padauk's bold face.
+first fallback font whose cmap has it (Padauk, Debian's fonts-sil-padauk, for Myanmar;
+DejaVu Sans first for the mono style), then to any installed font fontconfig finds with it
+(Chinese: Droid Sans Fallback), else U+FFFD is drawn for it; combining marks, ZWJ and ZWNJ
+stay with their base character's font; bold text falls back to Padauk's bold face.
 
 HarfBuzz here (uharfbuzz's own build) shapes with a font's OpenType tables, as Chrome and
 Android do. Debian's HarfBuzz, which WeasyPrint's Pango uses elsewhere in the project, is built
