@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -492,21 +493,52 @@ def render(
     return document.write(title=title)
 
 
+FOOTER_LINES = 2  # of the case title at 7 pt: what fits in the bottom margin with room
+
+
 def _footers(document: Document, case_title: str) -> None:
     """Each page's footer, in its bottom margin: the case title at the left (wrapped if
-    long), "Page x of y" at the right, both 7 pt, centred in the margin's height."""
+    long, at most FOOTER_LINES lines, the last ending with "…" if cut: the whole title is
+    in the first page's table), "Page x of y" at the right, both 7 pt, centred in the
+    margin's height."""
     style = Style("sans", 7)
     total = len(document.pages)
     middle = BOTTOM + MARGINS[2] / 2
     left, right = MARGINS[3], PAGE_WIDTH - MARGINS[1]
+    titles: dict[float, Placed] = {}
     for number, page in enumerate(document.pages, start=1):
         (numbering,) = _place([_plain(f"Page {number} of {total}", style)], WIDTH).lines
         document.text(page, right - numbering[2].width,
                       middle - LINE_HEIGHT * 7 / 2 + numbering[1], numbering[2])
-        width = right - left - numbering[2].width - 12
-        title = _place([_text(case_title, style)], width)
+        width = round(right - left - numbering[2].width - 12, 3)
+        title = titles.get(width)
+        if title is None:
+            title = titles[width] = _footer_title(case_title, style, width)
         top = max(BOTTOM, middle - title.height / 2)
         _draw_on(document, page, title, left, top)
+
+
+def _footer_title(case_title: str, style: Style, width: float) -> Placed:
+    """The case title in at most FOOTER_LINES lines of `width`: the longest start of it
+    that fits with "…" after it, if the whole does not (a binary search over its length,
+    cut before a character that is not a mark or joiner, so that a mark stays on its
+    letter)."""
+    title = _place([_text(case_title, style)], width)
+    if len(title.lines) <= FOOTER_LINES:
+        return title
+    bounds = [index for index in range(1, len(case_title) + 1) if index == len(case_title)
+              or not (unicodedata.category(case_title[index]).startswith("M")
+                      or case_title[index] in "\u200c\u200d")]
+    low, high = 0, len(bounds) - 1  # bounds[low] fits (or none does: low stays 0)
+    best = _place([_text("…", style)], width)
+    while low <= high:
+        middle = (low + high) // 2
+        cut = _place([_text(case_title[: bounds[middle]].rstrip() + "…", style)], width)
+        if len(cut.lines) <= FOOTER_LINES:
+            best, low = cut, middle + 1
+        else:
+            high = middle - 1
+    return best
 
 
 def _draw_on(document: Document, page: Page, placed: Placed, x: float, top: float) -> None:

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import unicodedata
 from dataclasses import dataclass
 
@@ -21,8 +22,7 @@ from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
 from casefile.documents import custody_report_pdf
-from casefile.documents.pdf_text import fonts as pdf_fonts
-from casefile.documents.pdf_text import lines as pdf_lines
+from casefile.documents.pdf_text import fonts, lines
 
 CASE_TITLE = "Custody report: မြန်မာ Tula Toli"
 ITEM_TITLE = "ရခိုင်ပြည်နယ် မြန်မာ"
@@ -614,8 +614,8 @@ def test_arabic_is_joined_and_drawn_right_to_left_among_latin():
     subject = custody_report_pdf.Subject(case_title="Ali (علي)")
     ours = glyphs_in(custody_report_pdf.render({**report(), "entries": []}, "Custody report",
                                                subject), "DejaVuSans")
-    font = pdf_fonts.font("sans")
-    joined = [glyph[0] for glyph in pdf_fonts.shape(font, "علي", "rtl")]
+    font = fonts.font("sans")
+    joined = [glyph[0] for glyph in fonts.shape(font, "علي", "rtl")]
     isolated = [font.font.get_nominal_glyph(ord(char)) for char in "علي"]
     latin = [font.font.get_nominal_glyph(ord(char)) for char in "Ali ("]
     close = font.font.get_nominal_glyph(ord(")"))
@@ -650,18 +650,18 @@ def test_right_to_left_text_reads_back_as_typed():
 def test_left_to_right_paragraphs_skip_bidi():
     """Latin and Burmese paragraphs (no right-to-left or explicit bidi character) are laid out
     without ICU's bidi algorithm: the fast path the reports without Arabic or Hebrew keep."""
-    style = pdf_lines.Style()
+    style = lines.Style()
     for text in ("Investigator K. 2019", CASE_TITLE, ITEM_TITLE, "Café «x» — 1/2"):
-        assert pdf_lines._Text.of([pdf_lines.Piece(text, style)]).levels is None, text
+        assert lines._Text.of([lines.Piece(text, style)]).levels is None, text
     for text in RIGHT_TO_LEFT:
-        assert pdf_lines._Text.of([pdf_lines.Piece(text, style)]).levels is not None, text
+        assert lines._Text.of([lines.Piece(text, style)]).levels is not None, text
 
 
 def test_the_bidi_check_finds_every_right_to_left_or_explicit_character():
     """The quick check's ranges hold every character of a class that needs the algorithm."""
     missed = [f"U+{point:04X}" for point in range(0x80, 0x110000)
-              if unicodedata.bidirectional(chr(point)) in pdf_lines._BIDI_CLASSES
-              and not pdf_lines._needs_bidi(chr(point))]
+              if unicodedata.bidirectional(chr(point)) in lines._BIDI_CLASSES
+              and not lines._needs_bidi(chr(point))]
     assert not missed
 
 
@@ -678,3 +678,159 @@ def test_right_to_left_text_reads_back_as_from_weasyprint(text):
     ours = pdftotext(custody_report_pdf.render({**report(), "entries": []}, "Custody report",
                                                subject), "-raw")
     assert f"Case {theirs}\n" in ours
+
+def report_with(actor: str = "Investigator K.", details: dict | None = None,
+                case_title: str = "Case T") -> bytes:
+    data = report()
+    data["entries"][2]["actor"]["label"] = actor
+    if details is not None:
+        data["entries"][2]["details"] = details
+    subject = custody_report_pdf.Subject(case_title=case_title)
+    return custody_report_pdf.render(data, "Custody report", subject, sentence)
+
+
+def drawn_with(runs: list[Run], char: str) -> list[Run]:
+    """The runs drawing the character with a font (subset) whose cmap has it."""
+    return [run for run in runs if ord(char) in run.cmap and run.cmap[ord(char)] in run.glyphs]
+
+
+def test_a_name_in_a_script_dejavu_and_padauk_lack_is_drawn_with_an_installed_font():
+    """A Chinese name (張偉) is drawn, as WeasyPrint's fontconfig fallback drew it, with an
+    installed font that has it (Debian's fonts-droid-fallback here), embedded as a subset:
+    visible glyphs, not glyph 0, and it reads back."""
+    if fonts.covering("張") is None:
+        pytest.skip("no installed font has 張 (Debian: fonts-droid-fallback)")
+    pdf = report_with(actor="張偉 Zhang", case_title="Prosecutor v. 張偉")
+    runs = glyph_runs(pdf)
+    for char in "張偉":
+        drawing = drawn_with(runs, char)
+        assert drawing, char
+        assert all("DejaVu" not in run.font and "Padauk" not in run.font for run in drawing)
+        assert all(run.cmap[ord(char)] != 0 for run in drawing)
+    assert not any(0 in run.glyphs for run in runs)
+    assert any(name.split("+")[1] == fonts.covering("張").postscript_name  # type: ignore[union-attr]
+               for name in embedded_fonts(pdf))
+    assert "張偉 Zhang" in pdftotext(pdf)
+
+
+def test_a_character_no_installed_font_has_is_drawn_visibly_and_kept_in_the_text():
+    """A character no font has (a private-use one, U+F0000) is drawn as U+FFFD, not as
+    an empty glyph 0; a reader's copy still gives the character."""
+    missing = "\U000f0000"
+    assert fonts.covering(missing) is None
+    pdf = report_with(actor=f"Ali {missing} Hassan")
+    runs = glyph_runs(pdf)
+    assert not any(0 in run.glyphs for run in runs)
+    replacement = [run for run in runs if 0xFFFD in run.cmap
+                   and run.cmap[0xFFFD] in run.glyphs]
+    assert replacement and all("DejaVuSans" in run.font for run in replacement)
+    assert f"Ali {missing} Hassan" in pdftotext(pdf)
+
+
+def test_hebrew_and_latin_letters_dejavu_mono_lacks_are_drawn_in_the_details():
+    """The recorded fields (DejaVu Sans Mono) fall back to DejaVu Sans, then Padauk, then
+    any installed font: Hebrew, ẫ and Cyrillic komi de are drawn with fonts that have them."""
+    pdf = report_with(details={"where": "בית המשפט", "reason": "ẫ \u0501"})
+    runs = glyph_runs(pdf)
+    for char in "בתמשפטẫ\u0501":
+        assert drawn_with(runs, char), char
+    assert not any(0 in run.glyphs for run in runs)
+    words = pdftotext(pdf)
+    assert "ẫ \u0501" in words
+
+
+def test_without_padauk_burmese_is_refused_with_an_install_hint(tmp_path):
+    """fontconfig gives some other font for Padauk if it is missing: the report refuses
+    (FontMissing, naming the package) instead of drawing Burmese as nothing."""
+    config = tmp_path / "fonts.conf"
+    config.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        "<dir>/usr/share/fonts/truetype/dejavu</dir>"
+        f"<cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>")
+    script = (
+        "from casefile.documents import custody_report_pdf as c\n"
+        "from casefile.documents.pdf_text.fonts import FontMissing\n"
+        "try:\n"
+        "    c.render({'checkpoint': 'x\\n1\\nAA=\\n', 'verifier_key': 'k', 'entries': []},"
+        " 'မြန်မာ', c.Subject(case_title='မြန်မာ'), str)\n"
+        "except FontMissing as error:\n"
+        "    print('missing:', error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "FONTCONFIG_FILE": str(config)}, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "missing:" in done.stdout and "fonts-sil-padauk" in done.stdout, done.stdout
+
+
+def test_a_case_title_of_300_wide_characters_stays_in_the_footer_cut_with_an_ellipsis():
+    title = "W" * 150 + " " + "\uff37" * 149
+    pdf = report_with(case_title=title)
+    words, width, height = bbox_words(pdf)
+    footer = [word for word in words if word.y_max > height - 14 * MM]
+    assert footer
+    for word in footer:
+        assert word.x_min >= 10 * MM - 0.5 and word.x_max <= width - 10 * MM + 0.5, word
+        assert word.y_min >= height - 14 * MM and word.y_max <= height, word
+    for page in {word.page for word in footer}:
+        rows = {round(word.y_min) for word in footer if word.page == page
+                and word.text.startswith(("W", "\uff37"))}
+        assert len(rows) == 2
+        title_words = [word.text for word in footer if word.page == page
+                       and word.text.startswith(("W", "\uff37"))]
+        assert title_words[-1].endswith("…")
+    # The whole title is on the first page's table.
+    assert title in pdftotext(pdf).replace("\n", "")
+
+
+def test_the_caches_hold_a_bounded_amount_of_text_however_many_long_notes():
+    """A process writing many reports (a bundle's helper) keeps texts shaped and laid out
+    up to a number of characters, not each report's long notes without end (2,000-character
+    notes once grew a process to ~630 MiB); what reports share is still kept."""
+    reports = 0
+    shared = custody_report_pdf.HOW_TO_VERIFY
+    for number in range(60):
+        note = f"note {number}: " + " ".join(f"seal{number}x{word}" for word in range(300))
+        report_with(details={"where": note[:2000], "reason": note[2000:4000] or "x"})
+        reports += 1
+        assert fonts.SHAPED.held <= fonts.SHAPED_CHARS
+        assert lines.LAID_OUT.held <= lines.LAID_OUT_CHARS
+    # Well past the bound: the notes alone (2 x 2,000 characters, shaped and laid out)
+    assert reports * 4000 > fonts.SHAPED_CHARS
+    # and what every report lays out (the appendix) is still there, kept.
+    hits = lines.LAID_OUT.hits
+    report_with()
+    assert lines.LAID_OUT.hits > hits
+    assert any(shared[:40] in "".join(piece.text for piece in key[0])
+               for key in lines.LAID_OUT._kept)
+
+
+def test_the_catalog_gives_the_language(pdf):
+    assert PdfReader(io.BytesIO(pdf)).trailer["/Root"]["/Lang"] == "en"
+
+
+def line_text(line: lines.Line) -> str:
+    return "".join(glyph[4] for run in line.runs for glyph in run.glyphs)
+
+
+def test_a_soft_hyphen_where_a_line_breaks_shows_a_hyphen_and_nowhere_else():
+    """As WeasyPrint did: a word may break at a soft hyphen (U+00AD), and the line then
+    ends with a visible "-", counted in the line's width; elsewhere it stays invisible."""
+    style = lines.Style("sans", 8)
+    text = "Internationalisation\u00adprocedures in the Pre\u00adTrial Chamber"
+    for width in (60.0, 90.0, 130.0):
+        laid = lines.lay_out([lines.Piece(text, style)], width)
+        for number, line in enumerate(laid):
+            assert line.width <= width + 1e-6
+            broken_at_soft_hyphen = line_text(line).rstrip("-").endswith("\u00ad")
+            last = number == len(laid) - 1
+            assert line_text(line).endswith("\u00ad-") == (broken_at_soft_hyphen and not last)
+            hyphens = sum(glyph[4] == "-" for run in line.runs for glyph in run.glyphs)
+            assert hyphens == (1 if broken_at_soft_hyphen and not last else 0)
+    narrow = lines.lay_out([lines.Piece(text, style)], 90.0)
+    assert line_text(narrow[0]) == "Internationalisation\u00ad-"
+    hyphen = narrow[0].runs[-1]
+    assert hyphen.glyphs[0][0] == fonts.font("sans").font.get_nominal_glyph(ord("-"))
+    # Wide enough, the word is whole and no hyphen is drawn.
+    wide = lines.lay_out([lines.Piece(text, style)], 400.0)
+    assert len(wide) == 1 and "-" not in line_text(wide[0])

@@ -1,9 +1,10 @@
 """Fonts for the PDF text writer: found through fontconfig (`fc-match`, once per process and
 family), loaded into HarfBuzz, and text shaped with it (kerning and each script's shaping:
 Burmese medials reordered, marks stacked). A character a style's font lacks goes to the
-first fallback font whose cmap has it (Padauk, Debian's fonts-sil-padauk, for Myanmar);
-combining marks, ZWJ and ZWNJ stay with their base character's font; bold text falls back
-to Padauk's bold face.
+first fallback font whose cmap has it (Padauk, Debian's fonts-sil-padauk, for Myanmar;
+DejaVu Sans first for the mono style), then to any installed font fontconfig finds with it
+(Chinese: Droid Sans Fallback), else U+FFFD is drawn for it; combining marks, ZWJ and ZWNJ
+stay with their base character's font; bold text falls back to Padauk's bold face.
 
 HarfBuzz here (uharfbuzz's own build) shapes with a font's OpenType tables, as Chrome and
 Android do. Debian's HarfBuzz, which WeasyPrint's Pango uses elsewhere in the project, is built
@@ -13,12 +14,16 @@ closer), so Burmese words here are set slightly looser than in WeasyPrint's PDFs
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 import subprocess
 import threading
 import unicodedata
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import uharfbuzz as hb  # type: ignore[import-untyped]  # no type hints shipped
 
@@ -32,9 +37,17 @@ PATTERNS = {
     "myanmar_bold": "Padauk:bold",  # Padauk has a bold face: a heading's Burmese is bold too
 }
 # Each style's fallbacks, in order; a style not named here falls back to regular Padauk.
-FALLBACKS = {"bold": ("myanmar_bold",)}
+# After them, any installed font fontconfig finds with the character (`covering`).
+FALLBACKS = {"bold": ("myanmar_bold",), "mono": ("sans", "myanmar")}
 DEFAULT_FALLBACKS = ("myanmar",)
-SHAPED_CACHE = 4096  # (font, text) shaping results kept per process
+# Fonts that must be the family asked for (a fontconfig substitute would draw nothing).
+REQUIRED = {"sans": "DejaVu Sans", "bold": "DejaVu Sans", "oblique": "DejaVu Sans",
+            "mono": "DejaVu Sans Mono", "myanmar": "Padauk", "myanmar_bold": "Padauk"}
+INSTALL_HINT = {"DejaVu Sans": "fonts-dejavu-core", "DejaVu Sans Mono": "fonts-dejavu-core",
+                "Padauk": "fonts-sil-padauk"}
+SHAPED_CACHE = 4096  # (font, text) shaping results kept per process, at most
+SHAPED_CHARS = 100_000  # characters of those texts, at most (~15 MiB of glyphs)
+REPLACEMENT = 0xFFFD  # drawn for a character no installed font has (the text keeps it)
 _JOINERS = frozenset("\u200c\u200d")
 
 
@@ -69,18 +82,19 @@ class Font:
         return ord(char) in self.chars
 
 
-def _match(pattern: str) -> str:
-    """The font file fontconfig gives for a pattern."""
+def _match(pattern: str) -> tuple[str, int]:
+    """The font file (and face index in it) fontconfig gives for a pattern."""
     program = shutil.which("fc-match")
     if program is None:
         raise FontMissing("fc-match (fontconfig) is not installed")
     result = subprocess.run(  # noqa: S603 - a fixed program and pattern, no shell
-        [program, "-f", "%{file}", pattern], capture_output=True, text=True, timeout=30,
-        check=False,
+        [program, "-f", "%{index}:%{file}", pattern], capture_output=True, text=True,
+        timeout=30, check=False,
     )
-    if result.returncode != 0 or not result.stdout:
+    index, _, path = result.stdout.partition(":")
+    if result.returncode != 0 or not path:
         raise FontMissing(f"fontconfig found no font for {pattern!r}")
-    return result.stdout
+    return path, int(index or 0)
 
 
 _loading = threading.Lock()
@@ -88,14 +102,23 @@ _loading = threading.Lock()
 
 @functools.cache
 def _load(key: str) -> Font:
-    path = _match(PATTERNS[key])
-    face = hb.Face(hb.Blob.from_file_path(path))
+    path, index = _match(PATTERNS[key])
+    loaded = _open(key, path, index)
+    family = REQUIRED[key]
+    names = {loaded.face.get_name(name_id) or "" for name_id in (
+        hb.OTNameIdPredefined.FONT_FAMILY, hb.OTNameIdPredefined.TYPOGRAPHIC_FAMILY)}
+    if family not in names and family.replace(" ", "") not in loaded.postscript_name:
+        raise FontMissing(
+            f"fontconfig has no {family!r} font (it gave {path}): install "
+            f"{INSTALL_HINT[family]}")
+    return loaded
+
+
+def _open(key: str, path: str, index: int = 0) -> Font:
+    face = hb.Face(hb.Blob.from_file_path(path), index)
     font = hb.Font(face)  # scale: the font's units per em
     extents = font.get_font_extents("ltr")
     name = face.get_name(hb.OTNameIdPredefined.POSTSCRIPT_NAME) or key
-    family = PATTERNS[key].split(":")[0]
-    if not key.startswith("myanmar") and family.replace(" ", "") not in name.replace(" ", ""):
-        raise FontMissing(f"fontconfig gave {path} for {PATTERNS[key]!r}")
     return Font(
         key=key, path=path, face=face, font=font, upem=face.upem,
         ascender=extents.ascender / face.upem, descender=-extents.descender / face.upem,
@@ -109,6 +132,40 @@ def font(key: str) -> Font:
         return _load(key)
 
 
+# Fonts found through fontconfig for characters the styles' fonts lack, by file and index,
+# and each such character's font (None: no installed font has it), per process.
+_found_fonts: dict[tuple[str, int], Font] = {}
+_covering: dict[int, Font | None] = {}
+
+
+def covering(char: str) -> Font | None:
+    """An installed font with the character, for one no style font has: a font already found
+    for another character if it has it (a CJK name's characters all come from one font),
+    else fontconfig's best font for it (`fc-match :charset=`), asked once per character and
+    process. Only TrueType outlines (glyf), which the PDF embeds as CIDFontType2; None if no
+    installed font has the character."""
+    code = ord(char)
+    with _loading:
+        if code in _covering:
+            return _covering[code]
+        chosen = next((other for other in _found_fonts.values() if code in other.chars), None)
+        if chosen is None:
+            try:
+                path, index = _match(f":charset={code:x}:fontformat=TrueType")
+            except FontMissing:
+                path, index = "", 0
+            if path:
+                chosen = _found_fonts.get((path, index))
+                if chosen is None:
+                    opened = _open(f"fallback{len(_found_fonts)}", path, index)
+                    if "glyf" in opened.face.table_tags:
+                        chosen = _found_fonts[(path, index)] = opened
+            if chosen is not None and code not in chosen.chars:
+                chosen = None
+        _covering[code] = chosen
+        return chosen
+
+
 def load() -> None:
     """Load every font now and shape a sample with each (a process that writes reports in
     a row pays fontconfig and HarfBuzz's set-up before its first report)."""
@@ -118,7 +175,8 @@ def load() -> None:
 
 def itemize(text: str, key: str) -> list[tuple[int, int, Font]]:
     """The text's runs by font: (start, end, font). A character goes to the style's font if
-    it has it, else to the first fallback that has it (else the style's font: .notdef);
+    it has it, else to the first fallback that has it, else to an installed font that has
+    it (`covering`), else to the style's font (which draws U+FFFD for it, see `shape`);
     marks and joiners stay with the font of the character before them, and a space with
     it if that font has one (between two Burmese words: Padauk's space, as Pango sets it)."""
     own = font(key)
@@ -138,7 +196,8 @@ def itemize(text: str, key: str) -> list[tuple[int, int, Font]]:
         elif own.has(char) or char.isspace():
             chosen = own
         else:
-            chosen = next((other for other in fallbacks if other.has(char)), own)
+            chosen = (next((other for other in fallbacks if other.has(char)), None)
+                      or covering(char) or own)
         if chosen is not current:
             if current is not None:
                 runs.append((start, index, current))
@@ -153,8 +212,7 @@ def itemize(text: str, key: str) -> list[tuple[int, int, Font]]:
 Glyph = tuple[int, int, int, int, int]
 
 
-@functools.lru_cache(maxsize=SHAPED_CACHE)
-def _shaped(font: Font, text: str, direction: str | None) -> tuple[Glyph, ...]:
+def _shape(font: Font, text: str, direction: str | None) -> tuple[Glyph, ...]:
     buffer = hb.Buffer()
     buffer.add_str(text)
     if direction is not None:
@@ -162,20 +220,83 @@ def _shaped(font: Font, text: str, direction: str | None) -> tuple[Glyph, ...]:
     buffer.guess_segment_properties()
     hb.shape(font.font, buffer, {})  # kerning and the script's features by default
     # add_str takes a str: clusters are indices of code points in it.
-    return tuple(
+    glyphs = tuple(
         (info.codepoint, info.cluster, position.x_advance, position.x_offset,
          position.y_offset)
         for info, position in zip(buffer.glyph_infos, buffer.glyph_positions, strict=True)
     )
+    if any(glyph[0] == 0 for glyph in glyphs):
+        # A character no installed font has: the font's U+FFFD (else its .notdef box, which
+        # most fonts draw), visible, in place of an empty glyph 0; its text stays the
+        # character (the glyph's cluster), for the text layer.
+        replacement = font.font.get_nominal_glyph(REPLACEMENT) or 0
+        width = font.advance(replacement)
+        glyphs = tuple(
+            (replacement, glyph[1], max(glyph[2], width) if replacement else glyph[2],
+             glyph[3], glyph[4]) if glyph[0] == 0 else glyph
+            for glyph in glyphs
+        )
+    return glyphs
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class TextCache(Generic[K, V]):
+    """An LRU cache bounded by entries and by the characters of the texts it keeps (a key
+    is given with its text's length): a process writing many reports keeps what they share
+    (headings, the appendix's paragraphs) and, of each report's own long notes, no more
+    than the bound. A text longer than a tenth of the bound is not kept. Thread-safe."""
+
+    def __init__(self, entries: int, chars: int) -> None:
+        self.entries, self.chars = entries, chars
+        self.held = 0  # characters of the texts kept
+        self.hits = self.misses = 0
+        self._kept: OrderedDict[K, tuple[int, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, key: K) -> V | None:
+        found = self._kept.get(key)  # one step under the GIL, as move_to_end
+        if found is None:
+            self.misses += 1
+            return None
+        with contextlib.suppress(KeyError):  # another thread dropped it: still valid
+            self._kept.move_to_end(key)
+        self.hits += 1
+        return found[1]
+
+    def put(self, key: K, size: int, value: V) -> None:
+        if size > self.chars // 10:
+            return
+        with self._lock:
+            if key in self._kept:
+                return
+            self._kept[key] = (size, value)
+            self.held += size
+            while len(self._kept) > self.entries or self.held > self.chars:
+                _, (dropped, _) = self._kept.popitem(last=False)
+                self.held -= dropped
+
+
+SHAPED: TextCache[tuple[Font, str, str | None], tuple[Glyph, ...]] = TextCache(
+    SHAPED_CACHE, SHAPED_CHARS)
 _shaping = threading.Lock()
 
 
 def shape(font: Font, text: str, direction: str | None = None) -> tuple[Glyph, ...]:
-    """The text shaped in one font (cached per process: LRU, bounded), in a direction
-    ("ltr", "rtl": a bidi run's, from lines.py) or, if None, the one its script suggests.
-    Right to left, HarfBuzz gives the glyphs in visual order (left to right), Arabic joined
-    and brackets mirrored; a glyph's cluster is still an index in the text as typed."""
-    with _shaping:  # an hb.Font is not to be shared by threads shaping at once
-        return _shaped(font, text, direction)
+    """The text shaped in one font, in a direction ("ltr", "rtl": a bidi run's, from
+    lines.py) or, if None, the one its script suggests; cached per process in SHAPED (LRU,
+    bounded by entries and by the characters kept). Right to left, HarfBuzz gives the glyphs
+    in visual order (left to right), Arabic joined and brackets mirrored; a glyph's cluster
+    is still an index in the text as typed."""
+    key = (font, text, direction)
+    found = SHAPED.get(key)
+    if found is None:
+        with _shaping:  # an hb.Font is not to be shared by threads shaping at once
+            found = _shape(font, text, direction)
+        SHAPED.put(key, len(text), found)
+    return found

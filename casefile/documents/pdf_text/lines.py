@@ -16,7 +16,6 @@ paragraph with no right-to-left or explicit bidi character (Latin, Burmese) skip
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 import unicodedata
@@ -29,6 +28,7 @@ import icu
 from casefile.documents.pdf_text import fonts
 
 LAID_OUT_CACHE = 512  # paragraphs (pieces, width) kept laid out per process: ~0.2 MiB a proof
+LAID_OUT_CHARS = 100_000  # characters of those paragraphs, at most (~15 MiB of lines)
 
 
 @dataclass(frozen=True)
@@ -301,12 +301,17 @@ def _visible_end(text: str, start: int, end: int) -> int:
 
 def lay_out(pieces: Sequence[Piece], width: float) -> tuple[Line, ...]:
     """The pieces broken into lines no wider than `width` (pt) where they can be; "\\n" ends
-    a line. Cached per process (LRU, bounded): a report's fixed texts are laid out once."""
-    return _lay_out(tuple(pieces), round(width, 4))
+    a line. Cached per process (LAID_OUT: LRU, bounded by entries and by the characters
+    kept): a report's fixed texts are laid out once."""
+    key = (tuple(pieces), round(width, 4))
+    found = LAID_OUT.get(key)
+    if found is None:
+        found = _break(*key)
+        LAID_OUT.put(key, sum(len(piece.text) for piece in key[0]), found)
+    return found
 
 
-@functools.lru_cache(maxsize=LAID_OUT_CACHE)
-def _lay_out(pieces: tuple[Piece, ...], width: float) -> tuple[Line, ...]:
+def _break(pieces: tuple[Piece, ...], width: float) -> tuple[Line, ...]:
     lines: list[Line] = []
     paragraph: list[Piece] = []
     for piece in pieces:
@@ -320,6 +325,10 @@ def _lay_out(pieces: tuple[Piece, ...], width: float) -> tuple[Line, ...]:
                                        piece.wbr and number == len(parts) - 1))
     lines += _fill(paragraph, width)
     return tuple(lines)
+
+
+LAID_OUT: fonts.TextCache[tuple[tuple[Piece, ...], float], tuple[Line, ...]] = \
+    fonts.TextCache(LAID_OUT_CACHE, LAID_OUT_CHARS)
 
 
 def _fill(pieces: Sequence[Piece], width: float) -> list[Line]:
@@ -341,16 +350,48 @@ def _fill(pieces: Sequence[Piece], width: float) -> list[Line]:
                 bound for bound in fallback if start < bound < breaks[first]), width)
         if end is None:  # still too wide: break it between graphemes
             end = _grapheme_fit(text, start, width)
-        lines.append(text.line(start, _visible_end(string, start, end)))
+        visible = _visible_end(string, start, end)
+        line = text.line(start, visible)
+        if visible > start and string[visible - 1] == SOFT_HYPHEN and end < len(string):
+            line = _hyphenated(line, text.styles[visible - 1])
+        lines.append(line)
         start = end
     return lines
+
+
+SOFT_HYPHEN = "\u00ad"
+
+
+def _hyphen(style: Style) -> tuple[fonts.Font, tuple[fonts.Glyph, ...]]:
+    font = fonts.itemize("-", style.font)[0][2]
+    return font, fonts.shape(font, "-")
+
+
+def _hyphen_width(style: Style) -> float:
+    font, glyphs = _hyphen(style)
+    return sum(glyph[2] for glyph in glyphs) * style.size / font.upem
+
+
+def _hyphenated(line: Line, style: Style) -> Line:
+    """A line broken at a soft hyphen, with a hyphen drawn at its end (as a browser, and
+    WeasyPrint, shows it); a reader's copy gives "-" there."""
+    font, glyphs = _hyphen(style)
+    run = Run(font, style.size, style.color, line.width, tuple(
+        (glyph[0], glyph[2], glyph[3], glyph[4], "-" if number == 0 else "")
+        for number, glyph in enumerate(glyphs)))
+    return Line(line.width + _hyphen_width(style), (*line.runs, run))
 
 
 def _last_fit(text: _Text, start: int, candidates: Sequence[int], width: float) -> int | None:
     """The last of the (ascending) candidate line ends whose line fits, if any."""
     end = None
     for candidate in candidates:
-        if text.width(start, _visible_end(text.text, start, candidate)) <= width + 1e-6:
+        visible = _visible_end(text.text, start, candidate)
+        drawn = text.width(start, visible)
+        if visible > start and text.text[visible - 1] == SOFT_HYPHEN \
+                and candidate < len(text.text):
+            drawn += _hyphen_width(text.styles[visible - 1])  # the hyphen it will show
+        if drawn <= width + 1e-6:
             end = candidate
         else:
             break

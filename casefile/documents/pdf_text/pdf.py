@@ -111,8 +111,12 @@ class Document:
                      b"EMC"]
         page.operators += drawn
 
-    def write(self, *, title: str, author: str = "Casefile", creator: str = "Casefile") -> bytes:
+    def write(self, *, title: str, author: str = "Casefile", creator: str = "Casefile",
+              lang: str = "en") -> bytes:
+        """The PDF; `lang`: the document's language (the catalog's /Lang, for a screen
+        reader), as WeasyPrint wrote it from <html lang>."""
         pdf = pydyf.PDF()
+        pdf.catalog["Lang"] = pydyf.String(lang)
         resources = pydyf.Dictionary({"Font": pydyf.Dictionary()})
         for font, used in self._fonts.items():
             resources["Font"][used.name] = _embed(pdf, font, used).reference
