@@ -13,7 +13,10 @@ no bag folder is written first.
 
 Each exhibit's original is written as it streams from `Sources.content`, hashed with SHA-256
 and SHA-512 in the same pass (the manifests), and compared with the SHA-256 and size the
-plan states: the bundle says what the vault recorded, or it is not written.
+plan states: the bundle says what the vault recorded, or it is not written. The hashing and
+the writing each run in a thread beside the one that decrypts (`_beside`): hashlib and the
+file's write release the GIL on large buffers, so they overlap on two cores, with at most
+AHEAD_CHUNKS chunks waiting for each.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import hashlib
 import json
 import mimetypes
 import os
+import queue
 import re
 import secrets
 import shutil
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
@@ -53,6 +58,9 @@ from casefile.vault import bounded
 from casefile.verifier import bundle_verifier as layout
 
 CHUNK = 1 << 20
+# Chunks (CHUNK each, as the vault's reader gives them) read and decrypted ahead of the threads
+# that hash and write them: what a streamed file adds to the process's memory, about.
+AHEAD_CHUNKS = 4
 # What a bag streamed into a zip keeps of its renditions in memory files for the consolidated
 # PDF (os.memfd_create: RAM or swap, never a disk): past it, no consolidated PDF, a warning.
 MAX_HELD_RENDITIONS = 1 << 30
@@ -68,6 +76,71 @@ EXTENSIONS = {
 
 class BundleError(Exception):
     """The bundle was not written (the reason names the exhibit when one is the cause)."""
+
+
+class _WritingFailed(BundleError):
+    """A streamed file could not be hashed or written (its cause as __cause__)."""
+
+
+_END = object()
+
+
+def _beside(relative: str, chunks: Iterable[bytes], *consumers: Callable[[bytes], object]) -> int:
+    """Each of `consumers` (the hashing, the writing) called with every chunk of `chunks`, in
+    order, each in its own thread beside this one, which takes the chunks (decrypts them, for
+    an original); their total size. At most AHEAD_CHUNKS chunks wait for each consumer.
+    Chunks given as a list or a tuple (a file made in memory) are consumed here. If taking a
+    chunk raises, that error comes out as it is; if a consumer fails, no further chunk is
+    taken and _WritingFailed says so (a BundleError as it is); either way every thread has
+    stopped first: nothing of the file is written after this returns."""
+    if isinstance(chunks, list | tuple):
+        for chunk in chunks:
+            for consume in consumers:
+                consume(chunk)
+        return sum(len(chunk) for chunk in chunks)
+    failed: list[BaseException] = []
+    stop = threading.Event()  # the taking side failed: what is queued is dropped
+
+    def work(consume: Callable[[bytes], object], handoff: queue.Queue[object]) -> None:
+        while (chunk := handoff.get()) is not _END:
+            if failed or stop.is_set():
+                continue  # drained, so that the taking side never waits on a full queue
+            try:
+                consume(chunk)  # type: ignore[arg-type]
+            except BaseException as error:  # noqa: BLE001 - handed to the taking thread
+                failed.append(error)
+
+    lanes: list[tuple[queue.Queue[object], threading.Thread]] = []
+    for consume in consumers:
+        handoff: queue.Queue[object] = queue.Queue(maxsize=AHEAD_CHUNKS)
+        thread = threading.Thread(target=work, args=(consume, handoff),
+                                  name="bundle-hash-write", daemon=True)
+        thread.start()
+        lanes.append((handoff, thread))
+    size = 0
+    try:
+        for chunk in chunks:
+            if failed:
+                break
+            for handoff, _ in lanes:
+                handoff.put(chunk)
+            size += len(chunk)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        for handoff, _ in lanes:
+            handoff.put(_END)
+        for _, thread in lanes:
+            thread.join()
+    if failed:
+        error = failed[0]
+        if not isinstance(error, Exception) or isinstance(error, BundleError):
+            raise error
+        raise _WritingFailed(
+            f"{relative} could not be written ({type(error).__name__}: {error})"
+        ) from error
+    return size
 
 
 @dataclass
@@ -124,12 +197,8 @@ class _Bag:
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         hashing = _Hashing(chunks)
-        size = 0
         with path.open("xb") as handle:
-            for chunk in chunks:
-                hashing.update(chunk)
-                handle.write(chunk)
-                size += len(chunk)
+            size = _beside(relative, chunks, hashing.update, handle.write)
             self.durability.written(handle)
         digests = hashing.digests(relative)
         if relative.startswith("data/"):
@@ -244,6 +313,10 @@ def _verified_original(
     label = f"exhibit {exhibit.number} ({exhibit.ern})"
     try:
         digests = bag.write(relative, chunks)
+    except _WritingFailed as error:
+        raise BundleError(
+            f"{label} could not be written into the bundle: {error.__cause__}"
+        ) from error.__cause__
     except BundleError:
         raise
     except Exception as error:
@@ -696,17 +769,18 @@ class _ZipBag(_Bag):
         info.compress_type = zipfile.ZIP_STORED
         info.external_attr = 0o644 << 16
         hashing = _Hashing(chunks)
-        size = 0
         kept: bytearray | None = bytearray()
         with self._archive.open(info, "w", force_zip64=True) as member:
-            for chunk in chunks:
-                hashing.update(chunk)
+
+            def consume(chunk: bytes) -> None:
+                nonlocal kept
                 member.write(chunk)
-                size += len(chunk)
                 if kept is not None and len(kept) + len(chunk) <= stamping.MAX_BYTES:
                     kept += chunk
                 else:
                     kept = None
+
+            size = _beside(relative, chunks, hashing.update, consume)
         if relative.startswith("data/exhibits/"):
             self._kept = {key: value for key, value in self._kept.items()
                           if not key.startswith("data/exhibits/")}
