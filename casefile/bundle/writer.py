@@ -85,61 +85,83 @@ class _WritingFailed(BundleError):
 _END = object()
 
 
-def _beside(relative: str, chunks: Iterable[bytes], *consumers: Callable[[bytes], object]) -> int:
-    """Each of `consumers` (the hashing, the writing) called with every chunk of `chunks`, in
-    order, each in its own thread beside this one, which takes the chunks (decrypts them, for
-    an original); their total size. At most AHEAD_CHUNKS chunks wait for each consumer.
-    Chunks given as a list or a tuple (a file made in memory) are consumed here. If taking a
-    chunk raises, that error comes out as it is; if a consumer fails, no further chunk is
-    taken and _WritingFailed says so (a BundleError as it is); either way every thread has
-    stopped first: nothing of the file is written after this returns."""
-    if isinstance(chunks, list | tuple):
-        for chunk in chunks:
-            for consume in consumers:
-                consume(chunk)
-        return sum(len(chunk) for chunk in chunks)
-    failed: list[BaseException] = []
-    stop = threading.Event()  # the taking side failed: what is queued is dropped
+class _Lanes:
+    """Consumers of one file's chunks, each in its own thread, fed in order through its own
+    queue of at most AHEAD_CHUNKS chunks. The first failure is kept, and from then on (or once
+    `stop` is set: the taking side failed) what reaches the queues is drained, unconsumed, so
+    that the taking side never waits on a full queue."""
 
-    def work(consume: Callable[[bytes], object], handoff: queue.Queue[object]) -> None:
+    def __init__(self, consumers: Sequence[Callable[[bytes], object]]) -> None:
+        self.failed: list[BaseException] = []
+        self.stop = threading.Event()
+        self._lanes: list[tuple[queue.Queue[object], threading.Thread]] = []
+        for consume in consumers:
+            handoff: queue.Queue[object] = queue.Queue(maxsize=AHEAD_CHUNKS)
+            thread = threading.Thread(target=self._work, args=(consume, handoff),
+                                      name="bundle-hash-write", daemon=True)
+            thread.start()
+            self._lanes.append((handoff, thread))
+
+    def _work(self, consume: Callable[[bytes], object], handoff: queue.Queue[object]) -> None:
         while (chunk := handoff.get()) is not _END:
-            if failed or stop.is_set():
-                continue  # drained, so that the taking side never waits on a full queue
+            if self.failed or self.stop.is_set():
+                continue
             try:
                 consume(chunk)  # type: ignore[arg-type]
             except BaseException as error:  # noqa: BLE001 - handed to the taking thread
-                failed.append(error)
+                self.failed.append(error)
 
-    lanes: list[tuple[queue.Queue[object], threading.Thread]] = []
-    for consume in consumers:
-        handoff: queue.Queue[object] = queue.Queue(maxsize=AHEAD_CHUNKS)
-        thread = threading.Thread(target=work, args=(consume, handoff),
-                                  name="bundle-hash-write", daemon=True)
-        thread.start()
-        lanes.append((handoff, thread))
-    size = 0
-    try:
-        for chunk in chunks:
-            if failed:
-                break
-            for handoff, _ in lanes:
-                handoff.put(chunk)
-            size += len(chunk)
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        for handoff, _ in lanes:
+    def put(self, chunk: bytes) -> None:
+        for handoff, _ in self._lanes:
+            handoff.put(chunk)
+
+    def close(self) -> None:
+        """Once every chunk is put (or the taking side failed): every thread ends."""
+        for handoff, _ in self._lanes:
             handoff.put(_END)
-        for _, thread in lanes:
+        for _, thread in self._lanes:
             thread.join()
-    if failed:
-        error = failed[0]
+
+    def check(self, relative: str) -> None:
+        """The first consumer's failure, if any: a BundleError as it is, any other error as
+        _WritingFailed naming the file."""
+        if not self.failed:
+            return
+        error = self.failed[0]
         if not isinstance(error, Exception) or isinstance(error, BundleError):
             raise error
         raise _WritingFailed(
             f"{relative} could not be written ({type(error).__name__}: {error})"
         ) from error
+
+
+def _beside(relative: str, chunks: Iterable[bytes], *consumers: Callable[[bytes], object]) -> int:
+    """Each of `consumers` (the hashing, the writing) called with every chunk of `chunks`, in
+    order, each in its own thread beside this one, which takes the chunks (decrypts them, for
+    an original); their total size. Chunks given as a list or a tuple (a file made in memory)
+    are consumed here. If taking a chunk raises, that error comes out as it is; if a consumer
+    fails, no further chunk is taken and _WritingFailed says so (a BundleError as it is);
+    either way every thread has stopped first: nothing of the file is written after this
+    returns or raises."""
+    if isinstance(chunks, list | tuple):
+        for chunk in chunks:
+            for consume in consumers:
+                consume(chunk)
+        return sum(len(chunk) for chunk in chunks)
+    lanes = _Lanes(consumers)
+    size = 0
+    try:
+        for chunk in chunks:
+            if lanes.failed:
+                break
+            lanes.put(chunk)
+            size += len(chunk)
+    except BaseException:
+        lanes.stop.set()
+        raise
+    finally:
+        lanes.close()
+    lanes.check(relative)
     return size
 
 
@@ -334,29 +356,41 @@ def _read(path: Path) -> Iterable[bytes]:
             yield chunk
 
 
+def _row(exhibit: ExhibitPlan, position: int) -> dict[str, str]:
+    """The exhibit's index row ("rendition" filled in once its stamped PDF is written)."""
+    folder = f"data/exhibits/{_folder_name(exhibit, position)}"
+    return {
+        "number": exhibit.number, "ern": exhibit.ern, "title": exhibit.title,
+        "date": exhibit.date, "type": exhibit.mime, "source": exhibit.source,
+        "classification": exhibit.classification, "language": exhibit.language,
+        "original_name": exhibit.original_name, "size": str(exhibit.size),
+        "sha256": exhibit.sha256, "file": f"{folder}/original{_extension(exhibit)}",
+        "rendition": "", "custody_report": f"{folder}/custody.json",
+    }
+
+
 def _exhibit(
     bag: _Bag,
     sources: Sources,
     exhibit: ExhibitPlan,
     *,
-    position: int,
-    stamped: renditions.Renditions,
-) -> dict[str, str]:
-    """The exhibit's original, checked, and its rendition started; its index row."""
-    folder = f"data/exhibits/{_folder_name(exhibit, position)}"
-    original = f"{folder}/original{_extension(exhibit)}"
+    row: dict[str, str],
+    stamped: renditions.Renditions | None,
+) -> None:
+    """The exhibit's original, checked, and its rendition started (unless `stamped` is
+    None: an exhibit that gets none)."""
+    original = row["file"]
     _verified_original(bag, original, exhibit, sources.content(exhibit))
-    row = {
-        "number": exhibit.number, "ern": exhibit.ern, "title": exhibit.title,
-        "date": exhibit.date, "type": exhibit.mime, "source": exhibit.source,
-        "classification": exhibit.classification, "language": exhibit.language,
-        "original_name": exhibit.original_name, "size": str(exhibit.size),
-        "sha256": exhibit.sha256, "file": original, "rendition": "",
-        "custody_report": f"{folder}/custody.json",
-    }
-    # Read back now, before the next file is written: a zip bag keeps only the last original.
-    stamped.add(exhibit, lambda: bag.read_bytes(original), f"{folder}/{RENDITION_NAME}", row)
-    return row
+    if stamped is not None:
+        # Read back now, before the next file is written: a zip bag keeps only the last one.
+        rendition = f"{original.rpartition('/')[0]}/{RENDITION_NAME}"
+        stamped.add(exhibit, lambda: bag.read_bytes(original), rendition, row)
+
+
+def _rendition_first(exhibit: ExhibitPlan) -> bool:
+    """Whether the exhibit is a document or an image small enough for a stamped rendition:
+    the writer streams those first (renditions.py)."""
+    return stamping.wants_rendition(exhibit.mime, exhibit.size)
 
 
 def _custody(bag: _Bag, sources: Sources, done: custody_pdfs.Done) -> None:
@@ -464,22 +498,29 @@ def _write_bag(
     bag: _Bag, plan: BundlePlan, sources: Sources, warnings: list[str]
 ) -> str:
     warm.start()  # a no-op when the caller started them already (idle helpers count)
-    rows = []
+    rows = [_row(exhibit, position) for position, exhibit in enumerate(plan.exhibits, start=1)]
     # The custody PDFs, the renditions, the index PDF and the consolidated PDF are laid out in
     # helper processes (custody_pdfs.py, renditions.py, index.py, consolidated.py): this
     # process never loads WeasyPrint nor the custody report's writer. The originals stream
-    # without waiting for the custody PDFs (written as they come, in order); once the last
-    # original and its rendition are written the rows are final, and the index and
-    # consolidated PDFs are laid out beside the custody PDFs still to come, so that no core
-    # waits for the others at the end.
+    # without waiting for the custody PDFs (written as they come, in order). The exhibits that
+    # get a stamped rendition (small documents and images) are written first, in the plan's
+    # order, then the others (the large files: video, audio, extractions), in the plan's
+    # order: once the last rendition is written every row is final, so the index and
+    # consolidated PDFs are laid out while the large files still stream, not after them. What
+    # each file holds does not depend on that order; the warnings keep the plan's order (a
+    # document too large for a rendition gets its warning in the first pass, its original in
+    # the second).
     with contextlib.ExitStack() as stack:
         reports = stack.enter_context(custody_pdfs.Ahead(plan, sources.custody_report))
         stamped = stack.enter_context(renditions.Renditions(bag.write_bytes, warnings))
         reports.submit()
-        for position, exhibit in enumerate(plan.exhibits, start=1):
-            rows.append(_exhibit(bag, sources, exhibit, position=position, stamped=stamped))
-            for done in reports.ready():
-                _custody(bag, sources, done)
+        for exhibit, row in zip(plan.exhibits, rows, strict=True):
+            if _rendition_first(exhibit):
+                _exhibit(bag, sources, exhibit, row=row, stamped=stamped)
+                for done in reports.ready():
+                    _custody(bag, sources, done)
+            else:
+                stamped.without(exhibit)  # a warning for a document too large, if it is one
         stamped.finish()
         # Left last (after `reports` has waited for its helpers): the helper that makes the
         # consolidated PDF writes into the bag, which a failure removes only once it is done.
@@ -487,6 +528,11 @@ def _write_bag(
         consolidating = bag.consolidating(plan, rows, sources, warnings, joined)
         stack.callback(consolidating.close)
         index_pdf = reports.also(_index_pdf, plan, rows, sources)
+        for exhibit, row in zip(plan.exhibits, rows, strict=True):
+            if not _rendition_first(exhibit):
+                _exhibit(bag, sources, exhibit, row=row, stamped=None)
+                for done in reports.ready():
+                    _custody(bag, sources, done)
         for done in reports.rest():
             _custody(bag, sources, done)
         bag.write_bytes(layout.INDEX_CSV, index.csv_bytes(rows))
