@@ -95,12 +95,16 @@ class _Lanes:
         self.failed: list[BaseException] = []
         self.stop = threading.Event()
         self._lanes: list[tuple[queue.Queue[object], threading.Thread]] = []
-        for consume in consumers:
-            handoff: queue.Queue[object] = queue.Queue(maxsize=AHEAD_CHUNKS)
-            thread = threading.Thread(target=self._work, args=(consume, handoff),
-                                      name="bundle-hash-write", daemon=True)
-            thread.start()
-            self._lanes.append((handoff, thread))
+        try:
+            for consume in consumers:
+                handoff: queue.Queue[object] = queue.Queue(maxsize=AHEAD_CHUNKS)
+                thread = threading.Thread(target=self._work, args=(consume, handoff),
+                                          name="bundle-hash-write", daemon=True)
+                thread.start()
+                self._lanes.append((handoff, thread))
+        except BaseException:
+            self.close()  # a thread that could not start: those started end
+            raise
 
     def _work(self, consume: Callable[[bytes], object], handoff: queue.Queue[object]) -> None:
         while (chunk := handoff.get()) is not _END:
