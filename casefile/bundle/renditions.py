@@ -45,18 +45,23 @@ class Renditions:
         image; read here, before the writer goes on) to be written at `target`; nothing for
         other types, a warning for one too big. The previous one is written first (one at a
         time, warnings in order); other exhibits do not wait for it."""
-        if exhibit.mime != "application/pdf" and exhibit.mime not in stamping.IMAGE_TYPES:
-            return
         if not stamping.wants_rendition(exhibit.mime, exhibit.size):
-            self.finish()
-            self._warnings.append(
-                f"{_label(exhibit)}: over {stamping.MAX_BYTES // (1024 * 1024)} MiB"
-            )
+            self.without(exhibit)
             return
         # Read before the previous rendition is written: a zip bag keeps only the last file.
         data = source()
         self.finish()
         self._pending = (exhibit, target, row, self._pool.submit(_render, data, exhibit))
+
+    def without(self, exhibit: ExhibitPlan) -> None:
+        """An exhibit that gets no rendition (stamping.wants_rendition is false): nothing for
+        other types, a warning, in order, for a document or an image too big."""
+        if exhibit.mime != "application/pdf" and exhibit.mime not in stamping.IMAGE_TYPES:
+            return
+        self.finish()
+        self._warnings.append(
+            f"{_label(exhibit)}: over {stamping.MAX_BYTES // (1024 * 1024)} MiB"
+        )
 
     def finish(self) -> None:
         """Wait for the rendition in progress, if any, and write it (or its warning)."""

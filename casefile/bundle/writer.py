@@ -13,7 +13,10 @@ no bag folder is written first.
 
 Each exhibit's original is written as it streams from `Sources.content`, hashed with SHA-256
 and SHA-512 in the same pass (the manifests), and compared with the SHA-256 and size the
-plan states: the bundle says what the vault recorded, or it is not written.
+plan states: the bundle says what the vault recorded, or it is not written. The hashing and
+the writing each run in a thread beside the one that decrypts (`_beside`): hashlib and the
+file's write release the GIL on large buffers, so they overlap on two cores, with at most
+AHEAD_CHUNKS chunks waiting for each.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import hashlib
 import json
 import mimetypes
 import os
+import queue
 import re
 import secrets
 import shutil
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
@@ -53,6 +58,9 @@ from casefile.vault import bounded
 from casefile.verifier import bundle_verifier as layout
 
 CHUNK = 1 << 20
+# Chunks (CHUNK each, as the vault's reader gives them) read and decrypted ahead of the threads
+# that hash and write them: what a streamed file adds to the process's memory, about.
+AHEAD_CHUNKS = 4
 # What a bag streamed into a zip keeps of its renditions in memory files for the consolidated
 # PDF (os.memfd_create: RAM or swap, never a disk): past it, no consolidated PDF, a warning.
 MAX_HELD_RENDITIONS = 1 << 30
@@ -68,6 +76,97 @@ EXTENSIONS = {
 
 class BundleError(Exception):
     """The bundle was not written (the reason names the exhibit when one is the cause)."""
+
+
+class _WritingFailed(BundleError):
+    """A streamed file could not be hashed or written (its cause as __cause__)."""
+
+
+_END = object()
+
+
+class _Lanes:
+    """Consumers of one file's chunks, each in its own thread, fed in order through its own
+    queue of at most AHEAD_CHUNKS chunks. The first failure is kept, and from then on (or once
+    `stop` is set: the taking side failed) what reaches the queues is drained, unconsumed, so
+    that the taking side never waits on a full queue."""
+
+    def __init__(self, consumers: Sequence[Callable[[bytes], object]]) -> None:
+        self.failed: list[BaseException] = []
+        self.stop = threading.Event()
+        self._lanes: list[tuple[queue.Queue[object], threading.Thread]] = []
+        try:
+            for consume in consumers:
+                handoff: queue.Queue[object] = queue.Queue(maxsize=AHEAD_CHUNKS)
+                thread = threading.Thread(target=self._work, args=(consume, handoff),
+                                          name="bundle-hash-write", daemon=True)
+                thread.start()
+                self._lanes.append((handoff, thread))
+        except BaseException:
+            self.close()  # a thread that could not start: those started end
+            raise
+
+    def _work(self, consume: Callable[[bytes], object], handoff: queue.Queue[object]) -> None:
+        while (chunk := handoff.get()) is not _END:
+            if self.failed or self.stop.is_set():
+                continue
+            try:
+                consume(chunk)  # type: ignore[arg-type]
+            except BaseException as error:  # noqa: BLE001 - handed to the taking thread
+                self.failed.append(error)
+
+    def put(self, chunk: bytes) -> None:
+        for handoff, _ in self._lanes:
+            handoff.put(chunk)
+
+    def close(self) -> None:
+        """Once every chunk is put (or the taking side failed): every thread ends."""
+        for handoff, _ in self._lanes:
+            handoff.put(_END)
+        for _, thread in self._lanes:
+            thread.join()
+
+    def check(self, relative: str) -> None:
+        """The first consumer's failure, if any: a BundleError as it is, any other error as
+        _WritingFailed naming the file."""
+        if not self.failed:
+            return
+        error = self.failed[0]
+        if not isinstance(error, Exception) or isinstance(error, BundleError):
+            raise error
+        raise _WritingFailed(
+            f"{relative} could not be written ({type(error).__name__}: {error})"
+        ) from error
+
+
+def _beside(relative: str, chunks: Iterable[bytes], *consumers: Callable[[bytes], object]) -> int:
+    """Each of `consumers` (the hashing, the writing) called with every chunk of `chunks`, in
+    order, each in its own thread beside this one, which takes the chunks (decrypts them, for
+    an original); their total size. Chunks given as a list or a tuple (a file made in memory)
+    are consumed here. If taking a chunk raises, that error comes out as it is; if a consumer
+    fails, no further chunk is taken and _WritingFailed says so (a BundleError as it is);
+    either way every thread has stopped first: nothing of the file is written after this
+    returns or raises."""
+    if isinstance(chunks, list | tuple):
+        for chunk in chunks:
+            for consume in consumers:
+                consume(chunk)
+        return sum(len(chunk) for chunk in chunks)
+    lanes = _Lanes(consumers)
+    size = 0
+    try:
+        for chunk in chunks:
+            if lanes.failed:
+                break
+            lanes.put(chunk)
+            size += len(chunk)
+    except BaseException:
+        lanes.stop.set()
+        raise
+    finally:
+        lanes.close()
+    lanes.check(relative)
+    return size
 
 
 @dataclass
@@ -124,12 +223,8 @@ class _Bag:
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         hashing = _Hashing(chunks)
-        size = 0
         with path.open("xb") as handle:
-            for chunk in chunks:
-                hashing.update(chunk)
-                handle.write(chunk)
-                size += len(chunk)
+            size = _beside(relative, chunks, hashing.update, handle.write)
             self.durability.written(handle)
         digests = hashing.digests(relative)
         if relative.startswith("data/"):
@@ -244,6 +339,10 @@ def _verified_original(
     label = f"exhibit {exhibit.number} ({exhibit.ern})"
     try:
         digests = bag.write(relative, chunks)
+    except _WritingFailed as error:
+        raise BundleError(
+            f"{label} could not be written into the bundle: {error.__cause__}"
+        ) from error.__cause__
     except BundleError:
         raise
     except Exception as error:
@@ -261,29 +360,41 @@ def _read(path: Path) -> Iterable[bytes]:
             yield chunk
 
 
+def _row(exhibit: ExhibitPlan, position: int) -> dict[str, str]:
+    """The exhibit's index row ("rendition" filled in once its stamped PDF is written)."""
+    folder = f"data/exhibits/{_folder_name(exhibit, position)}"
+    return {
+        "number": exhibit.number, "ern": exhibit.ern, "title": exhibit.title,
+        "date": exhibit.date, "type": exhibit.mime, "source": exhibit.source,
+        "classification": exhibit.classification, "language": exhibit.language,
+        "original_name": exhibit.original_name, "size": str(exhibit.size),
+        "sha256": exhibit.sha256, "file": f"{folder}/original{_extension(exhibit)}",
+        "rendition": "", "custody_report": f"{folder}/custody.json",
+    }
+
+
 def _exhibit(
     bag: _Bag,
     sources: Sources,
     exhibit: ExhibitPlan,
     *,
-    position: int,
-    stamped: renditions.Renditions,
-) -> dict[str, str]:
-    """The exhibit's original, checked, and its rendition started; its index row."""
-    folder = f"data/exhibits/{_folder_name(exhibit, position)}"
-    original = f"{folder}/original{_extension(exhibit)}"
+    row: dict[str, str],
+    stamped: renditions.Renditions | None,
+) -> None:
+    """The exhibit's original, checked, and its rendition started (unless `stamped` is
+    None: an exhibit that gets none)."""
+    original = row["file"]
     _verified_original(bag, original, exhibit, sources.content(exhibit))
-    row = {
-        "number": exhibit.number, "ern": exhibit.ern, "title": exhibit.title,
-        "date": exhibit.date, "type": exhibit.mime, "source": exhibit.source,
-        "classification": exhibit.classification, "language": exhibit.language,
-        "original_name": exhibit.original_name, "size": str(exhibit.size),
-        "sha256": exhibit.sha256, "file": original, "rendition": "",
-        "custody_report": f"{folder}/custody.json",
-    }
-    # Read back now, before the next file is written: a zip bag keeps only the last original.
-    stamped.add(exhibit, lambda: bag.read_bytes(original), f"{folder}/{RENDITION_NAME}", row)
-    return row
+    if stamped is not None:
+        # Read back now, before the next file is written: a zip bag keeps only the last one.
+        rendition = f"{original.rpartition('/')[0]}/{RENDITION_NAME}"
+        stamped.add(exhibit, lambda: bag.read_bytes(original), rendition, row)
+
+
+def _rendition_first(exhibit: ExhibitPlan) -> bool:
+    """Whether the exhibit is a document or an image small enough for a stamped rendition:
+    the writer streams those first (renditions.py)."""
+    return stamping.wants_rendition(exhibit.mime, exhibit.size)
 
 
 def _custody(bag: _Bag, sources: Sources, done: custody_pdfs.Done) -> None:
@@ -391,22 +502,29 @@ def _write_bag(
     bag: _Bag, plan: BundlePlan, sources: Sources, warnings: list[str]
 ) -> str:
     warm.start()  # a no-op when the caller started them already (idle helpers count)
-    rows = []
+    rows = [_row(exhibit, position) for position, exhibit in enumerate(plan.exhibits, start=1)]
     # The custody PDFs, the renditions, the index PDF and the consolidated PDF are laid out in
     # helper processes (custody_pdfs.py, renditions.py, index.py, consolidated.py): this
     # process never loads WeasyPrint nor the custody report's writer. The originals stream
-    # without waiting for the custody PDFs (written as they come, in order); once the last
-    # original and its rendition are written the rows are final, and the index and
-    # consolidated PDFs are laid out beside the custody PDFs still to come, so that no core
-    # waits for the others at the end.
+    # without waiting for the custody PDFs (written as they come, in order). The exhibits that
+    # get a stamped rendition (small documents and images) are written first, in the plan's
+    # order, then the others (the large files: video, audio, extractions), in the plan's
+    # order: once the last rendition is written every row is final, so the index and
+    # consolidated PDFs are laid out while the large files still stream, not after them. What
+    # each file holds does not depend on that order; the warnings keep the plan's order (a
+    # document too large for a rendition gets its warning in the first pass, its original in
+    # the second).
     with contextlib.ExitStack() as stack:
         reports = stack.enter_context(custody_pdfs.Ahead(plan, sources.custody_report))
         stamped = stack.enter_context(renditions.Renditions(bag.write_bytes, warnings))
         reports.submit()
-        for position, exhibit in enumerate(plan.exhibits, start=1):
-            rows.append(_exhibit(bag, sources, exhibit, position=position, stamped=stamped))
-            for done in reports.ready():
-                _custody(bag, sources, done)
+        for exhibit, row in zip(plan.exhibits, rows, strict=True):
+            if _rendition_first(exhibit):
+                _exhibit(bag, sources, exhibit, row=row, stamped=stamped)
+                for done in reports.ready():
+                    _custody(bag, sources, done)
+            else:
+                stamped.without(exhibit)  # a warning for a document too large, if it is one
         stamped.finish()
         # Left last (after `reports` has waited for its helpers): the helper that makes the
         # consolidated PDF writes into the bag, which a failure removes only once it is done.
@@ -414,6 +532,11 @@ def _write_bag(
         consolidating = bag.consolidating(plan, rows, sources, warnings, joined)
         stack.callback(consolidating.close)
         index_pdf = reports.also(_index_pdf, plan, rows, sources)
+        for exhibit, row in zip(plan.exhibits, rows, strict=True):
+            if not _rendition_first(exhibit):
+                _exhibit(bag, sources, exhibit, row=row, stamped=None)
+                for done in reports.ready():
+                    _custody(bag, sources, done)
         for done in reports.rest():
             _custody(bag, sources, done)
         bag.write_bytes(layout.INDEX_CSV, index.csv_bytes(rows))
@@ -696,17 +819,18 @@ class _ZipBag(_Bag):
         info.compress_type = zipfile.ZIP_STORED
         info.external_attr = 0o644 << 16
         hashing = _Hashing(chunks)
-        size = 0
         kept: bytearray | None = bytearray()
         with self._archive.open(info, "w", force_zip64=True) as member:
-            for chunk in chunks:
-                hashing.update(chunk)
+
+            def consume(chunk: bytes) -> None:
+                nonlocal kept
                 member.write(chunk)
-                size += len(chunk)
                 if kept is not None and len(kept) + len(chunk) <= stamping.MAX_BYTES:
                     kept += chunk
                 else:
                     kept = None
+
+            size = _beside(relative, chunks, hashing.update, consume)
         if relative.startswith("data/exhibits/"):
             self._kept = {key: value for key, value in self._kept.items()
                           if not key.startswith("data/exhibits/")}
