@@ -834,3 +834,50 @@ def test_a_soft_hyphen_where_a_line_breaks_shows_a_hyphen_and_nowhere_else():
     # Wide enough, the word is whole and no hyphen is drawn.
     wide = lines.lay_out([lines.Piece(text, style)], 400.0)
     assert len(wide) == 1 and "-" not in line_text(wide[0])
+
+
+def test_a_name_with_lam_alef_reads_back_as_typed_not_reversed():
+    """Lam-alef is one glyph for two letters; right to left, a reader reverses what a glyph's
+    map says, so صلاح read back as صالح (another name) until such lines carried ActualText."""
+    for name in ("صلاح", "بلال"):
+        pdf = custody_report_pdf.render({**report(), "entries": []}, "Custody report",
+                                        custody_report_pdf.Subject(case_title=name))
+        line = next(line for line in pdftotext(pdf, "-raw").splitlines()
+                    if line.startswith("Case "))
+        assert line.replace("\u202b", "").replace("\u202c", "") == f"Case {name}"
+
+
+def test_fallback_fonts_come_from_one_fontconfig_list_not_a_call_per_character(monkeypatch):
+    """However many distinct characters no style font has, fontconfig is asked once per
+    process (its sorted fallback list); private-use and unassigned characters are never
+    looked for, and a character's font does not depend on what was drawn before."""
+    calls = []
+    real_run = subprocess.run
+
+    def counting(arguments, *rest, **options):
+        calls.append(arguments)
+        return real_run(arguments, *rest, **options)
+
+    monkeypatch.setattr(fonts, "_fallback_list", None)
+    monkeypatch.setattr(fonts, "_covering", {})
+    monkeypatch.setattr(fonts, "_found_fonts", {})
+    monkeypatch.setattr(fonts.subprocess, "run", counting)
+    private = "".join(chr(0xF0000 + n) for n in range(300))
+    unassigned = "\u0378\u0379"
+    assert all(fonts.covering(char) is None for char in private + unassigned)
+    first = fonts.covering("ｳ")  # halfwidth katakana: only a fallback font has it
+    assert len(calls) <= 1
+    # The same answer after other characters loaded other fonts first.
+    monkeypatch.setattr(fonts, "_covering", {})
+    fonts.covering("張")
+    assert fonts.covering("ｳ") is first
+
+
+def test_a_bidi_isolate_stays_in_its_run_and_draws_no_gap():
+    """Format characters (U+2066-2069 isolates, U+200E marks) stay with the text around
+    them: no fallback font's wide blank between two Latin letters."""
+    style = lines.Style("sans", 8)
+    plain = lines.lay_out([lines.Piece("abc (x)", style)], 400.0)[0]
+    isolated = lines.lay_out([lines.Piece("abc \u2066(x)\u2069", style)], 400.0)[0]
+    assert {run.font.key for run in isolated.runs} == {"sans"}
+    assert abs(isolated.width - plain.width) < 0.5

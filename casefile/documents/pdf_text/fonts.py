@@ -14,6 +14,7 @@ closer), so Burmese words here are set slightly looser than in WeasyPrint's PDFs
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import shutil
@@ -132,36 +133,76 @@ def font(key: str) -> Font:
         return _load(key)
 
 
-# Fonts found through fontconfig for characters the styles' fonts lack, by file and index,
-# and each such character's font (None: no installed font has it), per process.
+# fontconfig's fallback list (its fonts in the order it prefers them for sans-serif text,
+# as Pango takes them), read once per process; the fonts loaded from it, by file and index;
+# and each character's font (None: no installed font has it).
+_fallback_list: list[tuple[str, int, list[tuple[int, int]]]] | None = None
 _found_fonts: dict[tuple[str, int], Font] = {}
 _covering: dict[int, Font | None] = {}
+# Categories no font is asked for: unassigned, private use (a font's own meaning), surrogates.
+_NEVER_ASKED = frozenset({"Cn", "Co", "Cs"})
+
+
+def _charset(ranges: str) -> list[tuple[int, int]]:
+    """fontconfig's charset ("20-7e a0 ...") as sorted (first, last) code point ranges."""
+    found = []
+    for part in ranges.split():
+        first, _, last = part.partition("-")
+        found.append((int(first, 16), int(last or first, 16)))
+    return sorted(found)
+
+
+def _sorted_fonts() -> list[tuple[str, int, list[tuple[int, int]]]]:
+    """fontconfig's sorted list for sans-serif TrueType fonts with their charsets: one
+    `fc-match -s` per process. The choice for a character then depends only on the fonts
+    installed, never on what the process drew before, and costs no call per character."""
+    global _fallback_list  # noqa: PLW0603 - once per process
+    if _fallback_list is None:
+        program = shutil.which("fc-match")
+        listed: list[tuple[str, int, list[tuple[int, int]]]] = []
+        if program is not None:
+            result = subprocess.run(  # noqa: S603 - a fixed program and pattern, no shell
+                [program, "-s", "-f", "%{index}\t%{file}\t%{charset}\n",
+                 "sans-serif:fontformat=TrueType"],
+                capture_output=True, text=True, timeout=30, check=False,
+            )
+            for line in result.stdout.splitlines():
+                index, path, ranges = [*line.split("\t"), "", ""][:3]
+                if path and ranges:
+                    listed.append((path, int(index or 0), _charset(ranges)))
+        _fallback_list = listed
+    return _fallback_list
+
+
+def _in(code: int, ranges: list[tuple[int, int]]) -> bool:
+    at = bisect.bisect_right(ranges, (code, 0x10FFFF)) - 1
+    return at >= 0 and ranges[at][0] <= code <= ranges[at][1]
 
 
 def covering(char: str) -> Font | None:
-    """An installed font with the character, for one no style font has: a font already found
-    for another character if it has it (a CJK name's characters all come from one font),
-    else fontconfig's best font for it (`fc-match :charset=`), asked once per character and
-    process. Only TrueType outlines (glyf), which the PDF embeds as CIDFontType2; None if no
-    installed font has the character."""
+    """An installed font with the character, for one no style font has: the first font of
+    fontconfig's sorted fallback list whose charset holds it, looked up once per character
+    and process. Only TrueType outlines (glyf), which the PDF embeds as CIDFontType2; None if
+    no installed font has it, or if it is unassigned, private use or a surrogate (drawn as
+    U+FFFD: no font is searched for such characters, however many a text holds)."""
     code = ord(char)
     with _loading:
         if code in _covering:
             return _covering[code]
-        chosen = next((other for other in _found_fonts.values() if code in other.chars), None)
-        if chosen is None:
-            try:
-                path, index = _match(f":charset={code:x}:fontformat=TrueType")
-            except FontMissing:
-                path, index = "", 0
-            if path:
-                chosen = _found_fonts.get((path, index))
-                if chosen is None:
+        chosen = None
+        if unicodedata.category(char) not in _NEVER_ASKED:
+            for path, index, ranges in _sorted_fonts():
+                if not _in(code, ranges):
+                    continue
+                candidate = _found_fonts.get((path, index))
+                if candidate is None:
                     opened = _open(f"fallback{len(_found_fonts)}", path, index)
-                    if "glyf" in opened.face.table_tags:
-                        chosen = _found_fonts[(path, index)] = opened
-            if chosen is not None and code not in chosen.chars:
-                chosen = None
+                    if "glyf" not in opened.face.table_tags:
+                        continue
+                    candidate = _found_fonts[(path, index)] = opened
+                if code in candidate.chars:
+                    chosen = candidate
+                    break
         _covering[code] = chosen
         return chosen
 
@@ -188,7 +229,7 @@ def itemize(text: str, key: str) -> list[tuple[int, int, Font]]:
     start = 0
     for index, char in enumerate(text):
         if current is not None and (
-            char in _JOINERS or unicodedata.category(char) in {"Mn", "Mc", "Me"}
+            char in _JOINERS or unicodedata.category(char) in {"Mn", "Mc", "Me", "Cf"}
         ):
             chosen = current
         elif char.isspace() and current is not None and current.has(char):

@@ -215,7 +215,10 @@ class _Encoder:
             if y_offset:
                 self.close()
                 self.operators.append(b"0 Ts")
-            exact = exact and not x_offset and not y_offset
+            # Right to left, a reader reverses what a glyph's ToUnicode text says: a glyph
+            # standing for several characters (lam-alef, a pointed Hebrew letter) would read
+            # back reversed (صلاح as صالح), so such a line carries ActualText.
+            exact = exact and not x_offset and not y_offset and not (run.rtl and len(text) > 1)
         self.close()
         return tuple(self.operators), texts, exact
 
