@@ -16,6 +16,9 @@ paragraph with no right-to-left or explicit bidi character (Latin, Burmese) skip
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import re
 import threading
 import unicodedata
@@ -151,6 +154,12 @@ class _Text:
     levels: list[int] | None = None
     bidi: Any = None
     units: list[int] | None = None
+
+    @functools.cached_property
+    def graphemes(self) -> list[int]:
+        """ICU's grapheme cluster boundaries in the text, found once per paragraph (a word
+        wider than a line is broken between them, line after line)."""
+        return _boundaries(self.text, "character")
 
     @classmethod
     def of(cls, pieces: Sequence[Piece]) -> _Text:
@@ -401,11 +410,11 @@ def _last_fit(text: _Text, start: int, candidates: Sequence[int], width: float) 
 def _grapheme_fit(text: _Text, start: int, width: float) -> int:
     """The end of the longest run of grapheme clusters from `start` that fits (one at
     least)."""
-    string = text.text
-    bounds = [bound for bound in _boundaries(string, "character") if bound > start]
+    bounds = text.graphemes
+    first = bisect.bisect_right(bounds, start)
     # A cluster split by shaping is kept whole: only boundaries with a width of their own.
-    end = bounds[0] if bounds else len(string)
-    for bound in bounds:
+    end = bounds[first] if first < len(bounds) else len(text.text)
+    for bound in itertools.islice(bounds, first, None):
         if text.width(start, bound) <= width + 1e-6:
             end = bound
         else:
