@@ -22,17 +22,33 @@ text: no markup is interpreted, no file or URL read.
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from casefile.documents.pdf_text import fonts
-from casefile.documents.pdf_text.lines import Line, Piece, Style, lay_out
-from casefile.documents.pdf_text.pdf import A4, Document, Mark, Page
+from casefile.documents.pdf_text.flow import (
+    MM,
+    PADDING,
+    Block,
+    Cell,
+    Flow,
+    Geometry,
+    Placed,
+    columns,
+    draw_on,
+    header,
+    page_number,
+    place,
+)
+from casefile.documents.pdf_text.flow import plain as _plain
+from casefile.documents.pdf_text.flow import text_block as _text
+from casefile.documents.pdf_text.lines import Piece, Style
+from casefile.documents.pdf_text.pdf import A4, Document
+from casefile.documents.pdf_text.words import tokens
 
 HOW_TO_VERIFY = (
     "How to check this report without Casefile: (1) for each entry, serialise its fields "
@@ -51,12 +67,6 @@ REDACTED = "concerns an item you have no access to; its leaf hash is in the sign
 # The appendix's headings before its table of proofs, and the heading of that table.
 HEADINGS = ("Appendix: how to verify this report", "Signed checkpoint")
 PROOFS_HEADING = "Recorded entries, leaf hashes and inclusion proofs"
-EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
-# An identifier: a run without spaces holding a digit and a hyphen (an ERN, a seal number, a
-# date, a court reference), set on one line.
-_PART = r"[^\s@()<>\"'“”,;]"
-IDENTIFIER = re.compile(f"{_PART}*(?:\\d{_PART}*-|-{_PART}*\\d){_PART}*")
-TOKENS = re.compile(f"{EMAIL.pattern}|{IDENTIFIER.pattern}")
 TRANSFER_NOTES = (
     ("where", "where"),
     ("media", "what"),
@@ -92,21 +102,6 @@ def plain_sentence(entry: dict[str, Any]) -> str:
     return f"{entry['actor']['label']}: {entry['action'].replace('_', ' ')}"
 
 
-def _tokens(text: str, *, emails: bool = True) -> Iterator[tuple[str, bool]]:
-    """The text as (part, whether it is a token: an identifier or an e-mail address)."""
-    last = 0
-    for match in (TOKENS if emails else IDENTIFIER).finditer(text):
-        yield text[last : match.start()], False
-        yield match.group(0), True
-        last = match.end()
-    yield text[last:], False
-
-
-def _email_parts(token: str) -> list[str]:
-    """An e-mail address cut where a line may break: before its @ and after its dots."""
-    return [part for part in re.split(r"(?=@)|(?<=\.)", token) if part]
-
-
 def breakable(text: str, *, emails: bool = True) -> Markup:
     """Text as HTML with line breaks allowed only where a reader expects them: at spaces,
     and in an e-mail address before its @ and after its dots, never inside a name, a domain
@@ -114,7 +109,7 @@ def breakable(text: str, *, emails: bool = True) -> Markup:
     (a web page wraps addresses itself). The web pages' form of the rules `pieces` gives the
     PDF."""
     html = []
-    for part, token in _tokens(text, emails=emails):
+    for part, token in tokens(text, emails=emails):
         if not token:
             html.append(str(escape(part)))
             continue
@@ -123,25 +118,6 @@ def breakable(text: str, *, emails: bool = True) -> Markup:
             escaped = escaped.replace("@", "<wbr>@").replace(".", ".<wbr>")
         html.append(f'<span class="token">{escaped}</span>')
     return Markup("".join(html))  # noqa: S704 - every piece of user text is escaped above
-
-
-def pieces(text: str, style: Style, *, emails: bool = True) -> list[Piece]:
-    """User text as pieces to lay out, white space collapsed: identifiers whole, e-mail
-    addresses whole but between their parts (before the @, after a dot)."""
-    text = " ".join(text.split())
-    found: list[Piece] = []
-    for part, token in _tokens(text, emails=emails):
-        if not part:
-            continue
-        if not token:
-            found.append(Piece(part, style))
-        elif "@" in part:
-            cut = _email_parts(part)
-            found += [Piece(each, style, whole=True, wbr=number + 1 < len(cut))
-                      for number, each in enumerate(cut)]
-        else:
-            found.append(Piece(part, style, whole=True))
-    return found
 
 
 def _notes(entry: dict[str, Any]) -> str:
@@ -177,217 +153,20 @@ def _hash_lines(entry: dict[str, Any]) -> list[str]:
     return [f"leaf {entry['leaf_hash']}", *hashes]
 
 
-
 # The page and the stylesheet's sizes (pt), as the WeasyPrint report had them.
-MM = 72 / 25.4
-PAGE_WIDTH, PAGE_HEIGHT = A4
-MARGINS = (12 * MM, 10 * MM, 14 * MM, 10 * MM)  # top, right, bottom, left
-BODY_MARGIN = 6.0  # the body's 8 CSS px inside the page's margins
-LEFT = MARGINS[3] + BODY_MARGIN
-WIDTH = PAGE_WIDTH - MARGINS[1] - MARGINS[3] - 2 * BODY_MARGIN
-TOP = MARGINS[0]
-BOTTOM = PAGE_HEIGHT - MARGINS[2]
-LINE_HEIGHT = 1.3
-BLACK = (0.0, 0.0, 0.0)
+PAGE = Geometry(A4, (12 * MM, 10 * MM, 14 * MM, 10 * MM), line_height=1.3)
+PAGE_WIDTH, PAGE_HEIGHT = PAGE.size
+MARGINS = PAGE.margins  # top, right, bottom, left
+LEFT, WIDTH, TOP, BOTTOM = PAGE.left, PAGE.width, PAGE.top, PAGE.bottom
+LINE_HEIGHT = PAGE.line_height
 LABEL = (0x40 / 255,) * 3  # labels and a transfer's notes: #404040
 GREYED = (0x50 / 255,) * 3  # a redacted entry: #505050
-BORDER = (0x80 / 255,) * 3  # table rules, 0.25 pt: #808080
-HEADER = (0xE8 / 255, 0xEC / 255, 0xF0 / 255)  # a table's header row
-RULE = 0.25
-PADDING = (1.5, 3.0)  # a table cell's, vertical and horizontal
 # Columns in mm as the stylesheet gives them; a table is as wide as the page's text, its
 # columns widened in proportion (table-layout: fixed).
 ENTRY_COLUMNS = (9, 23, 42, 74, 36)
 PROOF_COLUMNS = (9, 105, 70)
 ITEM_COLUMNS = (38, 60)  # the SHA-256 takes the rest
 SUBJECT_LABEL = 32 * MM
-
-
-@dataclass(frozen=True)
-class Block:
-    """A paragraph of a cell or the page: its pieces, the size of its strut (line boxes are
-    LINE_HEIGHT times it, or its largest piece's), its font for the baseline, and its
-    vertical margins."""
-
-    pieces: tuple[Piece, ...]
-    size: float
-    font: str = "sans"
-    before: float = 0.0
-    after: float = 0.0
-
-
-@dataclass
-class Placed:
-    """Lines laid out in a width: each line's top (from the block's top), baseline, line."""
-
-    lines: list[tuple[float, float, Line]] = field(default_factory=list)
-    height: float = 0.0
-
-
-def _place(blocks: Sequence[Block], width: float) -> Placed:
-    """Blocks one under the other in `width`, their margins collapsed between them."""
-    placed = Placed()
-    y = 0.0
-    margin = 0.0
-    for number, block in enumerate(blocks):
-        y += max(margin, block.before) if number else block.before
-        size = max([block.size, *(piece.style.size for piece in block.pieces)])
-        height = LINE_HEIGHT * size
-        font = fonts.font(block.font)
-        content = (font.ascender + font.descender) * size
-        baseline = (height - content) / 2 + font.ascender * size
-        for line in lay_out(block.pieces, width):
-            placed.lines.append((y, y + baseline, line))
-            y += height
-        margin = block.after
-    placed.height = y + margin
-    return placed
-
-
-def _split(placed: Placed, room: float) -> tuple[Placed, Placed]:
-    """The lines that fit in `room`, and the rest (moved up to start at 0)."""
-    here, rest = Placed(), Placed()
-    cut = None
-    for index, (top, baseline, line) in enumerate(placed.lines):
-        bottom = placed.lines[index + 1][0] if index + 1 < len(placed.lines) else placed.height
-        if bottom > room and cut is None:
-            cut = top
-        if cut is None:
-            here.lines.append((top, baseline, line))
-        else:
-            rest.lines.append((top - cut, baseline - cut, line))
-    here.height = placed.height if cut is None else cut
-    rest.height = 0.0 if cut is None else placed.height - cut
-    return here, rest
-
-
-def _columns(widths_mm: Sequence[float], total: float = WIDTH) -> list[float]:
-    scale = total / sum(widths_mm)
-    return [width * scale for width in widths_mm]
-
-
-Cell = Sequence[Block]
-
-
-class _Flow:
-    """The document being laid out: the page and the y where the next block goes."""
-
-    def __init__(self, document: Document) -> None:
-        self.document = document
-        self.page = document.new_page()
-        self.y = TOP + BODY_MARGIN
-        self.margin = 0.0  # the bottom margin of the last block, collapsed with the next
-
-    def new_page(self) -> None:
-        self.page = self.document.new_page()
-        self.y = TOP
-        self.margin = 0.0
-
-    def draw(self, placed: Placed, x: float, top: float) -> None:
-        _draw_on(self.document, self.page, placed, x, top)
-
-    def heading(self, text: str, size: float, level: int, before: float, after: float,
-                *, keep: float = 0.0) -> None:
-        """A heading (bold), with an outline entry; moved to the next page with `keep` pt
-        of what follows it if they would not fit (break-after: avoid)."""
-        placed = _place([Block(tuple(pieces(text, Style("bold", size))), size, "bold")], WIDTH)
-        top = self.y + (max(self.margin, before) if self.y > TOP else before)
-        if top + placed.height + after + keep > BOTTOM and self.y > TOP:
-            self.new_page()
-            top = self.y + before
-        self.document.marks.append(Mark(level, text, len(self.document.pages) - 1, top))
-        self.draw(placed, LEFT, top)
-        self.y = top + placed.height
-        self.margin = after
-
-    def blocks(self, blocks: Sequence[Block]) -> None:
-        """Paragraphs across the page's width, onto the next pages if they must."""
-        for block in blocks:
-            placed = _place([Block(block.pieces, block.size, block.font)], WIDTH)
-            top = self.y + max(self.margin, block.before)
-            while True:
-                here, rest = _split(placed, BOTTOM - top)
-                self.draw(here, LEFT, top)
-                if not rest.lines:
-                    break
-                self.new_page()
-                placed, top = rest, self.y
-            self.y = top + here.height
-            self.margin = block.after
-
-    def table(self, widths: Sequence[float], header: Sequence[Cell] | None,
-              rows: Sequence[Sequence[Cell]], *, borders: bool = True,
-              padding: tuple[float, float] = PADDING, after: float = 0.0) -> None:
-        """A table of fixed columns: its header row on every page it spans, no row split
-        across pages unless it is taller than a page."""
-        vertical, horizontal = padding
-        self.y += self.margin
-        self.margin = 0.0
-        laid_header = self._row(header, widths, horizontal) if header else None
-        header_height = (max(cell.height for cell in laid_header) + 2 * vertical
-                         if laid_header else 0.0)
-        drawn_header = False
-        for row in rows:
-            cells = self._row(row, widths, horizontal)
-            while True:
-                height = max(cell.height for cell in cells) + 2 * vertical
-                room = BOTTOM - self.y - (0.0 if drawn_header else header_height)
-                if height <= room:
-                    if laid_header and not drawn_header:
-                        self._draw_row(laid_header, widths, header_height, padding=padding,
-                                       header=True, borders=borders)
-                    self._draw_row(cells, widths, height, padding=padding, header=False,
-                                   borders=borders)
-                    drawn_header = True
-                    break
-                page_room = BOTTOM - TOP - header_height
-                if height <= page_room or room < page_room / 4:
-                    self.new_page()  # the row whole on the next page, under the header
-                    drawn_header = False
-                    continue
-                # Taller than a page: as much as fits here, the rest on the next pages.
-                parts = [_split(cell, room - 2 * vertical) for cell in cells]
-                if laid_header and not drawn_header:
-                    self._draw_row(laid_header, widths, header_height, padding=padding,
-                                   header=True, borders=borders)
-                self._draw_row([part[0] for part in parts], widths, room, padding=padding,
-                               header=False, borders=borders)
-                cells = [part[1] for part in parts]
-                self.new_page()
-                drawn_header = False
-        self.margin = after
-
-    def _row(self, row: Sequence[Cell], widths: Sequence[float],
-             horizontal: float) -> list[Placed]:
-        return [_place(cell, width - 2 * horizontal) for cell, width in zip(row, widths,
-                                                                              strict=True)]
-
-    def _draw_row(self, cells: Sequence[Placed], widths: Sequence[float], height: float,
-                  *, padding: tuple[float, float], header: bool, borders: bool) -> None:
-        x = LEFT
-        for cell, width in zip(cells, widths, strict=True):
-            if header and borders:
-                self.document.rectangle(self.page, x, self.y, width, height, fill=HEADER)
-            if borders:
-                self.document.rectangle(self.page, x, self.y, width, height, stroke=BORDER,
-                                        line_width=RULE)
-            self.draw(cell, x + padding[1], self.y + padding[0])
-            x += width
-        self.y += height
-
-
-def _text(text: str, style: Style, size: float | None = None, **margins: float) -> Block:
-    """User text as a block (identifiers and e-mail addresses kept whole)."""
-    return Block(tuple(pieces(text, style)), size or style.size, _base(style.font), **margins)
-
-
-def _plain(text: str, style: Style, size: float | None = None, **margins: float) -> Block:
-    """Text as it is (pre-wrap: spaces and line breaks kept)."""
-    return Block((Piece(text, style),), size or style.size, _base(style.font), **margins)
-
-
-def _base(font: str) -> str:
-    return "mono" if font == "mono" else "sans"
 
 
 def _subject_rows(subject: Subject, entries: int) -> list[list[Cell]]:
@@ -400,10 +179,6 @@ def _subject_rows(subject: Subject, entries: int) -> list[list[Cell]]:
              "report.")
     rows.append(("Scope", f"{scope} {entries} {'entry' if entries == 1 else 'entries'}."))
     return [[[_plain(name, label)], [_text(given, value)]] for name, given in rows]
-
-
-def _header(*names: str, size: float) -> list[Cell]:
-    return [[_plain(name, Style("bold", size))] for name in names]
 
 
 def _entry_row(entry: dict[str, Any], describe: Callable[[dict[str, Any]], str],
@@ -455,7 +230,7 @@ def render(
     erns = {item.id: item.ern for item in subject.items}
     entries = report["entries"]
     document = Document()
-    flow = _Flow(document)
+    flow = Flow(document, PAGE)
     flow.heading(title, 16, 1, 0, 3 * MM)
     flow.table([SUBJECT_LABEL, WIDTH - SUBJECT_LABEL], None,
                _subject_rows(subject, len(entries)), borders=False, padding=(0.5, 0.0),
@@ -464,17 +239,17 @@ def render(
     if subject.items:
         flow.heading("Item" if len(subject.items) == 1 else "Items", 12, 2, 5 * MM, 2 * MM,
                      keep=row_keep)
-        widths = _columns(ITEM_COLUMNS, WIDTH * sum(ITEM_COLUMNS) / 190)
+        widths = columns(ITEM_COLUMNS, WIDTH * sum(ITEM_COLUMNS) / 190)
         widths.append(WIDTH - sum(widths))
-        flow.table(widths, _header("ERN", "Name", "SHA-256 at intake", size=8), [
+        flow.table(widths, header("ERN", "Name", "SHA-256 at intake", size=8), [
             [[Block((Piece(item.ern, Style("sans", 8), whole=True),), 8)],
              [_text(item.name or "", Style("sans", 8))],
              [_plain(item.sha256, Style("mono", 7), 7)]]
             for item in subject.items
         ])
     flow.heading("Chain of custody", 12, 2, 5 * MM, 2 * MM, keep=row_keep)
-    flow.table(_columns(ENTRY_COLUMNS),
-               _header("No.", "Time (UTC)", "Who", "What happened", "Item", size=8),
+    flow.table(columns(ENTRY_COLUMNS, WIDTH),
+               header("No.", "Time (UTC)", "Who", "What happened", "Item", size=8),
                [_entry_row(entry, describe, erns) for entry in entries])
     flow.new_page()  # the appendix on a page of its own
     flow.heading(HEADINGS[0], 12, 2, 5 * MM, 2 * MM)
@@ -486,8 +261,8 @@ def render(
                before=7, after=7),
     ])
     flow.heading(PROOFS_HEADING, 12, 2, 5 * MM, 2 * MM, keep=row_keep)
-    flow.table(_columns(PROOF_COLUMNS),
-               _header("No.", "Recorded fields (time, action, details)", "Hashes", size=6.5),
+    flow.table(columns(PROOF_COLUMNS, WIDTH),
+               header("No.", "Recorded fields (time, action, details)", "Hashes", size=6.5),
                [_proof_row(entry) for entry in entries])
     _footers(document, subject.case_title)
     return document.write(title=title)
@@ -507,15 +282,13 @@ def _footers(document: Document, case_title: str) -> None:
     left, right = MARGINS[3], PAGE_WIDTH - MARGINS[1]
     titles: dict[float, Placed] = {}
     for number, page in enumerate(document.pages, start=1):
-        (numbering,) = _place([_plain(f"Page {number} of {total}", style)], WIDTH).lines
-        document.text(page, right - numbering[2].width,
-                      middle - LINE_HEIGHT * 7 / 2 + numbering[1], numbering[2])
-        width = round(right - left - numbering[2].width - 12, 3)
+        numbering = page_number(document, page, PAGE, f"Page {number} of {total}", style)
+        width = round(right - left - numbering - 12, 3)
         title = titles.get(width)
         if title is None:
             title = titles[width] = _footer_title(case_title, style, width)
         top = max(BOTTOM, middle - title.height / 2)
-        _draw_on(document, page, title, left, top)
+        draw_on(document, page, title, left, top)
 
 
 def _footer_title(case_title: str, style: Style, width: float) -> Placed:
@@ -523,27 +296,23 @@ def _footer_title(case_title: str, style: Style, width: float) -> Placed:
     that fits with "…" after it, if the whole does not (a binary search over its length,
     cut before a character that is not a mark or joiner, so that a mark stays on its
     letter)."""
-    title = _place([_text(case_title, style)], width)
+    title = place([_text(case_title, style)], width, LINE_HEIGHT)
     if len(title.lines) <= FOOTER_LINES:
         return title
     bounds = [index for index in range(1, len(case_title) + 1) if index == len(case_title)
               or not (unicodedata.category(case_title[index]).startswith("M")
                       or case_title[index] in "\u200c\u200d")]
     low, high = 0, len(bounds) - 1  # bounds[low] fits (or none does: low stays 0)
-    best = _place([_text("…", style)], width)
+    best = place([_text("…", style)], width, LINE_HEIGHT)
     while low <= high:
         middle = (low + high) // 2
-        cut = _place([_text(case_title[: bounds[middle]].rstrip() + "…", style)], width)
+        shortened = case_title[: bounds[middle]].rstrip() + "…"
+        cut = place([_text(shortened, style)], width, LINE_HEIGHT)
         if len(cut.lines) <= FOOTER_LINES:
             best, low = cut, middle + 1
         else:
             high = middle - 1
     return best
-
-
-def _draw_on(document: Document, page: Page, placed: Placed, x: float, top: float) -> None:
-    for _, baseline, line in placed.lines:
-        document.text(page, x, top + baseline, line)
 
 
 def load() -> None:
