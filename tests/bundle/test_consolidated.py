@@ -238,16 +238,17 @@ def test_a_front_matter_shorter_than_assumed_is_padded_and_the_ranges_hold(tmp_p
 
 def test_a_front_matter_longer_than_assumed_is_written_as_pdf_once(tmp_path, monkeypatch):
     """Laid out for 1 page, cover and index take 2: laid out again for 2, and only that
-    second layout is painted and written as a PDF (the first was only counted)."""
-    from casefile.bundle import stamping  # noqa: PLC0415
+    second layout is written as a PDF (the first was only counted)."""
+    from casefile.bundle import front_matter, stamping  # noqa: PLC0415
+    from casefile.documents.pdf_text.pdf import Document  # noqa: PLC0415
 
     monkeypatch.setattr(consolidated, "FIRST_GUESS", 1)
     layouts, written = [], []
-    layout, pdf_of = stamping.weasyprint_layout, stamping.document_pdf
-    monkeypatch.setattr(stamping, "weasyprint_layout",
-                        lambda document: layouts.append(document) or layout(document))
-    monkeypatch.setattr(stamping, "document_pdf",
-                        lambda laid_out: written.append(laid_out) or pdf_of(laid_out))
+    layout, write = front_matter.document, Document.write
+    monkeypatch.setattr(front_matter, "document",
+                        lambda *args: layouts.append(args[3]) or layout(*args))
+    monkeypatch.setattr(Document, "write",
+                        lambda self, **kwargs: written.append(self) or write(self, **kwargs))
     plan, sources, _ = fakes.plan_and_sources()
     bag = tmp_path / "bag"
     bag.mkdir()
@@ -265,8 +266,9 @@ def test_a_front_matter_longer_than_assumed_is_written_as_pdf_once(tmp_path, mon
     answer = consolidated.build_in_helper(  # in this process, with the patches
         consolidated.message(bag, plan, rows, sources.checkpoint, sources.verifier_key))
     assert answer == {"pages": 6, "front": 2, "exhibits": 2}
-    assert len(layouts) == 2
+    assert layouts == [1, 2]  # assumed 1 page, then 2
     assert len(written) - written_before == 1
+    assert len(written[-1].pages) == 2
     reader = PdfReader(bag / TARGET)
     assert len(reader.pages) == 6
     index_text = text_of(reader.pages[1])

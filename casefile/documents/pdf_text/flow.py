@@ -300,3 +300,10 @@ def banners(document: Document, geometry: Geometry, text: str, size: float) -> N
         document.rectangle(page, left, 0.0, right - left, geometry.top, fill=BANNER)
         for _, baseline, line in placed.lines:
             document.text(page, left + (right - left - line.width) / 2, top + baseline, line)
+
+
+def label_width(labels: Sequence[str], style: Style, gap: float) -> float:
+    """The width of a column of labels set on one line each (`white-space: nowrap`, a table
+    that takes its content's width), with `gap` pt after the widest."""
+    return max(line.width for label in labels
+               for line in lay_out((Piece(label, style),), NOWRAP)) + gap
