@@ -1,5 +1,5 @@
 """The consolidated PDF of a bundle (bundle/consolidated.py) from N renditions of S MiB each:
-Casefile's own build (pikepdf, streams copied undecoded; WeasyPrint for cover and index)
+Casefile's own build (pikepdf, streams copied undecoded; cover and index by front_matter.py)
 against the same pages joined with pypdf (PdfWriter.append, then write), each in a child
 process measured with os.wait4 (wall time, CPU time, peak RSS).
 

@@ -6,8 +6,9 @@ PDF's pages>" at the bottom right.
 
 Laid out in code with the custody report's writer (casefile/documents/pdf_text: Burmese
 shaped by HarfBuzz in Padauk, ICU line breaks, user text only ever text), not by WeasyPrint:
-a pass (layout, counting its pages) takes milliseconds, where WeasyPrint took 2.1-3.3 s of
-CPU for the two passes of 200 exhibits, so consolidated.py's passes are cheap. `document`
+the two passes of 200 exhibits (laid out for 2 pages, then for the 12 they take) cost
+0.24-0.27 s of CPU in a fresh helper, where WeasyPrint took 2.7-3.0 s, so consolidated.py's
+passes are cheap. `document`
 lays out a pass without writing it: only the pass that settles is written."""
 
 from __future__ import annotations
