@@ -6,9 +6,9 @@ landscape, the classification in a red band at the top of every page when not pu
 
 Laid out in code with the custody report's writer (casefile/documents/pdf_text: HarfBuzz
 shaping with Padauk for Burmese titles, ICU line breaks, text in subset fonts with a
-ToUnicode map; user text only ever text), not by WeasyPrint: 200 rows take 0.31-0.36 s of
-CPU in a fresh helper, where WeasyPrint took 2.8-3.0 s (and ~0.5 s more to import). The columns are the
-widths the HTML template gave them (mm, scaled to the page's text width)."""
+ToUnicode map; user text only ever text), not by WeasyPrint: 200 rows take 0.29-0.36 s of
+CPU in a fresh helper, where WeasyPrint took 2.8-3.0 s (bench/bundle_index_pdf.py). The
+columns are the widths the HTML template gave them (mm, scaled to the page's text width)."""
 
 from __future__ import annotations
 
