@@ -1,7 +1,7 @@
 """data/index.pdf as a reader sees it: every row's ERN and SHA-256 in its text, a Burmese
 title as written, the header row on every page of a long index with no row cut across two
 pages, the classification banner on every page of a bundle that is not public, "Page x of y"
-on each."""
+on each; the same banner, header and page numbers in the consolidated PDF's front matter."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import subprocess
 import pytest
 from pypdf import PdfReader
 
-from casefile.bundle import index_pdf
+from casefile.bundle import front_matter, index_pdf
 from casefile.bundle.plan import BundlePlan
 
 BURMESE = "မြန်မာနိုင်ငံ လူ့အခွင့်အရေး"
@@ -115,3 +115,26 @@ def test_the_banner_is_at_the_top_of_every_page_unless_public():
     assert not any("UNDER SEAL" in page or "CONFIDENTIAL" in page
                    for page in pages_text(public))
     assert len(PdfReader(io.BytesIO(public)).pages) <= len(heights)  # a smaller top margin
+
+
+def test_the_consolidated_front_matter_repeats_its_header_and_bears_the_banner():
+    """Cover and a long index of exhibits: the banner on every page, the index's header on
+    each of its pages, "Page x of <the whole PDF's pages>" (the renditions counted)."""
+    given = rows(60)
+    counts = [None if number % 5 == 0 else 2 for number in range(1, 61)]
+    laid_out = front_matter.document(plan(), given, counts, 3, CHECKPOINT, KEY, "2026-12-08")
+    pdf = laid_out.write(title="front matter")
+    pages = pages_text(pdf)
+    total = 3 + 2 * 48
+    assert len(pages) >= 3
+    heights = banner_heights(pdf, "CONFIDENTIAL")
+    assert all(len(page) == 1 and page[0] < 22 * 72 / 25.4 for page in heights), heights
+    for number, page in enumerate(pages[1:], start=2):
+        assert "Number" in page and "Pages" in page, number
+        first = min(page.find(row["ern"]) for row in given if row["ern"] in page)
+        assert page.find("Pages") < first, number
+    for number, page in enumerate(pages, start=1):
+        assert page.rstrip().endswith(f"Page {number} of {total}"), page[-60:]
+    index_text = "\n".join(pages[1:])
+    assert "4\u20135" in index_text  # the first exhibit, after 3 pages of front matter
+    assert "native file only, see" in index_text and BURMESE in index_text
