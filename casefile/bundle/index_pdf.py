@@ -36,10 +36,10 @@ from casefile.documents.pdf_text.pdf import A4, Document
 
 LANDSCAPE = (A4[1], A4[0])
 COLUMNS = (15, 33, 42, 19, 24, 22, 23, 16, 26, 14, 45)  # mm, as the template's <col>s
-# Soft hyphens where a heading wider than its column breaks ("Classifi-", "cation"), not
-# between any two letters.
-HEADINGS = ("Number", "ERN", "Title", "Date", "Type", "Source", "Classifi\u00adcation",
-            "Lan\u00adguage", "Original name", "Size (bytes)", "SHA-256")
+# "Classification" and "Language" are a little wider than their columns' text: drawn into
+# the cells' padding, whole (flow.header), as WeasyPrint drew them.
+HEADINGS = ("Number", "ERN", "Title", "Date", "Type", "Source", "Classification", "Language",
+            "Original name", "Size (bytes)", "SHA-256")
 LABEL = (0x40 / 255,) * 3  # #404040
 SIZE = 8.0  # the body's font size, pt
 MONO = 5.6  # a SHA-256's and the verifier key's

@@ -61,7 +61,9 @@ class Geometry:
 class Block:
     """A paragraph of a cell or the page: its pieces, the size of its strut (line boxes are
     the line height times it, or its largest piece's), its font for the baseline, its
-    vertical margins; `line_height` its own (a heading's), else the page's."""
+    vertical margins; `line_height` its own (a heading's), else the page's; `nowrap`: broken
+    only at its line breaks, running past its width if it must (CSS `white-space: nowrap`:
+    a table heading of one word wider than its column, as a browser draws it)."""
 
     pieces: tuple[Piece, ...]
     size: float
@@ -69,6 +71,7 @@ class Block:
     before: float = 0.0
     after: float = 0.0
     line_height: float | None = None
+    nowrap: bool = False
 
 
 @dataclass
@@ -94,7 +97,7 @@ def place(blocks: Sequence[Block], width: float, line_height: float) -> Placed:
         font = fonts.font(block.font)
         content = (font.ascender + font.descender) * size
         baseline = (height - content) / 2 + font.ascender * size
-        for line in lay_out(block.pieces, width):
+        for line in lay_out(block.pieces, NOWRAP if block.nowrap else width):
             placed.lines.append((y, y + baseline, line))
             y += height
         margin = block.after
@@ -131,14 +134,17 @@ def draw_on(document: Document, page: Page, placed: Placed, x: float, top: float
         document.text(page, x, top + baseline, line)
 
 
-def text_block(text: str, style: Style, size: float | None = None, **margins: float) -> Block:
+def text_block(text: str, style: Style, size: float | None = None, *, before: float = 0.0,
+               after: float = 0.0) -> Block:
     """User text as a block (identifiers and e-mail addresses kept whole)."""
-    return Block(tuple(pieces(text, style)), size or style.size, base(style.font), **margins)
+    return Block(tuple(pieces(text, style)), size or style.size, base(style.font), before,
+                 after)
 
 
-def plain(text: str, style: Style, size: float | None = None, **margins: float) -> Block:
+def plain(text: str, style: Style, size: float | None = None, *, before: float = 0.0,
+          after: float = 0.0) -> Block:
     """Text as it is (pre-wrap: spaces and line breaks kept)."""
-    return Block((Piece(text, style),), size or style.size, base(style.font), **margins)
+    return Block((Piece(text, style),), size or style.size, base(style.font), before, after)
 
 
 def base(font: str) -> str:
@@ -147,8 +153,10 @@ def base(font: str) -> str:
 
 
 def header(*names: str, size: float) -> list[Cell]:
-    """A table's header row: each name in bold."""
-    return [[plain(name, Style("bold", size))] for name in names]
+    """A table's header row: each name in bold; a name of one word is never broken (it runs
+    into its cell's padding, or past it, as a browser draws a <th>)."""
+    return [[Block((Piece(name, Style("bold", size)),), size, nowrap=" " not in name)]
+            for name in names]
 
 
 class Flow:
