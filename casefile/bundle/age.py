@@ -18,7 +18,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import pyrage
 from pyrage import x25519
@@ -67,13 +67,21 @@ def _usable(recipient: x25519.Recipient, shown: str) -> None:
         raise BadRecipient(f"{shown!r} is not a usable age public key") from None
 
 
+class Sink(Protocol):
+    """Where pyrage writes the age file: an open binary file, or a bundle's DirectFile."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 def encrypt_to(recipients: Sequence[str], source: BinaryIO, sink: BinaryIO) -> None:
     """`source`, read to its end, encrypted to every recipient into `sink`, streamed."""
     pyrage.encrypt_io(source, sink, recipients_of(recipients))
 
 
 @contextlib.contextmanager
-def encrypting(recipients: Sequence[str], sink: BinaryIO) -> Iterator[BinaryIO]:
+def encrypting(recipients: Sequence[str], sink: Sink) -> Iterator[BinaryIO]:
     """A stream to write plaintext into; its bytes reach `sink` encrypted to every recipient,
     as they are written. The age file is complete when the block ends without an error;
     EncryptionFailed (or the block's own error) otherwise, and `sink` holds a truncated file

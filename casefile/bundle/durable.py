@@ -15,9 +15,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from casefile.vault import blobstore
+
+
+class Flushable(Protocol):
+    """A file being written: an open file object, or a DirectFile (direct_file.py)."""
+
+    def flush(self) -> None: ...
+
+    def fileno(self) -> int: ...
 
 
 class Durability:
@@ -38,7 +46,7 @@ class Durability:
         if self._syncfs is not None:
             self._descriptor = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
 
-    def written(self, handle: BinaryIO) -> None:
+    def written(self, handle: Flushable) -> None:
         handle.flush()
         if self.needed and self._syncfs is None:
             os.fsync(handle.fileno())

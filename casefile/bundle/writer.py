@@ -46,6 +46,7 @@ from casefile.bundle import (
     age,
     consolidated,
     custody_pdfs,
+    direct_file,
     durable,
     index,
     renditions,
@@ -223,7 +224,8 @@ class _Bag:
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         hashing = _Hashing(chunks)
-        with path.open("xb") as handle:
+        # Around the page cache where the file system allows it (direct_file.py).
+        with direct_file.DirectFile(path) as handle:
             size = _beside(relative, chunks, hashing.update, handle.write)
             self.durability.written(handle)
         digests = hashing.digests(relative)
@@ -622,8 +624,8 @@ def _write_zip(
     failure removes it."""
     try:
         # Readable by the operator alone, as the vault's own files: it holds the evidence.
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
+        # Around the page cache where the file system allows it (direct_file.py).
+        with direct_file.DirectFile(partial, 0o600) as handle:
             encrypting = (
                 age.encrypting(age_recipients, handle) if age_recipients
                 else contextlib.nullcontext(handle)

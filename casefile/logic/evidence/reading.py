@@ -19,6 +19,7 @@ from casefile.logic import authz, retry
 from casefile.logic.authz import CaseAction
 from casefile.logic.custody import log as custody_log
 from casefile.logic.errors import Busy, Conflict, DomainError, ValidationFailed
+from casefile.logic.evidence.threaded_digest import ThreadedDigest
 from casefile.model import CustodyAction, Evidence, EvidenceStatus, User
 from casefile.vault import pdf_pages
 from casefile.vault.blobstore import BlobStore
@@ -157,8 +158,10 @@ class VerifiedChunks(Hashed):
         keyring: Keyring,
     ) -> None:
         self._sha256: str | None = None
+        # The check's SHA-256 beside the decryption (threaded_digest.py): an export's bytes
+        # are read on the thread the whole bundle waits for.
         self._chunks: Generator[bytes] = _verified_chunks(
-            session, actor, item, store, keyring, verified=self._verified
+            session, actor, item, store, keyring, verified=self._verified, threaded=True
         )
 
     def _verified(self, digest: str) -> None:
@@ -187,8 +190,9 @@ def _verified_chunks(
     *,
     opened: BinaryIO | None = None,
     verified: Callable[[str], None] | None = None,
+    threaded: bool = False,
 ) -> Generator[bytes]:
-    digest = hashlib.sha256()
+    digest: Any = ThreadedDigest() if threaded else hashlib.sha256()
     size = 0
     try:
         cipher = keyring.unwrap(item.wrapped_key, item.id.bytes)
@@ -200,10 +204,11 @@ def _verified_chunks(
                 if size > item.size:
                     break
                 yield chunk
-        if size != item.size or digest.hexdigest() != item.sha256:
+        hexdigest = digest.hexdigest()
+        if size != item.size or hexdigest != item.sha256:
             raise IntegrityFailure("content does not match its recorded SHA-256")  # noqa: TRY301
         if verified is not None:
-            verified(digest.hexdigest())
+            verified(hexdigest)
     except IntegrityFailure as error:
         _record_failure(session, actor, item, str(error))
         raise
@@ -213,6 +218,8 @@ def _verified_chunks(
         _record_failure(session, actor, item, f"{type(error).__name__}: {error}")
         raise IntegrityFailure("the stored blob failed authentication") from error
     finally:
+        if threaded:
+            digest.close()
         if opened is not None:
             opened.close()
 

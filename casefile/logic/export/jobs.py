@@ -548,7 +548,7 @@ def _write(
         return writer.write_bundle_stream(prepared.plan, sources, stream, top=name)
     stored = writer.CountingSink(stream)  # the age file's size and SHA-256
     try:
-        with age.encrypting(recipients, stored) as plaintext:  # type: ignore[arg-type]
+        with age.encrypting(recipients, stored) as plaintext:
             written = writer.write_bundle_stream(prepared.plan, sources, plaintext, top=name)
     except age.EncryptionFailed as error:
         raise writer.BundleError(str(error)) from None
