@@ -30,7 +30,7 @@ ANNEX_1 = "11111111-1111-4111-8111-111111111111"
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """One good bundle as a folder and as a zip (made once: WeasyPrint takes seconds)."""
+    """One good bundle as a folder and as a zip (made once: a bundle takes seconds)."""
     root = tmp_path_factory.mktemp("bundles")
     plan, sources, log = fakes.plan_and_sources()
     folder = writer.write_bundle(plan, sources, root / "bundle")
