@@ -1,10 +1,17 @@
 """PDF renditions of exhibits, stamped on every page: the exhibit's number and ERN, "page x
 of y" and, when the exhibit is not public, a classification banner across the top.
 
-The stamps are laid out by WeasyPrint (Pango and HarfBuzz shape Burmese numbers and labels),
-one stamp page per page of the exhibit at that page's size, then laid over the exhibit's
-pages with pypdf (BSD licence; pikepdf's MPL-2.0 would do as well, but pypdf is already a
-dependency). Images become one-page PDFs through Pillow first.
+The stamps are drawn by our PDF text writer (stamp_layout.py, casefile/documents/pdf_text:
+HarfBuzz shapes Burmese numbers and labels), one stamp page per page of the exhibit at the
+size of that page's crop box, then laid on top of the exhibit's pages with pypdf (BSD
+licence; pikepdf's MPL-2.0 would do as well, but pypdf is already a dependency) as a Form
+XObject drawn after the page's own content streams, which are left as they were: cheaper
+than pypdf's merge_transformed_page, which parses and rewrites both pages' content (a
+3-page PDF's rendition 6.3 ms of CPU against 12.1 ms, bench/README.md). Images become
+one-page PDFs through Pillow first.
+
+`weasyprint_layout`, `weasyprint_pdf` and `document_pdf` are the bundle index's and the
+consolidated PDF's (bundle/index.py, bundle/consolidated.py), not the stamps'.
 
 The exhibit's bytes are a collector's file, possibly hostile (a PDF whose page tree loops,
 an image that decompresses to gigabytes): `render` runs in a helper process with limits on
@@ -14,7 +21,6 @@ time and memory (casefile/vault/bounded.py), and its answer is the PDF, base64 i
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 from dataclasses import dataclass
@@ -39,10 +45,6 @@ BANNERS = {
     "under_seal": "UNDER SEAL",
     "ex_parte": "EX PARTE",
 }
-FONTS = (
-    '"DejaVu Sans", "Liberation Sans", "Padauk", "Padauk Book", "Noto Sans Myanmar", '
-    '"Myanmar Text", sans-serif'
-)
 
 
 class RenditionFailed(Exception):
@@ -64,43 +66,6 @@ class Stamp:
 
 def wants_rendition(mime: str, size: int) -> bool:
     return (mime == "application/pdf" or mime in IMAGE_TYPES) and size <= MAX_BYTES
-
-
-def stamp_html(stamp: Stamp, sizes: list[tuple[float, float]]) -> str:
-    """One page per exhibit page, each of that page's size, with only the stamps on it."""
-    named: dict[tuple[float, float], str] = {}
-    for size in sizes:
-        named.setdefault(size, f"s{len(named)}")
-    rules = "\n".join(
-        f"@page {name} {{ size: {width:.2f}pt {height:.2f}pt; margin: 0; }}"
-        for (width, height), name in named.items()
-    )
-    total = len(sizes)
-    banner = stamp.banner
-    pages = []
-    for number, size in enumerate(sizes, start=1):
-        width, height = size
-        breaking = "break-before: page;" if number > 1 else ""
-        text = f"{stamp.label} \u00b7 {stamp.ern} \u00b7 page {number} of {total}"
-        pages.append(
-            f'<div class="page" style="page: {named[size]}; {breaking} '
-            f'width: {width:.2f}pt; height: {height:.2f}pt;">'
-            + (f'<div class="banner">{html.escape(banner)}</div>' if banner else "")
-            + f'<div class="mark">{html.escape(text)}</div></div>'
-        )
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><style>'
-        f"{rules}\n@page {{ margin: 0; }}\n"
-        f"html, body {{ margin: 0; padding: 0; font-family: {FONTS}; }}\n"
-        ".page { position: relative; overflow: hidden; }\n"
-        ".banner { position: absolute; top: 0; left: 0; right: 0; padding: 2pt 0;"
-        " background: #b00000; color: white; text-align: center; font-size: 9pt;"
-        " font-weight: bold; letter-spacing: 1pt; }\n"
-        ".mark { position: absolute; right: 8pt; bottom: 6pt; padding: 1.5pt 4pt;"
-        " background: white; color: black; border: 0.6pt solid black; font-size: 8pt;"
-        " white-space: nowrap; }\n"
-        "</style></head><body>" + "".join(pages) + "</body></html>"
-    )
 
 
 _font_config: Any = None

@@ -177,14 +177,18 @@ def test_a_rotated_page_is_stamped_upright_and_its_content_stays_where_it_was(tm
         assert ImageChops.difference(old, new).getbbox() is not None  # the stamps are drawn
 
 
-def test_the_exhibits_own_content_streams_are_kept_as_they_were():
-    data = exhibit([(595, 842)] * 2)
+@pytest.mark.parametrize("turned", [False, True])
+def test_the_exhibits_own_content_streams_are_kept_as_they_were(turned):
+    data = rotated_exhibit() if turned else exhibit([(595, 842)] * 2)
     originals = [page.get_contents().get_data() for page in PdfReader(io.BytesIO(data)).pages]
     for page, original in zip(PdfReader(io.BytesIO(stamped(data))).pages, originals,
                               strict=True):
         parts = [part.get_object().get_data() for part in page["/Contents"]]
-        assert parts[0].strip() == b"q" and original in parts[1:-1]
-        assert parts[-1].strip().startswith(b"Q")  # the stamp after, in the initial state
+        # q, and the matrix turning a rotated page upright; the page's own stream as it was;
+        # then Q and the stamp, drawn in the page's initial graphics state.
+        assert parts[0].startswith(b"q\n") and parts[1:-1] == [original]
+        assert parts[0].endswith(b" cm\n") == turned
+        assert parts[-1].lstrip().startswith(b"Q\nq ") and b" Do Q" in parts[-1]
 
 
 def test_a_burmese_label_reads_back_as_written_in_a_myanmar_font():
