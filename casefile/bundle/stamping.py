@@ -152,6 +152,7 @@ def _overlay(writer: Any, page: Any, form: Any, turn: bytes) -> None:
         ArrayObject,
         DecodedStreamObject,
         DictionaryObject,
+        IndirectObject,
         NameObject,
     )
 
@@ -176,7 +177,8 @@ def _overlay(writer: Any, page: Any, form: Any, turn: bytes) -> None:
     box = page.cropbox
     existing = page.get("/Contents")
     contents = [] if existing is None else existing.get_object()
-    parts = list(contents) if isinstance(contents, list) else [existing]
+    parts = [part if isinstance(part, IndirectObject) else writer._add_object(part)  # noqa: SLF001
+             for part in (contents if isinstance(contents, list) else [existing])]
     page[NameObject("/Contents")] = ArrayObject([
         stream(b"q\n" + turn), *parts,
         stream(b"\nQ\nq 1 0 0 1 %s %s cm %s Do Q\n" % (

@@ -224,3 +224,12 @@ def test_an_image_becomes_a_stamped_page():
     pdf = base64.b64decode(stamping.render_in_helper(message)["pdf"])
     (text,) = page_texts(pdf)
     assert text == f"Annex 2 · {ERN} · page 1 of 1"
+
+
+def test_a_page_with_no_content_of_its_own_is_stamped_too():
+    writer = PdfWriter()
+    writer.add_blank_page(300, 400)
+    out = io.BytesIO()
+    writer.write(out)
+    (text,) = page_texts(stamped(out.getvalue(), "Annex 9", "ex_parte"))
+    assert text == f"EX PARTE Annex 9 · {ERN} · page 1 of 1"
