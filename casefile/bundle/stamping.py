@@ -26,7 +26,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from casefile.bundle import stamp_layout
 from casefile.vault import bounded
 
 # Renditions are made of files up to this size; bigger ones are bundled as originals only,
@@ -216,6 +215,11 @@ def stamp_pdf(pdf: bytes, stamp: Stamp) -> bytes:
     matrix before its content, as a reader sees it), the stamps drawn for its crop box's
     size, laid on top as a Form XObject; the page's own content streams are not touched."""
     from pypdf import PdfReader, PdfWriter  # noqa: PLC0415
+
+    # Imported here, in the helper: the exporting process imports this module (bundle/warm.py)
+    # and should not load ICU, HarfBuzz and pydyf for it (~30 ms of CPU before its helpers
+    # start).
+    from casefile.bundle import stamp_layout  # noqa: PLC0415
 
     reader = PdfReader(io.BytesIO(pdf))
     if reader.is_encrypted and not reader.decrypt(""):
