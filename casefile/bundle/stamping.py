@@ -1,10 +1,17 @@
 """PDF renditions of exhibits, stamped on every page: the exhibit's number and ERN, "page x
 of y" and, when the exhibit is not public, a classification banner across the top.
 
-The stamps are laid out by WeasyPrint (Pango and HarfBuzz shape Burmese numbers and labels),
-one stamp page per page of the exhibit at that page's size, then laid over the exhibit's
-pages with pypdf (BSD licence; pikepdf's MPL-2.0 would do as well, but pypdf is already a
-dependency). Images become one-page PDFs through Pillow first.
+The stamps are drawn by our PDF text writer (stamp_layout.py, casefile/documents/pdf_text:
+HarfBuzz shapes Burmese numbers and labels), one stamp page per page of the exhibit at the
+size of that page's crop box, then laid on top of the exhibit's pages with pypdf (BSD
+licence; pikepdf's MPL-2.0 would do as well, but pypdf is already a dependency) as a Form
+XObject drawn after the page's own content streams, which are left as they were: cheaper
+than pypdf's merge_transformed_page, which parses and rewrites both pages' content (a
+3-page PDF's rendition 6.3 ms of CPU against 12.1 ms, bench/README.md). Images become
+one-page PDFs through Pillow first.
+
+`weasyprint_layout`, `weasyprint_pdf` and `document_pdf` are the bundle index's and the
+consolidated PDF's (bundle/index.py, bundle/consolidated.py), not the stamps'.
 
 The exhibit's bytes are a collector's file, possibly hostile (a PDF whose page tree loops,
 an image that decompresses to gigabytes): `render` runs in a helper process with limits on
@@ -14,7 +21,6 @@ time and memory (casefile/vault/bounded.py), and its answer is the PDF, base64 i
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 from dataclasses import dataclass
@@ -38,10 +44,6 @@ BANNERS = {
     "under_seal": "UNDER SEAL",
     "ex_parte": "EX PARTE",
 }
-FONTS = (
-    '"DejaVu Sans", "Liberation Sans", "Padauk", "Padauk Book", "Noto Sans Myanmar", '
-    '"Myanmar Text", sans-serif'
-)
 
 
 class RenditionFailed(Exception):
@@ -63,43 +65,6 @@ class Stamp:
 
 def wants_rendition(mime: str, size: int) -> bool:
     return (mime == "application/pdf" or mime in IMAGE_TYPES) and size <= MAX_BYTES
-
-
-def stamp_html(stamp: Stamp, sizes: list[tuple[float, float]]) -> str:
-    """One page per exhibit page, each of that page's size, with only the stamps on it."""
-    named: dict[tuple[float, float], str] = {}
-    for size in sizes:
-        named.setdefault(size, f"s{len(named)}")
-    rules = "\n".join(
-        f"@page {name} {{ size: {width:.2f}pt {height:.2f}pt; margin: 0; }}"
-        for (width, height), name in named.items()
-    )
-    total = len(sizes)
-    banner = stamp.banner
-    pages = []
-    for number, size in enumerate(sizes, start=1):
-        width, height = size
-        breaking = "break-before: page;" if number > 1 else ""
-        text = f"{stamp.label} \u00b7 {stamp.ern} \u00b7 page {number} of {total}"
-        pages.append(
-            f'<div class="page" style="page: {named[size]}; {breaking} '
-            f'width: {width:.2f}pt; height: {height:.2f}pt;">'
-            + (f'<div class="banner">{html.escape(banner)}</div>' if banner else "")
-            + f'<div class="mark">{html.escape(text)}</div></div>'
-        )
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><style>'
-        f"{rules}\n@page {{ margin: 0; }}\n"
-        f"html, body {{ margin: 0; padding: 0; font-family: {FONTS}; }}\n"
-        ".page { position: relative; overflow: hidden; }\n"
-        ".banner { position: absolute; top: 0; left: 0; right: 0; padding: 2pt 0;"
-        " background: #b00000; color: white; text-align: center; font-size: 9pt;"
-        " font-weight: bold; letter-spacing: 1pt; }\n"
-        ".mark { position: absolute; right: 8pt; bottom: 6pt; padding: 1.5pt 4pt;"
-        " background: white; color: black; border: 0.6pt solid black; font-size: 8pt;"
-        " white-space: nowrap; }\n"
-        "</style></head><body>" + "".join(pages) + "</body></html>"
-    )
 
 
 _font_config: Any = None
@@ -149,8 +114,112 @@ def image_to_pdf(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def _upright(page: Any) -> bytes:
+    """The page turned upright: its /Rotate dropped and its boxes turned, and the matrix
+    (a "cm" operator) that turns its content the same way, to be put before it (b"" for a
+    page not turned). pypdf's transfer_rotation_to_content does the same but parses the
+    content and writes it anew: this leaves it as it is."""
+    from pypdf import Transformation  # noqa: PLC0415
+    from pypdf.generic import NameObject, NumberObject, RectangleObject  # noqa: PLC0415
+
+    if not page.rotation % 360:
+        return b""
+    turn = -page.rotation
+    page[NameObject("/Rotate")] = NumberObject(0)
+    media = RectangleObject(page.mediabox)
+    matrix = Transformation().translate(
+        -float(media.left + media.width / 2), -float(media.bottom + media.height / 2)
+    ).rotate(turn)
+    corners = [matrix.apply_on(media.lower_left), matrix.apply_on(media.upper_right)]
+    matrix = matrix.translate(-min(x for x, _ in corners), -min(y for _, y in corners))
+    for key in ("/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBox"):
+        if key in page:
+            box = RectangleObject(page[key])
+            (x0, y0), (x1, y1) = matrix.apply_on(box.lower_left), matrix.apply_on(box.upper_right)
+            page[NameObject(key)] = RectangleObject(
+                (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+    return b" ".join(_number(round(value, 6)) for value in matrix.ctm) + b" cm\n"
+
+
+def _overlay(writer: Any, page: Any, form: Any, turn: bytes) -> None:
+    """The form drawn on top of the page at its crop box's lower left corner: the page's own
+    content streams left as they are (not parsed or rewritten), after `turn` (the matrix
+    putting it upright, if any) and wrapped in q ... Q so that the stamp is drawn in the
+    page's initial graphics state whatever the content left set; the form named in the
+    page's own copy of its resources."""
+    from pypdf.generic import (  # noqa: PLC0415
+        ArrayObject,
+        DecodedStreamObject,
+        DictionaryObject,
+        IndirectObject,
+        NameObject,
+    )
+
+    def stream(data: bytes) -> Any:
+        content = DecodedStreamObject()
+        content.set_data(data)
+        return writer._add_object(content)  # noqa: SLF001 - pypdf's way to add an object
+
+    # A copy of the page's resources (often one dictionary shared by every page) with the
+    # form added. /Resources, /Rotate and the boxes are the page's own here even when the
+    # PDF has them on a page tree node: pypdf's reader copies them onto each page.
+    found = page.get("/Resources")
+    resources = DictionaryObject(found.get_object() if found is not None else {})
+    page[NameObject("/Resources")] = resources
+    xobjects = resources.get("/XObject")
+    xobjects = DictionaryObject(xobjects.get_object() if xobjects is not None else {})
+    name = "/CasefileStamp"
+    while name in xobjects:
+        name += "_"
+    xobjects[NameObject(name)] = form
+    resources[NameObject("/XObject")] = xobjects
+    box = page.cropbox
+    existing = page.get("/Contents")
+    contents = [] if existing is None else existing.get_object()
+    parts = [part if isinstance(part, IndirectObject) else writer._add_object(part)  # noqa: SLF001
+             for part in (contents if isinstance(contents, list) else [existing])]
+    page[NameObject("/Contents")] = ArrayObject([
+        stream(b"q\n" + turn), *parts,
+        stream(b"\nQ\nq 1 0 0 1 %s %s cm %s Do Q\n" % (
+            _number(float(box.left)), _number(float(box.bottom)), name.encode())),
+    ])
+
+
+def _number(value: float) -> bytes:
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return (text if text not in {"-0", ""} else "0").encode()
+
+
+def _forms(writer: Any, stamps: Any) -> list[Any]:
+    """Each stamp page as a Form XObject in the writer (its content stream as it is, still
+    deflated; the stamp document's fonts copied once, shared by every form)."""
+    from pypdf.generic import ArrayObject, FloatObject, NameObject  # noqa: PLC0415
+
+    forms = []
+    for stamp_page in stamps.pages:
+        form = stamp_page["/Contents"].get_object().clone(writer, force_duplicate=True)
+        box = stamp_page.mediabox
+        form.update({
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/BBox"): ArrayObject(
+                FloatObject(value) for value in (0, 0, box.width, box.height)),
+            NameObject("/Resources"): stamp_page.raw_get("/Resources").clone(writer),
+        })
+        forms.append(writer._add_object(form))  # noqa: SLF001 - pypdf's way to add an object
+    return forms
+
+
 def stamp_pdf(pdf: bytes, stamp: Stamp) -> bytes:
-    from pypdf import PdfReader, PdfWriter, Transformation  # noqa: PLC0415
+    """The PDF with its stamps on every page: each page upright (its /Rotate moved into a
+    matrix before its content, as a reader sees it), the stamps drawn for its crop box's
+    size, laid on top as a Form XObject; the page's own content streams are not touched."""
+    from pypdf import PdfReader, PdfWriter  # noqa: PLC0415
+
+    # Imported here, in the helper: the exporting process imports this module (bundle/warm.py)
+    # and should not load ICU, HarfBuzz and pydyf for it (~30 ms of CPU before its helpers
+    # start).
+    from casefile.bundle import stamp_layout  # noqa: PLC0415
 
     reader = PdfReader(io.BytesIO(pdf))
     if reader.is_encrypted and not reader.decrypt(""):
@@ -159,18 +228,14 @@ def stamp_pdf(pdf: bytes, stamp: Stamp) -> bytes:
     pages = list(writer.pages)
     if not pages:
         raise RenditionFailed("the PDF has no pages")
-    for page in pages:
-        if page.rotation % 360:
-            page.transfer_rotation_to_content()  # upright: stamps go where a reader looks
+    turns = [_upright(page) for page in pages]  # stamps go where a reader looks
     sizes = [(float(page.cropbox.width), float(page.cropbox.height)) for page in pages]
-    stamps = PdfReader(io.BytesIO(weasyprint_pdf(stamp_html(stamp, sizes))))
+    stamps = PdfReader(io.BytesIO(stamp_layout.stamp_pages(
+        stamp.label, stamp.ern, stamp.banner, sizes)))
     if len(stamps.pages) != len(pages):
         raise RenditionFailed("the stamps did not come out one per page")
-    for page, stamp_page in zip(pages, stamps.pages, strict=True):
-        box = page.cropbox
-        page.merge_transformed_page(
-            stamp_page, Transformation().translate(float(box.left), float(box.bottom))
-        )
+    for page, form, turn in zip(pages, _forms(writer, stamps), turns, strict=True):
+        _overlay(writer, page, form, turn)
     writer.add_metadata({"/Title": f"{stamp.label} {stamp.ern}", "/Producer": "Casefile"})
     out = io.BytesIO()
     writer.write(out)

@@ -2,7 +2,8 @@
 subset made by HarfBuzz (glyph ids kept, so a glyph's code is its id: Type0 font,
 CIDFontType2, Identity-H), with its widths (W) and a ToUnicode CMap giving each cluster's
 text on its first glyph, so that text extraction (pdftotext, a reader's copy) gives the
-text; an outline of headings and the document's Info."""
+text; an outline of headings and the document's Info. Pages are the document's size unless
+one is given its own (a bundle's stamps: each the size of the exhibit page it goes on)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ class _Used:
 
 @dataclass
 class Page:
+    size: tuple[float, float] = A4  # width, height (pt)
     operators: list[bytes] = field(default_factory=list)
 
 
@@ -66,8 +68,9 @@ class Document:
         self.marks: list[Mark] = []
         self._fonts: dict[fonts.Font, _Used] = {}
 
-    def new_page(self) -> Page:
-        page = Page()
+    def new_page(self, size: tuple[float, float] | None = None) -> Page:
+        """A page of the document's size, or of its own."""
+        page = Page(size or (self.width, self.height))
         self.pages.append(page)
         return page
 
@@ -76,7 +79,7 @@ class Document:
                   stroke: tuple[float, float, float] | None = None,
                   line_width: float = 0.25) -> None:
         rect = b" ".join(_number(value) for value in
-                         (x, self.height - top - height, width, height)) + b" re"
+                         (x, page.size[1] - top - height, width, height)) + b" re"
         if fill is not None:
             page.operators += [_colour(fill), rect, b"f"]
         if stroke is not None:
@@ -86,7 +89,7 @@ class Document:
     def text(self, page: Page, x: float, baseline: float, line: Line) -> None:
         """A line's glyphs, its start at x, on the baseline (both pt from the top left)."""
         drawn: list[bytes] = []
-        y = self.height - baseline
+        y = page.size[1] - baseline
         exact = True
         for run in line.runs:
             used = self._fonts.get(run.font)
@@ -127,14 +130,15 @@ class Document:
             pdf.add_object(content)
             dictionary = pydyf.Dictionary({
                 "Type": "/Page", "Parent": pdf.pages.reference,
-                "MediaBox": pydyf.Array([0, 0, _number(self.width).decode(),
-                                         _number(self.height).decode()]),
+                "MediaBox": pydyf.Array([0, 0, _number(page.size[0]).decode(),
+                                         _number(page.size[1]).decode()]),
                 "Contents": content.reference, "Resources": resources.reference,
             })
             pdf.add_page(dictionary)
             references.append(dictionary.reference)
         if self.marks:
-            pdf.catalog["Outlines"] = _outline(pdf, self.marks, references, self.height)
+            pdf.catalog["Outlines"] = _outline(pdf, self.marks, references,
+                                               [page.size[1] for page in self.pages])
             pdf.catalog["PageMode"] = "/UseOutlines"
         pdf.info.update({
             "Title": pydyf.String(title), "Author": pydyf.String(author),
@@ -350,7 +354,7 @@ def _cmap(text: dict[int, str]) -> bytes:
 
 
 def _outline(pdf: pydyf.PDF, marks: Sequence[Mark], pages: Sequence[bytes],
-             height: float) -> bytes:
+             heights: Sequence[float]) -> bytes:
     """The outline: level-1 marks, each with the level-2 marks after it as children."""
     root = pydyf.Dictionary({"Type": "/Outlines"})
     pdf.add_object(root)
@@ -359,7 +363,7 @@ def _outline(pdf: pydyf.PDF, marks: Sequence[Mark], pages: Sequence[bytes],
         item = pydyf.Dictionary({
             "Title": pydyf.String(mark.title),
             "Dest": pydyf.Array([pages[mark.page], "/XYZ", 0,
-                                 _number(height - mark.top).decode(), 0]),
+                                 _number(heights[mark.page] - mark.top).decode(), 0]),
         })
         pdf.add_object(item)
         if mark.level == 1 or not tops:
