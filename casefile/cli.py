@@ -7,7 +7,7 @@ import sys
 from casefile.bundle import warm
 
 # `casefile bundle` starts its layout helpers now, before this module's imports (~0.9 s of
-# CPU, one core): each imports WeasyPrint on the other core meanwhile (bundle/warm.py).
+# CPU, one core): each readies its PDF writer on the other core meanwhile (bundle/warm.py).
 if warm.runs_bundle(sys.argv):
     warm.start()
 

@@ -10,9 +10,6 @@ than pypdf's merge_transformed_page, which parses and rewrites both pages' conte
 3-page PDF's rendition 6.3 ms of CPU against 12.1 ms, bench/README.md). Images become
 one-page PDFs through Pillow first.
 
-`weasyprint_layout`, `weasyprint_pdf` and `document_pdf` are the bundle index's and the
-consolidated PDF's (bundle/index.py, bundle/consolidated.py), not the stamps'.
-
 The exhibit's bytes are a collector's file, possibly hostile (a PDF whose page tree loops,
 an image that decompresses to gigabytes): `render` runs in a helper process with limits on
 time and memory (casefile/vault/bounded.py), and its answer is the PDF, base64 in JSON.
@@ -65,38 +62,6 @@ class Stamp:
 
 def wants_rendition(mime: str, size: int) -> bool:
     return (mime == "application/pdf" or mime in IMAGE_TYPES) and size <= MAX_BYTES
-
-
-_font_config: Any = None
-
-
-def weasyprint_layout(document: str) -> Any:
-    """An HTML document that loads nothing (no URL is fetched), laid out (a WeasyPrint
-    Document: its pages counted before any PDF is written). Laid out with one font
-    configuration per process (a helper's: the fonts are looked up once, not for each stamp;
-    ~a quarter of a stamp's layout)."""
-    import weasyprint  # type: ignore[import-untyped]  # noqa: PLC0415 - heavy, used here only
-
-    global _font_config  # noqa: PLW0603 - one per helper process, reused by every document
-    if _font_config is None:
-        from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]  # noqa: PLC0415
-
-        _font_config = FontConfiguration()
-    fetcher = weasyprint.urls.URLFetcher(allowed_protocols=set())
-    return weasyprint.HTML(string=document, url_fetcher=fetcher).render(font_config=_font_config)
-
-
-def document_pdf(laid_out: Any) -> bytes:
-    """The PDF of a document `weasyprint_layout` laid out (what HTML.write_pdf writes)."""
-    pdf = laid_out.write_pdf()
-    if not isinstance(pdf, bytes):
-        raise TypeError("WeasyPrint returned no PDF")
-    return pdf
-
-
-def weasyprint_pdf(document: str) -> bytes:
-    """The PDF of an HTML document that loads nothing (`weasyprint_layout`)."""
-    return document_pdf(weasyprint_layout(document))
 
 
 def image_to_pdf(data: bytes) -> bytes:

@@ -1,11 +1,11 @@
 """The helper processes a court bundle lays its PDFs out in, started before anything else
 (bounded.py): `casefile bundle` starts them as its process starts, before it imports the CLI
 and the application (~0.9 s of CPU in which the other core would wait), so that each helper's
-set-up overlaps that: the custody report's writer made ready (custody_warm.py: its fonts
-loaded, its shaper and line breaker used once) and WeasyPrint imported for the bundle's
-index, which it still lays out. Light on purpose: it imports the helpers' module and
-stamping.py (the standard library besides) and names the modules the helpers preload without
-importing them."""
+set-up overlaps that: our PDF text writer made ready (custody_warm.py: its fonts loaded, its
+shaper and line breaker used once) for the custody reports, the index, the consolidated
+PDF's front matter and the page stamps, none of which needs WeasyPrint any more. Light on
+purpose: it imports the helpers' module and stamping.py (the standard library besides) and
+names the modules the helpers preload without importing them."""
 
 from __future__ import annotations
 
@@ -20,17 +20,20 @@ from casefile.vault import bounded
 CUSTODY_WORKERS = 2
 CUSTODY_MODULE = "casefile.bundle.custody_pdfs"
 CUSTODY_WARM = "casefile.bundle.custody_warm"  # its import readies the report's writer
+INDEX_MODULE = "casefile.bundle.index_pdf"
+STAMP_MODULE = "casefile.bundle.stamp_layout"
+FRONT_MODULE = "casefile.bundle.front_matter"
 
 
 def start() -> None:
-    """CUSTODY_WORKERS helpers for the custody reports and the index (own documents), their
-    report writer ready and WeasyPrint imported (the index's), one for the renditions and the
-    consolidated PDF (collectors' files), importing WeasyPrint (~0.4 s of CPU). Those already
-    idle count (a no-op the second time)."""
+    """CUSTODY_WORKERS helpers for the custody reports and the index (own documents), one
+    for the renditions and the consolidated PDF (collectors' files), each with the text
+    writer ready and the modules it will run imported. Those already idle count (a no-op
+    the second time)."""
     bounded.prestart(CUSTODY_WORKERS, memory_bytes=stamping.HELPER_MEMORY, pool=bounded.OWN,
-                     preload=(CUSTODY_WARM, CUSTODY_MODULE, "weasyprint"))
+                     preload=(CUSTODY_WARM, CUSTODY_MODULE, INDEX_MODULE))
     bounded.prestart(1, memory_bytes=stamping.HELPER_MEMORY, pool=bounded.FILES,
-                     preload=("weasyprint", stamping.__name__))
+                     preload=(CUSTODY_WARM, stamping.__name__, STAMP_MODULE, FRONT_MODULE))
 
 
 def runs_bundle(argv: Sequence[str]) -> bool:

@@ -3,6 +3,7 @@ the CLI's and the application's imports, which the helpers' own start then overl
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -61,11 +62,21 @@ def test_casefile_bundle_starts_its_helpers_before_importing_flask_or_sqlalchemy
     assert started == [
         {"count": 2, "pool": "own",
          "preload": ["casefile.bundle.custody_warm", "casefile.bundle.custody_pdfs",
-                     "weasyprint"],
+                     "casefile.bundle.index_pdf"],
          "app_loaded": False},
-        {"count": 1, "pool": "files", "preload": ["weasyprint", "casefile.bundle.stamping"],
+        {"count": 1, "pool": "files",
+         "preload": ["casefile.bundle.custody_warm", "casefile.bundle.stamping",
+                     "casefile.bundle.stamp_layout", "casefile.bundle.front_matter"],
          "app_loaded": False},
     ]
+
+
+def test_every_module_the_helpers_preload_exists_and_none_is_weasyprint():
+    started = probe("bundle", "CASE", "ERN-1", "-o", "out", "--as", "lead@example.org")
+    names = [name for helper in started for name in helper["preload"]]  # type: ignore[attr-defined]
+    assert names
+    assert all(importlib.util.find_spec(name) is not None for name in names)
+    assert not any(name.split(".")[0] == "weasyprint" for name in names)
 
 
 def test_other_commands_start_no_helper():
