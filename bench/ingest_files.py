@@ -9,7 +9,9 @@ transaction, each with its custody entry), exactly what `casefile ingest` calls,
 progress bar. A rerun of the same ingest (every file already in the case) is timed too. The
 custody log is verified afterwards, untimed. The instance, its store and the files go under
 tempfile's folder ($TMPDIR, else /tmp), or under --dir: on this VM creating a file under /tmp
-costs 0.5-0.8 ms of CPU against 0.02 ms elsewhere on the same disk, so give both.
+costs 0.5-0.8 ms of CPU against 0.02 ms elsewhere on the same disk, so give both (its ext4 has no
+journal, and skips each inode freed in the last minutes when it looks for a free one: see
+bench/README.md, "Where a file's kernel time goes").
 
 CPU is given twice per file: all threads and worker processes (their start-up included: the
 fork server's and its children's CPU, read from /proc), and the registering (calling) thread

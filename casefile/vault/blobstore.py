@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 from urllib.parse import urlsplit
 
+from casefile.vault import folder_spread
+
 if TYPE_CHECKING:
     from casefile.settings import Settings
 
@@ -467,6 +469,7 @@ class LocalBatch(_Durable):
             if self._root is None:
                 self.local.root.mkdir(mode=0o700, parents=True, exist_ok=True)
                 self._root = os.open(self.local.root, os.O_RDONLY | os.O_DIRECTORY)
+                folder_spread.mark_top(self._root)
 
     def written(self, blob_id: str, temp: str | Path, final: str | Path) -> None:
         with self._lock:
