@@ -12,15 +12,18 @@ O_DIRECT wants the memory, the length and the file offset of each write aligned 
 device's logical block: the bytes are gathered in a page-aligned buffer (an anonymous mmap)
 and written ALIGN-multiples at a time; the last partial block goes through the page cache
 (O_DIRECT cleared with fcntl, which Linux allows on an open file), and from then on the file
-is an ordinary one. Where the file system refuses O_DIRECT (tmpfs on older kernels, some FUSE
-and network file systems: EINVAL at open or at a write), the file is written through the page
-cache as before: the same bytes, only slower. Durability is unchanged: O_DIRECT bypasses the
+is an ordinary one. The file is created without O_DIRECT and switched to it with fcntl: an
+open with O_DIRECT on a file system without it creates the file, then fails. Where the file
+system refuses O_DIRECT (ramfs, tmpfs before Linux 6.6, some FUSE and network file systems:
+EINVAL from fcntl or at a write), the file is written through the page cache as before: the
+same bytes, only slower. Durability is unchanged: O_DIRECT bypasses the
 cache, not the device's write cache or the file's metadata, so the bundle is still settled by
 `syncfs` or fsync before it is published (durable.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import mmap
@@ -44,7 +47,7 @@ def _take_buffer() -> mmap.mmap:
     with _free_lock:
         if _free:
             return _free.pop()
-    return mmap.mmap(-1, BUFFER)
+    return mmap.mmap(-1, BUFFER, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
 
 
 def _give_back(buffer: mmap.mmap) -> None:
@@ -61,18 +64,23 @@ class DirectFile:
     one writer."""
 
     def __init__(self, path: Path | str, mode: int = 0o666) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        self._direct = bool(_O_DIRECT)
-        try:
-            self._descriptor = os.open(path, flags | _O_DIRECT, mode)
-        except OSError as error:
-            if not self._direct or error.errno != errno.EINVAL:
-                raise
-            self._direct = False  # the file system has no O_DIRECT: the page cache
-            self._descriptor = os.open(path, flags, mode)
-        self._buffer: mmap.mmap | None = _take_buffer() if self._direct else None
-        self._filled = 0
+        # Created without O_DIRECT, then switched to it: Linux creates the file before it
+        # checks O_DIRECT, so open(O_CREAT | O_EXCL | O_DIRECT) on a file system without it
+        # fails with EINVAL and leaves the file behind (and a retry fails with EEXIST).
+        self._descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                                   mode)
         self.closed = False
+        self._filled = 0
+        self._buffer: mmap.mmap | None = None
+        self._direct = False
+        try:
+            self._direct = _direct_on(self._descriptor)
+            if self._direct:
+                self._buffer = _take_buffer()
+        except BaseException:
+            os.close(self._descriptor)
+            self.closed = True
+            raise
 
     @property
     def direct(self) -> bool:
@@ -83,6 +91,8 @@ class DirectFile:
         return self._descriptor
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self.closed:
+            raise ValueError("write to a closed file")
         view = memoryview(data).cast("B")
         size = len(view)
         if self._buffer is None or not self._direct:
@@ -151,11 +161,22 @@ class DirectFile:
         try:
             self._drain()
         finally:
-            self.closed = True
-            buffer, self._buffer = self._buffer, None
-            if buffer is not None:
-                _give_back(buffer)
+            self._release()
+
+    def _release(self) -> None:
+        """The descriptor closed first (whatever happens next), then the buffer given back,
+        unless a failed write's traceback may still hold a view of it: then dropped."""
+        if self.closed:
+            return
+        self.closed = True
+        buffer, self._buffer = self._buffer, None
+        try:
             os.close(self._descriptor)
+        finally:
+            if buffer is not None:
+                # Still exported (a view in a failed write's traceback): freed with it.
+                with contextlib.suppress(BufferError):
+                    _give_back(buffer)
 
     def __enter__(self) -> Self:
         return self
@@ -170,11 +191,22 @@ class DirectFile:
             self.close()
             return
         # Failing already: the descriptor closed, what was not written is dropped.
-        self.closed = True
-        buffer, self._buffer = self._buffer, None
-        if buffer is not None:
-            _give_back(buffer)
-        os.close(self._descriptor)
+        self._release()
+
+
+def _direct_on(descriptor: int) -> bool:
+    """O_DIRECT set on an open file; False where the system or the file system has none
+    (EINVAL: nothing has changed, the file is written through the page cache)."""
+    if not _O_DIRECT:
+        return False
+    flags = fcntl.fcntl(descriptor, fcntl.F_GETFL)
+    try:
+        fcntl.fcntl(descriptor, fcntl.F_SETFL, flags | _O_DIRECT)
+    except OSError as error:
+        if error.errno != errno.EINVAL:
+            raise
+        return False
+    return True
 
 
 def _write_all(descriptor: int, view: memoryview) -> None:

@@ -10,7 +10,10 @@ The sizes and colours are those the WeasyPrint stylesheet gave before (#b00000, 
 1.5 pt by 4 pt in the box, 2 pt above and below the banner's line).
 
 A mark too wide for its page (a long label, a narrow page) is set smaller, down to 4 pt,
-and below that wrapped onto more lines at 4 pt: it stays inside the page and is never cut."""
+and below that wrapped onto more lines at 4 pt: never cut across its width. On a page too
+small even for that (an image of a few dozen pixels becomes a page of as many points), its
+lines go up past the page's top: the ERN and number are still in the text, and in the
+index."""
 
 from __future__ import annotations
 

@@ -166,6 +166,11 @@ def _beside(relative: str, chunks: Iterable[bytes], *consumers: Callable[[bytes]
         raise
     finally:
         lanes.close()
+        # A reader stopped early (a consumer failed) is closed now, not when the garbage
+        # collector finds it: its blob, and its SHA-256 thread (threaded_digest.py), end.
+        close = getattr(chunks, "close", None)
+        if callable(close):
+            close()
     lanes.check(relative)
     return size
 

@@ -81,20 +81,43 @@ def test_whole_blocks_bypass_the_page_cache_then_the_tail_does_not(tmp_path):
 
 
 def test_a_file_system_without_o_direct_gets_the_page_cache(tmp_path, monkeypatch):
-    opened = os.open
+    # Linux refuses O_DIRECT (EINVAL) where the file system has none: asked at open, after
+    # it has created the file; asked with fcntl, with nothing changed. The file is created
+    # once, without it, and written through the page cache.
+    real = fcntl.fcntl
+    refused = []
 
-    def refusing(path, flags, mode=0o777):
-        if O_DIRECT and flags & O_DIRECT:
+    def refusing(descriptor, command, *argument):
+        if command == fcntl.F_SETFL and argument and argument[0] & O_DIRECT:
+            refused.append(descriptor)
             raise OSError(errno.EINVAL, "Invalid argument")
-        return opened(path, flags, mode)
+        return real(descriptor, command, *argument)
 
-    monkeypatch.setattr(direct_file.os, "open", refusing)
+    monkeypatch.setattr(direct_file.fcntl, "fcntl", refusing)
     path = tmp_path / "out.bin"
     data = _pattern(BUFFER + ALIGN + 9)
     with DirectFile(path) as handle:
         assert not handle.direct
         handle.write(data)
+    assert (refused != []) == bool(O_DIRECT)
     assert path.read_bytes() == data
+    assert sorted(tmp_path.iterdir()) == [path]
+
+
+def test_o_direct_is_never_asked_for_at_open(tmp_path, monkeypatch):
+    """Open with O_DIRECT creates the file before it is refused: a retry would meet it."""
+    opened = os.open
+    flags_seen = []
+
+    def recording(path, flags, mode=0o777):
+        flags_seen.append(flags)
+        return opened(path, flags, mode)
+
+    monkeypatch.setattr(direct_file.os, "open", recording)
+    with DirectFile(tmp_path / "out.bin") as handle:
+        handle.write(b"x")
+    assert flags_seen
+    assert not any(O_DIRECT and flags & O_DIRECT for flags in flags_seen)
 
 
 def test_a_direct_write_refused_midway_goes_on_through_the_page_cache(tmp_path, monkeypatch):
@@ -151,3 +174,17 @@ def test_a_failure_inside_the_block_closes_the_file_and_propagates(tmp_path):
         raise RuntimeError("the taking side failed")
     with pytest.raises(OSError, match="Bad file descriptor"):
         os.fstat(descriptor)
+
+
+def test_it_refuses_writes_once_closed_and_closes_once(tmp_path, monkeypatch):
+    closed = []
+    real_close = os.close
+    monkeypatch.setattr(direct_file.os, "close",
+                        lambda descriptor: (closed.append(descriptor), real_close(descriptor)))
+    with DirectFile(tmp_path / "out.bin") as handle:
+        handle.write(b"abc")
+        handle.close()
+        with pytest.raises(ValueError, match="closed"):
+            handle.write(b"more")
+    assert len(closed) == 1
+    assert (tmp_path / "out.bin").read_bytes() == b"abc"

@@ -6,6 +6,7 @@ with the same files, rows and warnings as before."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import threading
 
@@ -190,3 +191,57 @@ def test_renditions_first_then_the_index_and_consolidated_pdfs_beside_the_rest(
     assert sorted(path.parent.name[:4] for path in written.path.rglob("rendition.pdf")) == [
         "0004", "0006"]
     assert bundle_verifier.verify(written.path, sources.verifier_key).problems == []
+
+
+class CyclicReader:
+    """As reading.VerifiedChunks: an iterator whose generator refers back to it (a
+    reference cycle, which only the collector would break)."""
+
+    def __init__(self, number, closed):
+        self.number = number
+        self.closed = closed
+        self._chunks = self._generate()
+
+    def _generate(self):
+        try:
+            for index in range(200):
+                yield b"boom" if index == 0 else b"\0" * 4096
+        finally:
+            self.closed.append(self.number)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._chunks)
+
+    def close(self):
+        self._chunks.close()
+
+
+def test_a_reader_stopped_by_a_failed_write_is_closed_at_once(tmp_path, monkeypatch):
+    """When the writing side fails, the reader (a verified read: its blob open, its SHA-256
+    thread running) is closed as the bundle stops, not whenever the garbage collector finds
+    it."""
+    plan, sources, _ = fakes.plan_and_sources()
+    closed = []
+    real_update = writer._Hashing.update
+
+    def update(self, chunk):
+        if chunk.startswith(b"boom"):
+            raise OSError(5, "Input/output error")
+        real_update(self, chunk)
+
+    def content(exhibit):
+        if exhibit.number != "Annex 3":
+            return sources.content(exhibit)
+        return CyclicReader(exhibit.number, closed)
+
+    monkeypatch.setattr(writer._Hashing, "update", update)
+    gc.disable()
+    try:
+        with pytest.raises(BundleError, match="could not be written"):
+            writer.write_bundle(plan, with_content(sources, content), tmp_path / "bundle")
+        assert closed == ["Annex 3"]
+    finally:
+        gc.enable()
