@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from casefile.bundle import warm
+from casefile.bundle import heap, warm
 
 # `casefile bundle` starts its layout helpers now, before this module's imports (~0.9 s of
 # CPU, one core): each readies its PDF writer on the other core meanwhile (bundle/warm.py).
 if warm.runs_bundle(sys.argv):
     warm.start()
+    heap.keep_freed_memory()  # its chunks' pages reused, not faulted in anew (bundle/heap.py)
 
 import functools
 import getpass
