@@ -61,7 +61,8 @@ def child(count: int) -> None:
     index.render_in_helper(json.dumps(fields).encode())
     laid_index = cpu()
     counts = [2 if row["rendition"] else None for row in given]
-    _, front, _ = consolidated._front_matter(fields, plan, counts)  # noqa: SLF001
+    # Its pages second, whether blank pages to add follow (older code) or not.
+    front = consolidated._front_matter(fields, plan, counts)[1]  # noqa: SLF001
     done = cpu()
     print(json.dumps({"import": imported - start, "index": laid_index - imported,
                       "front": done - laid_index, "front_pages": front}))

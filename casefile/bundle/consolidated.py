@@ -7,10 +7,12 @@ the rendition limit) are listed in the index as a native file only, with its pat
 Cover and index are laid out in code by front_matter.py (the custody report's writer:
 Burmese shaped by HarfBuzz). Their page count is only known once laid out, and the page
 ranges depend on it: the front matter is laid out assuming F pages; if it comes out longer,
-again with that count (ranges only grow, so this ends); if shorter, blank pages pad it to F,
-so the ranges printed stay true. A pass is laid out and its pages counted before anything is
-written: only the pass that settles is written as a PDF (the two passes of 200 exhibits
-take 0.24-0.27 s of CPU in a fresh helper; WeasyPrint took 2.7-3.0 s).
+again with that count (ranges only grow, so this ends); if shorter, blank pages pad it to F
+(bearing the banner and "Page x of y" like every other page: front_matter.py adds them
+before drawing those), so the ranges printed stay true. A pass is laid out and its pages
+counted before anything is written: only the pass that settles is written as a PDF (the
+two passes of 200 exhibits take 0.24-0.27 s of CPU in a fresh helper; WeasyPrint took
+2.7-3.0 s).
 
 The pages are joined by qpdf through pikepdf (MPL-2.0): qpdf's page assembly (`qpdf --empty
 --pages ...` as a QPDFJob) copies each page's streams from its file while it writes, without
@@ -35,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -52,8 +53,6 @@ TARGET = "data/consolidated.pdf"
 BOOKMARK_LENGTH = 240  # characters of a bookmark's title (a viewer's pane shows far fewer)
 MAX_PASSES = 8
 FIRST_GUESS = 2  # pages of front matter assumed first: a cover and a page of index
-# A4, in points: the size of a blank page that pads the front matter.
-A4 = (595.28, 841.89)
 
 
 class ConsolidationFailed(Exception):
@@ -155,10 +154,10 @@ def build_from_files(  # noqa: PLR0917 - the same as build, with where things ar
 
 def _front_matter(
     fields: dict[str, Any], plan: BundlePlan, counts: list[int | None]
-) -> tuple[bytes, int, int]:
-    """The front matter's PDF, the pages it takes (blank pages to add included) and the
-    blank pages to add. Each pass is laid out and its pages counted; only the one that
-    settles is written as a PDF (a pass that comes out longer than assumed is never
+) -> tuple[bytes, int]:
+    """The front matter's PDF and the pages it takes (the blank pages that pad it included:
+    front_matter.document adds them). Each pass is laid out and its pages counted; only the
+    one that settles is written as a PDF (a pass that comes out longer than assumed is never
     written, though writing is now ~0.01 s of a 0.15 s pass of 200 exhibits)."""
     assumed = FIRST_GUESS
     for _ in range(MAX_PASSES):
@@ -167,7 +166,7 @@ def _front_matter(
         pages = len(laid_out.pages)
         if pages <= assumed:
             written = laid_out.write(title=f"Consolidated exhibits: {plan.filing_title}")
-            return written, assumed, assumed - pages
+            return written, assumed
         assumed = pages
     raise ConsolidationFailed("the index's length did not settle")  # pragma: no cover
 
@@ -220,7 +219,7 @@ def build_in_helper(request: bytes) -> dict[str, Any]:
         return Path(files[relative]) if files is not None else root / relative
 
     counts = _page_counts(rows, where)
-    front_pdf, front, blanks = _front_matter(fields, plan, counts)
+    front_pdf, front = _front_matter(fields, plan, counts)
     with contextlib.ExitStack() as scratch:
         if files is None:
             # Beside the bag's files, never in data/; the writer removes its whole partial
@@ -234,7 +233,7 @@ def build_in_helper(request: bytes) -> dict[str, Any]:
             # No folder: memory files, gone when closed (or when this helper dies).
             front_file, joined = (_memory_file(scratch, name) for name in ("front", "joined"))
             target = Path(fields["target"])
-        _assemble(front_pdf, front, blanks, counts, rows, plan,
+        _assemble(front_pdf, front, counts, rows, plan,
                   front_file=front_file, joined=joined, target=target, where=where)
     return {"pages": front + sum(count for count in counts if count is not None),
             "front": front, "exhibits": sum(1 for count in counts if count is not None)}
@@ -246,10 +245,9 @@ def _memory_file(scratch: contextlib.ExitStack, name: str) -> Path:
     return Path(f"/proc/self/fd/{descriptor}")
 
 
-def _assemble(  # noqa: PLR0917 - the pieces of the join
+def _assemble(
     front_pdf: bytes,
     front: int,
-    blanks: int,
     counts: list[int | None],
     rows: Sequence[dict[str, str]],
     plan: BundlePlan,
@@ -261,11 +259,7 @@ def _assemble(  # noqa: PLR0917 - the pieces of the join
 ) -> None:
     import pikepdf  # noqa: PLC0415 - the helper's import
 
-    with pikepdf.open(io.BytesIO(front_pdf)) as laid_out:
-        for _ in range(blanks):
-            laid_out.add_blank_page(page_size=A4)
-        with front_file.open("wb") as stream:  # a stream: no temporary file beside it
-            laid_out.save(stream)
+    front_file.write_bytes(front_pdf)
     _join(front_file, rows, joined, where)
     with pikepdf.open(joined) as out:
         total = front + sum(count for count in counts if count is not None)

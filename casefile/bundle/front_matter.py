@@ -113,7 +113,8 @@ def document(  # noqa: PLR0917 - what the cover and the index show
     date: str,
 ) -> Document:
     """Cover and index laid out assuming they take `front` pages: their pages, not yet
-    written (their count decides whether this pass settles)."""
+    written (their count decides whether this pass settles: more than `front`, it does not;
+    fewer are padded to `front` with blank pages bearing the banner and page number)."""
     words = banner(plan.classification)
     geometry = _geometry(words)
     laid_out = Document(geometry.size)
@@ -153,6 +154,10 @@ def document(  # noqa: PLR0917 - what the cover and the index show
                [_index_row(row, pages)
                 for row, pages in zip(rows, page_ranges(counts, front), strict=True)],
                padding=PADDING)
+    # Shorter than assumed: blank pages pad it to `front`, so that the ranges printed stay
+    # true; added here, before the banners and page numbers, so that they bear them too.
+    while len(laid_out.pages) < front:
+        laid_out.new_page()
     if words:
         banners(laid_out, geometry, words, 11)
     page_numbers(laid_out, geometry, 7.5, total)

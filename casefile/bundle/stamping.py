@@ -3,12 +3,12 @@ of y" and, when the exhibit is not public, a classification banner across the to
 
 The stamps are drawn by our PDF text writer (stamp_layout.py, casefile/documents/pdf_text:
 HarfBuzz shapes Burmese numbers and labels), one stamp page per page of the exhibit at the
-size of that page's crop box, then laid on top of the exhibit's pages with pypdf (BSD
-licence; pikepdf's MPL-2.0 would do as well, but pypdf is already a dependency) as a Form
-XObject drawn after the page's own content streams, which are left as they were: cheaper
-than pypdf's merge_transformed_page, which parses and rewrites both pages' content (a
-3-page PDF's rendition 6.3 ms of CPU against 12.1 ms, bench/README.md). Images become
-one-page PDFs through Pillow first.
+size of what a viewer shows of that page (its crop box within its media box), then laid on
+top of the exhibit's pages with pypdf (BSD licence; pikepdf's MPL-2.0 would do as well, but
+pypdf is already a dependency) as a Form XObject drawn after the page's own content
+streams, which are left as they were: cheaper than pypdf's merge_transformed_page, which
+parses and rewrites both pages' content (a 3-page PDF's rendition 6.3 ms of CPU against
+12.1 ms, bench/README.md). Images become one-page PDFs through Pillow first.
 
 The exhibit's bytes are a collector's file, possibly hostile (a PDF whose page tree loops,
 an image that decompresses to gigabytes): `render` runs in a helper process with limits on
@@ -41,6 +41,7 @@ BANNERS = {
     "under_seal": "UNDER SEAL",
     "ex_parte": "EX PARTE",
 }
+BOXES = ("/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBox")
 
 
 class RenditionFailed(Exception):
@@ -97,13 +98,41 @@ def _upright(page: Any) -> bytes:
     ).rotate(turn)
     corners = [matrix.apply_on(media.lower_left), matrix.apply_on(media.upper_right)]
     matrix = matrix.translate(-min(x for x, _ in corners), -min(y for _, y in corners))
-    for key in ("/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBox"):
+    for key in BOXES:
         if key in page:
             box = RectangleObject(page[key])
             (x0, y0), (x1, y1) = matrix.apply_on(box.lower_left), matrix.apply_on(box.upper_right)
             page[NameObject(key)] = RectangleObject(
                 (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
     return b" ".join(_number(round(value, 6)) for value in matrix.ctm) + b" cm\n"
+
+
+def _visible(page: Any, number: int) -> tuple[float, float]:
+    """The size of the page's visible area, its boxes made such that pypdf's `.width` and
+    `.height` are that area's: each box's corners put in order (the PDF spec allows any two
+    opposite corners: `/MediaBox [612 792 0 0]` came out as a negative width, and the stamp
+    was drawn off the page), and the crop box cut down to the media box, as a viewer shows
+    their intersection (a crop box reaching outside the media box had its stamp placed
+    partly off the page). RenditionFailed for a page that shows nothing."""
+    from pypdf.generic import NameObject, RectangleObject  # noqa: PLC0415
+
+    for key in BOXES:
+        if key in page:
+            x0, y0, x1, y1 = (float(value.get_object()) for value in page[key])
+            page[NameObject(key)] = RectangleObject(
+                (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+    media, crop = page.mediabox, page.cropbox
+    shown = (max(float(media.left), float(crop.left)),
+             max(float(media.bottom), float(crop.bottom)),
+             min(float(media.right), float(crop.right)),
+             min(float(media.top), float(crop.top)))
+    width, height = shown[2] - shown[0], shown[3] - shown[1]
+    if width <= 0 or height <= 0:
+        raise RenditionFailed(
+            f"page {number} shows nothing: its crop box lies outside its media box")
+    if shown != tuple(float(value) for value in crop):
+        page[NameObject("/CropBox")] = RectangleObject(shown)
+    return width, height
 
 
 def _overlay(writer: Any, page: Any, form: Any, turn: bytes) -> None:
@@ -177,8 +206,9 @@ def _forms(writer: Any, stamps: Any) -> list[Any]:
 
 def stamp_pdf(pdf: bytes, stamp: Stamp) -> bytes:
     """The PDF with its stamps on every page: each page upright (its /Rotate moved into a
-    matrix before its content, as a reader sees it), the stamps drawn for its crop box's
-    size, laid on top as a Form XObject; the page's own content streams are not touched."""
+    matrix before its content, as a reader sees it), the stamps drawn for the size of its
+    visible area (its crop box within its media box, `_visible`), laid on top as a Form
+    XObject; the page's own content streams are not touched."""
     from pypdf import PdfReader, PdfWriter  # noqa: PLC0415
 
     # Imported here, in the helper: the exporting process imports this module (bundle/warm.py)
@@ -194,7 +224,7 @@ def stamp_pdf(pdf: bytes, stamp: Stamp) -> bytes:
     if not pages:
         raise RenditionFailed("the PDF has no pages")
     turns = [_upright(page) for page in pages]  # stamps go where a reader looks
-    sizes = [(float(page.cropbox.width), float(page.cropbox.height)) for page in pages]
+    sizes = [_visible(page, number) for number, page in enumerate(pages, start=1)]
     stamps = PdfReader(io.BytesIO(stamp_layout.stamp_pages(
         stamp.label, stamp.ern, stamp.banner, sizes)))
     if len(stamps.pages) != len(pages):

@@ -205,7 +205,8 @@ def test_a_failure_to_consolidate_stops_the_bundle_and_leaves_nothing(tmp_path, 
 
 
 def test_a_front_matter_shorter_than_assumed_is_padded_and_the_ranges_hold(tmp_path, monkeypatch):
-    """Laid out for 5 pages, cover and index take 2: 3 blank pages keep the ranges true."""
+    """Laid out for 5 pages, cover and index take 2: 3 blank pages keep the ranges true,
+    each bearing the classification banner and its page number like the others."""
     monkeypatch.setattr(consolidated, "FIRST_GUESS", 5)
     plan, sources, _ = fakes.plan_and_sources()
     bag = tmp_path / "bag"
@@ -227,7 +228,12 @@ def test_a_front_matter_shorter_than_assumed_is_padded_and_the_ranges_hold(tmp_p
     assert answer == {"pages": 9, "front": 5, "exhibits": 2}
     reader = PdfReader(bag / TARGET)
     assert len(reader.pages) == 9
-    assert text_of(reader.pages[2]) == ""  # a blank page
+    for number in (1, 2, 3, 4, 5):  # cover, index and the three blank pages
+        assert f"Page {number} of 9" in text_of(reader.pages[number - 1])
+        assert "CONFIDENTIAL" in text_of(reader.pages[number - 1])
+    for number in (3, 4, 5):  # blank but for the banner and the page number
+        assert sorted(text_of(reader.pages[number - 1]).split()) == sorted(
+            f"CONFIDENTIAL Page {number} of 9".split())
     index_text = text_of(reader.pages[1])
     assert "6\u20138" in index_text and " 9" in index_text
     assert [reader.get_destination_page_number(item) for item in reader.outline] == [1, 5, 8]

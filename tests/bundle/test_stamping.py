@@ -233,3 +233,44 @@ def test_a_page_with_no_content_of_its_own_is_stamped_too():
     writer.write(out)
     (text,) = page_texts(stamped(out.getvalue(), "Annex 9", "ex_parte"))
     assert text == f"EX PARTE Annex 9 · {ERN} · page 1 of 1"
+
+
+def awkward_boxes() -> bytes:
+    """Two pages: one whose media box gives its corners in reverse order (the PDF spec allows
+    any two opposite corners), one whose crop box reaches outside its media box on two sides
+    (a viewer shows their intersection: 0 0 400 500)."""
+    pdf = pikepdf.open(io.BytesIO(exhibit([(612, 792), (612, 792)])))
+    pdf.pages[0].obj.MediaBox = [612, 792, 0, 0]
+    pdf.pages[1].obj.CropBox = [-100, -50, 400, 500]
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="no pdftoppm")
+def test_a_reversed_media_box_or_a_crop_box_outside_it_is_stamped_where_a_viewer_looks(
+        tmp_path):
+    result = stamped(awkward_boxes())
+    pages = page_words(result)
+    assert [(width, height) for width, height, _ in pages] == [(612, 792), (400, 500)]
+    for number, page in enumerate(pages, start=1):
+        assert_stamped_in_place(page, number, 2)
+    subprocess.run(["pdftoppm", "-r", "72", "-cropbox", "-", str(tmp_path / "page")],
+                   input=result, check=True, timeout=60)
+    images = [Image.open(path).convert("RGB")
+              for path in sorted(tmp_path.glob("page-*.ppm"))]
+    for image, (width, _, _) in zip(images, pages, strict=True):
+        assert image.width == round(width)
+        # The banner's red band across the whole width of what is shown, at the top.
+        row = [image.getpixel((x, 2)) for x in range(image.width)]
+        red = sum(1 for r, g, b in row if r > 140 and g < 60 and b < 60)
+        assert red >= image.width - 2, (red, image.width)
+
+
+def test_a_page_whose_crop_box_lies_outside_its_media_box_is_refused():
+    pdf = pikepdf.open(io.BytesIO(exhibit([(612, 792), (612, 792)])))
+    pdf.pages[1].obj.CropBox = [700, 800, 900, 900]
+    out = io.BytesIO()
+    pdf.save(out)
+    with pytest.raises(stamping.RenditionFailed, match="page 2 shows nothing"):
+        stamped(out.getvalue())
