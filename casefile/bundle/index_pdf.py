@@ -36,8 +36,8 @@ from casefile.documents.pdf_text.pdf import A4, Document
 
 LANDSCAPE = (A4[1], A4[0])
 COLUMNS = (15, 33, 42, 19, 24, 22, 23, 16, 26, 14, 45)  # mm, as the template's <col>s
-# "Classification" and "Language" are a little wider than their columns' text: drawn into
-# the cells' padding, whole (flow.header), as WeasyPrint drew them.
+# "Classification" and "Language" are a little wider than their columns' text: set smaller
+# to fit, whole (flow.header), where WeasyPrint ran "Language" over the next column's border.
 HEADINGS = ("Number", "ERN", "Title", "Date", "Type", "Source", "Classification", "Language",
             "Original name", "Size (bytes)", "SHA-256")
 LABEL = (0x40 / 255,) * 3  # #404040

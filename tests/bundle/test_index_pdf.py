@@ -138,3 +138,24 @@ def test_the_consolidated_front_matter_repeats_its_header_and_bears_the_banner()
     index_text = "\n".join(pages[1:])
     assert "4\u20135" in index_text  # the first exhibit, after 3 pages of front matter
     assert "native file only, see" in index_text and BURMESE in index_text
+
+
+def word_boxes(pdf: bytes) -> dict[str, tuple[float, float]]:
+    """The first page's words, each with its left and right edge (pdftotext -bbox, points)."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    done = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", "-enc", "UTF-8", "-",
+                           "-"], input=pdf, capture_output=True, check=True)
+    boxes: dict[str, tuple[float, float]] = {}
+    for match in re.finditer(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" '
+                             r'yMax="[\d.]+">([^<]*)</word>', done.stdout.decode("utf-8")):
+        boxes.setdefault(match.group(3), (float(match.group(1)), float(match.group(2))))
+    return boxes
+
+
+def test_a_heading_wider_than_its_column_is_set_smaller_not_run_over_the_next():
+    """"Language" is wider in bold 8 pt than its 16 mm column: set smaller, it keeps its
+    cell's padding on both sides (2.5 pt each) instead of running over the border."""
+    boxes = word_boxes(index_pdf.pdf(plan(), rows(3), CHECKPOINT, KEY))
+    for heading, following in (("Classification", "Language"), ("Language", "Original")):
+        assert boxes[following][0] - boxes[heading][1] >= 4.5, (heading, boxes)

@@ -9,7 +9,7 @@ margins) and its own contents; sizes are pt, y grows down the page from its top.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from casefile.documents.pdf_text import fonts
 from casefile.documents.pdf_text.lines import Line, Piece, Style, lay_out
@@ -27,6 +27,7 @@ PADDING = (1.5, 3.0)  # a table cell's, vertical and horizontal
 # A line a cell must not break (`white-space: nowrap`): laid out this wide, it runs over
 # its column's edge as a browser's would.
 NOWRAP = 1e6
+NOWRAP_FIT = 0.75  # the smallest a nowrap block is set to fit its width, times its size
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,22 @@ class Placed:
 Cell = Sequence[Block]
 
 
+def _lines(block: Block, width: float) -> tuple[Line, ...]:
+    """A block's lines in `width`; a `nowrap` block wider than that is set smaller to fit,
+    down to NOWRAP_FIT of its size (a one-word table heading such as "Language" in a narrow
+    column would otherwise run over the next column's border), past which it runs over."""
+    if not block.nowrap:
+        return lay_out(block.pieces, width)
+    lines = lay_out(block.pieces, NOWRAP)
+    widest = max((line.width for line in lines), default=0.0)
+    if widest <= width or width <= 0:
+        return lines
+    scale = max(NOWRAP_FIT, width / widest)
+    smaller = tuple(replace(piece, style=replace(piece.style, size=piece.style.size * scale))
+                    for piece in block.pieces)
+    return lay_out(smaller, NOWRAP)
+
+
 def place(blocks: Sequence[Block], width: float, line_height: float) -> Placed:
     """Blocks one under the other in `width`, their margins collapsed between them."""
     placed = Placed()
@@ -97,7 +114,7 @@ def place(blocks: Sequence[Block], width: float, line_height: float) -> Placed:
         font = fonts.font(block.font)
         content = (font.ascender + font.descender) * size
         baseline = (height - content) / 2 + font.ascender * size
-        for line in lay_out(block.pieces, NOWRAP if block.nowrap else width):
+        for line in _lines(block, width):
             placed.lines.append((y, y + baseline, line))
             y += height
         margin = block.after
@@ -153,8 +170,8 @@ def base(font: str) -> str:
 
 
 def header(*names: str, size: float) -> list[Cell]:
-    """A table's header row: each name in bold; a name of one word is never broken (it runs
-    into its cell's padding, or past it, as a browser draws a <th>)."""
+    """A table's header row: each name in bold; a name of one word is never broken (set
+    smaller to fit its cell, down to NOWRAP_FIT of its size, then past it)."""
     return [[Block((Piece(name, Style("bold", size)),), size, nowrap=" " not in name)]
             for name in names]
 
